@@ -1,0 +1,33 @@
+# AutoGaze Playground: `make app` launches the app, `make test` runs the test suite.
+# Both create .venv on first use and install what they need into it.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+
+.PHONY: app test setup setup-test bench notebooks clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
+	$(PIP) install --quiet -r requirements-test.txt
+	touch $@
+
+setup: $(VENV)/.installed
+setup-test: $(VENV)/.installed-test
+
+app: setup
+	$(PY) app.py
+
+test: setup-test
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) benchmarks/gazers.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

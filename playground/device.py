@@ -1,0 +1,44 @@
+"""Device resolution and the single bf16 autocast helper.
+
+The device is resolved once, in this order: explicit argument > `PLAYGROUND_DEVICE` env var >
+CUDA when available > CPU. bf16 autocast is only ever enabled on CUDA, through `autocast()`,
+which is a no-op context everywhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import torch
+
+from .errors import PlaygroundError
+
+ENV_DEVICE = "PLAYGROUND_DEVICE"
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """Return the device to run on: argument > $PLAYGROUND_DEVICE > cuda > cpu."""
+    choice = device if device is not None else os.environ.get(ENV_DEVICE) or None
+    if choice is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(choice)
+    except (RuntimeError, TypeError) as exc:
+        raise PlaygroundError(f"unknown device {choice!r}: use 'cpu', 'cuda' or 'cuda:N'") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise PlaygroundError(f"device {choice!r} was asked for but CUDA is not available here")
+    return resolved
+
+
+def autocast(device: torch.device, enabled: bool = True) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA when `enabled`; a no-op context on any other device."""
+    if enabled and torch.device(device).type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued kernels so that wall-clock timings are honest (no-op on CPU)."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)

@@ -1,0 +1,145 @@
+"""The `Gazer` interface shared by the training-free gazers and AutoGaze.
+
+A gazer is stateful only in its weights; each `gaze` call is independent. `stream` is a generator
+that yields one `GazeResult` per frame (ids local to that frame), in the shape of SAM 2's
+`propagate_in_video`, so that the app and notebooks can show progress frame by frame.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import PlaygroundError, check
+from ..gaze import GazeResult, concat_frames
+from ..geometry import DEFAULT_GRID, MultiScaleGrid
+
+
+def frame_budgets(gazing_ratio: float | Sequence[float] | None, num_frames: int, num_slots: int) -> list[int]:
+    """Per-frame slot caps, computed as the reference does: int64(float32(ratio) * S), at least 1."""
+    if gazing_ratio is None:
+        return [num_slots] * num_frames
+    ratios = [gazing_ratio] * num_frames if np.isscalar(gazing_ratio) else list(gazing_ratio)
+    check(len(ratios) == num_frames,
+          f"gazing_ratio has {len(ratios)} entries but the clip has {num_frames} frames")
+    budgets = []
+    for r in ratios:
+        try:
+            r = float(r)
+        except (TypeError, ValueError) as exc:
+            raise PlaygroundError(f"gazing_ratio must be a number or a list of numbers, got {r!r}") from exc
+        check(0.0 < r <= 1.0, f"gazing_ratio must be in (0, 1], got {r}")
+        budgets.append(max(1, int(np.float32(r) * np.float32(num_slots))))
+    return budgets
+
+
+def check_threshold(task_loss_requirement: float | None) -> float | None:
+    """Validate the error threshold knob (None = no threshold)."""
+    if task_loss_requirement is None:
+        return None
+    try:
+        value = float(task_loss_requirement)
+    except (TypeError, ValueError) as exc:
+        raise PlaygroundError(f"task_loss_requirement must be a number, got {task_loss_requirement!r}") from exc
+    check(np.isfinite(value), f"task_loss_requirement must be finite, got {value}")
+    return value
+
+
+class Gazer:
+    """Base class: picks multi-scale slots per frame.
+
+    Subclasses implement `_gaze_clips` (a whole batch at once) and may override `stream`.
+    """
+
+    name: str = "gazer"
+    loss_kind: str = "none"
+
+    def __init__(self, grid: MultiScaleGrid = DEFAULT_GRID, device: torch.device | str | None = None):
+        from ..device import resolve_device
+
+        self.grid = grid
+        self.device = resolve_device(device)
+
+    def gaze(self, video: Any, gazing_ratio: float | Sequence[float] | None = None,
+             task_loss_requirement: float | None = None, **kwargs) -> GazeResult:
+        """Pick slots for every frame of a clip or a batch of clips.
+
+        Args:
+            video: uint8 (T,H,W,3) or (B,T,H,W,3) array/tensor, or a path to a video or `.npy`.
+            gazing_ratio: cap on slots per frame as a fraction of `grid.num_slots` (float or per-frame list).
+            task_loss_requirement: error threshold; a frame stops once its loss is at or below it.
+
+        Returns:
+            GazeResult with B clips and T frames.
+        """
+        from ..video import as_clips
+
+        clips = as_clips(video)
+        threshold = check_threshold(task_loss_requirement)
+        budgets = frame_budgets(gazing_ratio, clips.shape[1], self.grid.num_slots)
+        start = time.perf_counter()
+        result = self._gaze_clips(clips, budgets, threshold, **kwargs)
+        result.seconds["gaze"] = time.perf_counter() - start
+        result.gazer = self.name
+        result.settings.update(gazing_ratio=gazing_ratio, task_loss_requirement=threshold)
+        return result
+
+    def stream(self, frames: Any, gazing_ratio: float | Sequence[float] | None = None,
+               task_loss_requirement: float | None = None, **kwargs) -> Iterator[GazeResult]:
+        """Yield one `GazeResult` per frame (ids local to that frame), in order.
+
+        The default runs `gaze` on growing prefixes' last frame with carried state, where a
+        subclass supports it; training-free gazers override it with their own per-frame state.
+        """
+        raise NotImplementedError(f"{self.name} does not stream")
+
+    def _gaze_clips(self, clips: np.ndarray, budgets: list[int], threshold: float | None, **kwargs) -> GazeResult:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, grid={self.grid.describe()!r}, device={self.device})"
+
+
+class FrameByFrameGazer(Gazer):
+    """A gazer whose decision for frame t depends only on frames <= t through a carried state.
+
+    Subclasses implement `_start(clips)` -> state and `_step(state, t, budget, threshold)` ->
+    (ids, gaze_losses, frame_losses, new state): ids[b] the local ids of clip b in gaze order,
+    gaze_losses[b] the loss after each of them (or None), frame_losses[b] the loss the frame ends
+    at (or None). `gaze` and `stream` share that loop.
+    """
+
+    def _start(self, clips: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    def _step(self, state: Any, t: int, budget: int, threshold: float | None):
+        raise NotImplementedError
+
+    def _frames(self, clips: np.ndarray, budgets: list[int], threshold: float | None) -> Iterator[GazeResult]:
+        state = self._start(clips)
+        for t, budget in enumerate(budgets):
+            start = time.perf_counter()
+            ids, gaze_losses, frame_losses, state = self._step(state, t, budget, threshold)
+            frame = GazeResult.from_frame_slots(
+                [[i] for i in ids], self.grid,
+                losses=None if gaze_losses is None else [[l] for l in gaze_losses],
+                frame_loss=None if frame_losses is None else torch.tensor(frame_losses, dtype=torch.float32)[:, None],
+                loss_kind=self.loss_kind, gazer=self.name)
+            frame.seconds["gaze"] = time.perf_counter() - start
+            yield frame
+
+    def _gaze_clips(self, clips, budgets, threshold, **kwargs) -> GazeResult:
+        return concat_frames(list(self._frames(clips, budgets, threshold)))
+
+    def stream(self, frames, gazing_ratio=None, task_loss_requirement=None, **kwargs) -> Iterator[GazeResult]:
+        from ..video import as_clips
+
+        clips = as_clips(frames)
+        threshold = check_threshold(task_loss_requirement)
+        budgets = frame_budgets(gazing_ratio, clips.shape[1], self.grid.num_slots)
+        for result in self._frames(clips, budgets, threshold):
+            result.settings.update(gazing_ratio=gazing_ratio, task_loss_requirement=threshold)
+            yield result

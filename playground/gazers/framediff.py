@@ -1,0 +1,57 @@
+"""`framediff`: a run-length / frame-difference gazer in the spirit of RLT.
+
+It keeps only finest-scale patches. A patch is kept when its content differs from what the
+viewer last saw there (the running reconstruction) by more than the threshold, measured as the
+mean absolute difference over the patch in the reference's normalised space. Frame 0 keeps every
+patch (the viewer has seen nothing). With a budget, the most-changed patches win.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..pixels import to_canvas
+from ..reconstructors.paint import blank_canvas
+from .base import FrameByFrameGazer
+
+DEFAULT_THRESHOLD = 0.1  # mean |difference| per patch, normalised units, used when none is given
+
+
+class FrameDiffGazer(FrameByFrameGazer):
+    """Keep finest-scale patches that changed beyond the threshold since they were last kept.
+
+    The loss trace is the measured L1 of the pasted frame (the `paint` reconstruction restricted
+    to finest patches), so it is comparable with the other gazers'.
+    """
+
+    name = "framediff"
+    loss_kind = "measured"
+
+    def _start(self, clips: np.ndarray):
+        return {"clips": clips, "canvas": blank_canvas(clips.shape[0], self.grid.canvas, self.device)}
+
+    @torch.inference_mode()
+    def _step(self, state, t: int, budget: int, threshold: float | None):
+        grid = self.grid
+        n, p = grid.sides[-1], grid.canvas // grid.sides[-1]
+        first = grid.offsets[-2]
+        target = to_canvas(torch.from_numpy(state["clips"][:, t]).to(self.device), grid.canvas)
+        canvas = state["canvas"]
+        change = F.avg_pool2d((target - canvas).abs().mean(1, keepdim=True), p).flatten(1)  # (B, n*n)
+        limit = float("-inf") if t == 0 else (DEFAULT_THRESHOLD if threshold is None else threshold)
+        ids, losses = [], []
+        for b in range(target.shape[0]):
+            order = torch.argsort(change[b], descending=True, stable=True)
+            keep = order[change[b][order] > limit][:budget]
+            pixel_mask = torch.zeros(n * n, dtype=torch.bool, device=self.device)
+            pixel_mask[keep] = True
+            pixel_mask = pixel_mask.view(1, 1, n, n).float()
+            pixel_mask = F.interpolate(pixel_mask, scale_factor=p, mode="nearest")[0, 0].bool()
+            canvas[b] = torch.where(pixel_mask, target[b], canvas[b])
+            ids.append((keep + first).tolist())
+            losses.append(float((canvas[b] - target[b]).abs().mean()))
+        state["canvas"] = canvas
+        # No per-gaze trace: the patches of a frame are chosen together, not one by one.
+        return ids, None, losses, state

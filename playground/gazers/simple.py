@@ -1,0 +1,42 @@
+"""Baselines: `random` (uniform slots at the budget) and `full` (every finest-scale patch)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..gaze import GazeResult
+from .base import FrameByFrameGazer
+
+
+class RandomGazer(FrameByFrameGazer):
+    """Uniformly random slots of all scales, exactly the budget per frame; ignores the threshold."""
+
+    name = "random"
+
+    def __init__(self, grid=None, device=None, seed: int = 0):
+        from ..geometry import DEFAULT_GRID
+
+        super().__init__(grid or DEFAULT_GRID, device)
+        self.seed = seed
+
+    def _start(self, clips: np.ndarray):
+        return {"batch": clips.shape[0], "rng": torch.Generator().manual_seed(self.seed)}
+
+    def _step(self, state, t, budget, threshold):
+        ids = [torch.randperm(self.grid.num_slots, generator=state["rng"])[:budget].tolist()
+               for _ in range(state["batch"])]
+        return ids, None, None, state
+
+
+class FullGazer(FrameByFrameGazer):
+    """Every finest-scale slot of every frame: the no-gazing baseline; ignores ratio and threshold."""
+
+    name = "full"
+
+    def _start(self, clips: np.ndarray):
+        return {"batch": clips.shape[0]}
+
+    def _step(self, state, t, budget, threshold):
+        finest = self.grid.finest_slots.tolist()
+        return [list(finest) for _ in range(state["batch"])], None, None, state
