@@ -1,0 +1,249 @@
+"""Command line: `python -m playground gaze VIDEO ...` and friends.
+
+Every subcommand turns a `PlaygroundError` into one line on stderr and exit status 2; outputs
+are written to a temporary folder first and moved into place only when everything succeeded, so
+a failed run never leaves half-written files behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .errors import PlaygroundError, check
+
+EXIT_BAD_INPUT = 2
+
+
+def _float_in(low: float, high: float, name: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}")
+        if not (low < value <= high):
+            raise argparse.ArgumentTypeError(f"{name} must be in ({low}, {high}], got {value}")
+        return value
+
+    return parse
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def add_video_arguments(parser: argparse.ArgumentParser) -> None:
+    """Frame-sampling options shared by the subcommands that read a video."""
+    parser.add_argument("video", help="video file (mp4/webm/mov/avi/mkv) or a uint8 .npy array (T,H,W,3)")
+    parser.add_argument("--frames", type=_positive_int, default=16, help="frames to sample (default 16)")
+    parser.add_argument("--fps", type=_float_in(0, 1000, "--fps"), default=None,
+                        help="sample at this frame rate instead of spreading --frames uniformly")
+    parser.add_argument("--start", type=float, default=0.0, help="start time in seconds (default 0)")
+
+
+def read_frames(args: argparse.Namespace) -> tuple[np.ndarray, float]:
+    """The frames the user asked for, uint8 (T,H,W,3), and the frame rate to play them at."""
+    from .video import as_clips, probe_video
+
+    path = Path(args.video)
+    if path.suffix.lower() == ".npy":
+        clips = as_clips(path)
+        check(clips.shape[0] == 1, f"{path} holds a batch of {clips.shape[0]} clips; give one clip (T,H,W,3)")
+        return clips[0][: args.frames], 8.0
+    sampling = "fps" if args.fps else "uniform"
+    frames = as_clips(path, num_frames=args.frames, sampling=sampling, fps=args.fps, start=args.start)[0]
+    info = probe_video(path)
+    span = max(info.duration_s - args.start, 1e-6)
+    play_fps = args.fps or max(1.0, min(info.fps, len(frames) / span))
+    return frames, float(play_fps)
+
+
+# ---- gaze ------------------------------------------------------------------------------------
+def add_gaze_parser(subparsers) -> None:
+    p = subparsers.add_parser("gaze", help="gaze a video, rebuild it, write overlay/reconstruction/metrics",
+                              description="Gaze a video and rebuild it from the gazed patches.")
+    add_video_arguments(p)
+    p.add_argument("--gazer", default="greedy",
+                   help="greedy | framediff | random | full | an AutoGaze hub id or folder (default greedy)")
+    p.add_argument("--reconstructor", default="paint",
+                   help="paint | a VideoMAE_AutoGaze checkpoint or hub id (default paint)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="error threshold (task_loss_requirement): a frame stops once its loss is at or below it")
+    p.add_argument("--max-gazing-ratio", type=_float_in(0, 1, "--max-gazing-ratio"), default=None,
+                   help="cap on slots per frame as a fraction of the 265 slots")
+    p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: $PLAYGROUND_DEVICE, else auto)")
+    p.add_argument("--out", default="gaze_out", help="output folder (default ./gaze_out)")
+    p.set_defaults(func=run_gaze)
+
+
+def gaze_with_progress(gazer, frames: np.ndarray, ratio, threshold, show: bool):
+    """Gaze frame by frame (so long videos show a progress bar); falls back to one call."""
+    from .gaze import concat_frames
+
+    try:
+        stream = gazer.stream(frames, gazing_ratio=ratio, task_loss_requirement=threshold)
+        first = next(stream)
+    except NotImplementedError:
+        return gazer.gaze(frames, gazing_ratio=ratio, task_loss_requirement=threshold)
+    from tqdm.auto import tqdm
+
+    start = time.perf_counter()
+    results = [first]
+    with tqdm(total=len(frames), initial=1, desc="gazing", unit="frame", disable=not show, file=sys.stderr) as bar:
+        for r in stream:
+            results.append(r)
+            bar.update(1)
+    result = concat_frames(results)
+    result.seconds["gaze"] = time.perf_counter() - start + first.seconds.get("gaze", 0.0)
+    return result
+
+
+def metrics_rows(gaze, rec) -> list[dict]:
+    """One row per frame: slots kept (per scale), ratio, gazer loss, reconstruction loss, PSNR, SSIM."""
+    counts = gaze.counts()[0]
+    per_scale = gaze.counts_per_scale()[0]
+    rows = []
+    for i, t in enumerate(rec.frame_indices.tolist()):
+        row = {"frame": t, "gazed": int(counts[t]), "ratio": round(float(counts[t]) / gaze.grid.num_slots, 6)}
+        for s, scale in enumerate(gaze.grid.scales):
+            row[f"gazed_{scale}px"] = int(per_scale[t, s])
+        if gaze.frame_loss is not None:
+            row[f"{gaze.loss_kind}_loss"] = round(float(gaze.frame_loss[0, t]), 6)
+        row["reconstruction_loss"] = round(float(rec.loss[0, i]), 6)
+        for name, term in rec.terms.items():
+            if name != "l1" or len(rec.terms) > 1:
+                row[f"loss_{name}"] = round(float(term[0, i]), 6)
+        row["psnr_db"] = round(float(rec.psnr[0, i]), 4)
+        row["ssim"] = round(float(rec.ssim[0, i]), 6)
+        rows.append(row)
+    return rows
+
+
+def write_outputs(tmp: Path, frames: np.ndarray, fps: float, gaze, rec) -> None:
+    """gaze.json, metrics.csv, overlay.mp4 and reconstruction.mp4 into `tmp`."""
+    from .video import write_video
+    from .viz import overlay_frames
+
+    data = gaze.to_json()
+    data["reconstruction"] = {"name": rec.reconstructor, "loss": rec.loss[0].tolist(),
+                              "psnr_db": [float(x) if np.isfinite(x) else None for x in rec.psnr[0].tolist()],
+                              "ssim": rec.ssim[0].tolist()}
+    (tmp / "gaze.json").write_text(json.dumps(data))
+    rows = metrics_rows(gaze, rec)
+    with open(tmp / "metrics.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    write_video(tmp / "overlay.mp4", overlay_frames(frames, gaze), fps=fps)
+    write_video(tmp / "reconstruction.mp4", rec.frames[0].numpy(), fps=fps)
+
+
+def publish(tmp: Path, out: Path) -> None:
+    """Move finished outputs from `tmp` into `out` (created if needed)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for item in tmp.iterdir():
+        shutil.move(str(item), str(out / item.name))
+
+
+def run_gaze(args: argparse.Namespace) -> int:
+    from . import load_gazer, load_reconstructor
+
+    out = Path(args.out)
+    check(not out.exists() or out.is_dir(), f"--out {out} exists and is not a folder")
+    started = time.perf_counter()
+    frames, fps = read_frames(args)
+    gazer = load_gazer(args.gazer, device=args.device)
+    reconstructor = load_reconstructor(args.reconstructor, device=args.device)
+    gaze = gaze_with_progress(gazer, frames, args.max_gazing_ratio, args.threshold,
+                              show=len(frames) > 16 or sys.stderr.isatty())
+    rec = reconstructor.reconstruct(frames, gaze)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".gaze-", dir=out.parent) as tmp:
+        write_outputs(Path(tmp), frames, fps, gaze, rec)
+        publish(Path(tmp), out)
+    print(summary_text(args, frames, gaze, rec, time.perf_counter() - started, out))
+    return 0
+
+
+def summary_text(args, frames: np.ndarray, gaze, rec, seconds: float, out: Path) -> str:
+    kept, T, S = gaze.num_gazed, gaze.num_frames, gaze.grid.num_slots
+    psnr = rec.psnr[0]
+    finite = psnr[np.isfinite(psnr.numpy())]
+    psnr_text = f"{float(finite.mean()):.2f} dB" if len(finite) else "inf dB"
+    if len(finite) < len(psnr):
+        psnr_text += f" ({len(psnr) - len(finite)} frames exact)"
+    lines = [
+        f"video          {args.video}  ({T} frames, {frames.shape[2]}x{frames.shape[1]} px)",
+        f"gazer          {gaze.gazer}  threshold={args.threshold}  max ratio={args.max_gazing_ratio}",
+        f"slots kept     {kept} / {T * S}  ({100 * kept / (T * S):.1f}% of {S} per frame; "
+        f"{kept / T:.1f} per frame)",
+        f"per scale      " + ", ".join(f"{s}px: {int(c)}" for s, c in
+                                       zip(gaze.grid.scales, gaze.counts_per_scale()[0].sum(0))),
+        f"reconstructor  {rec.reconstructor}  loss {float(rec.loss.mean()):.4f}  PSNR {psnr_text}  "
+        f"SSIM {float(rec.ssim.mean()):.3f}",
+        f"time           gaze {gaze.seconds.get('gaze', 0):.3f} s, reconstruct "
+        f"{rec.seconds.get('reconstruct', 0):.3f} s, total {seconds:.2f} s",
+        f"outputs        {out}/gaze.json overlay.mp4 reconstruction.mp4 metrics.csv",
+    ]
+    return "\n".join(lines)
+
+
+# ---- entry point -----------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits with status 2 and a one-line message (its default prints usage too)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m playground", description="AutoGaze Playground command line")
+    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    add_gaze_parser(subparsers)
+    for register in _extra_parsers():
+        register(subparsers)
+    return parser
+
+
+def _extra_parsers() -> list[Callable]:
+    """Subcommands that live next to the models they drive."""
+    import importlib.util
+
+    registers = []
+    if importlib.util.find_spec("playground.mllm") and importlib.util.find_spec("playground.mllm.cli"):
+        from .mllm.cli import add_ask_parser
+
+        registers.append(add_ask_parser)
+    if importlib.util.find_spec("playground.reconstructors.videomae"):
+        from .reconstructors.videomae import add_convert_parser
+
+        registers.append(add_convert_parser)
+    return registers
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except PlaygroundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
