@@ -1,17 +1,81 @@
-"""Video input: decoding files with decord, accepting arrays, sampling, resizing, chunks and tiles.
+"""Video input and output: decoding files with decord, accepting arrays, sampling, resizing, chunks, tiles, MP4 writing.
 
-(Skeleton: `as_clips` is the entry every verb uses; file decoding is being filled in.)
+Reading goes through `read_video` (decord), which samples frames (first N, uniform N, at a given
+fps, from a start time) and can downscale while decoding so huge videos stay within memory.
+Every bad input (a missing or empty file, non-video bytes, a truncated file, an audio-only file,
+a still image, absurd sizes, wrong knobs) raises `PlaygroundError` with a one-line message; the
+file is sniffed before decord sees it, so decord's own tracebacks never reach users.
+
+Still images (png/jpg/...) are rejected with a message saying so: the gazers work on videos, and
+a silent 1-frame video would hide a wrong upload.
+
+Writing goes through `write_video` (imageio-ffmpeg, H.264 yuv420p, even sizes, faststart),
+into a temporary file that is renamed atomically, so an output is either complete or absent.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from .errors import PlaygroundError, check
+
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ts", ".flv", ".ogv", ".3gp", ".wmv")
+SAMPLINGS = ("uniform", "first", "fps")
+RESIZE_POLICIES = ("squash", "crop", "pad")
+MAX_SIDE = 8192  # refuse frames wider or taller than this (8K is 7680 px): decoding would not fit in memory
+MAX_DECODE_BYTES = 4 * 1024**3  # refuse to return more than 4 GiB of frames; use num_frames / max_side / fps
+_DECODE_CHUNK = 32  # frames fetched from decord per call, so peak memory stays near the output size
+
+# Leading bytes of still-image formats, so that an image is refused as an image (whatever its suffix).
+_IMAGE_MAGIC = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF", b"BM": "BMP",
+                b"II*\x00": "TIFF", b"MM\x00*": "TIFF"}
+# Atom names that may open an ISO-BMFF (mp4/mov/3gp) file at byte 4.
+_MP4_ATOMS = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot", b"uuid")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video file holds, as decord reports it."""
+
+    num_frames: int  # frames in the file
+    fps: float  # average frames per second
+    height: int  # frame height H in pixels
+    width: int  # frame width W in pixels
+    duration_s: float  # num_frames / fps
+
+
+@dataclass(frozen=True)
+class TileLayout:
+    """Where the tiles of `tile_frames` lie in the (padded) frame; the inverse mapping of tiling."""
+
+    height: int  # H of the original frames
+    width: int  # W of the original frames
+    tile: int  # side of one square tile in pixels
+    overlap: int  # pixels shared by neighbouring tiles
+    rows: int  # tiles down
+    cols: int  # tiles across
+    origins: tuple[tuple[int, int], ...]  # (rows*cols,) (y0, x0) of each tile, row-major
+
+    @property
+    def num_tiles(self) -> int:
+        return self.rows * self.cols
+
+    def to_frame(self, tile_index: int, boxes: np.ndarray) -> np.ndarray:
+        """Boxes (N, 4) (y0, x0, y1, x1) in one tile's pixels -> the same boxes in frame pixels (clipped)."""
+        y0, x0 = self.origins[tile_index]
+        out = np.asarray(boxes, dtype=np.int64) + np.array([y0, x0, y0, x0])
+        return np.clip(out, 0, [self.height, self.width, self.height, self.width])
+
+
+# ---- accepting any video input --------------------------------------------------------------
 
 
 def as_clips(video: Any, **read_kwargs) -> np.ndarray:
@@ -43,5 +107,371 @@ def as_clips(video: Any, **read_kwargs) -> np.ndarray:
     return np.ascontiguousarray(video)
 
 
-def read_video(path, **kwargs) -> np.ndarray:  # replaced by the full decord reader
-    raise PlaygroundError("video file decoding is not wired in yet")
+# ---- reading files --------------------------------------------------------------------------
+
+
+def _sniff(path: Path) -> None:
+    """Refuse, with a one-line reason, anything that is not a plausible video container."""
+    check(path.exists(), f"no such file: {path}")
+    check(not path.is_dir(), f"{path} is a directory, not a video file")
+    check(path.is_file(), f"{path} is not a regular file")
+    size = path.stat().st_size
+    check(size > 0, f"{path} is empty (0 bytes)")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError as exc:
+        raise PlaygroundError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    for magic, kind in _IMAGE_MAGIC.items():
+        if head.startswith(magic):
+            raise PlaygroundError(f"{path} is a still {kind} image, not a video; give a video file "
+                                  f"(mp4/webm/mov/avi/mkv) or a (T,H,W,3) array")
+    check(size >= 64, f"{path} is too small ({size} bytes) to be a video")
+    if not _looks_like_video(head):
+        raise PlaygroundError(f"{path} is not a video file (unrecognised content; expected mp4/webm/mov/avi/mkv)")
+
+
+def _looks_like_video(head: bytes) -> bool:
+    """True if the leading bytes match a container that ffmpeg/decord can read."""
+    return (head[4:8] in _MP4_ATOMS  # mp4 / mov / 3gp / m4v
+            or head.startswith(b"\x1a\x45\xdf\xa3")  # Matroska / WebM (EBML)
+            or (head.startswith(b"RIFF") and head[8:12] == b"AVI ")
+            or head.startswith((b"FLV", b"OggS", b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3"))  # flv, ogg, mpeg-ps
+            or head.startswith(b"\x30\x26\xb2\x75\x8e\x66\xcf\x11")  # asf / wmv
+            or (len(head) > 188 and head[0] == 0x47 and head[188] == 0x47))  # mpeg-ts packets
+
+
+def _open(path: Path, width: int = -1, height: int = -1):
+    """A decord VideoReader on `path` (sniffed first), with decord errors turned into one line."""
+    import decord
+
+    decord.logging.set_level(decord.logging.QUIET)  # keep ffmpeg's per-packet complaints off the console
+    _sniff(path)
+    try:
+        return decord.VideoReader(str(path), ctx=decord.cpu(0), width=width, height=height, num_threads=0)
+    except Exception as exc:  # decord raises DECORDError/RuntimeError with multi-line C++ traces
+        raise PlaygroundError(_explain(path, exc)) from None
+
+
+def _explain(path: Path, exc: Exception) -> str:
+    """A one-line reason for a decord failure."""
+    text = str(exc)
+    if "cannot find video stream" in text:
+        return f"{path} has no video stream (an audio-only file?)"
+    if "broken metadata" in text:
+        return f"{path} has broken metadata (a still image or a damaged video?)"
+    return f"{path} could not be decoded: it is truncated, corrupt or not a supported video"
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Read a video file's header: frame count, fps and size, without decoding frames.
+
+    Args:
+        path: a video file (mp4/webm/mov/avi/mkv/...).
+
+    Returns:
+        VideoInfo.
+
+    Raises:
+        PlaygroundError: missing/empty/non-video/truncated/audio-only file, a still image,
+            zero frames or frames larger than MAX_SIDE.
+    """
+    path = Path(path)
+    reader = _open(path)
+    return _info(path, reader)
+
+
+def _info(path: Path, reader) -> VideoInfo:
+    try:
+        num_frames = len(reader)
+        fps = float(reader.get_avg_fps())
+        height, width = reader[0].shape[:2] if num_frames else (0, 0)
+    except Exception as exc:
+        raise PlaygroundError(_explain(path, exc)) from None
+    check(num_frames > 0, f"{path} has zero video frames")
+    check(0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE,
+          f"{path} has {width}x{height} frames; the playground refuses sides above {MAX_SIDE} px")
+    if not (math.isfinite(fps) and fps > 0):
+        fps = 25.0  # some containers carry no rate; assume the common default rather than divide by zero
+    return VideoInfo(int(num_frames), fps, int(height), int(width), num_frames / fps)
+
+
+def read_video(path: str | Path, num_frames: int | None = None, sampling: str = "uniform", fps: float | None = None,
+               start: float = 0.0, end: float | None = None, max_side: int | None = None) -> np.ndarray:
+    """Decode frames of a video file.
+
+    Args:
+        path: a video file (mp4/webm/mov/avi/mkv/...).
+        num_frames: frames to return (None = every frame the sampling yields). With "uniform" and
+            "first", a window holding fewer frames returns them all (no repeats).
+        sampling: "uniform" (evenly spread over [start, end)), "first" (consecutive from `start`)
+            or "fps" (one frame every 1/fps seconds from `start`, capped by num_frames).
+        fps: the sampling rate for sampling="fps" (> 0).
+        start: start time in seconds (>= 0, before the end of the video).
+        end: end time in seconds (exclusive; None = the end of the video).
+        max_side: if given, downscale while decoding so that the long side is at most this
+            (aspect ratio kept); frames are never upscaled.
+
+    Returns:
+        uint8 (T, H, W, 3) RGB frames.
+
+    Raises:
+        PlaygroundError: bad file (see `probe_video`), bad knobs, or more than MAX_DECODE_BYTES of output.
+    """
+    path = Path(path)
+    _check_knobs(num_frames, sampling, fps, start, end, max_side)
+    info = probe_video(path)
+    index = sample_indices(info, num_frames, sampling, fps, start, end)
+    height, width = _fit_size(info.height, info.width, max_side)
+    need = len(index) * height * width * 3
+    check(need <= MAX_DECODE_BYTES,
+          f"{path}: {len(index)} frames of {width}x{height} need {need / 1024**3:.1f} GiB; "
+          f"ask for fewer frames (num_frames, fps, start/end) or a smaller max_side")
+    resize = (height, width) != (info.height, info.width)
+    reader = _open(path, width=width if resize else -1, height=height if resize else -1)
+    return _decode(path, reader, index, height, width)
+
+
+def _check_knobs(num_frames, sampling, fps, start, end, max_side) -> None:
+    check(sampling in SAMPLINGS, f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+    if num_frames is not None:
+        check(isinstance(num_frames, (int, np.integer)) and not isinstance(num_frames, bool) and num_frames > 0,
+              f"num_frames must be a positive integer, got {num_frames!r}")
+    if sampling == "fps":
+        check(fps is not None, "sampling='fps' needs an fps value")
+    if fps is not None:
+        check(isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0, f"fps must be > 0, got {fps!r}")
+    check(isinstance(start, (int, float)) and math.isfinite(start) and start >= 0,
+          f"start must be a time >= 0 in seconds, got {start!r}")
+    if end is not None:
+        check(isinstance(end, (int, float)) and end > start, f"end ({end!r}) must be after start ({start!r})")
+    if max_side is not None:
+        check(isinstance(max_side, (int, np.integer)) and max_side >= 8, f"max_side must be an integer >= 8, got {max_side!r}")
+
+
+def sample_indices(info: VideoInfo, num_frames: int | None = None, sampling: str = "uniform", fps: float | None = None,
+                   start: float = 0.0, end: float | None = None) -> np.ndarray:
+    """Frame indices a `read_video` call decodes (see there for the knobs).
+
+    Returns:
+        int64 (T,) indices into the file's frames, non-decreasing.
+    """
+    _check_knobs(num_frames, sampling, fps, start, end, None)
+    check(start < info.duration_s, f"start {start:g} s is beyond the end of the video ({info.duration_s:.2f} s)")
+    first = min(int(math.floor(start * info.fps + 1e-6)), info.num_frames - 1)
+    stop = info.num_frames if end is None else min(info.num_frames, max(first + 1, math.ceil(end * info.fps - 1e-6)))
+    available = stop - first
+    if sampling == "first":
+        return np.arange(first, first + min(available, num_frames or available), dtype=np.int64)
+    if sampling == "uniform":
+        n = min(available, num_frames or available)
+        # Centre each sample in its 1/n share of the window, as video samplers usually do.
+        return (first + np.floor((np.arange(n) + 0.5) * available / n)).astype(np.int64)
+    window_s = available / info.fps
+    n = max(1, int(math.floor(window_s * fps + 1e-6)))
+    n = min(n, num_frames) if num_frames else n
+    times = np.arange(n) / fps
+    return np.minimum(first + np.floor(times * info.fps + 1e-6).astype(np.int64), stop - 1)
+
+
+def _fit_size(height: int, width: int, max_side: int | None) -> tuple[int, int]:
+    """(H, W) shrunk so the long side is <= max_side, aspect kept, sides even (decoders prefer them)."""
+    if max_side is None or max(height, width) <= max_side:
+        return height, width
+    scale = max_side / max(height, width)
+    return max(2, 2 * round(height * scale / 2)), max(2, 2 * round(width * scale / 2))
+
+
+def _decode(path: Path, reader, index: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Fetch frames `index` in chunks into one preallocated (T, H, W, 3) array."""
+    out = np.empty((len(index), height, width, 3), dtype=np.uint8)
+    try:
+        for lo in range(0, len(index), _DECODE_CHUNK):
+            batch = reader.get_batch(index[lo:lo + _DECODE_CHUNK].tolist()).asnumpy()
+            check(batch.shape[1:] == out.shape[1:],
+                  f"{path} changed frame size mid-stream ({batch.shape[2]}x{batch.shape[1]}); not supported")
+            out[lo:lo + len(batch)] = batch
+    except PlaygroundError:
+        raise
+    except Exception as exc:
+        raise PlaygroundError(_explain(path, exc)) from None
+    return out
+
+
+# ---- reshaping frames -----------------------------------------------------------------------
+
+
+def resize_frames(frames: np.ndarray, size: int | tuple[int, int], policy: str = "squash") -> np.ndarray:
+    """Resize uint8 frames (..., H, W, 3) to (..., h, w, 3).
+
+    Args:
+        frames: uint8 (..., H, W, 3).
+        size: target side (square) or (h, w).
+        policy: "squash" (stretch to size, as the gazers do), "crop" (scale to cover, centre-crop)
+            or "pad" (scale to fit, centre on black).
+
+    Returns:
+        uint8 (..., h, w, 3).
+    """
+    from .pixels import resize
+
+    check(policy in RESIZE_POLICIES, f"policy must be one of {RESIZE_POLICIES}, got {policy!r}")
+    frames = _as_frames(frames)
+    h, w = (size, size) if isinstance(size, (int, np.integer)) else (int(size[0]), int(size[1]))
+    check(h > 0 and w > 0, f"size must be positive, got {size!r}")
+    H, W = frames.shape[-3:-1]
+    if policy == "squash":
+        fit = (h, w)
+    else:
+        scale = max(h / H, w / W) if policy == "crop" else min(h / H, w / W)
+        fit = (max(1, round(H * scale)), max(1, round(W * scale)))
+    x = torch.from_numpy(np.ascontiguousarray(frames)).movedim(-1, -3).float()
+    x = resize(x, fit, mode="bilinear").round().clamp(0, 255).to(torch.uint8).movedim(-3, -1).numpy()
+    if policy == "crop":
+        y0, x0 = (fit[0] - h) // 2, (fit[1] - w) // 2
+        return np.ascontiguousarray(x[..., y0:y0 + h, x0:x0 + w, :])
+    if policy == "pad":
+        out = np.zeros((*x.shape[:-3], h, w, 3), dtype=np.uint8)
+        y0, x0 = (h - fit[0]) // 2, (w - fit[1]) // 2
+        out[..., y0:y0 + fit[0], x0:x0 + fit[1], :] = x
+        return out
+    return x
+
+
+def chunk_frames(frames: np.ndarray, clip_len: int = 16, pad: str | None = "repeat") -> list[np.ndarray]:
+    """Cut (T, H, W, 3) frames into consecutive clips of clip_len frames.
+
+    Args:
+        frames: uint8 (T, H, W, 3).
+        clip_len: frames per clip (> 0).
+        pad: "repeat" fills the last clip by repeating its last frame; None leaves it shorter.
+
+    Returns:
+        list of uint8 (clip_len, H, W, 3) arrays (the last may be shorter when pad is None).
+    """
+    frames = _as_frames(frames)
+    check(frames.ndim == 4, f"chunk_frames needs (T,H,W,3) frames, got shape {tuple(frames.shape)}")
+    check(isinstance(clip_len, (int, np.integer)) and clip_len > 0, f"clip_len must be a positive integer, got {clip_len!r}")
+    check(pad in ("repeat", None), f"pad must be 'repeat' or None, got {pad!r}")
+    clips = [frames[i:i + clip_len] for i in range(0, len(frames), clip_len)]
+    if pad == "repeat" and len(clips[-1]) < clip_len:
+        last = clips[-1]
+        clips[-1] = np.concatenate([last, np.repeat(last[-1:], clip_len - len(last), axis=0)])
+    return clips
+
+
+def tile_frames(frames: np.ndarray, tile: int = 224, overlap: int = 0) -> tuple[np.ndarray, TileLayout]:
+    """Cut high-resolution frames into square tiles, each tile a clip over time.
+
+    Tiles step by `tile - overlap`; the last row/column is shifted back to end at the frame edge
+    (so it overlaps more) instead of padding. Frames smaller than a tile are padded with black.
+
+    Args:
+        frames: uint8 (T, H, W, 3).
+        tile: tile side in pixels.
+        overlap: pixels shared by neighbours, 0 <= overlap < tile.
+
+    Returns:
+        tiles: uint8 (N, T, tile, tile, 3), N = rows * cols in row-major order: a batch of clips
+            that a gazer can take directly.
+        layout: the `TileLayout` that `untile_frames` and `TileLayout.to_frame` invert.
+    """
+    frames = _as_frames(frames)
+    check(frames.ndim == 4, f"tile_frames needs (T,H,W,3) frames, got shape {tuple(frames.shape)}")
+    check(isinstance(tile, (int, np.integer)) and tile > 0, f"tile must be a positive integer, got {tile!r}")
+    check(isinstance(overlap, (int, np.integer)) and 0 <= overlap < tile, f"overlap must lie in [0, {tile}), got {overlap!r}")
+    T, H, W = frames.shape[:3]
+    padded = frames
+    if H < tile or W < tile:
+        padded = np.zeros((T, max(H, tile), max(W, tile), 3), dtype=np.uint8)
+        padded[:, :H, :W] = frames
+    ys, xs = _starts(padded.shape[1], tile, overlap), _starts(padded.shape[2], tile, overlap)
+    origins = tuple((y, x) for y in ys for x in xs)
+    tiles = np.stack([padded[:, y:y + tile, x:x + tile] for y, x in origins])
+    return tiles, TileLayout(H, W, tile, overlap, len(ys), len(xs), origins)
+
+
+def _starts(length: int, tile: int, overlap: int) -> list[int]:
+    step = tile - overlap
+    n = max(1, math.ceil((length - tile) / step) + 1)
+    return [min(i * step, length - tile) for i in range(n)]
+
+
+def untile_frames(tiles: np.ndarray, layout: TileLayout) -> np.ndarray:
+    """Inverse of `tile_frames`: tiles (N, T, tile, tile, 3) -> frames (T, H, W, 3), overlaps averaged.
+
+    The tiles may have been processed (e.g. reconstructed); they must keep the layout's shape.
+    """
+    tiles = _as_frames(tiles)
+    check(tiles.ndim == 5 and tiles.shape[0] == layout.num_tiles and tiles.shape[2:4] == (layout.tile, layout.tile),
+          f"expected ({layout.num_tiles}, T, {layout.tile}, {layout.tile}, 3) tiles, got {tuple(tiles.shape)}")
+    T = tiles.shape[1]
+    H, W = max(layout.height, layout.tile), max(layout.width, layout.tile)
+    total = np.zeros((T, H, W, 3), dtype=np.float32)
+    weight = np.zeros((1, H, W, 1), dtype=np.float32)
+    for k, (y, x) in enumerate(layout.origins):
+        total[:, y:y + layout.tile, x:x + layout.tile] += tiles[k]
+        weight[:, y:y + layout.tile, x:x + layout.tile] += 1
+    out = np.round(total / weight).clip(0, 255).astype(np.uint8)
+    return np.ascontiguousarray(out[:, :layout.height, :layout.width])
+
+
+def _as_frames(frames: Any) -> np.ndarray:
+    if isinstance(frames, torch.Tensor):
+        frames = frames.detach().cpu().numpy()
+    check(isinstance(frames, np.ndarray) and frames.dtype == np.uint8,
+          f"frames must be a uint8 array, got {getattr(frames, 'dtype', type(frames).__name__)}")
+    check(frames.ndim >= 3 and frames.shape[-1] == 3, f"frames must be (..., H, W, 3), got shape {tuple(frames.shape)}")
+    check(all(s > 0 for s in frames.shape), f"frames must not be empty, got shape {tuple(frames.shape)}")
+    return frames
+
+
+# ---- writing --------------------------------------------------------------------------------
+
+
+def write_video(path: str | Path, frames: np.ndarray, fps: float = 8.0, quality: int = 7) -> Path:
+    """Write frames as a browser-playable MP4 (H.264, yuv420p, faststart), atomically.
+
+    Odd sizes are padded by one edge-replicated row/column (yuv420p needs even sides). The file
+    is written next to `path` under a temporary name and renamed, so `path` is never half-written.
+
+    Args:
+        path: output file (.mp4); its folder is created if needed.
+        frames: uint8 (T, H, W, 3), or (1, T, H, W, 3).
+        fps: frames per second (> 0).
+        quality: imageio-ffmpeg quality 0..10 (10 = best).
+
+    Returns:
+        The written path.
+    """
+    import imageio_ffmpeg
+
+    frames = _as_frames(frames)
+    if frames.ndim == 5 and frames.shape[0] == 1:
+        frames = frames[0]
+    check(frames.ndim == 4, f"write_video needs (T,H,W,3) frames, got shape {tuple(frames.shape)}")
+    check(isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0, f"fps must be > 0, got {fps!r}")
+    check(max(frames.shape[1:3]) <= MAX_SIDE, f"frames of {frames.shape[2]}x{frames.shape[1]} exceed {MAX_SIDE} px")
+    T, H, W = frames.shape[:3]
+    frames = np.pad(frames, ((0, 0), (0, H % 2), (0, W % 2), (0, 0)), mode="edge") if (H % 2 or W % 2) else frames
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".mp4", dir=path.parent)
+    os.close(fd)
+    try:
+        writer = imageio_ffmpeg.write_frames(tmp, (frames.shape[2], frames.shape[1]), fps=float(fps), codec="libx264",
+                                             pix_fmt_out="yuv420p", quality=quality, macro_block_size=2,
+                                             ffmpeg_log_level="error", output_params=["-movflags", "+faststart"])
+        writer.send(None)  # start ffmpeg
+        for frame in frames:
+            writer.send(np.ascontiguousarray(frame))
+        writer.close()
+        os.replace(tmp, path)
+    except PlaygroundError:
+        raise
+    except (OSError, RuntimeError) as exc:
+        raise PlaygroundError(f"could not write {path}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
