@@ -161,3 +161,219 @@ def _frames(frames: Any, clip: int = 0) -> np.ndarray:
         frames = frames[None]
     check(frames.ndim == 4 and frames.shape[-1] == 3, f"frames must be (T,H,W,3), got shape {tuple(frames.shape)}")
     return frames
+
+
+# ---- panels ---------------------------------------------------------------------------------
+
+
+def side_by_side(*panels: np.ndarray | torch.Tensor, labels: Sequence[str] | None = None, height: int | None = None,
+                 gap: int = 4) -> np.ndarray:
+    """Put videos next to each other (e.g. original | gazed overlay | reconstruction), labelled.
+
+    Args:
+        panels: uint8 (T, H_i, W_i, 3) videos with the same T (a (H, W, 3) image is repeated over T).
+        labels: one short text per panel, drawn at its top-left corner.
+        height: common panel height (default: the tallest panel); widths keep each panel's aspect.
+        gap: dark pixels between panels.
+
+    Returns:
+        uint8 (T, height, sum of widths + gaps, 3).
+    """
+    from .video import resize_frames
+
+    check(len(panels) > 0, "side_by_side needs at least one panel")
+    videos = [_frames(p) for p in panels]
+    T = max(len(v) for v in videos)
+    check(all(len(v) in (1, T) for v in videos), f"panels must have the same frame count, got {[len(v) for v in videos]}")
+    check(labels is None or len(labels) == len(videos), "give one label per panel")
+    height = int(height or max(v.shape[1] for v in videos))
+    row = []
+    for k, v in enumerate(videos):
+        width = max(1, round(v.shape[2] * height / v.shape[1]))
+        if v.shape[1:3] != (height, width):
+            v = resize_frames(v, (height, width))
+        v = np.repeat(v, T, axis=0) if len(v) == 1 else v.copy()
+        if labels is not None and labels[k]:
+            _stamp(v, labels[k])
+        row.append(v)
+        if k < len(videos) - 1 and gap:
+            row.append(np.full((T, height, gap, 3), 24, dtype=np.uint8))
+    return np.concatenate(row, axis=2)
+
+
+def _text_patch(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """A white-on-dark label: uint8 (h, w, 3) pixels and float (h, w, 1) opacity."""
+    from PIL import Image, ImageDraw
+
+    draw = ImageDraw.Draw(Image.new("L", (1, 1)))
+    x0, y0, x1, y1 = draw.textbbox((0, 0), text)
+    pad = 3
+    image = Image.new("L", (x1 + 2 * pad, y1 + 2 * pad), 0)
+    ImageDraw.Draw(image).text((pad, pad - y0 // 2), text, fill=255)
+    ink = np.asarray(image, dtype=np.float32)[..., None] / 255
+    pixels = np.round(255 * ink).repeat(3, axis=-1).astype(np.uint8)
+    opacity = np.maximum(ink, 0.6)  # a translucent dark box behind the text keeps it readable on any frame
+    return pixels, opacity
+
+
+def _stamp(video: np.ndarray, text: str, y: int = 2, x: int = 2) -> None:
+    """Draw `text` in place on every frame of (T, H, W, 3), clipped to the frame."""
+    pixels, opacity = _text_patch(text)
+    h, w = min(pixels.shape[0], video.shape[1] - y), min(pixels.shape[1], video.shape[2] - x)
+    if h <= 0 or w <= 0:
+        return
+    region = video[:, y:y + h, x:x + w].astype(np.float32)
+    blended = region * (1 - opacity[:h, :w]) + pixels[:h, :w] * opacity[:h, :w]
+    video[:, y:y + h, x:x + w] = np.round(blended).astype(np.uint8)
+
+
+def gaze_order_image(frame: np.ndarray | torch.Tensor, gaze: GazeResult | dict, frame_index: int = 0, clip: int = 0,
+                     max_labels: int = 99) -> np.ndarray:
+    """One frame's overlay with each gazed box numbered in gaze order (1 = first gazed).
+
+    Args:
+        frame: uint8 (H, W, 3) the original frame `frame_index`.
+        gaze: the gaze of the video this frame belongs to.
+        frame_index: which frame of the gaze.
+        clip: which clip of the gaze.
+        max_labels: number only the first this many gazes (the rest keep their colour).
+
+    Returns:
+        uint8 (H, W, 3).
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    gaze = as_gaze_result(gaze)
+    image = _frames(frame)
+    check(len(image) == 1, "gaze_order_image draws one (H, W, 3) frame")
+    check(0 <= frame_index < gaze.num_frames, f"frame_index must lie in [0, {gaze.num_frames})")
+    one = gaze.clip(clip)
+    mask = one.slot_mask()[0, frame_index:frame_index + 1]
+    H, W = image.shape[1:3]
+    line = max(1, round(min(H, W) / 360))
+    finest, edges = scale_maps(mask, gaze.grid, H, W, line)
+    colors = _palette(gaze.grid.num_scales)
+    out = image.astype(np.float32) * DIM
+    out[finest >= 0] = image[finest >= 0] * 0.55 + colors[finest[finest >= 0]] * 0.45
+    out[edges >= 0] = colors[edges[edges >= 0]]
+    picture = Image.fromarray(np.round(out[0]).clip(0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(picture)
+    ids = one.frame_slots(0, frame_index)[:max_labels]
+    boxes = gaze.grid.boxes(ids) if len(ids) else np.zeros((0, 4))
+    sy, sx = H / gaze.grid.canvas, W / gaze.grid.canvas
+    font = ImageFont.load_default(size=max(10, round(min(H, W) / 24)))
+    for order, (y0, x0, y1, x1) in enumerate(boxes, start=1):
+        cy, cx = (y0 + y1) / 2 * sy, (x0 + x1) / 2 * sx
+        draw.text((cx, cy), str(order), fill=(255, 255, 255), anchor="mm", font=font, stroke_width=1, stroke_fill=(0, 0, 0))
+    return np.asarray(picture)
+
+
+# ---- plotly figures -------------------------------------------------------------------------
+
+
+def _rgb(color: tuple[int, int, int]) -> str:
+    return f"rgb{tuple(color)}"
+
+
+def fig_tokens_per_frame(gaze: GazeResult | dict, clip: int = 0):
+    """Stacked bars: gazed slots of each frame, one trace per scale (coarsest at the bottom).
+
+    Returns:
+        plotly.graph_objects.Figure with one Bar per scale.
+    """
+    import plotly.graph_objects as go
+
+    gaze = as_gaze_result(gaze)
+    counts = gaze.counts_per_scale()[clip].numpy()  # (T, num_scales)
+    frames = np.arange(gaze.num_frames)
+    fig = go.Figure([go.Bar(x=frames, y=counts[:, s], name=f"{gaze.grid.scales[s]} px",
+                            marker_color=_rgb(scale_color(s))) for s in range(gaze.grid.num_scales)])
+    fig.update_layout(barmode="stack", title=f"Gazed slots per frame (of {gaze.grid.num_slots})",
+                      xaxis_title="frame", yaxis_title="slots", legend_title="scale")
+    return fig
+
+
+def fig_loss_per_frame(gaze: GazeResult | dict | None = None, reconstruction: Any = None, clip: int = 0):
+    """Loss per frame: the gazer's own trace (predicted or measured) and/or a reconstruction's loss and PSNR.
+
+    Args:
+        gaze: its `frame_loss` is drawn when `loss_kind` is not 'none'; a threshold in its
+            settings (`task_loss_requirement`) is drawn as a dashed line.
+        reconstruction: a `Reconstruction`; its `loss` is drawn, and its `psnr` on a second axis.
+        clip: which clip.
+
+    Returns:
+        plotly.graph_objects.Figure.
+    """
+    import plotly.graph_objects as go
+
+    check(gaze is not None or reconstruction is not None, "give a gaze, a reconstruction or both")
+    fig = go.Figure()
+    if gaze is not None:
+        gaze = as_gaze_result(gaze)
+        if gaze.frame_loss is not None and gaze.loss_kind != "none":
+            fig.add_trace(go.Scatter(x=np.arange(gaze.num_frames), y=gaze.frame_loss[clip].numpy(), mode="lines+markers",
+                                     name=f"{gaze.loss_kind} loss ({gaze.gazer or 'gazer'})"))
+        threshold = gaze.settings.get("task_loss_requirement")
+        if isinstance(threshold, (int, float)):
+            fig.add_hline(y=float(threshold), line_dash="dash", annotation_text="threshold")
+    if reconstruction is not None:
+        frames = reconstruction.frame_indices.numpy()
+        fig.add_trace(go.Scatter(x=frames, y=reconstruction.loss[clip].numpy(), mode="lines+markers",
+                                 name=f"measured loss ({reconstruction.reconstructor or 'reconstructor'})"))
+        fig.add_trace(go.Scatter(x=frames, y=reconstruction.psnr[clip].numpy(), mode="lines+markers", name="PSNR (dB)",
+                                 yaxis="y2", line_dash="dot"))
+        fig.update_layout(yaxis2=dict(title="PSNR (dB)", overlaying="y", side="right"))
+    fig.update_layout(title="Loss per frame", xaxis_title="frame", yaxis_title="loss")
+    return fig
+
+
+def fig_threshold_curve(thresholds: Sequence[float], kept_fraction: Sequence[float],
+                        psnr: Sequence[float] | None = None):
+    """Tokens kept (percent of all slots) against the error threshold, PSNR on a second axis.
+
+    Args:
+        thresholds: (K,) threshold values.
+        kept_fraction: (K,) fraction of slots kept at each threshold (0..1).
+        psnr: (K,) optional PSNR in dB at each threshold.
+
+    Returns:
+        plotly.graph_objects.Figure.
+    """
+    import plotly.graph_objects as go
+
+    check(len(thresholds) == len(kept_fraction), "thresholds and kept_fraction differ in length")
+    fig = go.Figure(go.Scatter(x=list(thresholds), y=[100 * float(k) for k in kept_fraction], mode="lines+markers",
+                               name="slots kept (%)"))
+    if psnr is not None:
+        check(len(psnr) == len(thresholds), "thresholds and psnr differ in length")
+        fig.add_trace(go.Scatter(x=list(thresholds), y=list(psnr), mode="lines+markers", name="PSNR (dB)",
+                                 yaxis="y2", line_dash="dot"))
+        fig.update_layout(yaxis2=dict(title="PSNR (dB)", overlaying="y", side="right"))
+    fig.update_layout(title="Tokens kept vs threshold", xaxis_title="threshold (task_loss_requirement)",
+                      yaxis_title="slots kept (%)")
+    return fig
+
+
+def fig_gazer_comparison(rows: Sequence[dict[str, Any]]):
+    """Bars per gazer: slots kept (%) and, where given, PSNR (dB) on a second axis.
+
+    Args:
+        rows: dicts with "gazer" and "kept_fraction" (0..1), optionally "psnr".
+
+    Returns:
+        plotly.graph_objects.Figure with a kept trace and, if any row has PSNR, a PSNR trace.
+    """
+    import plotly.graph_objects as go
+
+    check(len(rows) > 0, "nothing to compare")
+    check(all("gazer" in r and "kept_fraction" in r for r in rows), "every row needs 'gazer' and 'kept_fraction'")
+    names = [str(r["gazer"]) for r in rows]
+    fig = go.Figure(go.Bar(x=names, y=[100 * float(r["kept_fraction"]) for r in rows], name="slots kept (%)",
+                           offsetgroup=0))
+    if any(r.get("psnr") is not None for r in rows):
+        psnr = [None if r.get("psnr") is None else float(r["psnr"]) for r in rows]
+        fig.add_trace(go.Bar(x=names, y=psnr, name="PSNR (dB)", yaxis="y2", offsetgroup=1))
+        fig.update_layout(yaxis2=dict(title="PSNR (dB)", overlaying="y", side="right"))
+    fig.update_layout(barmode="group", title="Gazers compared", yaxis_title="slots kept (%)")
+    return fig
