@@ -36,6 +36,8 @@ class GreedyGazer(FrameByFrameGazer):
         check_paintable(self.grid)
         sides = torch.tensor(self.grid.sides)
         self._slot_scale = torch.repeat_interleave(torch.arange(self.grid.num_scales), sides * sides)
+        self._slot_boxes = self.grid.boxes(np.arange(self.grid.num_slots)).tolist()  # (num_slots, 4)
+        self._scale_ids = torch.arange(self.grid.num_scales, device=self.device).view(1, -1, 1, 1)
 
     def _start(self, clips: np.ndarray):
         return {"clips": clips, "canvas": blank_canvas(clips.shape[0], self.grid.canvas, self.device)}
@@ -80,18 +82,19 @@ class GreedyGazer(FrameByFrameGazer):
 
     def _gains(self, err: torch.Tensor, view_err: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
         """(B, num_slots) loss drop (summed over pixels) of pasting each slot now."""
-        grid = self.grid
+        B, C = err.shape[0], self.grid.canvas
+        # Only pixels that scale s would repaint (not covered by a finer gazed patch) count.
+        drop = (err[:, None] - view_err) * (level[:, None] < self._scale_ids)  # (B, S, C, C)
         per_scale = []
-        for s, n in enumerate(grid.sides):
-            drop = (err - view_err[:, s]) * (level < s)  # only pixels scale s would repaint
-            area = (grid.canvas // n) ** 2
-            per_scale.append(F.adaptive_avg_pool2d(drop[:, None], n).flatten(1) * area)
+        for s, n in enumerate(self.grid.sides):
+            box = C // n
+            per_scale.append(drop[:, s].reshape(B, n, box, n, box).sum((2, 4)).flatten(1))
         return torch.cat(per_scale, dim=1)
 
     def _apply(self, slot: int, b: int, level: torch.Tensor, err: torch.Tensor, view_err: torch.Tensor) -> None:
         """Paste one slot of clip b: update the level map and the per-pixel error inside its box."""
         s = int(self._slot_scale[slot])
-        y0, x0, y1, x1 = (int(v) for v in self.grid.boxes(slot)[0])
+        y0, x0, y1, x1 = self._slot_boxes[slot]
         box_level = level[b, y0:y1, x0:x1]
         repaint = box_level < s
         err[b, y0:y1, x0:x1] = torch.where(repaint, view_err[b, s, y0:y1, x0:x1], err[b, y0:y1, x0:x1])
