@@ -1,0 +1,91 @@
+"""`python -m playground gaze`: outputs end to end on the example clip, and the bad-input matrix."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from playground import GazeResult
+from playground.cli import main
+from playground.video import read_video
+
+from conftest import EXAMPLE_VIDEO, ROOT
+
+
+def test_gaze_writes_every_output(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["gaze", str(EXAMPLE_VIDEO), "--threshold", "0.2", "--frames", "8", "--out", str(out)])
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["gaze.json", "metrics.csv", "overlay.mp4", "reconstruction.mp4"]
+    data = json.loads((out / "gaze.json").read_text())
+    gaze = GazeResult.from_json(data)
+    assert gaze.num_frames == 8 and gaze.gazer == "greedy"
+    assert len(data["num_gazing_each_frame"]) == 8
+    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    assert [int(r["frame"]) for r in rows] == list(range(8))
+    assert sum(int(r["gazed"]) for r in rows) == gaze.num_gazed
+    assert all(float(r["measured_loss"]) <= 0.2 + 1e-6 or int(r["gazed"]) > 0 for r in rows)
+    assert read_video(out / "overlay.mp4").shape[0] == 8
+    assert read_video(out / "reconstruction.mp4").shape[1:] == (224, 224, 3)
+    printed = capsys.readouterr().out
+    assert "slots kept" in printed and "PSNR" in printed
+
+
+def test_module_entry_point_runs_as_a_program(tmp_path):
+    npy = tmp_path / "clip.npy"
+    from playground.synthetic import moving_square
+
+    np.save(npy, moving_square(4))
+    proc = subprocess.run([sys.executable, "-m", "playground", "gaze", str(npy), "--gazer", "framediff",
+                           "--out", str(tmp_path / "o")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "o" / "overlay.mp4").stat().st_size > 0
+
+
+def _bad_inputs(tmp_path):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video at all, just some text " * 20)
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(EXAMPLE_VIDEO.read_bytes()[:4000])
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.zeros((4, 32, 32), np.float32))
+    return {
+        "missing": [str(tmp_path / "nope.mp4")],
+        "empty": [str(empty)],
+        "text": [str(text)],
+        "truncated": [str(truncated)],
+        "wrong-array": [str(wrong)],
+        "directory": [str(tmp_path)],
+        "bad-ratio": [str(EXAMPLE_VIDEO), "--max-gazing-ratio", "0"],
+        "bad-frames": [str(EXAMPLE_VIDEO), "--frames", "-3"],
+        "bad-fps": [str(EXAMPLE_VIDEO), "--fps", "abc"],
+        "bad-gazer": [str(EXAMPLE_VIDEO), "--gazer", str(tmp_path / "no_such_model")],
+        "bad-reconstructor": [str(EXAMPLE_VIDEO), "--reconstructor", str(tmp_path / "no_such.pt")],
+        "start-after-end": [str(EXAMPLE_VIDEO), "--start", "999"],
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "text", "truncated", "wrong-array", "directory", "bad-ratio",
+                                  "bad-frames", "bad-fps", "bad-gazer", "bad-reconstructor", "start-after-end"])
+def test_bad_input_exits_2_with_one_line(case, tmp_path, capsys):
+    args = _bad_inputs(tmp_path)[case]
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) if case.startswith("bad-f") or case == "bad-ratio" else _no_raise():
+        code = main(["gaze", *args, "--out", str(out)])
+        assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err and "Traceback" not in err, err
+    assert not out.exists(), "a failed run must not leave outputs behind"
+
+
+class _no_raise:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
