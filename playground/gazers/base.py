@@ -91,8 +91,8 @@ class Gazer:
                task_loss_requirement: float | None = None, **kwargs) -> Iterator[GazeResult]:
         """Yield one `GazeResult` per frame (ids local to that frame), in order.
 
-        The default runs `gaze` on growing prefixes' last frame with carried state, where a
-        subclass supports it; training-free gazers override it with their own per-frame state.
+        Concatenating the yielded results (`concat_frames`) gives exactly what `gaze` returns.
+        Subclasses that carry per-frame state implement it; the base class does not stream.
         """
         raise NotImplementedError(f"{self.name} does not stream")
 
