@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import math
 import os
+import re
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +34,9 @@ SAMPLINGS = ("uniform", "first", "fps")
 RESIZE_POLICIES = ("squash", "crop", "pad")
 MAX_SIDE = 8192  # refuse frames wider or taller than this (8K is 7680 px): decoding would not fit in memory
 MAX_DECODE_BYTES = 4 * 1024**3  # refuse to return more than 4 GiB of frames; use num_frames / max_side / fps
+_PROBE_TIMEOUT_S = 20  # ffmpeg reads only the header; this bounds a pathological file
 _DECODE_CHUNK = 32  # frames fetched from decord per call, so peak memory stays near the output size
+_CHUNK_BYTES = 256 * 1024**2  # and at most this many bytes of native-size frames per call
 
 # Leading bytes of still-image formats, so that an image is refused as an image (whatever its suffix).
 _IMAGE_MAGIC = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF", b"BM": "BMP",
@@ -131,6 +135,39 @@ def _sniff(path: Path) -> None:
         raise PlaygroundError(f"{path} is not a video file (unrecognised content; expected mp4/webm/mov/avi/mkv)")
 
 
+def _header(path: Path) -> tuple[int, int, float | None]:
+    """(width, height) of the first video stream and the container duration in seconds (None if
+    unknown or if the file has an audio track, whose length may differ), from ffmpeg's reading of the header.
+
+    ffmpeg runs in a subprocess with a timeout, so a pathological file cannot hang or crash us,
+    and an absurd frame size is refused before decord allocates a frame.
+    """
+    import imageio_ffmpeg
+
+    try:
+        result = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+                                capture_output=True, text=True, errors="replace", timeout=_PROBE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise PlaygroundError(f"{path} could not be probed within {_PROBE_TIMEOUT_S} s (a damaged file?)") from None
+    streams = [line for line in result.stderr.splitlines() if re.search(r"Stream #\S+.*: Video:", line)]
+    if not streams:
+        if "Audio:" in result.stderr:
+            raise PlaygroundError(f"{path} has no video stream (an audio-only file)")
+        if "Input #0" in result.stderr and "Stream #" not in result.stderr:
+            raise PlaygroundError(f"{path} holds no streams at all (a video with zero frames?)")
+        raise PlaygroundError(f"{path} could not be decoded: it is truncated, corrupt or not a supported video")
+    match = re.search(r"\b([1-9]\d*)x([1-9]\d*)\b", streams[0])
+    check(match is not None, f"{path}: ffmpeg reports no frame size for its video stream")
+    width, height = int(match.group(1)), int(match.group(2))
+    check(width <= MAX_SIDE and height <= MAX_SIDE,
+          f"{path} has {width}x{height} frames; the playground refuses sides above {MAX_SIDE} px")
+    duration = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", result.stderr)
+    seconds = None
+    if duration and "Audio:" not in result.stderr:
+        seconds = 3600 * int(duration.group(1)) + 60 * int(duration.group(2)) + float(duration.group(3))
+    return width, height, seconds
+
+
 def _looks_like_video(head: bytes) -> bool:
     """True if the leading bytes match a container that ffmpeg/decord can read."""
     return (head[4:8] in _MP4_ATOMS  # mp4 / mov / 3gp / m4v
@@ -141,14 +178,13 @@ def _looks_like_video(head: bytes) -> bool:
             or (len(head) > 188 and head[0] == 0x47 and head[188] == 0x47))  # mpeg-ts packets
 
 
-def _open(path: Path, width: int = -1, height: int = -1):
-    """A decord VideoReader on `path` (sniffed first), with decord errors turned into one line."""
+def _open(path: Path):
+    """A decord VideoReader on a sniffed `path`, with decord errors turned into one line."""
     import decord
 
     decord.logging.set_level(decord.logging.QUIET)  # keep ffmpeg's per-packet complaints off the console
-    _sniff(path)
     try:
-        return decord.VideoReader(str(path), ctx=decord.cpu(0), width=width, height=height, num_threads=0)
+        return decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=0)
     except Exception as exc:  # decord raises DECORDError/RuntimeError with multi-line C++ traces
         raise PlaygroundError(_explain(path, exc)) from None
 
@@ -157,7 +193,7 @@ def _explain(path: Path, exc: Exception) -> str:
     """A one-line reason for a decord failure."""
     text = str(exc)
     if "cannot find video stream" in text:
-        return f"{path} has no video stream (an audio-only file?)"
+        return f"{path} has no video stream (an audio-only file, or zero video frames)"
     if "broken metadata" in text:
         return f"{path} has broken metadata (a still image or a damaged video?)"
     return f"{path} could not be decoded: it is truncated, corrupt or not a supported video"
@@ -176,24 +212,27 @@ def probe_video(path: str | Path) -> VideoInfo:
         PlaygroundError: missing/empty/non-video/truncated/audio-only file, a still image,
             zero frames or frames larger than MAX_SIDE.
     """
-    path = Path(path)
+    return _probe(Path(path))[0]
+
+
+def _probe(path: Path):
+    """(VideoInfo, an open decord reader) after the sniff and the ffmpeg header check."""
+    _sniff(path)
+    width, height, header_s = _header(path)
     reader = _open(path)
-    return _info(path, reader)
-
-
-def _info(path: Path, reader) -> VideoInfo:
     try:
         num_frames = len(reader)
         fps = float(reader.get_avg_fps())
-        height, width = reader[0].shape[:2] if num_frames else (0, 0)
     except Exception as exc:
         raise PlaygroundError(_explain(path, exc)) from None
     check(num_frames > 0, f"{path} has zero video frames")
-    check(0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE,
-          f"{path} has {width}x{height} frames; the playground refuses sides above {MAX_SIDE} px")
     if not (math.isfinite(fps) and fps > 0):
         fps = 25.0  # some containers carry no rate; assume the common default rather than divide by zero
-    return VideoInfo(int(num_frames), fps, int(height), int(width), num_frames / fps)
+    if header_s is not None and num_frames / fps < 0.75 * header_s - 0.2:
+        # Streaming containers (mkv/webm) cut short still open; their header keeps the full length.
+        raise PlaygroundError(f"{path} is truncated: its header says {header_s:.2f} s but only "
+                              f"{num_frames / fps:.2f} s of frames are present")
+    return VideoInfo(int(num_frames), fps, height, width, num_frames / fps), reader
 
 
 def read_video(path: str | Path, num_frames: int | None = None, sampling: str = "uniform", fps: float | None = None,
@@ -209,7 +248,7 @@ def read_video(path: str | Path, num_frames: int | None = None, sampling: str = 
         fps: the sampling rate for sampling="fps" (> 0).
         start: start time in seconds (>= 0, before the end of the video).
         end: end time in seconds (exclusive; None = the end of the video).
-        max_side: if given, downscale while decoding so that the long side is at most this
+        max_side: if given, downscale chunk by chunk so that the long side is at most this
             (aspect ratio kept); frames are never upscaled.
 
     Returns:
@@ -220,15 +259,13 @@ def read_video(path: str | Path, num_frames: int | None = None, sampling: str = 
     """
     path = Path(path)
     _check_knobs(num_frames, sampling, fps, start, end, max_side)
-    info = probe_video(path)
+    info, reader = _probe(path)
     index = sample_indices(info, num_frames, sampling, fps, start, end)
     height, width = _fit_size(info.height, info.width, max_side)
     need = len(index) * height * width * 3
     check(need <= MAX_DECODE_BYTES,
           f"{path}: {len(index)} frames of {width}x{height} need {need / 1024**3:.1f} GiB; "
           f"ask for fewer frames (num_frames, fps, start/end) or a smaller max_side")
-    resize = (height, width) != (info.height, info.width)
-    reader = _open(path, width=width if resize else -1, height=height if resize else -1)
     return _decode(path, reader, index, height, width)
 
 
@@ -283,18 +320,61 @@ def _fit_size(height: int, width: int, max_side: int | None) -> tuple[int, int]:
 
 
 def _decode(path: Path, reader, index: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Fetch frames `index` in chunks into one preallocated (T, H, W, 3) array."""
+    """Frames `index` as one (T, height, width, 3) array, fetched and downscaled chunk by chunk.
+
+    Frames are decoded at their native size and resized here (antialiased): decord's own
+    decode-time scaling fails for some output widths. decord also fails on some valid files
+    (e.g. 48 px wide frames); then ffmpeg decodes the file instead (`_decode_ffmpeg`).
+    """
     out = np.empty((len(index), height, width, 3), dtype=np.uint8)
+    chunk = max(1, min(_DECODE_CHUNK, _CHUNK_BYTES // (height * width * 3)))  # bounds peak memory on huge frames
     try:
-        for lo in range(0, len(index), _DECODE_CHUNK):
-            batch = reader.get_batch(index[lo:lo + _DECODE_CHUNK].tolist()).asnumpy()
-            check(batch.shape[1:] == out.shape[1:],
-                  f"{path} changed frame size mid-stream ({batch.shape[2]}x{batch.shape[1]}); not supported")
-            out[lo:lo + len(batch)] = batch
+        for lo in range(0, len(index), chunk):
+            _put(out, lo, reader.get_batch(index[lo:lo + chunk].tolist()).asnumpy())
     except PlaygroundError:
         raise
-    except Exception as exc:
-        raise PlaygroundError(_explain(path, exc)) from None
+    except Exception:
+        return _decode_ffmpeg(path, index, out)
+    return out
+
+
+def _put(out: np.ndarray, lo: int, batch: np.ndarray) -> None:
+    """Write decoded frames (n, h, w, 3) into out[lo:lo + n], resized to out's frame size if needed."""
+    if batch.shape[1:3] != out.shape[1:3]:
+        batch = resize_frames(batch, out.shape[1:3])
+    out[lo:lo + len(batch)] = batch
+
+
+def _decode_ffmpeg(path: Path, index: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Fallback decoder: stream the file through ffmpeg and keep frames `index` (slower, sequential).
+
+    Raises PlaygroundError if the stream ends before the last wanted frame (a truncated file).
+    """
+    import imageio_ffmpeg
+
+    wanted = {}
+    for k, i in enumerate(index.tolist()):
+        wanted.setdefault(i, []).append(k)
+    last = int(index.max())
+    frames = imageio_ffmpeg.read_frames(str(path), output_params=["-fps_mode", "passthrough"])
+    decoded = 0
+    try:
+        meta = next(frames)
+        w, h = meta["size"]
+        for i, raw in enumerate(frames):
+            decoded = i + 1
+            if i in wanted:
+                frame = np.frombuffer(raw, np.uint8).reshape(1, h, w, 3)
+                for k in wanted[i]:
+                    _put(out, k, frame)
+            if i >= last:
+                break
+    except (RuntimeError, OSError, StopIteration, ValueError, KeyError):
+        pass  # a damaged stream ends early; the count below says so
+    finally:
+        frames.close()  # stops the ffmpeg process
+    check(decoded > last, f"{path} is truncated or corrupt: only {decoded} of the {last + 1} frames needed "
+                          f"could be decoded")
     return out
 
 
@@ -455,8 +535,12 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float = 8.0, quality:
     T, H, W = frames.shape[:3]
     frames = np.pad(frames, ((0, 0), (0, H % 2), (0, W % 2), (0, 0)), mode="edge") if (H % 2 or W % 2) else frames
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".mp4", dir=path.parent)
+    check(not path.is_dir(), f"{path} is a directory; give a file name ending in .mp4")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".mp4", dir=path.parent)
+    except OSError as exc:
+        raise PlaygroundError(f"cannot write {path}: {exc.strerror or exc}") from None
     os.close(fd)
     try:
         writer = imageio_ffmpeg.write_frames(tmp, (frames.shape[2], frames.shape[1]), fps=float(fps), codec="libx264",
