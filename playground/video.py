@@ -29,6 +29,7 @@ import torch
 
 from .errors import PlaygroundError, check
 
+# File suffixes worth offering in an upload box; reading itself goes by content, not by suffix.
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ts", ".flv", ".ogv", ".3gp", ".wmv")
 SAMPLINGS = ("uniform", "first", "fps")
 RESIZE_POLICIES = ("squash", "crop", "pad")

@@ -64,6 +64,14 @@ def test_every_container_decodes(media, ext):
     assert frames.std() > 20  # the test pattern, not a blank frame
 
 
+def test_streamed_webm_without_duration_decodes(tmp_path):
+    """A webm written to a pipe (as browser recorders do) has no duration or index in its header."""
+    with open(tmp_path / "stream.webm", "wb") as out:
+        subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=10",
+                        "-t", "1", "-c:v", "libvpx", "-f", "webm", "-"], stdout=out, check=True)
+    assert read_video(tmp_path / "stream.webm").shape == (10, 64, 96, 3)
+
+
 def test_write_then_read_round_trip(ramp):
     path, frames = ramp
     back = read_video(path)
