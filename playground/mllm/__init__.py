@@ -1,0 +1,114 @@
+"""Gazed video MLLMs: answers, tokens, FLOPs and latency, gazed vs full, on the same frames.
+
+`load_mllm(name_or_path)` loads a `transformers` video MLLM with its real `from_pretrained`
+(a hub id, a short alias below, or a local folder made with `save_pretrained`) and returns a
+`GazedMLLM` whose `.answer(video, question, gaze=None | GazeResult)` runs the stock path on every
+patch or the gazed path on the gazed multi-scale patches only. Supported:
+
+- SmolVLM2 (`SmolVLMForConditionalGeneration`), e.g. HuggingFaceTB/SmolVLM2-256M-Video-Instruct;
+- LLaVA-OneVision (`LlavaOnevisionForConditionalGeneration`), e.g. llava-hf/llava-onevision-qwen2-0.5b-ov-hf;
+- NVILA-8B-HD-Video through its own remote code, only with `trust_remote_code=True`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from ..device import resolve_device
+from ..errors import PlaygroundError, check
+from .answer import Answer, attention_warning, comparison_table
+from .families import FAMILIES, family_for
+from .gazed_vit import ATTENTION_MODES
+from .model import GazedMLLM
+from .nvila import NVILA_HUB_ID, is_nvila, load_nvila
+
+ALIASES = {
+    "smolvlm2-256m": "HuggingFaceTB/SmolVLM2-256M-Video-Instruct",
+    "smolvlm2-500m": "HuggingFaceTB/SmolVLM2-500M-Video-Instruct",
+    "smolvlm2-2.2b": "HuggingFaceTB/SmolVLM2-2.2B-Instruct",
+    "llava-onevision-0.5b": "llava-hf/llava-onevision-qwen2-0.5b-ov-hf",
+    "llava-onevision-7b": "llava-hf/llava-onevision-qwen2-7b-ov-hf",
+    "nvila": NVILA_HUB_ID,
+}
+DEFAULT_MLLM = "smolvlm2-256m"
+
+
+def load_mllm(name_or_path: str = DEFAULT_MLLM, device: str | torch.device | None = None, *,
+              trust_remote_code: bool = False, attn_implementation: str = "sdpa",
+              dtype: torch.dtype | None = None, **kwargs):
+    """Load a video MLLM for stock and gazed answers.
+
+    Args:
+        name_or_path: a hub id, an alias (smolvlm2-256m, smolvlm2-500m, smolvlm2-2.2b,
+            llava-onevision-0.5b, llava-onevision-7b, nvila) or a local folder.
+        device: where to run; default from $PLAYGROUND_DEVICE, else CUDA when available, else CPU.
+        trust_remote_code: required (and only used) for NVILA, whose repository ships its own code.
+        attn_implementation: 'sdpa' (default) or 'eager' for the vision encoder and the LLM.
+        dtype: weights dtype; default bfloat16 on CUDA, float32 elsewhere.
+        **kwargs: passed to NVILA's processor (its gazing knobs); refused for other models.
+
+    Returns:
+        A `GazedMLLM` (or, for NVILA, an `NvilaMLLM` with the same `answer` signature).
+    """
+    check(isinstance(name_or_path, (str, os.PathLike)) and str(name_or_path).strip() != "",
+          "name_or_path must be a hub id, an alias or a folder")
+    name = ALIASES.get(str(name_or_path).strip().lower(), str(name_or_path).strip())
+    device = resolve_device(device)
+    check(attn_implementation in ("sdpa", "eager"), f"attn_implementation must be 'sdpa' or 'eager', got {attn_implementation!r}")
+    if is_nvila(name):
+        return load_nvila(name, device, trust_remote_code, **kwargs)
+    check(not kwargs, f"unexpected arguments for {name}: {sorted(kwargs)}")
+    _check_location(name)
+    from transformers import AutoConfig, AutoModelForImageTextToText, AutoTokenizer
+
+    try:
+        config = AutoConfig.from_pretrained(name)
+    except (OSError, ValueError) as exc:
+        raise PlaygroundError(_load_error(name, exc)) from exc
+    family_cls = family_for(config.model_type)
+    dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
+    try:
+        model = AutoModelForImageTextToText.from_pretrained(name, dtype=dtype, attn_implementation=attn_implementation)
+        tokenizer = AutoTokenizer.from_pretrained(name)
+    except (OSError, ValueError) as exc:
+        raise PlaygroundError(_load_error(name, exc)) from exc
+    model = model.to(device).eval()
+    processing = family_cls.read_processing(name, config)
+    from .families import read_chat_template
+
+    chat_template = read_chat_template(name) or getattr(tokenizer, "chat_template", None)
+    return GazedMLLM(family_cls(model, tokenizer, processing, chat_template), name)
+
+
+def _check_location(name: str) -> None:
+    """A name that looks like a local path must be an existing folder."""
+    if name.startswith((".", "/", "~")) or name.count("/") > 1 or Path(name).exists():
+        path = Path(name).expanduser()
+        check(path.is_dir(), f"no such model folder: {name}")
+
+
+def _offline() -> bool:
+    """HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) as huggingface_hub sees it now."""
+    from huggingface_hub import constants
+
+    probe = getattr(constants, "is_offline_mode", None)
+    return bool(probe() if callable(probe) else constants.HF_HUB_OFFLINE)
+
+
+def _load_error(name: str, exc: Exception) -> str:
+    """One line that says why loading failed and what to do."""
+    first = (str(exc).strip().splitlines() or [repr(exc)])[0]
+    if _offline() and not Path(name).is_dir():
+        return (f"cannot load MLLM {name!r}: it is not in the local Hugging Face cache and HF_HUB_OFFLINE is set; "
+                f"download it once with network access (unset HF_HUB_OFFLINE) or pass a local folder")
+    hint = ""
+    if any(w in first.lower() for w in ("connect", "name or service", "resolve", "timed out", "network")):
+        hint = " (no network? set HF_HUB_OFFLINE=1 to use only the local Hugging Face cache, or pass a local folder)"
+    return f"cannot load MLLM {name!r}: {first}{hint}"
+
+
+__all__ = ["load_mllm", "GazedMLLM", "Answer", "comparison_table", "attention_warning", "ATTENTION_MODES",
+           "ALIASES", "DEFAULT_MLLM", "FAMILIES"]

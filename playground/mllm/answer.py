@@ -1,0 +1,95 @@
+"""`Answer`: what one MLLM call returns, and the gazed-vs-full comparison table.
+
+Stages, in order: `gazer` (picking patches; only when the call ran the gazer), `preprocess`
+(resize and normalise frames), `vision_encoder` (patch embedding + encoder layers; its attention
+products are also reported alone as `vision_attention`), `connector`, `llm_prefill` (the prompt
+and the first new token) and `llm_decode` (every later token).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence
+
+FLOP_ROWS = ("gazer", "vision_encoder", "vision_attention", "connector", "llm_prefill", "llm_decode")
+TIME_ROWS = ("gazer", "preprocess", "vision_encoder", "connector", "llm_prefill", "llm_decode")
+
+
+@dataclass
+class Answer:
+    """One answer of a video MLLM, with its token counts, FLOPs and wall time per stage. T = frames."""
+
+    text: str  # the generated answer, special tokens removed
+    path: str  # 'full' (stock, every patch) or 'gazed'
+    model: str  # the model's name or path
+    attention: str  # encoder attention of the gazed path ('stock' on the full path)
+    vision_tokens: int  # patches that went through the vision encoder layers
+    vision_tokens_per_frame: list[int]  # (T,) of them per frame
+    llm_vision_tokens: int  # vision tokens spliced into the prompt
+    llm_vision_tokens_per_frame: list[int]  # (T,) of them per frame (LLaVA-OV adds 1 newline after the video)
+    llm_prompt_tokens: int  # prompt length fed to the LLM prefill, text included
+    new_tokens: int  # tokens generated
+    flops: dict[str, float | None]  # analytic FLOPs per stage (FLOP_ROWS + 'total'); None = unknown
+    seconds: dict[str, float]  # wall time per stage (TIME_ROWS + 'total')
+    measured_flops: dict[str, float | None] | None = None  # FlopCounterMode per stage, when counted
+    settings: dict[str, Any] = field(default_factory=dict)  # gazer, ratio, threshold, grid, frames, ...
+
+    @property
+    def llm_tokens(self) -> int:
+        """Tokens the LLM processed: the prompt and the generated ones."""
+        return self.llm_prompt_tokens + self.new_tokens
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def best_flops(self, stage: str) -> float | None:
+        """Measured FLOPs of a stage when counted, else analytic."""
+        if self.measured_flops is not None and self.measured_flops.get(stage) is not None:
+            return self.measured_flops[stage]
+        return self.flops.get(stage)
+
+
+def _gflops(value: float | None) -> str:
+    return "-" if value is None else f"{value / 1e9:,.2f}"
+
+
+def _sec(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def comparison_table(answers: Sequence[Answer], labels: Sequence[str] | None = None) -> str:
+    """A plain-text table: tokens, GFLOPs and seconds per stage, one column per answer.
+
+    FLOPs are the measured ones where the answer was counted (marked 'measured'), else analytic.
+    """
+    labels = list(labels or [a.path if a.path == "full" else f"gazed ({a.attention})" for a in answers])
+    rows: list[tuple[str, list[str]]] = [
+        ("vision tokens (encoder)", [f"{a.vision_tokens:,}" for a in answers]),
+        ("LLM vision tokens", [f"{a.llm_vision_tokens:,}" for a in answers]),
+        ("LLM prompt tokens", [f"{a.llm_prompt_tokens:,}" for a in answers]),
+        ("new tokens", [str(a.new_tokens) for a in answers]),
+    ]
+    kinds = ["measured" if a.measured_flops is not None else "analytic" for a in answers]
+    for stage in FLOP_ROWS:
+        rows.append((f"GFLOPs {stage}", [_gflops(a.best_flops(stage)) for a in answers]))
+    rows.append(("GFLOPs total", [_gflops(a.best_flops("total")) for a in answers]))
+    rows.append(("FLOPs source", kinds))
+    for stage in TIME_ROWS:
+        rows.append((f"seconds {stage}", [_sec(a.seconds.get(stage)) for a in answers]))
+    rows.append(("seconds total", [_sec(a.seconds.get("total")) for a in answers]))
+    width0 = max(len(r[0]) for r in rows)
+    widths = [max(len(labels[i]), *(len(r[1][i]) for r in rows)) for i in range(len(answers))]
+    lines = ["  ".join([" " * width0] + [labels[i].rjust(widths[i]) for i in range(len(answers))])]
+    for name, cells in rows:
+        lines.append("  ".join([name.ljust(width0)] + [c.rjust(widths[i]) for i, c in enumerate(cells)]))
+    return "\n".join(lines)
+
+
+def attention_warning(full: Answer, gazed: Answer) -> str | None:
+    """A one-line note when the gazed encoder's attention costs more than the stock one's, else None."""
+    f, g = full.best_flops("vision_attention"), gazed.best_flops("vision_attention")
+    if f is None or g is None or g <= f:
+        return None
+    return (f"note: {gazed.attention} attention over {gazed.vision_tokens:,} gazed tokens costs "
+            f"{g / 1e9:,.2f} GFLOPs, more than the stock per-frame attention ({f / 1e9:,.2f} GFLOPs): "
+            f"one sequence over all frames grows with N^2")

@@ -1,0 +1,110 @@
+"""`python -m playground ask VIDEO "QUESTION"`: answer on all tokens and on the gazed ones, and compare.
+
+Prints both answers and a table of tokens, GFLOPs and seconds per stage. Bad input raises
+`PlaygroundError`, which the main CLI turns into one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..errors import check
+from .answer import attention_warning, comparison_table
+from .gazed_vit import ATTENTION_MODES
+
+
+def _ratio(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--max-gazing-ratio must be a number, got {text!r}")
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"--max-gazing-ratio must be in (0, 1], got {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def add_ask_parser(subparsers) -> None:
+    """Register the `ask` subcommand on the main CLI's subparsers."""
+    from ..cli import add_video_arguments
+    from . import DEFAULT_MLLM
+
+    p = subparsers.add_parser("ask", help="answer a question about a video on all tokens and on gazed tokens",
+                              description="Ask a video MLLM a question twice, on every patch and on the gazed "
+                                          "patches, and compare answers, tokens, FLOPs and latency.")
+    add_video_arguments(p)
+    p.add_argument("question", help="the question, quoted")
+    p.add_argument("--mllm", default=DEFAULT_MLLM,
+                   help="smolvlm2-256m (default) | smolvlm2-500m | smolvlm2-2.2b | llava-onevision-0.5b | "
+                        "llava-onevision-7b | nvila | a hub id | a local folder")
+    p.add_argument("--gazer", default="greedy",
+                   help="greedy | framediff | random | full | an AutoGaze hub id or folder (default greedy)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="error threshold (task_loss_requirement): a frame stops once its loss is at or below it")
+    p.add_argument("--max-gazing-ratio", type=_ratio, default=None,
+                   help="cap on gazed slots per frame, as a fraction of the model's gaze grid")
+    p.add_argument("--attention", choices=ATTENTION_MODES, default="block_causal",
+                   help="gazed encoder attention across frames (default block_causal)")
+    p.add_argument("--single-scale", action="store_true", help="gaze on the finest scale only (ablation)")
+    p.add_argument("--max-new-tokens", type=_count, default=32, help="answer length cap (default 32)")
+    p.add_argument("--count-flops", action="store_true",
+                   help="measure FLOPs with FlopCounterMode (default: analytic FLOPs from the config)")
+    p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: $PLAYGROUND_DEVICE, else auto)")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="allow models that run their own code from the hub (needed for NVILA)")
+    p.add_argument("--json", default=None, help="also write both answers to this JSON file")
+    p.set_defaults(func=run_ask, frames=8)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    """Run the `ask` subcommand; returns the exit status."""
+    from ..cli import read_frames
+    from . import load_mllm
+    from .nvila import NvilaMLLM
+
+    check(args.question.strip() != "", "the question is empty")
+    frames, fps = read_frames(args)
+    _say(f"loading {args.mllm} ...")
+    mllm = load_mllm(args.mllm, device=args.device, trust_remote_code=args.trust_remote_code)
+    if isinstance(mllm, NvilaMLLM):
+        answer = mllm.answer(args.video, args.question, max_new_tokens=args.max_new_tokens)
+        print(f"question  {args.question}\nNVILA     {answer.text}\n({answer.seconds['total']:.2f} s; NVILA gazes "
+              f"internally, so there is no stock-vs-gazed table)")
+        return 0
+    common = dict(max_new_tokens=args.max_new_tokens, fps=fps, count_flops=args.count_flops)
+    _say(f"answering on all tokens ({len(frames)} frames) ...")
+    full = mllm.answer(frames, args.question, **common)
+    _say(f"gazing with {args.gazer} and answering on the gazed tokens ...")
+    gazed = mllm.answer(frames, args.question, gazer=args.gazer, gazing_ratio=args.max_gazing_ratio,
+                        task_loss_requirement=args.threshold, attention=args.attention,
+                        single_scale=args.single_scale, **common)
+    grid = mllm.single_scale_grid if args.single_scale else mllm.grid
+    print(f"model     {mllm.name}  ({len(frames)} frames; gaze grid {grid.describe()})")
+    print(f"question  {args.question}")
+    print(f"full      {full.text!r}")
+    print(f"gazed     {gazed.text!r}  ({args.gazer}, kept {100 * gazed.settings['kept_fraction']:.1f}% of slots)")
+    print()
+    print(comparison_table([full, gazed]))
+    note = attention_warning(full, gazed)
+    if note:
+        print(note)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"full": full.to_json(), "gazed": gazed.to_json()}, indent=2,
+                                              default=str))
+    return 0

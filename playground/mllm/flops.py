@@ -1,0 +1,150 @@
+"""FLOPs of the MLLM stages: measured with `FlopCounterMode`, and analytic from the model config.
+
+Conventions (the same in both, so that they can be compared): a multiply-add is 2 FLOPs, and only
+matrix products count (linear layers, convolutions, batched matmuls and attention), as
+`torch.utils.flop_counter` does; norms, activations and softmax are left out. Attention counts the
+whole Nq x Nk score matrix even where a mask hides part of it, because SDPA computes it anyway:
+a block-causal mask over N gazed tokens costs N^2, not N^2 / 2.
+
+On this torch the CPU SDPA kernel (`aten._scaled_dot_product_flash_attention_for_cpu`) has no
+formula and counts as 0 FLOPs; `StageCounter` passes one in through `custom_mapping`, so nothing
+is registered globally.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+
+from ..device import synchronize
+
+aten = torch.ops.aten
+CPU_SDPA = aten._scaled_dot_product_flash_attention_for_cpu
+# Ops that compute attention scores and their weighted sums (SDPA kernels, or eager's bmm).
+ATTENTION_OPS = (CPU_SDPA, aten._scaled_dot_product_flash_attention, aten._scaled_dot_product_efficient_attention,
+                 aten._scaled_dot_product_cudnn_attention, aten.bmm, aten.baddbmm)
+
+STAGES = ("gazer", "vision_encoder", "vision_attention", "connector", "llm_prefill", "llm_decode")
+
+
+def _cpu_sdpa_flop(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+    """FLOPs of the CPU SDPA kernel: QK^T and AV over the full score matrix (GQA aware)."""
+    return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+
+class StageCounter:
+    """Time and (optionally) count the FLOPs of one stage.
+
+    Use as a context manager; `seconds`, `flops` (None when not counting) and `attention_flops`
+    are filled on exit. `snapshot()` gives the FLOPs counted so far (for splitting prefill from decode).
+    """
+
+    def __init__(self, device: torch.device, count: bool):
+        self.device = device
+        self.mode = FlopCounterMode(display=False, custom_mapping={CPU_SDPA: _cpu_sdpa_flop}) if count else None
+        self.seconds = 0.0
+        self.flops: int | None = None
+        self.attention_flops: int | None = None
+        self._start = 0.0
+
+    def __enter__(self) -> "StageCounter":
+        if self.mode is not None:
+            self.mode.__enter__()
+        synchronize(self.device)
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        synchronize(self.device)
+        self.seconds = time.perf_counter() - self._start
+        if self.mode is not None:
+            self.mode.__exit__(*exc)
+            self.flops = int(self.mode.get_total_flops())
+            counts = self.mode.get_flop_counts().get("Global", {})
+            self.attention_flops = int(sum(v for op, v in counts.items() if op in ATTENTION_OPS))
+
+    def elapsed(self) -> float:
+        """Seconds since the stage started (device synchronised)."""
+        synchronize(self.device)
+        return time.perf_counter() - self._start
+
+    def snapshot(self) -> int | None:
+        """FLOPs counted so far in this stage, or None when not counting."""
+        return None if self.mode is None else int(self.mode.get_total_flops())
+
+
+# ---- analytic --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VisionShape:
+    """The sizes of a ViT encoder that FLOPs depend on."""
+
+    hidden: int  # d
+    intermediate: int  # MLP width m
+    layers: int  # encoder layers that run
+    patch: int  # patch side p in pixels
+    channels: int = 3
+
+
+@dataclass(frozen=True)
+class TextShape:
+    """The sizes of a decoder-only LLM (Llama / Qwen2) that FLOPs depend on."""
+
+    hidden: int  # D
+    intermediate: int  # gated MLP width I
+    layers: int
+    heads: int  # query heads H
+    kv_heads: int  # key/value heads (GQA)
+    head_dim: int
+    vocab: int  # lm_head output size V
+
+
+def vision_flops(shape: VisionShape, embedded_patches: int, sequences: Sequence[int]) -> tuple[int, int]:
+    """FLOPs of the vision encoder: patch embedding + `layers` pre-LN blocks.
+
+    Args:
+        shape: the encoder sizes.
+        embedded_patches: patches that go through the patch-embedding convolution.
+        sequences: lengths of the attention sequences (stock: one per frame; gazed: one of N tokens).
+
+    Returns:
+        (total FLOPs, attention-score FLOPs included in the total).
+    """
+    d, m = shape.hidden, shape.intermediate
+    tokens = sum(sequences)
+    embed = 2 * embedded_patches * shape.channels * shape.patch ** 2 * d
+    linear = 2 * tokens * (4 * d * d + 2 * d * m)  # q, k, v, out projections + two MLP layers
+    attention = sum(4 * n * n * d for n in sequences)  # QK^T and AV over all heads
+    return embed + shape.layers * (linear + attention), shape.layers * attention
+
+
+def llm_token_flops(shape: TextShape) -> int:
+    """Matmul FLOPs of one token through all decoder layers, attention scores excluded."""
+    D, hd = shape.hidden, shape.head_dim
+    proj = D * shape.heads * hd * 2 + D * shape.kv_heads * hd * 2  # q and o, k and v
+    mlp = 3 * D * shape.intermediate  # gate, up, down
+    return 2 * shape.layers * (proj + mlp)
+
+
+def llm_prefill_flops(shape: TextShape, prompt_tokens: int) -> int:
+    """FLOPs of the prefill: every prompt token, full L x L attention, lm_head on the last token."""
+    L = prompt_tokens
+    attention = shape.layers * 4 * shape.heads * shape.head_dim * L * L
+    return L * llm_token_flops(shape) + attention + 2 * shape.hidden * shape.vocab
+
+
+def llm_decode_flops(shape: TextShape, prompt_tokens: int, new_tokens: int) -> int:
+    """FLOPs of the decode steps after the prefill (new_tokens - 1 steps; step k sees L + k keys)."""
+    total = 0
+    for k in range(1, max(new_tokens, 1)):
+        attention = shape.layers * 4 * shape.heads * shape.head_dim * (prompt_tokens + k)
+        total += llm_token_flops(shape) + attention + 2 * shape.hidden * shape.vocab
+    return total
+
+
+def linear_flops(tokens: int, sizes: Sequence[tuple[int, int]]) -> int:
+    """FLOPs of `tokens` rows through linear layers of (in, out) sizes."""
+    return sum(2 * tokens * i * o for i, o in sizes)

@@ -1,0 +1,306 @@
+"""`GazedMLLM`: one video MLLM that answers on all tokens (stock) or on the gazed patches only.
+
+    mllm = load_mllm("HuggingFaceTB/SmolVLM2-256M-Video-Instruct")
+    gaze = mllm.gaze(frames, "greedy", gazing_ratio=0.1)      # a GazeResult on the model's grid
+    full = mllm.answer(frames, "What happens?")               # stock path, every patch
+    gazed = mllm.answer(frames, "What happens?", gaze=gaze)   # gazed path, same frames
+
+Both paths share the prompt builder, the splice into `inputs_embeds` and `generate`; they differ
+only in how the vision tokens are made (see `families.py`, `gazed_vit.py`, `connector.py`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import PlaygroundError, check
+from ..gaze import GazeResult, as_gaze_result
+from ..geometry import MultiScaleGrid
+from .answer import Answer
+from .families import Family
+from .flops import StageCounter, llm_decode_flops, llm_prefill_flops, vision_flops
+from .gazed_vit import ATTENTION_MODES, GazedTokens, embed_slots, encode_gazed, gazed_tokens
+
+DEFAULT_MAX_NEW_TOKENS = 32
+
+
+@dataclass
+class VisionOutput:
+    """The vision side of one answer: encoder features and the LLM tokens made from them."""
+
+    features: torch.Tensor  # (N, d) gazed or (T, n, d) stock encoder features
+    tokens: torch.Tensor  # (M, D) LLM vision tokens in prompt order
+    per_frame: list[int]  # (T,) LLM vision tokens of each frame
+    encoder_tokens: list[int]  # (T,) patches through the encoder per frame
+    embedded_patches: int  # patches through the patch embedding
+    sequences: list[int]  # attention sequence lengths in the encoder
+    stages: dict[str, StageCounter]  # preprocess / vision_encoder / connector
+
+
+class _PrefillClock:
+    """A logits processor that marks the end of the prefill (its first call) without touching the scores."""
+
+    def __init__(self, counter: StageCounter):
+        self.counter = counter
+        self.calls = 0
+        self.prefill_seconds: float | None = None
+        self.prefill_flops: int | None = None
+
+    def __call__(self, input_ids, scores):
+        if self.calls == 0:
+            self.prefill_seconds = self.counter.elapsed()
+            self.prefill_flops = self.counter.snapshot()
+        self.calls += 1
+        return scores
+
+
+class GazedMLLM:
+    """A loaded video MLLM with a stock and a gazed answer path (build it with `load_mllm`)."""
+
+    def __init__(self, family: Family, name: str):
+        self.family = family
+        self.name = name
+        self.device = family.device
+        self._gazers: dict[tuple, Any] = {}
+
+    @property
+    def model(self):
+        return self.family.model
+
+    @property
+    def tokenizer(self):
+        return self.family.tokenizer
+
+    @property
+    def grid(self) -> MultiScaleGrid:
+        """The multi-scale gaze grid aligned with the model's patches (k x (32,64,112,224) at patch 16)."""
+        return self.family.gaze_grid()
+
+    @property
+    def single_scale_grid(self) -> MultiScaleGrid:
+        """The finest scale of `grid` alone (the single-scale ablation)."""
+        return self.family.gaze_grid(single_scale=True)
+
+    def __repr__(self) -> str:
+        return f"GazedMLLM({self.name!r}, family={self.family.kind}, grid={self.grid.describe()!r}, device={self.device})"
+
+    # ---- gazing --------------------------------------------------------------------------------
+    def gazer(self, gazer: Any = "greedy", grid: MultiScaleGrid | None = None):
+        """A gazer by name or path, or passed through. Cached; training-free ones are built on `grid`
+        (default the model's), others (AutoGaze) keep their own grid and retarget when gazing."""
+        if not isinstance(gazer, str):
+            return gazer
+        from ..gazers import TRAINING_FREE_GAZERS, load_gazer
+
+        name = gazer.strip()
+        free = name.lower() in TRAINING_FREE_GAZERS
+        key = (name, grid or self.grid) if free else (name, None)
+        if key not in self._gazers:
+            kwargs = {"grid": grid or self.grid} if free else {}
+            self._gazers[key] = load_gazer(name, device=self.device, **kwargs)
+        return self._gazers[key]
+
+    def gaze(self, video: Any, gazer: Any = "greedy", gazing_ratio=None, task_loss_requirement=None,
+             single_scale: bool = False, num_frames: int | None = 8) -> GazeResult:
+        """Gaze a clip on the model's grid.
+
+        Training-free gazers gaze on that grid directly; a gazer on another grid (AutoGaze, native
+        224 px at patch 16) is asked to retarget with `target_scales` / `target_patch_size`.
+
+        Args:
+            video: uint8 (T,H,W,3) array/tensor, a .npy or a video file (`num_frames` sampled).
+            gazer: a gazer name (greedy, framediff, random, full), an AutoGaze checkpoint, or a Gazer.
+            gazing_ratio: cap on slots per frame, as a fraction of the gazer's slots per frame (or tile).
+            task_loss_requirement: the error threshold.
+            single_scale: gaze on the finest scale only (the single-scale ablation).
+
+        Returns:
+            GazeResult with one clip of T frames on `self.grid` (or `self.single_scale_grid`).
+        """
+        frames = self._frames(video, num_frames)
+        grid = self.single_scale_grid if single_scale else self.grid
+        gz = self.gazer(gazer, grid)
+        if gz.grid == grid:
+            return gz.gaze(frames, gazing_ratio=gazing_ratio, task_loss_requirement=task_loss_requirement)
+        return gz.gaze(frames, gazing_ratio=gazing_ratio, task_loss_requirement=task_loss_requirement,
+                       target_scales=list(grid.scales), target_patch_size=grid.patch_size)
+
+    # ---- answering -----------------------------------------------------------------------------
+    @torch.inference_mode()
+    def answer(self, video: Any, question: str, gaze: GazeResult | dict | None = None,
+               attention: str = "block_causal", max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+               gazer: Any = None, gazing_ratio=None, task_loss_requirement=None, single_scale: bool = False,
+               fps: float | None = None, num_frames: int | None = 8, count_flops: bool = False) -> Answer:
+        """Answer a question about a clip, on every patch (gaze=None, gazer=None) or on the gazed ones.
+
+        Args:
+            video: uint8 (T,H,W,3) array/tensor, a .npy or a video file (`num_frames` sampled uniformly).
+            question: the question text.
+            gaze: a GazeResult (or the official dict) on `self.grid` or `self.single_scale_grid`.
+            attention: gazed encoder attention, one of 'block_causal', 'frame_independent', 'bidirectional'.
+            max_new_tokens: generation length cap (greedy decoding).
+            gazer: instead of `gaze`, a gazer (name/path/Gazer) to run here, timed as the 'gazer' stage.
+            gazing_ratio, task_loss_requirement, single_scale: the gazer's knobs (with `gazer`).
+            fps: frame rate for the prompt's timestamps (default: the model's video sampling rate).
+            num_frames: frames to sample when `video` is a file.
+            count_flops: also measure FLOPs per stage with FlopCounterMode (slows the call a little).
+
+        Returns:
+            Answer with the text, token counts, FLOPs and seconds per stage.
+        """
+        check(isinstance(question, str) and question.strip() != "", "the question is empty")
+        check(isinstance(max_new_tokens, int) and max_new_tokens > 0, "max_new_tokens must be a positive integer")
+        check(gaze is None or gazer is None, "pass either a gaze or a gazer, not both")
+        check(attention in ATTENTION_MODES, f"attention must be one of {ATTENTION_MODES}, got {attention!r}")
+        frames = self._frames(video, num_frames)
+        fps = float(fps or self.family.processing.fps)
+        check(fps > 0, f"fps must be positive, got {fps}")
+        started = time.perf_counter()
+        gazer_stage = None
+        if gazer is not None:
+            gazer_stage = StageCounter(self.device, count_flops)
+            with gazer_stage:
+                gaze = self.gaze(frames, gazer, gazing_ratio, task_loss_requirement, single_scale)
+        if gaze is None:
+            vision = self.stock_vision(frames, count_flops)
+        else:
+            tokens = self.check_gaze(as_gaze_result(gaze, self.grid), frames.shape[0])
+            vision = self.gazed_vision(frames, tokens, attention, count_flops)
+        ids = self.family.prompt_ids(question, vision.per_frame, fps)
+        embeds = self.splice(ids, vision.tokens)
+        new_ids, prefill, decode = self._generate(embeds, max_new_tokens, count_flops)
+        text = self.tokenizer.decode(new_ids, skip_special_tokens=True).strip()
+        seconds = {name: st.seconds for name, st in vision.stages.items()}
+        seconds.update(llm_prefill=prefill[0], llm_decode=decode[0])
+        seconds["gazer"] = gazer_stage.seconds if gazer_stage else (gaze.seconds.get("gaze") if gaze is not None
+                                                                      and not isinstance(gaze, dict) else None)
+        seconds["total"] = time.perf_counter() - started
+        analytic = self.analytic_flops(vision, ids.shape[1], len(new_ids), gazed=gaze is not None)
+        measured = None
+        if count_flops:
+            measured = {"gazer": gazer_stage.flops if gazer_stage else None,
+                        "vision_encoder": vision.stages["vision_encoder"].flops,
+                        "vision_attention": vision.stages["vision_encoder"].attention_flops,
+                        "connector": vision.stages["connector"].flops,
+                        "llm_prefill": prefill[1], "llm_decode": decode[1]}
+            measured["total"] = _total(measured)
+        settings = {"frames": int(frames.shape[0]), "fps": fps, "max_new_tokens": max_new_tokens}
+        if gaze is not None:
+            g = as_gaze_result(gaze, self.grid)
+            settings.update(gazer=g.gazer, grid=g.grid.describe(), kept_fraction=round(g.kept_fraction, 6),
+                            gaze_settings=dict(g.settings))
+        return Answer(text=text, path="full" if gaze is None else "gazed", model=self.name,
+                      attention="stock" if gaze is None else attention,
+                      vision_tokens=int(sum(vision.encoder_tokens)), vision_tokens_per_frame=vision.encoder_tokens,
+                      llm_vision_tokens=int(vision.tokens.shape[0]), llm_vision_tokens_per_frame=vision.per_frame,
+                      llm_prompt_tokens=int(ids.shape[1]), new_tokens=len(new_ids), flops=analytic,
+                      seconds=seconds, measured_flops=measured, settings=settings)
+
+    def check_gaze(self, gaze: GazeResult, num_frames: int) -> GazedTokens:
+        """Validate a gaze against the model and the clip; return its gazed tokens (clip 0)."""
+        allowed = (self.grid, self.single_scale_grid)
+        check(gaze.grid.patch_size == self.family.patch_size and gaze.grid in allowed,
+              f"the gaze is on {gaze.grid.describe()} but {self.name} needs {self.grid.describe()} "
+              f"(or its finest scale alone); make it with mllm.gaze(...) or answer(gazer=...)")
+        check(gaze.batch_size == 1, f"answer takes one clip; the gaze holds {gaze.batch_size}")
+        check(gaze.num_frames == num_frames, f"the gaze covers {gaze.num_frames} frames but the video has {num_frames}")
+        return gazed_tokens(gaze)
+
+    def stock_vision(self, frames: np.ndarray, count_flops: bool = False) -> VisionOutput:
+        """The stock path: every patch of every frame through the model's own vision modules."""
+        fam = self.family
+        stages = {k: StageCounter(self.device, count_flops) for k in ("preprocess", "vision_encoder", "connector")}
+        with stages["preprocess"]:
+            pixels = fam.pixels(frames, fam.stock_side)
+        with stages["vision_encoder"]:
+            features = fam.stock_features(pixels)
+        with stages["connector"]:
+            tokens, per_frame = fam.stock_connector(features)
+        T, n = features.shape[:2]
+        return VisionOutput(features, tokens, per_frame, [n] * T, T * n, [n] * T, stages)
+
+    def gazed_vision(self, frames: np.ndarray, tokens: GazedTokens, attention: str = "block_causal",
+                     count_flops: bool = False) -> VisionOutput:
+        """The gazed path: per-scale embeddings, gather the gazed slots, masked encoder, sparse connector."""
+        fam = self.family
+        stages = {k: StageCounter(self.device, count_flops) for k in ("preprocess", "vision_encoder", "connector")}
+        with stages["preprocess"]:
+            pixels = {side: fam.pixels(frames, side) for side in tokens.grid.scales}
+        with stages["vision_encoder"]:
+            embeddings = embed_slots(lambda side: fam.embed_scale(pixels[side]), tokens.grid)
+            hidden = encode_gazed(embeddings, tokens, fam.gazed_layers(), attention, eager=fam.eager)
+            features = fam.finish(hidden)
+        with stages["connector"]:
+            out, per_frame = fam.gazed_connector(features, tokens)
+        T = frames.shape[0]
+        encoder_tokens = tokens.per_frame.tolist()
+        sequences = [tokens.num_tokens]  # one masked sequence: SDPA computes all N x N scores whatever the mask
+        return VisionOutput(features, out, per_frame, encoder_tokens, T * tokens.grid.num_slots, sequences, stages)
+
+    def splice(self, ids: torch.Tensor, vision_tokens: torch.Tensor) -> torch.Tensor:
+        """(1, L) prompt ids + (M, D) vision tokens -> (1, L, D) inputs_embeds, tokens at the placeholders."""
+        embeds = self.family.input_embeddings(ids)
+        slots = ids[0] == self.family.placeholder_id
+        check(int(slots.sum()) == vision_tokens.shape[0],
+              f"the prompt has {int(slots.sum())} vision placeholders for {vision_tokens.shape[0]} vision tokens")
+        embeds[0, slots] = vision_tokens.to(embeds.dtype)
+        return embeds
+
+    def _generate(self, embeds: torch.Tensor, max_new_tokens: int, count_flops: bool):
+        """Greedy `generate(inputs_embeds=...)`; returns new ids and (seconds, flops) of prefill and decode."""
+        from transformers import LogitsProcessorList
+
+        counter = StageCounter(self.device, count_flops)
+        clock = _PrefillClock(counter)
+        mask = torch.ones(embeds.shape[:2], dtype=torch.long, device=embeds.device)
+        gen = self.model.generation_config
+        pad = gen.pad_token_id if gen.pad_token_id is not None else gen.eos_token_id
+        if isinstance(pad, list):
+            pad = pad[0]
+        with counter:
+            out = self.model.generate(inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_new_tokens,
+                                      do_sample=False, logits_processor=LogitsProcessorList([clock]),
+                                      pad_token_id=pad)
+        new_ids = out[0].tolist()  # with inputs_embeds only, generate returns the new tokens alone
+        prefill_s = clock.prefill_seconds if clock.prefill_seconds is not None else counter.seconds
+        prefill = (prefill_s, clock.prefill_flops)
+        decode_flops = None if counter.flops is None else counter.flops - (clock.prefill_flops or 0)
+        decode = (counter.seconds - prefill_s, decode_flops)
+        return new_ids, prefill, decode
+
+    # ---- FLOPs ---------------------------------------------------------------------------------
+    def analytic_flops(self, vision: VisionOutput, prompt_tokens: int, new_tokens: int, gazed: bool) -> dict:
+        """FLOPs per stage from the config and this call's token counts (see `flops.py` for the rules)."""
+        fam = self.family
+        total, attention = vision_flops(fam.vision_shape(gazed), vision.embedded_patches, vision.sequences)
+        patches = int(sum(vision.encoder_tokens))
+        connector = fam.connector_flops(patches, 0) if gazed else fam.connector_flops(0, len(vision.encoder_tokens))
+        text = fam.text_shape
+        flops = {"gazer": None, "vision_encoder": total, "vision_attention": attention, "connector": connector,
+                 "llm_prefill": llm_prefill_flops(text, prompt_tokens),
+                 "llm_decode": llm_decode_flops(text, prompt_tokens, new_tokens)}
+        flops["total"] = _total(flops)
+        return flops
+
+    # ---- input ---------------------------------------------------------------------------------
+    def _frames(self, video: Any, num_frames: int | None) -> np.ndarray:
+        from ..video import as_clips
+
+        if isinstance(video, (str, bytes)) or hasattr(video, "__fspath__"):
+            name = str(video)
+            kwargs = {} if name.lower().endswith(".npy") or num_frames is None else {"num_frames": num_frames}
+            clips = as_clips(video, **kwargs)
+        else:
+            clips = as_clips(video)
+        check(clips.shape[0] == 1, f"answer takes one clip (T,H,W,3); got a batch of {clips.shape[0]}")
+        return clips[0]
+
+
+def _total(flops: dict[str, float | None]) -> float | None:
+    """Sum of the per-stage FLOPs (vision_attention is inside vision_encoder; unknown stages skipped)."""
+    return sum(v for k, v in flops.items() if k not in ("vision_attention", "total") and v is not None)

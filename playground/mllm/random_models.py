@@ -1,0 +1,189 @@
+"""Random-weight models of the supported classes, built in code (offline tests, demos, benchmarks).
+
+`save_tiny_smolvlm(folder)` and `save_tiny_llava_onevision(folder)` write a complete model folder
+(config, safetensors weights, tokenizer, preprocessor and processor configs, chat template) with
+`save_pretrained`, in the layout of the hub repositories, so that `load_mllm(folder)` goes through
+the real loading code. `smolvlm2_256m_config` and friends give the published architectures' sizes
+for timing with random weights (written down from the hub configs; see docs/mllm.md).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+SMOLVLM_SPECIAL = ["<|im_start|>", "<end_of_utterance>", "<image>", "<fake_token_around_image>", "<global-img>",
+                   "<video>", "<|endoftext|>"]
+LLAVA_SPECIAL = ["<|im_start|>", "<|im_end|>", "<image>", "<video>", "<|endoftext|>"]
+CORPUS = [
+    "You are provided the following series of frames from a video. Frame from 00:01:",
+    "User: What happens in this video? Assistant: A rabbit walks across a green field under a tree.",
+    "user\nDescribe the video.\nassistant\nA bird flies over the water and the sun sets behind the hills.",
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen",
+]
+# The chat template of the llava-hf LLaVA-OneVision repositories (Qwen2 style, media first).
+LLAVA_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + ' '}}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}{{ '<image>' }}{% endfor %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'video') %}{{ '<video>' }}{% endfor %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{ '\n' + content['text'] }}"
+    "{% endfor %}{{'<|im_end|>\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def tiny_tokenizer(special: list[str], vocab_size: int = 400):
+    """A byte-level BPE tokenizer trained in code on a few sentences, with the given special tokens."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token=None))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(CORPUS, trainer)
+    return tok
+
+
+def _smolvlm_tokenizer():
+    from transformers import PreTrainedTokenizerFast
+
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tiny_tokenizer(SMOLVLM_SPECIAL), bos_token="<|im_start|>", eos_token="<end_of_utterance>",
+        pad_token="<|endoftext|>",
+        extra_special_tokens={"image_token": "<image>", "fake_image_token": "<fake_token_around_image>",
+                              "global_image_token": "<global-img>", "video_token": "<video>",
+                              "end_of_utterance_token": "<end_of_utterance>"})
+
+
+def _llava_tokenizer():
+    from transformers import PreTrainedTokenizerFast
+
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tiny_tokenizer(LLAVA_SPECIAL), eos_token="<|im_end|>", pad_token="<|endoftext|>",
+        extra_special_tokens={"image_token": "<image>", "video_token": "<video>"})
+
+
+def smolvlm_config(tokenizer, vision: dict, text: dict, scale_factor: int):
+    """A SmolVLMConfig whose special ids come from `tokenizer`."""
+    from transformers import SmolVLMConfig
+
+    text = dict(model_type="llama", pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                eos_token_id=tokenizer.eos_token_id, **text)
+    text.setdefault("vocab_size", len(tokenizer))
+    return SmolVLMConfig(vision_config=vision, text_config=text, scale_factor=scale_factor,
+                         image_token_id=tokenizer.convert_tokens_to_ids("<image>"))
+
+
+def smolvlm2_256m_config(tokenizer):
+    """SmolVLM2-256M-Video-Instruct's architecture (hub config.json), special ids from `tokenizer`.
+
+    Vision: SigLIP-B/16 at 512 px (hidden 768, MLP 3072, 12 layers, 12 heads, patch 16);
+    pixel shuffle 4 (64 tokens per frame); text: SmolLM2-135M (hidden 576, MLP 1536, 30 layers,
+    9 heads, 3 KV heads, head_dim 64, vocab 49280, rope_theta 100000).
+    """
+    vision = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
+                  image_size=512, patch_size=16)
+    text = dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
+                num_key_value_heads=3, head_dim=64, vocab_size=49280, rms_norm_eps=1e-5, rope_theta=100000.0,
+                max_position_embeddings=8192)
+    return smolvlm_config(tokenizer, vision, text, scale_factor=4)
+
+
+def smolvlm2_2b_config(tokenizer):
+    """SmolVLM2-2.2B-Instruct's architecture: SigLIP so400m/14 at 384 px (hidden 1152, MLP 4304, 27 layers,
+    16 heads), pixel shuffle 3 (81 tokens per frame), SmolLM2-1.7B (hidden 2048, MLP 8192, 24 layers, 32 heads)."""
+    vision = dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=27, num_attention_heads=16,
+                  image_size=384, patch_size=14)
+    text = dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=24, num_attention_heads=32,
+                num_key_value_heads=32, head_dim=64, vocab_size=49280, rms_norm_eps=1e-5, rope_theta=130000.0,
+                max_position_embeddings=16384)
+    return smolvlm_config(tokenizer, vision, text, scale_factor=3)
+
+
+def llava_onevision_config(tokenizer, vision: dict, text: dict):
+    """A LlavaOnevisionConfig (feature layer -1, 'full' features) whose special ids come from `tokenizer`."""
+    from transformers import LlavaOnevisionConfig
+
+    text = dict(model_type="qwen2", pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **text)
+    text.setdefault("vocab_size", len(tokenizer))
+    return LlavaOnevisionConfig(vision_config=dict(model_type="siglip_vision_model", **vision), text_config=text,
+                                image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
+                                video_token_id=tokenizer.convert_tokens_to_ids("<video>"),
+                                vision_feature_layer=-1, vision_feature_select_strategy="full")
+
+
+def llava_onevision_7b_config(tokenizer):
+    """llava-onevision-qwen2-7b-ov-hf's architecture: SigLIP so400m/14 at 384 px with 26 layers (hidden 1152,
+    MLP 4304, 16 heads), Qwen2-7B (hidden 3584, MLP 18944, 28 layers, 28 heads, 4 KV heads, vocab 152128)."""
+    vision = dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=26, num_attention_heads=16,
+                  image_size=384, patch_size=14, vision_use_head=False)
+    text = dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28,
+                num_key_value_heads=4, vocab_size=152128, rope_theta=1000000.0, max_position_embeddings=32768)
+    return llava_onevision_config(tokenizer, vision, text)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2))
+
+
+def smolvlm_processing_files(folder: Path, side: int, image_seq_len: int) -> None:
+    """preprocessor_config.json and processor_config.json as the SmolVLM2 hub repositories hold them."""
+    _write_json(folder / "preprocessor_config.json", {
+        "image_processor_type": "SmolVLMImageProcessor", "processor_class": "SmolVLMProcessor",
+        "do_convert_rgb": True, "do_image_splitting": False, "do_normalize": True, "do_pad": True,
+        "do_rescale": True, "do_resize": True, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5],
+        "max_image_size": {"longest_edge": side}, "resample": 1, "rescale_factor": 1 / 255,
+        "size": {"longest_edge": 4 * side},
+        "video_sampling": {"fps": 1, "max_frames": 64, "video_size": {"longest_edge": side}}})
+    _write_json(folder / "processor_config.json", {"image_seq_len": image_seq_len, "processor_class": "SmolVLMProcessor"})
+
+
+def save_model(model, tokenizer, folder: str | Path) -> Path:
+    """save_pretrained the model (safetensors) and tokenizer, with a generation config that stops at EOS."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def save_tiny_smolvlm(folder: str | Path, seed: int = 0, image_size: int = 56, patch_size: int = 4,
+                      scale_factor: int = 2) -> Path:
+    """A tiny random SmolVLM2 folder: 56 px frames, patch 4 (14 x 14 patches), pixel shuffle 2 (49 tokens)."""
+    from transformers import SmolVLMForConditionalGeneration
+
+    torch.manual_seed(seed)
+    tok = _smolvlm_tokenizer()
+    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                  image_size=image_size, patch_size=patch_size)
+    text = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, head_dim=8, max_position_embeddings=4096)
+    model = SmolVLMForConditionalGeneration(smolvlm_config(tok, vision, text, scale_factor)).eval()
+    folder = save_model(model, tok, folder)
+    smolvlm_processing_files(folder, image_size, (image_size // patch_size // scale_factor) ** 2)
+    return folder
+
+
+def save_tiny_llava_onevision(folder: str | Path, seed: int = 0, image_size: int = 28, patch_size: int = 2) -> Path:
+    """A tiny random LLaVA-OneVision folder: 28 px frames, patch 2 (14 x 14 patches, 49 pooled tokens)."""
+    from transformers import LlavaOnevisionForConditionalGeneration
+
+    torch.manual_seed(seed)
+    tok = _llava_tokenizer()
+    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                  image_size=image_size, patch_size=patch_size, vision_use_head=False)
+    text = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, max_position_embeddings=4096)
+    model = LlavaOnevisionForConditionalGeneration(llava_onevision_config(tok, vision, text)).eval()
+    folder = save_model(model, tok, folder)
+    _write_json(folder / "preprocessor_config.json", {
+        "image_processor_type": "LlavaOnevisionImageProcessor", "processor_class": "LlavaOnevisionProcessor",
+        "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5], "rescale_factor": 1 / 255,
+        "size": {"height": image_size, "width": image_size}, "resample": 3})
+    _write_json(folder / "chat_template.json", {"chat_template": LLAVA_CHAT_TEMPLATE})
+    return folder
