@@ -1,0 +1,653 @@
+"""AutoGaze's gaze model in plain PyTorch: config parsing, modules, KV cache and the decode loop.
+
+The module tree and parameter names follow the published checkpoint (`nvidia/AutoGaze`), so its
+`model.safetensors` loads with a strict key check:
+
+    gazing_model.vision_model   causal conv video encoder (per-frame 16x16 patches, temporal conv)
+    gazing_model.connector      learned position embedding added to every frame's tokens
+    gazing_model.gaze_decoder   Llama-style decoder; `lm_head` predicts K next gazes at once
+                                (multi-token prediction), `task_loss_prediction_head` K losses
+
+`GazeSession` runs the reference's greedy decode one frame at a time with a preallocated KV cache
+(AUTOGAZE_SPEC.md section 3): prefill the frame's vision tokens, then decode K gazes per step with
+the no-repeat / no-EOS rules and the task-loss stop, feeding each step's tokens back with the
+reference's "stale" positions. The same session serves whole clips and streaming.
+
+Shapes: B clips, T frames, P vision tokens per frame (196), S gaze slots per frame (265),
+K tokens per decode step (10), D hidden size, L cached tokens.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..errors import PlaygroundError, check
+
+NEG_INF = float("-inf")
+
+
+# ---- configuration --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AutoGazeConfig:
+    """The architecture knobs of an AutoGaze checkpoint (a flat view of its `config.json`)."""
+
+    scales: tuple[int, ...] = (32, 64, 112, 224)  # gaze scales in pixels, ascending
+    num_slots: int = 265  # S: gaze vocabulary per frame (EOS/PAD is id S)
+    input_img_size: int = 224  # frames are squashed to this side before the encoder
+    kernel_size: int = 16  # encoder patch size (P = (input_img_size / kernel_size)^2 tokens)
+    vision_hidden: int = 192
+    vision_out: int = 192
+    vision_depth: int = 1  # number of causal conv blocks
+    trunk_temporal_kernel: int = 3
+    trunk_spatial_kernel: int = 3
+    hidden_size: int = 192  # D
+    intermediate_size: int = 384
+    num_layers: int = 4
+    num_heads: int = 6
+    num_kv_heads: int = 6
+    head_dim: int = 32
+    rms_norm_eps: float = 1e-5
+    rope_theta: float = 500000.0
+    rope_scaling: tuple[tuple[str, Any], ...] | None = (
+        ("rope_type", "llama3"), ("factor", 8.0), ("low_freq_factor", 1.0), ("high_freq_factor", 4.0),
+        ("original_max_position_embeddings", 8192))
+    num_multi_token_pred: int = 10  # K
+    default_gazing_ratio: float | None = 0.75  # used when a call gives neither knob
+    default_task_loss_requirement: float | None = 0.7
+
+    @property
+    def eos_id(self) -> int:
+        """The EOS/PAD id (= S)."""
+        return self.num_slots
+
+    @property
+    def vocab_size(self) -> int:
+        return self.num_slots + 1
+
+    @property
+    def tokens_per_frame(self) -> int:
+        """P: vision tokens per frame fed to the decoder."""
+        return (self.input_img_size // self.kernel_size) ** 2
+
+    @property
+    def slots_per_scale(self) -> list[int]:
+        """Slots of each scale, as the reference computes them: int(s^2 / sum(s^2) * S)."""
+        total = sum(s * s for s in self.scales)
+        return [int(s * s / total * self.num_slots) for s in self.scales]
+
+    @classmethod
+    def from_dict(cls, cfg: dict[str, Any]) -> "AutoGazeConfig":
+        """Parse a serialized `AutoGazeConfig` (`config.json` of the checkpoint).
+
+        Raises PlaygroundError for configs this implementation cannot run.
+        """
+        check(isinstance(cfg, dict), "an AutoGaze config must be a JSON object")
+        model_type = cfg.get("model_type")
+        check(model_type in (None, "autogaze"), f"config.json has model_type {model_type!r}, expected 'autogaze'")
+        gm = cfg.get("gaze_model_config")
+        check(isinstance(gm, dict), "config.json has no 'gaze_model_config' section: not an AutoGaze checkpoint")
+        vm, dc = gm.get("vision_model_config") or {}, gm.get("gaze_decoder_config") or {}
+        scales = cfg.get("scales", "32+64+112+224")
+        try:
+            scales = tuple(sorted(int(s) for s in str(scales).replace(",", "+").split("+") if s.strip()))
+        except ValueError as exc:
+            raise PlaygroundError(f"config.json scales {cfg.get('scales')!r} is not like '32+64+112+224'") from exc
+        num_slots = int(gm.get("num_vision_tokens_each_frame", cfg.get("num_vision_tokens_each_frame", 265)))
+        hidden = int(dc.get("hidden_size", 192))
+        heads = int(dc.get("num_attention_heads", 6))
+        rope_scaling = dc.get("rope_scaling")
+        out = cls(
+            scales=scales, num_slots=num_slots,
+            input_img_size=int(gm.get("input_img_size", 224)),
+            kernel_size=int(vm.get("kernel_size", 16)),
+            vision_hidden=int(vm.get("hidden_dim", 192)), vision_out=int(vm.get("out_dim", 192)),
+            vision_depth=int(vm.get("depth", 1)),
+            trunk_temporal_kernel=int(vm.get("trunk_temporal_kernel_size", 3)),
+            trunk_spatial_kernel=int(vm.get("trunk_spatial_kernel_size", 3)),
+            hidden_size=hidden, intermediate_size=int(dc.get("intermediate_size", 384)),
+            num_layers=int(dc.get("num_hidden_layers", 4)), num_heads=heads,
+            num_kv_heads=int(dc.get("num_key_value_heads") or heads),
+            head_dim=int(dc.get("head_dim") or hidden // heads),
+            rms_norm_eps=float(dc.get("rms_norm_eps", 1e-5)), rope_theta=float(dc.get("rope_theta", 10000.0)),
+            rope_scaling=None if not rope_scaling else tuple(sorted(rope_scaling.items())),
+            num_multi_token_pred=int(dc.get("num_multi_token_pred", 10)),
+            default_gazing_ratio=_fixed_default(cfg.get("gazing_ratio_config"), "gazing_ratio"),
+            default_task_loss_requirement=(
+                _fixed_default(cfg.get("task_loss_requirement_config"), "task_loss_requirement")
+                if cfg.get("has_task_loss_requirement_during_inference", False) else None),
+        )
+        out._validate(vm, dc)
+        return out
+
+    def _validate(self, vm: dict, dc: dict) -> None:
+        check(int(vm.get("temporal_patch_size", 1)) == 1, "only temporal_patch_size 1 is supported")
+        check(dc.get("hidden_act", "silu") == "silu", f"unsupported decoder activation {dc.get('hidden_act')!r}")
+        check(int(dc.get("vocab_size", self.vocab_size)) == self.vocab_size,
+              f"decoder vocab_size {dc.get('vocab_size')} != num_vision_tokens_each_frame + 1 = {self.vocab_size}")
+        check(self.num_heads % self.num_kv_heads == 0, "num_attention_heads must be a multiple of num_key_value_heads")
+        check(self.head_dim % 2 == 0, "head_dim must be even for rotary embeddings")
+        check(sum(self.slots_per_scale) == self.num_slots,
+              f"scales {self.scales} do not split {self.num_slots} slots evenly")
+        check(self.input_img_size % self.kernel_size == 0, "input_img_size must be a multiple of kernel_size")
+        check(self.trunk_temporal_kernel >= 2, "trunk_temporal_kernel_size must be at least 2")
+        if self.rope_scaling is not None:
+            rope_type = dict(self.rope_scaling).get("rope_type", dict(self.rope_scaling).get("type"))
+            check(rope_type in ("llama3", "default"), f"unsupported rope_scaling type {rope_type!r}")
+
+
+def _fixed_default(section: Any, key: str) -> float | None:
+    """The value of a `{sample_strategy_during_inference: 'fixed', fixed: {key: v}}` block, if any."""
+    if not isinstance(section, dict):
+        return None
+    fixed = section.get("fixed")
+    if isinstance(fixed, dict) and fixed.get(key) is not None:
+        return float(fixed[key])
+    return None
+
+
+# ---- modules (names mirror the checkpoint keys) ---------------------------------------------
+
+
+class TrunkBlock(nn.Module):
+    """Causal temporal conv block: left-pad time (or prepend cached frames), conv, ReLU."""
+
+    def __init__(self, dim: int, temporal: int, spatial: int):
+        super().__init__()
+        self.temporal = temporal
+        self.conv3d = nn.Conv3d(dim, dim, (temporal, spatial, spatial), padding=(0, (spatial - 1) // 2, (spatial - 1) // 2))
+
+    def forward(self, x: torch.Tensor, past: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, C, T, h, w), past (B, C, k-1, h, w) or None -> (B, C, T, h, w), new past."""
+        if past is None:
+            x = F.pad(x, (0, 0, 0, 0, self.temporal - 1, 0))
+        else:
+            x = torch.cat([past, x], dim=2)
+        return F.relu(self.conv3d(x)), x[:, :, -(self.temporal - 1):]
+
+
+class VisionEncoder(nn.Module):
+    """Per-frame 16x16 patch conv, LayerNorm over channels, causal conv blocks, 1x1 projection."""
+
+    def __init__(self, cfg: AutoGazeConfig):
+        super().__init__()
+        k = cfg.kernel_size
+        self.temporal_conv = nn.Conv3d(3, cfg.vision_hidden, (1, k, k), stride=(1, k, k))
+        self.norm = nn.LayerNorm(cfg.vision_hidden)
+        self.blocks = nn.ModuleList(TrunkBlock(cfg.vision_hidden, cfg.trunk_temporal_kernel, cfg.trunk_spatial_kernel)
+                                    for _ in range(cfg.vision_depth))
+        self.out_proj = nn.Conv3d(cfg.vision_hidden, cfg.vision_out, 1)
+
+    def forward(self, video: torch.Tensor, past: list[torch.Tensor] | None = None
+                ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """video (B, T, 3, H, W) -> features (B, T, P, D) and the new per-block conv caches."""
+        x = self.temporal_conv(video.permute(0, 2, 1, 3, 4))  # (B, C, T, h, w)
+        B, C, T, h, w = x.shape
+        # Same op order as the reference, so the conv kernels see identical memory layouts.
+        x = x.permute(0, 2, 1, 3, 4).contiguous().view(B * T, C, h * w).permute(0, 2, 1)
+        x = self.norm(x).permute(0, 2, 1).contiguous().view(B, T, C, h, w).permute(0, 2, 1, 3, 4)
+        new_past = []
+        for i, block in enumerate(self.blocks):
+            x, cache = block(x, None if past is None else past[i])
+            new_past.append(cache)
+        x = self.out_proj(x)  # (B, D, T, h, w)
+        return x.transpose(1, 2).flatten(3).transpose(2, 3), new_past
+
+
+class Connector(nn.Module):
+    """Adds a learned position embedding (P, D) to every frame's tokens."""
+
+    def __init__(self, cfg: AutoGazeConfig):
+        super().__init__()
+        self.pos_embed = nn.Parameter(torch.zeros(cfg.tokens_per_frame, cfg.vision_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.pos_embed[None, None]
+
+
+class RMSNorm(nn.Module):
+    """Llama RMSNorm, computed in float32."""
+
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dtype = x.dtype
+        x = x.to(torch.float32)
+        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * x.to(dtype)
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: AutoGazeConfig):
+        super().__init__()
+        D, H, Hkv, hd = cfg.hidden_size, cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
+        self.q_proj = nn.Linear(D, H * hd, bias=False)
+        self.k_proj = nn.Linear(D, Hkv * hd, bias=False)
+        self.v_proj = nn.Linear(D, Hkv * hd, bias=False)
+        self.o_proj = nn.Linear(H * hd, D, bias=False)
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: AutoGazeConfig):
+        super().__init__()
+        self.gate_proj = nn.Linear(cfg.hidden_size, cfg.intermediate_size, bias=False)
+        self.up_proj = nn.Linear(cfg.hidden_size, cfg.intermediate_size, bias=False)
+        self.down_proj = nn.Linear(cfg.intermediate_size, cfg.hidden_size, bias=False)
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, cfg: AutoGazeConfig):
+        super().__init__()
+        self.self_attn = Attention(cfg)
+        self.mlp = MLP(cfg)
+        self.input_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+        self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+
+
+class LlamaBody(nn.Module):
+    def __init__(self, cfg: AutoGazeConfig):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
+        self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.num_layers))
+        self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+
+
+class GazeDecoder(nn.Module):
+    def __init__(self, cfg: AutoGazeConfig):
+        super().__init__()
+        self.model = LlamaBody(cfg)
+        self.lm_head = nn.Linear(cfg.hidden_size, cfg.vocab_size * cfg.num_multi_token_pred, bias=False)
+        self.task_loss_prediction_head = nn.Linear(cfg.hidden_size, cfg.num_multi_token_pred, bias=False)
+
+
+class GazingModel(nn.Module):
+    def __init__(self, cfg: AutoGazeConfig):
+        super().__init__()
+        self.vision_model = VisionEncoder(cfg)
+        self.connector = Connector(cfg)
+        self.gaze_decoder = GazeDecoder(cfg)
+
+
+def llama3_inv_freq(cfg: AutoGazeConfig) -> torch.Tensor:
+    """(head_dim/2,) float32 rotary frequencies, with llama3 scaling when configured.
+
+    The float32 op order follows the reference so that positions rotate bit-identically.
+    """
+    dim = cfg.head_dim
+    inv_freq = 1.0 / (cfg.rope_theta ** (torch.arange(0, dim, 2, dtype=torch.int64).to(torch.float32) / dim))
+    scaling = dict(cfg.rope_scaling or ())
+    if scaling.get("rope_type", scaling.get("type")) != "llama3":
+        return inv_freq
+    factor, low, high = float(scaling["factor"]), float(scaling["low_freq_factor"]), float(scaling["high_freq_factor"])
+    old_len = float(scaling["original_max_position_embeddings"])
+    low_wavelen, high_wavelen = old_len / low, old_len / high
+    wavelen = 2 * math.pi / inv_freq
+    scaled = torch.where(wavelen > low_wavelen, inv_freq / factor, inv_freq)
+    smooth = (old_len / wavelen - low) / (high - low)
+    smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+    medium = ~(wavelen < high_wavelen) * ~(wavelen > low_wavelen)
+    return torch.where(medium, smoothed, scaled)
+
+
+class AutoGazeNet(nn.Module):
+    """The whole checkpoint (`AutoGaze` has a single child, `gazing_model`), plus fast inference."""
+
+    def __init__(self, cfg: AutoGazeConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.gazing_model = GazingModel(cfg)
+        self.register_buffer("inv_freq", llama3_inv_freq(cfg), persistent=False)
+        self._fused: list[tuple[torch.Tensor, ...]] | None = None
+
+    # ---- weights prepared for inference ---------------------------------------------------------
+    def fuse(self) -> "AutoGazeNet":
+        """Concatenate q/k/v and gate/up weights so each layer runs 4 matmuls instead of 7.
+
+        Call again after changing the weights or moving the module (the fused copies are plain
+        tensors, not parameters, so the state dict keeps the checkpoint's layout).
+        """
+        fused = []
+        for layer in self.gazing_model.gaze_decoder.model.layers:
+            a, m = layer.self_attn, layer.mlp
+            fused.append((
+                layer.input_layernorm.weight.detach(),
+                torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]).detach(),
+                a.o_proj.weight.detach(),
+                layer.post_attention_layernorm.weight.detach(),
+                torch.cat([m.gate_proj.weight, m.up_proj.weight]).detach(),
+                m.down_proj.weight.detach(),
+            ))
+        self._fused = fused
+        return self
+
+    # ---- the two halves of the model ------------------------------------------------------------
+    def encode(self, video: torch.Tensor, past: list[torch.Tensor] | None = None
+               ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Normalised frames (B, T, 3, H, W) -> vision tokens (B, T, P, D) and the conv caches.
+
+        Frames that are not input_img_size square are squashed with bicubic interpolation (no
+        antialias), as the reference does inside its gazer.
+        """
+        size = self.cfg.input_img_size
+        B, T = video.shape[:2]
+        if tuple(video.shape[-2:]) != (size, size):
+            flat = F.interpolate(video.flatten(0, 1), size=(size, size), mode="bicubic", align_corners=False)
+            video = flat.view(B, T, *flat.shape[1:])
+        feats, new_past = self.gazing_model.vision_model(video, past)
+        return self.gazing_model.connector(feats), new_past
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """Gaze ids (B, n) -> embeddings (B, n, D)."""
+        return F.embedding(ids, self.gazing_model.gaze_decoder.model.embed_tokens.weight)
+
+    def heads(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Final-normed hidden (B, D) -> logits (B, K, S+1) float32 and predicted losses (B, K) float32."""
+        dec = self.gazing_model.gaze_decoder
+        logits = F.linear(hidden, dec.lm_head.weight).float()
+        losses = F.linear(hidden, dec.task_loss_prediction_head.weight).float()
+        return logits.view(hidden.shape[0], self.cfg.num_multi_token_pred, self.cfg.vocab_size), losses
+
+    def decode(self, x: torch.Tensor, positions: torch.Tensor, cache: "KVCache", real: torch.Tensor,
+               rows: list[int], advance: bool = True) -> torch.Tensor:
+        """Run the decoder on new tokens, appending their keys/values to the cache.
+
+        Args:
+            x: (B, Q, D) input embeddings of the new tokens.
+            positions: (B, Q) int64 rotary positions.
+            cache: the batch's KV cache (L tokens so far).
+            real: (B, Q) bool, False for padding tokens (masked for every later query).
+            rows: indices into Q whose final hidden states are wanted; the last layer only
+                computes these rows (the other rows' outputs are never read).
+            advance: False runs a look-ahead that leaves the cache length unchanged.
+
+        Returns:
+            (B, len(rows), D) hidden states after the final RMSNorm.
+        """
+        if self._fused is None:
+            self.fuse()
+        cfg = self.cfg
+        B, Q, _ = x.shape
+        L = cache.reserve(Q)
+        cache.real[:, L:L + Q] = real
+        mask = cache.real[:, None, None, :L + Q].expand(B, 1, Q, L + Q).clone()
+        mask[..., L:] &= cache.causal(Q)
+        cos, sin = self._rope(positions, x.dtype)
+        H, Hkv, hd = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
+        split = [H * hd, Hkv * hd, Hkv * hd]
+        eps = cfg.rms_norm_eps
+        last = len(self._fused) - 1
+        for li, (w_in, w_qkv, w_o, w_post, w_gu, w_down) in enumerate(self._fused):
+            q, k, v = F.linear(_rms(x, w_in, eps), w_qkv).split(split, dim=-1)
+            q = _rotate(q.view(B, Q, H, hd).transpose(1, 2), cos, sin)
+            k = _rotate(k.view(B, Q, Hkv, hd).transpose(1, 2), cos, sin)
+            cache.k[li][:, :, L:L + Q] = k
+            cache.v[li][:, :, L:L + Q] = v.view(B, Q, Hkv, hd).transpose(1, 2)
+            keys, values = cache.k[li][:, :, :L + Q], cache.v[li][:, :, :L + Q]
+            m = mask
+            if li == last and len(rows) < Q:
+                q, x, m = q[:, :, rows], x[:, rows], mask[:, :, rows]
+            attn = _attention(q, keys, values, m, H // Hkv, hd ** -0.5)
+            x = x + F.linear(attn.transpose(1, 2).reshape(B, -1, H * hd), w_o)
+            gate, up = F.linear(_rms(x, w_post, eps), w_gu).chunk(2, dim=-1)
+            x = x + F.linear(F.silu(gate) * up, w_down)
+        if len(rows) == Q and rows != list(range(Q)):
+            x = x[:, rows]
+        if advance:
+            cache.length = L + Q
+        return _rms(x, self.gazing_model.gaze_decoder.model.norm.weight, eps)
+
+    def _rope(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, Q) positions -> cos, sin (B, 1, Q, head_dim)."""
+        freqs = positions.to(torch.float32)[..., None] * self.inv_freq.to(torch.float32)
+        emb = torch.cat([freqs, freqs], dim=-1)
+        return emb.cos().to(dtype)[:, None], emb.sin().to(dtype)[:, None]
+
+
+def _rms(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """RMSNorm in float32 (the reference's op order)."""
+    dtype = x.dtype
+    h = x.to(torch.float32)
+    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
+    return weight * h.to(dtype)
+
+
+def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Apply rotary embeddings with rotate_half (first half / second half)."""
+    half = x.shape[-1] // 2
+    rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+    return x * cos + rotated * sin
+
+
+def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor, groups: int,
+               scale: float) -> torch.Tensor:
+    """Masked softmax attention: q (B, H, Q, hd), k/v (B, Hkv, L, hd), mask (B, 1, Q, L) bool."""
+    if groups > 1:
+        k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
+    weights = torch.matmul(q, k.transpose(2, 3)) * scale
+    weights = weights.masked_fill(~mask, NEG_INF)
+    weights = torch.softmax(weights, dim=-1, dtype=torch.float32).to(q.dtype)
+    return torch.matmul(weights, v)
+
+
+# ---- KV cache ------------------------------------------------------------------------------
+
+
+class KVCache:
+    """Preallocated keys/values of every decoder layer for a batch, grown by doubling.
+
+    `real[b, i]` is False for padding tokens, which later queries never attend to.
+    """
+
+    def __init__(self, cfg: AutoGazeConfig, batch: int, capacity: int, device: torch.device, dtype: torch.dtype):
+        self.cfg, self.batch, self.device, self.dtype = cfg, batch, device, dtype
+        self.length = 0
+        self._alloc(max(capacity, 1))
+        self._causal: dict[int, torch.Tensor] = {}
+
+    def _alloc(self, capacity: int) -> None:
+        shape = (self.cfg.num_layers, self.batch, self.cfg.num_kv_heads, capacity, self.cfg.head_dim)
+        k = torch.zeros(shape, device=self.device, dtype=self.dtype)
+        v = torch.zeros(shape, device=self.device, dtype=self.dtype)
+        real = torch.zeros(self.batch, capacity, dtype=torch.bool, device=self.device)
+        if self.length:
+            k[..., :self.length, :] = self.k[..., :self.length, :]
+            v[..., :self.length, :] = self.v[..., :self.length, :]
+            real[:, :self.length] = self.real[:, :self.length]
+        self.k, self.v, self.real = k, v, real
+        self.capacity = capacity
+
+    def reserve(self, extra: int) -> int:
+        """Make room for `extra` more tokens; returns the current length L."""
+        if self.length + extra > self.capacity:
+            self._alloc(max(2 * self.capacity, self.length + extra))
+        return self.length
+
+    def causal(self, q: int) -> torch.Tensor:
+        """(q, q) lower-triangular bool: new token j sees new tokens <= j."""
+        if q not in self._causal:
+            self._causal[q] = torch.ones(q, q, dtype=torch.bool, device=self.device).tril()
+        return self._causal[q]
+
+
+# ---- greedy decoding, one frame at a time ---------------------------------------------------
+
+
+@dataclass
+class FrameGaze:
+    """The gazes of one frame for a batch (ids local to the frame)."""
+
+    ids: np.ndarray  # (B, n) int64 local slot ids in gaze order; S (EOS) marks padding
+    loss: np.ndarray  # (B, n) float32 predicted loss after each gaze (NaN for padding)
+    frame_loss: np.ndarray  # (B,) float32 predicted loss after the frame's last real gaze
+    steps: int  # decoder calls spent on this frame (prefill + decode steps + look-ahead)
+
+
+@dataclass
+class GazeSession:
+    """Decoding state carried across the frames of a batch of clips (what streaming keeps).
+
+    Args:
+        net: the model (in eval mode, fused).
+        batch: B, the number of clips decoded together.
+        capacity: initial KV cache length (grown as needed).
+        predict_loss: read the task-loss head after every gaze (one extra small decoder call per
+            frame when a frame's last step fills all K heads); False skips that look-ahead.
+    """
+
+    net: AutoGazeNet
+    batch: int
+    capacity: int = 1024
+    predict_loss: bool = True
+    cache: KVCache = field(init=False)
+    conv_past: list[torch.Tensor] | None = field(init=False, default=None)
+    next_pos: torch.Tensor = field(init=False)  # (B,) int64 position of the next real token
+    pending: torch.Tensor | None = field(init=False, default=None)  # (B, m) last step's ids, not yet fed
+    frames_done: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        param = self.net.gazing_model.connector.pos_embed
+        self.device, self.dtype = param.device, param.dtype
+        self.cache = KVCache(self.net.cfg, self.batch, self.capacity, self.device, self.dtype)
+        self.next_pos = torch.zeros(self.batch, dtype=torch.int64, device=self.device)
+
+    def encode(self, video: torch.Tensor) -> torch.Tensor:
+        """Normalised frames (B, T, 3, H, W) -> vision tokens (B, T, P, D), continuing the conv cache."""
+        feats, self.conv_past = self.net.encode(video.to(self.device, self.dtype), self.conv_past)
+        return feats
+
+    def frame(self, feats: torch.Tensor, budget: int, requirement: float | None) -> FrameGaze:
+        """Gaze one frame: prefill its vision tokens, then decode K gazes per step until it stops.
+
+        Args:
+            feats: (B, P, D) this frame's vision tokens (from `encode`).
+            budget: n_t, the most gazes this frame may take (>= 1).
+            requirement: task-loss threshold; a step whose predicted loss is at or below it ends
+                the frame (the first gaze of a frame is always kept). None: spend the budget.
+
+        Returns:
+            The frame's `FrameGaze`.
+        """
+        cfg, net, B = self.net.cfg, self.net, self.batch
+        K, EOS = cfg.num_multi_token_pred, cfg.eos_id
+        logits, losses, stale = self._prefill(feats)
+        req = None if requirement is None else np.float32(requirement)
+        used = np.zeros((B, cfg.vocab_size), dtype=bool)
+        unfinished = np.ones(B, dtype=bool)
+        ids_steps, loss_steps = [], []
+        emitted, calls = 0, 1
+        while True:
+            tokens, early = _pick(logits, used, budget - emitted, K)
+            m = tokens.shape[1]
+            tokens[~unfinished] = EOS
+            meet = np.zeros_like(tokens, dtype=bool)
+            if req is not None:
+                meet = losses[:, :m] <= req
+                if emitted == 0:
+                    meet[:, 0] = False  # the first gaze of a frame is always kept
+                tokens[meet] = EOS
+            step_loss = np.full((B, m), np.nan, dtype=np.float32)
+            step_loss[:, :min(m, K - 1)] = losses[:, 1:m + 1][:, :min(m, K - 1)]
+            ids_steps.append(tokens)
+            loss_steps.append(step_loss)
+            emitted += m
+            used[np.arange(B)[:, None], tokens] = True
+            unfinished &= ~meet.any(1) & (emitted < budget) & (not early)
+            if not unfinished.any():
+                break
+            # Feed the step back with the stale positions (the reference never advances them).
+            tok_t = torch.from_numpy(tokens).to(self.device)
+            hidden = net.decode(net.embed(tok_t), stale, self.cache, tok_t != EOS, [K - 1])
+            self.next_pos += (tok_t != EOS).sum(1)
+            logits, losses = self._read(hidden[:, 0])
+            loss_steps[-1][:, K - 1] = losses[:, 0]  # head 0 at a token = the loss after it
+            calls += 1
+        self.pending = torch.from_numpy(tokens).to(self.device)
+        ids = np.concatenate(ids_steps, axis=1)
+        loss = np.concatenate(loss_steps, axis=1)
+        if self.predict_loss and m == K and (tokens[:, K - 1] != EOS).any():
+            loss[:, -1] = self._look_ahead()
+            calls += 1
+        loss[ids == EOS] = np.nan
+        self.frames_done += 1
+        return FrameGaze(ids.astype(np.int64), loss, _last_real(loss, ids != EOS), calls)
+
+    # ---- pieces of `frame` ------------------------------------------------------------------
+    def _pending_inputs(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        if self.pending is None:
+            return None, None
+        return self.net.embed(self.pending), self.pending != self.net.cfg.eos_id
+
+    def _prefill(self, feats: torch.Tensor) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
+        """Feed the previous frame's last step plus this frame's tokens; returns logits, losses, stale positions."""
+        x, real = self._pending_inputs()
+        B, P = feats.shape[:2]
+        ones = torch.ones(B, P, dtype=torch.bool, device=self.device)
+        x = feats if x is None else torch.cat([x, feats], dim=1)
+        real = ones if real is None else torch.cat([real, ones], dim=1)
+        positions = self.next_pos[:, None] + real.cumsum(1) - 1  # pads repeat the previous position
+        hidden = self.net.decode(x, positions, self.cache, real, [x.shape[1] - 1])
+        self.next_pos += real.sum(1)
+        self.pending = None
+        logits, losses = self._read(hidden[:, 0])
+        return logits, losses, positions[:, -self.net.cfg.num_multi_token_pred:]
+
+    def _look_ahead(self) -> np.ndarray:
+        """Predicted loss after the frame's last step: head 0 at its last token, at its true position.
+
+        The next frame's prefill feeds these tokens again (it overwrites what this writes).
+        """
+        x, real = self._pending_inputs()
+        positions = self.next_pos[:, None] + real.cumsum(1) - 1
+        hidden = self.net.decode(x, positions, self.cache, real, [x.shape[1] - 1], advance=False)
+        return self._read(hidden[:, 0])[1][:, 0]
+
+    def _read(self, hidden: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        logits, losses = self.net.heads(hidden)
+        return logits.cpu().numpy(), losses.cpu().numpy()
+
+
+def _pick(logits: np.ndarray, used: np.ndarray, left: int, K: int) -> tuple[np.ndarray, bool]:
+    """One decode step's greedy choice over the K heads (the reference's processors and loop).
+
+    Args:
+        logits: (B, K, S+1) float32 scores of the K heads.
+        used: (B, S+1) bool ids already emitted in this frame (banned in every head).
+        left: gazes left in the frame's budget (>= 1).
+        K: heads per step.
+
+    Returns:
+        tokens (B, m) int64 with m <= K, and whether the step stopped early (budget reached or
+        no id left for some head).
+    """
+    scores = np.where(used[:, None, :], np.float32(NEG_INF), logits)
+    scores[..., -1] = NEG_INF  # EOS is never chosen
+    rows = np.arange(logits.shape[0])[:, None]
+    picked = []
+    early = False
+    for i in range(K):
+        if i >= left or np.all(scores[:, i] == NEG_INF):
+            early = True
+            break
+        tok = scores[:, i].argmax(-1)  # ties go to the lowest id, as torch.argmax
+        picked.append(tok)
+        scores[rows, i + 1:, tok[:, None]] = NEG_INF  # no repeats within the step
+    return np.stack(picked, axis=1).astype(np.int64), early
+
+
+def _last_real(values: np.ndarray, real: np.ndarray) -> np.ndarray:
+    """(B, n) values, (B, n) bool -> (B,) value at each row's last real entry (NaN if none)."""
+    idx = np.where(real, np.arange(real.shape[1])[None], -1).max(1)
+    out = values[np.arange(values.shape[0]), np.maximum(idx, 0)].astype(np.float32)
+    out[idx < 0] = np.nan
+    return out
