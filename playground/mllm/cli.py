@@ -16,29 +16,9 @@ from .answer import attention_warning, comparison_table
 from .gazed_vit import ATTENTION_MODES
 
 
-def _ratio(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--max-gazing-ratio must be a number, got {text!r}")
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"--max-gazing-ratio must be in (0, 1], got {value}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
-    return value
-
-
 def add_ask_parser(subparsers) -> None:
     """Register the `ask` subcommand on the main CLI's subparsers."""
-    from ..cli import add_video_arguments
+    from ..cli import _float_in, _positive_int, add_video_arguments
     from . import DEFAULT_MLLM
 
     p = subparsers.add_parser("ask", help="answer a question about a video on all tokens and on gazed tokens",
@@ -53,12 +33,12 @@ def add_ask_parser(subparsers) -> None:
                    help="greedy | framediff | random | full | an AutoGaze hub id or folder (default greedy)")
     p.add_argument("--threshold", type=float, default=None,
                    help="error threshold (task_loss_requirement): a frame stops once its loss is at or below it")
-    p.add_argument("--max-gazing-ratio", type=_ratio, default=None,
+    p.add_argument("--max-gazing-ratio", type=_float_in(0, 1, "--max-gazing-ratio"), default=None,
                    help="cap on gazed slots per frame, as a fraction of the model's gaze grid")
     p.add_argument("--attention", choices=ATTENTION_MODES, default="block_causal",
                    help="gazed encoder attention across frames (default block_causal)")
     p.add_argument("--single-scale", action="store_true", help="gaze on the finest scale only (ablation)")
-    p.add_argument("--max-new-tokens", type=_count, default=32, help="answer length cap (default 32)")
+    p.add_argument("--max-new-tokens", type=_positive_int, default=32, help="answer length cap (default 32)")
     p.add_argument("--count-flops", action="store_true",
                    help="measure FLOPs with FlopCounterMode (default: analytic FLOPs from the config)")
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: $PLAYGROUND_DEVICE, else auto)")

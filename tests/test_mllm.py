@@ -1,0 +1,256 @@
+"""Gazed vision encoder and MLLM: exactness against the stock path, token counts, FLOPs, end to end.
+
+Tiny random SmolVLM2 and LLaVA-OneVision models are built in code, saved with `save_pretrained`
+and reloaded through `load_mllm` (the real loading code). Their stock frames have 14 x 14 patches,
+so the model's gaze grid (k = 1: 2/4/7/14 patches per side) has the stock grid as its finest scale.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from playground import GazeResult, PlaygroundError, load_gazer, load_mllm
+from playground.mllm import attention_warning, comparison_table
+from playground.mllm.gazed_vit import attention_mask, gazed_tokens
+from playground.mllm.random_models import save_tiny_llava_onevision, save_tiny_smolvlm
+
+QUESTION = "What happens in this video?"
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mllm")
+    return {"smolvlm": save_tiny_smolvlm(root / "smolvlm"), "llava": save_tiny_llava_onevision(root / "llava")}
+
+
+@pytest.fixture(scope="module")
+def smol(folders, device):
+    return load_mllm(str(folders["smolvlm"]), device=device)
+
+
+@pytest.fixture(scope="module")
+def llava(folders, device):
+    return load_mllm(str(folders["llava"]), device=device)
+
+
+@pytest.fixture(scope="module", params=["smolvlm", "llava"])
+def mllm(request, smol, llava):
+    return smol if request.param == "smolvlm" else llava
+
+
+@pytest.fixture(scope="module")
+def frames():
+    """uint8 (3, 40, 60, 3): three different random frames (not square, so resizing squashes)."""
+    return np.random.default_rng(0).integers(0, 256, (3, 40, 60, 3), dtype=np.uint8)
+
+
+def full_gaze(mllm, frames) -> GazeResult:
+    return load_gazer("full", grid=mllm.grid).gaze(frames)
+
+
+def stock_features(mllm, frames) -> torch.Tensor:
+    fam = mllm.family
+    return fam.stock_features(fam.pixels(frames, fam.stock_side))
+
+
+# ---- exactness of the gazed vision encoder ------------------------------------------------------
+def test_gazed_vit_grid_matches_stock_grid(mllm):
+    grid = mllm.grid
+    assert grid.sides == (2, 4, 7, 14)
+    assert grid.canvas == mllm.family.stock_side and grid.patch_size == mllm.family.patch_size
+
+
+def test_gazed_vit_reproduces_stock_features(mllm, frames):
+    """Every finest patch gazed, frame-independent attention: stock features and connector, within 1e-5."""
+    tokens = gazed_tokens(full_gaze(mllm, frames))
+    vision = mllm.gazed_vision(frames, tokens, "frame_independent")
+    stock = stock_features(mllm, frames)
+    T, n, d = stock.shape
+    assert vision.features.shape == (T * n, d)
+    assert (vision.features - stock.reshape(T * n, d)).abs().max() < 1e-5
+    fam = mllm.family
+    if fam.kind == "smolvlm":
+        reference = fam.connector(stock).reshape(-1, vision.tokens.shape[-1])
+        assert vision.per_frame == [n // fam.factor ** 2] * T
+    else:  # LLaVA-OV projects per token; the stock pooling is skipped, the trailing newline kept
+        reference = torch.cat([fam.projector(stock).reshape(T * n, -1), fam.newline()])
+        assert vision.per_frame == [n] * T
+    assert vision.tokens.shape == reference.shape
+    assert (vision.tokens - reference).abs().max() < 1e-5
+
+
+def test_gazed_vit_block_causal_sees_only_the_past(smol, frames):
+    tokens = gazed_tokens(full_gaze(smol, frames))
+    independent = smol.gazed_vision(frames, tokens, "frame_independent").features
+    causal = smol.gazed_vision(frames, tokens, "block_causal").features
+    both = smol.gazed_vision(frames, tokens, "bidirectional").features
+    n = int(tokens.per_frame[0])
+    assert (causal[:n] - independent[:n]).abs().max() < 1e-5  # frame 0 sees no other frame
+    assert (causal[n:] - independent[n:]).abs().max() > 1e-3  # later frames see earlier ones
+    assert (both[:n] - causal[:n]).abs().max() > 1e-3  # bidirectional: frame 0 sees the future
+
+
+def test_gazed_vit_mask_is_one_shared_bool():
+    frame = torch.tensor([0, 0, 1, 2, 2])
+    causal = attention_mask(frame, "block_causal")
+    assert causal.shape == (1, 1, 5, 5) and causal.dtype == torch.bool
+    assert causal[0, 0, 2].tolist() == [True, True, True, False, False]
+    assert attention_mask(frame, "frame_independent")[0, 0, 3].tolist() == [False, False, False, True, True]
+    assert attention_mask(frame, "bidirectional") is None
+
+
+def test_gazed_vit_eager_matches_sdpa(folders, smol, frames):
+    eager = load_mllm(str(folders["smolvlm"]), device=smol.device, attn_implementation="eager")
+    gaze = load_gazer("random", grid=smol.grid, seed=1).gaze(frames, gazing_ratio=0.3)
+    tokens = gazed_tokens(gaze)
+    a = smol.gazed_vision(frames, tokens, "block_causal").tokens
+    b = eager.gazed_vision(frames, tokens, "block_causal").tokens
+    assert (a - b).abs().max() < 1e-4
+
+
+# ---- token counts and the prompt --------------------------------------------------------------
+def _groups_per_frame(gaze: GazeResult, factor: int) -> list[int]:
+    """Connector tokens per frame, counted independently: distinct (scale, row // r, col // r)."""
+    counts = []
+    for t in range(gaze.num_frames):
+        scale, row, col = gaze.grid.split_local(gaze.frame_slots(0, t))
+        counts.append(len({(s, r // factor, c // factor) for s, r, c in zip(scale, row, col)}))
+    return counts
+
+
+def _placeholder_runs(ids: torch.Tensor, token_id: int) -> list[int]:
+    runs, length = [], 0
+    for tok in ids[0].tolist() + [-1]:
+        if tok == token_id:
+            length += 1
+        elif length:
+            runs.append(length)
+            length = 0
+    return runs
+
+
+def test_mllm_token_counts_match_placeholders(smol, llava, frames):
+    gaze_s = load_gazer("random", grid=smol.grid, seed=3).gaze(frames, gazing_ratio=0.2)
+    vision = smol.gazed_vision(frames, gazed_tokens(gaze_s))
+    assert vision.per_frame == _groups_per_frame(gaze_s, smol.family.factor)
+    assert vision.encoder_tokens == gaze_s.counts()[0].tolist()
+    ids = smol.family.prompt_ids(QUESTION, vision.per_frame, fps=1.0)
+    assert _placeholder_runs(ids, smol.family.placeholder_id) == vision.per_frame  # one run per frame
+
+    gaze_l = load_gazer("random", grid=llava.grid, seed=4).gaze(frames, gazing_ratio=0.2)
+    vision = llava.gazed_vision(frames, gazed_tokens(gaze_l))
+    assert vision.per_frame == gaze_l.counts()[0].tolist()  # one LLM token per gazed patch
+    ids = llava.family.prompt_ids(QUESTION, vision.per_frame, fps=1.0)
+    assert _placeholder_runs(ids, llava.family.placeholder_id) == [sum(vision.per_frame) + 1]  # + newline
+
+
+def test_mllm_stock_answer_equals_model_generate(mllm, frames):
+    """The stock path (our prompt + splice + generate(inputs_embeds)) answers as the model's own forward does."""
+    answer = mllm.answer(frames, QUESTION, max_new_tokens=6)
+    fam = mllm.family
+    ids = fam.prompt_ids(QUESTION, answer.llm_vision_tokens_per_frame, fps=fam.processing.fps)
+    pixels = fam.pixels(frames, fam.stock_side)[None]
+    key = "pixel_values" if fam.kind == "smolvlm" else "pixel_values_videos"
+    with torch.inference_mode():
+        out = mllm.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=6,
+                                  do_sample=False, **{key: pixels})
+    expected = mllm.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()
+    assert answer.text == expected
+    assert answer.llm_prompt_tokens == ids.shape[1]
+
+
+def test_mllm_answer_end_to_end_both_paths(mllm, frames):
+    full = mllm.answer(frames, QUESTION, max_new_tokens=4)
+    gazed = mllm.answer(frames, QUESTION, gazer="greedy", gazing_ratio=0.1, max_new_tokens=4)
+    assert full.path == "full" and gazed.path == "gazed" and gazed.attention == "block_causal"
+    assert isinstance(gazed.text, str) and 1 <= gazed.new_tokens <= 4
+    assert gazed.vision_tokens < full.vision_tokens
+    assert gazed.settings["gazer"] == "greedy" and gazed.seconds["gazer"] > 0
+    for stage in ("preprocess", "vision_encoder", "connector", "llm_prefill", "llm_decode", "total"):
+        assert gazed.seconds[stage] >= 0 and full.seconds[stage] >= 0
+    table = comparison_table([full, gazed])
+    assert "GFLOPs vision_attention" in table and "seconds llm_decode" in table
+
+
+def test_mllm_all_finest_gaze_answers_like_stock(mllm, frames):
+    """Gazing ratio 1 on the finest scale with frame-independent attention is the stock path."""
+    full = mllm.answer(frames, QUESTION, max_new_tokens=6)
+    gazed = mllm.answer(frames, QUESTION, gaze=full_gaze(mllm, frames), attention="frame_independent",
+                        max_new_tokens=6)
+    assert gazed.vision_tokens == full.vision_tokens
+    if mllm.family.kind == "smolvlm":  # same prompt, same tokens: the same answer
+        assert gazed.text == full.text and gazed.llm_prompt_tokens == full.llm_prompt_tokens
+
+
+def test_mllm_single_scale_ablation(smol, frames):
+    answer = smol.answer(frames, QUESTION, gazer="random", gazing_ratio=0.3, single_scale=True, max_new_tokens=2)
+    assert answer.settings["grid"] == smol.single_scale_grid.describe()
+    assert answer.vision_tokens == 3 * int(np.float32(0.3) * np.float32(196))
+
+
+# ---- FLOPs ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("gazed", [False, True])
+def test_flops_measured_agree_with_analytic(mllm, frames, gazed):
+    kwargs = {"gazer": "random", "gazing_ratio": 0.2} if gazed else {}
+    answer = mllm.answer(frames, QUESTION, max_new_tokens=3, count_flops=True, **kwargs)
+    for stage in ("vision_encoder", "vision_attention", "connector", "llm_prefill", "llm_decode"):
+        measured, analytic = answer.measured_flops[stage], answer.flops[stage]
+        assert measured > 0 or stage == "llm_decode" and answer.new_tokens == 1
+        assert measured == pytest.approx(analytic, rel=0.03), stage
+
+
+def test_flops_gazed_below_full_at_low_ratio(mllm, frames):
+    full = mllm.answer(frames, QUESTION, max_new_tokens=2)
+    gazed = mllm.answer(frames, QUESTION, gazer="random", gazing_ratio=0.1, max_new_tokens=2)
+    assert gazed.flops["vision_encoder"] < 0.3 * full.flops["vision_encoder"]
+    assert gazed.flops["vision_attention"] < full.flops["vision_attention"]
+    assert gazed.flops["total"] < full.flops["total"]
+    assert attention_warning(full, gazed) is None
+
+
+def test_flops_block_causal_at_high_ratio_can_exceed_full(smol, frames):
+    """All 265 slots of 3 frames in one sequence: attention over 795 tokens beats 3 x 196^2 (reported)."""
+    full = smol.answer(frames, QUESTION, max_new_tokens=1)
+    gazed = smol.answer(frames, QUESTION, gazer="random", gazing_ratio=1.0, max_new_tokens=1)
+    assert gazed.flops["vision_attention"] > full.flops["vision_attention"]
+    assert "more than the stock" in attention_warning(full, gazed)
+
+
+# ---- bad input ----------------------------------------------------------------------------------
+def test_mllm_bad_input(smol, frames):
+    default_grid_gaze = load_gazer("random").gaze(frames, gazing_ratio=0.1)  # 224 px at patch 16
+    with pytest.raises(PlaygroundError, match="make it with mllm.gaze"):
+        smol.answer(frames, QUESTION, gaze=default_grid_gaze)
+    with pytest.raises(PlaygroundError, match="frames"):
+        smol.answer(frames[:2], QUESTION, gaze=full_gaze(smol, frames))
+    with pytest.raises(PlaygroundError, match="attention"):
+        smol.answer(frames, QUESTION, gaze=full_gaze(smol, frames), attention="causal")
+    with pytest.raises(PlaygroundError, match="question"):
+        smol.answer(frames, "  ")
+    with pytest.raises(PlaygroundError, match="uint8"):
+        smol.answer(frames.astype(np.float32), QUESTION)
+    with pytest.raises(PlaygroundError, match="one clip"):
+        smol.answer(np.stack([frames, frames]), QUESTION)
+
+
+def test_mllm_load_errors(tmp_path, monkeypatch):
+    with pytest.raises(PlaygroundError, match="no such model folder"):
+        load_mllm(str(tmp_path / "missing"))
+    with pytest.raises(PlaygroundError, match="trust_remote_code=True"):
+        load_mllm("nvidia/NVILA-8B-HD-Video")
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(PlaygroundError, match="HF_HUB_OFFLINE") as info:
+        load_mllm("smolvlm2-256m")
+    assert "\n" not in str(info.value)
+
+
+def test_mllm_load_refuses_other_architectures(tmp_path):
+    from transformers import GPT2Config
+
+    GPT2Config(n_layer=1, n_embd=8, n_head=2).save_pretrained(tmp_path)
+    with pytest.raises(PlaygroundError, match="not supported"):
+        load_mllm(str(tmp_path))

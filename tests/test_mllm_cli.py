@@ -1,0 +1,54 @@
+"""`python -m playground ask`: both answers and the comparison table; bad input exits 2 with one line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from playground.cli import main
+from playground.mllm.random_models import save_tiny_smolvlm
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ask")
+    folder = save_tiny_smolvlm(root / "model")
+    video = root / "clip.npy"
+    np.save(video, np.random.default_rng(1).integers(0, 256, (4, 48, 64, 3), dtype=np.uint8))
+    return root, str(folder), str(video)
+
+
+def test_mllm_cli_ask_prints_both_answers_and_table(setup, capsys):
+    root, folder, video = setup
+    out = root / "answers.json"
+    code = main(["ask", video, "What happens?", "--mllm", folder, "--gazer", "random", "--max-gazing-ratio", "0.2",
+                 "--frames", "3", "--max-new-tokens", "3", "--attention", "frame_independent",
+                 "--count-flops", "--json", str(out), "--device", "cpu"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "\nfull " in printed and "\ngazed " in printed
+    assert "GFLOPs vision_encoder" in printed and "seconds llm_prefill" in printed and "measured" in printed
+    data = json.loads(out.read_text())
+    assert data["full"]["vision_tokens"] == 3 * 196
+    assert data["gazed"]["attention"] == "frame_independent"
+    assert data["gazed"]["vision_tokens"] == 3 * int(np.float32(0.2) * np.float32(265))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["missing.npy", "Q?"], "no such file"),
+    (["{video}", "Q?", "--mllm", "nvidia/NVILA-8B-HD-Video"], "trust_remote_code"),
+    (["{video}", "Q?", "--attention", "causal"], "invalid choice"),
+    (["{video}", "Q?", "--max-gazing-ratio", "1.5"], "max-gazing-ratio"),
+    (["{video}", " ", "--mllm", "{folder}"], "question is empty"),
+])
+def test_mllm_cli_bad_input_exits_2(setup, capsys, argv, message):
+    root, folder, video = setup
+    try:
+        code = main(["ask", *[a.format(video=video, folder=folder) for a in argv]])
+    except SystemExit as exc:  # argparse rejects bad option values itself, also with status 2
+        code = exc.code
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert code == 2
+    assert len(lines) == 1 and message in lines[0]
