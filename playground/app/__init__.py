@@ -1,0 +1,10 @@
+"""The Gradio app's UI code: layout, callbacks, caches, rendering, exports and limits.
+
+`app.py` at the repository root calls `build_demo()`; everything that computes goes through the
+core's public API (`load_gazer`, `load_reconstructor`, `load_mllm`, `GazeResult`,
+`playground.video`, `playground.viz`).
+"""
+
+from .layout import build_demo, launch_kwargs
+
+__all__ = ["build_demo", "launch_kwargs"]

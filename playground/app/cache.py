@@ -1,0 +1,133 @@
+"""Caches shared by every session: loaded models, decoded frames and finished gazes.
+
+Models load once per process (a Space keeps one process alive), decoded frames are kept so that
+moving a slider only re-gazes and re-renders, and gazes are kept so that moving a slider back is
+instant. All caches are small LRUs guarded by a lock; a value is built once even when several
+requests ask for it at the same moment.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Callable, Hashable
+
+from ..errors import PlaygroundError
+
+OFFLINE_HINT = ("download it once with network access (it is then cached), or give a local folder path; "
+                "set HF_HUB_OFFLINE=1 to use only the local cache")
+
+
+class LRU:
+    """A thread-safe least-recently-used map whose values are built on first use."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self._building: dict[Hashable, threading.Lock] = {}
+
+    def get(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        """The value for `key`, calling `build()` once if it is missing."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            key_lock = self._building.setdefault(key, threading.Lock())
+        with key_lock:  # one builder per key; others wait for it instead of building again
+            with self._lock:
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    return self._items[key]
+            try:
+                value = build()
+            finally:
+                with self._lock:
+                    self._building.pop(key, None)
+            with self._lock:
+                self._items[key] = value
+                while len(self._items) > self.capacity:
+                    self._items.popitem(last=False)
+            return value
+
+    def __contains__(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._items
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+MODELS = LRU(capacity=int(os.environ.get("PLAYGROUND_APP_MODEL_CACHE", "6")))
+FRAMES = LRU(capacity=8)
+GAZES = LRU(capacity=32)
+REBUILDS = LRU(capacity=32)
+CURVES = LRU(capacity=16)
+
+
+def _friendly_load(kind: str, name: str, load: Callable[[], Any]) -> Any:
+    """Run a loader; a failed hub lookup becomes a message that says what to set."""
+    try:
+        return load()
+    except PlaygroundError as exc:
+        message = str(exc)
+        looks_remote = "/" in name and not Path(name).exists()
+        if looks_remote and "HF_HUB_OFFLINE" not in message and "local folder" not in message:
+            message = f"{message} ({OFFLINE_HINT})"
+        raise PlaygroundError(f"cannot load {kind} {name!r}: {message}") from exc
+    except (OSError, RuntimeError) as exc:  # unexpected loader failures still reach the user as one line
+        raise PlaygroundError(f"cannot load {kind} {name!r}: {exc} ({OFFLINE_HINT})") from exc
+
+
+def model_key(name: str) -> str:
+    """Cache key of a model name or path: local paths by their resolved path and mtime."""
+    name = str(name).strip()
+    path = Path(name).expanduser()
+    if path.exists():
+        return f"{path.resolve()}@{path.stat().st_mtime_ns}"
+    return name
+
+
+def get_gazer(name: str, device: str | None = None):
+    """A loaded gazer (`greedy`, `framediff`, `random`, `full`, an AutoGaze hub id or path), cached."""
+    from .. import load_gazer
+
+    name = str(name or "").strip()
+    if not name:
+        raise PlaygroundError("choose a gazer: greedy, framediff, random, full, or an AutoGaze checkpoint")
+    return MODELS.get(("gazer", model_key(name), device),
+                      lambda: _friendly_load("gazer", name, lambda: load_gazer(name, device=device)))
+
+
+def get_reconstructor(name: str, device: str | None = None):
+    """A loaded reconstructor (`paint`, a VideoMAE_AutoGaze hub id or path), cached."""
+    from .. import load_reconstructor
+
+    name = str(name or "").strip() or "paint"
+    return MODELS.get(("reconstructor", model_key(name), device),
+                      lambda: _friendly_load("reconstructor", name, lambda: load_reconstructor(name, device=device)))
+
+
+def get_mllm(name: str, device: str | None = None):
+    """A loaded video MLLM (hub id or folder), cached."""
+    from .. import load_mllm
+
+    name = str(name or "").strip()
+    if not name:
+        raise PlaygroundError("give an MLLM: a hub id such as HuggingFaceTB/SmolVLM2-256M-Video-Instruct or a folder")
+    return MODELS.get(("mllm", model_key(name), device),
+                      lambda: _friendly_load("MLLM", name, lambda: load_mllm(name, device=device)))
+
+
+def file_key(path: str | Path) -> tuple[str, int, int]:
+    """Identity of a file for caching: resolved path, size, mtime."""
+    p = Path(path).resolve()
+    st = p.stat()
+    return str(p), st.st_size, st.st_mtime_ns

@@ -1,0 +1,140 @@
+"""The functions Gradio calls: validate, run the pipeline with progress, render, and report errors.
+
+Each callback takes the values of the page's components (every one but the video has a default,
+so `gradio_client` can call `/gaze` with a file alone) and returns what the outputs show. A
+`PlaygroundError` becomes a `gr.Error` with its one-line message; any other failure is logged on
+the server and shown as a one-line message, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any, Callable
+
+import gradio as gr
+import pandas as pd
+
+from .. import viz
+from ..errors import PlaygroundError
+from . import cache, pipeline, render, tempfiles
+from .export import run_card
+from .limits import Limits
+
+log = logging.getLogger("playground.app")
+LIMITS = Limits.from_env()
+
+try:  # ZeroGPU on Hugging Face Spaces: `spaces.GPU` borrows a GPU for the decorated call
+    import spaces  # type: ignore[import-not-found]
+except ImportError:
+    spaces = None
+
+
+def on_gpu(fn: Callable) -> Callable:
+    """`spaces.GPU(fn)` where the `spaces` package is installed (a ZeroGPU Space), else `fn`."""
+    return spaces.GPU(fn) if spaces is not None else fn
+
+
+def friendly_errors(fn: Callable) -> Callable:
+    """Show failures as one-line messages in the page (and to API clients), never as tracebacks."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except PlaygroundError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        except Exception as exc:  # a bug: full details go to the server log, one line to the user
+            log.exception("callback %s failed", fn.__name__)
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            raise gr.Error(f"internal error ({type(exc).__name__}: {first}); the server log has the details",
+                           print_exception=False) from None
+
+    return wrapper
+
+
+def settings_from(num_frames, fps, start, gazer, reconstructor, threshold, ratio) -> pipeline.RunSettings:
+    """The page's knobs as checked `RunSettings` (None from an emptied box means the default)."""
+    d = pipeline.RunSettings()
+    values = dict(num_frames=num_frames, fps=fps, start=start, gazer=gazer, reconstructor=reconstructor,
+                  threshold=threshold, max_gazing_ratio=ratio)
+    chosen = {k: v for k, v in values.items() if v is not None and v != ""}
+    return pipeline.RunSettings(**{**d.__dict__, **chosen}).checked(LIMITS)
+
+
+@friendly_errors
+@on_gpu
+def gaze_action(video, num_frames=16, fps=0.0, start=0.0, gazer="greedy", reconstructor="paint", threshold=0.2,
+                ratio=0.75, progress=gr.Progress()):
+    """Read, gaze, rebuild, render. Returns the summary, the videos, the scrubber, figures, files, run card."""
+    settings = settings_from(num_frames, fps, start, gazer, reconstructor, threshold, ratio)
+    run = pipeline.run(video, settings, LIMITS, progress)
+    progress(0.95, desc="rendering")
+    card = run_card(run, cache.get_gazer(settings.gazer), cache.get_reconstructor(settings.reconstructor))
+    view = render.render_run(run, tempfiles.run_dir(), card)
+    T = run.clip.frames.shape[0]
+    return (render.summary_markdown(run), str(view.overlay_video), str(view.compare_video),
+            gr.Slider(minimum=0, maximum=max(T - 1, 1), value=0, step=1, interactive=T > 1),
+            render.frame_panel(view, 0), viz.fig_tokens_per_frame(run.gaze),
+            viz.fig_loss_per_frame(run.gaze, run.reconstruction), render.quality_figure(run),
+            [str(p) for p in view.files], card, view)
+
+
+@friendly_errors
+def frame_action(view: render.RunView | None, index):
+    """The scrubber: frame `index` as original | overlay | reconstruction."""
+    if view is None:
+        return None
+    return render.frame_panel(view, index)
+
+
+@friendly_errors
+@on_gpu
+def curve_action(view: render.RunView | None, progress=gr.Progress()):
+    """The slots-vs-threshold curve of the current clip, gazer and budget (cached), current threshold marked."""
+    if view is None:
+        return None
+    run = view.run
+    curve = pipeline.threshold_curve(run.clip, run.settings, progress)
+    return render.curve_figure(curve, run.settings.task_loss_requirement)
+
+
+@friendly_errors
+@on_gpu
+def compare_action(video, budget=0.1, num_frames=16, fps=0.0, start=0.0, gazer="greedy", reconstructor="paint",
+                   progress=gr.Progress()):
+    """Every gazer at the same budget on the same clip: a table and two figures."""
+    settings = settings_from(num_frames, fps, start, gazer, reconstructor, None, None)
+    clip = pipeline.load_clip(video, settings, LIMITS)
+    rows, results = pipeline.compare_gazers(clip, settings, budget, progress=progress)
+    bars, lines = render.comparison_figures(rows, results)
+    return pd.DataFrame(rows), bars, lines
+
+
+@friendly_errors
+@on_gpu
+def ask_action(video, question="What happens in this video?", mllm="smolvlm2-256m", attention="block_causal",
+               max_new_tokens=32, num_frames=16, fps=0.0, start=0.0, gazer="greedy", threshold=0.2, ratio=0.75,
+               progress=gr.Progress()):
+    """The gazed answer beside the full answer, with tokens, FLOPs and seconds per stage."""
+    settings = settings_from(num_frames, fps, start, gazer, None, threshold, ratio)
+    clip = pipeline.load_clip(video, settings, LIMITS)
+    result = pipeline.ask(clip, settings, question, mllm, attention, max_new_tokens, progress)
+    table = pd.DataFrame(render.answer_rows(result.full, result.gazed), columns=["", "gazed", "full"])
+    note = result.note or (f"gazed: {result.gazed.vision_tokens:,} vision tokens; "
+                           f"full: {result.full.vision_tokens:,}")
+    return result.gazed.text, result.full.text, table, render.answer_figure(result.full, result.gazed), note
+
+
+def example_paths() -> list[str]:
+    """The example clips shipped in assets/ that exist in this checkout."""
+    from pathlib import Path
+
+    assets = Path(__file__).resolve().parents[2] / "assets"
+    return [str(assets / name) for name in ("bigbuckbunny_clip.mp4", "synthetic_square.mp4") if (assets / name).is_file()]
+
+
+__all__: list[Any] = ["gaze_action", "frame_action", "curve_action", "compare_action", "ask_action", "LIMITS",
+                      "example_paths", "on_gpu", "friendly_errors"]

@@ -1,0 +1,119 @@
+"""Files a run can be downloaded as: gaze JSON, masks NPZ, overlay and reconstruction MP4, metrics CSV, run card.
+
+The gaze JSON is `GazeResult.to_json()` (the reference's official dict as lists, plus per-frame
+stats), so `GazeResult.from_json` reads it back; the MP4s are the overlay and the reconstruction. The run card records what is needed to redo a
+run: package versions, model ids and revisions, the device, the settings and the video's hash.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .pipeline import Run, mean_psnr
+
+EXPORT_FILES = ("gaze.json", "masks.npz", "overlay.mp4", "reconstruction.mp4", "metrics.csv", "run_card.json")
+PACKAGES = ("torch", "transformers", "gradio", "numpy", "decord", "plotly", "safetensors", "huggingface_hub",
+            "imageio-ffmpeg")
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages a run depends on ('not installed' when absent)."""
+    import sys
+
+    from .. import __version__
+
+    versions = {"python": sys.version.split()[0], "autogaze-playground": __version__}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def describe_model(model: Any, name: str) -> dict[str, Any]:
+    """Id, class, revision and device of a loaded model, from whatever it records about its source."""
+    info: dict[str, Any] = {"id": name, "class": type(model).__name__, "device": str(getattr(model, "device", ""))}
+    for attr in ("revision", "commit_hash", "source", "path", "checkpoint"):
+        value = getattr(model, attr, None)
+        if value is not None and not callable(value):
+            info[attr] = str(value)
+    if "revision" not in info:
+        info["revision"] = "built-in" if "/" not in name and not Path(name).exists() else "unknown"
+    return info
+
+
+def device_description() -> dict[str, Any]:
+    """The device the models resolve to, with its name and thread count."""
+    from ..device import resolve_device
+
+    device = resolve_device()
+    out = {"device": str(device), "torch_threads": torch.get_num_threads(), "platform": platform.platform()}
+    if device.type == "cuda":
+        out["gpu"] = torch.cuda.get_device_name(device)
+    else:
+        out["cpu"] = platform.processor() or platform.machine()
+    return out
+
+
+def run_card(run: Run, gazer: Any, reconstructor: Any) -> dict[str, Any]:
+    """Everything needed to reproduce `run`, as a JSON-ready dict."""
+    gaze, rec, clip = run.gaze, run.reconstruction, run.clip
+    return {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "packages": package_versions(),
+        "device": device_description(),
+        "models": {"gazer": describe_model(gazer, run.settings.gazer),
+                   "reconstructor": describe_model(reconstructor, run.settings.reconstructor)},
+        "video": {"name": clip.name, "sha256": clip.sha256, "source_size": list(clip.source_size),
+                  "source_fps": clip.source_fps, "duration_s": round(clip.duration_s, 3),
+                  "frames": int(clip.frames.shape[0]), "frame_size": [int(clip.frames.shape[2]), int(clip.frames.shape[1])],
+                  "playback_fps": round(clip.fps, 3)},
+        "settings": asdict(run.settings),
+        "results": {"slots_kept": gaze.num_gazed, "slots_total": gaze.num_frames * gaze.grid.num_slots,
+                    "kept_fraction": round(gaze.kept_fraction, 6), "loss_kind": gaze.loss_kind,
+                    "reconstruction_loss": round(float(rec.loss.mean()), 6),
+                    "psnr_db": round(mean_psnr(rec.psnr), 4), "ssim": round(float(rec.ssim.mean()), 6)},
+        "seconds": {**{k: round(v, 4) for k, v in gaze.seconds.items()},
+                    **{k: round(v, 4) for k, v in rec.seconds.items()},
+                    **{f"request_{k}": round(v, 4) for k, v in run.seconds.items()}},
+    }
+
+
+def write_masks_npz(run: Run, path: Path) -> Path:
+    """Per-scale 2-D masks `mask_{scale}px` (T, side, side) bool plus the official arrays."""
+    gaze = run.gaze
+    maps = gaze.grid.scale_maps(gaze.slot_mask()[0])
+    arrays = {f"mask_{scale}px": m.numpy() for scale, m in zip(gaze.grid.scales, maps)}
+    arrays.update({k: v.numpy() for k, v in gaze.to_official().items()})
+    arrays["scales"] = np.asarray(gaze.grid.scales)
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+def write_run_card(card: dict[str, Any], path: Path) -> Path:
+    path.write_text(json.dumps(card, indent=2, default=str))
+    return path
+
+
+def write_exports(run: Run, card: dict[str, Any], folder: Path) -> list[Path]:
+    """Every download of a run in `folder`; returns their paths.
+
+    gaze.json, metrics.csv, overlay.mp4 and reconstruction.mp4 are written exactly as the CLI
+    writes them (`playground.cli.write_outputs`), so both front ends export the same files.
+    """
+    from ..cli import write_outputs
+
+    write_outputs(folder, run.clip.frames, run.clip.fps, run.gaze, run.reconstruction)
+    write_masks_npz(run, folder / "masks.npz")
+    write_run_card(card, folder / "run_card.json")
+    return [folder / name for name in EXPORT_FILES]

@@ -1,0 +1,138 @@
+"""The page: inputs on the left, results in tabs on the right, and the events that connect them.
+
+`build_demo()` only builds the Blocks (nothing is loaded or launched), so tests can inspect it;
+`launch_kwargs()` holds what `launch()` needs (port from $GRADIO_SERVER_PORT, upload cap, paths).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import gradio as gr
+
+from .. import viz
+from ..geometry import DEFAULT_GRID
+from . import callbacks
+from .callbacks import LIMITS, ask_action, compare_action, curve_action, example_paths, frame_action, gaze_action
+from .pipeline import RunSettings
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+GAZERS = ["greedy", "framediff", "random", "full", "nvidia/AutoGaze"]
+RECONSTRUCTORS = ["paint", "bfshi/VideoMAE_AutoGaze"]
+MLLMS = ["smolvlm2-256m", "smolvlm2-500m", "llava-onevision-0.5b", "smolvlm2-2.2b", "llava-onevision-7b"]
+
+INTRO = """# AutoGaze Playground
+Pick which multi-scale patches of a video to keep (4 + 16 + 49 + 196 = **265 slots per frame** at 32/64/112/224 px),
+rebuild the video from them, and see what a video MLLM answers from the kept patches only.
+Upload a clip or pick an example, then press **Gaze**. Moving the threshold or the ratio re-gazes the same frames.
+The built-in gazers (`greedy`, `framediff`, `random`, `full`) and the `paint` reconstructor run offline;
+AutoGaze, VideoMAE and MLLM weights load from the Hugging Face cache or a local folder."""
+
+OFFLINE_NOTE = ("MLLM weights are read from the Hugging Face cache or a local folder made with `save_pretrained`. "
+                "Offline, download them once elsewhere (or copy the folder) and set `HF_HUB_OFFLINE=1`; "
+                "type the folder path in the box to use it.")
+
+
+def build_demo() -> gr.Blocks:
+    """The whole app as a `gr.Blocks`, with its queue configured; not launched."""
+    d = RunSettings()
+    work = dict(concurrency_limit=LIMITS.concurrency, concurrency_id="work")
+    with gr.Blocks(title="AutoGaze Playground", delete_cache=(900, 3600)) as demo:
+        gr.Markdown(INTRO)
+        view = gr.State(None)
+        with gr.Row():
+            with gr.Column(scale=1, min_width=320):
+                video = gr.Video(label="video", sources=["upload"], height=240, elem_id="input-video")
+                gr.Examples(examples=[[p] for p in example_paths()], inputs=[video], label="examples",
+                            elem_id="examples")
+                with gr.Accordion("frames", open=False):
+                    num_frames = gr.Slider(1, LIMITS.max_frames, value=d.num_frames, step=1, label="frames to sample")
+                    fps = gr.Number(value=d.fps, minimum=0, label="sampling fps (0 = spread the frames uniformly)")
+                    start = gr.Number(value=d.start, minimum=0, label="start (s)")
+                gazer = gr.Dropdown(GAZERS, value=d.gazer, allow_custom_value=True, label="gazer",
+                                    info="or type an AutoGaze checkpoint folder or hub id")
+                reconstructor = gr.Dropdown(RECONSTRUCTORS, value=d.reconstructor, allow_custom_value=True,
+                                            label="reconstructor", info="or type a VideoMAE_AutoGaze checkpoint path")
+                threshold = gr.Slider(0, 1.5, value=d.threshold, step=0.01, label="error threshold",
+                                      info="task_loss_requirement: a frame stops once its loss is at or below it; 0 = off")
+                ratio = gr.Slider(0.01, 1, value=d.max_gazing_ratio, step=0.01, label="max gazing ratio",
+                                  info="cap on slots per frame, as a fraction of 265")
+                run = gr.Button("Gaze", variant="primary", elem_id="gaze-button")
+            with gr.Column(scale=2):
+                summary = gr.Markdown("Results appear here.", elem_id="summary")
+                gr.HTML(viz.scale_legend_html(DEFAULT_GRID), elem_id="legend")
+                with gr.Tabs():
+                    with gr.Tab("Gaze"):
+                        with gr.Row():
+                            overlay = gr.Video(label="gazed patches, coloured by scale", interactive=False,
+                                               autoplay=True, loop=True, elem_id="overlay-video")
+                            rebuilt = gr.Video(label="original | reconstruction", interactive=False,
+                                               autoplay=True, loop=True, elem_id="reconstruction-video")
+                        scrubber = gr.Slider(0, d.num_frames - 1, value=0, step=1, label="frame", elem_id="scrubber")
+                        panel = gr.Image(label="original | gazed | reconstruction", interactive=False,
+                                         elem_id="frame-panel")
+                        with gr.Row():
+                            tokens_plot = gr.Plot(label="slots per frame", elem_id="tokens-plot")
+                            loss_plot = gr.Plot(label="loss per frame", elem_id="loss-plot")
+                        with gr.Row():
+                            quality_plot = gr.Plot(label="PSNR / SSIM", elem_id="quality-plot")
+                            curve_plot = gr.Plot(label="slots vs threshold", elem_id="curve-plot")
+                    with gr.Tab("Ask"):
+                        question = gr.Textbox("What happens in this video?", label="question", lines=2)
+                        with gr.Row():
+                            mllm = gr.Dropdown(MLLMS, value=MLLMS[0], allow_custom_value=True, label="MLLM",
+                                               info="an alias, a hub id or a local folder")
+                            attention = gr.Radio(["block_causal", "frame_independent", "bidirectional"],
+                                                 value="block_causal", label="gazed encoder attention")
+                            max_new_tokens = gr.Slider(1, 128, value=32, step=1, label="max new tokens")
+                        gr.Markdown(OFFLINE_NOTE)
+                        ask = gr.Button("Ask", variant="primary", elem_id="ask-button")
+                        with gr.Row():
+                            gazed_answer = gr.Textbox(label="answer on the gazed patches", interactive=False)
+                            full_answer = gr.Textbox(label="answer on every patch", interactive=False)
+                        ask_note = gr.Markdown()
+                        cost_table = gr.Dataframe(label="tokens, GFLOPs and seconds per stage", interactive=False)
+                        cost_plot = gr.Plot(label="cost per stage")
+                    with gr.Tab("Compare gazers"):
+                        with gr.Row():
+                            budget = gr.Slider(0.01, 1, value=0.1, step=0.01, label="budget (gazing ratio for all)")
+                            compare = gr.Button("Compare all gazers", variant="primary", elem_id="compare-button")
+                        compare_table = gr.Dataframe(label="same clip, same budget", interactive=False)
+                        with gr.Row():
+                            compare_bars = gr.Plot(label="slots kept and PSNR")
+                            compare_lines = gr.Plot(label="PSNR per frame")
+                    with gr.Tab("Export"):
+                        files = gr.File(label="gaze JSON, masks NPZ, overlay and reconstruction MP4, metrics CSV, "
+                                              "run card", file_count="multiple", interactive=False, elem_id="exports")
+                        card = gr.JSON(label="run card")
+
+        gaze_in = [video, num_frames, fps, start, gazer, reconstructor, threshold, ratio]
+        gaze_out = [summary, overlay, rebuilt, scrubber, panel, tokens_plot, loss_plot, quality_plot, files, card, view]
+        curve = dict(fn=curve_action, inputs=[view], outputs=[curve_plot], api_visibility="undocumented", **work)
+        run.click(gaze_action, gaze_in, gaze_out, api_name="gaze", **work).success(api_name="curve", **curve)
+        for knob in (threshold, ratio):
+            knob.release(gaze_action, gaze_in, gaze_out, api_visibility="private", trigger_mode="always_last",
+                         **work).success(**curve, api_name=False)
+        scrubber.input(frame_action, [view, scrubber], [panel], api_visibility="private", trigger_mode="always_last",
+                       show_progress="hidden")
+        ask.click(ask_action, [video, question, mllm, attention, max_new_tokens, num_frames, fps, start, gazer,
+                               threshold, ratio], [gazed_answer, full_answer, cost_table, cost_plot, ask_note],
+                  api_name="ask", concurrency_limit=1, concurrency_id="mllm")
+        compare.click(compare_action, [video, budget, num_frames, fps, start, gazer, reconstructor],
+                      [compare_table, compare_bars, compare_lines], api_name="compare", **work)
+    demo.queue(max_size=LIMITS.queue_size, default_concurrency_limit=LIMITS.concurrency)
+    return demo
+
+
+def launch_kwargs() -> dict:
+    """Arguments for `demo.launch()`: the port from $GRADIO_SERVER_PORT, the upload cap, the assets folder."""
+    kwargs = dict(max_file_size=LIMITS.max_upload_text, allowed_paths=[str(ASSETS)], show_error=True)
+    if os.environ.get("GRADIO_SERVER_PORT"):
+        kwargs["server_port"] = int(os.environ["GRADIO_SERVER_PORT"])
+    if os.environ.get("GRADIO_SERVER_NAME"):
+        kwargs["server_name"] = os.environ["GRADIO_SERVER_NAME"]
+    return kwargs
+
+
+__all__ = ["build_demo", "launch_kwargs", "callbacks"]

@@ -1,0 +1,79 @@
+"""Limits that keep a shared app responsive: upload size and length, frames per run, queue sizes.
+
+Every limit has a default that suits a free CPU Space and an environment variable to change it,
+so a self-hosted GPU box can allow more without editing code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import PlaygroundError, check
+
+
+def _env_number(name: str, default: float) -> float:
+    """A positive number from the environment, or `default` when unset."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise PlaygroundError(f"${name} must be a number, got {raw!r}") from exc
+    check(value > 0, f"${name} must be positive, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may ask for, and how many requests run at once."""
+
+    max_upload_mb: float = 100.0  # largest accepted upload
+    max_duration_s: float = 300.0  # longest accepted video
+    max_frames: int = 64  # most frames one run samples
+    concurrency: int = 2  # runs executing at once (per event)
+    queue_size: int = 64  # requests waiting beyond those
+
+    @classmethod
+    def from_env(cls) -> "Limits":
+        """Defaults overridden by $PLAYGROUND_APP_MAX_UPLOAD_MB, _MAX_DURATION_S, _MAX_FRAMES, _CONCURRENCY, _QUEUE."""
+        d = cls()
+        return cls(
+            max_upload_mb=_env_number("PLAYGROUND_APP_MAX_UPLOAD_MB", d.max_upload_mb),
+            max_duration_s=_env_number("PLAYGROUND_APP_MAX_DURATION_S", d.max_duration_s),
+            max_frames=int(_env_number("PLAYGROUND_APP_MAX_FRAMES", d.max_frames)),
+            concurrency=int(_env_number("PLAYGROUND_APP_CONCURRENCY", d.concurrency)),
+            queue_size=int(_env_number("PLAYGROUND_APP_QUEUE", d.queue_size)),
+        )
+
+    @property
+    def max_upload_text(self) -> str:
+        """The upload cap in the form `launch(max_file_size=...)` takes."""
+        return f"{int(self.max_upload_mb)}mb"
+
+    def check_video(self, path: str | Path) -> None:
+        """Refuse a video file that is missing, too big or too long, with a one-line message."""
+        from ..video import probe_video
+
+        path = Path(path)
+        check(path.is_file(), f"no such video file: {path.name}")
+        size_mb = path.stat().st_size / 2**20
+        check(size_mb <= self.max_upload_mb,
+              f"{path.name} is {size_mb:.0f} MB; this app accepts videos up to {self.max_upload_mb:.0f} MB")
+        if path.suffix.lower() == ".npy":
+            return
+        info = probe_video(path)
+        check(info.duration_s <= self.max_duration_s,
+              f"{path.name} lasts {info.duration_s:.0f} s; this app accepts videos up to {self.max_duration_s:.0f} s "
+              "(cut it first, or raise $PLAYGROUND_APP_MAX_DURATION_S when self-hosting)")
+
+    def check_frames(self, num_frames: int) -> int:
+        """The frame count as an int within [1, max_frames]."""
+        try:
+            n = int(num_frames)
+        except (TypeError, ValueError) as exc:
+            raise PlaygroundError(f"the number of frames must be a whole number, got {num_frames!r}") from exc
+        check(1 <= n <= self.max_frames, f"frames must be between 1 and {self.max_frames}, got {n}")
+        return n

@@ -1,0 +1,316 @@
+"""What the app computes, without any Gradio: read a clip, gaze, rebuild, sweep, compare, ask.
+
+Every function takes plain values and a `progress(fraction, desc=...)` callable (Gradio's
+`gr.Progress` fits it), raises `PlaygroundError` for bad input, and goes through the caches in
+`cache.py`, so a slider move re-uses the decoded frames and the loaded models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import PlaygroundError, check
+from ..gaze import GazeResult, concat_frames
+from . import cache
+from .limits import Limits
+
+Progress = Callable[..., Any]
+TRAINING_FREE = ("greedy", "framediff", "random", "full")
+CURVE_THRESHOLDS = (0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0)
+MAX_SIDE = 480  # frames are decoded no larger than this: gazing sees 224 px, overlays stay sharp
+
+
+def no_progress(fraction: float | None = None, desc: str | None = None, **_: Any) -> None:
+    """A progress callable that ignores its updates (for scripts and tests)."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Every knob of one gaze run (the defaults are the app's defaults)."""
+
+    num_frames: int = 16  # frames sampled from the video
+    fps: float = 0.0  # sample at this rate; 0 spreads num_frames uniformly from `start` to the end
+    start: float = 0.0  # start time in seconds
+    gazer: str = "greedy"  # training-free name, AutoGaze hub id or folder
+    reconstructor: str = "paint"  # `paint`, VideoMAE_AutoGaze hub id or path
+    threshold: float = 0.2  # task_loss_requirement; 0 turns it off (the budget alone decides)
+    max_gazing_ratio: float = 0.75  # cap on slots per frame as a fraction of the 265
+
+    def checked(self, limits: Limits) -> "RunSettings":
+        """A validated copy (names stripped, numbers in range); raises PlaygroundError."""
+        fps, start, threshold, ratio = (_number(v, n) for v, n in (
+            (self.fps, "fps"), (self.start, "start"), (self.threshold, "threshold"),
+            (self.max_gazing_ratio, "max gazing ratio")))
+        check(fps >= 0, f"fps must be 0 (uniform) or positive, got {fps}")
+        check(start >= 0, f"start must be 0 or later, got {start} s")
+        check(threshold >= 0, f"the threshold must be 0 (off) or positive, got {threshold}")
+        check(0 < ratio <= 1, f"the max gazing ratio must be in (0, 1], got {ratio}")
+        return replace(self, num_frames=limits.check_frames(self.num_frames), fps=fps, start=start,
+                       threshold=threshold, max_gazing_ratio=ratio,
+                       gazer=str(self.gazer or "").strip(), reconstructor=str(self.reconstructor or "").strip() or "paint")
+
+    @property
+    def task_loss_requirement(self) -> float | None:
+        """The threshold as the gazers take it (None when off)."""
+        return self.threshold if self.threshold > 0 else None
+
+
+@dataclass
+class Clip:
+    """Frames decoded from one video with one sampling choice."""
+
+    frames: np.ndarray  # (T, H, W, 3) uint8
+    fps: float  # playback rate for the rendered videos
+    key: tuple  # cache identity: file identity and sampling
+    name: str  # file name shown to people
+    sha256: str  # of the source file, for the run card
+    source_size: tuple[int, int]  # (width, height) of the source video
+    source_fps: float  # frame rate of the source video
+    duration_s: float  # length of the source video
+
+
+@dataclass
+class Run:
+    """One finished gaze run: the clip, the gaze, its reconstruction, and what it cost."""
+
+    settings: RunSettings
+    clip: Clip
+    gaze: GazeResult
+    reconstruction: Any  # playground.Reconstruction
+    seconds: dict[str, float] = field(default_factory=dict)  # stage -> wall seconds of this request
+
+
+def _number(value: Any, name: str) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError) as exc:
+        raise PlaygroundError(f"{name} must be a number, got {value!r}") from exc
+    check(np.isfinite(out), f"{name} must be finite, got {value!r}")
+    return out
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_clip(video: str | Path | None, settings: RunSettings, limits: Limits) -> Clip:
+    """Decode the frames `settings` asks for (cached per file and sampling).
+
+    Args:
+        video: path of an uploaded or example video (mp4/webm/mov/avi/mkv) or a uint8 `.npy`.
+        settings: checked settings (frame count, fps, start).
+        limits: size and duration caps.
+
+    Returns:
+        Clip with frames (T, H, W, 3) uint8.
+    """
+    check(video is not None and str(video).strip() != "", "upload a video or pick an example first")
+    path = Path(str(video))
+    limits.check_video(path)
+    key = (cache.file_key(path), settings.num_frames, settings.fps, settings.start)
+    return cache.FRAMES.get(key, lambda: _decode(path, settings, key))
+
+
+def _decode(path: Path, settings: RunSettings, key: tuple) -> Clip:
+    from ..video import as_clips, probe_video
+
+    if path.suffix.lower() == ".npy":
+        clips = as_clips(path)
+        check(clips.shape[0] == 1, f"{path.name} holds {clips.shape[0]} clips; give one clip (T,H,W,3)")
+        frames = clips[0][: settings.num_frames]
+        return Clip(frames, 8.0, key, path.name, _sha256(path), (frames.shape[2], frames.shape[1]), 8.0,
+                    len(frames) / 8.0)
+    info = probe_video(path)
+    check(settings.start < info.duration_s,
+          f"start {settings.start:g} s is past the end of {path.name} ({info.duration_s:.2f} s)")
+    sampling = "fps" if settings.fps > 0 else "uniform"
+    frames = as_clips(path, num_frames=settings.num_frames, sampling=sampling, fps=settings.fps or None,
+                      start=settings.start, max_side=MAX_SIDE)[0]
+    span = max(info.duration_s - settings.start, 1e-6)
+    play_fps = settings.fps or max(1.0, min(info.fps, len(frames) / span))
+    return Clip(frames, float(play_fps), key, path.name, _sha256(path), (info.width, info.height),
+                float(info.fps), float(info.duration_s))
+
+
+def gaze_frames(gazer, frames: np.ndarray, ratio: float | None, threshold: float | None,
+                progress: Progress = no_progress, label: str = "gazing") -> GazeResult:
+    """Gaze frame by frame where the gazer streams (so progress moves), else in one call."""
+    start = time.perf_counter()
+    try:
+        stream = gazer.stream(frames, gazing_ratio=ratio, task_loss_requirement=threshold)
+        parts = []
+        for t, part in enumerate(stream):
+            parts.append(part)
+            progress((t + 1) / len(frames), desc=f"{label}: frame {t + 1}/{len(frames)}")
+        result = concat_frames(parts)
+    except NotImplementedError:
+        progress(None, desc=label)
+        result = gazer.gaze(frames, gazing_ratio=ratio, task_loss_requirement=threshold)
+    result.seconds["gaze"] = time.perf_counter() - start
+    result.settings.update(gazing_ratio=ratio, task_loss_requirement=threshold)
+    return result
+
+
+def gaze_clip(clip: Clip, settings: RunSettings, progress: Progress = no_progress, ratio: float | None = None,
+              threshold: float | None = None, gazer_name: str | None = None) -> GazeResult:
+    """Gaze `clip` (cached per clip, gazer and knobs).
+
+    Args:
+        clip: decoded frames.
+        settings: checked settings; `ratio`, `threshold`, `gazer_name` override theirs when given.
+
+    Returns:
+        GazeResult with B=1 and T = clip frames.
+    """
+    gazer_name = gazer_name or settings.gazer
+    ratio = settings.max_gazing_ratio if ratio is None else ratio
+    threshold = settings.task_loss_requirement if threshold is None else threshold
+    key = (clip.key, cache.model_key(gazer_name), ratio, threshold)
+
+    def build():
+        gazer = cache.get_gazer(gazer_name)
+        return gaze_frames(gazer, clip.frames, ratio, threshold, progress, label=f"gazing with {gazer_name}")
+
+    return cache.GAZES.get(key, build)
+
+
+def gaze_and_rebuild(clip: Clip, settings: RunSettings, progress: Progress = no_progress,
+                     ratio: float | None = None, threshold: float | None = None,
+                     gazer_name: str | None = None) -> tuple[GazeResult, Any]:
+    """`gaze_clip`, then rebuild every frame with the chosen reconstructor (both cached).
+
+    Returns:
+        (GazeResult with B=1, Reconstruction of every frame).
+    """
+    gaze = gaze_clip(clip, settings, progress, ratio, threshold, gazer_name)
+    key = (id(gaze), cache.model_key(settings.reconstructor))
+
+    def build():
+        progress(None, desc=f"rebuilding with {settings.reconstructor}")
+        return gaze, cache.get_reconstructor(settings.reconstructor).reconstruct(clip.frames, gaze)
+
+    # Keyed by the gaze object, which the gaze cache keeps alive; the pair holds it so an id is never reused.
+    return cache.REBUILDS.get(key, build)
+
+
+def run(video: str | Path | None, settings: RunSettings, limits: Limits, progress: Progress = no_progress) -> Run:
+    """Read, gaze and rebuild: the app's main action."""
+    settings = settings.checked(limits)
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    progress(0.0, desc="reading the video")
+    clip = load_clip(video, settings, limits)
+    seconds["read"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    gaze, rec = gaze_and_rebuild(clip, settings, progress)
+    seconds["gaze+rebuild"] = time.perf_counter() - t1
+    return Run(settings, clip, gaze, rec, seconds)
+
+
+@dataclass
+class Curve:
+    """Slots kept and quality as the threshold moves, for one clip, gazer and budget."""
+
+    thresholds: list[float]  # (K,) thresholds tried
+    kept_fraction: list[float]  # (K,) gazed slots / all slots
+    psnr: list[float]  # (K,) mean finite PSNR in dB
+    loss: list[float]  # (K,) mean reconstruction loss
+
+
+def threshold_curve(clip: Clip, settings: RunSettings, progress: Progress = no_progress,
+                    thresholds: Sequence[float] = CURVE_THRESHOLDS) -> Curve:
+    """Sweep the threshold at the current budget (cached; reuses the gazes already made)."""
+    key = (clip.key, cache.model_key(settings.gazer), cache.model_key(settings.reconstructor),
+           settings.max_gazing_ratio, tuple(thresholds))
+
+    def build():
+        kept, psnr, loss = [], [], []
+        for i, th in enumerate(thresholds):
+            progress(i / len(thresholds), desc=f"threshold sweep: {th:g}")
+            gaze, rec = gaze_and_rebuild(clip, settings, threshold=float(th))
+            kept.append(gaze.kept_fraction)
+            psnr.append(mean_psnr(rec.psnr))
+            loss.append(float(rec.loss.mean()))
+        return Curve([float(t) for t in thresholds], kept, psnr, loss)
+
+    return cache.CURVES.get(key, build)
+
+
+def mean_psnr(psnr: torch.Tensor) -> float:
+    """Mean over finite values; exact frames (inf dB) are left out, all-exact gives inf."""
+    values = psnr.flatten()
+    finite = values[torch.isfinite(values)]
+    return float(finite.mean()) if finite.numel() else float("inf")
+
+
+def compare_gazers(clip: Clip, settings: RunSettings, ratio: float, gazers: Sequence[str] | None = None,
+                   progress: Progress = no_progress) -> tuple[list[dict], dict[str, tuple[GazeResult, Any]]]:
+    """Every gazer on the same clip at the same budget (no threshold, so each may spend it all).
+
+    `framediff` gets a threshold below any change, so that its budget, not its change test, decides;
+    `full` ignores budgets and is listed as the no-gazing reference.
+
+    Returns:
+        (rows: one dict per gazer with slots, ratio, loss, PSNR, SSIM and seconds;
+         results: gazer -> (GazeResult, Reconstruction)).
+    """
+    ratio = _number(ratio, "budget")
+    check(0 < ratio <= 1, f"the budget must be in (0, 1], got {ratio}")
+    names = list(gazers or TRAINING_FREE)
+    if settings.gazer and settings.gazer.lower() not in names:
+        names.insert(0, settings.gazer)  # a checkpoint the user chose joins the comparison
+    rows, results = [], {}
+    for i, name in enumerate(names):
+        progress(i / len(names), desc=f"comparing: {name}")
+        threshold = -1.0 if name.lower() == "framediff" else None
+        gaze, rec = gaze_and_rebuild(clip, settings, ratio=ratio, threshold=threshold, gazer_name=name)
+        results[name] = (gaze, rec)
+        rows.append({
+            "gazer": name, "slots": gaze.num_gazed, "kept_%": round(100 * gaze.kept_fraction, 2),
+            "slots_per_frame": round(gaze.num_gazed / gaze.num_frames, 1),
+            "loss": round(float(rec.loss.mean()), 4), "psnr_db": round(mean_psnr(rec.psnr), 2),
+            "ssim": round(float(rec.ssim.mean()), 4), "gaze_s": round(gaze.seconds.get("gaze", 0.0), 3),
+            "rebuild_s": round(rec.seconds.get("reconstruct", 0.0), 3)})
+    return rows, results
+
+
+@dataclass
+class AskResult:
+    """The same question answered on the gazed tokens and on every token of the same frames."""
+
+    gazed: Any  # playground.mllm.Answer on the gazed patches
+    full: Any  # playground.mllm.Answer on every patch
+    note: str | None  # a caveat worth showing (e.g. the gazed attention costing more), else None
+
+
+def ask(clip: Clip, settings: RunSettings, question: str, mllm_name: str, attention: str = "block_causal",
+        max_new_tokens: int = 32, progress: Progress = no_progress) -> AskResult:
+    """Answer `question` about `clip` twice: gazed (the settings' gazer, on the model's grid) and full.
+
+    The gazer runs inside the gazed answer so that its time and FLOPs are a stage of that answer.
+    """
+    from ..mllm.answer import attention_warning
+
+    check(isinstance(question, str) and question.strip() != "", "type a question first")
+    tokens = int(_number(max_new_tokens, "max new tokens"))
+    check(1 <= tokens <= 512, f"max new tokens must be between 1 and 512, got {tokens}")
+    progress(0.05, desc=f"loading {mllm_name}")
+    mllm = cache.get_mllm(mllm_name)
+    progress(0.2, desc="answering on the gazed patches")
+    gazed = mllm.answer(clip.frames, question.strip(), gazer=settings.gazer, gazing_ratio=settings.max_gazing_ratio,
+                        task_loss_requirement=settings.task_loss_requirement, attention=attention,
+                        max_new_tokens=tokens)
+    progress(0.6, desc="answering on every patch")
+    full = mllm.answer(clip.frames, question.strip(), max_new_tokens=tokens)
+    return AskResult(gazed, full, attention_warning(full, gazed))

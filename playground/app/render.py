@@ -1,0 +1,166 @@
+"""Turn finished runs into what the page shows: videos, the frame scrubber's panels, figures, text.
+
+Pictures and figures come from `playground.viz`; this module only arranges them for the app
+(file names, the scrubber's cached panels, the markdown summary, the MLLM cost table and chart).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import viz
+from ..video import resize_frames, write_video
+from .pipeline import Curve, Run, mean_psnr
+
+
+@dataclass
+class RunView:
+    """A rendered run, kept in the session so the scrubber and the threshold marker redraw cheaply."""
+
+    run: Run
+    overlay: np.ndarray  # (T, H, W, 3) uint8 gazed patches over the original frames
+    rebuilt: np.ndarray  # (T, H, W, 3) uint8 reconstruction stretched back to the frames' size
+    folder: Path  # where this run's files live
+    overlay_video: Path  # overlay.mp4
+    compare_video: Path  # original | reconstruction side by side
+    files: list[Path]  # every export
+
+
+def rebuilt_frames(run: Run) -> np.ndarray:
+    """The reconstruction (square canvas) resized back to the frames' aspect: (T, H, W, 3) uint8."""
+    rec = run.reconstruction.frames[0].numpy()
+    H, W = run.clip.frames.shape[1:3]
+    return resize_frames(rec, (H, W))
+
+
+def render_run(run: Run, folder: Path, card: dict[str, Any]) -> RunView:
+    """Write the run's videos and exports into `folder` and keep the scrubber's panels."""
+    from .export import write_exports
+
+    files = write_exports(run, card, folder)
+    overlay = viz.overlay_frames(run.clip.frames, run.gaze)
+    rebuilt = rebuilt_frames(run)
+    compare = viz.side_by_side(run.clip.frames, rebuilt, labels=["original", f"rebuilt ({run.settings.reconstructor})"])
+    compare_video = write_video(folder / "original_vs_reconstruction.mp4", compare, fps=run.clip.fps)
+    return RunView(run, overlay, rebuilt, folder, folder / "overlay.mp4", compare_video, files)
+
+
+def frame_panel(view: RunView, index: int) -> np.ndarray:
+    """Frame `index`: original | gazed overlay | reconstruction, labelled, (H, W', 3) uint8."""
+    T = len(view.overlay)
+    t = int(min(max(int(index or 0), 0), T - 1))
+    gaze = view.run.gaze
+    counts = gaze.counts()[0, t].item()
+    return viz.side_by_side(view.run.clip.frames[t:t + 1], view.overlay[t:t + 1], view.rebuilt[t:t + 1],
+                            labels=[f"frame {t}", f"gazed: {counts}/{gaze.grid.num_slots} slots",
+                                    "reconstruction"])[0]
+
+
+def _db(value: float) -> str:
+    return "exact (∞ dB)" if math.isinf(value) else f"{value:.2f} dB"
+
+
+def summary_markdown(run: Run) -> str:
+    """A short report: slots kept (per scale), losses, PSNR/SSIM and time."""
+    gaze, rec, clip, s = run.gaze, run.reconstruction, run.clip, run.settings
+    T, S = gaze.num_frames, gaze.grid.num_slots
+    per_scale = gaze.counts_per_scale()[0].sum(0).tolist()
+    scales = ", ".join(f"{scale} px: {n}" for scale, n in zip(gaze.grid.scales, per_scale))
+    lines = [
+        f"**{clip.name}**: {T} frames at {clip.frames.shape[2]}x{clip.frames.shape[1]} px, played at {clip.fps:.1f} fps",
+        f"**{gaze.gazer or s.gazer}** kept **{gaze.num_gazed} of {T * S} slots ({100 * gaze.kept_fraction:.1f} %)**, "
+        f"{gaze.num_gazed / T:.1f} per frame ({scales})",
+        f"threshold {s.threshold:g}{' (off)' if s.task_loss_requirement is None else ''}, "
+        f"max gazing ratio {s.max_gazing_ratio:g}",
+    ]
+    if gaze.frame_loss is not None and gaze.loss_kind != "none":
+        lines.append(f"{gaze.loss_kind} loss (gazer) {float(np.nanmean(gaze.frame_loss.numpy())):.4f}")
+    lines.append(f"**{rec.reconstructor}**: loss {float(rec.loss.mean()):.4f}, PSNR {_db(mean_psnr(rec.psnr))}, "
+                 f"SSIM {float(rec.ssim.mean()):.3f}")
+    timing = {"read": run.seconds.get("read", 0.0), "gaze": gaze.seconds.get("gaze", 0.0),
+              "rebuild": rec.seconds.get("reconstruct", 0.0)}
+    lines.append("time: " + ", ".join(f"{k} {v:.2f} s" for k, v in timing.items()))
+    return "\n\n".join(lines)
+
+
+def quality_figure(run: Run):
+    """PSNR and SSIM per frame (plotly): the reconstruction's quality against the input."""
+    import plotly.graph_objects as go
+
+    rec = run.reconstruction
+    frames = rec.frame_indices.numpy()
+    psnr = [None if not np.isfinite(v) else float(v) for v in rec.psnr[0].tolist()]
+    fig = go.Figure([go.Scatter(x=frames, y=psnr, mode="lines+markers", name="PSNR (dB)"),
+                     go.Scatter(x=frames, y=rec.ssim[0].numpy(), mode="lines+markers", name="SSIM", yaxis="y2",
+                                line_dash="dot")])
+    fig.update_layout(title="Reconstruction quality per frame (exact frames have no PSNR point)",
+                      xaxis_title="frame", yaxis_title="PSNR (dB)",
+                      yaxis2=dict(title="SSIM", overlaying="y", side="right", range=[0, 1]))
+    return fig
+
+
+def curve_figure(curve: Curve, threshold: float | None = None):
+    """The slots-vs-threshold curve with the current threshold marked."""
+    psnr = [None if math.isinf(p) else p for p in curve.psnr]
+    fig = viz.fig_threshold_curve(curve.thresholds, curve.kept_fraction, psnr)
+    if threshold:
+        fig.add_vline(x=float(threshold), line_dash="dash", annotation_text="current")
+    return fig
+
+
+def comparison_figures(rows: Sequence[dict], results: dict[str, tuple[Any, Any]]):
+    """(bars of slots kept and PSNR per gazer, PSNR per frame per gazer)."""
+    import plotly.graph_objects as go
+
+    bars = viz.fig_gazer_comparison([{"gazer": r["gazer"], "kept_fraction": r["kept_%"] / 100,
+                                      "psnr": None if math.isinf(r["psnr_db"]) else r["psnr_db"]} for r in rows])
+    lines = go.Figure()
+    for name, (gaze, rec) in results.items():
+        psnr = [None if not np.isfinite(v) else float(v) for v in rec.psnr[0].tolist()]
+        lines.add_trace(go.Scatter(x=rec.frame_indices.numpy(), y=psnr, mode="lines+markers", name=name))
+    lines.update_layout(title="PSNR per frame at the same budget", xaxis_title="frame", yaxis_title="PSNR (dB)")
+    return bars, lines
+
+
+def answer_rows(full, gazed) -> list[list[Any]]:
+    """Rows of the gazed-vs-full table: tokens, GFLOPs per stage, seconds per stage."""
+    from ..mllm.answer import FLOP_ROWS, TIME_ROWS
+
+    def gflops(answer, stage):
+        value = answer.best_flops(stage)
+        return None if value is None else round(value / 1e9, 3)
+
+    def sec(answer, stage):
+        value = answer.seconds.get(stage)
+        return None if value is None else round(value, 3)
+
+    rows = [["vision tokens (encoder)", gazed.vision_tokens, full.vision_tokens],
+            ["LLM vision tokens", gazed.llm_vision_tokens, full.llm_vision_tokens],
+            ["LLM prompt tokens", gazed.llm_prompt_tokens, full.llm_prompt_tokens],
+            ["new tokens", gazed.new_tokens, full.new_tokens]]
+    rows += [[f"GFLOPs {stage}", gflops(gazed, stage), gflops(full, stage)] for stage in (*FLOP_ROWS, "total")]
+    rows += [[f"seconds {stage}", sec(gazed, stage), sec(full, stage)] for stage in (*TIME_ROWS, "total")]
+    return rows
+
+
+def answer_figure(full, gazed):
+    """Grouped bars per stage: GFLOPs (left) and seconds (right), gazed beside full."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from ..mllm.answer import FLOP_ROWS, TIME_ROWS
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("GFLOPs per stage", "seconds per stage"))
+    for answer, name, color in ((gazed, "gazed", "rgb(213,94,0)"), (full, "full", "rgb(0,114,178)")):
+        stages = [s for s in FLOP_ROWS if s != "vision_attention"]
+        flops = [None if answer.best_flops(s) is None else answer.best_flops(s) / 1e9 for s in stages]
+        fig.add_trace(go.Bar(x=stages, y=flops, name=name, marker_color=color, legendgroup=name), row=1, col=1)
+        fig.add_trace(go.Bar(x=list(TIME_ROWS), y=[answer.seconds.get(s) for s in TIME_ROWS], name=name,
+                             marker_color=color, legendgroup=name, showlegend=False), row=1, col=2)
+    fig.update_layout(barmode="group", title="Gazed vs full: cost per stage")
+    return fig
