@@ -132,12 +132,17 @@ def overlay_frames(frames: np.ndarray | torch.Tensor, gaze: GazeResult | dict, c
     check(gaze.num_frames == T, f"the gaze covers {gaze.num_frames} frames but {T} frames were given")
     line = max(1, round(min(H, W) / 360)) if outline else 0
     finest, edges = scale_maps(gaze.slot_mask()[clip], gaze.grid, H, W, line)
-    colors = _palette(gaze.grid.num_scales)
-    out = frames.astype(np.float32) * dim
-    gazed = finest >= 0
-    out[gazed] = frames[gazed] * (1 - alpha) + colors[finest[gazed]] * alpha
-    drawn = edges >= 0
-    out[drawn] = colors[edges[drawn]]
+    return _paint(frames, finest, edges, gaze.grid.num_scales, alpha, dim)
+
+
+def _paint(frames: np.ndarray, finest: np.ndarray, edges: np.ndarray, num_scales: int, alpha: float,
+           dim: float) -> np.ndarray:
+    """Blend scale colours into (T, H, W, 3) frames where `finest` >= 0, dim elsewhere, draw `edges` solid."""
+    colors = np.concatenate([np.zeros((1, 3), np.float32), _palette(num_scales)])  # row 0: "no scale"
+    gazed = (finest >= 0)[..., None]
+    keep = np.where(gazed, np.float32(1 - alpha), np.float32(dim))
+    out = frames * keep + colors[finest + 1] * np.where(gazed, np.float32(alpha), np.float32(0))
+    out = np.where((edges >= 0)[..., None], colors[edges + 1], out)
     return np.round(out).clip(0, 255).astype(np.uint8)
 
 
@@ -252,11 +257,7 @@ def gaze_order_image(frame: np.ndarray | torch.Tensor, gaze: GazeResult | dict, 
     H, W = image.shape[1:3]
     line = max(1, round(min(H, W) / 360))
     finest, edges = scale_maps(mask, gaze.grid, H, W, line)
-    colors = _palette(gaze.grid.num_scales)
-    out = image.astype(np.float32) * DIM
-    out[finest >= 0] = image[finest >= 0] * 0.55 + colors[finest[finest >= 0]] * 0.45
-    out[edges >= 0] = colors[edges[edges >= 0]]
-    picture = Image.fromarray(np.round(out[0]).clip(0, 255).astype(np.uint8))
+    picture = Image.fromarray(_paint(image, finest, edges, gaze.grid.num_scales, 0.45, DIM)[0])
     draw = ImageDraw.Draw(picture)
     ids = one.frame_slots(0, frame_index)[:max_labels]
     boxes = gaze.grid.boxes(ids) if len(ids) else np.zeros((0, 4))
