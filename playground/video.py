@@ -551,6 +551,7 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float = 8.0, quality:
         for frame in frames:
             writer.send(np.ascontiguousarray(frame))
         writer.close()
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a finished video is an ordinary file
         os.replace(tmp, path)
     except PlaygroundError:
         raise
