@@ -12,6 +12,7 @@ from .base import FrameByFrameGazer, Gazer, frame_budgets
 from .simple import FullGazer, RandomGazer
 from .greedy import GreedyGazer
 from .framediff import FrameDiffGazer
+from .oracle import OracleGazer
 
 TRAINING_FREE_GAZERS: dict[str, type[Gazer]] = {
     "greedy": GreedyGazer,
@@ -20,6 +21,8 @@ TRAINING_FREE_GAZERS: dict[str, type[Gazer]] = {
     "full": FullGazer,
 }
 AUTOGAZE_HUB_IDS = ("nvidia/AutoGaze", "bfshi/AutoGaze")
+# Gazers that measure a reconstructor's loss while they pick (`reconstructor=`; slow, not listed above).
+MEASURING_GAZERS: dict[str, type[Gazer]] = {"oracle": OracleGazer}
 
 
 def available_gazers() -> list[str]:
@@ -41,6 +44,8 @@ def load_gazer(name_or_path: str, device: str | torch.device | None = None, **kw
     key = str(name_or_path).strip()
     if key.lower() in TRAINING_FREE_GAZERS:
         return TRAINING_FREE_GAZERS[key.lower()](device=device, **kwargs)
+    if key.lower() in MEASURING_GAZERS:
+        return MEASURING_GAZERS[key.lower()](device=device, **kwargs)
     from .autogaze import load_autogaze
 
     return load_autogaze(key, device=device, **kwargs)

@@ -1,0 +1,326 @@
+"""VideoMAE_AutoGaze: reference vectors, safe strict loading, bad input, clips, and the oracle gazer.
+
+The tiny reference set (tests/fixtures/videomae, see its README) is the reference implementation's
+output on the synthetic video: weights in the published `module.mae.*` layout, the gazing, and
+the logits, reconstruction and every loss term. Other tests use an even smaller random model on a
+2-scale grid so that they stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from playground import GazeResult, PlaygroundError, load_gazer, load_reconstructor
+from playground.geometry import MultiScaleGrid, grid_for
+from playground.models.videomae_model import VideoMAEAutoGaze, patchify
+from playground.reconstructors.videomae import (VideoMAEReconstructor, convert_checkpoint, load_videomae,
+                                                task_frames)
+
+FIX = Path(__file__).resolve().parent / "fixtures" / "videomae"
+WEIGHTS = FIX / "task_state_dict.safetensors"
+CONFIG = FIX / "config_and_results.json"
+REF_FRAMES = [0, 5, 15]
+# A random model on a 2-scale grid (20 slots per frame, 64 px canvas): every code path, tiny cost.
+MICRO = {
+    "vit_mae_config": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
+                       "decoder_hidden_size": 32, "decoder_num_hidden_layers": 2, "decoder_num_attention_heads": 2,
+                       "decoder_intermediate_size": 64, "image_size": 64, "scales": "32+64"},
+    "dinov2_with_registers_config": {"hidden_size": 16, "num_hidden_layers": 4, "num_attention_heads": 2,
+                                     "image_size": 56},
+    "siglip_vision_config": {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 4,
+                             "num_attention_heads": 2, "image_size": 64},
+}
+
+
+@pytest.fixture(scope="module")
+def expected() -> dict[str, torch.Tensor]:
+    return load_file(str(FIX / "expected_io.safetensors"))
+
+
+@pytest.fixture(scope="module")
+def ref_gaze(expected) -> dict[str, torch.Tensor]:
+    return {k: expected[k] for k in ("gazing_pos", "if_padded_gazing", "num_gazing_each_frame")}
+
+
+@pytest.fixture(scope="module")
+def tiny(device) -> VideoMAEReconstructor:
+    return load_videomae(str(WEIGHTS), device=device, config=str(CONFIG), rebuild="together")
+
+
+@pytest.fixture(scope="module")
+def micro(device) -> VideoMAEReconstructor:
+    return VideoMAEReconstructor.random(MICRO, seed=0, device=device, clip_len=8)
+
+
+def micro_video(num_frames: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (num_frames, 64, 64, 3), dtype=np.uint8)
+
+
+# ---- reference vectors -------------------------------------------------------------------------
+def test_reproduces_reference_vectors(tiny, expected, ref_gaze, synthetic_clip):
+    assert expected["frame_idx_to_reconstruct"].tolist() == REF_FRAMES
+    rec = tiny.reconstruct(synthetic_clip, ref_gaze, frames=REF_FRAMES)
+    assert rec.frames.shape == (1, 3, 224, 224, 3) and rec.frames.dtype == torch.uint8
+    assert torch.allclose(rec.loss, expected["loss_each_reconstruction_frame"], atol=1e-4, rtol=0)
+    # Tighter than 1e-4 where the values allow: an un-antialiased DINOv2 position resize is off by 5e-5.
+    assert torch.allclose(rec.terms["l1"][0], expected["loss_l1"], atol=1e-5, rtol=0)
+    assert torch.allclose(rec.terms["dinov2"][0], expected["loss_dinov2_reg"], atol=1e-5, rtol=0)
+    assert torch.allclose(rec.terms["siglip2"][0], expected["loss_siglip2"], atol=1e-4, rtol=0)
+    assert torch.allclose(rec.normalized[:, :1], expected["reconstruction_frame0"], atol=1e-5, rtol=0)
+    assert torch.isfinite(rec.psnr).all() and ((rec.ssim > -1) & (rec.ssim <= 1)).all()
+    # 1*L1 + 0.3*DINOv2 + 0.3*SigLIP2 is the loss.
+    total = rec.terms["l1"] + 0.3 * rec.terms["dinov2"] + 0.3 * rec.terms["siglip2"]
+    assert torch.allclose(rec.loss, total, atol=1e-5)
+
+
+def test_reproduces_reference_logits(tiny, expected, ref_gaze, synthetic_clip):
+    gaze = GazeResult.from_official(ref_gaze)
+    pixels = tiny.preprocess(synthetic_clip[None])
+    with torch.inference_mode():
+        out = tiny.rebuild_clip(pixels, *tiny.clip_gaze(gaze, 0, 16), REF_FRAMES)
+    assert torch.allclose(out["logits"].cpu(), expected["logits"], atol=1e-5, rtol=0)
+    # The logits are the reconstruction in the reference's (p, q, c) patch order.
+    assert torch.equal(patchify(out["pred"], 16), out["logits"])
+
+
+def test_separate_rebuild_does_not_depend_on_the_other_frames(tiny, expected, ref_gaze, synthetic_clip):
+    separate = VideoMAEReconstructor(tiny.model, tiny.device, rebuild="separate")
+    many = separate.reconstruct(synthetic_clip, ref_gaze, frames=REF_FRAMES)
+    one = separate.reconstruct(synthetic_clip, ref_gaze, frames=[5])
+    assert torch.allclose(many.loss[:, 1], one.loss[:, 0], atol=1e-5)
+    # ...which is the reference's single pass asked for that frame alone.
+    assert torch.allclose(tiny.reconstruct(synthetic_clip, ref_gaze, frames=[5]).loss, one.loss, atol=1e-5)
+    # Frame 0 sees no earlier frame, so both modes give the reference's numbers.
+    assert torch.allclose(many.loss[0, 0], expected["loss_each_reconstruction_frame"][0, 0], atol=1e-4)
+    # Together, frame 5 also sees frame 0's decoded mask tokens: a different (reference) number.
+    assert not torch.allclose(many.loss[:, 1], expected["loss_each_reconstruction_frame"][:, 1], atol=1e-4)
+
+
+# ---- loading -----------------------------------------------------------------------------------
+def _published_pickle(folder: Path, state: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write a `videomae.pt` as the trainer does (torch.save of the DDP state dict) plus the config."""
+    folder.mkdir(parents=True, exist_ok=True)
+    state = load_file(str(WEIGHTS)) if state is None else state
+    assert all(k.startswith("module.mae.") for k in state)
+    torch.save(state, folder / "videomae.pt")
+    shutil.copy(CONFIG, folder / CONFIG.name)
+    return folder / "videomae.pt"
+
+
+def test_loads_the_published_pickle_layout(tmp_path, tiny, ref_gaze, synthetic_clip, device):
+    _published_pickle(tmp_path / "ckpt")
+    from_folder = load_reconstructor(str(tmp_path / "ckpt"), device=device, rebuild="together")
+    a = from_folder.reconstruct(synthetic_clip, ref_gaze, frames=REF_FRAMES)
+    b = tiny.reconstruct(synthetic_clip, ref_gaze, frames=REF_FRAMES)
+    assert torch.equal(a.loss, b.loss) and torch.equal(a.frames, b.frames)
+
+
+def test_any_float_dtype_loads(tmp_path, tiny, ref_gaze, synthetic_clip, device):
+    state = {k: v.to(torch.bfloat16) for k, v in load_file(str(WEIGHTS)).items()}
+    pt = _published_pickle(tmp_path / "bf16", state)
+    rec = load_videomae(str(pt), device=device, rebuild="together")
+    assert all(p.dtype == torch.float32 for p in rec.model.parameters())
+    loss = rec.reconstruct(synthetic_clip, ref_gaze, frames=[0]).loss
+    assert torch.allclose(loss, tiny.reconstruct(synthetic_clip, ref_gaze, frames=[0]).loss, rtol=0.05)
+
+
+def test_convert_to_safetensors(tmp_path, tiny, ref_gaze, synthetic_clip, device, capsys):
+    from playground.cli import main
+
+    pt = _published_pickle(tmp_path / "ckpt")
+    dst = tmp_path / "converted" / "videomae.safetensors"
+    assert main(["convert-videomae", str(pt), str(dst)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    original, converted = torch.load(pt, weights_only=True), load_file(str(dst))
+    assert original.keys() == converted.keys() and all(torch.equal(original[k], converted[k]) for k in original)
+    rec = load_videomae(str(dst), device=device, config=json.loads(CONFIG.read_text()), rebuild="together")
+    assert torch.equal(rec.reconstruct(synthetic_clip, ref_gaze, frames=[15]).loss,
+                       tiny.reconstruct(synthetic_clip, ref_gaze, frames=[15]).loss)
+    half = convert_checkpoint(pt, tmp_path / "half.safetensors", dtype="bfloat16")
+    assert all(v.dtype == torch.bfloat16 for v in load_file(str(half)).values())
+    with pytest.raises(PlaygroundError, match="safetensors"):
+        convert_checkpoint(pt, tmp_path / "out.pt")
+
+
+def _one_line_error(fn, match: str) -> str:
+    with pytest.raises(PlaygroundError, match=match) as info:
+        fn()
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_strict_key_check_names_keys(tmp_path):
+    state = load_file(str(WEIGHTS))
+
+    def load(s: dict, name: str):
+        path = tmp_path / f"{name}.safetensors"
+        save_file(s, str(path))
+        return lambda: load_videomae(str(path), device="cpu", config=str(CONFIG))
+
+    missing = {k: v for k, v in state.items() if k != "module.mae.decoder.mask_token"}
+    msg = _one_line_error(load(missing, "missing"), "1 missing keys")
+    assert "decoder.mask_token" in msg
+    extra = dict(state, **{"module.mae.vit.encoder.layer.7.output.dense.weight": torch.zeros(2, 2)})
+    msg = _one_line_error(load(extra, "extra"), "1 unexpected keys")
+    assert "vit.encoder.layer.7.output.dense.weight" in msg
+    wrong = dict(state, **{"module.mae.decoder.mask_token": torch.zeros(1, 1, 33)})
+    _one_line_error(load(wrong, "shape"), r"decoder.mask_token has shape \(1, 1, 33\)")
+    ints = dict(state, **{"module.mae.decoder.mask_token": torch.zeros(1, 1, 32, dtype=torch.int32)})
+    _one_line_error(load(ints, "ints"), "not a float tensor")
+    # Without its config beside it, the tiny checkpoint does not fit the default (vit-mae-large) architecture.
+    alone = tmp_path / "alone" / WEIGHTS.name
+    alone.parent.mkdir()
+    shutil.copy(WEIGHTS, alone)
+    _one_line_error(lambda: load_videomae(str(alone), device="cpu"), "missing keys")
+
+
+class _Payload:
+    """Unpickling this would create a file: a stand-in for arbitrary code in a malicious checkpoint."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_pickle_with_code_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    torch.save({"module.mae.vit.layernorm.weight": torch.ones(2), "x": _Payload(marker)}, tmp_path / "bad.pt")
+    _one_line_error(lambda: load_videomae(str(tmp_path / "bad.pt"), device="cpu"), "weights_only=True")
+    assert not marker.exists()
+
+
+def test_missing_sources_fail_in_one_line(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    msg = _one_line_error(lambda: load_reconstructor("bfshi/VideoMAE_AutoGaze", device="cpu", cache_dir=str(tmp_path)),
+                          "bfshi/VideoMAE_AutoGaze")
+    assert "offline" in msg
+    _one_line_error(lambda: load_reconstructor(str(tmp_path / "nope.pt"), device="cpu"), "no such checkpoint")
+    (tmp_path / "empty").mkdir()
+    _one_line_error(lambda: load_reconstructor(str(tmp_path / "empty"), device="cpu"), "no .safetensors or .pt")
+    _one_line_error(lambda: load_videomae(str(WEIGHTS), config={"vit_mae_config": {"loss_type": "l2"}}), "loss_type")
+
+
+def test_default_architecture_is_the_published_one():
+    published = json.loads((FIX / "videomae_pt_keys_shapes.json").read_text())
+    assert len(published) == 962
+    with torch.device("meta"):
+        model = VideoMAEAutoGaze()
+    ours = {"module.mae." + k: list(v.shape) for k, v in model.state_dict().items()}
+    head = {k for k in published if k.startswith("module.mae.siglip2.vision_model.head.")}
+    assert ours == {k: v for k, v in published.items() if k not in head}
+    assert model.unused_key_prefixes() == ("siglip2.vision_model.head.",) and len(head) == 11
+
+
+# ---- bad input ---------------------------------------------------------------------------------
+def test_bad_gaze_is_a_one_line_error(tiny, ref_gaze, synthetic_clip):
+    video = synthetic_clip
+    _one_line_error(lambda: tiny.reconstruct(video[:15], ref_gaze), "16 frames but the video has 15")
+    shifted = dict(ref_gaze, gazing_pos=ref_gaze["gazing_pos"].clone())
+    shifted["gazing_pos"][0, 0] += 265  # frame 0's first entry names a slot of frame 1
+    _one_line_error(lambda: tiny.reconstruct(video, shifted), "not a slot of its frame 0")
+    twice = dict(ref_gaze, gazing_pos=ref_gaze["gazing_pos"].clone())
+    twice["gazing_pos"][0, 1] = twice["gazing_pos"][0, 0]
+    _one_line_error(lambda: tiny.reconstruct(video, twice), "same slot twice")
+    other_grid = GazeResult.from_frame_slots([[[0]] * 16], grid_for([64, 128, 224, 448], 16))
+    _one_line_error(lambda: tiny.reconstruct(video, other_grid), "this reconstructor expects")
+    _one_line_error(lambda: tiny.reconstruct(video, ref_gaze, frames=[16]), "frames to rebuild")
+    _one_line_error(lambda: VideoMAEReconstructor(tiny.model, "cpu", rebuild="sometimes"), "rebuild")
+    _one_line_error(lambda: VideoMAEReconstructor(tiny.model, "cpu", loss_terms=["lpips"]), "loss term")
+
+
+# ---- clips, batches, preprocessing ---------------------------------------------------------------
+def test_long_videos_go_by_clips_and_batches_are_independent(micro):
+    assert micro.grid == MultiScaleGrid((32, 64), 16)
+    video = micro_video(11)
+    gaze = load_gazer("random", grid=micro.grid, seed=1).gaze(video, gazing_ratio=0.3)
+    whole = micro.reconstruct(video, gaze)
+    assert whole.loss.shape == (1, 11) and set(whole.terms) == {"l1", "dinov2", "siglip2"}
+    second = GazeResult.from_frame_slots([[gaze.frame_slots(0, t).tolist() for t in range(8, 11)]], micro.grid)
+    alone = micro.reconstruct(video[8:], second)  # the second 8-frame clip on its own
+    assert torch.allclose(whole.loss[:, 8:], alone.loss, atol=1e-5)
+    assert torch.equal(whole.frames[:, 8:], alone.frames)
+    flipped = np.ascontiguousarray(video[:, :, ::-1])
+    both = micro.reconstruct(np.stack([video, flipped]), GazeResult.from_frame_slots(
+        [[gaze.frame_slots(0, t).tolist() for t in range(11)]] * 2, micro.grid))
+    assert torch.allclose(both.loss[0], whole.loss[0], atol=1e-5)
+    assert not torch.allclose(both.loss[1], whole.loss[0], atol=1e-5)
+    l1_only = VideoMAEReconstructor(micro.model, micro.device, clip_len=8, loss_terms=["l1"])
+    assert torch.allclose(l1_only.reconstruct(video, gaze).loss, whole.terms["l1"], atol=1e-6)
+
+
+def test_crop_preprocessing_matches_the_reference_processor():
+    from transformers import VivitImageProcessor
+
+    frames = np.random.default_rng(0).integers(0, 256, (1, 2, 90, 150, 3), dtype=np.uint8)
+    processor = VivitImageProcessor(size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64}, resample=3,
+                                    image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225])
+    ref = processor(list(frames[0]), return_tensors="pt")["pixel_values"]
+    ours = task_frames(frames, 64, "crop")
+    assert ours.shape == (1, 2, 3, 64, 64)
+    assert torch.allclose(ours, ref.reshape(ours.shape), atol=1e-5)
+    assert task_frames(frames, 64, "squash").shape == (1, 2, 3, 64, 64)
+
+
+# ---- the oracle gazer --------------------------------------------------------------------------
+def test_oracle_measures_the_reconstructor_loss(micro):
+    video = micro_video(3, seed=2)
+    oracle = load_gazer("oracle", reconstructor=micro, candidate_batch=8)
+    gaze = oracle.gaze(video, gazing_ratio=3 / 20)
+    assert gaze.loss_kind == "measured" and gaze.gazer == "oracle"
+    assert gaze.counts().tolist() == [[3, 3, 3]]
+    # Its per-frame loss is what the reconstructor measures for the gaze it chose...
+    assert torch.allclose(gaze.frame_loss, micro.measure(video, gaze).frame_loss, atol=1e-5)
+    # ...the loss trace is the loss after each gaze, and it only goes down.
+    for t in range(3):
+        trace = gaze._frame_values(gaze.loss, 0, t)
+        assert float(trace[-1]) == pytest.approx(float(gaze.frame_loss[0, t]), abs=1e-6)
+        assert (trace[1:] <= trace[:-1]).all()
+    # The batched VideoMAE path and plain `reconstruct` calls agree.
+    slow = load_gazer("oracle", reconstructor=micro, batched=False).gaze(video[:2], gazing_ratio=2 / 20)
+    fast = oracle.gaze(video[:2], gazing_ratio=2 / 20)
+    assert torch.equal(slow.gazing_pos, fast.gazing_pos)
+    assert torch.allclose(slow.frame_loss, fast.frame_loss, atol=1e-5)
+
+
+def test_oracle_first_pick_is_the_best_single_slot(micro):
+    video = micro_video(1, seed=3)
+    first = load_gazer("oracle", reconstructor=micro).gaze(video, gazing_ratio=1 / 20)
+    singles = [float(micro.reconstruct(video, GazeResult.from_frame_slots([[[s]]], micro.grid)).loss)
+               for s in range(20)]
+    assert float(first.frame_loss) == pytest.approx(min(singles), abs=1e-5)
+    assert first.frame_slots(0, 0).tolist() == [int(np.argmin(singles))]
+
+
+def test_oracle_threshold_stops_early(micro):
+    video = micro_video(2, seed=4)
+    none = micro.reconstruct(video, GazeResult.from_frame_slots([[[], []]], micro.grid)).loss
+    gaze = load_gazer("oracle", reconstructor=micro).gaze(video, gazing_ratio=0.5, task_loss_requirement=1e9)
+    assert gaze.num_gazed == 0 and torch.allclose(gaze.frame_loss, none, atol=1e-5)
+
+
+def test_oracle_with_paint_agrees_with_greedy():
+    paint = load_reconstructor("paint", device="cpu", grid=grid_for([32, 64], 16))
+    video = micro_video(2, seed=5)
+    oracle = load_gazer("oracle", reconstructor=paint).gaze(video, gazing_ratio=1 / 20)
+    greedy = load_gazer("greedy", device="cpu", grid=paint.grid).gaze(video, gazing_ratio=1 / 20)
+    # Both minimise paint's L1 one slot at a time: the best first slot reaches the same loss.
+    assert torch.allclose(oracle.frame_loss, greedy.frame_loss, atol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="bf16 autocast only runs on CUDA")
+def test_bf16_on_cuda_is_close(expected, ref_gaze, synthetic_clip):
+    rec = load_videomae(str(WEIGHTS), device="cuda", config=str(CONFIG), rebuild="together")
+    loss = rec.reconstruct(synthetic_clip, ref_gaze, frames=REF_FRAMES).loss
+    assert torch.allclose(loss, expected["loss_each_reconstruction_frame"], rtol=2e-2)
