@@ -31,6 +31,7 @@ class Answer:
     new_tokens: int  # tokens generated
     flops: dict[str, float | None]  # analytic FLOPs per stage (FLOP_ROWS + 'total'); None = unknown
     seconds: dict[str, float]  # wall time per stage (TIME_ROWS + 'total')
+    cpu_seconds: dict[str, float | None] = field(default_factory=dict)  # process CPU time per stage (all threads)
     measured_flops: dict[str, float | None] | None = None  # FlopCounterMode per stage, when counted
     settings: dict[str, Any] = field(default_factory=dict)  # gazer, ratio, threshold, grid, frames, ...
 

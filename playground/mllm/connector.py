@@ -56,13 +56,16 @@ def sparse_pixel_shuffle(features: torch.Tensor, weight: torch.Tensor, group: to
     Returns:
         (M, D) connector tokens.
     """
-    N, d = features.shape
-    D = weight.shape[0]
-    blocks = weight.view(D, factor * factor, d)
+    d, D = features.shape[1], weight.shape[0]
+    blocks = weight.view(D, factor * factor, d).transpose(0, 1)  # (r*r, D, d): block j maps member j
     out = torch.zeros(num_groups, D, dtype=features.dtype, device=features.device)
-    group, member = group.to(features.device), member.to(features.device)
-    for j in range(factor * factor):
-        rows = torch.nonzero(member == j).flatten()
-        if rows.numel():
-            out.index_add_(0, group[rows], features.index_select(0, rows) @ blocks[:, j, :].T)
+    member = member.to(features.device)
+    order = torch.argsort(member, stable=True)  # one contiguous segment of patches per member position
+    feats, groups = features.index_select(0, order), group.to(features.device).index_select(0, order)
+    start = 0
+    for j, count in enumerate(torch.bincount(member, minlength=factor * factor).tolist()):
+        if count:
+            segment = slice(start, start + count)
+            out.index_add_(0, groups[segment], torch.nn.functional.linear(feats[segment], blocks[j]))
+        start += count
     return out

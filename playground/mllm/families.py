@@ -142,10 +142,6 @@ class Family:
         """uint8 (T,H,W,3) -> (T,3,size,size) in the model's pixel space, dtype and device."""
         return frames_to_pixels(frames, size, self.processing, self.device, self.dtype)
 
-    @property
-    def eager(self) -> bool:
-        return getattr(self.vision_config, "_attn_implementation", "sdpa") == "eager"
-
     def input_embeddings(self, ids: torch.Tensor) -> torch.Tensor:
         return self.model.get_input_embeddings()(ids)
 

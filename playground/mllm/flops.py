@@ -47,20 +47,24 @@ class StageCounter:
         self.device = device
         self.mode = FlopCounterMode(display=False, custom_mapping={CPU_SDPA: _cpu_sdpa_flop}) if count else None
         self.seconds = 0.0
+        self.cpu_seconds = 0.0  # process CPU time (all threads): steadier than wall time on a shared machine
         self.flops: int | None = None
         self.attention_flops: int | None = None
         self._start = 0.0
+        self._cpu_start = 0.0
 
     def __enter__(self) -> "StageCounter":
         if self.mode is not None:
             self.mode.__enter__()
         synchronize(self.device)
         self._start = time.perf_counter()
+        self._cpu_start = time.process_time()
         return self
 
     def __exit__(self, *exc) -> None:
         synchronize(self.device)
         self.seconds = time.perf_counter() - self._start
+        self.cpu_seconds = time.process_time() - self._cpu_start
         if self.mode is not None:
             self.mode.__exit__(*exc)
             self.flops = int(self.mode.get_total_flops())
@@ -71,6 +75,10 @@ class StageCounter:
         """Seconds since the stage started (device synchronised)."""
         synchronize(self.device)
         return time.perf_counter() - self._start
+
+    def cpu_elapsed(self) -> float:
+        """Process CPU seconds since the stage started."""
+        return time.process_time() - self._cpu_start
 
     def snapshot(self) -> int | None:
         """FLOPs counted so far in this stage, or None when not counting."""

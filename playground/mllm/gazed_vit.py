@@ -10,7 +10,8 @@ by frame. The model's encoder layers then run on that sequence with one of three
 - `frame_independent`: a token sees its own frame only (the stock per-frame encoder, on fewer tokens);
 - `bidirectional`: every token sees every token.
 
-The mask is built once per call as a (1, 1, N, N) boolean and shared by all layers and heads.
+The mask is built once per call as a (1, 1, N, N) boolean, turned once into its additive float
+form, and shared by all layers and heads (broadcast, never copied per head).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def attention_mask(frame: torch.Tensor, mode: str) -> torch.Tensor | None:
 
 
 def additive_mask(mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
-    """Bool (1,1,N,N) -> additive float mask (0 where allowed, dtype's min elsewhere), for eager attention."""
+    """Bool (1,1,N,N) -> additive float (1,1,N,N): 0 where allowed, dtype's min elsewhere (sdpa and eager)."""
     if mask is None:
         return None
     zero = torch.zeros((), dtype=dtype, device=mask.device)
@@ -104,7 +105,7 @@ def embed_slots(embed_scale: Callable[[int], torch.Tensor], grid: MultiScaleGrid
 
 
 def encode_gazed(embeddings: torch.Tensor, tokens: GazedTokens, layers: Sequence[torch.nn.Module],
-                 mode: str = "block_causal", eager: bool = False) -> torch.Tensor:
+                 mode: str = "block_causal") -> torch.Tensor:
     """Run encoder layers on the gazed slots.
 
     Args:
@@ -112,7 +113,6 @@ def encode_gazed(embeddings: torch.Tensor, tokens: GazedTokens, layers: Sequence
         tokens: which slots to keep (N of them).
         layers: the model's encoder layers, each called as `layer(hidden (1,N,d), mask)`.
         mode: the attention mode (ATTENTION_MODES).
-        eager: the layers use eager attention, which wants an additive float mask.
 
     Returns:
         (N, d) hidden states after the last layer (no final norm).
@@ -123,9 +123,9 @@ def encode_gazed(embeddings: torch.Tensor, tokens: GazedTokens, layers: Sequence
         raise PlaygroundError("the gaze selects no patch at all: nothing to encode")
     index = (tokens.frame * S + tokens.slot).to(embeddings.device)
     hidden = embeddings.reshape(T * S, d).index_select(0, index)[None]  # (1, N, d)
-    mask = attention_mask(tokens.frame.to(embeddings.device), mode)
-    if eager:
-        mask = additive_mask(mask, hidden.dtype)
+    # Built once as bool, turned once into the additive form both kernels use: torch's SDPA would
+    # otherwise convert a bool mask again in every layer, eager attention adds it to the scores.
+    mask = additive_mask(attention_mask(tokens.frame.to(embeddings.device), mode), hidden.dtype)
     for layer in layers:
         hidden = layer(hidden, mask)
     return hidden[0]

@@ -49,10 +49,12 @@ class _PrefillClock:
         self.counter = counter
         self.calls = 0
         self.prefill_seconds: float | None = None
+        self.prefill_cpu_seconds: float | None = None
         self.prefill_flops: int | None = None
 
     def __call__(self, input_ids, scores):
         if self.calls == 0:
+            self.prefill_cpu_seconds = self.counter.cpu_elapsed()
             self.prefill_seconds = self.counter.elapsed()
             self.prefill_flops = self.counter.snapshot()
         self.calls += 1
@@ -67,6 +69,22 @@ class GazedMLLM:
         self.name = name
         self.device = family.device
         self._gazers: dict[tuple, Any] = {}
+
+    @classmethod
+    def from_model(cls, model, tokenizer, processing, chat_template: str | None = None,
+                   name: str = "in-memory") -> "GazedMLLM":
+        """Wrap an already built model (e.g. random weights for timing) without saving it.
+
+        Args:
+            model: a SmolVLMForConditionalGeneration or LlavaOnevisionForConditionalGeneration.
+            tokenizer: its tokenizer (placeholder tokens must match the config's ids).
+            processing: the frame preprocessing (`families.FrameProcessing`).
+            chat_template: the chat template (LLaVA-OV; SmolVLM uses its processor's video template).
+        """
+        from .families import family_for
+
+        family = family_for(model.config.model_type)(model.eval(), tokenizer, processing, chat_template)
+        return cls(family, name)
 
     @property
     def model(self):
@@ -160,7 +178,7 @@ class GazedMLLM:
         frames = self._frames(video, num_frames)
         fps = float(fps or self.family.processing.fps)
         check(fps > 0, f"fps must be positive, got {fps}")
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         gazer_stage = None
         if gazer is not None:
             gazer_stage = StageCounter(self.device, count_flops)
@@ -177,9 +195,13 @@ class GazedMLLM:
         text = self.tokenizer.decode(new_ids, skip_special_tokens=True).strip()
         seconds = {name: st.seconds for name, st in vision.stages.items()}
         seconds.update(llm_prefill=prefill[0], llm_decode=decode[0])
+        cpu = {name: st.cpu_seconds for name, st in vision.stages.items()}
+        cpu.update(llm_prefill=prefill[2], llm_decode=decode[2])
         seconds["gazer"] = gazer_stage.seconds if gazer_stage else (gaze.seconds.get("gaze") if gaze is not None
                                                                       and not isinstance(gaze, dict) else None)
         seconds["total"] = time.perf_counter() - started
+        cpu["gazer"] = gazer_stage.cpu_seconds if gazer_stage else None
+        cpu["total"] = time.process_time() - cpu_started
         analytic = self.analytic_flops(vision, ids.shape[1], len(new_ids), gazed=gaze is not None)
         measured = None
         if count_flops:
@@ -199,7 +221,7 @@ class GazedMLLM:
                       vision_tokens=int(sum(vision.encoder_tokens)), vision_tokens_per_frame=vision.encoder_tokens,
                       llm_vision_tokens=int(vision.tokens.shape[0]), llm_vision_tokens_per_frame=vision.per_frame,
                       llm_prompt_tokens=int(ids.shape[1]), new_tokens=len(new_ids), flops=analytic,
-                      seconds=seconds, measured_flops=measured, settings=settings)
+                      seconds=seconds, cpu_seconds=cpu, measured_flops=measured, settings=settings)
 
     def check_gaze(self, gaze: GazeResult, num_frames: int) -> GazedTokens:
         """Validate a gaze against the model and the clip; return its gazed tokens (clip 0)."""
@@ -233,7 +255,7 @@ class GazedMLLM:
             pixels = {side: fam.pixels(frames, side) for side in tokens.grid.scales}
         with stages["vision_encoder"]:
             embeddings = embed_slots(lambda side: fam.embed_scale(pixels[side]), tokens.grid)
-            hidden = encode_gazed(embeddings, tokens, fam.gazed_layers(), attention, eager=fam.eager)
+            hidden = encode_gazed(embeddings, tokens, fam.gazed_layers(), attention)
             features = fam.finish(hidden)
         with stages["connector"]:
             out, per_frame = fam.gazed_connector(features, tokens)
@@ -252,7 +274,7 @@ class GazedMLLM:
         return embeds
 
     def _generate(self, embeds: torch.Tensor, max_new_tokens: int, count_flops: bool):
-        """Greedy `generate(inputs_embeds=...)`; returns new ids and (seconds, flops) of prefill and decode."""
+        """Greedy `generate(inputs_embeds=...)`; returns new ids and (seconds, flops, CPU seconds) of prefill and decode."""
         from transformers import LogitsProcessorList
 
         counter = StageCounter(self.device, count_flops)
@@ -268,9 +290,10 @@ class GazedMLLM:
                                       pad_token_id=pad)
         new_ids = out[0].tolist()  # with inputs_embeds only, generate returns the new tokens alone
         prefill_s = clock.prefill_seconds if clock.prefill_seconds is not None else counter.seconds
-        prefill = (prefill_s, clock.prefill_flops)
+        prefill_cpu = clock.prefill_cpu_seconds if clock.prefill_cpu_seconds is not None else counter.cpu_seconds
+        prefill = (prefill_s, clock.prefill_flops, prefill_cpu)
         decode_flops = None if counter.flops is None else counter.flops - (clock.prefill_flops or 0)
-        decode = (counter.seconds - prefill_s, decode_flops)
+        decode = (counter.seconds - prefill_s, decode_flops, counter.cpu_seconds - prefill_cpu)
         return new_ids, prefill, decode
 
     # ---- FLOPs ---------------------------------------------------------------------------------
