@@ -73,15 +73,17 @@ CURVES = LRU(capacity=16)
 
 
 def _friendly_load(kind: str, name: str, load: Callable[[], Any]) -> Any:
-    """Run a loader; a failed hub lookup becomes a message that says what to set."""
+    """Run a loader; a failed load becomes one line naming the model and saying what to set."""
     try:
         return load()
     except PlaygroundError as exc:
         message = str(exc)
-        looks_remote = "/" in name and not Path(name).exists()
+        if not message.startswith("cannot load"):
+            message = f"cannot load {kind} {name!r}: {message}"
+        looks_remote = "/" in name and not Path(name).expanduser().exists()
         if looks_remote and "HF_HUB_OFFLINE" not in message and "local folder" not in message:
             message = f"{message} ({OFFLINE_HINT})"
-        raise PlaygroundError(f"cannot load {kind} {name!r}: {message}") from exc
+        raise PlaygroundError(message) from exc
     except (OSError, RuntimeError) as exc:  # unexpected loader failures still reach the user as one line
         raise PlaygroundError(f"cannot load {kind} {name!r}: {exc} ({OFFLINE_HINT})") from exc
 

@@ -77,8 +77,8 @@ def gaze_action(video, num_frames=16, fps=0.0, start=0.0, gazer="greedy", recons
     T = run.clip.frames.shape[0]
     return (render.summary_markdown(run), str(view.overlay_video), str(view.compare_video),
             gr.Slider(minimum=0, maximum=max(T - 1, 1), value=0, step=1, interactive=T > 1),
-            render.frame_panel(view, 0), viz.fig_tokens_per_frame(run.gaze),
-            viz.fig_loss_per_frame(run.gaze, run.reconstruction), render.quality_figure(run),
+            render.frame_panel(view, 0), render.fit(viz.fig_tokens_per_frame(run.gaze)),
+            render.fit(viz.fig_loss_per_frame(run.gaze, run.reconstruction)), render.fit(render.quality_figure(run)),
             [str(p) for p in view.files], card, view)
 
 
@@ -98,7 +98,7 @@ def curve_action(view: render.RunView | None, progress=gr.Progress()):
         return None
     run = view.run
     curve = pipeline.threshold_curve(run.clip, run.settings, progress)
-    return render.curve_figure(curve, run.settings.task_loss_requirement)
+    return render.fit(render.curve_figure(curve, run.settings.task_loss_requirement))
 
 
 @friendly_errors
@@ -110,7 +110,7 @@ def compare_action(video, budget=0.1, num_frames=16, fps=0.0, start=0.0, gazer="
     clip = pipeline.load_clip(video, settings, LIMITS)
     rows, results = pipeline.compare_gazers(clip, settings, budget, progress=progress)
     bars, lines = render.comparison_figures(rows, results)
-    return pd.DataFrame(rows), bars, lines
+    return pd.DataFrame(rows), render.fit(bars), render.fit(lines)
 
 
 @friendly_errors
@@ -125,7 +125,7 @@ def ask_action(video, question="What happens in this video?", mllm="smolvlm2-256
     table = pd.DataFrame(render.answer_rows(result.full, result.gazed), columns=["", "gazed", "full"])
     note = result.note or (f"gazed: {result.gazed.vision_tokens:,} vision tokens; "
                            f"full: {result.full.vision_tokens:,}")
-    return result.gazed.text, result.full.text, table, render.answer_figure(result.full, result.gazed), note
+    return result.gazed.text, result.full.text, table, render.fit(render.answer_figure(result.full, result.gazed), 420), note
 
 
 def example_paths() -> list[str]:

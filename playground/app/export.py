@@ -1,7 +1,8 @@
 """Files a run can be downloaded as: gaze JSON, masks NPZ, overlay and reconstruction MP4, metrics CSV, run card.
 
 The gaze JSON is `GazeResult.to_json()` (the reference's official dict as lists, plus per-frame
-stats), so `GazeResult.from_json` reads it back; the MP4s are the overlay and the reconstruction. The run card records what is needed to redo a
+stats), so `GazeResult.from_json` reads it back; the files and columns match the CLI's `gaze` outputs.
+The MP4s (overlay, reconstruction) are written by `render.py`, which also shows them. The run card records what is needed to redo a
 run: package versions, model ids and revisions, the device, the settings and the video's hash.
 """
 
@@ -105,15 +106,32 @@ def write_run_card(card: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def write_exports(run: Run, card: dict[str, Any], folder: Path) -> list[Path]:
-    """Every download of a run in `folder`; returns their paths.
+def write_gaze_json(run: Run, path: Path) -> Path:
+    """`GazeResult.to_json()` plus the reconstruction's per-frame loss, PSNR (null = exact) and SSIM (as the CLI's)."""
+    rec = run.reconstruction
+    data = run.gaze.to_json()
+    data["reconstruction"] = {"name": rec.reconstructor, "loss": rec.loss[0].tolist(),
+                              "psnr_db": [float(x) if np.isfinite(x) else None for x in rec.psnr[0].tolist()],
+                              "ssim": rec.ssim[0].tolist()}
+    path.write_text(json.dumps(data))
+    return path
 
-    gaze.json, metrics.csv, overlay.mp4 and reconstruction.mp4 are written exactly as the CLI
-    writes them (`playground.cli.write_outputs`), so both front ends export the same files.
-    """
-    from ..cli import write_outputs
 
-    write_outputs(folder, run.clip.frames, run.clip.fps, run.gaze, run.reconstruction)
-    write_masks_npz(run, folder / "masks.npz")
-    write_run_card(card, folder / "run_card.json")
-    return [folder / name for name in EXPORT_FILES]
+def write_metrics_csv(run: Run, path: Path) -> Path:
+    """One row per frame with the CLI's columns (`playground.cli.metrics_rows`)."""
+    import csv
+
+    from ..cli import metrics_rows
+
+    rows = metrics_rows(run.gaze, run.reconstruction)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def write_tables(run: Run, card: dict[str, Any], folder: Path) -> list[Path]:
+    """The non-video downloads: gaze.json, masks.npz, metrics.csv, run_card.json."""
+    return [write_gaze_json(run, folder / "gaze.json"), write_masks_npz(run, folder / "masks.npz"),
+            write_metrics_csv(run, folder / "metrics.csv"), write_run_card(card, folder / "run_card.json")]

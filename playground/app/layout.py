@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import gradio as gr
+import torch
 
 from .. import viz
 from ..geometry import DEFAULT_GRID
@@ -37,6 +38,7 @@ OFFLINE_NOTE = ("MLLM weights are read from the Hugging Face cache or a local fo
 def build_demo() -> gr.Blocks:
     """The whole app as a `gr.Blocks`, with its queue configured; not launched."""
     d = RunSettings()
+    torch.set_num_threads(LIMITS.threads())  # concurrent runs share the cores instead of oversubscribing them
     work = dict(concurrency_limit=LIMITS.concurrency, concurrency_id="work")
     with gr.Blocks(title="AutoGaze Playground", delete_cache=(900, 3600)) as demo:
         gr.Markdown(INTRO)

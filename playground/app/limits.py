@@ -14,7 +14,7 @@ from ..errors import PlaygroundError, check
 
 
 def _env_number(name: str, default: float) -> float:
-    """A positive number from the environment, or `default` when unset."""
+    """A positive number from the environment, or `default` when unset (the default may be 0 = automatic)."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -35,10 +35,11 @@ class Limits:
     max_frames: int = 64  # most frames one run samples
     concurrency: int = 2  # runs executing at once (per event)
     queue_size: int = 64  # requests waiting beyond those
+    torch_threads: int = 0  # CPU threads per torch op; 0 = cores // concurrency, so runs do not oversubscribe
 
     @classmethod
     def from_env(cls) -> "Limits":
-        """Defaults overridden by $PLAYGROUND_APP_MAX_UPLOAD_MB, _MAX_DURATION_S, _MAX_FRAMES, _CONCURRENCY, _QUEUE."""
+        """Defaults overridden by $PLAYGROUND_APP_MAX_UPLOAD_MB, _MAX_DURATION_S, _MAX_FRAMES, _CONCURRENCY, _QUEUE, _THREADS."""
         d = cls()
         return cls(
             max_upload_mb=_env_number("PLAYGROUND_APP_MAX_UPLOAD_MB", d.max_upload_mb),
@@ -46,7 +47,12 @@ class Limits:
             max_frames=int(_env_number("PLAYGROUND_APP_MAX_FRAMES", d.max_frames)),
             concurrency=int(_env_number("PLAYGROUND_APP_CONCURRENCY", d.concurrency)),
             queue_size=int(_env_number("PLAYGROUND_APP_QUEUE", d.queue_size)),
+            torch_threads=int(_env_number("PLAYGROUND_APP_THREADS", d.torch_threads)),
         )
+
+    def threads(self) -> int:
+        """Torch threads per op: $PLAYGROUND_APP_THREADS, else the cores shared among concurrent runs."""
+        return self.torch_threads or max(1, (os.cpu_count() or 1) // max(1, self.concurrency))
 
     @property
     def max_upload_text(self) -> str:

@@ -117,9 +117,12 @@ def load_clip(video: str | Path | None, settings: RunSettings, limits: Limits) -
     """
     check(video is not None and str(video).strip() != "", "upload a video or pick an example first")
     path = Path(str(video))
-    limits.check_video(path)
-    key = (cache.file_key(path), settings.num_frames, settings.fps, settings.start)
-    return cache.FRAMES.get(key, lambda: _decode(path, settings, key))
+    try:
+        limits.check_video(path)
+        key = (cache.file_key(path), settings.num_frames, settings.fps, settings.start)
+        return cache.FRAMES.get(key, lambda: _decode(path, settings, key))
+    except PlaygroundError as exc:  # uploads live under long temporary paths: name the file only
+        raise PlaygroundError(str(exc).replace(str(path), path.name)) from exc
 
 
 def _decode(path: Path, settings: RunSettings, key: tuple) -> Clip:

@@ -1,0 +1,80 @@
+"""How fast the app answers with the training-free components: first result and threshold moves.
+
+    .venv/bin/python benchmarks/app_speed.py [--video assets/bigbuckbunny_clip.mp4] [--frames 16]
+
+Starts the app on a free local port in this process (as `make app` would, same thread settings),
+then times, for one clip:
+  - the first `/gaze` result through gradio_client (upload, decode, gaze, rebuild, render, exports);
+  - the same callback in-process on a fresh frame cache (the server-side share of that);
+  - moving the threshold: the callback on the same uploaded file with a new threshold, which the
+    page does on slider release (frames come from the cache; only gaze, rebuild and render run);
+  - the same through gradio_client (this re-uploads the file: the page does not);
+  - the frame scrubber and the slots-vs-threshold curve that follows the first result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def timed(fn, *args, **kwargs) -> tuple[float, object]:
+    start = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return time.perf_counter() - start, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--video", default=str(ROOT / "assets" / "bigbuckbunny_clip.mp4"))
+    parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument("--gazer", default="greedy")
+    args = parser.parse_args()
+
+    import torch
+    from gradio_client import Client, handle_file
+
+    from playground.app import cache, callbacks
+    from playground.app.pipeline import RunSettings, no_progress
+    from playground.app.server import running
+
+    d = RunSettings()
+    thresholds = [0.15, 0.25, 0.3, 0.4, 0.5]
+    rows: list[tuple[str, float, str]] = []
+    with running() as url:
+        client = Client(url, verbose=False)
+        t, out = timed(client.predict, handle_file(args.video), args.frames, 0, 0, args.gazer, "paint", d.threshold,
+                       d.max_gazing_ratio, api_name="/gaze")
+        rows.append(("first result, through the server (cold)", t, "<= 3"))
+        server_moves = [timed(client.predict, handle_file(args.video), args.frames, 0, 0, args.gazer, "paint", th,
+                              d.max_gazing_ratio, api_name="/gaze")[0] for th in thresholds[:3]]
+        rows.append(("threshold move, through the server (re-uploads)", statistics.median(server_moves), ""))
+
+        for c in (cache.FRAMES, cache.GAZES, cache.REBUILDS, cache.CURVES):
+            c.clear()
+        kwargs = dict(num_frames=args.frames, gazer=args.gazer, ratio=d.max_gazing_ratio, progress=no_progress)
+        t, first = timed(callbacks.gaze_action, args.video, threshold=d.threshold, **kwargs)
+        rows.append(("first result, callback only (fresh frame cache)", t, "<= 3"))
+        moves = [timed(callbacks.gaze_action, args.video, threshold=th, **kwargs)[0] for th in thresholds]
+        rows.append((f"threshold move, callback (median of {len(moves)})", statistics.median(moves), "<= 2"))
+        rows.append(("threshold move, callback (slowest)", max(moves), "<= 2"))
+        view = first[-1]
+        scrub = [timed(callbacks.frame_action, view, i)[0] for i in range(args.frames)]
+        rows.append(("frame scrubber (median)", statistics.median(scrub), ""))
+        t, _ = timed(callbacks.curve_action, view, progress=no_progress)
+        rows.append(("slots-vs-threshold curve (after the first result)", t, ""))
+
+    print(f"app speed: {Path(args.video).name}, {args.frames} frames, gazer {args.gazer}, reconstructor paint, "
+          f"torch threads {torch.get_num_threads()}, {__import__('os').cpu_count()} CPU cores")
+    width = max(len(r[0]) for r in rows)
+    print(f"{'step'.ljust(width)}  seconds  target")
+    for name, seconds, target in rows:
+        print(f"{name.ljust(width)}  {seconds:7.2f}  {target}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""The app without a server: the Blocks build, the callbacks' outputs and exports, errors, limits, caches."""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+import time
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+
+from playground import GazeResult, PlaygroundError
+from playground.app import cache, callbacks, pipeline, tempfiles
+from playground.app.limits import Limits
+
+ROOT = Path(__file__).resolve().parents[1]
+SQUARE = ROOT / "assets" / "synthetic_square.mp4"
+BUNNY = ROOT / "assets" / "bigbuckbunny_clip.mp4"
+quiet = pipeline.no_progress
+
+
+@pytest.fixture(scope="module")
+def demo():
+    import torch
+
+    threads = torch.get_num_threads()
+    from app import construct_demo
+
+    yield construct_demo()
+    torch.set_num_threads(threads)  # build_demo sizes torch's pool for the app; give the rest of the suite its own
+
+
+def test_blocks_build_with_named_endpoints(demo):
+    info = demo.get_api_info()["named_endpoints"]
+    assert {"/gaze", "/ask", "/compare"} <= set(info)
+    gaze_params = info["/gaze"]["parameters"]
+    assert gaze_params[0]["parameter_name"] == "video" and not gaze_params[0]["parameter_has_default"]
+    assert all(p["parameter_has_default"] for p in gaze_params[1:]), "every /gaze input but the video has a default"
+    assert [p["parameter_name"] for p in info["/ask"]["parameters"]][:2] == ["video", "question"]
+    assert demo._queue.max_size == callbacks.LIMITS.queue_size
+
+
+def test_gaze_action_outputs_and_exports():
+    out = callbacks.gaze_action(str(SQUARE), num_frames=4, threshold=0.15, ratio=0.5, progress=quiet)
+    summary, overlay, rebuilt, scrubber, panel, tokens, loss, quality, files, card, view = out
+    assert "slots" in summary and "PSNR" in summary
+    assert Path(overlay).stat().st_size > 0 and Path(rebuilt).stat().st_size > 0
+    assert scrubber.maximum == 3
+    assert panel.ndim == 3 and panel.shape[1] > 3 * 224  # original | overlay | reconstruction
+    assert [len(bar.y) for bar in tokens.data] == [4] * 4  # one bar per frame for each of the 4 scales
+    names = {Path(f).name for f in files}
+    assert names == {"gaze.json", "masks.npz", "overlay.mp4", "reconstruction.mp4", "metrics.csv", "run_card.json"}
+    folder = Path(files[0]).parent
+    gaze = view.run.gaze
+
+    back = GazeResult.from_json(str(folder / "gaze.json"))
+    for key, value in gaze.to_official().items():
+        assert np.array_equal(back.to_official()[key].numpy(), value.numpy()), key
+    masks = np.load(folder / "masks.npz")
+    per_scale = np.stack([masks[f"mask_{s}px"].reshape(4, -1).sum(1) for s in gaze.grid.scales], -1)
+    assert np.array_equal(per_scale, gaze.counts_per_scale()[0].numpy())
+    with open(folder / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["gazed"]) for r in rows] == gaze.counts()[0].tolist()
+    saved = json.loads((folder / "run_card.json").read_text())
+    assert saved["settings"]["threshold"] == 0.15 and saved["settings"]["max_gazing_ratio"] == 0.5
+    assert saved["models"]["gazer"]["id"] == "greedy" and saved["packages"]["torch"]
+    assert saved["device"]["device"] and saved["video"]["sha256"] == card["video"]["sha256"]
+    assert saved["results"]["slots_kept"] == gaze.num_gazed
+
+    frame = callbacks.frame_action(view, 2)
+    assert frame.shape == panel.shape and not np.array_equal(frame, panel)
+
+
+def test_threshold_move_reuses_decoded_frames(monkeypatch):
+    calls = []
+    decode = pipeline._decode
+    monkeypatch.setattr(pipeline, "_decode", lambda *a: calls.append(1) or decode(*a))
+    cache.FRAMES.clear()
+    first = callbacks.gaze_action(str(BUNNY), num_frames=4, threshold=0.3, progress=quiet)[-1]
+    second = callbacks.gaze_action(str(BUNNY), num_frames=4, threshold=0.5, progress=quiet)[-1]
+    assert len(calls) == 1, "the second threshold must re-gaze the cached frames, not decode again"
+    assert second.run.clip is first.run.clip
+    assert second.run.gaze.num_gazed <= first.run.gaze.num_gazed  # a looser threshold never keeps more
+
+
+def test_curve_and_compare():
+    view = callbacks.gaze_action(str(BUNNY), num_frames=3, threshold=0.3, progress=quiet)[-1]
+    fig = callbacks.curve_action(view, progress=quiet)
+    kept = fig.data[0].y
+    assert len(kept) == len(pipeline.CURVE_THRESHOLDS)
+    assert all(a >= b for a, b in zip(kept, kept[1:])), "slots kept must not grow with the threshold"
+    table, bars, lines = callbacks.compare_action(str(BUNNY), budget=0.1, num_frames=3, progress=quiet)
+    assert list(table["gazer"]) == ["greedy", "framediff", "random", "full"]
+    budget = int(np.float32(0.1) * np.float32(265))
+    for name in ("greedy", "framediff", "random"):  # the same budget for all, and each spends it
+        assert int(table.set_index("gazer").loc[name, "slots"]) == 3 * budget, name
+    assert int(table.set_index("gazer").loc["full", "slots"]) == 3 * 196
+    assert len(lines.data) == 4 and len(bars.data) == 2
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(video=None), "upload a video"),
+    (dict(video="README.md"), "not a video"),
+    (dict(video=str(SQUARE), threshold=-1), "threshold"),
+    (dict(video=str(SQUARE), ratio=0), "gazing ratio"),
+    (dict(video=str(SQUARE), num_frames=10_000), "frames must be between"),
+    (dict(video=str(SQUARE), start=99), "past the end"),
+    (dict(video=str(SQUARE), gazer="no-such-org/no-such-gazer"), "no-such-gazer"),
+])
+def test_errors_are_one_line_messages(kwargs, message):
+    video = kwargs.pop("video")
+    with pytest.raises(gr.Error) as info:
+        callbacks.gaze_action(video, **{"num_frames": 2, **kwargs}, progress=quiet)
+    text = info.value.message
+    assert message in text and "\n" not in text and "Traceback" not in text
+    assert "/tmp/" not in text  # uploads are named by file name, not by their temporary path
+
+
+def test_unexpected_failures_are_messages_too(monkeypatch):
+    def broken(*args, **kwargs):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(pipeline, "run", broken)
+    with pytest.raises(gr.Error, match=r"internal error \(KeyError: 'boom'\)"):
+        callbacks.gaze_action(str(SQUARE), progress=quiet)
+
+
+def test_uploads_over_the_limits_are_refused(tmp_path):
+    with pytest.raises(PlaygroundError, match="up to 0 MB"):
+        Limits(max_upload_mb=0.0001).check_video(BUNNY)
+    with pytest.raises(PlaygroundError, match="lasts 3 s; this app accepts videos up to 1 s"):
+        Limits(max_duration_s=1).check_video(BUNNY)
+    Limits().check_video(BUNNY)
+
+
+def test_limits_from_env(monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_APP_MAX_FRAMES", "8")
+    monkeypatch.setenv("PLAYGROUND_APP_CONCURRENCY", "4")
+    limits = Limits.from_env()
+    assert limits.max_frames == 8 and limits.concurrency == 4 and limits.threads() >= 1
+    monkeypatch.setenv("PLAYGROUND_APP_MAX_FRAMES", "lots")
+    with pytest.raises(PlaygroundError, match="PLAYGROUND_APP_MAX_FRAMES must be a number"):
+        Limits.from_env()
+
+
+def test_models_load_once_under_concurrent_requests():
+    lru = cache.LRU(capacity=2)
+    builds = []
+
+    def build():
+        builds.append(1)
+        time.sleep(0.05)  # a slow load, so that the other threads arrive while it runs
+        return object()
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(lru.get("m", build))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(builds) == 1 and len({id(r) for r in results}) == 1
+    lru.get("a", object), lru.get("b", object)
+    assert "m" not in lru and len(lru) == 2  # least recently used goes first
+    assert cache.get_gazer("greedy") is cache.get_gazer(" greedy ")
+
+
+def test_run_folders_are_pruned():
+    old = tempfiles.run_dir()
+    (old / "x.mp4").write_bytes(b"0")
+    past = time.time() - 3600
+    import os
+
+    os.utime(old, (past, past))
+    fresh = tempfiles.run_dir(max_age_s=60)
+    assert not old.exists() and fresh.exists()
+
+
+def test_offline_mllm_message_says_what_to_set(monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # read once at import, so set it too
+    with pytest.raises(gr.Error) as info:
+        callbacks.ask_action(str(SQUARE), "What moves?", mllm="someone/not-cached-mllm", num_frames=2, progress=quiet)
+    assert "HF_HUB_OFFLINE" in info.value.message and "\n" not in info.value.message
