@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from ..device import autocast
 from ..errors import PlaygroundError, check
-from ..gaze import GazeResult, concat_frames
+from ..gaze import GazeResult
 from ..geometry import MultiScaleGrid
 from ..models.autogaze_model import AutoGazeConfig, AutoGazeNet, FrameGaze, GazeSession
 from .base import Gazer, check_threshold, frame_budgets
@@ -460,8 +460,7 @@ class AutoGazeGazer(Gazer):
                 done += len(batch)
                 if progress is not None:
                     progress(done, len(units))
-        per_tile = [concat_frames([results[(c, k)] for c in range(len(chunks))]) for k in range(layout.num_tiles)]
-        gaze = _stack_clips(per_tile)
+        gaze = _join_chunks([[results[(c, k)] for c in range(len(chunks))] for k in range(layout.num_tiles)])
         gaze.gazer, gaze.loss_kind = self.name, self.loss_kind
         gaze.seconds = {"gaze": time.perf_counter() - start}
         gaze.settings = {"gazing_ratio": gazing_ratio, "task_loss_requirement": task_loss_requirement,
@@ -534,14 +533,17 @@ def _scatter_loss(result: GazeResult, out: torch.Tensor) -> None:
     out[b_idx, frame[n_idx], result.gazing_pos[b_idx, n_idx] % S] = result.loss[b_idx, n_idx]
 
 
-def _stack_clips(results: list[GazeResult]) -> GazeResult:
-    """Single-clip results over the same frames -> one batch (frames padded to the longest clip)."""
-    slots, losses = [], []
-    for r in results:
-        slots.append([r.frame_slots(0, t).tolist() for t in range(r.num_frames)])
-        losses.append([r._frame_values(r.loss, 0, t).tolist() for t in range(r.num_frames)])
-    frame_loss = torch.cat([r.frame_loss for r in results], 0)
-    return GazeResult.from_frame_slots(slots, results[0].grid, losses=losses, frame_loss=frame_loss,
+def _join_chunks(per_tile: list[list[GazeResult]]) -> GazeResult:
+    """Single-clip chunk results, `per_tile[k][c]` -> one batch (B = tiles) over all frames.
+
+    Frames are padded to the longest tile, as in any batch.
+    """
+    slots, losses, frame_loss = [], [], []
+    for chunks in per_tile:
+        slots.append([r.frame_slots(0, t).tolist() for r in chunks for t in range(r.num_frames)])
+        losses.append([r._frame_values(r.loss, 0, t).tolist() for r in chunks for t in range(r.num_frames)])
+        frame_loss.append(torch.cat([r.frame_loss for r in chunks], 1))
+    return GazeResult.from_frame_slots(slots, per_tile[0][0].grid, losses=losses, frame_loss=torch.cat(frame_loss, 0),
                                        loss_kind="predicted")
 
 

@@ -358,13 +358,13 @@ class AutoGazeNet(nn.Module):
         losses = F.linear(hidden, dec.task_loss_prediction_head.weight).float()
         return logits.view(hidden.shape[0], self.cfg.num_multi_token_pred, self.cfg.vocab_size), losses
 
-    def decode(self, x: torch.Tensor, positions: torch.Tensor, cache: "KVCache", real: torch.Tensor,
-               rows: list[int], advance: bool = True) -> torch.Tensor:
+    def decode(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], cache: "KVCache",
+               real: torch.Tensor, rows: list[int], advance: bool = True) -> torch.Tensor:
         """Run the decoder on new tokens, appending their keys/values to the cache.
 
         Args:
             x: (B, Q, D) input embeddings of the new tokens.
-            positions: (B, Q) int64 rotary positions.
+            rope: (cos, sin) of their positions, from `rope` (B, 1, Q, head_dim).
             cache: the batch's KV cache (L tokens so far).
             real: (B, Q) bool, False for padding tokens (masked for every later query).
             rows: indices into Q whose final hidden states are wanted; the last layer only
@@ -378,44 +378,43 @@ class AutoGazeNet(nn.Module):
             self.fuse()
         cfg = self.cfg
         B, Q, _ = x.shape
-        L = cache.reserve(Q)
-        cache.real[:, L:L + Q] = real
-        mask = cache.real[:, None, None, :L + Q].expand(B, 1, Q, L + Q).clone()
-        mask[..., L:] &= cache.causal(Q)
-        cos, sin = self._rope(positions, x.dtype)
+        L = cache.append_mask(real)
+        bias = cache.attention_bias(Q)  # (B, 1, Q, L + Q) additive 0 / -inf
+        cos, sin = rope
         H, Hkv, hd = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
-        split = [H * hd, Hkv * hd, Hkv * hd]
-        eps = cfg.rms_norm_eps
-        last = len(self._fused) - 1
+        eps, last = cfg.rms_norm_eps, len(self._fused) - 1
         for li, (w_in, w_qkv, w_o, w_post, w_gu, w_down) in enumerate(self._fused):
-            q, k, v = F.linear(_rms(x, w_in, eps), w_qkv).split(split, dim=-1)
-            q = _rotate(q.view(B, Q, H, hd).transpose(1, 2), cos, sin)
-            k = _rotate(k.view(B, Q, Hkv, hd).transpose(1, 2), cos, sin)
-            cache.k[li][:, :, L:L + Q] = k
-            cache.v[li][:, :, L:L + Q] = v.view(B, Q, Hkv, hd).transpose(1, 2)
-            keys, values = cache.k[li][:, :, :L + Q], cache.v[li][:, :, :L + Q]
-            m = mask
+            h = _rms(x, w_in, eps)
             if li == last and len(rows) < Q:
-                q, x, m = q[:, :, rows], x[:, rows], mask[:, :, rows]
-            attn = _attention(q, keys, values, m, H // Hkv, hd ** -0.5)
+                # Only the wanted rows go further than this layer's keys and values.
+                k, v = F.linear(h, w_qkv[H * hd:]).split(Hkv * hd, dim=-1)
+                q = F.linear(h[:, rows], w_qkv[:H * hd]).view(B, len(rows), H, hd).transpose(1, 2)
+                q = _rotate(q, cos[:, :, rows], sin[:, :, rows])
+                x, bias = x[:, rows], bias[:, :, rows]
+            else:
+                q, k, v = F.linear(h, w_qkv).split([H * hd, Hkv * hd, Hkv * hd], dim=-1)
+                q = _rotate(q.view(B, Q, H, hd).transpose(1, 2), cos, sin)
+            cache.k[li][:, :, L:L + Q] = _rotate(k.view(B, Q, Hkv, hd).transpose(1, 2), cos, sin)
+            cache.v[li][:, :, L:L + Q] = v.view(B, Q, Hkv, hd).transpose(1, 2)
+            attn = _attention(q, cache.k[li][:, :, :L + Q], cache.v[li][:, :, :L + Q], bias, H // Hkv, hd ** -0.5)
             x = x + F.linear(attn.transpose(1, 2).reshape(B, -1, H * hd), w_o)
             gate, up = F.linear(_rms(x, w_post, eps), w_gu).chunk(2, dim=-1)
             x = x + F.linear(F.silu(gate) * up, w_down)
-        if len(rows) == Q and rows != list(range(Q)):
-            x = x[:, rows]
         if advance:
             cache.length = L + Q
         return _rms(x, self.gazing_model.gaze_decoder.model.norm.weight, eps)
 
-    def _rope(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, Q) positions -> cos, sin (B, 1, Q, head_dim)."""
+    def rope(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, Q) int64 positions -> cos, sin (B, 1, Q, head_dim), computed as the reference (float32)."""
         freqs = positions.to(torch.float32)[..., None] * self.inv_freq.to(torch.float32)
         emb = torch.cat([freqs, freqs], dim=-1)
         return emb.cos().to(dtype)[:, None], emb.sin().to(dtype)[:, None]
 
 
 def _rms(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    """RMSNorm in float32 (the reference's op order)."""
+    """RMSNorm in float32 (the reference's op order; `F.rms_norm` is bit-identical for float32)."""
+    if x.dtype == torch.float32 and weight.dtype == torch.float32:
+        return F.rms_norm(x, weight.shape, weight, eps)
     dtype = x.dtype
     h = x.to(torch.float32)
     h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
@@ -429,15 +428,12 @@ def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tens
     return x * cos + rotated * sin
 
 
-def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor, groups: int,
+def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor, groups: int,
                scale: float) -> torch.Tensor:
-    """Masked softmax attention: q (B, H, Q, hd), k/v (B, Hkv, L, hd), mask (B, 1, Q, L) bool."""
+    """Softmax attention: q (B, H, Q, hd), k/v (B, Hkv, L, hd), bias (B, 1, Q, L) additive 0 / -inf."""
     if groups > 1:
         k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
-    weights = torch.matmul(q, k.transpose(2, 3)) * scale
-    weights = weights.masked_fill(~mask, NEG_INF)
-    weights = torch.softmax(weights, dim=-1, dtype=torch.float32).to(q.dtype)
-    return torch.matmul(weights, v)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), scale=scale)
 
 
 # ---- KV cache ------------------------------------------------------------------------------
@@ -446,38 +442,45 @@ def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Te
 class KVCache:
     """Preallocated keys/values of every decoder layer for a batch, grown by doubling.
 
-    `real[b, i]` is False for padding tokens, which later queries never attend to.
+    `bias[b, i]` is 0 for a real token and -inf for padding, which later queries never attend to.
     """
 
     def __init__(self, cfg: AutoGazeConfig, batch: int, capacity: int, device: torch.device, dtype: torch.dtype):
         self.cfg, self.batch, self.device, self.dtype = cfg, batch, device, dtype
         self.length = 0
+        self.capacity = 0
         self._alloc(max(capacity, 1))
         self._causal: dict[int, torch.Tensor] = {}
 
     def _alloc(self, capacity: int) -> None:
         shape = (self.cfg.num_layers, self.batch, self.cfg.num_kv_heads, capacity, self.cfg.head_dim)
-        k = torch.zeros(shape, device=self.device, dtype=self.dtype)
-        v = torch.zeros(shape, device=self.device, dtype=self.dtype)
-        real = torch.zeros(self.batch, capacity, dtype=torch.bool, device=self.device)
-        if self.length:
-            k[..., :self.length, :] = self.k[..., :self.length, :]
-            v[..., :self.length, :] = self.v[..., :self.length, :]
-            real[:, :self.length] = self.real[:, :self.length]
-        self.k, self.v, self.real = k, v, real
+        # Uninitialised is fine: attention only reads the first L + Q entries, all written.
+        k = torch.empty(shape, device=self.device, dtype=self.dtype)
+        v = torch.empty(shape, device=self.device, dtype=self.dtype)
+        bias = torch.zeros(self.batch, capacity, dtype=torch.float32, device=self.device)
+        if self.capacity:
+            n = self.capacity
+            k[..., :n, :], v[..., :n, :], bias[:, :n] = self.k, self.v, self.bias
+        self.k, self.v, self.bias = k, v, bias
         self.capacity = capacity
 
-    def reserve(self, extra: int) -> int:
-        """Make room for `extra` more tokens; returns the current length L."""
-        if self.length + extra > self.capacity:
-            self._alloc(max(2 * self.capacity, self.length + extra))
-        return self.length
+    def append_mask(self, real: torch.Tensor) -> int:
+        """Make room for Q = real.shape[1] new tokens and record which are real; returns L."""
+        Q = real.shape[1]
+        if self.length + Q > self.capacity:
+            self._alloc(max(2 * self.capacity, self.length + Q))
+        L = self.length
+        self.bias[:, L:L + Q] = torch.where(real, 0.0, NEG_INF)
+        return L
 
-    def causal(self, q: int) -> torch.Tensor:
-        """(q, q) lower-triangular bool: new token j sees new tokens <= j."""
+    def attention_bias(self, q: int) -> torch.Tensor:
+        """(B, 1, q, L + q) additive mask of q new tokens: padding hidden, causal among the new ones."""
+        L = self.length
         if q not in self._causal:
-            self._causal[q] = torch.ones(q, q, dtype=torch.bool, device=self.device).tril()
-        return self._causal[q]
+            self._causal[q] = torch.full((q, q), NEG_INF, device=self.device).triu(1)
+        bias = self.bias[:, None, None, :L + q].repeat(1, 1, q, 1)
+        bias[..., L:] += self._causal[q]
+        return bias
 
 
 # ---- greedy decoding, one frame at a time ---------------------------------------------------
@@ -588,19 +591,24 @@ class GazeSession:
             return None, None
         return self.net.embed(self.pending), self.pending != self.net.cfg.eos_id
 
-    def _prefill(self, feats: torch.Tensor) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
-        """Feed the previous frame's last step plus this frame's tokens; returns logits, losses, stale positions."""
+    def _prefill(self, feats: torch.Tensor) -> tuple[np.ndarray, np.ndarray, tuple[torch.Tensor, torch.Tensor]]:
+        """Feed the previous frame's last step plus this frame's tokens.
+
+        Returns the last token's logits and losses, and the rotary (cos, sin) of the stale decode
+        positions: those of the frame's last K tokens, reused by every decode step of the frame.
+        """
         x, real = self._pending_inputs()
         B, P = feats.shape[:2]
         ones = torch.ones(B, P, dtype=torch.bool, device=self.device)
         x = feats if x is None else torch.cat([x, feats], dim=1)
         real = ones if real is None else torch.cat([real, ones], dim=1)
         positions = self.next_pos[:, None] + real.cumsum(1) - 1  # pads repeat the previous position
-        hidden = self.net.decode(x, positions, self.cache, real, [x.shape[1] - 1])
+        hidden = self.net.decode(x, self.net.rope(positions, x.dtype), self.cache, real, [x.shape[1] - 1])
         self.next_pos += real.sum(1)
         self.pending = None
         logits, losses = self._read(hidden[:, 0])
-        return logits, losses, positions[:, -self.net.cfg.num_multi_token_pred:]
+        stale = positions[:, -self.net.cfg.num_multi_token_pred:]
+        return logits, losses, self.net.rope(stale, x.dtype)
 
     def _look_ahead(self) -> np.ndarray:
         """Predicted loss after the frame's last step: head 0 at its last token, at its true position.
@@ -609,7 +617,8 @@ class GazeSession:
         """
         x, real = self._pending_inputs()
         positions = self.next_pos[:, None] + real.cumsum(1) - 1
-        hidden = self.net.decode(x, positions, self.cache, real, [x.shape[1] - 1], advance=False)
+        hidden = self.net.decode(x, self.net.rope(positions, x.dtype), self.cache, real, [x.shape[1] - 1],
+                                 advance=False)
         return self._read(hidden[:, 0])[1][:, 0]
 
     def _read(self, hidden: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
