@@ -75,6 +75,17 @@ def test_gaze_action_outputs_and_exports():
     assert frame.shape == panel.shape and not np.array_equal(frame, panel)
 
 
+def test_autogaze_checkpoint_folder_shows_predicted_and_measured_loss():
+    folder = ROOT / "tests" / "fixtures" / "autogaze" / "tiny_seed0"  # a tiny reference AutoGaze checkpoint
+    out = callbacks.gaze_action(str(SQUARE), num_frames=3, gazer=str(folder), progress=quiet)
+    loss_plot, card = out[6], out[9]
+    names = [trace.name for trace in loss_plot.data]
+    assert any(n.startswith("predicted loss") for n in names) and any(n.startswith("measured loss") for n in names)
+    assert card["models"]["gazer"]["class"] == "AutoGazeGazer"
+    assert card["models"]["gazer"]["revision"].startswith("sha256:")
+    assert card["models"]["reconstructor"]["revision"] == "built-in"
+
+
 def test_threshold_move_reuses_decoded_frames(monkeypatch):
     calls = []
     decode = pipeline._decode

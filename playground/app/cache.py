@@ -8,11 +8,12 @@ requests ask for it at the same moment.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Callable, Hashable
+from typing import Any, Callable, Hashable, Sequence
 
 from ..errors import PlaygroundError
 
@@ -70,6 +71,7 @@ FRAMES = LRU(capacity=8)
 GAZES = LRU(capacity=32)
 REBUILDS = LRU(capacity=32)
 CURVES = LRU(capacity=16)
+DIGESTS = LRU(capacity=32)
 
 
 def _friendly_load(kind: str, name: str, load: Callable[[], Any]) -> Any:
@@ -126,6 +128,16 @@ def get_mllm(name: str, device: str | None = None):
         raise PlaygroundError("give an MLLM: a hub id such as HuggingFaceTB/SmolVLM2-256M-Video-Instruct or a folder")
     return MODELS.get(("mllm", model_key(name), device),
                       lambda: _friendly_load("MLLM", name, lambda: load_mllm(name, device=device)))
+
+
+def sha256_of(files: Sequence[Path]) -> str:
+    """Hex sha256 over the bytes of `files`, in the order given (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    for file in files:
+        with open(file, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 def file_key(path: str | Path) -> tuple[str, int, int]:

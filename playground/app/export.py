@@ -42,15 +42,40 @@ def package_versions() -> dict[str, str]:
 
 
 def describe_model(model: Any, name: str) -> dict[str, Any]:
-    """Id, class, revision and device of a loaded model, from whatever it records about its source."""
+    """Id, class, device and revision of a loaded model."""
     info: dict[str, Any] = {"id": name, "class": type(model).__name__, "device": str(getattr(model, "device", ""))}
-    for attr in ("revision", "commit_hash", "source", "path", "checkpoint"):
-        value = getattr(model, attr, None)
-        if value is not None and not callable(value):
-            info[attr] = str(value)
-    if "revision" not in info:
-        info["revision"] = "built-in" if "/" not in name and not Path(name).exists() else "unknown"
+    source = getattr(model, "source", None)
+    if isinstance(source, str) and source and source != name:
+        info["source"] = source
+    info["revision"] = model_revision(name)
     return info
+
+
+def model_revision(name: str) -> str:
+    """'built-in', a local checkpoint's content hash, or the commit of a hub id's cached snapshot."""
+    from .cache import DIGESTS, model_key
+
+    path = Path(name).expanduser()
+    if path.exists():
+        return DIGESTS.get(("digest", model_key(name)), lambda: "sha256:" + _weights_digest(path)[:16])
+    if "/" not in name:
+        return "built-in"
+    from huggingface_hub import try_to_load_from_cache
+
+    for filename in ("config.json", "model.safetensors", "videomae.pt"):
+        found = try_to_load_from_cache(name, filename)
+        if isinstance(found, str) and "snapshots" in Path(found).parts:
+            parts = Path(found).parts
+            return parts[parts.index("snapshots") + 1]  # the cache stores snapshots by commit hash
+    return "unknown"
+
+
+def _weights_digest(path: Path) -> str:
+    """sha256 over a checkpoint file, or over a folder's weight and config files in name order."""
+    from .cache import sha256_of
+
+    return sha256_of([path] if path.is_file() else sorted(
+        p for p in path.iterdir() if p.suffix in (".safetensors", ".pt", ".bin", ".json") and p.is_file()))
 
 
 def device_description() -> dict[str, Any]:

@@ -7,7 +7,6 @@ Every function takes plain values and a `progress(fraction, desc=...)` callable 
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -96,14 +95,6 @@ def _number(value: Any, name: str) -> float:
     return out
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def load_clip(video: str | Path | None, settings: RunSettings, limits: Limits) -> Clip:
     """Decode the frames `settings` asks for (cached per file and sampling).
 
@@ -132,7 +123,7 @@ def _decode(path: Path, settings: RunSettings, key: tuple) -> Clip:
         clips = as_clips(path)
         check(clips.shape[0] == 1, f"{path.name} holds {clips.shape[0]} clips; give one clip (T,H,W,3)")
         frames = clips[0][: settings.num_frames]
-        return Clip(frames, 8.0, key, path.name, _sha256(path), (frames.shape[2], frames.shape[1]), 8.0,
+        return Clip(frames, 8.0, key, path.name, cache.sha256_of([path]), (frames.shape[2], frames.shape[1]), 8.0,
                     len(frames) / 8.0)
     info = probe_video(path)
     check(settings.start < info.duration_s,
@@ -142,7 +133,7 @@ def _decode(path: Path, settings: RunSettings, key: tuple) -> Clip:
                       start=settings.start, max_side=MAX_SIDE)[0]
     span = max(info.duration_s - settings.start, 1e-6)
     play_fps = settings.fps or max(1.0, min(info.fps, len(frames) / span))
-    return Clip(frames, float(play_fps), key, path.name, _sha256(path), (info.width, info.height),
+    return Clip(frames, float(play_fps), key, path.name, cache.sha256_of([path]), (info.width, info.height),
                 float(info.fps), float(info.duration_s))
 
 
