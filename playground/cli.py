@@ -221,19 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _extra_parsers() -> list[Callable]:
-    """Subcommands that live next to the models they drive."""
-    import importlib.util
+    """Subcommands that live next to the models they drive: `ask` (MLLM) and `convert-videomae`."""
+    from .mllm.cli import add_ask_parser
+    from .reconstructors.videomae import add_convert_parser
 
-    registers = []
-    if importlib.util.find_spec("playground.mllm") and importlib.util.find_spec("playground.mllm.cli"):
-        from .mllm.cli import add_ask_parser
-
-        registers.append(add_ask_parser)
-    if importlib.util.find_spec("playground.reconstructors.videomae"):
-        from .reconstructors.videomae import add_convert_parser
-
-        registers.append(add_convert_parser)
-    return registers
+    return [add_ask_parser, add_convert_parser]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
