@@ -16,7 +16,7 @@ from .. import viz
 from ..geometry import DEFAULT_GRID
 from . import callbacks
 from .callbacks import LIMITS, ask_action, compare_action, curve_action, example_paths, frame_action, gaze_action
-from .pipeline import RunSettings
+from .pipeline import RunSettings, warm_up
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 GAZERS = ["greedy", "framediff", "random", "full", "nvidia/AutoGaze"]
@@ -36,9 +36,14 @@ OFFLINE_NOTE = ("MLLM weights are read from the Hugging Face cache or a local fo
 
 
 def build_demo() -> gr.Blocks:
-    """The whole app as a `gr.Blocks`, with its queue configured; not launched."""
+    """The whole app as a `gr.Blocks`, with its queue configured; not launched.
+
+    Building also sizes torch's CPU thread pool for concurrent runs (`Limits.threads`) and imports
+    the video and plotting libraries, so that the first request is as fast as the next ones.
+    """
     d = RunSettings()
     torch.set_num_threads(LIMITS.threads())  # concurrent runs share the cores instead of oversubscribing them
+    warm_up()
     work = dict(concurrency_limit=LIMITS.concurrency, concurrency_id="work")
     with gr.Blocks(title="AutoGaze Playground", delete_cache=(900, 3600)) as demo:
         gr.Markdown(INTRO)
@@ -100,7 +105,9 @@ def build_demo() -> gr.Blocks:
                         with gr.Row():
                             budget = gr.Slider(0.01, 1, value=0.1, step=0.01, label="budget (gazing ratio for all)")
                             compare = gr.Button("Compare all gazers", variant="primary", elem_id="compare-button")
-                        compare_table = gr.Dataframe(label="same clip, same budget", interactive=False)
+                        compare_table = gr.Dataframe(label="same clip, same budget; full ignores the budget (the "
+                                                           "no-gazing reference); a blank PSNR means an exact rebuild",
+                                                     interactive=False)
                         with gr.Row():
                             compare_bars = gr.Plot(label="slots kept and PSNR")
                             compare_lines = gr.Plot(label="PSNR per frame")

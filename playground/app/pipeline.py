@@ -30,6 +30,13 @@ def no_progress(fraction: float | None = None, desc: str | None = None, **_: Any
     """A progress callable that ignores its updates (for scripts and tests)."""
 
 
+def warm_up() -> None:
+    """Import the decoder, the encoder and plotly now, so that the first request does not wait for them."""
+    import decord  # noqa: F401
+    import imageio_ffmpeg  # noqa: F401
+    import plotly.graph_objects  # noqa: F401
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """Every knob of one gaze run (the defaults are the app's defaults)."""
