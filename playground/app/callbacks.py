@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Callable
+from pathlib import Path
+from typing import Callable
 
 import gradio as gr
 import pandas as pd
@@ -22,6 +23,7 @@ from .export import run_card
 from .limits import Limits
 
 log = logging.getLogger("playground.app")
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
 LIMITS = Limits.from_env()
 
 try:  # ZeroGPU on Hugging Face Spaces: `spaces.GPU` borrows a GPU for the decorated call
@@ -125,16 +127,15 @@ def ask_action(video, question="What happens in this video?", mllm="smolvlm2-256
     table = pd.DataFrame(render.answer_rows(result.full, result.gazed), columns=["", "gazed", "full"])
     note = result.note or (f"gazed: {result.gazed.vision_tokens:,} vision tokens; "
                            f"full: {result.full.vision_tokens:,}")
-    return result.gazed.text, result.full.text, table, render.fit(render.answer_figure(result.full, result.gazed), 420), note
+    chart = render.fit(render.answer_figure(result.full, result.gazed), 420)
+    return result.gazed.text, result.full.text, table, chart, note
 
 
 def example_paths() -> list[str]:
     """The example clips shipped in assets/ that exist in this checkout."""
-    from pathlib import Path
-
-    assets = Path(__file__).resolve().parents[2] / "assets"
-    return [str(assets / name) for name in ("bigbuckbunny_clip.mp4", "synthetic_square.mp4") if (assets / name).is_file()]
+    names = ("bigbuckbunny_clip.mp4", "synthetic_square.mp4")
+    return [str(ASSETS / name) for name in names if (ASSETS / name).is_file()]
 
 
-__all__: list[Any] = ["gaze_action", "frame_action", "curve_action", "compare_action", "ask_action", "LIMITS",
+__all__ = ["gaze_action", "frame_action", "curve_action", "compare_action", "ask_action", "LIMITS",
                       "example_paths", "on_gpu", "friendly_errors"]

@@ -1,10 +1,10 @@
-"""Files a run can be downloaded as: gaze JSON, masks NPZ, overlay and reconstruction MP4, metrics CSV, run card.
+"""Files a run can be downloaded as: gaze JSON, masks NPZ, metrics CSV and a run card (+ MP4s from render.py).
 
 The gaze JSON is `GazeResult.to_json()` (the reference's official dict as lists, plus per-frame
-stats), so `GazeResult.from_json` reads it back; the files and columns match the CLI's `gaze` outputs.
-The MP4s (overlay, reconstruction) are written by `render.py`, which also shows them. The run card records what is needed to redo a
-run: package versions, model ids and revisions, the device, the settings and the video's hash.
-"""
+stats), so `GazeResult.from_json` reads it back; files and columns match the CLI's `gaze` outputs.
+The overlay and reconstruction MP4s are written by `render.py`, which also shows them. The run card
+records what is needed to redo a run: package versions, model ids and revisions, the device, the
+settings and the video's hash."""
 
 from __future__ import annotations
 
@@ -102,7 +102,8 @@ def run_card(run: Run, gazer: Any, reconstructor: Any) -> dict[str, Any]:
                    "reconstructor": describe_model(reconstructor, run.settings.reconstructor)},
         "video": {"name": clip.name, "sha256": clip.sha256, "source_size": list(clip.source_size),
                   "source_fps": clip.source_fps, "duration_s": round(clip.duration_s, 3),
-                  "frames": int(clip.frames.shape[0]), "frame_size": [int(clip.frames.shape[2]), int(clip.frames.shape[1])],
+                  "frames": int(clip.frames.shape[0]),
+                  "frame_size": [int(clip.frames.shape[2]), int(clip.frames.shape[1])],
                   "playback_fps": round(clip.fps, 3)},
         "settings": asdict(run.settings),
         "results": {"slots_kept": gaze.num_gazed, "slots_total": gaze.num_frames * gaze.grid.num_slots,

@@ -1,24 +1,22 @@
 """The page: inputs on the left, results in tabs on the right, and the events that connect them.
 
-`build_demo()` only builds the Blocks (nothing is loaded or launched), so tests can inspect it;
+`build_demo()` only builds the Blocks (no model is loaded, nothing is launched), so tests can inspect it;
 `launch_kwargs()` holds what `launch()` needs (port from $GRADIO_SERVER_PORT, upload cap, paths).
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import gradio as gr
 import torch
 
 from .. import viz
 from ..geometry import DEFAULT_GRID
-from . import callbacks
-from .callbacks import LIMITS, ask_action, compare_action, curve_action, example_paths, frame_action, gaze_action
+from .callbacks import (ASSETS, LIMITS, ask_action, compare_action, curve_action, example_paths, frame_action,
+                        gaze_action)
 from .pipeline import RunSettings, warm_up
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
 GAZERS = ["greedy", "framediff", "random", "full", "nvidia/AutoGaze"]
 RECONSTRUCTORS = ["paint", "bfshi/VideoMAE_AutoGaze"]
 MLLMS = ["smolvlm2-256m", "smolvlm2-500m", "llava-onevision-0.5b", "smolvlm2-2.2b", "llava-onevision-7b"]
@@ -62,7 +60,8 @@ def build_demo() -> gr.Blocks:
                 reconstructor = gr.Dropdown(RECONSTRUCTORS, value=d.reconstructor, allow_custom_value=True,
                                             label="reconstructor", info="or type a VideoMAE_AutoGaze checkpoint path")
                 threshold = gr.Slider(0, 1.5, value=d.threshold, step=0.01, label="error threshold",
-                                      info="task_loss_requirement: a frame stops once its loss is at or below it; 0 = off")
+                                      info="task_loss_requirement: a frame stops once its loss is at or below it; "
+                                           "0 = off")
                 ratio = gr.Slider(0.01, 1, value=d.max_gazing_ratio, step=0.01, label="max gazing ratio",
                                   info="cap on slots per frame, as a fraction of 265")
                 run = gr.Button("Gaze", variant="primary", elem_id="gaze-button")
@@ -144,4 +143,4 @@ def launch_kwargs() -> dict:
     return kwargs
 
 
-__all__ = ["build_demo", "launch_kwargs", "callbacks"]
+__all__ = ["build_demo", "launch_kwargs"]

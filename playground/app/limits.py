@@ -39,7 +39,8 @@ class Limits:
 
     @classmethod
     def from_env(cls) -> "Limits":
-        """Defaults overridden by $PLAYGROUND_APP_MAX_UPLOAD_MB, _MAX_DURATION_S, _MAX_FRAMES, _CONCURRENCY, _QUEUE, _THREADS."""
+        """The defaults, overridden by $PLAYGROUND_APP_{MAX_UPLOAD_MB, MAX_DURATION_S, MAX_FRAMES, CONCURRENCY,
+        QUEUE, THREADS}."""
         d = cls()
         return cls(
             max_upload_mb=_env_number("PLAYGROUND_APP_MAX_UPLOAD_MB", d.max_upload_mb),

@@ -60,7 +60,8 @@ class RunSettings:
         check(0 < ratio <= 1, f"the max gazing ratio must be in (0, 1], got {ratio}")
         return replace(self, num_frames=limits.check_frames(self.num_frames), fps=fps, start=start,
                        threshold=threshold, max_gazing_ratio=ratio,
-                       gazer=str(self.gazer or "").strip(), reconstructor=str(self.reconstructor or "").strip() or "paint")
+                       gazer=str(self.gazer or "").strip(),
+                       reconstructor=str(self.reconstructor or "").strip() or "paint")
 
     @property
     def task_loss_requirement(self) -> float | None:

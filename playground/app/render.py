@@ -95,7 +95,8 @@ def summary_markdown(run: Run) -> str:
     per_scale = gaze.counts_per_scale()[0].sum(0).tolist()
     scales = ", ".join(f"{scale} px: {n}" for scale, n in zip(gaze.grid.scales, per_scale))
     lines = [
-        f"**{clip.name}**: {T} frames at {clip.frames.shape[2]}x{clip.frames.shape[1]} px, played at {clip.fps:.1f} fps",
+        f"**{clip.name}**: {T} frames at {clip.frames.shape[2]}x{clip.frames.shape[1]} px, "
+        f"played at {clip.fps:.1f} fps",
         f"**{gaze.gazer or s.gazer}** kept **{gaze.num_gazed} of {T * S} slots ({100 * gaze.kept_fraction:.1f} %)**, "
         f"{gaze.num_gazed / T:.1f} per frame ({scales})",
         f"threshold {s.threshold:g}{' (off)' if s.task_loss_requirement is None else ''}, "
