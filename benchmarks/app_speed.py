@@ -15,6 +15,7 @@ then times, for one clip:
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from pathlib import Path
@@ -42,6 +43,7 @@ def main() -> None:
     from playground.app.pipeline import RunSettings, no_progress
     from playground.app.server import running
 
+    load_before = os.getloadavg()[0]
     d = RunSettings()
     thresholds = [0.15, 0.25, 0.3, 0.4, 0.5]
     rows: list[tuple[str, float, str]] = []
@@ -69,7 +71,8 @@ def main() -> None:
         rows.append(("slots-vs-threshold curve (after the first result)", t, ""))
 
     print(f"app speed: {Path(args.video).name}, {args.frames} frames, gazer {args.gazer}, reconstructor paint, "
-          f"torch threads {torch.get_num_threads()}, {__import__('os').cpu_count()} CPU cores")
+          f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPU cores, "
+          f"1-min load average {load_before:.1f} before / {os.getloadavg()[0]:.1f} after (other processes slow it)")
     width = max(len(r[0]) for r in rows)
     print(f"{'step'.ljust(width)}  seconds  target")
     for name, seconds, target in rows:

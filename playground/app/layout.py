@@ -45,7 +45,7 @@ def build_demo() -> gr.Blocks:
     work = dict(concurrency_limit=LIMITS.concurrency, concurrency_id="work")
     with gr.Blocks(title="AutoGaze Playground", delete_cache=(900, 3600)) as demo:
         gr.Markdown(INTRO)
-        view = gr.State(None)
+        view = gr.State(None, time_to_live=1800)  # the last run of a session, for the scrubber; freed after 30 min
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
                 video = gr.Video(label="video", sources=["upload"], height=240, elem_id="input-video")
