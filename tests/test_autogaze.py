@@ -255,18 +255,23 @@ def test_bad_knobs(gazer, videos, kwargs, match):
 
 def test_gaze_video_chunks_tiles_and_maps_back(gazer):
     video = moving_square(20, 96, 160)  # 20 frames (a 16-frame chunk and a 4-frame one), 2 tiles
-    result = gazer.gaze_video(video, gazing_ratio=0.1, batch_size=3)
+    progress = []
+    result = gazer.gaze_video(video, gazing_ratio=0.1, batch_size=3, progress=lambda d, n: progress.append((d, n)))
+    assert progress[-1] == (4, 4)
     assert result.num_frames == 20 and result.layout.num_tiles == 2 and result.layout.tile == 96
-    # Tile 1 of the second chunk is exactly a gaze of that crop on its own.
-    crop = video[16:, :, 160 - 96:]
+    # Tile 1 of the second chunk is exactly a gaze of that crop (padded to 96 px) on its own.
+    crop = np.empty((4, 96, 96, 3), np.uint8)
+    crop[...] = (189, 186, 179)
+    crop[:, :, :64] = video[16:, :, 96:]
     direct = gazer.gaze(crop, gazing_ratio=0.1)
     for t in range(4):
         assert result.gaze.frame_slots(1, 16 + t).tolist() == direct.frame_slots(0, t).tolist()
     found = result.boxes(17)
     boxes = found["boxes"]
-    assert len(boxes) == 2 * 26
+    assert 26 < len(boxes) <= 2 * 26, "tile 1's gazes inside the padding are dropped"
     assert (boxes[:, 0] >= 0).all() and (boxes[:, 2] <= 96).all() and (boxes[:, 3] <= 160).all()
-    assert (boxes[found["tile"] == 1][:, 3] > 64).all(), "tile 1 lies at the right edge"
+    assert (boxes[:, 2] > boxes[:, 0]).all() and (boxes[:, 3] > boxes[:, 1]).all()
+    assert (boxes[found["tile"] == 1][:, 1] >= 96).all(), "tile 1 starts at x = 96"
     cover = result.coverage(17)
     assert cover.shape == (96, 160) and cover.max() >= 0
 

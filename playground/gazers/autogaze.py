@@ -405,24 +405,23 @@ class AutoGazeGazer(Gazer):
 
     # ---- whole videos -----------------------------------------------------------------------
     def gaze_video(self, video: Any, gazing_ratio: float | None = None, task_loss_requirement: float | None = None,
-                   tile: int | None = None, overlap: int = 0, clip_len: int = CLIP_LEN, batch_size: int = 8,
+                   tile: int | None = None, clip_len: int = CLIP_LEN, batch_size: int = 8,
                    progress: Callable[[int, int], None] | None = None) -> "VideoGaze":
         """Gaze a whole video of any length and size by 16-frame chunks and square tiles.
 
         Every chunk of `clip_len` frames of every tile is an independent clip (caches are not
         carried across chunks: the model was trained on 16-frame clips, and this keeps memory
         bounded by `batch_size` clips whatever the video length). Clips are gazed `batch_size`
-        at a time; the last, shorter chunk is gazed as its own batch.
+        at a time; the last, shorter chunk is gazed in batches of its own.
 
         Args:
             video: uint8 (T, H, W, 3) or a path (one video).
-            gazing_ratio: float cap per frame (per tile), as in `gaze`.
+            gazing_ratio: float cap per frame and tile, as in `gaze`.
             task_loss_requirement: as in `gaze`.
-            tile: tile side in original pixels (default: the frame's short side, so a square
-                frame is one tile and a 16:9 frame two overlapping ones). Tiles are cut with
-                `playground.video.tile_frames` (edge tiles shift inwards; frames smaller than a
-                tile are padded) and each tile is resized to 224.
-            overlap: pixels shared by neighbouring tiles.
+            tile: tile side in original pixels (default: the frame's short side, so a square frame
+                is one tile and a 16:9 frame two). The frame is padded right and bottom to whole
+                tiles with the colour that normalises to ~0 (as the reference pads), and each tile
+                is resized to 224 like any clip.
             clip_len: frames per chunk.
             batch_size: clips (chunk x tile) gazed together.
             progress: called as progress(done_clips, total_clips) after every batch.
@@ -430,7 +429,7 @@ class AutoGazeGazer(Gazer):
         Returns:
             VideoGaze: per-tile gazes over all frames and their mapping to frame pixels.
         """
-        from ..video import as_clips, tile_frames
+        from ..video import as_clips
 
         clips = as_clips(video)
         check(clips.shape[0] == 1, f"gaze_video takes one video, got a batch of {clips.shape[0]}")
@@ -440,21 +439,22 @@ class AutoGazeGazer(Gazer):
         check(isinstance(batch_size, int) and batch_size > 0, f"batch_size must be a positive integer, got {batch_size!r}")
         check(gazing_ratio is None or np.isscalar(gazing_ratio), "gaze_video takes a single float gazing_ratio")
         tile = int(tile or min(H, W))
+        check(tile >= 8, f"tile must be at least 8 pixels, got {tile}")
         start = time.perf_counter()
+        layout = padded_tile_layout(H, W, tile)
         chunks = [(s, min(s + clip_len, T)) for s in range(0, T, clip_len)]
-        layout = tile_frames(frames[:1], tile, overlap)[1]
         units = [(c, k) for c in range(len(chunks)) for k in range(layout.num_tiles)]  # (chunk, tile)
+        groups: dict[int, list[tuple[int, int]]] = {}
+        for c, k in units:
+            groups.setdefault(chunks[c][1] - chunks[c][0], []).append((c, k))
         results: dict[tuple[int, int], GazeResult] = {}
-        by_len: dict[int, list[tuple[int, int]]] = {}
-        for unit in units:
-            s, e = chunks[unit[0]]
-            by_len.setdefault(e - s, []).append(unit)
         done = 0
-        for length, group in by_len.items():
+        for group in groups.values():
             for i in range(0, len(group), batch_size):
                 batch = group[i:i + batch_size]
-                tiles = np.stack([tile_frames(frames[chunks[c][0]:chunks[c][1]], tile, overlap)[0][k] for c, k in batch])
-                result = self.gaze(tiles, gazing_ratio=gazing_ratio, task_loss_requirement=task_loss_requirement)
+                tiled = {c: pad_tiles(frames[chunks[c][0]:chunks[c][1]], layout) for c in {c for c, _ in batch}}
+                result = self.gaze(np.stack([tiled[c][k] for c, k in batch]), gazing_ratio=gazing_ratio,
+                                   task_loss_requirement=task_loss_requirement)
                 for j, unit in enumerate(batch):
                     results[unit] = result.clip(j)
                 done += len(batch)
@@ -464,8 +464,33 @@ class AutoGazeGazer(Gazer):
         gaze.gazer, gaze.loss_kind = self.name, self.loss_kind
         gaze.seconds = {"gaze": time.perf_counter() - start}
         gaze.settings = {"gazing_ratio": gazing_ratio, "task_loss_requirement": task_loss_requirement,
-                         "tile": tile, "overlap": overlap, "clip_len": clip_len, "source": self.source}
+                         "tile": tile, "clip_len": clip_len, "source": self.source}
         return VideoGaze(gaze=gaze, layout=layout, clip_len=clip_len)
+
+
+# ---- tiles of whole videos ------------------------------------------------------------------
+
+PAD_RGB = (189, 186, 179)  # uint8 colour whose normalised value is ~0 (127.5 * (1 + ImageNet mean))
+
+
+def padded_tile_layout(height: int, width: int, tile: int):
+    """Row-major square tiles covering an (H, W) frame padded right/bottom to whole tiles."""
+    from ..video import TileLayout
+
+    rows, cols = math.ceil(height / tile), math.ceil(width / tile)
+    origins = tuple((r * tile, c * tile) for r in range(rows) for c in range(cols))
+    return TileLayout(height, width, tile, 0, rows, cols, origins)
+
+
+def pad_tiles(frames: np.ndarray, layout) -> np.ndarray:
+    """uint8 (T, H, W, 3) -> (tiles, T, tile, tile, 3) on the padded grid of `layout`."""
+    T, H, W = frames.shape[:3]
+    n = layout.tile
+    canvas = np.empty((T, layout.rows * n, layout.cols * n, 3), dtype=np.uint8)
+    canvas[...] = PAD_RGB
+    canvas[:, :H, :W] = frames
+    tiles = canvas.reshape(T, layout.rows, n, layout.cols, n, 3).transpose(1, 3, 0, 2, 4, 5)
+    return np.ascontiguousarray(tiles.reshape(layout.num_tiles, T, n, n, 3))
 
 
 # ---- building results -----------------------------------------------------------------------
