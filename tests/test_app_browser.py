@@ -8,6 +8,7 @@ Set $PLAYGROUND_APP_SCREENSHOT to a path to also copy the screenshot there (that
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
 
 def test_example_runs_in_a_browser(tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
+    expect = sync_api.expect
     import torch
 
     from playground.app.server import running
@@ -40,17 +42,16 @@ def test_example_runs_in_a_browser(tmp_path):
             page.locator("#gaze-button").click()
 
             overlay = page.locator("#overlay-video video")
-            overlay.wait_for(timeout=60_000)
-            assert "overlay.mp4" in overlay.get_attribute("src")
+            expect(overlay).to_have_attribute("src", re.compile(r"overlay\.mp4"), timeout=90_000)
             page.wait_for_function("document.querySelector('#overlay-video video').readyState >= 2", timeout=30_000)
             for plot in ("#tokens-plot", "#loss-plot", "#quality-plot", "#curve-plot"):
                 page.locator(f"{plot} .js-plotly-plot").wait_for(timeout=120_000)
-            bars = page.locator("#tokens-plot .js-plotly-plot g.trace.bars")
-            assert bars.count() == 4  # one stacked trace per scale
-            assert page.locator("#frame-panel img").count() == 1
-            assert "slots" in page.locator("#summary").inner_text()
-            assert not page.locator(".toast-body.error").count(), "an error message appeared"
-
+            # one stacked bar trace per scale
+            expect(page.locator("#tokens-plot .js-plotly-plot g.trace.bars")).to_have_count(4, timeout=30_000)
+            expect(page.locator("#frame-panel img")).to_have_count(1, timeout=30_000)
+            expect(page.locator("#summary")).to_contain_text("slots")
+            toasts = page.locator(".toast-body.error")
+            assert not toasts.count(), f"an error message appeared: {toasts.all_inner_texts()}"
             shot = tmp_path / "app_screenshot.png"
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000

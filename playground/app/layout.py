@@ -117,11 +117,11 @@ def build_demo() -> gr.Blocks:
 
         gaze_in = [video, num_frames, fps, start, gazer, reconstructor, threshold, ratio]
         gaze_out = [summary, overlay, rebuilt, scrubber, panel, tokens_plot, loss_plot, quality_plot, files, card, view]
-        curve = dict(fn=curve_action, inputs=[view], outputs=[curve_plot], api_visibility="undocumented", **work)
-        run.click(gaze_action, gaze_in, gaze_out, api_name="gaze", **work).success(api_name="curve", **curve)
+        curve = dict(fn=curve_action, inputs=[view], outputs=[curve_plot], api_visibility="private", **work)
+        run.click(gaze_action, gaze_in, gaze_out, api_name="gaze", **work).success(**curve)
         for knob in (threshold, ratio):
             knob.release(gaze_action, gaze_in, gaze_out, api_visibility="private", trigger_mode="always_last",
-                         **work).success(**curve, api_name=False)
+                         **work).success(**curve)
         scrubber.input(frame_action, [view, scrubber], [panel], api_visibility="private", trigger_mode="always_last",
                        show_progress="hidden")
         ask.click(ask_action, [video, question, mllm, attention, max_new_tokens, num_frames, fps, start, gazer,
