@@ -258,6 +258,8 @@ def test_gaze_video_chunks_tiles_and_maps_back(gazer):
     progress = []
     result = gazer.gaze_video(video, gazing_ratio=0.1, batch_size=3, progress=lambda d, n: progress.append((d, n)))
     assert progress[-1] == (4, 4)
+    lazy = gazer.gaze_video((f for f in video), gazing_ratio=0.1, batch_size=3)
+    assert torch.equal(lazy.gaze.gazing_pos, result.gaze.gazing_pos)
     assert result.num_frames == 20 and result.layout.num_tiles == 2 and result.layout.tile == 96
     # Tile 1 of the second chunk is exactly a gaze of that crop (padded to 96 px) on its own.
     crop = np.empty((4, 96, 96, 3), np.uint8)

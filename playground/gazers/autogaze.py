@@ -406,16 +406,17 @@ class AutoGazeGazer(Gazer):
     # ---- whole videos -----------------------------------------------------------------------
     def gaze_video(self, video: Any, gazing_ratio: float | None = None, task_loss_requirement: float | None = None,
                    tile: int | None = None, clip_len: int = CLIP_LEN, batch_size: int = 8,
-                   progress: Callable[[int, int], None] | None = None) -> "VideoGaze":
+                   progress: Callable[[int, int | None], None] | None = None) -> "VideoGaze":
         """Gaze a whole video of any length and size by 16-frame chunks and square tiles.
 
         Every chunk of `clip_len` frames of every tile is an independent clip (caches are not
         carried across chunks: the model was trained on 16-frame clips, and this keeps memory
         bounded by `batch_size` clips whatever the video length). Clips are gazed `batch_size`
-        at a time; the last, shorter chunk is gazed in batches of its own.
+        at a time as the frames arrive; a last, shorter chunk is gazed in batches of its own.
 
         Args:
-            video: uint8 (T, H, W, 3) or a path (one video).
+            video: uint8 (T, H, W, 3), a path, or an iterable of uint8 (H, W, 3) frames (read
+                lazily: then only one chunk and one batch of clips are held at a time).
             gazing_ratio: float cap per frame and tile, as in `gaze`.
             task_loss_requirement: as in `gaze`.
             tile: tile side in original pixels (default: the frame's short side, so a square frame
@@ -424,48 +425,65 @@ class AutoGazeGazer(Gazer):
                 is resized to 224 like any clip.
             clip_len: frames per chunk.
             batch_size: clips (chunk x tile) gazed together.
-            progress: called as progress(done_clips, total_clips) after every batch.
+            progress: called as progress(done_clips, total_clips or None) after every batch.
 
         Returns:
             VideoGaze: per-tile gazes over all frames and their mapping to frame pixels.
         """
-        from ..video import as_clips
-
-        clips = as_clips(video)
-        check(clips.shape[0] == 1, f"gaze_video takes one video, got a batch of {clips.shape[0]}")
-        frames = clips[0]
-        T, H, W = frames.shape[:3]
         check(isinstance(clip_len, int) and clip_len > 0, f"clip_len must be a positive integer, got {clip_len!r}")
         check(isinstance(batch_size, int) and batch_size > 0, f"batch_size must be a positive integer, got {batch_size!r}")
         check(gazing_ratio is None or np.isscalar(gazing_ratio), "gaze_video takes a single float gazing_ratio")
-        tile = int(tile or min(H, W))
-        check(tile >= 8, f"tile must be at least 8 pixels, got {tile}")
+        source, total = _frame_source(video)
         start = time.perf_counter()
-        layout = padded_tile_layout(H, W, tile)
-        chunks = [(s, min(s + clip_len, T)) for s in range(0, T, clip_len)]
-        units = [(c, k) for c in range(len(chunks)) for k in range(layout.num_tiles)]  # (chunk, tile)
-        groups: dict[int, list[tuple[int, int]]] = {}
-        for c, k in units:
-            groups.setdefault(chunks[c][1] - chunks[c][0], []).append((c, k))
-        results: dict[tuple[int, int], GazeResult] = {}
-        done = 0
-        for group in groups.values():
+        layout, queue, results = None, [], {}
+        n_chunks, done = 0, 0
+
+        def run(batch: list) -> None:
+            nonlocal done
+            result = self.gaze(np.stack([clip for _, clip in batch]), gazing_ratio=gazing_ratio,
+                               task_loss_requirement=task_loss_requirement)
+            for j, (unit, _) in enumerate(batch):
+                results[unit] = result.clip(j)
+            done += len(batch)
+            if progress is not None:
+                todo = None if total is None else math.ceil(total / clip_len) * layout.num_tiles
+                progress(done, todo)
+
+        for chunk in _chunks(source, clip_len):
+            if layout is None:
+                H, W = chunk.shape[1:3]
+                layout = padded_tile_layout(H, W, int(tile or min(H, W)))
+            check(chunk.shape[1:3] == (layout.height, layout.width), "every frame of a video must have the same size")
+            for k, clip in enumerate(pad_tiles(chunk, layout)):
+                queue.append(((n_chunks, k), clip))
+            n_chunks += 1
+            while len(queue) >= batch_size and len(queue[0][1]) == len(queue[batch_size - 1][1]):
+                run(queue[:batch_size])
+                del queue[:batch_size]
+        for length in sorted({len(clip) for _, clip in queue}, reverse=True):
+            group = [item for item in queue if len(item[1]) == length]
             for i in range(0, len(group), batch_size):
-                batch = group[i:i + batch_size]
-                tiled = {c: pad_tiles(frames[chunks[c][0]:chunks[c][1]], layout) for c in {c for c, _ in batch}}
-                result = self.gaze(np.stack([tiled[c][k] for c, k in batch]), gazing_ratio=gazing_ratio,
-                                   task_loss_requirement=task_loss_requirement)
-                for j, unit in enumerate(batch):
-                    results[unit] = result.clip(j)
-                done += len(batch)
-                if progress is not None:
-                    progress(done, len(units))
-        gaze = _join_chunks([[results[(c, k)] for c in range(len(chunks))] for k in range(layout.num_tiles)])
+                run(group[i:i + batch_size])
+        check(layout is not None, "the video has zero frames")
+        gaze = _join_chunks([[results[(c, k)] for c in range(n_chunks)] for k in range(layout.num_tiles)])
         gaze.gazer, gaze.loss_kind = self.name, self.loss_kind
         gaze.seconds = {"gaze": time.perf_counter() - start}
         gaze.settings = {"gazing_ratio": gazing_ratio, "task_loss_requirement": task_loss_requirement,
-                         "tile": tile, "clip_len": clip_len, "source": self.source}
+                         "tile": layout.tile, "clip_len": clip_len, "batch_size": batch_size, "source": self.source}
         return VideoGaze(gaze=gaze, layout=layout, clip_len=clip_len)
+
+
+def _chunks(frames: Iterable[np.ndarray], clip_len: int) -> Iterator[np.ndarray]:
+    """(1, H, W, 3) frames -> consecutive uint8 (clip_len, H, W, 3) chunks (the last may be shorter)."""
+    buffer = []
+    for frame in frames:
+        check(frame.shape[0] == 1, f"gaze_video takes one video, got a batch of {frame.shape[0]}")
+        buffer.append(frame[0])
+        if len(buffer) == clip_len:
+            yield np.stack(buffer)
+            buffer = []
+    if buffer:
+        yield np.stack(buffer)
 
 
 # ---- tiles of whole videos ------------------------------------------------------------------
