@@ -260,6 +260,25 @@ def test_long_videos_go_by_clips_and_batches_are_independent(micro):
     assert torch.allclose(l1_only.reconstruct(video, gaze).loss, whole.terms["l1"], atol=1e-6)
 
 
+def test_shared_prefix_decoding_equals_one_pass_per_frame(micro):
+    # Two clips with different per-frame counts, so the batch layout has pads in the shared prefix.
+    video = np.stack([micro_video(6, seed=6), micro_video(6, seed=7)])
+    rng = np.random.default_rng(8)
+    slots = [[rng.choice(20, size=int(rng.integers(1, 6)), replace=False).tolist() for _ in range(6)] for _ in range(2)]
+    gaze = GazeResult.from_frame_slots(slots, micro.grid)
+    assert bool(gaze.if_padded_gazing.any())
+    pixels = micro.preprocess(video)
+    pos, pad, counts = micro.clip_gaze(gaze, 0, 6)
+    model, frames = micro.model, [4, 1, 5]
+    with torch.inference_mode():
+        tokens = model.embed(pixels)
+        shared = model.reconstruct_logits(tokens, pos, pad, counts, frames, together=False)
+        one_by_one = torch.cat([model.reconstruct_logits(tokens, pos, pad, counts, [f]) for f in frames], dim=1)
+        together = model.reconstruct_logits(tokens, pos, pad, counts, frames)
+    assert torch.allclose(shared, one_by_one, atol=1e-5)
+    assert not torch.allclose(together[:, 0], one_by_one[:, 0], atol=1e-5)  # frame 4 also saw frame 1 decoded
+
+
 def test_crop_preprocessing_matches_the_reference_processor():
     from transformers import VivitImageProcessor
 

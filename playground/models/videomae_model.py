@@ -175,17 +175,17 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int,
     """Multi-head scaled dot-product attention.
 
     Args:
-        q, k, v: (B, L, D) projections.
+        q: (B, Lq, D) and k, v: (B, Lk, D) projections.
         heads: number of heads (D must be a multiple).
-        mask: (B, 1, L, L) bool, True where a query may attend a key, or None.
+        mask: (B, 1, Lq, Lk) bool, True where a query may attend a key, or None.
 
     Returns:
-        (B, L, D) attention output before the output projection.
+        (B, Lq, D) attention output before the output projection.
     """
-    B, L, D = q.shape
-    split = lambda x: x.view(B, L, heads, D // heads).transpose(1, 2)  # noqa: E731
+    B, Lq, D = q.shape
+    split = lambda x: x.unflatten(-1, (heads, D // heads)).transpose(1, 2)  # noqa: E731
     out = F.scaled_dot_product_attention(split(q), split(k), split(v), attn_mask=mask)
-    return out.transpose(1, 2).reshape(B, L, D)
+    return out.transpose(1, 2).reshape(B, Lq, D)
 
 
 class _Linear(nn.Module):
@@ -232,7 +232,17 @@ class MAELayer(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         x = self.attention(self.layernorm_before(x), mask) + x
+        return self.feed_forward(x)
+
+    def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The block's second half (after the attention residual)."""
         return self.output.dense(self.act(self.intermediate.dense(self.layernorm_after(x)))) + x
+
+    def qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Query, key and value of the normalised input, each (..., L, D)."""
+        y = self.layernorm_before(x)
+        a = self.attention.attention
+        return a.query(y), a.key(y), a.value(y)
 
 
 def block_causal_mask(counts: Sequence[int], padded: torch.Tensor) -> torch.Tensor:
@@ -252,7 +262,7 @@ def block_causal_mask(counts: Sequence[int], padded: torch.Tensor) -> torch.Tens
     B, N = padded.shape
     device = padded.device
     frame = torch.repeat_interleave(torch.arange(len(counts), device=device),
-                                    torch.as_tensor(list(counts), device=device))
+                                    torch.as_tensor(list(counts), dtype=torch.long, device=device))
     allowed = (frame[None, :] <= frame[:, None])[None] & ~padded[:, None, :]  # (B, N, N)
     mask = torch.zeros(B, N + 1, N + 1, dtype=torch.bool, device=device)
     mask[:, :, 0] = True
@@ -425,19 +435,16 @@ class MAEDecoder(nn.Module):
                 scale.append(self.decoder_scale_embed[i][None].expand(n, -1))
         return torch.cat(pos), (torch.cat(scale) if scale else None)
 
-    def forward(self, latent: torch.Tensor, gazing_pos: torch.Tensor, padded: torch.Tensor,
-                counts: Sequence[int], frames: Sequence[int]) -> torch.Tensor:
-        """Decode every slot of `frames`.
-
-        Args:
-            latent: (B, N+1, D) encoder output (CLS first).
-            gazing_pos, padded, counts: the gaze, as for the encoder.
-            frames: (R,) clip-local indices of the frames to rebuild, distinct.
+    def slot_sequence(self, latent: torch.Tensor, gazing_pos: torch.Tensor,
+                      padded: torch.Tensor, T: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The decoder's input before choosing what to decode.
 
         Returns:
-            (B, R, n_last, p*p*3) predictions of the finest scale's patches, in `frames` order.
+            cls (B, 1, d) with its position embedding; `full` (B, T*S + 1, d): every slot (gazed
+            tokens scattered into mask tokens) with position, scale and time embeddings, plus a
+            copy of slot 0 at the end as the pads' dummy; `idx` (B, N) the gaze's index into `full`.
         """
-        B, T, S = latent.shape[0], len(counts), sum(self.slot_counts)
+        B, S = latent.shape[0], self.slots_per_frame
         L = T * S
         x = self.decoder_embed(latent)
         cls, gazed = x[:, :1], x[:, 1:]
@@ -453,7 +460,32 @@ class MAEDecoder(nn.Module):
         if self.cfg.time_embed:
             full = full + self.time_embed[None, :T, None, :]
         full = full.flatten(1, 2)
-        # Rebuilt frames feed all their slots; other frames only their gazed tokens (pads: token 0).
+        cls = cls + self.decoder_pos_embed[:, :1].to(cls.dtype)
+        return cls, torch.cat([full, full[:, :1]], dim=1), idx
+
+    @property
+    def slots_per_frame(self) -> int:
+        return sum(self.slot_counts)
+
+    def predict(self, h: torch.Tensor) -> torch.Tensor:
+        """(..., d) decoder states -> (..., p*p*3) pixel logits."""
+        return self.decoder_pred(self.decoder_norm(h))
+
+    def forward(self, latent: torch.Tensor, gazing_pos: torch.Tensor, padded: torch.Tensor,
+                counts: Sequence[int], frames: Sequence[int]) -> torch.Tensor:
+        """Decode every slot of `frames` in one pass (the reference's `frame_idx_to_reconstruct`).
+
+        Args:
+            latent: (B, N+1, D) encoder output (CLS first).
+            gazing_pos, padded, counts: the gaze, as for the encoder.
+            frames: (R,) clip-local indices of the frames to rebuild, distinct.
+
+        Returns:
+            (B, R, n_last, p*p*3) predictions of the finest scale's patches, in `frames` order.
+        """
+        B, T, S = latent.shape[0], len(counts), self.slots_per_frame
+        cls, full, idx = self.slot_sequence(latent, gazing_pos, padded, T)
+        # Rebuilt frames feed all their slots; other frames only their gazed tokens (pads: slot 0).
         rebuild = set(int(f) for f in frames)
         starts = [0]
         for c in counts:
@@ -469,9 +501,8 @@ class MAEDecoder(nn.Module):
                 pad_parts.append(padded[:, starts[t]:starts[t + 1]])
                 decoded.append(int(counts[t]))
         pick_idx = torch.cat(pick, dim=1)
-        seq = torch.cat([full, full[:, :1]], dim=1)
-        h = seq.gather(1, pick_idx[..., None].expand(-1, -1, seq.shape[-1]))
-        h = torch.cat([cls + self.decoder_pos_embed[:, :1].to(cls.dtype), h], dim=1)
+        h = full.gather(1, pick_idx[..., None].expand(-1, -1, full.shape[-1]))
+        h = torch.cat([cls, h], dim=1)
         mask = block_causal_mask(decoded, torch.cat(pad_parts, dim=1))
         for layer in self.decoder_layers:
             h = layer(h, mask)
@@ -481,8 +512,50 @@ class MAEDecoder(nn.Module):
             offsets.append(offsets[-1] + n)
         last = self.slot_counts[-1]
         keep = torch.cat([torch.arange(offsets[f + 1] - last, offsets[f + 1], device=h.device) for f in frames])
-        out = self.decoder_pred(self.decoder_norm(h[:, keep]))
-        return out.unflatten(1, (len(frames), last))
+        return self.predict(h[:, keep]).unflatten(1, (len(frames), last))
+
+    def forward_separate(self, latent: torch.Tensor, gazing_pos: torch.Tensor, padded: torch.Tensor,
+                         counts: Sequence[int], frames: Sequence[int]) -> torch.Tensor:
+        """Decode each of `frames` as if it alone were rebuilt, sharing the work between frames.
+
+        In the pass that rebuilds frame f alone, the earlier frames feed only their gazed tokens,
+        and block-causal attention makes their states the same in every such pass. So the gazed
+        tokens are decoded once (the shared prefix), and the S slots of every rebuilt frame are
+        decoded as a batch of queries that attend the CLS, the prefix entries of earlier frames
+        and their own frame's slots. Same numbers as one reference pass per frame.
+
+        Args and Returns: as `forward`.
+        """
+        B, T, S = latent.shape[0], len(counts), self.slots_per_frame
+        R = len(frames)
+        cls, full, idx = self.slot_sequence(latent, gazing_pos, padded, T)
+        ends = [0]
+        for c in counts:
+            ends.append(ends[-1] + int(c))
+        n_prefix = ends[max(frames)]  # entries of frames before the last frame to rebuild
+        prefix = torch.cat([cls, full.gather(1, idx[:, :n_prefix, None].expand(-1, -1, full.shape[-1]))], dim=1)
+        prefix_pad = padded[:, :n_prefix]
+        prefix_mask = block_causal_mask(counts[:max(frames)], prefix_pad)
+        # Frame r's queries see the CLS, the non-padded entries of frames < f_r, and their own S slots.
+        rows = torch.arange(S, device=idx.device)
+        slots = torch.stack([rows + S * int(f) for f in frames])  # (R, S)
+        h = full[:, slots.flatten()].reshape(B * R, S, -1)
+        key_pos = torch.arange(1 + n_prefix, device=idx.device)
+        before = key_pos[None] < 1 + torch.tensor([ends[int(f)] for f in frames], device=idx.device)[:, None]
+        visible = before[None] & torch.cat([torch.zeros(B, 1, dtype=torch.bool, device=idx.device), prefix_pad],
+                                           dim=1)[:, None].logical_not()  # (B, R, 1 + n_prefix)
+        frame_mask = torch.cat([visible, torch.ones(B, R, S, dtype=torch.bool, device=idx.device)], dim=-1)
+        frame_mask = frame_mask.reshape(B * R, 1, 1, -1).expand(-1, -1, S, -1)
+        for layer in self.decoder_layers:
+            qp, kp, vp = layer.qkv(prefix)
+            qf, kf, vf = layer.qkv(h)
+            heads = layer.attention.heads
+            keys = torch.cat([kp.repeat_interleave(R, dim=0), kf], dim=1)
+            values = torch.cat([vp.repeat_interleave(R, dim=0), vf], dim=1)
+            h = layer.feed_forward(layer.attention.output.dense(attend(qf, keys, values, heads, frame_mask)) + h)
+            prefix = layer.feed_forward(layer.attention.output.dense(attend(qp, kp, vp, heads, prefix_mask)) + prefix)
+        last = self.slot_counts[-1]
+        return self.predict(h[:, S - last:]).reshape(B, R, last, -1)
 
 
 # ---- loss backbones ----------------------------------------------------------------------------
@@ -720,12 +793,7 @@ class VideoMAEAutoGaze(nn.Module):
         latent = self.vit(tokens, gazing_pos, padded, counts)
         if together:
             return self.decoder(latent, gazing_pos, padded, counts, frames)
-        ends = [0]
-        for c in counts:
-            ends.append(ends[-1] + int(c))
-        # Attention is block-causal in time, so frames after f change nothing: decode up to f only.
-        return torch.cat([self.decoder(latent[:, :1 + ends[f + 1]], gazing_pos[:, :ends[f + 1]],
-                                       padded[:, :ends[f + 1]], counts[:f + 1], [f]) for f in frames], dim=1)
+        return self.decoder.forward_separate(latent, gazing_pos, padded, counts, frames)
 
     def unpatchify(self, logits: torch.Tensor) -> torch.Tensor:
         """(..., n*n, p*p*3) -> (..., 3, C, C) task-normalised frames."""
@@ -794,5 +862,5 @@ def init_random_(model: VideoMAEAutoGaze, seed: int = 0) -> VideoMAEAutoGaze:
                               "layernorm.weight", "lambda1")):
                 p.fill_(1.0)
             else:
-                p.copy_(torch.randn(p.shape, generator=gen) * 0.02)
+                p.normal_(0.0, 0.02, generator=gen)
     return model
