@@ -2,9 +2,9 @@
 
 Every notebook in `notebooks/` is executed with nbclient on an in-memory copy (the committed file is
 never written), with the working directory set to `notebooks/` as JupyterLab does, and
-`PLAYGROUND_DEVICE` (default cpu) and `HF_HUB_OFFLINE=1` in the kernel's environment. A cell that
-raises, or runs past CELL_TIMEOUT_S, fails the test. Cheaper checks keep the files themselves
-tidy: valid nbformat 4 with the python3 kernelspec, committed without outputs, and thin (the
+`PLAYGROUND_DEVICE` (default cpu), `HF_HUB_OFFLINE=1` and `OMP_NUM_THREADS` (default 1) in the
+kernel's environment. A cell that raises, or runs past CELL_TIMEOUT_S, fails the test. Cheaper
+checks keep the files themselves tidy: valid nbformat 4 with the python3 kernelspec, committed without outputs, and thin (the
 notebooks call the library; they define no functions).
 
     .venv/bin/python -m pytest tests/test_notebooks.py -q --durations=0
@@ -25,10 +25,16 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 CELL_TIMEOUT_S = 120  # one cell; a whole notebook is meant to take well under a minute on 2 CPU cores
+EXPECTED = ["01_quick_start", "02_threshold", "03_inside_autogaze", "04_gazed_mllm",
+            "05_any_length_any_resolution"]
 
 
 def _code_cells(nb) -> list[str]:
     return [cell.source for cell in nb.cells if cell.cell_type == "code"]
+
+
+def test_every_tutorial_is_there():
+    assert [p.stem for p in NOTEBOOKS] == EXPECTED
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -56,6 +62,9 @@ def test_notebook_defines_no_functions(path: Path):
 def test_notebook_runs(path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("PLAYGROUND_DEVICE", os.environ.get("PLAYGROUND_DEVICE", "cpu"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the tutorials must run offline with the built-in components
+    # One torch thread in the kernel: on a busy 2-core machine, two OpenMP threads that spin-wait for each other
+    # made a 3 s cell take minutes; one thread costs little when the machine is idle.
+    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", allow_errors=False,
