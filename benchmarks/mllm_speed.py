@@ -123,29 +123,29 @@ def s(x) -> str:
     return "-" if x is None else f"{x:.2f}"
 
 
+def markdown(head: list[str], rows: list[list[str]]) -> str:
+    """A right-aligned markdown table (first column left-aligned)."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+    line = lambda cells: "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)  # noqa: E731
+                                         for i, (c, w) in enumerate(zip(cells, widths))) + " |"
+    return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])
+
+
 def print_tables(results, measure: bool) -> None:
-    width = max(len(label) for label, _, _ in results)
-    head = ["vis tok", "LLM vis", "prompt", "vision", "(attn)", "connector", "prefill", "decode", "total"]
-    if measure:
-        head.append("measured")
-    print(f"\nGFLOPs (analytic{', and measured total' if measure else ''})")
-    print(f"| {'row'.ljust(width)} | " + " | ".join(head) + " |")
-    print(f"|{'-' * (width + 2)}|" + "|".join("-" * (len(h) + 2) for h in head) + "|")
+    head = ["row", "vis tok", "LLM vis", "prompt", "vision", "(attn)", "connector", "prefill", "decode", "total"]
+    rows = []
     for label, a, measured in results:
         f = a.flops
-        cells = [f"{a.vision_tokens:,}", f"{a.llm_vision_tokens:,}", f"{a.llm_prompt_tokens:,}",
-                 g(f["vision_encoder"]), g(f["vision_attention"]), g(f["connector"]), g(f["llm_prefill"]),
-                 g(f["llm_decode"]), g(f["total"] - (f.get("gazer") or 0))]
-        if measure:
-            cells.append(g(measured["total"]))
-        print(f"| {label.ljust(width)} | " + " | ".join(c.rjust(len(h)) for c, h in zip(cells, head)) + " |")
+        rows.append([label, f"{a.vision_tokens:,}", f"{a.llm_vision_tokens:,}", f"{a.llm_prompt_tokens:,}",
+                     g(f["vision_encoder"]), g(f["vision_attention"]), g(f["connector"]), g(f["llm_prefill"]),
+                     g(f["llm_decode"]), g(f["total"] - (f.get("gazer") or 0))]
+                    + ([g(measured["total"])] if measure else []))
+    print(f"\nGFLOPs (analytic{'; last column: the FlopCounterMode total' if measure else ''})")
+    print(markdown(head + (["measured"] if measure else []), rows))
     for attr, title in (("seconds", "wall seconds"), ("cpu_seconds", "process CPU seconds (all threads)")):
-        print(f"\n{title} (best of repeats per stage; 'gazer' = the gaze's own time, not in total)")
-        print(f"| {'row'.ljust(width)} | " + " | ".join(STAGES) + " |")
-        print(f"|{'-' * (width + 2)}|" + "|".join("-" * (len(h) + 2) for h in STAGES) + "|")
-        for label, a, _ in results:
-            times = getattr(a, attr)
-            print(f"| {label.ljust(width)} | " + " | ".join(s(times.get(k)).rjust(len(k)) for k in STAGES) + " |")
+        print(f"\n{title}, best of repeats per stage ('gazer' = the gaze's own time, not in total)")
+        print(markdown(["row", *STAGES], [[label, *(s(getattr(a, attr).get(k)) for k in STAGES)]
+                                          for label, a, _ in results]))
 
 
 def print_savings(results) -> None:
@@ -155,17 +155,25 @@ def print_savings(results) -> None:
         flops = full.flops["vision_encoder"] / a.flops["vision_encoder"]
         wall = full.seconds["vision_encoder"] / a.seconds["vision_encoder"]
         cpu = full.cpu_seconds["vision_encoder"] / a.cpu_seconds["vision_encoder"]
-        ok = "met" if min(wall, cpu) >= flops / 2 else "NOT met"
+        if flops <= 1:
+            ok = "n/a: the gazed encoder costs more FLOPs here"
+        else:
+            ok = "met" if min(wall, cpu) >= flops / 2 else "NOT met"
         attention = a.flops["vision_attention"] / full.flops["vision_attention"]
         note = f"; its attention costs {attention:.2f}x the stock attention" if attention > 1 else ""
         print(f"  {label}: FLOPs /{flops:.2f}, wall /{wall:.2f}, CPU /{cpu:.2f} -> {ok}{note}")
+    print("LLM prefill, gazed vs full")
+    for label, a, _ in results[1:]:
+        print(f"  {label}: vision tokens {full.llm_vision_tokens} -> {a.llm_vision_tokens}, "
+              f"FLOPs /{full.flops['llm_prefill'] / a.flops['llm_prefill']:.2f}, "
+              f"CPU /{full.cpu_seconds['llm_prefill'] / a.cpu_seconds['llm_prefill']:.2f}")
 
 
 def print_gazers(mllm: GazedMLLM, frames, gazers, ratio: float, answer_seconds: float) -> None:
     print(f"\ngazers at ratio {ratio} on the model's grid ({mllm.grid.describe()}): wall time, and its share "
           f"of (gaze + the gazed answer's {answer_seconds:.2f} s); goal <= 10%")
     for name in gazers:
-        label = Path(name).name if Path(name).exists() else name
+        label = "autogaze (reference random weights)" if Path(name) == AUTOGAZE_RANDOM else name
         try:
             gaze = mllm.gaze(frames, name, gazing_ratio=ratio)
         except Exception as exc:  # a gazer that cannot run here is reported, not fatal
@@ -188,8 +196,9 @@ def section(kind: str, device: torch.device, dtype: torch.dtype, frames, args) -
     print_savings(results)
     gazed = next(a for label, a, _ in results if "block-causal" in label)
     print_gazers(mllm, frames, args.gazers, args.ratios[0], gazed.seconds["total"])
+    print("answers (random weights: most generated ids lie beyond the tiny tokenizer and decode to nothing):")
     for label, a, _ in results:
-        print(f"  answer [{label}]: {a.text!r}")
+        print(f"  [{label}] {a.new_tokens} new tokens: {a.text!r}")
 
 
 def main() -> None:

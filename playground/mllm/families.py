@@ -81,14 +81,22 @@ def read_chat_template(name_or_path: str) -> str | None:
     return None
 
 
-def frames_to_pixels(frames: np.ndarray, size: int, proc: FrameProcessing, device: torch.device,
-                     dtype: torch.dtype) -> torch.Tensor:
-    """uint8 (T, H, W, 3) -> normalised (T, 3, size, size): squash-resize (bicubic, antialiased), rescale, normalise."""
-    x = torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2).float()
-    if tuple(x.shape[-2:]) != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False, antialias=True).clamp(0, 255)
-    mean = torch.tensor(proc.mean, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(proc.std, device=device).view(1, 3, 1, 1)
+def frames_to_float(frames: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 (T, H, W, 3) -> float32 (T, 3, H, W) in 0..255 on `device`."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2).float()
+
+
+def squash(x: torch.Tensor, size: int) -> torch.Tensor:
+    """float (T, 3, H, W) in 0..255 -> (T, 3, size, size): bicubic, antialiased, clamped to 0..255."""
+    if tuple(x.shape[-2:]) == (size, size):
+        return x
+    return F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False, antialias=True).clamp(0, 255)
+
+
+def normalize(x: torch.Tensor, proc: FrameProcessing, dtype: torch.dtype) -> torch.Tensor:
+    """float (T, 3, s, s) in 0..255 -> the model's pixel space: rescale, then (x - mean) / std."""
+    mean = torch.tensor(proc.mean, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(proc.std, device=x.device).view(1, 3, 1, 1)
     return ((x * proc.rescale - mean) / std).to(dtype)
 
 
@@ -140,7 +148,17 @@ class Family:
 
     def pixels(self, frames: np.ndarray, size: int) -> torch.Tensor:
         """uint8 (T,H,W,3) -> (T,3,size,size) in the model's pixel space, dtype and device."""
-        return frames_to_pixels(frames, size, self.processing, self.device, self.dtype)
+        return normalize(squash(frames_to_float(frames, self.device), size), self.processing, self.dtype)
+
+    def scale_pixels(self, frames: np.ndarray, grid: MultiScaleGrid) -> dict[int, torch.Tensor]:
+        """uint8 (T,H,W,3) -> {side: (T,3,side,side)} for every scale of `grid`.
+
+        The finest scale is made from the frames exactly as `pixels` makes stock frames (so a
+        finest scale equal to the stock size gives the stock pixels); coarser scales are resized
+        from it, which is cheaper than resizing the full-resolution frames again.
+        """
+        canvas = squash(frames_to_float(frames, self.device), grid.canvas)
+        return {side: normalize(squash(canvas, side), self.processing, self.dtype) for side in grid.scales}
 
     def input_embeddings(self, ids: torch.Tensor) -> torch.Tensor:
         return self.model.get_input_embeddings()(ids)

@@ -252,7 +252,7 @@ class GazedMLLM:
         fam = self.family
         stages = {k: StageCounter(self.device, count_flops) for k in ("preprocess", "vision_encoder", "connector")}
         with stages["preprocess"]:
-            pixels = {side: fam.pixels(frames, side) for side in tokens.grid.scales}
+            pixels = fam.scale_pixels(frames, tokens.grid)
         with stages["vision_encoder"]:
             embeddings = embed_slots(lambda side: fam.embed_scale(pixels[side]), tokens.grid)
             hidden = encode_gazed(embeddings, tokens, fam.gazed_layers(), attention)
