@@ -15,6 +15,9 @@ from ..errors import check
 from .answer import attention_warning, comparison_table
 from .gazed_vit import ATTENTION_MODES
 
+DEFAULT_FRAMES = 8
+DEFAULT_RATIO = 0.1  # used when neither --max-gazing-ratio nor --threshold is given
+
 
 def add_ask_parser(subparsers) -> None:
     """Register the `ask` subcommand on the main CLI's subparsers."""
@@ -29,12 +32,14 @@ def add_ask_parser(subparsers) -> None:
     p.add_argument("--mllm", default=DEFAULT_MLLM,
                    help="smolvlm2-256m (default) | smolvlm2-500m | smolvlm2-2.2b | llava-onevision-0.5b | "
                         "llava-onevision-7b | nvila | a hub id | a local folder")
-    p.add_argument("--gazer", default="greedy",
-                   help="greedy | framediff | random | full | an AutoGaze hub id or folder (default greedy)")
+    p.add_argument("--gazer", default="framediff",
+                   help="framediff (default, fast) | greedy (oracle, slow on a CPU at the model's grid) | random | "
+                        "full | an AutoGaze hub id or folder")
     p.add_argument("--threshold", type=float, default=None,
                    help="error threshold (task_loss_requirement): a frame stops once its loss is at or below it")
     p.add_argument("--max-gazing-ratio", type=_float_in(0, 1, "--max-gazing-ratio"), default=None,
-                   help="cap on gazed slots per frame, as a fraction of the model's gaze grid")
+                   help=f"cap on gazed slots per frame, as a fraction of the model's gaze grid "
+                        f"(default {DEFAULT_RATIO} when no --threshold is given)")
     p.add_argument("--attention", choices=ATTENTION_MODES, default="block_causal",
                    help="gazed encoder attention across frames (default block_causal)")
     p.add_argument("--single-scale", action="store_true", help="gaze on the finest scale only (ablation)")
@@ -45,7 +50,10 @@ def add_ask_parser(subparsers) -> None:
     p.add_argument("--trust-remote-code", action="store_true",
                    help="allow models that run their own code from the hub (needed for NVILA)")
     p.add_argument("--json", default=None, help="also write both answers to this JSON file")
-    p.set_defaults(func=run_ask, frames=8)
+    p.set_defaults(func=run_ask, frames=DEFAULT_FRAMES)
+    for action in p._actions:  # the shared video options say 16 frames; ask defaults to fewer
+        if action.dest == "frames":
+            action.help = f"frames to sample (default {DEFAULT_FRAMES})"
 
 
 def _say(message: str) -> None:
@@ -70,8 +78,11 @@ def run_ask(args: argparse.Namespace) -> int:
     common = dict(max_new_tokens=args.max_new_tokens, fps=fps, count_flops=args.count_flops)
     _say(f"answering on all tokens ({len(frames)} frames) ...")
     full = mllm.answer(frames, args.question, **common)
-    _say(f"gazing with {args.gazer} and answering on the gazed tokens ...")
-    gazed = mllm.answer(frames, args.question, gazer=args.gazer, gazing_ratio=args.max_gazing_ratio,
+    ratio = args.max_gazing_ratio
+    if ratio is None and args.threshold is None:
+        ratio = DEFAULT_RATIO
+    _say(f"gazing with {args.gazer} (ratio cap {ratio}, threshold {args.threshold}) and answering on the gazed tokens ...")
+    gazed = mllm.answer(frames, args.question, gazer=args.gazer, gazing_ratio=ratio,
                         task_loss_requirement=args.threshold, attention=args.attention,
                         single_scale=args.single_scale, **common)
     grid = mllm.single_scale_grid if args.single_scale else mllm.grid
