@@ -29,5 +29,8 @@ test: setup-test
 bench: setup
 	$(PY) benchmarks/gazers.py
 
+notebooks: setup
+	$(VENV)/bin/jupyter lab notebooks/
+
 clean:
 	rm -rf $(VENV) .pytest_cache
