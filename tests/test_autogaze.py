@@ -283,3 +283,15 @@ def test_gaze_video_single_square_tile_boxes_are_the_grid_boxes(gazer):
     result = gazer.gaze_video(video, gazing_ratio=0.05)
     slots = result.gaze.frame_slots(0, 2)
     assert np.array_equal(result.boxes(2)["boxes"], gazer.grid.boxes(slots))
+
+
+def test_retarget_any_input_size_batch_and_threshold(gazer):
+    clips = np.stack([moving_square(3, 150, 200), moving_square(3, 150, 200)[:, ::-1]])
+    result = gazer.gaze(clips, gazing_ratio=0.2, task_loss_requirement=-0.05,
+                        target_scales=[56, 112, 196, 392], target_patch_size=14)
+    assert result.grid.num_slots == 1060 and result.batch_size == 2 and result.num_frames == 3
+    assert result.frame_loss.shape == (2, 3) and torch.isfinite(result.frame_loss).all()
+    padded = result.if_padded_gazing
+    assert (result.gazing_pos[padded] % 1060 == 1059).all(), "padding holds -1 + 1060 * t"
+    assert result.settings["tiles"] == 4
+    json.dumps(result.to_json())  # NaN losses serialise as null
