@@ -388,13 +388,14 @@ class AutoGazeNet(nn.Module):
             if li == last and len(rows) < Q:
                 # Only the wanted rows go further than this layer's keys and values.
                 k, v = F.linear(h, w_qkv[H * hd:]).split(Hkv * hd, dim=-1)
+                k = _rotate(k.view(B, Q, Hkv, hd).transpose(1, 2), cos, sin)
                 q = F.linear(h[:, rows], w_qkv[:H * hd]).view(B, len(rows), H, hd).transpose(1, 2)
                 q = _rotate(q, cos[:, :, rows], sin[:, :, rows])
                 x, bias = x[:, rows], bias[:, :, rows]
             else:
-                q, k, v = F.linear(h, w_qkv).split([H * hd, Hkv * hd, Hkv * hd], dim=-1)
-                q = _rotate(q.view(B, Q, H, hd).transpose(1, 2), cos, sin)
-            cache.k[li][:, :, L:L + Q] = _rotate(k.view(B, Q, Hkv, hd).transpose(1, 2), cos, sin)
+                qk, v = F.linear(h, w_qkv).split([(H + Hkv) * hd, Hkv * hd], dim=-1)
+                q, k = _rotate(qk.view(B, Q, H + Hkv, hd).transpose(1, 2), cos, sin).split([H, Hkv], dim=1)
+            cache.k[li][:, :, L:L + Q] = k
             cache.v[li][:, :, L:L + Q] = v.view(B, Q, Hkv, hd).transpose(1, 2)
             attn = _attention(q, cache.k[li][:, :, :L + Q], cache.v[li][:, :, :L + Q], bias, H // Hkv, hd ** -0.5)
             x = x + F.linear(attn.transpose(1, 2).reshape(B, -1, H * hd), w_o)
