@@ -1,7 +1,8 @@
 """The functions Gradio calls: validate, run the pipeline with progress, render, and report errors.
 
 Each callback takes the values of the page's components (every one but the video has a default,
-so `gradio_client` can call `/gaze` with a file alone) and returns what the outputs show. A
+so `gradio_client` can call `/gaze` with a file alone; None means `RunSettings`' default) and
+returns what the outputs show. A
 `PlaygroundError` becomes a `gr.Error` with its one-line message; any other failure is logged on
 the server and shown as a one-line message, never as a traceback.
 """
@@ -68,8 +69,8 @@ def settings_from(num_frames, fps, start, gazer, reconstructor, threshold, ratio
 
 @friendly_errors
 @on_gpu
-def gaze_action(video, num_frames=16, fps=0.0, start=0.0, gazer="greedy", reconstructor="paint", threshold=0.2,
-                ratio=0.75, progress=gr.Progress()):
+def gaze_action(video, num_frames=None, fps=None, start=None, gazer=None, reconstructor=None, threshold=None,
+                ratio=None, progress=gr.Progress()):
     """Read, gaze, rebuild, render. Returns the summary, the videos, the scrubber, figures, files, run card."""
     settings = settings_from(num_frames, fps, start, gazer, reconstructor, threshold, ratio)
     run = pipeline.run(video, settings, LIMITS, progress)
@@ -105,7 +106,7 @@ def curve_action(view: render.RunView | None, progress=gr.Progress()):
 
 @friendly_errors
 @on_gpu
-def compare_action(video, budget=0.1, num_frames=16, fps=0.0, start=0.0, gazer="greedy", reconstructor="paint",
+def compare_action(video, budget=0.1, num_frames=None, fps=None, start=None, gazer=None, reconstructor=None,
                    progress=gr.Progress()):
     """Every gazer at the same budget on the same clip: a table and two figures."""
     settings = settings_from(num_frames, fps, start, gazer, reconstructor, None, None)
@@ -118,7 +119,7 @@ def compare_action(video, budget=0.1, num_frames=16, fps=0.0, start=0.0, gazer="
 @friendly_errors
 @on_gpu
 def ask_action(video, question="What happens in this video?", mllm="smolvlm2-256m", attention="block_causal",
-               max_new_tokens=32, num_frames=16, fps=0.0, start=0.0, gazer="greedy", threshold=0.2, ratio=0.75,
+               max_new_tokens=32, num_frames=None, fps=None, start=None, gazer=None, threshold=None, ratio=None,
                progress=gr.Progress()):
     """The gazed answer beside the full answer, with tokens, FLOPs and seconds per stage."""
     settings = settings_from(num_frames, fps, start, gazer, None, threshold, ratio)
