@@ -212,6 +212,20 @@ def test_missing_sources_fail_in_one_line(tmp_path, monkeypatch):
     _one_line_error(lambda: load_videomae(str(WEIGHTS), config={"vit_mae_config": {"loss_type": "l2"}}), "loss_type")
 
 
+def test_published_config_yaml_sets_losses_and_scales(tmp_path):
+    from playground.reconstructors.videomae import config_from_yaml
+
+    yaml_file = tmp_path / "config.yaml"
+    yaml_file.write_text("task:\n  recon_model: facebook/vit-mae-large\n  scales: 32+64+112+224\n"
+                         "  recon_model_config:\n    max_num_frames: 256\n    loss_type: l1+siglip2\n"
+                         "    loss_weights: 1+0.5\n    siglip2_loss_config:\n      model: google/siglip2-base-patch16-224\n")
+    config = config_from_yaml(yaml_file)
+    assert config.mae.loss_list == ["l1", "siglip2"] and config.mae.weight_list == [1.0, 0.5]
+    assert config.mae.hidden_size == 1024 and config.mae.scale_list == [32, 64, 112, 224]
+    yaml_file.write_text("task:\n  recon_model: facebook/vit-mae-base\n")
+    _one_line_error(lambda: config_from_yaml(yaml_file), "vit-mae-base")
+
+
 def test_default_architecture_is_the_published_one():
     published = json.loads((FIX / "videomae_pt_keys_shapes.json").read_text())
     assert len(published) == 962

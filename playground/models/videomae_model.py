@@ -460,7 +460,7 @@ class MAEDecoder(nn.Module):
         if self.cfg.time_embed:
             full = full + self.time_embed[None, :T, None, :]
         full = full.flatten(1, 2)
-        cls = cls + self.decoder_pos_embed[:, :1].to(cls.dtype)
+        cls = cls + self.decoder_pos_embed[:, :1]
         return cls, torch.cat([full, full[:, :1]], dim=1), idx
 
     @property
