@@ -455,13 +455,19 @@ def convert_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, dtype: st
     if dtype is not None:
         check(dtype in ("float32", "bfloat16", "float16"), f"dtype must be float32, bfloat16 or float16, got {dtype}")
         cast = getattr(torch, dtype)
-    tensors = {k: (v.to(cast) if cast is not None and v.is_floating_point() else v).contiguous().clone()
+    tensors = {k: (v.to(cast) if cast is not None and v.is_floating_point() else v).contiguous()
                for k, v in state.items()}
+    storages = [v.untyped_storage().data_ptr() for v in tensors.values()]
+    if len(set(storages)) < len(storages):  # safetensors refuses tensors that share memory
+        tensors = {k: v.clone() for k, v in tensors.items()}
     dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".safetensors", dir=dst.parent)
+    fd, tmp = tempfile.mkstemp(suffix=".safetensors", dir=dst.parent)  # written whole, then moved into place
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata={"format": "pt", "source": Path(src).name})
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the file from other users
         os.replace(tmp, dst)
     finally:
         if os.path.exists(tmp):
