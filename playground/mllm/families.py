@@ -14,7 +14,6 @@ template, and for SmolVLM the prompt pieces of `transformers`' SmolVLM processor
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Sequence
@@ -400,10 +399,3 @@ def family_for(model_type: str) -> type[Family]:
     raise PlaygroundError(f"model type {model_type!r} is not supported: use a SmolVLM2 "
                           f"(SmolVLMForConditionalGeneration) or LLaVA-OneVision model, or NVILA with trust_remote_code")
 
-
-def stock_tokens_per_frame(family: Family) -> int:
-    """LLM tokens per frame on the stock path (without LLaVA-OV's one trailing newline)."""
-    side = family.stock_side // family.patch_size
-    if isinstance(family, SmolVLMFamily):
-        return (side // family.factor) ** 2
-    return math.ceil(side / 2) ** 2

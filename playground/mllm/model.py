@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-from ..errors import PlaygroundError, check
+from ..errors import check
 from ..gaze import GazeResult, as_gaze_result
 from ..geometry import MultiScaleGrid
 from .answer import Answer
@@ -42,6 +42,14 @@ class VisionOutput:
     stages: dict[str, StageCounter]  # preprocess / vision_encoder / connector
 
 
+@dataclass
+class LLMRun:
+    """The LLM side of one answer."""
+
+    new_ids: list[int]  # generated token ids
+    stages: dict[str, StageCounter]  # 'llm_prefill' and 'llm_decode'
+
+
 class _PrefillClock:
     """A logits processor that marks the end of the prefill (its first call) without touching the scores."""
 
@@ -51,6 +59,18 @@ class _PrefillClock:
         self.prefill_seconds: float | None = None
         self.prefill_cpu_seconds: float | None = None
         self.prefill_flops: int | None = None
+
+    def split(self) -> dict[str, "StageCounter"]:
+        """The finished counter split at the first token into 'llm_prefill' and 'llm_decode' stages."""
+        whole = self.counter
+        prefill, decode = StageCounter(whole.device, False), StageCounter(whole.device, False)
+        prefill.seconds = whole.seconds if self.prefill_seconds is None else self.prefill_seconds
+        prefill.cpu_seconds = whole.cpu_seconds if self.prefill_cpu_seconds is None else self.prefill_cpu_seconds
+        decode.seconds, decode.cpu_seconds = whole.seconds - prefill.seconds, whole.cpu_seconds - prefill.cpu_seconds
+        if whole.flops is not None:
+            prefill.flops = whole.flops if self.prefill_flops is None else self.prefill_flops
+            decode.flops = whole.flops - prefill.flops
+        return {"llm_prefill": prefill, "llm_decode": decode}
 
     def __call__(self, input_ids, scores):
         if self.calls == 0:
@@ -187,40 +207,32 @@ class GazedMLLM:
         if gaze is None:
             vision = self.stock_vision(frames, count_flops)
         else:
-            tokens = self.check_gaze(as_gaze_result(gaze, self.grid), frames.shape[0])
-            vision = self.gazed_vision(frames, tokens, attention, count_flops)
+            gaze = as_gaze_result(gaze, self.grid)
+            vision = self.gazed_vision(frames, self.check_gaze(gaze, frames.shape[0]), attention, count_flops)
         ids = self.family.prompt_ids(question, vision.per_frame, fps)
-        embeds = self.splice(ids, vision.tokens)
-        new_ids, prefill, decode = self._generate(embeds, max_new_tokens, count_flops)
-        text = self.tokenizer.decode(new_ids, skip_special_tokens=True).strip()
-        seconds = {name: st.seconds for name, st in vision.stages.items()}
-        seconds.update(llm_prefill=prefill[0], llm_decode=decode[0])
-        cpu = {name: st.cpu_seconds for name, st in vision.stages.items()}
-        cpu.update(llm_prefill=prefill[2], llm_decode=decode[2])
-        seconds["gazer"] = gazer_stage.seconds if gazer_stage else (gaze.seconds.get("gaze") if gaze is not None
-                                                                      and not isinstance(gaze, dict) else None)
-        seconds["total"] = time.perf_counter() - started
-        cpu["gazer"] = gazer_stage.cpu_seconds if gazer_stage else None
-        cpu["total"] = time.process_time() - cpu_started
-        analytic = self.analytic_flops(vision, ids.shape[1], len(new_ids), gazed=gaze is not None)
+        llm = self._generate(self.splice(ids, vision.tokens), max_new_tokens, count_flops)
+        stages = {**vision.stages, **llm.stages, "gazer": gazer_stage}
+        seconds = {k: None if st is None else st.seconds for k, st in stages.items()}
+        cpu = {k: None if st is None else st.cpu_seconds for k, st in stages.items()}
+        if gazer_stage is None and gaze is not None:
+            seconds["gazer"] = gaze.seconds.get("gaze")  # the gaze's own recorded time
+        seconds["total"], cpu["total"] = time.perf_counter() - started, time.process_time() - cpu_started
         measured = None
         if count_flops:
-            measured = {"gazer": gazer_stage.flops if gazer_stage else None,
-                        "vision_encoder": vision.stages["vision_encoder"].flops,
-                        "vision_attention": vision.stages["vision_encoder"].attention_flops,
-                        "connector": vision.stages["connector"].flops,
-                        "llm_prefill": prefill[1], "llm_decode": decode[1]}
+            measured = {k: None if st is None else st.flops for k, st in stages.items() if k != "preprocess"}
+            measured["vision_attention"] = vision.stages["vision_encoder"].attention_flops
             measured["total"] = _total(measured)
         settings = {"frames": int(frames.shape[0]), "fps": fps, "max_new_tokens": max_new_tokens}
         if gaze is not None:
-            g = as_gaze_result(gaze, self.grid)
-            settings.update(gazer=g.gazer, grid=g.grid.describe(), kept_fraction=round(g.kept_fraction, 6),
-                            gaze_settings=dict(g.settings))
-        return Answer(text=text, path="full" if gaze is None else "gazed", model=self.name,
+            settings.update(gazer=gaze.gazer, grid=gaze.grid.describe(), kept_fraction=round(gaze.kept_fraction, 6),
+                            gaze_settings=dict(gaze.settings))
+        return Answer(text=self.tokenizer.decode(llm.new_ids, skip_special_tokens=True).strip(),
+                      path="full" if gaze is None else "gazed", model=self.name,
                       attention="stock" if gaze is None else attention,
                       vision_tokens=int(sum(vision.encoder_tokens)), vision_tokens_per_frame=vision.encoder_tokens,
                       llm_vision_tokens=int(vision.tokens.shape[0]), llm_vision_tokens_per_frame=vision.per_frame,
-                      llm_prompt_tokens=int(ids.shape[1]), new_tokens=len(new_ids), flops=analytic,
+                      llm_prompt_tokens=int(ids.shape[1]), new_tokens=len(llm.new_ids),
+                      flops=self.analytic_flops(vision, ids.shape[1], len(llm.new_ids), gazed=gaze is not None),
                       seconds=seconds, cpu_seconds=cpu, measured_flops=measured, settings=settings)
 
     def check_gaze(self, gaze: GazeResult, num_frames: int) -> GazedTokens:
@@ -273,8 +285,8 @@ class GazedMLLM:
         embeds[0, slots] = vision_tokens.to(embeds.dtype)
         return embeds
 
-    def _generate(self, embeds: torch.Tensor, max_new_tokens: int, count_flops: bool):
-        """Greedy `generate(inputs_embeds=...)`; returns new ids and (seconds, flops, CPU seconds) of prefill and decode."""
+    def _generate(self, embeds: torch.Tensor, max_new_tokens: int, count_flops: bool) -> "LLMRun":
+        """Greedy `generate(inputs_embeds=...)`, timed and counted, split into prefill and decode."""
         from transformers import LogitsProcessorList
 
         counter = StageCounter(self.device, count_flops)
@@ -282,19 +294,11 @@ class GazedMLLM:
         mask = torch.ones(embeds.shape[:2], dtype=torch.long, device=embeds.device)
         gen = self.model.generation_config
         pad = gen.pad_token_id if gen.pad_token_id is not None else gen.eos_token_id
-        if isinstance(pad, list):
-            pad = pad[0]
         with counter:
             out = self.model.generate(inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_new_tokens,
                                       do_sample=False, logits_processor=LogitsProcessorList([clock]),
-                                      pad_token_id=pad)
-        new_ids = out[0].tolist()  # with inputs_embeds only, generate returns the new tokens alone
-        prefill_s = clock.prefill_seconds if clock.prefill_seconds is not None else counter.seconds
-        prefill_cpu = clock.prefill_cpu_seconds if clock.prefill_cpu_seconds is not None else counter.cpu_seconds
-        prefill = (prefill_s, clock.prefill_flops, prefill_cpu)
-        decode_flops = None if counter.flops is None else counter.flops - (clock.prefill_flops or 0)
-        decode = (counter.seconds - prefill_s, decode_flops, counter.cpu_seconds - prefill_cpu)
-        return new_ids, prefill, decode
+                                      pad_token_id=pad[0] if isinstance(pad, list) else pad)
+        return LLMRun(out[0].tolist(), clock.split())  # with inputs_embeds only, generate returns new tokens
 
     # ---- FLOPs ---------------------------------------------------------------------------------
     def analytic_flops(self, vision: VisionOutput, prompt_tokens: int, new_tokens: int, gazed: bool) -> dict:
