@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from playground import GazeResult, PlaygroundError, load_gazer, load_mllm
-from playground.mllm import attention_warning, comparison_table
+from playground.mllm import attention_warning, comparison_table, estimate_flops
 from playground.mllm.gazed_vit import attention_mask, gazed_tokens
 from playground.mllm.random_models import save_tiny_llava_onevision, save_tiny_smolvlm
 
@@ -199,6 +199,17 @@ def test_flops_measured_agree_with_analytic(mllm, frames, gazed):
         measured, analytic = answer.measured_flops[stage], answer.flops[stage]
         assert measured > 0 or stage == "llm_decode" and answer.new_tokens == 1
         assert measured == pytest.approx(analytic, rel=0.03), stage
+
+
+@pytest.mark.parametrize("gazed", [False, True])
+def test_flops_estimate_from_config_alone(mllm, frames, gazed):
+    """`estimate_flops(config, ...)` (no weights) gives the loaded model's analytic FLOPs."""
+    gaze = load_gazer("random", grid=mllm.grid, seed=5).gaze(frames, gazing_ratio=0.2) if gazed else None
+    answer = mllm.answer(frames, QUESTION, gaze=gaze, max_new_tokens=3)
+    text = answer.llm_prompt_tokens - answer.llm_vision_tokens
+    estimate = estimate_flops(mllm.model.config, len(frames), gaze, stock_side=mllm.family.stock_side,
+                              text_tokens=text, new_tokens=answer.new_tokens)
+    assert estimate == answer.flops
 
 
 def test_flops_gazed_below_full_at_low_ratio(mllm, frames):

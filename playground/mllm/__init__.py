@@ -21,6 +21,7 @@ from ..device import resolve_device
 from ..errors import PlaygroundError, check
 from .answer import Answer, attention_warning, comparison_table
 from .families import FAMILIES, family_for
+from .flops import architecture_shape, estimate_flops
 from .gazed_vit import ATTENTION_MODES
 from .model import GazedMLLM
 from .nvila import NVILA_HUB_ID, is_nvila, load_nvila
@@ -111,4 +112,5 @@ def _load_error(name: str, exc: Exception) -> str:
 
 
 __all__ = ["load_mllm", "GazedMLLM", "Answer", "comparison_table", "attention_warning", "ATTENTION_MODES",
+           "estimate_flops", "architecture_shape",
            "ALIASES", "DEFAULT_MLLM", "FAMILIES"]

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from ..errors import PlaygroundError, check
 from ..geometry import MultiScaleGrid
 from .connector import pixel_shuffle_groups, sparse_pixel_shuffle
-from .flops import TextShape, VisionShape, linear_flops
+from .flops import ArchitectureShape, architecture_shape
 from .gazed_vit import GazedTokens
 
 # AutoGaze's native scales at patch 16 are (32, 64, 112, 224) = (2, 4, 7, 14) patches per side;
@@ -99,15 +99,6 @@ def normalize(x: torch.Tensor, proc: FrameProcessing, dtype: torch.dtype) -> tor
     return ((x * proc.rescale - mean) / std).to(dtype)
 
 
-def _text_shape(text_config, lm_head: torch.nn.Module) -> TextShape:
-    heads = text_config.num_attention_heads
-    head_dim = getattr(text_config, "head_dim", None) or text_config.hidden_size // heads
-    return TextShape(hidden=text_config.hidden_size, intermediate=text_config.intermediate_size,
-                     layers=text_config.num_hidden_layers, heads=heads,
-                     kv_heads=getattr(text_config, "num_key_value_heads", None) or heads,
-                     head_dim=head_dim, vocab=lm_head.weight.shape[0])
-
-
 def _mean_std(config: dict, default: float = 0.5) -> tuple[tuple, tuple]:
     mean = tuple(float(v) for v in config.get("image_mean", [default] * 3))
     std = tuple(float(v) for v in config.get("image_std", [default] * 3))
@@ -163,8 +154,9 @@ class Family:
         return self.model.get_input_embeddings()(ids)
 
     @property
-    def text_shape(self) -> TextShape:
-        return _text_shape(self.model.config.text_config, self.model.lm_head)
+    def shape(self) -> ArchitectureShape:
+        """The sizes FLOPs depend on (analytic FLOPs)."""
+        return architecture_shape(self.model.config, stock_side=self.stock_side)
 
     # ---- filled in by subclasses ---------------------------------------------------------------
     vision_config: Any
@@ -196,15 +188,6 @@ class Family:
     def prompt_ids(self, question: str, per_frame: Sequence[int], fps: float) -> torch.Tensor:
         """(1, L) prompt ids with one placeholder per vision token; frame t is at t / fps seconds."""
         raise NotImplementedError
-
-    def vision_shape(self, gazed: bool) -> VisionShape:
-        raise NotImplementedError
-
-    def connector_flops(self, gazed_patches: int, stock_frames: int) -> int:
-        raise NotImplementedError
-
-    def stock_patches_per_frame(self) -> int:
-        return (self.stock_side // self.patch_size) ** 2
 
     # ---- shared helpers ------------------------------------------------------------------------
     def render_chat(self, question: str, template: str | None) -> str:
@@ -300,14 +283,6 @@ class SmolVLMFamily(Family):
         video += DEFAULT_MEDIA_OUTTRO
         return self.encode_text(text.replace(self.video_token, video, 1))
 
-    def vision_shape(self, gazed):
-        c = self.vision_config
-        return VisionShape(c.hidden_size, c.intermediate_size, c.num_hidden_layers, c.patch_size, c.num_channels)
-
-    def connector_flops(self, gazed_patches, stock_frames):
-        d, D = self.vision_config.hidden_size, self.model.config.text_config.hidden_size
-        patches = gazed_patches + stock_frames * self.stock_patches_per_frame()
-        return linear_flops(patches, [(d, D)])  # each patch meets one d x D block of W
 
 
 class LlavaOnevisionFamily(Family):
@@ -378,15 +353,6 @@ class LlavaOnevisionFamily(Family):
         run = self.video_token * (int(sum(per_frame)) + 1)  # + the newline token after the video
         return self.encode_text(text.replace(self.video_token, run, 1))
 
-    def vision_shape(self, gazed):
-        c = self.vision_config
-        layers = self.layers_needed if gazed else c.num_hidden_layers  # the stock tower runs every layer
-        return VisionShape(c.hidden_size, c.intermediate_size, layers, c.patch_size, c.num_channels)
-
-    def connector_flops(self, gazed_patches, stock_frames):
-        d, D = self.vision_config.hidden_size, self.model.config.text_config.hidden_size
-        patches = gazed_patches + stock_frames * self.stock_patches_per_frame()
-        return linear_flops(patches, [(d, D), (D, D)])
 
 
 FAMILIES: dict[str, type[Family]] = {"smolvlm": SmolVLMFamily, "llava_onevision": LlavaOnevisionFamily}

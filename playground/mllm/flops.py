@@ -156,3 +156,112 @@ def llm_decode_flops(shape: TextShape, prompt_tokens: int, new_tokens: int) -> i
 def linear_flops(tokens: int, sizes: Sequence[tuple[int, int]]) -> int:
     """FLOPs of `tokens` rows through linear layers of (in, out) sizes."""
     return sum(2 * tokens * i * o for i, o in sizes)
+
+
+# ---- whole models, from the config alone -------------------------------------------------------
+@dataclass(frozen=True)
+class ArchitectureShape:
+    """The sizes of a supported MLLM that its FLOPs depend on, read from its config (no weights needed)."""
+
+    kind: str  # 'smolvlm' or 'llava_onevision'
+    vision: VisionShape  # every encoder layer (the stock tower runs them all)
+    gazed_layers: int  # layers the gazed encoder runs (LLaVA-OV stops at its feature layer)
+    text: TextShape
+    connector: tuple[tuple[int, int], ...]  # (in, out) of the linear layers each patch meets
+    factor: int  # SmolVLM's pixel-shuffle r; 1 for LLaVA-OV
+    stock_side: int  # px of a stock frame
+
+    def stock_tokens_per_frame(self) -> int:
+        """LLM vision tokens per stock frame (LLaVA-OV adds one newline after the video)."""
+        side = self.stock_side // self.vision.patch
+        return (side // self.factor) ** 2 if self.kind == "smolvlm" else ((side + 1) // 2) ** 2  # 2x pooling, ceil
+
+
+def architecture_shape(config, stock_side: int | None = None) -> ArchitectureShape:
+    """Read an `ArchitectureShape` from a SmolVLM or LLaVA-OneVision config.
+
+    Args:
+        config: the model's config (e.g. `AutoConfig.from_pretrained(...)`).
+        stock_side: stock frame side in px (default: the vision config's image_size).
+    """
+    from ..errors import PlaygroundError
+
+    v, t = config.vision_config, config.text_config
+    heads = t.num_attention_heads
+    text = TextShape(hidden=t.hidden_size, intermediate=t.intermediate_size, layers=t.num_hidden_layers,
+                     heads=heads, kv_heads=getattr(t, "num_key_value_heads", None) or heads,
+                     head_dim=getattr(t, "head_dim", None) or t.hidden_size // heads, vocab=t.vocab_size)
+    vision = VisionShape(v.hidden_size, v.intermediate_size, v.num_hidden_layers, v.patch_size, v.num_channels)
+    side = int(stock_side or v.image_size)
+    if config.model_type == "smolvlm":
+        return ArchitectureShape("smolvlm", vision, v.num_hidden_layers, text, ((v.hidden_size, t.hidden_size),),
+                                 int(config.scale_factor), side)
+    if config.model_type == "llava_onevision":
+        layer = config.vision_feature_layer
+        gazed_layers = layer if isinstance(layer, int) and layer >= 0 else v.num_hidden_layers + 1 + int(layer)
+        connector = ((v.hidden_size, t.hidden_size), (t.hidden_size, t.hidden_size))
+        return ArchitectureShape("llava_onevision", vision, gazed_layers, text, connector, 1, side)
+    raise PlaygroundError(f"no FLOPs model for model type {config.model_type!r}")
+
+
+def stage_flops(shape: ArchitectureShape, gazed: bool, embedded_patches: int, sequences: Sequence[int],
+                prompt_tokens: int, new_tokens: int) -> dict[str, int | None]:
+    """Analytic FLOPs per stage of one answer.
+
+    Args:
+        shape: the model's sizes.
+        gazed: the gazed path (else the stock one).
+        embedded_patches: patches through the patch embedding (gazed: T x slots per frame).
+        sequences: encoder attention sequence lengths (stock: one per frame; gazed: [N]).
+        prompt_tokens: the LLM prompt length.
+        new_tokens: generated tokens.
+
+    Returns:
+        {'gazer': None, 'vision_encoder', 'vision_attention', 'connector', 'llm_prefill', 'llm_decode', 'total'}.
+    """
+    vision = shape.vision if not gazed else VisionShape(shape.vision.hidden, shape.vision.intermediate,
+                                                        shape.gazed_layers, shape.vision.patch,
+                                                        shape.vision.channels)
+    total, attention = vision_flops(vision, embedded_patches, sequences)
+    flops = {"gazer": None, "vision_encoder": total, "vision_attention": attention,
+             "connector": linear_flops(sum(sequences), shape.connector),  # every encoded patch meets the connector
+             "llm_prefill": llm_prefill_flops(shape.text, prompt_tokens),
+             "llm_decode": llm_decode_flops(shape.text, prompt_tokens, new_tokens)}
+    flops["total"] = sum(v for k, v in flops.items() if k != "vision_attention" and v is not None)
+    return flops
+
+
+def estimate_flops(config, num_frames: int, gaze=None, stock_side: int | None = None,
+                   text_tokens: int | None = None, new_tokens: int = 32) -> dict[str, int | None]:
+    """FLOPs per stage of a stock or gazed answer, from the config alone (for models not loaded).
+
+    Args:
+        config: a SmolVLM or LLaVA-OneVision config.
+        num_frames: T.
+        gaze: a GazeResult on the model's gaze grid for the gazed path; None for the stock path.
+        stock_side: stock frame side in px (default: the vision config's image_size).
+        text_tokens: prompt tokens that are not vision tokens (default: a typical count for the
+            family's video prompt: 47 + 13 per frame for SmolVLM, 16 for LLaVA-OV).
+        new_tokens: generated tokens.
+
+    Returns:
+        The same dict as `Answer.flops`.
+    """
+    from .connector import pixel_shuffle_groups
+    from .gazed_vit import gazed_tokens
+
+    shape = architecture_shape(config, stock_side)
+    if text_tokens is None:
+        text_tokens = 47 + 13 * num_frames if shape.kind == "smolvlm" else 16
+    newline = 1 if shape.kind == "llava_onevision" else 0
+    if gaze is None:
+        n = (shape.stock_side // shape.vision.patch) ** 2
+        llm = num_frames * shape.stock_tokens_per_frame() + newline
+        return stage_flops(shape, False, num_frames * n, [n] * num_frames, text_tokens + llm, new_tokens)
+    tokens = gazed_tokens(gaze)
+    if shape.kind == "smolvlm":
+        llm = int(pixel_shuffle_groups(tokens, shape.factor)[2].sum())
+    else:
+        llm = tokens.num_tokens + newline
+    return stage_flops(shape, True, num_frames * gaze.grid.num_slots, [tokens.num_tokens], text_tokens + llm,
+                       new_tokens)

@@ -23,7 +23,7 @@ from ..gaze import GazeResult, as_gaze_result
 from ..geometry import MultiScaleGrid
 from .answer import Answer
 from .families import Family
-from .flops import StageCounter, llm_decode_flops, llm_prefill_flops, vision_flops
+from .flops import StageCounter, stage_flops
 from .gazed_vit import ATTENTION_MODES, GazedTokens, embed_slots, encode_gazed, gazed_tokens
 
 DEFAULT_MAX_NEW_TOKENS = 32
@@ -303,16 +303,8 @@ class GazedMLLM:
     # ---- FLOPs ---------------------------------------------------------------------------------
     def analytic_flops(self, vision: VisionOutput, prompt_tokens: int, new_tokens: int, gazed: bool) -> dict:
         """FLOPs per stage from the config and this call's token counts (see `flops.py` for the rules)."""
-        fam = self.family
-        total, attention = vision_flops(fam.vision_shape(gazed), vision.embedded_patches, vision.sequences)
-        patches = int(sum(vision.encoder_tokens))
-        connector = fam.connector_flops(patches, 0) if gazed else fam.connector_flops(0, len(vision.encoder_tokens))
-        text = fam.text_shape
-        flops = {"gazer": None, "vision_encoder": total, "vision_attention": attention, "connector": connector,
-                 "llm_prefill": llm_prefill_flops(text, prompt_tokens),
-                 "llm_decode": llm_decode_flops(text, prompt_tokens, new_tokens)}
-        flops["total"] = _total(flops)
-        return flops
+        return stage_flops(self.family.shape, gazed, vision.embedded_patches, vision.sequences, prompt_tokens,
+                           new_tokens)
 
     # ---- input ---------------------------------------------------------------------------------
     def _frames(self, video: Any, num_frames: int | None) -> np.ndarray:
