@@ -37,19 +37,6 @@ def random_gaze(num_frames: int, per_frame: int, num_slots: int = 265, seed: int
     return GazeResult.from_frame_slots(slots)
 
 
-def time_call(fn, device, repeats: int, warmup: int = 1) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        synchronize(device)
-        start = time.perf_counter()
-        fn()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    return times
-
-
 def gemm_gflops(seconds: float = 1.0) -> float:
     """Achieved float32 GEMM throughput right now (a (321x1024) @ (1024x4096) product, the encoder's MLP)."""
     a, w = torch.randn(321, 1024), torch.randn(4096, 1024)
@@ -68,15 +55,28 @@ def machine_line() -> str:
 
 
 def run_cases(model, device, cases, repeats: int, bf16: bool, unit: str) -> list[tuple[str, str, str]]:
+    """Time each case `repeats` times, round-robin so that every case sees the same machine load."""
     video, gaze = moving_square(16), random_gaze(16, GAZES_PER_FRAME)
-    rows = []
+    calls = []
     for label, frames, terms, rebuild in cases:
         rec = VideoMAEReconstructor(model, device, bf16=bf16, loss_terms=terms, rebuild=rebuild)
-        times = time_call(lambda: rec.reconstruct(video, gaze, frames=frames), device, repeats)
-        scale, digits = (1000, 0) if unit == "ms" else (1, 2)
-        rows.append((label, f"{statistics.median(times) * scale:.{digits}f} {unit}",
-                     f"{min(times) * scale:.{digits}f} {unit}"))
-        print(f"  {label}: median {rows[-1][1]} over {repeats}", flush=True)
+        call = (lambda rec=rec, frames=frames: rec.reconstruct(video, gaze, frames=frames))
+        call()  # warm-up
+        calls.append((label, call))
+    times: dict[str, list[float]] = {label: [] for label, _ in calls}
+    for _ in range(repeats):
+        for label, call in calls:
+            synchronize(device)
+            start = time.perf_counter()
+            call()
+            synchronize(device)
+            times[label].append(time.perf_counter() - start)
+    scale, digits = (1000, 0) if unit == "ms" else (1, 2)
+    rows = []
+    for label, _ in calls:
+        t = times[label]
+        rows.append((label, f"{statistics.median(t) * scale:.{digits}f} {unit}", f"{min(t) * scale:.{digits}f} {unit}"))
+        print(f"  {label}: median {rows[-1][1]}, min {rows[-1][2]} over {repeats}", flush=True)
     return rows
 
 
