@@ -336,6 +336,18 @@ def test_oracle_first_pick_is_the_best_single_slot(micro):
     assert first.frame_slots(0, 0).tolist() == [int(np.argmin(singles))]
 
 
+@pytest.mark.slow
+def test_oracle_on_the_reference_model_picks_the_best_of_265(tiny, synthetic_clip):
+    # `pytest -m slow`: 265 single-slot rebuilds with the full loss on the 4-scale grid.
+    video = synthetic_clip[:2]
+    first = load_gazer("oracle", reconstructor=tiny).gaze(video, gazing_ratio=1 / 265)
+    history = [first.frame_slots(0, 0).tolist()]
+    singles = [float(tiny.reconstruct(video, GazeResult.from_frame_slots([history + [[s]]]), frames=[1]).loss)
+               for s in range(265)]
+    assert first.frame_slots(0, 1).tolist() == [int(np.argmin(singles))]
+    assert float(first.frame_loss[0, 1]) == pytest.approx(min(singles), abs=1e-5)
+
+
 def test_oracle_threshold_stops_early(micro):
     video = micro_video(2, seed=4)
     none = micro.reconstruct(video, GazeResult.from_frame_slots([[[], []]], micro.grid)).loss
