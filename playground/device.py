@@ -38,6 +38,26 @@ def autocast(device: torch.device, enabled: bool = True) -> contextlib.AbstractC
     return contextlib.nullcontext()
 
 
+@contextlib.contextmanager
+def cpu_threads(device: torch.device, threads: int = 1):
+    """Run a loop of many tiny CPU ops on `threads` intra-op threads, then restore the setting.
+
+    The training-free gazers and `paint` issue thousands of ops on ~200k-element tensors. Split
+    over OpenMP threads they gain little on an idle machine and slow down up to 10x when the cores
+    are shared (other processes, concurrent app requests), because the threads spin at every
+    barrier. A no-op on CUDA.
+    """
+    if torch.device(device).type == "cuda" or torch.get_num_threads() <= threads:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def synchronize(device: torch.device) -> None:
     """Wait for queued kernels so that wall-clock timings are honest (no-op on CPU)."""
     if torch.device(device).type == "cuda":

@@ -119,10 +119,13 @@ class FrameByFrameGazer(Gazer):
         raise NotImplementedError
 
     def _frames(self, clips: np.ndarray, budgets: list[int], threshold: float | None) -> Iterator[GazeResult]:
+        from ..device import cpu_threads
+
         state = self._start(clips)
         for t, budget in enumerate(budgets):
             start = time.perf_counter()
-            ids, gaze_losses, frame_losses, state = self._step(state, t, budget, threshold)
+            with cpu_threads(self.device):  # many tiny ops: one thread is fastest (see cpu_threads)
+                ids, gaze_losses, frame_losses, state = self._step(state, t, budget, threshold)
             frame = GazeResult.from_frame_slots(
                 [[i] for i in ids], self.grid,
                 losses=None if gaze_losses is None else [[l] for l in gaze_losses],

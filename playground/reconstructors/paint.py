@@ -88,6 +88,12 @@ class PaintReconstructor(Reconstructor):
 
     @torch.inference_mode()
     def _reconstruct(self, clips: np.ndarray, gaze: GazeResult, frames: list[int]) -> Reconstruction:
+        from ..device import cpu_threads
+
+        with cpu_threads(self.device):  # small per-frame ops: one thread is fastest (see cpu_threads)
+            return self._paint_frames(clips, gaze, frames)
+
+    def _paint_frames(self, clips: np.ndarray, gaze: GazeResult, frames: list[int]) -> Reconstruction:
         start = time.perf_counter()
         B, T = clips.shape[:2]
         C = self.grid.canvas
