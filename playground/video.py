@@ -29,6 +29,10 @@ import torch
 
 from .errors import PlaygroundError, check
 
+# imageio-ffmpeg starts ffmpeg with preexec_fn=os.setpgrp unless told not to, and preexec_fn can
+# deadlock when several threads write videos at once (the app, notebooks); its documented switch:
+os.environ.setdefault("IMAGEIO_FFMPEG_NO_PREVENT_SIGINT", "1")
+
 # File suffixes worth offering in an upload box; reading itself goes by content, not by suffix.
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ts", ".flv", ".ogv", ".3gp", ".wmv")
 SAMPLINGS = ("uniform", "first", "fps")

@@ -7,7 +7,6 @@ Pictures and figures come from `playground.viz`; this module only arranges them 
 from __future__ import annotations
 
 import math
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +20,6 @@ from .export import EXPORT_FILES
 from .pipeline import Curve, Run, mean_psnr
 
 
-# imageio-ffmpeg starts ffmpeg with preexec_fn=os.setpgrp, which makes Python fork and run code in
-# the child; in a threaded server that child can deadlock on a lock another thread held at fork
-# time (imageio-ffmpeg issue #58), leaving the encode hanging. This documented switch drops the
-# preexec_fn, so the child only execs ffmpeg.
-os.environ.setdefault("IMAGEIO_FFMPEG_NO_PREVENT_SIGINT", "1")
 PRESET = "ultrafast"  # x264 preset: ~5x faster than the default for ~2x the bytes, which short clips can afford
 
 
