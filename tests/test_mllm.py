@@ -27,12 +27,12 @@ def folders(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def smol(folders, device):
-    return load_mllm(str(folders["smolvlm"]), device=device)
+    return load_mllm(str(folders["smolvlm"]), device=device, dtype=torch.float32)  # float32 on CUDA too
 
 
 @pytest.fixture(scope="module")
 def llava(folders, device):
-    return load_mllm(str(folders["llava"]), device=device)
+    return load_mllm(str(folders["llava"]), device=device, dtype=torch.float32)
 
 
 @pytest.fixture(scope="module", params=["smolvlm", "llava"])
@@ -102,7 +102,7 @@ def test_gazed_vit_mask_is_one_shared_bool():
 
 
 def test_gazed_vit_eager_matches_sdpa(folders, smol, frames):
-    eager = load_mllm(str(folders["smolvlm"]), device=smol.device, attn_implementation="eager")
+    eager = load_mllm(str(folders["smolvlm"]), device=smol.device, attn_implementation="eager", dtype=torch.float32)
     gaze = load_gazer("random", grid=smol.grid, seed=1).gaze(frames, gazing_ratio=0.3)
     tokens = gazed_tokens(gaze)
     a = smol.gazed_vision(frames, tokens, "block_causal").tokens
