@@ -51,6 +51,9 @@ def build_demo() -> gr.Blocks:
                 video = gr.Video(label="video", sources=["upload"], height=240, elem_id="input-video")
                 gr.Examples(examples=[[p] for p in example_paths()], inputs=[video], label="examples",
                             elem_id="examples")
+                gr.Markdown("<small>Example: *Big Buck Bunny*, (c) 2008 Blender Foundation / www.bigbuckbunny.org, "
+                            "[CC BY 3.0](https://creativecommons.org/licenses/by/3.0/); a short downscaled cut.</small>",
+                            elem_id="credits")
                 with gr.Accordion("frames", open=False):
                     num_frames = gr.Slider(1, LIMITS.max_frames, value=d.num_frames, step=1, label="frames to sample")
                     fps = gr.Number(value=d.fps, minimum=0, label="sampling fps (0 = spread the frames uniformly)")
