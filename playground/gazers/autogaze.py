@@ -317,9 +317,7 @@ class AutoGazeGazer(Gazer):
         start = time.perf_counter()
         retarget = self._retarget_grid(target_scales, target_patch_size)
         if retarget is None:
-            x = self.preprocess(clips)
-            raw = self._gaze_tensor(x, budgets, threshold)
-            result = _to_result(raw, self.grid)
+            result = self._gaze_clips(clips, budgets, threshold)
         else:
             result = self._gaze_retargeted(clips, retarget, budgets, threshold)
         result.seconds["gaze"] = time.perf_counter() - start
@@ -329,6 +327,10 @@ class AutoGazeGazer(Gazer):
         if retarget is not None:
             result.settings.update(target_scales=list(retarget.scales), target_patch_size=retarget.patch_size)
         return result
+
+    def _gaze_clips(self, clips: np.ndarray, budgets: list[int], threshold: float | None, **kwargs) -> GazeResult:
+        """uint8 clips (B, T, H, W, 3) on the model's own grid -> GazeResult."""
+        return _to_result(self._gaze_tensor(self.preprocess(clips), budgets, threshold), self.grid)
 
     def _gaze_tensor(self, x: torch.Tensor, budgets: list[int], threshold: float | None) -> _Clips:
         """Normalised clips (B, T, 3, H, W) -> per-frame gazes, all frames' vision tokens encoded at once."""
@@ -355,6 +357,8 @@ class AutoGazeGazer(Gazer):
         """
         check(not kwargs, f"stream does not take {sorted(kwargs)} (retargeting needs the whole clip: use gaze)")
         source, total = _frame_source(frames)
+        check(total is not None or gazing_ratio is None or np.isscalar(gazing_ratio),
+              "a live stream of frames takes a single float gazing_ratio, not a per-frame list")
         budgets, threshold, used = self._knobs(gazing_ratio, task_loss_requirement, total or 1)
         session = None
         for t, frame in enumerate(source):
