@@ -228,7 +228,10 @@ class GazeResult:
 
 
 def concat_frames(results: Sequence[GazeResult]) -> GazeResult:
-    """Join per-frame results (frame-local ids, as `stream` yields) into one result over all frames."""
+    """Join consecutive results in time (e.g. what `stream` yields, or 16-frame chunks) into one.
+
+    Each result's ids count frames from its own first frame; they are shifted to the joined video.
+    """
     check(len(results) > 0, "nothing to concatenate")
     grid = results[0].grid
     B = results[0].batch_size
@@ -236,8 +239,7 @@ def concat_frames(results: Sequence[GazeResult]) -> GazeResult:
     t = 0
     for r in results:
         check(r.grid == grid and r.batch_size == B, "results to concatenate must share grid and batch size")
-        shift = torch.repeat_interleave(torch.arange(t, t + r.num_frames), r.num_gazing_each_frame) * grid.num_slots
-        pos.append(r.gazing_pos + shift)
+        pos.append(r.gazing_pos + t * grid.num_slots)  # r's ids count frames from its own first frame
         pad.append(r.if_padded_gazing)
         counts.append(r.num_gazing_each_frame)
         losses.append(r.loss if r.loss is not None else torch.full(r.gazing_pos.shape, float("nan")))

@@ -58,6 +58,16 @@ def test_concat_frames_offsets_local_ids():
     assert joined.num_frames == 3
 
 
+def test_concat_frames_of_multi_frame_chunks_equals_the_whole():
+    whole = GazeResult.from_frame_slots([[[0, 5], [7], [], [264, 1, 2]], [[3], [8, 9], [4], [0]]])
+    chunks = [GazeResult.from_frame_slots([[whole.frame_slots(b, t).tolist() for t in ts] for b in range(2)])
+              for ts in ([0, 1], [2, 3])]
+    joined = concat_frames(chunks)
+    assert torch.equal(joined.gazing_pos, whole.gazing_pos)
+    assert torch.equal(joined.if_padded_gazing, whole.if_padded_gazing)
+    assert joined.num_gazing_each_frame.tolist() == whole.num_gazing_each_frame.tolist()
+
+
 def test_inconsistent_dicts_raise():
     with pytest.raises(PlaygroundError):
         GazeResult([[1, 2]], [[False]], [2])
