@@ -82,7 +82,7 @@ def run_cases(model, device, cases, repeats: int, bf16: bool, unit: str) -> list
 
 def print_table(title: str, rows, reference: dict[str, str] | None = None) -> None:
     print(f"\n{title}")
-    print(f"| case | median | min | reference |\n|---|---|---|---|")
+    print("| case | median | min | reference |\n|---|---|---|---|")
     for label, median, best in rows:
         ref = next((v for k, v in (reference or {}).items() if label.startswith(k)), "")
         print(f"| {label} | {median} | {best} | {ref} |")

@@ -92,25 +92,13 @@ def add_gaze_parser(subparsers) -> None:
 
 
 def gaze_with_progress(gazer, frames: np.ndarray, ratio, threshold, show: bool):
-    """Gaze frame by frame (so long videos show a progress bar); falls back to one call."""
-    from .gaze import concat_frames
-
-    try:
-        stream = gazer.stream(frames, gazing_ratio=ratio, task_loss_requirement=threshold)
-        first = next(stream)
-    except NotImplementedError:
-        return gazer.gaze(frames, gazing_ratio=ratio, task_loss_requirement=threshold)
+    """Gaze frame by frame with a progress bar on stderr (shown for long videos or a terminal)."""
     from tqdm.auto import tqdm
 
-    start = time.perf_counter()
-    results = [first]
-    with tqdm(total=len(frames), initial=1, desc="gazing", unit="frame", disable=not show, file=sys.stderr) as bar:
-        for r in stream:
-            results.append(r)
-            bar.update(1)
-    result = concat_frames(results)
-    result.seconds["gaze"] = time.perf_counter() - start + first.seconds.get("gaze", 0.0)
-    return result
+    from .gazers.base import gaze_frames
+
+    with tqdm(total=len(frames), desc="gazing", unit="frame", disable=not show, file=sys.stderr) as bar:
+        return gaze_frames(gazer, frames, ratio, threshold, on_frame=lambda done, total: bar.update(1))
 
 
 def metrics_rows(gaze, rec) -> list[dict]:
@@ -192,7 +180,7 @@ def summary_text(args, frames: np.ndarray, gaze, rec, seconds: float, out: Path)
         f"gazer          {gaze.gazer}  threshold={args.threshold}  max ratio={args.max_gazing_ratio}",
         f"slots kept     {kept} / {T * S}  ({100 * kept / (T * S):.1f}% of {S} per frame; "
         f"{kept / T:.1f} per frame)",
-        f"per scale      " + ", ".join(f"{s}px: {int(c)}" for s, c in
+        "per scale      " + ", ".join(f"{s}px: {int(c)}" for s, c in
                                        zip(gaze.grid.scales, gaze.counts_per_scale()[0].sum(0))),
         f"reconstructor  {rec.reconstructor}  loss {float(rec.loss.mean()):.4f}  PSNR {psnr_text}  "
         f"SSIM {float(rec.ssim.mean()):.3f}",

@@ -1,6 +1,5 @@
 """The paint reconstructor: exactness with every finest patch, monotone quality, layering rules."""
 
-import numpy as np
 import pytest
 import torch
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..errors import PlaygroundError, check
-from ..gaze import GazeResult, concat_frames
+from ..gaze import GazeResult
 from . import cache
 from .limits import Limits
 
@@ -148,20 +148,11 @@ def _decode(path: Path, settings: RunSettings, key: tuple) -> Clip:
 def gaze_frames(gazer, frames: np.ndarray, ratio: float | None, threshold: float | None,
                 progress: Progress = no_progress, label: str = "gazing") -> GazeResult:
     """Gaze frame by frame where the gazer streams (so progress moves), else in one call."""
-    start = time.perf_counter()
-    try:
-        stream = gazer.stream(frames, gazing_ratio=ratio, task_loss_requirement=threshold)
-        parts = []
-        for t, part in enumerate(stream):
-            parts.append(part)
-            progress((t + 1) / len(frames), desc=f"{label}: frame {t + 1}/{len(frames)}")
-        result = concat_frames(parts)
-    except NotImplementedError:
-        progress(None, desc=label)
-        result = gazer.gaze(frames, gazing_ratio=ratio, task_loss_requirement=threshold)
-    result.seconds["gaze"] = time.perf_counter() - start
-    result.settings.update(gazing_ratio=ratio, task_loss_requirement=threshold)
-    return result
+    from ..gazers.base import gaze_frames as gaze_with_callback
+
+    progress(None, desc=label)
+    return gaze_with_callback(gazer, frames, ratio, threshold,
+                              on_frame=lambda done, total: progress(done / total, desc=f"{label}: frame {done}/{total}"))
 
 
 def gaze_clip(clip: Clip, settings: RunSettings, progress: Progress = no_progress, ratio: float | None = None,

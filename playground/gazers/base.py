@@ -8,7 +8,7 @@ that yields one `GazeResult` per frame (ids local to that frame), in the shape o
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -146,3 +146,33 @@ class FrameByFrameGazer(Gazer):
         for result in self._frames(clips, budgets, threshold):
             result.settings.update(gazing_ratio=gazing_ratio, task_loss_requirement=threshold)
             yield result
+
+
+def gaze_frames(gazer: Gazer, frames: Any, gazing_ratio: float | Sequence[float] | None = None,
+                task_loss_requirement: float | None = None,
+                on_frame: Callable[[int, int], None] | None = None) -> GazeResult:
+    """Gaze frame by frame where the gazer streams, so that long work can show progress.
+
+    Args:
+        gazer: any `Gazer`; one that does not stream is called once with `gaze`.
+        frames: one clip, uint8 (T,H,W,3) or a path.
+        gazing_ratio, task_loss_requirement: as for `Gazer.gaze`.
+        on_frame: called as on_frame(done, total) after each frame (e.g. to move a progress bar).
+
+    Returns:
+        The same `GazeResult` as `gazer.gaze(frames, ...)`, with the total time in seconds["gaze"].
+    """
+    start = time.perf_counter()
+    try:
+        stream = gazer.stream(frames, gazing_ratio=gazing_ratio, task_loss_requirement=task_loss_requirement)
+        parts = []
+        for part in stream:
+            parts.append(part)
+            if on_frame is not None:
+                on_frame(len(parts), len(frames))
+        result = concat_frames(parts)
+    except NotImplementedError:
+        result = gazer.gaze(frames, gazing_ratio=gazing_ratio, task_loss_requirement=task_loss_requirement)
+    result.seconds["gaze"] = time.perf_counter() - start
+    result.settings.update(gazing_ratio=gazing_ratio, task_loss_requirement=task_loss_requirement)
+    return result

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..geometry import MultiScaleGrid
 from ..pixels import to_canvas

@@ -36,7 +36,6 @@ LLAVA_CHAT_TEMPLATE = (
 def tiny_tokenizer(special: list[str], vocab_size: int = 400):
     """A byte-level BPE tokenizer trained in code on a few sentences, with the given special tokens."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE(unk_token=None))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
