@@ -20,3 +20,13 @@ def check(condition: bool, message: str) -> None:
     """Raise `PlaygroundError(message)` unless `condition` holds."""
     if not condition:
         raise PlaygroundError(message)
+
+
+def finite_number(value, name: str) -> float:
+    """`value` as a float, or `PlaygroundError` naming the knob when it is not a finite number."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise PlaygroundError(f"{name} must be a number, got {value!r}") from None
+    check(number == number and abs(number) != float("inf"), f"{name} must be finite, got {value!r}")
+    return number

@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from ..errors import PlaygroundError, check
+from ..errors import PlaygroundError, check, finite_number
 from ..gaze import GazeResult
 from . import cache
 from .limits import Limits
@@ -51,7 +51,7 @@ class RunSettings:
 
     def checked(self, limits: Limits) -> "RunSettings":
         """A validated copy (names stripped, numbers in range); raises PlaygroundError."""
-        fps, start, threshold, ratio = (_number(v, n) for v, n in (
+        fps, start, threshold, ratio = (finite_number(v, n) for v, n in (
             (self.fps, "fps"), (self.start, "start"), (self.threshold, "threshold"),
             (self.max_gazing_ratio, "max gazing ratio")))
         check(fps >= 0, f"fps must be 0 (uniform) or positive, got {fps}")
@@ -92,15 +92,6 @@ class Run:
     gaze: GazeResult
     reconstruction: Any  # playground.Reconstruction
     seconds: dict[str, float] = field(default_factory=dict)  # stage -> wall seconds of this request
-
-
-def _number(value: Any, name: str) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError) as exc:
-        raise PlaygroundError(f"{name} must be a number, got {value!r}") from exc
-    check(np.isfinite(out), f"{name} must be finite, got {value!r}")
-    return out
 
 
 def load_clip(video: str | Path | None, settings: RunSettings, limits: Limits) -> Clip:
@@ -258,7 +249,7 @@ def compare_gazers(clip: Clip, settings: RunSettings, ratio: float, gazers: Sequ
         (rows: one dict per gazer with slots, ratio, loss, PSNR, SSIM and seconds;
          results: gazer -> (GazeResult, Reconstruction)).
     """
-    ratio = _number(ratio, "budget")
+    ratio = finite_number(ratio, "budget")
     check(0 < ratio <= 1, f"the budget must be in (0, 1], got {ratio}")
     names = list(gazers or TRAINING_FREE)
     if settings.gazer and settings.gazer.lower() not in names:
@@ -296,7 +287,7 @@ def ask(clip: Clip, settings: RunSettings, question: str, mllm_name: str, attent
     from ..mllm.answer import attention_warning
 
     check(isinstance(question, str) and question.strip() != "", "type a question first")
-    tokens = int(_number(max_new_tokens, "max new tokens"))
+    tokens = int(finite_number(max_new_tokens, "max new tokens"))
     check(1 <= tokens <= 512, f"max new tokens must be between 1 and 512, got {tokens}")
     progress(0.05, desc=f"loading {mllm_name}")
     mllm = cache.get_mllm(mllm_name)

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from ..errors import PlaygroundError, check
+from ..errors import PlaygroundError, check, finite_number
 from ..gaze import GazeResult, concat_frames
 from ..geometry import DEFAULT_GRID, MultiScaleGrid
 
@@ -40,12 +40,7 @@ def check_threshold(task_loss_requirement: float | None) -> float | None:
     """Validate the error threshold knob (None = no threshold)."""
     if task_loss_requirement is None:
         return None
-    try:
-        value = float(task_loss_requirement)
-    except (TypeError, ValueError) as exc:
-        raise PlaygroundError(f"task_loss_requirement must be a number, got {task_loss_requirement!r}") from exc
-    check(np.isfinite(value), f"task_loss_requirement must be finite, got {value}")
-    return value
+    return finite_number(task_loss_requirement, "task_loss_requirement")
 
 
 class Gazer:
