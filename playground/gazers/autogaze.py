@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ import torch.nn.functional as F
 
 from ..device import autocast
 from ..errors import PlaygroundError, check
+from ..hub import hub_snapshot
 from ..gaze import GazeResult
 from ..geometry import MultiScaleGrid
 from ..models.autogaze_model import AutoGazeConfig, AutoGazeNet, FrameGaze, GazeSession
@@ -161,23 +161,7 @@ def _download(repo_id: str, revision: str | None, cache_dir: str | Path | None) 
     """Fetch (or find in the cache) the checkpoint files of a hub repo; one-line errors."""
     check(repo_id.count("/") == 1 and not repo_id.startswith((".", "/")),
           f"no such file or folder, and not a hub id like 'nvidia/AutoGaze': {repo_id}")
-    from huggingface_hub import constants, snapshot_download
-    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
-
-    offline = constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE")
-    try:
-        folder = snapshot_download(repo_id, revision=revision, cache_dir=cache_dir,
-                                   allow_patterns=list(CHECKPOINT_FILES), local_files_only=offline)
-    except LocalEntryNotFoundError as exc:
-        why = "HF_HUB_OFFLINE is set" if offline else "the hub cannot be reached"
-        raise PlaygroundError(f"{repo_id} is not in the local Hugging Face cache and {why}: download it once "
-                              f"online (or pass a local folder)") from exc
-    except HFValidationError as exc:
-        raise PlaygroundError(f"not a valid hub id: {repo_id}") from exc
-    except Exception as exc:  # network / HTTP / auth failures from the hub client
-        raise PlaygroundError(f"could not fetch {repo_id} from the hub: {type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc
-    return Path(folder)
+    return hub_snapshot(repo_id, CHECKPOINT_FILES, revision, cache_dir)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

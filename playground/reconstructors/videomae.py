@@ -18,7 +18,6 @@ import argparse
 import json
 import logging
 import os
-import re
 import tempfile
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ import torch
 from .. import metrics
 from ..device import autocast
 from ..errors import PlaygroundError, check
+from ..hub import hub_snapshot, looks_like_hub_id
 from ..gaze import GazeResult
 from ..geometry import grid_for
 from ..models.videomae_model import ConfigError, VideoMAEAutoGaze, VideoMAEConfig, init_random_
@@ -91,22 +91,6 @@ def config_from_yaml(path: Path) -> VideoMAEConfig:
 
 
 # ---- finding and reading checkpoints -----------------------------------------------------------
-def _looks_like_hub_id(name: str) -> bool:
-    return re.fullmatch(r"[\w.-]+/[\w.-]+", name) is not None and not name.endswith((".pt", ".safetensors"))
-
-
-def _hub_file(repo_id: str, filename: str, cache_dir=None, revision=None) -> Path:
-    from huggingface_hub import hf_hub_download
-
-    try:
-        return Path(hf_hub_download(repo_id, filename, cache_dir=cache_dir, revision=revision))
-    except Exception as exc:  # noqa: BLE001  (offline, missing repo, HTTP: all mean "not available")
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise PlaygroundError(
-            f"cannot get {filename} of {repo_id} from the Hugging Face hub: offline and not in the cache? "
-            f"({type(exc).__name__}: {first[:160]})") from exc
-
-
 def find_checkpoint(name_or_path: str, cache_dir=None, revision=None) -> tuple[Path, Path | None]:
     """Where the weights are, and a config file found next to them (or None).
 
@@ -126,13 +110,11 @@ def find_checkpoint(name_or_path: str, cache_dir=None, revision=None) -> tuple[P
         check(len(preferred) == 1 or len(candidates) == 1,
               f"{path} holds several checkpoints ({', '.join(c.name for c in candidates)}): pass the file")
         return (preferred or candidates)[0], _config_beside(path)
-    check(_looks_like_hub_id(str(name_or_path)), f"no such checkpoint file or folder: {name_or_path}")
-    weights = _hub_file(str(name_or_path), HUB_CHECKPOINT, cache_dir, revision)
-    try:
-        config = _hub_file(str(name_or_path), HUB_CONFIG, cache_dir, revision)
-    except PlaygroundError:
-        config = None  # the architecture defaults are the published ones anyway
-    return weights, config
+    check(looks_like_hub_id(str(name_or_path)), f"no such checkpoint file or folder: {name_or_path}")
+    folder = hub_snapshot(str(name_or_path), (HUB_CHECKPOINT, HUB_CONFIG), revision, cache_dir)
+    check((folder / HUB_CHECKPOINT).is_file(), f"the hub repo {name_or_path} has no {HUB_CHECKPOINT}")
+    # Without config.yaml the architecture defaults are the published ones anyway.
+    return folder / HUB_CHECKPOINT, (folder / HUB_CONFIG) if (folder / HUB_CONFIG).is_file() else None
 
 
 def _config_beside(folder: Path) -> Path | None:
