@@ -58,19 +58,10 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
 
 def read_frames(args: argparse.Namespace) -> tuple[np.ndarray, float]:
     """The frames the user asked for, uint8 (T,H,W,3), and the frame rate to play them at."""
-    from .video import as_clips, probe_video
+    from .video import read_clip
 
-    path = Path(args.video)
-    if path.suffix.lower() == ".npy":
-        clips = as_clips(path)
-        check(clips.shape[0] == 1, f"{path} holds a batch of {clips.shape[0]} clips; give one clip (T,H,W,3)")
-        return clips[0][: args.frames], 8.0
-    sampling = "fps" if args.fps else "uniform"
-    frames = as_clips(path, num_frames=args.frames, sampling=sampling, fps=args.fps, start=args.start)[0]
-    info = probe_video(path)
-    span = max(info.duration_s - args.start, 1e-6)
-    play_fps = args.fps or max(1.0, min(info.fps, len(frames) / span))
-    return frames, float(play_fps)
+    frames, play_fps, _ = read_clip(args.video, num_frames=args.frames, fps=args.fps, start=args.start)
+    return frames, play_fps
 
 
 # ---- gaze ------------------------------------------------------------------------------------

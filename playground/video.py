@@ -262,7 +262,11 @@ def read_video(path: str | Path, num_frames: int | None = None, sampling: str = 
     Raises:
         PlaygroundError: bad file (see `probe_video`), bad knobs, or more than MAX_DECODE_BYTES of output.
     """
-    path = Path(path)
+    return _read(Path(path), num_frames, sampling, fps, start, end, max_side)[0]
+
+
+def _read(path: Path, num_frames, sampling, fps, start, end, max_side) -> tuple[np.ndarray, VideoInfo]:
+    """`read_video`'s work, also returning the header it probed (so callers need not probe again)."""
     _check_knobs(num_frames, sampling, fps, start, end, max_side)
     info, reader = _probe(path)
     index = sample_indices(info, num_frames, sampling, fps, start, end)
@@ -271,7 +275,38 @@ def read_video(path: str | Path, num_frames: int | None = None, sampling: str = 
     check(need <= MAX_DECODE_BYTES,
           f"{path}: {len(index)} frames of {width}x{height} need {need / 1024**3:.1f} GiB; "
           f"ask for fewer frames (num_frames, fps, start/end) or a smaller max_side")
-    return _decode(path, reader, index, height, width)
+    return _decode(path, reader, index, height, width), info
+
+
+NPY_PLAY_FPS = 8.0  # a .npy clip carries no frame rate; play it at this one
+
+
+def read_clip(path: str | Path, num_frames: int = 16, fps: float | None = None, start: float = 0.0,
+              max_side: int | None = None) -> tuple[np.ndarray, float, VideoInfo | None]:
+    """One clip to gaze and show: frames spread uniformly (or at `fps`) from `start`, and how to play them.
+
+    Args:
+        path: a video file, or a uint8 `.npy` holding one clip (T,H,W,3).
+        num_frames: frames to take (at most).
+        fps: sample at this rate instead of spreading `num_frames` uniformly.
+        start: start time in seconds (ignored for `.npy`).
+        max_side: downscale so that the long side is at most this.
+
+    Returns:
+        frames: uint8 (T, H, W, 3).
+        play_fps: the rate that plays the sampled frames over the time they span.
+        info: the file's header (None for `.npy`).
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        clips = as_clips(path)
+        check(clips.shape[0] == 1, f"{path.name} holds {clips.shape[0]} clips; give one clip (T,H,W,3)")
+        return clips[0][:num_frames], NPY_PLAY_FPS, None
+    sampling = "fps" if fps else "uniform"
+    frames, info = _read(path, num_frames, sampling, fps, start, None, max_side)
+    span = max(info.duration_s - start, 1e-6)
+    play_fps = fps or max(1.0, min(info.fps, len(frames) / span))
+    return frames, float(play_fps), info
 
 
 def _check_knobs(num_frames, sampling, fps, start, end, max_side) -> None:
@@ -299,7 +334,7 @@ def sample_indices(info: VideoInfo, num_frames: int | None = None, sampling: str
         int64 (T,) indices into the file's frames, non-decreasing.
     """
     _check_knobs(num_frames, sampling, fps, start, end, None)
-    check(start < info.duration_s, f"start {start:g} s is beyond the end of the video ({info.duration_s:.2f} s)")
+    check(start < info.duration_s, f"start {start:g} s is past the end of the video ({info.duration_s:.2f} s)")
     first = min(int(math.floor(start * info.fps + 1e-6)), info.num_frames - 1)
     stop = info.num_frames if end is None else min(info.num_frames, max(first + 1, math.ceil(end * info.fps - 1e-6)))
     available = stop - first

@@ -116,23 +116,14 @@ def load_clip(video: str | Path | None, settings: RunSettings, limits: Limits) -
 
 
 def _decode(path: Path, settings: RunSettings, key: tuple) -> Clip:
-    from ..video import as_clips, probe_video
+    from ..video import read_clip
 
-    if path.suffix.lower() == ".npy":
-        clips = as_clips(path)
-        check(clips.shape[0] == 1, f"{path.name} holds {clips.shape[0]} clips; give one clip (T,H,W,3)")
-        frames = clips[0][: settings.num_frames]
-        return Clip(frames, 8.0, key, path.name, cache.sha256_of([path]), (frames.shape[2], frames.shape[1]), 8.0,
-                    len(frames) / 8.0)
-    info = probe_video(path)
-    check(settings.start < info.duration_s,
-          f"start {settings.start:g} s is past the end of {path.name} ({info.duration_s:.2f} s)")
-    sampling = "fps" if settings.fps > 0 else "uniform"
-    frames = as_clips(path, num_frames=settings.num_frames, sampling=sampling, fps=settings.fps or None,
-                      start=settings.start, max_side=MAX_SIDE)[0]
-    span = max(info.duration_s - settings.start, 1e-6)
-    play_fps = settings.fps or max(1.0, min(info.fps, len(frames) / span))
-    return Clip(frames, float(play_fps), key, path.name, cache.sha256_of([path]), (info.width, info.height),
+    frames, play_fps, info = read_clip(path, num_frames=settings.num_frames, fps=settings.fps or None,
+                                       start=settings.start, max_side=MAX_SIDE)
+    if info is None:  # a .npy clip: no header
+        return Clip(frames, play_fps, key, path.name, cache.sha256_of([path]), (frames.shape[2], frames.shape[1]),
+                    play_fps, len(frames) / play_fps)
+    return Clip(frames, play_fps, key, path.name, cache.sha256_of([path]), (info.width, info.height),
                 float(info.fps), float(info.duration_s))
 
 
