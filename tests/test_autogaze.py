@@ -234,7 +234,40 @@ def test_non_square_clip_is_resized_then_squashed(gazer):
 def test_defaults_come_from_the_config(gazer, videos):
     result = gazer.gaze(videos["a"][:2])
     assert result.settings["gazing_ratio"] == 0.75 and result.settings["task_loss_requirement"] == 0.7
-    assert result.settings.get("defaults") is True
+    assert result.settings.get("defaults") == "fixed / fixed"
+
+
+def _with_strategies(ratio: str, requirement: str = "fixed", per_frame: str = "uniform", seed=None) -> AutoGazeGazer:
+    config = json.loads((MODEL / "config.json").read_text())
+    config["gazing_ratio_config"]["sample_strategy_during_inference"] = ratio
+    config["gazing_ratio_config"]["uniform"] = {"gazing_ratio_min": 0.05, "gazing_ratio_max": 0.2}
+    config["task_loss_requirement_config"]["sample_strategy_during_inference"] = requirement
+    config["gazing_ratio_each_frame_config"]["sample_strategy_during_inference"] = per_frame
+    return load_autogaze(str(MODEL / "model.safetensors"), config=config, seed=seed)
+
+
+def test_uniform_default_ratio_is_drawn_in_range_and_seeded(videos):
+    clip = videos["a"][:2]
+    draws = [_with_strategies("uniform", seed=3).gaze(clip).settings["gazing_ratio"] for _ in range(2)]
+    assert draws[0] == draws[1] and 0.05 <= draws[0] <= 0.2  # same seed, same draw
+    gazer = _with_strategies("uniform", requirement="uniform")
+    first, second = gazer.gaze(clip), gazer.gaze(clip)
+    assert first.settings["gazing_ratio"] != second.settings["gazing_ratio"]  # a fresh draw per call
+    assert 0.5 <= first.settings["task_loss_requirement"] <= 1.0  # the fixture's uniform range
+    assert first.settings["defaults"] == "uniform / uniform"
+    # The draw is a real cap: the frames never take more than it allows.
+    assert first.counts().max() <= int(np.float32(first.settings["gazing_ratio"]) * np.float32(265))
+
+
+@pytest.mark.parametrize("ratio, per_frame, match", [
+    ("exponential", "uniform", "'exponential' strategy"),
+    ("fixed", "dirichlet", "'dirichlet' strategy"),
+])
+def test_unsupported_default_strategies_fail_only_when_used(videos, ratio, per_frame, match):
+    gazer = _with_strategies(ratio, per_frame=per_frame)
+    assert gazer.gaze(videos["a"][:2], gazing_ratio=0.1).num_frames == 2  # explicit knobs still work
+    with pytest.raises(PlaygroundError, match=match):
+        gazer.gaze(videos["a"][:2])
 
 
 @pytest.mark.parametrize("kwargs, match", [

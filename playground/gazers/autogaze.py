@@ -129,7 +129,7 @@ def load_autogaze(name_or_path: str, device: str | torch.device | None = None, c
             (default: the `config.json` beside the file).
         revision: hub revision (branch, tag or commit) for hub ids.
         cache_dir: hub cache folder (default: huggingface_hub's, $HF_HUB_CACHE).
-        **kwargs: passed to `AutoGazeGazer` (`bf16`, `predict_loss`).
+        **kwargs: passed to `AutoGazeGazer` (`bf16`, `predict_loss`, `seed`).
 
     Returns:
         An `AutoGazeGazer`.
@@ -235,6 +235,8 @@ class AutoGazeGazer(Gazer):
             from float32 where two candidates score nearly the same.
         predict_loss: fill `GazeResult.loss` completely (costs one small decoder call per frame
             when a frame ends on a full step); False leaves those entries NaN.
+        seed: seeds the draws of a checkpoint whose default knobs are sampled ('uniform'
+            inference strategy), used only when a call gives neither knob.
     """
 
     name = "autogaze"
@@ -242,7 +244,7 @@ class AutoGazeGazer(Gazer):
 
     def __init__(self, net: AutoGazeNet, preprocessor: dict[str, Any] | None = None,
                  device: str | torch.device | None = None, source: str = "", bf16: bool = False,
-                 predict_loss: bool = True):
+                 predict_loss: bool = True, seed: int | None = None):
         cfg = net.cfg
         counts = cfg.slots_per_scale
         finest = math.isqrt(counts[-1])
@@ -256,6 +258,7 @@ class AutoGazeGazer(Gazer):
         self.source = source
         self.bf16 = bf16
         self.predict_loss = predict_loss
+        self.rng = np.random.default_rng(seed)
 
     def __repr__(self) -> str:
         return f"AutoGazeGazer(source={self.source!r}, device={self.device}, grid={self.grid.describe()!r})"
@@ -266,10 +269,15 @@ class AutoGazeGazer(Gazer):
         threshold = check_threshold(task_loss_requirement)
         used = {"gazing_ratio": gazing_ratio, "task_loss_requirement": threshold}
         if gazing_ratio is None and threshold is None:
-            # Neither knob: the checkpoint's fixed inference defaults (the reference's config path).
-            gazing_ratio = self.cfg.default_gazing_ratio
-            threshold = self.cfg.default_task_loss_requirement
-            used = {"gazing_ratio": gazing_ratio, "task_loss_requirement": threshold, "defaults": True}
+            # Neither knob: the checkpoint's inference defaults (the reference's config path).
+            cfg = self.cfg
+            check(cfg.per_frame_strategy == "uniform",
+                  f"this checkpoint splits its default budget over frames with the {cfg.per_frame_strategy!r} "
+                  "strategy, which the playground does not reproduce: pass gazing_ratio explicitly")
+            gazing_ratio = cfg.default_gazing_ratio.draw(self.rng, "gazing ratio")
+            threshold = cfg.default_task_loss_requirement.draw(self.rng, "task-loss requirement")
+            used = {"gazing_ratio": gazing_ratio, "task_loss_requirement": threshold,
+                    "defaults": f"{cfg.default_gazing_ratio.strategy} / {cfg.default_task_loss_requirement.strategy}"}
         budgets = frame_budgets(gazing_ratio, num_frames, self.cfg.num_slots)
         return budgets, threshold, used
 

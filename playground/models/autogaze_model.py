@@ -61,8 +61,10 @@ class AutoGazeConfig:
         ("rope_type", "llama3"), ("factor", 8.0), ("low_freq_factor", 1.0), ("high_freq_factor", 4.0),
         ("original_max_position_embeddings", 8192))
     num_multi_token_pred: int = 10  # K
-    default_gazing_ratio: float | None = 0.75  # used when a call gives neither knob
-    default_task_loss_requirement: float | None = 0.7
+    # How the checkpoint picks the knobs when a call gives neither (its inference strategies).
+    default_gazing_ratio: "DefaultKnob" = field(default_factory=lambda: DefaultKnob("fixed", 0.75))
+    default_task_loss_requirement: "DefaultKnob" = field(default_factory=lambda: DefaultKnob("fixed", 0.7))
+    per_frame_strategy: str = "uniform"  # gazing_ratio_each_frame_config: 'uniform' = same ratio every frame
 
     @property
     def eos_id(self) -> int:
@@ -120,10 +122,12 @@ class AutoGazeConfig:
             rms_norm_eps=float(dc.get("rms_norm_eps", 1e-5)), rope_theta=float(dc.get("rope_theta", 10000.0)),
             rope_scaling=None if not rope_scaling else tuple(sorted(rope_scaling.items())),
             num_multi_token_pred=int(dc.get("num_multi_token_pred", 10)),
-            default_gazing_ratio=_fixed_default(cfg.get("gazing_ratio_config"), "gazing_ratio"),
+            default_gazing_ratio=DefaultKnob.parse(cfg.get("gazing_ratio_config"), "gazing_ratio"),
             default_task_loss_requirement=(
-                _fixed_default(cfg.get("task_loss_requirement_config"), "task_loss_requirement")
-                if cfg.get("has_task_loss_requirement_during_inference", False) else None),
+                DefaultKnob.parse(cfg.get("task_loss_requirement_config"), "task_loss_requirement")
+                if cfg.get("has_task_loss_requirement_during_inference", False) else DefaultKnob("none")),
+            per_frame_strategy=str((cfg.get("gazing_ratio_each_frame_config") or {}).get(
+                "sample_strategy_during_inference") or "uniform"),
         )
         out._validate(vm, dc)
         return out
@@ -144,14 +148,49 @@ class AutoGazeConfig:
             check(rope_type in ("llama3", "default"), f"unsupported rope_scaling type {rope_type!r}")
 
 
-def _fixed_default(section: Any, key: str) -> float | None:
-    """The value of a `{sample_strategy_during_inference: 'fixed', fixed: {key: v}}` block, if any."""
-    if not isinstance(section, dict):
-        return None
-    fixed = section.get("fixed")
-    if isinstance(fixed, dict) and fixed.get(key) is not None:
-        return float(fixed[key])
-    return None
+@dataclass(frozen=True)
+class DefaultKnob:
+    """How a checkpoint sets a knob (gazing ratio or task-loss requirement) when a call gives none.
+
+    Parsed from a `{sample_strategy_during_inference, fixed: {key}, uniform: {key_min, key_max}}`
+    block of `config.json`. 'fixed' uses one value (the released checkpoints); 'uniform' draws a
+    value in [low, high] per call; 'none' leaves the knob unset; any other strategy (e.g. the
+    reference's 'exponential') is kept by name and refused when it would be used.
+    """
+
+    strategy: str  # 'fixed' | 'uniform' | 'none' | another name (unsupported)
+    value: float | None = None  # the 'fixed' value
+    low: float | None = None  # the 'uniform' range
+    high: float | None = None
+
+    @classmethod
+    def parse(cls, section: Any, key: str) -> "DefaultKnob":
+        if not isinstance(section, dict):
+            return cls("none")
+        strategy = str(section.get("sample_strategy_during_inference") or "fixed")
+        block = section.get(strategy) if isinstance(section.get(strategy), dict) else {}
+        try:
+            if strategy == "fixed":
+                return cls("fixed", float(block[key])) if block.get(key) is not None else cls("none")
+            if strategy == "uniform":
+                low, high = float(block[f"{key}_min"]), float(block[f"{key}_max"])
+                check(low <= high, f"config.json {key} uniform range [{low}, {high}] is empty")
+                return cls("uniform", low=low, high=high)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PlaygroundError(f"config.json has a malformed {strategy!r} block for {key}: {block!r}") from exc
+        return cls(strategy)
+
+    def draw(self, rng: np.random.Generator, what: str) -> float | None:
+        """The knob's value for one call (None for 'none')."""
+        if self.strategy == "none":
+            return None
+        if self.strategy == "fixed":
+            return self.value
+        if self.strategy == "uniform":
+            return float(rng.uniform(self.low, self.high))
+        raise PlaygroundError(
+            f"this checkpoint samples its default {what} with the {self.strategy!r} strategy, which the "
+            f"playground does not reproduce: pass gazing_ratio or task_loss_requirement explicitly")
 
 
 # ---- modules (names mirror the checkpoint keys) ---------------------------------------------
