@@ -47,6 +47,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or a positive number, got {value}")
+    return value
+
+
 def add_video_arguments(parser: argparse.ArgumentParser) -> None:
     """Frame-sampling options shared by the subcommands that read a video."""
     parser.add_argument("video", help="video file (mp4/webm/mov/avi/mkv) or a uint8 .npy array (T,H,W,3)")
@@ -77,6 +87,9 @@ def add_gaze_parser(subparsers) -> None:
                    help="error threshold (task_loss_requirement): a frame stops once its loss is at or below it")
     p.add_argument("--max-gazing-ratio", type=_float_in(0, 1, "--max-gazing-ratio"), default=None,
                    help="cap on slots per frame as a fraction of the 265 slots")
+    p.add_argument("--clip-len", type=_nonnegative_int, default=16,
+                   help="AutoGaze restarts its caches every N frames (it was trained on 16-frame clips; "
+                        "default 16; 0 = carry them over all frames, as the reference's single call)")
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: $PLAYGROUND_DEVICE, else auto)")
     p.add_argument("--out", default="gaze_out", help="output folder (default ./gaze_out)")
     p.set_defaults(func=run_gaze)
@@ -141,12 +154,15 @@ def publish(tmp: Path, out: Path) -> None:
 
 def run_gaze(args: argparse.Namespace) -> int:
     from . import load_gazer, load_reconstructor
+    from .gazers.autogaze import AutoGazeGazer
 
     out = Path(args.out)
     check(not out.exists() or out.is_dir(), f"--out {out} exists and is not a folder")
     started = time.perf_counter()
     frames, fps = read_frames(args)
     gazer = load_gazer(args.gazer, device=args.device)
+    if isinstance(gazer, AutoGazeGazer):
+        gazer.clip_len = args.clip_len or None
     reconstructor = load_reconstructor(args.reconstructor, device=args.device)
     gaze = gaze_with_progress(gazer, frames, args.max_gazing_ratio, args.threshold,
                               show=len(frames) > 16 or sys.stderr.isatty())

@@ -84,6 +84,7 @@ def test_autogaze_checkpoint_folder_shows_predicted_and_measured_loss():
     assert card["models"]["gazer"]["class"] == "AutoGazeGazer"
     assert card["models"]["gazer"]["revision"].startswith("sha256:")
     assert card["models"]["reconstructor"]["revision"] == "built-in"
+    assert cache.get_gazer(str(folder)).clip_len == 16  # long app runs restart AutoGaze's caches per 16 frames
 
 
 def test_threshold_move_reuses_decoded_frames(monkeypatch):

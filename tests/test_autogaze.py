@@ -283,6 +283,25 @@ def test_bad_knobs(gazer, videos, kwargs, match):
         gazer.gaze(videos["a"][:4], **kwargs)
 
 
+def test_clip_len_restarts_the_caches_in_gaze_and_stream(videos):
+    clip = np.stack([videos["a"][:8], videos["b"][:8]])
+    ratios = [0.3, 0.1, 0.2, 0.1, 0.3, 0.1, 0.2, 0.05]
+    chunked = load_autogaze(str(MODEL), clip_len=4)
+    plain = load_autogaze(str(MODEL))
+    pieces = [plain.gaze(clip[:, i:i + 4], gazing_ratio=ratios[i:i + 4]) for i in (0, 4)]
+    expected = concat_frames(pieces)
+    got = chunked.gaze(clip, gazing_ratio=ratios)
+    assert got.gazing_pos.tolist() == expected.gazing_pos.tolist()
+    assert got.if_padded_gazing.tolist() == expected.if_padded_gazing.tolist()
+    assert got.settings["clip_len"] == 4
+    streamed = concat_frames(list(chunked.stream(clip, gazing_ratio=ratios)))
+    assert streamed.gazing_pos.tolist() == got.gazing_pos.tolist()
+    # Without restarts frames 4..7 see frames 0..3 and gaze differently: the knob does something.
+    assert plain.gaze(clip, gazing_ratio=ratios).gazing_pos.tolist() != got.gazing_pos.tolist()
+    with pytest.raises(PlaygroundError, match="clip_len"):
+        load_autogaze(str(MODEL), clip_len=0)
+
+
 # ---- whole videos -----------------------------------------------------------------------------------
 
 

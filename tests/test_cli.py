@@ -34,6 +34,24 @@ def test_gaze_writes_every_output(tmp_path, capsys):
     assert "slots kept" in printed and "PSNR" in printed
 
 
+def test_autogaze_restarts_its_caches_every_clip_len_frames(tmp_path):
+    from playground.gazers.autogaze import load_autogaze
+    from playground.synthetic import moving_square
+
+    npy = tmp_path / "clip.npy"
+    np.save(npy, moving_square(6, 64, 64))
+    model = ROOT / "tests" / "fixtures" / "autogaze" / "tiny_seed0"
+    for clip_len in (3, 0):
+        out = tmp_path / f"run{clip_len}"
+        code = main(["gaze", str(npy), "--gazer", str(model), "--max-gazing-ratio", "0.2", "--frames", "6",
+                     "--clip-len", str(clip_len), "--out", str(out)])
+        assert code == 0
+        gaze = GazeResult.from_json(json.loads((out / "gaze.json").read_text()))
+        expected = load_autogaze(str(model), clip_len=clip_len or None).gaze(moving_square(6, 64, 64), gazing_ratio=0.2)
+        assert gaze.gazing_pos.tolist() == expected.gazing_pos.tolist()
+        assert gaze.settings["clip_len"] == (clip_len or None)
+
+
 def test_module_entry_point_runs_as_a_program(tmp_path):
     npy = tmp_path / "clip.npy"
     from playground.synthetic import moving_square
@@ -64,6 +82,7 @@ def _bad_inputs(tmp_path):
         "bad-ratio": [str(EXAMPLE_VIDEO), "--max-gazing-ratio", "0"],
         "bad-frames": [str(EXAMPLE_VIDEO), "--frames", "-3"],
         "bad-fps": [str(EXAMPLE_VIDEO), "--fps", "abc"],
+        "bad-clip-len": [str(EXAMPLE_VIDEO), "--clip-len", "-1"],
         "bad-gazer": [str(EXAMPLE_VIDEO), "--gazer", str(tmp_path / "no_such_model")],
         "bad-reconstructor": [str(EXAMPLE_VIDEO), "--reconstructor", str(tmp_path / "no_such.pt")],
         "start-after-end": [str(EXAMPLE_VIDEO), "--start", "999"],
@@ -71,11 +90,11 @@ def _bad_inputs(tmp_path):
 
 
 @pytest.mark.parametrize("case", ["missing", "empty", "text", "truncated", "wrong-array", "directory", "bad-ratio",
-                                  "bad-frames", "bad-fps", "bad-gazer", "bad-reconstructor", "start-after-end"])
+                                  "bad-frames", "bad-fps", "bad-clip-len", "bad-gazer", "bad-reconstructor", "start-after-end"])
 def test_bad_input_exits_2_with_one_line(case, tmp_path, capsys):
     args = _bad_inputs(tmp_path)[case]
     out = tmp_path / "out"
-    with pytest.raises(SystemExit) if case.startswith("bad-f") or case == "bad-ratio" else _no_raise():
+    with pytest.raises(SystemExit) if case.startswith(("bad-f", "bad-clip")) or case == "bad-ratio" else _no_raise():
         code = main(["gaze", *args, "--out", str(out)])
         assert code == 2
     err = capsys.readouterr().err.strip()

@@ -107,7 +107,17 @@ def get_gazer(name: str, device: str | None = None):
     if not name:
         raise PlaygroundError("choose a gazer: greedy, framediff, random, full, or an AutoGaze checkpoint")
     return MODELS.get(("gazer", model_key(name), device),
-                      lambda: _friendly_load("gazer", name, lambda: load_gazer(name, device=device)))
+                      lambda: _friendly_load("gazer", name, lambda: _in_clips(load_gazer(name, device=device))))
+
+
+def _in_clips(gazer):
+    """AutoGaze restarts its caches every 16 frames here: it was trained on 16-frame clips, and the
+    app takes longer runs (this also keeps memory and attention history bounded)."""
+    from ..gazers.autogaze import CLIP_LEN, AutoGazeGazer
+
+    if isinstance(gazer, AutoGazeGazer):
+        gazer.clip_len = CLIP_LEN
+    return gazer
 
 
 def get_reconstructor(name: str, device: str | None = None):

@@ -129,7 +129,7 @@ def load_autogaze(name_or_path: str, device: str | torch.device | None = None, c
             (default: the `config.json` beside the file).
         revision: hub revision (branch, tag or commit) for hub ids.
         cache_dir: hub cache folder (default: huggingface_hub's, $HF_HUB_CACHE).
-        **kwargs: passed to `AutoGazeGazer` (`bf16`, `predict_loss`, `seed`).
+        **kwargs: passed to `AutoGazeGazer` (`bf16`, `predict_loss`, `seed`, `clip_len`).
 
     Returns:
         An `AutoGazeGazer`.
@@ -237,6 +237,9 @@ class AutoGazeGazer(Gazer):
             when a frame ends on a full step); False leaves those entries NaN.
         seed: seeds the draws of a checkpoint whose default knobs are sampled ('uniform'
             inference strategy), used only when a call gives neither knob.
+        clip_len: restart the conv and KV caches every `clip_len` frames in `gaze` and `stream`
+            (the model was trained on 16-frame clips; this also bounds memory and the attention
+            history on long videos). None carries the caches over every frame, as the reference.
     """
 
     name = "autogaze"
@@ -244,7 +247,7 @@ class AutoGazeGazer(Gazer):
 
     def __init__(self, net: AutoGazeNet, preprocessor: dict[str, Any] | None = None,
                  device: str | torch.device | None = None, source: str = "", bf16: bool = False,
-                 predict_loss: bool = True, seed: int | None = None):
+                 predict_loss: bool = True, seed: int | None = None, clip_len: int | None = None):
         cfg = net.cfg
         counts = cfg.slots_per_scale
         finest = math.isqrt(counts[-1])
@@ -259,6 +262,9 @@ class AutoGazeGazer(Gazer):
         self.bf16 = bf16
         self.predict_loss = predict_loss
         self.rng = np.random.default_rng(seed)
+        check(clip_len is None or (isinstance(clip_len, int) and clip_len > 0),
+              f"clip_len must be a positive whole number of frames or None, got {clip_len!r}")
+        self.clip_len = clip_len
 
     def __repr__(self) -> str:
         return f"AutoGazeGazer(source={self.source!r}, device={self.device}, grid={self.grid.describe()!r})"
@@ -315,7 +321,7 @@ class AutoGazeGazer(Gazer):
         result.seconds["gaze"] = time.perf_counter() - start
         result.gazer = self.name
         result.loss_kind = self.loss_kind
-        result.settings.update(used, source=self.source)
+        result.settings.update(used, source=self.source, clip_len=self.clip_len)
         if retarget is not None:
             result.settings.update(target_scales=list(retarget.scales), target_patch_size=retarget.patch_size)
         return result
@@ -325,14 +331,18 @@ class AutoGazeGazer(Gazer):
         return _to_result(self._gaze_tensor(self.preprocess(clips), budgets, threshold), self.grid)
 
     def _gaze_tensor(self, x: torch.Tensor, budgets: list[int], threshold: float | None) -> _Clips:
-        """Normalised clips (B, T, 3, H, W) -> per-frame gazes, all frames' vision tokens encoded at once."""
+        """Normalised clips (B, T, 3, H, W) -> per-frame gazes; each `clip_len` piece encoded at once."""
         B, T = x.shape[:2]
         K = self.cfg.num_multi_token_pred
-        capacity = sum(self.cfg.tokens_per_frame + b + 2 * K for b in budgets)
+        step = self.clip_len or T
+        frames = []
         with torch.inference_mode(), autocast(self.device, self.bf16):
-            session = GazeSession(self.net, B, capacity=capacity, predict_loss=self.predict_loss)
-            feats = session.encode(x)
-            frames = [session.frame(feats[:, t], budgets[t], threshold) for t in range(T)]
+            for first in range(0, T, step):  # fresh caches for every piece
+                piece = budgets[first:first + step]
+                capacity = sum(self.cfg.tokens_per_frame + b + 2 * K for b in piece)
+                session = GazeSession(self.net, B, capacity=capacity, predict_loss=self.predict_loss)
+                feats = session.encode(x[:, first:first + step])
+                frames += [session.frame(feats[:, t], budget, threshold) for t, budget in enumerate(piece)]
         return _Clips(frames, sum(f.steps for f in frames))
 
     def stream(self, frames: Any, gazing_ratio: float | Sequence[float] | None = None,
@@ -358,14 +368,14 @@ class AutoGazeGazer(Gazer):
             x = self.preprocess(frame)[:, None]  # (B, 1, 3, h, w)
             budget = budgets[t] if total else budgets[0]
             with torch.inference_mode(), autocast(self.device, self.bf16):
-                if session is None:
+                if session is None or (self.clip_len and t % self.clip_len == 0):
                     session = GazeSession(self.net, x.shape[0], predict_loss=self.predict_loss)
                 check(x.shape[0] == session.batch, "every streamed frame must have the same batch size")
                 out = session.frame(session.encode(x)[:, 0], budget, threshold)
             result = _to_result(_Clips([out], out.steps), self.grid)
             result.seconds["gaze"] = time.perf_counter() - start
             result.gazer, result.loss_kind = self.name, self.loss_kind
-            result.settings.update(used, source=self.source, frame=t)
+            result.settings.update(used, source=self.source, frame=t, clip_len=self.clip_len)
             yield result
 
     # ---- retargeting (the reference's input_res_adapt) -----------------------------------------
