@@ -6,7 +6,9 @@
 CPU section: SmolVLM2-256M-Video-Instruct's architecture (config written down in
 `playground/mllm/random_models.py`), float32, on `--frames` frames of Big Buck Bunny. Rows: the
 stock path (512 px, 64 tokens per frame), the gazed path at each `--ratios` cap (block-causal and
-frame-independent attention), and the gazed path at gazing ratio 1 (every finest patch, 448 px).
+frame-independent attention: one sequence of N tokens vs per-frame batches), and the gazed path at
+gazing ratio 1 (every finest patch, 448 px). The load average is printed at the start and the end
+(wall times are only comparable on an otherwise idle machine).
 Seconds (wall, and process CPU time) are the best of `--repeats` runs per stage (the answer itself
 is deterministic: greedy). On a shared machine, `--threads 1` keeps the CPU seconds honest (idle
 OpenMP threads spin and inflate CPU time when the cores are contended).
@@ -22,6 +24,7 @@ LLaVA-OneVision-7B's architectures in bfloat16 on 16 frames.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
@@ -99,8 +102,7 @@ def run_rows(mllm: GazedMLLM, frames, ratios, gazer: str, repeats: int, max_new:
     rows = [(f"full (stock {mllm.family.stock_side}px)", {})]
     for r in ratios:
         rows.append((f"gazed {gazer} r={r} block-causal", {"gaze": gazes[r]}))
-        if r == ratios[0]:
-            rows.append((f"gazed {gazer} r={r} frame-indep.", {"gaze": gazes[r], "attention": "frame_independent"}))
+        rows.append((f"gazed {gazer} r={r} frame-indep.", {"gaze": gazes[r], "attention": "frame_independent"}))
     rows.append((f"gazed ratio 1 ({mllm.grid.canvas}px) block-causal", {"gaze": gazes[1.0]}))
     mllm.answer(frames[:2], QUESTION, max_new_tokens=2)  # warm-up (allocator, kernels)
     results = []
@@ -165,6 +167,18 @@ def print_savings(results) -> None:
         attention = a.flops["vision_attention"] / full.flops["vision_attention"]
         note = f"; its attention costs {attention:.2f}x the stock attention" if attention > 1 else ""
         print(f"  {label}: FLOPs /{flops:.2f}, wall /{wall:.2f}, CPU /{cpu:.2f} -> {ok}{note}")
+    print("vision encoder, frame-independent vs block-causal at the same gaze")
+    by_label = {label: a for label, a, _ in results}
+    for label, a, _ in results:
+        causal = by_label.get(label.replace("frame-indep.", "block-causal"))
+        if "frame-indep." not in label or causal is None:
+            continue
+        attention = causal.flops["vision_attention"] / a.flops["vision_attention"]
+        flops = causal.flops["vision_encoder"] / a.flops["vision_encoder"]
+        wall = causal.seconds["vision_encoder"] / a.seconds["vision_encoder"]
+        cpu = causal.cpu_seconds["vision_encoder"] / a.cpu_seconds["vision_encoder"]
+        print(f"  {label.replace(' frame-indep.', '')}: attention FLOPs /{attention:.2f}, encoder FLOPs /{flops:.2f}, "
+              f"wall /{wall:.2f}, CPU /{cpu:.2f}")
     print("LLM prefill, gazed vs full")
     for label, a, _ in results[1:]:
         print(f"  {label}: vision tokens {full.llm_vision_tokens} -> {a.llm_vision_tokens}, "
@@ -205,6 +219,11 @@ def section(kind: str, device: torch.device, dtype: torch.dtype, frames, args) -
         print(f"  [{label}] {a.new_tokens} new tokens: {a.text!r}")
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages (other work on the machine skews wall times)."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--video", type=Path, default=next((p for p in VIDEOS if p.exists()), None))
@@ -227,6 +246,7 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
           f"CUDA {'yes: ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no'}")
     print(f"video: {args.video}")
+    print(f"load average at start: {load_average()}")
     if not args.skip_cpu:
         frames = as_clips(args.video, num_frames=args.frames)[0]
         section("smolvlm2-256m", torch.device("cpu"), torch.float32, frames, args)
@@ -237,6 +257,7 @@ def main() -> None:
             torch.cuda.empty_cache()
     else:
         print("\n(no CUDA device: the GPU section for SmolVLM2-2.2B and LLaVA-OneVision-7B shapes was not run)")
+    print(f"load average at end: {load_average()}")
 
 
 if __name__ == "__main__":

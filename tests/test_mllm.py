@@ -13,7 +13,7 @@ import torch
 
 from playground import GazeResult, PlaygroundError, load_gazer, load_mllm
 from playground.mllm import attention_warning, comparison_table, estimate_flops
-from playground.mllm.gazed_vit import attention_mask, gazed_tokens
+from playground.mllm.gazed_vit import additive_mask, attention_mask, embed_slots, encode_gazed, gazed_tokens
 from playground.mllm.random_models import save_tiny_llava_onevision, save_tiny_smolvlm
 
 QUESTION = "What happens in this video?"
@@ -99,6 +99,62 @@ def test_gazed_vit_mask_is_one_shared_bool():
     assert causal[0, 0, 2].tolist() == [True, True, True, False, False]
     assert attention_mask(frame, "frame_independent")[0, 0, 3].tolist() == [False, False, False, True, True]
     assert attention_mask(frame, "bidirectional") is None
+
+
+def uneven_gaze(mllm, frames, counts=(30, 50, 30), seed=7) -> GazeResult:
+    """A gaze with the given number of random slots per frame (unequal counts; 0 leaves a frame empty)."""
+    rng = np.random.default_rng(seed)
+    slots = [sorted(rng.choice(mllm.grid.num_slots, n, replace=False).tolist()) for n in counts[: len(frames)]]
+    return GazeResult.from_frame_slots([slots], mllm.grid)
+
+
+class CountingLayer(torch.nn.Module):
+    """Wraps an encoder layer and records the shape and mask of every call."""
+
+    def __init__(self, layer, calls: list):
+        super().__init__()
+        self.layer, self.calls = layer, calls
+
+    def forward(self, hidden, mask):
+        self.calls.append((tuple(hidden.shape), mask))
+        return self.layer(hidden, mask)
+
+
+@pytest.mark.parametrize("counts", [(30, 50, 30), (12, 0, 40), (25, 25, 25)])
+def test_gazed_vit_frame_independent_equals_dense_mask(mllm, frames, counts):
+    """Per-frame batches give the old dense (1,1,N,N) frame-independent mask's output, with no padding."""
+    fam = mllm.family
+    tokens = gazed_tokens(uneven_gaze(mllm, frames, counts))
+    assert tokens.per_frame.tolist() == list(counts)
+    pixels = fam.scale_pixels(frames, tokens.grid)
+    embeddings = embed_slots(lambda side: fam.embed_scale(pixels[side]), tokens.grid)
+    layers = fam.gazed_layers()
+    with torch.inference_mode():
+        T, S, d = embeddings.shape
+        reference = embeddings.reshape(T * S, d)[tokens.frame * S + tokens.slot][None]
+        mask = additive_mask(attention_mask(tokens.frame, "frame_independent"), reference.dtype)
+        for layer in layers:
+            reference = layer(reference, mask)
+        calls = []
+        out = encode_gazed(embeddings, tokens, [CountingLayer(layer, calls) for layer in layers], "frame_independent")
+    assert out.shape == reference[0].shape
+    assert (out - reference[0]).abs().max() < 1e-5
+    distinct = sorted({n for n in counts if n > 0})
+    assert len(calls) == len(layers) * len(distinct)  # one layer call per distinct per-frame count
+    assert all(mask is None for _, mask in calls)
+    assert sum(shape[0] * shape[1] for shape, _ in calls) == len(layers) * sum(counts)  # no padding
+
+
+def test_gazed_vit_frame_independent_is_per_frame(smol, frames):
+    """Changing one frame's pixels leaves the other frames' frame-independent features unchanged."""
+    tokens = gazed_tokens(uneven_gaze(smol, frames))
+    before = smol.gazed_vision(frames, tokens, "frame_independent").features
+    changed = frames.copy()
+    changed[1] = 255 - changed[1]
+    after = smol.gazed_vision(changed, tokens, "frame_independent").features
+    frame = tokens.frame
+    assert (after[frame != 1] - before[frame != 1]).abs().max() < 1e-5
+    assert (after[frame == 1] - before[frame == 1]).abs().max() > 1e-3
 
 
 def test_gazed_vit_eager_matches_sdpa(folders, smol, frames):
@@ -210,6 +266,28 @@ def test_flops_estimate_from_config_alone(mllm, frames, gazed):
     estimate = estimate_flops(mllm.model.config, len(frames), gaze, stock_side=mllm.family.stock_side,
                               text_tokens=text, new_tokens=answer.new_tokens)
     assert estimate == answer.flops
+
+
+def test_flops_frame_independent_below_block_causal(mllm, frames):
+    """Per-frame attention spends nothing on other frames' keys: fewer FLOPs, analytic and measured."""
+    gaze = uneven_gaze(mllm, frames)
+    causal = mllm.answer(frames, QUESTION, gaze=gaze, max_new_tokens=1, count_flops=True)
+    independent = mllm.answer(frames, QUESTION, gaze=gaze, attention="frame_independent", max_new_tokens=1,
+                              count_flops=True)
+    for flops in ("flops", "measured_flops"):
+        c, i = getattr(causal, flops), getattr(independent, flops)
+        assert i["vision_attention"] < c["vision_attention"], flops
+        assert i["vision_encoder"] < c["vision_encoder"], flops
+        assert c["vision_encoder"] - i["vision_encoder"] == pytest.approx(c["vision_attention"] - i["vision_attention"])
+    for stage in ("vision_encoder", "vision_attention", "connector"):
+        assert independent.measured_flops[stage] == pytest.approx(independent.flops[stage], rel=0.03), stage
+    d, layers = mllm.model.config.vision_config.hidden_size, len(mllm.family.gazed_layers())
+    assert independent.flops["vision_attention"] == layers * 4 * d * (30 ** 2 + 50 ** 2 + 30 ** 2)
+    assert causal.flops["vision_attention"] == layers * 4 * d * 110 ** 2
+    text = independent.llm_prompt_tokens - independent.llm_vision_tokens
+    estimate = estimate_flops(mllm.model.config, len(frames), gaze, stock_side=mllm.family.stock_side,
+                              text_tokens=text, new_tokens=independent.new_tokens, attention="frame_independent")
+    assert estimate == independent.flops
 
 
 def test_flops_gazed_below_full_at_low_ratio(mllm, frames):

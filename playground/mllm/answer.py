@@ -93,4 +93,5 @@ def attention_warning(full: Answer, gazed: Answer) -> str | None:
         return None
     return (f"note: {gazed.attention} attention over {gazed.vision_tokens:,} gazed tokens costs "
             f"{g / 1e9:,.2f} GFLOPs, more than the stock per-frame attention ({f / 1e9:,.2f} GFLOPs): "
-            f"one sequence over all frames grows with N^2")
+            + ("a frame's gazed patches outnumber the stock frame's" if gazed.attention == "frame_independent"
+               else "one sequence over all frames grows with N^2"))

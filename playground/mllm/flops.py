@@ -4,7 +4,8 @@ Conventions (the same in both, so that they can be compared): a multiply-add is 
 matrix products count (linear layers, convolutions, batched matmuls and attention), as
 `torch.utils.flop_counter` does; norms, activations and softmax are left out. Attention counts the
 whole Nq x Nk score matrix even where a mask hides part of it, because SDPA computes it anyway:
-a block-causal mask over N gazed tokens costs N^2, not N^2 / 2.
+a block-causal mask over N gazed tokens costs N^2, not N^2 / 2. Frame-independent attention runs
+each frame as its own sequence (no mask), so it costs the sum of n_t^2 over frames.
 
 On this torch the CPU SDPA kernel (`aten._scaled_dot_product_flash_attention_for_cpu`) has no
 formula and counts as 0 FLOPs; `StageCounter` passes one in through `custom_mapping`, so nothing
@@ -116,7 +117,8 @@ def vision_flops(shape: VisionShape, embedded_patches: int, sequences: Sequence[
     Args:
         shape: the encoder sizes.
         embedded_patches: patches that go through the patch-embedding convolution.
-        sequences: lengths of the attention sequences (stock: one per frame; gazed: one of N tokens).
+        sequences: lengths of the attention sequences (stock: one per frame; gazed: one of N tokens,
+            or one per gazed frame with frame-independent attention).
 
     Returns:
         (total FLOPs, attention-score FLOPs included in the total).
@@ -212,7 +214,8 @@ def stage_flops(shape: ArchitectureShape, gazed: bool, embedded_patches: int, se
         shape: the model's sizes.
         gazed: the gazed path (else the stock one).
         embedded_patches: patches through the patch embedding (gazed: T x slots per frame).
-        sequences: encoder attention sequence lengths (stock: one per frame; gazed: [N]).
+        sequences: encoder attention sequence lengths (stock: one per frame; gazed: [N], or one per
+            gazed frame with frame-independent attention).
         prompt_tokens: the LLM prompt length.
         new_tokens: generated tokens.
 
@@ -232,7 +235,8 @@ def stage_flops(shape: ArchitectureShape, gazed: bool, embedded_patches: int, se
 
 
 def estimate_flops(config, num_frames: int, gaze=None, stock_side: int | None = None,
-                   text_tokens: int | None = None, new_tokens: int = 32) -> dict[str, int | None]:
+                   text_tokens: int | None = None, new_tokens: int = 32,
+                   attention: str = "block_causal") -> dict[str, int | None]:
     """FLOPs per stage of a stock or gazed answer, from the config alone (for models not loaded).
 
     Args:
@@ -243,12 +247,13 @@ def estimate_flops(config, num_frames: int, gaze=None, stock_side: int | None = 
         text_tokens: prompt tokens that are not vision tokens (default: a typical count for the
             family's video prompt: 47 + 13 per frame for SmolVLM, 16 for LLaVA-OV).
         new_tokens: generated tokens.
+        attention: the gazed encoder's attention mode (frame_independent attends per frame).
 
     Returns:
         The same dict as `Answer.flops`.
     """
     from .connector import pixel_shuffle_groups
-    from .gazed_vit import gazed_tokens
+    from .gazed_vit import attention_sequences, gazed_tokens
 
     shape = architecture_shape(config, stock_side)
     if text_tokens is None:
@@ -263,5 +268,5 @@ def estimate_flops(config, num_frames: int, gaze=None, stock_side: int | None = 
         llm = int(pixel_shuffle_groups(tokens, shape.factor)[2].sum())
     else:
         llm = tokens.num_tokens + newline
-    return stage_flops(shape, True, num_frames * gaze.grid.num_slots, [tokens.num_tokens], text_tokens + llm,
-                       new_tokens)
+    return stage_flops(shape, True, num_frames * gaze.grid.num_slots, attention_sequences(tokens.per_frame, attention),
+                       text_tokens + llm, new_tokens)

@@ -4,14 +4,21 @@ Every scale of every frame is embedded by the model's own embedding module (so S
 position bucketing and SigLIP's position interpolation are the model's, not re-derived here),
 the scales are concatenated in the reference slot order (`geometry.py`: scales ascending,
 row-major inside a scale), and the gazed slots are gathered into one sequence of N tokens, frame
-by frame. The model's encoder layers then run on that sequence with one of three attention masks:
+by frame. The model's encoder layers then run on those tokens in one of three attention modes:
 
 - `block_causal` (default, as AutoGaze's encoders do): a token sees its own frame and earlier frames;
 - `frame_independent`: a token sees its own frame only (the stock per-frame encoder, on fewer tokens);
 - `bidirectional`: every token sees every token.
 
-The mask is built once per call as a (1, 1, N, N) boolean, turned once into its additive float
-form, and shared by all layers and heads (broadcast, never copied per head).
+`block_causal` and `bidirectional` run one sequence of N tokens; the block-causal mask is built
+once per call as a (1, 1, N, N) boolean, turned once into its additive float form, and shared by
+all layers and heads (broadcast, never copied per head). SDPA computes the whole N x N score
+matrix whatever the mask, so these modes cost N^2 attention.
+
+`frame_independent` computes per frame instead: frames with the same gazed-token count n are
+batched as (G, n, d) and run through the layers unmasked, one batch per distinct count, so no
+compute goes to other frames' keys or to padding (attention costs the sum of n_t^2 over frames).
+The output keeps the encoder order (frame, then slot id).
 """
 
 from __future__ import annotations
@@ -104,6 +111,40 @@ def embed_slots(embed_scale: Callable[[int], torch.Tensor], grid: MultiScaleGrid
     return torch.cat(per_scale, dim=1)
 
 
+def attention_sequences(per_frame: torch.Tensor, mode: str) -> list[int]:
+    """Lengths of the attention sequences `encode_gazed` runs (what FLOPs are counted on).
+
+    Args:
+        per_frame: (T,) gazed tokens of each frame.
+        mode: one of ATTENTION_MODES.
+
+    Returns:
+        frame_independent: one length per frame that has gazed tokens; otherwise [N].
+    """
+    check(mode in ATTENTION_MODES, f"attention must be one of {ATTENTION_MODES}, got {mode!r}")
+    counts = [int(n) for n in per_frame.tolist()]
+    return [n for n in counts if n > 0] if mode == "frame_independent" else [sum(counts)]
+
+
+def frame_groups(per_frame: torch.Tensor) -> list[torch.Tensor]:
+    """Positions of the tokens of frames with equal gazed counts, one (G, n) tensor per distinct n > 0.
+
+    Args:
+        per_frame: (T,) gazed tokens of each frame; tokens are laid out frame by frame.
+
+    Returns:
+        For each distinct count n (ascending), (G, n) int64 positions in the (N,) token order, one
+        row per frame with n tokens (frames ascending).
+    """
+    starts = torch.cumsum(per_frame, 0) - per_frame
+    groups = []
+    for n in torch.unique(per_frame).tolist():
+        if n > 0:
+            frames = torch.nonzero(per_frame == n, as_tuple=True)[0]
+            groups.append(starts[frames, None] + torch.arange(n))
+    return groups
+
+
 def encode_gazed(embeddings: torch.Tensor, tokens: GazedTokens, layers: Sequence[torch.nn.Module],
                  mode: str = "block_causal") -> torch.Tensor:
     """Run encoder layers on the gazed slots.
@@ -111,21 +152,41 @@ def encode_gazed(embeddings: torch.Tensor, tokens: GazedTokens, layers: Sequence
     Args:
         embeddings: (T, S, d) slot embeddings from `embed_slots`.
         tokens: which slots to keep (N of them).
-        layers: the model's encoder layers, each called as `layer(hidden (1,N,d), mask)`.
+        layers: the model's encoder layers, each called as `layer(hidden (B, n, d), mask)`.
         mode: the attention mode (ATTENTION_MODES).
 
     Returns:
-        (N, d) hidden states after the last layer (no final norm).
+        (N, d) hidden states after the last layer (no final norm), in token order (frame, slot id).
     """
     T, S, d = embeddings.shape
+    check(mode in ATTENTION_MODES, f"attention must be one of {ATTENTION_MODES}, got {mode!r}")
     check(int(tokens.per_frame.numel()) == T, f"the gaze has {tokens.per_frame.numel()} frames, the video {T}")
     if tokens.num_tokens == 0:
         raise PlaygroundError("the gaze selects no patch at all: nothing to encode")
     index = (tokens.frame * S + tokens.slot).to(embeddings.device)
-    hidden = embeddings.reshape(T * S, d).index_select(0, index)[None]  # (1, N, d)
+    hidden = embeddings.reshape(T * S, d).index_select(0, index)  # (N, d)
+    if mode == "frame_independent":
+        return _encode_per_frame(hidden, tokens.per_frame, layers)
     # Built once as bool, turned once into the additive form both kernels use: torch's SDPA would
     # otherwise convert a bool mask again in every layer, eager attention adds it to the scores.
     mask = additive_mask(attention_mask(tokens.frame.to(embeddings.device), mode), hidden.dtype)
+    hidden = hidden[None]  # (1, N, d)
     for layer in layers:
         hidden = layer(hidden, mask)
     return hidden[0]
+
+
+def _encode_per_frame(hidden: torch.Tensor, per_frame: torch.Tensor, layers: Sequence[torch.nn.Module]) -> torch.Tensor:
+    """(N, d) tokens laid out frame by frame -> (N, d) encoded, each frame attending to itself only.
+
+    Frames of equal length form one unmasked (G, n, d) batch: no padding and no cross-frame scores
+    are computed, at the price of one layer call per distinct length.
+    """
+    out = torch.empty_like(hidden)
+    for positions in frame_groups(per_frame.cpu()):
+        flat = positions.reshape(-1).to(hidden.device)
+        batch = hidden.index_select(0, flat).reshape(*positions.shape, hidden.shape[-1])  # (G, n, d)
+        for layer in layers:
+            batch = layer(batch, None)
+        out[flat] = batch.reshape(-1, hidden.shape[-1])
+    return out

@@ -24,7 +24,7 @@ from ..geometry import MultiScaleGrid
 from .answer import Answer
 from .families import Family
 from .flops import StageCounter, stage_flops
-from .gazed_vit import ATTENTION_MODES, GazedTokens, embed_slots, encode_gazed, gazed_tokens
+from .gazed_vit import ATTENTION_MODES, GazedTokens, attention_sequences, embed_slots, encode_gazed, gazed_tokens
 
 DEFAULT_MAX_NEW_TOKENS = 32
 
@@ -273,7 +273,9 @@ class GazedMLLM:
             out, per_frame = fam.gazed_connector(features, tokens)
         T = frames.shape[0]
         encoder_tokens = tokens.per_frame.tolist()
-        sequences = [tokens.num_tokens]  # one masked sequence: SDPA computes all N x N scores whatever the mask
+        # one sequence per frame (frame_independent), else one masked sequence of N: SDPA computes all
+        # N x N scores whatever the mask
+        sequences = attention_sequences(tokens.per_frame, attention)
         return VisionOutput(features, out, per_frame, encoder_tokens, T * tokens.grid.num_slots, sequences, stages)
 
     def splice(self, ids: torch.Tensor, vision_tokens: torch.Tensor) -> torch.Tensor:
