@@ -7,8 +7,9 @@ Uses the released architecture (3,258,240 parameters) with random weights, or `-
 work does not depend on the weights: every frame decodes its whole budget. Times are medians
 of `--repeats` runs after a warm-up and include preprocessing of the uint8 clip.
 
-Prints a markdown table for the CPU (the issue's 2-core targets) and, when CUDA is available, a
-second one for the GPU (fp32 and bf16 autocast, with how many gazes bf16 changes). The load
+Prints a markdown table for the CPU (the issue's 2-core targets, with each case's matrix-product
+GFLOPs and the time they take at this machine's measured float32 matmul peak: a floor no float32
+implementation can beat) and, when CUDA is available, a second one for the GPU (fp32 and bf16 autocast, with how many gazes bf16 changes). The load
 average is printed before and after: run it on an otherwise idle machine (OpenMP threads slow
 down badly when other processes compete for the cores).
 """
@@ -31,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from playground.device import synchronize  # noqa: E402
 from playground.gazers.autogaze import AutoGazeGazer, load_autogaze  # noqa: E402
+from playground.mllm.flops import StageCounter  # noqa: E402
 from playground.models.autogaze_model import AutoGazeConfig, AutoGazeNet  # noqa: E402
 from playground.synthetic import moving_square  # noqa: E402
 
@@ -69,11 +71,30 @@ def timings(fn, repeats: int, device: torch.device) -> list[float]:
     return times
 
 
-def run_table(gazer: AutoGazeGazer, cases, repeats: int, reference: dict | None = None) -> None:
+def matmul_peak(device: torch.device, n: int = 2048, repeats: int = 5) -> float:
+    """Best float32 GFLOP/s of an n x n matmul: what this machine's BLAS reaches on a large product."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    best = min(timings(lambda: a @ b, repeats, device))
+    return 2 * n ** 3 / best / 1e9
+
+
+def gaze_gflop(gazer: AutoGazeGazer, video: np.ndarray, ratio: float) -> float:
+    """Matrix-product GFLOPs of one `gaze` call (convs, linears, attention; FlopCounterMode)."""
+    counter = StageCounter(gazer.device, count=True)
+    with counter:
+        gazer.gaze(video, gazing_ratio=ratio)
+    return counter.flops / 1e9
+
+
+def run_table(gazer: AutoGazeGazer, cases, repeats: int, reference: dict | None = None,
+              peak: float | None = None) -> None:
+    """One row per case; with `peak` (GFLOP/s) also the work, its time at that peak, and the rate reached."""
     clip = moving_square()
     header = "| case | seconds (median) | best | target | met (median) | decoder calls |"
     if reference:
         header += " reference |"
+    if peak:
+        header += " GFLOP | at peak | GFLOP/s reached |"
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for label, clips, ratio, target in cases:
@@ -86,6 +107,9 @@ def run_table(gazer: AutoGazeGazer, cases, repeats: int, reference: dict | None 
         if reference:
             ref = reference.get(label)
             row += f" {ref:g} s |" if ref else " |"
+        if peak:
+            gflop = gaze_gflop(gazer, video, ratio)
+            row += f" {gflop:.1f} | {gflop / peak:.3f} s | {gflop / seconds:.0f} |"
         print(row)
 
 
@@ -121,8 +145,11 @@ def main() -> None:
           f"torch {torch.__version__}, {torch.get_num_threads()} threads; load average {_load()}")
     if not args.skip_cpu:
         gazer = load_autogaze(args.checkpoint, device="cpu") if args.checkpoint else random_gazer("cpu")
-        print(f"weights: {gazer.source}\n\n## CPU\n")
-        run_table(gazer, CPU_CASES, args.repeats, REFERENCE_CPU)
+        peak = matmul_peak(gazer.device)
+        print(f"weights: {gazer.source}\nfloat32 matmul peak (2048^3, best of 5): {peak:.0f} GFLOP/s\n\n## CPU\n")
+        run_table(gazer, CPU_CASES, args.repeats, REFERENCE_CPU, peak)
+        print("\n'at peak' = the case's matrix-product work (FlopCounterMode) at that matmul rate: no float32 "
+              "implementation of the same model runs faster than this on this machine.")
         print(f"\nload average after the CPU runs: {_load()} (other processes on the machine slow the figures)")
     if torch.cuda.is_available():
         gpu_section(args)
