@@ -37,24 +37,23 @@ def _float_in(low: float, high: float, name: str) -> Callable[[str], float]:
     return parse
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
-    return value
+def _whole_number(low: int) -> Callable[[str], int]:
+    """argparse type: a whole number >= low (1: positive, 0: zero allowed)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+        if value < low:
+            raise argparse.ArgumentTypeError(
+                f"expected {'a positive' if low == 1 else f'{low} or a larger'} number, got {value}")
+        return value
+
+    return parse
 
 
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or a positive number, got {value}")
-    return value
+_positive_int = _whole_number(1)
+_nonnegative_int = _whole_number(0)
 
 
 def add_video_arguments(parser: argparse.ArgumentParser) -> None:
