@@ -183,7 +183,8 @@ def summary_text(args, frames: np.ndarray, gaze, rec, seconds: float, out: Path)
         psnr_text += f" ({len(psnr) - len(finite)} frames exact)"
     lines = [
         f"video          {args.video}  ({T} frames, {frames.shape[2]}x{frames.shape[1]} px)",
-        f"gazer          {gaze.gazer}  threshold={args.threshold}  max ratio={args.max_gazing_ratio}",
+        f"gazer          {gaze.gazer}  threshold={args.threshold}  max ratio={args.max_gazing_ratio}"
+        + (f"  caches restart every {gaze.settings['clip_len']} frames" if gaze.settings.get("clip_len") else ""),
         f"slots kept     {kept} / {T * S}  ({100 * kept / (T * S):.1f}% of {S} per frame; "
         f"{kept / T:.1f} per frame)",
         "per scale      " + ", ".join(f"{s}px: {int(c)}" for s, c in
