@@ -13,6 +13,7 @@ notebooks call the library; they define no functions).
 from __future__ import annotations
 
 import ast
+import json
 import os
 import time
 from pathlib import Path
@@ -43,6 +44,8 @@ def test_notebook_is_valid_and_stripped(path: Path):
     nbformat.validate(nb)
     assert nb.nbformat == 4
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+    ids = [json.loads(path.read_text())["cells"][i].get("id") for i in range(len(nb.cells))]
+    assert None not in ids and len(set(ids)) == len(ids), f"{path.name}: every cell needs its own id (nbformat 4.5)"
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: commit it without outputs"
