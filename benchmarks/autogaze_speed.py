@@ -17,6 +17,7 @@ down badly when other processes compete for the cores).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import statistics
@@ -33,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from playground.device import synchronize  # noqa: E402
 from playground.gazers.autogaze import AutoGazeGazer, load_autogaze  # noqa: E402
 from playground.mllm.flops import StageCounter  # noqa: E402
-from playground.models.autogaze_model import AutoGazeConfig, AutoGazeNet  # noqa: E402
+from playground.models.autogaze_model import AutoGazeConfig, AutoGazeNet, GazeSession  # noqa: E402
 from playground.synthetic import moving_square  # noqa: E402
 
 CPU_CASES = [  # (label, clips, gazing_ratio, target seconds on a 2-core CPU)
@@ -71,11 +72,13 @@ def timings(fn, repeats: int, device: torch.device) -> list[float]:
     return times
 
 
-def matmul_peak(device: torch.device, n: int = 2048, repeats: int = 5) -> float:
-    """Best float32 GFLOP/s of an n x n matmul: what this machine's BLAS reaches on a large product."""
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    best = min(timings(lambda: a @ b, repeats, device))
-    return 2 * n ** 3 / best / 1e9
+def matmul_peak(device: torch.device, sizes=(1024, 2048, 4096), repeats: int = 3) -> tuple[float, str]:
+    """Best float32 GFLOP/s of large n x n matmuls: the most this machine's BLAS reaches, and per size."""
+    rates = {}
+    for n in sizes:
+        a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+        rates[n] = 2 * n ** 3 / min(timings(lambda: a @ b, repeats, device)) / 1e9
+    return max(rates.values()), ", ".join(f"{n}^3: {r:.0f}" for n, r in rates.items())
 
 
 def gaze_gflop(gazer: AutoGazeGazer, video: np.ndarray, ratio: float) -> float:
@@ -113,6 +116,66 @@ def run_table(gazer: AutoGazeGazer, cases, repeats: int, reference: dict | None 
         print(row)
 
 
+@contextlib.contextmanager
+def phase_probes(device: torch.device, count: bool, seconds: dict, flops: dict):
+    """Time (and count the FLOPs of) the conv encoder, each frame's prefill and each whole frame.
+
+    `GazeSession.frame` contains its prefill, so its decode steps are frame minus prefill.
+    """
+    originals = {name: getattr(GazeSession, name) for name in ("encode", "_prefill", "frame")}
+
+    def probe(name, fn):
+        def run(*args, **kwargs):
+            counter = StageCounter(device, count=count and name != "frame")  # FLOP counters do not nest
+            with counter:
+                out = fn(*args, **kwargs)
+            seconds[name] = seconds.get(name, 0.0) + counter.seconds
+            if counter.flops is not None:
+                flops[name] = flops.get(name, 0) + counter.flops
+                flops[name + " attention"] = flops.get(name + " attention", 0) + counter.attention_flops
+            return out
+        return run
+
+    try:
+        for name, fn in originals.items():
+            setattr(GazeSession, name, probe(name, fn))
+        yield
+    finally:
+        for name, fn in originals.items():
+            setattr(GazeSession, name, fn)
+
+
+def phase_table(gazer: AutoGazeGazer, ratio: float, repeats: int) -> None:
+    """Where one clip's time and work go: conv encoder, prefills, decode steps, everything else."""
+    clip = moving_square()
+    gazer.gaze(clip, gazing_ratio=ratio)  # warm-up
+    seconds, flops, totals = {}, {}, []
+    with phase_probes(gazer.device, False, seconds, flops):
+        for _ in range(repeats):
+            start = time.perf_counter()
+            gazer.gaze(clip, gazing_ratio=ratio)
+            totals.append(time.perf_counter() - start)
+    with phase_probes(gazer.device, True, {}, flops):
+        gazer.gaze(clip, gazing_ratio=ratio)
+    whole = StageCounter(gazer.device, count=True)
+    with whole:
+        gazer.gaze(clip, gazing_ratio=ratio)
+    mean = {k: v / repeats for k, v in seconds.items()}
+    rows = [
+        ("conv encoder", mean["encode"], flops["encode"], flops["encode attention"]),
+        ("prefills (one per frame)", mean["_prefill"], flops["_prefill"], flops["_prefill attention"]),
+        ("decode steps", mean["frame"] - mean["_prefill"],
+         whole.flops - flops["encode"] - flops["_prefill"],
+         whole.attention_flops - flops["encode attention"] - flops["_prefill attention"]),
+        ("everything else (preprocess, picking, results)", statistics.mean(totals) - mean["encode"] - mean["frame"], 0, 0),
+    ]
+    print(f"\n### Where the time goes: 1 clip, ratio {ratio} (mean of {repeats} runs, {statistics.mean(totals):.3f} s each)\n")
+    print("| phase | seconds | GFLOP | of which attention |")
+    print("|---|---|---|---|")
+    for label, sec, work, attention in rows:
+        print(f"| {label} | {sec:.3f} | {work / 1e9:.1f} | {attention / 1e9:.1f} |")
+
+
 def gpu_section(args) -> None:
     device = torch.device("cuda")
     gazer = load_autogaze(args.checkpoint, device=device) if args.checkpoint else random_gazer("cuda")
@@ -145,10 +208,12 @@ def main() -> None:
           f"torch {torch.__version__}, {torch.get_num_threads()} threads; load average {_load()}")
     if not args.skip_cpu:
         gazer = load_autogaze(args.checkpoint, device="cpu") if args.checkpoint else random_gazer("cpu")
-        peak = matmul_peak(gazer.device)
-        print(f"weights: {gazer.source}\nfloat32 matmul peak (2048^3, best of 5): {peak:.0f} GFLOP/s\n\n## CPU\n")
+        peak, per_size = matmul_peak(gazer.device)
+        print(f"weights: {gazer.source}\nfloat32 matmul peak: {peak:.0f} GFLOP/s (best of 3 per size; {per_size})"
+              "\n\n## CPU\n")
         run_table(gazer, CPU_CASES, args.repeats, REFERENCE_CPU, peak)
-        print("\n'at peak' = the case's matrix-product work (FlopCounterMode) at that matmul rate: no float32 "
+        phase_table(gazer, 0.1, args.repeats)
+        print("\n'at peak' = the case's matrix-product work (FlopCounterMode) at the best matmul rate above: no float32 "
               "implementation of the same model runs faster than this on this machine.")
         print(f"\nload average after the CPU runs: {_load()} (other processes on the machine slow the figures)")
     if torch.cuda.is_available():
