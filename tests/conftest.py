@@ -37,3 +37,20 @@ def example_clip() -> np.ndarray:
     from playground.video import read_video
 
     return read_video(EXAMPLE_VIDEO, num_frames=16)
+
+
+@pytest.fixture
+def remote_code_folder(tmp_path):
+    """(folder, marker): a model folder whose config.json `auto_map` points at a Python file that writes `marker`."""
+    import json
+
+    folder, marker = tmp_path / "remote_code_model", tmp_path / "remote_code_ran"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({
+        "model_type": "evil_mllm", "architectures": ["EvilModel"],
+        "auto_map": {"AutoConfig": "evil.EvilConfig", "AutoModelForImageTextToText": "evil.EvilModel"}}))
+    (folder / "evil.py").write_text(
+        f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n"
+        "from transformers import PretrainedConfig\n\n\nclass EvilConfig(PretrainedConfig):\n"
+        "    model_type = 'evil_mllm'\n")
+    return folder, marker

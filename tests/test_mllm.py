@@ -337,6 +337,18 @@ def test_mllm_load_errors(tmp_path, monkeypatch):
     assert "\n" not in str(info.value)
 
 
+def test_mllm_remote_code_is_refused_without_consent(remote_code_folder, monkeypatch):
+    """A folder whose config.json has an auto_map: no prompt (stdin says "y"), no code run, one line."""
+    import io
+
+    folder, marker = remote_code_folder
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
+    with pytest.raises(PlaygroundError, match="trust_remote_code") as info:
+        load_mllm(str(folder))
+    assert "\n" not in str(info.value)
+    assert not marker.exists(), "the folder's Python code ran without trust_remote_code=True"
+
+
 def test_mllm_load_refuses_other_architectures(tmp_path):
     from transformers import GPT2Config
 

@@ -52,3 +52,19 @@ def test_mllm_cli_bad_input_exits_2(setup, capsys, argv, message):
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert code == 2
     assert len(lines) == 1 and message in lines[0]
+
+
+def test_mllm_cli_ask_refuses_remote_code_even_when_stdin_says_yes(setup, remote_code_folder):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _, _, video = setup
+    folder, marker = remote_code_folder
+    done = subprocess.run([sys.executable, "-m", "playground", "ask", video, "Q?", "--mllm", str(folder),
+                           "--device", "cpu"], input="y\n", capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert len(errors) == 1 and "--trust-remote-code" in errors[0] and "Traceback" not in done.stderr
+    assert not marker.exists(), "the folder's Python code ran without --trust-remote-code"

@@ -46,7 +46,8 @@ def load_mllm(name_or_path: str = DEFAULT_MLLM, device: str | torch.device | Non
         name_or_path: a hub id, an alias (smolvlm2-256m, smolvlm2-500m, smolvlm2-2.2b,
             llava-onevision-0.5b, llava-onevision-7b, nvila) or a local folder.
         device: where to run; default from $PLAYGROUND_DEVICE, else CUDA when available, else CPU.
-        trust_remote_code: required (and only used) for NVILA, whose repository ships its own code.
+        trust_remote_code: allow a model repository's own Python code (an `auto_map` in its config);
+            needed for NVILA. False (the default) refuses such models without running or asking anything.
         attn_implementation: 'sdpa' (default) or 'eager' for the vision encoder and the LLM.
         dtype: weights dtype; default bfloat16 on CUDA, float32 elsewhere.
         **kwargs: passed to NVILA's processor (its gazing knobs); refused for other models.
@@ -65,15 +66,17 @@ def load_mllm(name_or_path: str = DEFAULT_MLLM, device: str | torch.device | Non
     _check_location(name)
     from transformers import AutoConfig, AutoModelForImageTextToText, AutoTokenizer
 
+    remote = dict(trust_remote_code=bool(trust_remote_code))  # never None: that makes transformers prompt on stdin
     try:
-        config = AutoConfig.from_pretrained(name)
+        config = AutoConfig.from_pretrained(name, **remote)
     except (OSError, ValueError) as exc:
         raise PlaygroundError(_load_error(name, exc)) from exc
     family_cls = family_for(config.model_type)
     dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
     try:
-        model = AutoModelForImageTextToText.from_pretrained(name, dtype=dtype, attn_implementation=attn_implementation)
-        tokenizer = AutoTokenizer.from_pretrained(name)
+        model = AutoModelForImageTextToText.from_pretrained(name, dtype=dtype, attn_implementation=attn_implementation,
+                                                            **remote)
+        tokenizer = AutoTokenizer.from_pretrained(name, **remote)
     except (OSError, ValueError) as exc:
         raise PlaygroundError(_load_error(name, exc)) from exc
     model = model.to(device).eval()
@@ -102,6 +105,9 @@ def _offline() -> bool:
 def _load_error(name: str, exc: Exception) -> str:
     """One line that says why loading failed and what to do."""
     first = (str(exc).strip().splitlines() or [repr(exc)])[0]
+    if "trust_remote_code" in str(exc) or "contains custom code" in str(exc):
+        return (f"cannot load MLLM {name!r}: it runs its own Python code from the model repository (auto_map); "
+                f"load it with trust_remote_code=True (CLI: --trust-remote-code) only if you trust that code")
     if _offline() and not Path(name).is_dir():
         return (f"cannot load MLLM {name!r}: it is not in the local Hugging Face cache and HF_HUB_OFFLINE is set; "
                 f"download it once with network access (unset HF_HUB_OFFLINE) or pass a local folder")
