@@ -8,48 +8,73 @@ a failed run never leaves half-written files behind.
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .errors import PlaygroundError, check
+from . import knobs
+from .errors import PlaygroundError, check, finite_number
 
 EXIT_BAD_INPUT = 2
 
 
+def _knob(check_value: Callable, *args) -> Callable[[str], Any]:
+    """argparse type from a `playground.knobs` check, so the CLI accepts exactly what the app and API accept."""
+    def parse(text: str):
+        try:
+            return check_value(text, *args)
+        except PlaygroundError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
 def _float_in(low: float, high: float, name: str) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}")
-        if not (low < value <= high):
-            raise argparse.ArgumentTypeError(f"{name} must be in ({low}, {high}], got {value}")
+    """argparse type: a finite number in (low, high]."""
+    def in_range(text: str, name: str) -> float:
+        value = finite_number(text, name)
+        check(low < value <= high, f"{name} must be in ({low:g}, {high:g}], got {value:g}")
         return value
 
-    return parse
+    return _knob(in_range, name)
 
 
-def _whole_number(low: int) -> Callable[[str], int]:
-    """argparse type: a whole number >= low (1: positive, 0: zero allowed)."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
-        if value < low:
-            raise argparse.ArgumentTypeError(
-                f"expected {'a positive' if low == 1 else f'{low} or a larger'} number, got {value}")
-        return value
+def _whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """argparse type: a whole number in [low, high] (1: positive, 0: zero allowed)."""
+    return _knob(lambda text: knobs.whole_number(text, "the value", low, high))
 
-    return parse
+
+def check_out_folder(text: str, flag: str = "--out") -> Path:
+    """The output folder, checked before any work: a non-empty path that is (or can become) a writable folder.
+
+    Creates the folder's parent if needed and probes it with a scratch file, so a bad --out fails
+    in one line at once rather than after the gazing.
+    """
+    check(str(text).strip() != "", f"{flag} is empty; give an output folder")
+    out = Path(text).expanduser()
+    check(not out.exists() or out.is_dir(), f"{flag} {out} exists and is not a folder")
+    probe_dir = out if out.is_dir() else out.parent
+    try:
+        probe_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(prefix=".write-test-", dir=probe_dir):
+            pass
+    except OSError as exc:
+        raise PlaygroundError(f"cannot write to {flag} {out}: {exc.strerror or exc}") from None
+    return out
+
+
+def check_out_file(text: str, flag: str) -> Path:
+    """An output file, checked before any work: not a folder, and its folder writable."""
+    check(str(text).strip() != "", f"{flag} is empty; give an output file")
+    path = Path(text).expanduser()
+    check(not path.is_dir(), f"{flag} {path} is a folder; give a file name")
+    check_out_folder(str(path.parent), flag)
+    return path
 
 
 _positive_int = _whole_number(1)
@@ -82,11 +107,14 @@ def add_gaze_parser(subparsers) -> None:
                    help="greedy | framediff | random | full | an AutoGaze hub id or folder (default greedy)")
     p.add_argument("--reconstructor", default="paint",
                    help="paint | a VideoMAE_AutoGaze checkpoint or hub id (default paint)")
-    p.add_argument("--threshold", type=float, default=None,
-                   help="error threshold (task_loss_requirement): a frame stops once its loss is at or below it")
-    p.add_argument("--max-gazing-ratio", type=_float_in(0, 1, "--max-gazing-ratio"), default=None,
-                   help="cap on slots per frame as a fraction of the 265 slots")
-    p.add_argument("--clip-len", type=_nonnegative_int, default=16,
+    p.add_argument("--threshold", type=_knob(knobs.threshold, "--threshold"), default=knobs.THRESHOLD,
+                   help="error threshold (task_loss_requirement): a frame stops once its loss is at or below it; "
+                        f"0 = off (default {knobs.THRESHOLD:g}, as in the app)")
+    p.add_argument("--max-gazing-ratio", type=_knob(knobs.gazing_ratio, "--max-gazing-ratio"),
+                   default=knobs.MAX_GAZING_RATIO,
+                   help="cap on slots per frame as a fraction of the 265 slots; 1 = no cap "
+                        f"(default {knobs.MAX_GAZING_RATIO:g}, as in the app)")
+    p.add_argument("--clip-len", type=_knob(knobs.clip_len, "--clip-len"), default=16,
                    help="AutoGaze restarts its caches every N frames (it was trained on 16-frame clips; "
                         "default 16; 0 = carry them over all frames, as the reference's single call)")
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: $PLAYGROUND_DEVICE, else auto)")
@@ -104,42 +132,14 @@ def gaze_with_progress(gazer, frames: np.ndarray, ratio, threshold, show: bool):
         return gaze_frames(gazer, frames, ratio, threshold, on_frame=lambda done, total: bar.update(1))
 
 
-def metrics_rows(gaze, rec) -> list[dict]:
-    """One row per frame: slots kept (per scale), ratio, gazer loss, reconstruction loss, PSNR, SSIM."""
-    counts = gaze.counts()[0]
-    per_scale = gaze.counts_per_scale()[0]
-    rows = []
-    for i, t in enumerate(rec.frame_indices.tolist()):
-        row = {"frame": t, "gazed": int(counts[t]), "ratio": round(float(counts[t]) / gaze.grid.num_slots, 6)}
-        for s, scale in enumerate(gaze.grid.scales):
-            row[f"gazed_{scale}px"] = int(per_scale[t, s])
-        if gaze.frame_loss is not None:
-            row[f"{gaze.loss_kind}_loss"] = round(float(gaze.frame_loss[0, t]), 6)
-        row["reconstruction_loss"] = round(float(rec.loss[0, i]), 6)
-        for name, term in rec.terms.items():
-            if name != "l1" or len(rec.terms) > 1:
-                row[f"loss_{name}"] = round(float(term[0, i]), 6)
-        row["psnr_db"] = round(float(rec.psnr[0, i]), 4)
-        row["ssim"] = round(float(rec.ssim[0, i]), 6)
-        rows.append(row)
-    return rows
-
-
 def write_outputs(tmp: Path, frames: np.ndarray, fps: float, gaze, rec) -> None:
-    """gaze.json, metrics.csv, overlay.mp4 and reconstruction.mp4 into `tmp`."""
+    """gaze.json, metrics.csv, overlay.mp4 and reconstruction.mp4 into `tmp` (numbers from `playground.report`)."""
+    from .report import write_gaze_json, write_metrics_csv
     from .video import write_video
     from .viz import overlay_frames
 
-    data = gaze.to_json()
-    data["reconstruction"] = {"name": rec.reconstructor, "loss": rec.loss[0].tolist(),
-                              "psnr_db": [float(x) if np.isfinite(x) else None for x in rec.psnr[0].tolist()],
-                              "ssim": rec.ssim[0].tolist()}
-    (tmp / "gaze.json").write_text(json.dumps(data))
-    rows = metrics_rows(gaze, rec)
-    with open(tmp / "metrics.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_gaze_json(gaze, rec, tmp / "gaze.json", read_size=(frames.shape[2], frames.shape[1]))
+    write_metrics_csv(gaze, rec, tmp / "metrics.csv")
     write_video(tmp / "overlay.mp4", overlay_frames(frames, gaze), fps=fps)
     write_video(tmp / "reconstruction.mp4", rec.frames[0].numpy(), fps=fps)
 
@@ -155,15 +155,14 @@ def run_gaze(args: argparse.Namespace) -> int:
     from . import load_gazer, load_reconstructor
     from .gazers.autogaze import AutoGazeGazer
 
-    out = Path(args.out)
-    check(not out.exists() or out.is_dir(), f"--out {out} exists and is not a folder")
+    out = check_out_folder(args.out)
     started = time.perf_counter()
     frames, fps = read_frames(args)
     gazer = load_gazer(args.gazer, device=args.device)
     if isinstance(gazer, AutoGazeGazer):
         gazer.clip_len = args.clip_len or None
     reconstructor = load_reconstructor(args.reconstructor, device=args.device)
-    gaze = gaze_with_progress(gazer, frames, args.max_gazing_ratio, args.threshold,
+    gaze = gaze_with_progress(gazer, frames, args.max_gazing_ratio, knobs.threshold_or_off(args.threshold),
                               show=len(frames) > 16 or sys.stderr.isatty())
     rec = reconstructor.reconstruct(frames, gaze)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -175,21 +174,19 @@ def run_gaze(args: argparse.Namespace) -> int:
 
 
 def summary_text(args, frames: np.ndarray, gaze, rec, seconds: float, out: Path) -> str:
+    from .report import psnr_text
+
     kept, T, S = gaze.num_gazed, gaze.num_frames, gaze.grid.num_slots
-    psnr = rec.psnr[0]
-    finite = psnr[np.isfinite(psnr.numpy())]
-    psnr_text = f"{float(finite.mean()):.2f} dB" if len(finite) else "inf dB"
-    if len(finite) < len(psnr):
-        psnr_text += f" ({len(psnr) - len(finite)} frames exact)"
     lines = [
-        f"video          {args.video}  ({T} frames, {frames.shape[2]}x{frames.shape[1]} px)",
+        f"video          {args.video}  ({T} frames read at {frames.shape[2]}x{frames.shape[1]} px; the gazer "
+        f"resizes them to {gaze.grid.canvas}x{gaze.grid.canvas})",
         f"gazer          {gaze.gazer}  threshold={args.threshold}  max ratio={args.max_gazing_ratio}"
         + (f"  caches restart every {gaze.settings['clip_len']} frames" if gaze.settings.get("clip_len") else ""),
         f"slots kept     {kept} / {T * S}  ({100 * kept / (T * S):.1f}% of {S} per frame; "
         f"{kept / T:.1f} per frame)",
         "per scale      " + ", ".join(f"{s}px: {int(c)}" for s, c in
                                        zip(gaze.grid.scales, gaze.counts_per_scale()[0].sum(0))),
-        f"reconstructor  {rec.reconstructor}  loss {float(rec.loss.mean()):.4f}  PSNR {psnr_text}  "
+        f"reconstructor  {rec.reconstructor}  loss {float(rec.loss.mean()):.4f}  PSNR {psnr_text(rec.psnr)}  "
         f"SSIM {float(rec.ssim.mean()):.3f}",
         f"time           gaze {gaze.seconds.get('gaze', 0):.3f} s, reconstruct "
         f"{rec.seconds.get('reconstruct', 0):.3f} s, total {seconds:.2f} s",

@@ -24,6 +24,8 @@ def check(condition: bool, message: str) -> None:
 
 def finite_number(value, name: str) -> float:
     """`value` as a float, or `PlaygroundError` naming the knob when it is not a finite number."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":  # True would pass as 1.0
+        raise PlaygroundError(f"{name} must be a number, got {value!r}")
     try:
         number = float(value)
     except (TypeError, ValueError):

@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from . import knobs
 from .gaze import GazeResult
+from .report import psnr_text
 from .gazers import load_gazer
 from .reconstructors import Reconstruction, load_reconstructor
 from .video import as_clips, resize_frames
@@ -60,7 +62,7 @@ class GazeView:
         rec = self.reconstruction
         t = self.frame
         line = (f"{self.gaze.summary()} | frame {t}: {int(self.gaze.counts()[0, t])} slots, "
-                f"loss {float(rec.loss[0, t]):.4f}, PSNR {float(rec.psnr[0, t]):.2f} dB | {rec.summary()}")
+                f"loss {float(rec.loss[0, t]):.4f}, PSNR {psnr_text(rec.psnr[0, t:t + 1])} | {rec.summary()}")
         return f"<p>{html.escape(line)}</p><img src='data:image/png;base64,{data}' style='max-width:100%'/>"
 
 
@@ -69,22 +71,22 @@ def _one_frame(gaze: GazeResult, t: int) -> GazeResult:
     return GazeResult.from_frame_slots([[gaze.frame_slots(0, t).tolist()]], gaze.grid)
 
 
-def view_gaze(video: Any, threshold: float | None = 0.2, gazer: str = "greedy", reconstructor: str = "paint",
-              max_gazing_ratio: float | None = None, frame: int = 0) -> GazeView:
+def view_gaze(video: Any, threshold: float | None = knobs.THRESHOLD, gazer: str = "greedy", reconstructor: str = "paint",
+              max_gazing_ratio: float | None = knobs.MAX_GAZING_RATIO, frame: int = 0) -> GazeView:
     """Gaze `video` (one clip), rebuild it, and return a `GazeView` showing `frame`.
 
     Args:
         video: uint8 (T,H,W,3) array or a path.
-        threshold: the error threshold (task_loss_requirement); None or 0 = no threshold.
+        threshold: the error threshold (task_loss_requirement); None or 0 = no threshold (default: the app's).
         gazer: a gazer name or checkpoint (loaded once and cached).
         reconstructor: a reconstructor name or checkpoint (loaded once and cached).
-        max_gazing_ratio: cap on slots per frame as a fraction of the slots (None = no cap).
+        max_gazing_ratio: cap on slots per frame as a fraction of the slots (None = no cap; default: the app's).
         frame: the frame to picture.
 
     Returns:
         GazeView with the gaze, the reconstruction and the picture of `frame`.
     """
     frames = as_clips(video)[0]
-    gaze = _gazer(gazer).gaze(frames, gazing_ratio=max_gazing_ratio, task_loss_requirement=threshold or None)
+    gaze = _gazer(gazer).gaze(frames, gazing_ratio=max_gazing_ratio, task_loss_requirement=knobs.threshold_or_off(threshold))
     rec = _reconstructor(reconstructor).reconstruct(frames, gaze)
     return GazeView(frames, gaze, rec, min(max(int(frame), 0), len(frames) - 1))

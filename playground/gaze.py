@@ -41,9 +41,10 @@ class GazeResult:
     settings: dict[str, Any] = field(default_factory=dict)  # knobs of the call (ratio, threshold, ...)
 
     def __post_init__(self) -> None:
-        self.gazing_pos = torch.as_tensor(self.gazing_pos, dtype=torch.int64)
-        self.if_padded_gazing = torch.as_tensor(self.if_padded_gazing, dtype=torch.bool)
-        self.num_gazing_each_frame = torch.as_tensor(self.num_gazing_each_frame, dtype=torch.int64).reshape(-1)
+        self.gazing_pos = _as_tensor(self.gazing_pos, torch.int64, "gazing_pos")
+        self.if_padded_gazing = _as_tensor(self.if_padded_gazing, torch.bool, "if_padded_gazing")
+        self.num_gazing_each_frame = _as_tensor(self.num_gazing_each_frame, torch.int64,
+                                                "num_gazing_each_frame").reshape(-1)
         if self.gazing_pos.dim() == 1:
             self.gazing_pos = self.gazing_pos[None]
         if self.if_padded_gazing.dim() == 1:
@@ -55,6 +56,30 @@ class GazeResult:
               f"num_gazing_each_frame sums to {int(self.num_gazing_each_frame.sum())} "
               f"but there are {self.gazing_pos.shape[1]} entries")
         check(self.loss_kind in LOSS_KINDS, f"loss_kind must be one of {LOSS_KINDS}")
+        check(bool((self.num_gazing_each_frame >= 0).all()), "num_gazing_each_frame must not be negative")
+        self._check_ids()
+
+    def _check_ids(self) -> None:
+        """Every real entry of frame t is a slot of frame t, and no slot is gazed twice in a frame."""
+        S, T = self.grid.num_slots, self.num_frames
+        frame = self.frame_of_entry.to(self.gazing_pos.device)[None].expand_as(self.gazing_pos)
+        real = ~self.if_padded_gazing
+        local = self.gazing_pos - S * frame
+        outside = real & ((local < 0) | (local >= S))
+        if bool(outside.any()):
+            b, n = (int(i) for i in torch.nonzero(outside)[0])
+            raise PlaygroundError(f"gaze entry {n} of clip {b} holds id {int(self.gazing_pos[b, n])}, which is not a "
+                                  f"slot of its frame {int(frame[b, n])} (ids of frame t lie in "
+                                  f"[{S}*t, {S}*(t+1)) for {S} slots per frame)")
+        keys = torch.where(real, self.gazing_pos, -1 - torch.arange(self.gazing_pos.shape[1]))  # pads never collide
+        ordered = keys.sort(dim=1).values
+        repeated = (ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)
+        if bool(repeated.any()):
+            b, n = (int(i) for i in torch.nonzero(repeated)[0])
+            slot = int(ordered[b, n + 1])
+            raise PlaygroundError(f"clip {b} gazes slot {slot % S} of frame {slot // S} more than once; "
+                                  f"each slot may be gazed once per frame")
+        check(T > 0 or self.gazing_pos.shape[1] == 0, "a gaze result needs at least one frame")
 
     # ---- sizes -------------------------------------------------------------------------------
     @property
@@ -265,6 +290,23 @@ def as_gaze_result(gaze: "GazeResult | dict[str, Any]", grid: MultiScaleGrid = D
     if isinstance(gaze, dict):
         return GazeResult.from_official(gaze, grid)
     raise PlaygroundError(f"expected a GazeResult or the official gaze dict, got {type(gaze).__name__}")
+
+
+def _as_tensor(values: Any, dtype: torch.dtype, name: str) -> torch.Tensor:
+    """`values` as a tensor of `dtype`, or one line naming the field when they are not numbers."""
+    if isinstance(values, torch.Tensor):
+        check(not values.is_floating_point() or dtype == torch.bool or bool((values == values.round()).all()),
+              f"{name} must hold whole numbers")
+        return values.to(dtype)
+    try:
+        array = np.asarray(values)
+    except ValueError as exc:  # ragged nested lists
+        raise PlaygroundError(f"{name} must be a rectangular array of numbers: {exc}") from None
+    check(array.dtype.kind in "biu" or (array.dtype.kind == "f" and bool(np.all(array == np.round(array))))
+          or (array.size == 0 and array.dtype.kind == "f"),
+          f"{name} must hold whole numbers, got {array.dtype.name} values such as {array.flat[0]!r}"
+          if array.size else f"{name} must hold whole numbers")
+    return torch.as_tensor(array).to(dtype)
 
 
 def _nan_to_none(values):

@@ -39,12 +39,17 @@ def scale_color(scale_index: int) -> tuple[int, int, int]:
 
 
 def scale_legend(grid: MultiScaleGrid) -> list[tuple[str, tuple[int, int, int]]]:
-    """One (label, RGB) per scale, coarsest first, e.g. ("32 px: 4 slots of 56 px", (0, 114, 178)).
+    """One (label, RGB) per scale, coarsest first.
 
-    Box sizes are in canvas pixels.
+    E.g. ("32 px: 2×2 = 4 tokens, each covering 112×112 of the 224 px frame", (0, 114, 178)): each
+    patch is one token, and coarse scales cover much of the frame with few tokens.
     """
-    return [(f"{s} px: {n} slots of {grid.box_size(i):g} px", scale_color(i))
-            for i, (s, n) in enumerate(zip(grid.scales, grid.counts))]
+    out = []
+    for i, (scale, n) in enumerate(zip(grid.scales, grid.counts)):
+        side, box = grid.sides[i], f"{grid.box_size(i):g}"
+        out.append((f"{scale} px: {side}×{side} = {n} tokens, each covering {box}×{box} of the {grid.canvas} px frame",
+                    scale_color(i)))
+    return out
 
 
 def scale_legend_html(grid: MultiScaleGrid) -> str:
@@ -206,15 +211,16 @@ def side_by_side(*panels: np.ndarray | torch.Tensor, labels: Sequence[str] | Non
     return np.concatenate(row, axis=2)
 
 
-def _text_patch(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """A white-on-dark label: uint8 (h, w, 3) pixels and float (h, w, 1) opacity."""
-    from PIL import Image, ImageDraw
+def _text_patch(text: str, size: int = 11) -> tuple[np.ndarray, np.ndarray]:
+    """A white-on-dark label of `size` px text: uint8 (h, w, 3) pixels and float (h, w, 1) opacity."""
+    from PIL import Image, ImageDraw, ImageFont
 
+    font = ImageFont.load_default(size=size)
     draw = ImageDraw.Draw(Image.new("L", (1, 1)))
-    x0, y0, x1, y1 = draw.textbbox((0, 0), text)
-    pad = 3
-    image = Image.new("L", (x1 + 2 * pad, y1 + 2 * pad), 0)
-    ImageDraw.Draw(image).text((pad, pad - y0 // 2), text, fill=255)
+    x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=font)
+    pad = max(3, size // 4)
+    image = Image.new("L", (x1 - x0 + 2 * pad, y1 - y0 + 2 * pad), 0)
+    ImageDraw.Draw(image).text((pad - x0, pad - y0), text, fill=255, font=font)
     ink = np.asarray(image, dtype=np.float32)[..., None] / 255
     pixels = np.round(255 * ink).repeat(3, axis=-1).astype(np.uint8)
     opacity = np.maximum(ink, 0.6)  # a translucent dark box behind the text keeps it readable on any frame
@@ -222,8 +228,12 @@ def _text_patch(text: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _stamp(video: np.ndarray, text: str, y: int = 2, x: int = 2) -> None:
-    """Draw `text` in place on every frame of (T, H, W, 3), clipped to the frame."""
-    pixels, opacity = _text_patch(text)
+    """Draw `text` in place on every frame of (T, H, W, 3), clipped to the frame.
+
+    The text is about 1/16 of the frame's height (at least 11 px), so it stays readable when the
+    picture is shown scaled down to fit a page.
+    """
+    pixels, opacity = _text_patch(text, max(11, round(video.shape[1] / 16)))
     h, w = min(pixels.shape[0], video.shape[1] - y), min(pixels.shape[1], video.shape[2] - x)
     if h <= 0 or w <= 0:
         return
@@ -310,23 +320,37 @@ def fig_loss_per_frame(gaze: GazeResult | dict | None = None, reconstruction: An
 
     check(gaze is not None or reconstruction is not None, "give a gaze, a reconstruction or both")
     fig = go.Figure()
+    same_trace = False
     if gaze is not None:
         gaze = as_gaze_result(gaze)
         if gaze.frame_loss is not None and gaze.loss_kind != "none":
+            same_trace = _same_loss(gaze, reconstruction, clip)
             fig.add_trace(go.Scatter(x=np.arange(gaze.num_frames), y=gaze.frame_loss[clip].numpy(), mode="lines+markers",
                                      name=f"{gaze.loss_kind} loss ({gaze.gazer or 'gazer'})"))
         threshold = gaze.settings.get("task_loss_requirement")
-        if isinstance(threshold, (int, float)):
+        # Only a loss threshold lives on this axis (framediff's is a per-patch change on another scale).
+        if isinstance(threshold, (int, float)) and gaze.settings.get("threshold_unit", "loss") == "loss":
             fig.add_hline(y=float(threshold), line_dash="dash", annotation_text="threshold")
     if reconstruction is not None:
         frames = reconstruction.frame_indices.numpy()
-        fig.add_trace(go.Scatter(x=frames, y=reconstruction.loss[clip].numpy(), mode="lines+markers",
-                                 name=f"measured loss ({reconstruction.reconstructor or 'reconstructor'})"))
+        name = f"measured loss ({reconstruction.reconstructor or 'reconstructor'})"
+        if same_trace:  # the gazer measured exactly this loss: one line, named for both
+            fig.data = fig.data[1:]
+            name = f"measured loss ({reconstruction.reconstructor or 'reconstructor'} = {gaze.gazer}'s own trace)"
+        fig.add_trace(go.Scatter(x=frames, y=reconstruction.loss[clip].numpy(), mode="lines+markers", name=name))
         fig.add_trace(go.Scatter(x=frames, y=reconstruction.psnr[clip].numpy(), mode="lines+markers", name="PSNR (dB)",
                                  yaxis="y2", line_dash="dot"))
         fig.update_layout(yaxis2=dict(title="PSNR (dB)", overlaying="y", side="right"))
     fig.update_layout(title="Loss per frame", xaxis_title="frame", yaxis_title="loss")
     return fig
+
+
+def _same_loss(gaze: GazeResult, reconstruction: Any, clip: int) -> bool:
+    """Whether a gazer's measured per-frame loss is the reconstruction's own (greedy with paint)."""
+    if reconstruction is None or gaze.loss_kind != "measured":
+        return False
+    ours = gaze.frame_loss[clip, reconstruction.frame_indices]
+    return bool(torch.allclose(ours.float(), reconstruction.loss[clip].float(), atol=1e-5, equal_nan=False))
 
 
 def fig_threshold_curve(thresholds: Sequence[float], kept_fraction: Sequence[float],

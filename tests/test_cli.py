@@ -44,7 +44,7 @@ def test_autogaze_restarts_its_caches_every_clip_len_frames(tmp_path):
     for clip_len in (3, 0):
         out = tmp_path / f"run{clip_len}"
         code = main(["gaze", str(npy), "--gazer", str(model), "--max-gazing-ratio", "0.2", "--frames", "6",
-                     "--clip-len", str(clip_len), "--out", str(out)])
+                     "--clip-len", str(clip_len), "--threshold", "0", "--out", str(out)])
         assert code == 0
         gaze = GazeResult.from_json(json.loads((out / "gaze.json").read_text()))
         expected = load_autogaze(str(model), clip_len=clip_len or None).gaze(moving_square(6, 64, 64), gazing_ratio=0.2)

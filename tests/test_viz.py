@@ -82,7 +82,8 @@ def test_other_grids():
     gaze = gaze_of([list(grid.finest_slots)], grid)
     out = overlay_frames(grey(1, 100, 100), gaze, alpha=1.0, outline=False)
     assert np.all(out == np.array(SCALE_COLORS[3], np.uint8))
-    assert len(scale_legend(grid)) == 4 and scale_legend(GRID)[0] == ("32 px: 4 slots of 112 px", SCALE_COLORS[0])
+    assert len(scale_legend(grid)) == 4 and scale_legend(GRID)[0] == (
+        "32 px: 2×2 = 4 tokens, each covering 112×112 of the 224 px frame", SCALE_COLORS[0])
 
 
 def test_side_by_side_resizes_and_labels():

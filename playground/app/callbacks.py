@@ -85,6 +85,35 @@ def gaze_action(video, num_frames=None, fps=None, start=None, gazer=None, recons
             [str(p) for p in view.files], card, view)
 
 
+def gaze_page_action(video, num_frames=None, fps=None, start=None, gazer=None, reconstructor=None, threshold=None,
+                     ratio=None, view=None, progress=gr.Progress()):
+    """The Gaze button and the knobs on the page: `gaze_action`, but a failure keeps the last good result.
+
+    The error is shown once (a toast and the summary's first line), the summary says the results
+    below are stale, and every other panel keeps what it showed (API clients call `/gaze`, which
+    raises instead).
+    """
+    try:
+        return gaze_action(video, num_frames, fps, start, gazer, reconstructor, threshold, ratio, progress=progress)
+    except gr.Error as exc:
+        message = str(exc.message if hasattr(exc, "message") else exc)
+        gr.Warning(message)
+        summary = f"**⚠ This run failed:** {message}"
+        if view is not None:
+            summary += ("\n\n*The results below are stale: they are from the last run that worked.*\n\n"
+                        + render.summary_markdown(view.run))
+        return (summary, *[gr.skip()] * (GAZE_OUTPUTS - 1))
+
+
+GAZE_OUTPUTS = 11  # summary, two videos, scrubber, panel, three figures, files, run card, view
+
+
+def clear_action(_video=None):
+    """A new input video: clear every result, so that nothing on screen describes another clip."""
+    return ("Results appear here: press **Gaze**.", None, None, gr.Slider(value=0), None, None, None, None, None, None,
+            None, None, "", "", None, None, "", None, None, None)
+
+
 @friendly_errors
 def frame_action(view: render.RunView | None, index):
     """The scrubber: frame `index` as original | overlay | reconstruction."""
@@ -101,7 +130,7 @@ def curve_action(view: render.RunView | None, progress=gr.Progress()):
         return None
     run = view.run
     curve = pipeline.threshold_curve(run.clip, run.settings, progress)
-    return render.fit(render.curve_figure(curve, run.settings.task_loss_requirement))
+    return render.fit(render.curve_figure(curve, run.settings.task_loss_requirement, run.settings.gazer))
 
 
 @friendly_errors
@@ -126,8 +155,10 @@ def ask_action(video, question="What happens in this video?", mllm="smolvlm2-256
     clip = pipeline.load_clip(video, settings, LIMITS)
     result = pipeline.ask(clip, settings, question, mllm, attention, max_new_tokens, progress)
     table = pd.DataFrame(render.answer_rows(result.full, result.gazed), columns=["", "gazed", "full"])
-    note = result.note or (f"gazed: {result.gazed.vision_tokens:,} vision tokens; "
-                           f"full: {result.full.vision_tokens:,}")
+    about = (f"*{clip.name}*, {clip.frames.shape[0]} frames at {clip.read_size[0]}x{clip.read_size[1]} px, "
+             f"gazer {settings.gazer}, threshold {settings.threshold:g}, max gazing ratio {settings.max_gazing_ratio:g}")
+    note = about + ": " + (result.note or (f"gazed: {result.gazed.vision_tokens:,} vision tokens; "
+                                           f"full: {result.full.vision_tokens:,}"))
     chart = render.fit(render.answer_figure(result.full, result.gazed), 420)
     return result.gazed.text, result.full.text, table, chart, note
 
@@ -138,5 +169,5 @@ def example_paths() -> list[str]:
     return [str(ASSETS / name) for name in names if (ASSETS / name).is_file()]
 
 
-__all__ = ["gaze_action", "frame_action", "curve_action", "compare_action", "ask_action", "LIMITS",
+__all__ = ["gaze_action", "gaze_page_action", "clear_action", "frame_action", "curve_action", "compare_action", "ask_action", "LIMITS",
                       "example_paths", "on_gpu", "friendly_errors"]

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .pipeline import Run, mean_psnr
+from .. import report
+from .pipeline import Run
 
 EXPORT_FILES = ("gaze.json", "masks.npz", "overlay.mp4", "reconstruction.mp4", "metrics.csv", "run_card.json")
 PACKAGES = ("torch", "transformers", "gradio", "numpy", "decord", "plotly", "safetensors", "huggingface_hub",
@@ -103,13 +104,10 @@ def run_card(run: Run, gazer: Any, reconstructor: Any) -> dict[str, Any]:
         "video": {"name": clip.name, "sha256": clip.sha256, "source_size": list(clip.source_size),
                   "source_fps": clip.source_fps, "duration_s": round(clip.duration_s, 3),
                   "frames": int(clip.frames.shape[0]),
-                  "frame_size": [int(clip.frames.shape[2]), int(clip.frames.shape[1])],
+                  "read_size": list(clip.read_size),
                   "playback_fps": round(clip.fps, 3)},
         "settings": asdict(run.settings),
-        "results": {"slots_kept": gaze.num_gazed, "slots_total": gaze.num_frames * gaze.grid.num_slots,
-                    "kept_fraction": round(gaze.kept_fraction, 6), "loss_kind": gaze.loss_kind,
-                    "reconstruction_loss": round(float(rec.loss.mean()), 6),
-                    "psnr_db": round(mean_psnr(rec.psnr), 4), "ssim": round(float(rec.ssim.mean()), 6)},
+        "results": report.totals(gaze, rec),
         "seconds": {**{k: round(v, 4) for k, v in gaze.seconds.items()},
                     **{k: round(v, 4) for k, v in rec.seconds.items()},
                     **{f"request_{k}": round(v, 4) for k, v in run.seconds.items()}},
@@ -133,28 +131,13 @@ def write_run_card(card: dict[str, Any], path: Path) -> Path:
 
 
 def write_gaze_json(run: Run, path: Path) -> Path:
-    """`GazeResult.to_json()` plus the reconstruction's per-frame loss, PSNR (null = exact) and SSIM (as the CLI's)."""
-    rec = run.reconstruction
-    data = run.gaze.to_json()
-    data["reconstruction"] = {"name": rec.reconstructor, "loss": rec.loss[0].tolist(),
-                              "psnr_db": [float(x) if np.isfinite(x) else None for x in rec.psnr[0].tolist()],
-                              "ssim": rec.ssim[0].tolist()}
-    path.write_text(json.dumps(data))
-    return path
+    """`GazeResult.to_json()` plus the reconstruction's numbers (`playground.report`, as the CLI's)."""
+    return report.write_gaze_json(run.gaze, run.reconstruction, path, read_size=run.clip.read_size)
 
 
 def write_metrics_csv(run: Run, path: Path) -> Path:
-    """One row per frame with the CLI's columns (`playground.cli.metrics_rows`)."""
-    import csv
-
-    from ..cli import metrics_rows
-
-    rows = metrics_rows(run.gaze, run.reconstruction)
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    """One row per frame with the CLI's columns (`playground.report.metrics_rows`)."""
+    return report.write_metrics_csv(run.gaze, run.reconstruction, path)
 
 
 def write_tables(run: Run, card: dict[str, Any], folder: Path) -> list[Path]:

@@ -13,8 +13,8 @@ import torch
 
 from .. import viz
 from ..geometry import DEFAULT_GRID
-from .callbacks import (ASSETS, LIMITS, ask_action, compare_action, curve_action, example_paths, frame_action,
-                        gaze_action)
+from .callbacks import (ASSETS, LIMITS, ask_action, clear_action, compare_action, curve_action, example_paths,
+                        frame_action, gaze_action, gaze_page_action)
 from .pipeline import RunSettings, warm_up
 
 GAZERS = ["greedy", "framediff", "random", "full", "nvidia/AutoGaze"]
@@ -55,7 +55,9 @@ def build_demo() -> gr.Blocks:
                             "[CC BY 3.0](https://creativecommons.org/licenses/by/3.0/); a short downscaled cut.</small>",
                             elem_id="credits")
                 with gr.Accordion("frames", open=False):
-                    num_frames = gr.Slider(1, LIMITS.max_frames, value=d.num_frames, step=1, label="frames to sample")
+                    num_frames = gr.Slider(1, LIMITS.max_frames, value=d.num_frames, step=1, label="frames to sample",
+                                           info=f"at most {LIMITS.max_frames} on this server; a shorter video gives "
+                                                "fewer (the summary says so)")
                     fps = gr.Number(value=d.fps, minimum=0, label="sampling fps (0 = spread the frames uniformly)")
                     start = gr.Number(value=d.start, minimum=0, label="start (s)")
                 gazer = gr.Dropdown(GAZERS, value=d.gazer, allow_custom_value=True, label="gazer",
@@ -68,6 +70,7 @@ def build_demo() -> gr.Blocks:
                 ratio = gr.Slider(0.01, 1, value=d.max_gazing_ratio, step=0.01, label="max gazing ratio",
                                   info="cap on slots per frame, as a fraction of 265")
                 run = gr.Button("Gaze", variant="primary", elem_id="gaze-button")
+                api_run = gr.Button("Gaze (API)", visible=False)  # /gaze for API clients: raises on bad input
             with gr.Column(scale=2):
                 summary = gr.Markdown("Results appear here.", elem_id="summary")
                 gr.HTML(viz.scale_legend_html(DEFAULT_GRID), elem_id="legend")
@@ -107,8 +110,10 @@ def build_demo() -> gr.Blocks:
                         with gr.Row():
                             budget = gr.Slider(0.01, 1, value=0.1, step=0.01, label="budget (gazing ratio for all)")
                             compare = gr.Button("Compare all gazers", variant="primary", elem_id="compare-button")
-                        compare_table = gr.Dataframe(label="same clip, same budget; full ignores the budget (the "
-                                                           "no-gazing reference); a blank PSNR means an exact rebuild",
+                        compare_table = gr.Dataframe(label="same clip, same budget, no threshold: each gazer spends "
+                                                           "the budget (framediff keeps finest patches only, at most "
+                                                           "196 a frame; full ignores the budget, the no-gazing "
+                                                           "reference); a blank PSNR means an exact rebuild",
                                                      interactive=False)
                         with gr.Row():
                             compare_bars = gr.Plot(label="slots kept and PSNR")
@@ -121,10 +126,14 @@ def build_demo() -> gr.Blocks:
         gaze_in = [video, num_frames, fps, start, gazer, reconstructor, threshold, ratio]
         gaze_out = [summary, overlay, rebuilt, scrubber, panel, tokens_plot, loss_plot, quality_plot, files, card, view]
         curve = dict(fn=curve_action, inputs=[view], outputs=[curve_plot], api_visibility="private", **work)
-        run.click(gaze_action, gaze_in, gaze_out, api_name="gaze", **work).success(**curve)
+        api_run.click(gaze_action, gaze_in, gaze_out, api_name="gaze", **work)
+        # The page's own runs keep the last good result on screen when one fails (gaze_page_action).
+        page_run = dict(fn=gaze_page_action, inputs=[*gaze_in, view], outputs=gaze_out, api_visibility="private",
+                        **work)
+        run.click(**page_run).success(**curve)
         for knob in (threshold, ratio):
-            knob.release(gaze_action, gaze_in, gaze_out, api_visibility="private", trigger_mode="always_last",
-                         **work).success(**curve)
+            # `input` fires for mouse drags and keyboard moves alike (`release` misses the keyboard).
+            knob.input(trigger_mode="always_last", **page_run).success(**curve)
         scrubber.input(frame_action, [view, scrubber], [panel], api_visibility="private", trigger_mode="always_last",
                        show_progress="hidden")
         ask.click(ask_action, [video, question, mllm, attention, max_new_tokens, num_frames, fps, start, gazer,
@@ -132,6 +141,10 @@ def build_demo() -> gr.Blocks:
                   api_name="ask", concurrency_limit=1, concurrency_id="mllm")
         compare.click(compare_action, [video, budget, num_frames, fps, start, gazer, reconstructor],
                       [compare_table, compare_bars, compare_lines], api_name="compare", **work)
+        # Results always belong to the video on screen: a new video clears them all.
+        video.change(clear_action, [video], [*gaze_out, curve_plot, gazed_answer, full_answer, cost_table, cost_plot,
+                                             ask_note, compare_table, compare_bars, compare_lines],
+                     api_visibility="private", show_progress="hidden")
     demo.queue(max_size=LIMITS.queue_size, default_concurrency_limit=LIMITS.concurrency)
     return demo
 

@@ -77,10 +77,11 @@ class Limits:
               "(cut it first, or raise $PLAYGROUND_APP_MAX_DURATION_S when self-hosting)")
 
     def check_frames(self, num_frames: int) -> int:
-        """The frame count as an int within [1, max_frames]."""
+        """The frame count as an int within [1, max_frames] (more is refused, never clamped)."""
+        from ..knobs import whole_number
+
         try:
-            n = int(num_frames)
-        except (TypeError, ValueError) as exc:
-            raise PlaygroundError(f"the number of frames must be a whole number, got {num_frames!r}") from exc
-        check(1 <= n <= self.max_frames, f"frames must be between 1 and {self.max_frames}, got {n}")
-        return n
+            return whole_number(num_frames, "frames", 1, self.max_frames)
+        except PlaygroundError as exc:
+            raise PlaygroundError(f"{exc} (this server allows up to {self.max_frames} frames a run; "
+                                  "$PLAYGROUND_APP_MAX_FRAMES raises it when self-hosting)") from None

@@ -15,14 +15,15 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from .. import knobs
 from ..errors import PlaygroundError, check, finite_number
 from ..gaze import GazeResult
+from ..report import mean_psnr
 from . import cache
 from .limits import Limits
 
 Progress = Callable[..., Any]
-TRAINING_FREE = ("greedy", "framediff", "random", "full")
-CURVE_THRESHOLDS = (0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0)
+CURVE_THRESHOLDS = (0.0, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0)  # 0 = off: the budget alone
 MAX_SIDE = 480  # frames are decoded no larger than this: gazing sees 224 px, overlays stay sharp
 
 
@@ -41,25 +42,22 @@ def warm_up() -> None:
 class RunSettings:
     """Every knob of one gaze run (the defaults are the app's defaults)."""
 
-    num_frames: int = 16  # frames sampled from the video
+    num_frames: int = knobs.NUM_FRAMES  # frames sampled from the video
     fps: float = 0.0  # sample at this rate; 0 spreads num_frames uniformly from `start` to the end
     start: float = 0.0  # start time in seconds
     gazer: str = "greedy"  # training-free name, AutoGaze hub id or folder
     reconstructor: str = "paint"  # `paint`, VideoMAE_AutoGaze hub id or path
-    threshold: float = 0.2  # task_loss_requirement; 0 turns it off (the budget alone decides)
-    max_gazing_ratio: float = 0.75  # cap on slots per frame as a fraction of the 265
+    threshold: float = knobs.THRESHOLD  # task_loss_requirement; 0 turns it off (the budget alone decides)
+    max_gazing_ratio: float = knobs.MAX_GAZING_RATIO  # cap on slots per frame as a fraction of the 265
 
     def checked(self, limits: Limits) -> "RunSettings":
-        """A validated copy (names stripped, numbers in range); raises PlaygroundError."""
-        fps, start, threshold, ratio = (finite_number(v, n) for v, n in (
-            (self.fps, "fps"), (self.start, "start"), (self.threshold, "threshold"),
-            (self.max_gazing_ratio, "max gazing ratio")))
-        check(fps >= 0, f"fps must be 0 (uniform) or positive, got {fps}")
-        check(start >= 0, f"start must be 0 or later, got {start} s")
-        check(threshold >= 0, f"the threshold must be 0 (off) or positive, got {threshold}")
-        check(0 < ratio <= 1, f"the max gazing ratio must be in (0, 1], got {ratio}")
-        return replace(self, num_frames=limits.check_frames(self.num_frames), fps=fps, start=start,
-                       threshold=threshold, max_gazing_ratio=ratio,
+        """A validated copy (names stripped, numbers in range, by the same checks as the CLI's); raises PlaygroundError."""
+        start = finite_number(self.start, "start")
+        check(start >= 0, f"start must be 0 or later, got {start:g} s")
+        return replace(self, num_frames=limits.check_frames(self.num_frames),
+                       fps=knobs.fps(self.fps, "fps", allow_zero=True), start=start,
+                       threshold=knobs.threshold(self.threshold, "threshold"),
+                       max_gazing_ratio=knobs.gazing_ratio(self.max_gazing_ratio, "max gazing ratio"),
                        gazer=str(self.gazer or "").strip(),
                        reconstructor=str(self.reconstructor or "").strip() or "paint")
 
@@ -81,6 +79,11 @@ class Clip:
     source_size: tuple[int, int]  # (width, height) of the source video
     source_fps: float  # frame rate of the source video
     duration_s: float  # length of the source video
+
+    @property
+    def read_size(self) -> tuple[int, int]:
+        """(width, height) of the decoded frames: what the gazer is given (it resizes to its own input)."""
+        return int(self.frames.shape[2]), int(self.frames.shape[1])
 
 
 @dataclass
@@ -137,38 +140,33 @@ def gaze_frames(gazer, frames: np.ndarray, ratio: float | None, threshold: float
                               on_frame=lambda done, total: progress(done / total, desc=f"{label}: frame {done}/{total}"))
 
 
-def gaze_clip(clip: Clip, settings: RunSettings, progress: Progress = no_progress, ratio: float | None = None,
-              threshold: float | None = None, gazer_name: str | None = None) -> GazeResult:
-    """Gaze `clip` (cached per clip, gazer and knobs).
+def gaze_clip(clip: Clip, settings: RunSettings, progress: Progress = no_progress) -> GazeResult:
+    """Gaze `clip` with the settings' gazer, budget and threshold (cached per clip, gazer and knobs).
 
     Args:
         clip: decoded frames.
-        settings: checked settings; `ratio`, `threshold`, `gazer_name` override theirs when given.
+        settings: checked settings (another budget or gazer: pass `dataclasses.replace(settings, ...)`).
 
     Returns:
         GazeResult with B=1 and T = clip frames.
     """
-    gazer_name = gazer_name or settings.gazer
-    ratio = settings.max_gazing_ratio if ratio is None else ratio
-    threshold = settings.task_loss_requirement if threshold is None else threshold
-    key = (clip.key, cache.model_key(gazer_name), ratio, threshold)
+    ratio, threshold = settings.max_gazing_ratio, settings.task_loss_requirement
+    key = (clip.key, cache.model_key(settings.gazer), ratio, threshold)
 
     def build():
-        gazer = cache.get_gazer(gazer_name)
-        return gaze_frames(gazer, clip.frames, ratio, threshold, progress, label=f"gazing with {gazer_name}")
+        gazer = cache.get_gazer(settings.gazer)
+        return gaze_frames(gazer, clip.frames, ratio, threshold, progress, label=f"gazing with {settings.gazer}")
 
     return cache.GAZES.get(key, build)
 
 
-def gaze_and_rebuild(clip: Clip, settings: RunSettings, progress: Progress = no_progress,
-                     ratio: float | None = None, threshold: float | None = None,
-                     gazer_name: str | None = None) -> tuple[GazeResult, Any]:
+def gaze_and_rebuild(clip: Clip, settings: RunSettings, progress: Progress = no_progress) -> tuple[GazeResult, Any]:
     """`gaze_clip`, then rebuild every frame with the chosen reconstructor (both cached).
 
     Returns:
         (GazeResult with B=1, Reconstruction of every frame).
     """
-    gaze = gaze_clip(clip, settings, progress, ratio, threshold, gazer_name)
+    gaze = gaze_clip(clip, settings, progress)
     key = (id(gaze), cache.model_key(settings.reconstructor))
 
     def build():
@@ -204,8 +202,13 @@ class Curve:
 
 
 def threshold_curve(clip: Clip, settings: RunSettings, progress: Progress = no_progress,
-                    thresholds: Sequence[float] = CURVE_THRESHOLDS) -> Curve:
-    """Sweep the threshold at the current budget (cached; reuses the gazes already made)."""
+                    thresholds: Sequence[float] = CURVE_THRESHOLDS) -> Curve | None:
+    """Sweep the threshold at the current budget (cached; reuses the gazes already made).
+
+    Returns None for a gazer that ignores the threshold (`full`, `random`): there is nothing to sweep.
+    """
+    if not cache.get_gazer(settings.gazer).uses_threshold:
+        return None
     key = (clip.key, cache.model_key(settings.gazer), cache.model_key(settings.reconstructor),
            settings.max_gazing_ratio, tuple(thresholds))
 
@@ -213,7 +216,7 @@ def threshold_curve(clip: Clip, settings: RunSettings, progress: Progress = no_p
         kept, psnr, loss = [], [], []
         for i, th in enumerate(thresholds):
             progress(i / len(thresholds), desc=f"threshold sweep: {th:g}")
-            gaze, rec = gaze_and_rebuild(clip, settings, threshold=float(th))
+            gaze, rec = gaze_and_rebuild(clip, replace(settings, threshold=float(th)))
             kept.append(gaze.kept_fraction)
             psnr.append(mean_psnr(rec.psnr))
             loss.append(float(rec.loss.mean()))
@@ -222,37 +225,33 @@ def threshold_curve(clip: Clip, settings: RunSettings, progress: Progress = no_p
     return cache.CURVES.get(key, build)
 
 
-def mean_psnr(psnr: torch.Tensor) -> float:
-    """Mean over finite values; exact frames (inf dB) are left out, all-exact gives inf."""
-    values = psnr.flatten()
-    finite = values[torch.isfinite(values)]
-    return float(finite.mean()) if finite.numel() else float("inf")
-
-
 def compare_gazers(clip: Clip, settings: RunSettings, ratio: float, gazers: Sequence[str] | None = None,
                    progress: Progress = no_progress) -> tuple[list[dict], dict[str, tuple[GazeResult, Any]]]:
-    """Every gazer on the same clip at the same budget (no threshold, so each may spend it all).
+    """Every gazer on the same clip at the same budget, with no threshold, so each spends the budget.
 
-    `framediff` gets a threshold below any change, so that its budget, not its change test, decides;
-    `full` ignores budgets and is listed as the no-gazing reference.
+    Each gazer keeps exactly its budget of slots per frame where it can: `framediff` keeps only
+    finest-scale patches (at most 196 per frame), and `full` ignores budgets (the no-gazing reference).
 
     Returns:
-        (rows: one dict per gazer with slots, ratio, loss, PSNR, SSIM and seconds;
+        (rows: one dict per gazer with slots, budget, ratio, loss, PSNR, SSIM and seconds;
          results: gazer -> (GazeResult, Reconstruction)).
     """
+    from ..gazers import available_gazers, frame_budgets
+
     ratio = finite_number(ratio, "budget")
     check(0 < ratio <= 1, f"the budget must be in (0, 1], got {ratio}")
-    names = list(gazers or TRAINING_FREE)
+    names = list(gazers or [n for n in available_gazers() if "/" not in n])
     if settings.gazer and settings.gazer.lower() not in names:
         names.insert(0, settings.gazer)  # a checkpoint the user chose joins the comparison
+    budget = sum(frame_budgets(ratio, clip.frames.shape[0], cache.get_gazer(names[0]).grid.num_slots))
     rows, results = [], {}
     for i, name in enumerate(names):
         progress(i / len(names), desc=f"comparing: {name}")
-        threshold = -1.0 if name.lower() == "framediff" else None
-        gaze, rec = gaze_and_rebuild(clip, settings, ratio=ratio, threshold=threshold, gazer_name=name)
+        # threshold 0 is "off": the budget alone decides, for every gazer
+        gaze, rec = gaze_and_rebuild(clip, replace(settings, gazer=name, max_gazing_ratio=ratio, threshold=0.0))
         results[name] = (gaze, rec)
         rows.append({
-            "gazer": name, "slots": gaze.num_gazed, "kept_%": round(100 * gaze.kept_fraction, 2),
+            "gazer": name, "slots": gaze.num_gazed, "budget": budget, "kept_%": round(100 * gaze.kept_fraction, 2),
             "slots_per_frame": round(gaze.num_gazed / gaze.num_frames, 1),
             "loss": round(float(rec.loss.mean()), 4), "psnr_db": round(mean_psnr(rec.psnr), 2),
             "ssim": round(float(rec.ssim.mean()), 4), "gaze_s": round(gaze.seconds.get("gaze", 0.0), 3),

@@ -17,7 +17,8 @@ import numpy as np
 from .. import viz
 from ..video import resize_frames, write_video
 from .export import EXPORT_FILES
-from .pipeline import Curve, Run, mean_psnr
+from ..report import psnr_text
+from .pipeline import Curve, Run
 
 
 PRESET = "ultrafast"  # x264 preset: ~5x faster than the default for ~2x the bytes, which short clips can afford
@@ -54,7 +55,7 @@ def render_run(run: Run, folder: Path, card: dict[str, Any]) -> RunView:
     overlay = viz.overlay_frames(run.clip.frames, run.gaze)
     rebuilt = rebuilt_frames(run)
     compare = viz.side_by_side(run.clip.frames, rebuilt, labels=["original", f"rebuilt ({run.settings.reconstructor})"])
-    videos = {"overlay.mp4": overlay, "reconstruction.mp4": run.reconstruction.frames[0].numpy(),
+    videos = {"overlay.mp4": overlay, "reconstruction.mp4": rebuilt,  # at the clip's aspect, not the square canvas
               "original_vs_reconstruction.mp4": compare}
     with ThreadPoolExecutor(max_workers=len(videos)) as pool:
         jobs = [pool.submit(write_video, folder / name, frames, run.clip.fps, preset=PRESET)
@@ -77,15 +78,11 @@ def frame_panel(view: RunView, index: int) -> np.ndarray:
                                     "reconstruction"])[0]
 
 
-def fit(fig, height: int = 360):
-    """Lay a figure out for a half-width panel: legend below the plot, tight margins."""
-    fig.update_layout(height=height, margin=dict(l=50, r=50, t=50, b=40),
-                      legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0))
+def fit(fig, height: int = 380):
+    """Lay a figure out for a half-width panel: legend below the x-axis title (not over it), tight margins."""
+    fig.update_layout(height=height, margin=dict(l=50, r=50, t=50, b=110),
+                      legend=dict(orientation="h", yanchor="top", y=-0.3, xanchor="left", x=0))
     return fig
-
-
-def _db(value: float) -> str:
-    return "exact (∞ dB)" if math.isinf(value) else f"{value:.2f} dB"
 
 
 def summary_markdown(run: Run) -> str:
@@ -95,8 +92,9 @@ def summary_markdown(run: Run) -> str:
     per_scale = gaze.counts_per_scale()[0].sum(0).tolist()
     scales = ", ".join(f"{scale} px: {n}" for scale, n in zip(gaze.grid.scales, per_scale))
     lines = [
-        f"**{clip.name}**: {T} frames at {clip.frames.shape[2]}x{clip.frames.shape[1]} px, "
-        f"played at {clip.fps:.1f} fps",
+        f"**{clip.name}**: {T} frames read at {clip.read_size[0]}x{clip.read_size[1]} px (the gazer resizes them "
+        f"to {gaze.grid.canvas}x{gaze.grid.canvas}), played at {clip.fps:.1f} fps"
+        + (f"; the video holds only {T} of the {s.num_frames} frames asked for" if T < s.num_frames else ""),
         f"**{gaze.gazer or s.gazer}** kept **{gaze.num_gazed} of {T * S} slots ({100 * gaze.kept_fraction:.1f} %)**, "
         f"{gaze.num_gazed / T:.1f} per frame ({scales})",
         f"threshold {s.threshold:g}{' (off)' if s.task_loss_requirement is None else ''}, "
@@ -104,7 +102,7 @@ def summary_markdown(run: Run) -> str:
     ]
     if gaze.frame_loss is not None and gaze.loss_kind != "none":
         lines.append(f"{gaze.loss_kind} loss (gazer) {float(np.nanmean(gaze.frame_loss.numpy())):.4f}")
-    lines.append(f"**{rec.reconstructor}**: loss {float(rec.loss.mean()):.4f}, PSNR {_db(mean_psnr(rec.psnr))}, "
+    lines.append(f"**{rec.reconstructor}**: loss {float(rec.loss.mean()):.4f}, PSNR {psnr_text(rec.psnr)}, "
                  f"SSIM {float(rec.ssim.mean()):.3f}")
     timing = {"read": run.seconds.get("read", 0.0), "gaze": gaze.seconds.get("gaze", 0.0),
               "rebuild": rec.seconds.get("reconstruct", 0.0)}
@@ -125,15 +123,34 @@ def quality_figure(run: Run):
     fig.update_layout(title="PSNR and SSIM per frame",
                       xaxis_title="frame", yaxis_title="PSNR (dB)",
                       yaxis2=dict(title="SSIM", overlaying="y", side="right", range=[0, 1]))
+    exact = [v is None for v in psnr]
+    if any(exact):  # inf dB cannot be drawn: say which frames are exact instead of leaving a hole
+        text = ("every frame is rebuilt exactly (PSNR ∞ dB)" if all(exact)
+                else f"{sum(exact)} of {len(exact)} frames rebuilt exactly (∞ dB, not drawn)")
+        fig.add_annotation(text=text, xref="paper", yref="paper", x=0.5, y=0.5 if all(exact) else 1.0,
+                           showarrow=False, yanchor="bottom" if not all(exact) else "middle")
+        if all(exact):
+            fig.update_layout(yaxis=dict(range=[0, 60]))
     return fig
 
 
-def curve_figure(curve: Curve, threshold: float | None = None):
-    """The slots-vs-threshold curve with the current threshold marked."""
+def curve_figure(curve: Curve | None, threshold: float | None = None, gazer: str = ""):
+    """The slots-vs-threshold curve with the current threshold marked (0 = off, marked at 0).
+
+    `curve` None means the gazer ignores the threshold: the figure says so instead of sweeping.
+    """
+    import plotly.graph_objects as go
+
+    if curve is None:
+        fig = go.Figure()
+        fig.add_annotation(text=f"{gazer or 'this gazer'} ignores the threshold: only the budget decides",
+                           xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False)
+        fig.update_layout(title="Tokens kept vs threshold", xaxis=dict(visible=False), yaxis=dict(visible=False))
+        return fig
     psnr = [None if math.isinf(p) else p for p in curve.psnr]
     fig = viz.fig_threshold_curve(curve.thresholds, curve.kept_fraction, psnr)
-    if threshold:
-        fig.add_vline(x=float(threshold), line_dash="dash", annotation_text="current")
+    current = float(threshold or 0.0)
+    fig.add_vline(x=current, line_dash="dash", annotation_text="current" if current else "current (off)")
     return fig
 
 

@@ -13,7 +13,8 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from ..errors import PlaygroundError, check, finite_number
+from .. import knobs
+from ..errors import check
 from ..gaze import GazeResult, concat_frames
 from ..geometry import DEFAULT_GRID, MultiScaleGrid
 
@@ -25,22 +26,12 @@ def frame_budgets(gazing_ratio: float | Sequence[float] | None, num_frames: int,
     ratios = [gazing_ratio] * num_frames if np.isscalar(gazing_ratio) else list(gazing_ratio)
     check(len(ratios) == num_frames,
           f"gazing_ratio has {len(ratios)} entries but the clip has {num_frames} frames")
-    budgets = []
-    for r in ratios:
-        try:
-            r = float(r)
-        except (TypeError, ValueError) as exc:
-            raise PlaygroundError(f"gazing_ratio must be a number or a list of numbers, got {r!r}") from exc
-        check(0.0 < r <= 1.0, f"gazing_ratio must be in (0, 1], got {r}")
-        budgets.append(max(1, int(np.float32(r) * np.float32(num_slots))))
-    return budgets
+    return [max(1, int(np.float32(knobs.gazing_ratio(r)) * np.float32(num_slots))) for r in ratios]
 
 
 def check_threshold(task_loss_requirement: float | None) -> float | None:
     """Validate the error threshold knob (None = no threshold)."""
-    if task_loss_requirement is None:
-        return None
-    return finite_number(task_loss_requirement, "task_loss_requirement")
+    return knobs.threshold(task_loss_requirement, "task_loss_requirement")
 
 
 class Gazer:
@@ -51,6 +42,15 @@ class Gazer:
 
     name: str = "gazer"
     loss_kind: str = "none"
+    # What the threshold (task_loss_requirement) means to this gazer: "loss" (the per-frame
+    # reconstruction loss it stops at, measured or predicted), "change" (a per-patch change, on its
+    # own scale) or None (it ignores the threshold; only the budget decides).
+    threshold_unit: str | None = "loss"
+
+    @property
+    def uses_threshold(self) -> bool:
+        """Whether task_loss_requirement changes what this gazer keeps."""
+        return self.threshold_unit is not None
 
     def __init__(self, grid: MultiScaleGrid = DEFAULT_GRID, device: torch.device | str | None = None):
         from ..device import resolve_device
@@ -72,6 +72,8 @@ class Gazer:
         """
         from ..video import as_clips
 
+        check(not kwargs, f"{self.name} takes no options {sorted(kwargs)} (it takes gazing_ratio and "
+                          f"task_loss_requirement)")
         clips = as_clips(video)
         threshold = check_threshold(task_loss_requirement)
         budgets = frame_budgets(gazing_ratio, clips.shape[1], self.grid.num_slots)
@@ -79,7 +81,8 @@ class Gazer:
         result = self._gaze_clips(clips, budgets, threshold, **kwargs)
         result.seconds["gaze"] = time.perf_counter() - start
         result.gazer = self.name
-        result.settings.update(gazing_ratio=gazing_ratio, task_loss_requirement=threshold)
+        result.settings.update(gazing_ratio=gazing_ratio, task_loss_requirement=threshold,
+                               threshold_unit=self.threshold_unit)
         return result
 
     def stream(self, frames: Any, gazing_ratio: float | Sequence[float] | None = None,
@@ -135,11 +138,14 @@ class FrameByFrameGazer(Gazer):
     def stream(self, frames, gazing_ratio=None, task_loss_requirement=None, **kwargs) -> Iterator[GazeResult]:
         from ..video import as_clips
 
+        check(not kwargs, f"{self.name} takes no options {sorted(kwargs)} (it takes gazing_ratio and "
+                          f"task_loss_requirement)")
         clips = as_clips(frames)
         threshold = check_threshold(task_loss_requirement)
         budgets = frame_budgets(gazing_ratio, clips.shape[1], self.grid.num_slots)
         for result in self._frames(clips, budgets, threshold):
-            result.settings.update(gazing_ratio=gazing_ratio, task_loss_requirement=threshold)
+            result.settings.update(gazing_ratio=gazing_ratio, task_loss_requirement=threshold,
+                                   threshold_unit=self.threshold_unit)
             yield result
 
 
@@ -169,5 +175,6 @@ def gaze_frames(gazer: Gazer, frames: Any, gazing_ratio: float | Sequence[float]
     except NotImplementedError:
         result = gazer.gaze(frames, gazing_ratio=gazing_ratio, task_loss_requirement=task_loss_requirement)
     result.seconds["gaze"] = time.perf_counter() - start
-    result.settings.update(gazing_ratio=gazing_ratio, task_loss_requirement=task_loss_requirement)
+    result.settings.update(gazing_ratio=gazing_ratio, task_loss_requirement=task_loss_requirement,
+                           threshold_unit=gazer.threshold_unit)
     return result

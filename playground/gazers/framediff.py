@@ -2,8 +2,9 @@
 
 It keeps only finest-scale patches. A patch is kept when its content differs from what the
 viewer last saw there (the running reconstruction) by more than the threshold, measured as the
-mean absolute difference over the patch in the reference's normalised space. Frame 0 keeps every
-patch (the viewer has seen nothing). With a budget, the most-changed patches win.
+mean absolute difference over the patch in the reference's normalised space (its own scale, not
+a reconstruction loss). Frame 0 keeps every patch (the viewer has seen nothing). With a budget, the
+most-changed patches win; without a threshold (None, "off") the budget alone decides.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from ..pixels import to_canvas
 from ..reconstructors.paint import blank_canvas
 from .base import FrameByFrameGazer
 
-DEFAULT_THRESHOLD = 0.1  # mean |difference| per patch, normalised units, used when none is given
-
 
 class FrameDiffGazer(FrameByFrameGazer):
     """Keep finest-scale patches that changed beyond the threshold since they were last kept.
@@ -28,6 +27,7 @@ class FrameDiffGazer(FrameByFrameGazer):
 
     name = "framediff"
     loss_kind = "measured"
+    threshold_unit = "change"
 
     def _start(self, clips: np.ndarray):
         return {"clips": clips, "canvas": blank_canvas(clips.shape[0], self.grid.canvas, self.device)}
@@ -40,7 +40,7 @@ class FrameDiffGazer(FrameByFrameGazer):
         target = to_canvas(torch.from_numpy(state["clips"][:, t]).to(self.device), grid.canvas)
         canvas = state["canvas"]
         change = F.avg_pool2d((target - canvas).abs().mean(1, keepdim=True), p).flatten(1)  # (B, n*n)
-        limit = float("-inf") if t == 0 else (DEFAULT_THRESHOLD if threshold is None else threshold)
+        limit = float("-inf") if t == 0 or threshold is None else threshold
         ids, losses = [], []
         for b in range(target.shape[0]):
             order = torch.argsort(change[b], descending=True, stable=True)

@@ -12,6 +12,7 @@ class RandomGazer(FrameByFrameGazer):
     """Uniformly random slots of all scales, exactly the budget per frame; ignores the threshold."""
 
     name = "random"
+    threshold_unit = None
 
     def __init__(self, grid=None, device=None, seed: int = 0):
         from ..geometry import DEFAULT_GRID
@@ -32,6 +33,7 @@ class FullGazer(FrameByFrameGazer):
     """Every finest-scale slot of every frame: the no-gazing baseline; ignores ratio and threshold."""
 
     name = "full"
+    threshold_unit = None
 
     def _start(self, clips: np.ndarray):
         return {"batch": clips.shape[0]}

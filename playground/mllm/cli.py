@@ -67,6 +67,10 @@ def run_ask(args: argparse.Namespace) -> int:
     from .nvila import NvilaMLLM
 
     check(args.question.strip() != "", "the question is empty")
+    if args.json is not None:
+        from ..cli import check_out_file
+
+        check_out_file(args.json, "--json")  # before any work, so a bad path fails at once
     frames, fps = read_frames(args)
     _say(f"loading {args.mllm} ...")
     mllm = load_mllm(args.mllm, device=args.device, trust_remote_code=args.trust_remote_code)

@@ -36,7 +36,10 @@ class Reconstruction:
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
 
     def summary(self) -> str:
-        return (f"{self.reconstructor}: loss {float(self.loss.mean()):.4f}, PSNR {float(self.psnr.mean()):.2f} dB, "
+        """One line: mean loss, PSNR (`playground.report.psnr_text`: exact frames counted, not averaged) and SSIM."""
+        from ..report import psnr_text
+
+        return (f"{self.reconstructor}: loss {float(self.loss.mean()):.4f}, PSNR {psnr_text(self.psnr)}, "
                 f"SSIM {float(self.ssim.mean()):.3f} over {self.frames.shape[1]} frames")
 
 

@@ -1,0 +1,74 @@
+"""The user's knobs: their defaults and their checks, in one place for the API, the CLI and the app.
+
+Every entry point validates a knob with the function here, so a value one of them accepts is
+accepted by all, and each refusal reads the same (one line, naming the knob and its range). The
+defaults are the app's, and the CLI's `--help` shows them (see docs/glossary.md for the names).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .errors import PlaygroundError, check, finite_number
+
+THRESHOLD = 0.2  # default error threshold (task_loss_requirement) of the app and the CLI
+MAX_GAZING_RATIO = 0.75  # default cap on slots per frame, as a fraction of the slots
+NUM_FRAMES = 16  # default frames sampled from a video (the clip length AutoGaze was trained on)
+MAX_THRESHOLD = 10.0  # far above any per-frame loss (L1 in the normalised space stays below ~5)
+MAX_FPS = 1000.0  # sampling rates above this are no video's
+MAX_CLIP_LEN = 4096  # cache-restart period in frames; 0 = never restart
+
+
+def threshold(value: Any, name: str = "threshold") -> float | None:
+    """The error threshold: None (off) or a number in [0, MAX_THRESHOLD]; 0 is also "off" in the app and CLI."""
+    if value is None:
+        return None
+    number = finite_number(value, name)
+    check(0 <= number <= MAX_THRESHOLD, f"{name} must be between 0 and {MAX_THRESHOLD:g}, got {number:g}")
+    return number
+
+
+def threshold_or_off(value: Any, name: str = "threshold") -> float | None:
+    """The app's and the CLI's reading: 0 (or None) turns the threshold off; the gazers then get None."""
+    number = threshold(value, name)
+    return None if not number else number
+
+
+def gazing_ratio(value: Any, name: str = "gazing_ratio") -> float:
+    """A cap on slots per frame as a fraction of the slots: a number in (0, 1]."""
+    number = finite_number(value, name)
+    check(0 < number <= 1, f"{name} must be in (0, 1], got {number:g}")
+    return number
+
+
+def fps(value: Any, name: str = "fps", allow_zero: bool = False) -> float:
+    """A sampling rate in (0, MAX_FPS]; with `allow_zero`, 0 means "spread the frames uniformly"."""
+    number = finite_number(value, name)
+    low_ok = number >= 0 if allow_zero else number > 0
+    check(low_ok and number <= MAX_FPS,
+          f"{name} must be {'0 (uniform) or ' if allow_zero else ''}in (0, {MAX_FPS:g}], got {number:g}")
+    return number
+
+
+def whole_number(value: Any, name: str, low: int = 1, high: int | None = None) -> int:
+    """An int in [low, high] (bools and fractions refused)."""
+    if isinstance(value, bool):
+        raise PlaygroundError(f"{name} must be a whole number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise PlaygroundError(f"{name} must be a whole number, got {value!r}") from None
+    check(math.isfinite(number) and number == int(number), f"{name} must be a whole number, got {value!r}")
+    number = int(number)
+    check(number >= low and (high is None or number <= high),
+          f"{name} must be between {low} and {high}, got {number}" if high is not None
+          else f"{name} must be {low} or more, got {number}")
+    return number
+
+
+def clip_len(value: Any, name: str = "clip_len") -> int | None:
+    """AutoGaze's cache-restart period: None or 0 (never restart) or 1..MAX_CLIP_LEN frames."""
+    if value is None:
+        return None
+    return whole_number(value, name, 0, MAX_CLIP_LEN) or None
