@@ -209,6 +209,42 @@ def test_bad_paths_and_configs(tmp_path):
         load_autogaze(str(folder))
 
 
+@pytest.mark.parametrize("section, key, value, message", [
+    ("gaze_decoder_config", "hidden_size", 10**9, "shape|sizes do not fit"),
+    ("gaze_decoder_config", "hidden_size", 20000, "shape"),
+    ("gaze_decoder_config", "num_hidden_layers", 10**6, "1000000 decoder layers"),
+    ("vision_model_config", "depth", 10**6, "1000000 vision blocks"),
+    ("vision_model_config", "hidden_dim", 10**9, "shape|sizes do not fit"),
+    ("gaze_decoder_config", "intermediate_size", -5, "intermediate_size"),
+    ("gaze_decoder_config", "hidden_size", "wide", "hidden_size"),
+])
+def test_absurd_config_sizes_fail_at_once_without_allocating(tmp_path, monkeypatch, section, key, value, message):
+    """The config is checked against the weights' header before any real tensor is made."""
+    import time
+
+    import playground.gazers.autogaze as autogaze
+
+    config = json.loads((MODEL / "config.json").read_text())
+    config["gaze_model_config"][section][key] = value
+    folder = _folder_with(tmp_path, load_file(MODEL / "model.safetensors"))
+    (folder / "config.json").write_text(json.dumps(config))
+    built = []
+    real = autogaze.AutoGazeNet
+
+    def spy(cfg):
+        net = real(cfg)
+        built.append(all(t.is_meta for t in net.state_dict().values()))
+        return net
+
+    monkeypatch.setattr(autogaze, "AutoGazeNet", spy)
+    start = time.perf_counter()
+    with pytest.raises(PlaygroundError, match=message) as info:
+        load_autogaze(str(folder))
+    assert time.perf_counter() - start < 3
+    assert "\n" not in str(info.value)
+    assert all(built), "the model was built in real memory before its config was checked against the weights"
+
+
 # ---- preprocessing and knobs ----------------------------------------------------------------------
 
 

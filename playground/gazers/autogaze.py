@@ -38,7 +38,7 @@ from ..errors import PlaygroundError, check
 from ..hub import hub_snapshot
 from ..gaze import GazeResult
 from ..geometry import MultiScaleGrid
-from ..models.autogaze_model import AutoGazeConfig, AutoGazeNet, FrameGaze, GazeSession
+from ..models.autogaze_model import AutoGazeConfig, AutoGazeNet, FrameGaze, GazeSession, llama3_inv_freq
 from .base import Gazer, check_threshold, frame_budgets
 
 CHECKPOINT_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")
@@ -152,7 +152,7 @@ def load_autogaze(name_or_path: str, device: str | torch.device | None = None, c
     cfg_dict = _read_config(config if config is not None else folder / "config.json")
     pre_path = folder / "preprocessor_config.json"
     preprocessor = _read_json(pre_path) if pre_path.is_file() else None
-    net = AutoGazeNet(AutoGazeConfig.from_dict(cfg_dict))
+    net = build_net(AutoGazeConfig.from_dict(cfg_dict), weights)
     load_weights(net, weights)
     return AutoGazeGazer(net, preprocessor=preprocessor, device=device, source=source, **kwargs)
 
@@ -182,8 +182,52 @@ def _read_config(config: Any) -> dict[str, Any]:
     return _read_json(path)
 
 
+def weight_shapes(weights: str | Path) -> dict[str, tuple[int, ...]]:
+    """Tensor names and shapes of a safetensors file, read from its header alone (no tensor is loaded)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise PlaygroundError(f"cannot read {weights}: {exc}") from exc
+    return {k: v for k, v in shapes.items() if not k.endswith(IGNORED_KEY_SUFFIXES)}
+
+
+def _indices(keys: Iterable[str], prefix: str) -> int:
+    """How many entries `prefix.N.` of a module list the keys hold."""
+    return len({k[len(prefix):].split(".", 1)[0] for k in keys if k.startswith(prefix)})
+
+
+def build_net(cfg: AutoGazeConfig, weights: str | Path) -> AutoGazeNet:
+    """The model of `cfg` on the meta device, once its shapes match the tensors in `weights`' header.
+
+    Nothing real is allocated before the check, so a config with absurd sizes fails at once in one
+    line; `load_weights` then fills in the checkpoint's tensors.
+    """
+    shapes = weight_shapes(weights)
+    for count, prefix, what in ((cfg.num_layers, "gazing_model.gaze_decoder.model.layers.", "decoder layers"),
+                                (cfg.vision_depth, "gazing_model.vision_model.blocks.", "vision blocks")):
+        held = _indices(shapes, prefix)
+        check(count == held, f"config.json asks for {count} {what} but {Path(weights).name} holds {held}")
+    try:
+        with torch.device("meta"):
+            net = AutoGazeNet(cfg)
+    except (RuntimeError, OverflowError) as exc:  # sizes past what any tensor can hold, even on meta
+        raise PlaygroundError(f"config.json sizes do not fit {Path(weights).name}: {str(exc).splitlines()[0]}") from exc
+    expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    missing = sorted(set(expected) - set(shapes))
+    unexpected = sorted(set(shapes) - set(expected))
+    if missing or unexpected:
+        raise PlaygroundError(f"{weights} does not match the AutoGaze architecture of its config: "
+                              f"missing keys {_few(missing)}; unexpected keys {_few(unexpected)}")
+    for key, shape in shapes.items():
+        check(shape == expected[key], f"{weights}: tensor {key} has shape {shape}, the config needs {expected[key]}")
+    return net
+
+
 def load_weights(net: AutoGazeNet, weights: str | Path) -> None:
-    """Load a safetensors state dict into `net` with a strict key and shape check (any float dtype)."""
+    """Load a safetensors state dict into `net` (real or meta, from `build_net`) strictly, as float32."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -193,16 +237,13 @@ def load_weights(net: AutoGazeNet, weights: str | Path) -> None:
         raise PlaygroundError(f"cannot read {weights}: {exc}") from exc
     state = {k: v for k, v in state.items() if not k.endswith(IGNORED_KEY_SUFFIXES)}
     expected = net.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise PlaygroundError(f"{weights} does not match the AutoGaze architecture of its config: "
-                              f"missing keys {_few(missing)}; unexpected keys {_few(unexpected)}")
+    check(set(state) == set(expected), f"{weights} does not match the AutoGaze architecture of its config")
     for key, value in state.items():
         check(value.is_floating_point(), f"{weights}: tensor {key} has non-float dtype {value.dtype}")
         check(tuple(value.shape) == tuple(expected[key].shape),
               f"{weights}: tensor {key} has shape {tuple(value.shape)}, the config needs {tuple(expected[key].shape)}")
-    net.load_state_dict({k: v.to(torch.float32) for k, v in state.items()}, strict=True)
+    net.load_state_dict({k: v.to(torch.float32) for k, v in state.items()}, strict=True, assign=True)
+    net.inv_freq = llama3_inv_freq(net.cfg)  # the one non-persistent buffer, on the meta device until now
 
 
 def _few(keys: list[str], limit: int = 5) -> str:

@@ -103,25 +103,25 @@ class AutoGazeConfig:
             scales = tuple(sorted(int(s) for s in str(scales).replace(",", "+").split("+") if s.strip()))
         except ValueError as exc:
             raise PlaygroundError(f"config.json scales {cfg.get('scales')!r} is not like '32+64+112+224'") from exc
-        num_slots = int(gm.get("num_vision_tokens_each_frame", cfg.get("num_vision_tokens_each_frame", 265)))
-        hidden = int(dc.get("hidden_size", 192))
-        heads = int(dc.get("num_attention_heads", 6))
+        num_slots = _whole(gm, "num_vision_tokens_each_frame", cfg.get("num_vision_tokens_each_frame", 265))
+        hidden = _whole(dc, "hidden_size", 192)
+        heads = _whole(dc, "num_attention_heads", 6)
         rope_scaling = dc.get("rope_scaling")
         out = cls(
             scales=scales, num_slots=num_slots,
-            input_img_size=int(gm.get("input_img_size", 224)),
-            kernel_size=int(vm.get("kernel_size", 16)),
-            vision_hidden=int(vm.get("hidden_dim", 192)), vision_out=int(vm.get("out_dim", 192)),
-            vision_depth=int(vm.get("depth", 1)),
-            trunk_temporal_kernel=int(vm.get("trunk_temporal_kernel_size", 3)),
-            trunk_spatial_kernel=int(vm.get("trunk_spatial_kernel_size", 3)),
-            hidden_size=hidden, intermediate_size=int(dc.get("intermediate_size", 384)),
-            num_layers=int(dc.get("num_hidden_layers", 4)), num_heads=heads,
-            num_kv_heads=int(dc.get("num_key_value_heads") or heads),
-            head_dim=int(dc.get("head_dim") or hidden // heads),
+            input_img_size=_whole(gm, "input_img_size", 224),
+            kernel_size=_whole(vm, "kernel_size", 16),
+            vision_hidden=_whole(vm, "hidden_dim", 192), vision_out=_whole(vm, "out_dim", 192),
+            vision_depth=_whole(vm, "depth", 1, least=0),
+            trunk_temporal_kernel=_whole(vm, "trunk_temporal_kernel_size", 3),
+            trunk_spatial_kernel=_whole(vm, "trunk_spatial_kernel_size", 3),
+            hidden_size=hidden, intermediate_size=_whole(dc, "intermediate_size", 384),
+            num_layers=_whole(dc, "num_hidden_layers", 4), num_heads=heads,
+            num_kv_heads=_whole(dc, "num_key_value_heads", heads) if dc.get("num_key_value_heads") else heads,
+            head_dim=_whole(dc, "head_dim", 0) if dc.get("head_dim") else hidden // heads,
             rms_norm_eps=float(dc.get("rms_norm_eps", 1e-5)), rope_theta=float(dc.get("rope_theta", 10000.0)),
             rope_scaling=None if not rope_scaling else tuple(sorted(rope_scaling.items())),
-            num_multi_token_pred=int(dc.get("num_multi_token_pred", 10)),
+            num_multi_token_pred=_whole(dc, "num_multi_token_pred", 10),
             default_gazing_ratio=DefaultKnob.parse(cfg.get("gazing_ratio_config"), "gazing_ratio"),
             default_task_loss_requirement=(
                 DefaultKnob.parse(cfg.get("task_loss_requirement_config"), "task_loss_requirement")
@@ -138,6 +138,7 @@ class AutoGazeConfig:
         check(int(dc.get("vocab_size", self.vocab_size)) == self.vocab_size,
               f"decoder vocab_size {dc.get('vocab_size')} != num_vision_tokens_each_frame + 1 = {self.vocab_size}")
         check(self.num_heads % self.num_kv_heads == 0, "num_attention_heads must be a multiple of num_key_value_heads")
+        check(self.head_dim >= 1, f"hidden_size {self.hidden_size} is smaller than num_attention_heads {self.num_heads}")
         check(self.head_dim % 2 == 0, "head_dim must be even for rotary embeddings")
         check(sum(self.slots_per_scale) == self.num_slots,
               f"scales {self.scales} do not split {self.num_slots} slots evenly")
@@ -146,6 +147,22 @@ class AutoGazeConfig:
         if self.rope_scaling is not None:
             rope_type = dict(self.rope_scaling).get("rope_type", dict(self.rope_scaling).get("type"))
             check(rope_type in ("llama3", "default"), f"unsupported rope_scaling type {rope_type!r}")
+
+
+def _whole(section: dict, key: str, default: Any, least: int = 1) -> int:
+    """`section[key]` (or `default`) as a whole number of at least `least`, else a one-line PlaygroundError.
+
+    Only the form is checked here; whether a size fits the weights is checked against the
+    checkpoint's header before anything is built (`gazers.autogaze.build_net`).
+    """
+    value = section.get(key, default)
+    try:
+        check(not isinstance(value, bool) and not (isinstance(value, float) and not value.is_integer()), "")
+        number = int(value)
+    except (TypeError, ValueError):
+        raise PlaygroundError(f"config.json {key} must be a whole number, got {value!r}") from None
+    check(number >= least, f"config.json {key} must be at least {least}, got {value!r}")
+    return number
 
 
 @dataclass(frozen=True)
