@@ -7,10 +7,11 @@ PIP := $(VENV)/bin/pip
 
 .PHONY: app test setup setup-test bench notebooks clean
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -r requirements.txt
+	$(PIP) install --quiet --no-deps -e .  # `import playground` from any folder (benchmarks, notebooks)
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
@@ -24,13 +25,13 @@ app: setup
 	$(PY) app.py
 
 test: setup-test
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=10
 
 bench: setup
 	$(PY) benchmarks/gazers.py
 
 notebooks: setup
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -15,22 +15,29 @@ from .errors import PlaygroundError, check, finite_number
 THRESHOLD = 0.2  # default error threshold (task_loss_requirement) of the app and the CLI
 MAX_GAZING_RATIO = 0.75  # default cap on slots per frame, as a fraction of the slots
 NUM_FRAMES = 16  # default frames sampled from a video (the clip length AutoGaze was trained on)
-MAX_THRESHOLD = 10.0  # far above any per-frame loss (L1 in the normalised space stays below ~5)
+# |threshold| at most this: far above any per-frame loss (L1 in the normalised space stays below ~5).
+# Negative values are allowed because a predicted loss can be negative (AutoGaze heads with random
+# weights predict such losses, and the reference's vectors use such thresholds); for measured losses
+# a negative threshold acts like "off".
+MAX_THRESHOLD = 10.0
 MAX_FPS = 1000.0  # sampling rates above this are no video's
 MAX_CLIP_LEN = 4096  # cache-restart period in frames; 0 = never restart
 
 
 def threshold(value: Any, name: str = "threshold") -> float | None:
-    """The error threshold: None (off) or a number in [0, MAX_THRESHOLD]; 0 is also "off" in the app and CLI."""
+    """The error threshold: None (off) or a number in [-MAX_THRESHOLD, MAX_THRESHOLD]; 0 is also "off" in the app and CLI."""
     if value is None:
         return None
     number = finite_number(value, name)
-    check(0 <= number <= MAX_THRESHOLD, f"{name} must be between 0 and {MAX_THRESHOLD:g}, got {number:g}")
+    check(abs(number) <= MAX_THRESHOLD,
+          f"{name} must be between -{MAX_THRESHOLD:g} and {MAX_THRESHOLD:g}, got {number:g}")
     return number
 
 
 def threshold_or_off(value: Any, name: str = "threshold") -> float | None:
-    """The app's and the CLI's reading: 0 (or None) turns the threshold off; the gazers then get None."""
+    """The app's and the CLI's reading: 0 (or None) turns the threshold off; the gazers then get None.
+
+    A negative threshold is passed on (it matters only to gazers whose loss can be negative)."""
     number = threshold(value, name)
     return None if not number else number
 

@@ -78,3 +78,20 @@ def test_notebook_runs(path: Path, monkeypatch: pytest.MonkeyPatch):
     print(f"{path.name}: {seconds:.1f} s")
     ran = [cell for cell in nb.cells if cell.cell_type == "code"]
     assert ran and all(cell.execution_count is not None for cell in ran)
+    if path.stem in SAME_RUN:  # the app's default run, kept the same in the notebooks, the CLI and the API
+        text = "\n".join(out.get("text", "") for cell in ran for out in cell.outputs if out.get("output_type") == "stream")
+        expected = _default_run_slots()
+        assert f"greedy: {expected}/4240 slots kept" in text, f"{path.name} does not keep the default run's slots"
+        if path.stem == "01_quick_start":
+            assert f"slots kept: notebook {expected}, CLI {expected}" in text
+
+
+SAME_RUN = ("01_quick_start", "02_threshold")  # each gazes Big Buck Bunny with greedy at threshold 0.2, ratio 0.75
+
+
+def _default_run_slots() -> int:
+    """Slots the app keeps with its defaults on the example clip (the number the notebooks must reproduce)."""
+    from playground.app import callbacks, pipeline
+
+    video = str(ROOT / "assets" / "bigbuckbunny_clip.mp4")
+    return callbacks.gaze_action(video, progress=pipeline.no_progress)[-1].run.gaze.num_gazed

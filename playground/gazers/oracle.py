@@ -15,6 +15,8 @@ candidate through its public `reconstruct`.
 
 from __future__ import annotations
 
+import copy
+
 from typing import Callable, Sequence
 
 import numpy as np
@@ -84,7 +86,12 @@ class OracleGazer(FrameByFrameGazer):
         if not isinstance(reconstructor, Reconstructor):
             from ..reconstructors import load_reconstructor
 
+            # Each candidate is scored on its frame alone; rebuild the same way, so the trace matches `reconstruct`.
+            load_kwargs.setdefault("rebuild", "separate")
             reconstructor = load_reconstructor(str(reconstructor), device=device, **load_kwargs)
+        if getattr(reconstructor, "rebuild", "separate") != "separate":
+            reconstructor = copy.copy(reconstructor)  # the same model, rebuilding each frame alone, as scored
+            reconstructor.rebuild = "separate"
         check(grid is None or grid == reconstructor.grid,
               f"the oracle's grid must be the reconstructor's ({reconstructor.grid.describe()})")
         check(isinstance(candidate_batch, int) and candidate_batch > 0, "candidate_batch must be a positive integer")
