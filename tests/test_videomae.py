@@ -212,6 +212,33 @@ def test_missing_sources_fail_in_one_line(tmp_path, monkeypatch):
     _one_line_error(lambda: load_videomae(str(WEIGHTS), config={"vit_mae_config": {"loss_type": "l2"}}), "loss_type")
 
 
+@pytest.mark.parametrize("section, key, value, message", [
+    ("vit_mae_config", "num_hidden_layers", 10**6, "num_hidden_layers"),
+    ("siglip_vision_config", "num_hidden_layers", 10**6, "num_hidden_layers"),
+    ("vit_mae_config", "hidden_size", 4 * 10**9, "hidden_size|do not fit"),
+    ("vit_mae_config", "hidden_size", 20000, "shape"),
+    ("vit_mae_config", "num_attention_heads", 0, "num_attention_heads"),
+    ("dinov2_with_registers_config", "mlp_ratio", -1, "mlp_ratio"),
+])
+def test_absurd_config_sizes_fail_at_once(tmp_path, section, key, value, message):
+    """Checked before a module is built: for a checkpoint and for random weights (which would allocate them)."""
+    import time
+
+    config = json.loads(CONFIG.read_text())
+    config[section][key] = value
+    start = time.perf_counter()
+    _one_line_error(lambda: load_videomae(str(WEIGHTS), device="cpu", config=config), message)
+    if message != "shape":  # random weights have no checkpoint shapes to disagree with; their size is capped
+        _one_line_error(lambda: VideoMAEReconstructor.random(config), message)
+    assert time.perf_counter() - start < 5
+
+
+def test_random_weights_refuse_models_too_big_to_allocate():
+    config = json.loads(CONFIG.read_text())
+    config["vit_mae_config"].update(hidden_size=65536, intermediate_size=65536)
+    _one_line_error(lambda: VideoMAEReconstructor.random(config), "parameters")
+
+
 def test_published_config_yaml_sets_losses_and_scales(tmp_path):
     from playground.reconstructors.videomae import config_from_yaml
 

@@ -32,6 +32,7 @@ ACTIVATIONS = {
 TASK_MEAN, TASK_STD, TASK_RESCALE = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 1 / 127.5
 DINOV2_MEAN, DINOV2_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 SIGLIP_MEAN, SIGLIP_STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+MAX_LAYERS = 1024  # far above any ViT; a bad config must not build millions of modules, even on the meta device
 
 
 # ---- configs -----------------------------------------------------------------------------------
@@ -148,6 +149,15 @@ class VideoMAEConfig:
 
     def validate(self) -> None:
         m = self.mae
+        for name, cfg in (("vit_mae", m), ("dinov2", self.dinov2), ("siglip", self.siglip)):
+            for f in fields(cfg):  # sizes first: the checks below divide by them, and modules are built from them
+                value = getattr(cfg, f.name)
+                least = 0 if f.name == "num_register_tokens" else 1
+                if type(value) is int and value < least:
+                    raise ConfigError(f"{name} {f.name} must be at least {least}, got {value}")
+                if f.name.endswith("num_hidden_layers") and value > MAX_LAYERS:
+                    raise ConfigError(f"{name} {f.name} is {value}: more than the {MAX_LAYERS} layers any "
+                                      f"VideoMAE_AutoGaze tower could have")
         terms = m.loss_list
         if not terms or any(t not in LOSS_TERMS for t in terms):
             raise ConfigError(f"loss_type {m.loss_type!r}: terms must be among {'+'.join(LOSS_TERMS)}")

@@ -46,6 +46,7 @@ TERM_NAMES = {"l1": "l1", "dinov2_reg": "dinov2", "siglip2": "siglip2"}  # model
 CLIP_LEN = 16  # frames per clip the model was trained on
 PREPROCESS_MODES = ("crop", "squash")
 REBUILD_MODES = ("separate", "together")
+RANDOM_MAX_PARAMETERS = 2 ** 31  # 8 GiB of float32; the published architecture has about 0.5 G parameters
 
 
 # ---- configs -----------------------------------------------------------------------------------
@@ -210,9 +211,16 @@ def build_model(config: VideoMAEConfig | None = None, state: dict[str, torch.Ten
             model = VideoMAEAutoGaze(config)
     except ConfigError as exc:
         raise PlaygroundError(f"bad VideoMAE config: {exc}") from exc
+    except (RuntimeError, OverflowError) as exc:  # sizes past what any tensor can hold, even on meta
+        raise PlaygroundError(f"bad VideoMAE config: its sizes do not fit in a tensor "
+                              f"({str(exc).strip().splitlines()[0]})") from exc
     if state is not None:
         model.load_state_dict(match_state_dict(state, model, source), strict=True, assign=True)
     else:
+        size = sum(p.numel() for p in model.parameters())
+        check(size <= RANDOM_MAX_PARAMETERS, f"random weights for this VideoMAE config would be {size / 1e6:,.0f} M "
+                                             f"parameters, more than the {RANDOM_MAX_PARAMETERS / 1e6:,.0f} M "
+                                             f"built here; use smaller sizes")
         model.to_empty(device="cpu")
         init_random_(model, seed or 0)
     return model.requires_grad_(False).eval()
