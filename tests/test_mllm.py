@@ -337,6 +337,34 @@ def test_mllm_load_errors(tmp_path, monkeypatch):
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("section, key, value, message", [
+    ("text_config", "hidden_size", 20000, "parameters"),
+    ("text_config", "num_hidden_layers", 10**6, "num_hidden_layers"),
+    ("vision_config", "intermediate_size", 10**9, "parameters"),
+    ("text_config", "num_attention_heads", 0, "num_attention_heads"),
+])
+def test_mllm_absurd_config_sizes_fail_before_any_module_is_built(folders, tmp_path, monkeypatch, section, key, value,
+                                                                   message):
+    import json
+    import shutil
+    import time
+
+    from transformers import AutoModelForImageTextToText
+
+    folder = tmp_path / "model"
+    shutil.copytree(folders["smolvlm"], folder)
+    config = json.loads((folder / "config.json").read_text())
+    config[section][key] = value
+    (folder / "config.json").write_text(json.dumps(config))
+    built = []
+    monkeypatch.setattr(AutoModelForImageTextToText, "from_pretrained", lambda *a, **k: built.append(a) or 1 / 0)
+    start = time.perf_counter()
+    with pytest.raises(PlaygroundError, match=message) as info:
+        load_mllm(str(folder), device="cpu")
+    assert time.perf_counter() - start < 3 and "\n" not in str(info.value)
+    assert not built, "the model was built before its config was checked against the weights"
+
+
 def test_mllm_remote_code_is_refused_without_consent(remote_code_folder, monkeypatch):
     """A folder whose config.json has an auto_map: no prompt (stdin says "y"), no code run, one line."""
     import io

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from ..device import autocast
+from ..checkpoints import header_shapes, inside
 from ..errors import PlaygroundError, check
 from ..hub import hub_snapshot
 from ..gaze import GazeResult
@@ -182,18 +183,6 @@ def _read_config(config: Any) -> dict[str, Any]:
     return _read_json(path)
 
 
-def weight_shapes(weights: str | Path) -> dict[str, tuple[int, ...]]:
-    """Tensor names and shapes of a safetensors file, read from its header alone (no tensor is loaded)."""
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        with safe_open(str(weights), framework="pt") as f:
-            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise PlaygroundError(f"cannot read {weights}: {exc}") from exc
-    return {k: v for k, v in shapes.items() if not k.endswith(IGNORED_KEY_SUFFIXES)}
-
-
 def _indices(keys: Iterable[str], prefix: str) -> int:
     """How many entries `prefix.N.` of a module list the keys hold."""
     return len({k[len(prefix):].split(".", 1)[0] for k in keys if k.startswith(prefix)})
@@ -205,7 +194,7 @@ def build_net(cfg: AutoGazeConfig, weights: str | Path) -> AutoGazeNet:
     Nothing real is allocated before the check, so a config with absurd sizes fails at once in one
     line; `load_weights` then fills in the checkpoint's tensors.
     """
-    shapes = weight_shapes(weights)
+    shapes = {k: v for k, v in header_shapes(weights).items() if not k.endswith(IGNORED_KEY_SUFFIXES)}
     for count, prefix, what in ((cfg.num_layers, "gazing_model.gaze_decoder.model.layers.", "decoder layers"),
                                 (cfg.vision_depth, "gazing_model.vision_model.blocks.", "vision blocks")):
         held = _indices(shapes, prefix)

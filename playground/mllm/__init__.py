@@ -20,7 +20,8 @@ import torch
 from ..device import resolve_device
 from ..errors import PlaygroundError, check
 from .answer import Answer, attention_warning, comparison_table
-from .families import FAMILIES, family_for
+from .checks import check_raw_sizes, check_weights_fit
+from .families import FAMILIES, family_for, read_json
 from .flops import architecture_shape, estimate_flops
 from .gazed_vit import ATTENTION_MODES
 from .model import GazedMLLM
@@ -67,17 +68,19 @@ def load_mllm(name_or_path: str = DEFAULT_MLLM, device: str | torch.device | Non
     from transformers import AutoConfig, AutoModelForImageTextToText, AutoTokenizer
 
     remote = dict(trust_remote_code=bool(trust_remote_code))  # never None: that makes transformers prompt on stdin
+    check_raw_sizes(read_json(name, "config.json"))
     try:
         config = AutoConfig.from_pretrained(name, **remote)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, ArithmeticError, TypeError) as exc:
         raise PlaygroundError(_load_error(name, exc)) from exc
     family_cls = family_for(config.model_type)
+    check_weights_fit(name, config)
     dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
     try:
         model = AutoModelForImageTextToText.from_pretrained(name, dtype=dtype, attn_implementation=attn_implementation,
                                                             **remote)
         tokenizer = AutoTokenizer.from_pretrained(name, **remote)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: weights that do not fit the config
         raise PlaygroundError(_load_error(name, exc)) from exc
     model = model.to(device).eval()
     processing = family_cls.read_processing(name, config)
@@ -108,6 +111,8 @@ def _load_error(name: str, exc: Exception) -> str:
     if "trust_remote_code" in str(exc) or "contains custom code" in str(exc):
         return (f"cannot load MLLM {name!r}: it runs its own Python code from the model repository (auto_map); "
                 f"load it with trust_remote_code=True (CLI: --trust-remote-code) only if you trust that code")
+    if "ignore_mismatched_sizes" in first or "size mismatch" in str(exc):
+        return f"cannot load MLLM {name!r}: the shapes of its weights do not match its config.json"
     if _offline() and not Path(name).is_dir():
         return (f"cannot load MLLM {name!r}: it is not in the local Hugging Face cache and HF_HUB_OFFLINE is set; "
                 f"download it once with network access (unset HF_HUB_OFFLINE) or pass a local folder")
