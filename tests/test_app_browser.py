@@ -57,7 +57,49 @@ def test_example_runs_in_a_browser(tmp_path):
             assert shot.stat().st_size > 10_000
             if os.environ.get("PLAYGROUND_APP_SCREENSHOT"):
                 shutil.copyfile(shot, os.environ["PLAYGROUND_APP_SCREENSHOT"])
+            newcomer_path(page, expect, tmp_path)
             assert not errors, f"the page raised: {errors[:3]}"
         finally:
             browser.close()
             torch.set_num_threads(threads)
+
+
+def newcomer_path(page, expect, tmp_path: Path) -> None:
+    """After the example: an upload, Compare, Export, then a bad upload that keeps the last result on screen."""
+    upload = Path(__file__).resolve().parents[1] / "assets" / "synthetic_square.mp4"
+    page.locator("#input-video button[aria-label='Clear']").first.click()
+    expect(page.locator("#summary")).to_contain_text("Results appear here", timeout=30_000)  # results cleared
+    page.locator("#input-video input[type=file]").set_input_files(str(upload))
+    page.locator("#input-video video").wait_for(timeout=30_000)
+    page.locator("#gaze-button").click()
+    expect(page.locator("#summary")).to_contain_text(upload.name, timeout=90_000)
+
+    page.get_by_role("tab", name="Compare gazers").click()
+    page.locator("#compare-button").click()
+    table = page.locator("#compare-table")
+    for name in ("greedy", "framediff", "random", "full"):
+        expect(table).to_contain_text(name, timeout=120_000)
+
+    page.get_by_role("tab", name="Export").click()
+    for name in ("gaze.json", "metrics.csv", "run_card.json"):
+        expect(page.locator(f"#exports a[href$='/{name}']")).to_have_count(1, timeout=30_000)  # downloadable
+
+    page.get_by_role("tab", name="Gaze", exact=True).click()
+    gazer = page.locator("#gazer input")
+    gazer.fill("no-such-folder/not-a-checkpoint")
+    gazer.press("Enter")
+    page.locator("#gaze-button").click()
+    summary = page.locator("#summary")
+    expect(summary).to_contain_text("This run failed", timeout=60_000)
+    expect(summary).to_contain_text("stale")
+    expect(summary).to_contain_text(upload.name)  # the last good run stays on screen, described as stale
+    expect(page.locator("#overlay-video video")).to_have_attribute("src", re.compile(r"overlay\.mp4"))
+    gazer.fill("greedy")
+    gazer.press("Enter")
+
+    bad = tmp_path / "not_a_video.mp4"
+    bad.write_bytes(b"this is text, not a video" * 10)
+    page.locator("#input-video button[aria-label='Clear']").first.click()
+    page.locator("#input-video input[type=file]").set_input_files(str(bad))
+    page.locator("#gaze-button").click()
+    expect(summary).to_contain_text("not a video", timeout=60_000)  # one clear line, not a traceback

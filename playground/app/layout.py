@@ -15,6 +15,7 @@ from .. import viz
 from ..geometry import DEFAULT_GRID
 from .callbacks import (ASSETS, LIMITS, ask_action, clear_action, compare_action, curve_action, example_paths,
                         frame_action, gaze_action, gaze_page_action)
+from . import cache, memory
 from .pipeline import RunSettings, warm_up
 
 GAZERS = ["greedy", "framediff", "random", "full", "nvidia/AutoGaze"]
@@ -40,6 +41,7 @@ def build_demo() -> gr.Blocks:
     the video and plotting libraries, so that the first request is as fast as the next ones.
     """
     d = RunSettings()
+    memory.tune_allocator()  # freed frames go back to the system instead of staying in malloc's heaps
     torch.set_num_threads(LIMITS.threads())  # concurrent runs share the cores instead of oversubscribing them
     warm_up()
     work = dict(concurrency_limit=LIMITS.concurrency, concurrency_id="work")
@@ -60,7 +62,7 @@ def build_demo() -> gr.Blocks:
                                                 "fewer (the summary says so)")
                     fps = gr.Number(value=d.fps, minimum=0, label="sampling fps (0 = spread the frames uniformly)")
                     start = gr.Number(value=d.start, minimum=0, label="start (s)")
-                gazer = gr.Dropdown(GAZERS, value=d.gazer, allow_custom_value=True, label="gazer",
+                gazer = gr.Dropdown(GAZERS, value=d.gazer, allow_custom_value=True, label="gazer", elem_id="gazer",
                                     info="or type an AutoGaze checkpoint folder or hub id")
                 reconstructor = gr.Dropdown(RECONSTRUCTORS, value=d.reconstructor, allow_custom_value=True,
                                             label="reconstructor", info="or type a VideoMAE_AutoGaze checkpoint path")
@@ -114,7 +116,7 @@ def build_demo() -> gr.Blocks:
                                                            "the budget (framediff keeps finest patches only, at most "
                                                            "196 a frame; full ignores the budget, the no-gazing "
                                                            "reference); a blank PSNR means an exact rebuild",
-                                                     interactive=False)
+                                                     interactive=False, elem_id="compare-table")
                         with gr.Row():
                             compare_bars = gr.Plot(label="slots kept and PSNR")
                             compare_lines = gr.Plot(label="PSNR per frame")
@@ -151,7 +153,8 @@ def build_demo() -> gr.Blocks:
 
 def launch_kwargs() -> dict:
     """Arguments for `demo.launch()`: the port from $GRADIO_SERVER_PORT, the upload cap, the assets folder."""
-    kwargs = dict(max_file_size=LIMITS.max_upload_text, allowed_paths=[str(ASSETS)], show_error=True)
+    kwargs = dict(max_file_size=LIMITS.max_upload_text, allowed_paths=[str(ASSETS)], show_error=True,
+                  state_session_capacity=cache.SESSIONS)
     if os.environ.get("GRADIO_SERVER_PORT"):
         kwargs["server_port"] = int(os.environ["GRADIO_SERVER_PORT"])
     if os.environ.get("GRADIO_SERVER_NAME"):
