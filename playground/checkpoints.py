@@ -29,13 +29,17 @@ def _roots(folder: Path) -> list[Path]:
 
 
 def inside(folder: str | os.PathLike, path: str | os.PathLike) -> Path:
-    """`path` with its links resolved, when that lies inside `folder`; else a one-line PlaygroundError naming it."""
+    """`path`, once its links are seen to resolve inside `folder`; else a one-line PlaygroundError naming it.
+
+    The path comes back as given (not resolved), so that file names (and suffixes) stay the ones
+    the folder shows, also for hub snapshots whose blobs have none.
+    """
     folder, path = Path(folder), Path(path)
     real = path.resolve()
     if not any(real.is_relative_to(root) for root in _roots(folder)):
         raise PlaygroundError(f"{path} links to a file outside the checkpoint folder {folder}; refusing to read it "
                               f"(copy the file into the folder instead)")
-    return real
+    return path
 
 
 def check_folder(folder: str | os.PathLike) -> None:

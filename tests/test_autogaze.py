@@ -182,6 +182,36 @@ def test_rotary_inv_freq_is_ignored_and_shapes_are_checked(tmp_path):
         load_autogaze(str(_folder_with(tmp_path / "again", state)))
 
 
+@pytest.mark.parametrize("name", ["config.json", "model.safetensors", "preprocessor_config.json"])
+def test_links_out_of_the_checkpoint_folder_are_refused(tmp_path, name):
+    folder = _folder_with(tmp_path, load_file(MODEL / "model.safetensors"))
+    outside = tmp_path / "elsewhere" / name
+    outside.parent.mkdir()
+    shutil.move(folder / name, outside)
+    (folder / name).symlink_to(outside)
+    with pytest.raises(PlaygroundError, match="outside the checkpoint folder") as info:
+        load_autogaze(str(folder))
+    assert name in str(info.value) and "\n" not in str(info.value)
+    if name != "model.safetensors":  # a weights file named directly may live anywhere; the files beside it may not
+        with pytest.raises(PlaygroundError, match=name):
+            load_autogaze(str(folder / "model.safetensors"))
+
+
+def test_hub_cache_snapshot_links_into_its_blobs(tmp_path, monkeypatch):
+    repo = tmp_path / "models--someone--LinkedGaze"
+    snapshot, blobs = repo / "snapshots" / ("1" * 40), repo / "blobs"
+    snapshot.mkdir(parents=True)
+    blobs.mkdir()
+    for i, name in enumerate(("config.json", "model.safetensors", "preprocessor_config.json")):
+        shutil.copy(MODEL / name, blobs / f"blob{i}")
+        (snapshot / name).symlink_to(Path("..", "..", "blobs", f"blob{i}"))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("1" * 40)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert isinstance(load_autogaze("someone/LinkedGaze", cache_dir=tmp_path), AutoGazeGazer)
+    assert isinstance(load_autogaze(str(snapshot)), AutoGazeGazer)
+
+
 def test_hub_id_from_the_offline_cache(tmp_path, monkeypatch):
     commit = "0" * 40
     snapshot = tmp_path / "models--someone--TinyGaze" / "snapshots" / commit

@@ -365,6 +365,20 @@ def test_mllm_absurd_config_sizes_fail_before_any_module_is_built(folders, tmp_p
     assert not built, "the model was built before its config was checked against the weights"
 
 
+@pytest.mark.parametrize("name", ["config.json", "tokenizer.json", "model.safetensors"])
+def test_mllm_links_out_of_the_model_folder_are_refused(folders, tmp_path, name):
+    import shutil
+
+    folder, outside = tmp_path / "model", tmp_path / "elsewhere"
+    shutil.copytree(folders["smolvlm"], folder)
+    outside.mkdir()
+    shutil.move(folder / name, outside / name)
+    (folder / name).symlink_to(outside / name)
+    with pytest.raises(PlaygroundError, match="outside the checkpoint folder") as info:
+        load_mllm(str(folder), device="cpu")
+    assert name in str(info.value) and "\n" not in str(info.value)
+
+
 def test_mllm_remote_code_is_refused_without_consent(remote_code_folder, monkeypatch):
     """A folder whose config.json has an auto_map: no prompt (stdin says "y"), no code run, one line."""
     import io

@@ -239,6 +239,23 @@ def test_random_weights_refuse_models_too_big_to_allocate():
     _one_line_error(lambda: VideoMAEReconstructor.random(config), "parameters")
 
 
+@pytest.mark.parametrize("linked", ["weights", "config"])
+def test_links_out_of_the_checkpoint_folder_are_refused(tmp_path, linked):
+    folder, outside = tmp_path / "ckpt", tmp_path / "elsewhere"
+    folder.mkdir()
+    outside.mkdir()
+    shutil.copy(WEIGHTS, (outside if linked == "weights" else folder) / WEIGHTS.name)
+    shutil.copy(CONFIG, (outside if linked == "config" else folder) / CONFIG.name)
+    name = WEIGHTS.name if linked == "weights" else CONFIG.name
+    (folder / name).symlink_to(outside / name)
+    message = _one_line_error(lambda: load_videomae(str(folder), device="cpu"), "outside the checkpoint folder")
+    assert name in message
+    if linked == "config":  # a weights file named directly may live anywhere; the config beside it may not
+        _one_line_error(lambda: load_videomae(str(folder / WEIGHTS.name), device="cpu"), CONFIG.name)
+    else:
+        assert load_videomae(str(folder / WEIGHTS.name), device="cpu").model.config.mae.hidden_size == 64
+
+
 def test_published_config_yaml_sets_losses_and_scales(tmp_path):
     from playground.reconstructors.videomae import config_from_yaml
 

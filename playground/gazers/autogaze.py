@@ -150,9 +150,11 @@ def load_autogaze(name_or_path: str, device: str | torch.device | None = None, c
         folder = _download(source, revision, cache_dir)
         weights = folder / "model.safetensors"
     check(weights.is_file(), f"{folder} has no model.safetensors")
-    cfg_dict = _read_config(config if config is not None else folder / "config.json")
+    if not path.is_file():  # a weights file named directly may live anywhere; files found in a folder lie inside it
+        weights = inside(folder, weights)
+    cfg_dict = _read_config(config if config is not None else inside(folder, folder / "config.json"))
     pre_path = folder / "preprocessor_config.json"
-    preprocessor = _read_json(pre_path) if pre_path.is_file() else None
+    preprocessor = _read_json(inside(folder, pre_path)) if pre_path.is_file() else None
     net = build_net(AutoGazeConfig.from_dict(cfg_dict), weights)
     load_weights(net, weights)
     return AutoGazeGazer(net, preprocessor=preprocessor, device=device, source=source, **kwargs)

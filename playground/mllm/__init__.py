@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from ..checkpoints import check_folder
 from ..device import resolve_device
 from ..errors import PlaygroundError, check
 from .answer import Answer, attention_warning, comparison_table
@@ -91,10 +92,11 @@ def load_mllm(name_or_path: str = DEFAULT_MLLM, device: str | torch.device | Non
 
 
 def _check_location(name: str) -> None:
-    """A name that looks like a local path must be an existing folder."""
+    """A name that looks like a local path must be an existing folder that links to nothing outside itself."""
     if name.startswith((".", "/", "~")) or name.count("/") > 1 or Path(name).exists():
         path = Path(name).expanduser()
         check(path.is_dir(), f"no such model folder: {name}")
+        check_folder(path)
 
 
 def _offline() -> bool:

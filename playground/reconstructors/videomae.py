@@ -29,6 +29,7 @@ import torch
 from .. import metrics
 from ..device import autocast
 from ..errors import PlaygroundError, check
+from ..checkpoints import inside
 from ..hub import hub_snapshot, looks_like_hub_id
 from ..gaze import GazeResult
 from ..geometry import grid_for
@@ -110,18 +111,20 @@ def find_checkpoint(name_or_path: str, cache_dir=None, revision=None) -> tuple[P
         preferred = [c for c in candidates if c.stem in ("videomae", "task_state_dict", "model")]
         check(len(preferred) == 1 or len(candidates) == 1,
               f"{path} holds several checkpoints ({', '.join(c.name for c in candidates)}): pass the file")
-        return (preferred or candidates)[0], _config_beside(path)
+        return inside(path, (preferred or candidates)[0]), _config_beside(path)
     check(looks_like_hub_id(str(name_or_path)), f"no such checkpoint file or folder: {name_or_path}")
     folder = hub_snapshot(str(name_or_path), (HUB_CHECKPOINT, HUB_CONFIG), revision, cache_dir)
     check((folder / HUB_CHECKPOINT).is_file(), f"the hub repo {name_or_path} has no {HUB_CHECKPOINT}")
     # Without config.yaml the architecture defaults are the published ones anyway.
-    return folder / HUB_CHECKPOINT, (folder / HUB_CONFIG) if (folder / HUB_CONFIG).is_file() else None
+    config = folder / HUB_CONFIG
+    return inside(folder, folder / HUB_CHECKPOINT), inside(folder, config) if config.is_file() else None
 
 
 def _config_beside(folder: Path) -> Path | None:
+    """The config file in `folder` (which it must not link out of), or None."""
     for name in (CONFIG_JSON, HUB_CONFIG):
         if (folder / name).is_file():
-            return folder / name
+            return inside(folder, folder / name)
     return None
 
 
