@@ -75,8 +75,9 @@ def test_gaze_action_outputs_and_exports():
     assert frame.shape == panel.shape and not np.array_equal(frame, panel)
 
 
-def test_autogaze_checkpoint_folder_shows_predicted_and_measured_loss():
+def test_autogaze_checkpoint_folder_shows_predicted_and_measured_loss(monkeypatch):
     folder = ROOT / "tests" / "fixtures" / "autogaze" / "tiny_seed0"  # a tiny reference AutoGaze checkpoint
+    monkeypatch.setenv("PLAYGROUND_MODEL_DIRS", str(folder.parent))  # the app loads local folders only from allowed dirs
     out = callbacks.gaze_action(str(SQUARE), num_frames=3, gazer=str(folder), progress=quiet)
     loss_plot, card = out[6], out[9]
     names = [trace.name for trace in loss_plot.data]
@@ -199,3 +200,45 @@ def test_offline_mllm_message_says_what_to_set(monkeypatch):
     with pytest.raises(gr.Error) as info:
         callbacks.ask_action(str(SQUARE), "What moves?", mllm="someone/not-cached-mllm", num_frames=2, progress=quiet)
     assert "HF_HUB_OFFLINE" in info.value.message and "\n" not in info.value.message
+
+
+def test_model_boxes_load_local_paths_only_from_allowed_folders(tmp_path, monkeypatch):
+    """Any other path gets one message whether it exists or not; built-in names and hub ids keep working."""
+    import os
+    import shutil
+
+    import huggingface_hub.constants
+
+    from playground.gazers.autogaze import AutoGazeGazer
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.delenv("PLAYGROUND_MODEL_DIRS", raising=False)
+    fixture = ROOT / "tests" / "fixtures" / "autogaze" / "tiny_seed0"
+    allowed, hub = tmp_path / "models", tmp_path / "hub"
+    allowed.mkdir()
+    shutil.copytree(fixture, allowed / "gaze")
+    (allowed / "out").symlink_to("/etc")  # inside an allowed folder by name, outside by its target
+    names = [str(fixture), str(tmp_path / "missing"), "/etc/passwd", "/etc", "../../etc/passwd", "~/nothing.pt",
+             str(allowed / "out" / "passwd"), str(allowed / "gaze")]
+    for getter in (cache.get_gazer, cache.get_reconstructor, cache.get_mllm):
+        told = set()
+        for name in names:
+            with pytest.raises(PlaygroundError) as info:
+                getter(name)
+            told.add(str(info.value).replace(repr(name), "NAME"))
+        assert len(told) == 1, told  # the same words for every path: nothing says whether it exists
+        assert "PLAYGROUND_MODEL_DIRS" in told.pop()
+    with pytest.raises(gr.Error, match="PLAYGROUND_MODEL_DIRS"):  # the page shows it as a message
+        callbacks.gaze_action(str(SQUARE), num_frames=2, gazer="/etc", progress=quiet)
+    monkeypatch.setenv("PLAYGROUND_MODEL_DIRS", os.pathsep.join([str(tmp_path / "elsewhere"), str(allowed)]))
+    assert isinstance(cache.get_gazer(str(allowed / "gaze")), AutoGazeGazer)
+    with pytest.raises(PlaygroundError, match="PLAYGROUND_MODEL_DIRS"):
+        cache.get_gazer(str(allowed / "out" / "passwd"))
+    shutil.copytree(fixture, hub / "gaze")  # the Hugging Face cache is allowed too
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(hub))
+    assert isinstance(cache.get_gazer(str(hub / "gaze")), AutoGazeGazer)
+    assert cache.get_gazer("greedy").name == "greedy" and cache.get_reconstructor("paint") is not None
+    with pytest.raises(PlaygroundError) as info:  # a hub id goes to the hub (here: offline, not cached)
+        cache.get_gazer("no-such-org/no-such-gazer")
+    assert "PLAYGROUND_MODEL_DIRS" not in str(info.value) and "not in the local Hugging Face cache" in str(info.value)

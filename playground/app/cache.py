@@ -106,6 +106,10 @@ def get_gazer(name: str, device: str | None = None):
     name = str(name or "").strip()
     if not name:
         raise PlaygroundError("choose a gazer: greedy, framediff, random, full, or an AutoGaze checkpoint")
+    from ..gazers import MEASURING_GAZERS, TRAINING_FREE_GAZERS
+    from .model_paths import check_model_name
+
+    check_model_name("gazer", name, [*TRAINING_FREE_GAZERS, *MEASURING_GAZERS])
     return MODELS.get(("gazer", model_key(name), device),
                       lambda: _friendly_load("gazer", name, lambda: _in_clips(load_gazer(name, device=device))))
 
@@ -125,6 +129,10 @@ def get_reconstructor(name: str, device: str | None = None):
     from .. import load_reconstructor
 
     name = str(name or "").strip() or "paint"
+    from ..reconstructors import TRAINING_FREE_RECONSTRUCTORS
+    from .model_paths import check_model_name
+
+    check_model_name("reconstructor", name, TRAINING_FREE_RECONSTRUCTORS)
     return MODELS.get(("reconstructor", model_key(name), device),
                       lambda: _friendly_load("reconstructor", name, lambda: load_reconstructor(name, device=device)))
 
@@ -136,6 +144,10 @@ def get_mllm(name: str, device: str | None = None):
     name = str(name or "").strip()
     if not name:
         raise PlaygroundError("give an MLLM: a hub id such as HuggingFaceTB/SmolVLM2-256M-Video-Instruct or a folder")
+    from ..mllm import ALIASES
+    from .model_paths import check_model_name
+
+    check_model_name("MLLM", name, ALIASES)
     return MODELS.get(("mllm", model_key(name), device),
                       lambda: _friendly_load("MLLM", name, lambda: load_mllm(name, device=device)))
 

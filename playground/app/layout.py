@@ -31,7 +31,8 @@ AutoGaze, VideoMAE and MLLM weights load from the Hugging Face cache or a local 
 
 OFFLINE_NOTE = ("MLLM weights are read from the Hugging Face cache or a local folder made with `save_pretrained`. "
                 "Offline, download them once elsewhere (or copy the folder) and set `HF_HUB_OFFLINE=1`; "
-                "type the folder path in the box to use it.")
+                "type the folder path in the box to use it. This app loads local folders only from the Hugging Face "
+                "cache, `assets/` or a folder listed in `PLAYGROUND_MODEL_DIRS`.")
 
 
 def build_demo() -> gr.Blocks:
@@ -63,9 +64,12 @@ def build_demo() -> gr.Blocks:
                     fps = gr.Number(value=d.fps, minimum=0, label="sampling fps (0 = spread the frames uniformly)")
                     start = gr.Number(value=d.start, minimum=0, label="start (s)")
                 gazer = gr.Dropdown(GAZERS, value=d.gazer, allow_custom_value=True, label="gazer", elem_id="gazer",
-                                    info="or type an AutoGaze checkpoint folder or hub id")
+                                    info="or type an AutoGaze hub id or checkpoint folder (local folders: "
+                                         "HF cache, assets/ or $PLAYGROUND_MODEL_DIRS)")
                 reconstructor = gr.Dropdown(RECONSTRUCTORS, value=d.reconstructor, allow_custom_value=True,
-                                            label="reconstructor", info="or type a VideoMAE_AutoGaze checkpoint path")
+                                            label="reconstructor",
+                                            info="or type a VideoMAE_AutoGaze hub id or checkpoint path "
+                                                 "(local paths: HF cache, assets/ or $PLAYGROUND_MODEL_DIRS)")
                 threshold = gr.Slider(0, 1.5, value=d.threshold, step=0.01, label="error threshold",
                                       info="task_loss_requirement: a frame stops once its loss is at or below it; "
                                            "0 = off")
@@ -96,7 +100,8 @@ def build_demo() -> gr.Blocks:
                         question = gr.Textbox("What happens in this video?", label="question", lines=2)
                         with gr.Row():
                             mllm = gr.Dropdown(MLLMS, value=MLLMS[0], allow_custom_value=True, label="MLLM",
-                                               info="an alias, a hub id or a local folder")
+                                               info="an alias, a hub id or a local folder (HF cache, assets/ or "
+                                                    "$PLAYGROUND_MODEL_DIRS)")
                             attention = gr.Radio(["block_causal", "frame_independent", "bidirectional"],
                                                  value="block_causal", label="gazed encoder attention")
                             max_new_tokens = gr.Slider(1, 128, value=32, step=1, label="max new tokens")

@@ -25,7 +25,8 @@ def check_raw_sizes(raw: dict[str, Any] | None) -> None:
     """The size fields of config.json (top level, text_config, vision_config): whole numbers >= 1."""
     if not isinstance(raw, dict):
         return
-    for where, section in (("", raw), ("text_config.", raw.get("text_config")), ("vision_config.", raw.get("vision_config"))):
+    sections = (("", raw), ("text_config.", raw.get("text_config")), ("vision_config.", raw.get("vision_config")))
+    for where, section in sections:
         if not isinstance(section, dict):
             continue
         for key in SIZE_KEYS:
