@@ -16,17 +16,29 @@ from pathlib import Path
 from typing import Any, Callable, Hashable, Sequence
 
 from ..errors import PlaygroundError
+from .limits import _env_number
+from .memory import nbytes
+
+MB = 2**20
 
 OFFLINE_HINT = ("download it once with network access (it is then cached), or give a local folder path; "
                 "set HF_HUB_OFFLINE=1 to use only the local cache")
 
 
 class LRU:
-    """A thread-safe least-recently-used map whose values are built on first use."""
+    """A thread-safe least-recently-used map whose values are built on first use.
 
-    def __init__(self, capacity: int):
+    It holds at most `capacity` values and, when `max_bytes` is given, at most that many bytes of
+    arrays (`memory.nbytes`): the oldest values go first, and a value larger than the whole budget
+    is returned but not kept.
+    """
+
+    def __init__(self, capacity: int, max_bytes: int | None = None):
         self.capacity = capacity
+        self.max_bytes = max_bytes
         self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._sizes: dict[Hashable, int] = {}
+        self._bytes = 0
         self._lock = threading.Lock()
         self._building: dict[Hashable, threading.Lock] = {}
 
@@ -44,14 +56,27 @@ class LRU:
                     return self._items[key]
             try:
                 value = build()
-            finally:
+                size = nbytes(value) if self.max_bytes is not None else 0
+            except BaseException:
                 with self._lock:
                     self._building.pop(key, None)
+                raise
             with self._lock:
-                self._items[key] = value
-                while len(self._items) > self.capacity:
-                    self._items.popitem(last=False)
+                self._building.pop(key, None)
+                if self.max_bytes is None or size <= self.max_bytes:
+                    self._items[key], self._sizes[key] = value, size
+                    self._bytes += size
+                    while len(self._items) > self.capacity or (self.max_bytes is not None
+                                                               and self._bytes > self.max_bytes):
+                        old, _ = self._items.popitem(last=False)
+                        self._bytes -= self._sizes.pop(old)
             return value
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of arrays held (counted only for a cache with a byte budget)."""
+        with self._lock:
+            return self._bytes
 
     def __contains__(self, key: Hashable) -> bool:
         with self._lock:
@@ -64,14 +89,24 @@ class LRU:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._sizes.clear()
+            self._bytes = 0
 
 
 MODELS = LRU(capacity=int(os.environ.get("PLAYGROUND_APP_MODEL_CACHE", "6")))
-FRAMES = LRU(capacity=8)
-GAZES = LRU(capacity=32)
-REBUILDS = LRU(capacity=32)
+# The data caches hold at most $PLAYGROUND_APP_CACHE_MB (default 512) of arrays in all: decoded clips,
+# reconstructions (with the gazes they came from) and the scrubber's frames of recent runs, which the
+# sessions point to instead of holding them (a session keeps only a small `render.RunView`).
+CACHE_MB = _env_number("PLAYGROUND_APP_CACHE_MB", 512.0)
+FRAMES = LRU(capacity=8, max_bytes=int(0.3 * CACHE_MB * MB))
+GAZES = LRU(capacity=32, max_bytes=int(0.05 * CACHE_MB * MB))
+REBUILDS = LRU(capacity=32, max_bytes=int(0.3 * CACHE_MB * MB))
+VIEWS = LRU(capacity=32, max_bytes=int(0.35 * CACHE_MB * MB))
 CURVES = LRU(capacity=16)
 DIGESTS = LRU(capacity=32)
+# Sessions whose state Gradio keeps (`launch(state_session_capacity=...)`; its default of 10000 lets each
+# visit's ~0.2 MB of page config pile up): the least recently used beyond $PLAYGROUND_APP_SESSIONS go.
+SESSIONS = int(_env_number("PLAYGROUND_APP_SESSIONS", 500))
 
 
 def _friendly_load(kind: str, name: str, load: Callable[[], Any]) -> Any:

@@ -7,6 +7,7 @@ Pictures and figures come from `playground.viz`; this module only arranges them 
 from __future__ import annotations
 
 import math
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,23 +19,72 @@ from .. import viz
 from ..video import resize_frames, write_video
 from .export import EXPORT_FILES
 from ..report import psnr_text
-from .pipeline import Curve, Run
+from ..errors import PlaygroundError
+from . import cache, pipeline
+from .pipeline import Curve, Run, RunSettings
 
 
 PRESET = "ultrafast"  # x264 preset: ~5x faster than the default for ~2x the bytes, which short clips can afford
 
 
 @dataclass
-class RunView:
-    """A rendered run, kept in the session so the scrubber and the threshold marker redraw cheaply."""
+class ViewFrames:
+    """The arrays of a rendered run that the scrubber and the curve redraw from."""
 
     run: Run
     overlay: np.ndarray  # (T, H, W, 3) uint8 gazed patches over the original frames
     rebuilt: np.ndarray  # (T, H, W, 3) uint8 reconstruction stretched back to the frames' size
+
+
+@dataclass
+class RunView:
+    """A rendered run as a session keeps it (in a `gr.State`): its files, and where its frames are.
+
+    The frames (`run`, `overlay`, `rebuilt`) live in `cache.VIEWS`, bounded in bytes, so that however
+    many sessions there are, each holds only this small record. A view whose frames were evicted
+    rebuilds them from its video and settings, through the frame, gaze and rebuild caches.
+    """
+
+    key: str  # this run's entry in cache.VIEWS
+    source: Path  # the video file the run read
+    settings: RunSettings
+    clip_key: tuple  # the clip's cache identity (file identity and sampling) when it was rendered
     folder: Path  # where this run's files live
     overlay_video: Path  # overlay.mp4
     compare_video: Path  # original | reconstruction side by side
     files: list[Path]  # every export
+
+    @property
+    def frames(self) -> ViewFrames:
+        return cache.VIEWS.get(self.key, self._redo)
+
+    @property
+    def run(self) -> Run:
+        return self.frames.run
+
+    @property
+    def overlay(self) -> np.ndarray:
+        return self.frames.overlay
+
+    @property
+    def rebuilt(self) -> np.ndarray:
+        return self.frames.rebuilt
+
+    def _redo(self) -> ViewFrames:
+        from .limits import Limits
+
+        try:
+            run = pipeline.run(self.source, self.settings, Limits.from_env())
+        except PlaygroundError:
+            run = None
+        if run is None or run.clip.key != self.clip_key:
+            raise PlaygroundError("this result's video is no longer on the server; press Gaze again")
+        return view_frames(run)
+
+
+def view_frames(run: Run) -> ViewFrames:
+    """The overlay and the rebuilt frames of `run`, with the run."""
+    return ViewFrames(run, viz.overlay_frames(run.clip.frames, run.gaze), rebuilt_frames(run))
 
 
 def rebuilt_frames(run: Run) -> np.ndarray:
@@ -52,8 +102,10 @@ def render_run(run: Run, folder: Path, card: dict[str, Any]) -> RunView:
     """
     from .export import write_tables
 
-    overlay = viz.overlay_frames(run.clip.frames, run.gaze)
-    rebuilt = rebuilt_frames(run)
+    frames = view_frames(run)
+    overlay, rebuilt = frames.overlay, frames.rebuilt
+    key = uuid.uuid4().hex
+    cache.VIEWS.get(key, lambda: frames)
     compare = viz.side_by_side(run.clip.frames, rebuilt, labels=["original", f"rebuilt ({run.settings.reconstructor})"])
     videos = {"overlay.mp4": overlay, "reconstruction.mp4": rebuilt,  # at the clip's aspect, not the square canvas
               "original_vs_reconstruction.mp4": compare}
@@ -63,8 +115,9 @@ def render_run(run: Run, folder: Path, card: dict[str, Any]) -> RunView:
         write_tables(run, card, folder)
         for job in jobs:
             job.result()  # re-raises a failed write
-    return RunView(run, overlay, rebuilt, folder, folder / "overlay.mp4", folder / "original_vs_reconstruction.mp4",
-                   [folder / name for name in EXPORT_FILES])
+    source = Path(run.clip.key[0][0])  # a clip's key starts with its file's identity: (resolved path, size, mtime)
+    return RunView(key, source, run.settings, run.clip.key, folder, folder / "overlay.mp4",
+                   folder / "original_vs_reconstruction.mp4", [folder / name for name in EXPORT_FILES])
 
 
 def frame_panel(view: RunView, index: int) -> np.ndarray:

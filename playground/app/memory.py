@@ -1,0 +1,97 @@
+"""Keep the app's memory bounded: what a cached value weighs, and freed memory handed back to the system.
+
+`nbytes` sizes cache entries (the LRUs in `cache.py` evict past a byte budget, not only a count).
+`tune_allocator` keeps glibc's malloc from holding on to memory that Python has freed: by default
+it raises its mmap threshold each time a large block is freed (up to 32 MiB), after which frames
+and reconstructions come from its heaps, which fragment and rarely shrink.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import dataclasses
+import os
+from typing import Any
+
+import numpy as np
+
+M_TRIM_THRESHOLD = -1  # mallopt parameters (malloc.h)
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD = 1 << 20  # blocks of 1 MiB or more are mmapped, so freeing them returns them at once
+_libc: Any = None
+
+
+def nbytes(value: Any) -> int:
+    """Bytes of the numpy arrays and torch tensors inside `value`, each buffer counted once.
+
+    Looks inside dataclasses, tuples, lists, sets and dicts (keys and values); other objects
+    count as 0, so sizing never walks into models or modules.
+    """
+    seen: set[int] = set()
+    total = 0
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, np.ndarray):
+            root = v
+            while isinstance(root.base, np.ndarray):
+                root = root.base
+            ptr = root.__array_interface__["data"][0]
+            if ptr not in seen:
+                seen.add(ptr)
+                total += root.nbytes
+        elif _is_tensor(v):
+            storage = v.untyped_storage()
+            ptr = storage.data_ptr()
+            if ptr not in seen:
+                seen.add(ptr)
+                total += storage.nbytes()
+        elif id(v) in seen:
+            continue
+        elif isinstance(v, dict):
+            seen.add(id(v))
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, (tuple, list, set, frozenset)):
+            seen.add(id(v))
+            stack.extend(v)
+        elif dataclasses.is_dataclass(v) and not isinstance(v, type):
+            seen.add(id(v))
+            stack.extend(getattr(v, f.name) for f in dataclasses.fields(v))
+    return total
+
+
+def _is_tensor(value: Any) -> bool:
+    torch = _torch()
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+def _torch():
+    import sys
+
+    return sys.modules.get("torch")  # a tensor can only exist once torch is imported
+
+
+def _glibc():
+    """The C library when it is glibc (it has `mallopt`), else None."""
+    global _libc
+    if _libc is None:
+        try:
+            lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            _libc = lib if hasattr(lib, "mallopt") and hasattr(lib, "gnu_get_libc_version") else False
+        except OSError:
+            _libc = False
+    return _libc or None
+
+
+def tune_allocator() -> bool:
+    """Fix glibc's mmap and trim thresholds (it raises them as big blocks are freed, then keeps the memory).
+
+    Returns whether the allocator was tuned (False off glibc, or when $MALLOC_MMAP_THRESHOLD_ is set).
+    """
+    lib = _glibc()
+    if lib is None or os.environ.get("MALLOC_MMAP_THRESHOLD_"):
+        return False
+    return bool(lib.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(lib.mallopt(M_TRIM_THRESHOLD,
+                                                                                     4 * MMAP_THRESHOLD))
