@@ -4,9 +4,10 @@ The layout and callbacks live in `playground/app/`; this file only builds and la
 The port comes from $GRADIO_SERVER_PORT (default 7860).
 """
 
-import gradio as gr
+from playground.app import build_demo, launch_kwargs, tempfiles  # first: it gives Gradio the app's own cache
+from playground.staging import interrupt_on_sigterm
 
-from playground.app import build_demo, launch_kwargs
+import gradio as gr  # noqa: E402  (after playground.app, which sets $GRADIO_TEMP_DIR)
 
 
 def construct_demo() -> gr.Blocks:
@@ -17,4 +18,6 @@ def construct_demo() -> gr.Blocks:
 demo = construct_demo()  # Spaces and `gradio app.py` reload mode look for a module-level `demo`
 
 if __name__ == "__main__":
-    demo.launch(**launch_kwargs())
+    with interrupt_on_sigterm():  # SIGTERM closes the server as Ctrl-C does
+        demo.launch(**launch_kwargs())
+    tempfiles.remove_all()  # the app's temporary files and Gradio's cache of its results

@@ -19,6 +19,7 @@ import numpy as np
 
 from . import knobs
 from .errors import PlaygroundError, check, finite_number
+from .staging import staging_folder
 
 EXIT_BAD_INPUT = 2
 
@@ -82,19 +83,53 @@ _nonnegative_int = _whole_number(0)
 
 
 def add_video_arguments(parser: argparse.ArgumentParser) -> None:
-    """Frame-sampling options shared by the subcommands that read a video."""
+    """Frame-sampling options shared by the subcommands that read a video, and the read's size and limits.
+
+    The limits' defaults are lower than the API's (`playground.video`): a gaze run keeps its frames
+    several times over (rebuild, metrics, overlay videos: about 85 bytes a decoded pixel and 6 MB a
+    frame, measured), and these keep one run within about 1.5 GB.
+    """
+    from .video import MAX_FRAME_PIXELS, READ_SIDE
+
+    def side(text: str) -> int:
+        value = _nonnegative_int(text)
+        if 0 < value < 8:
+            raise argparse.ArgumentTypeError(f"expected 0 (native size) or at least 8 px, got {value}")
+        return value
+
     parser.add_argument("video", help="video file (mp4/webm/mov/avi/mkv) or a uint8 .npy array (T,H,W,3)")
     parser.add_argument("--frames", type=_positive_int, default=16, help="frames to sample (default 16)")
     parser.add_argument("--fps", type=_float_in(0, 1000, "--fps"), default=None,
                         help="sample at this frame rate instead of spreading --frames uniformly")
     parser.add_argument("--start", type=float, default=0.0, help="start time in seconds (default 0)")
+    parser.add_argument("--max-side", type=side, default=READ_SIDE, metavar="PX",
+                        help="decode frames straight to a long side of at most PX, aspect kept, never upscaled (the "
+                             f"gazers resize to their 224 px input themselves; default {READ_SIDE}, as in the app "
+                             "and the API; 0 = native size)")
+    parser.add_argument("--max-frames", type=_nonnegative_int, default=128, metavar="N",
+                        help="refuse to read more than N frames (default 128; 0 = no limit)")
+    parser.add_argument("--max-pixels", type=_nonnegative_int, default=12_000_000, metavar="N",
+                        help="refuse to decode more than N pixels in all, frames x height x width at the read size "
+                             "(default 12000000, 92 frames of 480x270; 0 = no limit)")
+    parser.add_argument("--max-frame-pixels", type=_nonnegative_int, default=MAX_FRAME_PIXELS, metavar="N",
+                        help=f"refuse source frames of more than N pixels, width x height (default {MAX_FRAME_PIXELS}, "
+                             "DCI 8K; 0 = no limit)")
 
 
 def read_frames(args: argparse.Namespace) -> tuple[np.ndarray, float]:
-    """The frames the user asked for, uint8 (T,H,W,3), and the frame rate to play them at."""
-    from .video import read_clip
+    """The frames the user asked for, uint8 (T,H,W,3), read at --max-side within the limits, and the
+    frame rate to play them at."""
+    from .video import DecodeLimitError, read_clip
 
-    frames, play_fps, _ = read_clip(args.video, num_frames=args.frames, fps=args.fps, start=args.start)
+    try:
+        frames, play_fps, _ = read_clip(args.video, num_frames=args.frames, fps=args.fps, start=args.start,
+                                        max_side=args.max_side or None, max_frames=args.max_frames or None,
+                                        max_pixels=args.max_pixels or None,
+                                        max_frame_pixels=args.max_frame_pixels or None)
+    except DecodeLimitError as exc:
+        raise exc.remedy({"max_frame_pixels": "downscale the video first, or raise --max-frame-pixels (0 = no limit)",
+                          "max_frames": "lower --frames, or raise --max-frames (0 = no limit)",
+                          "max_pixels": "lower --frames or --max-side, or raise --max-pixels (0 = no limit)"}) from None
     return frames, play_fps
 
 
@@ -166,9 +201,9 @@ def run_gaze(args: argparse.Namespace) -> int:
                               show=len(frames) > 16 or sys.stderr.isatty())
     rec = reconstructor.reconstruct(frames, gaze)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".gaze-", dir=out.parent) as tmp:
-        write_outputs(Path(tmp), frames, fps, gaze, rec)
-        publish(Path(tmp), out)
+    with staging_folder(out.parent) as tmp:  # also removes stale ones that killed runs left there
+        write_outputs(tmp, frames, fps, gaze, rec)
+        publish(tmp, out)
     print(summary_text(args, frames, gaze, rec, time.perf_counter() - started, out))
     return 0
 

@@ -1,7 +1,12 @@
 """Video input and output: decoding files with decord, accepting arrays, sampling, resizing, chunks, tiles, MP4 writing.
 
 Reading goes through `read_video` (decord), which samples frames (first N, uniform N, at a given
-fps, from a start time) and can downscale while decoding so huge videos stay within memory.
+fps, from a start time) and decodes them straight to the working size (`READ_SIDE`, 480 px on the
+long side, by default), so no full-resolution frame is ever held. Limits on what one read may
+decode (`MAX_FRAME_PIXELS` per source frame, `MAX_READ_FRAMES` frames, `MAX_DECODE_PIXELS` pixels
+in all) keep its memory bounded whatever the input's resolution or length; each is an argument
+(`max_frame_pixels`, `max_frames`, `max_pixels`; None lifts it), and a read beyond one is refused in
+one line that says what to change (`DecodeLimitError`).
 Every bad input (a missing or empty file, non-video bytes, a truncated file, an audio-only file,
 a still image, absurd sizes, wrong knobs) raises `PlaygroundError` with a one-line message; the
 file is sniffed before decord sees it, so decord's own tracebacks never reach users.
@@ -38,10 +43,21 @@ VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpe
 SAMPLINGS = ("uniform", "first", "fps")
 RESIZE_POLICIES = ("squash", "crop", "pad")
 MAX_SIDE = 8192  # refuse frames wider or taller than this (8K is 7680 px): decoding would not fit in memory
-MAX_DECODE_BYTES = 4 * 1024**3  # refuse to return more than 4 GiB of frames; use num_frames / max_side / fps
+# The frame size the gazers are given; they resize to their 224 px input themselves. Long side in
+# pixels, aspect kept, never upscaled: the default `max_side` of `read_video`, `read_clip` and
+# `as_clips` for files, of the CLI (--max-side) and of the app, so all three read the same frames.
+READ_SIDE = 480
+# Default limits of one read (each an overridable argument of `read_video`; None lifts it):
+MAX_FRAME_PIXELS = 8192 * 4320  # source pixels per frame (DCI 8K); bigger frames cost too much to decode at all
+MAX_READ_FRAMES = 1024  # frames one read returns, so that a path given without num_frames cannot mean 180,000
+MAX_DECODE_PIXELS = 32_000_000  # frames x H x W at the working size (96 MB of RGB: 246 frames of 480x270)
+MAX_DECODE_BYTES = 4 * 1024**3  # and a ceiling no argument lifts: never return more than 4 GiB of frames
 _PROBE_TIMEOUT_S = 20  # ffmpeg reads only the header; this bounds a pathological file
 _DECODE_CHUNK = 32  # frames fetched from decord per call, so peak memory stays near the output size
-_CHUNK_BYTES = 256 * 1024**2  # and at most this many bytes of native-size frames per call
+_CHUNK_BYTES = 256 * 1024**2  # and at most this many bytes of (working-size) frames per call
+_DECODER_BYTES = 96 * 1024**2  # frame-threaded decoders hold a native frame or more per thread: threads x frame stay under this
+_MAX_DECODER_THREADS = 4  # decoding a few sampled frames gains little from more
+_SELECT_CHARS = 20_000  # longest frame-selection expression handed to ffmpeg; beyond it, a range is kept and filtered here
 
 # Leading bytes of still-image formats, so that an image is refused as an image (whatever its suffix).
 _IMAGE_MAGIC = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF", b"BM": "BMP",
@@ -91,7 +107,8 @@ def as_clips(video: Any, **read_kwargs) -> np.ndarray:
     """Any accepted video input -> uint8 (B, T, H, W, 3).
 
     Accepts a path (video file or `.npy`), a uint8 array/tensor (T,H,W,3) or (B,T,H,W,3).
-    `read_kwargs` go to `read_video` for files.
+    `read_kwargs` go to `read_video` for files: by default every frame (at most MAX_READ_FRAMES)
+    at READ_SIDE px on the long side; `max_side=None` reads the native size.
     """
     if isinstance(video, (str, Path)):
         path = Path(video)
@@ -117,6 +134,31 @@ def as_clips(video: Any, **read_kwargs) -> np.ndarray:
 
 
 # ---- reading files --------------------------------------------------------------------------
+
+
+class DecodeLimitError(PlaygroundError):
+    """A read refused by one of `read_video`'s limits, in one line that says what to change.
+
+    `limit` is the argument that was exceeded ("max_frame_pixels", "max_frames" or "max_pixels") and
+    `fact` what the read would have decoded. The message ends with the API's remedy; an entry point
+    with other knob names (the CLI's flags, the app's settings) rewords it with `remedy(...)`.
+    """
+
+    API_REMEDIES = {
+        "max_frame_pixels": "downscale the video first, or raise max_frame_pixels (None = no limit)",
+        "max_frames": "pass num_frames, fps or start/end (to gaze a path: gaze(playground.as_clips(path, "
+                      "num_frames=16))), or raise max_frames (None = no limit)",
+        "max_pixels": "ask for fewer frames (num_frames, fps, start/end) or a smaller max_side, "
+                      "or raise max_pixels (None = no limit)",
+    }
+
+    def __init__(self, limit: str, fact: str, remedy: str | None = None):
+        self.limit, self.fact = limit, fact
+        super().__init__(f"{fact}; {remedy or self.API_REMEDIES[limit]}")
+
+    def remedy(self, remedies: dict[str, str]) -> "DecodeLimitError":
+        """The same refusal with the remedy an entry point names for this limit (the API's if it has none)."""
+        return DecodeLimitError(self.limit, self.fact, remedies.get(self.limit))
 
 
 def _sniff(path: Path) -> None:
@@ -183,13 +225,19 @@ def _looks_like_video(head: bytes) -> bool:
             or (len(head) > 188 and head[0] == 0x47 and head[188] == 0x47))  # mpeg-ts packets
 
 
-def _open(path: Path):
-    """A decord VideoReader on a sniffed `path`, with decord errors turned into one line."""
+def _open(path: Path, size: tuple[int, int] | None = None, threads: int = 1):
+    """A decord VideoReader on a sniffed `path`, with decord errors turned into one line.
+
+    With `size` (H, W), decord's scaler (ffmpeg's bilinear swscale, which filters when shrinking)
+    shrinks every frame as it is decoded, so no native-size frame reaches Python; `threads` bounds
+    the decoder's frame threads, each of which holds native frames.
+    """
     import decord
 
     decord.logging.set_level(decord.logging.QUIET)  # keep ffmpeg's per-packet complaints off the console
+    height, width = size or (-1, -1)
     try:
-        return decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=0)
+        return decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=threads, width=width, height=height)
     except Exception as exc:  # decord raises DECORDError/RuntimeError with multi-line C++ traces
         raise PlaygroundError(_explain(path, exc)) from None
 
@@ -220,11 +268,16 @@ def probe_video(path: str | Path) -> VideoInfo:
     return _probe(Path(path))[0]
 
 
-def _probe(path: Path):
-    """(VideoInfo, an open decord reader) after the sniff and the ffmpeg header check."""
+def _probe(path: Path, max_side: int | None = None, max_frame_pixels: int | None = None):
+    """(VideoInfo, a decord reader decoding at the working size, that size (H, W)) after the sniff,
+    the ffmpeg header check and the per-frame pixel limit."""
     _sniff(path)
     width, height, header_s = _header(path)
-    reader = _open(path)
+    if max_frame_pixels is not None and width * height > max_frame_pixels:
+        raise DecodeLimitError("max_frame_pixels", f"{path} has {width}x{height} frames ({width * height:,} pixels), "
+                                                   f"over the limit of {max_frame_pixels:,} pixels a frame")
+    size = _fit_size(height, width, max_side)
+    reader = _open(path, None if size == (height, width) else size, _decoder_threads(height, width))
     try:
         num_frames = len(reader)
         fps = float(reader.get_avg_fps())
@@ -237,11 +290,19 @@ def _probe(path: Path):
         # Streaming containers (mkv/webm) cut short still open; their header keeps the full length.
         raise PlaygroundError(f"{path} is truncated: its header says {header_s:.2f} s but only "
                               f"{num_frames / fps:.2f} s of frames are present")
-    return VideoInfo(int(num_frames), fps, height, width, num_frames / fps), reader
+    return VideoInfo(int(num_frames), fps, height, width, num_frames / fps), reader, size
+
+
+def _decoder_threads(height: int, width: int) -> int:
+    """Decoder threads for native frames of this size: frame threading holds about a frame per thread."""
+    frame_bytes = max(1, height * width * 3 // 2)  # a yuv420 frame
+    return max(1, min(_MAX_DECODER_THREADS, os.cpu_count() or 1, _DECODER_BYTES // frame_bytes))
 
 
 def read_video(path: str | Path, num_frames: int | None = None, sampling: str = "uniform", fps: float | None = None,
-               start: float = 0.0, end: float | None = None, max_side: int | None = None) -> np.ndarray:
+               start: float = 0.0, end: float | None = None, max_side: int | None = READ_SIDE,
+               max_pixels: int | None = MAX_DECODE_PIXELS, max_frames: int | None = MAX_READ_FRAMES,
+               max_frame_pixels: int | None = MAX_FRAME_PIXELS) -> np.ndarray:
     """Decode frames of a video file.
 
     Args:
@@ -253,36 +314,59 @@ def read_video(path: str | Path, num_frames: int | None = None, sampling: str = 
         fps: the sampling rate for sampling="fps" (> 0).
         start: start time in seconds (>= 0, before the end of the video).
         end: end time in seconds (exclusive; None = the end of the video).
-        max_side: if given, downscale chunk by chunk so that the long side is at most this
-            (aspect ratio kept); frames are never upscaled.
+        max_side: the working size: frames are decoded straight to a long side of at most this
+            (aspect ratio kept, sides even; never upscaled). Default READ_SIDE (480 px), the frame
+            size the app and the CLI read; None = the native size.
+        max_pixels: refuse to decode more than this many pixels in all (frames x H x W at the
+            working size; default MAX_DECODE_PIXELS; None = no limit).
+        max_frames: refuse a read of more frames than this (default MAX_READ_FRAMES, so that a
+            path given without num_frames cannot decode a whole film; None = no limit).
+        max_frame_pixels: refuse source frames of more pixels than this (width x height before
+            scaling; default MAX_FRAME_PIXELS, DCI 8K; None = no limit but MAX_SIDE).
 
     Returns:
         uint8 (T, H, W, 3) RGB frames.
 
     Raises:
+        DecodeLimitError: a read beyond max_frame_pixels, max_frames or max_pixels (one line naming
+            the argument to change).
         PlaygroundError: bad file (see `probe_video`), bad knobs, or more than MAX_DECODE_BYTES of output.
     """
-    return _read(Path(path), num_frames, sampling, fps, start, end, max_side)[0]
+    return _read(Path(path), num_frames, sampling, fps, start, end, max_side, max_pixels, max_frames,
+                 max_frame_pixels)[0]
 
 
-def _read(path: Path, num_frames, sampling, fps, start, end, max_side) -> tuple[np.ndarray, VideoInfo]:
+def _read(path: Path, num_frames, sampling, fps, start, end, max_side, max_pixels, max_frames,
+          max_frame_pixels) -> tuple[np.ndarray, VideoInfo]:
     """`read_video`'s work, also returning the header it probed (so callers need not probe again)."""
     _check_knobs(num_frames, sampling, fps, start, end, max_side)
-    info, reader = _probe(path)
+    for name, limit in (("max_pixels", max_pixels), ("max_frames", max_frames), ("max_frame_pixels", max_frame_pixels)):
+        check(limit is None or (_is_whole(limit) and limit > 0),
+              f"{name} must be a positive integer or None (no limit), got {limit!r}")
+    info, reader, (height, width) = _probe(path, max_side, max_frame_pixels)
     index = sample_indices(info, num_frames, sampling, fps, start, end)
-    height, width = _fit_size(info.height, info.width, max_side)
-    need = len(index) * height * width * 3
+    if max_frames is not None and len(index) > max_frames:
+        unasked = " (every frame: num_frames not given)" if num_frames is None else ""
+        raise DecodeLimitError("max_frames", f"{path}: this read takes {len(index):,} frames{unasked}, "
+                                             f"over the limit of {max_frames:,}")
+    pixels = len(index) * height * width
+    if max_pixels is not None and pixels > max_pixels:
+        raise DecodeLimitError("max_pixels", f"{path}: {len(index):,} frames of {width}x{height} px are "
+                                             f"{pixels:,} pixels, over the limit of {max_pixels:,}")
+    need = pixels * 3
     check(need <= MAX_DECODE_BYTES,
           f"{path}: {len(index)} frames of {width}x{height} need {need / 1024**3:.1f} GiB; "
           f"ask for fewer frames (num_frames, fps, start/end) or a smaller max_side")
-    return _decode(path, reader, index, height, width), info
+    return _decode(path, reader, index, height, width, _decoder_threads(info.height, info.width)), info
 
 
 NPY_PLAY_FPS = 8.0  # a .npy clip carries no frame rate; play it at this one
 
 
 def read_clip(path: str | Path, num_frames: int = 16, fps: float | None = None, start: float = 0.0,
-              max_side: int | None = None) -> tuple[np.ndarray, float, VideoInfo | None]:
+              max_side: int | None = READ_SIDE, max_pixels: int | None = MAX_DECODE_PIXELS,
+              max_frames: int | None = MAX_READ_FRAMES,
+              max_frame_pixels: int | None = MAX_FRAME_PIXELS) -> tuple[np.ndarray, float, VideoInfo | None]:
     """One clip to gaze and show: frames spread uniformly (or at `fps`) from `start`, and how to play them.
 
     Args:
@@ -290,7 +374,8 @@ def read_clip(path: str | Path, num_frames: int = 16, fps: float | None = None, 
         num_frames: frames to take (at most).
         fps: sample at this rate instead of spreading `num_frames` uniformly.
         start: start time in seconds (ignored for `.npy`).
-        max_side: downscale so that the long side is at most this.
+        max_side: decode to a long side of at most this (default READ_SIDE; None = native size).
+        max_pixels, max_frames, max_frame_pixels: the limits of `read_video` (None lifts one).
 
     Returns:
         frames: uint8 (T, H, W, 3).
@@ -303,7 +388,8 @@ def read_clip(path: str | Path, num_frames: int = 16, fps: float | None = None, 
         check(clips.shape[0] == 1, f"{path.name} holds {clips.shape[0]} clips; give one clip (T,H,W,3)")
         return clips[0][:num_frames], NPY_PLAY_FPS, None
     sampling = "fps" if fps else "uniform"
-    frames, info = _read(path, num_frames, sampling, fps, start, None, max_side)
+    frames, info = _read(path, num_frames, sampling, fps, start, None, max_side, max_pixels, max_frames,
+                         max_frame_pixels)
     span = max(info.duration_s - start, 1e-6)
     play_fps = fps or max(1.0, min(info.fps, len(frames) / span))
     return frames, float(play_fps), info
@@ -323,7 +409,12 @@ def _check_knobs(num_frames, sampling, fps, start, end, max_side) -> None:
     if end is not None:
         check(isinstance(end, (int, float)) and end > start, f"end ({end!r}) must be after start ({start!r})")
     if max_side is not None:
-        check(isinstance(max_side, (int, np.integer)) and max_side >= 8, f"max_side must be an integer >= 8, got {max_side!r}")
+        check(_is_whole(max_side) and max_side >= 8,
+              f"max_side must be an integer >= 8 or None (native size), got {max_side!r}")
+
+
+def _is_whole(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def sample_indices(info: VideoInfo, num_frames: int | None = None, sampling: str = "uniform", fps: float | None = None,
@@ -359,22 +450,22 @@ def _fit_size(height: int, width: int, max_side: int | None) -> tuple[int, int]:
     return max(2, 2 * round(height * scale / 2)), max(2, 2 * round(width * scale / 2))
 
 
-def _decode(path: Path, reader, index: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Frames `index` as one (T, height, width, 3) array, fetched and downscaled chunk by chunk.
+def _decode(path: Path, reader, index: np.ndarray, height: int, width: int, threads: int = 1) -> np.ndarray:
+    """Frames `index` as one (T, height, width, 3) array, fetched chunk by chunk from `reader`.
 
-    Frames are decoded at their native size and resized here (antialiased): decord's own
-    decode-time scaling fails for some output widths. decord also fails on some valid files
-    (e.g. 48 px wide frames); then ffmpeg decodes the file instead (`_decode_ffmpeg`).
+    The reader decodes straight to (height, width) (see `_open`), so only working-size frames are
+    ever held. decord fails on some valid files and some (output) widths, e.g. 48 or 72 px; then
+    ffmpeg decodes the file instead (`_decode_ffmpeg`), with the same scaler.
     """
     out = np.empty((len(index), height, width, 3), dtype=np.uint8)
-    chunk = max(1, min(_DECODE_CHUNK, _CHUNK_BYTES // (height * width * 3)))  # bounds peak memory on huge frames
+    chunk = max(1, min(_DECODE_CHUNK, _CHUNK_BYTES // (height * width * 3)))  # bounds the copies decord makes
     try:
         for lo in range(0, len(index), chunk):
             _put(out, lo, reader.get_batch(index[lo:lo + chunk].tolist()).asnumpy())
     except PlaygroundError:
         raise
     except Exception:
-        return _decode_ffmpeg(path, index, out)
+        return _decode_ffmpeg(path, index, out, threads)
     return out
 
 
@@ -385,37 +476,54 @@ def _put(out: np.ndarray, lo: int, batch: np.ndarray) -> None:
     out[lo:lo + len(batch)] = batch
 
 
-def _decode_ffmpeg(path: Path, index: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """Fallback decoder: stream the file through ffmpeg and keep frames `index` (slower, sequential).
+def _decode_ffmpeg(path: Path, index: np.ndarray, out: np.ndarray, threads: int = 1) -> np.ndarray:
+    """Fallback decoder: ffmpeg, in a subprocess, keeps frames `index` (its select filter), scales them
+    to out's frame size (bilinear swscale, as decord does) and streams them here one at a time.
 
     Raises PlaygroundError if the stream ends before the last wanted frame (a truncated file).
     """
     import imageio_ffmpeg
 
-    wanted = {}
+    height, width = out.shape[1:3]
+    wanted: dict[int, list[int]] = {}
     for k, i in enumerate(index.tolist()):
         wanted.setdefault(i, []).append(k)
-    last = int(index.max())
-    frames = imageio_ffmpeg.read_frames(str(path), output_params=["-fps_mode", "passthrough"])
-    decoded = 0
+    numbers = sorted(wanted)
+    select = _select_expression(numbers)
+    if len(select) > _SELECT_CHARS:  # too long for one argument: ffmpeg keeps the whole span, the rest is dropped here
+        numbers = list(range(numbers[0], numbers[-1] + 1))
+        select = _select_expression(numbers)
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-noautorotate",
+               "-threads", str(threads), "-i", str(path), "-map", "0:v:0",
+               "-vf", f"select='{select}',scale={width}:{height}:flags=bilinear",
+               "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:"]
+    frame_bytes, decoded = height * width * 3, 0
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
-        meta = next(frames)
-        w, h = meta["size"]
-        for i, raw in enumerate(frames):
-            decoded = i + 1
-            if i in wanted:
-                frame = np.frombuffer(raw, np.uint8).reshape(1, h, w, 3)
-                for k in wanted[i]:
-                    _put(out, k, frame)
-            if i >= last:
-                break
-    except (RuntimeError, OSError, StopIteration, ValueError, KeyError):
-        pass  # a damaged stream ends early; the count below says so
+        for number in numbers:
+            raw = process.stdout.read(frame_bytes)
+            if len(raw) < frame_bytes:
+                break  # a damaged stream ends early; the count below says so
+            decoded += 1
+            for k in wanted.get(number, ()):
+                out[k] = np.frombuffer(raw, np.uint8).reshape(height, width, 3)
     finally:
-        frames.close()  # stops the ffmpeg process
-    check(decoded > last, f"{path} is truncated or corrupt: only {decoded} of the {last + 1} frames needed "
-                          f"could be decoded")
+        process.kill()
+        process.stdout.close()
+        process.wait()
+    check(decoded == len(numbers), f"{path} is truncated or corrupt: only {decoded} of the {len(numbers)} frames "
+                                   f"needed could be decoded")
     return out
+
+
+def _select_expression(numbers: list[int]) -> str:
+    """An ffmpeg `select` expression true for the frame numbers `numbers` (sorted, unique), runs as ranges."""
+    terms, first = [], numbers[0]
+    for previous, following in zip(numbers, numbers[1:] + [None]):
+        if following != previous + 1:
+            terms.append(f"eq(n,{first})" if first == previous else f"between(n,{first},{previous})")
+            first = following
+    return "+".join(terms)
 
 
 # ---- reshaping frames -----------------------------------------------------------------------

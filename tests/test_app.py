@@ -160,6 +160,19 @@ def test_limits_from_env(monkeypatch):
         Limits.from_env()
 
 
+def test_decoded_pixels_are_limited_in_the_app(monkeypatch):
+    assert Limits().max_decode_pixels >= 64 * 480 * 480  # by default the frame cap binds first
+    monkeypatch.setenv("PLAYGROUND_APP_MAX_DECODE_PIXELS", "5000")
+    limits = Limits.from_env()
+    assert limits.max_decode_pixels == 5000
+    settings = pipeline.RunSettings(num_frames=5, start=0.25).checked(limits)  # a sampling no other test caches
+    with pytest.raises(PlaygroundError) as err:
+        pipeline.load_clip(str(BUNNY), settings, limits)
+    text = str(err.value)
+    assert "PLAYGROUND_APP_MAX_DECODE_PIXELS" in text and "fewer frames" in text and "480x270" in text
+    assert "\n" not in text and str(BUNNY.parent) not in text  # one line, naming the file only
+
+
 def test_models_load_once_under_concurrent_requests():
     lru = cache.LRU(capacity=2)
     builds = []

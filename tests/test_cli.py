@@ -89,6 +89,56 @@ def _bad_inputs(tmp_path):
     }
 
 
+def test_cli_api_and_app_read_the_same_frames(monkeypatch):
+    """One read size (video.READ_SIDE) for every entry point: the same experiment gets the same frames."""
+    from playground import load_gazer
+    from playground.app import pipeline
+    from playground.app.limits import Limits
+    from playground.cli import build_parser, read_frames
+    from playground.gazers.greedy import GreedyGazer
+    from playground.video import probe_video, sample_indices
+
+    cli, _ = read_frames(build_parser().parse_args(["gaze", str(EXAMPLE_VIDEO), "--frames", "16"]))
+    limits = Limits()
+    app = pipeline.load_clip(str(EXAMPLE_VIDEO), pipeline.RunSettings(num_frames=16).checked(limits), limits).frames
+    seen = []
+    start = GreedyGazer._start
+    monkeypatch.setattr(GreedyGazer, "_start", lambda self, clips: seen.append(clips) or start(self, clips))
+    load_gazer("greedy").gaze(EXAMPLE_VIDEO, gazing_ratio=0.004)  # a path: every frame, at the default read size
+    api = seen[0][0][sample_indices(probe_video(EXAMPLE_VIDEO), 16)]
+    assert cli.shape == app.shape == api.shape == (16, 270, 480, 3)
+    assert cli.tobytes() == app.tobytes() == api.tobytes()
+
+
+def test_max_side_flag(capsys):
+    from playground.cli import build_parser, read_frames
+
+    parser = build_parser()
+    assert read_frames(parser.parse_args(["gaze", str(EXAMPLE_VIDEO), "--frames", "2", "--max-side", "0"]))[0].shape \
+        == (2, 360, 640, 3)  # 0 = native size
+    assert read_frames(parser.parse_args(["gaze", str(EXAMPLE_VIDEO), "--frames", "2", "--max-side", "320"]))[0].shape \
+        == (2, 180, 320, 3)
+    with pytest.raises(SystemExit) as exit_:
+        parser.parse_args(["gaze", str(EXAMPLE_VIDEO), "--max-side", "4"])
+    assert exit_.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["gaze", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--max-side PX" in text and "default 480" in text and "--max-pixels N" in text and "--max-frames N" in text
+
+
+@pytest.mark.parametrize("flags, named", [
+    (["--max-pixels", "1000"], "--max-pixels"),
+    (["--frames", "8", "--max-frames", "4"], "--max-frames"),
+    (["--max-frame-pixels", "1000"], "--max-frame-pixels")])
+def test_read_limits_exit_2_naming_the_flag(flags, named, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["gaze", str(EXAMPLE_VIDEO), *flags, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and f"raise {named}" in err and "\n" not in err, err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("case", ["missing", "empty", "text", "truncated", "wrong-array", "directory", "bad-ratio",
                                   "bad-frames", "bad-fps", "bad-clip-len", "bad-gazer", "bad-reconstructor", "start-after-end"])
 def test_bad_input_exits_2_with_one_line(case, tmp_path, capsys):

@@ -206,6 +206,90 @@ def test_decode_budget_refuses_huge_outputs(media, monkeypatch):
     assert read_video(media / "clip.mp4", num_frames=9).shape[0] == 9
 
 
+# ---- the read size, decoding at the working size, and the read limits ------------------------
+
+
+@pytest.fixture(scope="module")
+def wide(tmp_path_factory) -> Path:
+    """10 frames of 640x360 at 10 fps: larger than READ_SIDE."""
+    return make_testsrc(tmp_path_factory.mktemp("wide") / "wide.mp4", size="640x360", extra=["-pix_fmt", "yuv420p"])
+
+
+def test_files_are_read_at_read_side_unless_asked_for_native(wide, tmp_path):
+    assert video_module.READ_SIDE == 480
+    assert read_video(wide, num_frames=2).shape == (2, 270, 480, 3)
+    assert as_clips(wide, num_frames=2).shape == (1, 2, 270, 480, 3)
+    assert video_module.read_clip(wide, num_frames=2)[0].shape == (2, 270, 480, 3)
+    assert read_video(wide, num_frames=2, max_side=None).shape == (2, 360, 640, 3)
+    portrait = make_testsrc(tmp_path / "portrait.mp4", size="360x640", extra=["-pix_fmt", "yuv420p"])
+    assert read_video(portrait, num_frames=1).shape == (1, 480, 270, 3)
+
+
+def test_frames_are_decoded_at_the_working_size(wide, monkeypatch):
+    """No native-size frame reaches Python: the decoder scales, nothing is resized afterwards."""
+    native = read_video(wide, num_frames=3, max_side=None)
+    expected = resize_frames(native, (270, 480))
+
+    def no_resizing(*args, **kwargs):
+        raise AssertionError("a native-size frame was resized in Python")
+
+    monkeypatch.setattr(video_module, "resize_frames", no_resizing)
+    frames = read_video(wide, num_frames=3)
+    assert frames.shape == (3, 270, 480, 3)
+    assert np.abs(frames.astype(int) - expected).mean() < 3  # the decoder's bilinear scaler, not Python's
+
+
+def test_ffmpeg_fallback_decodes_at_the_working_size_too(wide, ramp, monkeypatch):
+    by_decord = read_video(wide, num_frames=3)
+    monkeypatch.setattr(video_module, "resize_frames", lambda *a, **k: pytest.fail("resized in Python"))
+    monkeypatch.setattr(video_module, "_decode", lambda path, reader, index, height, width, threads=1:
+                        video_module._decode_ffmpeg(path, index, np.empty((len(index), height, width, 3), np.uint8)))
+    np.testing.assert_array_equal(read_video(wide, num_frames=3), by_decord)  # the same scaler, the same bytes
+    path, _ = ramp
+    assert frame_ids(read_video(path, num_frames=4)) == [5, 15, 25, 35]
+    monkeypatch.setattr(video_module, "_SELECT_CHARS", 10)  # a long frame list: ffmpeg keeps a span, Python picks
+    assert frame_ids(read_video(path, num_frames=4)) == [5, 15, 25, 35]
+    assert frame_ids(read_video(path, sampling="fps", fps=20.0, num_frames=4)) == [0, 0, 1, 1]
+
+
+@pytest.mark.parametrize("knobs, limit", [
+    (dict(max_frame_pixels=96 * 64 - 1), "max_frame_pixels"),
+    (dict(max_frames=9), "max_frames"),
+    (dict(num_frames=5, max_frames=4), "max_frames"),
+    (dict(max_pixels=10 * 96 * 64 - 1), "max_pixels")])
+def test_read_limits_refuse_in_one_line_naming_the_argument(media, knobs, limit):
+    with pytest.raises(video_module.DecodeLimitError) as err:
+        read_video(media / "clip.mp4", **knobs)
+    message = str(err.value)
+    assert err.value.limit == limit and f"raise {limit}" in message
+    assert "\n" not in message and len(message) < 300
+    reworded = err.value.remedy({limit: "raise --the-flag"})
+    assert str(reworded).endswith("; raise --the-flag") and isinstance(reworded, PlaygroundError)
+
+
+def test_read_limits_pass_at_the_limit_and_none_lifts_them(media):
+    clip = media / "clip.mp4"
+    assert read_video(clip, max_frame_pixels=96 * 64, max_frames=10, max_pixels=10 * 96 * 64).shape[0] == 10
+    assert read_video(clip, max_frame_pixels=None, max_frames=None, max_pixels=None).shape[0] == 10
+    assert read_video(clip, max_pixels=10 * 48 * 32, max_side=48).shape == (10, 32, 48, 3)  # counted at the working size
+    for bad in (dict(max_pixels=0), dict(max_frames=-1), dict(max_frame_pixels=2.5), dict(max_frames=True)):
+        with pytest.raises(PlaygroundError, match="positive integer or None"):
+            read_video(clip, **bad)
+
+
+def test_a_path_without_num_frames_does_not_decode_unbounded_frames(tmp_path, monkeypatch):
+    """`gaze(path)` reads every frame; past MAX_READ_FRAMES it is refused before anything is decoded."""
+    from playground import load_gazer
+
+    many = video_module.MAX_READ_FRAMES + 76
+    path = make_testsrc(tmp_path / "long.mp4", size="32x32", rate=100, seconds=many / 100, extra=["-pix_fmt", "yuv420p"])
+    monkeypatch.setattr(video_module, "_decode", lambda *a, **k: pytest.fail("decoded every frame"))
+    with pytest.raises(video_module.DecodeLimitError) as err:
+        load_gazer("greedy").gaze(path)
+    assert f"{many:,} frames" in str(err.value) and "num_frames" in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(video_module.DecodeLimitError):
+        as_clips(path)
+
 # ---- resize, chunk, tile -----------------------------------------------------------------
 
 

@@ -36,11 +36,14 @@ class Limits:
     concurrency: int = 2  # runs executing at once (per event)
     queue_size: int = 64  # requests waiting beyond those
     torch_threads: int = 0  # CPU threads per torch op; 0 = cores // concurrency, so runs do not oversubscribe
+    # most pixels one run decodes (frames x H x W at the 480 px read size: 64 frames of 480x480 fit);
+    # with the read size and the decoder's own bounds this keeps a run's memory bounded
+    max_decode_pixels: int = 16_000_000
 
     @classmethod
     def from_env(cls) -> "Limits":
         """The defaults, overridden by $PLAYGROUND_APP_{MAX_UPLOAD_MB, MAX_DURATION_S, MAX_FRAMES, CONCURRENCY,
-        QUEUE, THREADS}."""
+        QUEUE, THREADS, MAX_DECODE_PIXELS}."""
         d = cls()
         return cls(
             max_upload_mb=_env_number("PLAYGROUND_APP_MAX_UPLOAD_MB", d.max_upload_mb),
@@ -49,6 +52,7 @@ class Limits:
             concurrency=int(_env_number("PLAYGROUND_APP_CONCURRENCY", d.concurrency)),
             queue_size=int(_env_number("PLAYGROUND_APP_QUEUE", d.queue_size)),
             torch_threads=int(_env_number("PLAYGROUND_APP_THREADS", d.torch_threads)),
+            max_decode_pixels=int(_env_number("PLAYGROUND_APP_MAX_DECODE_PIXELS", d.max_decode_pixels)),
         )
 
     def threads(self) -> int:

@@ -19,12 +19,19 @@ from .. import knobs
 from ..errors import PlaygroundError, check, finite_number
 from ..gaze import GazeResult
 from ..report import mean_psnr
+from ..video import READ_SIDE
 from . import cache
 from .limits import Limits
 
 Progress = Callable[..., Any]
 CURVE_THRESHOLDS = (0.0, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0)  # 0 = off: the budget alone
-MAX_SIDE = 480  # frames are decoded no larger than this: gazing sees 224 px, overlays stay sharp
+MAX_SIDE = READ_SIDE  # frames are decoded no larger than this (the CLI's and the API's read size too)
+# What to change when a read is beyond a limit, in the app's words (see video.DecodeLimitError).
+DECODE_REMEDIES = {
+    "max_frame_pixels": "downscale the video first (to 4K, say)",
+    "max_frames": "choose fewer frames (or raise $PLAYGROUND_APP_MAX_FRAMES when self-hosting)",
+    "max_pixels": "choose fewer frames (or raise $PLAYGROUND_APP_MAX_DECODE_PIXELS when self-hosting)",
+}
 
 
 def no_progress(fraction: float | None = None, desc: str | None = None, **_: Any) -> None:
@@ -113,16 +120,20 @@ def load_clip(video: str | Path | None, settings: RunSettings, limits: Limits) -
     try:
         limits.check_video(path)
         key = (cache.file_key(path), settings.num_frames, settings.fps, settings.start)
-        return cache.FRAMES.get(key, lambda: _decode(path, settings, key))
+        return cache.FRAMES.get(key, lambda: _decode(path, settings, key, limits))
     except PlaygroundError as exc:  # uploads live under long temporary paths: name the file only
         raise PlaygroundError(str(exc).replace(str(path), path.name)) from exc
 
 
-def _decode(path: Path, settings: RunSettings, key: tuple) -> Clip:
-    from ..video import read_clip
+def _decode(path: Path, settings: RunSettings, key: tuple, limits: Limits) -> Clip:
+    from ..video import DecodeLimitError, read_clip
 
-    frames, play_fps, info = read_clip(path, num_frames=settings.num_frames, fps=settings.fps or None,
-                                       start=settings.start, max_side=MAX_SIDE)
+    try:
+        frames, play_fps, info = read_clip(path, num_frames=settings.num_frames, fps=settings.fps or None,
+                                           start=settings.start, max_side=MAX_SIDE,
+                                           max_pixels=limits.max_decode_pixels, max_frames=limits.max_frames)
+    except DecodeLimitError as exc:
+        raise exc.remedy(DECODE_REMEDIES) from None
     if info is None:  # a .npy clip: no header
         return Clip(frames, play_fps, key, path.name, cache.sha256_of([path]), (frames.shape[2], frames.shape[1]),
                     play_fps, len(frames) / play_fps)

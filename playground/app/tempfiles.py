@@ -3,11 +3,18 @@
 Gradio copies every returned file into its own cache (which `Blocks(delete_cache=...)` empties),
 so a run folder is only needed until the response has been sent. Folders older than
 `max_age_s` are removed whenever a new one is made, and the whole root at interpreter exit.
+
+Gradio's cache (uploads and the copies of returned files) goes to a folder of this process too
+(`gradio_cache()`, set as $GRADIO_TEMP_DIR before any component exists), removed at exit as well.
+Both are named `<prefix><pid>-<random>`, so the ones a killed app left are recognised and removed
+by the next app once they are an hour old (`playground.staging`). `python app.py` turns SIGTERM
+into the Ctrl-C path and calls `remove_all()` once the server has closed.
 """
 
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import tempfile
 import threading
@@ -15,8 +22,29 @@ import time
 import uuid
 from pathlib import Path
 
+from .. import staging
+
+ROOT_PREFIX = "autogaze-app-"
+GRADIO_PREFIX = "autogaze-gradio-"
 _lock = threading.Lock()
 _root: Path | None = None
+_gradio: Path | None = None
+
+
+def _own_dir(parent: str | Path, prefix: str) -> Path:
+    """A new folder of this process in `parent`, removed at exit; stale ones of killed apps go first."""
+    staging.remove_stale(parent, prefix)
+    path = staging.make_dir(parent, prefix)
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+def remove_all() -> None:
+    """Remove this process's scratch root and Gradio cache now (call when the server has closed;
+    exit does it too, but only once every worker thread has finished)."""
+    for path in (_root, _gradio):
+        if path is not None:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def root() -> Path:
@@ -24,9 +52,23 @@ def root() -> Path:
     global _root
     with _lock:
         if _root is None or not _root.exists():
-            _root = Path(tempfile.mkdtemp(prefix="autogaze-app-"))
-            atexit.register(shutil.rmtree, _root, True)
+            _root = _own_dir(tempfile.gettempdir(), ROOT_PREFIX)
         return _root
+
+
+def gradio_cache() -> Path:
+    """This process's own Gradio cache folder, set as $GRADIO_TEMP_DIR (removed at exit).
+
+    Made inside $GRADIO_TEMP_DIR when that is set, else in the system's temporary folder. Call it
+    before building any component: Gradio reads the variable as each block is made.
+    """
+    global _gradio
+    with _lock:
+        if _gradio is None or not _gradio.exists():
+            base = _gradio.parent if _gradio is not None else os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir()
+            _gradio = _own_dir(base, GRADIO_PREFIX)
+            os.environ["GRADIO_TEMP_DIR"] = str(_gradio)
+        return _gradio
 
 
 def run_dir(max_age_s: float = 900.0) -> Path:
