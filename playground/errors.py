@@ -32,3 +32,23 @@ def finite_number(value, name: str) -> float:
         raise PlaygroundError(f"{name} must be a number, got {value!r}") from None
     check(number == number and abs(number) != float("inf"), f"{name} must be finite, got {value!r}")
     return number
+
+
+def first_sentence(text: str, limit: int = 200) -> str:
+    """The first sentence of a library's message (its first non-blank line; terminal colour codes removed).
+
+    Never cut mid-sentence: a sentence longer than `limit` is cut at the last word that fits, marked
+    with an ellipsis; otherwise the result ends with a full stop (or the text's own closing
+    punctuation). Empty text gives "".
+    """
+    import re
+
+    lines = [line for line in re.sub(r"\x1b\[[0-9;]*m", "", str(text)).splitlines() if line.strip()]
+    if not lines:
+        return ""
+    flat = " ".join(lines[0].split())
+    match = re.search(r"[.!?](\s|$)", flat)
+    sentence = flat[:match.start() + 1] if match else flat
+    if len(sentence) > limit:
+        sentence = sentence[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " ..."
+    return sentence if sentence.endswith((".", "!", "?")) else sentence + "."

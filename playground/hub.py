@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from .errors import PlaygroundError
+from .errors import PlaygroundError, first_sentence
 
 
 def looks_like_hub_id(name: str) -> bool:
@@ -47,6 +47,6 @@ def hub_snapshot(repo_id: str, filenames: Sequence[str], revision: str | None = 
     except HFValidationError as exc:
         raise PlaygroundError(f"not a valid hub id: {repo_id}") from exc
     except Exception as exc:  # network / HTTP / auth failures from the hub client
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise PlaygroundError(f"could not fetch {repo_id} from the hub: {type(exc).__name__}: {first[:160]}") from exc
+        raise PlaygroundError(f"could not fetch {repo_id} from the hub: {type(exc).__name__}: "
+                              f"{first_sentence(str(exc), 160)}") from exc
     return Path(folder)

@@ -118,7 +118,7 @@ def test_curve_and_compare():
 @pytest.mark.parametrize("kwargs, message", [
     (dict(video=None), "upload a video"),
     (dict(video="README.md"), "not a video"),
-    (dict(video=str(SQUARE), threshold=-1), "threshold"),
+    (dict(video=str(SQUARE), threshold=-11), "threshold"),
     (dict(video=str(SQUARE), ratio=0), "gazing ratio"),
     (dict(video=str(SQUARE), num_frames=10_000), "frames must be between"),
     (dict(video=str(SQUARE), start=99), "past the end"),

@@ -191,8 +191,10 @@ def test_a_new_video_clears_every_result():
     assert cleared[0].startswith("Results appear here")
 
 
-def test_ask_note_names_the_clip_it_describes(tmp_path):
+def test_ask_note_names_the_clip_it_describes(tmp_path, monkeypatch):
     from playground.mllm.random_models import save_tiny_smolvlm
+
+    monkeypatch.setenv("PLAYGROUND_MODEL_DIRS", str(tmp_path))  # the app loads local models from allowed folders only
 
     folder = save_tiny_smolvlm(tmp_path / "tiny-smolvlm")
     for video in (SQUARE, BUNNY):  # the note follows the clip asked about, not an earlier one

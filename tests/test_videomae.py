@@ -199,6 +199,27 @@ def test_pickle_with_code_is_refused(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("layout", ["torch.save", "legacy torch.save", "plain pickle", "not a pickle"])
+def test_pickle_refusal_is_whole_sentences_and_quiet(tmp_path, layout, recwarn, capfd):
+    """The refusal ends at a sentence (no cut mid-word, no terminal colour codes) and torch warns nothing."""
+    import pickle
+
+    marker, path = tmp_path / "pwned", tmp_path / "bad.pt"
+    payload = {"module.mae.vit.layernorm.weight": torch.ones(2), "x": _Payload(marker)}
+    if layout == "plain pickle":
+        path.write_bytes(pickle.dumps(payload, protocol=4))
+    elif layout == "not a pickle":
+        path.write_bytes(b"not a checkpoint at all " * 20)
+    else:
+        torch.save(payload, path, _use_new_zipfile_serialization=layout == "torch.save")
+    message = _one_line_error(lambda: load_videomae(str(path), device="cpu"), "weights_only=True")
+    assert message.endswith(".") and "\x1b" not in message and len(message) < 400, message
+    assert "weights_only` set to `False`" not in message  # never the advice to turn the check off
+    assert not marker.exists()
+    assert [str(w.message) for w in recwarn if issubclass(w.category, UserWarning)] == []
+    assert "Warning" not in capfd.readouterr().err
+
+
 def test_missing_sources_fail_in_one_line(tmp_path, monkeypatch):
     import huggingface_hub.constants
 

@@ -20,6 +20,7 @@ import logging
 import os
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -28,7 +29,7 @@ import torch
 
 from .. import metrics
 from ..device import autocast
-from ..errors import PlaygroundError, check
+from ..errors import PlaygroundError, check, first_sentence
 from ..checkpoints import inside
 from ..hub import hub_snapshot, looks_like_hub_id
 from ..gaze import GazeResult
@@ -155,12 +156,22 @@ def _torch_load(path: Path) -> Any:
     error = None
     for mmap in (True, False):  # mmap avoids a 2 GB copy but needs the zip format of torch.save
         try:
-            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+            with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the refusal below says it all
+                warnings.filterwarnings("ignore", category=UserWarning, module=r"torch(\.|$)")
+                return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
         except Exception as exc:  # noqa: BLE001  (unpickling refusals, corrupt zips, legacy formats)
             error = exc
-    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    raise PlaygroundError(f"cannot load {path} with torch.load(weights_only=True) (only plain tensors are "
-                          f"accepted, never arbitrary pickled objects): {first[:200]}")
+    raise PlaygroundError(f"cannot load {path} with torch.load(weights_only=True), which accepts plain tensors "
+                          f"only, never arbitrary pickled objects: {_load_failure(error)}")
+
+
+def _load_failure(error: Exception) -> str:
+    """Why torch.load refused, in one sentence: the unpickler's own reason, not its advice to turn the check off."""
+    text = str(error).strip()
+    if "WeightsUnpickler error:" in text:
+        reason = first_sentence(text.split("WeightsUnpickler error:", 1)[1])
+        return reason if "operand" not in reason else reason[:-1] + " (not a torch.save checkpoint?)."
+    return first_sentence(text) if text else f"{type(error).__name__}."
 
 
 def _few(names: Sequence[str], most: int = 4) -> str:
