@@ -255,3 +255,39 @@ def test_model_boxes_load_local_paths_only_from_allowed_folders(tmp_path, monkey
     with pytest.raises(PlaygroundError) as info:  # a hub id goes to the hub (here: offline, not cached)
         cache.get_gazer("no-such-org/no-such-gazer")
     assert "PLAYGROUND_MODEL_DIRS" not in str(info.value) and "not in the local Hugging Face cache" in str(info.value)
+
+
+def test_ask_names_the_model_that_failed_and_never_suggests_what_is_set(tmp_path, monkeypatch):
+    import shutil
+
+    import huggingface_hub.constants
+
+    from playground.mllm.random_models import save_tiny_smolvlm
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("PLAYGROUND_MODEL_DIRS", str(tmp_path))
+    folder = str(save_tiny_smolvlm(tmp_path / "smol"))
+    ask = dict(num_frames=2, max_new_tokens=1, progress=quiet)
+    told = {}
+    for mllm, gazer in (("someone/not-cached-mllm", "framediff"), (folder, "someone/not-cached-gazer"),
+                        (folder, "/etc")):
+        with pytest.raises(gr.Error) as info:
+            callbacks.ask_action(str(SQUARE), "What moves?", mllm=mllm, gazer=gazer, **ask)
+        told[gazer if mllm == folder else mllm] = info.value.message
+    assert told["someone/not-cached-mllm"].startswith("cannot load MLLM 'someone/not-cached-mllm'")
+    assert told["someone/not-cached-gazer"].startswith("cannot load gazer 'someone/not-cached-gazer'")
+    assert told["/etc"].startswith("cannot load gazer '/etc'") and "PLAYGROUND_MODEL_DIRS" in told["/etc"]
+    # a cached snapshot without its weights, offline: say what is missing, not "set HF_HUB_OFFLINE=1" again
+    snapshot = tmp_path / "hub" / "models--someone--HalfGaze" / "snapshots" / ("3" * 40)
+    snapshot.mkdir(parents=True)
+    shutil.copy(ROOT / "tests" / "fixtures" / "autogaze" / "tiny_seed0" / "config.json", snapshot / "config.json")
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("3" * 40)
+    with pytest.raises(PlaygroundError) as info:
+        cache.get_gazer("someone/HalfGaze")
+    told["half"] = str(info.value)
+    assert "model.safetensors" in told["half"]
+    for message in told.values():
+        assert "set HF_HUB_OFFLINE=1" not in message and "\n" not in message, message

@@ -391,6 +391,56 @@ def test_mllm_remote_code_is_refused_without_consent(remote_code_folder, monkeyp
     assert not marker.exists(), "the folder's Python code ran without trust_remote_code=True"
 
 
+@pytest.mark.parametrize("offline", [True, False])
+def test_mllm_uncached_hub_id_fails_at_once_naming_the_mllm(tmp_path, monkeypatch, offline):
+    """Offline, or with a hub that cannot be reached, the MLLM fails as fast as the gazer: no retries."""
+    import time
+
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", offline)
+    if offline:
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    else:  # nothing listens on port 9: every request is refused at once, and would be retried
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")
+    start = time.perf_counter()
+    with pytest.raises(PlaygroundError) as info:
+        load_mllm("someone/not-cached-mllm", device="cpu")
+    assert time.perf_counter() - start < 3
+    message = str(info.value)
+    assert message.startswith("cannot load MLLM 'someone/not-cached-mllm'") and "\n" not in message
+    assert "not in the local Hugging Face cache" in message
+    if offline:
+        assert "set HF_HUB_OFFLINE=1" not in message
+
+
+def test_mllm_gazer_errors_name_the_gazer(smol, frames, tmp_path, monkeypatch):
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(PlaygroundError, match="^cannot load gazer 'someone/not-cached-gazer': "):
+        smol.answer(frames, QUESTION, gazer="someone/not-cached-gazer", max_new_tokens=1)
+
+
+def test_mllm_hub_id_from_the_offline_cache(folders, tmp_path, monkeypatch):
+    import shutil
+
+    import huggingface_hub.constants as constants
+
+    repo = tmp_path / "models--someone--TinySmol"
+    shutil.copytree(folders["smolvlm"], repo / "snapshots" / ("2" * 40))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("2" * 40)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    mllm = load_mllm("someone/TinySmol", device="cpu")
+    assert mllm.name == "someone/TinySmol" and mllm.family.kind == "smolvlm"
+
+
 def test_mllm_load_refuses_other_architectures(tmp_path):
     from transformers import GPT2Config
 

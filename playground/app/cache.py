@@ -119,10 +119,17 @@ def _friendly_load(kind: str, name: str, load: Callable[[], Any]) -> Any:
             message = f"cannot load {kind} {name!r}: {message}"
         looks_remote = "/" in name and not Path(name).expanduser().exists()
         if looks_remote and "HF_HUB_OFFLINE" not in message and "local folder" not in message:
-            message = f"{message} ({OFFLINE_HINT})"
+            message = f"{message} ({offline_hint()})"
         raise PlaygroundError(message) from exc
     except (OSError, RuntimeError) as exc:  # unexpected loader failures still reach the user as one line
-        raise PlaygroundError(f"cannot load {kind} {name!r}: {exc} ({OFFLINE_HINT})") from exc
+        raise PlaygroundError(f"cannot load {kind} {name!r}: {exc} ({offline_hint()})") from exc
+
+
+def offline_hint() -> str:
+    """What to do about a model the cache lacks; HF_HUB_OFFLINE=1 is suggested only when it is not set already."""
+    from ..hub import hub_offline
+
+    return OFFLINE_HINT.split("; set HF_HUB_OFFLINE")[0] if hub_offline() else OFFLINE_HINT
 
 
 def model_key(name: str) -> str:

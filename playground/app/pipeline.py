@@ -290,10 +290,16 @@ def ask(clip: Clip, settings: RunSettings, question: str, mllm_name: str, attent
     check(isinstance(question, str) and question.strip() != "", "type a question first")
     tokens = int(finite_number(max_new_tokens, "max new tokens"))
     check(1 <= tokens <= 512, f"max new tokens must be between 1 and 512, got {tokens}")
+    from ..gazers import TRAINING_FREE_GAZERS
+
+    gazer = settings.gazer  # training-free gazers are built on the MLLM's grid by the MLLM itself
+    if gazer.lower() not in TRAINING_FREE_GAZERS:  # a checkpoint: loaded (and named, and checked) as on the Gaze tab
+        progress(0.02, desc=f"loading {gazer}")
+        gazer = cache.get_gazer(gazer)
     progress(0.05, desc=f"loading {mllm_name}")
     mllm = cache.get_mllm(mllm_name)
     progress(0.2, desc="answering on the gazed patches")
-    gazed = mllm.answer(clip.frames, question.strip(), gazer=settings.gazer, gazing_ratio=settings.max_gazing_ratio,
+    gazed = mllm.answer(clip.frames, question.strip(), gazer=gazer, gazing_ratio=settings.max_gazing_ratio,
                         task_loss_requirement=settings.task_loss_requirement, attention=attention,
                         max_new_tokens=tokens)
     progress(0.6, desc="answering on every patch")

@@ -20,6 +20,7 @@ import torch
 from ..checkpoints import check_folder
 from ..device import resolve_device
 from ..errors import PlaygroundError, check
+from ..hub import hub_offline, hub_snapshot
 from .answer import Answer, attention_warning, comparison_table
 from .checks import check_raw_sizes, check_weights_fit
 from .families import FAMILIES, family_for, read_json
@@ -37,6 +38,8 @@ ALIASES = {
     "nvila": NVILA_HUB_ID,
 }
 DEFAULT_MLLM = "smolvlm2-256m"
+# What `load_mllm` fetches of a hub repo: configs, tokenizer files and chat templates, safetensors weights.
+HUB_FILES = ("*.json", "*.safetensors", "*.jinja", "*.txt", "*.model", "*.tiktoken")
 
 
 def load_mllm(name_or_path: str = DEFAULT_MLLM, device: str | torch.device | None = None, *,
@@ -65,46 +68,50 @@ def load_mllm(name_or_path: str = DEFAULT_MLLM, device: str | torch.device | Non
     if is_nvila(name):
         return load_nvila(name, device, trust_remote_code, **kwargs)
     check(not kwargs, f"unexpected arguments for {name}: {sorted(kwargs)}")
-    _check_location(name)
+    source = _folder(name)  # everything below reads this local folder: no hub requests, no retries
     from transformers import AutoConfig, AutoModelForImageTextToText, AutoTokenizer
 
     remote = dict(trust_remote_code=bool(trust_remote_code))  # never None: that makes transformers prompt on stdin
-    check_raw_sizes(read_json(name, "config.json"))
+    check_raw_sizes(read_json(source, "config.json"))
     try:
-        config = AutoConfig.from_pretrained(name, **remote)
+        config = AutoConfig.from_pretrained(source, **remote)
     except (OSError, ValueError, ArithmeticError, TypeError) as exc:
         raise PlaygroundError(_load_error(name, exc)) from exc
     family_cls = family_for(config.model_type)
-    check_weights_fit(name, config)
+    check_weights_fit(source, config, shown=name)
     dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
     try:
-        model = AutoModelForImageTextToText.from_pretrained(name, dtype=dtype, attn_implementation=attn_implementation,
-                                                            **remote)
-        tokenizer = AutoTokenizer.from_pretrained(name, **remote)
+        model = AutoModelForImageTextToText.from_pretrained(source, dtype=dtype,
+                                                            attn_implementation=attn_implementation, **remote)
+        tokenizer = AutoTokenizer.from_pretrained(source, **remote)
     except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: weights that do not fit the config
         raise PlaygroundError(_load_error(name, exc)) from exc
     model = model.to(device).eval()
-    processing = family_cls.read_processing(name, config)
+    processing = family_cls.read_processing(source, config)
     from .families import read_chat_template
 
-    chat_template = read_chat_template(name) or getattr(tokenizer, "chat_template", None)
+    chat_template = read_chat_template(source) or getattr(tokenizer, "chat_template", None)
     return GazedMLLM(family_cls(model, tokenizer, processing, chat_template), name)
 
 
-def _check_location(name: str) -> None:
-    """A name that looks like a local path must be an existing folder that links to nothing outside itself."""
+def _folder(name: str) -> str:
+    """The local folder to load `name` from.
+
+    A name that looks like a local path must be an existing folder that links to nothing outside
+    itself. Anything else is a hub id, fetched like the gazer's and the reconstructor's checkpoints
+    (`hub.hub_snapshot`: with HF_HUB_OFFLINE only the cache is read; an unreachable hub fails at once).
+    Only the files an MLLM loads are fetched: configs, tokenizer files, chat templates and the
+    safetensors weights (no pickled .bin weights, no Python code).
+    """
     if name.startswith((".", "/", "~")) or name.count("/") > 1 or Path(name).exists():
         path = Path(name).expanduser()
         check(path.is_dir(), f"no such model folder: {name}")
         check_folder(path)
-
-
-def _offline() -> bool:
-    """HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) as huggingface_hub sees it now."""
-    from huggingface_hub import constants
-
-    probe = getattr(constants, "is_offline_mode", None)
-    return bool(probe() if callable(probe) else constants.HF_HUB_OFFLINE)
+        return str(path)
+    try:
+        return str(hub_snapshot(name, HUB_FILES))
+    except PlaygroundError as exc:
+        raise PlaygroundError(f"cannot load MLLM {name!r}: {exc}") from exc
 
 
 def _load_error(name: str, exc: Exception) -> str:
@@ -115,11 +122,9 @@ def _load_error(name: str, exc: Exception) -> str:
                 f"load it with trust_remote_code=True (CLI: --trust-remote-code) only if you trust that code")
     if "ignore_mismatched_sizes" in first or "size mismatch" in str(exc):
         return f"cannot load MLLM {name!r}: the shapes of its weights do not match its config.json"
-    if _offline() and not Path(name).is_dir():
-        return (f"cannot load MLLM {name!r}: it is not in the local Hugging Face cache and HF_HUB_OFFLINE is set; "
-                f"download it once with network access (unset HF_HUB_OFFLINE) or pass a local folder")
     hint = ""
-    if any(w in first.lower() for w in ("connect", "name or service", "resolve", "timed out", "network")):
+    network = any(w in first.lower() for w in ("connect", "name or service", "resolve", "timed out", "network"))
+    if network and not hub_offline():
         hint = " (no network? set HF_HUB_OFFLINE=1 to use only the local Hugging Face cache, or pass a local folder)"
     return f"cannot load MLLM {name!r}: {first}{hint}"
 

@@ -69,8 +69,11 @@ def weight_files(name: str) -> list[str]:
     return [] if None in files else files
 
 
-def check_weights_fit(name: str, config) -> None:
-    """Refuse a config whose model needs more parameters than the weights hold (headers only, nothing built)."""
+def check_weights_fit(name: str, config, shown: str | None = None) -> None:
+    """Refuse a config whose model needs more parameters than the weights hold (headers only, nothing built).
+
+    `name` is the folder (or hub id) to read; `shown` the model's name for the message (default `name`).
+    """
     files = weight_files(name)
     if not files:
         return  # no safetensors to compare with; transformers reports what it finds
@@ -82,5 +85,5 @@ def check_weights_fit(name: str, config) -> None:
                 count *= n
             held += count
     needed = least_parameters(config)
-    check(needed <= held, f"config.json of {name} describes at least {needed / 1e6:,.1f} M parameters but its weights "
+    check(needed <= held, f"config.json of {shown or name} describes at least {needed / 1e6:,.1f} M parameters but its weights "
                           f"hold {held / 1e6:,.1f} M: the config does not belong to these weights")

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import check
+from ..errors import PlaygroundError, check
 from ..gaze import GazeResult, as_gaze_result
 from ..geometry import MultiScaleGrid
 from .answer import Answer
@@ -140,7 +140,12 @@ class GazedMLLM:
         key = (name, grid or self.grid) if free else (name, None)
         if key not in self._gazers:
             kwargs = {"grid": grid or self.grid} if free else {}
-            self._gazers[key] = load_gazer(name, device=self.device, **kwargs)
+            try:
+                self._gazers[key] = load_gazer(name, device=self.device, **kwargs)
+            except PlaygroundError as exc:  # say which model failed: the gazer, not this MLLM
+                message = str(exc)
+                raise PlaygroundError(message if message.startswith("cannot load")
+                                      else f"cannot load gazer {name!r}: {message}") from exc
         return self._gazers[key]
 
     def gaze(self, video: Any, gazer: Any = "greedy", gazing_ratio=None, task_loss_requirement=None,
