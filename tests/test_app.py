@@ -291,3 +291,23 @@ def test_ask_names_the_model_that_failed_and_never_suggests_what_is_set(tmp_path
     assert "model.safetensors" in told["half"]
     for message in told.values():
         assert "set HF_HUB_OFFLINE=1" not in message and "\n" not in message, message
+
+
+def test_ask_works_offline_with_the_built_in_tiny_model(monkeypatch):
+    """A newcomer without weights sees Ask work end to end, labelled as random weights."""
+    import huggingface_hub.constants
+
+    from playground.app.layout import MLLMS
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    note = "random weights: shows the mechanics and costs, not answers"
+    values = [c[1] if isinstance(c, tuple) else c for c in MLLMS]
+    assert "tiny-random-smolvlm2" in values and "smolvlm2-256m" in values and "llava-onevision-0.5b" in values
+    assert any(isinstance(c, tuple) and c[1] == "tiny-random-smolvlm2" and note in c[0] for c in MLLMS)
+    start = time.perf_counter()
+    gazed, full, table, chart, told = callbacks.ask_action(str(SQUARE), "What moves?", mllm="tiny-random-smolvlm2",
+                                                           num_frames=4, max_new_tokens=4, progress=quiet)
+    assert time.perf_counter() - start < 10
+    assert note in told and isinstance(gazed, str) and isinstance(full, str)
+    assert len(table) > 0 and len(chart.data) > 0

@@ -425,6 +425,25 @@ def test_mllm_gazer_errors_name_the_gazer(smol, frames, tmp_path, monkeypatch):
         smol.answer(frames, QUESTION, gazer="someone/not-cached-gazer", max_new_tokens=1)
 
 
+def test_tiny_random_smolvlm2_is_built_in_and_needs_no_network(smol, frames, monkeypatch):
+    """Built in code, it equals the saved tiny SmolVLM2 folder (same seed): same processing, same answers."""
+    import socket
+
+    import huggingface_hub.constants as constants
+
+    def no_network(*args, **kwargs):
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    tiny = load_mllm("tiny-random-smolvlm2", device=smol.device, dtype=torch.float32)
+    assert tiny.name == "tiny-random-smolvlm2" and tiny.note == "random weights: shows the mechanics and costs, not answers"
+    assert tiny.family.processing == smol.family.processing and tiny.grid == smol.grid
+    a, b = tiny.answer(frames, QUESTION, max_new_tokens=3), smol.answer(frames, QUESTION, max_new_tokens=3)
+    assert a.text == b.text and a.llm_prompt_tokens == b.llm_prompt_tokens and a.flops == b.flops
+
+
 def test_mllm_hub_id_from_the_offline_cache(folders, tmp_path, monkeypatch):
     import shutil
 

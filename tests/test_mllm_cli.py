@@ -68,3 +68,12 @@ def test_mllm_cli_ask_refuses_remote_code_even_when_stdin_says_yes(setup, remote
     assert done.returncode == 2, done.stderr[-2000:]
     assert len(errors) == 1 and "--trust-remote-code" in errors[0] and "Traceback" not in done.stderr
     assert not marker.exists(), "the folder's Python code ran without --trust-remote-code"
+
+
+def test_mllm_cli_ask_with_the_built_in_tiny_model_says_its_weights_are_random(setup, capsys):
+    _, _, video = setup
+    code = main(["ask", video, "What happens?", "--mllm", "tiny-random-smolvlm2", "--gazer", "random",
+                 "--frames", "2", "--max-new-tokens", "2", "--device", "cpu"])
+    printed = capsys.readouterr().out
+    assert code == 0 and "model     tiny-random-smolvlm2" in printed
+    assert "random weights: shows the mechanics and costs, not answers" in printed

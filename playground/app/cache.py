@@ -186,10 +186,10 @@ def get_mllm(name: str, device: str | None = None):
     name = str(name or "").strip()
     if not name:
         raise PlaygroundError("give an MLLM: a hub id such as HuggingFaceTB/SmolVLM2-256M-Video-Instruct or a folder")
-    from ..mllm import ALIASES
+    from ..mllm import ALIASES, TINY_RANDOM_SMOLVLM2
     from .model_paths import check_model_name
 
-    check_model_name("MLLM", name, ALIASES)
+    check_model_name("MLLM", name, [*ALIASES, TINY_RANDOM_SMOLVLM2])
     return MODELS.get(("mllm", model_key(name), device),
                       lambda: _friendly_load("MLLM", name, lambda: load_mllm(name, device=device)))
 

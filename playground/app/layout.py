@@ -13,6 +13,7 @@ import torch
 
 from .. import viz
 from ..geometry import DEFAULT_GRID
+from ..mllm.random_models import RANDOM_WEIGHTS_NOTE, TINY_RANDOM_SMOLVLM2
 from .callbacks import (ASSETS, LIMITS, ask_action, clear_action, compare_action, curve_action, example_paths,
                         frame_action, gaze_action, gaze_page_action)
 from . import cache, memory
@@ -20,7 +21,8 @@ from .pipeline import RunSettings, warm_up
 
 GAZERS = ["greedy", "framediff", "random", "full", "nvidia/AutoGaze"]
 RECONSTRUCTORS = ["paint", "bfshi/VideoMAE_AutoGaze"]
-MLLMS = ["smolvlm2-256m", "smolvlm2-500m", "llava-onevision-0.5b", "smolvlm2-2.2b", "llava-onevision-7b"]
+MLLMS = ["smolvlm2-256m", (f"{TINY_RANDOM_SMOLVLM2} ({RANDOM_WEIGHTS_NOTE})", TINY_RANDOM_SMOLVLM2), "smolvlm2-500m",
+         "llava-onevision-0.5b", "smolvlm2-2.2b", "llava-onevision-7b"]  # the tiny one is built in: Ask works offline
 
 INTRO = """# AutoGaze Playground
 Pick which multi-scale patches of a video to keep (4 + 16 + 49 + 196 = **265 slots per frame** at 32/64/112/224 px),

@@ -304,4 +304,5 @@ def ask(clip: Clip, settings: RunSettings, question: str, mllm_name: str, attent
                         max_new_tokens=tokens)
     progress(0.6, desc="answering on every patch")
     full = mllm.answer(clip.frames, question.strip(), max_new_tokens=tokens)
-    return AskResult(gazed, full, attention_warning(full, gazed))
+    notes = [getattr(mllm, "note", None), attention_warning(full, gazed)]  # e.g. random weights; costly attention
+    return AskResult(gazed, full, "; ".join(n for n in notes if n) or None)

@@ -28,6 +28,7 @@ from .flops import architecture_shape, estimate_flops
 from .gazed_vit import ATTENTION_MODES
 from .model import GazedMLLM
 from .nvila import NVILA_HUB_ID, is_nvila, load_nvila
+from .random_models import RANDOM_WEIGHTS_NOTE, TINY_RANDOM_SMOLVLM2, load_tiny_random_smolvlm2
 
 ALIASES = {
     "smolvlm2-256m": "HuggingFaceTB/SmolVLM2-256M-Video-Instruct",
@@ -49,7 +50,9 @@ def load_mllm(name_or_path: str = DEFAULT_MLLM, device: str | torch.device | Non
 
     Args:
         name_or_path: a hub id, an alias (smolvlm2-256m, smolvlm2-500m, smolvlm2-2.2b,
-            llava-onevision-0.5b, llava-onevision-7b, nvila) or a local folder.
+            llava-onevision-0.5b, llava-onevision-7b, nvila), a local folder, or
+            `tiny-random-smolvlm2`: a tiny SmolVLM2 with random weights built in code (offline; its
+            answers are noise, its tokens, FLOPs and stages are real).
         device: where to run; default from $PLAYGROUND_DEVICE, else CUDA when available, else CPU.
         trust_remote_code: allow a model repository's own Python code (an `auto_map` in its config);
             needed for NVILA. False (the default) refuses such models without running or asking anything.
@@ -68,6 +71,9 @@ def load_mllm(name_or_path: str = DEFAULT_MLLM, device: str | torch.device | Non
     if is_nvila(name):
         return load_nvila(name, device, trust_remote_code, **kwargs)
     check(not kwargs, f"unexpected arguments for {name}: {sorted(kwargs)}")
+    dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
+    if name.lower() == TINY_RANDOM_SMOLVLM2:
+        return load_tiny_random_smolvlm2(device, dtype)
     source = _folder(name)  # everything below reads this local folder: no hub requests, no retries
     from transformers import AutoConfig, AutoModelForImageTextToText, AutoTokenizer
 
@@ -79,7 +85,6 @@ def load_mllm(name_or_path: str = DEFAULT_MLLM, device: str | torch.device | Non
         raise PlaygroundError(_load_error(name, exc)) from exc
     family_cls = family_for(config.model_type)
     check_weights_fit(source, config, shown=name)
-    dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
     try:
         model = AutoModelForImageTextToText.from_pretrained(source, dtype=dtype,
                                                             attn_implementation=attn_implementation, **remote)
@@ -131,4 +136,4 @@ def _load_error(name: str, exc: Exception) -> str:
 
 __all__ = ["load_mllm", "GazedMLLM", "Answer", "comparison_table", "attention_warning", "ATTENTION_MODES",
            "estimate_flops", "architecture_shape",
-           "ALIASES", "DEFAULT_MLLM", "FAMILIES"]
+           "ALIASES", "DEFAULT_MLLM", "FAMILIES", "TINY_RANDOM_SMOLVLM2", "RANDOM_WEIGHTS_NOTE"]

@@ -31,7 +31,8 @@ def add_ask_parser(subparsers) -> None:
     p.add_argument("question", help="the question, quoted")
     p.add_argument("--mllm", default=DEFAULT_MLLM,
                    help="smolvlm2-256m (default) | smolvlm2-500m | smolvlm2-2.2b | llava-onevision-0.5b | "
-                        "llava-onevision-7b | nvila | a hub id | a local folder")
+                        "llava-onevision-7b | nvila | a hub id | a local folder | tiny-random-smolvlm2 (built in, "
+                        "offline; random weights: shows the mechanics and costs, not answers)")
     p.add_argument("--gazer", default="framediff",
                    help="framediff (default, fast) | greedy (oracle, slow on a CPU at the model's grid) | random | "
                         "full | an AutoGaze hub id or folder")
@@ -91,6 +92,8 @@ def run_ask(args: argparse.Namespace) -> int:
                         single_scale=args.single_scale, **common)
     grid = mllm.single_scale_grid if args.single_scale else mllm.grid
     print(f"model     {mllm.name}  ({len(frames)} frames; gaze grid {grid.describe()})")
+    if mllm.note:
+        print(f"note      {mllm.note}")
     print(f"question  {args.question}")
     print(f"full      {full.text!r}")
     print(f"gazed     {gazed.text!r}  ({args.gazer}, kept {100 * gazed.settings['kept_fraction']:.1f}% of slots)")

@@ -88,6 +88,7 @@ class GazedMLLM:
         self.family = family
         self.name = name
         self.device = family.device
+        self.note: str | None = None  # a caveat to show with its answers (e.g. random weights)
         self._gazers: dict[tuple, Any] = {}
 
     @classmethod

@@ -1,5 +1,7 @@
 """Random-weight models of the supported classes, built in code (offline tests, demos, benchmarks).
 
+`load_mllm("tiny-random-smolvlm2")` builds the tiny SmolVLM2 of `tiny_smolvlm` in memory: the Ask
+tab and the CLI can show the mechanics and costs offline (its answers are noise).
 `save_tiny_smolvlm(folder)` and `save_tiny_llava_onevision(folder)` write a complete model folder
 (config, safetensors weights, tokenizer, preprocessor and processor configs, chat template) with
 `save_pretrained`, in the layout of the hub repositories, so that `load_mllm(folder)` goes through
@@ -14,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+TINY_RANDOM_SMOLVLM2 = "tiny-random-smolvlm2"  # built into load_mllm: runs offline, answers nothing real
+RANDOM_WEIGHTS_NOTE = "random weights: shows the mechanics and costs, not answers"
 SMOLVLM_SPECIAL = ["<|im_start|>", "<end_of_utterance>", "<image>", "<fake_token_around_image>", "<global-img>",
                    "<video>", "<|endoftext|>"]
 LLAVA_SPECIAL = ["<|im_start|>", "<|im_end|>", "<image>", "<video>", "<|endoftext|>"]
@@ -151,18 +155,48 @@ def save_model(model, tokenizer, folder: str | Path) -> Path:
     return folder
 
 
-def save_tiny_smolvlm(folder: str | Path, seed: int = 0, image_size: int = 56, patch_size: int = 4,
-                      scale_factor: int = 2) -> Path:
-    """A tiny random SmolVLM2 folder: 56 px frames, patch 4 (14 x 14 patches), pixel shuffle 2 (49 tokens)."""
+def tiny_smolvlm(seed: int = 0, image_size: int = 56, patch_size: int = 4, scale_factor: int = 2):
+    """(model, tokenizer) of a tiny random SmolVLM2, built in memory (the global torch seed is left alone).
+
+    56 px frames, patch 4 (14 x 14 patches), pixel shuffle 2 (49 tokens); generation stops at EOS.
+    """
     from transformers import SmolVLMForConditionalGeneration
 
-    torch.manual_seed(seed)
     tok = _smolvlm_tokenizer()
     vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
                   image_size=image_size, patch_size=patch_size)
     text = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
                 num_key_value_heads=2, head_dim=8, max_position_embeddings=4096)
-    model = SmolVLMForConditionalGeneration(smolvlm_config(tok, vision, text, scale_factor)).eval()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = SmolVLMForConditionalGeneration(smolvlm_config(tok, vision, text, scale_factor)).eval()
+    model.generation_config.eos_token_id = tok.eos_token_id
+    model.generation_config.pad_token_id = tok.pad_token_id
+    return model, tok
+
+
+def tiny_smolvlm_processing(image_size: int = 56):
+    """The frame processing that `smolvlm_processing_files` describes (SmolVLM2's mean, std, 1 fps)."""
+    from .families import FrameProcessing
+
+    return FrameProcessing(image_size, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), 1 / 255, 1.0)
+
+
+def load_tiny_random_smolvlm2(device, dtype: torch.dtype):
+    """The built-in `tiny-random-smolvlm2` (no files, no network): the saved `save_tiny_smolvlm` model, in memory."""
+    from .model import GazedMLLM
+
+    model, tok = tiny_smolvlm()
+    mllm = GazedMLLM.from_model(model.to(device=device, dtype=dtype), tok, tiny_smolvlm_processing(),
+                                name=TINY_RANDOM_SMOLVLM2)
+    mllm.note = RANDOM_WEIGHTS_NOTE
+    return mllm
+
+
+def save_tiny_smolvlm(folder: str | Path, seed: int = 0, image_size: int = 56, patch_size: int = 4,
+                      scale_factor: int = 2) -> Path:
+    """A tiny random SmolVLM2 folder: 56 px frames, patch 4 (14 x 14 patches), pixel shuffle 2 (49 tokens)."""
+    model, tok = tiny_smolvlm(seed, image_size, patch_size, scale_factor)
     folder = save_model(model, tok, folder)
     smolvlm_processing_files(folder, image_size, (image_size // patch_size // scale_factor) ** 2)
     return folder
