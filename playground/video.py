@@ -128,6 +128,7 @@ def as_clips(video: Any, **read_kwargs) -> np.ndarray:
         video = video[None]
     check(video.ndim == 5 and video.shape[-1] == 3,
           f"a video array must be (T,H,W,3) or (B,T,H,W,3), got shape {tuple(video.shape)}")
+    check(video.shape[0] > 0, "the video array holds zero clips (its first axis is 0)")
     check(video.shape[1] > 0, "the video has zero frames")
     check(min(video.shape[2:4]) >= 8, f"frames of {video.shape[2]}x{video.shape[3]} px are too small")
     return np.ascontiguousarray(video)

@@ -77,12 +77,11 @@ def test_twenty_concurrent_gaze_calls(client):
         assert probe_video(out[1]).num_frames == 2
 
 
-def test_ask_endpoint_with_a_tiny_mllm(client, tmp_path):
-    from playground.mllm.random_models import save_tiny_smolvlm
+def test_ask_endpoint_with_a_tiny_mllm(client):
+    from playground.mllm.random_models import TINY_RANDOM_SMOLVLM2
 
-    folder = save_tiny_smolvlm(tmp_path / "tiny-smolvlm")
-    gazed, full, table, chart, note = client.predict(
-        handle_file(str(SQUARE)), "What moves?", str(folder), "block_causal", 4, 4, api_name="/ask")
+    gazed, full, table, chart, note = client.predict(  # the built-in tiny model: no folder, no network
+        handle_file(str(SQUARE)), "What moves?", TINY_RANDOM_SMOLVLM2, "block_causal", 4, 4, api_name="/ask")
     assert isinstance(gazed, str) and isinstance(full, str)
     rows = {row[0]: row[1:] for row in table["data"]}
     gazed_tokens, full_tokens = rows["vision tokens (encoder)"]

@@ -157,8 +157,8 @@ def ask_action(video, question="What happens in this video?", mllm="smolvlm2-256
     table = pd.DataFrame(render.answer_rows(result.full, result.gazed), columns=["", "gazed", "full"])
     about = (f"*{clip.name}*, {clip.frames.shape[0]} frames at {clip.read_size[0]}x{clip.read_size[1]} px, "
              f"gazer {settings.gazer}, threshold {settings.threshold:g}, max gazing ratio {settings.max_gazing_ratio:g}")
-    note = about + ": " + (result.note or (f"gazed: {result.gazed.vision_tokens:,} vision tokens; "
-                                           f"full: {result.full.vision_tokens:,}"))
+    note = (f"{about}: gazed {result.gazed.vision_tokens:,} vision tokens, full {result.full.vision_tokens:,}"
+            + (f". {result.note}" if result.note else ""))
     chart = render.fit(render.answer_figure(result.full, result.gazed), 420)
     return result.gazed.text, result.full.text, table, chart, note
 

@@ -71,7 +71,7 @@ class RunSettings:
     @property
     def task_loss_requirement(self) -> float | None:
         """The threshold as the gazers take it (None when off)."""
-        return self.threshold if self.threshold > 0 else None
+        return knobs.threshold_or_off(self.threshold)
 
 
 @dataclass

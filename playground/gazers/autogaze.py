@@ -353,7 +353,7 @@ class AutoGazeGazer(Gazer):
         result.seconds["gaze"] = time.perf_counter() - start
         result.gazer = self.name
         result.loss_kind = self.loss_kind
-        result.settings.update(used, source=self.source, clip_len=self.clip_len)
+        result.settings.update(used, source=self.source, clip_len=self.clip_len, threshold_unit=self.threshold_unit)
         if retarget is not None:
             result.settings.update(target_scales=list(retarget.scales), target_patch_size=retarget.patch_size)
         return result
@@ -407,7 +407,8 @@ class AutoGazeGazer(Gazer):
             result = _to_result(_Clips([out], out.steps), self.grid)
             result.seconds["gaze"] = time.perf_counter() - start
             result.gazer, result.loss_kind = self.name, self.loss_kind
-            result.settings.update(used, source=self.source, frame=t, clip_len=self.clip_len)
+            result.settings.update(used, source=self.source, frame=t, clip_len=self.clip_len,
+                                   threshold_unit=self.threshold_unit)
             yield result
 
     # ---- retargeting (the reference's input_res_adapt) -----------------------------------------

@@ -280,18 +280,18 @@ class VideoMAEReconstructor(Reconstructor):
         preprocess: `crop` (the reference) or `squash` (how the gazer sees non-square frames).
         loss_terms: subset of the model's terms (`l1`, `dinov2`, `siglip2`) to compute; the loss is
             then their weighted sum only. Default: all, i.e. the loss AutoGaze's threshold refers to.
-        rebuild: `separate` (default) rebuilds each frame in its own decoder pass, as if it alone
-            were asked for, so a frame's loss does not depend on which other frames are requested
-            (and matches what the `oracle` gazer measures); `together` is the reference's single
-            pass over all requested frames (its `frame_idx_to_reconstruct`), where a rebuilt frame
-            also sees the decoded mask tokens of earlier rebuilt frames.
+        rebuild: `together` (default) is the reference's single pass over all requested frames
+            (its `frame_idx_to_reconstruct`), where a rebuilt frame also sees the decoded mask tokens
+            of earlier rebuilt frames: the loss AutoGaze's threshold was defined on. `separate`
+            rebuilds each frame in its own decoder pass, as if it alone were asked for, so a frame's
+            loss does not depend on which other frames are requested (what the `oracle` gazer measures).
     """
 
     name = "videomae"
 
     def __init__(self, model: VideoMAEAutoGaze, device=None, *, name: str = "videomae", bf16: bool = True,
                  clip_len: int = CLIP_LEN, preprocess: str = "crop", loss_terms: Sequence[str] | None = None,
-                 rebuild: str = "separate"):
+                 rebuild: str = "together"):
         cfg = model.config.mae
         super().__init__(grid_for(cfg.scale_list, cfg.patch_size), device)
         check(isinstance(clip_len, int) and 0 < clip_len <= cfg.max_num_frames,
@@ -494,7 +494,10 @@ def add_convert_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_convert(args: argparse.Namespace) -> int:
+    from ..cli import check_out_file
+
     start = time.perf_counter()
+    check_out_file(args.dst, "the destination")  # before reading the source: fail at once, in one line
     out = convert_checkpoint(args.src, args.dst, args.dtype)
     size = out.stat().st_size / 2 ** 20
     print(f"wrote {out} ({size:.1f} MiB) in {time.perf_counter() - start:.1f} s")
