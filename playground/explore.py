@@ -1,9 +1,12 @@
 """One-call gaze + rebuild + picture, for notebooks and interactive widgets.
 
 `view_gaze` gazes a clip, rebuilds it and returns a `GazeView` whose rich HTML shows the summary
-and original | gazed | reconstruction for one frame, so a notebook can drive it live with
-`ipywidgets.interact(view_gaze, video=fixed(clip), threshold=(0.0, 1.0, 0.05))` and define no
-function of its own. Gazers and reconstructors are loaded once per name and reused.
+and original | gazed | reconstruction for one frame. `gaze_html` is the same as a string, threshold
+first, so a notebook can drive it live with `ipywidgets.dlink` from a slider to an `ipywidgets.HTML`
+(`transform=functools.partial(gaze_html, video=clip)`) and define no function of its own. (We avoid
+`ipywidgets.interact` there: its Output widget made nbclient, which runs the notebooks in the tests,
+stall until the cell timeout about one run in three.) Gazers and reconstructors are loaded once per
+name and reused.
 """
 
 from __future__ import annotations
@@ -90,3 +93,14 @@ def view_gaze(video: Any, threshold: float | None = knobs.THRESHOLD, gazer: str 
     gaze = _gazer(gazer).gaze(frames, gazing_ratio=max_gazing_ratio, task_loss_requirement=knobs.threshold_or_off(threshold))
     rec = _reconstructor(reconstructor).reconstruct(frames, gaze)
     return GazeView(frames, gaze, rec, min(max(int(frame), 0), len(frames) - 1))
+
+
+def gaze_html(threshold: float | None, video: Any, gazer: str = "greedy", reconstructor: str = "paint",
+              max_gazing_ratio: float | None = knobs.MAX_GAZING_RATIO, frame: int = 0) -> str:
+    """`view_gaze(...)` as HTML, with the threshold first: a transform for `ipywidgets.dlink` from a slider.
+
+    `functools.partial(gaze_html, video=clip)` maps a threshold slider to an `ipywidgets.HTML` value,
+    a live view with no Output widget (and no function defined in the notebook).
+    """
+    return view_gaze(video, threshold, gazer, reconstructor, max_gazing_ratio, frame)._repr_html_()
+
