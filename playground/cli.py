@@ -149,7 +149,7 @@ def add_gaze_parser(subparsers) -> None:
                    default=knobs.MAX_GAZING_RATIO,
                    help="cap on slots per frame as a fraction of the 265 slots; 1 = no cap "
                         f"(default {knobs.MAX_GAZING_RATIO:g}, as in the app)")
-    p.add_argument("--clip-len", type=_knob(knobs.clip_len, "--clip-len"), default=16,
+    p.add_argument("--clip-len", type=_knob(knobs.clip_len, "--clip-len"), default=knobs.CLIP_LEN,
                    help="AutoGaze restarts its caches every N frames (it was trained on 16-frame clips; "
                         "default 16; 0 = carry them over all frames, as the reference's single call)")
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: $PLAYGROUND_DEVICE, else auto)")
@@ -188,14 +188,12 @@ def publish(tmp: Path, out: Path) -> None:
 
 def run_gaze(args: argparse.Namespace) -> int:
     from . import load_gazer, load_reconstructor
-    from .gazers.autogaze import AutoGazeGazer
+    from .gazers import applicable_options
 
     out = check_out_folder(args.out)
     started = time.perf_counter()
     frames, fps = read_frames(args)
-    gazer = load_gazer(args.gazer, device=args.device)
-    if isinstance(gazer, AutoGazeGazer):
-        gazer.clip_len = args.clip_len or None
+    gazer = load_gazer(args.gazer, device=args.device, **applicable_options(args.gazer, clip_len=args.clip_len))
     reconstructor = load_reconstructor(args.reconstructor, device=args.device)
     gaze = gaze_with_progress(gazer, frames, args.max_gazing_ratio, knobs.threshold_or_off(args.threshold),
                               show=len(frames) > 16 or sys.stderr.isatty())

@@ -21,6 +21,7 @@ NUM_FRAMES = 16  # default frames sampled from a video (the clip length AutoGaze
 # a negative threshold acts like "off".
 MAX_THRESHOLD = 10.0
 MAX_FPS = 1000.0  # sampling rates above this are no video's
+CLIP_LEN = 16  # AutoGaze restarts its caches every this many frames (the clip length it was trained on)
 MAX_CLIP_LEN = 4096  # cache-restart period in frames; 0 = never restart
 
 

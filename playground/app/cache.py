@@ -15,6 +15,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Hashable, Sequence
 
+from .. import knobs
 from ..errors import PlaygroundError
 from .limits import _env_number
 from .memory import nbytes
@@ -144,26 +145,20 @@ def model_key(name: str) -> str:
 def get_gazer(name: str, device: str | None = None):
     """A loaded gazer (`greedy`, `framediff`, `random`, `full`, an AutoGaze hub id or path), cached."""
     from .. import load_gazer
+    from ..gazers import applicable_options, available_gazers
 
     name = str(name or "").strip()
     if not name:
-        raise PlaygroundError("choose a gazer: greedy, framediff, random, full, or an AutoGaze checkpoint")
+        raise PlaygroundError(f"choose a gazer: {', '.join(available_gazers())}, or an AutoGaze checkpoint")
     from ..gazers import MEASURING_GAZERS, TRAINING_FREE_GAZERS
     from .model_paths import check_model_name
 
     check_model_name("gazer", name, [*TRAINING_FREE_GAZERS, *MEASURING_GAZERS])
+    # AutoGaze restarts its caches every 16 frames here: it was trained on 16-frame clips, and the app
+    # takes longer runs (this also keeps memory and attention history bounded).
+    options = applicable_options(name, clip_len=knobs.CLIP_LEN)
     return MODELS.get(("gazer", model_key(name), device),
-                      lambda: _friendly_load("gazer", name, lambda: _in_clips(load_gazer(name, device=device))))
-
-
-def _in_clips(gazer):
-    """AutoGaze restarts its caches every 16 frames here: it was trained on 16-frame clips, and the
-    app takes longer runs (this also keeps memory and attention history bounded)."""
-    from ..gazers.autogaze import CLIP_LEN, AutoGazeGazer
-
-    if isinstance(gazer, AutoGazeGazer):
-        gazer.clip_len = CLIP_LEN
-    return gazer
+                      lambda: _friendly_load("gazer", name, lambda: load_gazer(name, device=device, **options)))
 
 
 def get_reconstructor(name: str, device: str | None = None):

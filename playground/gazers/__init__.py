@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import PlaygroundError
 from .base import FrameByFrameGazer, Gazer, frame_budgets
 from .simple import FullGazer, RandomGazer
 from .greedy import GreedyGazer
@@ -26,8 +27,36 @@ MEASURING_GAZERS: dict[str, type[Gazer]] = {"oracle": OracleGazer}
 
 
 def available_gazers() -> list[str]:
-    """Names `load_gazer` understands without a path (AutoGaze hub ids need weights in the cache)."""
+    """Names `load_gazer` understands without a path (AutoGaze hub ids need weights in the cache).
+
+    This is the one list of names: the app's dropdowns and Compare tab, the errors and the tests read it.
+    """
     return list(TRAINING_FREE_GAZERS) + list(AUTOGAZE_HUB_IDS)
+
+
+def gazer_options(name_or_path: str) -> set[str]:
+    """The options `load_gazer(name_or_path, **options)` accepts (read from the loaders' signatures)."""
+    key = str(name_or_path).strip().lower()
+    cls = TRAINING_FREE_GAZERS.get(key) or MEASURING_GAZERS.get(key)
+    if cls is not None:
+        return _parameters(cls.__init__) - {"self", "device"}
+    from .autogaze import AutoGazeGazer, load_autogaze
+
+    return (_parameters(load_autogaze) | _parameters(AutoGazeGazer.__init__)) - {
+        "self", "name_or_path", "device", "net", "preprocessor", "source", "kwargs"}
+
+
+def applicable_options(name_or_path: str, **options) -> dict:
+    """The subset of `options` that this gazer takes (e.g. `clip_len` only for AutoGaze checkpoints)."""
+    takes = gazer_options(name_or_path)
+    return {k: v for k, v in options.items() if k in takes}
+
+
+def _parameters(fn) -> set[str]:
+    import inspect
+
+    return {p.name for p in inspect.signature(fn).parameters.values()
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
 
 def load_gazer(name_or_path: str, device: str | torch.device | None = None, **kwargs) -> Gazer:
@@ -42,6 +71,10 @@ def load_gazer(name_or_path: str, device: str | torch.device | None = None, **kw
         A `Gazer` whose `.gaze(video, gazing_ratio=..., task_loss_requirement=...)` returns a `GazeResult`.
     """
     key = str(name_or_path).strip()
+    unknown = sorted(set(kwargs) - gazer_options(key))
+    if unknown and (key.lower() in TRAINING_FREE_GAZERS or key.lower() in MEASURING_GAZERS):
+        raise PlaygroundError(f"gazer {key!r} takes no option {', '.join(unknown)} "
+                              f"(it takes: {', '.join(sorted(gazer_options(key))) or 'none'})")
     if key.lower() in TRAINING_FREE_GAZERS:
         return TRAINING_FREE_GAZERS[key.lower()](device=device, **kwargs)
     if key.lower() in MEASURING_GAZERS:
@@ -51,5 +84,6 @@ def load_gazer(name_or_path: str, device: str | torch.device | None = None, **kw
     return load_autogaze(key, device=device, **kwargs)
 
 
-__all__ = ["Gazer", "FrameByFrameGazer", "load_gazer", "available_gazers", "frame_budgets",
+__all__ = ["Gazer", "FrameByFrameGazer", "load_gazer", "available_gazers", "gazer_options", "applicable_options",
+           "frame_budgets",
            "TRAINING_FREE_GAZERS", "AUTOGAZE_HUB_IDS"]
