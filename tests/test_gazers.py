@@ -1,13 +1,19 @@
-"""Training-free gazers: invariants on the example clips, stream == gaze, bad knobs."""
+"""Gazer invariants, parametrised over the registry (as timm's tests are over `list_models()`).
+
+Every built-in gazer of `available_gazers(built_in=True)` is checked here; a new gazer is tested by
+being registered. What a gazer says of itself (`uses_budget`, `uses_threshold`) decides which
+invariants apply, not its name.
+"""
 
 import numpy as np
 import pytest
 import torch
 
-from playground import PlaygroundError, load_gazer, load_reconstructor
+from playground import PlaygroundError, available_gazers, load_gazer, load_reconstructor
 from playground.gaze import concat_frames
 
-NAMES = ["greedy", "framediff", "random", "full"]
+NAMES = available_gazers(built_in=True)
+THRESHOLD_NAMES = [n for n in NAMES if load_gazer(n).uses_threshold]
 
 
 @pytest.fixture(scope="module", params=["synthetic", "example"])
@@ -27,9 +33,9 @@ def test_ids_in_range_and_budget(name, ratio, clip, device):
         ids = result.frame_slots(0, t)
         assert ((ids >= 0) & (ids < S)).all()
         assert len(set(ids.tolist())) == len(ids), "a slot was gazed twice in one frame"
-        if name != "full":
+        if load_gazer(name).uses_budget:
             assert len(ids) <= budget
-    if name in ("greedy", "random"):  # no threshold: both spend the whole budget
+    if load_gazer(name).uses_budget:  # no threshold: every gazer spends the whole budget
         assert (result.counts() == budget).all()
 
 
@@ -39,14 +45,14 @@ def test_full_gazes_every_finest_slot(clip):
     assert mask[..., 69:].all() and not mask[..., :69].any()
 
 
-@pytest.mark.parametrize("name", ["greedy", "framediff"])
+@pytest.mark.parametrize("name", THRESHOLD_NAMES)
 def test_higher_threshold_never_keeps_more(name, clip):
     gazer = load_gazer(name)
     kept = [gazer.gaze(clip, task_loss_requirement=x).num_gazed for x in (0.05, 0.1, 0.2, 0.4, 0.8)]
     assert kept == sorted(kept, reverse=True), kept
 
 
-@pytest.mark.parametrize("name", ["greedy", "framediff"])
+@pytest.mark.parametrize("name", THRESHOLD_NAMES)
 def test_threshold_matters_on_real_footage(name, example_clip):
     gazer = load_gazer(name)
     assert gazer.gaze(example_clip, task_loss_requirement=0.05).num_gazed > \
@@ -103,3 +109,16 @@ def test_bad_knobs_raise_one_line(kwargs, synthetic_clip):
 def test_unknown_gazer_is_a_clear_error(tmp_path):
     with pytest.raises(PlaygroundError):
         load_gazer(str(tmp_path / "no-such-checkpoint"))
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if not load_gazer(n).uses_threshold])
+def test_gazers_that_ignore_the_threshold_do(name, synthetic_clip):
+    gazer = load_gazer(name)
+    assert gazer.gaze(synthetic_clip, gazing_ratio=0.2, task_loss_requirement=0.05).gazing_pos.tolist() == \
+        gazer.gaze(synthetic_clip, gazing_ratio=0.2, task_loss_requirement=0.8).gazing_pos.tolist()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_unknown_options_are_one_line(name):
+    with pytest.raises(PlaygroundError, match="takes no option"):
+        load_gazer(name, frobnicate=1)

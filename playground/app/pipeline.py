@@ -251,7 +251,7 @@ def compare_gazers(clip: Clip, settings: RunSettings, ratio: float, gazers: Sequ
 
     ratio = finite_number(ratio, "budget")
     check(0 < ratio <= 1, f"the budget must be in (0, 1], got {ratio}")
-    names = list(gazers or [n for n in available_gazers() if "/" not in n])
+    names = list(gazers or available_gazers(built_in=True))
     if settings.gazer and settings.gazer.lower() not in names:
         names.insert(0, settings.gazer)  # a checkpoint the user chose joins the comparison
     budget = sum(frame_budgets(ratio, clip.frames.shape[0], cache.get_gazer(names[0]).grid.num_slots))

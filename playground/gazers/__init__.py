@@ -26,12 +26,13 @@ AUTOGAZE_HUB_IDS = ("nvidia/AutoGaze", "bfshi/AutoGaze")
 MEASURING_GAZERS: dict[str, type[Gazer]] = {"oracle": OracleGazer}
 
 
-def available_gazers() -> list[str]:
+def available_gazers(built_in: bool = False) -> list[str]:
     """Names `load_gazer` understands without a path (AutoGaze hub ids need weights in the cache).
 
     This is the one list of names: the app's dropdowns and Compare tab, the errors and the tests read it.
+    `built_in=True` keeps the ones that load offline with no weights (the training-free gazers).
     """
-    return list(TRAINING_FREE_GAZERS) + list(AUTOGAZE_HUB_IDS)
+    return list(TRAINING_FREE_GAZERS) + ([] if built_in else list(AUTOGAZE_HUB_IDS))
 
 
 def gazer_options(name_or_path: str) -> set[str]:

@@ -46,6 +46,7 @@ class Gazer:
     # reconstruction loss it stops at, measured or predicted), "change" (a per-patch change, on its
     # own scale) or None (it ignores the threshold; only the budget decides).
     threshold_unit: str | None = "loss"
+    uses_budget: bool = True  # whether gazing_ratio caps what it keeps (`full` keeps every finest patch)
 
     @property
     def uses_threshold(self) -> bool:

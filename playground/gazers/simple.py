@@ -34,6 +34,7 @@ class FullGazer(FrameByFrameGazer):
 
     name = "full"
     threshold_unit = None
+    uses_budget = False
 
     def _start(self, clips: np.ndarray):
         return {"batch": clips.shape[0]}

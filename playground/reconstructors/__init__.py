@@ -16,8 +16,9 @@ TRAINING_FREE_RECONSTRUCTORS: dict[str, type[Reconstructor]] = {"paint": PaintRe
 VIDEOMAE_HUB_IDS = ("bfshi/VideoMAE_AutoGaze",)
 
 
-def available_reconstructors() -> list[str]:
-    return list(TRAINING_FREE_RECONSTRUCTORS) + list(VIDEOMAE_HUB_IDS)
+def available_reconstructors(built_in: bool = False) -> list[str]:
+    """Names `load_reconstructor` understands without a path; `built_in=True`: those that need no weights."""
+    return list(TRAINING_FREE_RECONSTRUCTORS) + ([] if built_in else list(VIDEOMAE_HUB_IDS))
 
 
 def load_reconstructor(name_or_path: str = "paint", device: str | torch.device | None = None,
