@@ -150,18 +150,42 @@ class MultiScaleGrid:
     def coverage(self, slot_mask: torch.Tensor, size: int | None = None) -> torch.Tensor:
         """(..., num_slots) bool -> (..., S, size, size) per-scale pixel coverage at `size` (default canvas)."""
         size = size or self.canvas
-        maps = []
-        for m in self.scale_maps(slot_mask.float()):
-            lead = m.shape[:-2]
-            up = torch.nn.functional.interpolate(m.reshape(-1, 1, *m.shape[-2:]), size=(size, size), mode="nearest")
-            maps.append(up.reshape(*lead, size, size))
-        return torch.stack(maps, dim=-3) > 0.5
+        mask = torch.as_tensor(slot_mask).bool()
+        return torch.stack([self.covered(mask, s, size, size) for s in range(self.num_scales)], dim=-3)
 
-    def finest_coverage(self, slot_mask: torch.Tensor, size: int | None = None) -> torch.Tensor:
-        """(..., num_slots) -> (..., size, size) int: index of the finest gazed scale per pixel, -1 if none."""
-        cov = self.coverage(slot_mask, size).long()  # (..., S, h, w)
-        levels = torch.arange(1, self.num_scales + 1, device=cov.device).view(-1, 1, 1)
-        return (cov * levels).amax(dim=-3) - 1
+    def finest_scale_map(self, slot_mask: torch.Tensor, height: int | None = None,
+                         width: int | None = None) -> torch.Tensor:
+        """The finest gazed scale at each pixel: the one map the reconstructors, overlays and tiles use.
+
+        Args:
+            slot_mask: (..., num_slots) bool, which slots were gazed.
+            height, width: the picture's size H, W (default: the canvas); the canvas is squashed onto
+                it, each pixel taking the cell under its centre (the rounding of `boxes`).
+
+        Returns:
+            (..., H, W) int64 index of the finest gazed scale per pixel, -1 where none.
+        """
+        mask = torch.as_tensor(slot_mask).bool()
+        height, width = height or self.canvas, width or self.canvas
+        finest = torch.full((*mask.shape[:-1], height, width), -1, dtype=torch.long, device=mask.device)
+        for s in range(self.num_scales):  # coarse first, so finer scales overwrite
+            finest[self.covered(mask, s, height, width)] = s
+        return finest
+
+    def cell_index(self, length: int, scale_index: int) -> np.ndarray:
+        """(length,) row (or column) of scale `scale_index`'s cell under each of `length` pixels (canvas squashed on)."""
+        side = self.sides[scale_index]
+        canvas_pos = np.minimum(((np.arange(length) + 0.5) * self.canvas / length).astype(np.int64), self.canvas - 1)
+        edges = np.round(np.arange(side + 1) * self.canvas / side)
+        return np.searchsorted(edges, canvas_pos, side="right") - 1
+
+    def covered(self, mask: torch.Tensor, s: int, height: int, width: int) -> torch.Tensor:
+        """(..., num_slots) bool -> (..., H, W) bool: the pixels under a gazed slot of scale s."""
+        side = self.sides[s]
+        cells = mask[..., self.scale_slice(s)].reshape(*mask.shape[:-1], side, side)
+        rows = torch.as_tensor(self.cell_index(height, s), device=mask.device)
+        cols = torch.as_tensor(self.cell_index(width, s), device=mask.device)
+        return cells.index_select(-2, rows).index_select(-1, cols)
 
     def describe(self) -> str:
         parts = "+".join(str(c) for c in self.counts)

@@ -62,13 +62,6 @@ def scale_legend_html(grid: MultiScaleGrid) -> str:
 # ---- overlays -------------------------------------------------------------------------------
 
 
-def _cell_index(length: int, canvas: int, side: int) -> np.ndarray:
-    """(length,) row (or column) of a `side`-cell grid under each frame pixel, matching grid.boxes rounding."""
-    canvas_pos = np.minimum(((np.arange(length) + 0.5) * canvas / length).astype(np.int64), canvas - 1)
-    edges = np.round(np.arange(side + 1) * canvas / side)
-    return np.searchsorted(edges, canvas_pos, side="right") - 1
-
-
 def _border(cells: np.ndarray, width: int) -> np.ndarray:
     """(length,) bool: pixels within `width` of a cell edge."""
     change = np.zeros(len(cells), dtype=bool)
@@ -81,9 +74,9 @@ def _border(cells: np.ndarray, width: int) -> np.ndarray:
     return change
 
 
-def scale_maps(slot_mask: torch.Tensor | np.ndarray, grid: MultiScaleGrid, height: int, width: int,
-               line: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Per-pixel finest gazed scale, and box outlines, at a frame's resolution.
+def pixel_scales(slot_mask: torch.Tensor | np.ndarray, grid: MultiScaleGrid, height: int, width: int,
+                 line: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel finest gazed scale (`grid.finest_scale_map`), and box outlines, at a frame's resolution.
 
     Args:
         slot_mask: (T, S) bool, which slots of each frame were gazed.
@@ -95,18 +88,12 @@ def scale_maps(slot_mask: torch.Tensor | np.ndarray, grid: MultiScaleGrid, heigh
         finest: int (T, H, W) index of the finest gazed scale per pixel, -1 if none.
         outline: int (T, H, W) scale whose box outline passes there (finest on top), -1 if none.
     """
-    mask = np.asarray(torch.as_tensor(slot_mask).cpu(), dtype=bool)
-    T = mask.shape[0]
-    finest = np.full((T, height, width), -1, dtype=np.int64)
-    outline = np.full((T, height, width), -1, dtype=np.int64)
-    for s, side in enumerate(grid.sides):
-        cells = mask[:, grid.scale_slice(s)].reshape(T, side, side)
-        rows, cols = _cell_index(height, grid.canvas, side), _cell_index(width, grid.canvas, side)
-        covered = cells[:, rows][:, :, cols]  # (T, H, W)
-        finest[covered] = s
-        if line:
-            edge = _border(rows, line)[:, None] | _border(cols, line)[None, :]
-            outline[covered & edge[None]] = s
+    mask = torch.as_tensor(np.asarray(torch.as_tensor(slot_mask).cpu(), dtype=bool))
+    finest = grid.finest_scale_map(mask, height, width).numpy()
+    outline = np.full(finest.shape, -1, dtype=np.int64)
+    for s in range(grid.num_scales if line else 0):  # coarse first, so finer outlines are drawn on top
+        edge = _border(grid.cell_index(height, s), line)[:, None] | _border(grid.cell_index(width, s), line)[None, :]
+        outline[grid.covered(mask, s, height, width).numpy() & edge[None]] = s
     return finest, outline
 
 
@@ -136,7 +123,7 @@ def overlay_frames(frames: np.ndarray | torch.Tensor, gaze: GazeResult | dict, c
     T, H, W = frames.shape[:3]
     check(gaze.num_frames == T, f"the gaze covers {gaze.num_frames} frames but {T} frames were given")
     line = max(1, round(min(H, W) / 360)) if outline else 0
-    finest, edges = scale_maps(gaze.slot_mask()[clip], gaze.grid, H, W, line)
+    finest, edges = pixel_scales(gaze.slot_mask()[clip], gaze.grid, H, W, line)
     return _paint(frames, finest, edges, gaze.grid.num_scales, alpha, dim)
 
 
@@ -155,7 +142,7 @@ def coverage_image(gaze: GazeResult | dict, clip: int = 0, size: int | None = No
     """uint8 (T, size, size, 3) map of the canvas: each pixel in its finest gazed scale's colour, black if none."""
     gaze = as_gaze_result(gaze)
     size = size or gaze.grid.canvas
-    finest, _ = scale_maps(gaze.slot_mask()[clip], gaze.grid, size, size)
+    finest, _ = pixel_scales(gaze.slot_mask()[clip], gaze.grid, size, size)
     colors = np.concatenate([np.zeros((1, 3), np.float32), _palette(gaze.grid.num_scales)])
     return colors[finest + 1].astype(np.uint8)
 
@@ -266,7 +253,7 @@ def gaze_order_image(frame: np.ndarray | torch.Tensor, gaze: GazeResult | dict, 
     mask = one.slot_mask()[0, frame_index:frame_index + 1]
     H, W = image.shape[1:3]
     line = max(1, round(min(H, W) / 360))
-    finest, edges = scale_maps(mask, gaze.grid, H, W, line)
+    finest, edges = pixel_scales(mask, gaze.grid, H, W, line)
     picture = Image.fromarray(_paint(image, finest, edges, gaze.grid.num_scales, 0.45, DIM)[0])
     draw = ImageDraw.Draw(picture)
     ids = one.frame_slots(0, frame_index)[:max_labels]

@@ -81,6 +81,6 @@ def test_masks_and_coverage():
     cov = g.coverage(mask)
     assert cov.shape == (2, 4, 224, 224)
     assert int(cov[0, 0].sum()) == 112 * 112 and int(cov[0, 3].sum()) == 256 and not cov[1].any()
-    level = g.finest_coverage(mask)
+    level = g.finest_scale_map(mask)
     assert level[0, 0, 0] == 3 and level[0, 50, 50] == 0 and level[0, 200, 200] == -1
     assert (level[1] == -1).all()

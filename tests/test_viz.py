@@ -10,7 +10,7 @@ from playground import GazeResult, MultiScaleGrid, load_gazer, load_reconstructo
 from playground.errors import PlaygroundError
 from playground.viz import (DIM, SCALE_COLORS, coverage_image, fig_gazer_comparison, fig_loss_per_frame,
                             fig_threshold_curve, fig_tokens_per_frame, gaze_order_image, overlay_frames,
-                            scale_legend, scale_maps, side_by_side)
+                            scale_legend, pixel_scales, side_by_side)
 
 GRID = MultiScaleGrid()
 
@@ -47,7 +47,7 @@ def test_finer_scale_wins_and_outlines_follow_boxes():
     frames = grey(1, 224, 224)
     fine = GRID.offsets[3]  # the first finest slot: canvas box (0, 0, 16, 16)
     gaze = gaze_of([[0, fine]])
-    finest, outline = scale_maps(gaze.slot_mask()[0], GRID, 224, 224, line=1)
+    finest, outline = pixel_scales(gaze.slot_mask()[0], GRID, 224, 224, line=1)
     assert np.all(finest[0, :16, :16] == 3) and np.all(finest[0, 16:112, 16:112] == 0)
     assert np.all(finest[0, 112:] == -1)
     assert np.all(outline[0, 0, :16] == 3) and outline[0, 8, 8] == -1  # box edge vs interior
@@ -61,7 +61,7 @@ def test_overlay_on_real_gaze_matches_slot_mask(synthetic_clip):
     gaze = load_gazer("random").gaze(frames, gazing_ratio=0.2)
     out = overlay_frames(frames, gaze, outline=False)
     assert out.shape == frames.shape and out.dtype == np.uint8
-    cover = GRID.finest_coverage(gaze.slot_mask()[0]).numpy()  # (T, 224, 224) on the canvas = frame size here
+    cover = GRID.finest_scale_map(gaze.slot_mask()[0]).numpy()  # (T, 224, 224) on the canvas = frame size here
     expected_dim = np.round(frames.astype(np.float32) * np.float32(DIM)).astype(np.uint8)
     np.testing.assert_array_equal(out[cover < 0], expected_dim[cover < 0])
     assert not np.array_equal(out[cover >= 0], expected_dim[cover >= 0])

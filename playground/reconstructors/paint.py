@@ -97,7 +97,7 @@ class PaintReconstructor(Reconstructor):
         start = time.perf_counter()
         B, T = clips.shape[:2]
         C = self.grid.canvas
-        levels = self.grid.finest_coverage(gaze.slot_mask()).to(self.device)  # (B, T, C, C)
+        levels = self.grid.finest_scale_map(gaze.slot_mask()).to(self.device)  # (B, T, C, C)
         canvas = blank_canvas(B, C, self.device)
         wanted = set(frames)
         rebuilt, targets = {}, {}
