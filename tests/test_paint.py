@@ -5,7 +5,7 @@ import torch
 
 from playground import GazeResult, PlaygroundError, load_gazer, load_reconstructor
 from playground.pixels import to_canvas
-from playground.reconstructors.paint import scale_views
+from playground.painting import scale_views
 
 
 def test_every_finest_patch_is_exact(example_clip):

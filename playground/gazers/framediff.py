@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..pixels import to_canvas
-from ..reconstructors.paint import blank_canvas
+from ..painting import blank_canvas
 from .base import FrameByFrameGazer
 
 

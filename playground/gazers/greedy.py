@@ -14,7 +14,7 @@ import torch
 
 from ..geometry import MultiScaleGrid
 from ..pixels import to_canvas
-from ..reconstructors.paint import blank_canvas, check_paintable, paint, scale_views
+from ..painting import blank_canvas, check_paintable, paint, scale_views
 from .base import FrameByFrameGazer
 
 

@@ -1,0 +1,69 @@
+"""Painting primitives: what each scale's patches show on the canvas, and pasting them over the last frame.
+
+`paint` (the reconstructor) rebuilds frames with these, and the `greedy` and `framediff` gazers
+use the same rules to measure the loss of what they keep, so a gazer's measured trace equals the
+reconstructor's loss. A patch at scale s is the frame downsampled to s x s, cut into patches, and
+each patch upsampled on its own back to its canvas box; coarse patches go first and finer ones over
+them. Frame 0 starts from a neutral grey canvas.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .errors import check
+from .geometry import MultiScaleGrid
+from .pixels import normalize, resize
+
+
+def blank_canvas(batch: int, canvas: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(B, 3, canvas, canvas) neutral grey (uint8 128) in normalised space: the canvas before frame 0."""
+    grey = torch.full((batch, canvas, canvas, 3), 128, dtype=torch.uint8, device=device)
+    return normalize(grey)
+
+
+def check_paintable(grid: MultiScaleGrid) -> None:
+    """Every scale's slot boxes must be whole pixels of the canvas."""
+    for side in grid.sides:
+        check(grid.canvas % side == 0,
+              f"{grid.describe()} cannot be painted: {side} patches per side do not divide {grid.canvas} px")
+
+
+def scale_views(frames: torch.Tensor, grid: MultiScaleGrid) -> torch.Tensor:
+    """What each scale's patches show, pasted on the canvas.
+
+    Args:
+        frames: (N, 3, C, C) normalised frames at the canvas size C = grid.canvas.
+
+    Returns:
+        (N, S, 3, C, C): view s is the frame as scale s's patches would paint it everywhere.
+    """
+    N, p, C = frames.shape[0], grid.patch_size, grid.canvas
+    views = []
+    for scale, n in zip(grid.scales, grid.sides):
+        box = C // n
+        small = resize(frames, scale)  # (N, 3, scale, scale), antialiased when shrinking
+        if box == p:
+            views.append(small)
+            continue
+        patches = small.reshape(N, 3, n, p, n, p).permute(0, 2, 4, 1, 3, 5).reshape(N * n * n, 3, p, p)
+        # Each patch is upsampled alone so that its paste uses only its own pixels.
+        up = F.interpolate(patches, size=(box, box), mode="bilinear", align_corners=False)
+        views.append(up.reshape(N, n, n, 3, box, box).permute(0, 3, 1, 4, 2, 5).reshape(N, 3, C, C))
+    return torch.stack(views, dim=1)
+
+
+def paint(previous: torch.Tensor, views: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+    """Paste views over the previous canvas.
+
+    Args:
+        previous: (N, 3, C, C) last reconstruction.
+        views: (N, S, 3, C, C) from `scale_views`.
+        level: (N, C, C) int64 finest gazed scale index per pixel, -1 where nothing was gazed.
+
+    Returns:
+        (N, 3, C, C) the new reconstruction.
+    """
+    picked = views.gather(1, level.clamp(min=0)[:, None, None].expand(-1, 1, 3, -1, -1))[:, 0]
+    return torch.where((level >= 0)[:, None], picked, previous)
