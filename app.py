@@ -5,7 +5,7 @@ The port comes from $GRADIO_SERVER_PORT (default 7860).
 """
 
 from playground.app import build_demo, launch_kwargs, tempfiles  # first: it gives Gradio the app's own cache
-from playground.staging import interrupt_on_sigterm
+from playground.staging import interrupt_on_signals
 
 import gradio as gr  # noqa: E402  (after playground.app, which sets $GRADIO_TEMP_DIR)
 
@@ -18,6 +18,7 @@ def construct_demo() -> gr.Blocks:
 demo = construct_demo()  # Spaces and `gradio app.py` reload mode look for a module-level `demo`
 
 if __name__ == "__main__":
-    with interrupt_on_sigterm():  # SIGTERM closes the server as Ctrl-C does
+    # SIGTERM closes the server as Ctrl-C does; either first removes the app's temporary files and
+    # Gradio's cache of its results (closing the server can take seconds: a kill may come first)
+    with interrupt_on_signals(first=tempfiles.remove_all):
         demo.launch(**launch_kwargs())
-    tempfiles.remove_all()  # the app's temporary files and Gradio's cache of its results

@@ -78,6 +78,8 @@ def main() -> int:
                       f"({time.perf_counter() - started:5.0f} s)", flush=True)
         if client is not None:
             client.close()
+        stopping = time.perf_counter()
+    print(f"server stopped (Ctrl-C) with status {server.returncode} in {time.perf_counter() - stopping:.1f} s")
     growth = samples[args.requests] - samples[check_at]
     verdict = "PASS" if growth <= args.budget_mb else "FAIL"
     print(f"app memory: {args.requests} /gaze requests of <= {args.frames} frames, {args.per_session} per session, "

@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 STAGING_PREFIX = ".gaze-staging-"  # the CLI's hidden folder beside --out, moved into place at the end
 STALE_AFTER_S = 3600.0
@@ -70,24 +70,30 @@ def remove_stale(parent: str | Path, prefix: str, max_age_s: float = STALE_AFTER
 
 
 @contextlib.contextmanager
-def interrupt_on_sigterm() -> Iterator[None]:
-    """Within the block, SIGTERM raises KeyboardInterrupt (as Ctrl-C does), so `finally` clean-ups run.
+def interrupt_on_signals(first: Callable[[], None] | None = None) -> Iterator[None]:
+    """Within the block, SIGTERM raises KeyboardInterrupt as Ctrl-C does, so `finally` clean-ups run;
+    `first()`, when given, runs as soon as either signal arrives (before a shutdown that may be slow).
 
-    Only in the main thread, and only where SIGTERM has its default action; elsewhere it does nothing.
+    Only in the main thread, and only for a signal that has its default handler (not another library's).
     """
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    signal.signal(signal.SIGTERM, _interrupt)
+    defaults = {signal.SIGTERM: signal.SIG_DFL, signal.SIGINT: signal.default_int_handler}
+    taken = {sig: default for sig, default in defaults.items() if signal.getsignal(sig) is default}
+
+    def interrupt(signum, frame):
+        if first is not None:
+            first()
+        raise KeyboardInterrupt
+
+    for sig in taken:
+        signal.signal(sig, interrupt)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
+        for sig, default in taken.items():
+            signal.signal(sig, default)
 
 
 @contextlib.contextmanager
@@ -99,7 +105,7 @@ def staging_folder(parent: str | Path, prefix: str = STAGING_PREFIX,
     block runs removes this one too (a SIGKILL or the OOM killer leaves it to the next run).
     """
     remove_stale(parent, prefix, max_age_s)
-    with interrupt_on_sigterm():
+    with interrupt_on_signals():
         path = make_dir(parent, prefix)
         try:
             yield path

@@ -42,12 +42,14 @@ def test_stale_staging_folder_is_removed_by_the_next_cli_run(tmp_path):
 
 @pytest.mark.skipif(signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL, reason="SIGTERM is handled here")
 def test_staging_folder_goes_on_sigterm(tmp_path):
+    handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
         with staging.staging_folder(tmp_path) as staged:
             (staged / "x").write_text("x")
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(5)  # the handler interrupts this
-    assert list(tmp_path.iterdir()) == [] and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert list(tmp_path.iterdir()) == []
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == handlers  # handlers restored
 
 
 def test_app_removes_its_temporary_folders_on_sigterm(tmp_path):

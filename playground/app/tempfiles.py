@@ -7,8 +7,8 @@ so a run folder is only needed until the response has been sent. Folders older t
 Gradio's cache (uploads and the copies of returned files) goes to a folder of this process too
 (`gradio_cache()`, set as $GRADIO_TEMP_DIR before any component exists), removed at exit as well.
 Both are named `<prefix><pid>-<random>`, so the ones a killed app left are recognised and removed
-by the next app once they are an hour old (`playground.staging`). `python app.py` turns SIGTERM
-into the Ctrl-C path and calls `remove_all()` once the server has closed.
+by the next app once they are an hour old (`playground.staging`). `python app.py` calls
+`remove_all()` as soon as SIGTERM or Ctrl-C arrives, then closes the server.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ def _own_dir(parent: str | Path, prefix: str) -> Path:
 
 
 def remove_all() -> None:
-    """Remove this process's scratch root and Gradio cache now (call when the server has closed;
-    exit does it too, but only once every worker thread has finished)."""
+    """Remove this process's scratch root and Gradio cache now (when the server stops; exit does it
+    too, but only after the server has closed and every worker thread has finished)."""
     for path in (_root, _gradio):
         if path is not None:
             shutil.rmtree(path, ignore_errors=True)
