@@ -1,4 +1,4 @@
-"""`greedy`: the reconstruction-driven oracle gazer.
+"""`greedy`: the training-free greedy gazer, driven by the paint reconstruction loss.
 
 For each frame it repeatedly adds the multi-scale patch whose paste (by the `paint` rules) lowers
 the frame's L1 reconstruction loss the most, until the loss is at or below the threshold or the
@@ -19,7 +19,9 @@ from .base import FrameByFrameGazer
 
 
 class GreedyGazer(FrameByFrameGazer):
-    """Oracle: pick the patch that lowers the reconstruction loss most, until the threshold is met.
+    """Greedy: pick the patch that lowers the paint loss most, until the threshold is met.
+
+    (The `oracle` gazer applies the same rule with a real reconstructor's loss.)
 
     With a threshold, a frame also stops when no patch lowers its loss any more. Without one it
     spends its whole budget (the `gazing_ratio` cap). The loss trace is measured, not predicted.
