@@ -1,8 +1,8 @@
 """Fetching checkpoint files from the Hugging Face hub or its local cache, with one-line errors.
 
-The AutoGaze and VideoMAE loaders both come here, so offline behaviour is the same for both: with
-`HF_HUB_OFFLINE` set only the local cache is read (no network retries), and every failure is a
-`PlaygroundError` that says what to do.
+Every loader comes here (AutoGaze and VideoMAE through `checkpoints.locate`, MLLMs directly), so
+offline behaviour is the same for all: with `HF_HUB_OFFLINE` set only the local cache is read (no
+network retries), and every failure is a `PlaygroundError` that says what to do.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from .errors import PlaygroundError, first_sentence
 
 
 def looks_like_hub_id(name: str) -> bool:
-    """'owner/name' (not a path, not a checkpoint file name)."""
-    return re.fullmatch(r"[\w.-]+/[\w.-]+", name) is not None and not name.endswith((".pt", ".safetensors"))
+    """'owner/name' (not a path such as './x' or '../x', not a checkpoint file name)."""
+    return (re.fullmatch(r"[\w.-]+/[\w.-]+", name) is not None and not name.startswith(".")
+            and not name.endswith((".pt", ".safetensors")))
 
 
 def hub_offline() -> bool:

@@ -14,7 +14,6 @@ block-causal in time.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -30,8 +29,7 @@ import torch
 from .. import metrics
 from ..device import autocast
 from ..errors import PlaygroundError, check, first_sentence
-from ..checkpoints import inside
-from ..hub import hub_snapshot, looks_like_hub_id
+from ..checkpoints import build_on_meta, float32_state, inside, locate, read_safetensors
 from ..gaze import GazeResult
 from ..geometry import grid_for
 from ..models.videomae_model import ConfigError, VideoMAEAutoGaze, VideoMAEConfig, init_random_
@@ -103,22 +101,26 @@ def find_checkpoint(name_or_path: str, cache_dir=None, revision=None) -> tuple[P
     Returns:
         (weights file, `config_and_results.json` or `config.yaml` beside it, if any).
     """
-    path = Path(name_or_path).expanduser()
-    if path.is_file():
-        return path, _config_beside(path.parent)
-    if path.is_dir():
-        candidates = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.pt")) + sorted(path.glob("*.pth"))
-        check(len(candidates) > 0, f"{path} holds no .safetensors or .pt checkpoint")
-        preferred = [c for c in candidates if c.stem in ("videomae", "task_state_dict", "model")]
-        check(len(preferred) == 1 or len(candidates) == 1,
-              f"{path} holds several checkpoints ({', '.join(c.name for c in candidates)}): pass the file")
-        return inside(path, (preferred or candidates)[0]), _config_beside(path)
-    check(looks_like_hub_id(str(name_or_path)), f"no such checkpoint file or folder: {name_or_path}")
-    folder = hub_snapshot(str(name_or_path), (HUB_CHECKPOINT, HUB_CONFIG), revision, cache_dir)
+    found = locate(name_or_path, (HUB_CHECKPOINT, HUB_CONFIG), revision, cache_dir, example=HUB_ID)
+    if found.kind == "file":
+        return found.path, _config_beside(found.folder)
+    if found.kind == "folder":
+        return _only_checkpoint(found.path), _config_beside(found.path)
+    folder = found.folder
     check((folder / HUB_CHECKPOINT).is_file(), f"the hub repo {name_or_path} has no {HUB_CHECKPOINT}")
     # Without config.yaml the architecture defaults are the published ones anyway.
     config = folder / HUB_CONFIG
     return inside(folder, folder / HUB_CHECKPOINT), inside(folder, config) if config.is_file() else None
+
+
+def _only_checkpoint(path: Path) -> Path:
+    """The one weights file of a local folder (preferring the published names when there are several)."""
+    candidates = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.pt")) + sorted(path.glob("*.pth"))
+    check(len(candidates) > 0, f"{path} holds no .safetensors or .pt checkpoint")
+    preferred = [c for c in candidates if c.stem in ("videomae", "task_state_dict", "model")]
+    check(len(preferred) == 1 or len(candidates) == 1,
+          f"{path} holds several checkpoints ({', '.join(c.name for c in candidates)}): pass the file")
+    return inside(path, (preferred or candidates)[0])
 
 
 def _config_beside(folder: Path) -> Path | None:
@@ -137,15 +139,7 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """
     path = Path(path)
     check(path.is_file(), f"no such checkpoint file: {path}")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        try:
-            state = load_file(str(path))
-        except Exception as exc:  # noqa: BLE001  (safetensors raises several types for corrupt files)
-            raise PlaygroundError(f"{path} is not a readable safetensors file: {exc}") from exc
-    else:
-        state = _torch_load(path)
+    state = read_safetensors(path) if path.suffix == ".safetensors" else _torch_load(path)
     check(isinstance(state, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor)
                                           for k, v in state.items()),
           f"{path} does not hold a flat state dict (name -> tensor)")
@@ -174,11 +168,6 @@ def _load_failure(error: Exception) -> str:
     return first_sentence(text) if text else f"{type(error).__name__}."
 
 
-def _few(names: Sequence[str], most: int = 4) -> str:
-    shown = ", ".join(names[:most])
-    return shown + (f", ... ({len(names) - most} more)" if len(names) > most else "")
-
-
 def match_state_dict(state: dict[str, torch.Tensor], model: VideoMAEAutoGaze, source: str) -> dict[str, torch.Tensor]:
     """Map a checkpoint onto the model's parameters, strictly.
 
@@ -191,25 +180,9 @@ def match_state_dict(state: dict[str, torch.Tensor], model: VideoMAEAutoGaze, so
     renamed = {k.removeprefix("module.").removeprefix("mae."): v for k, v in state.items()}
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     unused = model.unused_key_prefixes()
-    missing = sorted(set(expected) - set(renamed))
-    unexpected = sorted(k for k in renamed if k not in expected and not (unused and k.startswith(unused)))
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing keys ({_few(missing)})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected keys ({_few(unexpected)})")
-        raise PlaygroundError(f"{source} does not fit the VideoMAE_AutoGaze architecture: {' and '.join(parts)}; "
-                              f"pass config= for a non-default architecture")
-    out = {}
-    for name, shape in expected.items():
-        tensor = renamed[name]
-        check(tuple(tensor.shape) == shape,
-              f"{source}: {name} has shape {tuple(tensor.shape)} but the architecture expects {shape}; "
-              f"pass config= for a non-default architecture")
-        check(tensor.is_floating_point(), f"{source}: {name} is {tensor.dtype}, not a float tensor")
-        out[name] = tensor.to(torch.float32)
-    return out
+    kept = {k: v for k, v in renamed.items() if k in expected or not (unused and k.startswith(unused))}
+    return float32_state(source, kept, expected, "the VideoMAE_AutoGaze architecture",
+                         "; pass config= for a non-default architecture")
 
 
 def build_model(config: VideoMAEConfig | None = None, state: dict[str, torch.Tensor] | None = None,
@@ -221,13 +194,9 @@ def build_model(config: VideoMAEConfig | None = None, state: dict[str, torch.Ten
         state: a state dict to load strictly; None with `seed` gives random weights (for timings).
     """
     try:
-        with torch.device("meta"):
-            model = VideoMAEAutoGaze(config)
+        model = build_on_meta(lambda: VideoMAEAutoGaze(config), "bad VideoMAE config")
     except ConfigError as exc:
         raise PlaygroundError(f"bad VideoMAE config: {exc}") from exc
-    except (RuntimeError, OverflowError) as exc:  # sizes past what any tensor can hold, even on meta
-        raise PlaygroundError(f"bad VideoMAE config: its sizes do not fit in a tensor "
-                              f"({str(exc).strip().splitlines()[0]})") from exc
     if state is not None:
         model.load_state_dict(match_state_dict(state, model, source), strict=True, assign=True)
     else:
@@ -479,30 +448,5 @@ def convert_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, dtype: st
     return dst
 
 
-def add_convert_parser(subparsers) -> argparse.ArgumentParser:
-    """Register `convert-videomae SRC DST [--dtype D]` on an argparse subparsers object."""
-    parser = subparsers.add_parser(
-        "convert-videomae", help="convert videomae.pt to .safetensors (safe to load, no pickle)",
-        description="Read a VideoMAE_AutoGaze videomae.pt with torch.load(weights_only=True) and write the same "
-                    "tensors as .safetensors.")
-    parser.add_argument("src", help="videomae.pt (a torch.save state dict)")
-    parser.add_argument("dst", help="output file ending in .safetensors")
-    parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default=None,
-                        help="store the tensors in this dtype (default: as in the source)")
-    parser.set_defaults(func=run_convert)
-    return parser
-
-
-def run_convert(args: argparse.Namespace) -> int:
-    from ..cli import check_out_file
-
-    start = time.perf_counter()
-    check_out_file(args.dst, "the destination")  # before reading the source: fail at once, in one line
-    out = convert_checkpoint(args.src, args.dst, args.dtype)
-    size = out.stat().st_size / 2 ** 20
-    print(f"wrote {out} ({size:.1f} MiB) in {time.perf_counter() - start:.1f} s")
-    return 0
-
-
-__all__ = ["VideoMAEReconstructor", "load_videomae", "convert_checkpoint", "add_convert_parser", "read_state_dict",
+__all__ = ["VideoMAEReconstructor", "load_videomae", "convert_checkpoint", "read_state_dict",
            "match_state_dict", "build_model", "resolve_config", "task_frames", "HUB_ID"]
