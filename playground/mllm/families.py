@@ -3,7 +3,12 @@
 A family wraps a loaded `transformers` model and its tokenizer and answers, in the model's own
 terms: how frames become pixels, how one scale is embedded, which encoder layers run, how encoder
 features become LLM tokens (stock connector, and the gazed one), and how the video prompt is laid
-out around the vision-token runs.
+out around the vision-token runs. Its class also answers from the config alone (no weights): the
+sizes its FLOPs depend on, how many LLM tokens a stock or gazed clip becomes, a typical prompt
+length (`flops.estimate_flops` asks these).
+
+Adding a family: one `Family` subclass here, its entry in `FAMILIES`, a tiny random model in
+`random_models.py` and a `FamilyTesterMixin` subclass in tests/test_families.py (docs/mllm.md).
 
 Frames are resized and normalised here in torch with the values of the model's preprocessor
 config (square side, mean, std, rescale factor): the `transformers` video processors need
@@ -25,7 +30,7 @@ import torch.nn.functional as F
 from ..errors import PlaygroundError, check
 from ..geometry import MultiScaleGrid
 from .connector import pixel_shuffle_groups, sparse_pixel_shuffle
-from .flops import ArchitectureShape, architecture_shape
+from .flops import ArchitectureShape, text_shape, vision_shape
 from .gazed_vit import GazedTokens
 
 # AutoGaze's native scales at patch 16 are (32, 64, 112, 224) = (2, 4, 7, 14) patches per side;
@@ -108,7 +113,9 @@ def _mean_std(config: dict, default: float = 0.5) -> tuple[tuple, tuple]:
 class Family:
     """What the gazed MLLM needs from one model architecture (subclasses fill it in)."""
 
-    kind = "base"
+    kind = "base"  # the registry name: the config's model_type (a key of FAMILIES)
+    title = "base"  # how error messages name the family
+    trailing_tokens = 0  # LLM vision tokens after the frames' tokens (LLaVA-OV: one newline)
 
     def __init__(self, model, tokenizer, processing: FrameProcessing, chat_template: str | None):
         self.model = model
@@ -156,7 +163,33 @@ class Family:
     @property
     def shape(self) -> ArchitectureShape:
         """The sizes FLOPs depend on (analytic FLOPs)."""
-        return architecture_shape(self.model.config, stock_side=self.stock_side)
+        return self.architecture_shape(self.model.config, stock_side=self.stock_side)
+
+    # ---- rules from the config alone (analytic FLOPs of models that are not loaded) -------------
+    @classmethod
+    def architecture_shape(cls, config, stock_side: int | None = None) -> ArchitectureShape:
+        """The sizes FLOPs depend on, from the config; stock_side defaults to the vision image_size."""
+        raise NotImplementedError
+
+    @classmethod
+    def stock_tokens_per_frame(cls, shape: ArchitectureShape) -> int:
+        """LLM vision tokens one stock frame becomes."""
+        raise NotImplementedError
+
+    @classmethod
+    def stock_llm_tokens(cls, shape: ArchitectureShape, num_frames: int) -> int:
+        """LLM vision tokens of a stock clip of `num_frames` frames."""
+        return num_frames * cls.stock_tokens_per_frame(shape) + cls.trailing_tokens
+
+    @classmethod
+    def gazed_llm_tokens(cls, shape: ArchitectureShape, tokens: GazedTokens) -> int:
+        """LLM vision tokens the gazed patches of one clip become."""
+        raise NotImplementedError
+
+    @classmethod
+    def default_text_tokens(cls, num_frames: int) -> int:
+        """A typical count of the video prompt's tokens that are not vision tokens (estimates only)."""
+        raise NotImplementedError
 
     # ---- filled in by subclasses ---------------------------------------------------------------
     vision_config: Any
@@ -207,6 +240,7 @@ class SmolVLMFamily(Family):
     """SmolVLM / SmolVLM2 (`SmolVLMForConditionalGeneration`): SigLIP with NaViT positions, pixel-shuffle connector."""
 
     kind = "smolvlm"
+    title = "SmolVLM2 (SmolVLMForConditionalGeneration)"
 
     def __init__(self, model, tokenizer, processing, chat_template):
         super().__init__(model, tokenizer, processing, chat_template)
@@ -236,6 +270,25 @@ class SmolVLMFamily(Family):
         mean, std = _mean_std(merged)
         fps = float((merged.get("video_sampling") or {}).get("fps", merged.get("fps", 1.0)) or 1.0)
         return FrameProcessing(int(size), mean, std, float(merged.get("rescale_factor", 1 / 255)), fps)
+
+    @classmethod
+    def architecture_shape(cls, config, stock_side=None):
+        v, t = config.vision_config, config.text_config
+        return ArchitectureShape(cls.kind, vision_shape(v), v.num_hidden_layers, text_shape(t),
+                                 ((v.hidden_size, t.hidden_size),), int(config.scale_factor),
+                                 int(stock_side or v.image_size))
+
+    @classmethod
+    def stock_tokens_per_frame(cls, shape):
+        return (shape.stock_side // shape.vision.patch // shape.factor) ** 2
+
+    @classmethod
+    def gazed_llm_tokens(cls, shape, tokens):
+        return int(pixel_shuffle_groups(tokens, shape.factor)[2].sum())  # one token per touched r x r group
+
+    @classmethod
+    def default_text_tokens(cls, num_frames):
+        return 47 + 13 * num_frames  # SmolVLM2's video intro and outro, and a timestamp line per frame
 
     def embed_scale(self, pixels):
         T, _, h, w = pixels.shape
@@ -294,6 +347,8 @@ class LlavaOnevisionFamily(Family):
     """
 
     kind = "llava_onevision"
+    title = "LLaVA-OneVision (LlavaOnevisionForConditionalGeneration)"
+    trailing_tokens = 1  # the image_newline token after the video
 
     def __init__(self, model, tokenizer, processing, chat_template):
         super().__init__(model, tokenizer, processing, chat_template)
@@ -308,9 +363,8 @@ class LlavaOnevisionFamily(Family):
               f"the tokenizer's {self.video_token} id differs from the model's video_token_id {self.placeholder_id}")
         layer = model.config.vision_feature_layer
         check(isinstance(layer, int), "LLaVA-OneVision with a list of vision_feature_layer is not supported")
-        total = self.vision_config.num_hidden_layers
         self.feature_layer = layer
-        self.layers_needed = layer if layer >= 0 else total + 1 + layer  # hidden_states[0] is the embedding
+        self.layers_needed = self.layers_to_feature(model.config)
         check(model.config.vision_feature_select_strategy == "full",
               "LLaVA-OneVision video needs vision_feature_select_strategy='full' (SigLIP has no CLS token)")
 
@@ -323,6 +377,31 @@ class LlavaOnevisionFamily(Family):
         side = size.get("height") or size.get("shortest_edge") or config.vision_config.image_size
         mean, std = _mean_std(merged)
         return FrameProcessing(int(side), mean, std, float(merged.get("rescale_factor", 1 / 255)), 1.0)
+
+    @staticmethod
+    def layers_to_feature(config) -> int:
+        """Encoder layers that run up to the feature layer (hidden_states[0] is the embedding)."""
+        layer, total = config.vision_feature_layer, config.vision_config.num_hidden_layers
+        return layer if isinstance(layer, int) and layer >= 0 else total + 1 + int(layer)
+
+    @classmethod
+    def architecture_shape(cls, config, stock_side=None):
+        v, t = config.vision_config, config.text_config
+        connector = ((v.hidden_size, t.hidden_size), (t.hidden_size, t.hidden_size))
+        return ArchitectureShape(cls.kind, vision_shape(v), cls.layers_to_feature(config), text_shape(t), connector,
+                                 1, int(stock_side or v.image_size))
+
+    @classmethod
+    def stock_tokens_per_frame(cls, shape):
+        return ((shape.stock_side // shape.vision.patch + 1) // 2) ** 2  # 2x bilinear pooling, ceil
+
+    @classmethod
+    def gazed_llm_tokens(cls, shape, tokens):
+        return tokens.num_tokens + cls.trailing_tokens  # one token per gazed patch (no pooling)
+
+    @classmethod
+    def default_text_tokens(cls, num_frames):
+        return 16  # the chat template's role markers around one <video> run
 
     def embed_scale(self, pixels):
         return self.vision.embeddings(pixels, interpolate_pos_encoding=True)
@@ -350,18 +429,20 @@ class LlavaOnevisionFamily(Family):
     def prompt_ids(self, question, per_frame, fps):
         text = self.render_chat(question, self.chat_template)
         check(self.video_token in text, f"the chat template did not place a {self.video_token} token")
-        run = self.video_token * (int(sum(per_frame)) + 1)  # + the newline token after the video
+        run = self.video_token * (int(sum(per_frame)) + self.trailing_tokens)  # + the newline after the video
         return self.encode_text(text.replace(self.video_token, run, 1))
 
 
 
-FAMILIES: dict[str, type[Family]] = {"smolvlm": SmolVLMFamily, "llava_onevision": LlavaOnevisionFamily}
+# The registry: config model_type -> family. NVILA is no Family: it runs its own remote code (nvila.py).
+FAMILIES: dict[str, type[Family]] = {family.kind: family for family in (SmolVLMFamily, LlavaOnevisionFamily)}
 
 
 def family_for(model_type: str) -> type[Family]:
     """The family class for a config's model_type (PlaygroundError if unsupported)."""
     if model_type in FAMILIES:
         return FAMILIES[model_type]
-    raise PlaygroundError(f"model type {model_type!r} is not supported: use a SmolVLM2 "
-                          f"(SmolVLMForConditionalGeneration) or LLaVA-OneVision model, or NVILA with trust_remote_code")
+    supported = " or ".join(family.title for family in FAMILIES.values())
+    raise PlaygroundError(f"model type {model_type!r} is not supported: use a {supported} model, "
+                          f"or NVILA with trust_remote_code")
 

@@ -7,6 +7,10 @@ whole Nq x Nk score matrix even where a mask hides part of it, because SDPA comp
 a block-causal mask over N gazed tokens costs N^2, not N^2 / 2. Frame-independent attention runs
 each frame as its own sequence (no mask), so it costs the sum of n_t^2 over frames.
 
+What differs between families (the shape a config describes, how many LLM tokens a stock or
+gazed clip becomes, a typical prompt length) is a method of the family (`families.Family`); the
+functions here only count.
+
 On this torch the CPU SDPA kernel (`aten._scaled_dot_product_flash_attention_for_cpu`) has no
 formula and counts as 0 FLOPs; `StageCounter` passes one in through `custom_mapping`, so nothing
 is registered globally.
@@ -163,47 +167,43 @@ def linear_flops(tokens: int, sizes: Sequence[tuple[int, int]]) -> int:
 # ---- whole models, from the config alone -------------------------------------------------------
 @dataclass(frozen=True)
 class ArchitectureShape:
-    """The sizes of a supported MLLM that its FLOPs depend on, read from its config (no weights needed)."""
+    """The sizes of a supported MLLM that its FLOPs depend on, read from its config (no weights needed).
 
-    kind: str  # 'smolvlm' or 'llava_onevision'
+    Each family (`families.py`) builds its own with `Family.architecture_shape(config)`.
+    """
+
+    kind: str  # the family's registry name (its config's model_type, a key of families.FAMILIES)
     vision: VisionShape  # every encoder layer (the stock tower runs them all)
     gazed_layers: int  # layers the gazed encoder runs (LLaVA-OV stops at its feature layer)
     text: TextShape
     connector: tuple[tuple[int, int], ...]  # (in, out) of the linear layers each patch meets
-    factor: int  # SmolVLM's pixel-shuffle r; 1 for LLaVA-OV
+    factor: int  # patches merged per side by the connector (SmolVLM's pixel-shuffle r); 1 when none
     stock_side: int  # px of a stock frame
 
-    def stock_tokens_per_frame(self) -> int:
-        """LLM vision tokens per stock frame (LLaVA-OV adds one newline after the video)."""
-        side = self.stock_side // self.vision.patch
-        return (side // self.factor) ** 2 if self.kind == "smolvlm" else ((side + 1) // 2) ** 2  # 2x pooling, ceil
+
+def vision_shape(v) -> VisionShape:
+    """The `VisionShape` of a ViT config (every layer)."""
+    return VisionShape(v.hidden_size, v.intermediate_size, v.num_hidden_layers, v.patch_size, v.num_channels)
+
+
+def text_shape(t) -> TextShape:
+    """The `TextShape` of a Llama / Qwen2 text config (head_dim and KV heads default as transformers does)."""
+    heads = t.num_attention_heads
+    return TextShape(hidden=t.hidden_size, intermediate=t.intermediate_size, layers=t.num_hidden_layers,
+                     heads=heads, kv_heads=getattr(t, "num_key_value_heads", None) or heads,
+                     head_dim=getattr(t, "head_dim", None) or t.hidden_size // heads, vocab=t.vocab_size)
 
 
 def architecture_shape(config, stock_side: int | None = None) -> ArchitectureShape:
-    """Read an `ArchitectureShape` from a SmolVLM or LLaVA-OneVision config.
+    """Read an `ArchitectureShape` from the config of a supported family (PlaygroundError otherwise).
 
     Args:
         config: the model's config (e.g. `AutoConfig.from_pretrained(...)`).
         stock_side: stock frame side in px (default: the vision config's image_size).
     """
-    from ..errors import PlaygroundError
+    from .families import family_for  # families.py builds on this module
 
-    v, t = config.vision_config, config.text_config
-    heads = t.num_attention_heads
-    text = TextShape(hidden=t.hidden_size, intermediate=t.intermediate_size, layers=t.num_hidden_layers,
-                     heads=heads, kv_heads=getattr(t, "num_key_value_heads", None) or heads,
-                     head_dim=getattr(t, "head_dim", None) or t.hidden_size // heads, vocab=t.vocab_size)
-    vision = VisionShape(v.hidden_size, v.intermediate_size, v.num_hidden_layers, v.patch_size, v.num_channels)
-    side = int(stock_side or v.image_size)
-    if config.model_type == "smolvlm":
-        return ArchitectureShape("smolvlm", vision, v.num_hidden_layers, text, ((v.hidden_size, t.hidden_size),),
-                                 int(config.scale_factor), side)
-    if config.model_type == "llava_onevision":
-        layer = config.vision_feature_layer
-        gazed_layers = layer if isinstance(layer, int) and layer >= 0 else v.num_hidden_layers + 1 + int(layer)
-        connector = ((v.hidden_size, t.hidden_size), (t.hidden_size, t.hidden_size))
-        return ArchitectureShape("llava_onevision", vision, gazed_layers, text, connector, 1, side)
-    raise PlaygroundError(f"no FLOPs model for model type {config.model_type!r}")
+    return family_for(config.model_type).architecture_shape(config, stock_side)
 
 
 def stage_flops(shape: ArchitectureShape, gazed: bool, embedded_patches: int, sequences: Sequence[int],
@@ -240,33 +240,29 @@ def estimate_flops(config, num_frames: int, gaze=None, stock_side: int | None = 
     """FLOPs per stage of a stock or gazed answer, from the config alone (for models not loaded).
 
     Args:
-        config: a SmolVLM or LLaVA-OneVision config.
+        config: the config of a supported family (SmolVLM, LLaVA-OneVision).
         num_frames: T.
         gaze: a GazeResult on the model's gaze grid for the gazed path; None for the stock path.
         stock_side: stock frame side in px (default: the vision config's image_size).
         text_tokens: prompt tokens that are not vision tokens (default: a typical count for the
-            family's video prompt: 47 + 13 per frame for SmolVLM, 16 for LLaVA-OV).
+            family's video prompt, `Family.default_text_tokens`: 47 + 13 per frame for SmolVLM, 16 for LLaVA-OV).
         new_tokens: generated tokens.
         attention: the gazed encoder's attention mode (frame_independent attends per frame).
 
     Returns:
         The same dict as `Answer.flops`.
     """
-    from .connector import pixel_shuffle_groups
+    from .families import family_for
     from .gazed_vit import attention_sequences, gazed_tokens
 
-    shape = architecture_shape(config, stock_side)
+    family = family_for(config.model_type)
+    shape = family.architecture_shape(config, stock_side)
     if text_tokens is None:
-        text_tokens = 47 + 13 * num_frames if shape.kind == "smolvlm" else 16
-    newline = 1 if shape.kind == "llava_onevision" else 0
+        text_tokens = family.default_text_tokens(num_frames)
     if gaze is None:
         n = (shape.stock_side // shape.vision.patch) ** 2
-        llm = num_frames * shape.stock_tokens_per_frame() + newline
+        llm = family.stock_llm_tokens(shape, num_frames)
         return stage_flops(shape, False, num_frames * n, [n] * num_frames, text_tokens + llm, new_tokens)
     tokens = gazed_tokens(gaze)
-    if shape.kind == "smolvlm":
-        llm = int(pixel_shuffle_groups(tokens, shape.factor)[2].sum())
-    else:
-        llm = tokens.num_tokens + newline
     return stage_flops(shape, True, num_frames * gaze.grid.num_slots, attention_sequences(tokens.per_frame, attention),
-                       text_tokens + llm, new_tokens)
+                       text_tokens + family.gazed_llm_tokens(shape, tokens), new_tokens)
