@@ -1,4 +1,4 @@
-"""`python -m playground ...`: see playground/cli.py."""
+"""`python -m playground ...`: see playground/cli/."""
 
 import sys
 

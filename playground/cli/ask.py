@@ -12,65 +12,59 @@ import sys
 from pathlib import Path
 
 from ..errors import check
-from .answer import attention_warning, comparison_table
-from .gazed_vit import ATTENTION_MODES
+from ..mllm.answer import attention_warning, comparison_table
+from ..mllm.gazed_vit import ATTENTION_MODES
+from .args import add_video_arguments, check_out_file, float_in, positive_int, read_frames
 
 DEFAULT_FRAMES = 8
 DEFAULT_RATIO = 0.1  # used when neither --max-gazing-ratio nor --threshold is given
 
 
-def add_ask_parser(subparsers) -> None:
+def add_parser(subparsers) -> None:
     """Register the `ask` subcommand on the main CLI's subparsers."""
-    from ..cli import _float_in, _positive_int, add_video_arguments
-    from . import DEFAULT_MLLM
+    from ..mllm import DEFAULT_MLLM
 
     p = subparsers.add_parser("ask", help="answer a question about a video on all tokens and on gazed tokens",
                               description="Ask a video MLLM a question twice, on every patch and on the gazed "
                                           "patches, and compare answers, tokens, FLOPs and latency.")
-    add_video_arguments(p)
+    add_video_arguments(p, frames=DEFAULT_FRAMES)  # fewer than gaze's 16: two answers per run
     p.add_argument("question", help="the question, quoted")
     p.add_argument("--mllm", default=DEFAULT_MLLM,
                    help="smolvlm2-256m (default) | smolvlm2-500m | smolvlm2-2.2b | llava-onevision-0.5b | "
                         "llava-onevision-7b | nvila | a hub id | a local folder | tiny-random-smolvlm2 (built in, "
                         "offline; random weights: shows the mechanics and costs, not answers)")
     p.add_argument("--gazer", default="framediff",
-                   help="framediff (default, fast) | greedy (oracle, slow on a CPU at the model's grid) | random | "
+                   help="framediff (default, fast) | greedy (slow on a CPU at the model's grid) | random | "
                         "full | an AutoGaze hub id or folder")
     p.add_argument("--threshold", type=float, default=None,
                    help="error threshold (task_loss_requirement): a frame stops once its loss is at or below it")
-    p.add_argument("--max-gazing-ratio", type=_float_in(0, 1, "--max-gazing-ratio"), default=None,
+    p.add_argument("--max-gazing-ratio", type=float_in(0, 1, "--max-gazing-ratio"), default=None,
                    help=f"cap on gazed slots per frame, as a fraction of the model's gaze grid "
                         f"(default {DEFAULT_RATIO} when no --threshold is given)")
     p.add_argument("--attention", choices=ATTENTION_MODES, default="block_causal",
                    help="gazed encoder attention across frames (default block_causal)")
     p.add_argument("--single-scale", action="store_true", help="gaze on the finest scale only (ablation)")
-    p.add_argument("--max-new-tokens", type=_positive_int, default=32, help="answer length cap (default 32)")
+    p.add_argument("--max-new-tokens", type=positive_int, default=32, help="answer length cap (default 32)")
     p.add_argument("--count-flops", action="store_true",
                    help="measure FLOPs with FlopCounterMode (default: analytic FLOPs from the config)")
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: $PLAYGROUND_DEVICE, else auto)")
     p.add_argument("--trust-remote-code", action="store_true",
                    help="allow models that run their own code from the hub (needed for NVILA)")
     p.add_argument("--json", default=None, help="also write both answers to this JSON file")
-    p.set_defaults(func=run_ask, frames=DEFAULT_FRAMES)
-    for action in p._actions:  # the shared video options say 16 frames; ask defaults to fewer
-        if action.dest == "frames":
-            action.help = f"frames to sample (default {DEFAULT_FRAMES})"
+    p.set_defaults(func=run)
 
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def run_ask(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the `ask` subcommand; returns the exit status."""
-    from ..cli import read_frames
-    from . import load_mllm
-    from .nvila import NvilaMLLM
+    from ..mllm import load_mllm
+    from ..mllm.nvila import NvilaMLLM
 
     check(args.question.strip() != "", "the question is empty")
     if args.json is not None:
-        from ..cli import check_out_file
-
         check_out_file(args.json, "--json")  # before any work, so a bad path fails at once
     frames, fps = read_frames(args)
     _say(f"loading {args.mllm} ...")

@@ -1,0 +1,126 @@
+"""What the subcommands share: argparse types built on `playground.knobs`, the output-path checks
+made before any work, and the video-reading options with the read they drive."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import knobs
+from ..errors import PlaygroundError, check, finite_number
+
+
+def knob(check_value: Callable, *args) -> Callable[[str], Any]:
+    """argparse type from a `playground.knobs` check, so the CLI accepts exactly what the app and API accept."""
+    def parse(text: str):
+        try:
+            return check_value(text, *args)
+        except PlaygroundError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+def float_in(low: float, high: float, name: str) -> Callable[[str], float]:
+    """argparse type: a finite number in (low, high]."""
+    def in_range(text: str, name: str) -> float:
+        value = finite_number(text, name)
+        check(low < value <= high, f"{name} must be in ({low:g}, {high:g}], got {value:g}")
+        return value
+
+    return knob(in_range, name)
+
+
+def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """argparse type: a whole number in [low, high] (1: positive, 0: zero allowed)."""
+    return knob(lambda text: knobs.whole_number(text, "the value", low, high))
+
+
+positive_int = whole_number(1)
+nonnegative_int = whole_number(0)
+
+
+def check_out_folder(text: str, flag: str = "--out") -> Path:
+    """The output folder, checked before any work: a non-empty path that is (or can become) a writable folder.
+
+    Creates the folder's parent if needed and probes it with a scratch file, so a bad --out fails
+    in one line at once rather than after the gazing.
+    """
+    check(str(text).strip() != "", f"{flag} is empty; give an output folder")
+    out = Path(text).expanduser()
+    check(not out.exists() or out.is_dir(), f"{flag} {out} exists and is not a folder")
+    probe_dir = out if out.is_dir() else out.parent
+    try:
+        probe_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(prefix=".write-test-", dir=probe_dir):
+            pass
+    except OSError as exc:
+        raise PlaygroundError(f"cannot write to {flag} {out}: {exc.strerror or exc}") from None
+    return out
+
+
+def check_out_file(text: str, flag: str) -> Path:
+    """An output file, checked before any work: not a folder, and its folder writable."""
+    check(str(text).strip() != "", f"{flag} is empty; give an output file")
+    path = Path(text).expanduser()
+    check(not path.is_dir(), f"{flag} {path} is a folder; give a file name")
+    check_out_folder(str(path.parent), flag)
+    return path
+
+
+def _side(text: str) -> int:
+    """argparse type for --max-side: 0 (native size) or at least 8 px."""
+    value = nonnegative_int(text)
+    if 0 < value < 8:
+        raise argparse.ArgumentTypeError(f"expected 0 (native size) or at least 8 px, got {value}")
+    return value
+
+
+def add_video_arguments(parser: argparse.ArgumentParser, frames: int = 16) -> None:
+    """Frame-sampling options shared by the subcommands that read a video, and the read's size and limits.
+
+    `frames` is the subcommand's default frame count. The limits' defaults are lower than the API's
+    (`playground.video`): a gaze run keeps its frames several times over (rebuild, metrics, overlay
+    videos: about 85 bytes a decoded pixel and 6 MB a frame, measured), and these keep one run
+    within about 1.5 GB.
+    """
+    from ..video import MAX_FRAME_PIXELS, READ_SIDE
+
+    parser.add_argument("video", help="video file (mp4/webm/mov/avi/mkv) or a uint8 .npy array (T,H,W,3)")
+    parser.add_argument("--frames", type=positive_int, default=frames, help=f"frames to sample (default {frames})")
+    parser.add_argument("--fps", type=float_in(0, 1000, "--fps"), default=None,
+                        help="sample at this frame rate instead of spreading --frames uniformly")
+    parser.add_argument("--start", type=float, default=0.0, help="start time in seconds (default 0)")
+    parser.add_argument("--max-side", type=_side, default=READ_SIDE, metavar="PX",
+                        help="decode frames straight to a long side of at most PX, aspect kept, never upscaled (the "
+                             f"gazers resize to their 224 px input themselves; default {READ_SIDE}, as in the app "
+                             "and the API; 0 = native size)")
+    parser.add_argument("--max-frames", type=nonnegative_int, default=128, metavar="N",
+                        help="refuse to read more than N frames (default 128; 0 = no limit)")
+    parser.add_argument("--max-pixels", type=nonnegative_int, default=12_000_000, metavar="N",
+                        help="refuse to decode more than N pixels in all, frames x height x width at the read size "
+                             "(default 12000000, 92 frames of 480x270; 0 = no limit)")
+    parser.add_argument("--max-frame-pixels", type=nonnegative_int, default=MAX_FRAME_PIXELS, metavar="N",
+                        help=f"refuse source frames of more than N pixels, width x height (default {MAX_FRAME_PIXELS}, "
+                             "DCI 8K; 0 = no limit)")
+
+
+def read_frames(args: argparse.Namespace) -> tuple[np.ndarray, float]:
+    """The frames the user asked for, uint8 (T,H,W,3), read at --max-side within the limits, and the
+    frame rate to play them at."""
+    from ..video import DecodeLimitError, read_clip
+
+    try:
+        frames, play_fps, _ = read_clip(args.video, num_frames=args.frames, fps=args.fps, start=args.start,
+                                        max_side=args.max_side or None, max_frames=args.max_frames or None,
+                                        max_pixels=args.max_pixels or None,
+                                        max_frame_pixels=args.max_frame_pixels or None)
+    except DecodeLimitError as exc:
+        raise exc.remedy({"max_frame_pixels": "downscale the video first, or raise --max-frame-pixels (0 = no limit)",
+                          "max_frames": "lower --frames, or raise --max-frames (0 = no limit)",
+                          "max_pixels": "lower --frames or --max-side, or raise --max-pixels (0 = no limit)"}) from None
+    return frames, play_fps

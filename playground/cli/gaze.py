@@ -1,0 +1,113 @@
+"""`python -m playground gaze VIDEO`: gaze a video, rebuild it, and write gaze.json, metrics.csv and
+the overlay and reconstruction videos into --out, staged beside it and moved into place at the end."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import knobs
+from ..staging import staging_folder
+from .args import add_video_arguments, check_out_folder, knob, read_frames
+
+
+def add_parser(subparsers) -> None:
+    """Register the `gaze` subcommand on the main CLI's subparsers."""
+    p = subparsers.add_parser("gaze", help="gaze a video, rebuild it, write overlay/reconstruction/metrics",
+                              description="Gaze a video and rebuild it from the gazed patches.")
+    add_video_arguments(p)
+    p.add_argument("--gazer", default="greedy",
+                   help="greedy | framediff | random | full | an AutoGaze hub id or folder (default greedy)")
+    p.add_argument("--reconstructor", default="paint",
+                   help="paint | a VideoMAE_AutoGaze checkpoint or hub id (default paint)")
+    p.add_argument("--threshold", type=knob(knobs.threshold, "--threshold"), default=knobs.THRESHOLD,
+                   help="error threshold (task_loss_requirement): a frame stops once its loss is at or below it; "
+                        f"0 = off (default {knobs.THRESHOLD:g}, as in the app)")
+    p.add_argument("--max-gazing-ratio", type=knob(knobs.gazing_ratio, "--max-gazing-ratio"),
+                   default=knobs.MAX_GAZING_RATIO,
+                   help="cap on slots per frame as a fraction of the 265 slots; 1 = no cap "
+                        f"(default {knobs.MAX_GAZING_RATIO:g}, as in the app)")
+    p.add_argument("--clip-len", type=knob(knobs.clip_len, "--clip-len"), default=knobs.CLIP_LEN,
+                   help="AutoGaze restarts its caches every N frames (it was trained on 16-frame clips; "
+                        "default 16; 0 = carry them over all frames, as the reference's single call)")
+    p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: $PLAYGROUND_DEVICE, else auto)")
+    p.add_argument("--out", default="gaze_out", help="output folder (default ./gaze_out)")
+    p.set_defaults(func=run)
+
+
+def gaze_with_progress(gazer, frames: np.ndarray, ratio, threshold, show: bool):
+    """Gaze frame by frame with a progress bar on stderr (shown for long videos or a terminal)."""
+    from tqdm.auto import tqdm
+
+    from ..gazers.base import gaze_frames
+
+    with tqdm(total=len(frames), desc="gazing", unit="frame", disable=not show, file=sys.stderr) as bar:
+        return gaze_frames(gazer, frames, ratio, threshold, on_frame=lambda done, total: bar.update(1))
+
+
+def write_outputs(tmp: Path, frames: np.ndarray, fps: float, gaze, rec) -> None:
+    """gaze.json, metrics.csv, overlay.mp4 and reconstruction.mp4 into `tmp` (numbers from `playground.report`)."""
+    from ..report import write_gaze_json, write_metrics_csv
+    from ..video import write_video
+    from ..viz import overlay_frames
+
+    write_gaze_json(gaze, rec, tmp / "gaze.json", read_size=(frames.shape[2], frames.shape[1]))
+    write_metrics_csv(gaze, rec, tmp / "metrics.csv")
+    write_video(tmp / "overlay.mp4", overlay_frames(frames, gaze), fps=fps)
+    write_video(tmp / "reconstruction.mp4", rec.frames[0].numpy(), fps=fps)
+
+
+def publish(tmp: Path, out: Path) -> None:
+    """Move finished outputs from `tmp` into `out` (created if needed)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for item in tmp.iterdir():
+        shutil.move(str(item), str(out / item.name))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the `gaze` subcommand; returns the exit status."""
+    from .. import load_gazer, load_reconstructor
+    from ..gazers import applicable_options
+
+    out = check_out_folder(args.out)
+    started = time.perf_counter()
+    frames, fps = read_frames(args)
+    gazer = load_gazer(args.gazer, device=args.device, **applicable_options(args.gazer, clip_len=args.clip_len))
+    reconstructor = load_reconstructor(args.reconstructor, device=args.device)
+    gaze = gaze_with_progress(gazer, frames, args.max_gazing_ratio, knobs.threshold_or_off(args.threshold),
+                              show=len(frames) > 16 or sys.stderr.isatty())
+    rec = reconstructor.reconstruct(frames, gaze)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with staging_folder(out.parent) as tmp:  # also removes stale ones that killed runs left there
+        write_outputs(tmp, frames, fps, gaze, rec)
+        publish(tmp, out)
+    print(summary_text(args, frames, gaze, rec, time.perf_counter() - started, out))
+    return 0
+
+
+def summary_text(args, frames: np.ndarray, gaze, rec, seconds: float, out: Path) -> str:
+    """The run's summary printed on stdout: what was read, kept and rebuilt, how long it took, where it went."""
+    from ..report import psnr_text
+
+    kept, T, S = gaze.num_gazed, gaze.num_frames, gaze.grid.num_slots
+    lines = [
+        f"video          {args.video}  ({T} frames read at {frames.shape[2]}x{frames.shape[1]} px; the gazer "
+        f"resizes them to {gaze.grid.canvas}x{gaze.grid.canvas})",
+        f"gazer          {gaze.gazer}  threshold={args.threshold}  max ratio={args.max_gazing_ratio}"
+        + (f"  caches restart every {gaze.settings['clip_len']} frames" if gaze.settings.get("clip_len") else ""),
+        f"slots kept     {kept} / {T * S}  ({100 * kept / (T * S):.1f}% of {S} per frame; "
+        f"{kept / T:.1f} per frame)",
+        "per scale      " + ", ".join(f"{s}px: {int(c)}" for s, c in
+                                       zip(gaze.grid.scales, gaze.counts_per_scale()[0].sum(0))),
+        f"reconstructor  {rec.reconstructor}  loss {float(rec.loss.mean()):.4f}  PSNR {psnr_text(rec.psnr)}  "
+        f"SSIM {float(rec.ssim.mean()):.3f}",
+        f"time           gaze {gaze.seconds.get('gaze', 0):.3f} s, reconstruct "
+        f"{rec.seconds.get('reconstruct', 0):.3f} s, total {seconds:.2f} s",
+        f"outputs        {out}/gaze.json overlay.mp4 reconstruction.mp4 metrics.csv",
+    ]
+    return "\n".join(lines)
