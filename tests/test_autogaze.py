@@ -252,7 +252,7 @@ def test_absurd_config_sizes_fail_at_once_without_allocating(tmp_path, monkeypat
     """The config is checked against the weights' header before any real tensor is made."""
     import time
 
-    import playground.gazers.autogaze as autogaze
+    import playground.gazers.autogaze.loading as autogaze
 
     config = json.loads((MODEL / "config.json").read_text())
     config["gaze_model_config"][section][key] = value

@@ -18,6 +18,7 @@ import pytest
 import torch
 
 import playground.gazers.autogaze as autogaze_module
+import playground.gazers.autogaze.gazer as autogaze_gazer_module
 import playground.gazers.oracle as oracle_module
 import playground.reconstructors.videomae as videomae_module
 from playground import load_gazer, load_mllm
@@ -37,7 +38,7 @@ def cpu_bf16(device, enabled: bool = True):
 
 @pytest.fixture(autouse=True)
 def bf16_on_cpu(monkeypatch):
-    for module in (autogaze_module, videomae_module, oracle_module):
+    for module in (autogaze_gazer_module, videomae_module, oracle_module):
         monkeypatch.setattr(module, "autocast", cpu_bf16)
 
 

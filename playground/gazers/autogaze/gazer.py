@@ -1,0 +1,308 @@
+"""The AutoGaze gazer: gazes a clip, a batch of clips or a stream like the reference implementation.
+
+`AutoGazeGazer` wraps a loaded `AutoGazeNet` (see `loading.load_autogaze`) and offers:
+
+- `gaze(video, ...)`: a clip or a batch of clips at once; `target_scales` / `target_patch_size`
+  retarget the gazes to another resolution by tiles (the reference's `input_res_adapt`).
+- `stream(frames, ...)`: one frame at a time, carrying the conv and KV caches; each yielded
+  `GazeResult` holds that frame only (frame-local ids) and equals the matching frame of `gaze`.
+- `gaze_video(video, ...)`: a whole video, handed to `whole_video.VideoGazer` (chunks and tiles).
+
+The per-frame decoding itself is `models.autogaze_model.GazeSession`; this module turns its raw
+per-frame gazes (`_Clips`) into `GazeResult`s with the reference's global ids (B clips, T frames,
+S slots per frame).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ...device import autocast
+from ...errors import check
+from ...gaze import GazeResult
+from ...geometry import MultiScaleGrid
+from ...models.autogaze_model import AutoGazeNet, FrameGaze, GazeSession
+from ..base import Gazer, check_threshold, frame_budgets
+from .preprocess import Preprocessor, frame_source
+from .whole_video import CHUNK_LEN, VideoGaze, VideoGazer
+
+
+@dataclass
+class _Clips:
+    """Raw per-frame gazes of a batch of clips on the model's own slot grid."""
+
+    frames: list[FrameGaze]  # (T,) one per frame
+    steps: int  # decoder calls
+
+
+class AutoGazeGazer(Gazer):
+    """AutoGaze: a 3M-parameter model that picks multi-scale patches autoregressively.
+
+    Args:
+        net: the loaded model.
+        preprocessor: the checkpoint's `preprocessor_config.json` content (None: the published one).
+        device: where to run.
+        source: where the weights came from (shown in results).
+        bf16: run the model under bf16 autocast on CUDA (no effect on CPU). Gazes may then differ
+            from float32 where two candidates score nearly the same.
+        predict_loss: fill `GazeResult.loss` completely (costs one small decoder call per frame
+            when a frame ends on a full step); False leaves those entries NaN.
+        seed: seeds the draws of a checkpoint whose default knobs are sampled ('uniform'
+            inference strategy), used only when a call gives neither knob.
+        clip_len: restart the conv and KV caches every `clip_len` frames in `gaze` and `stream`
+            (the model was trained on 16-frame clips; this also bounds memory and the attention
+            history on long videos). None carries the caches over every frame, as the reference.
+    """
+
+    name = "autogaze"
+    loss_kind = "predicted"
+
+    def __init__(self, net: AutoGazeNet, preprocessor: dict[str, Any] | None = None,
+                 device: str | torch.device | None = None, source: str = "", bf16: bool = False,
+                 predict_loss: bool = True, seed: int | None = None, clip_len: int | None = None):
+        cfg = net.cfg
+        counts = cfg.slots_per_scale
+        finest = math.isqrt(counts[-1])
+        check(finest * finest == counts[-1], f"the finest scale has {counts[-1]} slots, not a square grid")
+        grid = MultiScaleGrid(cfg.scales, cfg.scales[-1] // finest)
+        check(list(grid.counts) == counts, f"scales {cfg.scales} do not give square per-scale grids {counts}")
+        super().__init__(grid, device)
+        self.cfg = cfg
+        self.net = net.to(self.device).eval().fuse()
+        self.preprocess = Preprocessor(preprocessor)
+        self.source = source
+        self.bf16 = bf16
+        self.predict_loss = predict_loss
+        self.rng = np.random.default_rng(seed)
+        check(clip_len is None or (isinstance(clip_len, int) and clip_len > 0),
+              f"clip_len must be a positive whole number of frames or None, got {clip_len!r}")
+        self.clip_len = clip_len
+
+    def __repr__(self) -> str:
+        return f"AutoGazeGazer(source={self.source!r}, device={self.device}, grid={self.grid.describe()!r})"
+
+    # ---- knobs ------------------------------------------------------------------------------
+    def _knobs(self, gazing_ratio, task_loss_requirement, num_frames: int) -> tuple[list[int], float | None, dict]:
+        """Per-frame budgets and the threshold, with the reference's rules for missing knobs."""
+        threshold = check_threshold(task_loss_requirement)
+        used = {"gazing_ratio": gazing_ratio, "task_loss_requirement": threshold}
+        if gazing_ratio is None and threshold is None:
+            # Neither knob: the checkpoint's inference defaults (the reference's config path).
+            cfg = self.cfg
+            check(cfg.per_frame_strategy == "uniform",
+                  f"this checkpoint splits its default budget over frames with the {cfg.per_frame_strategy!r} "
+                  "strategy, which the playground does not reproduce: pass gazing_ratio explicitly")
+            gazing_ratio = cfg.default_gazing_ratio.draw(self.rng, "gazing ratio")
+            threshold = cfg.default_task_loss_requirement.draw(self.rng, "task-loss requirement")
+            used = {"gazing_ratio": gazing_ratio, "task_loss_requirement": threshold,
+                    "defaults": f"{cfg.default_gazing_ratio.strategy} / {cfg.default_task_loss_requirement.strategy}"}
+        budgets = frame_budgets(gazing_ratio, num_frames, self.cfg.num_slots)
+        return budgets, threshold, used
+
+    # ---- gazing -----------------------------------------------------------------------------
+    def gaze(self, video: Any, gazing_ratio: float | Sequence[float] | None = None,
+             task_loss_requirement: float | None = None, target_scales: Sequence[int] | None = None,
+             target_patch_size: int | None = None, **kwargs) -> GazeResult:
+        """Gaze a clip or a batch of clips, as the reference's `AutoGaze.forward(generate_only=True)`.
+
+        Args:
+            video: uint8 (T,H,W,3) or (B,T,H,W,3), or a path.
+            gazing_ratio: most slots per frame as a fraction of 265 (float or per-frame list).
+            task_loss_requirement: a frame stops once the predicted loss is at or below this.
+                Neither knob given: the checkpoint's defaults (ratio 0.75, threshold 0.7).
+            target_scales, target_patch_size: gaze for another multi-scale grid (e.g. 64/128/224/448
+                at patch 16): frames are brought to target_scales[-1] square, cut into tiles of
+                14 patches, each tile gazed at 224, and the tile gazes merged onto the target grid
+                (ascending id order per frame, -1 + S*t padding, as the reference).
+
+        Returns:
+            GazeResult (B clips, T frames); `loss` holds the predicted loss after each gaze.
+        """
+        from ...video import as_clips
+
+        check(not kwargs, f"unknown gaze options: {sorted(kwargs)}")
+        clips = as_clips(video)
+        B, T = clips.shape[:2]
+        budgets, threshold, used = self._knobs(gazing_ratio, task_loss_requirement, T)
+        start = time.perf_counter()
+        retarget = self._retarget_grid(target_scales, target_patch_size)
+        if retarget is None:
+            result = self._gaze_clips(clips, budgets, threshold)
+        else:
+            result = self._gaze_retargeted(clips, retarget, budgets, threshold)
+        result.seconds["gaze"] = time.perf_counter() - start
+        result.gazer = self.name
+        result.loss_kind = self.loss_kind
+        result.settings.update(used, source=self.source, clip_len=self.clip_len, threshold_unit=self.threshold_unit)
+        if retarget is not None:
+            result.settings.update(target_scales=list(retarget.scales), target_patch_size=retarget.patch_size)
+        return result
+
+    def _gaze_clips(self, clips: np.ndarray, budgets: list[int], threshold: float | None, **kwargs) -> GazeResult:
+        """uint8 clips (B, T, H, W, 3) on the model's own grid -> GazeResult."""
+        return _to_result(self._gaze_tensor(self.preprocess(clips), budgets, threshold), self.grid)
+
+    def _gaze_tensor(self, x: torch.Tensor, budgets: list[int], threshold: float | None) -> _Clips:
+        """Normalised clips (B, T, 3, H, W) -> per-frame gazes; each `clip_len` piece encoded at once."""
+        B, T = x.shape[:2]
+        K = self.cfg.num_multi_token_pred
+        step = self.clip_len or T
+        frames = []
+        with torch.inference_mode(), autocast(self.device, self.bf16):
+            for first in range(0, T, step):  # fresh caches for every piece
+                piece = budgets[first:first + step]
+                capacity = sum(self.cfg.tokens_per_frame + b + 2 * K for b in piece)
+                session = GazeSession(self.net, B, capacity=capacity, predict_loss=self.predict_loss)
+                feats = session.encode(x[:, first:first + step])
+                frames += [session.frame(feats[:, t], budget, threshold) for t, budget in enumerate(piece)]
+        return _Clips(frames, sum(f.steps for f in frames))
+
+    def stream(self, frames: Any, gazing_ratio: float | Sequence[float] | None = None,
+               task_loss_requirement: float | None = None, **kwargs) -> Iterator[GazeResult]:
+        """Gaze frame by frame with the conv and KV caches; yields one `GazeResult` per frame.
+
+        Args:
+            frames: a clip or batch of clips (as `gaze`), or any iterable of uint8 frames
+                (H,W,3) or (B,H,W,3) (e.g. a live source; then `gazing_ratio` must be a float).
+            gazing_ratio, task_loss_requirement: as in `gaze`.
+
+        Yields:
+            GazeResult with T = 1 and frame-local ids; `concat_frames` of them equals `gaze`.
+        """
+        check(not kwargs, f"stream does not take {sorted(kwargs)} (retargeting needs the whole clip: use gaze)")
+        source, total = frame_source(frames)
+        check(total is not None or gazing_ratio is None or np.isscalar(gazing_ratio),
+              "a live stream of frames takes a single float gazing_ratio, not a per-frame list")
+        budgets, threshold, used = self._knobs(gazing_ratio, task_loss_requirement, total or 1)
+        session = None
+        for t, frame in enumerate(source):
+            start = time.perf_counter()
+            x = self.preprocess(frame)[:, None]  # (B, 1, 3, h, w)
+            budget = budgets[t] if total else budgets[0]
+            with torch.inference_mode(), autocast(self.device, self.bf16):
+                if session is None or (self.clip_len and t % self.clip_len == 0):
+                    session = GazeSession(self.net, x.shape[0], predict_loss=self.predict_loss)
+                check(x.shape[0] == session.batch, "every streamed frame must have the same batch size")
+                out = session.frame(session.encode(x)[:, 0], budget, threshold)
+            result = _to_result(_Clips([out], out.steps), self.grid)
+            result.seconds["gaze"] = time.perf_counter() - start
+            result.gazer, result.loss_kind = self.name, self.loss_kind
+            result.settings.update(used, source=self.source, frame=t, clip_len=self.clip_len,
+                                   threshold_unit=self.threshold_unit)
+            yield result
+
+    # ---- retargeting (the reference's input_res_adapt) -----------------------------------------
+    def _retarget_grid(self, target_scales, target_patch_size) -> MultiScaleGrid | None:
+        """The target grid, or None when the knobs are absent or equal the model's own grid."""
+        if target_scales is None and target_patch_size is None:
+            return None
+        check(target_scales is not None and target_patch_size is not None,
+              "give target_scales and target_patch_size together")
+        scales = sorted(int(s) for s in target_scales)
+        patch = int(target_patch_size)
+        check(len(scales) == len(self.grid.scales),
+              f"target_scales needs {len(self.grid.scales)} scales like the model's {list(self.grid.scales)}, got {scales}")
+        grid = MultiScaleGrid(tuple(scales), patch)
+        if tuple(scales) == self.grid.scales and list(grid.counts) == list(self.cfg.slots_per_scale):
+            return None
+        return grid
+
+    def _gaze_retargeted(self, clips: np.ndarray, target: MultiScaleGrid, budgets: list[int],
+                         threshold: float | None) -> GazeResult:
+        """Tile, gaze every tile on the model grid, and merge the tile gazes onto the target grid."""
+        B, T, H, W = clips.shape[:4]
+        side = target.canvas
+        x = self.preprocess(clips, size=(side, side))  # squash to the target canvas (identity if already square)
+        tile_sides = self.grid.sides
+        n = math.ceil(target.sides[-1] / tile_sides[-1])  # tiles per side
+        tile_px = tile_sides[-1] * target.patch_size
+        pad = n * tile_px - side
+        x = F.pad(x, (0, pad, 0, pad))  # zeros in normalised space, right and bottom
+        tiles = x.view(B, T, 3, n, tile_px, n, tile_px).permute(0, 3, 5, 1, 2, 4, 6).reshape(B * n * n, T, 3, tile_px, tile_px)
+        raw = self._gaze_tensor(tiles, budgets, threshold)
+        return _merge_tiles(raw, self.grid, target, B, n)
+
+    # ---- whole videos -----------------------------------------------------------------------
+
+    # ---- whole videos -----------------------------------------------------------------------
+    def gaze_video(self, video: Any, gazing_ratio: float | None = None, task_loss_requirement: float | None = None,
+                   tile: int | None = None, chunk_len: int = CHUNK_LEN, batch_size: int = 8,
+                   progress: Callable[[int, int | None], None] | None = None) -> VideoGaze:
+        """Gaze a whole video of any length and size by `chunk_len`-frame chunks and square tiles.
+
+        `VideoGazer(self, tile, chunk_len, batch_size).gaze(...)`: see there for the arguments.
+        """
+        return VideoGazer(self, tile=tile, chunk_len=chunk_len, batch_size=batch_size).gaze(
+            video, gazing_ratio=gazing_ratio, task_loss_requirement=task_loss_requirement, progress=progress)
+
+
+# ---- building results -----------------------------------------------------------------------
+
+
+def _to_result(raw: _Clips, grid: MultiScaleGrid) -> GazeResult:
+    """Per-frame gazes (EOS-padded local ids) -> GazeResult with the reference's global ids."""
+    S = grid.num_slots
+    pos, pad, loss, counts = [], [], [], []
+    for t, f in enumerate(raw.frames):
+        padded = f.ids == S
+        pos.append(torch.from_numpy(f.ids + S * t))  # a pad (id S) becomes S * (t + 1), as the reference
+        pad.append(torch.from_numpy(padded))
+        loss.append(torch.from_numpy(f.loss))
+        counts.append(f.ids.shape[1])
+    frame_loss = torch.from_numpy(np.stack([f.frame_loss for f in raw.frames], axis=1))
+    result = GazeResult(torch.cat(pos, 1), torch.cat(pad, 1), torch.tensor(counts), grid=grid,
+                        loss=torch.cat(loss, 1), frame_loss=frame_loss, loss_kind="predicted")
+    result.settings["decoder_calls"] = raw.steps
+    return result
+
+
+def _merge_tiles(raw: _Clips, tile_grid: MultiScaleGrid, target: MultiScaleGrid, batch: int, n: int) -> GazeResult:
+    """Tile gazes (B*n*n clips on the model grid) -> B clips on the target grid (reference's recovery)."""
+    tiles = _to_result(raw, tile_grid)
+    T = tiles.num_frames
+    mask = tiles.slot_mask()  # (B*n*n, T, 265)
+    loss_map = torch.full(mask.shape, float("nan"))
+    _scatter_loss(tiles, loss_map)
+    per_scale_mask, per_scale_loss = [], []
+    for m, l, side, target_side in zip(tile_grid.split_scales(mask), tile_grid.split_scales(loss_map),
+                                       tile_grid.sides, target.sides):
+        for values, out in ((m, per_scale_mask), (l, per_scale_loss)):
+            v = values.reshape(batch, n, n, T, side, side).permute(0, 3, 1, 4, 2, 5).reshape(batch, T, n * side, n * side)
+            out.append(v[:, :, :target_side, :target_side].flatten(2))
+    full_mask = torch.cat(per_scale_mask, -1)  # (B, T, S_target)
+    full_loss = torch.cat(per_scale_loss, -1)
+    S = target.num_slots
+    counts = full_mask.sum(-1).amax(0)  # (T,) the batch shares each frame's length
+    pos, pad, loss = [], [], []
+    for t in range(T):
+        n_t = int(counts[t])
+        ids = torch.full((batch, n_t), -1, dtype=torch.int64)
+        vals = torch.full((batch, n_t), float("nan"))
+        for b in range(batch):
+            kept = torch.nonzero(full_mask[b, t]).flatten()  # ascending: the gaze order is lost
+            ids[b, :len(kept)] = kept
+            vals[b, :len(kept)] = full_loss[b, t, kept]
+        pos.append(ids + S * t)
+        pad.append(ids < 0)
+        loss.append(vals)
+    frame_loss = tiles.frame_loss.reshape(batch, n * n, T).nanmean(1)
+    result = GazeResult(torch.cat(pos, 1), torch.cat(pad, 1), counts.to(torch.int64), grid=target,
+                        loss=torch.cat(loss, 1), frame_loss=frame_loss, loss_kind="predicted")
+    result.settings.update(tiles=n * n, decoder_calls=raw.steps)
+    return result
+
+
+def _scatter_loss(result: GazeResult, out: torch.Tensor) -> None:
+    """Write each real gaze's loss into (B, T, S) at its slot."""
+    S = result.grid.num_slots
+    frame = result.frame_of_entry
+    real = ~result.if_padded_gazing
+    b_idx, n_idx = torch.nonzero(real, as_tuple=True)
+    out[b_idx, frame[n_idx], result.gazing_pos[b_idx, n_idx] % S] = result.loss[b_idx, n_idx]
