@@ -97,7 +97,7 @@ class GazedMLLM:
         """Wrap an already built model (e.g. random weights for timing) without saving it.
 
         Args:
-            model: a SmolVLMForConditionalGeneration or LlavaOnevisionForConditionalGeneration.
+            model: a model of a registered family (`families.FAMILIES`, by its config's model_type).
             tokenizer: its tokenizer (placeholder tokens must match the config's ids).
             processing: the frame preprocessing (`families.FrameProcessing`).
             chat_template: the chat template (LLaVA-OV; SmolVLM uses its processor's video template).
