@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from playground.device import synchronize  # noqa: E402
 from playground.gazers.autogaze import AutoGazeGazer, load_autogaze  # noqa: E402
 from playground.mllm.flops import StageCounter  # noqa: E402
-from playground.models.autogaze_model import AutoGazeConfig, AutoGazeNet, GazeSession  # noqa: E402
+from playground.models.autogaze_model import AutoGazeConfig, AutoGazeNet  # noqa: E402
 from playground.synthetic import moving_square  # noqa: E402
 
 CPU_CASES = [  # (label, clips, gazing_ratio, target seconds on a 2-core CPU)
@@ -117,32 +117,28 @@ def run_table(gazer: AutoGazeGazer, cases, repeats: int, reference: dict | None 
 
 
 @contextlib.contextmanager
-def phase_probes(device: torch.device, count: bool, seconds: dict, flops: dict):
+def phase_probes(gazer: AutoGazeGazer, count: bool, seconds: dict, flops: dict):
     """Time (and count the FLOPs of) the conv encoder, each frame's prefill and each whole frame.
 
-    `GazeSession.frame` contains its prefill, so its decode steps are frame minus prefill.
+    Uses the gazer's `on_phase` hook (`GazeSession`'s phases "encode", "frame", "prefill"); a
+    frame contains its prefill, so its decode steps are frame minus prefill.
     """
-    originals = {name: getattr(GazeSession, name) for name in ("encode", "_prefill", "frame")}
 
-    def probe(name, fn):
-        def run(*args, **kwargs):
-            counter = StageCounter(device, count=count and name != "frame")  # FLOP counters do not nest
-            with counter:
-                out = fn(*args, **kwargs)
-            seconds[name] = seconds.get(name, 0.0) + counter.seconds
-            if counter.flops is not None:
-                flops[name] = flops.get(name, 0) + counter.flops
-                flops[name + " attention"] = flops.get(name + " attention", 0) + counter.attention_flops
-            return out
-        return run
+    @contextlib.contextmanager
+    def probe(name: str):
+        counter = StageCounter(gazer.device, count=count and name != "frame")  # FLOP counters do not nest
+        with counter:
+            yield
+        seconds[name] = seconds.get(name, 0.0) + counter.seconds
+        if counter.flops is not None:
+            flops[name] = flops.get(name, 0) + counter.flops
+            flops[name + " attention"] = flops.get(name + " attention", 0) + counter.attention_flops
 
+    gazer.on_phase = probe
     try:
-        for name, fn in originals.items():
-            setattr(GazeSession, name, probe(name, fn))
         yield
     finally:
-        for name, fn in originals.items():
-            setattr(GazeSession, name, fn)
+        gazer.on_phase = None
 
 
 def phase_table(gazer: AutoGazeGazer, ratio: float, repeats: int) -> None:
@@ -150,12 +146,12 @@ def phase_table(gazer: AutoGazeGazer, ratio: float, repeats: int) -> None:
     clip = moving_square()
     gazer.gaze(clip, gazing_ratio=ratio)  # warm-up
     seconds, flops, totals = {}, {}, []
-    with phase_probes(gazer.device, False, seconds, flops):
+    with phase_probes(gazer, False, seconds, flops):
         for _ in range(repeats):
             start = time.perf_counter()
             gazer.gaze(clip, gazing_ratio=ratio)
             totals.append(time.perf_counter() - start)
-    with phase_probes(gazer.device, True, {}, flops):
+    with phase_probes(gazer, True, {}, flops):
         gazer.gaze(clip, gazing_ratio=ratio)
     whole = StageCounter(gazer.device, count=True)
     with whole:
@@ -163,10 +159,10 @@ def phase_table(gazer: AutoGazeGazer, ratio: float, repeats: int) -> None:
     mean = {k: v / repeats for k, v in seconds.items()}
     rows = [
         ("conv encoder", mean["encode"], flops["encode"], flops["encode attention"]),
-        ("prefills (one per frame)", mean["_prefill"], flops["_prefill"], flops["_prefill attention"]),
-        ("decode steps", mean["frame"] - mean["_prefill"],
-         whole.flops - flops["encode"] - flops["_prefill"],
-         whole.attention_flops - flops["encode attention"] - flops["_prefill attention"]),
+        ("prefills (one per frame)", mean["prefill"], flops["prefill"], flops["prefill attention"]),
+        ("decode steps", mean["frame"] - mean["prefill"],
+         whole.flops - flops["encode"] - flops["prefill"],
+         whole.attention_flops - flops["encode attention"] - flops["prefill attention"]),
         ("everything else (preprocess, picking, results)", statistics.mean(totals) - mean["encode"] - mean["frame"], 0, 0),
     ]
     print(f"\n### Where the time goes: 1 clip, ratio {ratio} (mean of {repeats} runs, {statistics.mean(totals):.3f} s each)\n")

@@ -20,8 +20,9 @@ K tokens per decode step (10), D hidden size, L cached tokens.
 from __future__ import annotations
 
 import math
+import contextlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, ContextManager
 
 import numpy as np
 import torch
@@ -31,6 +32,7 @@ import torch.nn.functional as F
 from ..errors import PlaygroundError, check
 
 NEG_INF = float("-inf")
+_NO_PHASE = contextlib.nullcontext()  # reusable: nullcontext keeps no state
 
 
 # ---- configuration --------------------------------------------------------------------------
@@ -269,19 +271,18 @@ class Connector(nn.Module):
         return x + self.pos_embed[None, None]
 
 
+# The decoder's modules below only hold its weights under the checkpoint's names: none of them is
+# called. The decoder runs in `AutoGazeNet.decode` (the fused decode path) on copies that `fuse`
+# concatenates, with the plain functions `_rms`, `_rotate` and `_attention`.
+
+
 class RMSNorm(nn.Module):
-    """Llama RMSNorm, computed in float32."""
+    """Llama RMSNorm's weight (applied in float32 by `_rms`)."""
 
     def __init__(self, dim: int, eps: float):
         super().__init__()
         self.weight = nn.Parameter(torch.ones(dim))
         self.eps = eps
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dtype = x.dtype
-        x = x.to(torch.float32)
-        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * x.to(dtype)
 
 
 class Attention(nn.Module):
@@ -354,6 +355,9 @@ def llama3_inv_freq(cfg: AutoGazeConfig) -> torch.Tensor:
     smoothed = (1 - smooth) * scaled / factor + smooth * scaled
     medium = ~(wavelen < high_wavelen) * ~(wavelen > low_wavelen)
     return torch.where(medium, smoothed, scaled)
+
+
+# ---- the whole model: weights (`gazing_model`) plus the fused decode path --------------------
 
 
 class AutoGazeNet(nn.Module):
@@ -468,6 +472,9 @@ class AutoGazeNet(nn.Module):
         return emb.cos().to(dtype)[:, None], emb.sin().to(dtype)[:, None]
 
 
+# ---- the fused decode path: plain functions on the weights `fuse` prepared ------------------
+
+
 def _rms(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     """RMSNorm in float32 (the reference's op order; `F.rms_norm` is bit-identical for float32)."""
     if x.dtype == torch.float32 and weight.dtype == torch.float32:
@@ -563,12 +570,17 @@ class GazeSession:
         capacity: initial KV cache length (grown as needed).
         predict_loss: read the task-loss head after every gaze (one extra small decoder call per
             frame when a frame's last step fills all K heads); False skips that look-ahead.
+        on_phase: a phase-timing hook: called as `on_phase(name)` for a context manager that
+            wraps each phase, "encode" (the conv encoder), "frame" (a whole frame) and "prefill"
+            (its prefill, inside "frame"), e.g. to time them (`benchmarks/autogaze_speed.py`).
+            None (the default) wraps nothing.
     """
 
     net: AutoGazeNet
     batch: int
     capacity: int = 1024
     predict_loss: bool = True
+    on_phase: Callable[[str], ContextManager] | None = None
     cache: KVCache = field(init=False)
     conv_past: list[torch.Tensor] | None = field(init=False, default=None)
     next_pos: torch.Tensor = field(init=False)  # (B,) int64 position of the next real token
@@ -581,9 +593,13 @@ class GazeSession:
         self.cache = KVCache(self.net.cfg, self.batch, self.capacity, self.device, self.dtype)
         self.next_pos = torch.zeros(self.batch, dtype=torch.int64, device=self.device)
 
+    def _phase(self, name: str) -> ContextManager:
+        return _NO_PHASE if self.on_phase is None else self.on_phase(name)
+
     def encode(self, video: torch.Tensor) -> torch.Tensor:
         """Normalised frames (B, T, 3, H, W) -> vision tokens (B, T, P, D), continuing the conv cache."""
-        feats, self.conv_past = self.net.encode(video.to(self.device, self.dtype), self.conv_past)
+        with self._phase("encode"):
+            feats, self.conv_past = self.net.encode(video.to(self.device, self.dtype), self.conv_past)
         return feats
 
     def frame(self, feats: torch.Tensor, budget: int, requirement: float | None) -> FrameGaze:
@@ -598,6 +614,10 @@ class GazeSession:
         Returns:
             The frame's `FrameGaze`.
         """
+        with self._phase("frame"):
+            return self._frame(feats, budget, requirement)
+
+    def _frame(self, feats: torch.Tensor, budget: int, requirement: float | None) -> FrameGaze:
         cfg, net, B = self.net.cfg, self.net, self.batch
         K, EOS = cfg.num_multi_token_pred, cfg.eos_id
         logits, losses, stale = self._prefill(feats)
@@ -654,6 +674,10 @@ class GazeSession:
         Returns the last token's logits and losses, and the rotary (cos, sin) of the stale decode
         positions: those of the frame's last K tokens, reused by every decode step of the frame.
         """
+        with self._phase("prefill"):
+            return self._prefill_tokens(feats)
+
+    def _prefill_tokens(self, feats: torch.Tensor) -> tuple[np.ndarray, np.ndarray, tuple[torch.Tensor, torch.Tensor]]:
         x, real = self._pending_inputs()
         B, P = feats.shape[:2]
         ones = torch.ones(B, P, dtype=torch.bool, device=self.device)

@@ -59,6 +59,11 @@ class AutoGazeGazer(Gazer):
         clip_len: restart the conv and KV caches every `clip_len` frames in `gaze` and `stream`
             (the model was trained on 16-frame clips; this also bounds memory and the attention
             history on long videos). None carries the caches over every frame, as the reference.
+            (Not `gaze_video`'s `chunk_len`, the length of its independently gazed chunks.)
+
+    Attributes:
+        on_phase: `GazeSession`'s phase-timing hook, passed to every session this gazer opens
+            (None: no hook; see `benchmarks/autogaze_speed.py`).
     """
 
     name = "autogaze"
@@ -84,6 +89,7 @@ class AutoGazeGazer(Gazer):
         check(clip_len is None or (isinstance(clip_len, int) and clip_len > 0),
               f"clip_len must be a positive whole number of frames or None, got {clip_len!r}")
         self.clip_len = clip_len
+        self.on_phase = None  # GazeSession's phase-timing hook, for every session this gazer opens
 
     def __repr__(self) -> str:
         return f"AutoGazeGazer(source={self.source!r}, device={self.device}, grid={self.grid.describe()!r})"
@@ -159,7 +165,8 @@ class AutoGazeGazer(Gazer):
             for first in range(0, T, step):  # fresh caches for every piece
                 piece = budgets[first:first + step]
                 capacity = sum(self.cfg.tokens_per_frame + b + 2 * K for b in piece)
-                session = GazeSession(self.net, B, capacity=capacity, predict_loss=self.predict_loss)
+                session = GazeSession(self.net, B, capacity=capacity, predict_loss=self.predict_loss,
+                                      on_phase=self.on_phase)
                 feats = session.encode(x[:, first:first + step])
                 frames += [session.frame(feats[:, t], budget, threshold) for t, budget in enumerate(piece)]
         return _Clips(frames, sum(f.steps for f in frames))
@@ -188,7 +195,7 @@ class AutoGazeGazer(Gazer):
             budget = budgets[t] if total else budgets[0]
             with torch.inference_mode(), autocast(self.device, self.bf16):
                 if session is None or (self.clip_len and t % self.clip_len == 0):
-                    session = GazeSession(self.net, x.shape[0], predict_loss=self.predict_loss)
+                    session = GazeSession(self.net, x.shape[0], predict_loss=self.predict_loss, on_phase=self.on_phase)
                 check(x.shape[0] == session.batch, "every streamed frame must have the same batch size")
                 out = session.frame(session.encode(x)[:, 0], budget, threshold)
             result = _to_result(_Clips([out], out.steps), self.grid)
