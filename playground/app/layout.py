@@ -1,28 +1,46 @@
 """The page: inputs on the left, results in tabs on the right, and the events that connect them.
 
-`build_demo()` only builds the Blocks (no model is loaded, nothing is launched), so tests can inspect it;
+`build_demo()` only builds the Blocks (no model is loaded, nothing is launched), so tests can inspect it.
+One builder a region (`build_inputs`; `build_results`, with one a tab) returns the components it made
+by name, and `wire_events` connects them. The dropdowns list what the registries list
+(`available_gazers`, `available_reconstructors`, the MLLM aliases).
 `launch_kwargs()` holds what `launch()` needs (port from $GRADIO_SERVER_PORT, upload cap, paths).
 """
 
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 
 import gradio as gr
 import torch
 
 from .. import viz
+from ..gazers import available_gazers
 from ..geometry import DEFAULT_GRID
+from ..mllm import ALIASES, DEFAULT_MLLM
+from ..mllm.gazed_vit import ATTENTION_MODES
+from ..mllm.nvila import is_nvila
 from ..mllm.random_models import RANDOM_WEIGHTS_NOTE, TINY_RANDOM_SMOLVLM2
+from ..reconstructors import available_reconstructors
 from .callbacks import (ASSETS, LIMITS, ask_action, clear_action, compare_action, curve_action, example_paths,
                         frame_action, gaze_action, gaze_page_action)
 from . import cache, memory
 from .pipeline import RunSettings, warm_up
 
-GAZERS = ["greedy", "framediff", "random", "full", "nvidia/AutoGaze"]
-RECONSTRUCTORS = ["paint", "bfshi/VideoMAE_AutoGaze"]
-MLLMS = ["smolvlm2-256m", (f"{TINY_RANDOM_SMOLVLM2} ({RANDOM_WEIGHTS_NOTE})", TINY_RANDOM_SMOLVLM2), "smolvlm2-500m",
-         "llava-onevision-0.5b", "smolvlm2-2.2b", "llava-onevision-7b"]  # the tiny one is built in: Ask works offline
+GAZERS = available_gazers()
+RECONSTRUCTORS = available_reconstructors()
+
+
+def mllm_choices() -> list:
+    """The MLLM aliases for the Ask tab: the default first, then the built-in tiny model (so Ask works offline;
+    labelled as random weights), then the rest in `ALIASES` order. NVILA is left out: it runs the hub's own
+    code, which the app never allows."""
+    rest = [name for name, hub_id in ALIASES.items() if name != DEFAULT_MLLM and not is_nvila(hub_id)]
+    return [DEFAULT_MLLM, (f"{TINY_RANDOM_SMOLVLM2} ({RANDOM_WEIGHTS_NOTE})", TINY_RANDOM_SMOLVLM2), *rest]
+
+
+MLLMS = mllm_choices()
 
 INTRO = """# AutoGaze Playground
 Pick which multi-scale patches of a video to keep (4 + 16 + 49 + 196 = **265 slots per frame** at 32/64/112/224 px),
@@ -47,115 +65,171 @@ def build_demo() -> gr.Blocks:
     memory.tune_allocator()  # freed frames go back to the system instead of staying in malloc's heaps
     torch.set_num_threads(LIMITS.threads())  # concurrent runs share the cores instead of oversubscribing them
     warm_up()
-    work = dict(concurrency_limit=LIMITS.concurrency, concurrency_id="work")
     with gr.Blocks(title="AutoGaze Playground", delete_cache=(900, 3600)) as demo:
         gr.Markdown(INTRO)
         view = gr.State(None, time_to_live=1800)  # the last run of a session, for the scrubber; freed after 30 min
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
-                video = gr.Video(label="video", sources=["upload"], height=240, elem_id="input-video")
-                gr.Examples(examples=[[p] for p in example_paths()], inputs=[video], label="examples",
-                            elem_id="examples")
-                gr.Markdown("<small>Example: *Big Buck Bunny*, (c) 2008 Blender Foundation / www.bigbuckbunny.org, "
-                            "[CC BY 3.0](https://creativecommons.org/licenses/by/3.0/); a short downscaled cut.</small>",
-                            elem_id="credits")
-                with gr.Accordion("frames", open=False):
-                    num_frames = gr.Slider(1, LIMITS.max_frames, value=d.num_frames, step=1, label="frames to sample",
-                                           info=f"at most {LIMITS.max_frames} on this server; a shorter video gives "
-                                                "fewer (the summary says so)")
-                    fps = gr.Number(value=d.fps, minimum=0, label="sampling fps (0 = spread the frames uniformly)")
-                    start = gr.Number(value=d.start, minimum=0, label="start (s)")
-                gazer = gr.Dropdown(GAZERS, value=d.gazer, allow_custom_value=True, label="gazer", elem_id="gazer",
-                                    info="or type an AutoGaze hub id or checkpoint folder (local folders: "
-                                         "HF cache, assets/ or $PLAYGROUND_MODEL_DIRS)")
-                reconstructor = gr.Dropdown(RECONSTRUCTORS, value=d.reconstructor, allow_custom_value=True,
-                                            label="reconstructor",
-                                            info="or type a VideoMAE_AutoGaze hub id or checkpoint path "
-                                                 "(local paths: HF cache, assets/ or $PLAYGROUND_MODEL_DIRS)")
-                threshold = gr.Slider(0, 1.5, value=d.threshold, step=0.01, label="error threshold",
-                                      info="task_loss_requirement: a frame stops once its loss is at or below it; "
-                                           "0 = off")
-                ratio = gr.Slider(0.01, 1, value=d.max_gazing_ratio, step=0.01, label="max gazing ratio",
-                                  info="cap on slots per frame, as a fraction of 265")
-                run = gr.Button("Gaze", variant="primary", elem_id="gaze-button")
-                api_run = gr.Button("Gaze (API)", visible=False)  # /gaze for API clients: raises on bad input
+                inputs = build_inputs(d)
             with gr.Column(scale=2):
-                summary = gr.Markdown("Results appear here.", elem_id="summary")
-                gr.HTML(viz.scale_legend_html(DEFAULT_GRID), elem_id="legend")
-                with gr.Tabs():
-                    with gr.Tab("Gaze"):
-                        with gr.Row():
-                            overlay = gr.Video(label="gazed patches, coloured by scale", interactive=False,
-                                               autoplay=True, loop=True, elem_id="overlay-video")
-                            rebuilt = gr.Video(label="original | reconstruction", interactive=False,
-                                               autoplay=True, loop=True, elem_id="reconstruction-video")
-                        scrubber = gr.Slider(0, d.num_frames - 1, value=0, step=1, label="frame", elem_id="scrubber")
-                        panel = gr.Image(label="original | gazed | reconstruction", interactive=False,
-                                         elem_id="frame-panel")
-                        with gr.Row():
-                            tokens_plot = gr.Plot(label="slots per frame", elem_id="tokens-plot")
-                            loss_plot = gr.Plot(label="loss per frame", elem_id="loss-plot")
-                        with gr.Row():
-                            quality_plot = gr.Plot(label="PSNR / SSIM", elem_id="quality-plot")
-                            curve_plot = gr.Plot(label="slots vs threshold", elem_id="curve-plot")
-                    with gr.Tab("Ask"):
-                        question = gr.Textbox("What happens in this video?", label="question", lines=2)
-                        with gr.Row():
-                            mllm = gr.Dropdown(MLLMS, value=MLLMS[0], allow_custom_value=True, label="MLLM",
-                                               info="an alias, a hub id or a local folder (HF cache, assets/ or "
-                                                    "$PLAYGROUND_MODEL_DIRS)")
-                            attention = gr.Radio(["block_causal", "frame_independent", "bidirectional"],
-                                                 value="block_causal", label="gazed encoder attention")
-                            max_new_tokens = gr.Slider(1, 128, value=32, step=1, label="max new tokens")
-                        gr.Markdown(OFFLINE_NOTE)
-                        ask = gr.Button("Ask", variant="primary", elem_id="ask-button")
-                        with gr.Row():
-                            gazed_answer = gr.Textbox(label="answer on the gazed patches", interactive=False)
-                            full_answer = gr.Textbox(label="answer on every patch", interactive=False)
-                        ask_note = gr.Markdown()
-                        cost_table = gr.Dataframe(label="tokens, GFLOPs and seconds per stage", interactive=False)
-                        cost_plot = gr.Plot(label="cost per stage")
-                    with gr.Tab("Compare gazers"):
-                        with gr.Row():
-                            budget = gr.Slider(0.01, 1, value=0.1, step=0.01, label="budget (gazing ratio for all)")
-                            compare = gr.Button("Compare all gazers", variant="primary", elem_id="compare-button")
-                        compare_table = gr.Dataframe(label="same clip, same budget, no threshold: each gazer spends "
-                                                           "the budget (framediff keeps finest patches only, at most "
-                                                           "196 a frame; full ignores the budget, the no-gazing "
-                                                           "reference); a blank PSNR means an exact rebuild",
-                                                     interactive=False, elem_id="compare-table")
-                        with gr.Row():
-                            compare_bars = gr.Plot(label="slots kept and PSNR")
-                            compare_lines = gr.Plot(label="PSNR per frame")
-                    with gr.Tab("Export"):
-                        files = gr.File(label="gaze JSON, masks NPZ, overlay and reconstruction MP4, metrics CSV, "
-                                              "run card", file_count="multiple", interactive=False, elem_id="exports")
-                        card = gr.JSON(label="run card")
-
-        gaze_in = [video, num_frames, fps, start, gazer, reconstructor, threshold, ratio]
-        gaze_out = [summary, overlay, rebuilt, scrubber, panel, tokens_plot, loss_plot, quality_plot, files, card, view]
-        curve = dict(fn=curve_action, inputs=[view], outputs=[curve_plot], api_visibility="private", **work)
-        api_run.click(gaze_action, gaze_in, gaze_out, api_name="gaze", **work)
-        # The page's own runs keep the last good result on screen when one fails (gaze_page_action).
-        page_run = dict(fn=gaze_page_action, inputs=[*gaze_in, view], outputs=gaze_out, api_visibility="private",
-                        **work)
-        run.click(**page_run).success(**curve)
-        for knob in (threshold, ratio):
-            # `input` fires for mouse drags and keyboard moves alike (`release` misses the keyboard).
-            knob.input(trigger_mode="always_last", **page_run).success(**curve)
-        scrubber.input(frame_action, [view, scrubber], [panel], api_visibility="private", trigger_mode="always_last",
-                       show_progress="hidden")
-        ask.click(ask_action, [video, question, mllm, attention, max_new_tokens, num_frames, fps, start, gazer,
-                               threshold, ratio], [gazed_answer, full_answer, cost_table, cost_plot, ask_note],
-                  api_name="ask", concurrency_limit=1, concurrency_id="mllm")
-        compare.click(compare_action, [video, budget, num_frames, fps, start, gazer, reconstructor],
-                      [compare_table, compare_bars, compare_lines], api_name="compare", **work)
-        # Results always belong to the video on screen: a new video clears them all.
-        video.change(clear_action, [video], [*gaze_out, curve_plot, gazed_answer, full_answer, cost_table, cost_plot,
-                                             ask_note, compare_table, compare_bars, compare_lines],
-                     api_visibility="private", show_progress="hidden")
+                results = build_results(d)
+        wire_events(SimpleNamespace(view=view, **inputs, **results))
     demo.queue(max_size=LIMITS.queue_size, default_concurrency_limit=LIMITS.concurrency)
     return demo
+
+
+# ---- the inputs column -----------------------------------------------------------------------
+def build_inputs(d: RunSettings) -> dict:
+    """The left column: the video and how to sample it, then the models, the knobs and the Gaze buttons."""
+    video = gr.Video(label="video", sources=["upload"], height=240, elem_id="input-video")
+    gr.Examples(examples=[[p] for p in example_paths()], inputs=[video], label="examples", elem_id="examples")
+    gr.Markdown("<small>Example: *Big Buck Bunny*, (c) 2008 Blender Foundation / www.bigbuckbunny.org, "
+                "[CC BY 3.0](https://creativecommons.org/licenses/by/3.0/); a short downscaled cut.</small>",
+                elem_id="credits")
+    with gr.Accordion("frames", open=False):
+        num_frames = gr.Slider(1, LIMITS.max_frames, value=d.num_frames, step=1, label="frames to sample",
+                               info=f"at most {LIMITS.max_frames} on this server; a shorter video gives "
+                                    "fewer (the summary says so)")
+        fps = gr.Number(value=d.fps, minimum=0, label="sampling fps (0 = spread the frames uniformly)")
+        start = gr.Number(value=d.start, minimum=0, label="start (s)")
+    return dict(video=video, num_frames=num_frames, fps=fps, start=start, **build_gaze_controls(d))
+
+
+def build_gaze_controls(d: RunSettings) -> dict:
+    """Gazer, reconstructor, threshold and ratio, the Gaze button, and the hidden one behind `/gaze`."""
+    gazer = gr.Dropdown(GAZERS, value=d.gazer, allow_custom_value=True, label="gazer", elem_id="gazer",
+                        info="or type an AutoGaze hub id or checkpoint folder (local folders: "
+                             "HF cache, assets/ or $PLAYGROUND_MODEL_DIRS)")
+    reconstructor = gr.Dropdown(RECONSTRUCTORS, value=d.reconstructor, allow_custom_value=True,
+                                label="reconstructor",
+                                info="or type a VideoMAE_AutoGaze hub id or checkpoint path "
+                                     "(local paths: HF cache, assets/ or $PLAYGROUND_MODEL_DIRS)")
+    threshold = gr.Slider(0, 1.5, value=d.threshold, step=0.01, label="error threshold",
+                          info="task_loss_requirement: a frame stops once its loss is at or below it; 0 = off")
+    ratio = gr.Slider(0.01, 1, value=d.max_gazing_ratio, step=0.01, label="max gazing ratio",
+                      info="cap on slots per frame, as a fraction of 265")
+    run = gr.Button("Gaze", variant="primary", elem_id="gaze-button")
+    api_run = gr.Button("Gaze (API)", visible=False)  # /gaze for API clients: raises on bad input
+    return dict(gazer=gazer, reconstructor=reconstructor, threshold=threshold, ratio=ratio, run=run, api_run=api_run)
+
+
+# ---- the results column ----------------------------------------------------------------------
+def build_results(d: RunSettings) -> dict:
+    """The right column: the run's summary and the scale legend above one tab a result."""
+    summary = gr.Markdown("Results appear here.", elem_id="summary")
+    gr.HTML(viz.scale_legend_html(DEFAULT_GRID), elem_id="legend")
+    with gr.Tabs():
+        with gr.Tab("Gaze"):
+            gaze = build_gaze_tab(d)
+        with gr.Tab("Ask"):
+            ask = build_ask_tab()
+        with gr.Tab("Compare gazers"):
+            compare = build_compare_tab()
+        with gr.Tab("Export"):
+            export = build_export_tab()
+    return dict(summary=summary, **gaze, **ask, **compare, **export)
+
+
+def build_gaze_tab(d: RunSettings) -> dict:
+    """The overlay and reconstruction videos, the frame scrubber and its panel, and the per-frame plots."""
+    with gr.Row():
+        overlay = gr.Video(label="gazed patches, coloured by scale", interactive=False, autoplay=True, loop=True,
+                           elem_id="overlay-video")
+        rebuilt = gr.Video(label="original | reconstruction", interactive=False, autoplay=True, loop=True,
+                           elem_id="reconstruction-video")
+    scrubber = gr.Slider(0, d.num_frames - 1, value=0, step=1, label="frame", elem_id="scrubber")
+    panel = gr.Image(label="original | gazed | reconstruction", interactive=False, elem_id="frame-panel")
+    with gr.Row():
+        tokens_plot = gr.Plot(label="slots per frame", elem_id="tokens-plot")
+        loss_plot = gr.Plot(label="loss per frame", elem_id="loss-plot")
+    with gr.Row():
+        quality_plot = gr.Plot(label="PSNR / SSIM", elem_id="quality-plot")
+        curve_plot = gr.Plot(label="slots vs threshold", elem_id="curve-plot")
+    return dict(overlay=overlay, rebuilt=rebuilt, scrubber=scrubber, panel=panel, tokens_plot=tokens_plot,
+                loss_plot=loss_plot, quality_plot=quality_plot, curve_plot=curve_plot)
+
+
+def build_ask_tab() -> dict:
+    """The question, the MLLM and its options, both answers, and the cost table and chart."""
+    question = gr.Textbox("What happens in this video?", label="question", lines=2)
+    with gr.Row():
+        mllm = gr.Dropdown(MLLMS, value=DEFAULT_MLLM, allow_custom_value=True, label="MLLM",
+                           info="an alias, a hub id or a local folder (HF cache, assets/ or $PLAYGROUND_MODEL_DIRS)")
+        attention = gr.Radio(list(ATTENTION_MODES), value="block_causal", label="gazed encoder attention")
+        max_new_tokens = gr.Slider(1, 128, value=32, step=1, label="max new tokens")
+    gr.Markdown(OFFLINE_NOTE)
+    ask = gr.Button("Ask", variant="primary", elem_id="ask-button")
+    with gr.Row():
+        gazed_answer = gr.Textbox(label="answer on the gazed patches", interactive=False)
+        full_answer = gr.Textbox(label="answer on every patch", interactive=False)
+    ask_note = gr.Markdown()
+    cost_table = gr.Dataframe(label="tokens, GFLOPs and seconds per stage", interactive=False)
+    cost_plot = gr.Plot(label="cost per stage")
+    return dict(question=question, mllm=mllm, attention=attention, max_new_tokens=max_new_tokens, ask=ask,
+                gazed_answer=gazed_answer, full_answer=full_answer, ask_note=ask_note, cost_table=cost_table,
+                cost_plot=cost_plot)
+
+
+def build_compare_tab() -> dict:
+    """One budget for every gazer, and their slots and PSNR side by side."""
+    with gr.Row():
+        budget = gr.Slider(0.01, 1, value=0.1, step=0.01, label="budget (gazing ratio for all)")
+        compare = gr.Button("Compare all gazers", variant="primary", elem_id="compare-button")
+    compare_table = gr.Dataframe(label="same clip, same budget, no threshold: each gazer spends the budget "
+                                       "(framediff keeps finest patches only, at most 196 a frame; full ignores "
+                                       "the budget, the no-gazing reference); a blank PSNR means an exact rebuild",
+                                 interactive=False, elem_id="compare-table")
+    with gr.Row():
+        compare_bars = gr.Plot(label="slots kept and PSNR")
+        compare_lines = gr.Plot(label="PSNR per frame")
+    return dict(budget=budget, compare=compare, compare_table=compare_table, compare_bars=compare_bars,
+                compare_lines=compare_lines)
+
+
+def build_export_tab() -> dict:
+    """The run's files and its run card."""
+    files = gr.File(label="gaze JSON, masks NPZ, overlay and reconstruction MP4, metrics CSV, run card",
+                    file_count="multiple", interactive=False, elem_id="exports")
+    card = gr.JSON(label="run card")
+    return dict(files=files, card=card)
+
+
+# ---- events ----------------------------------------------------------------------------------
+def wire_events(ui: SimpleNamespace) -> None:
+    """Connect the components `build_inputs` and `build_results` made (`ui`: them by name, and `view`)."""
+    work = dict(concurrency_limit=LIMITS.concurrency, concurrency_id="work")
+    gaze_out = wire_gaze_events(ui, work)
+    ui.ask.click(ask_action, [ui.video, ui.question, ui.mllm, ui.attention, ui.max_new_tokens, ui.num_frames,
+                              ui.fps, ui.start, ui.gazer, ui.threshold, ui.ratio],
+                 [ui.gazed_answer, ui.full_answer, ui.cost_table, ui.cost_plot, ui.ask_note],
+                 api_name="ask", concurrency_limit=1, concurrency_id="mllm")
+    ui.compare.click(compare_action, [ui.video, ui.budget, ui.num_frames, ui.fps, ui.start, ui.gazer,
+                                      ui.reconstructor],
+                     [ui.compare_table, ui.compare_bars, ui.compare_lines], api_name="compare", **work)
+    # Results always belong to the video on screen: a new video clears them all.
+    ui.video.change(clear_action, [ui.video], [*gaze_out, ui.curve_plot, ui.gazed_answer, ui.full_answer,
+                                               ui.cost_table, ui.cost_plot, ui.ask_note, ui.compare_table,
+                                               ui.compare_bars, ui.compare_lines],
+                    api_visibility="private", show_progress="hidden")
+
+
+def wire_gaze_events(ui: SimpleNamespace, work: dict) -> list:
+    """`/gaze` for API clients, the page's Gaze button and knobs, and the scrubber; returns the gaze outputs."""
+    gaze_in = [ui.video, ui.num_frames, ui.fps, ui.start, ui.gazer, ui.reconstructor, ui.threshold, ui.ratio]
+    gaze_out = [ui.summary, ui.overlay, ui.rebuilt, ui.scrubber, ui.panel, ui.tokens_plot, ui.loss_plot,
+                ui.quality_plot, ui.files, ui.card, ui.view]
+    curve = dict(fn=curve_action, inputs=[ui.view], outputs=[ui.curve_plot], api_visibility="private", **work)
+    ui.api_run.click(gaze_action, gaze_in, gaze_out, api_name="gaze", **work)
+    # The page's own runs keep the last good result on screen when one fails (gaze_page_action).
+    page_run = dict(fn=gaze_page_action, inputs=[*gaze_in, ui.view], outputs=gaze_out, api_visibility="private",
+                    **work)
+    ui.run.click(**page_run).success(**curve)
+    for knob in (ui.threshold, ui.ratio):
+        # `input` fires for mouse drags and keyboard moves alike (`release` misses the keyboard).
+        knob.input(trigger_mode="always_last", **page_run).success(**curve)
+    ui.scrubber.input(frame_action, [ui.view, ui.scrubber], [ui.panel], api_visibility="private",
+                      trigger_mode="always_last", show_progress="hidden")
+    return gaze_out
 
 
 def launch_kwargs() -> dict:
