@@ -189,13 +189,14 @@ class GazeResult:
         slots = [[self.frame_slots(index, t).tolist() for t in range(self.num_frames)]]
         losses = None
         if self.loss is not None:
-            losses = [[self._frame_values(self.loss, index, t).tolist() for t in range(self.num_frames)]]
+            losses = [[self.frame_values(self.loss, index, t).tolist() for t in range(self.num_frames)]]
         frame_loss = None if self.frame_loss is None else self.frame_loss[index:index + 1].clone()
         return GazeResult.from_frame_slots(slots, self.grid, losses=losses, frame_loss=frame_loss,
                                            loss_kind=self.loss_kind, seconds=dict(self.seconds),
                                            gazer=self.gazer, settings=dict(self.settings))
 
-    def _frame_values(self, values: torch.Tensor, clip: int, frame: int) -> torch.Tensor:
+    def frame_values(self, values: torch.Tensor, clip: int, frame: int) -> torch.Tensor:
+        """Per-entry values (B, N) of one clip and frame, padding removed: (n,) in gaze order (e.g. the loss trace)."""
         start = int(self.num_gazing_each_frame[:frame].sum())
         stop = start + int(self.num_gazing_each_frame[frame])
         return values[clip, start:stop][~self.if_padded_gazing[clip, start:stop]]

@@ -110,7 +110,7 @@ def test_loss_trace_layout(gazer, videos):
     assert torch.isfinite(result.loss[~pads]).all()
     for b in range(2):
         for t in range(result.num_frames):
-            values = result._frame_values(result.loss, b, t)
+            values = result.frame_values(result.loss, b, t)
             assert float(result.frame_loss[b, t]) == pytest.approx(float(values[-1]))
 
 

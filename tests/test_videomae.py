@@ -392,7 +392,7 @@ def test_oracle_measures_the_reconstructor_loss(micro):
     assert torch.allclose(gaze.frame_loss, micro.measure(video, gaze).frame_loss, atol=1e-5)
     # ...the loss trace is the loss after each gaze, and it only goes down.
     for t in range(3):
-        trace = gaze._frame_values(gaze.loss, 0, t)
+        trace = gaze.frame_values(gaze.loss, 0, t)
         assert float(trace[-1]) == pytest.approx(float(gaze.frame_loss[0, t]), abs=1e-6)
         assert (trace[1:] <= trace[:-1]).all()
     # The batched VideoMAE path and plain `reconstruct` calls agree.

@@ -152,7 +152,7 @@ def _join_chunks(per_tile: list[list[GazeResult]]) -> GazeResult:
     slots, losses, frame_loss = [], [], []
     for chunks in per_tile:
         slots.append([r.frame_slots(0, t).tolist() for r in chunks for t in range(r.num_frames)])
-        losses.append([r._frame_values(r.loss, 0, t).tolist() for r in chunks for t in range(r.num_frames)])
+        losses.append([r.frame_values(r.loss, 0, t).tolist() for r in chunks for t in range(r.num_frames)])
         frame_loss.append(torch.cat([r.frame_loss for r in chunks], 1))
     return GazeResult.from_frame_slots(slots, per_tile[0][0].grid, losses=losses, frame_loss=torch.cat(frame_loss, 0),
                                        loss_kind="predicted")
@@ -202,7 +202,7 @@ class VideoGaze:
             rows["scale"].append(grid.split_local(slots)[0][keep])
             rows["tile"].append(np.full(int(keep.sum()), k))
             rows["slot"].append(slots[keep])
-            rows["loss"].append(self.gaze._frame_values(self.gaze.loss, k, frame).numpy()[keep])
+            rows["loss"].append(self.gaze.frame_values(self.gaze.loss, k, frame).numpy()[keep])
         empty = {"boxes": np.zeros((0, 4), np.int64)}
         return {key: np.concatenate(v) if v else empty.get(key, np.zeros(0)) for key, v in rows.items()}
 
