@@ -53,6 +53,13 @@ def applicable_options(name_or_path: str, **options) -> dict:
     return {k: v for k, v in options.items() if k in takes}
 
 
+def _takes_more(fn) -> bool:
+    """Whether `fn` takes **kwargs (and passes them on, as the oracle does to its reconstructor's loader)."""
+    import inspect
+
+    return any(p.kind == p.VAR_KEYWORD for p in inspect.signature(fn).parameters.values())
+
+
 def _parameters(fn) -> set[str]:
     import inspect
 
@@ -72,8 +79,9 @@ def load_gazer(name_or_path: str, device: str | torch.device | None = None, **kw
         A `Gazer` whose `.gaze(video, gazing_ratio=..., task_loss_requirement=...)` returns a `GazeResult`.
     """
     key = str(name_or_path).strip()
+    cls = TRAINING_FREE_GAZERS.get(key.lower()) or MEASURING_GAZERS.get(key.lower())
     unknown = sorted(set(kwargs) - gazer_options(key))
-    if unknown and (key.lower() in TRAINING_FREE_GAZERS or key.lower() in MEASURING_GAZERS):
+    if unknown and cls is not None and not _takes_more(cls.__init__):  # e.g. the oracle passes the rest on
         raise PlaygroundError(f"gazer {key!r} takes no option {', '.join(unknown)} "
                               f"(it takes: {', '.join(sorted(gazer_options(key))) or 'none'})")
     if key.lower() in TRAINING_FREE_GAZERS:
