@@ -97,7 +97,7 @@ def squash(x: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False, antialias=True).clamp(0, 255)
 
 
-def normalize(x: torch.Tensor, proc: FrameProcessing, dtype: torch.dtype) -> torch.Tensor:
+def normalize_for_model(x: torch.Tensor, proc: FrameProcessing, dtype: torch.dtype) -> torch.Tensor:
     """float (T, 3, s, s) in 0..255 -> the model's pixel space: rescale, then (x - mean) / std."""
     mean = torch.tensor(proc.mean, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(proc.std, device=x.device).view(1, 3, 1, 1)
@@ -145,7 +145,7 @@ class Family:
 
     def pixels(self, frames: np.ndarray, size: int) -> torch.Tensor:
         """uint8 (T,H,W,3) -> (T,3,size,size) in the model's pixel space, dtype and device."""
-        return normalize(squash(frames_to_float(frames, self.device), size), self.processing, self.dtype)
+        return normalize_for_model(squash(frames_to_float(frames, self.device), size), self.processing, self.dtype)
 
     def scale_pixels(self, frames: np.ndarray, grid: MultiScaleGrid) -> dict[int, torch.Tensor]:
         """uint8 (T,H,W,3) -> {side: (T,3,side,side)} for every scale of `grid`.
@@ -155,7 +155,7 @@ class Family:
         from it, which is cheaper than resizing the full-resolution frames again.
         """
         canvas = squash(frames_to_float(frames, self.device), grid.canvas)
-        return {side: normalize(squash(canvas, side), self.processing, self.dtype) for side in grid.scales}
+        return {side: normalize_for_model(squash(canvas, side), self.processing, self.dtype) for side in grid.scales}
 
     def input_embeddings(self, ids: torch.Tensor) -> torch.Tensor:
         return self.model.get_input_embeddings()(ids)
