@@ -173,7 +173,7 @@ def build_ask_tab() -> dict:
 def build_compare_tab() -> dict:
     """One budget for every gazer, and their slots and PSNR side by side."""
     with gr.Row():
-        budget = gr.Slider(0.01, 1, value=0.1, step=0.01, label="budget (gazing ratio for all)")
+        budget = gr.Slider(0.01, 1, value=0.1, step=0.01, label="gazing ratio (the same budget for every gazer)")
         compare = gr.Button("Compare all gazers", variant="primary", elem_id="compare-button")
     compare_table = gr.Dataframe(label="same clip, same budget, no threshold: each gazer spends the budget "
                                        "(framediff keeps finest patches only, at most 196 a frame; full ignores "
