@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from .errors import PlaygroundError, check
+from .pixels import resize
 
 # imageio-ffmpeg starts ffmpeg with preexec_fn=os.setpgrp unless told not to, and preexec_fn can
 # deadlock when several threads write videos at once (the app, notebooks); its documented switch:
@@ -542,8 +543,6 @@ def resize_frames(frames: np.ndarray, size: int | tuple[int, int], policy: str =
     Returns:
         uint8 (..., h, w, 3).
     """
-    from .pixels import resize
-
     check(policy in RESIZE_POLICIES, f"policy must be one of {RESIZE_POLICIES}, got {policy!r}")
     frames = _as_frames(frames)
     h, w = (size, size) if isinstance(size, (int, np.integer)) else (int(size[0]), int(size[1]))

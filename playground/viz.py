@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 from .errors import check
-from .gaze import GazeResult, as_gaze_result
+from .gaze import as_gaze_result, GazeResult
 from .geometry import MultiScaleGrid
+from .video import resize_frames
 
 # Okabe-Ito colours, coarsest scale first; grids with more scales cycle through the rest.
 SCALE_COLORS: tuple[tuple[int, int, int], ...] = (
@@ -176,8 +177,6 @@ def side_by_side(*panels: np.ndarray | torch.Tensor, labels: Sequence[str] | Non
     Returns:
         uint8 (T, height, sum of widths + gaps, 3).
     """
-    from .video import resize_frames
-
     check(len(panels) > 0, "side_by_side needs at least one panel")
     videos = [_frames(p) for p in panels]
     T = max(len(v) for v in videos)

@@ -14,9 +14,11 @@ import numpy as np
 import torch
 
 from .. import knobs
+from ..device import cpu_threads, resolve_device
 from ..errors import check
-from ..gaze import GazeResult, concat_frames
+from ..gaze import concat_frames, GazeResult
 from ..geometry import DEFAULT_GRID, MultiScaleGrid
+from ..video import as_clips
 
 
 def frame_budgets(gazing_ratio: float | Sequence[float] | None, num_frames: int, num_slots: int) -> list[int]:
@@ -54,8 +56,6 @@ class Gazer:
         return self.threshold_unit is not None
 
     def __init__(self, grid: MultiScaleGrid = DEFAULT_GRID, device: torch.device | str | None = None):
-        from ..device import resolve_device
-
         self.grid = grid
         self.device = resolve_device(device)
 
@@ -71,8 +71,6 @@ class Gazer:
         Returns:
             GazeResult with B clips and T frames.
         """
-        from ..video import as_clips
-
         check(not kwargs, f"{self.name} takes no options {sorted(kwargs)} (it takes gazing_ratio and "
                           f"task_loss_requirement)")
         clips = as_clips(video)
@@ -118,8 +116,6 @@ class FrameByFrameGazer(Gazer):
         raise NotImplementedError
 
     def _frames(self, clips: np.ndarray, budgets: list[int], threshold: float | None) -> Iterator[GazeResult]:
-        from ..device import cpu_threads
-
         state = self._start(clips)
         for t, budget in enumerate(budgets):
             start = time.perf_counter()
@@ -137,8 +133,6 @@ class FrameByFrameGazer(Gazer):
         return concat_frames(list(self._frames(clips, budgets, threshold)))
 
     def stream(self, frames, gazing_ratio=None, task_loss_requirement=None, **kwargs) -> Iterator[GazeResult]:
-        from ..video import as_clips
-
         check(not kwargs, f"{self.name} takes no options {sorted(kwargs)} (it takes gazing_ratio and "
                           f"task_loss_requirement)")
         clips = as_clips(frames)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..geometry import MultiScaleGrid
-from ..pixels import to_canvas
+from ..geometry import DEFAULT_GRID, MultiScaleGrid
 from ..painting import blank_canvas, check_paintable, paint, scale_views
+from ..pixels import to_canvas
 from .base import FrameByFrameGazer
 
 
@@ -31,8 +31,6 @@ class GreedyGazer(FrameByFrameGazer):
     loss_kind = "measured"
 
     def __init__(self, grid: MultiScaleGrid | None = None, device=None):
-        from ..geometry import DEFAULT_GRID
-
         super().__init__(grid or DEFAULT_GRID, device)
         check_paintable(self.grid)
         sides = torch.tensor(self.grid.sides)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..geometry import DEFAULT_GRID
 from .base import FrameByFrameGazer
 
 
@@ -15,8 +16,6 @@ class RandomGazer(FrameByFrameGazer):
     threshold_unit = None
 
     def __init__(self, grid=None, device=None, seed: int = 0):
-        from ..geometry import DEFAULT_GRID
-
         super().__init__(grid or DEFAULT_GRID, device)
         self.seed = seed
 

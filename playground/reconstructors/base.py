@@ -13,9 +13,12 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from ..device import resolve_device
 from ..errors import check
-from ..gaze import GazeResult, as_gaze_result
+from ..gaze import as_gaze_result, GazeResult
 from ..geometry import DEFAULT_GRID, MultiScaleGrid
+from ..report import psnr_text
+from ..video import as_clips
 
 
 @dataclass
@@ -37,8 +40,6 @@ class Reconstruction:
 
     def summary(self) -> str:
         """One line: mean loss, PSNR (`playground.report.psnr_text`: exact frames counted, not averaged) and SSIM."""
-        from ..report import psnr_text
-
         return (f"{self.reconstructor}: loss {float(self.loss.mean()):.4f}, PSNR {psnr_text(self.psnr)}, "
                 f"SSIM {float(self.ssim.mean()):.3f} over {self.frames.shape[1]} frames")
 
@@ -49,8 +50,6 @@ class Reconstructor:
     name: str = "reconstructor"
 
     def __init__(self, grid: MultiScaleGrid = DEFAULT_GRID, device: torch.device | str | None = None):
-        from ..device import resolve_device
-
         self.grid = grid
         self.device = resolve_device(device)
 
@@ -65,8 +64,6 @@ class Reconstructor:
         Returns:
             Reconstruction of the selected frames.
         """
-        from ..video import as_clips
-
         clips = as_clips(video)
         gaze = as_gaze_result(gaze, self.grid)
         check(gaze.grid == self.grid,

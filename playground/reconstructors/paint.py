@@ -15,8 +15,9 @@ import numpy as np
 import torch
 
 from .. import metrics
+from ..device import cpu_threads
 from ..gaze import GazeResult
-from ..geometry import MultiScaleGrid
+from ..geometry import DEFAULT_GRID, MultiScaleGrid
 from ..painting import blank_canvas, check_paintable, paint, scale_views
 from ..pixels import denormalize, to_canvas
 from .base import Reconstruction, Reconstructor
@@ -28,15 +29,11 @@ class PaintReconstructor(Reconstructor):
     name = "paint"
 
     def __init__(self, grid: MultiScaleGrid | None = None, device=None):
-        from ..geometry import DEFAULT_GRID
-
         super().__init__(grid or DEFAULT_GRID, device)
         check_paintable(self.grid)
 
     @torch.inference_mode()
     def _reconstruct(self, clips: np.ndarray, gaze: GazeResult, frames: list[int]) -> Reconstruction:
-        from ..device import cpu_threads
-
         with cpu_threads(self.device):  # small per-frame ops: one thread is fastest (see cpu_threads)
             return self._paint_frames(clips, gaze, frames)
 
