@@ -65,15 +65,15 @@ def main() -> None:
     with running() as url:
         client = Client(url, verbose=False, download_files=False)  # as a page: results stay on the server
         t, out = timed(client.predict, handle_file(args.video), args.frames, 0, 0, args.gazer, "paint", d.threshold,
-                       d.max_gazing_ratio, api_name="/gaze")
+                       d.gazing_ratio, api_name="/gaze")
         rows.append(("first result, through the server (cold)", t, "<= 3"))
         server_moves = [timed(client.predict, handle_file(args.video), args.frames, 0, 0, args.gazer, "paint", th,
-                              d.max_gazing_ratio, api_name="/gaze")[0] for th in thresholds[:3]]
+                              d.gazing_ratio, api_name="/gaze")[0] for th in thresholds[:3]]
         rows.append(("threshold move, through the server (re-uploads)", median(server_moves), ""))
 
         for c in (cache.FRAMES, cache.GAZES, cache.REBUILDS, cache.CURVES):
             c.clear()
-        kwargs = dict(num_frames=args.frames, gazer=args.gazer, ratio=d.max_gazing_ratio, progress=no_progress)
+        kwargs = dict(num_frames=args.frames, gazer=args.gazer, ratio=d.gazing_ratio, progress=no_progress)
         t, first = timed(callbacks.gaze_action, args.video, threshold=d.threshold, **kwargs)
         rows.append(("first result, callback only (fresh frame cache)", t, "<= 3"))
         moves = [timed(callbacks.gaze_action, args.video, threshold=th, **kwargs)[0] for th in thresholds]

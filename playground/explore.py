@@ -75,7 +75,7 @@ def _one_frame(gaze: GazeResult, t: int) -> GazeResult:
 
 
 def view_gaze(video: Any, threshold: float | None = knobs.THRESHOLD, gazer: str = "greedy", reconstructor: str = "paint",
-              max_gazing_ratio: float | None = knobs.MAX_GAZING_RATIO, frame: int = 0) -> GazeView:
+              gazing_ratio: float | None = knobs.GAZING_RATIO, frame: int = 0) -> GazeView:
     """Gaze `video` (one clip), rebuild it, and return a `GazeView` showing `frame`.
 
     Args:
@@ -83,24 +83,24 @@ def view_gaze(video: Any, threshold: float | None = knobs.THRESHOLD, gazer: str 
         threshold: the error threshold (task_loss_requirement); None or 0 = no threshold (default: the app's).
         gazer: a gazer name or checkpoint (loaded once and cached).
         reconstructor: a reconstructor name or checkpoint (loaded once and cached).
-        max_gazing_ratio: cap on slots per frame as a fraction of the slots (None = no cap; default: the app's).
+        gazing_ratio: cap on slots per frame as a fraction of the slots (None = no cap; default: the app's).
         frame: the frame to picture.
 
     Returns:
         GazeView with the gaze, the reconstruction and the picture of `frame`.
     """
     frames = as_clips(video)[0]
-    gaze = _gazer(gazer).gaze(frames, gazing_ratio=max_gazing_ratio, task_loss_requirement=knobs.threshold_or_off(threshold))
+    gaze = _gazer(gazer).gaze(frames, gazing_ratio=gazing_ratio, task_loss_requirement=knobs.threshold_or_off(threshold))
     rec = _reconstructor(reconstructor).reconstruct(frames, gaze)
     return GazeView(frames, gaze, rec, min(max(int(frame), 0), len(frames) - 1))
 
 
 def gaze_html(threshold: float | None, video: Any, gazer: str = "greedy", reconstructor: str = "paint",
-              max_gazing_ratio: float | None = knobs.MAX_GAZING_RATIO, frame: int = 0) -> str:
+              gazing_ratio: float | None = knobs.GAZING_RATIO, frame: int = 0) -> str:
     """`view_gaze(...)` as HTML, with the threshold first: a transform for `ipywidgets.dlink` from a slider.
 
     `functools.partial(gaze_html, video=clip)` maps a threshold slider to an `ipywidgets.HTML` value,
     a live view with no Output widget (and no function defined in the notebook).
     """
-    return view_gaze(video, threshold, gazer, reconstructor, max_gazing_ratio, frame)._repr_html_()
+    return view_gaze(video, threshold, gazer, reconstructor, gazing_ratio, frame)._repr_html_()
 

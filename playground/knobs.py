@@ -13,7 +13,7 @@ from typing import Any
 from .errors import PlaygroundError, check, finite_number
 
 THRESHOLD = 0.2  # default error threshold (task_loss_requirement) of the app and the CLI
-MAX_GAZING_RATIO = 0.75  # default cap on slots per frame, as a fraction of the slots
+GAZING_RATIO = 0.75  # default cap on slots per frame, as a fraction of the slots
 NUM_FRAMES = 16  # default frames sampled from a video (the clip length AutoGaze was trained on)
 # |threshold| at most this: far above any per-frame loss (L1 in the normalised space stays below ~5).
 # Negative values are allowed because a predicted loss can be negative (AutoGaze heads with random

@@ -66,7 +66,7 @@ def test_gaze_action_outputs_and_exports():
         rows = list(csv.DictReader(f))
     assert [int(r["gazed"]) for r in rows] == gaze.counts()[0].tolist()
     saved = json.loads((folder / "run_card.json").read_text())
-    assert saved["settings"]["threshold"] == 0.15 and saved["settings"]["max_gazing_ratio"] == 0.5
+    assert saved["settings"]["threshold"] == 0.15 and saved["settings"]["gazing_ratio"] == 0.5
     assert saved["models"]["gazer"]["id"] == "greedy" and saved["packages"]["torch"]
     assert saved["device"]["device"] and saved["video"]["sha256"] == card["video"]["sha256"]
     assert saved["results"]["slots_kept"] == gaze.num_gazed

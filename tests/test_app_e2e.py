@@ -50,7 +50,7 @@ def test_gaze_endpoint_with_every_knob(client):
     out = client.predict(handle_file(str(SQUARE)), 6, 0, 0.2, "framediff", "paint", 0.05, 0.3, api_name="/gaze")
     card = out[-1]
     assert card["settings"] == {"num_frames": 6, "fps": 0.0, "start": 0.2, "gazer": "framediff",
-                                "reconstructor": "paint", "threshold": 0.05, "max_gazing_ratio": 0.3}
+                                "reconstructor": "paint", "threshold": 0.05, "gazing_ratio": 0.3}
     masks = np.load(next(f for f in out[8] if f.endswith("masks.npz")))
     assert masks["mask_224px"].shape == (6, 14, 14)
     assert masks["mask_224px"].reshape(6, -1).sum(1).max() <= int(np.float32(0.3) * np.float32(265))

@@ -43,7 +43,7 @@ def test_autogaze_restarts_its_caches_every_clip_len_frames(tmp_path):
     model = ROOT / "tests" / "fixtures" / "autogaze" / "tiny_seed0"
     for clip_len in (3, 0):
         out = tmp_path / f"run{clip_len}"
-        code = main(["gaze", str(npy), "--gazer", str(model), "--max-gazing-ratio", "0.2", "--frames", "6",
+        code = main(["gaze", str(npy), "--gazer", str(model), "--gazing-ratio", "0.2", "--frames", "6",
                      "--clip-len", str(clip_len), "--threshold", "0", "--out", str(out)])
         assert code == 0
         gaze = GazeResult.from_json(json.loads((out / "gaze.json").read_text()))
@@ -79,7 +79,7 @@ def _bad_inputs(tmp_path):
         "truncated": [str(truncated)],
         "wrong-array": [str(wrong)],
         "directory": [str(tmp_path)],
-        "bad-ratio": [str(EXAMPLE_VIDEO), "--max-gazing-ratio", "0"],
+        "bad-ratio": [str(EXAMPLE_VIDEO), "--gazing-ratio", "0"],
         "bad-frames": [str(EXAMPLE_VIDEO), "--frames", "-3"],
         "bad-fps": [str(EXAMPLE_VIDEO), "--fps", "abc"],
         "bad-clip-len": [str(EXAMPLE_VIDEO), "--clip-len", "-1"],

@@ -75,11 +75,11 @@ def test_one_psnr_definition_everywhere():
 def test_cli_defaults_are_the_apps_and_help_shows_them(capsys):
     args = build_parser().parse_args(["gaze", "clip.mp4"])
     d = pipeline.RunSettings()
-    assert (args.threshold, args.max_gazing_ratio, args.frames) == (d.threshold, d.max_gazing_ratio, d.num_frames)
+    assert (args.threshold, args.gazing_ratio, args.frames) == (d.threshold, d.gazing_ratio, d.num_frames)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["gaze", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert f"default {knobs.THRESHOLD:g}" in text and f"default {knobs.MAX_GAZING_RATIO:g}" in text
+    assert f"default {knobs.THRESHOLD:g}" in text and f"default {knobs.GAZING_RATIO:g}" in text
 
 
 def test_cli_and_app_keep_the_same_slots(tmp_path):
@@ -113,7 +113,7 @@ def test_cli_app_and_api_refuse_the_same_thresholds(value):
 
 def test_cli_refuses_bad_knobs_with_status_2():
     for argv in (["--threshold", "-11"], ["--threshold", "1e9"], ["--clip-len", "1000000000"], ["--fps", "1e9"],
-                 ["--max-gazing-ratio", "0"]):
+                 ["--gazing-ratio", "0"]):
         with pytest.raises(SystemExit) as exc:
             build_parser().parse_args(["gaze", str(SQUARE), *argv])
         assert exc.value.code == 2, argv

@@ -23,7 +23,7 @@ def setup(tmp_path_factory):
 def test_mllm_cli_ask_prints_both_answers_and_table(setup, capsys):
     root, folder, video = setup
     out = root / "answers.json"
-    code = main(["ask", video, "What happens?", "--mllm", folder, "--gazer", "random", "--max-gazing-ratio", "0.2",
+    code = main(["ask", video, "What happens?", "--mllm", folder, "--gazer", "random", "--gazing-ratio", "0.2",
                  "--frames", "3", "--max-new-tokens", "3", "--attention", "frame_independent",
                  "--count-flops", "--json", str(out), "--device", "cpu"])
     printed = capsys.readouterr().out
@@ -40,7 +40,7 @@ def test_mllm_cli_ask_prints_both_answers_and_table(setup, capsys):
     (["missing.npy", "Q?"], "no such file"),
     (["{video}", "Q?", "--mllm", "nvidia/NVILA-8B-HD-Video"], "trust_remote_code"),
     (["{video}", "Q?", "--attention", "causal"], "invalid choice"),
-    (["{video}", "Q?", "--max-gazing-ratio", "1.5"], "max-gazing-ratio"),
+    (["{video}", "Q?", "--gazing-ratio", "1.5"], "gazing-ratio"),
     (["{video}", " ", "--mllm", "{folder}"], "question is empty"),
 ])
 def test_mllm_cli_bad_input_exits_2(setup, capsys, argv, message):

@@ -62,7 +62,7 @@ def settings_from(num_frames, fps, start, gazer, reconstructor, threshold, ratio
     """The page's knobs as checked `RunSettings` (None from an emptied box means the default)."""
     d = pipeline.RunSettings()
     values = dict(num_frames=num_frames, fps=fps, start=start, gazer=gazer, reconstructor=reconstructor,
-                  threshold=threshold, max_gazing_ratio=ratio)
+                  threshold=threshold, gazing_ratio=ratio)
     chosen = {k: v for k, v in values.items() if v is not None and v != ""}
     return pipeline.RunSettings(**{**d.__dict__, **chosen}).checked(LIMITS)
 
@@ -156,7 +156,7 @@ def ask_action(video, question="What happens in this video?", mllm="smolvlm2-256
     result = pipeline.ask(clip, settings, question, mllm, attention, max_new_tokens, progress)
     table = pd.DataFrame(render.answer_rows(result.full, result.gazed), columns=["", "gazed", "full"])
     about = (f"*{clip.name}*, {clip.frames.shape[0]} frames at {clip.read_size[0]}x{clip.read_size[1]} px, "
-             f"gazer {settings.gazer}, threshold {settings.threshold:g}, max gazing ratio {settings.max_gazing_ratio:g}")
+             f"gazer {settings.gazer}, threshold {settings.threshold:g}, gazing ratio {settings.gazing_ratio:g}")
     note = (f"{about}: gazed {result.gazed.vision_tokens:,} vision tokens, full {result.full.vision_tokens:,}"
             + (f". {result.note}" if result.note else ""))
     chart = render.fit(render.answer_figure(result.full, result.gazed), 420)

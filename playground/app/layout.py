@@ -106,7 +106,7 @@ def build_gaze_controls(d: RunSettings) -> dict:
                                      "(local paths: HF cache, assets/ or $PLAYGROUND_MODEL_DIRS)")
     threshold = gr.Slider(0, 1.5, value=d.threshold, step=0.01, label="error threshold",
                           info="task_loss_requirement: a frame stops once its loss is at or below it; 0 = off")
-    ratio = gr.Slider(0.01, 1, value=d.max_gazing_ratio, step=0.01, label="max gazing ratio",
+    ratio = gr.Slider(0.01, 1, value=d.gazing_ratio, step=0.01, label="gazing ratio",
                       info="cap on slots per frame, as a fraction of 265")
     run = gr.Button("Gaze", variant="primary", elem_id="gaze-button")
     api_run = gr.Button("Gaze (API)", visible=False)  # /gaze for API clients: raises on bad input

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
-import torch
 
 from .. import knobs
 from ..errors import PlaygroundError, check, finite_number
@@ -55,7 +54,7 @@ class RunSettings:
     gazer: str = "greedy"  # training-free name, AutoGaze hub id or folder
     reconstructor: str = "paint"  # `paint`, VideoMAE_AutoGaze hub id or path
     threshold: float = knobs.THRESHOLD  # task_loss_requirement; 0 turns it off (the budget alone decides)
-    max_gazing_ratio: float = knobs.MAX_GAZING_RATIO  # cap on slots per frame as a fraction of the 265
+    gazing_ratio: float = knobs.GAZING_RATIO  # cap on slots per frame as a fraction of the 265
 
     def checked(self, limits: Limits) -> "RunSettings":
         """A validated copy (names stripped, numbers in range, by the same checks as the CLI's); raises PlaygroundError."""
@@ -64,7 +63,7 @@ class RunSettings:
         return replace(self, num_frames=limits.check_frames(self.num_frames),
                        fps=knobs.fps(self.fps, "fps", allow_zero=True), start=start,
                        threshold=knobs.threshold(self.threshold, "threshold"),
-                       max_gazing_ratio=knobs.gazing_ratio(self.max_gazing_ratio, "max gazing ratio"),
+                       gazing_ratio=knobs.gazing_ratio(self.gazing_ratio, "gazing ratio"),
                        gazer=str(self.gazer or "").strip(),
                        reconstructor=str(self.reconstructor or "").strip() or "paint")
 
@@ -161,7 +160,7 @@ def gaze_clip(clip: Clip, settings: RunSettings, progress: Progress = no_progres
     Returns:
         GazeResult with B=1 and T = clip frames.
     """
-    ratio, threshold = settings.max_gazing_ratio, settings.task_loss_requirement
+    ratio, threshold = settings.gazing_ratio, settings.task_loss_requirement
     key = (clip.key, cache.model_key(settings.gazer), ratio, threshold)
 
     def build():
@@ -221,7 +220,7 @@ def threshold_curve(clip: Clip, settings: RunSettings, progress: Progress = no_p
     if not cache.get_gazer(settings.gazer).uses_threshold:
         return None
     key = (clip.key, cache.model_key(settings.gazer), cache.model_key(settings.reconstructor),
-           settings.max_gazing_ratio, tuple(thresholds))
+           settings.gazing_ratio, tuple(thresholds))
 
     def build():
         kept, psnr, loss = [], [], []
@@ -259,7 +258,7 @@ def compare_gazers(clip: Clip, settings: RunSettings, ratio: float, gazers: Sequ
     for i, name in enumerate(names):
         progress(i / len(names), desc=f"comparing: {name}")
         # threshold 0 is "off": the budget alone decides, for every gazer
-        gaze, rec = gaze_and_rebuild(clip, replace(settings, gazer=name, max_gazing_ratio=ratio, threshold=0.0))
+        gaze, rec = gaze_and_rebuild(clip, replace(settings, gazer=name, gazing_ratio=ratio, threshold=0.0))
         results[name] = (gaze, rec)
         rows.append({
             "gazer": name, "slots": gaze.num_gazed, "budget": budget, "kept_%": round(100 * gaze.kept_fraction, 2),
@@ -299,7 +298,7 @@ def ask(clip: Clip, settings: RunSettings, question: str, mllm_name: str, attent
     progress(0.05, desc=f"loading {mllm_name}")
     mllm = cache.get_mllm(mllm_name)
     progress(0.2, desc="answering on the gazed patches")
-    gazed = mllm.answer(clip.frames, question.strip(), gazer=gazer, gazing_ratio=settings.max_gazing_ratio,
+    gazed = mllm.answer(clip.frames, question.strip(), gazer=gazer, gazing_ratio=settings.gazing_ratio,
                         task_loss_requirement=settings.task_loss_requirement, attention=attention,
                         max_new_tokens=tokens)
     progress(0.6, desc="answering on every patch")

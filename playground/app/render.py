@@ -151,7 +151,7 @@ def summary_markdown(run: Run) -> str:
         f"**{gaze.gazer or s.gazer}** kept **{gaze.num_gazed} of {T * S} slots ({100 * gaze.kept_fraction:.1f} %)**, "
         f"{gaze.num_gazed / T:.1f} per frame ({scales})",
         f"threshold {s.threshold:g}{' (off)' if s.task_loss_requirement is None else ''}, "
-        f"max gazing ratio {s.max_gazing_ratio:g}",
+        f"gazing ratio {s.gazing_ratio:g}",
     ]
     if gaze.frame_loss is not None and gaze.loss_kind != "none":
         lines.append(f"{gaze.loss_kind} loss (gazer) {float(np.nanmean(gaze.frame_loss.numpy())):.4f}")

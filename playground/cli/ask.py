@@ -17,7 +17,7 @@ from ..mllm.gazed_vit import ATTENTION_MODES
 from .args import add_video_arguments, check_out_file, float_in, positive_int, read_frames
 
 DEFAULT_FRAMES = 8
-DEFAULT_RATIO = 0.1  # used when neither --max-gazing-ratio nor --threshold is given
+DEFAULT_RATIO = 0.1  # used when neither --gazing-ratio nor --threshold is given
 
 
 def add_parser(subparsers) -> None:
@@ -38,7 +38,8 @@ def add_parser(subparsers) -> None:
                         "full | an AutoGaze hub id or folder")
     p.add_argument("--threshold", type=float, default=None,
                    help="error threshold (task_loss_requirement): a frame stops once its loss is at or below it")
-    p.add_argument("--max-gazing-ratio", type=float_in(0, 1, "--max-gazing-ratio"), default=None,
+    p.add_argument("--gazing-ratio", "--max-gazing-ratio", dest="gazing_ratio", type=float_in(0, 1, "--gazing-ratio"),
+                   default=None,
                    help=f"cap on gazed slots per frame, as a fraction of the model's gaze grid "
                         f"(default {DEFAULT_RATIO} when no --threshold is given)")
     p.add_argument("--attention", choices=ATTENTION_MODES, default="block_causal",
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     common = dict(max_new_tokens=args.max_new_tokens, fps=fps, count_flops=args.count_flops)
     _say(f"answering on all tokens ({len(frames)} frames) ...")
     full = mllm.answer(frames, args.question, **common)
-    ratio = args.max_gazing_ratio
+    ratio = args.gazing_ratio
     if ratio is None and args.threshold is None:
         ratio = DEFAULT_RATIO
     _say(f"gazing with {args.gazer} (ratio cap {ratio}, threshold {args.threshold}) and answering on the gazed tokens ...")

@@ -28,10 +28,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--threshold", type=knob(knobs.threshold, "--threshold"), default=knobs.THRESHOLD,
                    help="error threshold (task_loss_requirement): a frame stops once its loss is at or below it; "
                         f"0 = off (default {knobs.THRESHOLD:g}, as in the app)")
-    p.add_argument("--max-gazing-ratio", type=knob(knobs.gazing_ratio, "--max-gazing-ratio"),
-                   default=knobs.MAX_GAZING_RATIO,
+    p.add_argument("--gazing-ratio", "--max-gazing-ratio", dest="gazing_ratio",
+                   type=knob(knobs.gazing_ratio, "--gazing-ratio"),
+                   default=knobs.GAZING_RATIO,
                    help="cap on slots per frame as a fraction of the 265 slots; 1 = no cap "
-                        f"(default {knobs.MAX_GAZING_RATIO:g}, as in the app)")
+                        f"(default {knobs.GAZING_RATIO:g}, as in the app)")
     p.add_argument("--clip-len", type=knob(knobs.clip_len, "--clip-len"), default=knobs.CLIP_LEN,
                    help="AutoGaze restarts its caches every N frames (it was trained on 16-frame clips; "
                         "default 16; 0 = carry them over all frames, as the reference's single call)")
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     frames, fps = read_frames(args)
     gazer = load_gazer(args.gazer, device=args.device, **applicable_options(args.gazer, clip_len=args.clip_len))
     reconstructor = load_reconstructor(args.reconstructor, device=args.device)
-    gaze = gaze_with_progress(gazer, frames, args.max_gazing_ratio, knobs.threshold_or_off(args.threshold),
+    gaze = gaze_with_progress(gazer, frames, args.gazing_ratio, knobs.threshold_or_off(args.threshold),
                               show=len(frames) > 16 or sys.stderr.isatty())
     rec = reconstructor.reconstruct(frames, gaze)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -98,7 +99,7 @@ def summary_text(args, frames: np.ndarray, gaze, rec, seconds: float, out: Path)
     lines = [
         f"video          {args.video}  ({T} frames read at {frames.shape[2]}x{frames.shape[1]} px; the gazer "
         f"resizes them to {gaze.grid.canvas}x{gaze.grid.canvas})",
-        f"gazer          {gaze.gazer}  threshold={args.threshold}  max ratio={args.max_gazing_ratio}"
+        f"gazer          {gaze.gazer}  threshold={args.threshold}  max ratio={args.gazing_ratio}"
         + (f"  caches restart every {gaze.settings['clip_len']} frames" if gaze.settings.get("clip_len") else ""),
         f"slots kept     {kept} / {T * S}  ({100 * kept / (T * S):.1f}% of {S} per frame; "
         f"{kept / T:.1f} per frame)",
