@@ -10,8 +10,8 @@ as a page that only streams what it shows. The server's resident memory (VmRSS) 
 request; the script prints it every 20 requests and passes when RSS after N requests is within
 `--budget-mb` of RSS after 20 (the warmed-up app).
 
-It takes about 2-3 minutes for 200 requests of 8 frames on 2 cores (each request decodes, gazes,
-rebuilds and encodes three small MP4s; more on a loaded machine).
+It takes 4-7 minutes for 200 requests of 8 frames on 2 cores shared with other work (each request
+decodes, gazes, rebuilds and encodes three small MP4s); `--frames 16 --per-session 1` about 10.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def main() -> int:
     rng = random.Random(args.seed)
     samples: dict[int, float] = {}
     started = time.perf_counter()
-    with app_process() as (server, url):  # stopped with Ctrl-C (SIGINT) afterwards
+    with app_process() as (server, url):  # stopped with SIGTERM afterwards
         samples[0] = rss_mb(server.pid)
         client = None
         for i in range(args.requests):
@@ -79,7 +79,7 @@ def main() -> int:
         if client is not None:
             client.close()
         stopping = time.perf_counter()
-    print(f"server stopped (Ctrl-C) with status {server.returncode} in {time.perf_counter() - stopping:.1f} s")
+    print(f"server stopped (SIGTERM) with status {server.returncode} in {time.perf_counter() - stopping:.1f} s")
     growth = samples[args.requests] - samples[check_at]
     verdict = "PASS" if growth <= args.budget_mb else "FAIL"
     print(f"app memory: {args.requests} /gaze requests of <= {args.frames} frames, {args.per_session} per session, "

@@ -41,13 +41,14 @@ def running(demo: gr.Blocks | None = None, port: int | None = None) -> Iterator[
 
 
 @contextlib.contextmanager
-def app_process(env: dict[str, str | None] | None = None, stop: int = signal.SIGINT,
+def app_process(env: dict[str, str | None] | None = None, stop: int = signal.SIGTERM,
                 timeout: float = 120.0) -> Iterator[tuple[subprocess.Popen, str]]:
     """`python app.py` in a subprocess on a free port of 127.0.0.1; yields (process, URL) once it answers.
 
     `env` is added to this process's environment (a None value unsets a variable; analytics are off and
-    the hub offline). Afterwards the app is stopped with `stop` (SIGINT is Ctrl-C) and waited for, and
-    killed if it hangs.
+    the hub offline). Afterwards the app is stopped with `stop` and waited for, and killed if it hangs.
+    The default is SIGTERM, which app.py handles as Ctrl-C: a process started in the background by a
+    shell inherits SIGINT ignored, so Ctrl-C's signal would not reach it.
     """
     port = free_port()
     merged = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", **(env or {}),
