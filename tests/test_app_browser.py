@@ -73,6 +73,8 @@ def newcomer_path(page, expect, tmp_path: Path) -> None:
     page.locator("#input-video video").wait_for(timeout=30_000)
     page.locator("#gaze-button").click()
     expect(page.locator("#summary")).to_contain_text(upload.name, timeout=90_000)
+    # Let its threshold sweep finish: a sweep still running when the server closes aborts the process at exit.
+    page.locator("#curve-plot .js-plotly-plot").wait_for(timeout=120_000)
 
     page.get_by_role("tab", name="Compare gazers").click()
     page.locator("#compare-button").click()
@@ -101,5 +103,11 @@ def newcomer_path(page, expect, tmp_path: Path) -> None:
     bad.write_bytes(b"this is text, not a video" * 10)
     page.locator("#input-video button[aria-label='Clear']").first.click()
     page.locator("#input-video input[type=file]").set_input_files(str(bad))
-    page.locator("#gaze-button").click()
-    expect(summary).to_contain_text("not a video", timeout=60_000)  # one clear line, not a traceback
+    for attempt in range(3):  # the upload may still be in flight at the first click (then nothing is gazed yet)
+        page.locator("#gaze-button").click()
+        try:
+            expect(summary).to_contain_text("not a video", timeout=20_000)  # one clear line, not a traceback
+            break
+        except AssertionError:
+            if attempt == 2:
+                raise

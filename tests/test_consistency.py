@@ -166,14 +166,16 @@ def test_padding_may_repeat_and_may_hold_the_eos_id():
 
 def test_failed_page_run_keeps_the_last_result_and_marks_it_stale(tmp_path):
     good = callbacks.gaze_page_action(str(SQUARE), num_frames=3, progress=quiet)
-    view = good[-1]
+    assert good[-1] == str(SQUARE)  # the page now shows this video's results
+    view = good[-2]
     bad = tmp_path / "not_a_video.mp4"
     bad.write_text("hello")
     out = callbacks.gaze_page_action(str(bad), num_frames=3, view=view, progress=quiet)
     assert len(out) == len(good)
     assert out[0].startswith("**⚠ This run failed:**") and "stale" in out[0]
     assert view.run.clip.name in out[0]  # the last good run's summary follows, marked stale
-    assert all(isinstance(o, type(gr.skip())) for o in out[1:])  # every other panel keeps what it showed
+    assert all(isinstance(o, type(gr.skip())) for o in out[1:-1])  # every other panel keeps what it showed
+    assert out[-1] == str(bad)  # the failure describes the video on screen
     with pytest.raises(gr.Error):  # API clients still get the error
         callbacks.gaze_action(str(bad), num_frames=3, progress=quiet)
 
@@ -186,9 +188,11 @@ def test_a_new_video_clears_every_result():
                and any(c.get("props", {}).get("elem_id") == "input-video" for c in demo.config["components"]
                        if c["id"] == d["targets"][0][0])]
     assert len(changes) == 1
-    cleared = callbacks.clear_action()
-    assert len(cleared) == len(changes[0]["outputs"])
-    assert cleared[0].startswith("Results appear here")
+    cleared = callbacks.clear_action("new.mp4", "old.mp4")
+    assert len(cleared) == len(changes[0]["outputs"]) == callbacks.CLEARED_OUTPUTS
+    assert cleared[0].startswith("Results appear here") and cleared[-1] is None
+    late = callbacks.clear_action("same.mp4", "same.mp4")  # a late event for the video already shown
+    assert all(isinstance(o, type(gr.skip())) for o in late) and len(late) == callbacks.CLEARED_OUTPUTS
 
 
 def test_ask_note_names_the_clip_it_describes(tmp_path, monkeypatch):

@@ -94,7 +94,8 @@ def gaze_page_action(video, num_frames=None, fps=None, start=None, gazer=None, r
     raises instead).
     """
     try:
-        return gaze_action(video, num_frames, fps, start, gazer, reconstructor, threshold, ratio, progress=progress)
+        return (*gaze_action(video, num_frames, fps, start, gazer, reconstructor, threshold, ratio, progress=progress),
+                video)
     except gr.Error as exc:
         message = str(exc.message if hasattr(exc, "message") else exc)
         gr.Warning(message)
@@ -102,16 +103,23 @@ def gaze_page_action(video, num_frames=None, fps=None, start=None, gazer=None, r
         if view is not None:
             summary += ("\n\n*The results below are stale: they are from the last run that worked.*\n\n"
                         + render.summary_markdown(view.run))
-        return (summary, *[gr.skip()] * (GAZE_OUTPUTS - 1))
+        return (summary, *[gr.skip()] * (GAZE_OUTPUTS - 1), video)
 
 
 GAZE_OUTPUTS = 11  # summary, two videos, scrubber, panel, three figures, files, run card, view
+CLEARED_OUTPUTS = 21  # the gaze outputs, the curve, the Ask tab's five, the Compare tab's three, `shown`
 
 
-def clear_action(_video=None):
-    """A new input video: clear every result, so that nothing on screen describes another clip."""
+def clear_action(video=None, shown=None):
+    """A new input video: clear every result, so that nothing on screen describes another clip.
+
+    `shown` is the video the results describe (set by `gaze_page_action`): a change event that
+    arrives late for that same video (uploads can report after the run) clears nothing.
+    """
+    if video is not None and video == shown:
+        return tuple(gr.skip() for _ in range(CLEARED_OUTPUTS))
     return ("Results appear here: press **Gaze**.", None, None, gr.Slider(value=0), None, None, None, None, None, None,
-            None, None, "", "", None, None, "", None, None, None)
+            None, None, "", "", None, None, "", None, None, None, None)
 
 
 @friendly_errors

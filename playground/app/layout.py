@@ -68,12 +68,13 @@ def build_demo() -> gr.Blocks:
     with gr.Blocks(title="AutoGaze Playground", delete_cache=(900, 3600)) as demo:
         gr.Markdown(INTRO)
         view = gr.State(None, time_to_live=1800)  # the last run of a session, for the scrubber; freed after 30 min
+        shown = gr.State(None)  # the input video the page's results describe (see clear_action)
         with gr.Row():
             with gr.Column(scale=1, min_width=320):
                 inputs = build_inputs(d)
             with gr.Column(scale=2):
                 results = build_results(d)
-        wire_events(SimpleNamespace(view=view, **inputs, **results))
+        wire_events(SimpleNamespace(view=view, shown=shown, **inputs, **results))
     demo.queue(max_size=LIMITS.queue_size, default_concurrency_limit=LIMITS.concurrency)
     return demo
 
@@ -206,10 +207,11 @@ def wire_events(ui: SimpleNamespace) -> None:
     ui.compare.click(compare_action, [ui.video, ui.budget, ui.num_frames, ui.fps, ui.start, ui.gazer,
                                       ui.reconstructor],
                      [ui.compare_table, ui.compare_bars, ui.compare_lines], api_name="compare", **work)
-    # Results always belong to the video on screen: a new video clears them all.
-    ui.video.change(clear_action, [ui.video], [*gaze_out, ui.curve_plot, ui.gazed_answer, ui.full_answer,
-                                               ui.cost_table, ui.cost_plot, ui.ask_note, ui.compare_table,
-                                               ui.compare_bars, ui.compare_lines],
+    # Results always belong to the video on screen: a new video clears them all (a late change event
+    # for the video the results already describe clears nothing).
+    ui.video.change(clear_action, [ui.video, ui.shown],
+                    [*gaze_out, ui.curve_plot, ui.gazed_answer, ui.full_answer, ui.cost_table, ui.cost_plot,
+                     ui.ask_note, ui.compare_table, ui.compare_bars, ui.compare_lines, ui.shown],
                     api_visibility="private", show_progress="hidden")
 
 
@@ -221,8 +223,8 @@ def wire_gaze_events(ui: SimpleNamespace, work: dict) -> list:
     curve = dict(fn=curve_action, inputs=[ui.view], outputs=[ui.curve_plot], api_visibility="private", **work)
     ui.api_run.click(gaze_action, gaze_in, gaze_out, api_name="gaze", **work)
     # The page's own runs keep the last good result on screen when one fails (gaze_page_action).
-    page_run = dict(fn=gaze_page_action, inputs=[*gaze_in, ui.view], outputs=gaze_out, api_visibility="private",
-                    **work)
+    page_run = dict(fn=gaze_page_action, inputs=[*gaze_in, ui.view], outputs=[*gaze_out, ui.shown],
+                    api_visibility="private", **work)
     ui.run.click(**page_run).success(**curve)
     for knob in (ui.threshold, ui.ratio):
         # `input` fires for mouse drags and keyboard moves alike (`release` misses the keyboard).
