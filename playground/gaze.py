@@ -303,8 +303,7 @@ def _as_tensor(values: Any, dtype: torch.dtype, name: str) -> torch.Tensor:
         array = np.asarray(values)
     except ValueError as exc:  # ragged nested lists
         raise PlaygroundError(f"{name} must be a rectangular array of numbers: {exc}") from None
-    check(array.dtype.kind in "biu" or (array.dtype.kind == "f" and bool(np.all(array == np.round(array))))
-          or (array.size == 0 and array.dtype.kind == "f"),
+    check(array.dtype.kind in "biu" or (array.dtype.kind == "f" and bool(np.all(array == np.round(array)))),
           f"{name} must hold whole numbers, got {array.dtype.name} values such as {array.flat[0]!r}"
           if array.size else f"{name} must hold whole numbers")
     return torch.as_tensor(array).to(dtype)

@@ -248,8 +248,7 @@ def compare_gazers(clip: Clip, settings: RunSettings, ratio: float, gazers: Sequ
     """
     from ..gazers import available_gazers, frame_budgets
 
-    ratio = finite_number(ratio, "budget")
-    check(0 < ratio <= 1, f"the budget must be in (0, 1], got {ratio}")
+    ratio = knobs.gazing_ratio(ratio, "the budget")
     names = list(gazers or available_gazers(built_in=True))
     if settings.gazer and settings.gazer.lower() not in names:
         names.insert(0, settings.gazer)  # a checkpoint the user chose joins the comparison

@@ -11,7 +11,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import knobs
-from ..errors import PlaygroundError, check, finite_number
+from ..errors import PlaygroundError, check
 
 
 def knob(check_value: Callable, *args) -> Callable[[str], Any]:
@@ -23,16 +23,6 @@ def knob(check_value: Callable, *args) -> Callable[[str], Any]:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
     return parse
-
-
-def float_in(low: float, high: float, name: str) -> Callable[[str], float]:
-    """argparse type: a finite number in (low, high]."""
-    def in_range(text: str, name: str) -> float:
-        value = finite_number(text, name)
-        check(low < value <= high, f"{name} must be in ({low:g}, {high:g}], got {value:g}")
-        return value
-
-    return knob(in_range, name)
 
 
 def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -92,7 +82,7 @@ def add_video_arguments(parser: argparse.ArgumentParser, frames: int = 16) -> No
 
     parser.add_argument("video", help="video file (mp4/webm/mov/avi/mkv) or a uint8 .npy array (T,H,W,3)")
     parser.add_argument("--frames", type=positive_int, default=frames, help=f"frames to sample (default {frames})")
-    parser.add_argument("--fps", type=float_in(0, 1000, "--fps"), default=None,
+    parser.add_argument("--fps", type=knob(knobs.fps, "--fps"), default=None,
                         help="sample at this frame rate instead of spreading --frames uniformly")
     parser.add_argument("--start", type=float, default=0.0, help="start time in seconds (default 0)")
     parser.add_argument("--max-side", type=_side, default=READ_SIDE, metavar="PX",

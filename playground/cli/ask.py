@@ -11,10 +11,11 @@ import json
 import sys
 from pathlib import Path
 
+from .. import knobs
 from ..errors import check
 from ..mllm.answer import attention_warning, comparison_table
 from ..mllm.gazed_vit import ATTENTION_MODES
-from .args import add_video_arguments, check_out_file, float_in, positive_int, read_frames
+from .args import add_video_arguments, check_out_file, knob, positive_int, read_frames
 
 DEFAULT_FRAMES = 8
 DEFAULT_RATIO = 0.1  # used when neither --gazing-ratio nor --threshold is given
@@ -38,7 +39,7 @@ def add_parser(subparsers) -> None:
                         "full | an AutoGaze hub id or folder")
     p.add_argument("--threshold", type=float, default=None,
                    help="error threshold (task_loss_requirement): a frame stops once its loss is at or below it")
-    p.add_argument("--gazing-ratio", "--max-gazing-ratio", dest="gazing_ratio", type=float_in(0, 1, "--gazing-ratio"),
+    p.add_argument("--gazing-ratio", "--max-gazing-ratio", dest="gazing_ratio", type=knob(knobs.gazing_ratio, "--gazing-ratio"),
                    default=None,
                    help=f"cap on gazed slots per frame, as a fraction of the model's gaze grid "
                         f"(default {DEFAULT_RATIO} when no --threshold is given)")
