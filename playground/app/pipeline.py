@@ -252,7 +252,6 @@ def compare_gazers(clip: Clip, settings: RunSettings, ratio: float, gazers: Sequ
     names = list(gazers or available_gazers(built_in=True))
     if settings.gazer and settings.gazer.lower() not in names:
         names.insert(0, settings.gazer)  # a checkpoint the user chose joins the comparison
-    budget = sum(frame_budgets(ratio, clip.frames.shape[0], cache.get_gazer(names[0]).grid.num_slots))
     rows, results = [], {}
     for i, name in enumerate(names):
         progress(i / len(names), desc=f"comparing: {name}")
@@ -260,7 +259,8 @@ def compare_gazers(clip: Clip, settings: RunSettings, ratio: float, gazers: Sequ
         gaze, rec = gaze_and_rebuild(clip, replace(settings, gazer=name, gazing_ratio=ratio, threshold=0.0))
         results[name] = (gaze, rec)
         rows.append({
-            "gazer": name, "slots": gaze.num_gazed, "budget": budget, "kept_%": round(100 * gaze.kept_fraction, 2),
+            "gazer": name, "slots": gaze.num_gazed,
+            "budget": sum(frame_budgets(ratio, gaze.num_frames, gaze.grid.num_slots)), "kept_%": round(100 * gaze.kept_fraction, 2),
             "slots_per_frame": round(gaze.num_gazed / gaze.num_frames, 1),
             "loss": round(float(rec.loss.mean()), 4), "psnr_db": round(mean_psnr(rec.psnr), 2),
             "ssim": round(float(rec.ssim.mean()), 4), "gaze_s": round(gaze.seconds.get("gaze", 0.0), 3),
