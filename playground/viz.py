@@ -309,8 +309,9 @@ def fig_loss_per_frame(gaze: GazeResult | dict | None = None, reconstruction: An
     same_trace = False
     if gaze is not None:
         gaze = as_gaze_result(gaze)
-        if gaze.frame_loss is not None and gaze.loss_kind != "none":
-            same_trace = _same_loss(gaze, reconstruction, clip)
+        has_trace = gaze.frame_loss is not None and gaze.loss_kind != "none"
+        same_trace = has_trace and _same_loss(gaze, reconstruction, clip)
+        if has_trace and not same_trace:
             fig.add_trace(go.Scatter(x=np.arange(gaze.num_frames), y=gaze.frame_loss[clip].numpy(), mode="lines+markers",
                                      name=f"{gaze.loss_kind} loss ({gaze.gazer or 'gazer'})"))
         threshold = gaze.settings.get("task_loss_requirement")
@@ -321,7 +322,6 @@ def fig_loss_per_frame(gaze: GazeResult | dict | None = None, reconstruction: An
         frames = reconstruction.frame_indices.numpy()
         name = f"measured loss ({reconstruction.reconstructor or 'reconstructor'})"
         if same_trace:  # the gazer measured exactly this loss: one line, named for both
-            fig.data = fig.data[1:]
             name = f"measured loss ({reconstruction.reconstructor or 'reconstructor'} = {gaze.gazer}'s own trace)"
         fig.add_trace(go.Scatter(x=frames, y=reconstruction.loss[clip].numpy(), mode="lines+markers", name=name))
         fig.add_trace(go.Scatter(x=frames, y=reconstruction.psnr[clip].numpy(), mode="lines+markers", name="PSNR (dB)",
