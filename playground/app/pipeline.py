@@ -24,7 +24,6 @@ from .limits import Limits
 
 Progress = Callable[..., Any]
 CURVE_THRESHOLDS = (0.0, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0)  # 0 = off: the budget alone
-MAX_SIDE = READ_SIDE  # frames are decoded no larger than this (the CLI's and the API's read size too)
 # What to change when a read is beyond a limit, in the app's words (see video.DecodeLimitError).
 DECODE_REMEDIES = {
     "max_frame_pixels": "downscale the video first (to 4K, say)",
@@ -129,7 +128,7 @@ def _decode(path: Path, settings: RunSettings, key: tuple, limits: Limits) -> Cl
 
     try:
         frames, play_fps, info = read_clip(path, num_frames=settings.num_frames, fps=settings.fps or None,
-                                           start=settings.start, max_side=MAX_SIDE,
+                                           start=settings.start, max_side=READ_SIDE,
                                            max_pixels=limits.max_decode_pixels, max_frames=limits.max_frames)
     except DecodeLimitError as exc:
         raise exc.remedy(DECODE_REMEDIES) from None
