@@ -16,8 +16,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from playground import PlaygroundError, load_gazer
-from playground.gaze import concat_frames
-from playground.gazers.autogaze import AutoGazeGazer, Preprocessor, load_autogaze
+from playground.gaze import GazeResult, concat_frames
+from playground.gazers.autogaze import AutoGazeGazer, Preprocessor, VideoGaze, load_autogaze, padded_tile_layout
+from playground.geometry import DEFAULT_GRID, MultiScaleGrid
 from playground.synthetic import moving_square
 
 FIXTURE = Path(__file__).parent / "fixtures" / "autogaze"
@@ -394,6 +395,24 @@ def test_gaze_video_chunks_tiles_and_maps_back(gazer):
     assert (boxes[found["tile"] == 1][:, 1] >= 96).all(), "tile 1 starts at x = 96"
     cover = result.coverage(17)
     assert cover.shape == (96, 160) and cover.max() >= 0
+
+
+@pytest.mark.parametrize("grid", [DEFAULT_GRID, MultiScaleGrid((56, 112, 196, 392), 14)], ids=["224", "392"])
+def test_video_coverage_is_the_finest_scale_map_of_each_tile(grid):
+    # 150x200 frame in 96 px tiles: 2x3 tiles, the last row and column partly padding.
+    layout = padded_tile_layout(150, 200, 96)
+    rng = np.random.default_rng(0)
+    slots = [[rng.choice(grid.num_slots, size=int(rng.integers(0, 40)), replace=False).tolist() for _ in range(3)]
+             for _ in range(layout.num_tiles)]
+    video = VideoGaze(gaze=GazeResult.from_frame_slots(slots, grid), layout=layout, chunk_len=16)
+    for t in range(3):
+        tiles = grid.finest_scale_map(video.gaze.slot_mask()[:, t], 96, 96).numpy()  # (tiles, 96, 96)
+        padded = np.block([[tiles[r * layout.cols + c] for c in range(layout.cols)] for r in range(layout.rows)])
+        cover = video.coverage(t)
+        assert cover.dtype == np.int8 and cover.shape == (150, 200)
+        assert np.array_equal(cover, padded[:150, :200])
+    with pytest.raises(PlaygroundError, match="outside"):
+        video.coverage(3)
 
 
 def test_gaze_video_single_square_tile_boxes_are_the_grid_boxes(gazer):

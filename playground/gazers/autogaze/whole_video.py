@@ -207,12 +207,22 @@ class VideoGaze:
         return {key: np.concatenate(v) if v else empty.get(key, np.zeros(0)) for key, v in rows.items()}
 
     def coverage(self, frame: int) -> np.ndarray:
-        """(H, W) int8: the finest scale index gazed at each pixel of the frame, -1 where none."""
-        out = np.full((self.layout.height, self.layout.width), -1, dtype=np.int8)
-        found = self.boxes(frame)
-        for (y0, x0, y1, x1), s in zip(found["boxes"], found["scale"]):
-            region = out[y0:y1, x0:x1]
-            np.maximum(region, s, out=region)
+        """(H, W) int8: the finest scale index gazed at each pixel of the frame, -1 where none.
+
+        Each tile's map is `grid.finest_scale_map` at the tile's size (each pixel takes the cell
+        under its centre), placed at the tile's origin and cut at the frame's edge; where tiles
+        overlap, the finer scale wins.
+        """
+        check(0 <= frame < self.num_frames, f"frame {frame} is outside 0..{self.num_frames - 1}")
+        grid, layout, n = self.gaze.grid, self.layout, self.layout.tile
+        mask = torch.zeros(self.gaze.batch_size, grid.num_slots, dtype=torch.bool)
+        for k in range(self.gaze.batch_size):
+            mask[k, torch.as_tensor(self.gaze.frame_slots(k, frame))] = True
+        maps = grid.finest_scale_map(mask, n, n).numpy()  # (tiles, n, n)
+        out = np.full((layout.height, layout.width), -1, dtype=np.int8)
+        for k, (y0, x0) in enumerate(layout.origins):
+            region = out[y0:y0 + n, x0:x0 + n]
+            np.maximum(region, maps[k, :region.shape[0], :region.shape[1]], out=region)
         return out
 
     def summary(self) -> str:
