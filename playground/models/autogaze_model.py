@@ -574,6 +574,9 @@ class GazeSession:
             wraps each phase, "encode" (the conv encoder), "frame" (a whole frame) and "prefill"
             (its prefill, inside "frame"), e.g. to time them (`benchmarks/autogaze_speed.py`).
             None (the default) wraps nothing.
+        pick: how a decode step chooses its tokens from the K heads, called as
+            `pick(logits, used, left, K) -> (tokens, early)` (see `greedy_pick`); the default is
+            the reference's greedy choice, `playground.training.Sampler` samples instead.
     """
 
     net: AutoGazeNet
@@ -581,6 +584,7 @@ class GazeSession:
     capacity: int = 1024
     predict_loss: bool = True
     on_phase: Callable[[str], ContextManager] | None = None
+    pick: Callable[[np.ndarray, np.ndarray, int, int], tuple[np.ndarray, bool]] | None = None
     cache: KVCache = field(init=False)
     conv_past: list[torch.Tensor] | None = field(init=False, default=None)
     next_pos: torch.Tensor = field(init=False)  # (B,) int64 position of the next real token
@@ -627,7 +631,7 @@ class GazeSession:
         ids_steps, loss_steps = [], []
         emitted, calls = 0, 1
         while True:
-            tokens, early = _pick(logits, used, budget - emitted, K)
+            tokens, early = (self.pick or greedy_pick)(logits, used, budget - emitted, K)
             m = tokens.shape[1]
             tokens[~unfinished] = EOS
             meet = np.zeros_like(tokens, dtype=bool)
@@ -707,7 +711,7 @@ class GazeSession:
         return logits.cpu().numpy(), losses.cpu().numpy()
 
 
-def _pick(logits: np.ndarray, used: np.ndarray, left: int, K: int) -> tuple[np.ndarray, bool]:
+def greedy_pick(logits: np.ndarray, used: np.ndarray, left: int, K: int) -> tuple[np.ndarray, bool]:
     """One decode step's greedy choice over the K heads (the reference's processors and loop).
 
     Args:

@@ -62,6 +62,8 @@ class AutoGazeGazer(Gazer):
             (Not `gaze_video`'s `chunk_len`, the length of its independently gazed chunks.)
 
     Attributes:
+        config_json: the checkpoint's `config.json` content (set by `load_autogaze`; a trained
+            copy is saved with it, see `playground.training.save_gazer`).
         on_phase: `GazeSession`'s phase-timing hook, passed to every session this gazer opens
             (None: no hook; see `benchmarks/autogaze_speed.py`).
     """
@@ -83,6 +85,7 @@ class AutoGazeGazer(Gazer):
         self.net = net.to(self.device).eval().fuse()
         self.preprocess = Preprocessor(preprocessor)
         self.source = source
+        self.config_json: dict[str, Any] | None = None  # the checkpoint's config.json, kept for saving
         self.bf16 = bf16
         self.predict_loss = predict_loss
         self.rng = np.random.default_rng(seed)
@@ -155,8 +158,12 @@ class AutoGazeGazer(Gazer):
         """uint8 clips (B, T, H, W, 3) on the model's own grid -> GazeResult."""
         return _to_result(self._gaze_tensor(self.preprocess(clips), budgets, threshold), self.grid)
 
-    def _gaze_tensor(self, x: torch.Tensor, budgets: list[int], threshold: float | None) -> _Clips:
-        """Normalised clips (B, T, 3, H, W) -> per-frame gazes; each `clip_len` piece encoded at once."""
+    def _gaze_tensor(self, x: torch.Tensor, budgets: list[int], threshold: float | None,
+                     pick: Callable | None = None) -> _Clips:
+        """Normalised clips (B, T, 3, H, W) -> per-frame gazes; each `clip_len` piece encoded at once.
+
+        `pick` replaces the greedy choice of each decode step (`GazeSession.pick`).
+        """
         B, T = x.shape[:2]
         K = self.cfg.num_multi_token_pred
         step = self.clip_len or T
@@ -166,7 +173,7 @@ class AutoGazeGazer(Gazer):
                 piece = budgets[first:first + step]
                 capacity = sum(self.cfg.tokens_per_frame + b + 2 * K for b in piece)
                 session = GazeSession(self.net, B, capacity=capacity, predict_loss=self.predict_loss,
-                                      on_phase=self.on_phase)
+                                      on_phase=self.on_phase, pick=pick)
                 feats = session.encode(x[:, first:first + step])
                 frames += [session.frame(feats[:, t], budget, threshold) for t, budget in enumerate(piece)]
         return _Clips(frames, sum(f.steps for f in frames))
@@ -236,7 +243,41 @@ class AutoGazeGazer(Gazer):
         raw = self._gaze_tensor(tiles, budgets, threshold)
         return _merge_tiles(raw, self.grid, target, B, n)
 
-    # ---- whole videos -----------------------------------------------------------------------
+    # ---- training ---------------------------------------------------------------------------
+    def sample(self, video: Any, budgets: Sequence[int], pick: Callable,
+               task_loss_requirement: float | None = None) -> GazeResult:
+        """Gaze clips with another choice rule per decode step (e.g. `playground.training.Sampler`).
+
+        Args:
+            video: uint8 (T,H,W,3) or (B,T,H,W,3) clips on the model's own grid.
+            budgets: (T,) most gazes of each frame (whole numbers, 1..S).
+            pick: the step rule, `GazeSession.pick`.
+            task_loss_requirement: as in `gaze` (None: spend each frame's budget).
+
+        Returns:
+            GazeResult (B clips, T frames) with the predicted loss after each gaze.
+        """
+        from ...video import as_clips
+
+        clips = as_clips(video)
+        budgets = [int(b) for b in budgets]
+        check(len(budgets) == clips.shape[1], f"{len(budgets)} budgets for {clips.shape[1]} frames")
+        check(all(1 <= b <= self.cfg.num_slots for b in budgets), f"budgets must lie in 1..{self.cfg.num_slots}")
+        result = _to_result(self._gaze_tensor(self.preprocess(clips), budgets, check_threshold(task_loss_requirement),
+                                              pick), self.grid)
+        result.gazer, result.loss_kind = self.name, self.loss_kind
+        return result
+
+    def gradients(self) -> dict[str, torch.Tensor]:
+        """{checkpoint key (as in model.safetensors): gradient} of every parameter, after `backward()`.
+
+        Parameters that got no gradient are left out.
+        """
+        return {k: p.grad for k, p in self.net.named_parameters() if p.grad is not None}
+
+    def weights_changed(self) -> None:
+        """Call after changing the weights in place (an optimiser step): inference re-reads them."""
+        self.net.fuse()
 
     # ---- whole videos -----------------------------------------------------------------------
     def gaze_video(self, video: Any, gazing_ratio: float | None = None, task_loss_requirement: float | None = None,

@@ -62,7 +62,9 @@ def load_autogaze(name_or_path: str, device: str | torch.device | None = None, c
     preprocessor = _read_json(inside(folder, pre_path)) if pre_path.is_file() else None
     net = build_net(AutoGazeConfig.from_dict(cfg_dict), weights)
     load_weights(net, weights)
-    return AutoGazeGazer(net, preprocessor=preprocessor, device=device, source=source, **kwargs)
+    gazer = AutoGazeGazer(net, preprocessor=preprocessor, device=device, source=source, **kwargs)
+    gazer.config_json = cfg_dict  # written back as is when a trained copy is saved
+    return gazer
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -1,0 +1,148 @@
+"""AutoGaze's teacher-forced pass: the whole gaze sequence of a clip in one differentiable forward.
+
+Training (NTP and GRPO) scores given gaze sequences instead of decoding them. The sequence is the
+one of inference (AUTOGAZE_SPEC.md § 3.5 and § 6.2): `[V_0, G_0, V_1, G_1, ...]`, the P vision
+tokens of each frame followed by the frame's gaze tokens (frame-local ids, pads fed as EOS). Pads
+are masked as keys for every query (attention mask 0) and repeat the previous position
+(`cumsum - 1`); unlike inference, every token has its proper position (no stale ones).
+
+The decoder runs on the weight-holding modules of `AutoGazeNet` (not the fused inference copies),
+so gradients reach every parameter of the checkpoint.
+
+Shapes: B clips, T frames, P vision tokens per frame, N gaze entries of the clip (pads included),
+L = T * P + N tokens, K heads per step, V = S + 1 ids, D hidden size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..models.autogaze_model import AutoGazeNet, _rms, _rotate
+
+PROB_EPS = 1e-8  # the reference's log(p + 1e-8)
+
+
+@dataclass
+class TeacherForced:
+    """What the teacher-forced pass scores for each gaze entry."""
+
+    log_action_probs: torch.Tensor  # (B, N) float32 log(p + 1e-8) of the fed id under its head
+    task_loss_prediction: torch.Tensor  # (B, N) float32 predicted frame loss once the entry is added
+
+
+@dataclass(frozen=True)
+class SequenceLayout:
+    """Where each gaze entry sits in the token sequence, and which token scores it.
+
+    All clips of a batch share the layout: each frame's gaze count is the batch's.
+    """
+
+    frame: torch.Tensor  # (N,) int64 frame of each entry
+    token: torch.Tensor  # (N,) int64 sequence index of each entry's own token
+    source: torch.Tensor  # (N,) int64 index of the token whose heads predict the entry
+    head: torch.Tensor  # (N,) int64 head m = j % K (j counted from the frame's first entry)
+    loss_token: torch.Tensor  # (N,) int64 token read for the entry's predicted loss
+    loss_head: torch.Tensor  # (N,) int64 head of that prediction, (m + 1) % K
+    vision: torch.Tensor  # (T * P,) int64 sequence indices of the vision tokens
+    length: int  # L
+
+
+def sequence_layout(num_gazing_each_frame: torch.Tensor, tokens_per_frame: int, K: int,
+                    device: torch.device | str = "cpu") -> SequenceLayout:
+    """The layout of `[V_0, G_0, V_1, G_1, ...]` for per-frame gaze counts (T,), on `device`."""
+    counts = [int(n) for n in num_gazing_each_frame.tolist()]
+    P = tokens_per_frame
+    frame, token, source, head, vision = [], [], [], [], []
+    start = 0
+    for t, n in enumerate(counts):
+        vision.append(torch.arange(start, start + P))
+        first = start + P  # the frame's first gaze token
+        j = torch.arange(n)
+        step = torch.div(j, K, rounding_mode="floor")
+        # Step 0 is predicted from the frame's last vision token, step s from the step before's last token.
+        source.append(torch.where(step == 0, first - 1, first + step * K - 1))
+        token.append(first + j)
+        head.append(j % K)
+        frame.append(torch.full((n,), t))
+        start = first + n
+    source_t, token_t, head_t = torch.cat(source), torch.cat(token), torch.cat(head)
+    loss_head = (head_t + 1) % K
+    # Head m + 1 at the source is the loss after entry m; the step's last entry reads head 0 at itself.
+    loss_token = torch.where(loss_head == 0, token_t, source_t)
+    parts = (torch.cat(frame), token_t, source_t, head_t, loss_token, loss_head, torch.cat(vision))
+    return SequenceLayout(*(part.to(device) for part in parts), start)
+
+
+def teacher_forced(net: AutoGazeNet, video: torch.Tensor, gazing_pos: torch.Tensor,
+                   if_padded_gazing: torch.Tensor, num_gazing_each_frame: torch.Tensor) -> TeacherForced:
+    """Score given gaze sequences (the reference's `AutoGazeModel.forward(video, gazing_info)`).
+
+    Args:
+        net: the model; its parameters receive gradients.
+        video: (B, T, 3, H, W) normalised frames (the preprocessor's output).
+        gazing_pos: (B, N) int64 clip-global ids (`S * t + local id`); pads may hold anything.
+        if_padded_gazing: (B, N) bool, True for padding.
+        num_gazing_each_frame: (T,) int64 entries of each frame (pads included); sums to N.
+
+    Returns:
+        `TeacherForced` with (B, N) float32 tensors.
+    """
+    cfg = net.cfg
+    S, K, P = cfg.num_slots, cfg.num_multi_token_pred, cfg.tokens_per_frame
+    device = video.device
+    layout = sequence_layout(num_gazing_each_frame, P, K, device)
+    B, T = video.shape[:2]
+    pad = if_padded_gazing.to(device=device, dtype=torch.bool)
+    local = torch.where(pad, torch.full_like(gazing_pos, S), gazing_pos.to(device) - S * layout.frame[None])
+    feats, _ = net.encode(video)  # (B, T, P, D)
+    dec = net.gazing_model.gaze_decoder
+    x = feats.new_zeros(B, layout.length, feats.shape[-1])
+    x[:, layout.vision] = feats.flatten(1, 2)
+    x[:, layout.token] = dec.model.embed_tokens(local).to(x.dtype)
+    real = torch.ones(B, layout.length, dtype=torch.bool, device=device)
+    real[:, layout.token] = ~pad
+    hidden = decoder(net, x, real.cumsum(1) - 1, real)  # (B, L, D)
+    V = cfg.vocab_size
+    logits = F.linear(hidden[:, layout.source], dec.lm_head.weight).float().view(B, -1, K, V)
+    probs = logits.softmax(-1)
+    rows = torch.arange(layout.source.shape[0], device=device)
+    fed = probs[:, rows, layout.head].gather(-1, local[..., None])[..., 0]  # (B, N)
+    losses = F.linear(hidden[:, layout.loss_token], dec.task_loss_prediction_head.weight).float()
+    predicted = losses[:, rows, layout.loss_head]
+    return TeacherForced(torch.log(fed + PROB_EPS), predicted)
+
+
+def decoder(net: AutoGazeNet, x: torch.Tensor, positions: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """The Llama decoder over a whole sequence, causal in sequence order, pads hidden as keys.
+
+    Args:
+        x: (B, L, D) input embeddings.
+        positions: (B, L) int64 rotary positions.
+        real: (B, L) bool, False for padding tokens.
+
+    Returns:
+        (B, L, D) hidden states after the final RMSNorm.
+    """
+    cfg = net.cfg
+    B, L, _ = x.shape
+    H, Hkv, hd, eps = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim, cfg.rms_norm_eps
+    cos, sin = net.rope(positions, x.dtype)
+    causal = torch.ones(L, L, dtype=torch.bool, device=x.device).tril()
+    mask = causal[None, None] & real[:, None, None, :]  # (B, 1, L, L): the query sees earlier real keys
+    body = net.gazing_model.gaze_decoder.model
+    for layer in body.layers:
+        a, m = layer.self_attn, layer.mlp
+        h = _rms(x, layer.input_layernorm.weight, eps)
+        q = _rotate(a.q_proj(h).view(B, L, H, hd).transpose(1, 2), cos, sin)
+        k = _rotate(a.k_proj(h).view(B, L, Hkv, hd).transpose(1, 2), cos, sin)
+        v = a.v_proj(h).view(B, L, Hkv, hd).transpose(1, 2)
+        if H != Hkv:
+            k, v = k.repeat_interleave(H // Hkv, dim=1), v.repeat_interleave(H // Hkv, dim=1)
+        attn = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=hd ** -0.5)
+        x = x + a.o_proj(attn.transpose(1, 2).reshape(B, L, H * hd))
+        h = _rms(x, layer.post_attention_layernorm.weight, eps)
+        x = x + m.down_proj(F.silu(m.gate_proj(h)) * m.up_proj(h))
+    return _rms(x, body.norm.weight, eps)
