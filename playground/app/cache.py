@@ -15,10 +15,15 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Hashable, Sequence
 
-from .. import knobs
+from .. import knobs, load_gazer, load_mllm, load_reconstructor
 from ..errors import PlaygroundError
+from ..gazers import MEASURING_GAZERS, TRAINING_FREE_GAZERS, applicable_options, available_gazers
+from ..hub import hub_offline
+from ..mllm import ALIASES, TINY_RANDOM_SMOLVLM2
+from ..reconstructors import TRAINING_FREE_RECONSTRUCTORS
 from .limits import _env_number
 from .memory import nbytes
+from .model_paths import check_model_name
 
 MB = 2**20
 
@@ -128,8 +133,6 @@ def _friendly_load(kind: str, name: str, load: Callable[[], Any]) -> Any:
 
 def offline_hint() -> str:
     """What to do about a model the cache lacks; HF_HUB_OFFLINE=1 is suggested only when it is not set already."""
-    from ..hub import hub_offline
-
     return OFFLINE_HINT.split("; set HF_HUB_OFFLINE")[0] if hub_offline() else OFFLINE_HINT
 
 
@@ -144,15 +147,9 @@ def model_key(name: str) -> str:
 
 def get_gazer(name: str, device: str | None = None):
     """A loaded gazer (`greedy`, `framediff`, `random`, `full`, an AutoGaze hub id or path), cached."""
-    from .. import load_gazer
-    from ..gazers import applicable_options, available_gazers
-
     name = str(name or "").strip()
     if not name:
         raise PlaygroundError(f"choose a gazer: {', '.join(available_gazers())}, or an AutoGaze checkpoint")
-    from ..gazers import MEASURING_GAZERS, TRAINING_FREE_GAZERS
-    from .model_paths import check_model_name
-
     check_model_name("gazer", name, [*TRAINING_FREE_GAZERS, *MEASURING_GAZERS])
     # AutoGaze restarts its caches every 16 frames here: it was trained on 16-frame clips, and the app
     # takes longer runs (this also keeps memory and attention history bounded).
@@ -163,12 +160,7 @@ def get_gazer(name: str, device: str | None = None):
 
 def get_reconstructor(name: str, device: str | None = None):
     """A loaded reconstructor (`paint`, a VideoMAE_AutoGaze hub id or path), cached."""
-    from .. import load_reconstructor
-
     name = str(name or "").strip() or "paint"
-    from ..reconstructors import TRAINING_FREE_RECONSTRUCTORS
-    from .model_paths import check_model_name
-
     check_model_name("reconstructor", name, TRAINING_FREE_RECONSTRUCTORS)
     return MODELS.get(("reconstructor", model_key(name), device),
                       lambda: _friendly_load("reconstructor", name, lambda: load_reconstructor(name, device=device)))
@@ -176,14 +168,9 @@ def get_reconstructor(name: str, device: str | None = None):
 
 def get_mllm(name: str, device: str | None = None):
     """A loaded video MLLM (hub id or folder), cached."""
-    from .. import load_mllm
-
     name = str(name or "").strip()
     if not name:
         raise PlaygroundError("give an MLLM: a hub id such as HuggingFaceTB/SmolVLM2-256M-Video-Instruct or a folder")
-    from ..mllm import ALIASES, TINY_RANDOM_SMOLVLM2
-    from .model_paths import check_model_name
-
     check_model_name("MLLM", name, [*ALIASES, TINY_RANDOM_SMOLVLM2])
     return MODELS.get(("mllm", model_key(name), device),
                       lambda: _friendly_load("MLLM", name, lambda: load_mllm(name, device=device)))

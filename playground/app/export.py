@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import platform
+import sys
 import time
 from dataclasses import asdict
 from importlib import metadata
@@ -18,8 +19,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from huggingface_hub import try_to_load_from_cache
 
-from .. import report
+from .. import __version__, report
+from ..device import resolve_device
+from .cache import DIGESTS, model_key, sha256_of
 from .pipeline import Run
 
 EXPORT_FILES = ("gaze.json", "masks.npz", "overlay.mp4", "reconstruction.mp4", "metrics.csv", "run_card.json")
@@ -29,10 +33,6 @@ PACKAGES = ("torch", "transformers", "gradio", "numpy", "decord", "plotly", "saf
 
 def package_versions() -> dict[str, str]:
     """Installed versions of the packages a run depends on ('not installed' when absent)."""
-    import sys
-
-    from .. import __version__
-
     versions = {"python": sys.version.split()[0], "autogaze-playground": __version__}
     for name in PACKAGES:
         try:
@@ -54,15 +54,11 @@ def describe_model(model: Any, name: str) -> dict[str, Any]:
 
 def model_revision(name: str) -> str:
     """'built-in', a local checkpoint's content hash, or the commit of a hub id's cached snapshot."""
-    from .cache import DIGESTS, model_key
-
     path = Path(name).expanduser()
     if path.exists():
         return DIGESTS.get(("digest", model_key(name)), lambda: "sha256:" + _weights_digest(path)[:16])
     if "/" not in name:
         return "built-in"
-    from huggingface_hub import try_to_load_from_cache
-
     for filename in ("config.json", "model.safetensors", "videomae.pt"):
         found = try_to_load_from_cache(name, filename)
         if isinstance(found, str) and "snapshots" in Path(found).parts:
@@ -73,16 +69,12 @@ def model_revision(name: str) -> str:
 
 def _weights_digest(path: Path) -> str:
     """sha256 over a checkpoint file, or over a folder's weight and config files in name order."""
-    from .cache import sha256_of
-
     return sha256_of([path] if path.is_file() else sorted(
         p for p in path.iterdir() if p.suffix in (".safetensors", ".pt", ".bin", ".json") and p.is_file()))
 
 
 def device_description() -> dict[str, Any]:
     """The device the models resolve to, with its name and thread count."""
-    from ..device import resolve_device
-
     device = resolve_device()
     out = {"device": str(device), "torch_threads": torch.get_num_threads(), "platform": platform.platform()}
     if device.type == "cuda":

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PlaygroundError, check
+from ..knobs import whole_number
+from ..video import probe_video
 
 
 def _env_number(name: str, default: float) -> float:
@@ -66,8 +68,6 @@ class Limits:
 
     def check_video(self, path: str | Path) -> None:
         """Refuse a video file that is missing, too big or too long, with a one-line message."""
-        from ..video import probe_video
-
         path = Path(path)
         check(path.is_file(), f"no such video file: {path.name}")
         size_mb = path.stat().st_size / 2**20
@@ -82,8 +82,6 @@ class Limits:
 
     def check_frames(self, num_frames: int) -> int:
         """The frame count as an int within [1, max_frames] (more is refused, never clamped)."""
-        from ..knobs import whole_number
-
         try:
             return whole_number(num_frames, "frames", 1, self.max_frames)
         except PlaygroundError as exc:

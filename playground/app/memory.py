@@ -14,6 +14,7 @@ import ctypes
 import ctypes.util
 import dataclasses
 import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -70,8 +71,6 @@ def _is_tensor(value: Any) -> bool:
 
 
 def _torch():
-    import sys
-
     return sys.modules.get("torch")  # a tensor can only exist once torch is imported
 
 

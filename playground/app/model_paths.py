@@ -13,6 +13,8 @@ import os
 import re
 from pathlib import Path
 
+from huggingface_hub import constants
+
 from ..errors import PlaygroundError
 
 MODEL_DIRS_ENV = "PLAYGROUND_MODEL_DIRS"
@@ -23,8 +25,6 @@ _FILE_SUFFIXES = (".pt", ".pth", ".safetensors", ".json", ".yaml", ".bin")
 
 def allowed_roots() -> list[Path]:
     """The folders local models may come from in the app (resolved): hub cache, assets/, $PLAYGROUND_MODEL_DIRS."""
-    from huggingface_hub import constants
-
     roots = [Path(constants.HF_HUB_CACHE), ASSETS]
     roots += [Path(p) for p in os.environ.get(MODEL_DIRS_ENV, "").split(os.pathsep) if p.strip()]
     return [root.expanduser().resolve() for root in roots]

@@ -17,8 +17,11 @@ import numpy as np
 from .. import knobs
 from ..errors import PlaygroundError, check, finite_number
 from ..gaze import GazeResult
+from ..gazers import TRAINING_FREE_GAZERS, available_gazers, frame_budgets
+from ..gazers.base import gaze_frames as gaze_with_callback
+from ..mllm.answer import attention_warning
 from ..report import mean_psnr
-from ..video import READ_SIDE
+from ..video import READ_SIDE, DecodeLimitError, read_clip
 from . import cache
 from .limits import Limits
 
@@ -37,10 +40,10 @@ def no_progress(fraction: float | None = None, desc: str | None = None, **_: Any
 
 
 def warm_up() -> None:
-    """Import the decoder, the encoder and plotly now, so that the first request does not wait for them."""
+    """Import the decoder and the encoder now (plotly comes with `render`), so that the first request does not wait."""
+    # Imports at call time on purpose: this is the app's start-up step; `playground.video` imports them lazily.
     import decord  # noqa: F401
     import imageio_ffmpeg  # noqa: F401
-    import plotly.graph_objects  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -124,8 +127,6 @@ def load_clip(video: str | Path | None, settings: RunSettings, limits: Limits) -
 
 
 def _decode(path: Path, settings: RunSettings, key: tuple, limits: Limits) -> Clip:
-    from ..video import DecodeLimitError, read_clip
-
     try:
         frames, play_fps, info = read_clip(path, num_frames=settings.num_frames, fps=settings.fps or None,
                                            start=settings.start, max_side=READ_SIDE,
@@ -142,8 +143,6 @@ def _decode(path: Path, settings: RunSettings, key: tuple, limits: Limits) -> Cl
 def gaze_frames(gazer, frames: np.ndarray, ratio: float | None, threshold: float | None,
                 progress: Progress = no_progress, label: str = "gazing") -> GazeResult:
     """Gaze frame by frame where the gazer streams (so progress moves), else in one call."""
-    from ..gazers.base import gaze_frames as gaze_with_callback
-
     progress(None, desc=label)
     return gaze_with_callback(gazer, frames, ratio, threshold,
                               on_frame=lambda done, total: progress(done / total, desc=f"{label}: frame {done}/{total}"))
@@ -245,8 +244,6 @@ def compare_gazers(clip: Clip, settings: RunSettings, ratio: float, gazers: Sequ
         (rows: one dict per gazer with slots, budget, ratio, loss, PSNR, SSIM and seconds;
          results: gazer -> (GazeResult, Reconstruction)).
     """
-    from ..gazers import available_gazers, frame_budgets
-
     ratio = knobs.gazing_ratio(ratio, "the budget")
     names = list(gazers or available_gazers(built_in=True))
     if settings.gazer and settings.gazer.lower() not in names:
@@ -282,13 +279,9 @@ def ask(clip: Clip, settings: RunSettings, question: str, mllm_name: str, attent
 
     The gazer runs inside the gazed answer so that its time and FLOPs are a stage of that answer.
     """
-    from ..mllm.answer import attention_warning
-
     check(isinstance(question, str) and question.strip() != "", "type a question first")
     tokens = int(finite_number(max_new_tokens, "max new tokens"))
     check(1 <= tokens <= 512, f"max new tokens must be between 1 and 512, got {tokens}")
-    from ..gazers import TRAINING_FREE_GAZERS
-
     gazer = settings.gazer  # training-free gazers are built on the MLLM's grid by the MLLM itself
     if gazer.lower() not in TRAINING_FREE_GAZERS:  # a checkpoint: loaded (and named, and checked) as on the Gaze tab
         progress(0.02, desc=f"loading {gazer}")

@@ -14,13 +14,17 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from .. import viz
 from ..video import resize_frames, write_video
-from .export import EXPORT_FILES
+from .export import EXPORT_FILES, write_tables
+from ..mllm.answer import FLOP_ROWS, TIME_ROWS
 from ..report import psnr_text
 from ..errors import PlaygroundError
 from . import cache, pipeline
+from .limits import Limits
 from .pipeline import Curve, Run, RunSettings
 
 
@@ -71,8 +75,6 @@ class RunView:
         return self.frames.rebuilt
 
     def _redo(self) -> ViewFrames:
-        from .limits import Limits
-
         try:
             run = pipeline.run(self.source, self.settings, Limits.from_env())
         except PlaygroundError:
@@ -100,8 +102,6 @@ def render_run(run: Run, folder: Path, card: dict[str, Any]) -> RunView:
     The three MP4s are encoded by three ffmpeg processes at once (encoding, not Python, is the
     slow part of a render), while the tables are written here.
     """
-    from .export import write_tables
-
     frames = view_frames(run)
     overlay, rebuilt = frames.overlay, frames.rebuilt
     key = uuid.uuid4().hex
@@ -165,8 +165,6 @@ def summary_markdown(run: Run) -> str:
 
 def quality_figure(run: Run):
     """PSNR and SSIM per frame (plotly): the reconstruction's quality against the input."""
-    import plotly.graph_objects as go
-
     rec = run.reconstruction
     frames = rec.frame_indices.numpy()
     psnr = [None if not np.isfinite(v) else float(v) for v in rec.psnr[0].tolist()]
@@ -192,8 +190,6 @@ def curve_figure(curve: Curve | None, threshold: float | None = None, gazer: str
 
     `curve` None means the gazer ignores the threshold: the figure says so instead of sweeping.
     """
-    import plotly.graph_objects as go
-
     if curve is None:
         fig = go.Figure()
         fig.add_annotation(text=f"{gazer or 'this gazer'} ignores the threshold: only the budget decides",
@@ -209,8 +205,6 @@ def curve_figure(curve: Curve | None, threshold: float | None = None, gazer: str
 
 def comparison_figures(rows: Sequence[dict], results: dict[str, tuple[Any, Any]]):
     """(bars of slots kept and PSNR per gazer, PSNR per frame per gazer)."""
-    import plotly.graph_objects as go
-
     bars = viz.fig_gazer_comparison([{"gazer": r["gazer"], "kept_fraction": r["kept_%"] / 100,
                                       "psnr": None if math.isinf(r["psnr_db"]) else r["psnr_db"]} for r in rows])
     lines = go.Figure()
@@ -223,8 +217,6 @@ def comparison_figures(rows: Sequence[dict], results: dict[str, tuple[Any, Any]]
 
 def answer_rows(full, gazed) -> list[list[Any]]:
     """Rows of the gazed-vs-full table: tokens, GFLOPs per stage, seconds per stage."""
-    from ..mllm.answer import FLOP_ROWS, TIME_ROWS
-
     def gflops(answer, stage):
         value = answer.best_flops(stage)
         return None if value is None else round(value / 1e9, 3)
@@ -244,11 +236,6 @@ def answer_rows(full, gazed) -> list[list[Any]]:
 
 def answer_figure(full, gazed):
     """Grouped bars per stage: GFLOPs (left) and seconds (right), gazed beside full."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    from ..mllm.answer import FLOP_ROWS, TIME_ROWS
-
     fig = make_subplots(rows=1, cols=2, subplot_titles=("GFLOPs per stage", "seconds per stage"))
     for answer, name, color in ((gazed, "gazed", "rgb(213,94,0)"), (full, "full", "rgb(0,114,178)")):
         stages = [s for s in FLOP_ROWS if s != "vision_attention"]

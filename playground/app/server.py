@@ -16,6 +16,8 @@ from typing import Iterator
 
 import gradio as gr
 
+from .layout import build_demo, launch_kwargs
+
 APP = Path(__file__).resolve().parents[2] / "app.py"
 
 
@@ -29,8 +31,6 @@ def free_port() -> int:
 @contextlib.contextmanager
 def running(demo: gr.Blocks | None = None, port: int | None = None) -> Iterator[str]:
     """Launch `demo` (default: the app) without blocking; yields its URL and closes it afterwards."""
-    from .layout import build_demo, launch_kwargs
-
     demo = demo or build_demo()
     kwargs = {**launch_kwargs(), "server_name": "127.0.0.1", "server_port": port or free_port()}
     demo.launch(prevent_thread_lock=True, quiet=True, **kwargs)

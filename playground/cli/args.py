@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import knobs
 from ..errors import PlaygroundError, check
+from ..video import MAX_FRAME_PIXELS, READ_SIDE, DecodeLimitError, read_clip
 
 
 def knob(check_value: Callable, *args) -> Callable[[str], Any]:
@@ -78,8 +79,6 @@ def add_video_arguments(parser: argparse.ArgumentParser, frames: int = 16) -> No
     videos: about 85 bytes a decoded pixel and 6 MB a frame, measured), and these keep one run
     within about 1.5 GB.
     """
-    from ..video import MAX_FRAME_PIXELS, READ_SIDE
-
     parser.add_argument("video", help="video file (mp4/webm/mov/avi/mkv) or a uint8 .npy array (T,H,W,3)")
     parser.add_argument("--frames", type=positive_int, default=frames, help=f"frames to sample (default {frames})")
     parser.add_argument("--fps", type=knob(knobs.fps, "--fps"), default=None,
@@ -102,8 +101,6 @@ def add_video_arguments(parser: argparse.ArgumentParser, frames: int = 16) -> No
 def read_frames(args: argparse.Namespace) -> tuple[np.ndarray, float]:
     """The frames the user asked for, uint8 (T,H,W,3), read at --max-side within the limits, and the
     frame rate to play them at."""
-    from ..video import DecodeLimitError, read_clip
-
     try:
         frames, play_fps, _ = read_clip(args.video, num_frames=args.frames, fps=args.fps, start=args.start,
                                         max_side=args.max_side or None, max_frames=args.max_frames or None,

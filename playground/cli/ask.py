@@ -13,8 +13,10 @@ from pathlib import Path
 
 from .. import knobs
 from ..errors import check
+from ..mllm import DEFAULT_MLLM, load_mllm
 from ..mllm.answer import attention_warning, comparison_table
 from ..mllm.gazed_vit import ATTENTION_MODES
+from ..mllm.nvila import NvilaMLLM
 from .args import add_video_arguments, check_out_file, knob, positive_int, read_frames
 
 DEFAULT_FRAMES = 8
@@ -23,8 +25,6 @@ DEFAULT_RATIO = 0.1  # used when neither --gazing-ratio nor --threshold is given
 
 def add_parser(subparsers) -> None:
     """Register the `ask` subcommand on the main CLI's subparsers."""
-    from ..mllm import DEFAULT_MLLM
-
     p = subparsers.add_parser("ask", help="answer a question about a video on all tokens and on gazed tokens",
                               description="Ask a video MLLM a question twice, on every patch and on the gazed "
                                           "patches, and compare answers, tokens, FLOPs and latency.")
@@ -62,9 +62,6 @@ def _say(message: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the `ask` subcommand; returns the exit status."""
-    from ..mllm import load_mllm
-    from ..mllm.nvila import NvilaMLLM
-
     check(args.question.strip() != "", "the question is empty")
     if args.json is not None:
         check_out_file(args.json, "--json")  # before any work, so a bad path fails at once

@@ -10,9 +10,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from .. import knobs
+from .. import knobs, load_gazer, load_reconstructor
+from ..gazers import applicable_options
+from ..gazers.base import gaze_frames
+from ..report import psnr_text, write_gaze_json, write_metrics_csv
 from ..staging import staging_folder
+from ..video import write_video
+from ..viz import overlay_frames
 from .args import add_video_arguments, check_out_folder, knob, read_frames
 
 
@@ -43,20 +49,12 @@ def add_parser(subparsers) -> None:
 
 def gaze_with_progress(gazer, frames: np.ndarray, ratio, threshold, show: bool):
     """Gaze frame by frame with a progress bar on stderr (shown for long videos or a terminal)."""
-    from tqdm.auto import tqdm
-
-    from ..gazers.base import gaze_frames
-
     with tqdm(total=len(frames), desc="gazing", unit="frame", disable=not show, file=sys.stderr) as bar:
         return gaze_frames(gazer, frames, ratio, threshold, on_frame=lambda done, total: bar.update(1))
 
 
 def write_outputs(tmp: Path, frames: np.ndarray, fps: float, gaze, rec) -> None:
     """gaze.json, metrics.csv, overlay.mp4 and reconstruction.mp4 into `tmp` (numbers from `playground.report`)."""
-    from ..report import write_gaze_json, write_metrics_csv
-    from ..video import write_video
-    from ..viz import overlay_frames
-
     write_gaze_json(gaze, rec, tmp / "gaze.json", read_size=(frames.shape[2], frames.shape[1]))
     write_metrics_csv(gaze, rec, tmp / "metrics.csv")
     write_video(tmp / "overlay.mp4", overlay_frames(frames, gaze), fps=fps)
@@ -72,9 +70,6 @@ def publish(tmp: Path, out: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the `gaze` subcommand; returns the exit status."""
-    from .. import load_gazer, load_reconstructor
-    from ..gazers import applicable_options
-
     out = check_out_folder(args.out)
     started = time.perf_counter()
     frames, fps = read_frames(args)
@@ -93,8 +88,6 @@ def run(args: argparse.Namespace) -> int:
 
 def summary_text(args, frames: np.ndarray, gaze, rec, seconds: float, out: Path) -> str:
     """The run's summary printed on stdout: what was read, kept and rebuilt, how long it took, where it went."""
-    from ..report import psnr_text
-
     kept, T, S = gaze.num_gazed, gaze.num_frames, gaze.grid.num_slots
     lines = [
         f"video          {args.video}  ({T} frames read at {frames.shape[2]}x{frames.shape[1]} px; the gazer "

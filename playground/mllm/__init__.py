@@ -23,7 +23,7 @@ from ..errors import PlaygroundError, check
 from ..hub import hub_offline, hub_snapshot
 from .answer import Answer, attention_warning, comparison_table
 from .checks import check_raw_sizes, check_weights_fit
-from .families import FAMILIES, family_for, read_json
+from .families import FAMILIES, family_for, read_chat_template, read_json
 from .flops import architecture_shape, estimate_flops
 from .gazed_vit import ATTENTION_MODES
 from .model import GazedMLLM
@@ -75,6 +75,7 @@ def load_mllm(name_or_path: str = DEFAULT_MLLM, device: str | torch.device | Non
     if name.lower() == TINY_RANDOM_SMOLVLM2:
         return load_tiny_random_smolvlm2(device, dtype)
     source = _folder(name)  # everything below reads this local folder: no hub requests, no retries
+    # lazy: transformers is slow to import
     from transformers import AutoConfig, AutoModelForImageTextToText, AutoTokenizer
 
     remote = dict(trust_remote_code=bool(trust_remote_code))  # never None: that makes transformers prompt on stdin
@@ -93,8 +94,6 @@ def load_mllm(name_or_path: str = DEFAULT_MLLM, device: str | torch.device | Non
         raise PlaygroundError(_load_error(name, exc)) from exc
     model = model.to(device).eval()
     processing = family_cls.read_processing(source, config)
-    from .families import read_chat_template
-
     chat_template = read_chat_template(source) or getattr(tokenizer, "chat_template", None)
     return GazedMLLM(family_cls(model, tokenizer, processing, chat_template), name)
 

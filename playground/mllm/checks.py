@@ -50,7 +50,7 @@ def least_parameters(config) -> int:
 
 def weight_files(name: str) -> list[str]:
     """The safetensors weight files of a folder or hub repo (single file or shards); [] when none is found."""
-    from transformers.utils import cached_file
+    from transformers.utils import cached_file  # lazy: transformers is slow to import
 
     def find(filename: str) -> str | None:
         return cached_file(name, filename, _raise_exceptions_for_missing_entries=False,

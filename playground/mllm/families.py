@@ -26,6 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from num2words import num2words
 
 from ..errors import PlaygroundError, check
 from ..geometry import MultiScaleGrid
@@ -51,7 +52,7 @@ class FrameProcessing:
 
 def read_json(name_or_path: str, filename: str) -> dict[str, Any] | None:
     """A JSON file of a hub repo or local folder (None when absent); respects HF_HUB_OFFLINE."""
-    from transformers.utils import cached_file
+    from transformers.utils import cached_file  # lazy: transformers is slow to import
 
     path = cached_file(name_or_path, filename, _raise_exceptions_for_missing_entries=False,
                        _raise_exceptions_for_connection_errors=False)
@@ -66,7 +67,7 @@ def read_json(name_or_path: str, filename: str) -> dict[str, Any] | None:
 
 def read_text(name_or_path: str, filename: str) -> str | None:
     """A text file of a hub repo or local folder (None when absent)."""
-    from transformers.utils import cached_file
+    from transformers.utils import cached_file  # lazy: transformers is slow to import
 
     path = cached_file(name_or_path, filename, _raise_exceptions_for_missing_entries=False,
                        _raise_exceptions_for_connection_errors=False)
@@ -317,10 +318,9 @@ class SmolVLMFamily(Family):
         return out, per_frame.tolist()
 
     def prompt_ids(self, question, per_frame, fps):
-        from transformers.models.smolvlm.processing_smolvlm import (
+        from transformers.models.smolvlm.processing_smolvlm import (  # lazy: transformers is slow to import
             DEFAULT_CHAT_TEMPLATE, DEFAULT_MEDIA_OUTTRO, DEFAULT_VIDEO_INTRO, FRAME_TIMESTAMP_MESSAGE,
             _prompt_single_image)
-        from num2words import num2words
 
         # SmolVLM's processor always uses its own video template (the repo's template predates video).
         text = self.render_chat(question, DEFAULT_CHAT_TEMPLATE)

@@ -26,6 +26,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 from ..device import synchronize
+from .gazed_vit import attention_sequences, gazed_tokens
 
 aten = torch.ops.aten
 CPU_SDPA = aten._scaled_dot_product_flash_attention_for_cpu
@@ -252,8 +253,7 @@ def estimate_flops(config, num_frames: int, gaze=None, stock_side: int | None = 
     Returns:
         The same dict as `Answer.flops`.
     """
-    from .families import family_for
-    from .gazed_vit import attention_sequences, gazed_tokens
+    from .families import family_for  # families.py builds on this module
 
     family = family_for(config.model_type)
     shape = family.architecture_shape(config, stock_side)

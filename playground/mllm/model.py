@@ -22,7 +22,9 @@ from ..errors import PlaygroundError, check
 from ..gaze import GazeResult, as_gaze_result
 from ..geometry import MultiScaleGrid
 from .answer import Answer
-from .families import Family
+from ..gazers import TRAINING_FREE_GAZERS, load_gazer
+from ..video import as_clips
+from .families import Family, family_for
 from .flops import StageCounter, stage_flops
 from .gazed_vit import ATTENTION_MODES, GazedTokens, attention_sequences, embed_slots, encode_gazed, gazed_tokens
 
@@ -102,8 +104,6 @@ class GazedMLLM:
             processing: the frame preprocessing (`families.FrameProcessing`).
             chat_template: the chat template (LLaVA-OV; SmolVLM uses its processor's video template).
         """
-        from .families import family_for
-
         family = family_for(model.config.model_type)(model.eval(), tokenizer, processing, chat_template)
         return cls(family, name)
 
@@ -134,8 +134,6 @@ class GazedMLLM:
         (default the model's), others (AutoGaze) keep their own grid and retarget when gazing."""
         if not isinstance(gazer, str):
             return gazer
-        from ..gazers import TRAINING_FREE_GAZERS, load_gazer
-
         name = gazer.strip()
         free = name.lower() in TRAINING_FREE_GAZERS
         key = (name, grid or self.grid) if free else (name, None)
@@ -295,7 +293,7 @@ class GazedMLLM:
 
     def _generate(self, embeds: torch.Tensor, max_new_tokens: int, count_flops: bool) -> "LLMRun":
         """Greedy `generate(inputs_embeds=...)`, timed and counted, split into prefill and decode."""
-        from transformers import LogitsProcessorList
+        from transformers import LogitsProcessorList  # lazy: transformers is slow to import
 
         counter = StageCounter(self.device, count_flops)
         clock = _PrefillClock(counter)
@@ -316,8 +314,6 @@ class GazedMLLM:
 
     # ---- input ---------------------------------------------------------------------------------
     def _frames(self, video: Any, num_frames: int | None) -> np.ndarray:
-        from ..video import as_clips
-
         if isinstance(video, (str, bytes)) or hasattr(video, "__fspath__"):
             name = str(video)
             kwargs = {} if name.lower().endswith(".npy") or num_frames is None else {"num_frames": num_frames}

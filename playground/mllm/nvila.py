@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..errors import PlaygroundError, check
 from .answer import Answer
@@ -48,8 +49,6 @@ class NvilaMLLM:
         """
         check(gaze is None, "NVILA gazes with AutoGaze inside its own processor; set its gazing knobs "
                             "(gazing_ratio_tile, task_loss_requirement_tile, ...) when loading it instead")
-        import torch
-
         if isinstance(video, np.ndarray) and video.ndim == 5:
             video = video[0]
         token = getattr(self.processor.tokenizer, "video_token", "<video>")
@@ -71,8 +70,7 @@ def load_nvila(name_or_path: str, device, trust_remote_code: bool, **kwargs) -> 
     """Load NVILA-8B-HD-Video with its remote code; refuses unless `trust_remote_code=True`."""
     check(trust_remote_code, f"{name_or_path} runs its own Python code from the model repository; load it with "
                              f"trust_remote_code=True (CLI: --trust-remote-code) only if you trust that code")
-    import torch
-    from transformers import AutoModel, AutoProcessor
+    from transformers import AutoModel, AutoProcessor  # lazy: transformers is slow to import
 
     try:
         processor = AutoProcessor.from_pretrained(name_or_path, trust_remote_code=True, **kwargs)

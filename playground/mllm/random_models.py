@@ -16,6 +16,9 @@ from pathlib import Path
 
 import torch
 
+from .families import FrameProcessing
+from .model import GazedMLLM
+
 TINY_RANDOM_SMOLVLM2 = "tiny-random-smolvlm2"  # built into load_mllm: runs offline, answers nothing real
 RANDOM_WEIGHTS_NOTE = "random weights: shows the mechanics and costs, not answers"
 SMOLVLM_SPECIAL = ["<|im_start|>", "<end_of_utterance>", "<image>", "<fake_token_around_image>", "<global-img>",
@@ -39,7 +42,7 @@ LLAVA_CHAT_TEMPLATE = (
 
 def tiny_tokenizer(special: list[str], vocab_size: int = 400):
     """A byte-level BPE tokenizer trained in code on a few sentences, with the given special tokens."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # lazy: only the tiny models need it
 
     tok = Tokenizer(models.BPE(unk_token=None))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -51,7 +54,7 @@ def tiny_tokenizer(special: list[str], vocab_size: int = 400):
 
 
 def _smolvlm_tokenizer():
-    from transformers import PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast  # lazy: transformers is slow to import
 
     return PreTrainedTokenizerFast(
         tokenizer_object=tiny_tokenizer(SMOLVLM_SPECIAL), bos_token="<|im_start|>", eos_token="<end_of_utterance>",
@@ -62,7 +65,7 @@ def _smolvlm_tokenizer():
 
 
 def _llava_tokenizer():
-    from transformers import PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast  # lazy: transformers is slow to import
 
     return PreTrainedTokenizerFast(
         tokenizer_object=tiny_tokenizer(LLAVA_SPECIAL), eos_token="<|im_end|>", pad_token="<|endoftext|>",
@@ -71,7 +74,7 @@ def _llava_tokenizer():
 
 def smolvlm_config(tokenizer, vision: dict, text: dict, scale_factor: int):
     """A SmolVLMConfig whose special ids come from `tokenizer`."""
-    from transformers import SmolVLMConfig
+    from transformers import SmolVLMConfig  # lazy: transformers is slow to import
 
     text = dict(model_type="llama", pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
                 eos_token_id=tokenizer.eos_token_id, **text)
@@ -108,7 +111,7 @@ def smolvlm2_2b_config(tokenizer):
 
 def llava_onevision_config(tokenizer, vision: dict, text: dict):
     """A LlavaOnevisionConfig (feature layer -1, 'full' features) whose special ids come from `tokenizer`."""
-    from transformers import LlavaOnevisionConfig
+    from transformers import LlavaOnevisionConfig  # lazy: transformers is slow to import
 
     text = dict(model_type="qwen2", pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **text)
     text.setdefault("vocab_size", len(tokenizer))
@@ -160,7 +163,7 @@ def tiny_smolvlm(seed: int = 0, image_size: int = 56, patch_size: int = 4, scale
 
     56 px frames, patch 4 (14 x 14 patches), pixel shuffle 2 (49 tokens); generation stops at EOS.
     """
-    from transformers import SmolVLMForConditionalGeneration
+    from transformers import SmolVLMForConditionalGeneration  # lazy: transformers is slow to import
 
     tok = _smolvlm_tokenizer()
     vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
@@ -177,15 +180,11 @@ def tiny_smolvlm(seed: int = 0, image_size: int = 56, patch_size: int = 4, scale
 
 def tiny_smolvlm_processing(image_size: int = 56):
     """The frame processing that `smolvlm_processing_files` describes (SmolVLM2's mean, std, 1 fps)."""
-    from .families import FrameProcessing
-
     return FrameProcessing(image_size, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), 1 / 255, 1.0)
 
 
 def load_tiny_random_smolvlm2(device, dtype: torch.dtype):
     """The built-in `tiny-random-smolvlm2` (no files, no network): the saved `save_tiny_smolvlm` model, in memory."""
-    from .model import GazedMLLM
-
     model, tok = tiny_smolvlm()
     mllm = GazedMLLM.from_model(model.to(device=device, dtype=dtype), tok, tiny_smolvlm_processing(),
                                 name=TINY_RANDOM_SMOLVLM2)
@@ -204,7 +203,7 @@ def save_tiny_smolvlm(folder: str | Path, seed: int = 0, image_size: int = 56, p
 
 def save_tiny_llava_onevision(folder: str | Path, seed: int = 0, image_size: int = 28, patch_size: int = 2) -> Path:
     """A tiny random LLaVA-OneVision folder: 28 px frames, patch 2 (14 x 14 patches, 49 pooled tokens)."""
-    from transformers import LlavaOnevisionForConditionalGeneration
+    from transformers import LlavaOnevisionForConditionalGeneration  # lazy: transformers is slow to import
 
     torch.manual_seed(seed)
     tok = _llava_tokenizer()
