@@ -1,7 +1,7 @@
 """Fetching checkpoint files from the Hugging Face hub or its local cache, with one-line errors.
 
-Every loader comes here (AutoGaze and VideoMAE through `checkpoints.locate`, MLLMs directly), so
-offline behaviour is the same for all: with `HF_HUB_OFFLINE` set only the local cache is read (no
+Every loader comes here through `checkpoints.locate` (AutoGaze, VideoMAE and MLLMs; NVILA's remote
+code is fetched by transformers itself), so offline behaviour is the same for all: with `HF_HUB_OFFLINE` set only the local cache is read (no
 network retries), and every failure is a `PlaygroundError` that says what to do.
 """
 

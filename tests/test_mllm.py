@@ -325,8 +325,14 @@ def test_mllm_bad_input(smol, frames):
 
 
 def test_mllm_load_errors(tmp_path, monkeypatch):
-    with pytest.raises(PlaygroundError, match="no such model folder"):
+    # Names are found by checkpoints.locate: a folder, or else an owner/name hub id.
+    with pytest.raises(PlaygroundError, match="^cannot load MLLM '.*missing': no such checkpoint"):
         load_mllm(str(tmp_path / "missing"))
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    with pytest.raises(PlaygroundError, match="is a file; give the model's folder"):
+        load_mllm(str(tmp_path / "model.safetensors"))
+    with pytest.raises(PlaygroundError, match="not a hub id like 'HuggingFaceTB/SmolVLM2-256M-Video-Instruct'"):
+        load_mllm("smolvlm2-265m")  # a mistyped alias is no hub id: refused before asking the hub
     with pytest.raises(PlaygroundError, match="trust_remote_code=True"):
         load_mllm("nvidia/NVILA-8B-HD-Video")
     import huggingface_hub.constants

@@ -13,14 +13,13 @@ patch or the gazed path on the gazed multi-scale patches only. Supported:
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import torch
 
-from ..checkpoints import check_folder
+from ..checkpoints import check_folder, locate
 from ..device import resolve_device
 from ..errors import PlaygroundError, check
-from ..hub import hub_offline, hub_snapshot
+from ..hub import hub_offline
 from .answer import Answer, attention_warning, comparison_table
 from .checks import check_raw_sizes, check_weights_fit
 from .families import FAMILIES, family_for, read_chat_template, read_json
@@ -99,23 +98,22 @@ def load_mllm(name_or_path: str = DEFAULT_MLLM, device: str | torch.device | Non
 
 
 def _folder(name: str) -> str:
-    """The local folder to load `name` from.
+    """The local folder to load `name` from, found by `checkpoints.locate` like every checkpoint.
 
-    A name that looks like a local path must be an existing folder that links to nothing outside
-    itself. Anything else is a hub id, fetched like the gazer's and the reconstructor's checkpoints
-    (`hub.hub_snapshot`: with HF_HUB_OFFLINE only the cache is read; an unreachable hub fails at once).
+    An existing folder must link to nothing outside itself; a file is refused (an MLLM is a folder).
+    Anything else must be an 'owner/name' hub id, fetched like the gazer's and the reconstructor's
+    checkpoints (with HF_HUB_OFFLINE only the cache is read; an unreachable hub fails at once).
     Only the files an MLLM loads are fetched: configs, tokenizer files, chat templates and the
     safetensors weights (no pickled .bin weights, no Python code).
     """
-    if name.startswith((".", "/", "~")) or name.count("/") > 1 or Path(name).exists():
-        path = Path(name).expanduser()
-        check(path.is_dir(), f"no such model folder: {name}")
-        check_folder(path)
-        return str(path)
     try:
-        return str(hub_snapshot(name, HUB_FILES))
+        found = locate(name, HUB_FILES, example=ALIASES[DEFAULT_MLLM])
     except PlaygroundError as exc:
         raise PlaygroundError(f"cannot load MLLM {name!r}: {exc}") from exc
+    check(found.kind != "file", f"cannot load MLLM {name!r}: {found.path} is a file; give the model's folder")
+    if found.kind == "folder":
+        check_folder(found.path)
+    return str(found.path)
 
 
 def _load_error(name: str, exc: Exception) -> str:
