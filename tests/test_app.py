@@ -293,6 +293,17 @@ def test_ask_names_the_model_that_failed_and_never_suggests_what_is_set(tmp_path
         assert "set HF_HUB_OFFLINE=1" not in message and "\n" not in message, message
 
 
+def test_mllm_dropdown_follows_the_registry():
+    """The registry's default first, the built-in tiny model second, then `ALIASES` in order (NVILA left out)."""
+    from playground.app.layout import MLLMS
+    from playground.mllm import ALIASES, DEFAULT_MLLM
+
+    values = [c[1] if isinstance(c, tuple) else c for c in MLLMS]
+    assert values[:2] == [DEFAULT_MLLM, "tiny-random-smolvlm2"]
+    assert values[2:] == [name for name in ALIASES if name not in (DEFAULT_MLLM, "nvila")]
+    assert next(iter(ALIASES)) == DEFAULT_MLLM, "the default is also the registry's first (smallest) model"
+
+
 def test_ask_works_offline_with_the_built_in_tiny_model(monkeypatch):
     """A newcomer without weights sees Ask work end to end, labelled as random weights."""
     import huggingface_hub.constants
