@@ -189,10 +189,10 @@ def test_a_new_video_clears_every_result():
                        if c["id"] == d["targets"][0][0])]
     assert len(changes) == 1
     cleared = callbacks.clear_action("new.mp4", "old.mp4")
-    assert len(cleared) == len(changes[0]["outputs"]) == callbacks.CLEARED_OUTPUTS
+    assert len(cleared) == len(changes[0]["outputs"]) == len(callbacks.CLEARED_OUTPUTS)
     assert cleared[0].startswith("Results appear here") and cleared[-1] is None
     late = callbacks.clear_action("same.mp4", "same.mp4")  # a late event for the video already shown
-    assert all(isinstance(o, type(gr.skip())) for o in late) and len(late) == callbacks.CLEARED_OUTPUTS
+    assert all(isinstance(o, type(gr.skip())) for o in late) and len(late) == len(callbacks.CLEARED_OUTPUTS)
 
 
 def test_ask_note_names_the_clip_it_describes(tmp_path, monkeypatch):

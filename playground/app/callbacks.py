@@ -103,11 +103,15 @@ def gaze_page_action(video, num_frames=None, fps=None, start=None, gazer=None, r
         if view is not None:
             summary += ("\n\n*The results below are stale: they are from the last run that worked.*\n\n"
                         + render.summary_markdown(view.run))
-        return (summary, *[gr.skip()] * (GAZE_OUTPUTS - 1), video)
+        return (summary, *[gr.skip()] * (len(GAZE_OUTPUTS) - 1), video)
 
 
-GAZE_OUTPUTS = 11  # summary, two videos, scrubber, panel, three figures, files, run card, view
-CLEARED_OUTPUTS = 21  # the gaze outputs, the curve, the Ask tab's five, the Compare tab's three, `shown`
+# The components each event writes, in order, by their names in layout's `ui` (layout wires these lists).
+GAZE_OUTPUTS = ("summary", "overlay", "rebuilt", "scrubber", "panel", "tokens_plot", "loss_plot", "quality_plot",
+                "files", "card", "view")
+ASK_OUTPUTS = ("gazed_answer", "full_answer", "cost_table", "cost_plot", "ask_note")
+COMPARE_OUTPUTS = ("compare_table", "compare_bars", "compare_lines")
+CLEARED_OUTPUTS = (*GAZE_OUTPUTS, "curve_plot", *ASK_OUTPUTS, *COMPARE_OUTPUTS, "shown")
 
 
 def clear_action(video=None, shown=None):
@@ -117,9 +121,10 @@ def clear_action(video=None, shown=None):
     arrives late for that same video (uploads can report after the run) clears nothing.
     """
     if video is not None and video == shown:
-        return tuple(gr.skip() for _ in range(CLEARED_OUTPUTS))
-    return ("Results appear here: press **Gaze**.", None, None, gr.Slider(value=0), None, None, None, None, None, None,
-            None, None, "", "", None, None, "", None, None, None, None)
+        return tuple(gr.skip() for _ in CLEARED_OUTPUTS)
+    cleared = {"summary": "Results appear here: press **Gaze**.", "scrubber": gr.Slider(value=0),
+               "gazed_answer": "", "full_answer": "", "ask_note": ""}  # everything else: None
+    return tuple(cleared.get(name) for name in CLEARED_OUTPUTS)
 
 
 @friendly_errors

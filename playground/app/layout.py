@@ -23,8 +23,9 @@ from ..mllm.gazed_vit import ATTENTION_MODES
 from ..mllm.nvila import is_nvila
 from ..mllm.random_models import RANDOM_WEIGHTS_NOTE, TINY_RANDOM_SMOLVLM2
 from ..reconstructors import available_reconstructors
-from .callbacks import (ASSETS, LIMITS, ask_action, clear_action, compare_action, curve_action, example_paths,
-                        frame_action, gaze_action, gaze_page_action)
+from .callbacks import (ASK_OUTPUTS, ASSETS, CLEARED_OUTPUTS, COMPARE_OUTPUTS, GAZE_OUTPUTS, LIMITS, ask_action,
+                        clear_action, compare_action, curve_action, example_paths, frame_action, gaze_action,
+                        gaze_page_action)
 from . import cache, memory
 from .pipeline import RunSettings, warm_up
 
@@ -199,27 +200,28 @@ def build_export_tab() -> dict:
 def wire_events(ui: SimpleNamespace) -> None:
     """Connect the components `build_inputs` and `build_results` made (`ui`: them by name, and `view`)."""
     work = dict(concurrency_limit=LIMITS.concurrency, concurrency_id="work")
-    gaze_out = wire_gaze_events(ui, work)
+    wire_gaze_events(ui, work)
     ui.ask.click(ask_action, [ui.video, ui.question, ui.mllm, ui.attention, ui.max_new_tokens, ui.num_frames,
                               ui.fps, ui.start, ui.gazer, ui.threshold, ui.ratio],
-                 [ui.gazed_answer, ui.full_answer, ui.cost_table, ui.cost_plot, ui.ask_note],
-                 api_name="ask", concurrency_limit=1, concurrency_id="mllm")
+                 components(ui, ASK_OUTPUTS), api_name="ask", concurrency_limit=1, concurrency_id="mllm")
     ui.compare.click(compare_action, [ui.video, ui.budget, ui.num_frames, ui.fps, ui.start, ui.gazer,
                                       ui.reconstructor],
-                     [ui.compare_table, ui.compare_bars, ui.compare_lines], api_name="compare", **work)
+                     components(ui, COMPARE_OUTPUTS), api_name="compare", **work)
     # Results always belong to the video on screen: a new video clears them all (a late change event
     # for the video the results already describe clears nothing).
-    ui.video.change(clear_action, [ui.video, ui.shown],
-                    [*gaze_out, ui.curve_plot, ui.gazed_answer, ui.full_answer, ui.cost_table, ui.cost_plot,
-                     ui.ask_note, ui.compare_table, ui.compare_bars, ui.compare_lines, ui.shown],
-                    api_visibility="private", show_progress="hidden")
+    ui.video.change(clear_action, [ui.video, ui.shown], components(ui, CLEARED_OUTPUTS), api_visibility="private",
+                    show_progress="hidden")
 
 
-def wire_gaze_events(ui: SimpleNamespace, work: dict) -> list:
-    """`/gaze` for API clients, the page's Gaze button and knobs, and the scrubber; returns the gaze outputs."""
+def components(ui: SimpleNamespace, names) -> list:
+    """The components of `ui` with these names, in order (the output lists `callbacks` names)."""
+    return [getattr(ui, name) for name in names]
+
+
+def wire_gaze_events(ui: SimpleNamespace, work: dict) -> None:
+    """`/gaze` for API clients, the page's Gaze button and knobs, and the scrubber."""
     gaze_in = [ui.video, ui.num_frames, ui.fps, ui.start, ui.gazer, ui.reconstructor, ui.threshold, ui.ratio]
-    gaze_out = [ui.summary, ui.overlay, ui.rebuilt, ui.scrubber, ui.panel, ui.tokens_plot, ui.loss_plot,
-                ui.quality_plot, ui.files, ui.card, ui.view]
+    gaze_out = components(ui, GAZE_OUTPUTS)
     curve = dict(fn=curve_action, inputs=[ui.view], outputs=[ui.curve_plot], api_visibility="private", **work)
     ui.api_run.click(gaze_action, gaze_in, gaze_out, api_name="gaze", **work)
     # The page's own runs keep the last good result on screen when one fails (gaze_page_action).
@@ -231,7 +233,6 @@ def wire_gaze_events(ui: SimpleNamespace, work: dict) -> list:
         knob.input(trigger_mode="always_last", **page_run).success(**curve)
     ui.scrubber.input(frame_action, [ui.view, ui.scrubber], [ui.panel], api_visibility="private",
                       trigger_mode="always_last", show_progress="hidden")
-    return gaze_out
 
 
 def launch_kwargs() -> dict:
