@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from ..models.autogaze_model import AutoGazeNet, _rms, _rotate
@@ -115,8 +116,24 @@ def teacher_forced(net: AutoGazeNet, video: torch.Tensor, gazing_pos: torch.Tens
     return TeacherForced(torch.log(fed + PROB_EPS), predicted)
 
 
+class TeacherForcedModule(nn.Module):
+    """`teacher_forced` as a module's forward: what DistributedDataParallel wraps for training."""
+
+    def __init__(self, net: AutoGazeNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, video: torch.Tensor, gazing_pos: torch.Tensor, if_padded_gazing: torch.Tensor,
+                num_gazing_each_frame: torch.Tensor) -> TeacherForced:
+        return teacher_forced(self.net, video, gazing_pos, if_padded_gazing, num_gazing_each_frame)
+
+
 def decoder(net: AutoGazeNet, x: torch.Tensor, positions: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """The Llama decoder over a whole sequence, causal in sequence order, pads hidden as keys.
+
+    Equal to one masked causal attention over the sequence, computed in two streams because no
+    query ever sees a pad's key: the real tokens of each row, moved to the front in order, run
+    with a plain causal mask (the fast kernel); each pad then only queries the real keys before it.
 
     Args:
         x: (B, L, D) input embeddings.
@@ -126,23 +143,66 @@ def decoder(net: AutoGazeNet, x: torch.Tensor, positions: torch.Tensor, real: to
     Returns:
         (B, L, D) hidden states after the final RMSNorm.
     """
+    B, L, D = x.shape
+    n_real = real.sum(1)  # (B,)
+    Lr, Np = int(n_real.max()), int((L - n_real).max())
+    order = torch.argsort((~real).to(torch.int8), dim=1, stable=True)  # each row's real tokens first, in order
+    main = x.gather(1, order[:, :Lr, None].expand(-1, -1, D))
+    main_pos = positions.gather(1, order[:, :Lr])
+    # Pad i of row b is order[b, n_real[b] + i]; rows with fewer pads repeat their last token (unused).
+    pad_rank = torch.arange(Np, device=x.device)[None] + n_real[:, None]
+    pad_idx = order.gather(1, pad_rank.clamp(max=L - 1))
+    pads = x.gather(1, pad_idx[..., None].expand(-1, -1, D))
+    pad_pos = positions.gather(1, pad_idx)
+    before = (real.cumsum(1) - real.long()).gather(1, pad_idx)  # real tokens before each pad
+    pad_mask = torch.arange(Lr, device=x.device)[None, None] < before[..., None].clamp(min=1)
+    main, pads = _layers(net, main, main_pos, pads, pad_pos, pad_mask[:, None])
+    # Back to sequence order: a real token is its rank among reals, a pad Lr + its rank among pads.
+    where = torch.where(real, real.cumsum(1) - 1, Lr + (~real).cumsum(1) - 1)
+    both = torch.cat([main, pads], 1)
+    return both.gather(1, where[..., None].expand(-1, -1, D))
+
+
+def _layers(net: AutoGazeNet, x: torch.Tensor, positions: torch.Tensor, pads: torch.Tensor,
+            pad_positions: torch.Tensor, pad_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run the decoder layers on the real stream (B, Lr, D), causal, and the pad stream (B, Np, D).
+
+    `pad_mask` (B, 1, Np, Lr) bool says which real keys each pad sees.
+    """
     cfg = net.cfg
-    B, L, _ = x.shape
     H, Hkv, hd, eps = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim, cfg.rms_norm_eps
     cos, sin = net.rope(positions, x.dtype)
-    causal = torch.ones(L, L, dtype=torch.bool, device=x.device).tril()
-    mask = causal[None, None] & real[:, None, None, :]  # (B, 1, L, L): the query sees earlier real keys
+    pad_cos, pad_sin = net.rope(pad_positions, x.dtype)
     body = net.gazing_model.gaze_decoder.model
     for layer in body.layers:
-        a, m = layer.self_attn, layer.mlp
+        a = layer.self_attn
         h = _rms(x, layer.input_layernorm.weight, eps)
-        q = _rotate(a.q_proj(h).view(B, L, H, hd).transpose(1, 2), cos, sin)
-        k = _rotate(a.k_proj(h).view(B, L, Hkv, hd).transpose(1, 2), cos, sin)
-        v = a.v_proj(h).view(B, L, Hkv, hd).transpose(1, 2)
+        q = _heads(a.q_proj(h), H, hd, cos, sin)
+        k = _heads(a.k_proj(h), Hkv, hd, cos, sin)
+        v = _heads(a.v_proj(h), Hkv, hd)
         if H != Hkv:
             k, v = k.repeat_interleave(H // Hkv, dim=1), v.repeat_interleave(H // Hkv, dim=1)
-        attn = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=hd ** -0.5)
-        x = x + a.o_proj(attn.transpose(1, 2).reshape(B, L, H * hd))
-        h = _rms(x, layer.post_attention_layernorm.weight, eps)
-        x = x + m.down_proj(F.silu(m.gate_proj(h)) * m.up_proj(h))
-    return _rms(x, body.norm.weight, eps)
+        attn = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=hd ** -0.5)
+        x = _finish_layer(layer, x, attn, eps)
+        if pads.shape[1]:
+            q_pad = _heads(a.q_proj(_rms(pads, layer.input_layernorm.weight, eps)), H, hd, pad_cos, pad_sin)
+            attn = F.scaled_dot_product_attention(q_pad, k, v, attn_mask=pad_mask, scale=hd ** -0.5)
+            pads = _finish_layer(layer, pads, attn, eps)
+    return _rms(x, body.norm.weight, eps), _rms(pads, body.norm.weight, eps)
+
+
+def _heads(proj: torch.Tensor, heads: int, hd: int, cos: torch.Tensor | None = None,
+           sin: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, Q, heads * hd) -> (B, heads, Q, hd), rotated when (cos, sin) are given."""
+    B, Q = proj.shape[:2]
+    out = proj.view(B, Q, heads, hd).transpose(1, 2)
+    return out if cos is None else _rotate(out, cos, sin)
+
+
+def _finish_layer(layer, x: torch.Tensor, attn: torch.Tensor, eps: float) -> torch.Tensor:
+    """Residual attention output, then the residual MLP."""
+    B, Q = x.shape[:2]
+    m = layer.mlp
+    x = x + layer.self_attn.o_proj(attn.transpose(1, 2).reshape(B, Q, -1))
+    h = _rms(x, layer.post_attention_layernorm.weight, eps)
+    return x + m.down_proj(F.silu(m.gate_proj(h)) * m.up_proj(h))

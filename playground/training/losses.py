@@ -15,13 +15,15 @@ Shapes: B clips, G rollouts per clip, N gaze entries, T frames, R rebuilt frames
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 
 from ..errors import check
-from .forward import teacher_forced
+from .forward import TeacherForced, teacher_forced
+
+Scorer = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], TeacherForced]
 
 DISCOUNT_FACTOR = 0.995  # the reference's GRPO discount per gaze
 NORM_EPS = 1e-6  # the reference's (mask.sum() / B + 1e-6)
@@ -48,18 +50,33 @@ def _video(gazer: Any, video: Any) -> torch.Tensor:
     return gazer.preprocess(video).to(gazer.device)
 
 
-def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """(rows, N) -> (rows,): sum of values over the mask, over the mean mask count per row."""
-    return (values * mask).sum(1) / (mask.sum() / mask.shape[0] + NORM_EPS)
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor, normalizer: float | None = None) -> torch.Tensor:
+    """(rows, N) -> (rows,): sum of values over the mask, over the mean mask count per row.
+
+    `normalizer` replaces that mean count (a trainer passes the whole global batch's, so that
+    gradient accumulation and DDP give the step of one pass over the concatenated batch).
+    """
+    mean_count = mask.sum() / mask.shape[0] if normalizer is None else normalizer
+    return (values * mask).sum(1) / (mean_count + NORM_EPS)
 
 
-def ntp_loss(gazer: Any, video: Any, batch: dict[str, torch.Tensor]) -> TrainingLoss:
+def _scorer(gazer: Any, scorer: Scorer | None) -> Scorer:
+    if scorer is not None:
+        return scorer
+    return lambda *args: teacher_forced(gazer.net, *args)
+
+
+def ntp_loss(gazer: Any, video: Any, batch: dict[str, torch.Tensor], *, normalizer: float | None = None,
+             scorer: Scorer | None = None) -> TrainingLoss:
     """Next-token prediction on labelled gazes (the reference's `NTP(optimize_task_loss_prediction=True)`).
 
     Args:
         gazer: an `AutoGazeGazer` (its model receives gradients).
         video: uint8 (B, T, H, W, 3) clips of the labels.
         batch: `collate_labels` output for the same B clips.
+        normalizer: the mean number of real entries per clip to divide by (default: this batch's).
+        scorer: the teacher-forced pass to use (default `teacher_forced` on `gazer.net`; a trainer
+            passes its DDP-wrapped `TeacherForcedModule`).
 
     Returns:
         `TrainingLoss` with terms `ntp_loss` and `task_loss_prediction_loss` (B,).
@@ -69,11 +86,11 @@ def ntp_loss(gazer: Any, video: Any, batch: dict[str, torch.Tensor]) -> Training
     check(x.shape[0] == pad.shape[0], f"{x.shape[0]} clips but labels for {pad.shape[0]}")
     check(x.shape[1] == len(batch["num_gazing_each_frame"]),
           f"the clips have {x.shape[1]} frames but the labels {len(batch['num_gazing_each_frame'])}")
-    out = teacher_forced(gazer.net, x, batch["gazing_pos"].to(gazer.device), pad, batch["num_gazing_each_frame"])
+    out = _scorer(gazer, scorer)(x, batch["gazing_pos"].to(gazer.device), pad, batch["num_gazing_each_frame"])
     mask = (~pad).float()
     target = batch["task_losses"].to(gazer.device, torch.float32)
-    terms = {"ntp_loss": -_masked_mean(out.log_action_probs, mask),
-             "task_loss_prediction_loss": _masked_mean((out.task_loss_prediction - target) ** 2, mask)}
+    terms = {"ntp_loss": -_masked_mean(out.log_action_probs, mask, normalizer),
+             "task_loss_prediction_loss": _masked_mean((out.task_loss_prediction - target) ** 2, mask, normalizer)}
     return TrainingLoss(sum(terms.values()).mean(), terms, out.log_action_probs, out.task_loss_prediction)
 
 
@@ -124,8 +141,8 @@ def last_real_gaze(pad: torch.Tensor, num_gazing_each_frame: torch.Tensor, frame
 
 
 def grpo_loss(gazer: Any, video: Any, rollouts: dict[str, torch.Tensor], frames_rebuilt: Sequence[int],
-              reconstruction_loss: torch.Tensor, group_size: int,
-              discount_factor: float = DISCOUNT_FACTOR) -> TrainingLoss:
+              reconstruction_loss: torch.Tensor, group_size: int, discount_factor: float = DISCOUNT_FACTOR,
+              *, normalizer: float | None = None, scorer: Scorer | None = None) -> TrainingLoss:
     """One GRPO step's loss (the reference's `GRPO(optimize_task_loss_prediction=True)`).
 
     Args:
@@ -137,6 +154,8 @@ def grpo_loss(gazer: Any, video: Any, rollouts: dict[str, torch.Tensor], frames_
         reconstruction_loss: (G*B, R) the reconstructor's loss of each rebuilt frame.
         group_size: G.
         discount_factor: per-gaze discount of an advantage before its reward.
+        normalizer: the mean number of head targets per rollout to divide by (default: this batch's).
+        scorer: the teacher-forced pass to use (as in `ntp_loss`).
 
     Returns:
         `TrainingLoss` with terms `grpo_loss` and `task_loss_prediction_loss` (G*B,), and extras
@@ -156,7 +175,7 @@ def grpo_loss(gazer: Any, video: Any, rollouts: dict[str, torch.Tensor], frames_
     recon = torch.as_tensor(reconstruction_loss, dtype=torch.float32, device=gazer.device)
     check(tuple(recon.shape) == (rows, len(frames)),
           f"reconstruction_loss must be ({rows}, {len(frames)}), got {tuple(recon.shape)}")
-    out = teacher_forced(gazer.net, x.repeat_interleave(G, 0), rollouts["gazing_pos"].to(gazer.device), pad, counts)
+    out = _scorer(gazer, scorer)(x.repeat_interleave(G, 0), rollouts["gazing_pos"].to(gazer.device), pad, counts)
     reward = -recon
     group_mean = reward.view(-1, G, reward.shape[1]).mean(1, keepdim=True)
     advantage = (reward.view(-1, G, reward.shape[1]) - group_mean).view_as(reward)
@@ -172,7 +191,8 @@ def grpo_loss(gazer: Any, video: Any, rollouts: dict[str, torch.Tensor], frames_
         target = torch.where(here, recon[:, r:r + 1], target)
         target_mask = torch.where(here, 1.0, target_mask)
     terms = {"grpo_loss": -(ratio * steps).sum(1),
-             "task_loss_prediction_loss": _masked_mean((out.task_loss_prediction - target) ** 2, target_mask)}
+             "task_loss_prediction_loss": _masked_mean((out.task_loss_prediction - target) ** 2, target_mask,
+                                                       normalizer)}
     extras = {"reward": reward, "traj_len_each_reward": traj_len, "advantages": steps,
               "task_losses": target, "task_losses_mask": target_mask}
     return TrainingLoss(sum(terms.values()).mean(), terms, out.log_action_probs, out.task_loss_prediction, extras)

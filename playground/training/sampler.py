@@ -94,7 +94,8 @@ def self_pass_budgets(gazer: Any, clip: np.ndarray, sampler: Sampler,
     return [int(real[gaze.frame_of_entry == t].sum()) for t in range(gaze.num_frames)]
 
 
-def rollouts(gazer: Any, video: np.ndarray, group_size: int, sampler: Sampler) -> dict[str, torch.Tensor]:
+def rollouts(gazer: Any, video: np.ndarray, group_size: int, sampler: Sampler,
+             requirement_range: tuple[float, float] = SELF_PASS_REQUIREMENT) -> dict[str, torch.Tensor]:
     """G sampled rollouts per clip, each clip's budgets fixed by its `self` pass.
 
     Args:
@@ -102,6 +103,8 @@ def rollouts(gazer: Any, video: np.ndarray, group_size: int, sampler: Sampler) -
         video: uint8 (B, T, H, W, 3) clips.
         group_size: G.
         sampler: the draw rule (temperature, top-k, generator).
+        requirement_range: the self pass's task-loss requirement range (the reference's suits
+            VideoMAE's loss; a paint-rewarded gazer needs paint's lower losses).
 
     Returns:
         The official gaze dict of the G * B rollouts, clip-major (rows b*G .. b*G + G - 1 are clip
@@ -111,7 +114,7 @@ def rollouts(gazer: Any, video: np.ndarray, group_size: int, sampler: Sampler) -
     B, T = video.shape[:2]
     groups, budgets = [], []
     for b in range(B):
-        budget = self_pass_budgets(gazer, video[b], sampler)
+        budget = self_pass_budgets(gazer, video[b], sampler, requirement_range)
         group = gazer.sample(np.repeat(video[b:b + 1], group_size, 0), budget, sampler)
         groups.append(group)
         budgets.append(budget)

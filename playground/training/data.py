@@ -1,0 +1,123 @@
+"""Training clips: finding videos, cutting them into 16-frame clips, reading and augmenting them.
+
+A training clip is `clip_len` consecutive frames of a video, squashed to `size` square (AutoGaze
+squashes every frame to 224). Its labels key is the last three parts of the video's path (the
+official format); clips after the first of a video add `#<first frame>` (`--clips all`).
+
+Shapes: T frames (clip_len), H = W = size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..errors import PlaygroundError, check
+from ..video import VIDEO_SUFFIXES, as_clips, probe_video, read_video, resize_frames
+from .labels import label_key
+
+CLIP_LEN = 16  # frames per training clip (the released model's max_num_frames)
+SIZE = 224  # frames are squashed to this side
+CLIP_CHOICES = ("first", "all")
+CLIP_SUFFIXES = VIDEO_SUFFIXES + (".npy",)
+
+
+@dataclass(frozen=True)
+class TrainingClip:
+    """One clip of a video: where it is and its labels key."""
+
+    path: Path  # the video file (or a uint8 .npy of frames (T, H, W, 3))
+    start: int  # index of its first frame
+    key: str  # its labels key
+
+
+def find_videos(sources: Sequence[str | Path]) -> list[Path]:
+    """Video files named directly or found (recursively, sorted) in the named folders."""
+    check(len(sources) > 0, "give at least one video or folder of videos")
+    found: list[Path] = []
+    for source in sources:
+        path = Path(source).expanduser()
+        check(path.exists(), f"no such video or folder: {path}")
+        if path.is_dir():
+            inside = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in CLIP_SUFFIXES
+                            and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            found += [p for p in inside if not p.is_symlink()]  # a link could lead out of the folder
+        else:
+            found.append(path)
+    check(len(found) > 0, f"no videos ({', '.join(CLIP_SUFFIXES)}) in {', '.join(map(str, sources))}")
+    return found
+
+
+def clip_key(path: str | Path, start: int) -> str:
+    """The labels key of the clip starting at frame `start`."""
+    key = label_key(path)
+    return key if start == 0 else f"{key}#{start}"
+
+
+def list_clips(videos: Sequence[Path], clips: str = "first", clip_len: int = CLIP_LEN
+               ) -> tuple[list[TrainingClip], list[dict[str, str]]]:
+    """Cut videos into clips of `clip_len` consecutive frames.
+
+    Args:
+        videos: video files.
+        clips: "first" (each video's first clip) or "all" (every whole clip, back to back).
+        clip_len: frames per clip.
+
+    Returns:
+        The clips, and one `{"video", "error"}` entry per video that cannot give a clip (unreadable,
+        or shorter than a clip): such a video is reported, not the end of the run.
+    """
+    check(clips in CLIP_CHOICES, f"clips must be one of {CLIP_CHOICES}, got {clips!r}")
+    out, errors = [], []
+    for path in videos:
+        try:
+            frames = frame_count(path)
+            check(frames >= clip_len, f"{path.name} has {frames} frames, fewer than one {clip_len}-frame clip")
+        except PlaygroundError as exc:
+            errors.append({"video": str(path), "error": str(exc)})
+            continue
+        starts = [0] if clips == "first" else range(0, frames - clip_len + 1, clip_len)
+        out += [TrainingClip(path, s, clip_key(path, s)) for s in starts]
+    return out, errors
+
+
+def frame_count(path: Path) -> int:
+    """Frames in a video file (its header) or a .npy clip."""
+    if path.suffix.lower() == ".npy":
+        return int(as_clips(path).shape[1])
+    return probe_video(path).num_frames
+
+
+def read_training_clip(clip: TrainingClip, clip_len: int = CLIP_LEN, size: int = SIZE) -> np.ndarray:
+    """uint8 (clip_len, size, size, 3): the clip's frames, squashed to `size` square."""
+    if clip.path.suffix.lower() == ".npy":
+        clips = as_clips(clip.path)
+        check(clips.shape[0] == 1, f"{clip.path.name} holds {clips.shape[0]} clips; give one clip (T,H,W,3)")
+        frames = clips[0, clip.start:clip.start + clip_len]
+    else:
+        info = probe_video(clip.path)
+        frames = read_video(clip.path, num_frames=clip_len, sampling="first", start=clip.start / info.fps)
+    check(len(frames) == clip_len, f"{clip.key}: read {len(frames)} frames, expected {clip_len}")
+    return resize_frames(frames, size)
+
+
+def augment(clip: np.ndarray, generator: torch.Generator, crop: float = 0.8) -> np.ndarray:
+    """A random view of a clip (T, H, W, 3): a square crop of `crop`..1 of the side, a horizontal flip.
+
+    The same crop and flip apply to every frame, so motion stays coherent; the crop is resized
+    back to the clip's size.
+    """
+    T, H, W = clip.shape[:3]
+    side = min(H, W)
+    scale = crop + (1 - crop) * torch.rand((), generator=generator).item()
+    s = max(16, int(round(side * scale)))
+    y = int(torch.randint(0, H - s + 1, (), generator=generator))
+    x = int(torch.randint(0, W - s + 1, (), generator=generator))
+    view = clip[:, y:y + s, x:x + s]
+    if torch.rand((), generator=generator).item() < 0.5:
+        view = view[:, :, ::-1]
+    return resize_frames(np.ascontiguousarray(view), (H, W))

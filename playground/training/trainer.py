@@ -1,0 +1,485 @@
+"""The training loop: NTP on labels, then GRPO with a reconstruction reward, on one CPU or many GPUs.
+
+`train_gazer(TrainSettings(...))` runs either method and writes a run folder (`run_folder`). One
+step is `grad_accum` micro-batches of `batch_size` clips on every process, then one optimiser step.
+Under `torchrun` each process takes its share of the clips (`DistributedSampler`), the
+teacher-forced pass runs inside `DistributedDataParallel` (nccl on CUDA, gloo on CPU) and rank 0
+alone writes. The loss of a step is normalised over the whole global batch, so any split into
+processes and micro-batches gives the step of one pass over the concatenated batch.
+
+Everything random (clip order, augmentation, the self pass's requirement, rollout draws, rebuilt
+frames) comes from one `torch.Generator` per process, saved with each checkpoint, so `resume`
+continues exactly.
+
+Shapes: B clips per micro-batch, G rollouts per clip, T frames, N gaze entries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DistributedSampler
+from tqdm.auto import tqdm
+
+from ..device import autocast, resolve_device
+from ..errors import PlaygroundError, check
+from ..gaze import GazeResult
+from ..models.autogaze_model import AutoGazeConfig, AutoGazeNet
+from . import run_folder as rf
+from .data import CLIP_LEN, SIZE, TrainingClip, augment, find_videos, frame_count, list_clips, read_training_clip
+from .forward import TeacherForcedModule
+from .labels import collate_labels, label_key, read_labels
+from .losses import DISCOUNT_FACTOR, grpo_loss, ntp_loss
+from .sampler import SELF_PASS_REQUIREMENT, TEMPERATURE, TOP_K, Sampler, rollouts, temperature
+
+METHODS = ("ntp", "grpo")
+REBUILT_FRACTION = 0.125  # GRPO rebuilds int(T * 0.125) frames of each rollout (2 of 16)
+
+
+@dataclass
+class TrainSettings:
+    """Every knob of a run. Defaults follow the reference's example runs (AUTOGAZE_SPEC.md § 6.3, 6.4)."""
+
+    method: str  # "ntp" | "grpo"
+    videos: list[str]  # video files or folders
+    out: str  # the run folder
+    labels: str | None = None  # NTP: the labels file
+    config: str = "tiny"  # a fresh model's config: tiny | full | a config.json (ignored with init)
+    init: str | None = None  # start from this checkpoint (GRPO: required)
+    reconstructor: str = "paint"  # GRPO's reward: paint | a VideoMAE checkpoint
+    steps: int = 100
+    batch_size: int = 2  # clips per micro-batch on each process
+    grad_accum: int = 1
+    lr: float | None = None  # default 5e-4
+    min_lr: float = 1e-5  # the linear decay ends here
+    optimizer: str | None = None  # adam (NTP default) | sgd (GRPO default, the reference trainer's)
+    warmup: float | None = None  # fraction of the steps warming up linearly (NTP 0, GRPO 0.1)
+    group_size: int = 12
+    discount_factor: float = DISCOUNT_FACTOR
+    temperature_start: float = TEMPERATURE[0]
+    temperature_end: float = TEMPERATURE[1]
+    top_k: int = TOP_K
+    self_requirement: tuple[float, float] = SELF_PASS_REQUIREMENT  # the self pass's requirement range
+    clips: str = "all"  # GRPO's clips of each video: first | all
+    augment: bool = True  # GRPO: random crops and flips of the clips
+    size: int = SIZE
+    save_every: int = 0  # also keep a checkpoint every N steps (0: only the last)
+    seed: int = 0
+    device: str | None = None
+    bf16: bool = True  # bf16 autocast of the teacher-forced pass on CUDA (as the reference)
+    progress: bool = True
+    command: str = ""  # the command line that made the run (for the run card)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def resolved(self) -> "TrainSettings":
+        """The method's defaults filled in, every knob checked (one-line errors)."""
+        check(self.method in METHODS, f"method must be one of {METHODS}, got {self.method!r}")
+        grpo = self.method == "grpo"
+        out = dataclasses.replace(
+            self, lr=5e-4 if self.lr is None else self.lr, optimizer=self.optimizer or ("sgd" if grpo else "adam"),
+            warmup=(0.1 if grpo else 0.0) if self.warmup is None else self.warmup)
+        check(out.optimizer in ("adam", "sgd"), f"optimizer must be adam or sgd, got {out.optimizer!r}")
+        for name in ("steps", "batch_size", "grad_accum", "group_size"):
+            value = getattr(out, name)
+            check(isinstance(value, int) and value >= 1, f"{name} must be a whole number >= 1, got {value!r}")
+        check(out.lr > 0 and 0 <= out.min_lr <= out.lr, f"need lr > 0 and 0 <= min_lr <= lr, got {out.lr}, {out.min_lr}")
+        check(0 <= out.warmup < 1, f"warmup is a fraction of the steps in [0, 1), got {out.warmup}")
+        check(0 < out.discount_factor <= 1, f"discount_factor must lie in (0, 1], got {out.discount_factor}")
+        check(out.temperature_start > 0 and out.temperature_end > 0, "temperatures must be positive")
+        low, high = out.self_requirement
+        check(low <= high, f"self_requirement is a range (low, high), got {out.self_requirement}")
+        out.self_requirement = (float(low), float(high))
+        check(out.save_every >= 0, f"save_every must be 0 or more, got {out.save_every}")
+        if grpo:
+            check(out.init is not None, "GRPO starts from a trained gazer: give --init CHECKPOINT (e.g. an NTP run's)")
+            check(out.group_size >= 2, "GRPO needs a group of at least 2 rollouts per clip")
+        else:
+            check(out.labels is not None, "NTP trains on labels: give --labels gazing_labels.json")
+        return out
+
+
+# ---- processes ------------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    """This process's place among the training processes (one without torchrun)."""
+
+    rank: int = 0
+    size: int = 1
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def join_world(device: str | None) -> World:
+    """Join torchrun's process group when launched by it (nccl on CUDA, gloo on CPU), else one process."""
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size == 1:
+        return World(device=resolve_device(device))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    chosen = resolve_device(device)
+    if chosen.type == "cuda":
+        chosen = torch.device("cuda", local)
+        torch.cuda.set_device(chosen)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if chosen.type == "cuda" else "gloo")
+    return World(dist.get_rank(), dist.get_world_size(), chosen)
+
+
+def _all_sum(value: float, world: World) -> float:
+    if world.size == 1:
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device=world.device if world.device.type == "cuda" else "cpu")
+    dist.all_reduce(t)
+    return float(t.item())
+
+
+# ---- the model ------------------------------------------------------------------------------
+
+
+def build_gazer(settings: TrainSettings, device: torch.device):
+    """The gazer to train: `init`'s checkpoint, or a fresh model of `config` (seeded)."""
+    from ..gazers.autogaze import AutoGazeGazer, load_autogaze
+
+    if settings.init is not None:
+        init = Path(settings.init)
+        if init.is_dir() and (init / "run.json").is_file():  # a run folder: its last checkpoint
+            init = rf.latest_checkpoint(init)
+        return load_autogaze(str(init), device=device)
+    template = rf.config_template(settings.config)
+    torch.manual_seed(settings.seed)
+    net = AutoGazeNet(AutoGazeConfig.from_dict(template))
+    init_weights(net)
+    gazer = AutoGazeGazer(net, device=device, source=f"new {settings.config} model")
+    gazer.config_json = template
+    return gazer
+
+
+def init_weights(net: AutoGazeNet, std: float = 0.02) -> None:
+    """Fresh weights: normal(0, 0.02) for linear layers, embeddings and position embeddings (as
+    Hugging Face's Llama initialises), PyTorch's defaults for convolutions and norms."""
+    for module in net.modules():
+        if isinstance(module, (torch.nn.Linear, torch.nn.Embedding)):
+            torch.nn.init.normal_(module.weight, std=std)
+    torch.nn.init.normal_(net.gazing_model.connector.pos_embed, std=std)
+
+
+def make_optimizer(settings: TrainSettings, params) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """Adam or SGD with a linear warm-up, then a linear decay to min_lr at the last step."""
+    params = list(params)
+    if settings.optimizer == "adam":
+        opt = torch.optim.Adam(params, lr=settings.lr)
+    else:
+        opt = torch.optim.SGD(params, lr=settings.lr)
+    warm = int(settings.warmup * settings.steps)
+    floor = settings.min_lr / settings.lr
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        span = max(settings.steps - warm, 1)
+        return 1.0 - (1.0 - floor) * min(step - warm, span) / span
+
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+# ---- data -----------------------------------------------------------------------------------
+
+
+def ntp_clips(settings: TrainSettings) -> tuple[list[TrainingClip], dict[str, Any]]:
+    """The labelled clips, each matched to its video; one line for labels without a video."""
+    labels = read_labels(settings.labels)
+    check(len(labels) > 0, f"{settings.labels} holds no labels")
+    lengths = {len(v["gazing_pos"]) for v in labels.values()}
+    check(len(lengths) == 1, f"{settings.labels} mixes clips of {sorted(lengths)} frames; one length per file")
+    videos = {}
+    for path in find_videos(settings.videos):
+        videos.setdefault(label_key(path), path)
+    clips, missing = [], []
+    for key in labels:
+        base, _, start = key.partition("#")
+        if base not in videos:
+            missing.append(key)
+            continue
+        clips.append(TrainingClip(videos[base], int(start or 0), key))
+    check(not missing, f"{len(missing)} labelled clips have no video under {', '.join(settings.videos)} "
+                       f"(first: {missing[0] if missing else ''}); labels key = the last three parts of the path")
+    clip_len = lengths.pop()
+    _check_readable(clips, clip_len)
+    return clips, labels
+
+
+def grpo_clips(settings: TrainSettings) -> list[TrainingClip]:
+    clips, errors = list_clips(find_videos(settings.videos), settings.clips)
+    check(not errors, f"{len(errors)} videos cannot be trained on: {errors[0]['error'] if errors else ''}")
+    return clips
+
+
+def _check_readable(clips: list[TrainingClip], clip_len: int) -> None:
+    """Every clip's video holds its frames (header only): a bad set fails before any step."""
+    for clip in clips:
+        try:
+            frames = frame_count(clip.path)
+        except PlaygroundError as exc:
+            raise PlaygroundError(f"cannot train on {clip.key}: {exc}") from None
+        check(frames >= clip.start + clip_len,
+              f"{clip.key}: the labels have {clip_len} frames from frame {clip.start}, the video has {frames}")
+
+
+class ClipOrder:
+    """Which clips each step of this process takes: `DistributedSampler` epochs, cut into micro-batches."""
+
+    def __init__(self, count: int, world: World, seed: int, per_step: int):
+        self.sampler = DistributedSampler(range(count), num_replicas=world.size, rank=world.rank, shuffle=True,
+                                          seed=seed, drop_last=False)
+        self.per_step = per_step
+        self.epoch_len = len(self.sampler)
+
+    def step(self, step: int) -> list[int]:
+        """Clip indices of global step `step` on this process (epochs continue as needed)."""
+        out: list[int] = []
+        first = step * self.per_step
+        for i in range(first, first + self.per_step):
+            epoch, j = divmod(i, self.epoch_len)
+            out.append(self._epoch(epoch)[j])
+        return out
+
+    def _epoch(self, epoch: int) -> list[int]:
+        if getattr(self, "_cached", (None,))[0] != epoch:
+            self.sampler.set_epoch(epoch)
+            self._cached = (epoch, list(self.sampler))
+        return self._cached[1]
+
+
+# ---- one step -------------------------------------------------------------------------------
+
+
+@dataclass
+class Trainer:
+    """The state of a run on this process: settings, gazer, optimiser, data order, RNG."""
+
+    settings: TrainSettings
+    world: World
+    gazer: Any
+    clips: list[TrainingClip]
+    labels: dict[str, Any] | None
+    reconstructor: Any = None
+    step: int = 0
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.gazer.net.train()
+        self.module = TeacherForcedModule(self.gazer.net)
+        if self.world.size > 1:
+            ids = [self.world.device.index] if self.world.device.type == "cuda" else None
+            self.module = DistributedDataParallel(self.module, device_ids=ids)
+        self.optimizer, self.scheduler = make_optimizer(s, self.gazer.net.parameters())
+        self.order = ClipOrder(len(self.clips), self.world, s.seed, s.batch_size * s.grad_accum)
+        self.generator = torch.Generator().manual_seed(s.seed * 1000 + self.world.rank)
+
+    def scorer(self, *args):
+        with autocast(self.world.device, self.settings.bf16):
+            return self.module(*args)
+
+    def read(self, index: list[int]) -> np.ndarray:
+        clips = [read_training_clip(self.clips[i], size=self.settings.size, clip_len=self.clip_len) for i in index]
+        if self.settings.method == "grpo" and self.settings.augment:
+            clips = [augment(c, self.generator) for c in clips]
+        return np.stack(clips)
+
+    @property
+    def clip_len(self) -> int:
+        if self.labels is None:
+            return CLIP_LEN
+        return len(next(iter(self.labels.values()))["gazing_pos"])
+
+    def train_step(self) -> dict[str, float]:
+        """One optimiser step; returns its metrics (rank 0's view, summed over processes where it matters)."""
+        s = self.settings
+        start = time.perf_counter()
+        index = self.order.step(self.step)
+        micro = [index[i:i + s.batch_size] for i in range(0, len(index), s.batch_size)]
+        self.optimizer.zero_grad(set_to_none=True)
+        run = self._ntp_micro if s.method == "ntp" else self._grpo_micro
+        prepared = [run(m) for m in micro]  # inputs and counts first, so the normaliser is global
+        local = sum(p["count"] for p in prepared)
+        rows = sum(p["rows"] for p in prepared)
+        normalizer = _all_sum(local, self.world) / _all_sum(rows, self.world)
+        sums: dict[str, float] = {}
+        for p in prepared:
+            out = p["loss"](normalizer)
+            (out.loss / len(prepared)).backward()
+            for k, v in out.terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach().sum())
+            sums["loss"] = sums.get("loss", 0.0) + float(out.loss.detach()) * p["rows"]
+            for k, v in p.get("metrics", {}).items():
+                sums[k] = sums.get(k, 0.0) + v * p["rows"]
+        lr = self.scheduler.get_last_lr()[0]
+        self.optimizer.step()
+        self.scheduler.step()
+        self.gazer.weights_changed()
+        self.step += 1
+        total_rows = _all_sum(rows, self.world)
+        metrics = {k: _all_sum(v, self.world) / total_rows for k, v in sorted(sums.items())}
+        seconds = time.perf_counter() - start
+        clips = len(index) * self.world.size
+        metrics.update(step=self.step, lr=lr, seconds=seconds, clips_per_s=clips / seconds)
+        return metrics
+
+    def _ntp_micro(self, index: list[int]) -> dict[str, Any]:
+        video = self.read(index)
+        batch = collate_labels([self.labels[self.clips[i].key] for i in index])
+        real = ~batch["if_padded_gazing"]
+        tokens = float(real.sum()) / (len(index) * len(batch["num_gazing_each_frame"]))
+        return {"count": float(real.sum()), "rows": len(index), "metrics": {"tokens": tokens},
+                "loss": lambda n: ntp_loss(self.gazer, video, batch, normalizer=n, scorer=self.scorer)}
+
+    def _grpo_micro(self, index: list[int]) -> dict[str, Any]:
+        s = self.settings
+        video = self.read(index)
+        T = video.shape[1]
+        temp = temperature(self.step, s.steps, s.temperature_start, s.temperature_end)
+        sampler = Sampler(temp, s.top_k, self.generator)
+        self.gazer.net.eval()
+        out = rollouts(self.gazer, video, s.group_size, sampler, s.self_requirement)
+        self.gazer.net.train()
+        frames = torch.randperm(T, generator=self.generator)[:max(1, int(T * REBUILT_FRACTION))].tolist()
+        recon = self.reconstruction_loss(np.repeat(video, s.group_size, 0), out, frames)
+        real = ~out["if_padded_gazing"]
+        rows = real.shape[0]
+        tokens = float(real.sum()) / (rows * T)
+        metrics = {"tokens": tokens, "reward": -float(recon.mean()), "temperature": temp}
+        rollout = {k: out[k] for k in ("gazing_pos", "if_padded_gazing", "num_gazing_each_frame")}
+        return {"count": float(len(frames) * rows), "rows": rows, "metrics": metrics,
+                "loss": lambda n: grpo_loss(self.gazer, video, rollout, frames, recon, s.group_size,
+                                            s.discount_factor, normalizer=n, scorer=self.scorer)}
+
+    def reconstruction_loss(self, video: np.ndarray, gaze: dict[str, torch.Tensor], frames: list[int]) -> torch.Tensor:
+        """(rows, R) the reconstructor's loss of each rebuilt frame, in `frames`' order."""
+        result = GazeResult.from_official(gaze, grid=self.gazer.grid)
+        with torch.no_grad():
+            rec = self.reconstructor.reconstruct(video, result, frames=sorted(frames))
+        where = {int(f): i for i, f in enumerate(rec.frame_indices.tolist())}
+        return rec.loss[:, [where[f] for f in frames]].float()
+
+    # ---- checkpoints ------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {"step": self.step, "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "generator": self.generator.get_state()}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.step = int(state["step"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.generator.set_state(state["generator"])
+
+
+# ---- the run --------------------------------------------------------------------------------
+
+
+def train_gazer(settings: TrainSettings | None = None, resume: str | Path | None = None,
+                on_step: Callable[[dict[str, float]], None] | None = None, **knobs) -> Path:
+    """Train a gazer (NTP or GRPO) into a run folder; returns its last checkpoint.
+
+    Args:
+        settings: the run's knobs (or pass them as keywords: `train_gazer(method="ntp", ...)`).
+        resume: a run folder to continue exactly from its last complete checkpoint (its run.json
+            gives the settings; `steps` may be raised).
+        on_step: called with each step's metrics (rank 0).
+
+    Returns:
+        The last checkpoint folder (`RUN/checkpoint-N`), which `load_gazer` loads.
+    """
+    if resume is not None:
+        run = Path(resume)
+        saved = rf.read_run_settings(run)
+        saved.update({k: v for k, v in knobs.items() if k in ("steps", "progress", "device", "command")})
+        settings = TrainSettings(**saved)
+    else:
+        settings = settings or TrainSettings(**knobs)
+    settings = settings.resolved()
+    world = join_world(settings.device)
+    try:
+        return _run(settings, world, resume is not None, on_step)
+    finally:
+        if world.size > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _run(settings: TrainSettings, world: World, resuming: bool, on_step) -> Path:
+    run = Path(settings.out)
+    if not resuming:
+        check(not rf.checkpoints(run), f"{run} already holds a run: pass --resume {run} to continue it, "
+                                       "or choose another --out")
+    # Everything that can be refused is checked before the run folder is touched.
+    if settings.method == "ntp":
+        clips, labels = ntp_clips(settings)
+    else:
+        clips, labels = grpo_clips(settings), None
+    checkpoint = rf.latest_checkpoint(run) if resuming else None
+    init = dataclasses.replace(settings, init=str(checkpoint)) if resuming else settings
+    trainer = Trainer(settings, world, build_gazer(init, world.device), clips, labels)
+    if settings.method == "grpo":
+        from ..reconstructors import load_reconstructor
+
+        trainer.reconstructor = load_reconstructor(settings.reconstructor, device=world.device)
+    if resuming:
+        trainer.load_state(rf.read_trainer_state(checkpoint))
+        if world.main:
+            rf.rewrite_metrics(run, rf.read_metrics(run, up_to=trainer.step))
+    elif world.main:
+        run.mkdir(parents=True, exist_ok=True)
+        rf.write_run_settings(run, dataclasses.asdict(settings))
+    return _loop(trainer, run, on_step)
+
+
+def _loop(trainer: Trainer, run: Path, on_step) -> Path:
+    s, world = trainer.settings, trainer.world
+    last = rf.checkpoints(run)[-1][1] if rf.checkpoints(run) else None
+    bar = tqdm(total=s.steps, initial=trainer.step, desc=f"{s.method}", unit="step",
+               disable=not (s.progress and world.main), file=sys.stderr)
+    try:
+        while trainer.step < s.steps:
+            metrics = trainer.train_step()
+            if world.main:
+                rf.append_metrics(run, metrics)
+                bar.update(1)
+                bar.set_postfix(loss=f"{metrics['loss']:.4f}", clips_s=f"{metrics['clips_per_s']:.1f}")
+                if on_step is not None:
+                    on_step(metrics)
+            if trainer.step == s.steps or (s.save_every and trainer.step % s.save_every == 0):
+                last = _save(trainer, run)
+    finally:
+        bar.close()
+    return last
+
+
+def _save(trainer: Trainer, run: Path) -> Path:
+    """Write checkpoint-N (rank 0), the curves and the run card; drop older unkept checkpoints."""
+    s, world = trainer.settings, trainer.world
+    folder = run / f"checkpoint-{trainer.step}"
+    if world.main:
+        rf.save_gazer(trainer.gazer, folder, extra=trainer.state())
+        rows = rf.read_metrics(run)
+        rf.write_curves(run, rows, f"{s.method.upper()} run {run.name}")
+        rf.write_run_card(run, dataclasses.asdict(s), rows, len(trainer.clips))
+        for step, path in rf.checkpoints(run)[:-1]:
+            if not (s.save_every and step % s.save_every == 0):
+                shutil.rmtree(path, ignore_errors=True)
+    if world.size > 1:
+        dist.barrier()
+    return folder
