@@ -8,6 +8,9 @@ defaults are the app's, and the CLI's `--help` shows them (see docs/glossary.md 
 from __future__ import annotations
 
 import math
+import numbers
+import operator
+import re
 from typing import Any
 
 from .errors import PlaygroundError, check, finite_number
@@ -23,6 +26,7 @@ MAX_THRESHOLD = 10.0
 MAX_FPS = 1000.0  # sampling rates above this are no video's
 CLIP_LEN = 16  # AutoGaze restarts its caches every this many frames (the clip length it was trained on)
 MAX_CLIP_LEN = 4096  # cache-restart period in frames; 0 = never restart
+_DIGITS = re.compile(r"[+-]?[0-9]+")  # a whole number as `whole_number` reads it from text
 
 
 def threshold(value: Any, name: str = "threshold") -> float | None:
@@ -60,19 +64,29 @@ def fps(value: Any, name: str = "fps", allow_zero: bool = False) -> float:
 
 
 def whole_number(value: Any, name: str, low: int = 1, high: int | None = None) -> int:
-    """An int in [low, high] (bools and fractions refused)."""
+    """An int in [low, high], read exactly (never through a float).
+
+    Accepted: ints (and numpy / 0-d integer tensors), floats with no fraction (what the app's
+    number boxes send: 16.0 is 16), and strings of digits with an optional sign ("16", " -3 ").
+    Refused: bools, fractions (1.5, "1.5"), and strings in any other notation ("1e3", "16.0", "0x10").
+    """
+    wrong = f"{name} must be a whole number, got {value!r}"
     if isinstance(value, bool):
-        raise PlaygroundError(f"{name} must be a whole number, got {value!r}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise PlaygroundError(f"{name} must be a whole number, got {value!r}") from None
-    check(math.isfinite(number) and number == int(number), f"{name} must be a whole number, got {value!r}")
-    number = int(number)
+        raise PlaygroundError(wrong)
+    if isinstance(value, str):
+        check(_DIGITS.fullmatch(value.strip()) is not None, wrong)
+        number = int(value.strip())
+    else:
+        try:
+            number = operator.index(value)
+        except TypeError:
+            check(isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer(), wrong)
+            number = int(value)
     check(number >= low and (high is None or number <= high),
           f"{name} must be between {low} and {high}, got {number}" if high is not None
           else f"{name} must be {low} or more, got {number}")
     return number
+
 
 
 def clip_len(value: Any, name: str = "clip_len") -> int | None:

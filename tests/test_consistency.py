@@ -126,6 +126,24 @@ def test_app_refuses_absurd_fps_and_frame_counts():
         callbacks.settings_from(callbacks.LIMITS.max_frames + 1, 0, 0, "greedy", "paint", 0.2, 0.5)
 
 
+def test_whole_numbers_are_read_exactly():
+    big = 2**53 + 1  # a float cannot hold it: it would come back as 2**53
+    for value, expected in ((16, 16), (np.int64(16), 16), (torch.tensor(16), 16), (16.0, 16), (np.float32(16), 16),
+                            ("16", 16), (" +16 ", 16), ("0", 0), (str(big), big), (big, big)):
+        assert knobs.whole_number(value, "frames", 0) == expected, value
+    assert type(knobs.whole_number(np.int64(3), "frames")) is int
+    for value in (1.5, "1.5", "16.0", "1e3", "0x10", "1_000", "", "sixteen", True, np.True_, float("inf"),
+                  float("nan"), None, [16]):
+        with pytest.raises(PlaygroundError, match="frames must be a whole number"):
+            knobs.whole_number(value, "frames")
+    with pytest.raises(PlaygroundError, match="frames must be between 1 and 4, got -3"):
+        knobs.whole_number("-3", "frames", 1, 4)
+    assert build_parser().parse_args(["gaze", "x.mp4", "--frames", "12"]).frames == 12
+    for text in ("1.5", "1e3"):  # the CLI reads its counts with the same rule
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["gaze", "x.mp4", "--frames", text])
+
+
 def test_api_refuses_unknown_options_and_bool_knobs():
     gazer, clip = load_gazer("greedy"), np.zeros((2, 16, 16, 3), np.uint8)
     with pytest.raises(PlaygroundError, match="frobnicate"):
