@@ -4,7 +4,6 @@ loss-measuring gazer and write the official labels file (resumable; `playground.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
@@ -12,9 +11,9 @@ from tqdm.auto import tqdm
 
 from .. import knobs
 from ..errors import PlaygroundError
-from ..training.data import CLIP_CHOICES, SIZE, find_videos, list_clips
-from ..training.make_labels import (LABEL_GAZING_RATIO, LABEL_THRESHOLD, LabelSettings, save_json, summarize,
-                                    write_labels)
+from ..training.data import CLIP_CHOICES, CLIP_LEN, SIZE, find_videos, list_clips
+from ..jsonio import write_json
+from ..training.make_labels import LABEL_GAZING_RATIO, LABEL_THRESHOLD, LabelSettings, summarize, write_labels
 from .args import check_out_file, knob, whole_number
 
 
@@ -32,6 +31,8 @@ def add_parser(subparsers) -> None:
                    help="whose loss the labels hold: paint (greedy) or a VideoMAE checkpoint (oracle); default paint")
     p.add_argument("--clips", choices=CLIP_CHOICES, default="first",
                    help="first: each video's first clip; all: every whole clip, back to back (default first)")
+    p.add_argument("--clip-len", type=whole_number(1, 1024), default=CLIP_LEN,
+                   help=f"frames per clip (default {CLIP_LEN}, what AutoGaze is trained on)")
     p.add_argument("--size", type=whole_number(16, 4096), default=SIZE, help=f"frame side in px (default {SIZE})")
     p.add_argument("--gazing-ratio", type=knob(knobs.gazing_ratio, "--gazing-ratio"), default=LABEL_GAZING_RATIO,
                    help=f"most gazes per frame as a fraction of 265 (default {LABEL_GAZING_RATIO:g})")
@@ -48,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     out = check_out_file(args.out, "--out")
     settings = LabelSettings(args.gazer, args.reconstructor, args.gazing_ratio, knobs.threshold_or_off(args.threshold),
-                             args.size, args.device)
-    clips, errors = list_clips(find_videos(args.videos), args.clips)
+                             args.size, args.clip_len, args.device)
+    clips, errors = list_clips(find_videos(args.videos), args.clips, args.clip_len)
     with tqdm(total=len(clips), desc="labelling", unit="clip", disable=args.quiet, file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     errors += clip_errors
     errors_file = out.with_name(out.stem + ".errors.json")
     if errors:
-        save_json(errors, errors_file)
+        write_json(errors, errors_file, indent=1)
         for e in errors:
             print(f"skipped {e.get('clip') or e['video']}: {e['error']}", file=sys.stderr)
     else:

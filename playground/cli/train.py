@@ -12,7 +12,7 @@ import shlex
 import sys
 
 from ..errors import check
-from ..training.data import CLIP_CHOICES, SIZE
+from ..training.data import CLIP_CHOICES, CLIP_LEN, SIZE
 from ..training.run_folder import checkpoints
 from ..training.sampler import SELF_PASS_REQUIREMENT, TEMPERATURE, TOP_K
 from ..training.trainer import TrainSettings, train_gazer
@@ -44,6 +44,8 @@ def add_parser(subparsers) -> None:
                       help="the budget pass's task-loss requirement range (default "
                            f"{SELF_PASS_REQUIREMENT[0]:g} {SELF_PASS_REQUIREMENT[1]:g}, VideoMAE's scale)")
     grpo.add_argument("--clips", choices=CLIP_CHOICES, default="all", help="clips of each video (default all)")
+    grpo.add_argument("--clip-len", type=whole_number(1, 1024), default=CLIP_LEN,
+                      help=f"frames per clip (default {CLIP_LEN})")
     grpo.add_argument("--no-augment", action="store_true", help="no random crops and flips")
     _common(grpo, batch=1, optimizer="sgd", warmup=0.1)
 
@@ -102,5 +104,5 @@ def _settings(args: argparse.Namespace, out, command: str) -> TrainSettings:
         settings.group_size, settings.discount_factor = args.group_size, args.discount
         settings.temperature_start, settings.temperature_end = args.temperature
         settings.top_k, settings.self_requirement = args.top_k, tuple(args.self_requirement)
-        settings.clips, settings.augment = args.clips, not args.no_augment
+        settings.clips, settings.augment, settings.clip_len = args.clips, not args.no_augment, args.clip_len
     return settings

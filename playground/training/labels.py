@@ -11,14 +11,14 @@ its first k + 1 gazes are in (the target of the task-loss head at that gaze).
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
-from ..errors import PlaygroundError, check
+from ..errors import check
+from ..jsonio import read_json
 
 PAD_ID = -1  # the collate's padding id (the reference's)
 
@@ -82,11 +82,7 @@ def check_label(label: Any, where: str, num_slots: int = 265) -> tuple[list[list
 def read_labels(path: str | Path, num_slots: int = 265) -> dict[str, dict[str, Any]]:
     """Read and check a labels file; a one-line PlaygroundError for anything malformed."""
     path = Path(path)
-    check(path.is_file(), f"no labels file at {path}")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PlaygroundError(f"{path} is not a readable labels JSON file: {exc}") from None
+    data = read_json(path, "labels file", want_object=False)
     check(isinstance(data, dict), f"{path} must hold one JSON object keyed by clip")
     for key, label in data.items():
         check_label(label, f"{path.name}[{key!r}]", num_slots)

@@ -12,10 +12,7 @@ that many processes, each with its own gazer.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +23,8 @@ import torch
 
 from ..errors import PlaygroundError, check
 from ..gaze import GazeResult
-from .data import SIZE, TrainingClip, read_training_clip
+from ..jsonio import write_json
+from .data import CLIP_LEN, SIZE, TrainingClip, read_training_clip
 from .labels import read_labels
 
 LABEL_GAZING_RATIO = 0.1  # the reference's example ratio (26 gazes a frame at most)
@@ -43,6 +41,7 @@ class LabelSettings:
     gazing_ratio: float | None = LABEL_GAZING_RATIO
     threshold: float | None = LABEL_THRESHOLD
     size: int = SIZE
+    clip_len: int = CLIP_LEN
     device: str | None = None
     options: dict[str, Any] = field(default_factory=dict)  # more load_gazer options
 
@@ -80,7 +79,7 @@ def label_of(gaze: GazeResult, clip: int = 0) -> dict[str, list[list]]:
 
 def label_clip(gazer, clip: TrainingClip, settings: LabelSettings) -> dict[str, list[list]]:
     """Read one clip and gaze it; its label."""
-    frames = read_training_clip(clip, size=settings.size)
+    frames = read_training_clip(clip, clip_len=settings.clip_len, size=settings.size)
     gaze = gazer.gaze(frames, gazing_ratio=settings.gazing_ratio, task_loss_requirement=settings.threshold)
     return label_of(gaze)
 
@@ -112,11 +111,11 @@ def write_labels(clips: Sequence[TrainingClip], out: Path, settings: LabelSettin
         else:
             errors.append({"video": str(clip.path), "clip": clip.key, "error": error})
         if time.monotonic() - last_save > SAVE_EVERY_S:
-            save_json(labels, out)
+            write_json(labels, out)
             last_save = time.monotonic()
         if progress is not None:
             progress(done, len(todo))
-    save_json(labels, out)
+    write_json(labels, out)
     return labels, errors
 
 
@@ -153,19 +152,6 @@ def _try_label(gazer, clip: TrainingClip, settings: LabelSettings) -> tuple[dict
         return label_clip(gazer, clip, settings), None
     except PlaygroundError as exc:
         return None, str(exc)
-
-
-def save_json(data: Any, path: Path) -> None:
-    """Write JSON atomically: a temporary file beside `path`, then a rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, separators=(",", ":"))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def summarize(labels: dict[str, Any]) -> dict[str, float]:

@@ -29,7 +29,7 @@ import torch
 from safetensors.torch import save_file
 
 from ..errors import PlaygroundError, check
-from .make_labels import save_json
+from ..jsonio import read_json, write_json
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 CONFIG_NAMES = ("tiny", "full")
@@ -41,16 +41,11 @@ def config_template(name_or_path: str) -> dict[str, Any]:
     """A model `config.json`: `tiny` (hidden 64, 2 layers), `full` (the released size) or a path."""
     path = CONFIGS / f"{name_or_path}.json" if name_or_path in CONFIG_NAMES else Path(name_or_path)
     check(path.is_file(), f"--config {name_or_path!r} is neither {' nor '.join(CONFIG_NAMES)} nor a config.json file")
-    try:
-        config = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PlaygroundError(f"cannot read {path}: {exc}") from None
-    check(isinstance(config, dict), f"{path} is not a JSON object")
-    return config
+    return read_json(path, "config")
 
 
 def preprocessor_template() -> dict[str, Any]:
-    return json.loads((CONFIGS / "preprocessor_config.json").read_text())
+    return read_json(CONFIGS / "preprocessor_config.json")
 
 
 def save_gazer(gazer, folder: str | Path, extra: dict[str, Any] | None = None) -> Path:
@@ -104,18 +99,13 @@ def read_trainer_state(checkpoint: Path) -> dict[str, Any]:
 
 
 def write_run_settings(run: Path, settings: dict[str, Any]) -> None:
-    save_json(settings, run / "run.json")
+    write_json(settings, run / "run.json", indent=1)
 
 
 def read_run_settings(run: Path) -> dict[str, Any]:
     path = Path(run) / "run.json"
     check(path.is_file(), f"{run} is not a training run folder (no run.json)")
-    try:
-        settings = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise PlaygroundError(f"cannot read {path}: {exc}") from None
-    check(isinstance(settings, dict), f"{path} is not a JSON object")
-    return settings
+    return read_json(path, "run settings")
 
 
 def append_metrics(run: Path, row: dict[str, Any]) -> None:

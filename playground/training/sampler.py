@@ -70,7 +70,10 @@ class Sampler:
             if i >= left or bool(torch.isneginf(scores[:, i]).all()):
                 early = True
                 break
-            tok = torch.multinomial(scores[:, i].softmax(-1), 1, generator=self.generator)[:, 0]
+            probs = scores[:, i].softmax(-1)
+            check(bool(torch.isfinite(probs).all()), "the gazer's scores are not finite (its weights diverged): "
+                                                     "train with a lower --lr")
+            tok = torch.multinomial(probs, 1, generator=self.generator)[:, 0]
             picked.append(tok)
             scores[rows[:, None], i + 1:, tok[:, None]] = -torch.inf  # no repeats within the step
         return torch.stack(picked, 1).numpy().astype(np.int64), early

@@ -74,6 +74,7 @@ class TrainSettings:
     clips: str = "all"  # GRPO's clips of each video: first | all
     augment: bool = True  # GRPO: random crops and flips of the clips
     size: int = SIZE
+    clip_len: int = CLIP_LEN  # GRPO's frames per clip (NTP: the labels')
     save_every: int = 0  # also keep a checkpoint every N steps (0: only the last)
     seed: int = 0
     device: str | None = None
@@ -90,7 +91,7 @@ class TrainSettings:
             self, lr=5e-4 if self.lr is None else self.lr, optimizer=self.optimizer or ("sgd" if grpo else "adam"),
             warmup=(0.1 if grpo else 0.0) if self.warmup is None else self.warmup)
         check(out.optimizer in ("adam", "sgd"), f"optimizer must be adam or sgd, got {out.optimizer!r}")
-        for name in ("steps", "batch_size", "grad_accum", "group_size"):
+        for name in ("steps", "batch_size", "grad_accum", "group_size", "clip_len"):
             value = getattr(out, name)
             check(isinstance(value, int) and value >= 1, f"{name} must be a whole number >= 1, got {value!r}")
         check(out.lr > 0 and 0 <= out.min_lr <= out.lr, f"need lr > 0 and 0 <= min_lr <= lr, got {out.lr}, {out.min_lr}")
@@ -224,7 +225,7 @@ def ntp_clips(settings: TrainSettings) -> tuple[list[TrainingClip], dict[str, An
 
 
 def grpo_clips(settings: TrainSettings) -> list[TrainingClip]:
-    clips, errors = list_clips(find_videos(settings.videos), settings.clips)
+    clips, errors = list_clips(find_videos(settings.videos), settings.clips, settings.clip_len)
     check(not errors, f"{len(errors)} videos cannot be trained on: {errors[0]['error'] if errors else ''}")
     return clips
 
@@ -304,7 +305,7 @@ class Trainer:
     @property
     def clip_len(self) -> int:
         if self.labels is None:
-            return CLIP_LEN
+            return self.settings.clip_len
         return len(next(iter(self.labels.values()))["gazing_pos"])
 
     def train_step(self) -> dict[str, float]:
@@ -322,6 +323,8 @@ class Trainer:
         sums: dict[str, float] = {}
         for p in prepared:
             out = p["loss"](normalizer)
+            check(bool(torch.isfinite(out.loss)), f"the loss is not finite at step {self.step + 1} "
+                                                  "(the weights diverged): train with a lower --lr")
             (out.loss / len(prepared)).backward()
             for k, v in out.terms.items():
                 sums[k] = sums.get(k, 0.0) + float(v.detach().sum())

@@ -10,14 +10,14 @@ config beside it (or passed as `config=`). The config is first held against the 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Iterable
 
 import torch
 
 from ...checkpoints import build_on_meta, check_shapes, float32_state, header_shapes, inside, locate, read_safetensors
-from ...errors import PlaygroundError, check
+from ...errors import check
+from ...jsonio import read_json
 from ...models.autogaze_model import AutoGazeConfig, AutoGazeNet, llama3_inv_freq
 from .gazer import AutoGazeGazer
 
@@ -59,7 +59,7 @@ def load_autogaze(name_or_path: str, device: str | torch.device | None = None, c
         weights = inside(folder, weights)
     cfg_dict = _read_config(config if config is not None else inside(folder, folder / "config.json"))
     pre_path = folder / "preprocessor_config.json"
-    preprocessor = _read_json(inside(folder, pre_path)) if pre_path.is_file() else None
+    preprocessor = read_json(inside(folder, pre_path)) if pre_path.is_file() else None
     net = build_net(AutoGazeConfig.from_dict(cfg_dict), weights)
     load_weights(net, weights)
     gazer = AutoGazeGazer(net, preprocessor=preprocessor, device=device, source=source, **kwargs)
@@ -67,22 +67,12 @@ def load_autogaze(name_or_path: str, device: str | torch.device | None = None, c
     return gazer
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except (OSError, json.JSONDecodeError) as exc:
-        raise PlaygroundError(f"cannot read {path}: {exc}") from exc
-    check(isinstance(data, dict), f"{path} is not a JSON object")
-    return data
-
-
 def _read_config(config: Any) -> dict[str, Any]:
     if isinstance(config, dict):
         return config
     path = Path(config)
     check(path.is_file(), f"no config.json at {path}: pass config= with the checkpoint's config")
-    return _read_json(path)
+    return read_json(path)
 
 
 def _indices(keys: Iterable[str], prefix: str) -> int:
