@@ -1,7 +1,10 @@
-"""A deterministic synthetic video: colour ramps with a bright square moving diagonally.
+"""Synthetic videos made in code (free to redistribute, no files to ship).
 
-It is the input the reference vectors were made with (AUTOGAZE_SPEC.md section 4.2), so tests,
-notebooks and benchmarks can rebuild it exactly instead of shipping arrays.
+- `moving_square`: colour ramps with a bright square moving diagonally; the input the reference
+  vectors were made with (AUTOGAZE_SPEC.md section 4.2), so tests, notebooks and benchmarks can
+  rebuild it exactly instead of shipping arrays.
+- `random_scene`: a seeded scene for training gazers: a textured background that pans, with a
+  few flat and striped shapes moving across it at their own speeds.
 """
 
 from __future__ import annotations
@@ -22,4 +25,37 @@ def moving_square(num_frames: int = 16, height: int = 224, width: int = 224) -> 
         r0 = c0 = 16 + 8 * t
         frame[r0:r0 + 32, c0:c0 + 32, :] = 250.0
         video[t] = np.round(frame).astype(np.uint8)
+    return video
+
+
+def random_scene(seed: int, num_frames: int = 16, size: int = 224) -> np.ndarray:
+    """uint8 (T, size, size, 3): a seeded panning texture with 2-5 moving shapes (training data)."""
+    rng = np.random.default_rng(seed)
+    big = size * 2
+    # Background: smooth colour blobs plus fine noise in some regions, so detail varies in space.
+    low = rng.uniform(20, 230, size=(6, 6, 3))
+    yy, xx = np.meshgrid(np.linspace(0, 5, big), np.linspace(0, 5, big), indexing="ij")
+    y0, x0 = np.floor(yy).astype(int).clip(0, 4), np.floor(xx).astype(int).clip(0, 4)
+    fy, fx = (yy - y0)[..., None], (xx - x0)[..., None]
+    bg = ((1 - fy) * (1 - fx) * low[y0, x0] + fy * (1 - fx) * low[y0 + 1, x0]
+          + (1 - fy) * fx * low[y0, x0 + 1] + fy * fx * low[y0 + 1, x0 + 1])
+    detail = rng.uniform(0, 1, size=(big // 32, big // 32)) > 0.6
+    bg += np.kron(detail, np.ones((32, 32)))[..., None] * rng.normal(0, 40, size=(big, big, 1))
+    pan = rng.uniform(-3, 3, size=2)
+    shapes = [(rng.uniform(0, size, 2), rng.uniform(-6, 6, 2), rng.integers(12, size // 3),
+               rng.uniform(0, 255, 3), rng.integers(0, 3)) for _ in range(rng.integers(2, 6))]
+    video = np.empty((num_frames, size, size, 3), np.uint8)
+    ys, xs = np.mgrid[0:size, 0:size]
+    for t in range(num_frames):
+        oy, ox = (size // 2 + pan * t).astype(int).clip(0, big - size)
+        frame = bg[oy:oy + size, ox:ox + size].copy()
+        for (py, px), (vy, vx), side, colour, kind in shapes:
+            cy, cx = py + vy * t, px + vx * t
+            inside = (np.abs(ys - cy) < side / 2) & (np.abs(xs - cx) < side / 2)
+            if kind == 1:  # a disc
+                inside = (ys - cy) ** 2 + (xs - cx) ** 2 < (side / 2) ** 2
+            if kind == 2:  # stripes: fine detail that costs patches
+                inside &= ((xs - cx) // 3).astype(int) % 2 == 0
+            frame[inside] = colour
+        video[t] = np.clip(frame, 0, 255).astype(np.uint8)
     return video

@@ -107,6 +107,13 @@ def test_labels_file_is_official_and_resumable(labels, dataset, capsys):
     assert json.loads(labels.read_text()) == json.loads(before)
 
 
+def test_labels_with_worker_processes_equal_one_process(labels, dataset, tmp_path):
+    out = tmp_path / "labels.json"
+    assert main(["labels", str(dataset), "--out", str(out), "--clips", "all", "--clip-len", str(CLIP_LEN),
+                 "--size", str(SIZE), "--workers", "2", "--quiet"]) == 0
+    assert json.loads(out.read_text()) == json.loads(labels.read_text())
+
+
 def test_labels_skip_an_unreadable_video(dataset, tmp_path, capsys):
     (tmp_path / "set" / "x").mkdir(parents=True)
     good = tmp_path / "set" / "x" / "good.mp4"
@@ -226,6 +233,21 @@ def test_grpo_resume_continues_exactly(ntp_run, dataset, tmp_path):
     resumed = train_gazer(resume=tmp_path / "b", progress=False)
     a, b = _weights(straight), _weights(resumed)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_evaluate_gazer_writes_the_table(ntp_run, dataset, tmp_path, capsys):
+    checkpoint = checkpoints(ntp_run)[-1][1]
+    out = tmp_path / "eval"
+    assert main(["evaluate-gazer", str(checkpoint), "--videos", str(dataset), "--clip-len", str(CLIP_LEN),
+                 "--size", str(SIZE), "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "gap closed" in printed and "random loss" in printed
+    result = json.loads((out / "evaluation.json").read_text())
+    clip = result["clips"][0]
+    gap = (clip["loss"]["random"] - clip["loss"]["checkpoint-10"]) / (clip["loss"]["random"] - clip["loss"]["greedy"])
+    assert clip["gap_closed"] == pytest.approx(gap)
+    assert len(clip["measured"]) == CLIP_LEN == len(clip["predicted"])  # per frame, at the threshold
+    assert (out / "evaluation.html").is_file() and (out / "evaluation.csv").read_text().startswith("clip,")
 
 
 # ---- bad input: one line, exit 2, nothing written --------------------------------------------

@@ -29,7 +29,7 @@ def add_parser(subparsers) -> None:
     methods = p.add_subparsers(dest="method", required=True, parser_class=type(p))
     ntp = methods.add_parser("ntp", help="next-token prediction on gazing labels")
     ntp.add_argument("--labels", required=False, help="gazing_labels.json (from `python -m playground labels`)")
-    ntp.add_argument("--config", default="tiny", help="a fresh model's size: tiny | full | a config.json (default tiny)")
+    ntp.add_argument("--config", default="tiny", help="a fresh model's size: micro | tiny | full | a config.json (default tiny)")
     ntp.add_argument("--init", default=None, help="start from this checkpoint instead of a fresh model")
     _common(ntp, batch=2, optimizer="adam", warmup=0.0)
     grpo = methods.add_parser("grpo", help="GRPO with a reconstruction reward, from a trained gazer")

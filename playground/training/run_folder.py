@@ -32,13 +32,13 @@ from ..errors import PlaygroundError, check
 from ..jsonio import read_json, write_json
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
-CONFIG_NAMES = ("tiny", "full")
+CONFIG_NAMES = ("micro", "tiny", "full")
 TRAINER_STATE = "trainer_state.pt"
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
 def config_template(name_or_path: str) -> dict[str, Any]:
-    """A model `config.json`: `tiny` (hidden 64, 2 layers), `full` (the released size) or a path."""
+    """A model `config.json`: `micro` (hidden 32, 1 layer: tests, notebooks), `tiny` (hidden 64, 2 layers), `full` (the released size) or a path."""
     path = CONFIGS / f"{name_or_path}.json" if name_or_path in CONFIG_NAMES else Path(name_or_path)
     check(path.is_file(), f"--config {name_or_path!r} is neither {' nor '.join(CONFIG_NAMES)} nor a config.json file")
     return read_json(path, "config")
