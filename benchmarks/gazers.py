@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from timing import median_seconds  # noqa: E402
 from playground import load_gazer, load_reconstructor  # noqa: E402
 from playground.synthetic import moving_square  # noqa: E402
 from playground.video import read_video  # noqa: E402
@@ -28,16 +28,6 @@ from playground.video import read_video  # noqa: E402
 DEFAULT_VIDEOS = [ROOT / "assets" / "bigbuckbunny_clip.mp4", ROOT.parent / "shared" / "videos" / "bikes.mp4",
                   ROOT.parent / "shared" / "videos" / "carphone_pristine.mp4"]
 THRESHOLDS = [0.05, 0.1, 0.2, 0.3, 0.5, 0.8]
-
-
-def median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def threshold_for_ratio(clip, target: float = 0.10) -> tuple[float, float]:

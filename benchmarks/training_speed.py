@@ -19,9 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +27,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from timing import median_seconds  # noqa: E402
 from playground import load_gazer  # noqa: E402
 from playground.gazers.autogaze import AutoGazeGazer  # noqa: E402
 from playground.models.autogaze_model import AutoGazeConfig, AutoGazeNet  # noqa: E402
@@ -40,16 +40,6 @@ from playground.video import read_video, resize_frames  # noqa: E402
 
 REFERENCE_NTP_STEP_S = 11.2  # the figure for the reference implementation
 EXAMPLE = ROOT / "assets" / "bigbuckbunny_clip.mp4"
-
-
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -73,9 +63,9 @@ def main() -> None:
         gazer.net.zero_grad(set_to_none=True)
         ntp_loss(gazer, video, batch).loss.backward()
 
-    ntp_s = median_time(step, args.repeats)
+    ntp_s = median_seconds(step, args.repeats)
     real = int((~batch["if_padded_gazing"]).sum())
-    labels_s = median_time(lambda: greedy.gaze(clip, gazing_ratio=LABEL_GAZING_RATIO,
+    labels_s = median_seconds(lambda: greedy.gaze(clip, gazing_ratio=LABEL_GAZING_RATIO,
                                                task_loss_requirement=LABEL_THRESHOLD), args.repeats)
     print()
     print("| case | seconds | target | ratio |")
