@@ -17,7 +17,7 @@ from typing import Any, Callable, Hashable, Sequence
 
 from .. import knobs, load_gazer, load_mllm, load_reconstructor
 from ..errors import PlaygroundError
-from ..gazers import MEASURING_GAZERS, TRAINING_FREE_GAZERS, applicable_options, available_gazers
+from ..gazers import MEASURING_GAZERS, applicable_options, available_gazers
 from ..hub import hub_offline
 from ..mllm import ALIASES, TINY_RANDOM_SMOLVLM2
 from ..reconstructors import TRAINING_FREE_RECONSTRUCTORS
@@ -150,7 +150,7 @@ def get_gazer(name: str, device: str | None = None):
     name = str(name or "").strip()
     if not name:
         raise PlaygroundError(f"choose a gazer: {', '.join(available_gazers())}, or an AutoGaze checkpoint")
-    check_model_name("gazer", name, [*TRAINING_FREE_GAZERS, *MEASURING_GAZERS])
+    check_model_name("gazer", name, [*available_gazers(built_in=True), *MEASURING_GAZERS])
     # AutoGaze restarts its caches every 16 frames here: it was trained on 16-frame clips, and the app
     # takes longer runs (this also keeps memory and attention history bounded).
     options = applicable_options(name, clip_len=knobs.CLIP_LEN)

@@ -6,6 +6,8 @@ an AutoGaze checkpoint: a hub id (`nvidia/AutoGaze`), a local folder or a safete
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from ..errors import PlaygroundError
@@ -22,6 +24,9 @@ TRAINING_FREE_GAZERS: dict[str, type[Gazer]] = {
     "full": FullGazer,
 }
 AUTOGAZE_HUB_IDS = ("nvidia/AutoGaze", "bfshi/AutoGaze")
+# AutoGaze checkpoints trained in this project and shipped inside the package (they load offline).
+SHIPPED_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+SHIPPED_GAZERS: dict[str, Path] = {"autogaze-playground": SHIPPED_WEIGHTS / "autogaze-playground"}
 # Gazers that measure a reconstructor's loss while they pick (`reconstructor=`; slow, not listed above).
 MEASURING_GAZERS: dict[str, type[Gazer]] = {"oracle": OracleGazer}
 
@@ -30,9 +35,11 @@ def available_gazers(built_in: bool = False) -> list[str]:
     """Names `load_gazer` understands without a path (AutoGaze hub ids need weights in the cache).
 
     This is the one list of names: the app's dropdowns and Compare tab, the errors and the tests read it.
-    `built_in=True` keeps the ones that load offline with no weights (the training-free gazers).
+    The training-free gazers come first, then the learned ones: those shipped with the playground (the
+    default learned gazer, offline), then the published hub ids. `built_in=True` keeps the ones that load
+    offline with nothing to download (the training-free gazers and the shipped checkpoints).
     """
-    return list(TRAINING_FREE_GAZERS) + ([] if built_in else list(AUTOGAZE_HUB_IDS))
+    return list(TRAINING_FREE_GAZERS) + list(SHIPPED_GAZERS) + ([] if built_in else list(AUTOGAZE_HUB_IDS))
 
 
 def gazer_options(name_or_path: str) -> set[str]:
@@ -81,7 +88,7 @@ def load_gazer(name_or_path: str, device: str | torch.device | None = None, **kw
     key = str(name_or_path).strip()
     cls = TRAINING_FREE_GAZERS.get(key.lower()) or MEASURING_GAZERS.get(key.lower())
     unknown = sorted(set(kwargs) - gazer_options(key))
-    if unknown and cls is not None and not _takes_more(cls.__init__):  # e.g. the oracle passes the rest on
+    if unknown and not (cls is not None and _takes_more(cls.__init__)):  # e.g. the oracle passes the rest on
         raise PlaygroundError(f"gazer {key!r} takes no option {', '.join(unknown)} "
                               f"(it takes: {', '.join(sorted(gazer_options(key))) or 'none'})")
     if key.lower() in TRAINING_FREE_GAZERS:
@@ -90,9 +97,13 @@ def load_gazer(name_or_path: str, device: str | torch.device | None = None, **kw
         return MEASURING_GAZERS[key.lower()](device=device, **kwargs)
     from .autogaze import load_autogaze
 
+    if key.lower() in SHIPPED_GAZERS:
+        gazer = load_autogaze(str(SHIPPED_GAZERS[key.lower()]), device=device, **kwargs)
+        gazer.source = key.lower()
+        return gazer
     return load_autogaze(key, device=device, **kwargs)
 
 
 __all__ = ["Gazer", "FrameByFrameGazer", "load_gazer", "available_gazers", "gazer_options", "applicable_options",
            "frame_budgets",
-           "TRAINING_FREE_GAZERS", "AUTOGAZE_HUB_IDS"]
+           "TRAINING_FREE_GAZERS", "AUTOGAZE_HUB_IDS", "SHIPPED_GAZERS"]

@@ -44,7 +44,7 @@ START_STRIDE = 4  # a training clip starts every 4th frame (time offsets)
 SCENES = 48  # clips made in code
 LABELS = LabelSettings(gazing_ratio=0.3, threshold=0.1)  # longer traces than the defaults: the head learns low losses
 NTP = dict(config="tiny", steps=1200, batch_size=4, lr=1e-3, min_lr=1e-5, seed=0)
-GRPO = dict(steps=40, batch_size=1, group_size=8, lr=0.01, warmup=0.1, self_requirement=(0.1, 0.4),
+GRPO = dict(steps=120, batch_size=1, group_size=8, lr=0.01, warmup=0.1, self_requirement=(0.1, 0.4),
             temperature_start=1.0, temperature_end=0.3, seed=0)  # a short run: start cooler than the reference's 3
 
 
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> Path:
     print(table(scores, NAME))
     print(json.dumps(log, indent=1))
     if args.ship:
-        ship(final, log, table(scores, NAME), " ".join(sys.argv))
+        ship(final, log, table(scores, NAME), " ".join(["python -m playground.training.recipe", *sys.argv[1:]]))
     return final
 
 
@@ -131,9 +131,15 @@ def ship(checkpoint: Path, log: dict, scores_table: str, command: str) -> Path:
         shutil.copy2(checkpoint / name, tmp / name)
     params = sum(v.numel() for v in load_file(str(checkpoint / "model.safetensors")).values())
     (tmp / "README.md").write_text(model_card(log, scores_table, command, params))
+    for path in tmp.iterdir():
+        path.chmod(0o644)
     shutil.rmtree(WEIGHTS, ignore_errors=True)
     tmp.rename(WEIGHTS)
     return WEIGHTS
+
+
+def _knobs(knobs: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in knobs.items())
 
 
 def model_card(log: dict, scores_table: str, command: str, params: int) -> str:
@@ -158,8 +164,8 @@ learned-gazer views meaningful offline, not a replacement for `nvidia/AutoGaze`.
 
 ## Training
 
-- NTP: {log['ntp']}
-- GRPO: {log['grpo']}
+- NTP: {_knobs(log['ntp'])}
+- GRPO: {_knobs(log['grpo'])}
 - {log['train_minutes']:.0f} minutes of training steps on {log['machine']}.
 
 Made by (from the repository root):

@@ -66,6 +66,9 @@ def save_gazer(gazer, folder: str | Path, extra: dict[str, Any] | None = None) -
         (tmp / "preprocessor_config.json").write_text(json.dumps(pre, indent=2))
         if extra is not None:
             torch.save(extra, tmp / TRAINER_STATE)
+        tmp.chmod(0o755)  # mkdtemp makes it private; a checkpoint is shared like any output
+        for path in tmp.iterdir():
+            path.chmod(0o644)
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(tmp, folder)
