@@ -73,6 +73,9 @@ def prepare_data(bbb: Path, heldout: list[Path], data: Path) -> None:
 
 def run(args: argparse.Namespace) -> Path:
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "commands.txt", "a") as f:  # every invocation that made this run, for the card
+        f.write(" ".join(["python -m playground.training.recipe", *sys.argv[1:]]) + "\n")
     data = out / "data"
     log = {}
     prepare_data(Path(args.bbb), [Path(p) for p in args.heldout], data)
@@ -86,6 +89,9 @@ def run(args: argparse.Namespace) -> Path:
     ntp = dict(NTP, steps=args.ntp_steps or NTP["steps"])
     if not checkpoints(ntp_run):
         train_gazer(method="ntp", labels=str(labels), videos=[str(data / "train")], out=str(ntp_run), **ntp)
+    elif checkpoints(ntp_run)[-1][0] < ntp["steps"]:  # a longer run asked for: continue this one
+        train_gazer(resume=ntp_run, steps=ntp["steps"])
+        shutil.rmtree(grpo_run, ignore_errors=True)  # GRPO starts again from the longer NTP
     grpo = dict(GRPO, steps=args.grpo_steps if args.grpo_steps is not None else GRPO["steps"])
     final = checkpoints(ntp_run)[-1][1]
     if grpo["steps"]:
@@ -105,7 +111,7 @@ def run(args: argparse.Namespace) -> Path:
     print(table(scores, NAME))
     print(json.dumps(log, indent=1))
     if args.ship:
-        ship(final, log, table(scores, NAME), " ".join(["python -m playground.training.recipe", *sys.argv[1:]]))
+        ship(final, log, table(scores, NAME), (out / "commands.txt").read_text().strip())
     return final
 
 
@@ -168,7 +174,8 @@ learned-gazer views meaningful offline, not a replacement for `nvidia/AutoGaze`.
 - GRPO: {_knobs(log['grpo'])}
 - {log['train_minutes']:.0f} minutes of training steps on {log['machine']}.
 
-Made by (from the repository root):
+Made by these commands, in order (from the repository root; each continues the run folder where the
+last one stopped):
 
 ```bash
 {command}
