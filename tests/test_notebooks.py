@@ -1,7 +1,8 @@
 """The tutorial notebooks: each runs top to bottom on this venv's kernel, offline, without errors.
 
 Every notebook in `notebooks/` is executed with nbclient on an in-memory copy (the committed file is
-never written), with the working directory set to `notebooks/` as JupyterLab does, and
+never written), two at a time (one kernel of one thread per core), with the working directory set to
+`notebooks/` as JupyterLab does, and
 `PLAYGROUND_DEVICE` (default cpu), `HF_HUB_OFFLINE=1` and `OMP_NUM_THREADS` (default 1) in the
 kernel's environment. A cell that raises, or runs past CELL_TIMEOUT_S, fails the test. Cheaper
 checks keep the files themselves tidy: valid nbformat 4 with the python3 kernelspec, committed without outputs, and thin (the
@@ -16,6 +17,7 @@ import ast
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -61,21 +63,52 @@ def test_notebook_defines_no_functions(path: Path):
         assert not defined, f"{path.name} defines code ({type(defined[0]).__name__}); put it in the library"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs(path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("PLAYGROUND_DEVICE", os.environ.get("PLAYGROUND_DEVICE", "cpu"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the tutorials must run offline with the built-in components
-    # One torch thread in the kernel: on a busy 2-core machine, two OpenMP threads that spin-wait for each other
+KERNEL_ENV = {  # what every kernel sees
+    "PLAYGROUND_DEVICE": os.environ.get("PLAYGROUND_DEVICE", "cpu"),
+    "HF_HUB_OFFLINE": "1",  # the tutorials must run offline with the built-in components
+    # One torch thread in a kernel: on a busy 2-core machine, two OpenMP threads that spin-wait for each other
     # made a 3 s cell take minutes; one thread costs little when the machine is idle.
-    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+    "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+}
+PARALLEL_KERNELS = 2  # one kernel of one thread per core of the CI machine
+
+
+def _execute(path: Path):
+    """Run one notebook in its own kernel; (the executed notebook or the error, seconds)."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", allow_errors=False,
                             resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
     start = time.perf_counter()
-    client.execute()
-    seconds = time.perf_counter() - start
+    try:
+        client.execute()
+    except Exception as exc:  # reported by that notebook's own test
+        return exc, time.perf_counter() - start
+    return nb, time.perf_counter() - start
+
+
+@pytest.fixture(scope="module")
+def executed():
+    """Every notebook, run two at a time (each kernel is a process of one thread): {stem: (nb or error, s)}."""
+    saved = {k: os.environ.get(k) for k in KERNEL_ENV}
+    os.environ.update(KERNEL_ENV)  # kernels inherit the environment when they start
+    try:
+        with ThreadPoolExecutor(PARALLEL_KERNELS) as pool:
+            return dict(zip([p.stem for p in NOTEBOOKS], pool.map(_execute, NOTEBOOKS)))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs(path: Path, executed):
+    nb, seconds = executed[path.stem]
     print(f"{path.name}: {seconds:.1f} s")
+    if isinstance(nb, Exception):
+        raise nb
     ran = [cell for cell in nb.cells if cell.cell_type == "code"]
     assert ran and all(cell.execution_count is not None for cell in ran)
     if path.stem in SAME_RUN:  # the app's default run, kept the same in the notebooks, the CLI and the API

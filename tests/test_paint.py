@@ -18,9 +18,9 @@ def test_every_finest_patch_is_exact(example_clip):
 
 
 def test_more_slots_rebuild_better(example_clip):
-    paint = load_reconstructor("paint")
-    psnr = [float(paint.reconstruct(example_clip, load_gazer("greedy").gaze(example_clip, gazing_ratio=r)).psnr.mean())
-            for r in (0.02, 0.1, 0.4)]
+    paint, clip = load_reconstructor("paint"), example_clip[:8]  # 8 frames are enough to order three budgets
+    psnr = [float(paint.reconstruct(clip, load_gazer("greedy").gaze(clip, gazing_ratio=r)).psnr.mean())
+            for r in (0.02, 0.1, 0.3)]
     assert psnr[0] < psnr[1] < psnr[2]
 
 

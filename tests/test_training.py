@@ -54,7 +54,7 @@ def test_gradients_use_checkpoint_keys(tiny):
 
 def test_sampler_first_row_follows_tempered_top_k_softmax():
     """Row 0 of a step: softmax(logits / T) over the 50 best allowed ids (chi-square, 20k draws)."""
-    V, K, draws, T = 266, 10, 20000, 2.0
+    V, K, draws, T = 266, 2, 20000, 2.0  # two heads: row 0 is tested, row 1 shows the within-step ban
     logits = torch.randn(1, K, V, generator=torch.Generator().manual_seed(1)).numpy() * 3
     used = np.zeros((draws, V), dtype=bool)
     used[:, :5] = True  # ids already gazed this frame are banned
@@ -74,7 +74,7 @@ def test_sampler_first_row_follows_tempered_top_k_softmax():
     chi2 = ((counts[top.numpy()] - expected) ** 2 / expected).sum()
     assert chi2 < CHI2_999[49], chi2
     # Later rows never repeat an id of the same step.
-    assert all(len(set(row)) == K for row in tokens[:200].tolist())
+    assert all(len(set(row)) == K for row in tokens.tolist())
 
 
 def test_sampler_is_seeded_and_cold_sampling_is_greedy(tiny, synthetic_clip):
