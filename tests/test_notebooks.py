@@ -90,8 +90,9 @@ def _execute(path: Path):
 @pytest.fixture(scope="module")
 def executed():
     """Every notebook, run two at a time (each kernel is a process of one thread): {stem: (nb or error, s)}."""
-    saved = {k: os.environ.get(k) for k in KERNEL_ENV}
+    saved = {k: os.environ.get(k) for k in (*KERNEL_ENV, "MALLOC_MMAP_THRESHOLD_")}
     os.environ.update(KERNEL_ENV)  # kernels inherit the environment when they start
+    os.environ.pop("MALLOC_MMAP_THRESHOLD_", None)  # conftest's app setting: a notebook is no app server
     try:
         with ThreadPoolExecutor(PARALLEL_KERNELS) as pool:
             return dict(zip([p.stem for p in NOTEBOOKS], pool.map(_execute, NOTEBOOKS)))
