@@ -20,7 +20,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -28,21 +27,16 @@ sys.path.insert(0, str(ROOT))
 from playground import load_gazer, load_reconstructor  # noqa: E402
 from playground.training.data import find_videos, list_clips  # noqa: E402
 from playground.training.evaluate import EVAL_RATIO, EVAL_THRESHOLD, evaluate_gazer, summary, table  # noqa: E402
+from playground.training.recipe import read_bbb, write_heldout  # noqa: E402
 from playground.training.run_folder import machine  # noqa: E402
-from playground.video import probe_video, read_video, resize_frames  # noqa: E402
 
 VIDEOS = ROOT.parent / "shared" / "videos"
-TRAIN_FRAMES = 100  # the recipe trains on Big Buck Bunny frames 0..99
 
 
 def heldout_clips(videos: Path, folder: Path) -> list:
-    bbb = videos / "bigbuckbunny.mp4"
-    frames = resize_frames(read_video(bbb, num_frames=probe_video(bbb).num_frames, sampling="first"), 224)
-    for start in range(TRAIN_FRAMES, len(frames) - 15, 16):
-        np.save(folder / f"bbb_{start:03d}.npy", frames[start:start + 16])
-    for name in ("bikes", "carphone_pristine"):
-        np.save(folder / f"{name}.npy", resize_frames(read_video(videos / f"{name}.mp4", num_frames=16,
-                                                                 sampling="first"), 224))
+    """The recipe's held-out clips (`recipe.write_heldout`), written into `folder`."""
+    write_heldout(read_bbb(videos / "bigbuckbunny.mp4"),
+                  [videos / "bikes.mp4", videos / "carphone_pristine.mp4"], folder)
     return list_clips(find_videos([folder]), "first")[0]
 
 
@@ -56,7 +50,7 @@ def main() -> None:
         clips = heldout_clips(args.videos, Path(tmp))
         scores = evaluate_gazer(load_gazer(args.gazer), clips, load_reconstructor("paint"), EVAL_RATIO,
                                 EVAL_THRESHOLD, name=args.gazer)
-    result = summary(scores, args.gazer)
+    result = summary(scores)
     print(table(scores, args.gazer))
     print(f"\nlowest gap closed at ratio {EVAL_RATIO}: {result['min_gap_closed']:.2f} (goal >= 0.50: "
           f"{'met' if result['min_gap_closed'] >= 0.5 else 'NOT met'}); mean {result['mean_gap_closed']:.2f}")

@@ -57,6 +57,6 @@ def run(args: argparse.Namespace) -> int:
                 "clips": args.clips, "clip_len": args.clip_len, "size": args.size}
     write_evaluation(scores, out, settings, name)
     print(table(scores, name))
-    print(json.dumps(summary(scores, name), indent=1))
+    print(json.dumps(summary(scores), indent=1))
     print(f"wrote {out / 'evaluation.json'}, evaluation.csv and evaluation.html")
     return 0

@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import knobs
+from ..gazers import load_gazer
 from ..jsonio import write_json
 from ..report import mean_psnr
 from .data import CLIP_LEN, SIZE, TrainingClip, read_training_clip
@@ -51,8 +52,6 @@ def evaluate_gazer(gazer, clips: Sequence[TrainingClip], reconstructor, ratio: f
                    threshold: float | None = EVAL_THRESHOLD, name: str = "gazer", size: int = SIZE,
                    clip_len: int = CLIP_LEN, progress: Callable[[int, int], None] | None = None) -> list[ClipScore]:
     """Score `gazer` on every clip (see the module docstring); `reconstructor` measures the losses."""
-    from ..gazers import load_gazer
-
     baselines = {b: load_gazer(b, device=gazer.device) for b in BASELINES}
     scores = []
     for i, clip in enumerate(clips):
@@ -77,7 +76,7 @@ def evaluate_gazer(gazer, clips: Sequence[TrainingClip], reconstructor, ratio: f
     return scores
 
 
-def summary(scores: Sequence[ClipScore], name: str = "gazer") -> dict[str, Any]:
+def summary(scores: Sequence[ClipScore]) -> dict[str, Any]:
     """The headline numbers over all clips."""
     out = {"clips": len(scores), "min_gap_closed": float(min(s.gap_closed for s in scores)),
            "mean_gap_closed": float(np.mean([s.gap_closed for s in scores]))}
@@ -112,7 +111,7 @@ def write_evaluation(scores: Sequence[ClipScore], out: Path, settings: dict[str,
     """evaluation.json (settings, summary, clips), evaluation.csv and evaluation.html into `out`."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json({"settings": settings, "summary": summary(scores, name), "clips": [s.__dict__ for s in scores]},
+    write_json({"settings": settings, "summary": summary(scores), "clips": [s.__dict__ for s in scores]},
                out / "evaluation.json", indent=1)
     with open(out / "evaluation.csv", "w", newline="") as f:
         writer = csv.writer(f)

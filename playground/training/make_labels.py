@@ -23,6 +23,7 @@ import torch
 
 from ..errors import PlaygroundError, check
 from ..gaze import GazeResult
+from ..gazers import MEASURING_GAZERS, load_gazer
 from ..jsonio import write_json
 from .data import CLIP_LEN, SIZE, TrainingClip, read_training_clip
 from .labels import read_labels
@@ -48,8 +49,6 @@ class LabelSettings:
 
 def load_label_gazer(settings: LabelSettings):
     """The gazer of `settings`, refused unless it measures its loss trace with that reconstructor."""
-    from ..gazers import MEASURING_GAZERS, load_gazer
-
     name = settings.gazer.strip().lower()
     options = dict(settings.options)
     if name in MEASURING_GAZERS:

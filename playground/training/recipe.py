@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..gazers import load_gazer
+from ..reconstructors import load_reconstructor
 from ..synthetic import random_scene
 from ..video import probe_video, read_video, resize_frames
 from .data import CLIP_LEN, SIZE, find_videos, list_clips
@@ -48,14 +50,29 @@ GRPO = dict(steps=120, batch_size=1, group_size=8, lr=0.01, warmup=0.1, self_req
             temperature_start=1.0, temperature_end=0.3, seed=0)  # a short run: start cooler than the reference's 3
 
 
+def read_bbb(bbb: Path) -> np.ndarray:
+    """uint8 (T, SIZE, SIZE, 3): every frame of the Big Buck Bunny excerpt, squashed."""
+    return resize_frames(read_video(bbb, num_frames=probe_video(bbb).num_frames, sampling="first"), SIZE)
+
+
+def write_heldout(frames: np.ndarray, heldout: list[Path], folder: Path) -> None:
+    """The clips the gazer never trains on, as .npy in `folder`: the excerpt's 16-frame clips from frame
+    TRAIN_FRAMES on, and the first clip of each `heldout` video (the card's and the benchmark's set)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for start in range(TRAIN_FRAMES, len(frames) - CLIP_LEN + 1, CLIP_LEN):
+        np.save(folder / f"bbb_{start:03d}.npy", frames[start:start + CLIP_LEN])
+    for path in heldout:
+        video = read_video(path, num_frames=CLIP_LEN, sampling="first")
+        np.save(folder / f"{path.stem}.npy", resize_frames(video, SIZE))
+
+
 def prepare_data(bbb: Path, heldout: list[Path], data: Path) -> None:
     """Write the training and held-out clips as uint8 .npy files (exact, fast to read)."""
     if (data / "done").is_file():
         return
-    frames = read_video(bbb, num_frames=probe_video(bbb).num_frames, sampling="first")
-    frames = resize_frames(frames, SIZE)
-    train, held = data / "train", data / "heldout"
-    for folder in (train / "bbb", train / "scenes", held / "clips"):
+    frames = read_bbb(bbb)
+    train = data / "train"
+    for folder in (train / "bbb", train / "scenes"):
         folder.mkdir(parents=True, exist_ok=True)
     for start in range(0, TRAIN_FRAMES - CLIP_LEN + 1, START_STRIDE):
         clip = frames[start:start + CLIP_LEN]
@@ -63,11 +80,7 @@ def prepare_data(bbb: Path, heldout: list[Path], data: Path) -> None:
         np.save(train / "bbb" / f"bbb_{start:03d}_flip.npy", np.ascontiguousarray(clip[:, :, ::-1]))
     for seed in range(SCENES):
         np.save(train / "scenes" / f"scene_{seed:03d}.npy", random_scene(seed, CLIP_LEN, SIZE))
-    for start in range(TRAIN_FRAMES, len(frames) - CLIP_LEN + 1, CLIP_LEN):
-        np.save(held / "clips" / f"bbb_{start:03d}.npy", frames[start:start + CLIP_LEN])
-    for path in heldout:
-        video = read_video(path, num_frames=CLIP_LEN, sampling="first")
-        np.save(held / "clips" / f"{path.stem}.npy", resize_frames(video, SIZE))
+    write_heldout(frames, heldout, data / "heldout" / "clips")
     (data / "done").write_text("ok\n")
 
 
@@ -103,10 +116,10 @@ def run(args: argparse.Namespace) -> Path:
     log["train_minutes"] = sum(r.get("seconds", 0.0) for run in (ntp_run, grpo_run)
                                for r in read_metrics(run)) / 60
     scores = evaluate_heldout(final, data, out / "evaluation")
-    log["evaluation"] = summary(scores, NAME)
+    log["evaluation"] = summary(scores)
     if final.parent != ntp_run:  # what GRPO changed
         log["evaluation_after_ntp"] = summary(evaluate_heldout(checkpoints(ntp_run)[-1][1], data,
-                                                               out / "evaluation_after_ntp"), NAME)
+                                                               out / "evaluation_after_ntp"))
     (out / "recipe.json").write_text(json.dumps(log, indent=1))
     print(table(scores, NAME))
     print(json.dumps(log, indent=1))
@@ -117,9 +130,6 @@ def run(args: argparse.Namespace) -> Path:
 
 def evaluate_heldout(checkpoint: Path, data: Path, out: Path):
     """The shipped gazer's card numbers: `evaluate_gazer` on the held-out clips (ratio 0.1, threshold 0.2)."""
-    from ..gazers import load_gazer
-    from ..reconstructors import load_reconstructor
-
     clips, _ = list_clips(find_videos([data / "heldout"]), "first")
     scores = evaluate_gazer(load_gazer(str(checkpoint)), clips, load_reconstructor("paint"), EVAL_RATIO,
                             EVAL_THRESHOLD, name=NAME)

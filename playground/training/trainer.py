@@ -35,7 +35,9 @@ from tqdm.auto import tqdm
 from ..device import autocast, resolve_device
 from ..errors import PlaygroundError, check
 from ..gaze import GazeResult
+from ..gazers.autogaze import AutoGazeGazer, load_autogaze
 from ..models.autogaze_model import AutoGazeConfig, AutoGazeNet
+from ..reconstructors import load_reconstructor
 from . import run_folder as rf
 from .data import CLIP_LEN, SIZE, TrainingClip, augment, find_videos, frame_count, list_clips, read_training_clip
 from .forward import TeacherForcedModule
@@ -141,12 +143,13 @@ def join_world(device: str | None) -> World:
     return World(dist.get_rank(), dist.get_world_size(), chosen)
 
 
-def _all_sum(value: float, world: World) -> float:
+def _all_sum(values: list[float], world: World) -> list[float]:
+    """Each value summed over the processes, in one all-reduce (every process passes the same order)."""
     if world.size == 1:
-        return value
-    t = torch.tensor([value], dtype=torch.float64, device=world.device if world.device.type == "cuda" else "cpu")
+        return list(values)
+    t = torch.tensor(values, dtype=torch.float64, device=world.device if world.device.type == "cuda" else "cpu")
     dist.all_reduce(t)
-    return float(t.item())
+    return t.tolist()
 
 
 # ---- the model ------------------------------------------------------------------------------
@@ -154,8 +157,6 @@ def _all_sum(value: float, world: World) -> float:
 
 def build_gazer(settings: TrainSettings, device: torch.device):
     """The gazer to train: `init`'s checkpoint, or a fresh model of `config` (seeded)."""
-    from ..gazers.autogaze import AutoGazeGazer, load_autogaze
-
     if settings.init is not None:
         init = Path(settings.init)
         if init.is_dir() and (init / "run.json").is_file():  # a run folder: its last checkpoint
@@ -231,12 +232,15 @@ def grpo_clips(settings: TrainSettings) -> list[TrainingClip]:
 
 
 def _check_readable(clips: list[TrainingClip], clip_len: int) -> None:
-    """Every clip's video holds its frames (header only): a bad set fails before any step."""
+    """Every clip's video holds its frames (header only, once a video): a bad set fails before any step."""
+    counts: dict[Path, int] = {}
     for clip in clips:
-        try:
-            frames = frame_count(clip.path)
-        except PlaygroundError as exc:
-            raise PlaygroundError(f"cannot train on {clip.key}: {exc}") from None
+        if clip.path not in counts:
+            try:
+                counts[clip.path] = frame_count(clip.path)
+            except PlaygroundError as exc:
+                raise PlaygroundError(f"cannot train on {clip.key}: {exc}") from None
+        frames = counts[clip.path]
         check(frames >= clip.start + clip_len,
               f"{clip.key}: the labels have {clip_len} frames from frame {clip.start}, the video has {frames}")
 
@@ -249,6 +253,7 @@ class ClipOrder:
                                           seed=seed, drop_last=False)
         self.per_step = per_step
         self.epoch_len = len(self.sampler)
+        self._cached: tuple[int | None, list[int]] = (None, [])  # (epoch, its order)
 
     def step(self, step: int) -> list[int]:
         """Clip indices of global step `step` on this process (epochs continue as needed)."""
@@ -260,7 +265,7 @@ class ClipOrder:
         return out
 
     def _epoch(self, epoch: int) -> list[int]:
-        if getattr(self, "_cached", (None,))[0] != epoch:
+        if self._cached[0] != epoch:
             self.sampler.set_epoch(epoch)
             self._cached = (epoch, list(self.sampler))
         return self._cached[1]
@@ -319,7 +324,8 @@ class Trainer:
         prepared = [run(m) for m in micro]  # inputs and counts first, so the normaliser is global
         local = sum(p["count"] for p in prepared)
         rows = sum(p["rows"] for p in prepared)
-        normalizer = _all_sum(local, self.world) / _all_sum(rows, self.world)
+        local, total_rows = _all_sum([local, rows], self.world)
+        normalizer = local / total_rows
         sums: dict[str, float] = {}
         for p in prepared:
             out = p["loss"](normalizer)
@@ -336,8 +342,8 @@ class Trainer:
         self.scheduler.step()
         self.gazer.weights_changed()
         self.step += 1
-        total_rows = _all_sum(rows, self.world)
-        metrics = {k: _all_sum(v, self.world) / total_rows for k, v in sorted(sums.items())}
+        keys = sorted(sums)
+        metrics = {k: v / total_rows for k, v in zip(keys, _all_sum([sums[k] for k in keys], self.world))}
         seconds = time.perf_counter() - start
         clips = len(index) * self.world.size
         metrics.update(step=self.step, lr=lr, seconds=seconds, clips_per_s=clips / seconds)
@@ -437,8 +443,6 @@ def _run(settings: TrainSettings, world: World, resuming: bool, on_step) -> Path
     init = dataclasses.replace(settings, init=str(checkpoint)) if resuming else settings
     trainer = Trainer(settings, world, build_gazer(init, world.device), clips, labels)
     if settings.method == "grpo":
-        from ..reconstructors import load_reconstructor
-
         trainer.reconstructor = load_reconstructor(settings.reconstructor, device=world.device)
     if resuming:
         trainer.load_state(rf.read_trainer_state(checkpoint))
@@ -452,7 +456,8 @@ def _run(settings: TrainSettings, world: World, resuming: bool, on_step) -> Path
 
 def _loop(trainer: Trainer, run: Path, on_step) -> Path:
     s, world = trainer.settings, trainer.world
-    last = rf.checkpoints(run)[-1][1] if rf.checkpoints(run) else None
+    found = rf.checkpoints(run)
+    last = found[-1][1] if found else None
     bar = tqdm(total=s.steps, initial=trainer.step, desc=f"{s.method}", unit="step",
                disable=not (s.progress and world.main), file=sys.stderr)
     try:
