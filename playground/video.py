@@ -27,13 +27,14 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 
 from .errors import PlaygroundError, check
 from .pixels import resize
+from .tiling import TileLayout, tile_layout
 
 # imageio-ffmpeg starts ffmpeg with preexec_fn=os.setpgrp unless told not to, and preexec_fn can
 # deadlock when several threads write videos at once (the app, notebooks); its documented switch:
@@ -76,29 +77,6 @@ class VideoInfo:
     height: int  # frame height H in pixels
     width: int  # frame width W in pixels
     duration_s: float  # num_frames / fps
-
-
-@dataclass(frozen=True)
-class TileLayout:
-    """Where the tiles of `tile_frames` lie in the (padded) frame; the inverse mapping of tiling."""
-
-    height: int  # H of the original frames
-    width: int  # W of the original frames
-    tile: int  # side of one square tile in pixels
-    overlap: int  # pixels shared by neighbouring tiles
-    rows: int  # tiles down
-    cols: int  # tiles across
-    origins: tuple[tuple[int, int], ...]  # (rows*cols,) (y0, x0) of each tile, row-major
-
-    @property
-    def num_tiles(self) -> int:
-        return self.rows * self.cols
-
-    def to_frame(self, tile_index: int, boxes: np.ndarray) -> np.ndarray:
-        """Boxes (N, 4) (y0, x0, y1, x1) in one tile's pixels -> the same boxes in frame pixels (clipped)."""
-        y0, x0 = self.origins[tile_index]
-        out = np.asarray(boxes, dtype=np.int64) + np.array([y0, x0, y0, x0])
-        return np.clip(out, 0, [self.height, self.width, self.height, self.width])
 
 
 # ---- accepting any video input --------------------------------------------------------------
@@ -397,6 +375,78 @@ def read_clip(path: str | Path, num_frames: int = 16, fps: float | None = None, 
     return frames, float(play_fps), info
 
 
+@dataclass
+class FrameStream:
+    """A video read chunk by chunk, so memory holds one chunk whatever the video's length.
+
+    `chunks` yields uint8 (chunk_len, H, W, 3) arrays of consecutive sampled frames (the last may
+    be shorter); iterate it once.
+    """
+
+    path: Path  # the file read
+    info: VideoInfo | None  # its header (None for .npy)
+    indices: np.ndarray  # (T,) int64 frame indices read, in order
+    height: int  # H of the frames read (the working size)
+    width: int  # W of the frames read
+    play_fps: float  # the rate that plays the sampled frames at their real speed
+    chunks: Iterator[np.ndarray]  # uint8 (chunk_len, H, W, 3) chunks
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.indices)
+
+
+def stream_video(path: str | Path, chunk_len: int = 16, num_frames: int | None = None, fps: float | None = None,
+                 start: float = 0.0, max_side: int | None = None,
+                 max_frame_pixels: int | None = MAX_FRAME_PIXELS) -> FrameStream:
+    """Read consecutive frames of a video (every frame, or one every 1/fps s) in chunks of `chunk_len`.
+
+    Unlike `read_video`, nothing bounds the frame count: only one chunk is decoded at a time. A
+    `.npy` clip (T,H,W,3) is memory-mapped and cut the same way.
+
+    Args:
+        path: a video file or a uint8 `.npy` clip.
+        chunk_len: frames per chunk (> 0).
+        num_frames: stop after this many frames (None: to the end).
+        fps: one frame every 1/fps seconds instead of every frame.
+        start: start time in seconds (ignored for `.npy`).
+        max_side: decode to a long side of at most this (None: the native size).
+        max_frame_pixels: refuse source frames of more pixels than this (None: no limit but MAX_SIDE).
+    """
+    path = Path(path)
+    check(isinstance(chunk_len, (int, np.integer)) and chunk_len > 0, f"chunk_len must be a positive integer, got {chunk_len!r}")
+    if path.suffix.lower() == ".npy":
+        return _stream_npy(path, chunk_len, num_frames)
+    _check_knobs(num_frames, "fps" if fps else "first", fps, start, None, max_side)
+    info, reader, (height, width) = _probe(path, max_side, max_frame_pixels)
+    index = sample_indices(info, num_frames, "fps" if fps else "first", fps, start)
+    threads = _decoder_threads(info.height, info.width)
+
+    def chunks() -> Iterator[np.ndarray]:
+        for lo in range(0, len(index), chunk_len):
+            yield _decode(path, reader, index[lo:lo + chunk_len], height, width, threads)
+
+    return FrameStream(path, info, index, height, width, float(fps or info.fps), chunks())
+
+
+def _stream_npy(path: Path, chunk_len: int, num_frames: int | None) -> FrameStream:
+    check(path.is_file(), f"no such file: {path}")
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise PlaygroundError(f"{path} is not a readable .npy array: {exc}") from None
+    check(array.dtype == np.uint8 and array.ndim == 4 and array.shape[-1] == 3 and array.shape[0] > 0,
+          f"{path.name} must hold one uint8 clip (T,H,W,3), got {array.dtype} {tuple(array.shape)}")
+    T = array.shape[0] if num_frames is None else min(array.shape[0], num_frames)
+
+    def chunks() -> Iterator[np.ndarray]:
+        for lo in range(0, T, chunk_len):
+            yield np.ascontiguousarray(array[lo:min(T, lo + chunk_len)])
+
+    return FrameStream(path, None, np.arange(T, dtype=np.int64), array.shape[1], array.shape[2], NPY_PLAY_FPS,
+                       chunks())
+
+
 def _check_knobs(num_frames, sampling, fps, start, end, max_side) -> None:
     check(sampling in SAMPLINGS, f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
     if num_frames is not None:
@@ -589,10 +639,10 @@ def chunk_frames(frames: np.ndarray, clip_len: int = 16, pad: str | None = "repe
 
 
 def tile_frames(frames: np.ndarray, tile: int = 224, overlap: int = 0) -> tuple[np.ndarray, TileLayout]:
-    """Cut high-resolution frames into square tiles, each tile a clip over time.
+    """Cut high-resolution frames into square tiles, each tile a clip over time (`playground.tiling`).
 
-    Tiles step by `tile - overlap`; the last row/column is shifted back to end at the frame edge
-    (so it overlaps more) instead of padding. Frames smaller than a tile are padded with black.
+    Tiles step by `tile - overlap` from the top-left corner; the frame is padded right and bottom to
+    whole tiles with `tiling.PAD_RGB` (the colour a gazer sees as nothing).
 
     Args:
         frames: uint8 (T, H, W, 3).
@@ -607,22 +657,8 @@ def tile_frames(frames: np.ndarray, tile: int = 224, overlap: int = 0) -> tuple[
     frames = _as_frames(frames)
     check(frames.ndim == 4, f"tile_frames needs (T,H,W,3) frames, got shape {tuple(frames.shape)}")
     check(isinstance(tile, (int, np.integer)) and tile > 0, f"tile must be a positive integer, got {tile!r}")
-    check(isinstance(overlap, (int, np.integer)) and 0 <= overlap < tile, f"overlap must lie in [0, {tile}), got {overlap!r}")
-    T, H, W = frames.shape[:3]
-    padded = frames
-    if H < tile or W < tile:
-        padded = np.zeros((T, max(H, tile), max(W, tile), 3), dtype=np.uint8)
-        padded[:, :H, :W] = frames
-    ys, xs = _starts(padded.shape[1], tile, overlap), _starts(padded.shape[2], tile, overlap)
-    origins = tuple((y, x) for y in ys for x in xs)
-    tiles = np.stack([padded[:, y:y + tile, x:x + tile] for y, x in origins])
-    return tiles, TileLayout(H, W, tile, overlap, len(ys), len(xs), origins)
-
-
-def _starts(length: int, tile: int, overlap: int) -> list[int]:
-    step = tile - overlap
-    n = max(1, math.ceil((length - tile) / step) + 1)
-    return [min(i * step, length - tile) for i in range(n)]
+    layout = tile_layout(frames.shape[1], frames.shape[2], tile, overlap)
+    return layout.cut(frames), layout
 
 
 def untile_frames(tiles: np.ndarray, layout: TileLayout) -> np.ndarray:
@@ -630,18 +666,7 @@ def untile_frames(tiles: np.ndarray, layout: TileLayout) -> np.ndarray:
 
     The tiles may have been processed (e.g. reconstructed); they must keep the layout's shape.
     """
-    tiles = _as_frames(tiles)
-    check(tiles.ndim == 5 and tiles.shape[0] == layout.num_tiles and tiles.shape[2:4] == (layout.tile, layout.tile),
-          f"expected ({layout.num_tiles}, T, {layout.tile}, {layout.tile}, 3) tiles, got {tuple(tiles.shape)}")
-    T = tiles.shape[1]
-    H, W = max(layout.height, layout.tile), max(layout.width, layout.tile)
-    total = np.zeros((T, H, W, 3), dtype=np.float32)
-    weight = np.zeros((1, H, W, 1), dtype=np.float32)
-    for k, (y, x) in enumerate(layout.origins):
-        total[:, y:y + layout.tile, x:x + layout.tile] += tiles[k]
-        weight[:, y:y + layout.tile, x:x + layout.tile] += 1
-    out = np.round(total / weight).clip(0, 255).astype(np.uint8)
-    return np.ascontiguousarray(out[:, :layout.height, :layout.width])
+    return layout.paste(_as_frames(tiles))
 
 
 def _as_frames(frames: Any) -> np.ndarray:
@@ -657,12 +682,78 @@ def _as_frames(frames: Any) -> np.ndarray:
 # ---- writing --------------------------------------------------------------------------------
 
 
+class VideoWriter:
+    """A browser-playable MP4 (H.264, yuv420p, faststart) written chunk by chunk, atomically.
+
+    `with VideoWriter(path, fps) as out: out.write(frames)` for each uint8 (T, H, W, 3) chunk. The
+    size is fixed by the first chunk; odd sides are padded by one edge-replicated row/column (yuv420p
+    needs even sides). Frames go to a temporary file beside `path`, renamed when the block ends
+    without an error, so `path` is never half-written (an error or Ctrl-C leaves no file).
+    """
+
+    def __init__(self, path: str | Path, fps: float = 8.0, quality: int = 7, preset: str = "medium"):
+        check(isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0, f"fps must be > 0, got {fps!r}")
+        self.path, self.fps, self.quality, self.preset = Path(path), float(fps), quality, preset
+        check(not self.path.is_dir(), f"{self.path} is a directory; give a file name ending in .mp4")
+        self._writer, self._tmp, self._size, self.frames_written = None, None, None, 0
+
+    def __enter__(self) -> "VideoWriter":
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.stem}-", suffix=".mp4", dir=self.path.parent)
+        except OSError as exc:
+            raise PlaygroundError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        os.close(fd)
+        return self
+
+    def write(self, frames: np.ndarray) -> None:
+        """Append uint8 (T, H, W, 3) frames (or one (H, W, 3) frame)."""
+        frames = _as_frames(frames)
+        frames = frames[None] if frames.ndim == 3 else frames
+        check(frames.ndim == 4, f"VideoWriter.write needs (T,H,W,3) frames, got shape {tuple(frames.shape)}")
+        T, H, W = frames.shape[:3]
+        if self._writer is None:
+            import imageio_ffmpeg
+
+            check(max(H, W) <= MAX_SIDE, f"frames of {W}x{H} exceed {MAX_SIDE} px")
+            self._size = (H, W)
+            self._writer = imageio_ffmpeg.write_frames(
+                self._tmp, (W + W % 2, H + H % 2), fps=self.fps, codec="libx264", pix_fmt_out="yuv420p",
+                quality=self.quality, macro_block_size=2, ffmpeg_log_level="error",
+                output_params=["-movflags", "+faststart", "-preset", self.preset])
+            self._writer.send(None)  # start ffmpeg
+        check((H, W) == self._size, f"every frame of {self.path.name} must be {self._size[1]}x{self._size[0]}, got {W}x{H}")
+        if H % 2 or W % 2:
+            frames = np.pad(frames, ((0, 0), (0, H % 2), (0, W % 2), (0, 0)), mode="edge")
+        try:
+            for frame in frames:
+                self._writer.send(np.ascontiguousarray(frame))
+        except (OSError, RuntimeError) as exc:
+            raise PlaygroundError(f"could not write {self.path}: {_first_line(exc)}") from None
+        self.frames_written += T
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if self._writer is not None:
+                self._writer.close()
+            if exc_type is None:
+                check(self.frames_written > 0, f"{self.path.name}: no frames were written")
+                os.chmod(self._tmp, 0o644)  # mkstemp makes it private; a finished video is an ordinary file
+                os.replace(self._tmp, self.path)
+        except (OSError, RuntimeError) as exc:
+            raise PlaygroundError(f"could not write {self.path}: {_first_line(exc)}") from None
+        finally:
+            if self._tmp and os.path.exists(self._tmp):
+                os.unlink(self._tmp)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
 def write_video(path: str | Path, frames: np.ndarray, fps: float = 8.0, quality: int = 7,
                 preset: str = "medium") -> Path:
-    """Write frames as a browser-playable MP4 (H.264, yuv420p, faststart), atomically.
-
-    Odd sizes are padded by one edge-replicated row/column (yuv420p needs even sides). The file
-    is written next to `path` under a temporary name and renamed, so `path` is never half-written.
+    """Write frames as a browser-playable MP4 (H.264, yuv420p, faststart), atomically (`VideoWriter`).
 
     Args:
         path: output file (.mp4); its folder is created if needed.
@@ -674,40 +765,10 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float = 8.0, quality:
     Returns:
         The written path.
     """
-    import imageio_ffmpeg
-
     frames = _as_frames(frames)
     if frames.ndim == 5 and frames.shape[0] == 1:
         frames = frames[0]
     check(frames.ndim == 4, f"write_video needs (T,H,W,3) frames, got shape {tuple(frames.shape)}")
-    check(isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0, f"fps must be > 0, got {fps!r}")
-    check(max(frames.shape[1:3]) <= MAX_SIDE, f"frames of {frames.shape[2]}x{frames.shape[1]} exceed {MAX_SIDE} px")
-    T, H, W = frames.shape[:3]
-    frames = np.pad(frames, ((0, 0), (0, H % 2), (0, W % 2), (0, 0)), mode="edge") if (H % 2 or W % 2) else frames
-    path = Path(path)
-    check(not path.is_dir(), f"{path} is a directory; give a file name ending in .mp4")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".mp4", dir=path.parent)
-    except OSError as exc:
-        raise PlaygroundError(f"cannot write {path}: {exc.strerror or exc}") from None
-    os.close(fd)
-    try:
-        writer = imageio_ffmpeg.write_frames(tmp, (frames.shape[2], frames.shape[1]), fps=float(fps), codec="libx264",
-                                             pix_fmt_out="yuv420p", quality=quality, macro_block_size=2,
-                                             ffmpeg_log_level="error",
-                                             output_params=["-movflags", "+faststart", "-preset", preset])
-        writer.send(None)  # start ffmpeg
-        for frame in frames:
-            writer.send(np.ascontiguousarray(frame))
-        writer.close()
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a finished video is an ordinary file
-        os.replace(tmp, path)
-    except PlaygroundError:
-        raise
-    except (OSError, RuntimeError) as exc:
-        raise PlaygroundError(f"could not write {path}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    with VideoWriter(path, fps, quality, preset) as out:
+        out.write(frames)
+    return Path(path)

@@ -17,7 +17,9 @@ from safetensors.torch import load_file, save_file
 
 from playground import PlaygroundError, load_gazer
 from playground.gaze import GazeResult, concat_frames
-from playground.gazers.autogaze import AutoGazeGazer, Preprocessor, VideoGaze, load_autogaze, padded_tile_layout
+from playground.gazers.autogaze import AutoGazeGazer, Preprocessor, load_autogaze
+from playground.tiling import tile_layout
+from playground.whole_video import VideoGaze
 from playground.geometry import DEFAULT_GRID, MultiScaleGrid
 from playground.synthetic import moving_square
 
@@ -375,9 +377,10 @@ def test_clip_len_restarts_the_caches_in_gaze_and_stream(videos):
 def test_gaze_video_chunks_tiles_and_maps_back(gazer):
     video = moving_square(20, 96, 160)  # 20 frames (a 16-frame chunk and a 4-frame one), 2 tiles
     progress = []
-    result = gazer.gaze_video(video, gazing_ratio=0.1, batch_size=3, progress=lambda d, n: progress.append((d, n)))
+    result = gazer.gaze_video(video, gazing_ratio=0.1, tile=96, batch_size=3,
+                              progress=lambda d, n: progress.append((d, n)))
     assert progress[-1] == (4, 4)
-    lazy = gazer.gaze_video((f for f in video), gazing_ratio=0.1, batch_size=3)
+    lazy = gazer.gaze_video((f for f in video), gazing_ratio=0.1, tile=96, batch_size=3)
     assert torch.equal(lazy.gaze.gazing_pos, result.gaze.gazing_pos)
     assert result.num_frames == 20 and result.layout.num_tiles == 2 and result.layout.tile == 96
     # Tile 1 of the second chunk is exactly a gaze of that crop (padded to 96 px) on its own.
@@ -400,7 +403,7 @@ def test_gaze_video_chunks_tiles_and_maps_back(gazer):
 @pytest.mark.parametrize("grid", [DEFAULT_GRID, MultiScaleGrid((56, 112, 196, 392), 14)], ids=["224", "392"])
 def test_video_coverage_is_the_finest_scale_map_of_each_tile(grid):
     # 150x200 frame in 96 px tiles: 2x3 tiles, the last row and column partly padding.
-    layout = padded_tile_layout(150, 200, 96)
+    layout = tile_layout(150, 200, 96)
     rng = np.random.default_rng(0)
     slots = [[rng.choice(grid.num_slots, size=int(rng.integers(0, 40)), replace=False).tolist() for _ in range(3)]
              for _ in range(layout.num_tiles)]

@@ -19,6 +19,7 @@ from ..errors import check
 from ..gaze import concat_frames, GazeResult
 from ..geometry import DEFAULT_GRID, MultiScaleGrid
 from ..video import as_clips
+from ..whole_video import CHUNK_LEN, VideoGaze, VideoGazer
 
 
 def frame_budgets(gazing_ratio: float | Sequence[float] | None, num_frames: int, num_slots: int) -> list[int]:
@@ -95,6 +96,18 @@ class Gazer:
 
     def _gaze_clips(self, clips: np.ndarray, budgets: list[int], threshold: float | None, **kwargs) -> GazeResult:
         raise NotImplementedError
+
+    def gaze_video(self, video: Any, gazing_ratio: float | None = None, task_loss_requirement: float | None = None,
+                   tile: int | None = None, chunk_len: int = CHUNK_LEN, batch_size: int = 8, overlap: int = 0,
+                   progress: Callable[[int, int | None], None] | None = None) -> VideoGaze:
+        """Gaze a whole video of any length and size by `chunk_len`-frame chunks and square tiles.
+
+        `VideoGazer(self, tile, chunk_len, batch_size, overlap).gaze(...)` (`playground.whole_video`):
+        tile=None gazes the whole frame as one tile (squashed, as `gaze` does); tile=PX cuts
+        frames into PX-pixel squares, each gazed at the gazer's input size.
+        """
+        return VideoGazer(self, tile=tile, chunk_len=chunk_len, batch_size=batch_size, overlap=overlap).gaze(
+            video, gazing_ratio=gazing_ratio, task_loss_requirement=task_loss_requirement, progress=progress)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, grid={self.grid.describe()!r}, device={self.device})"

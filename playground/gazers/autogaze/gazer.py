@@ -6,7 +6,7 @@
   retarget the gazes to another resolution by tiles (the reference's `input_res_adapt`).
 - `stream(frames, ...)`: one frame at a time, carrying the conv and KV caches; each yielded
   `GazeResult` holds that frame only (frame-local ids) and equals the matching frame of `gaze`.
-- `gaze_video(video, ...)`: a whole video, handed to `whole_video.VideoGazer` (chunks and tiles).
+- `gaze_video(video, ...)` (from `Gazer`): a whole video by chunks and tiles (`playground.whole_video`).
 
 The per-frame decoding itself is `models.autogaze_model.GazeSession`; this module turns its raw
 per-frame gazes (`_Clips`) into `GazeResult`s with the reference's global ids (B clips, T frames,
@@ -22,16 +22,15 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ...device import autocast
 from ...errors import check
 from ...gaze import GazeResult
 from ...geometry import MultiScaleGrid
+from ...tiling import tile_layout
 from ...models.autogaze_model import AutoGazeNet, FrameGaze, GazeSession
 from ..base import Gazer, check_threshold, frame_budgets
 from .preprocess import Preprocessor, frame_source
-from .whole_video import CHUNK_LEN, VideoGaze, VideoGazer
 
 
 @dataclass
@@ -234,12 +233,11 @@ class AutoGazeGazer(Gazer):
         B, T, H, W = clips.shape[:4]
         side = target.canvas
         x = self.preprocess(clips, size=(side, side))  # squash to the target canvas (identity if already square)
-        tile_sides = self.grid.sides
-        n = math.ceil(target.sides[-1] / tile_sides[-1])  # tiles per side
-        tile_px = tile_sides[-1] * target.patch_size
-        pad = n * tile_px - side
-        x = F.pad(x, (0, pad, 0, pad))  # zeros in normalised space, right and bottom
-        tiles = x.view(B, T, 3, n, tile_px, n, tile_px).permute(0, 3, 5, 1, 2, 4, 6).reshape(B * n * n, T, 3, tile_px, tile_px)
+        tile_px = self.grid.sides[-1] * target.patch_size
+        layout = tile_layout(side, side, tile_px)
+        n = layout.rows  # tiles per side
+        # Zeros in normalised space pad right and bottom; tiles come out (N, B, T, 3, t, t), clip-major below.
+        tiles = layout.cut(x, fill=0.0, channels_last=False).transpose(0, 1).reshape(B * n * n, T, 3, tile_px, tile_px)
         raw = self._gaze_tensor(tiles, budgets, threshold)
         return _merge_tiles(raw, self.grid, target, B, n)
 
@@ -278,17 +276,6 @@ class AutoGazeGazer(Gazer):
     def weights_changed(self) -> None:
         """Call after changing the weights in place (an optimiser step): inference re-reads them."""
         self.net.fuse()
-
-    # ---- whole videos -----------------------------------------------------------------------
-    def gaze_video(self, video: Any, gazing_ratio: float | None = None, task_loss_requirement: float | None = None,
-                   tile: int | None = None, chunk_len: int = CHUNK_LEN, batch_size: int = 8,
-                   progress: Callable[[int, int | None], None] | None = None) -> VideoGaze:
-        """Gaze a whole video of any length and size by `chunk_len`-frame chunks and square tiles.
-
-        `VideoGazer(self, tile, chunk_len, batch_size).gaze(...)`: see there for the arguments.
-        """
-        return VideoGazer(self, tile=tile, chunk_len=chunk_len, batch_size=batch_size).gaze(
-            video, gazing_ratio=gazing_ratio, task_loss_requirement=task_loss_requirement, progress=progress)
 
 
 # ---- building results -----------------------------------------------------------------------

@@ -1,0 +1,310 @@
+"""Whole-video gazing for any gazer: any length by chunks of frames, any size by square tiles.
+
+`VideoGazer(gazer, tile, chunk_len, batch_size)` cuts frames into `chunk_len`-frame chunks (16,
+the clip length AutoGaze was trained on) and each chunk into the tiles of a `tiling.TileLayout`
+(`tile=None`: the whole frame as one tile, which the gazer squashes to its canvas as `gaze`
+does). Every (chunk, tile) is an independent clip, gazed `batch_size` at a time by the gazer's
+`gaze`, whichever gazer it is (AutoGaze or a training-free one).
+
+- `VideoGazer.chunks(video)` is a generator of `ChunkGaze` (as SAM 2's video predictor yields
+  per-frame results): memory holds one chunk and one batch of clips, whatever the video's length.
+  The CLI, the app, `gaze-dataset` and the scale benchmark consume it.
+- `VideoGazer.gaze(video)` joins the chunks into one `VideoGaze` (per-tile gazes over all frames,
+  and the way back to frame pixels): the API's `gaze_video`.
+
+Shapes: T frames, H x W frame pixels, N tiles, th x tw tile pixels.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+import torch
+
+from .errors import check
+from .gaze import GazeResult
+from .tiling import PAD_RGB, TileLayout, tile_layout
+from .video import as_clips
+
+CHUNK_LEN = 16  # frames per chunk in whole-video gazing: the clip length AutoGaze was trained on
+
+__all__ = ["CHUNK_LEN", "PAD_RGB", "ChunkGaze", "VideoGaze", "VideoGazer", "frame_chunks"]
+
+
+@dataclass
+class ChunkGaze:
+    """One chunk of a whole-video gaze: its frames, their tiles and the tiles' gazes."""
+
+    start: int  # index of the chunk's first frame among the frames gazed
+    frames: np.ndarray  # uint8 (T, H, W, 3) the chunk's frames as given
+    tiles: np.ndarray  # uint8 (N, T, th, tw, 3) the tile clips (`layout.cut(frames)`)
+    gaze: GazeResult  # (B = N tiles, T) the gazes of the tile clips
+    layout: TileLayout  # where the tiles lie in the frame
+
+    @property
+    def num_frames(self) -> int:
+        return self.frames.shape[0]
+
+
+class VideoGazer:
+    """Gazes whole videos with any `Gazer`, chunk by chunk and tile by tile.
+
+    Args:
+        gazer: the gazer whose `gaze` each batch of clips goes through.
+        tile: tile side in frame pixels; None: the whole frame is one tile (squashed by the
+            gazer, as `gaze` does). The frame is padded right and bottom to whole tiles with the
+            colour that normalises to ~0 (`tiling.PAD_RGB`, as the reference pads).
+        chunk_len: frames per chunk (each chunk of each tile is an independent clip).
+        batch_size: clips (chunk x tile) gazed together.
+        overlap: pixels shared by neighbouring tiles.
+    """
+
+    def __init__(self, gazer, tile: int | None = None, chunk_len: int = CHUNK_LEN, batch_size: int = 8,
+                 overlap: int = 0):
+        check(isinstance(chunk_len, int) and chunk_len > 0, f"chunk_len must be a positive integer, got {chunk_len!r}")
+        check(isinstance(batch_size, int) and batch_size > 0, f"batch_size must be a positive integer, got {batch_size!r}")
+        check(tile is None or (isinstance(tile, (int, np.integer)) and tile >= 16),
+              f"tile must be None (the whole frame) or at least 16 px, got {tile!r}")
+        self.gazer, self.tile, self.chunk_len, self.batch_size, self.overlap = gazer, tile, chunk_len, batch_size, overlap
+
+    def settings(self, gazing_ratio, task_loss_requirement) -> dict[str, Any]:
+        return {"gazing_ratio": gazing_ratio, "task_loss_requirement": task_loss_requirement, "tile": self.tile,
+                "overlap": self.overlap, "chunk_len": self.chunk_len, "batch_size": self.batch_size,
+                "source": getattr(self.gazer, "source", self.gazer.name)}
+
+    def chunks(self, video: Any, gazing_ratio: float | None = None, task_loss_requirement: float | None = None,
+               progress: Callable[[int, int | None], None] | None = None, total_frames: int | None = None
+               ) -> Iterator[ChunkGaze]:
+        """Gaze a whole video; yield each chunk, in order, once all its tiles are gazed.
+
+        Clips are gazed `batch_size` at a time as the frames arrive (a batch may span chunks when a
+        chunk has fewer tiles than that); a last, shorter chunk is gazed in batches of its own.
+
+        Args:
+            video: uint8 (T, H, W, 3), a path, or an iterable of uint8 frames (H, W, 3) or chunks
+                (t, H, W, 3) (read lazily: then only a chunk and a batch of clips are held).
+            gazing_ratio: float cap per frame and tile, as in `Gazer.gaze`.
+            task_loss_requirement: as in `Gazer.gaze`.
+            progress: called as progress(done_clips, total_clips or None) after every batch.
+            total_frames: the frame count of a lazy `video`, for the progress total.
+        """
+        check(gazing_ratio is None or np.isscalar(gazing_ratio), "whole-video gazing takes a single float gazing_ratio")
+        source, total = _frame_source(video)
+        total = total if total is not None else total_frames
+        layout: TileLayout | None = None
+        queue: list[tuple[int, int, np.ndarray]] = []  # (chunk, tile, clip) waiting to be gazed
+        pending: dict[int, dict[str, Any]] = {}  # chunk -> its frames, tiles and gazed tiles so far
+        done, next_out = 0, 0
+
+        def run(batch: list[tuple[int, int, np.ndarray]]) -> None:
+            nonlocal done
+            result = self.gazer.gaze(np.stack([clip for _, _, clip in batch]), gazing_ratio=gazing_ratio,
+                                     task_loss_requirement=task_loss_requirement)
+            for j, (c, k, _) in enumerate(batch):
+                pending[c]["gazed"][k] = result.clip(j)
+            done += len(batch)
+            if progress is not None:
+                progress(done, None if total is None else math.ceil(total / self.chunk_len) * layout.num_tiles)
+
+        def finished() -> Iterator[ChunkGaze]:
+            nonlocal next_out
+            while next_out in pending and len(pending[next_out]["gazed"]) == layout.num_tiles:
+                item = pending.pop(next_out)
+                gaze = _stack_tiles([item["gazed"][k] for k in range(layout.num_tiles)])
+                yield ChunkGaze(item["start"], item["frames"], item["tiles"], gaze, layout)
+                next_out += 1
+
+        c, start = -1, 0
+        for c, chunk in enumerate(frame_chunks(source, self.chunk_len)):
+            if layout is None:
+                layout = tile_layout(chunk.shape[1], chunk.shape[2], self.tile, self.overlap)
+            check(chunk.shape[1:3] == (layout.height, layout.width), "every frame of a video must have the same size")
+            tiles = layout.cut(chunk)
+            pending[c] = {"start": start, "frames": chunk, "tiles": tiles, "gazed": {}}
+            start += len(chunk)
+            queue += [(c, k, tiles[k]) for k in range(layout.num_tiles)]
+            # Gaze as soon as a full batch of equal-length clips is waiting (bounded memory).
+            while len(queue) >= self.batch_size and len(queue[0][2]) == len(queue[self.batch_size - 1][2]):
+                run(queue[:self.batch_size])
+                del queue[:self.batch_size]
+                yield from finished()
+        check(layout is not None, "the video has zero frames")
+        for length in sorted({len(clip) for _, _, clip in queue}, reverse=True):
+            group = [item for item in queue if len(item[2]) == length]
+            for i in range(0, len(group), self.batch_size):
+                run(group[i:i + self.batch_size])
+        yield from finished()
+
+    def gaze(self, video: Any, gazing_ratio: float | None = None, task_loss_requirement: float | None = None,
+             progress: Callable[[int, int | None], None] | None = None) -> "VideoGaze":
+        """Gaze a whole video of any length and size; all chunks joined (see `chunks`).
+
+        Caches are not carried across chunks: the model was trained on 16-frame clips, and this
+        keeps memory bounded by `batch_size` clips whatever the video length.
+
+        Returns:
+            VideoGaze: per-tile gazes over all frames and their mapping to frame pixels.
+        """
+        start = time.perf_counter()
+        parts = [(c.gaze, c.layout) for c in self.chunks(video, gazing_ratio, task_loss_requirement, progress)]
+        gaze = _join_chunks([g for g, _ in parts])
+        gaze.gazer, gaze.loss_kind = self.gazer.name, self.gazer.loss_kind
+        gaze.seconds = {"gaze": time.perf_counter() - start}
+        gaze.settings = self.settings(gazing_ratio, task_loss_requirement)
+        return VideoGaze(gaze=gaze, layout=parts[0][1], chunk_len=self.chunk_len)
+
+
+def _frame_source(video: Any) -> tuple[Iterable[np.ndarray], int | None]:
+    """An array/path -> its frames (1, H, W, 3) one by one and T; an iterable -> its items, None."""
+    if isinstance(video, (str, np.ndarray, torch.Tensor)) or hasattr(video, "__fspath__"):
+        clips = as_clips(video)
+        check(clips.shape[0] == 1, f"whole-video gazing takes one video, got a batch of {clips.shape[0]}")
+        return (clips[0, t:t + CHUNK_LEN] for t in range(0, clips.shape[1], CHUNK_LEN)), clips.shape[1]
+    check(isinstance(video, Iterable), f"cannot read frames from {type(video).__name__}")
+    return video, None
+
+
+def frame_chunks(items: Iterable[Any], chunk_len: int) -> Iterator[np.ndarray]:
+    """uint8 frames (H, W, 3), (1, H, W, 3) or runs (t, H, W, 3), in order -> consecutive chunks
+    (chunk_len, H, W, 3); the last may be shorter."""
+    buffer: list[np.ndarray] = []
+    held = 0
+    for item in items:
+        item = item.detach().cpu().numpy() if isinstance(item, torch.Tensor) else np.asarray(item)
+        check(item.dtype == np.uint8 and item.ndim in (3, 4) and item.shape[-1] == 3,
+              f"frames must be uint8 (H,W,3) or (T,H,W,3), got {item.dtype} {tuple(item.shape)}")
+        item = item[None] if item.ndim == 3 else item
+        buffer.append(item)
+        held += len(item)
+        while held >= chunk_len:
+            run = np.concatenate(buffer) if len(buffer) > 1 else buffer[0]
+            yield np.ascontiguousarray(run[:chunk_len])
+            rest = run[chunk_len:]
+            buffer, held = ([rest] if len(rest) else []), len(rest)
+    if held:
+        yield np.ascontiguousarray(np.concatenate(buffer))
+
+
+def _stack_tiles(per_tile: list[GazeResult]) -> GazeResult:
+    """Single-clip gazes of one chunk's tiles -> one batch (B = tiles)."""
+    return _join_chunks([[r] for r in per_tile], by_tile=True)
+
+
+def _join_chunks(parts: list, by_tile: bool = False) -> GazeResult:
+    """Join gazes: `by_tile`, per_tile[k] = [single-clip result] -> B = tiles; otherwise a list of
+    chunk batches (B = tiles, T = chunk) -> one batch over all frames.
+
+    Frames are padded to the longest tile, as in any batch.
+    """
+    per_tile = parts if by_tile else [[chunk.clip(k) for chunk in parts] for k in range(parts[0].batch_size)]
+    first = per_tile[0][0]
+    has_loss = first.loss is not None
+    slots, losses, frame_loss = [], [], []
+    for chunks in per_tile:
+        slots.append([r.frame_slots(0, t).tolist() for r in chunks for t in range(r.num_frames)])
+        if has_loss:
+            losses.append([r.frame_values(r.loss, 0, t).tolist() for r in chunks for t in range(r.num_frames)])
+        if first.frame_loss is not None:
+            frame_loss.append(torch.cat([r.frame_loss for r in chunks], 1))
+    out = GazeResult.from_frame_slots(slots, first.grid, losses=losses if has_loss else None,
+                                      frame_loss=torch.cat(frame_loss, 0) if frame_loss else None,
+                                      loss_kind=first.loss_kind, gazer=first.gazer)
+    out.settings = dict(first.settings)
+    return out
+
+
+# ---- whole-video result ---------------------------------------------------------------------
+
+
+@dataclass
+class VideoGaze:
+    """Gazes of a whole video, per tile, with the way back to the video's pixels.
+
+    `gaze` has one clip per tile (B = tiles, row-major as in `layout.origins`) and every frame of
+    the video (T); its slot ids refer to the tile squashed to the gazer's canvas (`gaze.grid`).
+    `layout.canvas_to_frame` (used by `boxes`) maps a slot box to frame pixels.
+    """
+
+    gaze: GazeResult  # (B = tiles, T = video frames) per-tile gazes, frames of all chunks concatenated
+    layout: TileLayout  # tile size and origins in the original frame
+    chunk_len: int  # frames per independently gazed chunk
+
+    @property
+    def num_frames(self) -> int:
+        return self.gaze.num_frames
+
+    def boxes(self, frame: int) -> dict[str, np.ndarray]:
+        """The gazed patches of one frame in original-frame pixels.
+
+        Returns:
+            dict with `boxes` (n, 4) int64 (y0, x0, y1, x1) end-exclusive, clipped to the frame;
+            `scale` (n,) scale index (0 = coarsest); `tile` (n,) tile index; `slot` (n,) local id
+            on the tile grid; `loss` (n,) the gazer's loss after that gaze (NaN if it has none).
+            Boxes that fall wholly in a tile's padding are dropped.
+        """
+        check(0 <= frame < self.num_frames, f"frame {frame} is outside 0..{self.num_frames - 1}")
+        return tile_boxes(self.gaze, self.layout, frame)
+
+    def coverage(self, frame: int) -> np.ndarray:
+        """(H, W) int8: the finest scale index gazed at each pixel of the frame, -1 where none.
+
+        Each tile's map is `grid.finest_scale_map` at the tile's size (each pixel takes the cell
+        under its centre), placed at the tile's origin and cut at the frame's edge; where tiles
+        overlap, the finer scale wins.
+        """
+        check(0 <= frame < self.num_frames, f"frame {frame} is outside 0..{self.num_frames - 1}")
+        return frame_coverage(self.gaze.slot_mask()[:, frame], self.gaze.grid, self.layout)
+
+    def summary(self) -> str:
+        g = self.gaze
+        return (f"{g.gazer}: {self.num_frames} frames of {self.layout.width}x{self.layout.height} as "
+                f"{self.layout.describe()}; {g.num_gazed} gazes "
+                f"({100 * g.kept_fraction:.1f}% of tile slots), {g.seconds.get('gaze', 0):.2f} s")
+
+
+def tile_boxes(gaze: GazeResult, layout: TileLayout, frame: int) -> dict[str, np.ndarray]:
+    """`VideoGaze.boxes` for a gaze with B = tiles of `layout` (any chunk's or the whole video's)."""
+    grid = gaze.grid
+    rows: dict[str, list] = {"boxes": [], "scale": [], "tile": [], "slot": [], "loss": []}
+    for k in range(gaze.batch_size):
+        slots = gaze.frame_slots(k, frame)
+        if not len(slots):
+            continue
+        boxes = layout.canvas_to_frame(k, grid.boxes(slots), grid.canvas)
+        keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        rows["boxes"].append(boxes[keep])
+        rows["scale"].append(grid.split_local(slots)[0][keep])
+        rows["tile"].append(np.full(int(keep.sum()), k))
+        rows["slot"].append(slots[keep])
+        loss = (gaze.frame_values(gaze.loss, k, frame).numpy() if gaze.loss is not None
+                else np.full(len(slots), np.nan, np.float32))
+        rows["loss"].append(loss[keep])
+    empty = {"boxes": np.zeros((0, 4), np.int64)}
+    return {key: np.concatenate(v) if v else empty.get(key, np.zeros(0)) for key, v in rows.items()}
+
+
+def frame_coverage(mask: torch.Tensor, grid, layout: TileLayout, height: int | None = None,
+                   width: int | None = None) -> np.ndarray:
+    """(N, S) bool per-tile slot masks of one frame -> (h, w) int8 finest gazed scale, -1 where none.
+
+    At the frame's size by default, or at (height, width) (e.g. a preview): each tile's map is
+    `grid.finest_scale_map` at the tile's extent at that size, so the frame is never drawn larger
+    than asked.
+    """
+    height, width = height or layout.height, width or layout.width
+    sy, sx = height / layout.height, width / layout.width
+    th, tw = layout.tile_shape
+    out = np.full((height, width), -1, dtype=np.int8)
+    for k, (y0, x0) in enumerate(layout.origins):
+        top, left = round(y0 * sy), round(x0 * sx)
+        bottom, right = round((y0 + th) * sy), round((x0 + tw) * sx)
+        if bottom <= top or right <= left or top >= height or left >= width:
+            continue
+        tile_map = grid.finest_scale_map(mask[k], bottom - top, right - left).numpy()
+        region = out[top:bottom, left:right]
+        np.maximum(region, tile_map[:region.shape[0], :region.shape[1]], out=region)
+    return out
