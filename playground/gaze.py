@@ -195,6 +195,15 @@ class GazeResult:
                                            loss_kind=self.loss_kind, seconds=dict(self.seconds),
                                            gazer=self.gazer, settings=dict(self.settings))
 
+    def select(self, indices: Sequence[int] | slice) -> "GazeResult":
+        """Some clips of the batch, as a batch (per-frame counts and padding kept as they are)."""
+        index = torch.arange(self.batch_size)[indices] if isinstance(indices, slice) else torch.as_tensor(indices)
+        check(index.numel() > 0, "select needs at least one clip")
+        return replace(self, gazing_pos=self.gazing_pos[index], if_padded_gazing=self.if_padded_gazing[index],
+                       loss=None if self.loss is None else self.loss[index],
+                       frame_loss=None if self.frame_loss is None else self.frame_loss[index],
+                       seconds=dict(self.seconds), settings=dict(self.settings))
+
     def frame_values(self, values: torch.Tensor, clip: int, frame: int) -> torch.Tensor:
         """Per-entry values (B, N) of one clip and frame, padding removed: (n,) in gaze order (e.g. the loss trace)."""
         start = int(self.num_gazing_each_frame[:frame].sum())

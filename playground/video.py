@@ -397,19 +397,21 @@ class FrameStream:
 
 
 def stream_video(path: str | Path, chunk_len: int = 16, num_frames: int | None = None, fps: float | None = None,
-                 start: float = 0.0, max_side: int | None = None,
+                 start: float = 0.0, max_side: int | None = None, sampling: str = "first",
                  max_frame_pixels: int | None = MAX_FRAME_PIXELS) -> FrameStream:
-    """Read consecutive frames of a video (every frame, or one every 1/fps s) in chunks of `chunk_len`.
+    """Read frames of a video in chunks of `chunk_len`: every frame, one every 1/fps s, or N spread.
 
     Unlike `read_video`, nothing bounds the frame count: only one chunk is decoded at a time. A
-    `.npy` clip (T,H,W,3) is memory-mapped and cut the same way.
+    `.npy` clip (T,H,W,3) is memory-mapped and cut the same way (its first `num_frames`).
 
     Args:
         path: a video file or a uint8 `.npy` clip.
         chunk_len: frames per chunk (> 0).
-        num_frames: stop after this many frames (None: to the end).
-        fps: one frame every 1/fps seconds instead of every frame.
+        num_frames: at most this many frames (None: to the end).
+        fps: one frame every 1/fps seconds from `start` (overrides `sampling`).
         start: start time in seconds (ignored for `.npy`).
+        sampling: "first" (consecutive frames from `start`) or "uniform" (`num_frames` spread over
+            the rest of the video, as `read_clip` samples).
         max_side: decode to a long side of at most this (None: the native size).
         max_frame_pixels: refuse source frames of more pixels than this (None: no limit but MAX_SIDE).
     """
@@ -417,16 +419,19 @@ def stream_video(path: str | Path, chunk_len: int = 16, num_frames: int | None =
     check(isinstance(chunk_len, (int, np.integer)) and chunk_len > 0, f"chunk_len must be a positive integer, got {chunk_len!r}")
     if path.suffix.lower() == ".npy":
         return _stream_npy(path, chunk_len, num_frames)
-    _check_knobs(num_frames, "fps" if fps else "first", fps, start, None, max_side)
+    sampling = "fps" if fps else sampling
+    _check_knobs(num_frames, sampling, fps, start, None, max_side)
     info, reader, (height, width) = _probe(path, max_side, max_frame_pixels)
-    index = sample_indices(info, num_frames, "fps" if fps else "first", fps, start)
+    index = sample_indices(info, num_frames, sampling, fps, start)
     threads = _decoder_threads(info.height, info.width)
 
     def chunks() -> Iterator[np.ndarray]:
         for lo in range(0, len(index), chunk_len):
             yield _decode(path, reader, index[lo:lo + chunk_len], height, width, threads)
 
-    return FrameStream(path, info, index, height, width, float(fps or info.fps), chunks())
+    play_fps = fps or (info.fps if sampling == "first" else
+                       max(1.0, min(info.fps, len(index) / max(info.duration_s - start, 1e-6))))
+    return FrameStream(path, info, index, height, width, float(play_fps), chunks())
 
 
 def _stream_npy(path: Path, chunk_len: int, num_frames: int | None) -> FrameStream:

@@ -128,6 +128,12 @@ def overlay_frames(frames: np.ndarray | torch.Tensor, gaze: GazeResult | dict, c
     return _paint(frames, finest, edges, gaze.grid.num_scales, alpha, dim)
 
 
+def paint_scales(frames: np.ndarray, finest: np.ndarray, num_scales: int, alpha: float = 0.45,
+                 dim: float = DIM) -> np.ndarray:
+    """uint8 (T, H, W, 3) frames with each pixel's finest gazed scale (T, H, W; -1 = none) blended in, as `overlay_frames`."""
+    return _paint(frames, finest, np.full(finest.shape, -1, np.int64), num_scales, alpha, dim)
+
+
 def _paint(frames: np.ndarray, finest: np.ndarray, edges: np.ndarray, num_scales: int, alpha: float,
            dim: float) -> np.ndarray:
     """Blend scale colours into (T, H, W, 3) frames where `finest` >= 0, dim elsewhere, draw `edges` solid."""

@@ -12,7 +12,8 @@ import numpy as np
 
 from .. import knobs
 from ..errors import PlaygroundError, check
-from ..video import MAX_FRAME_PIXELS, READ_SIDE, DecodeLimitError, read_clip
+from ..video import MAX_FRAME_PIXELS, READ_SIDE, DecodeLimitError, FrameStream, read_clip, stream_video
+from ..whole_video import CHUNK_LEN
 
 
 def knob(check_value: Callable, *args) -> Callable[[str], Any]:
@@ -71,28 +72,42 @@ def _side(text: str) -> int:
     return value
 
 
-def add_video_arguments(parser: argparse.ArgumentParser, frames: int = 16) -> None:
+def frame_count_or_all(text: str) -> int | str:
+    """argparse type for --frames where `all` is allowed: a positive whole number, or "all"."""
+    return "all" if str(text).strip().lower() == "all" else positive_int(text)
+
+
+def add_video_arguments(parser: argparse.ArgumentParser, frames: int = 16, streamed: bool = False) -> None:
     """Frame-sampling options shared by the subcommands that read a video, and the read's size and limits.
 
-    `frames` is the subcommand's default frame count. The limits' defaults are lower than the API's
+    `frames` is the subcommand's default frame count. `streamed`: the subcommand can also read the
+    video chunk by chunk (`--frames all`, `--tile`), where the limits below do not apply and
+    `--max-side` defaults to the native size when tiling. The limits' defaults are lower than the API's
     (`playground.video`): a gaze run keeps its frames several times over (rebuild, metrics, overlay
     videos: about 85 bytes a decoded pixel and 6 MB a frame, measured), and these keep one run
     within about 1.5 GB.
     """
     parser.add_argument("video", help="video file (mp4/webm/mov/avi/mkv) or a uint8 .npy array (T,H,W,3)")
-    parser.add_argument("--frames", type=positive_int, default=frames, help=f"frames to sample (default {frames})")
+    if streamed:
+        parser.add_argument("--frames", type=frame_count_or_all, default=frames, metavar="N|all",
+                            help=f"frames to sample, spread over the video (default {frames}); all = every frame "
+                                 "(or every 1/fps s), read and gazed chunk by chunk")
+    else:
+        parser.add_argument("--frames", type=positive_int, default=frames, help=f"frames to sample (default {frames})")
     parser.add_argument("--fps", type=knob(knobs.fps, "--fps"), default=None,
                         help="sample at this frame rate instead of spreading --frames uniformly")
     parser.add_argument("--start", type=float, default=0.0, help="start time in seconds (default 0)")
-    parser.add_argument("--max-side", type=_side, default=READ_SIDE, metavar="PX",
+    tiled = "; with --tile, the native size" if streamed else ""
+    parser.add_argument("--max-side", type=_side, default=None if streamed else READ_SIDE, metavar="PX",
                         help="decode frames straight to a long side of at most PX, aspect kept, never upscaled (the "
                              f"gazers resize to their 224 px input themselves; default {READ_SIDE}, as in the app "
-                             "and the API; 0 = native size)")
+                             f"and the API{tiled}; 0 = native size)")
+    chunked = " (not when read chunk by chunk: --frames all or --tile)" if streamed else ""
     parser.add_argument("--max-frames", type=nonnegative_int, default=128, metavar="N",
-                        help="refuse to read more than N frames (default 128; 0 = no limit)")
+                        help=f"refuse to read more than N frames{chunked} (default 128; 0 = no limit)")
     parser.add_argument("--max-pixels", type=nonnegative_int, default=12_000_000, metavar="N",
-                        help="refuse to decode more than N pixels in all, frames x height x width at the read size "
-                             "(default 12000000, 92 frames of 480x270; 0 = no limit)")
+                        help=f"refuse to decode more than N pixels in all, frames x height x width at the read size"
+                             f"{chunked} (default 12000000, 92 frames of 480x270; 0 = no limit)")
     parser.add_argument("--max-frame-pixels", type=nonnegative_int, default=MAX_FRAME_PIXELS, metavar="N",
                         help=f"refuse source frames of more than N pixels, width x height (default {MAX_FRAME_PIXELS}, "
                              "DCI 8K; 0 = no limit)")
@@ -101,9 +116,10 @@ def add_video_arguments(parser: argparse.ArgumentParser, frames: int = 16) -> No
 def read_frames(args: argparse.Namespace) -> tuple[np.ndarray, float]:
     """The frames the user asked for, uint8 (T,H,W,3), read at --max-side within the limits, and the
     frame rate to play them at."""
+    max_side = READ_SIDE if args.max_side is None else args.max_side
     try:
         frames, play_fps, _ = read_clip(args.video, num_frames=args.frames, fps=args.fps, start=args.start,
-                                        max_side=args.max_side or None, max_frames=args.max_frames or None,
+                                        max_side=max_side or None, max_frames=args.max_frames or None,
                                         max_pixels=args.max_pixels or None,
                                         max_frame_pixels=args.max_frame_pixels or None)
     except DecodeLimitError as exc:
@@ -111,3 +127,17 @@ def read_frames(args: argparse.Namespace) -> tuple[np.ndarray, float]:
                           "max_frames": "lower --frames, or raise --max-frames (0 = no limit)",
                           "max_pixels": "lower --frames or --max-side, or raise --max-pixels (0 = no limit)"}) from None
     return frames, play_fps
+
+
+def stream_frames(args: argparse.Namespace, tiled: bool) -> FrameStream:
+    """The frames the user asked for, read chunk by chunk (`--frames all` or `--tile`): at the native size
+    when tiling unless --max-side says otherwise, else at the read size of `read_frames`."""
+    max_side = (None if tiled else READ_SIDE) if args.max_side is None else (args.max_side or None)
+    every = args.frames == "all"
+    try:
+        return stream_video(args.video, chunk_len=CHUNK_LEN, num_frames=None if every else args.frames, fps=args.fps,
+                            start=args.start, max_side=max_side, sampling="first" if every else "uniform",
+                            max_frame_pixels=args.max_frame_pixels or None)
+    except DecodeLimitError as exc:
+        raise exc.remedy({"max_frame_pixels": "downscale the video first, or raise --max-frame-pixels (0 = no limit)"}
+                         ) from None

@@ -1,5 +1,13 @@
 """`python -m playground gaze VIDEO`: gaze a video, rebuild it, and write gaze.json, metrics.csv and
-the overlay and reconstruction videos into --out, staged beside it and moved into place at the end."""
+the overlay and reconstruction videos into --out, staged beside it and moved into place at the end.
+
+Two reads, one set of outputs:
+- by default, `--frames N` frames spread over the video are read at `--max-side` and gazed as one
+  clip, exactly as the app and `gazer.gaze` do;
+- with `--tile PX` or `--frames all`, the video is read, gazed (every 16-frame chunk of every
+  tile, `--batch-size` clips at a time), rebuilt and written chunk by chunk (`playground.video_run`),
+  so memory is bounded by the batch, not by the video's length or size.
+"""
 
 from __future__ import annotations
 
@@ -19,14 +27,18 @@ from ..report import psnr_text, write_gaze_json, write_metrics_csv
 from ..staging import staging_folder
 from ..video import write_video
 from ..viz import overlay_frames
-from .args import add_video_arguments, check_out_folder, knob, read_frames
+from ..tiling import tile_layout
+from ..video import MAX_SIDE
+from ..video_run import PREVIEW_WIDTH, preview_size, run_video
+from ..whole_video import CHUNK_LEN
+from .args import add_video_arguments, check_out_folder, knob, read_frames, stream_frames, whole_number
 
 
 def add_parser(subparsers) -> None:
     """Register the `gaze` subcommand on the main CLI's subparsers."""
     p = subparsers.add_parser("gaze", help="gaze a video, rebuild it, write overlay/reconstruction/metrics",
                               description="Gaze a video and rebuild it from the gazed patches.")
-    add_video_arguments(p)
+    add_video_arguments(p, streamed=True)
     p.add_argument("--gazer", default="greedy",
                    help="greedy | framediff | random | full | an AutoGaze hub id or folder (default greedy)")
     p.add_argument("--reconstructor", default="paint",
@@ -42,6 +54,14 @@ def add_parser(subparsers) -> None:
     p.add_argument("--clip-len", type=knob(knobs.clip_len, "--clip-len"), default=knobs.CLIP_LEN,
                    help="AutoGaze restarts its caches every N frames (it was trained on 16-frame clips; "
                         "default 16; 0 = carry them over all frames, as the reference's single call)")
+    p.add_argument("--tile", type=whole_number(16, MAX_SIDE), default=None, metavar="PX",
+                   help="cut frames (at the native size unless --max-side) into PX-pixel squares and gaze every 16-frame "
+                        "chunk of every tile; the overlay shows the tile grid (default: the whole frame as one tile)")
+    p.add_argument("--batch-size", type=whole_number(1, 4096), default=8,
+                   help="clips (chunk x tile) gazed and rebuilt together with --tile or --frames all (default 8)")
+    p.add_argument("--preview-width", type=whole_number(0, MAX_SIDE), default=PREVIEW_WIDTH, metavar="PX",
+                   help=f"with --tile or --frames all, write the videos at most PX wide (default {PREVIEW_WIDTH}; "
+                        "0 = the frame's width)")
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: $PLAYGROUND_DEVICE, else auto)")
     p.add_argument("--out", default="gaze_out", help="output folder (default ./gaze_out)")
     p.set_defaults(func=run)
@@ -70,6 +90,8 @@ def publish(tmp: Path, out: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the `gaze` subcommand; returns the exit status."""
+    if args.tile is not None or args.frames == "all":
+        return run_streamed(args)
     out = check_out_folder(args.out)
     started = time.perf_counter()
     frames, fps = read_frames(args)
@@ -84,6 +106,49 @@ def run(args: argparse.Namespace) -> int:
         publish(tmp, out)
     print(summary_text(args, frames, gaze, rec, time.perf_counter() - started, out))
     return 0
+
+
+def run_streamed(args: argparse.Namespace) -> int:
+    """`gaze --tile PX` / `--frames all`: read, gaze, rebuild and write chunk by chunk (`playground.video_run`)."""
+    out = check_out_folder(args.out)
+    started = time.perf_counter()
+    stream = stream_frames(args, tiled=args.tile is not None)
+    gazer = load_gazer(args.gazer, device=args.device, **applicable_options(args.gazer, clip_len=args.clip_len))
+    reconstructor = load_reconstructor(args.reconstructor, device=args.device)
+    layout = tile_layout(stream.height, stream.width, args.tile)
+    total_clips = -(-stream.num_frames // CHUNK_LEN) * layout.num_tiles
+    source = {"video": str(args.video), "frames": stream.num_frames, "first_frame": int(stream.indices[0]),
+              "fps": stream.play_fps}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with staging_folder(out.parent) as tmp, tqdm(total=total_clips, desc="gazing", unit="clip", file=sys.stderr,
+                                                 disable=not (total_clips > 1 or sys.stderr.isatty())) as bar:
+        totals = run_video(stream.chunks, gazer, reconstructor, tmp, fps=stream.play_fps, tile=args.tile,
+                           batch_size=args.batch_size, gazing_ratio=args.gazing_ratio,
+                           task_loss_requirement=knobs.threshold_or_off(args.threshold),
+                           preview_width=args.preview_width or None, total_frames=stream.num_frames, source=source,
+                           progress=lambda done, total: bar.update(done - bar.n))
+        publish(tmp, out)
+    print(streamed_summary(args, stream, layout, gazer, reconstructor, totals, time.perf_counter() - started, out))
+    return 0
+
+
+def streamed_summary(args, stream, layout, gazer, reconstructor, totals, seconds: float, out: Path) -> str:
+    """The summary of a chunk-by-chunk run, on stdout."""
+    t, s = totals.to_json(), totals.seconds
+    h, w = preview_size(layout.height, layout.width, args.preview_width or None)
+    psnr = "exact" if t["psnr_db"] is None else f"{t['psnr_db']:.2f} dB"
+    return "\n".join([
+        f"video          {args.video}  ({t['frames']} frames read at {stream.width}x{stream.height} px, chunk by chunk)",
+        f"tiles          {layout.describe()}; each tile resized to the gazer's input",
+        f"gazer          {gazer.name}  threshold={args.threshold}  max ratio={args.gazing_ratio}  "
+        f"batch={args.batch_size}",
+        f"slots kept     {t['slots_kept']} / {t['slots_total']}  ({100 * t['kept_fraction']:.1f}%; "
+        f"{t['slots_kept'] / max(1, t['frames']):.1f} per frame over {t['tiles']} tile(s))",
+        f"reconstructor  {reconstructor.name}  loss {t['reconstruction_loss']:.4f}  PSNR {psnr} (mean over tiles)",
+        f"time           decode {s['decode']:.2f} s, gaze {s['gaze']:.2f} s, reconstruct {s['reconstruct']:.2f} s, "
+        f"draw+write {s['write']:.2f} s, total {seconds:.2f} s",
+        f"outputs        {out}/gaze.json metrics.csv overlay.mp4 reconstruction.mp4 (videos at {w}x{h})",
+    ])
 
 
 def summary_text(args, frames: np.ndarray, gaze, rec, seconds: float, out: Path) -> str:

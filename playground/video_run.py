@@ -1,0 +1,241 @@
+"""A whole-video run, streamed: gaze by chunks and tiles, rebuild, draw, and write the outputs.
+
+`run_video` is what `python -m playground gaze --tile PX` / `--frames all` and the app's tile
+option do. Frames come chunk by chunk (`video.stream_video`), each chunk's tiles are gazed in
+batches (`whole_video.VideoGazer.chunks`) and rebuilt in batches, and every output is written as
+the chunks pass, so memory holds one chunk and one batch whatever the video's length or size:
+
+- `overlay.mp4`: the original frames with the gazed patches coloured by scale and the tile grid
+  drawn, at most `preview_width` pixels wide;
+- `reconstruction.mp4`: the rebuilt tiles put back in place, at the same size;
+- `gaze.json`: per chunk and tile, the tile's box, its gaze (`GazeResult.to_json()`, ids on the
+  tile's canvas), its boxes in original frame pixels and its rebuild's per-frame loss and PSNR;
+- `metrics.csv`: one row per frame (summed over tiles: slots kept; averaged: loss, PSNR).
+
+Shapes: T frames of a chunk, H x W frame pixels, h x w preview pixels, N tiles.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import torch
+
+from .errors import check
+from .report import mean_psnr
+from .tiling import TileLayout
+from .video import VideoWriter, resize_frames
+from .viz import paint_scales
+from .whole_video import ChunkGaze, VideoGazer, frame_coverage, tile_boxes
+
+PREVIEW_WIDTH = 1280  # the written videos' default width for large frames
+GRID_RGB = (255, 255, 255)  # the tile grid's colour on the overlay
+OUTPUT_FILES = ("gaze.json", "metrics.csv", "overlay.mp4", "reconstruction.mp4")
+
+
+@dataclass
+class RunTotals:
+    """What a whole-video run kept and rebuilt, summed as the chunks pass."""
+
+    frames: int = 0  # frames gazed
+    tiles: int = 0  # tiles per frame
+    slots_kept: int = 0  # gazes over all frames and tiles
+    slots_total: int = 0  # frames x tiles x slots per tile
+    loss_sum: float = 0.0  # sum of per-(frame, tile) reconstruction losses
+    psnr: list = field(default_factory=list)  # per-(frame, tile) PSNR in dB (inf = exact)
+    seconds: dict[str, float] = field(default_factory=lambda: {"decode": 0.0, "gaze": 0.0, "reconstruct": 0.0,
+                                                               "write": 0.0})
+
+    @property
+    def loss(self) -> float:
+        return self.loss_sum / max(1, self.frames * self.tiles)
+
+    def to_json(self) -> dict[str, Any]:
+        psnr = mean_psnr(torch.tensor(self.psnr)) if self.psnr else float("nan")
+        return {"frames": self.frames, "tiles": self.tiles, "slots_kept": self.slots_kept,
+                "slots_total": self.slots_total, "kept_fraction": round(self.slots_kept / max(1, self.slots_total), 6),
+                "reconstruction_loss": round(self.loss, 6),
+                "psnr_db": None if not math.isfinite(psnr) else round(psnr, 4),
+                "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
+
+
+def preview_size(height: int, width: int, preview_width: int | None = PREVIEW_WIDTH) -> tuple[int, int]:
+    """(h, w) of the written videos: the frame's size, shrunk to `preview_width` wide if larger; sides even."""
+    if not preview_width or width <= preview_width:
+        return height + height % 2, width + width % 2
+    h = max(2, 2 * round(height * preview_width / width / 2))
+    return h, preview_width + preview_width % 2
+
+
+def run_video(frames: Iterable[np.ndarray], gazer, reconstructor, out: Path, *, fps: float, tile: int | None = None,
+              batch_size: int = 8, gazing_ratio: float | None = None, task_loss_requirement: float | None = None,
+              preview_width: int | None = PREVIEW_WIDTH, total_frames: int | None = None,
+              source: dict[str, Any] | None = None,
+              progress: Callable[[int, int | None], None] | None = None) -> RunTotals:
+    """Gaze, rebuild and write a whole video into the folder `out` (see the module docstring).
+
+    Args:
+        frames: uint8 chunks (t, H, W, 3) or frames (H, W, 3) in order (e.g. `FrameStream.chunks`).
+        gazer, reconstructor: a loaded `Gazer` and `Reconstructor`.
+        out: an existing folder (a staging folder: the caller moves it into place when this returns).
+        fps: the written videos' frame rate.
+        tile: tile side in frame pixels (None: the whole frame as one tile).
+        batch_size: clips (chunk x tile) gazed, and rebuilt, together.
+        gazing_ratio, task_loss_requirement: as in `Gazer.gaze`.
+        preview_width: the written videos' width for wider frames (None: the frame's width).
+        total_frames: the frame count, for progress.
+        source: what was read (path, read size, ...), recorded in gaze.json.
+        progress: called as progress(done_clips, total_clips or None).
+    """
+    out = Path(out)
+    totals = RunTotals()
+    vg = VideoGazer(gazer, tile=tile, batch_size=batch_size)
+    started = time.perf_counter()
+    with VideoWriter(out / "overlay.mp4", fps) as overlay, VideoWriter(out / "reconstruction.mp4", fps) as rebuilt, \
+            open(out / "metrics.csv", "w", newline="") as metrics, _JsonChunks(out / "gaze.json") as js:
+        rows = csv.writer(metrics)
+        rows.writerow(["frame", "tiles", "gazed", "ratio", "reconstruction_loss", "psnr_db"])
+        for chunk in vg.chunks(_timed(frames, totals.seconds), gazing_ratio, task_loss_requirement, progress,
+                               total_frames):
+            totals.seconds["gaze"] += time.perf_counter() - started  # decoding included; taken out at the end
+            if totals.frames == 0:
+                js.begin({"format": "playground.tiled-gaze/1", "source": source or {},
+                          "read_size": [chunk.layout.width, chunk.layout.height], "layout": chunk.layout.to_json(),
+                          "gazer": gazer.name, "reconstructor": reconstructor.name,
+                          "settings": vg.settings(gazing_ratio, task_loss_requirement)})
+            _write_chunk(chunk, reconstructor, batch_size, preview_width, overlay, rebuilt, rows, js, totals)
+            started = time.perf_counter()
+        totals.seconds["gaze"] -= totals.seconds["decode"]
+        js.end({"totals": totals.to_json()})
+    return totals
+
+
+def _timed(items: Iterable[Any], seconds: dict[str, float]) -> Iterable[Any]:
+    """The items of `items`, adding the time spent producing them (decoding) to seconds["decode"]."""
+    it = iter(items)
+    while True:
+        start = time.perf_counter()
+        try:
+            item = next(it)
+        except StopIteration:
+            seconds["decode"] += time.perf_counter() - start
+            return
+        seconds["decode"] += time.perf_counter() - start
+        yield item
+
+
+def _write_chunk(chunk: ChunkGaze, reconstructor, batch_size: int, preview_width, overlay: VideoWriter,
+                 rebuilt: VideoWriter, rows, js: "_JsonChunks", totals: RunTotals) -> None:
+    """Rebuild one chunk's tiles in batches, draw and write its frames, its gaze.json entry and its rows."""
+    layout, gaze, T = chunk.layout, chunk.gaze, chunk.num_frames
+    h, w = preview_size(layout.height, layout.width, preview_width)
+    start = time.perf_counter()
+    canvas = np.empty((T, h, w, 3), dtype=np.uint8)
+    loss = np.zeros((layout.num_tiles, T), np.float32)
+    psnr = np.zeros((layout.num_tiles, T), np.float32)
+    for lo in range(0, layout.num_tiles, batch_size):
+        part = list(range(lo, min(layout.num_tiles, lo + batch_size)))
+        rec = reconstructor.reconstruct(chunk.tiles[part], gaze.select(part))
+        loss[part], psnr[part] = rec.loss.numpy(), rec.psnr.numpy()
+        for j, k in enumerate(part):
+            _place(canvas, rec.frames[j].numpy(), layout, k)
+    totals.seconds["reconstruct"] += time.perf_counter() - start
+    start = time.perf_counter()
+    preview = resize_frames(chunk.frames, (h, w))
+    mask = gaze.slot_mask()  # (N, T, S)
+    finest = np.stack([frame_coverage(mask[:, t], gaze.grid, layout, h, w) for t in range(T)])
+    drawn = paint_scales(preview, finest, gaze.grid.num_scales)
+    if layout.num_tiles > 1:
+        _draw_grid(drawn, layout)
+    overlay.write(drawn)
+    rebuilt.write(canvas)
+    counts = gaze.counts().numpy()  # (N, T)
+    for t in range(T):
+        frame = chunk.start + t
+        rows.writerow([frame, layout.num_tiles, int(counts[:, t].sum()),
+                       round(float(counts[:, t].sum()) / (layout.num_tiles * gaze.grid.num_slots), 6),
+                       round(float(loss[:, t].mean()), 6), round(mean_psnr(psnr[:, t]), 4)])
+    js.add({"start": chunk.start, "num_frames": T, "tiles": [_tile_entry(chunk, k, loss[k], psnr[k])
+                                                             for k in range(layout.num_tiles)]})
+    totals.frames += T
+    totals.tiles = layout.num_tiles
+    totals.slots_kept += gaze.num_gazed
+    totals.slots_total += T * layout.num_tiles * gaze.grid.num_slots
+    totals.loss_sum += float(loss.sum())
+    totals.psnr += psnr.flatten().tolist()
+    totals.seconds["write"] += time.perf_counter() - start
+
+
+def _tile_entry(chunk: ChunkGaze, k: int, loss: np.ndarray, psnr: np.ndarray) -> dict[str, Any]:
+    """gaze.json's entry for tile k of a chunk: its box, its gaze, its boxes in frame pixels, its rebuild."""
+    one = chunk.gaze.clip(k)
+    boxes = []
+    for t in range(chunk.num_frames):
+        found = tile_boxes(one, _single(chunk.layout, k), t)
+        boxes.append([[*b, int(s)] for b, s in zip(found["boxes"].tolist(), found["scale"].tolist())])
+    return {"tile": k, "box": chunk.layout.tile_boxes()[k].tolist(), "gaze": one.to_json(),
+            "boxes": boxes,  # per frame: [y0, x0, y1, x1, scale] in original frame pixels
+            "reconstruction": {"loss": [round(float(v), 6) for v in loss],
+                               "psnr_db": [round(float(v), 4) if np.isfinite(v) else None for v in psnr]}}
+
+
+def _single(layout: TileLayout, k: int) -> TileLayout:
+    """The layout of tile k alone (so a one-clip gaze maps to that tile's place)."""
+    return TileLayout(layout.height, layout.width, layout.tile, layout.overlap, 1, 1, (layout.origins[k],))
+
+
+def _place(canvas: np.ndarray, tile_frames: np.ndarray, layout: TileLayout, k: int) -> None:
+    """Put a rebuilt tile (T, c, c, 3) at tile k's place on a preview canvas (T, h, w, 3)."""
+    h, w = canvas.shape[1:3]
+    sy, sx = h / layout.height, w / layout.width
+    (y0, x0), (th, tw) = layout.origins[k], layout.tile_shape
+    top, left, bottom, right = round(y0 * sy), round(x0 * sx), round((y0 + th) * sy), round((x0 + tw) * sx)
+    if bottom <= top or right <= left or top >= h or left >= w:
+        return
+    piece = resize_frames(tile_frames, (bottom - top, right - left))
+    region = canvas[:, top:bottom, left:right]
+    region[...] = piece[:, :region.shape[1], :region.shape[2]]
+
+
+def _draw_grid(frames: np.ndarray, layout: TileLayout) -> None:
+    """One-pixel lines at the tile edges, in place on (T, h, w, 3) preview frames."""
+    h, w = frames.shape[1:3]
+    for y0, x0 in layout.origins:
+        top, left = round(y0 * h / layout.height), round(x0 * w / layout.width)
+        if 0 < top < h:
+            frames[:, top, :] = GRID_RGB
+        if 0 < left < w:
+            frames[:, :, left] = GRID_RGB
+
+
+class _JsonChunks:
+    """gaze.json written as the chunks pass: a header object whose "chunks" list grows, then the tail."""
+
+    def __init__(self, path: Path):
+        self.path, self.file, self.count = Path(path), None, 0
+
+    def __enter__(self) -> "_JsonChunks":
+        self.file = open(self.path, "w")
+        return self
+
+    def begin(self, head: dict[str, Any]) -> None:
+        text = json.dumps(head)
+        self.file.write(text[:-1] + ', "chunks": [')
+
+    def add(self, entry: dict[str, Any]) -> None:
+        self.file.write(("," if self.count else "") + json.dumps(entry))
+        self.count += 1
+
+    def end(self, tail: dict[str, Any]) -> None:
+        check(self.count > 0, "the video has zero frames")
+        self.file.write("], " + json.dumps(tail)[1:])
+
+    def __exit__(self, *exc) -> None:
+        self.file.close()
