@@ -93,16 +93,22 @@ class TileLayout:
         check((H, W) == (self.height, self.width), f"frames of {W}x{H} px do not fit a layout of {self.width}x{self.height}")
         if self.whole_frame:
             return frames[None]
-        ph, pw = self.padded_shape
-        padded = _pad(frames, ph, pw, fill, channels_last)
+        # Each tile is filled, then its part inside the frame copied in: no padded copy of the whole frame.
         t = self.tile
         if channels_last:
-            parts = [padded[..., y:y + t, x:x + t, :] for y, x in self.origins]
+            shape = (self.num_tiles, *frames.shape[:-3], t, t, frames.shape[-1])
         else:
-            parts = [padded[..., y:y + t, x:x + t] for y, x in self.origins]
-        if isinstance(frames, torch.Tensor):
-            return torch.stack(parts)
-        return np.ascontiguousarray(np.stack(parts))
+            shape = (self.num_tiles, *frames.shape[:-2], t, t)
+        out = _filled(frames, shape, fill, channels_last)
+        for k, (y, x) in enumerate(self.origins):
+            h, w = min(t, H - y), min(t, W - x)
+            if h <= 0 or w <= 0:
+                continue
+            if channels_last:
+                out[k, ..., :h, :w, :] = frames[..., y:y + h, x:x + w, :]
+            else:
+                out[k, ..., :h, :w] = frames[..., y:y + h, x:x + w]
+        return out
 
     def paste(self, tiles: np.ndarray) -> np.ndarray:
         """Inverse of `cut` for uint8 (N, T, th, tw, 3) tiles -> (T, H, W, 3), overlaps averaged.
@@ -159,26 +165,16 @@ def tile_layout(height: int, width: int, tile: int | None = None, overlap: int =
     return TileLayout(int(height), int(width), int(tile), int(overlap), rows, cols, origins)
 
 
-def _pad(frames: Any, height: int, width: int, fill: Any, channels_last: bool) -> Any:
-    """Pad the H and W axes on the bottom/right to (height, width) with `fill` per channel."""
-    hw = (-3, -2) if channels_last else (-2, -1)
-    H, W = frames.shape[hw[0]], frames.shape[hw[1]]
-    if (H, W) == (height, width):
-        return frames
-    shape = list(frames.shape)
-    shape[hw[0]], shape[hw[1]] = height, width
-    fill_values = np.broadcast_to(np.asarray(fill), (frames.shape[-1 if channels_last else -3],))
-    if isinstance(frames, torch.Tensor):
-        out = torch.empty(shape, dtype=frames.dtype, device=frames.device)
+def _filled(like: Any, shape: tuple[int, ...], fill: Any, channels_last: bool) -> Any:
+    """An array (or tensor) of `like`'s type and dtype, of `shape`, holding `fill` per channel."""
+    channels = shape[-1] if channels_last else shape[-3]
+    values = np.broadcast_to(np.asarray(fill, dtype=np.float64), (channels,))
+    if isinstance(like, torch.Tensor):
+        out = torch.empty(shape, dtype=like.dtype, device=like.device)
         view = out if channels_last else out.movedim(-3, -1)
-        view[...] = torch.as_tensor(fill_values.astype(np.float64), dtype=frames.dtype, device=frames.device)
-        (out[..., :H, :W, :] if channels_last else out[..., :H, :W]).copy_(frames)
+        view[...] = torch.as_tensor(values, dtype=like.dtype, device=like.device)
         return out
-    out = np.empty(shape, dtype=frames.dtype)
-    if channels_last:
-        out[...] = fill_values.astype(frames.dtype)
-        out[..., :H, :W, :] = frames
-    else:
-        out[...] = fill_values.astype(frames.dtype)[:, None, None]
-        out[..., :H, :W] = frames
+    out = np.empty(shape, dtype=like.dtype)
+    view = out if channels_last else np.moveaxis(out, -3, -1)
+    view[...] = values.astype(like.dtype)
     return out

@@ -111,6 +111,7 @@ def run_video(frames: Iterable[np.ndarray], gazer, reconstructor, out: Path, *, 
                           "gazer": gazer.name, "reconstructor": reconstructor.name,
                           "settings": vg.settings(gazing_ratio, task_loss_requirement)})
             _write_chunk(chunk, reconstructor, batch_size, preview_width, overlay, rebuilt, rows, js, totals)
+            del chunk  # let it go before the next chunk is decoded
             started = time.perf_counter()
         totals.seconds["gaze"] -= totals.seconds["decode"]
         js.end({"totals": totals.to_json()})

@@ -132,6 +132,7 @@ class VideoGazer:
                 run(queue[:self.batch_size])
                 del queue[:self.batch_size]
                 yield from finished()
+            del chunk, tiles  # the next chunk is decoded before the loop rebinds them: hold one chunk, not two
         check(layout is not None, "the video has zero frames")
         for length in sorted({len(clip) for _, _, clip in queue}, reverse=True):
             group = [item for item in queue if len(item[2]) == length]
@@ -178,6 +179,10 @@ def frame_chunks(items: Iterable[Any], chunk_len: int) -> Iterator[np.ndarray]:
         check(item.dtype == np.uint8 and item.ndim in (3, 4) and item.shape[-1] == 3,
               f"frames must be uint8 (H,W,3) or (T,H,W,3), got {item.dtype} {tuple(item.shape)}")
         item = item[None] if item.ndim == 3 else item
+        if not buffer and len(item) == chunk_len:  # the source already gives chunks (stream_video): no copy
+            yield np.ascontiguousarray(item)
+            del item  # before the next chunk is decoded, so that two are never held here
+            continue
         buffer.append(item)
         held += len(item)
         while held >= chunk_len:
