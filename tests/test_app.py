@@ -39,6 +39,9 @@ def test_blocks_build_with_named_endpoints(demo):
     gaze_params = info["/gaze"]["parameters"]
     assert gaze_params[0]["parameter_name"] == "video" and not gaze_params[0]["parameter_has_default"]
     assert all(p["parameter_has_default"] for p in gaze_params[1:]), "every /gaze input but the video has a default"
+    assert [p["parameter_name"] for p in gaze_params] == ["video", "num_frames", "fps", "start", "gazer",
+                                                          "reconstructor", "threshold", "ratio", "tile"]
+    assert gaze_params[-1]["parameter_default"] == 0  # new inputs come last, off by default
     assert [p["parameter_name"] for p in info["/ask"]["parameters"]][:2] == ["video", "question"]
     assert demo._queue.max_size == callbacks.LIMITS.queue_size
 
@@ -73,6 +76,60 @@ def test_gaze_action_outputs_and_exports():
 
     frame = callbacks.frame_action(view, 2)
     assert frame.shape == panel.shape and not np.array_equal(frame, panel)
+
+
+def test_tile_zero_is_the_untiled_run():
+    plain = callbacks.gaze_action(str(SQUARE), num_frames=4, threshold=0.15, ratio=0.5, progress=quiet)
+    zero = callbacks.gaze_action(str(SQUARE), num_frames=4, threshold=0.15, ratio=0.5, tile=0, progress=quiet)
+    assert zero[-1].run.gaze is plain[-1].run.gaze  # the same cached gaze: tile 0 changes nothing
+    assert zero[-1].run.clip.read_size == (224, 224) and zero[4].shape == plain[4].shape
+    assert {Path(f).name for f in zero[8]} == {Path(f).name for f in plain[8]}
+    assert zero[-2]["settings"]["tile"] == 0 and "tiles" not in zero[-2]
+
+
+def test_tiled_gaze_runs_the_clis_whole_video_path():
+    summary, overlay, rebuilt, scrubber, panel, tokens, loss, quality, files, card, view = callbacks.gaze_action(
+        str(BUNNY), num_frames=4, tile=320, threshold=0.2, ratio=0.5, progress=quiet)
+    assert "4 tile(s) of 320 px (2 x 2) over 640x360" in summary and "native size" in summary
+    assert "\n" not in summary.split("\n\n")[0]
+    assert {Path(f).name for f in files} == {"gaze.json", "metrics.csv", "overlay.mp4", "reconstruction.mp4",
+                                             "run_card.json"}
+    from playground.video import probe_video
+
+    assert (probe_video(overlay).width, probe_video(overlay).height) == (640, 360)  # native size, under 1280 wide
+    assert probe_video(rebuilt).num_frames == 4
+    data = json.loads((Path(files[0]).parent / "gaze.json").read_text())
+    assert data["format"] == "playground.tiled-gaze/1" and data["read_size"] == [640, 360]
+    assert data["source"]["video"] == "bigbuckbunny_clip.mp4"  # the name, not the server's path
+    assert len(data["chunks"]) == 1 and len(data["chunks"][0]["tiles"]) == 4
+    totals = data["totals"]
+    assert card["results"] == {k: v for k, v in totals.items() if k != "seconds"}
+    assert card["settings"]["tile"] == 320 and card["tiles"]["rows"] == 2 and card["video"]["read_size"] == [640, 360]
+    assert f"{totals['slots_kept']} of {totals['slots_total']} slots" in summary
+    assert sum(tokens.data[0].y) == totals["slots_kept"] and len(loss.data[0].y) == 4  # from metrics.csv
+    assert quality.data[0].name == "PSNR (dB)"
+    assert panel is None and scrubber.interactive is False
+    assert callbacks.frame_action(view, 2) is None
+    curve = callbacks.curve_action(view, progress=quiet)
+    assert "not available with tiles" in curve.layout.annotations[0].text
+    page = callbacks.gaze_page_action(str(BUNNY), 4, 0, 0, "greedy", "paint", 0.2, 0.5, 8, view, progress=quiet)
+    assert "tile size must be 0" in page[0] and view.summary in page[0]  # a failed run keeps the tiled result
+
+
+def test_tiled_runs_stay_within_the_upload_limits(tmp_path):
+    settings = pipeline.RunSettings(num_frames=4, start=0.5, tile=160)  # a sampling no other test caches
+    roomy = Limits(max_decode_pixels=600_000)  # 4 frames fit at 480x270 (518,400 px), not at 640x360 natively
+    assert pipeline.load_clip(str(BUNNY), pipeline.RunSettings(num_frames=4, start=0.5).checked(roomy),
+                              roomy).read_size == (480, 270)
+    with pytest.raises(PlaygroundError) as err:
+        pipeline.run_tiled(str(BUNNY), settings, roomy, tmp_path)
+    text = str(err.value)
+    assert "640x360" in text and "tile size 0" in text and "\n" not in text
+    told = r"12 tile\(s\) of 160 px \(3 x 4\) over 640x360 for 4 frames make 12 tile clips to gaze; this server gazes"
+    with pytest.raises(PlaygroundError, match=told + " at most 6 a run") as err:
+        pipeline.run_tiled(str(BUNNY), settings, Limits(max_tile_clips=6), tmp_path)
+    assert "PLAYGROUND_APP_MAX_TILE_CLIPS" in str(err.value)
+    assert list(tmp_path.iterdir()) == []  # refused before any gazing or writing
 
 
 def test_autogaze_checkpoint_folder_shows_predicted_and_measured_loss(monkeypatch):
@@ -125,6 +182,11 @@ def test_curve_and_compare():
     (dict(video=str(SQUARE), num_frames=10_000), "frames must be between"),
     (dict(video=str(SQUARE), start=99), "past the end"),
     (dict(video=str(SQUARE), gazer="no-such-org/no-such-gazer"), "no-such-gazer"),
+    (dict(video=str(SQUARE), tile=8), "tile size must be 0 (the whole frame) or between 16 and"),
+    (dict(video=str(SQUARE), tile=100_000), "tile size must be between 0 and"),
+    (dict(video=str(SQUARE), tile=33.5), "tile size must be a whole number"),
+    (dict(video=str(SQUARE), tile=256), "tile size 256 px is larger than the frames of synthetic_square.mp4"),
+    (dict(video="README.md", tile=64), "not a video"),
 ])
 def test_errors_are_one_line_messages(kwargs, message):
     video = kwargs.pop("video")

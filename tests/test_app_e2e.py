@@ -50,10 +50,19 @@ def test_gaze_endpoint_with_every_knob(client):
     out = client.predict(handle_file(str(SQUARE)), 6, 0, 0.2, "framediff", "paint", 0.05, 0.3, api_name="/gaze")
     card = out[-1]
     assert card["settings"] == {"num_frames": 6, "fps": 0.0, "start": 0.2, "gazer": "framediff",
-                                "reconstructor": "paint", "threshold": 0.05, "gazing_ratio": 0.3}
+                                "reconstructor": "paint", "threshold": 0.05, "gazing_ratio": 0.3, "tile": 0}
     masks = np.load(next(f for f in out[8] if f.endswith("masks.npz")))
     assert masks["mask_224px"].shape == (6, 14, 14)
     assert masks["mask_224px"].reshape(6, -1).sum(1).max() <= int(np.float32(0.3) * np.float32(265))
+
+
+def test_gaze_endpoint_with_tiles_last(client):
+    out = client.predict(handle_file(str(SQUARE)), 4, 0, 0, "greedy", "paint", 0.2, 0.5, 112, api_name="/gaze")
+    summary, files, card = out[0], out[8], out[-1]
+    assert "4 tile(s) of 112 px" in summary and card["settings"]["tile"] == 112
+    by_name = {Path(f).name: f for f in files}
+    assert set(by_name) == {"gaze.json", "metrics.csv", "overlay.mp4", "reconstruction.mp4", "run_card.json"}
+    assert probe_video(out[1]).num_frames == 4
 
 
 def test_errors_reach_the_client_as_messages(client, tmp_path):

@@ -93,6 +93,23 @@ def test_cli_and_app_keep_the_same_slots(tmp_path):
     assert card["results"]["psnr_db"] == cli["reconstruction"]["psnr_db"]
 
 
+def test_cli_and_app_tiled_gaze_give_the_same_result(tmp_path):
+    """`gaze VIDEO --tile PX --frames N` and the app's tile size: the same frames, the same video_run path."""
+    out = tmp_path / "run"
+    assert main(["gaze", str(BUNNY), "--tile", "320", "--frames", "4", "--gazing-ratio", "0.5", "--out", str(out)]) == 0
+    cli = json.loads((out / "gaze.json").read_text())
+    page = callbacks.gaze_action(str(BUNNY), num_frames=4, ratio=0.5, tile=320, progress=quiet)
+    folder = Path(page[8][0]).parent
+    app = json.loads((folder / "gaze.json").read_text())
+    for data in (cli, app):
+        data.pop("source")  # the path given to the CLI, the file's name in the app
+        data["totals"].pop("seconds")
+    assert app == cli  # layout, settings, every chunk's tiles: gaze, boxes and rebuild; and the totals
+    assert app["totals"]["slots_kept"] > 0 and len(app["chunks"][0]["tiles"]) == 4
+    assert (folder / "metrics.csv").read_text() == (out / "metrics.csv").read_text()
+    assert page[-2]["results"] == cli["totals"]
+
+
 def test_cli_app_and_api_accept_the_same_thresholds():
     for value in (-1.0, 0.0, 0.5, knobs.MAX_THRESHOLD):  # negative: predicted losses can be negative
         assert build_parser().parse_args(["gaze", "x.mp4", "--threshold", str(value)]).threshold == value

@@ -20,7 +20,7 @@ import pandas as pd
 from .. import viz
 from ..errors import PlaygroundError
 from . import cache, pipeline, render, tempfiles
-from .export import run_card
+from .export import run_card, tiled_run_card
 from .limits import Limits
 
 log = logging.getLogger("playground.app")
@@ -58,11 +58,11 @@ def friendly_errors(fn: Callable) -> Callable:
     return wrapper
 
 
-def settings_from(num_frames, fps, start, gazer, reconstructor, threshold, ratio) -> pipeline.RunSettings:
+def settings_from(num_frames, fps, start, gazer, reconstructor, threshold, ratio, tile=None) -> pipeline.RunSettings:
     """The page's knobs as checked `RunSettings` (None from an emptied box means the default)."""
     d = pipeline.RunSettings()
     values = dict(num_frames=num_frames, fps=fps, start=start, gazer=gazer, reconstructor=reconstructor,
-                  threshold=threshold, gazing_ratio=ratio)
+                  threshold=threshold, gazing_ratio=ratio, tile=tile)
     chosen = {k: v for k, v in values.items() if v is not None and v != ""}
     return pipeline.RunSettings(**{**d.__dict__, **chosen}).checked(LIMITS)
 
@@ -70,9 +70,14 @@ def settings_from(num_frames, fps, start, gazer, reconstructor, threshold, ratio
 @friendly_errors
 @on_gpu
 def gaze_action(video, num_frames=None, fps=None, start=None, gazer=None, reconstructor=None, threshold=None,
-                ratio=None, progress=gr.Progress()):
-    """Read, gaze, rebuild, render. Returns the summary, the videos, the scrubber, figures, files, run card."""
-    settings = settings_from(num_frames, fps, start, gazer, reconstructor, threshold, ratio)
+                ratio=None, tile=None, progress=gr.Progress()):
+    """Read, gaze, rebuild, render. Returns the summary, the videos, the scrubber, figures, files, run card.
+
+    A tile size above 0 takes the tiled path (`tiled_gaze`); its outputs come in the same order.
+    """
+    settings = settings_from(num_frames, fps, start, gazer, reconstructor, threshold, ratio, tile)
+    if settings.tile:
+        return tiled_gaze(video, settings, progress)
     run = pipeline.run(video, settings, LIMITS, progress)
     progress(0.95, desc="rendering")
     card = run_card(run, cache.get_gazer(settings.gazer), cache.get_reconstructor(settings.reconstructor))
@@ -85,8 +90,21 @@ def gaze_action(video, num_frames=None, fps=None, start=None, gazer=None, recons
             [str(p) for p in view.files], card, view)
 
 
+def tiled_gaze(video, settings: pipeline.RunSettings, progress) -> tuple:
+    """`gaze_action` with tiles: read at the native size, run the CLI's `gaze --tile` path into a run folder,
+    and show what it wrote (no frame panel: the scrubber is for one whole-frame clip)."""
+    run = pipeline.run_tiled(video, settings, LIMITS, tempfiles.run_dir(), progress)
+    progress(0.95, desc="rendering")
+    card = tiled_run_card(run, cache.get_gazer(settings.gazer), cache.get_reconstructor(settings.reconstructor))
+    view = render.render_tiled(run, card)
+    tokens, loss, quality = render.tiled_figures(view)
+    return (view.summary, str(view.overlay_video), str(view.compare_video),
+            gr.Slider(minimum=0, maximum=max(view.num_frames - 1, 1), value=0, step=1, interactive=False),
+            None, render.fit(tokens), render.fit(loss), render.fit(quality), [str(p) for p in view.files], card, view)
+
+
 def gaze_page_action(video, num_frames=None, fps=None, start=None, gazer=None, reconstructor=None, threshold=None,
-                     ratio=None, view=None, progress=gr.Progress()):
+                     ratio=None, tile=None, view=None, progress=gr.Progress()):
     """The Gaze button and the knobs on the page: `gaze_action`, but a failure keeps the last good result.
 
     The error is shown once (a toast and the summary's first line), the summary says the results
@@ -94,15 +112,15 @@ def gaze_page_action(video, num_frames=None, fps=None, start=None, gazer=None, r
     raises instead).
     """
     try:
-        return (*gaze_action(video, num_frames, fps, start, gazer, reconstructor, threshold, ratio, progress=progress),
-                video)
+        return (*gaze_action(video, num_frames, fps, start, gazer, reconstructor, threshold, ratio, tile,
+                             progress=progress), video)
     except gr.Error as exc:
         message = str(exc.message if hasattr(exc, "message") else exc)
         gr.Warning(message)
         summary = f"**⚠ This run failed:** {message}"
         if view is not None:
             summary += ("\n\n*The results below are stale: they are from the last run that worked.*\n\n"
-                        + render.summary_markdown(view.run))
+                        + view.summary)
         return (summary, *[gr.skip()] * (len(GAZE_OUTPUTS) - 1), video)
 
 
@@ -128,19 +146,21 @@ def clear_action(video=None, shown=None):
 
 
 @friendly_errors
-def frame_action(view: render.RunView | None, index):
-    """The scrubber: frame `index` as original | overlay | reconstruction."""
-    if view is None:
+def frame_action(view: render.RunView | render.TiledView | None, index):
+    """The scrubber: frame `index` as original | overlay | reconstruction (none for a tiled run)."""
+    if view is None or isinstance(view, render.TiledView):
         return None
     return render.frame_panel(view, index)
 
 
 @friendly_errors
 @on_gpu
-def curve_action(view: render.RunView | None, progress=gr.Progress()):
+def curve_action(view: render.RunView | render.TiledView | None, progress=gr.Progress()):
     """The slots-vs-threshold curve of the current clip, gazer and budget (cached), current threshold marked."""
     if view is None:
         return None
+    if isinstance(view, render.TiledView):
+        return render.fit(render.message_figure("Tokens kept vs threshold", f"the curve is {render.NOT_WITH_TILES}"))
     run = view.run
     curve = pipeline.threshold_curve(run.clip, run.settings, progress)
     return render.fit(render.curve_figure(curve, run.settings.task_loss_requirement, run.settings.gazer))

@@ -4,7 +4,10 @@ The gaze JSON is `GazeResult.to_json()` (the reference's official dict as lists,
 stats), so `GazeResult.from_json` reads it back; files and columns match the CLI's `gaze` outputs.
 The overlay and reconstruction MP4s are written by `render.py`, which also shows them. The run card
 records what is needed to redo a run: package versions, model ids and revisions, the device, the
-settings and the video's hash."""
+settings and the video's hash.
+
+A tiled run's files are the CLI's `gaze --tile` outputs, written by `playground.video_run` (a tiled
+gaze.json, format "playground.tiled-gaze/1"), plus its run card (`tiled_run_card`)."""
 
 from __future__ import annotations
 
@@ -24,9 +27,11 @@ from huggingface_hub import try_to_load_from_cache
 from .. import __version__, report
 from ..device import resolve_device
 from .cache import DIGESTS, model_key, sha256_of
-from .pipeline import Run
+from .pipeline import TILE_BATCH, Run, TiledRun
 
 EXPORT_FILES = ("gaze.json", "masks.npz", "overlay.mp4", "reconstruction.mp4", "metrics.csv", "run_card.json")
+# A tiled run's downloads: what `video_run.run_video` wrote (as the CLI's `gaze --tile`), and the run card.
+TILED_EXPORT_FILES = ("gaze.json", "metrics.csv", "overlay.mp4", "reconstruction.mp4", "run_card.json")
 PACKAGES = ("torch", "transformers", "gradio", "numpy", "decord", "plotly", "safetensors", "huggingface_hub",
             "imageio-ffmpeg")
 
@@ -86,7 +91,30 @@ def device_description() -> dict[str, Any]:
 
 def run_card(run: Run, gazer: Any, reconstructor: Any) -> dict[str, Any]:
     """Everything needed to reproduce `run`, as a JSON-ready dict."""
-    gaze, rec, clip = run.gaze, run.reconstruction, run.clip
+    gaze, rec = run.gaze, run.reconstruction
+    return {
+        **_card_head(run, gazer, reconstructor),
+        "results": report.totals(gaze, rec),
+        "seconds": {**{k: round(v, 4) for k, v in gaze.seconds.items()},
+                    **{k: round(v, 4) for k, v in rec.seconds.items()},
+                    **{f"request_{k}": round(v, 4) for k, v in run.seconds.items()}},
+    }
+
+
+def tiled_run_card(run: TiledRun, gazer: Any, reconstructor: Any) -> dict[str, Any]:
+    """`run_card` for a tiled run: the tiles' layout, and the totals `video_run.run_video` summed."""
+    totals = run.totals.to_json()
+    return {
+        **_card_head(run, gazer, reconstructor),
+        "tiles": {**run.layout.to_json(), "num_tiles": run.layout.num_tiles, "batch_size": TILE_BATCH},
+        "results": {k: v for k, v in totals.items() if k != "seconds"},
+        "seconds": {**totals["seconds"], **{f"request_{k}": round(v, 4) for k, v in run.seconds.items()}},
+    }
+
+
+def _card_head(run: Run | TiledRun, gazer: Any, reconstructor: Any) -> dict[str, Any]:
+    """What every run card starts with: when, the packages, the device, the models, the video, the settings."""
+    clip = run.clip
     return {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "packages": package_versions(),
@@ -99,10 +127,6 @@ def run_card(run: Run, gazer: Any, reconstructor: Any) -> dict[str, Any]:
                   "read_size": list(clip.read_size),
                   "playback_fps": round(clip.fps, 3)},
         "settings": asdict(run.settings),
-        "results": report.totals(gaze, rec),
-        "seconds": {**{k: round(v, 4) for k, v in gaze.seconds.items()},
-                    **{k: round(v, 4) for k, v in rec.seconds.items()},
-                    **{f"request_{k}": round(v, 4) for k, v in run.seconds.items()}},
     }
 
 

@@ -23,6 +23,7 @@ from ..mllm.gazed_vit import ATTENTION_MODES
 from ..mllm.nvila import is_nvila
 from ..mllm.random_models import RANDOM_WEIGHTS_NOTE, TINY_RANDOM_SMOLVLM2
 from ..reconstructors import available_reconstructors
+from ..video import MAX_SIDE, READ_SIDE
 from .callbacks import (ASK_OUTPUTS, ASSETS, CLEARED_OUTPUTS, COMPARE_OUTPUTS, GAZE_OUTPUTS, LIMITS, ask_action,
                         clear_action, compare_action, curve_action, example_paths, frame_action, gaze_action,
                         gaze_page_action)
@@ -94,7 +95,11 @@ def build_inputs(d: RunSettings) -> dict:
                                     "fewer (the summary says so)")
         fps = gr.Number(value=d.fps, minimum=0, label="sampling fps (0 = spread the frames uniformly)")
         start = gr.Number(value=d.start, minimum=0, label="start (s)")
-    return dict(video=video, num_frames=num_frames, fps=fps, start=start, **build_gaze_controls(d))
+        tile = gr.Number(value=d.tile, minimum=0, maximum=MAX_SIDE, precision=0, label="tile size (px)",
+                         elem_id="tile", info=f"0 = whole frame (read at {READ_SIDE} px). Above 0, tiles gaze the "
+                                              "video at its native resolution: each square tile is resized to the "
+                                              f"gazer's {DEFAULT_GRID.canvas} px input (as the CLI's --tile PX)")
+    return dict(video=video, num_frames=num_frames, fps=fps, start=start, tile=tile, **build_gaze_controls(d))
 
 
 def build_gaze_controls(d: RunSettings) -> dict:
@@ -220,7 +225,8 @@ def components(ui: SimpleNamespace, names) -> list:
 
 def wire_gaze_events(ui: SimpleNamespace, work: dict) -> None:
     """`/gaze` for API clients, the page's Gaze button and knobs, and the scrubber."""
-    gaze_in = [ui.video, ui.num_frames, ui.fps, ui.start, ui.gazer, ui.reconstructor, ui.threshold, ui.ratio]
+    # /gaze's positional inputs: new ones go at the end, so that gradio_client callers keep working
+    gaze_in = [ui.video, ui.num_frames, ui.fps, ui.start, ui.gazer, ui.reconstructor, ui.threshold, ui.ratio, ui.tile]
     gaze_out = components(ui, GAZE_OUTPUTS)
     curve = dict(fn=curve_action, inputs=[ui.view], outputs=[ui.curve_plot], api_visibility="private", **work)
     ui.api_run.click(gaze_action, gaze_in, gaze_out, api_name="gaze", **work)

@@ -41,11 +41,14 @@ class Limits:
     # most pixels one run decodes (frames x H x W at the 480 px read size: 64 frames of 480x480 fit);
     # with the read size and the decoder's own bounds this keeps a run's memory bounded
     max_decode_pixels: int = 16_000_000
+    # most clips (16-frame chunks x tiles) one tiled run gazes: each is a gazer call on a 224 px input
+    # (on 2 CPU cores, ~0.3-1 s each with greedy), so small tiles over large frames stay a bounded wait
+    max_tile_clips: int = 256
 
     @classmethod
     def from_env(cls) -> "Limits":
         """The defaults, overridden by $PLAYGROUND_APP_{MAX_UPLOAD_MB, MAX_DURATION_S, MAX_FRAMES, CONCURRENCY,
-        QUEUE, THREADS, MAX_DECODE_PIXELS}."""
+        QUEUE, THREADS, MAX_DECODE_PIXELS, MAX_TILE_CLIPS}."""
         d = cls()
         return cls(
             max_upload_mb=_env_number("PLAYGROUND_APP_MAX_UPLOAD_MB", d.max_upload_mb),
@@ -55,6 +58,7 @@ class Limits:
             queue_size=int(_env_number("PLAYGROUND_APP_QUEUE", d.queue_size)),
             torch_threads=int(_env_number("PLAYGROUND_APP_THREADS", d.torch_threads)),
             max_decode_pixels=int(_env_number("PLAYGROUND_APP_MAX_DECODE_PIXELS", d.max_decode_pixels)),
+            max_tile_clips=int(_env_number("PLAYGROUND_APP_MAX_TILE_CLIPS", d.max_tile_clips)),
         )
 
     def threads(self) -> int:
@@ -87,3 +91,9 @@ class Limits:
         except PlaygroundError as exc:
             raise PlaygroundError(f"{exc} (this server allows up to {self.max_frames} frames a run; "
                                   "$PLAYGROUND_APP_MAX_FRAMES raises it when self-hosting)") from None
+
+    def check_tile_clips(self, clips: int, what: str) -> None:
+        """Refuse a tiled run of more than `max_tile_clips` clips (chunks x tiles); `what` names the tiling."""
+        check(clips <= self.max_tile_clips,
+              f"{what} make {clips} tile clips to gaze; this server gazes at most {self.max_tile_clips} a run: "
+              "choose a larger tile size or fewer frames (or raise $PLAYGROUND_APP_MAX_TILE_CLIPS when self-hosting)")

@@ -1,5 +1,8 @@
 """What the app computes, without any Gradio: read a clip, gaze, rebuild, sweep, compare, ask.
 
+With a tile size (`RunSettings.tile`), `run_tiled` reads the clip at its native size and runs the
+CLI's own whole-video path (`playground.video_run.run_video`, as `gaze --tile PX` does) into a folder.
+
 Every function takes plain values and a `progress(fraction, desc=...)` callable (Gradio's
 `gr.Progress` fits it), raises `PlaygroundError` for bad input, and goes through the caches in
 `cache.py`, so a slider move re-uses the decoded frames and the loaded models.
@@ -21,7 +24,10 @@ from ..gazers import TRAINING_FREE_GAZERS, available_gazers, frame_budgets
 from ..gazers.base import gaze_frames as gaze_with_callback
 from ..mllm.answer import attention_warning
 from ..report import mean_psnr
-from ..video import READ_SIDE, DecodeLimitError, read_clip
+from ..tiling import TileLayout, tile_layout
+from ..video import MAX_SIDE, READ_SIDE, DecodeLimitError, read_clip
+from ..video_run import PREVIEW_WIDTH, RunTotals, run_video
+from ..whole_video import CHUNK_LEN
 from . import cache
 from .limits import Limits
 
@@ -33,6 +39,14 @@ DECODE_REMEDIES = {
     "max_frames": "choose fewer frames (or raise $PLAYGROUND_APP_MAX_FRAMES when self-hosting)",
     "max_pixels": "choose fewer frames (or raise $PLAYGROUND_APP_MAX_DECODE_PIXELS when self-hosting)",
 }
+# With tiles the frames are read at their native size: a smaller read is tile size 0.
+TILED_DECODE_REMEDIES = {
+    **DECODE_REMEDIES,
+    "max_pixels": "tiles read the video at its native size: choose fewer frames, or tile size 0 (frames read at "
+                  f"{READ_SIDE} px) (or raise $PLAYGROUND_APP_MAX_DECODE_PIXELS when self-hosting)",
+}
+MIN_TILE = 16  # smallest tile side in pixels (the CLI's --tile takes 16 and up too)
+TILE_BATCH = 8  # clips (chunk x tile) gazed and rebuilt together in a tiled run: the CLI's --batch-size default
 
 
 def no_progress(fraction: float | None = None, desc: str | None = None, **_: Any) -> None:
@@ -57,6 +71,8 @@ class RunSettings:
     reconstructor: str = "paint"  # `paint`, VideoMAE_AutoGaze hub id or path
     threshold: float = knobs.THRESHOLD  # task_loss_requirement; 0 turns it off (the budget alone decides)
     gazing_ratio: float = knobs.GAZING_RATIO  # cap on slots per frame as a fraction of the 265
+    tile: int = 0  # tile side in px: frames read at their native size, every 16-frame chunk of every tile gazed
+    #                (the CLI's `gaze --tile PX`); 0 = off, the whole frame read at READ_SIDE as one clip
 
     def checked(self, limits: Limits) -> "RunSettings":
         """A validated copy (names stripped, numbers in range, by the same checks as the CLI's); raises PlaygroundError."""
@@ -67,12 +83,25 @@ class RunSettings:
                        threshold=knobs.threshold(self.threshold, "threshold"),
                        gazing_ratio=knobs.gazing_ratio(self.gazing_ratio, "gazing ratio"),
                        gazer=str(self.gazer or "").strip(),
-                       reconstructor=str(self.reconstructor or "").strip() or "paint")
+                       reconstructor=str(self.reconstructor or "").strip() or "paint", tile=check_tile(self.tile))
+
+    @property
+    def read_side(self) -> int | None:
+        """The long side frames are decoded to: READ_SIDE, or None (the native size) with tiles."""
+        return None if self.tile else READ_SIDE
 
     @property
     def task_loss_requirement(self) -> float | None:
         """The threshold as the gazers take it (None when off)."""
         return knobs.threshold_or_off(self.threshold)
+
+
+def check_tile(value) -> int:
+    """The tile size: 0 (off) or a whole number of pixels in [MIN_TILE, MAX_SIDE]; raises PlaygroundError."""
+    tile = knobs.whole_number(value, "tile size", 0, MAX_SIDE)
+    check(tile == 0 or tile >= MIN_TILE,
+          f"tile size must be 0 (the whole frame) or between {MIN_TILE} and {MAX_SIDE} px, got {tile}")
+    return tile
 
 
 @dataclass
@@ -120,7 +149,7 @@ def load_clip(video: str | Path | None, settings: RunSettings, limits: Limits) -
     path = Path(str(video))
     try:
         limits.check_video(path)
-        key = (cache.file_key(path), settings.num_frames, settings.fps, settings.start)
+        key = (cache.file_key(path), settings.num_frames, settings.fps, settings.start, settings.read_side)
         return cache.FRAMES.get(key, lambda: _decode(path, settings, key, limits))
     except PlaygroundError as exc:  # uploads live under long temporary paths: name the file only
         raise PlaygroundError(str(exc).replace(str(path), path.name)) from exc
@@ -129,10 +158,10 @@ def load_clip(video: str | Path | None, settings: RunSettings, limits: Limits) -
 def _decode(path: Path, settings: RunSettings, key: tuple, limits: Limits) -> Clip:
     try:
         frames, play_fps, info = read_clip(path, num_frames=settings.num_frames, fps=settings.fps or None,
-                                           start=settings.start, max_side=READ_SIDE,
+                                           start=settings.start, max_side=settings.read_side,
                                            max_pixels=limits.max_decode_pixels, max_frames=limits.max_frames)
     except DecodeLimitError as exc:
-        raise exc.remedy(DECODE_REMEDIES) from None
+        raise exc.remedy(TILED_DECODE_REMEDIES if settings.tile else DECODE_REMEDIES) from None
     if info is None:  # a .npy clip: no header
         return Clip(frames, play_fps, key, path.name, cache.sha256_of([path]), (frames.shape[2], frames.shape[1]),
                     play_fps, len(frames) / play_fps)
@@ -186,8 +215,9 @@ def gaze_and_rebuild(clip: Clip, settings: RunSettings, progress: Progress = no_
 
 
 def run(video: str | Path | None, settings: RunSettings, limits: Limits, progress: Progress = no_progress) -> Run:
-    """Read, gaze and rebuild: the app's main action."""
+    """Read, gaze and rebuild: the app's main action (untiled; a tile size goes to `run_tiled`)."""
     settings = settings.checked(limits)
+    check(not settings.tile, "a tile size takes run_tiled, which writes its outputs into a folder")
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     progress(0.0, desc="reading the video")
@@ -197,6 +227,61 @@ def run(video: str | Path | None, settings: RunSettings, limits: Limits, progres
     gaze, rec = gaze_and_rebuild(clip, settings, progress)
     seconds["gaze+rebuild"] = time.perf_counter() - t1
     return Run(settings, clip, gaze, rec, seconds)
+
+
+@dataclass
+class TiledRun:
+    """One finished tiled run: the clip read at its native size, its tiles, and what `run_video` wrote and summed."""
+
+    settings: RunSettings
+    clip: Clip  # frames (T, H, W, 3) at the native size
+    layout: TileLayout  # the tiles over the frame
+    totals: RunTotals  # slots kept, loss, PSNR and seconds summed over every chunk and tile
+    folder: Path  # what run_video wrote: gaze.json, metrics.csv, overlay.mp4, reconstruction.mp4
+    gazer: str  # the loaded gazer's name
+    reconstructor: str  # the loaded reconstructor's name
+    seconds: dict[str, float] = field(default_factory=dict)  # stage -> wall seconds of this request
+
+
+def tiles_for(clip: Clip, tile: int, limits: Limits) -> TileLayout:
+    """The layout of `tile`-px tiles over the clip's frames, within the frame's size and the server's clip cap."""
+    T, H, W = clip.frames.shape[:3]
+    check(tile <= max(H, W), f"tile size {tile} px is larger than the frames of {clip.name} ({W}x{H} px): choose "
+                             f"at most {max(H, W)} px, or 0 for the whole frame")
+    layout = tile_layout(H, W, tile)
+    limits.check_tile_clips(-(-T // CHUNK_LEN) * layout.num_tiles, f"{layout.describe()} for {T} frames")
+    return layout
+
+
+def run_tiled(video: str | Path | None, settings: RunSettings, limits: Limits, folder: Path,
+              progress: Progress = no_progress) -> TiledRun:
+    """Read at the native size, then gaze, rebuild and write every chunk of every tile into `folder`.
+
+    The same code as `python -m playground gaze VIDEO --tile PX --frames N` (`video_run.run_video`,
+    with the CLI's batch size and preview width), so both give the same gaze.json and metrics.csv.
+    """
+    settings = settings.checked(limits)
+    check(settings.tile > 0, "run_tiled needs a tile size (0 is the untiled `run`)")
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    progress(0.0, desc="reading the video at its native size")
+    clip = load_clip(video, settings, limits)
+    layout = tiles_for(clip, settings.tile, limits)
+    seconds["read"] = time.perf_counter() - t0
+    gazer, reconstructor = cache.get_gazer(settings.gazer), cache.get_reconstructor(settings.reconstructor)
+    T = int(clip.frames.shape[0])
+
+    def report(done: int, total: int | None) -> None:
+        progress(done / total if total else None, desc=f"gazing tiles: clip {done}/{total or '?'}")
+
+    t1 = time.perf_counter()
+    totals = run_video(clip.frames, gazer, reconstructor, Path(folder), fps=clip.fps, tile=settings.tile,
+                       batch_size=TILE_BATCH, gazing_ratio=settings.gazing_ratio,
+                       task_loss_requirement=settings.task_loss_requirement, preview_width=PREVIEW_WIDTH,
+                       total_frames=T, source={"video": clip.name, "sha256": clip.sha256, "frames": T,
+                                               "fps": clip.fps}, progress=report)
+    seconds["gaze+rebuild+write"] = time.perf_counter() - t1
+    return TiledRun(settings, clip, layout, totals, Path(folder), gazer.name, reconstructor.name, seconds)
 
 
 @dataclass

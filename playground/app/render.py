@@ -2,10 +2,13 @@
 
 Pictures and figures come from `playground.viz`; this module only arranges them for the app
 (file names, the scrubber's cached panels, the markdown summary, the MLLM cost table and chart).
+A tiled run (`pipeline.TiledRun`) has written its own videos and tables; `render_tiled` keeps their
+paths and a summary, and its figures are drawn from its metrics.csv.
 """
 
 from __future__ import annotations
 
+import csv
 import math
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -19,13 +22,14 @@ from plotly.subplots import make_subplots
 
 from .. import viz
 from ..video import resize_frames, write_video
-from .export import EXPORT_FILES, write_tables
+from ..geometry import DEFAULT_GRID
+from .export import EXPORT_FILES, TILED_EXPORT_FILES, write_run_card, write_tables
 from ..mllm.answer import FLOP_ROWS, TIME_ROWS
 from ..report import psnr_text
 from ..errors import PlaygroundError
 from . import cache, pipeline
 from .limits import Limits
-from .pipeline import Curve, Run, RunSettings
+from .pipeline import Curve, Run, RunSettings, TiledRun
 
 
 PRESET = "ultrafast"  # x264 preset: ~5x faster than the default for ~2x the bytes, which short clips can afford
@@ -73,6 +77,10 @@ class RunView:
     @property
     def rebuilt(self) -> np.ndarray:
         return self.frames.rebuilt
+
+    @property
+    def summary(self) -> str:
+        return summary_markdown(self.run)
 
     def _redo(self) -> ViewFrames:
         try:
@@ -166,14 +174,17 @@ def summary_markdown(run: Run) -> str:
 def quality_figure(run: Run):
     """PSNR and SSIM per frame (plotly): the reconstruction's quality against the input."""
     rec = run.reconstruction
-    frames = rec.frame_indices.numpy()
-    psnr = [None if not np.isfinite(v) else float(v) for v in rec.psnr[0].tolist()]
-    fig = go.Figure([go.Scatter(x=frames, y=psnr, mode="lines+markers", name="PSNR (dB)"),
-                     go.Scatter(x=frames, y=rec.ssim[0].numpy(), mode="lines+markers", name="SSIM", yaxis="y2",
-                                line_dash="dot")])
-    fig.update_layout(title="PSNR and SSIM per frame",
-                      xaxis_title="frame", yaxis_title="PSNR (dB)",
-                      yaxis2=dict(title="SSIM", overlaying="y", side="right", range=[0, 1]))
+    return psnr_figure(rec.frame_indices.numpy(), rec.psnr[0].tolist(), rec.ssim[0].numpy())
+
+
+def psnr_figure(frames, psnr, ssim=None, title: str = "PSNR and SSIM per frame"):
+    """PSNR per frame, with SSIM on a second axis when given; exact frames (inf dB) are said, not drawn."""
+    psnr = drawable(psnr)
+    fig = go.Figure([go.Scatter(x=frames, y=psnr, mode="lines+markers", name="PSNR (dB)")])
+    if ssim is not None:
+        fig.add_trace(go.Scatter(x=frames, y=ssim, mode="lines+markers", name="SSIM", yaxis="y2", line_dash="dot"))
+        fig.update_layout(yaxis2=dict(title="SSIM", overlaying="y", side="right", range=[0, 1]))
+    fig.update_layout(title=title, xaxis_title="frame", yaxis_title="PSNR (dB)")
     exact = [v is None for v in psnr]
     if any(exact):  # inf dB cannot be drawn: say which frames are exact instead of leaving a hole
         text = ("every frame is rebuilt exactly (PSNR ∞ dB)" if all(exact)
@@ -185,21 +196,31 @@ def quality_figure(run: Run):
     return fig
 
 
+def drawable(values) -> list[float | None]:
+    """Values as plotly draws them: floats, with None where a value is not finite (an exact frame's inf dB)."""
+    return [None if not np.isfinite(v) else float(v) for v in values]
+
+
 def curve_figure(curve: Curve | None, threshold: float | None = None, gazer: str = ""):
     """The slots-vs-threshold curve with the current threshold marked (0 = off, marked at 0).
 
     `curve` None means the gazer ignores the threshold: the figure says so instead of sweeping.
     """
     if curve is None:
-        fig = go.Figure()
-        fig.add_annotation(text=f"{gazer or 'this gazer'} ignores the threshold: only the budget decides",
-                           xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False)
-        fig.update_layout(title="Tokens kept vs threshold", xaxis=dict(visible=False), yaxis=dict(visible=False))
-        return fig
+        return message_figure("Tokens kept vs threshold", f"{gazer or 'this gazer'} ignores the threshold: "
+                                                           "only the budget decides")
     psnr = [None if math.isinf(p) else p for p in curve.psnr]
     fig = viz.fig_threshold_curve(curve.thresholds, curve.kept_fraction, psnr)
     current = float(threshold or 0.0)
     fig.add_vline(x=current, line_dash="dash", annotation_text="current" if current else "current (off)")
+    return fig
+
+
+def message_figure(title: str, text: str):
+    """An empty figure that says why it is empty."""
+    fig = go.Figure()
+    fig.add_annotation(text=text, xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False)
+    fig.update_layout(title=title, xaxis=dict(visible=False), yaxis=dict(visible=False))
     return fig
 
 
@@ -209,7 +230,7 @@ def comparison_figures(rows: Sequence[dict], results: dict[str, tuple[Any, Any]]
                                       "psnr": None if math.isinf(r["psnr_db"]) else r["psnr_db"]} for r in rows])
     lines = go.Figure()
     for name, (gaze, rec) in results.items():
-        psnr = [None if not np.isfinite(v) else float(v) for v in rec.psnr[0].tolist()]
+        psnr = drawable(rec.psnr[0].tolist())
         lines.add_trace(go.Scatter(x=rec.frame_indices.numpy(), y=psnr, mode="lines+markers", name=name))
     lines.update_layout(title="PSNR per frame at the same budget", xaxis_title="frame", yaxis_title="PSNR (dB)")
     return bars, lines
@@ -245,3 +266,87 @@ def answer_figure(full, gazed):
                              marker_color=color, legendgroup=name, showlegend=False), row=1, col=2)
     fig.update_layout(barmode="group", title="Gazed vs full: cost per stage")
     return fig
+
+
+# ---- tiled runs ------------------------------------------------------------------------------------
+NOT_WITH_TILES = "not available with tiles (it needs one whole-frame clip): set the tile size to 0"
+
+
+@dataclass
+class TiledView:
+    """A rendered tiled run as a session keeps it (in a `gr.State`): its summary and its files.
+
+    It holds no frames: `run_video` wrote the videos, and the views that need one whole-frame clip
+    (the frame scrubber, the threshold curve) say that they are not available with tiles.
+    """
+
+    settings: RunSettings
+    reconstructor: str  # the loaded reconstructor's name
+    summary: str  # the run's markdown summary
+    num_frames: int  # frames gazed
+    folder: Path  # where run_video wrote this run's files
+    overlay_video: Path  # overlay.mp4: the original frames, gazed patches coloured by scale, the tile grid
+    compare_video: Path  # reconstruction.mp4: the rebuilt tiles put back in place
+    metrics: Path  # metrics.csv: one row per frame (summed / averaged over tiles)
+    files: list[Path]  # every download
+
+
+def render_tiled(run: TiledRun, card: dict[str, Any]) -> TiledView:
+    """Add the run card to what `run_video` wrote, and keep the paths and the summary."""
+    write_run_card(card, run.folder / "run_card.json")
+    folder = run.folder
+    return TiledView(run.settings, run.reconstructor, tiled_summary_markdown(run), run.totals.frames, folder, folder / "overlay.mp4",
+                     folder / "reconstruction.mp4", folder / "metrics.csv",
+                     [folder / name for name in TILED_EXPORT_FILES])
+
+
+def tiled_summary_markdown(run: TiledRun) -> str:
+    """A tiled run's report from its totals: the tiles, slots kept of all, loss, PSNR and time."""
+    t, clip, s, layout = run.totals.to_json(), run.clip, run.settings, run.layout
+    T, tiles, kept, total = t["frames"], t["tiles"], t["slots_kept"], t["slots_total"]
+    psnr = "exact (∞ dB)" if t["psnr_db"] is None else f"{t['psnr_db']:.2f} dB"
+    sec = t["seconds"]
+    timing = {"read": run.seconds.get("read", 0.0), "gaze": sec["gaze"], "rebuild": sec["reconstruct"],
+              "draw+write": sec["write"]}
+    lines = [
+        f"**{clip.name}**: {T} frames read at {clip.read_size[0]}x{clip.read_size[1]} px (the native size) as "
+        f"**{layout.describe()}**, each tile resized to the gazer's {DEFAULT_GRID.canvas} px input and every "
+        f"16-frame chunk of every tile gazed on its own; played at {clip.fps:.1f} fps"
+        + (f"; the video holds only {T} of the {s.num_frames} frames asked for" if T < s.num_frames else ""),
+        f"**{run.gazer}** kept **{kept} of {total} slots ({100 * t['kept_fraction']:.1f} %)** over {tiles} tile(s), "
+        f"{kept / max(1, T):.1f} per frame ({kept / max(1, T * tiles):.1f} per frame and tile)",
+        f"threshold {s.threshold:g}{' (off)' if s.task_loss_requirement is None else ''}, "
+        f"gazing ratio {s.gazing_ratio:g} (per tile)",
+        f"**{run.reconstructor}**: loss {t['reconstruction_loss']:.4f}, PSNR {psnr} (mean over frames and tiles)",
+        "time: " + ", ".join(f"{k} {v:.2f} s" for k, v in timing.items()),
+        "*With tiles: the left video is the gazed patches over the original frames with the tile grid, the right "
+        "one the reconstruction; the frame scrubber, the threshold curve and SSIM need one whole-frame clip "
+        "(tile size 0); Ask and Compare gazers read the whole frame.*",
+    ]
+    return "\n\n".join(lines)
+
+
+def read_metrics(path: Path) -> dict[str, np.ndarray]:
+    """metrics.csv as columns of floats (frame, tiles, gazed, ratio, reconstruction_loss, psnr_db)."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise PlaygroundError(f"{path.name} has no rows: the run gazed no frame")
+    return {name: np.array([float(row[name]) for row in rows]) for name in rows[0]}
+
+
+def tiled_figures(view: TiledView):
+    """(slots per frame, loss and PSNR per frame, PSNR per frame) of a tiled run, from its metrics.csv."""
+    m = read_metrics(view.metrics)
+    frames, tiles = m["frame"].astype(int), int(m["tiles"][0])
+    tokens = go.Figure([go.Bar(x=frames, y=m["gazed"], name=f"gazed slots, {tiles} tile(s)")])
+    tokens.update_layout(title=f"Gazed slots per frame, summed over {tiles} tile(s) (of {tiles * DEFAULT_GRID.num_slots})",
+                         xaxis_title="frame", yaxis_title="slots")
+    loss = go.Figure([
+        go.Scatter(x=frames, y=m["reconstruction_loss"], mode="lines+markers",
+                   name=f"measured loss ({view.reconstructor}), mean over tiles"),
+        go.Scatter(x=frames, y=drawable(m["psnr_db"]), mode="lines+markers", name="PSNR (dB)", yaxis="y2", line_dash="dot")])
+    loss.update_layout(title="Loss per frame", xaxis_title="frame", yaxis_title="loss",
+                       yaxis2=dict(title="PSNR (dB)", overlaying="y", side="right"))
+    quality = psnr_figure(frames, m["psnr_db"], title="PSNR per frame, mean over tiles (no SSIM with tiles)")
+    return tokens, loss, quality
