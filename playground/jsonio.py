@@ -1,12 +1,16 @@
-"""JSON files: read with one-line errors, written atomically (a temporary file beside, then a rename)."""
+"""JSON files: read with one-line errors, written atomically (a temporary file beside, then a rename).
+
+`atomic_write` is that rename for any file (the dataset's Parquet shards and errors.jsonl use it too).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .errors import PlaygroundError, check
 
@@ -30,15 +34,28 @@ def read_json(path: str | Path, what: str = "", want_object: bool = True) -> Any
     return data
 
 
-def write_json(data: Any, path: str | Path, indent: int | None = None) -> Path:
-    """Write `data` as JSON atomically, so the file is either the old one or the whole new one."""
+@contextlib.contextmanager
+def atomic_write(path: str | Path) -> Iterator[Path]:
+    """A hidden temporary path beside `path` to write to; renamed onto `path` when the block succeeds.
+
+    Readers see the old file or the whole new one, never a part; on any failure (Ctrl-C included)
+    the temporary file is removed.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # Created by name rather than with mkstemp, so the file gets the usual permissions (the umask's),
+    # not mkstemp's owner-only ones: datasets and labels are shared.
+    tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=indent, separators=None if indent else (",", ":"))
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+
+
+def write_json(data: Any, path: str | Path, indent: int | None = None) -> Path:
+    """Write `data` as JSON atomically, so the file is either the old one or the whole new one."""
+    with atomic_write(path) as tmp, open(tmp, "w") as f:
+        json.dump(data, f, indent=indent, separators=None if indent else (",", ":"))
+    return Path(path)

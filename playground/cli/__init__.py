@@ -1,6 +1,7 @@
 """Command line: `python -m playground gaze VIDEO ...` and friends.
 
-One module a subcommand (`gaze`, `ask`, `convert`, `labels`, `train`, `evaluate-gazer`), each with `add_parser(subparsers)`, registered
+One module a subcommand (`gaze`, `ask`, `convert`, `labels`, `gaze-dataset`, `train`, `evaluate-gazer`), each with
+`add_parser(subparsers)`, registered
 from `SUBCOMMANDS`; what they share lives in `args`. Every subcommand turns a `PlaygroundError` into
 one line on stderr and exit status 2; outputs are written to a temporary folder first and moved
 into place only when everything succeeded, so a failed run never leaves half-written files behind.
@@ -13,11 +14,11 @@ import sys
 from typing import Sequence
 
 from ..errors import PlaygroundError
-from . import ask, convert, evaluate, gaze, labels, train
+from . import ask, convert, dataset, evaluate, gaze, labels, train
 from .args import add_video_arguments, check_out_file, check_out_folder, read_frames
 
 EXIT_BAD_INPUT = 2
-SUBCOMMANDS = (gaze, ask, convert, labels, train, evaluate)  # in the order `--help` lists them
+SUBCOMMANDS = (gaze, ask, convert, labels, dataset, train, evaluate)  # in the order `--help` lists them
 
 
 class _Parser(argparse.ArgumentParser):

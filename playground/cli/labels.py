@@ -29,10 +29,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--gazer", default="greedy", help="greedy | oracle (default greedy)")
     p.add_argument("--reconstructor", default="paint",
                    help="whose loss the labels hold: paint (greedy) or a VideoMAE checkpoint (oracle); default paint")
-    p.add_argument("--clips", choices=CLIP_CHOICES, default="first",
-                   help="first: each video's first clip; all: every whole clip, back to back (default first)")
-    p.add_argument("--clip-len", type=whole_number(1, 1024), default=CLIP_LEN,
-                   help=f"frames per clip (default {CLIP_LEN}, what AutoGaze is trained on)")
+    add_clip_arguments(p)
     p.add_argument("--size", type=whole_number(16, 4096), default=SIZE, help=f"frame side in px (default {SIZE})")
     p.add_argument("--gazing-ratio", type=knob(knobs.gazing_ratio, "--gazing-ratio"), default=LABEL_GAZING_RATIO,
                    help=f"most gazes per frame as a fraction of 265 (default {LABEL_GAZING_RATIO:g})")
@@ -42,6 +39,14 @@ def add_parser(subparsers) -> None:
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: $PLAYGROUND_DEVICE, else auto)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+
+
+def add_clip_arguments(p: argparse.ArgumentParser) -> None:
+    """--clips and --clip-len (`training.data.list_clips`), as `labels` and `gaze-dataset` take them."""
+    p.add_argument("--clips", choices=CLIP_CHOICES, default="first",
+                   help="first: each video's first clip; all: every whole clip, back to back (default first)")
+    p.add_argument("--clip-len", type=whole_number(1, 1024), default=CLIP_LEN,
+                   help=f"frames per clip (default {CLIP_LEN}, what AutoGaze is trained on)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..errors import PlaygroundError, check
-from ..video import VIDEO_SUFFIXES, as_clips, probe_video, read_video, resize_frames
+from ..video import MAX_DECODE_PIXELS, READ_SIDE, VIDEO_SUFFIXES, as_clips, probe_video, read_video, resize_frames
 from .labels import label_key
 
 CLIP_LEN = 16  # frames per training clip (the released model's max_num_frames)
@@ -43,13 +43,18 @@ def find_videos(sources: Sequence[str | Path]) -> list[Path]:
         path = Path(source).expanduser()
         check(path.exists(), f"no such video or folder: {path}")
         if path.is_dir():
-            inside = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in CLIP_SUFFIXES
-                            and not any(part.startswith(".") for part in p.relative_to(path).parts))
-            found += [p for p in inside if not p.is_symlink()]  # a link could lead out of the folder
+            found += videos_in(path)
         else:
             found.append(path)
     check(len(found) > 0, f"no videos ({', '.join(CLIP_SUFFIXES)}) in {', '.join(map(str, sources))}")
     return found
+
+
+def videos_in(folder: Path) -> list[Path]:
+    """The video files found recursively in a folder, sorted: no hidden parts, no links."""
+    inside = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in CLIP_SUFFIXES
+                    and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    return [p for p in inside if not p.is_symlink()]  # a link could lead out of the folder
 
 
 def clip_key(path: str | Path, start: int) -> str:
@@ -94,15 +99,36 @@ def frame_count(path: Path) -> int:
 
 def read_training_clip(clip: TrainingClip, clip_len: int = CLIP_LEN, size: int = SIZE) -> np.ndarray:
     """uint8 (clip_len, size, size, 3): the clip's frames, squashed to `size` square."""
+    return read_clip_frames(clip, clip_len, size)[0]
+
+
+def read_clip_frames(clip: TrainingClip, clip_len: int = CLIP_LEN, size: int | None = SIZE,
+                     max_side: int | None = READ_SIDE, max_pixels: int | None = MAX_DECODE_PIXELS
+                     ) -> tuple[np.ndarray, tuple[int, int]]:
+    """The clip's frames and the (H, W) of the video's own frames (what boxes map back to).
+
+    Args:
+        clip: the clip.
+        clip_len: frames to read from `clip.start` on.
+        size: squash the frames to this side (None: keep the read size).
+        max_side: decode to a long side of at most this (None: native size; a .npy is never resized).
+        max_pixels: `read_video`'s limit on decoded pixels (None: no limit but its byte ceiling).
+
+    Returns:
+        uint8 (clip_len, h, w, 3) frames, and (H, W) of the source frames.
+    """
     if clip.path.suffix.lower() == ".npy":
         clips = as_clips(clip.path)
         check(clips.shape[0] == 1, f"{clip.path.name} holds {clips.shape[0]} clips; give one clip (T,H,W,3)")
         frames = clips[0, clip.start:clip.start + clip_len]
+        source = clips.shape[2:4]
     else:
         info = probe_video(clip.path)
-        frames = read_video(clip.path, num_frames=clip_len, sampling="first", start=clip.start / info.fps)
+        frames = read_video(clip.path, num_frames=clip_len, sampling="first", start=clip.start / info.fps,
+                            max_side=max_side, max_pixels=max_pixels)
+        source = (info.height, info.width)
     check(len(frames) == clip_len, f"{clip.key}: read {len(frames)} frames, expected {clip_len}")
-    return resize_frames(frames, size)
+    return (frames if size is None else resize_frames(frames, size)), (int(source[0]), int(source[1]))
 
 
 def augment(clip: np.ndarray, generator: torch.Generator, crop: float = 0.8) -> np.ndarray:

@@ -8,25 +8,27 @@ The file is resumable: keys already in it are skipped, and it is rewritten atomi
 file, then a rename) after every few clips, so an interrupted run loses at most those. A clip that
 cannot be read is one entry of the returned errors, not the end of the run. `workers > 1` gazes in
 that many processes, each with its own gazer.
+
+The per-clip work (read, gaze, row) and the process pool are the dataset's (`playground.dataset.job`
+and `.engines`, which `gaze-dataset --labels` runs too); a label is `label_of` the row's gaze.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
-import torch
 
-from ..errors import PlaygroundError, check
-from ..gaze import GazeResult
-from ..gazers import MEASURING_GAZERS, load_gazer
+from ..dataset.engines import run_local
+from ..dataset.job import ClipSettings, label_of_row, load_clip_gazer
+from ..errors import check
 from ..jsonio import write_json
-from .data import CLIP_LEN, SIZE, TrainingClip, read_training_clip
-from .labels import read_labels
+from ..video import READ_SIDE
+from .data import CLIP_LEN, SIZE, TrainingClip
+from .labels import label_of, read_labels  # noqa: F401  (label_of is also imported from here)
 
 LABEL_GAZING_RATIO = 0.1  # the reference's example ratio (26 gazes a frame at most)
 LABEL_THRESHOLD = 0.1  # a frame's labels stop once its loss is this low (None: spend the budget)
@@ -47,40 +49,17 @@ class LabelSettings:
     options: dict[str, Any] = field(default_factory=dict)  # more load_gazer options
 
 
+def clip_settings(settings: LabelSettings) -> ClipSettings:
+    """The per-clip work of labelling: whole frames squashed to `size`, a gazer that measures its trace."""
+    return ClipSettings(gazer=settings.gazer, gazing_ratio=settings.gazing_ratio, threshold=settings.threshold,
+                        clip_len=settings.clip_len, tile=None, size=settings.size, max_side=READ_SIDE, batch_size=1,
+                        reconstructor=None, measured=True, gazer_reconstructor=settings.reconstructor,
+                        device=settings.device, options=dict(settings.options))
+
+
 def load_label_gazer(settings: LabelSettings):
     """The gazer of `settings`, refused unless it measures its loss trace with that reconstructor."""
-    name = settings.gazer.strip().lower()
-    options = dict(settings.options)
-    if name in MEASURING_GAZERS:
-        options["reconstructor"] = settings.reconstructor
-    else:
-        check(settings.reconstructor == "paint",
-              f"{settings.gazer} measures the paint loss only; use --gazer oracle for --reconstructor "
-              f"{settings.reconstructor}")
-    gazer = load_gazer(settings.gazer, device=settings.device, **options)
-    check(gazer.loss_kind == "measured",
-          f"{settings.gazer} does not measure the loss after each gaze (its loss is {gazer.loss_kind}); "
-          "labels need a measured trace: use greedy (paint) or oracle")
-    return gazer
-
-
-def label_of(gaze: GazeResult, clip: int = 0) -> dict[str, list[list]]:
-    """One clip of a gaze -> its label: per frame, global ids of the real gazes and the loss after each."""
-    real = ~gaze.if_padded_gazing[clip]
-    frame = gaze.frame_of_entry
-    pos, losses = [], []
-    for t in range(gaze.num_frames):
-        keep = real & (frame == t)
-        pos.append([int(i) for i in gaze.gazing_pos[clip, keep]])
-        losses.append([round(float(v), 6) for v in gaze.loss[clip, keep]])
-    return {"gazing_pos": pos, "task_losses": losses}
-
-
-def label_clip(gazer, clip: TrainingClip, settings: LabelSettings) -> dict[str, list[list]]:
-    """Read one clip and gaze it; its label."""
-    frames = read_training_clip(clip, clip_len=settings.clip_len, size=settings.size)
-    gaze = gazer.gaze(frames, gazing_ratio=settings.gazing_ratio, task_loss_requirement=settings.threshold)
-    return label_of(gaze)
+    return load_clip_gazer(clip_settings(settings))
 
 
 # ---- the run: resume, workers, atomic rewrites ------------------------------------------------
@@ -104,11 +83,12 @@ def write_labels(clips: Sequence[TrainingClip], out: Path, settings: LabelSettin
           "parts of their paths): rename or move one")
     errors: list[dict[str, str]] = []
     last_save = time.monotonic()
-    for done, (clip, label, error) in enumerate(_label_all(todo, settings, workers), 1):
-        if error is None:
-            labels[clip.key] = label
+    for done, result in enumerate(run_local(todo, clip_settings(settings), workers), 1):
+        clip = result.clip
+        if result.error is None:
+            labels[clip.key] = label_of_row(result.rows[0])
         else:
-            errors.append({"video": str(clip.path), "clip": clip.key, "error": error})
+            errors.append({"video": str(clip.path), "clip": clip.key, "error": result.error})
         if time.monotonic() - last_save > SAVE_EVERY_S:
             write_json(labels, out)
             last_save = time.monotonic()
@@ -116,41 +96,6 @@ def write_labels(clips: Sequence[TrainingClip], out: Path, settings: LabelSettin
             progress(done, len(todo))
     write_json(labels, out)
     return labels, errors
-
-
-def _label_all(clips: Sequence[TrainingClip], settings: LabelSettings, workers: int
-               ) -> Iterator[tuple[TrainingClip, dict | None, str | None]]:
-    """(clip, label, None) or (clip, None, error) per clip, in this process or a pool."""
-    if workers <= 1 or len(clips) <= 1:
-        gazer = load_label_gazer(settings)
-        for clip in clips:
-            yield (clip, *_try_label(gazer, clip, settings))
-        return
-    load_label_gazer(settings)  # fail here, in one line, before any process starts
-    context = multiprocessing.get_context("spawn")  # fork would copy torch's thread pools
-    with context.Pool(min(workers, len(clips)), initializer=_init_worker, initargs=(settings,)) as pool:
-        for clip, result in zip(clips, pool.imap(_worker_label, clips)):
-            yield (clip, *result)
-
-
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(settings: LabelSettings) -> None:
-    torch.set_num_threads(1)  # the workers share the cores
-    _WORKER["settings"] = settings
-    _WORKER["gazer"] = load_label_gazer(settings)
-
-
-def _worker_label(clip: TrainingClip) -> tuple[dict | None, str | None]:
-    return _try_label(_WORKER["gazer"], clip, _WORKER["settings"])
-
-
-def _try_label(gazer, clip: TrainingClip, settings: LabelSettings) -> tuple[dict | None, str | None]:
-    try:
-        return label_clip(gazer, clip, settings), None
-    except PlaygroundError as exc:
-        return None, str(exc)
 
 
 def summarize(labels: dict[str, Any]) -> dict[str, float]:
