@@ -10,8 +10,9 @@ in a fresh Python (so that one run's peak memory is its own), what `python -m pl
 chunk by chunk and `whole_video.VideoGazer.chunks` gazes every (chunk, tile) clip, `--batch-size` at a time.
 
 It prints one row per N: decode and gaze seconds, clips per second, tokens kept against all tokens
-(265 slots per tile and frame), peak RSS (getrusage) and the RSS after the first and the last chunk, and on
-CUDA the peak GPU memory (torch.cuda.max_memory_allocated). Memory bounded by the batch shows as the same
+(265 slots per tile and frame), peak RSS (getrusage) and the RSS after the first and the last chunk, the
+peak RSS of the ffmpeg process that decodes (a child), and on CUDA the peak GPU memory
+(torch.cuda.max_memory_allocated). Memory bounded by the batch shows as the same
 peak for every N.
 
 `--gazer`: `autogaze-playground` (default, the gazer trained here; 447k parameters), `full-random` (the
@@ -127,6 +128,7 @@ def child(args: argparse.Namespace) -> None:
         "tiles": vg_tiles(stream, args.tile), "decode_s": seconds["decode"], "gaze_s": wall - seconds["decode"],
         "wall_s": wall, "kept": kept, "total": total,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "ffmpeg_peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "rss_first_mib": rss[0], "rss_last_mib": rss[-1],
         "gpu_peak_mib": torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
         "device": str(gazer.device), "gazer": gazer.name, "source": getattr(gazer, "source", "")}))
@@ -170,8 +172,8 @@ def main() -> None:
         print(f"machine: {machine(args.device)}\nvideo: {video.name}; gazer {args.gazer}, tile {args.tile}, "
               f"batch {args.batch_size}, ratio {args.ratio}, threshold {args.threshold}\n", flush=True)
         head = ("| frames | size | clips | decode s | gaze s | clips/s | tokens kept | peak RSS MiB | "
-                "RSS 1st/last chunk MiB | peak GPU MiB |")
-        print(head + "\n|" + "---|" * 10, flush=True)
+                "RSS 1st/last chunk MiB | ffmpeg peak RSS MiB | peak GPU MiB |")
+        print(head + "\n|" + "---|" * 11, flush=True)
         for n in args.frames:
             argv = [sys.executable, __file__, "--child", "--video", str(video), "--frames", str(n), "--gazer", args.gazer,
                     "--tile", str(args.tile), "--batch-size", str(args.batch_size), "--ratio", str(args.ratio),
@@ -184,7 +186,8 @@ def main() -> None:
             gpu = "-" if r["gpu_peak_mib"] is None else f"{r['gpu_peak_mib']:.0f}"
             print(f"| {r['frames']} | {r['size']} | {r['clips']} | {r['decode_s']:.1f} | {r['gaze_s']:.1f} | "
                   f"{r['clips'] / r['wall_s']:.1f} | {r['kept']:,} / {r['total']:,} ({100 * r['kept'] / r['total']:.1f}%) | "
-                  f"{r['peak_rss_mib']:.0f} | {r['rss_first_mib']:.0f} / {r['rss_last_mib']:.0f} | {gpu} |", flush=True)
+                  f"{r['peak_rss_mib']:.0f} | {r['rss_first_mib']:.0f} / {r['rss_last_mib']:.0f} | "
+                  f"{r['ffmpeg_peak_rss_mib']:.0f} | {gpu} |", flush=True)
 
 
 if __name__ == "__main__":

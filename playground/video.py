@@ -422,12 +422,21 @@ def stream_video(path: str | Path, chunk_len: int = 16, num_frames: int | None =
     sampling = "fps" if fps else sampling
     _check_knobs(num_frames, sampling, fps, start, None, max_side)
     info, reader, (height, width) = _probe(path, max_side, max_frame_pixels)
+    del reader  # decord's reader grows with the position read (about 1.5 GB by frame 64 of a 4K file): ffmpeg streams
     index = sample_indices(info, num_frames, sampling, fps, start)
     threads = _decoder_threads(info.height, info.width)
 
     def chunks() -> Iterator[np.ndarray]:
-        for lo in range(0, len(index), chunk_len):
-            yield _decode(path, reader, index[lo:lo + chunk_len], height, width, threads)
+        out, filled, done = None, 0, 0
+        for slots, frame in _ffmpeg_frames(path, index, height, width, threads):
+            for _ in slots:  # a frame asked for twice (a high fps) fills two places
+                if out is None:
+                    out, filled = np.empty((min(chunk_len, len(index) - done), height, width, 3), np.uint8), 0
+                out[filled] = frame
+                filled, done = filled + 1, done + 1
+                if filled == len(out):
+                    yield out
+                    out = None
 
     play_fps = fps or (info.fps if sampling == "first" else
                        max(1.0, min(info.fps, len(index) / max(info.duration_s - start, 1e-6))))
@@ -534,14 +543,25 @@ def _put(out: np.ndarray, lo: int, batch: np.ndarray) -> None:
 
 
 def _decode_ffmpeg(path: Path, index: np.ndarray, out: np.ndarray, threads: int = 1) -> np.ndarray:
-    """Fallback decoder: ffmpeg, in a subprocess, keeps frames `index` (its select filter), scales them
-    to out's frame size (bilinear swscale, as decord does) and streams them here one at a time.
+    """Fallback decoder: ffmpeg (`_ffmpeg_frames`) fills `out` with frames `index` at out's frame size."""
+    height, width = out.shape[1:3]
+    for slots, frame in _ffmpeg_frames(path, index, height, width, threads):
+        out[slots] = frame
+    return out
 
-    Raises PlaygroundError if the stream ends before the last wanted frame (a truncated file).
+
+def _ffmpeg_frames(path: Path, index: np.ndarray, height: int, width: int, threads: int = 1
+                   ) -> Iterator[tuple[list[int], np.ndarray]]:
+    """Frames `index` decoded by one ffmpeg process, in order: (positions in `index`, uint8 (H, W, 3)).
+
+    ffmpeg, in a subprocess, keeps the wanted frames (its select filter), scales them to
+    (height, width) (bilinear swscale, as decord does) and streams them here one at a time, so a
+    long read holds one frame here and ffmpeg's few frames there. The process is killed when the
+    generator is closed. Raises PlaygroundError if the stream ends before the last wanted frame
+    (a truncated file).
     """
     import imageio_ffmpeg
 
-    height, width = out.shape[1:3]
     wanted: dict[int, list[int]] = {}
     for k, i in enumerate(index.tolist()):
         wanted.setdefault(i, []).append(k)
@@ -562,15 +582,14 @@ def _decode_ffmpeg(path: Path, index: np.ndarray, out: np.ndarray, threads: int 
             if len(raw) < frame_bytes:
                 break  # a damaged stream ends early; the count below says so
             decoded += 1
-            for k in wanted.get(number, ()):
-                out[k] = np.frombuffer(raw, np.uint8).reshape(height, width, 3)
+            if number in wanted:
+                yield wanted[number], np.frombuffer(raw, np.uint8).reshape(height, width, 3)
     finally:
         process.kill()
         process.stdout.close()
         process.wait()
     check(decoded == len(numbers), f"{path} is truncated or corrupt: only {decoded} of the {len(numbers)} frames "
                                    f"needed could be decoded")
-    return out
 
 
 def _select_expression(numbers: list[int]) -> str:
