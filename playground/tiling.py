@@ -168,7 +168,7 @@ def tile_layout(height: int, width: int, tile: int | None = None, overlap: int =
 def _filled(like: Any, shape: tuple[int, ...], fill: Any, channels_last: bool) -> Any:
     """An array (or tensor) of `like`'s type and dtype, of `shape`, holding `fill` per channel."""
     channels = shape[-1] if channels_last else shape[-3]
-    values = np.broadcast_to(np.asarray(fill, dtype=np.float64), (channels,))
+    values = np.broadcast_to(np.asarray(fill, dtype=np.float64), (channels,)).copy()
     if isinstance(like, torch.Tensor):
         out = torch.empty(shape, dtype=like.dtype, device=like.device)
         view = out if channels_last else out.movedim(-3, -1)

@@ -756,7 +756,7 @@ class VideoWriter:
             raise PlaygroundError(f"could not write {self.path}: {_first_line(exc)}") from None
         self.frames_written += T
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type, exc_value, tb) -> None:
         try:
             if self._writer is not None:
                 self._writer.close()

@@ -8,7 +8,6 @@ bad gaze ids accepted, results of another clip on screen, and a failed run wipin
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import gradio as gr

@@ -64,7 +64,7 @@ def check_out_file(text: str, flag: str) -> Path:
     return path
 
 
-def _side(text: str) -> int:
+def read_side(text: str) -> int:
     """argparse type for --max-side: 0 (native size) or at least 8 px."""
     value = nonnegative_int(text)
     if 0 < value < 8:
@@ -98,7 +98,7 @@ def add_video_arguments(parser: argparse.ArgumentParser, frames: int = 16, strea
                         help="sample at this frame rate instead of spreading --frames uniformly")
     parser.add_argument("--start", type=float, default=0.0, help="start time in seconds (default 0)")
     tiled = "; with --tile, the native size" if streamed else ""
-    parser.add_argument("--max-side", type=_side, default=None if streamed else READ_SIDE, metavar="PX",
+    parser.add_argument("--max-side", type=read_side, default=None if streamed else READ_SIDE, metavar="PX",
                         help="decode frames straight to a long side of at most PX, aspect kept, never upscaled (the "
                              f"gazers resize to their 224 px input themselves; default {READ_SIDE}, as in the app "
                              f"and the API{tiled}; 0 = native size)")

@@ -17,7 +17,7 @@ from ..staging import interrupt_on_signals
 from ..training.data import SIZE
 from ..training.make_labels import LABEL_GAZING_RATIO, LABEL_THRESHOLD
 from ..video import READ_SIDE
-from .args import _side, check_out_folder, knob, whole_number
+from .args import read_side, check_out_folder, knob, whole_number
 from .labels import add_clip_arguments
 
 SHOWN_ERRORS = 10  # errors printed on stderr; the rest are in errors.jsonl
@@ -51,7 +51,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--size", type=whole_number(16, 4096), default=None, metavar="PX",
                    help=f"squash frames to PX square before gazing (default: off; {SIZE} with --labels, as training "
                         "reads clips)")
-    p.add_argument("--max-side", type=_side, default=None, metavar="PX",
+    p.add_argument("--max-side", type=read_side, default=None, metavar="PX",
                    help=f"decode frames to a long side of at most PX; 0 = native size (default: native; {READ_SIDE} "
                         "when frames are squashed with --size or --labels, as training reads them)")
     p.add_argument("--labels", action="store_true",
