@@ -59,3 +59,10 @@ def write_json(data: Any, path: str | Path, indent: int | None = None) -> Path:
     with atomic_write(path) as tmp, open(tmp, "w") as f:
         json.dump(data, f, indent=indent, separators=None if indent else (",", ":"))
     return Path(path)
+
+
+def settings_differences(theirs: dict[str, Any], ours: dict[str, Any]) -> list[str]:
+    """'key: THEIRS there, OURS here' for each key of `ours` whose value `theirs` (read from a file) differs in,
+    compared as JSON gives them back (tuples as lists)."""
+    ours = json.loads(json.dumps(ours))
+    return [f"{k}: {theirs.get(k)!r} there, {ours[k]!r} here" for k in ours if theirs.get(k) != ours[k]]

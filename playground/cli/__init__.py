@@ -1,6 +1,6 @@
 """Command line: `python -m playground gaze VIDEO ...` and friends.
 
-One module a subcommand (`gaze`, `ask`, `convert`, `labels`, `gaze-dataset`, `train`, `evaluate-gazer`), each with
+One module a subcommand (`gaze`, `ask`, `convert`, `labels`, `gaze-dataset`, `train`, `evaluate-gazer`, `eval`), each with
 `add_parser(subparsers)`, registered
 from `SUBCOMMANDS`; what they share lives in `args`. Every subcommand turns a `PlaygroundError` into
 one line on stderr and exit status 2; outputs are written to a temporary folder first and moved
@@ -15,10 +15,11 @@ from typing import Sequence
 
 from ..errors import PlaygroundError
 from . import ask, convert, dataset, evaluate, gaze, labels, train
+from . import eval as question_eval  # `eval`: a module name, not the builtin
 from .args import add_video_arguments, check_out_file, check_out_folder, read_frames
 
 EXIT_BAD_INPUT = 2
-SUBCOMMANDS = (gaze, ask, convert, labels, dataset, train, evaluate)  # in the order `--help` lists them
+SUBCOMMANDS = (gaze, ask, convert, labels, dataset, train, evaluate, question_eval)  # in the order `--help` lists them
 
 
 class _Parser(argparse.ArgumentParser):

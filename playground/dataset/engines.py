@@ -12,7 +12,8 @@ depend on the engine.
   actors (`ActorPoolStrategy`, what `concurrency=N` was before Ray 2.51; a GPU each when the
   cluster has GPUs). Results stream back to this process in the order
   they finish, where `runner` writes the shards (so resume and whole-then-rename are the same as
-  locally). Ray is imported only here, and only then.
+  locally). Ray is imported only here, and only then. `start_ray` and `map_actors` are those
+  steps on their own, shared with the question-set evaluation (`playground.evaluation`).
 """
 
 from __future__ import annotations
@@ -104,21 +105,39 @@ def run_ray(clips: Sequence[TrainingClip], settings: ClipSettings, workers: int 
             is already running in this process (as the tests start it).
         worker: the check that the gazer loads, already made here (else made now).
     """
-    ray = import_ray()
+    import_ray()
     if worker is None:
         ClipWorker(settings)  # fail here, in one line, before any task starts
     if not clips:
         return iter(())
+    ray, gpus = start_ray(address)
+    items = ray.data.from_items([_clip_item(c) for c in clips], override_num_blocks=max(1, min(len(clips), 200)))
+    decoded = items.map(_read_item, fn_kwargs={"settings": settings}, num_cpus=DECODE_CPUS)  # CPU tasks
+    gazed = map_actors(decoded, _GazeStage, (settings,), workers, gpus)
+    return (pickle.loads(row["result"]) for row in gazed.iter_rows())
+
+
+def start_ray(address: str = ""):
+    """(the `ray` module, GPUs per actor): Ray started or joined quietly, for a job with its own progress bar.
+
+    `address` "" starts a local Ray unless one already runs in this process; else the cluster to
+    join ("auto", "ray://host:10001"). Each actor gets a GPU when the cluster has GPUs (1), else none (0).
+    """
+    ray = import_ray()
     if not ray.is_initialized():
         ray.init(address=address or None, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # its per-run INFO lines would bury the CLI's
-    ray.data.DataContext.get_current().enable_progress_bars = False  # the CLI shows its own bar (clips)
+    ray.data.DataContext.get_current().enable_progress_bars = False  # the CLI shows its own bar
     gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
-    items = ray.data.from_items([_clip_item(c) for c in clips], override_num_blocks=max(1, min(len(clips), 200)))
-    decoded = items.map(_read_item, fn_kwargs={"settings": settings}, num_cpus=DECODE_CPUS)  # CPU tasks
-    gazed = decoded.map_batches(_GazeStage, fn_constructor_args=(settings,), batch_size=1, batch_format="numpy",
-                                compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1, num_gpus=gpus)
-    return (pickle.loads(row["result"]) for row in gazed.iter_rows())
+    return ray, gpus
+
+
+def map_actors(dataset, stage: type, args: tuple, workers: int, gpus: int):
+    """`dataset.map_batches` through a pool of `workers` actors of `stage(*args)`, one row a call, numpy
+    batches, a CPU (and `gpus` GPUs) each."""
+    ray = import_ray()
+    return dataset.map_batches(stage, fn_constructor_args=args, batch_size=1, batch_format="numpy",
+                               compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1, num_gpus=gpus)
 
 
 def _clip_item(clip: TrainingClip) -> dict[str, Any]:

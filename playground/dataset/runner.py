@@ -27,7 +27,7 @@ import torch
 
 from .. import __version__
 from ..errors import check
-from ..jsonio import atomic_write, read_json, write_json
+from ..jsonio import atomic_write, read_json, settings_differences, write_json
 from ..training.data import CLIP_CHOICES, clip_key, list_clips
 from .engines import run_clips
 from .job import ClipResult, ClipSettings, ClipWorker, label_of_row
@@ -141,9 +141,7 @@ def check_manifest(out: Path, settings: ClipSettings) -> None:
         return
     manifest = read_json(path, "dataset manifest")
     check(manifest.get("format") == FORMAT, f"{path} is not a gaze-dataset manifest; give another --out")
-    theirs = manifest.get("settings", {})
-    ours = json.loads(json.dumps(settings.meaning()))
-    differ = [f"{k}: {theirs.get(k)!r} there, {ours[k]!r} here" for k in ours if theirs.get(k) != ours[k]]
+    differ = settings_differences(manifest.get("settings", {}), settings.meaning())
     check(not differ, f"{out} holds a dataset made with other settings ({'; '.join(differ)}); "
                       "give another --out, or the same settings to resume it")
 

@@ -1,0 +1,217 @@
+"""The report of an evaluation folder: summary.json, report.md (also printed) and report.html (plotly).
+
+`summarize(records, conditions, ...)` computes, from the merged records:
+
+- n: the questions in the set, those answered (in every condition), those that could not be
+  (error records: left out of every accuracy, and listed);
+- per condition: accuracy with its Wilson 95 % interval, the unparsed answers (counted wrong, and
+  apart), per category (every group field the questions have: duration, domain, task_type,
+  category) the same, and the mean tokens, FLOPs and seconds per question (per stage too);
+- per gazed condition against `full` (else against the first condition): the paired table of
+  flips (right->wrong, wrong->right), the accuracy difference with its 95 % interval, McNemar's
+  exact p-value, and whether the difference is within noise (p >= 0.05).
+
+`write_report(out, records, settings, ...)` writes the three files (each whole, then renamed).
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..jsonio import atomic_write, write_json
+from .stats import mcnemar_exact, paired_difference, wilson_interval, within_noise
+
+SUMMARY, REPORT_MD, REPORT_HTML = "summary.json", "report.md", "report.html"
+TOKEN_KEYS = ("vision", "llm_vision", "llm_prompt", "new", "llm")
+STAGES = ("gazer", "preprocess", "vision_encoder", "connector", "llm_prefill", "llm_decode", "total")
+
+
+# ---- numbers -------------------------------------------------------------------------------
+
+
+def summarize(records: Sequence[dict[str, Any]], conditions: Sequence[str], questions: int | None = None,
+              meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The report's numbers (see the module doc) from the merged records of a run."""
+    answered = [r for r in records if not r.get("error") and all(c in r["conditions"] for c in conditions)]
+    errors = [{"question_id": r["question_id"], "video": r["video"], "error": r["error"]}
+              for r in records if r.get("error")]
+    groups = sorted({g for r in answered for g in r["groups"]})
+    per_condition = {c: _condition_summary(answered, c, groups) for c in conditions}
+    base = conditions[0]
+    paired = [_paired(answered, base, c) for c in conditions[1:]]
+    return {"n": {"questions": questions if questions is not None else len(records), "answered": len(answered),
+                  "errors": len(errors), "not_yet_answered": (questions or len(records)) - len(records)},
+            "conditions": per_condition, "paired": paired, "errors": errors, **(meta or {})}
+
+
+def _accuracy(flags: Sequence[bool]) -> dict[str, Any]:
+    k, n = int(sum(flags)), len(flags)
+    low, high = wilson_interval(k, n)
+    return {"n": n, "correct": k, "accuracy": k / n if n else None, "ci95": [low, high]}
+
+
+def _condition_summary(answered: Sequence[dict[str, Any]], name: str, groups: Sequence[str]) -> dict[str, Any]:
+    rows = [r["conditions"][name] for r in answered]
+    out = _accuracy([row["correct"] for row in rows])
+    unparsed = sum(row["letter"] is None for row in rows)
+    out.update(unparsed=unparsed, unparsed_rate=unparsed / len(rows) if rows else None)
+    out["by_group"] = {g: {v: _accuracy([r["conditions"][name]["correct"] for r in answered if r["groups"].get(g) == v])
+                           for v in sorted({r["groups"][g] for r in answered if g in r["groups"]})}
+                       for g in groups}
+    out["mean_tokens"] = {k: _mean([row["tokens"][k] for row in rows]) for k in TOKEN_KEYS}
+    out["mean_flops"] = {s: _mean([row["flops"].get(s) for row in rows]) for s in STAGES if s != "preprocess"}
+    out["mean_seconds"] = {s: _mean([row["seconds"].get(s) for row in rows]) for s in STAGES}
+    out["gazer_flops_counted"] = all(row["flops"].get("gazer") is not None for row in rows) if rows else None
+    out["mean_kept_fraction"] = _mean([row.get("kept_fraction") for row in rows])
+    return out
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    """The mean of the known values (None when there are none)."""
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else None
+
+
+def _paired(answered: Sequence[dict[str, Any]], first: str, second: str) -> dict[str, Any]:
+    """The flips from `first` to `second` on the questions both answered, with McNemar's exact test."""
+    pairs = [(r["conditions"][first]["correct"], r["conditions"][second]["correct"]) for r in answered]
+    both = sum(a and b for a, b in pairs)
+    lost = sum(a and not b for a, b in pairs)  # right -> wrong
+    gained = sum(b and not a for a, b in pairs)  # wrong -> right
+    neither = len(pairs) - both - lost - gained
+    diff, low, high = paired_difference(lost, gained, len(pairs))
+    p = mcnemar_exact(lost, gained)
+    return {"first": first, "second": second, "n": len(pairs), "both_right": both, "right_to_wrong": lost,
+            "wrong_to_right": gained, "both_wrong": neither, "difference": diff, "ci95": [low, high],
+            "mcnemar_p": p, "within_noise": within_noise(p)}
+
+
+# ---- text ----------------------------------------------------------------------------------
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _num(x: float | None, scale: float = 1.0, digits: int = 2) -> str:
+    return "-" if x is None else f"{x / scale:,.{digits}f}"
+
+
+def report_text(summary: dict[str, Any]) -> str:
+    """report.md: n, accuracy with intervals, unparsed, per category, the paired flips, and the costs."""
+    n = summary["n"]
+    names = list(summary["conditions"])
+    lines = [f"# Evaluation: {summary.get('mllm', '')} on {summary.get('source') or 'the question set'}", ""]
+    lines += [f"n = {n['answered']} questions answered in every condition, of {n['questions']} in the set"
+              f" ({n['errors']} could not be answered, {n['not_yet_answered']} not yet answered)."]
+    if summary.get("note"):
+        lines += ["", f"Note: {summary['note']}."]
+    lines += ["", "## Accuracy (95 % Wilson intervals)", "",
+              "| condition | correct | accuracy | 95 % interval | unparsed |", "|---|---|---|---|---|"]
+    for c in names:
+        s = summary["conditions"][c]
+        lines.append(f"| {c} | {s['correct']}/{s['n']} | {_pct(s['accuracy'])} | {_pct(s['ci95'][0])} to "
+                     f"{_pct(s['ci95'][1])} | {s['unparsed']} ({_pct(s['unparsed_rate'])}) |")
+    lines += _group_lines(summary, names)
+    lines += _paired_lines(summary)
+    lines += _cost_lines(summary, names)
+    if summary["errors"]:
+        lines += ["", "## Not answered", ""] + [f"- {e['question_id']}: {e['error']}" for e in summary["errors"]]
+    return "\n".join(lines) + "\n"
+
+
+def _group_lines(summary: dict[str, Any], names: Sequence[str]) -> list[str]:
+    first = summary["conditions"][names[0]]["by_group"] if names else {}
+    lines = []
+    for group, values in first.items():
+        lines += ["", f"## Accuracy by {group}", "", "| " + group + " | n | " + " | ".join(names) + " |",
+                  "|---|---|" + "---|" * len(names)]
+        for value, acc in values.items():
+            cells = []
+            for c in names:
+                a = summary["conditions"][c]["by_group"][group][value]
+                cells.append(f"{_pct(a['accuracy'])} ({_pct(a['ci95'][0])}-{_pct(a['ci95'][1])})")
+            lines.append(f"| {value} | {acc['n']} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _paired_lines(summary: dict[str, Any]) -> list[str]:
+    if not summary["paired"]:
+        return []
+    lines = ["", "## Paired: the same questions under two conditions", "",
+             "| from -> to | n | both right | right -> wrong | wrong -> right | both wrong | difference (95 %) "
+             "| McNemar exact p | verdict |", "|---|---|---|---|---|---|---|---|---|"]
+    for p in summary["paired"]:
+        verdict = "within noise" if p["within_noise"] else ("better" if p["difference"] > 0 else "worse")
+        lines.append(f"| {p['first']} -> {p['second']} | {p['n']} | {p['both_right']} | {p['right_to_wrong']} | "
+                     f"{p['wrong_to_right']} | {p['both_wrong']} | {100 * p['difference']:+.1f} points "
+                     f"({100 * p['ci95'][0]:+.1f} to {100 * p['ci95'][1]:+.1f}) | {p['mcnemar_p']:.3g} | {verdict} |")
+    lines += ["", "A difference is *within noise* when McNemar's exact test gives p >= 0.05: the flips either way "
+                  "are as many as chance would make."]
+    return lines
+
+
+def _cost_lines(summary: dict[str, Any], names: Sequence[str]) -> list[str]:
+    lines = ["", "## Cost per question (means)", "", "| condition | vision tokens | LLM vision tokens | LLM tokens "
+             "| GFLOPs (gazer) | GFLOPs total | seconds (gazer) | seconds total |", "|---|---|---|---|---|---|---|---|"]
+    for c in names:
+        s = summary["conditions"][c]
+        t, f, sec = s["mean_tokens"], s["mean_flops"], s["mean_seconds"]
+        gazer_flops = _num(f["gazer"], 1e9, 3) if s["gazer_flops_counted"] else ("-" if c == "full" else "not counted")
+        lines.append(f"| {c} | {_num(t['vision'], digits=0)} | {_num(t['llm_vision'], digits=0)} | "
+                     f"{_num(t['llm'], digits=0)} | {gazer_flops} | {_num(f['total'], 1e9, 3)} | "
+                     f"{_num(sec['gazer'], digits=3)} | {_num(sec['total'], digits=3)} |")
+    lines += ["", "FLOPs: analytic for the MLLM's stages (matrix products, a multiply-add = 2), the gazer's "
+                  "counted with FlopCounterMode; gazed totals include the gazer's FLOPs and seconds. Seconds are "
+                  "wall time on this run's machine; the frames' decoding (the same for every condition) is not in them."]
+    return lines
+
+
+# ---- files ---------------------------------------------------------------------------------
+
+
+def fig_report(summary: dict[str, Any]):
+    """Plotly figure: accuracy (with 95 % intervals) against tokens, GFLOPs and seconds, a point per condition."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    axes = [("vision tokens per question", lambda s: s["mean_tokens"]["vision"]),
+            ("GFLOPs per question", lambda s: (s["mean_flops"]["total"] or 0) / 1e9),
+            ("seconds per question", lambda s: s["mean_seconds"]["total"])]
+    fig = make_subplots(rows=1, cols=3, subplot_titles=[f"accuracy vs {a[0]}" for a in axes], shared_yaxes=True)
+    for name, s in summary["conditions"].items():
+        acc = s["accuracy"] or 0.0
+        err = dict(type="data", symmetric=False, array=[s["ci95"][1] - acc], arrayminus=[acc - s["ci95"][0]])
+        for col, (_, x_of) in enumerate(axes, 1):
+            fig.add_trace(go.Scatter(x=[x_of(s)], y=[acc], error_y=err, mode="markers+text", text=[name],
+                                     textposition="top center", name=name, legendgroup=name, showlegend=col == 1),
+                          row=1, col=col)
+    for col, (label, _) in enumerate(axes, 1):
+        fig.update_xaxes(title_text=label, row=1, col=col)
+    fig.update_yaxes(title_text="accuracy (95 % interval)", range=[0, 1], row=1, col=1)
+    fig.update_layout(template="plotly_white", height=460,
+                      title=f"n = {summary['n']['answered']} questions; {summary.get('mllm', '')}")
+    return fig
+
+
+def write_report(out: Path, records: Sequence[dict[str, Any]], settings, questions: int, fmt: str = "",
+                 source: str = "") -> dict[str, Any]:
+    """summary.json, report.md and report.html in `out`; returns the summary."""
+    from ..mllm import TINY_RANDOM_SMOLVLM2, RANDOM_WEIGHTS_NOTE
+
+    names = [c.name for c in settings.conditions]
+    note = RANDOM_WEIGHTS_NOTE if str(settings.mllm).strip().lower() == TINY_RANDOM_SMOLVLM2 else None
+    meta = {"mllm": settings.mllm, "format": fmt, "source": source, "note": note, "settings": settings.meaning()}
+    summary = summarize(records, names, questions, meta)
+    write_json(summary, Path(out) / SUMMARY, indent=1)
+    text = report_text(summary)
+    with atomic_write(Path(out) / REPORT_MD) as tmp:
+        tmp.write_text(text)
+    page = ("<!doctype html><html><head><meta charset='utf-8'><title>evaluation report</title></head><body>"
+            + fig_report(summary).to_html(full_html=False, include_plotlyjs=True)
+            + f"<pre style='font-size:13px'>{html.escape(text)}</pre></body></html>")
+    with atomic_write(Path(out) / REPORT_HTML) as tmp:
+        tmp.write_text(page)
+    return summary
