@@ -29,7 +29,7 @@ NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 CELL_TIMEOUT_S = 120  # one cell; a whole notebook is meant to take well under a minute on 2 CPU cores
 EXPECTED = ["01_quick_start", "02_threshold", "03_inside_autogaze", "04_gazed_mllm",
-            "05_any_length_any_resolution", "06_train_your_own_gazer"]
+            "05_any_length_any_resolution", "06_train_your_own_gazer", "07_evaluate_on_your_question_set"]
 
 
 def _code_cells(nb) -> list[str]:
