@@ -17,7 +17,7 @@ import torch
 
 from playground.cli import main
 from playground.errors import PlaygroundError
-from playground.evaluation import (EvalSettings, Shard, build_prompt, detect_format, example_rows, extract_letter,
+from playground.evaluation import (EvalSettings, RankShare, build_prompt, detect_format, example_rows, extract_letter,
                                    mcnemar_exact, parse_conditions, read_questions, run_eval, score,
                                    wilson_interval, write_rows)
 from playground.evaluation.questions import read_rows
@@ -182,9 +182,9 @@ def test_eval_resume_after_an_interrupt_gives_the_same_records(sets, runs, tmp_p
 def test_eval_ranks_write_their_own_records_and_rank_0_merges(sets, runs, tmp_path):
     questions, fmt = read_questions(sets["hlvid"], ASSETS)
     out = tmp_path / "ranks"
-    second = run_eval(questions, out, settings(), fmt, shard=Shard(1, 2))  # no process group: no barrier
+    second = run_eval(questions, out, settings(), fmt, share=RankShare(1, 2))  # no process group: no barrier
     assert second.summary is None and len(read_records(out / "records-rank1.jsonl")) == 3
-    first = run_eval(questions, out, settings(), fmt, shard=Shard(0, 2))
+    first = run_eval(questions, out, settings(), fmt, share=RankShare(0, 2))
     assert first.summary["n"]["answered"] == 6 and not list(out.glob("records-rank*"))
     merged = read_records(out / RECORDS)
     assert [r["rank"] for r in merged] == [0, 1, 0, 1, 0, 1]

@@ -18,7 +18,7 @@ from ..errors import PlaygroundError
 from ..evaluation import parse_conditions, read_questions, run_eval
 from ..evaluation.questions import FORMATS, format_name
 from ..evaluation.report import REPORT_HTML, REPORT_MD
-from ..evaluation.run import DEFAULT_FRAMES, DEFAULT_RATIO, EvalSettings, join_shard
+from ..evaluation.run import DEFAULT_FRAMES, DEFAULT_RATIO, EvalSettings, join_ranks
 from ..evaluation.scoring import MAX_NEW_TOKENS
 from ..mllm import DEFAULT_MLLM
 from ..mllm.gazed_vit import ATTENTION_MODES
@@ -100,17 +100,17 @@ def run(args: argparse.Namespace) -> int:
                             max_new_tokens=args.max_new_tokens, count_flops=args.count_flops,
                             gazer_flops=not args.no_gazer_flops, device=args.device,
                             trust_remote_code=args.trust_remote_code)
-    shard = join_shard(args.device)
-    quiet = args.quiet or not shard.main
+    share = join_ranks(args.device)
+    quiet = args.quiet or not share.main
     with tqdm(total=None, desc="answering", unit="question", disable=quiet, file=sys.stderr) as bar, \
             interrupt_on_signals():
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
-        result = run_eval(questions, out, settings, fmt, str(Path(args.questions)), shard, args.ray, args.workers,
+        result = run_eval(questions, out, settings, fmt, str(Path(args.questions)), share, args.ray, args.workers,
                           progress)
-    if not shard.main:
+    if not share.main:
         return 0
     if not args.quiet:
         print((out / REPORT_MD).read_text())
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     if len(errors) > SHOWN_ERRORS:
         print(f"... and {len(errors) - SHOWN_ERRORS} more (see {out / REPORT_MD})", file=sys.stderr)
     n = result.summary["n"]
-    where = f" (rank 0 of {shard.size}: its share)" if shard.size > 1 else ""
+    where = f" (rank 0 of {share.size}: its share)" if share.size > 1 else ""
     print(f"wrote {out}: {n['answered']} of {n['questions']} questions answered in every condition, {n['errors']} "
           f"could not be; this run answered {result.answered}{where} and skipped {result.skipped} done before; "
           f"report in {out / REPORT_HTML}; {result.seconds:.1f} s")

@@ -7,7 +7,7 @@
   Parquet, told apart from their fields; `Question`; a small example set over the bundled clips;
 - `scoring.py`: the lmms-eval prompt, the letter read from an answer, exact-match scoring;
 - `stats.py`: Wilson 95 % intervals, the paired difference, McNemar's exact test;
-- `run.py`: conditions, settings, the per-question work (`Answerer`), resume, torchrun shards, Ray;
+- `run.py`: conditions, settings, the per-question work (`Answerer`), resume, torchrun rank shares, Ray;
 - `records.py`: records.jsonl, the per-rank record files and their merge, run.json;
 - `report.py`: summary.json, report.md and report.html.
 
@@ -16,10 +16,10 @@ This is not `training.evaluate` (`evaluate-gazer`), which scores a gazer's recon
 
 from .questions import FORMATS, Question, detect_format, example_rows, read_questions, write_rows
 from .report import report_text, summarize
-from .run import Condition, EvalRun, EvalSettings, Shard, parse_conditions, run_eval
+from .run import Condition, EvalRun, EvalSettings, RankShare, parse_conditions, run_eval
 from .scoring import build_prompt, extract_letter, score
 from .stats import mcnemar_exact, wilson_interval
 
 __all__ = ["FORMATS", "Question", "detect_format", "example_rows", "read_questions", "write_rows", "report_text",
-           "summarize", "Condition", "EvalRun", "EvalSettings", "Shard", "parse_conditions", "run_eval",
+           "summarize", "Condition", "EvalRun", "EvalSettings", "RankShare", "parse_conditions", "run_eval",
            "build_prompt", "extract_letter", "score", "mcnemar_exact", "wilson_interval"]

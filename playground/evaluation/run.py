@@ -1,4 +1,4 @@
-"""One evaluation run: conditions, the per-question work, resume, data-parallel shards and Ray.
+"""One evaluation run: conditions, the per-question work, resume, data-parallel rank shares and Ray.
 
 `run_eval(questions, out, settings)` answers every question not yet done in `out` under every
 condition, appends one record a question to the record file (`records.py`), then merges the
@@ -20,7 +20,7 @@ conditions), `frames`, `fps`, `error` (None, or why the question could not be an
 (wall per stage, `gazer` included in `total`).
 
 Scale: under `torchrun` or `accelerate launch` (RANK / WORLD_SIZE / LOCAL_RANK in the environment)
-each process takes every WORLD_SIZE-th question of the file (`join_shard`), writes its own record
+each process takes every WORLD_SIZE-th question of the file (`join_ranks`), writes its own record
 file, and waits at a gloo barrier; rank 0 merges and reports. With `ray_address`, the questions are
 answered by a pool of Ray actors (`dataset.engines.start_ray` / `map_actors`), each with its own
 model, and the records stream back to this process, which writes them.
@@ -114,7 +114,7 @@ class EvalSettings:
 
 
 @dataclass
-class Shard:
+class RankShare:
     """This process's share of the questions: every `size`-th one from `rank`."""
 
     rank: int = 0  # RANK under torchrun / accelerate launch
@@ -127,15 +127,15 @@ class Shard:
         return self.rank == 0
 
 
-def join_shard(device: str | None = None) -> Shard:
-    """This process's shard from torchrun's environment (as `training.trainer.join_world` reads it).
+def join_ranks(device: str | None = None) -> RankShare:
+    """This process's share from torchrun's environment (as `training.trainer.join_world` reads it).
 
     One process without WORLD_SIZE. Under a launcher, rank r takes cuda:LOCAL_RANK when CUDA is
     the device and joins a gloo process group, used only for the barrier before rank 0 merges.
     """
     size = _env_int("WORLD_SIZE", 1)
     if size <= 1:
-        return Shard(device=device)
+        return RankShare(device=device)
     rank, local = _env_int("RANK", 0), _env_int("LOCAL_RANK", 0)
     chosen = resolve_device(device)
     if chosen.type == "cuda":
@@ -145,7 +145,7 @@ def join_shard(device: str | None = None) -> Shard:
 
     if not dist.is_initialized():
         dist.init_process_group("gloo", timeout=BARRIER_TIMEOUT)
-    return Shard(rank, size, str(chosen), joined=True)
+    return RankShare(rank, size, str(chosen), joined=True)
 
 
 def _env_int(name: str, default: int) -> int:
@@ -252,7 +252,7 @@ class EvalRun:
 
 
 def run_eval(questions: Sequence[Question], out: str | Path, settings: EvalSettings, fmt: str = "",
-             source: str = "", shard: Shard | None = None, ray_address: str | None = None, workers: int = 1,
+             source: str = "", share: RankShare | None = None, ray_address: str | None = None, workers: int = 1,
              progress: Callable[[int, int], None] | None = None) -> EvalRun:
     """Answer every question of this process's share not yet done in `out`; merge and report on the main one.
 
@@ -261,7 +261,7 @@ def run_eval(questions: Sequence[Question], out: str | Path, settings: EvalSetti
         out: the evaluation folder (created if needed; the CLI checks that it is writable first).
         settings: the model, the conditions and the decoding.
         fmt, source: the set's format and file, for run.json and the report.
-        shard: this process's share (default: `join_shard(settings.device)`, from the environment).
+        share: this process's questions (default: `join_ranks(settings.device)`, from the environment).
         ray_address: None: answer here; "" a local Ray; else the Ray cluster to join.
         workers: Ray actors (each loads its own model).
         progress: called as `progress(done, total)` after each question of this run.
@@ -269,20 +269,20 @@ def run_eval(questions: Sequence[Question], out: str | Path, settings: EvalSetti
     started = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    shard = shard or join_shard(settings.device)
-    check(ray_address is None or shard.size == 1, "--ray runs the questions on Ray's workers: start it as one "
+    share = share or join_ranks(settings.device)
+    check(ray_address is None or share.size == 1, "--ray runs the questions on Ray's workers: start it as one "
                                                   "process, not under torchrun")
     check_run(out, settings.meaning())
-    mine = list(questions)[shard.rank::shard.size]  # from the whole set, so every rank cuts the same shares
+    mine = list(questions)[share.rank::share.size]  # from the whole set, so every rank cuts the same way
     done = done_ids(out)
     todo = [q for q in mine if q.question_id not in done]
-    extra = {"engine": "ray" if ray_address is not None else "local", "world_size": shard.size, "workers": workers}
+    extra = {"engine": "ray" if ray_address is not None else "local", "world_size": share.size, "workers": workers}
     run = EvalRun(out, len(questions), len(mine), len(mine) - len(todo), 0, 0, extra=extra)
-    records = _records(todo, settings, shard, ray_address, workers)  # loading fails here, before any write
-    if shard.main:
+    records = _records(todo, settings, share, ray_address, workers)  # loading fails here, before any write
+    if share.main:
         write_run(out, settings.meaning(), {"questions": source, "question_format": fmt, "count": len(questions),
                                             "run": extra, "playground": __version__})
-    writer = RecordWriter(records_path(out, shard.rank, shard.size))
+    writer = RecordWriter(records_path(out, share.rank, share.size))
     try:
         for record in records:
             writer.write(record)
@@ -292,8 +292,8 @@ def run_eval(questions: Sequence[Question], out: str | Path, settings: EvalSetti
                 progress(run.answered, len(todo))
     finally:
         writer.close()
-    _wait_for_ranks(shard)
-    if shard.main:
+    _wait_for_ranks(share)
+    if share.main:
         from .report import write_report  # plotly is imported only to report
 
         merged = merge_records(out, [q.question_id for q in questions])
@@ -302,20 +302,20 @@ def run_eval(questions: Sequence[Question], out: str | Path, settings: EvalSetti
     return run
 
 
-def _records(todo: Sequence[Question], settings: EvalSettings, shard: Shard, ray_address: str | None,
+def _records(todo: Sequence[Question], settings: EvalSettings, share: RankShare, ray_address: str | None,
              workers: int) -> Iterator[dict[str, Any]]:
     """The records of `todo`, answered here or on Ray (nothing is loaded when all is done)."""
     if not todo:
         return iter(())
     if ray_address is not None:
         return ray_records(todo, settings, workers, ray_address)
-    answerer = Answerer(settings, shard.device)
-    return (answerer.answer(q, shard.rank) for q in todo)
+    answerer = Answerer(settings, share.device)
+    return (answerer.answer(q, share.rank) for q in todo)
 
 
-def _wait_for_ranks(shard: Shard) -> None:
+def _wait_for_ranks(share: RankShare) -> None:
     """Under a launcher: every rank waits here until all have written their records."""
-    if not shard.joined:
+    if not share.joined:
         return
     import torch.distributed as dist
 
@@ -363,5 +363,5 @@ class _AnswerStage:
         return {"record": [json.dumps(self.answerer.answer(q)) for q in questions]}
 
 
-__all__ = ["Condition", "EvalSettings", "Shard", "Answerer", "EvalRun", "run_eval", "parse_conditions",
-           "join_shard", "RECORDS"]
+__all__ = ["Condition", "EvalSettings", "RankShare", "Answerer", "EvalRun", "run_eval", "parse_conditions",
+           "join_ranks", "RECORDS"]
