@@ -1,6 +1,6 @@
 """Benchmark the AutoGaze gazer: seconds to gaze a 16-frame 224x224 clip (generation only).
 
-    .venv/bin/python benchmarks/autogaze_speed.py [--checkpoint PATH] [--repeats 5] [--threads N]
+    .venv/bin/python benchmarks/autogaze_speed.py [--checkpoint PATH] [--repeats 5] [--threads N] [--against GIT_REV]
 
 Uses the released architecture (3,258,240 parameters) with random weights, or `--checkpoint`
 (a folder / hub id; e.g. the reference's full_seed0 model). With a ratio and no threshold the
@@ -12,6 +12,11 @@ GFLOPs and the time they take at this machine's measured float32 matmul peak: a 
 implementation can beat) and, when CUDA is available, a second one for the GPU (fp32 and bf16 autocast, with how many gazes bf16 changes). The load
 average is printed before and after: run it on an otherwise idle machine (OpenMP threads slow
 down badly when other processes compete for the cores).
+
+`--against GIT_REV` also times that revision of the playground on the same cases: it is checked out
+once into a `git worktree` (under the system's temp folder), and each side runs in its own Python
+(this script with PLAYGROUND_ROOT pointing at the checkout), in the order ours, theirs, ours, theirs,
+so that a slow spell of the machine hits both. It prints both medians and their ratio.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parents[1]
+ROOT = Path(os.environ.get("PLAYGROUND_ROOT") or HERE)  # `--against` points a child at another checkout
 sys.path.insert(0, str(ROOT))
 
 from playground.device import synchronize  # noqa: E402
@@ -191,15 +197,72 @@ def gpu_section(args) -> None:
           f"identical; identical clips: {[bool(torch.equal(a, b)) for a, b in zip(fp32.gazing_pos, bf16.gazing_pos)]}")
 
 
+def case_medians(repeats: int) -> dict[str, float]:
+    """{case: median seconds} of the CPU cases with this process's playground (a `--against` child)."""
+    gazer = random_gazer("cpu")
+    clip = moving_square()
+    out = {}
+    for label, clips, ratio, _ in CPU_CASES:
+        video = np.stack([clip] * clips)
+        out[label] = statistics.median(timings(lambda: gazer.gaze(video, gazing_ratio=ratio), repeats, gazer.device))
+    return out
+
+
+def against(rev: str, repeats: int, threads: int | None) -> None:
+    """Time the CPU cases here and at `rev` (a git worktree), alternating processes; print both and the ratio."""
+    import json
+    import subprocess
+    import tempfile
+
+    sha = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--verify", f"{rev}^{{commit}}"], capture_output=True,
+                         text=True)
+    if sha.returncode != 0:
+        raise SystemExit(f"--against: {rev!r} is not a commit of {HERE}")
+    sha = sha.stdout.strip()
+    tree = Path(tempfile.mkdtemp(prefix=f"playground-against-{sha[:10]}-"))
+    subprocess.run(["git", "-C", str(HERE), "worktree", "add", "--detach", str(tree), sha], check=True,
+                   capture_output=True)
+    sides = {"this tree": HERE, f"{rev} ({sha[:10]})": tree}
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
+    argv = [sys.executable, __file__, "--child-medians", "--repeats", str(repeats)]
+    argv += ["--threads", str(threads)] if threads else []
+    try:
+        for _ in range(2):  # ours, theirs, ours, theirs
+            for name, root in sides.items():
+                proc = subprocess.run(argv, capture_output=True, text=True,
+                                      env={**os.environ, "PLAYGROUND_ROOT": str(root)})
+                if proc.returncode != 0:
+                    raise SystemExit(f"--against: the {name} run failed: {proc.stderr.strip().splitlines()[-1:]}")
+                runs[name].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    finally:  # the checkout is scratch: leave no worktree registered in the repository
+        subprocess.run(["git", "-C", str(HERE), "worktree", "remove", "--force", str(tree)], capture_output=True)
+    ours, theirs = list(sides)
+    print(f"\n## Against {rev} ({sha[:10]}): median of {repeats} calls per process, best of 2 processes per side\n")
+    print(f"| case | {ours} s | {theirs} s | speed-up |")
+    print("|---|---|---|---|")
+    for label, *_ in CPU_CASES:
+        a = min(r[label] for r in runs[ours])
+        b = min(r[label] for r in runs[theirs])
+        print(f"| {label} | {a:.3f} | {b:.3f} | {b / a:.2f}x |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=None, help="folder / hub id (default: random weights)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--skip-cpu", action="store_true")
+    parser.add_argument("--against", default=None, metavar="GIT_REV",
+                        help="also time this git revision (a worktree) on the CPU cases, alternating processes")
+    parser.add_argument("--child-medians", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.child_medians:
+        import json
+
+        print(json.dumps(case_medians(args.repeats)))
+        return
     print(f"machine: {platform.machine()} {_cpu_name()}, {os.cpu_count()} CPUs, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads; load average {_load()}")
     if not args.skip_cpu:
@@ -212,6 +275,8 @@ def main() -> None:
         print("\n'at peak' = the case's matrix-product work (FlopCounterMode) at the best matmul rate above: no float32 "
               "implementation of the same model runs faster than this on this machine.")
         print(f"\nload average after the CPU runs: {_load()} (other processes on the machine slow the figures)")
+    if args.against:
+        against(args.against, args.repeats, args.threads)
     if torch.cuda.is_available():
         gpu_section(args)
     else:
