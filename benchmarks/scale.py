@@ -87,6 +87,7 @@ def child(args: argparse.Namespace) -> None:
 
     from playground import knobs
     from playground.video import stream_video
+    from playground.video_run import timed_items
     from playground.whole_video import CHUNK_LEN, VideoGazer
 
     gazer = load(args.gazer, args.device)
@@ -94,17 +95,6 @@ def child(args: argparse.Namespace) -> None:
     stream = stream_video(args.video, chunk_len=CHUNK_LEN, num_frames=args.frames[0], max_side=None,
                           max_frame_pixels=None)
     seconds = {"decode": 0.0}
-
-    def timed(chunks):
-        it = iter(chunks)
-        while True:
-            start = time.perf_counter()
-            chunk = next(it, None)
-            seconds["decode"] += time.perf_counter() - start
-            if chunk is None:
-                return
-            yield chunk
-
     gazer.gaze(stream_video(args.video, num_frames=16, max_side=None, max_frame_pixels=None)
                .chunks.__next__()[:, :224, :224], gazing_ratio=args.ratio)  # warm-up (not timed)
     if cuda:
@@ -114,7 +104,7 @@ def child(args: argparse.Namespace) -> None:
     clips = kept = total = 0
     rss = []
     start = time.perf_counter()
-    for chunk in vg.chunks(timed(stream.chunks), args.ratio, knobs.threshold_or_off(args.threshold)):
+    for chunk in vg.chunks(timed_items(stream.chunks, seconds), args.ratio, knobs.threshold_or_off(args.threshold)):
         clips += chunk.layout.num_tiles
         kept += chunk.gaze.num_gazed
         total += chunk.num_frames * chunk.layout.num_tiles * chunk.gaze.grid.num_slots

@@ -70,6 +70,13 @@ class TileLayout:
         th, tw = self.tile_shape
         return np.stack([self.to_frame(k, np.array([[0, 0, th, tw]]))[0] for k in range(self.num_tiles)])
 
+    def extent(self, tile_index: int, height: int, width: int) -> tuple[int, int, int, int]:
+        """(top, left, bottom, right) of tile k on a (height, width) picture of the frame (e.g. a preview),
+        rounded; it may reach past the picture's edge where the tile holds padding."""
+        (y0, x0), (th, tw) = self.origins[tile_index], self.tile_shape
+        sy, sx = height / self.height, width / self.width
+        return round(y0 * sy), round(x0 * sx), round((y0 + th) * sy), round((x0 + tw) * sx)
+
     def canvas_to_frame(self, tile_index: int, boxes: np.ndarray, canvas: int) -> np.ndarray:
         """Boxes on a gazer's `canvas`-pixel square (a tile squashed to it) -> frame pixels (clipped)."""
         th, tw = self.tile_shape

@@ -102,7 +102,7 @@ def run_video(frames: Iterable[np.ndarray], gazer, reconstructor, out: Path, *, 
             open(out / "metrics.csv", "w", newline="") as metrics, _JsonChunks(out / "gaze.json") as js:
         rows = csv.writer(metrics)
         rows.writerow(["frame", "tiles", "gazed", "ratio", "reconstruction_loss", "psnr_db"])
-        for chunk in vg.chunks(_timed(frames, totals.seconds), gazing_ratio, task_loss_requirement, progress,
+        for chunk in vg.chunks(timed_items(frames, totals.seconds), gazing_ratio, task_loss_requirement, progress,
                                total_frames):
             totals.seconds["gaze"] += time.perf_counter() - started  # decoding included; taken out at the end
             if totals.frames == 0:
@@ -118,17 +118,15 @@ def run_video(frames: Iterable[np.ndarray], gazer, reconstructor, out: Path, *, 
     return totals
 
 
-def _timed(items: Iterable[Any], seconds: dict[str, float]) -> Iterable[Any]:
+def timed_items(items: Iterable[Any], seconds: dict[str, float]) -> Iterable[Any]:
     """The items of `items`, adding the time spent producing them (decoding) to seconds["decode"]."""
-    it = iter(items)
+    it, end = iter(items), object()
     while True:
         start = time.perf_counter()
-        try:
-            item = next(it)
-        except StopIteration:
-            seconds["decode"] += time.perf_counter() - start
-            return
+        item = next(it, end)
         seconds["decode"] += time.perf_counter() - start
+        if item is end:
+            return
         yield item
 
 
@@ -163,7 +161,9 @@ def _write_chunk(chunk: ChunkGaze, reconstructor, batch_size: int, preview_width
         rows.writerow([frame, layout.num_tiles, int(counts[:, t].sum()),
                        round(float(counts[:, t].sum()) / (layout.num_tiles * gaze.grid.num_slots), 6),
                        round(float(loss[:, t].mean()), 6), round(mean_psnr(psnr[:, t]), 4)])
-    js.add({"start": chunk.start, "num_frames": T, "tiles": [_tile_entry(chunk, k, loss[k], psnr[k])
+    found = [tile_boxes(gaze, layout, t) for t in range(T)]  # every tile's boxes, frame by frame
+    places = layout.tile_boxes()
+    js.add({"start": chunk.start, "num_frames": T, "tiles": [_tile_entry(chunk, k, places[k], found, loss[k], psnr[k])
                                                              for k in range(layout.num_tiles)]})
     totals.frames += T
     totals.tiles = layout.num_tiles
@@ -174,30 +174,24 @@ def _write_chunk(chunk: ChunkGaze, reconstructor, batch_size: int, preview_width
     totals.seconds["write"] += time.perf_counter() - start
 
 
-def _tile_entry(chunk: ChunkGaze, k: int, loss: np.ndarray, psnr: np.ndarray) -> dict[str, Any]:
-    """gaze.json's entry for tile k of a chunk: its box, its gaze, its boxes in frame pixels, its rebuild."""
-    one = chunk.gaze.clip(k)
+def _tile_entry(chunk: ChunkGaze, k: int, place: np.ndarray, found: list[dict[str, np.ndarray]], loss: np.ndarray,
+                psnr: np.ndarray) -> dict[str, Any]:
+    """gaze.json's entry for tile k of a chunk: its box (`place`), its gaze, its boxes in frame pixels (from
+    `found`, `tile_boxes` of each frame), its rebuild."""
     boxes = []
-    for t in range(chunk.num_frames):
-        found = tile_boxes(one, _single(chunk.layout, k), t)
-        boxes.append([[*b, int(s)] for b, s in zip(found["boxes"].tolist(), found["scale"].tolist())])
-    return {"tile": k, "box": chunk.layout.tile_boxes()[k].tolist(), "gaze": one.to_json(),
+    for frame in found:
+        mine = frame["tile"] == k
+        boxes.append([[*b, int(s)] for b, s in zip(frame["boxes"][mine].tolist(), frame["scale"][mine].tolist())])
+    return {"tile": k, "box": place.tolist(), "gaze": chunk.gaze.clip(k).to_json(),
             "boxes": boxes,  # per frame: [y0, x0, y1, x1, scale] in original frame pixels
             "reconstruction": {"loss": [round(float(v), 6) for v in loss],
                                "psnr_db": [round(float(v), 4) if np.isfinite(v) else None for v in psnr]}}
 
 
-def _single(layout: TileLayout, k: int) -> TileLayout:
-    """The layout of tile k alone (so a one-clip gaze maps to that tile's place)."""
-    return TileLayout(layout.height, layout.width, layout.tile, layout.overlap, 1, 1, (layout.origins[k],))
-
-
 def _place(canvas: np.ndarray, tile_frames: np.ndarray, layout: TileLayout, k: int) -> None:
     """Put a rebuilt tile (T, c, c, 3) at tile k's place on a preview canvas (T, h, w, 3)."""
     h, w = canvas.shape[1:3]
-    sy, sx = h / layout.height, w / layout.width
-    (y0, x0), (th, tw) = layout.origins[k], layout.tile_shape
-    top, left, bottom, right = round(y0 * sy), round(x0 * sx), round((y0 + th) * sy), round((x0 + tw) * sx)
+    top, left, bottom, right = layout.extent(k, h, w)
     if bottom <= top or right <= left or top >= h or left >= w:
         return
     piece = resize_frames(tile_frames, (bottom - top, right - left))
@@ -208,8 +202,8 @@ def _place(canvas: np.ndarray, tile_frames: np.ndarray, layout: TileLayout, k: i
 def _draw_grid(frames: np.ndarray, layout: TileLayout) -> None:
     """One-pixel lines at the tile edges, in place on (T, h, w, 3) preview frames."""
     h, w = frames.shape[1:3]
-    for y0, x0 in layout.origins:
-        top, left = round(y0 * h / layout.height), round(x0 * w / layout.width)
+    for k in range(layout.num_tiles):
+        top, left = layout.extent(k, h, w)[:2]
         if 0 < top < h:
             frames[:, top, :] = GRID_RGB
         if 0 < left < w:

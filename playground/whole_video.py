@@ -31,8 +31,14 @@ from .tiling import PAD_RGB, TileLayout, tile_layout
 from .video import as_clips
 
 CHUNK_LEN = 16  # frames per chunk in whole-video gazing: the clip length AutoGaze was trained on
+BATCH_SIZE = 8  # clips (chunk x tile) gazed together by default: the API's, the CLI's, the app's and gaze-dataset's
 
-__all__ = ["CHUNK_LEN", "PAD_RGB", "ChunkGaze", "VideoGaze", "VideoGazer", "frame_chunks"]
+__all__ = ["CHUNK_LEN", "BATCH_SIZE", "PAD_RGB", "ChunkGaze", "VideoGaze", "VideoGazer", "clip_count", "frame_chunks"]
+
+
+def clip_count(num_frames: int, layout: TileLayout, chunk_len: int = CHUNK_LEN) -> int:
+    """The (chunk, tile) clips a whole-video gaze of `num_frames` frames makes (the last chunk may be short)."""
+    return math.ceil(num_frames / chunk_len) * layout.num_tiles
 
 
 @dataclass
@@ -63,7 +69,7 @@ class VideoGazer:
         overlap: pixels shared by neighbouring tiles.
     """
 
-    def __init__(self, gazer, tile: int | None = None, chunk_len: int = CHUNK_LEN, batch_size: int = 8,
+    def __init__(self, gazer, tile: int | None = None, chunk_len: int = CHUNK_LEN, batch_size: int = BATCH_SIZE,
                  overlap: int = 0):
         check(isinstance(chunk_len, int) and chunk_len > 0, f"chunk_len must be a positive integer, got {chunk_len!r}")
         check(isinstance(batch_size, int) and batch_size > 0, f"batch_size must be a positive integer, got {batch_size!r}")
@@ -108,7 +114,7 @@ class VideoGazer:
                 pending[c]["gazed"][k] = result.clip(j)
             done += len(batch)
             if progress is not None:
-                progress(done, None if total is None else math.ceil(total / self.chunk_len) * layout.num_tiles)
+                progress(done, None if total is None else clip_count(total, layout, self.chunk_len))
 
         def finished() -> Iterator[ChunkGaze]:
             nonlocal next_out
@@ -118,7 +124,7 @@ class VideoGazer:
                 yield ChunkGaze(item["start"], item["frames"], item["tiles"], gaze, layout)
                 next_out += 1
 
-        c, start = -1, 0
+        start = 0
         for c, chunk in enumerate(frame_chunks(source, self.chunk_len)):
             if layout is None:
                 layout = tile_layout(chunk.shape[1], chunk.shape[2], self.tile, self.overlap)
@@ -160,11 +166,11 @@ class VideoGazer:
 
 
 def _frame_source(video: Any) -> tuple[Iterable[np.ndarray], int | None]:
-    """An array/path -> its frames (1, H, W, 3) one by one and T; an iterable -> its items, None."""
+    """An array/path -> one run of its frames (T, H, W, 3) and T; an iterable -> its items, None."""
     if isinstance(video, (str, np.ndarray, torch.Tensor)) or hasattr(video, "__fspath__"):
         clips = as_clips(video)
         check(clips.shape[0] == 1, f"whole-video gazing takes one video, got a batch of {clips.shape[0]}")
-        return (clips[0, t:t + CHUNK_LEN] for t in range(0, clips.shape[1], CHUNK_LEN)), clips.shape[1]
+        return [clips[0]], clips.shape[1]  # frame_chunks cuts it into chunks (views: no copy)
     check(isinstance(video, Iterable), f"cannot read frames from {type(video).__name__}")
     return video, None
 
@@ -301,12 +307,9 @@ def frame_coverage(mask: torch.Tensor, grid, layout: TileLayout, height: int | N
     than asked.
     """
     height, width = height or layout.height, width or layout.width
-    sy, sx = height / layout.height, width / layout.width
-    th, tw = layout.tile_shape
     out = np.full((height, width), -1, dtype=np.int8)
-    for k, (y0, x0) in enumerate(layout.origins):
-        top, left = round(y0 * sy), round(x0 * sx)
-        bottom, right = round((y0 + th) * sy), round((x0 + tw) * sx)
+    for k in range(layout.num_tiles):
+        top, left, bottom, right = layout.extent(k, height, width)
         if bottom <= top or right <= left or top >= height or left >= width:
             continue
         tile_map = grid.finest_scale_map(mask[k], bottom - top, right - left).numpy()

@@ -27,7 +27,7 @@ from ..report import mean_psnr
 from ..tiling import TileLayout, tile_layout
 from ..video import MAX_SIDE, READ_SIDE, DecodeLimitError, read_clip
 from ..video_run import PREVIEW_WIDTH, RunTotals, run_video
-from ..whole_video import CHUNK_LEN
+from ..whole_video import BATCH_SIZE, clip_count
 from . import cache
 from .limits import Limits
 
@@ -46,7 +46,7 @@ TILED_DECODE_REMEDIES = {
                   f"{READ_SIDE} px) (or raise $PLAYGROUND_APP_MAX_DECODE_PIXELS when self-hosting)",
 }
 MIN_TILE = 16  # smallest tile side in pixels (the CLI's --tile takes 16 and up too)
-TILE_BATCH = 8  # clips (chunk x tile) gazed and rebuilt together in a tiled run: the CLI's --batch-size default
+TILE_BATCH = BATCH_SIZE  # clips (chunk x tile) gazed and rebuilt together in a tiled run: the CLI's --batch-size default
 
 
 def no_progress(fraction: float | None = None, desc: str | None = None, **_: Any) -> None:
@@ -249,7 +249,7 @@ def tiles_for(clip: Clip, tile: int, limits: Limits) -> TileLayout:
     check(tile <= max(H, W), f"tile size {tile} px is larger than the frames of {clip.name} ({W}x{H} px): choose "
                              f"at most {max(H, W)} px, or 0 for the whole frame")
     layout = tile_layout(H, W, tile)
-    limits.check_tile_clips(-(-T // CHUNK_LEN) * layout.num_tiles, f"{layout.describe()} for {T} frames")
+    limits.check_tile_clips(clip_count(T, layout), f"{layout.describe()} for {T} frames")
     return layout
 
 

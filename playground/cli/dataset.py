@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from .. import knobs
 from ..dataset import ClipSettings, find_inputs, gaze_dataset
-from ..dataset.job import BATCH_SIZE
+from ..whole_video import BATCH_SIZE
 from ..dataset.runner import ERRORS
 from ..dataset.shards import SHARD_CLIPS
 from ..staging import interrupt_on_signals

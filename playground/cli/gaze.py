@@ -30,7 +30,7 @@ from ..viz import overlay_frames
 from ..tiling import tile_layout
 from ..video import MAX_SIDE
 from ..video_run import PREVIEW_WIDTH, preview_size, run_video
-from ..whole_video import CHUNK_LEN
+from ..whole_video import BATCH_SIZE, clip_count
 from .args import add_video_arguments, check_out_folder, knob, read_frames, stream_frames, whole_number
 
 
@@ -57,8 +57,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--tile", type=whole_number(16, MAX_SIDE), default=None, metavar="PX",
                    help="cut frames (at the native size unless --max-side) into PX-pixel squares and gaze every 16-frame "
                         "chunk of every tile; the overlay shows the tile grid (default: the whole frame as one tile)")
-    p.add_argument("--batch-size", type=whole_number(1, 4096), default=8,
-                   help="clips (chunk x tile) gazed and rebuilt together with --tile or --frames all (default 8)")
+    p.add_argument("--batch-size", type=whole_number(1, 4096), default=BATCH_SIZE,
+                   help=f"clips (chunk x tile) gazed and rebuilt together with --tile or --frames all "
+                        f"(default {BATCH_SIZE})")
     p.add_argument("--preview-width", type=whole_number(0, MAX_SIDE), default=PREVIEW_WIDTH, metavar="PX",
                    help=f"with --tile or --frames all, write the videos at most PX wide (default {PREVIEW_WIDTH}; "
                         "0 = the frame's width)")
@@ -116,7 +117,7 @@ def run_streamed(args: argparse.Namespace) -> int:
     gazer = load_gazer(args.gazer, device=args.device, **applicable_options(args.gazer, clip_len=args.clip_len))
     reconstructor = load_reconstructor(args.reconstructor, device=args.device)
     layout = tile_layout(stream.height, stream.width, args.tile)
-    total_clips = -(-stream.num_frames // CHUNK_LEN) * layout.num_tiles
+    total_clips = clip_count(stream.num_frames, layout)
     source = {"video": str(args.video), "frames": stream.num_frames, "first_frame": int(stream.indices[0]),
               "fps": stream.play_fps}
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -32,9 +32,8 @@ from ..tiling import TileLayout
 from ..training.data import CLIP_LEN, TrainingClip, read_clip_frames
 from ..training.labels import label_of
 from ..video import READ_SIDE
-from ..whole_video import ChunkGaze, VideoGazer
+from ..whole_video import BATCH_SIZE, ChunkGaze, VideoGazer
 
-BATCH_SIZE = 8  # tile clips gazed together (VideoGazer's batch)
 
 
 @dataclass(frozen=True)
