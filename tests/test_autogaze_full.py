@@ -98,7 +98,7 @@ def test_greedy_trace_first_frames(gazer, videos):
 
     def spy(self, hidden):
         logits, losses = original(self, hidden)
-        seen.append((losses[0].copy(), logits[0].argmax(-1)))
+        seen.append((losses[0].cpu().numpy().copy(), logits[0].argmax(-1).cpu()))
         return logits, losses
 
     GazeSession._read = spy

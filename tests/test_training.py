@@ -135,8 +135,9 @@ def test_sampler_first_row_follows_tempered_top_k_softmax():
     used = np.zeros((draws, V), dtype=bool)
     used[:, :5] = True  # ids already gazed this frame are banned
     sampler = Sampler(T, generator=torch.Generator().manual_seed(2))
-    tokens, early = sampler(np.repeat(logits, draws, 0), used, left=K, K=K)
-    assert tokens.shape == (draws, K) and not early
+    tokens, early = sampler(torch.from_numpy(np.repeat(logits, draws, 0)), torch.from_numpy(used), left=K, K=K)
+    assert tokens.shape == (draws, K) and tokens.dtype == torch.int64 and not early
+    tokens = tokens.numpy()
     allowed = logits[0, 0].copy()
     allowed[:5] = -np.inf
     allowed[-1] = -np.inf  # never EOS

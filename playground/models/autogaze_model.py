@@ -584,7 +584,7 @@ class GazeSession:
     capacity: int = 1024
     predict_loss: bool = True
     on_phase: Callable[[str], ContextManager] | None = None
-    pick: Callable[[np.ndarray, np.ndarray, int, int], tuple[np.ndarray, bool]] | None = None
+    pick: Callable[[torch.Tensor, torch.Tensor, int, int], tuple[torch.Tensor, bool]] | None = None
     cache: KVCache = field(init=False)
     conv_past: list[torch.Tensor] | None = field(init=False, default=None)
     next_pos: torch.Tensor = field(init=False)  # (B,) int64 position of the next real token
@@ -622,46 +622,51 @@ class GazeSession:
             return self._frame(feats, budget, requirement)
 
     def _frame(self, feats: torch.Tensor, budget: int, requirement: float | None) -> FrameGaze:
+        # The loop stays on the device: picks, bans and the task-loss stop are tensor operations,
+        # and the host reads the device only to learn whether a threshold finished every clip.
         cfg, net, B = self.net.cfg, self.net, self.batch
         K, EOS = cfg.num_multi_token_pred, cfg.eos_id
         logits, losses, stale = self._prefill(feats)
-        req = None if requirement is None else np.float32(requirement)
-        used = np.zeros((B, cfg.vocab_size), dtype=bool)
-        unfinished = np.ones(B, dtype=bool)
+        req = None if requirement is None else torch.tensor(requirement, dtype=torch.float32, device=self.device)
+        used = torch.zeros(B, cfg.vocab_size, dtype=torch.bool, device=self.device)
+        unfinished = torch.ones(B, 1, dtype=torch.bool, device=self.device)
         ids_steps, loss_steps = [], []
         emitted, calls = 0, 1
         while True:
             tokens, early = (self.pick or greedy_pick)(logits, used, budget - emitted, K)
             m = tokens.shape[1]
-            tokens[~unfinished] = EOS
-            meet = np.zeros_like(tokens, dtype=bool)
+            tokens = tokens.masked_fill(~unfinished, EOS)
             if req is not None:
                 meet = losses[:, :m] <= req
                 if emitted == 0:
                     meet[:, 0] = False  # the first gaze of a frame is always kept
-                tokens[meet] = EOS
-            step_loss = np.full((B, m), np.nan, dtype=np.float32)
-            step_loss[:, :min(m, K - 1)] = losses[:, 1:m + 1][:, :min(m, K - 1)]
+                tokens = tokens.masked_fill(meet, EOS)
+                unfinished = unfinished & ~meet.any(1, keepdim=True)
+            # Head i+1 at the step's source is the loss after its i-th token; the last one's comes
+            # from the next call (head 0 at that token).
+            step_loss = torch.full((B, m), math.nan, dtype=torch.float32, device=self.device)
+            n = min(m, K - 1)
+            step_loss[:, :n] = losses[:, 1:n + 1]
             ids_steps.append(tokens)
             loss_steps.append(step_loss)
             emitted += m
-            used[np.arange(B)[:, None], tokens] = True
-            unfinished &= ~meet.any(1) & (emitted < budget) & (not early)
-            if not unfinished.any():
+            used.scatter_(1, tokens, True)
+            if emitted >= budget or early or (req is not None and not bool(unfinished.any())):
                 break
             # Feed the step back with the stale positions (the reference never advances them).
-            tok_t = torch.from_numpy(tokens).to(self.device)
-            hidden = net.decode(net.embed(tok_t), stale, self.cache, tok_t != EOS, [K - 1])
-            self.next_pos += (tok_t != EOS).sum(1)
+            real = tokens != EOS
+            hidden = net.decode(net.embed(tokens), stale, self.cache, real, [K - 1])
+            self.next_pos += real.sum(1)
             logits, losses = self._read(hidden[:, 0])
-            loss_steps[-1][:, K - 1] = losses[:, 0]  # head 0 at a token = the loss after it
+            step_loss[:, K - 1] = losses[:, 0]  # head 0 at a token = the loss after it
             calls += 1
-        self.pending = torch.from_numpy(tokens).to(self.device)
-        ids = np.concatenate(ids_steps, axis=1)
-        loss = np.concatenate(loss_steps, axis=1)
-        if self.predict_loss and m == K and (tokens[:, K - 1] != EOS).any():
+        self.pending = tokens
+        ids = torch.cat(ids_steps, 1)
+        loss = torch.cat(loss_steps, 1)
+        if self.predict_loss and m == K and bool((tokens[:, K - 1] != EOS).any()):
             loss[:, -1] = self._look_ahead()
             calls += 1
+        ids, loss = ids.cpu().numpy(), loss.cpu().numpy()  # one read of the device per frame
         loss[ids == EOS] = np.nan
         self.frames_done += 1
         return FrameGaze(ids.astype(np.int64), loss, _last_real(loss, ids != EOS), calls)
@@ -672,7 +677,7 @@ class GazeSession:
             return None, None
         return self.net.embed(self.pending), self.pending != self.net.cfg.eos_id
 
-    def _prefill(self, feats: torch.Tensor) -> tuple[np.ndarray, np.ndarray, tuple[torch.Tensor, torch.Tensor]]:
+    def _prefill(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Feed the previous frame's last step plus this frame's tokens.
 
         Returns the last token's logits and losses, and the rotary (cos, sin) of the stale decode
@@ -681,7 +686,7 @@ class GazeSession:
         with self._phase("prefill"):
             return self._prefill_tokens(feats)
 
-    def _prefill_tokens(self, feats: torch.Tensor) -> tuple[np.ndarray, np.ndarray, tuple[torch.Tensor, torch.Tensor]]:
+    def _prefill_tokens(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         x, real = self._pending_inputs()
         B, P = feats.shape[:2]
         ones = torch.ones(B, P, dtype=torch.bool, device=self.device)
@@ -695,7 +700,7 @@ class GazeSession:
         stale = positions[:, -self.net.cfg.num_multi_token_pred:]
         return logits, losses, self.net.rope(stale, x.dtype)
 
-    def _look_ahead(self) -> np.ndarray:
+    def _look_ahead(self) -> torch.Tensor:
         """Predicted loss after the frame's last step: head 0 at its last token, at its true position.
 
         The next frame's prefill feeds these tokens again (it overwrites what this writes).
@@ -706,12 +711,12 @@ class GazeSession:
                                  advance=False)
         return self._read(hidden[:, 0])[1][:, 0]
 
-    def _read(self, hidden: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        logits, losses = self.net.heads(hidden)
-        return logits.cpu().numpy(), losses.cpu().numpy()
+    def _read(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, D) hidden -> (B, K, S+1) logits and (B, K) losses, float32 on the device."""
+        return self.net.heads(hidden)
 
 
-def greedy_pick(logits: np.ndarray, used: np.ndarray, left: int, K: int) -> tuple[np.ndarray, bool]:
+def greedy_pick(logits: torch.Tensor, used: torch.Tensor, left: int, K: int) -> tuple[torch.Tensor, bool]:
     """One decode step's greedy choice over the K heads (the reference's processors and loop).
 
     Args:
@@ -721,22 +726,21 @@ def greedy_pick(logits: np.ndarray, used: np.ndarray, left: int, K: int) -> tupl
         K: heads per step.
 
     Returns:
-        tokens (B, m) int64 with m <= K, and whether the step stopped early (budget reached or
-        no id left for some head).
+        tokens (B, m) int64 with m = min(K, left) (on the logits' device), and whether the step
+        stopped early (m < K).
     """
-    scores = np.where(used[:, None, :], np.float32(NEG_INF), logits)
+    # A head runs out of ids only past the budget (each emitted id is banned and budgets are at
+    # most S), so the reference's "row entirely -inf" stop never comes before the budget's.
+    m = min(K, left)
+    scores = logits[:, :m].masked_fill(used[:, None, :], NEG_INF)
     scores[..., -1] = NEG_INF  # EOS is never chosen
-    rows = np.arange(logits.shape[0])[:, None]
     picked = []
-    early = False
-    for i in range(K):
-        if i >= left or np.all(scores[:, i] == NEG_INF):
-            early = True
-            break
-        tok = scores[:, i].argmax(-1)  # ties go to the lowest id, as torch.argmax
+    for i in range(m):
+        tok = scores[:, i].argmax(-1, keepdim=True)  # (B, 1); ties go to the lowest id
         picked.append(tok)
-        scores[rows, i + 1:, tok[:, None]] = NEG_INF  # no repeats within the step
-    return np.stack(picked, axis=1).astype(np.int64), early
+        if i + 1 < m:  # no repeats within the step
+            scores[:, i + 1:].scatter_(-1, tok[:, None].expand(-1, m - i - 1, 1), NEG_INF)
+    return torch.cat(picked, 1), m < K
 
 
 def _last_real(values: np.ndarray, real: np.ndarray) -> np.ndarray:

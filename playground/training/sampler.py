@@ -51,9 +51,13 @@ class Sampler:
         check(self.temperature > 0, f"temperature must be positive, got {self.temperature}")
         check(self.top_k >= 0, f"top_k must be 0 or more, got {self.top_k}")
 
-    def scores(self, logits: np.ndarray, used: np.ndarray) -> torch.Tensor:
-        """(B, K, V) logits, (B, V) used ids -> (B, K, V) scores after the bans, temperature and top-k."""
-        scores = torch.from_numpy(np.where(used[:, None, :], np.float32(-np.inf), logits))
+    def scores(self, logits: torch.Tensor, used: torch.Tensor) -> torch.Tensor:
+        """(B, K, V) logits, (B, V) used ids -> (B, K, V) scores after the bans, temperature and top-k.
+
+        On the generator's device (the CPU unless the generator lives elsewhere), where the draws are made.
+        """
+        device = self.generator.device if self.generator is not None else logits.device
+        scores = logits.to(device).masked_fill(used.to(device)[:, None, :], -torch.inf)
         scores[..., -1] = -torch.inf  # EOS is never chosen
         scores = scores / self.temperature
         if self.top_k and self.top_k < scores.shape[-1]:
@@ -61,10 +65,10 @@ class Sampler:
             scores = scores.masked_fill(scores < kth, -torch.inf)
         return scores
 
-    def __call__(self, logits: np.ndarray, used: np.ndarray, left: int, K: int) -> tuple[np.ndarray, bool]:
+    def __call__(self, logits: torch.Tensor, used: torch.Tensor, left: int, K: int) -> tuple[torch.Tensor, bool]:
         """Same contract as `greedy_pick`: tokens (B, m <= K) int64 and whether the step stopped early."""
         scores = self.scores(logits, used)
-        rows = torch.arange(scores.shape[0])
+        rows = torch.arange(scores.shape[0], device=scores.device)
         picked, early = [], False
         for i in range(K):
             if i >= left or bool(torch.isneginf(scores[:, i]).all()):
@@ -76,7 +80,7 @@ class Sampler:
             tok = torch.multinomial(probs, 1, generator=self.generator)[:, 0]
             picked.append(tok)
             scores[rows[:, None], i + 1:, tok[:, None]] = -torch.inf  # no repeats within the step
-        return torch.stack(picked, 1).numpy().astype(np.int64), early
+        return torch.stack(picked, 1).to(logits.device), early
 
 
 def self_pass_budgets(gazer: Any, clip: np.ndarray, sampler: Sampler,
