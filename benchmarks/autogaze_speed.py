@@ -9,7 +9,7 @@ of `--repeats` runs after a warm-up and include preprocessing of the uint8 clip.
 
 Prints a markdown table for the CPU (the issue's 2-core targets, with each case's matrix-product
 GFLOPs and the time they take at this machine's measured float32 matmul peak: a floor no float32
-implementation can beat) and, when CUDA is available, a second one for the GPU (fp32 and bf16 autocast, with how many gazes bf16 changes). The load
+implementation can beat) and, when CUDA is available, a second one for the GPU (dynamic fp32 steps, then the decode step as a CUDA graph in fp32 and under bf16 autocast, with how many gazes bf16 changes). The load
 average is printed before and after: run it on an otherwise idle machine (OpenMP threads slow
 down badly when other processes compete for the cores).
 
@@ -182,12 +182,13 @@ def gpu_section(args) -> None:
     device = torch.device("cuda")
     gazer = load_autogaze(args.checkpoint, device=device) if args.checkpoint else random_gazer("cuda")
     print(f"\n## GPU: {torch.cuda.get_device_name(device)}\n")
-    for bf16 in (False, True):
-        gazer.bf16 = bf16
-        print(f"\n### {'bf16 autocast' if bf16 else 'fp32'}\n")
+    for static, bf16 in ((False, False), (True, False), (True, True)):
+        gazer.static, gazer.bf16 = static, bf16
+        form = "decode steps as a CUDA graph (static KV cache)" if static else "dynamic decode steps (no graph)"
+        print(f"\n### {'bf16 autocast' if bf16 else 'fp32'}, {form}\n")
         run_table(gazer, GPU_CASES, args.repeats)
     clip = np.stack([moving_square(), np.ascontiguousarray(moving_square()[:, :, ::-1])])
-    gazer.bf16 = False
+    gazer.static, gazer.bf16 = True, False
     fp32 = gazer.gaze(clip, gazing_ratio=0.1)
     gazer.bf16 = True
     bf16 = gazer.gaze(clip, gazing_ratio=0.1)

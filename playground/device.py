@@ -31,10 +31,14 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     return resolved
 
 
-def autocast(device: torch.device, enabled: bool = True) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA when `enabled`; a no-op context on any other device."""
+def autocast(device: torch.device, enabled: bool = True, cache: bool = True) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA when `enabled`; a no-op context on any other device.
+
+    `cache=False` re-casts the weights at every op instead of keeping the casts: what a CUDA graph
+    needs, since it must record the casts rather than point at cached copies.
+    """
     if enabled and torch.device(device).type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+        return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=cache)
     return contextlib.nullcontext()
 
 

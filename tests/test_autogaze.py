@@ -61,6 +61,33 @@ def test_reference_case(gazer, videos, name):
         assert result.num_gazing_each_frame.tolist() == case["num_gazing_each_frame"]
 
 
+@pytest.fixture(scope="module")
+def static_gazer(device) -> AutoGazeGazer:
+    return load_autogaze(str(MODEL), device=device, static=True)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, c in CASES.items() if not c["kwargs"].get("streaming")))
+def test_static_decode_steps_give_the_reference_gazes(static_gazer, videos, name):
+    """The fixed-shape step over a static cache (what a CUDA graph captures; eager on a CPU) and the
+    pool that reuses it across calls give every case's gazes."""
+    case = CASES[name]
+    for _ in range(2):  # the second call takes the pooled step (and, on CUDA, replays its graph)
+        result = run_case(static_gazer, videos, case)
+        assert result.gazing_pos.tolist() == case["gazing_pos"]
+        assert result.if_padded_gazing.tolist() == case["if_padded_gazing"]
+    assert 1 <= len(static_gazer.net._static_steps) <= static_gazer.net.STATIC_POOL  # the step went back
+
+
+@pytest.mark.parametrize("requirement", [-0.34, -0.36])  # the two clips pad in different frames and steps
+def test_static_and_dynamic_steps_predict_the_same_losses(gazer, static_gazer, videos, requirement):
+    clips = np.stack([videos["a"], videos["b"]])
+    dynamic = gazer.gaze(clips, gazing_ratio=0.3, task_loss_requirement=requirement)
+    static = static_gazer.gaze(clips, gazing_ratio=0.3, task_loss_requirement=requirement)
+    assert dynamic.if_padded_gazing.any() and dynamic.settings["decoder_calls"] >= 4 * dynamic.num_frames
+    assert torch.equal(static.gazing_pos, dynamic.gazing_pos)
+    assert torch.allclose(static.loss, dynamic.loss, atol=1e-5, equal_nan=True)
+
+
 def test_cases_cover_the_issue():
     kinds = {json.dumps(sorted(c["kwargs"])) for c in CASES.values()}
     assert any(len(c["videos"]) == 2 for c in CASES.values())

@@ -35,6 +35,14 @@ def gazer(device):
     return load_autogaze(str(FULL / "model"), device=device)
 
 
+@pytest.fixture(scope="module", params=[False, True], ids=["dynamic", "static"])
+def any_gazer(request, device):
+    """Both decode forms: the dynamic cache, and the static step (a CUDA graph on CUDA)."""
+    from playground.gazers.autogaze import load_autogaze
+
+    return load_autogaze(str(FULL / "model"), device=device, static=request.param)
+
+
 @pytest.fixture(scope="module")
 def videos():
     a = moving_square()
@@ -77,10 +85,10 @@ def test_the_392_video_is_the_generator_at_392(videos):
     ("outputs_res_adapt_392_p14_ratio0.1", "392",
      {"gazing_ratio": 0.1, "target_scales": [56, 112, 196, 392], "target_patch_size": 14}),
 ])
-def test_multistep_outputs(gazer, videos, name, clips, kwargs):
+def test_multistep_outputs(any_gazer, videos, name, clips, kwargs):
     ref = json.loads((MULTI / f"{name}.json").read_text())
     video = videos["392"] if clips == "392" else np.stack([videos[c] for c in clips])
-    same(gazer.gaze(video, **kwargs), ref)
+    same(any_gazer.gaze(video, **kwargs), ref)
 
 
 def test_multistep_streaming(gazer, videos):

@@ -369,6 +369,7 @@ class AutoGazeNet(nn.Module):
         self.gazing_model = GazingModel(cfg)
         self.register_buffer("inv_freq", llama3_inv_freq(cfg), persistent=False)
         self._fused: list[tuple[torch.Tensor, ...]] | None = None
+        self._static_steps: dict[tuple, "StaticStep"] = {}  # idle pooled steps (their graphs read `_fused`)
 
     # ---- weights prepared for inference ---------------------------------------------------------
     def fuse(self) -> "AutoGazeNet":
@@ -389,7 +390,33 @@ class AutoGazeNet(nn.Module):
                 m.down_proj.weight.detach(),
             ))
         self._fused = fused
+        self._static_steps.clear()  # captured graphs read the old copies
         return self
+
+    # ---- pooled static decode steps (CUDA graphs are captured once and replayed by every call) ----
+    STATIC_POOL = 2  # idle static steps kept (each holds a KV cache of its batch and capacity)
+
+    def take_static_step(self, batch: int, capacity: int, device: torch.device, dtype: torch.dtype,
+                         graph: bool) -> "StaticStep":
+        """A static step and its cache for `batch` clips of up to `capacity` tokens, from the pool or new.
+
+        Taken out of the pool until `give_static_step`, so two sessions never share one.
+        """
+        key = (batch, capacity, str(device), dtype, graph)
+        step = self._static_steps.pop(key, None)
+        if step is None:
+            step = StaticStep(self, KVCache(self.cfg, batch, capacity, device, dtype, static=True), graph)
+            step.key = key
+        step.cache.length = 0
+        return step
+
+    def give_static_step(self, step: "StaticStep") -> None:
+        """Return a step to the pool (the oldest idle one goes beyond STATIC_POOL)."""
+        if step.net is not self or step.key in self._static_steps:
+            return
+        self._static_steps[step.key] = step
+        while len(self._static_steps) > self.STATIC_POOL:
+            self._static_steps.pop(next(iter(self._static_steps)))
 
     # ---- the two halves of the model ------------------------------------------------------------
     def encode(self, video: torch.Tensor, past: list[torch.Tensor] | None = None
@@ -419,7 +446,7 @@ class AutoGazeNet(nn.Module):
         return logits.view(hidden.shape[0], self.cfg.num_multi_token_pred, self.cfg.vocab_size), losses
 
     def decode(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], cache: "KVCache",
-               real: torch.Tensor, rows: list[int], advance: bool = True) -> torch.Tensor:
+               real: torch.Tensor, rows: list[int], advance: bool = True, static: bool = False) -> torch.Tensor:
         """Run the decoder on new tokens, appending their keys/values to the cache.
 
         Args:
@@ -430,6 +457,10 @@ class AutoGazeNet(nn.Module):
             rows: indices into Q whose final hidden states are wanted; the last layer only
                 computes these rows (the other rows' outputs are never read).
             advance: False runs a look-ahead that leaves the cache length unchanged.
+            static: fixed shapes for a CUDA graph: write at the device index `cache.start` and
+                attend over the cache's whole (zero-filled) capacity, the entries not yet written
+                masked. The caller advances `cache.length` (see `StaticStep`). Equal to the
+                dynamic form up to float rounding.
 
         Returns:
             (B, len(rows), D) hidden states after the final RMSNorm.
@@ -438,8 +469,12 @@ class AutoGazeNet(nn.Module):
             self.fuse()
         cfg = self.cfg
         B, Q, _ = x.shape
-        L = cache.append_mask(real)
-        bias = cache.attention_bias(Q)  # (B, 1, Q, L + Q) additive 0 / -inf
+        if static:
+            at = cache.start + cache.key_index[:Q]  # (Q,) where the new tokens go
+            bias = cache.static_bias(at, real)  # (B, 1, Q, capacity)
+        else:
+            L = cache.append_mask(real)
+            bias = cache.attention_bias(Q)  # (B, 1, Q, L + Q) additive 0 / -inf
         cos, sin = rope
         H, Hkv, hd = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
         eps, last = cfg.rms_norm_eps, len(self._fused) - 1
@@ -455,13 +490,20 @@ class AutoGazeNet(nn.Module):
             else:
                 qk, v = F.linear(h, w_qkv).split([(H + Hkv) * hd, Hkv * hd], dim=-1)
                 q, k = _rotate(qk.view(B, Q, H + Hkv, hd).transpose(1, 2), cos, sin).split([H, Hkv], dim=1)
-            cache.k[li][:, :, L:L + Q] = k
-            cache.v[li][:, :, L:L + Q] = v.view(B, Q, Hkv, hd).transpose(1, 2)
-            attn = _attention(q, cache.k[li][:, :, :L + Q], cache.v[li][:, :, :L + Q], bias, H // Hkv, hd ** -0.5)
+            v = v.view(B, Q, Hkv, hd).transpose(1, 2)
+            if static:
+                cache.k[li].index_copy_(2, at, k.to(cache.dtype))
+                cache.v[li].index_copy_(2, at, v.to(cache.dtype))
+                keys, values = cache.k[li], cache.v[li]
+            else:
+                cache.k[li][:, :, L:L + Q] = k
+                cache.v[li][:, :, L:L + Q] = v
+                keys, values = cache.k[li][:, :, :L + Q], cache.v[li][:, :, :L + Q]
+            attn = _attention(q, keys, values, bias, H // Hkv, hd ** -0.5)
             x = x + F.linear(attn.transpose(1, 2).reshape(B, -1, H * hd), w_o)
             gate, up = F.linear(_rms(x, w_post, eps), w_gu).chunk(2, dim=-1)
             x = x + F.linear(F.silu(gate) * up, w_down)
-        if advance:
+        if advance and not static:
             cache.length = L + Q
         return _rms(x, self.gazing_model.gaze_decoder.model.norm.weight, eps)
 
@@ -509,24 +551,40 @@ class KVCache:
     `bias[b, i]` is 0 for a real token and -inf for padding, which later queries never attend to.
     """
 
-    def __init__(self, cfg: AutoGazeConfig, batch: int, capacity: int, device: torch.device, dtype: torch.dtype):
+    def __init__(self, cfg: AutoGazeConfig, batch: int, capacity: int, device: torch.device, dtype: torch.dtype,
+                 static: bool = False):
         self.cfg, self.batch, self.device, self.dtype = cfg, batch, device, dtype
+        self.static = static  # zero-filled, for `decode(static=True)`, which reads the whole capacity
         self.length = 0
         self.capacity = 0
+        self.generation = 0  # bumped when the buffers are reallocated (a captured graph is then stale)
         self._alloc(max(capacity, 1))
         self._causal: dict[int, torch.Tensor] = {}
 
     def _alloc(self, capacity: int) -> None:
         shape = (self.cfg.num_layers, self.batch, self.cfg.num_kv_heads, capacity, self.cfg.head_dim)
-        # Uninitialised is fine: attention only reads the first L + Q entries, all written.
-        k = torch.empty(shape, device=self.device, dtype=self.dtype)
-        v = torch.empty(shape, device=self.device, dtype=self.dtype)
+        # Uninitialised is fine for the dynamic form: attention only reads the first L + Q entries,
+        # all written. The static form reads them all, masked, so they must be finite.
+        make = torch.zeros if self.static else torch.empty
+        k = make(shape, device=self.device, dtype=self.dtype)
+        v = make(shape, device=self.device, dtype=self.dtype)
         bias = torch.zeros(self.batch, capacity, dtype=torch.float32, device=self.device)
         if self.capacity:
             n = self.capacity
             k[..., :n, :], v[..., :n, :], bias[:, :n] = self.k, self.v, self.bias
         self.k, self.v, self.bias = k, v, bias
         self.capacity = capacity
+        self.generation += 1
+        if self.static:
+            self.key_index = torch.arange(capacity, device=self.device)  # (capacity,)
+            self.start = torch.zeros((), dtype=torch.int64, device=self.device)  # the static write index
+
+    def static_bias(self, at: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        """(B, 1, Q, capacity) mask of Q new tokens written at `at` (Q,): earlier real tokens and the
+        new ones up to each query are visible; padding and entries not yet written are not."""
+        self.bias.index_copy_(1, at, torch.where(real, 0.0, NEG_INF))
+        causal = torch.where(self.key_index[None, :] <= at[:, None], 0.0, NEG_INF)  # (Q, capacity)
+        return self.bias[:, None, None, :] + causal[None, None]
 
     def append_mask(self, real: torch.Tensor) -> int:
         """Make room for Q = real.shape[1] new tokens and record which are real; returns L."""
@@ -545,6 +603,70 @@ class KVCache:
         bias = self.bias[:, None, None, :L + q].repeat(1, 1, q, 1)
         bias[..., L:] += self._causal[q]
         return bias
+
+
+class StaticStep:
+    """A decode step of K tokens with fixed shapes over a static KV cache; a CUDA graph on CUDA.
+
+    Inputs and outputs live in fixed buffers, and the cache position is a device tensor
+    (`cache.start`), so one captured graph replays every step of every frame: on a GPU a step
+    costs one launch instead of about a hundred small kernels. `graph=False` runs the same
+    fixed-shape step eagerly (how the CPU tests prove it equal to the dynamic one).
+
+    Args:
+        net: the model.
+        cache: a static `KVCache` (its capacity bounds the clip).
+        graph: capture a CUDA graph (CUDA only) on first use, and again if the cache was reallocated.
+    """
+
+    def __init__(self, net: "AutoGazeNet", cache: KVCache, graph: bool):
+        cfg = net.cfg
+        check(cache.static, "StaticStep needs a static KVCache")
+        K, B, dev = cfg.num_multi_token_pred, cache.batch, cache.device
+        self.net, self.cache, self.graph, self.K = net, cache, graph and dev.type == "cuda", K
+        self.ids = torch.full((B, K), cfg.eos_id, dtype=torch.int64, device=dev)  # (B, K) fed ids
+        self.cos = torch.zeros(B, 1, K, cfg.head_dim, dtype=cache.dtype, device=dev)  # (B, 1, K, hd)
+        self.sin = torch.zeros_like(self.cos)
+        self.logits: torch.Tensor | None = None  # (B, K, S+1) outputs, overwritten by every call
+        self.losses: torch.Tensor | None = None  # (B, K)
+        self._graph = None
+        self._generation = -1
+
+    def _run(self) -> None:
+        hidden = self.net.decode(self.net.embed(self.ids), (self.cos, self.sin), self.cache,
+                                 self.ids != self.net.cfg.eos_id, [self.K - 1], static=True)
+        self.logits, self.losses = self.net.heads(hidden[:, 0])
+
+    def _capture(self) -> None:
+        # The warm-up runs the very step the replay repeats (it rewrites the same cache entries).
+        side = torch.cuda.Stream(self.cache.device)
+        side.wait_stream(torch.cuda.current_stream(self.cache.device))
+        with torch.cuda.stream(side):
+            self._run()
+        torch.cuda.current_stream(self.cache.device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            self._run()
+        self._graph, self._generation = graph, self.cache.generation
+
+    def __call__(self, ids: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Feed ids (B, K) at the cache's end with rope (cos, sin) (B, 1, K, hd); returns the last
+        token's (logits, losses), valid until the next call."""
+        self.ids.copy_(ids)
+        self.cos.copy_(rope[0])
+        self.sin.copy_(rope[1])
+        self.cache.start.fill_(self.cache.length)
+        if self.cache.length + self.K > self.cache.capacity:
+            self.cache.append_mask(ids != self.net.cfg.eos_id)  # grows the buffers (a new graph follows)
+            self.cache.start.fill_(self.cache.length)
+        if not self.graph:
+            self._run()
+        else:
+            if self._graph is None or self._generation != self.cache.generation:
+                self._capture()
+            self._graph.replay()
+        self.cache.length += self.K
+        return self.logits, self.losses
 
 
 # ---- greedy decoding, one frame at a time ---------------------------------------------------
@@ -577,6 +699,10 @@ class GazeSession:
         pick: how a decode step chooses its tokens from the K heads, called as
             `pick(logits, used, left, K) -> (tokens, early)` (see `greedy_pick`); the default is
             the reference's greedy choice, `playground.training.Sampler` samples instead.
+        static: run the decode steps with fixed shapes over a static cache of `capacity` tokens
+            (`StaticStep`, pooled on the net), captured as a CUDA graph on CUDA when `graph`.
+            Call `close` when done, to give the step back to the pool.
+        graph: with `static`, capture the step as a CUDA graph (CUDA only).
     """
 
     net: AutoGazeNet
@@ -585,7 +711,10 @@ class GazeSession:
     predict_loss: bool = True
     on_phase: Callable[[str], ContextManager] | None = None
     pick: Callable[[torch.Tensor, torch.Tensor, int, int], tuple[torch.Tensor, bool]] | None = None
+    static: bool = False
+    graph: bool = True
     cache: KVCache = field(init=False)
+    step: StaticStep | None = field(init=False, default=None)
     conv_past: list[torch.Tensor] | None = field(init=False, default=None)
     next_pos: torch.Tensor = field(init=False)  # (B,) int64 position of the next real token
     pending: torch.Tensor | None = field(init=False, default=None)  # (B, m) last step's ids, not yet fed
@@ -594,8 +723,18 @@ class GazeSession:
     def __post_init__(self) -> None:
         param = self.net.gazing_model.connector.pos_embed
         self.device, self.dtype = param.device, param.dtype
-        self.cache = KVCache(self.net.cfg, self.batch, self.capacity, self.device, self.dtype)
+        if self.static:
+            self.step = self.net.take_static_step(self.batch, self.capacity, self.device, self.dtype, self.graph)
+            self.cache = self.step.cache
+        else:
+            self.cache = KVCache(self.net.cfg, self.batch, self.capacity, self.device, self.dtype)
         self.next_pos = torch.zeros(self.batch, dtype=torch.int64, device=self.device)
+
+    def close(self) -> None:
+        """Give a static step back to the net's pool (a no-op otherwise); the session is done."""
+        if self.step is not None:
+            self.net.give_static_step(self.step)
+            self.step = None
 
     def _phase(self, name: str) -> ContextManager:
         return _NO_PHASE if self.on_phase is None else self.on_phase(name)
@@ -655,9 +794,11 @@ class GazeSession:
                 break
             # Feed the step back with the stale positions (the reference never advances them).
             real = tokens != EOS
-            hidden = net.decode(net.embed(tokens), stale, self.cache, real, [K - 1])
+            if self.step is not None:
+                logits, losses = self.step(tokens, stale)
+            else:
+                logits, losses = self._read(net.decode(net.embed(tokens), stale, self.cache, real, [K - 1])[:, 0])
             self.next_pos += real.sum(1)
-            logits, losses = self._read(hidden[:, 0])
             step_loss[:, K - 1] = losses[:, 0]  # head 0 at a token = the loss after it
             calls += 1
         self.pending = tokens

@@ -59,6 +59,10 @@ class AutoGazeGazer(Gazer):
             (the model was trained on 16-frame clips; this also bounds memory and the attention
             history on long videos). None carries the caches over every frame, as the reference.
             (Not `gaze_video`'s `chunk_len`, the length of its independently gazed chunks.)
+        static: decode `gaze`'s steps with fixed shapes over a static KV cache, captured once as a
+            CUDA graph and replayed (`models.autogaze_model.StaticStep`). None (the default): on
+            CUDA only. On a CPU it is slower (every step attends over the whole cache) and serves
+            to prove the form equal to the dynamic one. `stream` always decodes dynamically.
 
     Attributes:
         config_json: the checkpoint's `config.json` content (set by `load_autogaze`; a trained
@@ -72,7 +76,8 @@ class AutoGazeGazer(Gazer):
 
     def __init__(self, net: AutoGazeNet, preprocessor: dict[str, Any] | None = None,
                  device: str | torch.device | None = None, source: str = "", bf16: bool = False,
-                 predict_loss: bool = True, seed: int | None = None, clip_len: int | None = None):
+                 predict_loss: bool = True, seed: int | None = None, clip_len: int | None = None,
+                 static: bool | None = None):
         cfg = net.cfg
         counts = cfg.slots_per_scale
         finest = math.isqrt(counts[-1])
@@ -91,6 +96,7 @@ class AutoGazeGazer(Gazer):
         check(clip_len is None or (isinstance(clip_len, int) and clip_len > 0),
               f"clip_len must be a positive whole number of frames or None, got {clip_len!r}")
         self.clip_len = clip_len
+        self.static = self.device.type == "cuda" if static is None else bool(static)
         self.on_phase = None  # GazeSession's phase-timing hook, for every session this gazer opens
 
     def __repr__(self) -> str:
@@ -167,14 +173,18 @@ class AutoGazeGazer(Gazer):
         K = self.cfg.num_multi_token_pred
         step = self.clip_len or T
         frames = []
-        with torch.inference_mode(), autocast(self.device, self.bf16):
+        # A captured graph must record autocast's weight casts, not point at its cached copies.
+        with torch.inference_mode(), autocast(self.device, self.bf16, cache=not self.static):
             for first in range(0, T, step):  # fresh caches for every piece
                 piece = budgets[first:first + step]
                 capacity = sum(self.cfg.tokens_per_frame + b + 2 * K for b in piece)
                 session = GazeSession(self.net, B, capacity=capacity, predict_loss=self.predict_loss,
-                                      on_phase=self.on_phase, pick=pick)
-                feats = session.encode(x[:, first:first + step])
-                frames += [session.frame(feats[:, t], budget, threshold) for t, budget in enumerate(piece)]
+                                      on_phase=self.on_phase, pick=pick, static=self.static)
+                try:
+                    feats = session.encode(x[:, first:first + step])
+                    frames += [session.frame(feats[:, t], budget, threshold) for t, budget in enumerate(piece)]
+                finally:
+                    session.close()
         return _Clips(frames, sum(f.steps for f in frames))
 
     def stream(self, frames: Any, gazing_ratio: float | Sequence[float] | None = None,
