@@ -402,7 +402,8 @@ class AutoGazeNet(nn.Module):
 
         Taken out of the pool until `give_static_step`, so two sessions never share one.
         """
-        key = (batch, capacity, str(device), dtype, graph)
+        # A graph keeps the autocast state it was captured under: bf16 and float32 steps are apart.
+        key = (batch, capacity, str(device), dtype, graph, torch.is_autocast_enabled(torch.device(device).type))
         step = self._static_steps.pop(key, None)
         if step is None:
             step = StaticStep(self, KVCache(self.cfg, batch, capacity, device, dtype, static=True), graph)
@@ -478,15 +479,18 @@ class AutoGazeNet(nn.Module):
         cos, sin = rope
         H, Hkv, hd = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
         eps, last = cfg.rms_norm_eps, len(self._fused) - 1
+        # A run of rows is a slice: indexing by a list would copy it to the device, which a CUDA
+        # graph cannot capture.
+        pick = slice(rows[0], rows[-1] + 1) if rows == list(range(rows[0], rows[-1] + 1)) else rows
         for li, (w_in, w_qkv, w_o, w_post, w_gu, w_down) in enumerate(self._fused):
             h = _rms(x, w_in, eps)
             if li == last and len(rows) < Q:
                 # Only the wanted rows go further than this layer's keys and values.
                 k, v = F.linear(h, w_qkv[H * hd:]).split(Hkv * hd, dim=-1)
                 k = _rotate(k.view(B, Q, Hkv, hd).transpose(1, 2), cos, sin)
-                q = F.linear(h[:, rows], w_qkv[:H * hd]).view(B, len(rows), H, hd).transpose(1, 2)
-                q = _rotate(q, cos[:, :, rows], sin[:, :, rows])
-                x, bias = x[:, rows], bias[:, :, rows]
+                q = F.linear(h[:, pick], w_qkv[:H * hd]).view(B, len(rows), H, hd).transpose(1, 2)
+                q = _rotate(q, cos[:, :, pick], sin[:, :, pick])
+                x, bias = x[:, pick], bias[:, :, pick]
             else:
                 qk, v = F.linear(h, w_qkv).split([(H + Hkv) * hd, Hkv * hd], dim=-1)
                 q, k = _rotate(qk.view(B, Q, H + Hkv, hd).transpose(1, 2), cos, sin).split([H, Hkv], dim=1)
@@ -645,7 +649,8 @@ class StaticStep:
             self._run()
         torch.cuda.current_stream(self.cache.device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        # thread_local: the app gazes in several threads, whose CUDA work must not abort this capture.
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
             self._run()
         self._graph, self._generation = graph, self.cache.generation
 
