@@ -462,3 +462,18 @@ def test_retarget_any_input_size_batch_and_threshold(gazer):
     assert (result.gazing_pos[padded] % 1060 == 1059).all(), "padding holds -1 + 1060 * t"
     assert result.settings["tiles"] == 4
     json.dumps(result.to_json())  # NaN losses serialise as null
+
+
+def test_greedy_pick_is_the_same_in_numpy_and_torch():
+    """The CPU pick (NumPy) and the device pick (tensor ops) choose the same ids, ties included."""
+    from playground.models import autogaze_model as m
+
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randint(0, 6, (4, 10, 266), generator=gen).float()  # many ties
+    used = torch.rand(4, 266, generator=gen) < 0.3
+    for left in (10, 4):
+        tokens, early = m.greedy_pick(logits, used, left, 10)
+        assert tokens.tolist() == m._greedy_torch(logits, used, min(10, left)).tolist()
+        assert early == (left < 10) and tokens.shape == (4, min(10, left))
+        assert not used.gather(1, tokens).any()  # banned ids are never picked
+        assert all(len(set(row)) == len(row) for row in tokens.tolist())  # no repeats within a step

@@ -878,6 +878,13 @@ def greedy_pick(logits: torch.Tensor, used: torch.Tensor, left: int, K: int) -> 
     # A head runs out of ids only past the budget (each emitted id is banned and budgets are at
     # most S), so the reference's "row entirely -inf" stop never comes before the budget's.
     m = min(K, left)
+    if logits.device.type == "cpu":  # NumPy's small ops cost less than torch's; .numpy() copies nothing
+        return torch.from_numpy(_greedy_numpy(logits.numpy(), used.numpy(), m)), m < K
+    return _greedy_torch(logits, used, m), m < K
+
+
+def _greedy_torch(logits: torch.Tensor, used: torch.Tensor, m: int) -> torch.Tensor:
+    """`greedy_pick`'s choice of m tokens (B, m) int64 as tensor operations (stays on the device)."""
     scores = logits[:, :m].masked_fill(used[:, None, :], NEG_INF)
     scores[..., -1] = NEG_INF  # EOS is never chosen
     picked = []
@@ -886,7 +893,19 @@ def greedy_pick(logits: torch.Tensor, used: torch.Tensor, left: int, K: int) -> 
         picked.append(tok)
         if i + 1 < m:  # no repeats within the step
             scores[:, i + 1:].scatter_(-1, tok[:, None].expand(-1, m - i - 1, 1), NEG_INF)
-    return torch.cat(picked, 1), m < K
+    return torch.cat(picked, 1)
+
+
+def _greedy_numpy(logits: np.ndarray, used: np.ndarray, m: int) -> np.ndarray:
+    """`greedy_pick`'s choice of m tokens (B, m) int64, in NumPy (the same rule, the same ties)."""
+    scores = np.where(used[:, None, :], np.float32(NEG_INF), logits[:, :m])
+    scores[..., -1] = NEG_INF
+    rows = np.arange(scores.shape[0])[:, None]
+    picked = np.empty((scores.shape[0], m), dtype=np.int64)
+    for i in range(m):
+        picked[:, i] = scores[:, i].argmax(-1)  # ties go to the lowest id, as torch.argmax
+        scores[rows, i + 1:, picked[:, i:i + 1]] = NEG_INF
+    return picked
 
 
 def _last_real(values: np.ndarray, real: np.ndarray) -> np.ndarray:
