@@ -17,6 +17,11 @@ down badly when other processes compete for the cores).
 once into a `git worktree` (under the system's temp folder), and each side runs in its own Python
 (this script with PLAYGROUND_ROOT pointing at the checkout), in the order ours, theirs, ours, theirs,
 so that a slow spell of the machine hits both. It prints both medians and their ratio.
+
+`--reference PYTHON SRC MODEL` does the same against the reference implementation itself:
+`benchmarks/reference_autogaze.py` run by PYTHON (an environment with the reference's transformers
+4.51), importing the `autogaze` package of SRC (a checkout of NVlabs/AutoGaze), and this tree
+loading the same checkpoint MODEL (e.g. the reference bundle's `autogaze/full_seed0/model`).
 """
 
 from __future__ import annotations
@@ -198,9 +203,9 @@ def gpu_section(args) -> None:
           f"identical; identical clips: {[bool(torch.equal(a, b)) for a, b in zip(fp32.gazing_pos, bf16.gazing_pos)]}")
 
 
-def case_medians(repeats: int) -> dict[str, float]:
+def case_medians(repeats: int, checkpoint: str | None = None) -> dict[str, float]:
     """{case: median seconds} of the CPU cases with this process's playground (a `--against` child)."""
-    gazer = random_gazer("cpu")
+    gazer = load_autogaze(checkpoint, device="cpu") if checkpoint else random_gazer("cpu")
     clip = moving_square()
     out = {}
     for label, clips, ratio, _ in CPU_CASES:
@@ -209,9 +214,39 @@ def case_medians(repeats: int) -> dict[str, float]:
     return out
 
 
+def alternate(sides: dict[str, tuple[list[str], dict[str, str]]], rounds: int = 2) -> dict[str, dict[str, float]]:
+    """Run each side's child command (argv, env) in turn, `rounds` times (ours, theirs, ours, ...);
+    each prints {case: median seconds} as its last line. Returns each side's best median per case."""
+    import json
+    import subprocess
+
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
+    for _ in range(rounds):
+        for name, (argv, env) in sides.items():
+            proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, **env})
+            if proc.returncode != 0:
+                raise SystemExit(f"the {name} run failed: {proc.stderr.strip().splitlines()[-1:]}")
+            runs[name].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return {name: {label: min(r[label] for r in results) for label in results[0]} for name, results in runs.items()}
+
+
+def ratio_table(title: str, best: dict[str, dict[str, float]]) -> None:
+    ours, theirs = list(best)
+    print(f"\n## {title}\n")
+    print(f"| case | {ours} s | {theirs} s | speed-up |")
+    print("|---|---|---|---|")
+    for label, *_ in CPU_CASES:
+        a, b = best[ours][label], best[theirs][label]
+        print(f"| {label} | {a:.3f} | {b:.3f} | {b / a:.2f}x |")
+
+
+def child_argv(repeats: int, threads: int | None) -> list[str]:
+    return [sys.executable, __file__, "--child-medians", "--repeats", str(repeats)] + (
+        ["--threads", str(threads)] if threads else [])
+
+
 def against(rev: str, repeats: int, threads: int | None) -> None:
     """Time the CPU cases here and at `rev` (a git worktree), alternating processes; print both and the ratio."""
-    import json
     import subprocess
     import tempfile
 
@@ -223,28 +258,33 @@ def against(rev: str, repeats: int, threads: int | None) -> None:
     tree = Path(tempfile.mkdtemp(prefix=f"playground-against-{sha[:10]}-"))
     subprocess.run(["git", "-C", str(HERE), "worktree", "add", "--detach", str(tree), sha], check=True,
                    capture_output=True)
-    sides = {"this tree": HERE, f"{rev} ({sha[:10]})": tree}
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
-    argv = [sys.executable, __file__, "--child-medians", "--repeats", str(repeats)]
-    argv += ["--threads", str(threads)] if threads else []
+    argv = child_argv(repeats, threads)
     try:
-        for _ in range(2):  # ours, theirs, ours, theirs
-            for name, root in sides.items():
-                proc = subprocess.run(argv, capture_output=True, text=True,
-                                      env={**os.environ, "PLAYGROUND_ROOT": str(root)})
-                if proc.returncode != 0:
-                    raise SystemExit(f"--against: the {name} run failed: {proc.stderr.strip().splitlines()[-1:]}")
-                runs[name].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        best = alternate({"this tree": (argv, {"PLAYGROUND_ROOT": str(HERE)}),
+                          f"{rev} ({sha[:10]})": (argv, {"PLAYGROUND_ROOT": str(tree)})})
     finally:  # the checkout is scratch: leave no worktree registered in the repository
         subprocess.run(["git", "-C", str(HERE), "worktree", "remove", "--force", str(tree)], capture_output=True)
-    ours, theirs = list(sides)
-    print(f"\n## Against {rev} ({sha[:10]}): median of {repeats} calls per process, best of 2 processes per side\n")
-    print(f"| case | {ours} s | {theirs} s | speed-up |")
-    print("|---|---|---|---|")
-    for label, *_ in CPU_CASES:
-        a = min(r[label] for r in runs[ours])
-        b = min(r[label] for r in runs[theirs])
-        print(f"| {label} | {a:.3f} | {b:.3f} | {b / a:.2f}x |")
+    ratio_table(f"Against {rev} ({sha[:10]}): median of {repeats} calls per process, best of 2 processes per side",
+                best)
+
+
+def against_reference(python: str, src: str, model: str, repeats: int, threads: int | None) -> None:
+    """Time the CPU cases here and with the reference implementation (its own Python), alternating."""
+    import tempfile
+
+    check_paths = [(python, "the reference's Python"), (src, "the NVlabs/AutoGaze checkout"), (model, "the checkpoint")]
+    for path, what in check_paths:
+        if not Path(path).exists():
+            raise SystemExit(f"--reference: {what} {path!r} does not exist")
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "clip.npy"
+        np.save(clip, moving_square())
+        ref = [python, str(HERE / "benchmarks" / "reference_autogaze.py"), "--src", src, "--model", model,
+               "--clip", str(clip), "--repeats", str(repeats)] + (["--threads", str(threads)] if threads else [])
+        ours = child_argv(repeats, threads) + ["--checkpoint", model]
+        best = alternate({"this tree": (ours, {"PLAYGROUND_ROOT": str(HERE)}), "reference": (ref, {})})
+    ratio_table(f"Against the reference implementation ({src}, {model}): median of {repeats} calls per process, "
+                "best of 2 processes per side", best)
 
 
 def main() -> None:
@@ -255,6 +295,9 @@ def main() -> None:
     parser.add_argument("--skip-cpu", action="store_true")
     parser.add_argument("--against", default=None, metavar="GIT_REV",
                         help="also time this git revision (a worktree) on the CPU cases, alternating processes")
+    parser.add_argument("--reference", nargs=3, default=None, metavar=("PYTHON", "SRC", "MODEL"),
+                        help="also time the reference implementation: its Python (with transformers 4.51), "
+                             "a checkout of NVlabs/AutoGaze and a checkpoint folder both sides load")
     parser.add_argument("--child-medians", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads:
@@ -262,7 +305,7 @@ def main() -> None:
     if args.child_medians:
         import json
 
-        print(json.dumps(case_medians(args.repeats)))
+        print(json.dumps(case_medians(args.repeats, args.checkpoint)))
         return
     print(f"machine: {platform.machine()} {_cpu_name()}, {os.cpu_count()} CPUs, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads; load average {_load()}")
@@ -278,6 +321,8 @@ def main() -> None:
         print(f"\nload average after the CPU runs: {_load()} (other processes on the machine slow the figures)")
     if args.against:
         against(args.against, args.repeats, args.threads)
+    if args.reference:
+        against_reference(*args.reference, args.repeats, args.threads)
     if torch.cuda.is_available():
         gpu_section(args)
     else:
