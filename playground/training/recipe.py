@@ -206,6 +206,8 @@ learned-gazer views meaningful offline, not a replacement for `nvidia/AutoGaze`.
   blurred (down {BLUR}x and back up).
 - The `bikes` and `carphone` test sequences from the project's shared footage: frames {REST_START} on
   (16-frame clips every {REST_STRIDE} frames, each also flipped). Their first 16 frames are held out.
+  Their licence is not stated where the project got them. This package ships only weights learned
+  from them, not the footage.
 - {SCENES} scenes generated in code (`playground.synthetic.random_scene`), no licence needed.
 - Frames squashed to {SIZE}x{SIZE}. Labels: `greedy` + `paint` at gazing ratio {LABELS.gazing_ratio}, threshold
   {LABELS.threshold} ({log['labels']['clips']} clips, {log['labels']['gazes_per_frame']:.1f} gazes a frame).
