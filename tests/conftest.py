@@ -14,11 +14,11 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ASSETS = ROOT / "assets"
 EXAMPLE_VIDEO = ASSETS / "bigbuckbunny_clip.mp4"
 
-# Building the app fixes glibc's mmap threshold for the whole process (`memory.tune_allocator`: every block
-# of 128 KiB or more is mmapped and unmapped), which made every CPU test after the app's about 3x slower.
-# With the variable set, the suite process keeps glibc's defaults (it reads the variable only at start)
-# and `tune_allocator` leaves it alone, while the app servers the tests start get the same threshold.
-os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(128 << 10))
+# Building the app fixes glibc's mmap threshold for the whole process (`memory.tune_allocator`), which
+# (at the 128 KiB it once used) made every CPU test after the app's about 3x slower. With the variable
+# set, the suite process keeps glibc's defaults (it reads the variable only at start) and
+# `tune_allocator` leaves it alone, while the app servers the tests start get the app's threshold.
+os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(4 << 20))  # = playground.app.memory.MMAP_THRESHOLD
 
 # Tests are deterministic and small: keep torch from oversubscribing the 2 CI cores.
 torch.set_num_threads(min(2, torch.get_num_threads()))

@@ -19,7 +19,7 @@ import pandas as pd
 
 from .. import viz
 from ..errors import PlaygroundError
-from . import cache, pipeline, render, tempfiles
+from . import cache, memory, pipeline, render, tempfiles
 from .export import run_card, tiled_run_card
 from .limits import Limits
 
@@ -54,6 +54,8 @@ def friendly_errors(fn: Callable) -> Callable:
             first = (str(exc).strip().splitlines() or [""])[0][:200]
             raise gr.Error(f"internal error ({type(exc).__name__}: {first}); the server log has the details",
                            print_exception=False) from None
+        finally:
+            memory.trim()  # what the call freed goes back to the system (see memory.MMAP_THRESHOLD)
 
     return wrapper
 
