@@ -270,6 +270,7 @@ def against(rev: str, repeats: int, threads: int | None) -> None:
 
 def against_reference(python: str, src: str, model: str, repeats: int, threads: int | None) -> None:
     """Time the CPU cases here and with the reference implementation (its own Python), alternating."""
+    import json
     import tempfile
 
     check_paths = [(python, "the reference's Python"), (src, "the NVlabs/AutoGaze checkout"), (model, "the checkpoint")]
@@ -280,7 +281,9 @@ def against_reference(python: str, src: str, model: str, repeats: int, threads: 
         clip = Path(tmp) / "clip.npy"
         np.save(clip, moving_square())
         ref = [python, str(HERE / "benchmarks" / "reference_autogaze.py"), "--src", src, "--model", model,
-               "--clip", str(clip), "--repeats", str(repeats)] + (["--threads", str(threads)] if threads else [])
+               "--clip", str(clip), "--repeats", str(repeats),
+               "--cases", json.dumps([[label, clips, ratio] for label, clips, ratio, _ in CPU_CASES])]
+        ref += ["--threads", str(threads)] if threads else []
         ours = child_argv(repeats, threads) + ["--checkpoint", model]
         best = alternate({"this tree": (ours, {"PLAYGROUND_ROOT": str(HERE)}), "reference": (ref, {})})
     ratio_table(f"Against the reference implementation ({src}, {model}): median of {repeats} calls per process, "

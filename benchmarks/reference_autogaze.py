@@ -1,11 +1,12 @@
 """Time the reference implementation (NVlabs/AutoGaze) on the CPU cases of `autogaze_speed.py`.
 
     REFERENCE_PYTHON benchmarks/reference_autogaze.py --src AUTOGAZE_SRC --model MODEL_DIR --clip CLIP.npy
-        [--repeats 3] [--threads 2]
+        --cases '[["1 clip, ratio 0.1", 1, 0.1], ...]' [--repeats 3] [--threads 2]
 
 Run by `autogaze_speed.py --reference PYTHON SRC MODEL`, not by hand. It imports nothing from the
 playground: it runs in the reference's own environment (transformers 4.51), with the reference's
-source folder on the path, and prints one JSON line, {case: median seconds}. The reference's
+source folder on the path, times the cases it is given (label, clips, gazing ratio: the parent's
+`CPU_CASES`), and prints one JSON line, {case: median seconds}. The reference's
 `AutoGaze.forward(..., generate_only=True)` is timed on the clip preprocessed once by the
 reference's own `AutoGazeImageProcessor` (the playground's times include its preprocessing, so the
 comparison favours the reference slightly).
@@ -22,14 +23,13 @@ import time
 import numpy as np
 import torch
 
-CASES = [("1 clip, ratio 0.1", 1, 0.1), ("1 clip, ratio 1.0", 1, 1.0), ("8 clips, ratio 0.1", 8, 0.1)]
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--src", required=True, help="a checkout of NVlabs/AutoGaze")
     parser.add_argument("--model", required=True, help="an AutoGaze checkpoint folder (from_pretrained)")
     parser.add_argument("--clip", required=True, help="uint8 (T, H, W, 3) .npy")
+    parser.add_argument("--cases", required=True, help="JSON list of [label, clips, gazing ratio]")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
@@ -44,7 +44,7 @@ def main() -> None:
     video = processor(list(clip), return_tensors="pt")["pixel_values"]  # (1, T, 3, 224, 224)
     out = {}
     with torch.inference_mode():
-        for label, clips, ratio in CASES:
+        for label, clips, ratio in json.loads(args.cases):
             batch = video.expand(clips, *video.shape[1:]).contiguous()
             model({"video": batch}, gazing_ratio=ratio, generate_only=True)  # warm-up
             times = []

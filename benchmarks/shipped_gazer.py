@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from playground import load_gazer, load_reconstructor  # noqa: E402
 from playground.training.data import find_videos, list_clips  # noqa: E402
 from playground.training.evaluate import EVAL_RATIO, EVAL_THRESHOLD, evaluate_gazer, summary, table  # noqa: E402
-from playground.training.recipe import read_bbb, write_heldout  # noqa: E402
+from playground.training.recipe import read_frames, write_heldout  # noqa: E402
 from playground.training.run_folder import machine  # noqa: E402
 
 VIDEOS = ROOT.parent / "shared" / "videos"
@@ -35,7 +35,7 @@ VIDEOS = ROOT.parent / "shared" / "videos"
 
 def heldout_clips(videos: Path, folder: Path) -> list:
     """The recipe's held-out clips (`recipe.write_heldout`), written into `folder`."""
-    write_heldout(read_bbb(videos / "bigbuckbunny.mp4"),
+    write_heldout(read_frames(videos / "bigbuckbunny.mp4"),
                   [videos / "bikes.mp4", videos / "carphone_pristine.mp4"], folder)
     return list_clips(find_videos([folder]), "first")[0]
 

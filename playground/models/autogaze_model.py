@@ -396,18 +396,16 @@ class AutoGazeNet(nn.Module):
     # ---- pooled static decode steps (CUDA graphs are captured once and replayed by every call) ----
     STATIC_POOL = 2  # idle static steps kept (each holds a KV cache of its batch and capacity)
 
-    def take_static_step(self, batch: int, capacity: int, device: torch.device, dtype: torch.dtype,
-                         graph: bool) -> "StaticStep":
+    def take_static_step(self, batch: int, capacity: int, device: torch.device, dtype: torch.dtype) -> "StaticStep":
         """A static step and its cache for `batch` clips of up to `capacity` tokens, from the pool or new.
 
         Taken out of the pool until `give_static_step`, so two sessions never share one.
         """
         # A graph keeps the autocast state it was captured under: bf16 and float32 steps are apart.
-        key = (batch, capacity, str(device), dtype, graph, torch.is_autocast_enabled(torch.device(device).type))
+        key = (batch, capacity, str(device), dtype, torch.is_autocast_enabled(torch.device(device).type))
         step = self._static_steps.pop(key, None)
         if step is None:
-            step = StaticStep(self, KVCache(self.cfg, batch, capacity, device, dtype, static=True), graph)
-            step.key = key
+            step = StaticStep(self, KVCache(self.cfg, batch, capacity, device, dtype, static=True), key)
         step.cache.length = 0
         return step
 
@@ -614,20 +612,22 @@ class StaticStep:
 
     Inputs and outputs live in fixed buffers, and the cache position is a device tensor
     (`cache.start`), so one captured graph replays every step of every frame: on a GPU a step
-    costs one launch instead of about a hundred small kernels. `graph=False` runs the same
-    fixed-shape step eagerly (how the CPU tests prove it equal to the dynamic one).
+    costs one launch instead of about a hundred small kernels. On CUDA the graph is captured on
+    first use, and again if the cache was reallocated; elsewhere the same fixed-shape step runs
+    eagerly (how the CPU tests prove it equal to the dynamic one).
 
     Args:
         net: the model.
         cache: a static `KVCache` (its capacity bounds the clip).
-        graph: capture a CUDA graph (CUDA only) on first use, and again if the cache was reallocated.
+        key: its place in the net's pool (`AutoGazeNet.take_static_step`).
     """
 
-    def __init__(self, net: "AutoGazeNet", cache: KVCache, graph: bool):
+    def __init__(self, net: "AutoGazeNet", cache: KVCache, key: tuple = ()):
         cfg = net.cfg
         check(cache.static, "StaticStep needs a static KVCache")
         K, B, dev = cfg.num_multi_token_pred, cache.batch, cache.device
-        self.net, self.cache, self.graph, self.K = net, cache, graph and dev.type == "cuda", K
+        self.net, self.cache, self.key, self.K = net, cache, key, K
+        self.graph = dev.type == "cuda"
         self.ids = torch.full((B, K), cfg.eos_id, dtype=torch.int64, device=dev)  # (B, K) fed ids
         self.cos = torch.zeros(B, 1, K, cfg.head_dim, dtype=cache.dtype, device=dev)  # (B, 1, K, hd)
         self.sin = torch.zeros_like(self.cos)
@@ -660,10 +660,9 @@ class StaticStep:
         self.ids.copy_(ids)
         self.cos.copy_(rope[0])
         self.sin.copy_(rope[1])
-        self.cache.start.fill_(self.cache.length)
         if self.cache.length + self.K > self.cache.capacity:
             self.cache.append_mask(ids != self.net.cfg.eos_id)  # grows the buffers (a new graph follows)
-            self.cache.start.fill_(self.cache.length)
+        self.cache.start.fill_(self.cache.length)
         if not self.graph:
             self._run()
         else:
@@ -705,9 +704,8 @@ class GazeSession:
             `pick(logits, used, left, K) -> (tokens, early)` (see `greedy_pick`); the default is
             the reference's greedy choice, `playground.training.Sampler` samples instead.
         static: run the decode steps with fixed shapes over a static cache of `capacity` tokens
-            (`StaticStep`, pooled on the net), captured as a CUDA graph on CUDA when `graph`.
-            Call `close` when done, to give the step back to the pool.
-        graph: with `static`, capture the step as a CUDA graph (CUDA only).
+            (`StaticStep`, pooled on the net), captured as a CUDA graph on CUDA. Call `close`
+            when done, to give the step back to the pool.
     """
 
     net: AutoGazeNet
@@ -717,7 +715,6 @@ class GazeSession:
     on_phase: Callable[[str], ContextManager] | None = None
     pick: Callable[[torch.Tensor, torch.Tensor, int, int], tuple[torch.Tensor, bool]] | None = None
     static: bool = False
-    graph: bool = True
     cache: KVCache = field(init=False)
     step: StaticStep | None = field(init=False, default=None)
     conv_past: list[torch.Tensor] | None = field(init=False, default=None)
@@ -729,7 +726,7 @@ class GazeSession:
         param = self.net.gazing_model.connector.pos_embed
         self.device, self.dtype = param.device, param.dtype
         if self.static:
-            self.step = self.net.take_static_step(self.batch, self.capacity, self.device, self.dtype, self.graph)
+            self.step = self.net.take_static_step(self.batch, self.capacity, self.device, self.dtype)
             self.cache = self.step.cache
         else:
             self.cache = KVCache(self.net.cfg, self.batch, self.capacity, self.device, self.dtype)

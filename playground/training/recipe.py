@@ -58,9 +58,9 @@ GRPO = dict(steps=40, batch_size=1, group_size=8, lr=0.01, warmup=0.1, self_requ
             temperature_start=1.0, temperature_end=0.3, seed=0)
 
 
-def read_bbb(bbb: Path) -> np.ndarray:
-    """uint8 (T, SIZE, SIZE, 3): every frame of the Big Buck Bunny excerpt, squashed."""
-    return resize_frames(read_video(bbb, num_frames=probe_video(bbb).num_frames, sampling="first"), SIZE)
+def read_frames(path: Path) -> np.ndarray:
+    """uint8 (T, SIZE, SIZE, 3): every frame of a video (the Big Buck Bunny excerpt, a held-out one), squashed."""
+    return resize_frames(read_video(path, num_frames=probe_video(path).num_frames, sampling="first"), SIZE)
 
 
 def write_heldout(frames: np.ndarray, heldout: list[Path], folder: Path) -> None:
@@ -83,8 +83,7 @@ def blur(clip: np.ndarray) -> np.ndarray:
 def write_rest(path: Path, folder: Path) -> None:
     """Training clips of a held-out video from frame REST_START on (every REST_STRIDE frames, each also
     flipped), as .npy in `folder`; its first CLIP_LEN frames stay held out."""
-    info = probe_video(path)
-    frames = resize_frames(read_video(path, num_frames=info.num_frames, sampling="first"), SIZE)
+    frames = read_frames(path)
     folder.mkdir(parents=True, exist_ok=True)
     for start in range(REST_START, len(frames) - CLIP_LEN + 1, REST_STRIDE):
         clip = frames[start:start + CLIP_LEN]
@@ -96,7 +95,7 @@ def prepare_data(bbb: Path, heldout: list[Path], data: Path) -> None:
     """Write the training and held-out clips as uint8 .npy files (exact, fast to read)."""
     if (data / "done").is_file():
         return
-    frames = read_bbb(bbb)
+    frames = read_frames(bbb)
     train = data / "train"
     for folder in (train / "bbb", train / "scenes"):
         folder.mkdir(parents=True, exist_ok=True)
