@@ -8,7 +8,6 @@ holds `num_slots * (t + 1)` (the reference's EOS id offset by the frame), but al
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
@@ -17,6 +16,7 @@ import torch
 
 from .errors import PlaygroundError, check
 from .geometry import DEFAULT_GRID, MultiScaleGrid
+from .jsonio import read_json
 
 LOSS_KINDS = ("predicted", "measured", "none")
 
@@ -235,11 +235,7 @@ class GazeResult:
     def from_json(cls, data: dict[str, Any] | str) -> "GazeResult":
         """Inverse of `to_json` (accepts the dict or a path to gaze.json)."""
         if isinstance(data, str):
-            try:
-                with open(data) as f:
-                    data = json.load(f)
-            except (OSError, json.JSONDecodeError) as exc:
-                raise PlaygroundError(f"cannot read gaze file {data}: {exc}") from exc
+            data = read_json(data, "gaze file")
         grid = MultiScaleGrid(tuple(data.get("scales", DEFAULT_GRID.scales)), int(data.get("patch_size", 16)))
         loss = data.get("loss")
         frame_loss = data.get("frame_loss")

@@ -1,6 +1,10 @@
-"""JSON files: read with one-line errors, written atomically (a temporary file beside, then a rename).
+"""JSON: the one reader (bounded depth and size, one-line errors) and atomic writes.
 
-`atomic_write` is that rename for any file (the dataset's Parquet shards and errors.jsonl use it too).
+Every JSON the playground reads from a user (labels, configs, manifests, question files, records, gaze
+files, checkpoint configs) goes through `parse` or `read_json`: text over `MAX_JSON_BYTES` or nested
+deeper than `MAX_JSON_DEPTH` is refused in one line before the parser sees it (Python's parser would
+raise RecursionError on deep nesting), and so is anything that is not JSON.
+`atomic_write` is the rename for any file (the dataset's Parquet shards and errors.jsonl use it too).
 """
 
 from __future__ import annotations
@@ -8,15 +12,48 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any, Iterator
 
 from .errors import PlaygroundError, check
 
+MAX_JSON_DEPTH = 64  # nesting of arrays and objects; our files need 5, and Python's parser recurses per level
+MAX_JSON_BYTES = 1024**3  # one JSON text (a labels file of a large dataset stays far below)
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')  # a JSON string literal, whose brackets do not nest
+
+
+def parse(text: str | bytes, what: str = "JSON") -> Any:
+    """`text` parsed as JSON, or a one-line PlaygroundError naming `what` (too big, too deep, not JSON)."""
+    check(len(text) <= MAX_JSON_BYTES, f"{what} is {len(text):,} bytes, over the limit of {MAX_JSON_BYTES:,}")
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PlaygroundError(f"{what} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    depth = 0 if text.count("[") + text.count("{") <= MAX_JSON_DEPTH else json_depth(text)  # few: cannot be too deep
+    check(depth <= MAX_JSON_DEPTH, f"{what} is nested {depth:,} levels deep, over the limit of {MAX_JSON_DEPTH}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlaygroundError(f"{what} is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except (RecursionError, ValueError) as exc:  # a safety net: the depth check should have refused it
+        raise PlaygroundError(f"{what} is not JSON the playground can read: {exc}") from None
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in JSON `text` (brackets inside strings not counted)."""
+    import numpy as np  # lazy: most JSON is parsed without this scan
+
+    codes = np.frombuffer(_STRING.sub('""', text).encode("utf-8"), dtype=np.uint8)
+    step = np.isin(codes, (ord("["), ord("{"))).astype(np.int64) - np.isin(codes, (ord("]"), ord("}")))
+    return int(np.cumsum(step).max(initial=0))
+
 
 def read_json(path: str | Path, what: str = "", want_object: bool = True) -> Any:
-    """The JSON in `path`; a one-line PlaygroundError when it is missing, unreadable or not an object.
+    """The JSON in `path`; a one-line PlaygroundError when it is missing, unreadable, too big or deep, or
+    not an object.
 
     Args:
         path: the file.
@@ -27,9 +64,12 @@ def read_json(path: str | Path, what: str = "", want_object: bool = True) -> Any
     name = f"{what} {path}" if what else str(path)
     check(path.is_file(), f"no {name}" if what else f"no such file: {path}")
     try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PlaygroundError(f"cannot read {name}: {exc}") from None
+        size = path.stat().st_size
+        check(size <= MAX_JSON_BYTES, f"{name} is {size:,} bytes, over the limit of {MAX_JSON_BYTES:,}")
+        text = path.read_bytes()
+    except OSError as exc:
+        raise PlaygroundError(f"cannot read {name}: {exc.strerror or exc}") from None
+    data = parse(text, name)
     check(not want_object or isinstance(data, dict), f"{name} is not a JSON object")
     return data
 
@@ -42,6 +82,7 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
     the temporary file is removed.
     """
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     # Created by name rather than with mkstemp, so the file gets the usual permissions (the umask's),
     # not mkstemp's owner-only ones: datasets and labels are shared.
     tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"

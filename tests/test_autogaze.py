@@ -258,6 +258,24 @@ def test_hub_id_from_the_offline_cache(tmp_path, monkeypatch):
     assert "\n" not in str(err.value)
 
 
+def test_the_old_hub_id_loads_the_moved_model_and_gazers_carry_the_chosen_name(tmp_path, monkeypatch):
+    from playground import load_gazer
+
+    commit = "0" * 40
+    repo = tmp_path / "models--nvidia--AutoGaze"  # bfshi/AutoGaze now answers 404: it moved here
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    for name in ("config.json", "model.safetensors", "preprocessor_config.json"):
+        shutil.copy(MODEL / name, repo / "snapshots" / commit / name)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.warns(UserWarning, match="moved to nvidia/AutoGaze"):
+        gazer = load_gazer("bfshi/AutoGaze", cache_dir=tmp_path)
+    clip = np.zeros((2, 32, 32, 3), np.uint8)
+    assert gazer.source == "nvidia/AutoGaze" and gazer.gaze(clip, gazing_ratio=0.1).gazer == "nvidia/AutoGaze"
+    assert load_gazer("autogaze-playground").gaze(clip, gazing_ratio=0.1).gazer == "autogaze-playground"
+
+
 def test_bad_paths_and_configs(tmp_path):
     with pytest.raises(PlaygroundError, match="no such file"):
         load_autogaze(str(tmp_path / "nothing"))

@@ -233,6 +233,38 @@ def test_eval_bad_question_file_is_one_line_and_exit_2(tmp_path, capsys, rows, m
     assert not (tmp_path / "out" / RECORDS).exists()
 
 
+@pytest.mark.parametrize("case", ["deep JSON file", "deep JSONL line", "deep options", "long field CSV",
+                                  "long question"])
+def test_eval_hostile_question_files_are_one_line_and_exit_2(tmp_path, capsys, case):
+    row = example_rows("video-mme", 1)[0]
+    path = tmp_path / "q.jsonl"
+    if case == "deep JSON file":
+        path = tmp_path / "q.json"
+        path.write_text("[" * 200_000 + "]" * 200_000)
+    elif case == "deep JSONL line":
+        path.write_text(json.dumps(row) + "\n" + "[" * 200_000 + "]" * 200_000 + "\n")
+    elif case == "deep options":
+        write_rows([{**row, "options": "[" * 200_000 + "]" * 200_000}], path)
+    elif case == "long field CSV":
+        path = write_rows([{**row, "question": "Q" * 200_000}], tmp_path / "q.csv")
+    else:
+        write_rows([{**row, "question": "Q" * 5_000_000}], path)
+    assert main(["eval", str(path), "--videos", str(ASSETS), "--out", str(tmp_path / "out"), *FAST]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    assert not (tmp_path / "out").exists()
+
+
+def test_eval_resume_refuses_a_deep_record_line_in_one_line(sets, runs, tmp_path, capsys):
+    out = tmp_path / "out"
+    shutil.copytree(runs["hlvid"], out)
+    with open(out / RECORDS, "a") as f:
+        f.write("[" * 200_000 + "]" * 200_000 + "\n")
+    assert main(["eval", str(sets["hlvid"]), "--videos", str(ASSETS), "--out", str(out), *FAST]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "nested" in lines[0], lines
+
+
 def test_eval_bad_options_are_one_line_and_exit_2(sets, tmp_path, capsys):
     (tmp_path / "file").write_text("")
     cases = [(["--conditions", "full,full"], "names a condition twice"),

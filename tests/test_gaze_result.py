@@ -75,3 +75,20 @@ def test_inconsistent_dicts_raise():
         GazeResult([[1, 2]], [[False, False]], [3])
     with pytest.raises(PlaygroundError):
         GazeResult.from_official({"gazing_pos": [[1]]})
+
+
+def test_json_reader_bounds_depth_and_size_in_one_line(tmp_path, monkeypatch):
+    from playground import jsonio
+
+    deep = "[" * 200_000 + "]" * 200_000
+    with pytest.raises(PlaygroundError, match="nested 200,000 levels deep") as err:
+        jsonio.parse(deep, "x")
+    assert "\n" not in str(err.value)
+    assert jsonio.parse('{"a": "[[[[\\"{{", "b": [[1]]}') == {"a": '[[[["{{', "b": [[1]]}
+    assert jsonio.json_depth('{"a": "[[[[", "b": [[1]]}') == 3
+    (tmp_path / "gaze.json").write_text(deep)
+    with pytest.raises(PlaygroundError, match="gaze file .* nested"):
+        GazeResult.from_json(str(tmp_path / "gaze.json"))
+    monkeypatch.setattr(jsonio, "MAX_JSON_BYTES", 10)
+    with pytest.raises(PlaygroundError, match="over the limit of 10"):
+        jsonio.read_json(tmp_path / "gaze.json")

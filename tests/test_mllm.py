@@ -472,3 +472,22 @@ def test_mllm_load_refuses_other_architectures(tmp_path):
     GPT2Config(n_layer=1, n_embd=8, n_head=2).save_pretrained(tmp_path)
     with pytest.raises(PlaygroundError, match="not supported"):
         load_mllm(str(tmp_path))
+
+
+def test_nvila_processor_is_told_the_moved_gazer_id(monkeypatch):
+    """NVILA's processor defaults to bfshi/AutoGaze, which the hub answers with 404: the id it gets is the new one."""
+    import torch
+    import transformers
+
+    from playground.mllm.nvila import load_nvila
+
+    seen = {}
+
+    def from_pretrained(name, **kwargs):
+        seen.update(kwargs)
+        raise OSError("offline")  # stop before any model is built
+
+    monkeypatch.setattr(transformers.AutoProcessor, "from_pretrained", from_pretrained)
+    with pytest.raises(PlaygroundError, match="cannot load"):
+        load_nvila("nvidia/NVILA-8B-HD-Video", torch.device("cpu"), trust_remote_code=True)
+    assert seen["autogaze_model_id"] == "nvidia/AutoGaze" and seen["trust_remote_code"] is True

@@ -42,6 +42,9 @@ def test_mllm_cli_ask_prints_both_answers_and_table(setup, capsys):
     (["{video}", "Q?", "--attention", "causal"], "invalid choice"),
     (["{video}", "Q?", "--gazing-ratio", "1.5"], "gazing-ratio"),
     (["{video}", " ", "--mllm", "{folder}"], "question is empty"),
+    (["{video}", "Q?", "--max-new-tokens", "1000000000"], "between 1 and 1024"),
+    (["{video}", "Q" * 20_001, "--mllm", "{folder}"], "at most 20,000 are taken"),
+    (["{video}", "Q?", "--mllm", "{folder}", "--json", "{video}/a.json"], "exists and is not a folder"),
 ])
 def test_mllm_cli_bad_input_exits_2(setup, capsys, argv, message):
     root, folder, video = setup
@@ -52,6 +55,29 @@ def test_mllm_cli_bad_input_exits_2(setup, capsys, argv, message):
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert code == 2
     assert len(lines) == 1 and message in lines[0]
+
+
+def test_mllm_cli_ask_json_into_a_new_folder(setup, tmp_path):
+    _, folder, video = setup
+    out = tmp_path / "missing_folder" / "a.json"
+    assert main(["ask", video, "Q?", "--mllm", folder, "--gazer", "random", "--frames", "2",
+                 "--max-new-tokens", "1", "--json", str(out), "--device", "cpu"]) == 0
+    assert set(json.loads(out.read_text())) == {"full", "gazed"}
+
+
+def test_mllm_question_and_answer_lengths_are_bounded_before_the_model_runs(setup):
+    from playground import load_mllm
+    from playground.errors import PlaygroundError
+
+    _, folder, video = setup
+    mllm = load_mllm(folder, device="cpu")
+    frames = np.zeros((2, 32, 32, 3), np.uint8)
+    with pytest.raises(PlaygroundError, match="from 1 to 1024"):
+        mllm.answer(frames, "Q?", max_new_tokens=10**9)
+    with pytest.raises(PlaygroundError, match="characters long"):
+        mllm.answer(frames, "Q" * 5_000_000)
+    with pytest.raises(PlaygroundError, match="tokens long"):  # within the characters, over the tokens
+        mllm.answer(frames, " ".join(["x"] * 9_000))
 
 
 def test_mllm_cli_ask_refuses_remote_code_even_when_stdin_says_yes(setup, remote_code_folder):

@@ -130,6 +130,7 @@ def test_labels_skip_an_unreadable_video(dataset, tmp_path, capsys):
     only_bad.mkdir()
     (only_bad / "empty.mp4").write_bytes(b"")
     assert main(["labels", str(only_bad), "--out", str(tmp_path / "none.json"), "--quiet"]) == 2
+    assert not (tmp_path / "none.json").exists()
 
 
 # ---- NTP, resume, checkpoints ---------------------------------------------------------------
@@ -261,16 +262,25 @@ def _train_cli(tmp_path, *args) -> tuple[int, str]:
     return rc
 
 
-@pytest.mark.parametrize("case", ["missing video", "frames", "corrupt", "not a checkpoint", "zero-length"])
+@pytest.mark.parametrize("case", ["missing video", "frames", "corrupt", "not a checkpoint", "zero-length",
+                                  "start not a number", "negative start", "deep JSON", "huge config"])
 def test_bad_training_input(case, labels, dataset, micro_config, tmp_path, capsys):
     data = read_labels(labels)
-    videos = dataset
+    videos, config = dataset, micro_config
     if case == "missing video":
         data["clips/train/gone.mp4"] = data["clips/train/v0.mp4"]
     elif case == "frames":
         data["clips/train/v0.mp4#6"] = data["clips/train/v0.mp4"]  # 4 frames from frame 6 of an 8-frame video
+    elif case in ("start not a number", "negative start"):
+        data["clips/train/v0.mp4#" + ("abc" if case == "start not a number" else "-3")] = data["clips/train/v0.mp4"]
+    elif case == "huge config":  # a hidden size of 10^9: refused before anything is allocated
+        big = json.loads(micro_config.read_text())
+        big["gaze_model_config"]["gaze_decoder_config"].update(hidden_size=10**9, intermediate_size=10**9)
+        config = tmp_path / "big.json"
+        config.write_text(json.dumps(big))
     bad = tmp_path / "labels.json"
-    bad.write_text('{"clips/train/v0.mp4": {"gazing' if case == "corrupt" else json.dumps(data))
+    text = {"corrupt": '{"clips/train/v0.mp4": {"gazing', "deep JSON": "[" * 200_000 + "]" * 200_000}
+    bad.write_text(text.get(case) or json.dumps(data))
     if case == "zero-length":
         videos = tmp_path / "set"
         (videos / "clips" / "train").mkdir(parents=True)
@@ -280,6 +290,43 @@ def test_bad_training_input(case, labels, dataset, micro_config, tmp_path, capsy
     if case == "not a checkpoint":
         rc = _train_cli(tmp_path, "grpo", "--videos", str(dataset), "--init", str(dataset), "--clip-len", "4")
     else:
-        rc = _train_cli(tmp_path, "ntp", "--labels", str(bad), "--videos", str(videos), "--config", str(micro_config))
+        rc = _train_cli(tmp_path, "ntp", "--labels", str(bad), "--videos", str(videos), "--config", str(config))
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+
+
+def test_a_deep_config_is_refused_in_one_line(dataset, labels, tmp_path, capsys):
+    config = tmp_path / "deep.json"
+    config.write_text("{" + '"a":{' * 100_000 + "}" * 100_001)
+    assert _train_cli(tmp_path, "ntp", "--labels", str(labels), "--videos", str(dataset), "--config", str(config)) == 2
+    err = capsys.readouterr().err
+    assert "nested" in err and err.count("\n") == 1, err
+
+
+def test_a_run_that_diverges_before_its_first_checkpoint_leaves_nothing(labels, dataset, micro_config, tmp_path):
+    from playground.errors import PlaygroundError
+
+    with pytest.raises(PlaygroundError, match="not finite"):
+        _ntp(tmp_path / "run", labels, dataset, micro_config, steps=6, lr=1e3)
+    assert not (tmp_path / "run").exists()
+    # One that got a checkpoint first keeps it, complete, and nothing else is removed.
+    with pytest.raises(PlaygroundError, match="not finite"):
+        _ntp(tmp_path / "kept", labels, dataset, micro_config, steps=6, lr=1e3, save_every=1)
+    assert [s for s, _ in checkpoints(tmp_path / "kept")] and (tmp_path / "kept" / "run.json").is_file()
+
+
+def test_resume_drops_a_torn_last_metrics_line(labels, dataset, micro_config, tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        _ntp(tmp_path / "run", labels, dataset, micro_config, steps=3, save_every=1, on_step=_stop_at(2))
+    with open(tmp_path / "run" / "metrics.jsonl", "a") as f:
+        f.write('{"step": 3, "loss": 0.')  # a crash mid-write
+    with pytest.warns(UserWarning, match="cut short"):
+        train_gazer(resume=tmp_path / "run", progress=False)
+    assert [r["step"] for r in _metrics(tmp_path / "run")] == [1, 2, 3]
+
+
+def test_a_batch_larger_than_the_clips_is_cut_to_them(labels, dataset, micro_config, tmp_path, capsys):
+    clips = len(read_labels(labels))
+    _ntp(tmp_path / "run", labels, dataset, micro_config, steps=1, batch_size=1_000_000)
+    assert "using " + str(clips) in capsys.readouterr().err
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["batch_size"] == clips

@@ -39,15 +39,18 @@ nonnegative_int = whole_number(0)
 def check_out_folder(text: str, flag: str = "--out") -> Path:
     """The output folder, checked before any work: a non-empty path that is (or can become) a writable folder.
 
-    Creates the folder's parent if needed and probes it with a scratch file, so a bad --out fails
-    in one line at once rather than after the gazing.
+    Creates nothing (a failed run leaves nothing behind): it probes the folder, or the nearest folder
+    above it that exists, with a scratch file, so a bad --out fails in one line at once rather than
+    after the work. The writers create the folders they write into.
     """
     check(str(text).strip() != "", f"{flag} is empty; give an output folder")
     out = Path(text).expanduser()
     check(not out.exists() or out.is_dir(), f"{flag} {out} exists and is not a folder")
-    probe_dir = out if out.is_dir() else out.parent
+    probe_dir = out.absolute()
+    while not probe_dir.exists():
+        probe_dir = probe_dir.parent
+    check(probe_dir.is_dir(), f"cannot write to {flag} {out}: {probe_dir} is a file, not a folder")
     try:
-        probe_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(prefix=".write-test-", dir=probe_dir):
             pass
     except OSError as exc:

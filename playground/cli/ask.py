@@ -9,15 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from .. import knobs
 from ..errors import check
+from ..jsonio import write_json
 from ..mllm import DEFAULT_MLLM, load_mllm
-from ..mllm.answer import attention_warning, comparison_table
+from ..mllm.answer import MAX_ANSWER_TOKENS, attention_warning, comparison_table
 from ..mllm.gazed_vit import ATTENTION_MODES
 from ..mllm.nvila import NvilaMLLM
-from .args import add_video_arguments, check_out_file, knob, positive_int, read_frames
+from .args import add_video_arguments, check_out_file, knob, read_frames, whole_number
 
 DEFAULT_FRAMES = 8
 DEFAULT_RATIO = 0.1  # used when neither --gazing-ratio nor --threshold is given
@@ -46,7 +46,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--attention", choices=ATTENTION_MODES, default="block_causal",
                    help="gazed encoder attention across frames (default block_causal)")
     p.add_argument("--single-scale", action="store_true", help="gaze on the finest scale only (ablation)")
-    p.add_argument("--max-new-tokens", type=positive_int, default=32, help="answer length cap (default 32)")
+    p.add_argument("--max-new-tokens", type=whole_number(1, MAX_ANSWER_TOKENS), default=32,
+                   help=f"answer length cap (default 32, at most {MAX_ANSWER_TOKENS})")
     p.add_argument("--count-flops", action="store_true",
                    help="measure FLOPs with FlopCounterMode (default: analytic FLOPs from the config)")
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: $PLAYGROUND_DEVICE, else auto)")
@@ -96,6 +97,6 @@ def run(args: argparse.Namespace) -> int:
     if note:
         print(note)
     if args.json:
-        Path(args.json).write_text(json.dumps({"full": full.to_json(), "gazed": gazed.to_json()}, indent=2,
-                                              default=str))
+        answers = json.loads(json.dumps({"full": full.to_json(), "gazed": gazed.to_json()}, default=str))
+        write_json(answers, args.json, indent=2)
     return 0

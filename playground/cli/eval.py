@@ -20,6 +20,7 @@ from ..evaluation.questions import FORMATS, format_name
 from ..evaluation.report import REPORT_HTML, REPORT_MD
 from ..evaluation.run import DEFAULT_FRAMES, DEFAULT_RATIO, EvalSettings, join_ranks
 from ..evaluation.scoring import MAX_NEW_TOKENS
+from ..mllm.answer import MAX_ANSWER_TOKENS
 from ..mllm import DEFAULT_MLLM
 from ..mllm.gazed_vit import ATTENTION_MODES
 from ..staging import interrupt_on_signals
@@ -62,8 +63,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--format", type=_format, default=None, metavar="|".join(FORMATS),
                    help="the rows' format (default: detected from the first row's fields)")
     p.add_argument("--limit", type=positive_int, default=None, metavar="N", help="only the first N questions")
-    p.add_argument("--max-new-tokens", type=positive_int, default=MAX_NEW_TOKENS,
-                   help=f"greedy answer length cap (default {MAX_NEW_TOKENS}, lmms-eval's)")
+    p.add_argument("--max-new-tokens", type=whole_number(1, MAX_ANSWER_TOKENS), default=MAX_NEW_TOKENS,
+                   help=f"greedy answer length cap (default {MAX_NEW_TOKENS}, lmms-eval's; at most {MAX_ANSWER_TOKENS})")
     p.add_argument("--count-flops", action="store_true",
                    help="also measure every MLLM stage with FlopCounterMode (default: analytic, exact for these "
                         "models; the gazer's FLOPs are counted in any case)")

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import PlaygroundError, check
+from ..jsonio import json_depth, parse
+from ..mllm.answer import MAX_QUESTION_CHARS
 from ..video import VIDEO_SUFFIXES
 
 LETTERS = "ABCDE"  # option letters a question may have (and an answer may be parsed as)
@@ -81,25 +83,22 @@ def _jsonl_rows(path: Path) -> list[Any]:
     rows = []
     for n, line in enumerate(path.read_text().splitlines(), 1):
         if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise PlaygroundError(f"{path.name} line {n} is not JSON: {exc.msg}") from None
+            rows.append(parse(line, f"{path.name} line {n}"))
     return rows
 
 
 def _json_rows(path: Path) -> list[Any]:
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise PlaygroundError(f"{path.name} is not JSON: {exc.msg} (line {exc.lineno})") from None
+    data = parse(path.read_bytes(), path.name)
     check(isinstance(data, list), f"{path.name} must hold a JSON list of questions")
     return data
 
 
 def _csv_rows(path: Path) -> list[Any]:
     with open(path, newline="") as f:
-        return [dict(row) for row in csv.DictReader(f)]
+        try:
+            return [dict(row) for row in csv.DictReader(f)]
+        except csv.Error as exc:  # e.g. a field over the csv module's 128 kB limit
+            raise PlaygroundError(f"cannot read {path.name} as CSV: {exc}") from None
 
 
 def _parquet_rows(path: Path) -> list[Any]:
@@ -192,6 +191,8 @@ def parse_row(row: dict[str, Any], fmt: str, videos: Path, where: str, number: i
     missing = [f for f in REQUIRED[fmt] if f not in row or row[f] is None]
     check(not missing, f"{where} ({FORMAT_TITLES[fmt]}) has no {', '.join(map(repr, missing))}")
     question = _text(row, "question", where)
+    check(len(question) <= MAX_QUESTION_CHARS,
+          f"{where}: the question is {len(question):,} characters long; at most {MAX_QUESTION_CHARS:,} are taken")
     groups = {g: str(row[g]).strip() for g in GROUP_FIELDS if row.get(g) not in (None, "")}
     if fmt == "hlvid":
         return Question(_text(row, "question_id", where), str(videos / _text(row, "video_path", where)), question,
@@ -230,12 +231,13 @@ def _letter(value: Any, where: str, options: int | None = None) -> str:
 def _options(value: Any, where: str, name: str = "options") -> list[str]:
     """A list of option texts: a list (JSON, Parquet) or, from CSV, a JSON or Python list written as text."""
     if isinstance(value, str):
+        check(json_depth(value) <= 1, f"{where}: {name!r} must be a flat list of texts, got {value[:60]!r}")
         try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
+            value = parse(value, f"{where}: {name!r}")
+        except PlaygroundError:
             try:
                 value = ast.literal_eval(value)
-            except (ValueError, SyntaxError):
+            except (ValueError, SyntaxError, RecursionError, MemoryError):
                 raise PlaygroundError(f"{where}: {name!r} must be a list, got {value[:60]!r}") from None
     if hasattr(value, "tolist"):  # a numpy array (pandas-made Parquet)
         value = value.tolist()

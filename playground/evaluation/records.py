@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from ..errors import PlaygroundError, check
-from ..jsonio import atomic_write, read_json, settings_differences, write_json
+from ..jsonio import atomic_write, parse, read_json, settings_differences, write_json
 
 RECORDS = "records.jsonl"
 RANK_RECORDS = "records-rank{rank}.jsonl"
@@ -48,11 +48,11 @@ def read_records(path: Path) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
+            records.append(parse(line, f"{path} line {n}"))
+        except PlaygroundError as exc:
             if n == len(rows):  # the last line, with no newline after it: a write cut short
                 break
-            raise PlaygroundError(f"{path} line {n} is not JSON; move the file away to start over") from None
+            raise PlaygroundError(f"{exc}; move the file away to start over") from None
     return records
 
 

@@ -23,7 +23,7 @@ TRAINING_FREE_GAZERS: dict[str, type[Gazer]] = {
     "random": RandomGazer,
     "full": FullGazer,
 }
-AUTOGAZE_HUB_IDS = ("nvidia/AutoGaze", "bfshi/AutoGaze")
+AUTOGAZE_HUB_IDS = ("nvidia/AutoGaze",)  # the old id bfshi/AutoGaze still loads (autogaze.loading.MOVED_HUB_IDS)
 # AutoGaze checkpoints trained in this project and shipped inside the package (they load offline).
 SHIPPED_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 SHIPPED_GAZERS: dict[str, Path] = {"autogaze-playground": SHIPPED_WEIGHTS / "autogaze-playground"}
@@ -99,9 +99,12 @@ def load_gazer(name_or_path: str, device: str | torch.device | None = None, **kw
 
     if key.lower() in SHIPPED_GAZERS:
         gazer = load_autogaze(str(SHIPPED_GAZERS[key.lower()]), device=device, **kwargs)
-        gazer.source = key.lower()
+        gazer.source = gazer.name = key.lower()  # results, summaries and cards name it as the user chose it
         return gazer
-    return load_autogaze(key, device=device, **kwargs)
+    gazer = load_autogaze(key, device=device, **kwargs)
+    if gazer.source in AUTOGAZE_HUB_IDS:  # a published id (a moved one read as its new id): named by it
+        gazer.name = gazer.source
+    return gazer
 
 
 __all__ = ["Gazer", "FrameByFrameGazer", "load_gazer", "available_gazers", "gazer_options", "applicable_options",

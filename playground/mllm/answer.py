@@ -11,8 +11,29 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
+from ..errors import check
+
 FLOP_ROWS = ("gazer", "vision_encoder", "vision_attention", "connector", "llm_prefill", "llm_decode")
 TIME_ROWS = ("gazer", "preprocess", "vision_encoder", "connector", "llm_prefill", "llm_decode")
+# What one request may ask (the API, CLI, app and eval share these): a long answer or question costs
+# minutes of generation or prefill, and none that a video question needs is near them.
+MAX_ANSWER_TOKENS = 1024  # generated tokens
+MAX_QUESTION_CHARS = 20_000  # characters of the question text (checked before it is tokenized)
+MAX_QUESTION_TOKENS = 4096  # tokens of the question text
+
+
+def check_request(question: Any, max_new_tokens: Any, tokenizer=None) -> None:
+    """One line for a question or answer length an MLLM call must not take (before the model sees them)."""
+    check(isinstance(question, str) and question.strip() != "", "the question is empty")
+    check(len(question) <= MAX_QUESTION_CHARS,
+          f"the question is {len(question):,} characters long; at most {MAX_QUESTION_CHARS:,} are taken")
+    check(isinstance(max_new_tokens, int) and not isinstance(max_new_tokens, bool)
+          and 1 <= max_new_tokens <= MAX_ANSWER_TOKENS,
+          f"max_new_tokens must be a whole number from 1 to {MAX_ANSWER_TOKENS}, got {max_new_tokens!r}")
+    if tokenizer is not None:
+        count = len(tokenizer(question, add_special_tokens=False)["input_ids"])
+        check(count <= MAX_QUESTION_TOKENS,
+              f"the question is {count:,} tokens long; at most {MAX_QUESTION_TOKENS:,} are taken")
 
 
 @dataclass

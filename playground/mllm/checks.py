@@ -14,6 +14,7 @@ from typing import Any
 
 from ..checkpoints import header_shapes
 from ..errors import PlaygroundError, check
+from ..jsonio import read_json
 from .flops import architecture_shape, llm_token_flops
 
 SIZE_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
@@ -61,9 +62,8 @@ def weight_files(name: str) -> list[str]:
         single = find("model.safetensors")
         return [] if single is None else [single]
     try:
-        with open(index) as f:
-            shards = sorted(set(json.load(f)["weight_map"].values()))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        shards = sorted(set(read_json(index, f"{name}'s model.safetensors.index.json")["weight_map"].values()))
+    except (KeyError, TypeError, AttributeError) as exc:
         raise PlaygroundError(f"cannot read {name}'s model.safetensors.index.json: {exc}") from exc
     files = [find(shard) for shard in shards]
     return [] if None in files else files

@@ -18,7 +18,6 @@ template, and for SmolVLM the prompt pieces of `transformers`' SmolVLM processor
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Sequence
@@ -28,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from num2words import num2words
 
+from .. import jsonio
 from ..errors import PlaygroundError, check
 from ..geometry import MultiScaleGrid
 from .connector import pixel_shuffle_groups, sparse_pixel_shuffle
@@ -58,11 +58,7 @@ def read_json(name_or_path: str, filename: str) -> dict[str, Any] | None:
                        _raise_exceptions_for_connection_errors=False)
     if path is None:
         return None
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, json.JSONDecodeError) as exc:
-        raise PlaygroundError(f"{name_or_path}: cannot read {filename}: {exc}") from exc
+    return jsonio.read_json(path, f"{name_or_path}: {filename}", want_object=False)
 
 
 def read_text(name_or_path: str, filename: str) -> str | None:

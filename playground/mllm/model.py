@@ -21,7 +21,7 @@ import torch
 from ..errors import PlaygroundError, check
 from ..gaze import GazeResult, as_gaze_result
 from ..geometry import MultiScaleGrid
-from .answer import Answer
+from .answer import Answer, check_request
 from ..gazers import TRAINING_FREE_GAZERS, load_gazer
 from ..video import as_clips
 from .families import Family, family_for
@@ -195,8 +195,7 @@ class GazedMLLM:
         Returns:
             Answer with the text, token counts, FLOPs and seconds per stage.
         """
-        check(isinstance(question, str) and question.strip() != "", "the question is empty")
-        check(isinstance(max_new_tokens, int) and max_new_tokens > 0, "max_new_tokens must be a positive integer")
+        check_request(question, max_new_tokens, self.tokenizer)
         check(gaze is None or gazer is None, "pass either a gaze or a gazer, not both")
         check(attention in ATTENTION_MODES, f"attention must be one of {ATTENTION_MODES}, got {attention!r}")
         frames = self._frames(video, num_frames)

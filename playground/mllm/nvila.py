@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from ..errors import PlaygroundError, check
-from .answer import Answer
+from ..gazers.autogaze.loading import HUB_ID as AUTOGAZE_HUB_ID
+from .answer import Answer, check_request
 
 NVILA_HUB_ID = "nvidia/NVILA-8B-HD-Video"
 
@@ -47,6 +48,7 @@ class NvilaMLLM:
             gaze: must be None: NVILA gazes inside its processor.
             max_new_tokens: generation cap.
         """
+        check_request(question, max_new_tokens, self.processor.tokenizer)
         check(gaze is None, "NVILA gazes with AutoGaze inside its own processor; set its gazing knobs "
                             "(gazing_ratio_tile, task_loss_requirement_tile, ...) when loading it instead")
         if isinstance(video, np.ndarray) and video.ndim == 5:
@@ -73,6 +75,8 @@ def load_nvila(name_or_path: str, device, trust_remote_code: bool, **kwargs) -> 
     from transformers import AutoModel, AutoProcessor  # lazy: transformers is slow to import
 
     try:
+        # Its processor's default gazer id is the old bfshi/AutoGaze, which the hub now answers with 404.
+        kwargs.setdefault("autogaze_model_id", AUTOGAZE_HUB_ID)
         processor = AutoProcessor.from_pretrained(name_or_path, trust_remote_code=True, **kwargs)
         model = AutoModel.from_pretrained(name_or_path, trust_remote_code=True,
                                           dtype=torch.bfloat16 if device.type == "cuda" else torch.float32)

@@ -14,7 +14,6 @@ block-causal in time.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
@@ -32,6 +31,7 @@ from ..errors import PlaygroundError, check, first_sentence
 from ..checkpoints import build_on_meta, float32_state, inside, locate, read_safetensors
 from ..gaze import GazeResult
 from ..geometry import grid_for
+from ..jsonio import read_json
 from ..models.videomae_model import ConfigError, VideoMAEAutoGaze, VideoMAEConfig, init_random_
 from ..pixels import denormalize, normalize
 from .base import Reconstruction, Reconstructor
@@ -57,10 +57,7 @@ def resolve_config(config: VideoMAEConfig | dict | str | os.PathLike | None) -> 
     if isinstance(config, (str, os.PathLike)):
         path = Path(config)
         check(path.is_file(), f"config file not found: {path}")
-        try:
-            config = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise PlaygroundError(f"cannot read the config {path}: {exc}") from exc
+        config = read_json(path, "config", want_object=False)
     check(isinstance(config, dict), f"config must be a dict or a JSON path, got {type(config).__name__}")
     try:
         return VideoMAEConfig.from_dict(config)

@@ -63,6 +63,16 @@ def clip_key(path: str | Path, start: int) -> str:
     return key if start == 0 else f"{key}#{start}"
 
 
+def split_key(key: str) -> tuple[str, int]:
+    """`clip_key`'s inverse: (the video's labels key, the clip's first frame); one line for a bad start."""
+    base, mark, start = key.partition("#")
+    if not mark:
+        return base, 0
+    check(start.isascii() and start.isdigit(),
+          f"labels key {key!r}: the clip start after '#' must be a frame number (0 or more), got {start!r}")
+    return base, int(start)
+
+
 def list_clips(videos: Sequence[Path], clips: str = "first", clip_len: int = CLIP_LEN
                ) -> tuple[list[TrainingClip], list[dict[str, str]]]:
     """Cut videos into clips of `clip_len` consecutive frames.

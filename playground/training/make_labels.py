@@ -89,12 +89,13 @@ def write_labels(clips: Sequence[TrainingClip], out: Path, settings: LabelSettin
             labels[clip.key] = label_of_row(result.rows[0])
         else:
             errors.append({"video": str(clip.path), "clip": clip.key, "error": result.error})
-        if time.monotonic() - last_save > SAVE_EVERY_S:
+        if labels and time.monotonic() - last_save > SAVE_EVERY_S:
             write_json(labels, out)
             last_save = time.monotonic()
         if progress is not None:
             progress(done, len(todo))
-    write_json(labels, out)
+    if labels:  # not one clip labelled: leave no file behind
+        write_json(labels, out)
     return labels, errors
 
 

@@ -16,12 +16,14 @@ crash leaves the last complete checkpoint intact.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import re
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ import torch
 from safetensors.torch import save_file
 
 from ..errors import PlaygroundError, check
-from ..jsonio import read_json, write_json
+from ..jsonio import parse, read_json, write_json
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 CONFIG_NAMES = ("micro", "tiny", "full")
@@ -116,12 +118,35 @@ def append_metrics(run: Path, row: dict[str, Any]) -> None:
         f.write(json.dumps(row) + "\n")
 
 
+def remove_run(run: Path, created: bool) -> None:
+    """Remove what a run that failed before its first checkpoint wrote (and its folder, if the run made it)."""
+    for name in ("run.json", "metrics.jsonl"):  # curves and the card come with the first checkpoint
+        (Path(run) / name).unlink(missing_ok=True)
+    if created:
+        with contextlib.suppress(OSError):  # not empty: something else is in it, keep it
+            Path(run).rmdir()
+
+
 def read_metrics(run: Path, up_to: int | None = None) -> list[dict[str, Any]]:
     """The run's metric rows (those of steps <= up_to when given)."""
     path = Path(run) / "metrics.jsonl"
     if not path.is_file():
         return []
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lines = path.read_text(errors="replace").split("\n")
+    rows = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = parse(line, f"{path} line {n}")
+            check(isinstance(row, dict) and isinstance(row.get("step"), int),
+                  f"{path} line {n} is not a metrics row (an object with an integer 'step')")
+        except PlaygroundError:
+            if n == len(lines):  # the last line, with no newline after it: a crash mid-write
+                warnings.warn(f"{path}: dropped its last line, cut short by a crash mid-write", stacklevel=2)
+                break
+            raise
+        rows.append(row)
     return [r for r in rows if up_to is None or r["step"] <= up_to]
 
 

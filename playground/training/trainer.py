@@ -17,6 +17,7 @@ Shapes: B clips per micro-batch, G rollouts per clip, T frames, N gaze entries.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import shutil
 import sys
@@ -32,6 +33,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DistributedSampler
 from tqdm.auto import tqdm
 
+from ..checkpoints import build_on_meta
 from ..device import autocast, resolve_device
 from ..errors import PlaygroundError, check
 from ..gaze import GazeResult
@@ -39,13 +41,16 @@ from ..gazers.autogaze import AutoGazeGazer, load_autogaze
 from ..models.autogaze_model import AutoGazeConfig, AutoGazeNet
 from ..reconstructors import load_reconstructor
 from . import run_folder as rf
-from .data import CLIP_LEN, SIZE, TrainingClip, augment, find_videos, frame_count, list_clips, read_training_clip
+from .data import CLIP_LEN, SIZE, TrainingClip, augment, find_videos, frame_count, list_clips, read_training_clip, split_key
 from .forward import TeacherForcedModule
 from .labels import collate_labels, label_key, read_labels
 from .losses import DISCOUNT_FACTOR, grpo_loss, ntp_loss
 from .sampler import SELF_PASS_REQUIREMENT, TEMPERATURE, TOP_K, Sampler, rollouts, temperature
 
 METHODS = ("ntp", "grpo")
+MAX_LR = 1e3  # a larger learning rate overflows float32 in the optimiser instead of training
+MAX_TRAIN_PARAMETERS = 200_000_000  # a new model's size limit: weights, gradients and Adam's two moments are 3.2 GB
+MAX_TRAIN_LAYERS = 64  # decoder layers or vision blocks of a new model (the released model has 4 and 1)
 REBUILT_FRACTION = 0.125  # GRPO rebuilds int(T * 0.125) frames of each rollout (2 of 16)
 
 
@@ -96,7 +101,8 @@ class TrainSettings:
         for name in ("steps", "batch_size", "grad_accum", "group_size", "clip_len"):
             value = getattr(out, name)
             check(isinstance(value, int) and value >= 1, f"{name} must be a whole number >= 1, got {value!r}")
-        check(out.lr > 0 and 0 <= out.min_lr <= out.lr, f"need lr > 0 and 0 <= min_lr <= lr, got {out.lr}, {out.min_lr}")
+        check(0 < out.lr <= MAX_LR and 0 <= out.min_lr <= out.lr,
+              f"need 0 < lr <= {MAX_LR:g} and 0 <= min_lr <= lr, got {out.lr}, {out.min_lr}")
         check(0 <= out.warmup < 1, f"warmup is a fraction of the steps in [0, 1), got {out.warmup}")
         check(0 < out.discount_factor <= 1, f"discount_factor must lie in (0, 1], got {out.discount_factor}")
         check(out.temperature_start > 0 and out.temperature_end > 0, "temperatures must be positive")
@@ -163,12 +169,26 @@ def build_gazer(settings: TrainSettings, device: torch.device):
             init = rf.latest_checkpoint(init)
         return load_autogaze(str(init), device=device)
     template = rf.config_template(settings.config)
+    cfg = checked_config(template, settings.config)
     torch.manual_seed(settings.seed)
-    net = AutoGazeNet(AutoGazeConfig.from_dict(template))
+    net = AutoGazeNet(cfg)
     init_weights(net)
     gazer = AutoGazeGazer(net, device=device, source=f"new {settings.config} model")
     gazer.config_json = template
     return gazer
+
+
+def checked_config(template: dict[str, Any], name: str) -> AutoGazeConfig:
+    """The config of a new model, refused in one line (before anything is allocated) when it is too big to train."""
+    cfg = AutoGazeConfig.from_dict(template)
+    # Layer counts first: building a million layers costs time even on the meta device.
+    check(max(cfg.num_layers, cfg.vision_depth) <= MAX_TRAIN_LAYERS,
+          f"--config {name}: {cfg.num_layers} decoder layers and {cfg.vision_depth} vision blocks; "
+          f"at most {MAX_TRAIN_LAYERS} each are trained here")
+    size = sum(p.numel() for p in build_on_meta(lambda: AutoGazeNet(cfg), f"--config {name}").parameters())
+    check(size <= MAX_TRAIN_PARAMETERS, f"--config {name} describes {size / 1e6:,.1f} M parameters; at most "
+                                        f"{MAX_TRAIN_PARAMETERS / 1e6:,.0f} M are trained here (the released model has about 3 M)")
+    return cfg
 
 
 def init_weights(net: AutoGazeNet, std: float = 0.02) -> None:
@@ -213,11 +233,11 @@ def ntp_clips(settings: TrainSettings) -> tuple[list[TrainingClip], dict[str, An
         videos.setdefault(label_key(path), path)
     clips, missing = [], []
     for key in labels:
-        base, _, start = key.partition("#")
+        base, start = split_key(key)
         if base not in videos:
             missing.append(key)
             continue
-        clips.append(TrainingClip(videos[base], int(start or 0), key))
+        clips.append(TrainingClip(videos[base], start, key))
     check(not missing, f"{len(missing)} labelled clips have no video under {', '.join(settings.videos)} "
                        f"(first: {missing[0] if missing else ''}); labels key = the last three parts of the path")
     clip_len = lengths.pop()
@@ -439,6 +459,12 @@ def _run(settings: TrainSettings, world: World, resuming: bool, on_step) -> Path
         clips, labels = ntp_clips(settings)
     else:
         clips, labels = grpo_clips(settings), None
+    per_process = math.ceil(len(clips) / world.size)
+    if settings.batch_size > per_process:  # a bigger micro-batch would only repeat clips
+        if world.main:
+            print(f"note: --batch-size {settings.batch_size} is more than the {per_process} clips of a process; "
+                  f"using {per_process}", file=sys.stderr)
+        settings = dataclasses.replace(settings, batch_size=per_process)
     checkpoint = rf.latest_checkpoint(run) if resuming else None
     init = dataclasses.replace(settings, init=str(checkpoint)) if resuming else settings
     trainer = Trainer(settings, world, build_gazer(init, world.device), clips, labels)
@@ -448,10 +474,17 @@ def _run(settings: TrainSettings, world: World, resuming: bool, on_step) -> Path
         trainer.load_state(rf.read_trainer_state(checkpoint))
         if world.main:
             rf.rewrite_metrics(run, rf.read_metrics(run, up_to=trainer.step))
-    elif world.main:
+        return _loop(trainer, run, on_step)
+    created = not run.exists()
+    if world.main:
         run.mkdir(parents=True, exist_ok=True)
         rf.write_run_settings(run, dataclasses.asdict(settings))
-    return _loop(trainer, run, on_step)
+    try:
+        return _loop(trainer, run, on_step)
+    except BaseException:
+        if world.main and not rf.checkpoints(run):  # failed before its first checkpoint: leave nothing
+            rf.remove_run(run, created)
+        raise
 
 
 def _loop(trainer: Trainer, run: Path, on_step) -> Path:
