@@ -25,7 +25,7 @@ import os
 import re
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -59,6 +59,7 @@ _DECODE_CHUNK = 32  # frames fetched from decord per call, so peak memory stays 
 _CHUNK_BYTES = 64 * 1024**2  # and at most this many bytes of (working-size) frames per call (decord's copy and ours)
 _DECODER_BYTES = 96 * 1024**2  # frame-threaded decoders hold a native frame or more per thread: threads x frame stay under this
 _MAX_DECODER_THREADS = 4  # decoding a few sampled frames gains little from more
+_VFR_SLACK = 0.5  # frames: a timestamp further than this from i / fps means the frames are not at a constant rate
 _SELECT_CHARS = 20_000  # longest frame-selection expression handed to ffmpeg; beyond it, a range is kept and filtered here
 
 # Leading bytes of still-image formats, so that an image is refused as an image (whatever its suffix).
@@ -70,13 +71,27 @@ _MP4_ATOMS = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot", b"u
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What a video file holds, as decord reports it."""
+    """What a video file holds, as decord reports it.
+
+    Most files hold frames at a constant rate: frame i starts at i / fps. Sparse and variable-rate
+    files (cinepak AVIs, older cameras, screen recorders: 68 frames over a 29.6 s header at 15 fps)
+    carry `frame_times`, each frame's start in seconds from the first, read from the file's own
+    timestamps; `fps` is then their average rate and sampling goes by those times (`frame_time`).
+    """
 
     num_frames: int  # frames in the file
     fps: float  # average frames per second
     height: int  # frame height H in pixels
     width: int  # frame width W in pixels
     duration_s: float  # num_frames / fps
+    # float64 (num_frames,) start of each frame in seconds, for frames not at a constant rate (else None)
+    frame_times: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def frame_time(self, index: int) -> float:
+        """The time in seconds at which frame `index` starts (`duration_s` for index == num_frames)."""
+        if index >= self.num_frames:
+            return self.duration_s
+        return index / self.fps if self.frame_times is None else float(self.frame_times[index])
 
 
 # ---- accepting any video input --------------------------------------------------------------
@@ -266,11 +281,38 @@ def _probe(path: Path, max_side: int | None = None, max_frame_pixels: int | None
     check(num_frames > 0, f"{path} has zero video frames")
     if not (math.isfinite(fps) and fps > 0):
         fps = 25.0  # some containers carry no rate; assume the common default rather than divide by zero
-    if header_s is not None and num_frames / fps < 0.75 * header_s - 0.2:
+    times = _timestamps(reader, num_frames)
+    # What the frames present cover: their count at the stated rate, or their own timestamps (a sparse
+    # AVI holds 68 frames over its 29.6 s at "15 fps"), whichever is longer.
+    covered = num_frames / fps if times is None else max(num_frames / fps, float(times[-1, 1]))
+    if header_s is not None and covered < 0.75 * header_s - 0.2:
         # Streaming containers (mkv/webm) cut short still open; their header keeps the full length.
-        raise PlaygroundError(f"{path} is truncated: its header says {header_s:.2f} s but only "
-                              f"{num_frames / fps:.2f} s of frames are present")
-    return VideoInfo(int(num_frames), fps, height, width, num_frames / fps), reader, size
+        raise PlaygroundError(f"{path} is truncated: its header says {header_s:.2f} s but its frames "
+                              f"cover only {covered:.2f} s")
+    if times is None or np.abs(times[:, 0] - np.arange(num_frames) / fps).max() <= _VFR_SLACK / fps:
+        return VideoInfo(int(num_frames), fps, height, width, num_frames / fps), reader, size
+    # Sparse or variable-rate frames: sample by their timestamps; the last one shows until the header's end.
+    duration = max(float(times[-1, 1]), header_s or 0.0)
+    frame_times = np.ascontiguousarray(times[:, 0])
+    frame_times.setflags(write=False)
+    return (VideoInfo(int(num_frames), num_frames / duration, height, width, duration, frame_times),
+            reader, size)
+
+
+def _timestamps(reader, num_frames: int) -> np.ndarray | None:
+    """float64 (num_frames, 2): each frame's (start, end) in seconds from the first frame's start, as
+    the container's index gives them (nothing is decoded); None where they are unusable (MPEG-PS
+    leaves B-frames without one, which decord reports as -1e14) or out of order."""
+    try:
+        times = np.asarray(reader.get_frame_timestamp(np.arange(num_frames)), dtype=np.float64)
+    except Exception:
+        return None
+    if times.shape != (num_frames, 2) or not np.isfinite(times).all():
+        return None
+    times -= times[0, 0]
+    if not (np.all(np.diff(times[:, 0]) > 0) and times[0, 0] == 0.0 and times[-1, 1] >= times[-1, 0]):
+        return None
+    return times
 
 
 def _decoder_threads(height: int, width: int) -> int:
@@ -487,13 +529,17 @@ def sample_indices(info: VideoInfo, num_frames: int | None = None, sampling: str
                    start: float = 0.0, end: float | None = None) -> np.ndarray:
     """Frame indices a `read_video` call decodes (see there for the knobs).
 
+    Times are real seconds: for sparse or variable-rate files (`VideoInfo.frame_times`), `start` and
+    `end` pick frames by their timestamps and "fps" takes the frame shown every 1/fps s from `start`
+    ("uniform" spreads the samples over the frames in the window, "first" takes them consecutively).
+
     Returns:
         int64 (T,) indices into the file's frames, non-decreasing.
     """
     _check_knobs(num_frames, sampling, fps, start, end, None)
     check(start < info.duration_s, f"start {start:g} s is past the end of the video ({info.duration_s:.2f} s)")
-    first = min(int(math.floor(start * info.fps + 1e-6)), info.num_frames - 1)
-    stop = info.num_frames if end is None else min(info.num_frames, max(first + 1, math.ceil(end * info.fps - 1e-6)))
+    first = min(_frame_at(info, start), info.num_frames - 1)
+    stop = info.num_frames if end is None else min(info.num_frames, max(first + 1, _frames_before(info, end)))
     available = stop - first
     if sampling == "first":
         return np.arange(first, first + min(available, num_frames or available), dtype=np.int64)
@@ -501,11 +547,29 @@ def sample_indices(info: VideoInfo, num_frames: int | None = None, sampling: str
         n = min(available, num_frames or available)
         # Centre each sample in its 1/n share of the window, as video samplers usually do.
         return (first + np.floor((np.arange(n) + 0.5) * available / n)).astype(np.int64)
-    window_s = available / info.fps
+    sparse = info.frame_times is not None  # sparse or variable-rate frames: go by their timestamps
+    window_s = (min(info.duration_s, math.inf if end is None else end) - start) if sparse else available / info.fps
     n = max(1, int(math.floor(window_s * fps + 1e-6)))
     n = min(n, num_frames) if num_frames else n
     times = np.arange(n) / fps
+    if sparse:  # the frame shown every 1/fps s from `start`
+        shown = np.searchsorted(info.frame_times, start + times + 1e-6, side="right") - 1
+        return np.clip(shown, first, stop - 1).astype(np.int64)
     return np.minimum(first + np.floor(times * info.fps + 1e-6).astype(np.int64), stop - 1)
+
+
+def _frame_at(info: VideoInfo, seconds: float) -> int:
+    """The frame shown at `seconds`: the last one starting at or before it."""
+    if info.frame_times is None:
+        return int(math.floor(seconds * info.fps + 1e-6))
+    return max(0, int(np.searchsorted(info.frame_times, seconds + 1e-6, side="right")) - 1)
+
+
+def _frames_before(info: VideoInfo, seconds: float) -> int:
+    """How many frames start before `seconds` (an exclusive end time)."""
+    if info.frame_times is None:
+        return math.ceil(seconds * info.fps - 1e-6)
+    return int(np.searchsorted(info.frame_times, seconds - 1e-6, side="left"))
 
 
 def _fit_size(height: int, width: int, max_side: int | None) -> tuple[int, int]:

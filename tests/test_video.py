@@ -128,6 +128,66 @@ def test_sample_indices_stay_in_range():
     assert idx.max() < 7 and np.all(np.diff(idx) >= 0) and len(idx) == 28
 
 
+# ---- sparse and variable-rate frames ----------------------------------------------------
+
+
+def make_sparse(path: Path, times: str = "N*3", frames: np.ndarray | None = None, codec: str = "cinepak",
+                rate: int = 15) -> Path:
+    """A file whose header says `rate` fps while it holds few frames spread far apart (as cinepak AVIs,
+    older cameras and screen recorders write): frame N at `times` seconds (an ffmpeg expression in N, whole
+    seconds). By default 10 flat grey frames, frame t at brightness 20 + 20 t."""
+    frames = np.stack([np.full((48, 64, 3), 20 + 20 * t, np.uint8) for t in range(10)]) if frames is None else frames
+    subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+                    "-s", f"{frames.shape[2]}x{frames.shape[1]}", "-r", "1", "-i", "-", "-vf", f"setpts={times}/TB",
+                    "-fps_mode", "passthrough", "-enc_time_base", f"1/{rate}", "-c:v", codec, "-g", "1", str(path)],
+                   input=frames.tobytes(), check=True)
+    return path
+
+
+def sparse_ids(frames: np.ndarray) -> list[int]:
+    return [int(round((f.mean() - 20) / 20)) for f in frames]
+
+
+def test_sparse_frame_avi_plays_all_its_frames(tmp_path):
+    """10 frames 3 s apart in a 28 s AVI at "15 fps" (0.67 s of frames at that rate) is a whole video, not a truncated one."""
+    path = make_sparse(tmp_path / "sparse.avi")
+    info = probe_video(path)
+    assert (info.num_frames, info.duration_s, info.fps) == (10, pytest.approx(28.0), pytest.approx(10 / 28))
+    np.testing.assert_allclose(info.frame_times, np.arange(10) * 3.0, atol=1e-4)
+    assert sparse_ids(read_video(path)) == list(range(10))
+    assert sparse_ids(as_clips(path)[0]) == list(range(10))
+    frames, play_fps, _ = video_module.read_clip(path, num_frames=16)
+    assert sparse_ids(frames) == list(range(10)) and play_fps == 1.0
+
+
+def test_sparse_frames_are_sampled_by_their_timestamps(tmp_path):
+    """Frames at 0, 0.07, 1, 3, 5, 8, 12, 16, 21 and 27 s: start, end and fps are real seconds."""
+    path = make_sparse(tmp_path / "uneven.avi", times="N*N/3")
+    info = probe_video(path)
+    np.testing.assert_allclose(info.frame_times, [0, 1 / 15, 1, 3, 5, 8, 12, 16, 21, 27], atol=1e-4)
+    assert sparse_ids(read_video(path, sampling="fps", fps=0.25)) == [0, 3, 5, 6, 7, 7, 8]  # shown at 0, 4, ... 24 s
+    assert sparse_ids(read_video(path, sampling="first", num_frames=3, start=10.0)) == [5, 6, 7]  # from the frame shown at 10 s
+    assert sparse_ids(read_video(path, sampling="uniform", num_frames=2, end=6.0)) == [1, 3]  # of the 5 before 6 s
+    assert sparse_ids(read_video(path, sampling="fps", fps=1.0, start=13.0, end=17.0)) == [6, 6, 6, 7]
+    stream = video_module.stream_video(path, chunk_len=4, fps=0.5, start=20.0)
+    assert [sparse_ids(chunk) for chunk in stream.chunks] == [[7, 8, 8, 8]]  # shown at 20, 22, 24, 26 s
+    from playground.training.data import TrainingClip, read_clip_frames
+
+    clip, _ = read_clip_frames(TrainingClip(path, 4, "uneven#4"), clip_len=3, size=None)
+    assert sparse_ids(clip) == [4, 5, 6]  # a clip's first frame is a frame number, whatever the times
+
+
+def test_a_truncated_sparse_file_is_still_refused(tmp_path):
+    whole = make_sparse(tmp_path / "sparse.mkv", frames=np.random.default_rng(0).integers(0, 256, (10, 48, 64, 3),
+                                                                                     dtype=np.uint8), codec="mpeg4")
+    assert probe_video(whole).num_frames == 10
+    (tmp_path / "cut.mkv").write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])  # its header keeps 28 s
+    for call in (probe_video, read_video):
+        with pytest.raises(PlaygroundError, match="truncated: its header says 28.00 s but its frames cover only") as err:
+            call(tmp_path / "cut.mkv")
+        assert "\n" not in str(err.value)
+
+
 # ---- the bad-input matrix ----------------------------------------------------------------
 
 

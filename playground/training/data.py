@@ -134,7 +134,7 @@ def read_clip_frames(clip: TrainingClip, clip_len: int = CLIP_LEN, size: int | N
         source = clips.shape[2:4]
     else:
         info = probe_video(clip.path)
-        frames = read_video(clip.path, num_frames=clip_len, sampling="first", start=clip.start / info.fps,
+        frames = read_video(clip.path, num_frames=clip_len, sampling="first", start=info.frame_time(clip.start),
                             max_side=max_side, max_pixels=max_pixels)
         source = (info.height, info.width)
     check(len(frames) == clip_len, f"{clip.key}: read {len(frames)} frames, expected {clip_len}")
