@@ -67,3 +67,40 @@ def paint(previous: torch.Tensor, views: torch.Tensor, level: torch.Tensor) -> t
     """
     picked = views.gather(1, level.clamp(min=0)[:, None, None].expand(-1, 1, 3, -1, -1))[:, 0]
     return torch.where((level >= 0)[:, None], picked, previous)
+
+
+def paint_gazed(previous: torch.Tensor, frames: torch.Tensor, level: torch.Tensor, grid: MultiScaleGrid) -> torch.Tensor:
+    """`paint(previous, scale_views(frames, grid), level)`, computing only the patches that show.
+
+    A scale's view is made only where `level` picks it, and a coarse scale's patches are upsampled
+    only where one of their pixels shows (each patch is upsampled alone, so the pixels are the same).
+    The reconstructor's per-frame step; gazers that score every patch use `scale_views` and `paint`.
+
+    Args:
+        previous: (N, 3, C, C) last reconstruction.
+        frames: (N, 3, C, C) normalised frames at the canvas size C = grid.canvas.
+        level: (N, C, C) int64 finest gazed scale index per pixel, -1 where nothing was gazed.
+
+    Returns:
+        (N, 3, C, C) the new reconstruction.
+    """
+    N, p, C = frames.shape[0], grid.patch_size, grid.canvas
+    out = previous
+    for s, (scale, n) in enumerate(zip(grid.scales, grid.sides)):
+        shows = level == s  # (N, C, C)
+        box = C // n
+        cells = shows.reshape(N, n, box, n, box).any(4).any(2)  # (N, n, n): patches with a pixel showing
+        if not bool(cells.any()):
+            continue
+        small = resize(frames, scale)  # (N, 3, scale, scale), antialiased when shrinking
+        if box == p:
+            out = torch.where(shows[:, None], small, out)
+            continue
+        out = out.clone() if out is previous else out
+        b, i, j = cells.nonzero(as_tuple=True)
+        patches = small.reshape(N, 3, n, p, n, p).permute(0, 2, 4, 1, 3, 5)[b, i, j]  # (M, 3, p, p)
+        up = F.interpolate(patches, size=(box, box), mode="bilinear", align_corners=False)
+        region = out.view(N, 3, n, box, n, box).permute(0, 2, 4, 1, 3, 5)  # (N, n, n, 3, box, box) view of out
+        mask = shows.view(N, n, box, n, box).permute(0, 1, 3, 2, 4)[b, i, j]  # (M, box, box)
+        region[b, i, j] = torch.where(mask[:, None], up, region[b, i, j])
+    return out

@@ -84,37 +84,43 @@ class TileLayout:
         return self.to_frame(tile_index, local)
 
     # ---- cut and paste ------------------------------------------------------------------------
-    def cut(self, frames: Any, fill: Any = PAD_RGB, channels_last: bool = True) -> Any:
+    def cut(self, frames: Any, fill: Any = PAD_RGB, channels_last: bool = True, tiles: Any = None) -> Any:
         """Frames -> tiles, each tile a clip over the same leading axes.
 
         Args:
             frames: (..., H, W, C) uint8 array (channels_last) or (..., C, H, W) tensor/array.
             fill: the padding value per channel (default PAD_RGB; 0 for normalised tensors).
             channels_last: where the channel axis is.
+            tiles: indices of the tiles to cut, in the order wanted (default: all N), so that a
+                batch of tiles costs the memory of that batch only.
 
         Returns:
-            (N, ..., tile, tile, C) (or (N, ..., C, tile, tile)), the same type as `frames`.
+            (N, ..., tile, tile, C) (or (N, ..., C, tile, tile)), the same type as `frames`; N is
+            len(tiles) when given.
         """
         hw = (-3, -2) if channels_last else (-2, -1)
         H, W = frames.shape[hw[0]], frames.shape[hw[1]]
         check((H, W) == (self.height, self.width), f"frames of {W}x{H} px do not fit a layout of {self.width}x{self.height}")
+        wanted = range(self.num_tiles) if tiles is None else [int(k) for k in tiles]
+        check(all(0 <= k < self.num_tiles for k in wanted), f"tile indices must lie in [0, {self.num_tiles})")
         if self.whole_frame:
-            return frames[None]
+            return frames[None] if tiles is None else frames[None][[0] * len(wanted)]
         # Each tile is filled, then its part inside the frame copied in: no padded copy of the whole frame.
         t = self.tile
         if channels_last:
-            shape = (self.num_tiles, *frames.shape[:-3], t, t, frames.shape[-1])
+            shape = (len(wanted), *frames.shape[:-3], t, t, frames.shape[-1])
         else:
-            shape = (self.num_tiles, *frames.shape[:-2], t, t)
+            shape = (len(wanted), *frames.shape[:-2], t, t)
         out = _filled(frames, shape, fill, channels_last)
-        for k, (y, x) in enumerate(self.origins):
+        for j, k in enumerate(wanted):
+            y, x = self.origins[k]
             h, w = min(t, H - y), min(t, W - x)
             if h <= 0 or w <= 0:
                 continue
             if channels_last:
-                out[k, ..., :h, :w, :] = frames[..., y:y + h, x:x + w, :]
+                out[j, ..., :h, :w, :] = frames[..., y:y + h, x:x + w, :]
             else:
-                out[k, ..., :h, :w] = frames[..., y:y + h, x:x + w]
+                out[j, ..., :h, :w] = frames[..., y:y + h, x:x + w]
         return out
 
     def paste(self, tiles: np.ndarray) -> np.ndarray:

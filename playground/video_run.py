@@ -31,7 +31,7 @@ import torch
 from .errors import check
 from .report import mean_psnr
 from .tiling import TileLayout
-from .video import VideoWriter, resize_frames
+from .video import NO_LIMITS, VideoWriter, input_limits, resize_frames
 from .viz import paint_scales
 from .whole_video import ChunkGaze, VideoGazer, frame_coverage, tile_boxes
 
@@ -128,11 +128,16 @@ def timed_items(items: Iterable[Any], seconds: dict[str, float]) -> Iterable[Any
         if item is end:
             return
         yield item
+        del item  # not held while the next one is decoded
 
 
 def _write_chunk(chunk: ChunkGaze, reconstructor, batch_size: int, preview_width, overlay: VideoWriter,
                  rebuilt: VideoWriter, rows, js: "_JsonChunks", totals: RunTotals) -> None:
-    """Rebuild one chunk's tiles in batches, draw and write its frames, its gaze.json entry and its rows."""
+    """Rebuild one chunk's tiles in batches, draw and write its frames, its gaze.json entry and its rows.
+
+    Memory: one batch of tile clips (cut from the frames as the batch needs them) and its rebuild, and
+    preview-sized frames; the frames at their own size are only read, one at a time when drawn.
+    """
     layout, gaze, T = chunk.layout, chunk.gaze, chunk.num_frames
     h, w = preview_size(layout.height, layout.width, preview_width)
     start = time.perf_counter()
@@ -141,19 +146,21 @@ def _write_chunk(chunk: ChunkGaze, reconstructor, batch_size: int, preview_width
     psnr = np.zeros((layout.num_tiles, T), np.float32)
     for lo in range(0, layout.num_tiles, batch_size):
         part = list(range(lo, min(layout.num_tiles, lo + batch_size)))
-        rec = reconstructor.reconstruct(chunk.tiles[part], gaze.select(part))
+        with input_limits(**NO_LIMITS):  # batch_size tile clips of one chunk: bounded by the run's settings
+            rec = reconstructor.reconstruct(chunk.tiles[part], gaze.select(part))
         loss[part], psnr[part] = rec.loss.numpy(), rec.psnr.numpy()
-        for j, k in enumerate(part):
-            _place(canvas, rec.frames[j].numpy(), layout, k)
+        _place(canvas, rec.frames.numpy(), layout, part)
+        del rec
     totals.seconds["reconstruct"] += time.perf_counter() - start
     start = time.perf_counter()
-    preview = resize_frames(chunk.frames, (h, w))
     mask = gaze.slot_mask()  # (N, T, S)
-    finest = np.stack([frame_coverage(mask[:, t], gaze.grid, layout, h, w) for t in range(T)])
-    drawn = paint_scales(preview, finest, gaze.grid.num_scales)
-    if layout.num_tiles > 1:
-        _draw_grid(drawn, layout)
-    overlay.write(drawn)
+    for t in range(T):  # frame by frame: a float copy of one native frame at a time, not of the chunk
+        preview = resize_frames(chunk.frames[t], (h, w))
+        finest = frame_coverage(mask[:, t], gaze.grid, layout, h, w)
+        drawn = paint_scales(preview[None], finest[None], gaze.grid.num_scales)
+        if layout.num_tiles > 1:
+            _draw_grid(drawn, layout)
+        overlay.write(drawn)
     rebuilt.write(canvas)
     counts = gaze.counts().numpy()  # (N, T)
     for t in range(T):
@@ -188,15 +195,23 @@ def _tile_entry(chunk: ChunkGaze, k: int, place: np.ndarray, found: list[dict[st
                                "psnr_db": [round(float(v), 4) if np.isfinite(v) else None for v in psnr]}}
 
 
-def _place(canvas: np.ndarray, tile_frames: np.ndarray, layout: TileLayout, k: int) -> None:
-    """Put a rebuilt tile (T, c, c, 3) at tile k's place on a preview canvas (T, h, w, 3)."""
+def _place(canvas: np.ndarray, rebuilt: np.ndarray, layout: TileLayout, tiles: list[int]) -> None:
+    """Put rebuilt tiles (len(tiles), T, c, c, 3) at their places on a preview canvas (T, h, w, 3).
+
+    Tiles that land on pieces of the same size are resized together (each tile's pixels as if alone).
+    """
     h, w = canvas.shape[1:3]
-    top, left, bottom, right = layout.extent(k, h, w)
-    if bottom <= top or right <= left or top >= h or left >= w:
-        return
-    piece = resize_frames(tile_frames, (bottom - top, right - left))
-    region = canvas[:, top:bottom, left:right]
-    region[...] = piece[:, :region.shape[1], :region.shape[2]]
+    by_size: dict[tuple[int, int], list[tuple[int, tuple[int, int, int, int]]]] = {}
+    for j, k in enumerate(tiles):
+        top, left, bottom, right = layout.extent(k, h, w)
+        if bottom <= top or right <= left or top >= h or left >= w:
+            continue
+        by_size.setdefault((bottom - top, right - left), []).append((j, (top, left, bottom, right)))
+    for size, placed in by_size.items():
+        pieces = resize_frames(rebuilt[[j for j, _ in placed]], size)
+        for piece, (_, (top, left, bottom, right)) in zip(pieces, placed):
+            region = canvas[:, top:bottom, left:right]
+            region[...] = piece[:, :region.shape[1], :region.shape[2]]
 
 
 def _draw_grid(frames: np.ndarray, layout: TileLayout) -> None:

@@ -28,7 +28,7 @@ import torch
 from .errors import check
 from .gaze import GazeResult
 from .tiling import PAD_RGB, TileLayout, tile_layout
-from .video import as_clips
+from .video import NO_LIMITS, clips_view, input_limits
 
 CHUNK_LEN = 16  # frames per chunk in whole-video gazing: the clip length AutoGaze was trained on
 BATCH_SIZE = 8  # clips (chunk x tile) gazed together by default: the API's, the CLI's, the app's and gaze-dataset's
@@ -41,13 +41,46 @@ def clip_count(num_frames: int, layout: TileLayout, chunk_len: int = CHUNK_LEN) 
     return math.ceil(num_frames / chunk_len) * layout.num_tiles
 
 
+class TileClips:
+    """The tile clips of a chunk, (N, T, th, tw, 3) uint8, cut from its frames only when indexed.
+
+    `clips[k]`, `clips[i:j]` and `clips[[i, j]]` are arrays equal to `layout.cut(frames)[...]`, but
+    cost the memory of the tiles asked for: a chunk's tiles are never all held at once (at 4K by
+    224-px tiles they would be 433 MB next to the 398 MB of its frames). `np.asarray(clips)` cuts all.
+    """
+
+    def __init__(self, frames: np.ndarray, layout: TileLayout):
+        self.frames, self.layout = frames, layout
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.layout.num_tiles, self.frames.shape[0], *self.layout.tile_shape, 3)
+
+    dtype = np.dtype(np.uint8)
+    ndim = 5
+
+    def __len__(self) -> int:
+        return self.layout.num_tiles
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        if isinstance(index, (int, np.integer)):
+            return self.layout.cut(self.frames, tiles=[range(len(self))[index]])[0]
+        if isinstance(index, slice):
+            return self.layout.cut(self.frames, tiles=range(len(self))[index])
+        return self.layout.cut(self.frames, tiles=np.arange(len(self))[np.asarray(index)].reshape(-1))
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self.layout.cut(self.frames)
+        return out if dtype is None else out.astype(dtype)
+
+
 @dataclass
 class ChunkGaze:
     """One chunk of a whole-video gaze: its frames, their tiles and the tiles' gazes."""
 
     start: int  # index of the chunk's first frame among the frames gazed
     frames: np.ndarray  # uint8 (T, H, W, 3) the chunk's frames as given
-    tiles: np.ndarray  # uint8 (N, T, th, tw, 3) the tile clips (`layout.cut(frames)`)
+    tiles: TileClips  # uint8 (N, T, th, tw, 3) the tile clips (`layout.cut(frames)`), cut when indexed
     gaze: GazeResult  # (B = N tiles, T) the gazes of the tile clips
     layout: TileLayout  # where the tiles lie in the frame
 
@@ -102,14 +135,16 @@ class VideoGazer:
         source, total = _frame_source(video)
         total = total if total is not None else total_frames
         layout: TileLayout | None = None
-        queue: list[tuple[int, int, np.ndarray]] = []  # (chunk, tile, clip) waiting to be gazed
-        pending: dict[int, dict[str, Any]] = {}  # chunk -> its frames, tiles and gazed tiles so far
+        # (chunk, tile, frames) waiting to be gazed; a tile's clip is cut from its chunk's frames when its batch runs
+        queue: list[tuple[int, int, np.ndarray]] = []
+        pending: dict[int, dict[str, Any]] = {}  # chunk -> its frames and gazed tiles so far
         done, next_out = 0, 0
 
         def run(batch: list[tuple[int, int, np.ndarray]]) -> None:
             nonlocal done
-            result = self.gazer.gaze(np.stack([clip for _, _, clip in batch]), gazing_ratio=gazing_ratio,
-                                     task_loss_requirement=task_loss_requirement)
+            with input_limits(**NO_LIMITS):  # a batch of chunk clips, bounded by batch_size, whatever the video
+                result = self.gazer.gaze(_cut_batch(layout, batch), gazing_ratio=gazing_ratio,
+                                         task_loss_requirement=task_loss_requirement)
             for j, (c, k, _) in enumerate(batch):
                 pending[c]["gazed"][k] = result.clip(j)
             done += len(batch)
@@ -121,7 +156,8 @@ class VideoGazer:
             while next_out in pending and len(pending[next_out]["gazed"]) == layout.num_tiles:
                 item = pending.pop(next_out)
                 gaze = _stack_tiles([item["gazed"][k] for k in range(layout.num_tiles)])
-                yield ChunkGaze(item["start"], item["frames"], item["tiles"], gaze, layout)
+                yield ChunkGaze(item["start"], item["frames"], TileClips(item["frames"], layout), gaze, layout)
+                del item  # the consumer holds the chunk now: let it go with the consumer's reference
                 next_out += 1
 
         start = 0
@@ -129,16 +165,17 @@ class VideoGazer:
             if layout is None:
                 layout = tile_layout(chunk.shape[1], chunk.shape[2], self.tile, self.overlap)
             check(chunk.shape[1:3] == (layout.height, layout.width), "every frame of a video must have the same size")
-            tiles = layout.cut(chunk)
-            pending[c] = {"start": start, "frames": chunk, "tiles": tiles, "gazed": {}}
+            pending[c] = {"start": start, "frames": chunk, "gazed": {}}
             start += len(chunk)
-            queue += [(c, k, tiles[k]) for k in range(layout.num_tiles)]
+            queue += [(c, k, chunk) for k in range(layout.num_tiles)]
             # Gaze as soon as a full batch of equal-length clips is waiting (bounded memory).
             while len(queue) >= self.batch_size and len(queue[0][2]) == len(queue[self.batch_size - 1][2]):
                 run(queue[:self.batch_size])
                 del queue[:self.batch_size]
                 yield from finished()
-            del chunk, tiles  # the next chunk is decoded before the loop rebinds them: hold one chunk, not two
+            # The next chunk is decoded before the loop rebinds it: hold one chunk, not two (unless tiles of
+            # this one still wait in the queue for a batch).
+            del chunk
         check(layout is not None, "the video has zero frames")
         for length in sorted({len(clip) for _, _, clip in queue}, reverse=True):
             group = [item for item in queue if len(item[2]) == length]
@@ -165,10 +202,25 @@ class VideoGazer:
         return VideoGaze(gaze=gaze, layout=parts[0][1], chunk_len=self.chunk_len)
 
 
+def _cut_batch(layout: TileLayout, batch: list[tuple[int, int, np.ndarray]]) -> np.ndarray:
+    """uint8 (B, T, th, tw, 3): the clips of (chunk, tile, frames) items, cut from their chunks' frames."""
+    runs: list[list[tuple[int, int, np.ndarray]]] = []  # consecutive items of one chunk
+    for item in batch:
+        if runs and runs[-1][0][0] == item[0]:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    parts = [layout.cut(run[0][2], tiles=[k for _, k, _ in run]) for run in runs]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 def _frame_source(video: Any) -> tuple[Iterable[np.ndarray], int | None]:
     """An array/path -> one run of its frames (T, H, W, 3) and T; an iterable -> its items, None."""
     if isinstance(video, (str, np.ndarray, torch.Tensor)) or hasattr(video, "__fspath__"):
-        clips = as_clips(video)
+        # Any length: frame_chunks copies an array (or a memory-mapped .npy) chunk by chunk, so only the
+        # per-frame limit applies to it; a video file is decoded whole, within read_video's limits.
+        decoded = not isinstance(video, (np.ndarray, torch.Tensor)) and not str(video).lower().endswith(".npy")
+        clips = clips_view(video, **({} if decoded else {"max_frames": None, "max_pixels": None}))
         check(clips.shape[0] == 1, f"whole-video gazing takes one video, got a batch of {clips.shape[0]}")
         return [clips[0]], clips.shape[1]  # frame_chunks cuts it into chunks (views: no copy)
     check(isinstance(video, Iterable), f"cannot read frames from {type(video).__name__}")

@@ -5,6 +5,10 @@ top at their own scale: a patch at scale s is the frame downsampled to s x s, cu
 and each patch upsampled on its own (no bleeding across patch borders) back to its canvas box.
 Coarse patches are pasted first and finer ones over them, so a pixel shows the finest gazed scale
 that covers it. Frame 0 starts from a neutral grey canvas.
+
+Frames are rebuilt and measured one at a time (memory: a few frames of the batch, not every frame's
+float copies), and SSIM, the slowest measure, is computed when `Reconstruction.ssim` is first read:
+whole-video runs (`video_run`), which report loss and PSNR only, never pay for it.
 """
 
 from __future__ import annotations
@@ -18,9 +22,29 @@ from .. import metrics
 from ..device import cpu_threads
 from ..gaze import GazeResult
 from ..geometry import DEFAULT_GRID, MultiScaleGrid
-from ..painting import blank_canvas, check_paintable, paint, scale_views
+from ..painting import blank_canvas, check_paintable, paint_gazed
 from ..pixels import denormalize, to_canvas
 from .base import Reconstruction, Reconstructor
+
+
+class PaintReconstruction(Reconstruction):
+    """A `Reconstruction` whose `ssim` is measured on first read (same values, computed as `metrics.ssim` would)."""
+
+    _ssim: torch.Tensor | None = None
+    _ssim_inputs: tuple | None = None  # (pred uint8, target uint8, device) until ssim is read
+
+    @property
+    def ssim(self) -> torch.Tensor:
+        if self._ssim is None and self._ssim_inputs is not None:
+            pred, target, device = self._ssim_inputs
+            with cpu_threads(device):  # as the rebuild ran: one thread on CPU, so the reductions add up alike
+                self._ssim = metrics.ssim(pred, target).cpu()
+            self._ssim_inputs = None
+        return self._ssim
+
+    @ssim.setter
+    def ssim(self, value: torch.Tensor | None) -> None:
+        self._ssim = value
 
 
 class PaintReconstructor(Reconstructor):
@@ -39,24 +63,29 @@ class PaintReconstructor(Reconstructor):
 
     def _paint_frames(self, clips: np.ndarray, gaze: GazeResult, frames: list[int]) -> Reconstruction:
         start = time.perf_counter()
-        B, T = clips.shape[:2]
-        C = self.grid.canvas
-        levels = self.grid.finest_scale_map(gaze.slot_mask()).to(self.device)  # (B, T, C, C)
+        B, C, R = clips.shape[0], self.grid.canvas, len(frames)
+        last = max(frames)
+        levels = self.grid.finest_scale_map(gaze.slot_mask()[:, :last + 1]).to(self.device)  # (B, T, C, C)
+        places: dict[int, list[int]] = {}  # frame -> its places among the rebuilt frames
+        for i, t in enumerate(frames):
+            places.setdefault(t, []).append(i)
+        pred = torch.empty(B, R, 3, C, C, device=self.device)
+        target = torch.empty_like(pred)
         canvas = blank_canvas(B, C, self.device)
-        wanted = set(frames)
-        rebuilt, targets = {}, {}
         # Frames are rebuilt in order because each one starts from the previous reconstruction.
-        for t in range(max(frames) + 1):
-            target = to_canvas(torch.from_numpy(clips[:, t]).to(self.device), C)  # (B, 3, C, C)
-            canvas = paint(canvas, scale_views(target, self.grid), levels[:, t])
-            if t in wanted:
-                rebuilt[t], targets[t] = canvas, target
-        pred = torch.stack([rebuilt[t] for t in frames], 1).float()  # (B, R, 3, C, C)
-        target = torch.stack([targets[t] for t in frames], 1).float()
+        for t in range(last + 1):
+            frame = to_canvas(torch.from_numpy(clips[:, t]).to(self.device), C)  # (B, 3, C, C)
+            canvas = paint_gazed(canvas, frame, levels[:, t], self.grid)
+            for i in places.get(t, ()):
+                pred[:, i], target[:, i] = canvas, frame
+        # Measured on all rebuilt frames at once, as before (a reduction's rounding depends on the tensor's shape).
         pred_u8, target_u8 = denormalize(pred), denormalize(target)
         loss = metrics.l1(pred, target)
-        return Reconstruction(
+        psnr = metrics.psnr(pred_u8, target_u8)
+        del target
+        rec = PaintReconstruction(
             frames=pred_u8.cpu(), normalized=pred.cpu(), frame_indices=torch.tensor(frames),
-            loss=loss.cpu(), terms={"l1": loss.cpu()},
-            psnr=metrics.psnr(pred_u8, target_u8).cpu(), ssim=metrics.ssim(pred_u8, target_u8).cpu(),
+            loss=loss.cpu(), terms={"l1": loss.cpu()}, psnr=psnr.cpu(), ssim=None,
             reconstructor=self.name, seconds={"reconstruct": time.perf_counter() - start})
+        rec._ssim_inputs = (pred_u8, target_u8, self.device)
+        return rec
