@@ -25,6 +25,8 @@ import os
 import re
 import subprocess
 import tempfile
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -98,26 +100,36 @@ class VideoInfo:
 
 
 def as_clips(video: Any, **read_kwargs) -> np.ndarray:
-    """Any accepted video input -> uint8 (B, T, H, W, 3).
+    """Any accepted video input -> uint8 (B, T, H, W, 3), C-contiguous.
 
     Accepts a path (video file or `.npy`), a uint8 array/tensor (T,H,W,3) or (B,T,H,W,3).
     `read_kwargs` go to `read_video` for files: by default every frame (at most MAX_READ_FRAMES)
     at READ_SIDE px on the long side; `max_side=None` reads the native size.
+
+    Arrays, tensors and `.npy` files get the limits paths get, checked on their shape before anything
+    is copied (a broadcast view costs nothing until copied): `max_frames` frames a clip, `max_frame_pixels`
+    pixels a frame and `max_pixels` pixels in all (B x T x H x W). Each is a keyword here (None lifts
+    it); their defaults are MAX_READ_FRAMES, MAX_FRAME_PIXELS and MAX_DECODE_PIXELS, or what an
+    enclosing `input_limits(...)` block sets, which is how every entry point that takes a video
+    (`gaze`, `stream`, `reconstruct`, `answer`, ...) can be given more. A video beyond one raises
+    `DecodeLimitError`, one line naming the limit.
     """
+    clips = clips_view(video, **read_kwargs)
+    mapped = isinstance(clips, np.memmap) or isinstance(clips.base, np.memmap)  # a .npy: read it into memory now
+    return np.array(clips) if mapped else np.ascontiguousarray(clips)
+
+
+def clips_view(video: Any, **read_kwargs) -> np.ndarray:
+    """`as_clips` without its final copy: the checked input as a (B, T, H, W, 3) uint8 array, a view of
+    an array or a memory-mapped `.npy` (whole-video gazing copies it chunk by chunk)."""
+    limits = _input_limits(read_kwargs)
     if isinstance(video, (str, Path)):
         path = Path(video)
-        if path.suffix.lower() == ".npy":
-            check(path.is_file(), f"no such file: {path}")
-            try:
-                video = np.load(path, allow_pickle=False)
-            except (ValueError, OSError) as exc:
-                raise PlaygroundError(f"{path} is not a readable .npy array: {exc}") from exc
-        else:
-            video = read_video(path, **read_kwargs)
-    if isinstance(video, torch.Tensor):
-        video = video.detach().cpu().numpy()
-    check(isinstance(video, np.ndarray), f"a video must be a path or a uint8 array, got {type(video).__name__}")
-    check(video.dtype == np.uint8, f"video arrays must be uint8, got {video.dtype}")
+        video = _load_npy(path) if path.suffix.lower() == ".npy" else read_video(path, **limits, **read_kwargs)
+    tensor = isinstance(video, torch.Tensor)
+    check(tensor or isinstance(video, np.ndarray),
+          f"a video must be a path or a uint8 array, got {type(video).__name__}")
+    check(video.dtype == (torch.uint8 if tensor else np.uint8), f"video arrays must be uint8, got {video.dtype}")
     if video.ndim == 4:
         video = video[None]
     check(video.ndim == 5 and video.shape[-1] == 3,
@@ -125,7 +137,83 @@ def as_clips(video: Any, **read_kwargs) -> np.ndarray:
     check(video.shape[0] > 0, "the video array holds zero clips (its first axis is 0)")
     check(video.shape[1] > 0, "the video has zero frames")
     check(min(video.shape[2:4]) >= 8, f"frames of {video.shape[2]}x{video.shape[3]} px are too small")
-    return np.ascontiguousarray(video)
+    _check_array_limits(tuple(video.shape), **limits)  # before a tensor leaves its device or anything is copied
+    return video.detach().cpu().numpy() if tensor else video
+
+
+LIMIT_NAMES = ("max_frames", "max_pixels", "max_frame_pixels")  # the overridable limits of a read or an array
+_LIMITS: ContextVar[dict[str, int | None]] = ContextVar("playground_input_limits", default={})
+
+
+@contextmanager
+def input_limits(**limits: int | None) -> Iterator[None]:
+    """Within the block, the limits every entry point applies to the video it is given (`as_clips`).
+
+    `with input_limits(max_frames=None): gazer.gaze(long_array)` lifts one limit (None = no limit);
+    `max_frames`, `max_pixels` and `max_frame_pixels` mean what they mean in `read_video` and apply
+    to paths too. The setting is the calling thread's (a `ContextVar`), so concurrent callers (the
+    app's) do not see each other's. Whole-video gazing and the CLI's runs, whose batches are bounded
+    by their own settings, give their inner calls no limits this way.
+    """
+    check(set(limits) <= set(LIMIT_NAMES), f"input_limits takes {', '.join(LIMIT_NAMES)}, got {sorted(limits)}")
+    _check_limit_values(limits)
+    token = _LIMITS.set({**_LIMITS.get(), **limits})
+    try:
+        yield
+    finally:
+        _LIMITS.reset(token)
+
+
+NO_LIMITS = dict.fromkeys(LIMIT_NAMES)  # `input_limits(**NO_LIMITS)`: for batches bounded elsewhere
+
+
+def _input_limits(kwargs: dict[str, Any]) -> dict[str, int | None]:
+    """The limits of one call: those named in `kwargs` (taken out of it), else the enclosing
+    `input_limits` block's, else the module's defaults."""
+    limits = {"max_frames": MAX_READ_FRAMES, "max_pixels": MAX_DECODE_PIXELS, "max_frame_pixels": MAX_FRAME_PIXELS,
+              **_LIMITS.get()}
+    limits.update((name, kwargs.pop(name)) for name in LIMIT_NAMES if name in kwargs)
+    _check_limit_values(limits)
+    return limits
+
+
+def _check_limit_values(limits: dict[str, Any]) -> None:
+    for name, limit in limits.items():
+        check(limit is None or (_is_whole(limit) and limit > 0),
+              f"{name} must be a positive integer or None (no limit), got {limit!r}")
+
+
+def _check_array_limits(shape: tuple[int, ...], max_frames: int | None, max_pixels: int | None,
+                        max_frame_pixels: int | None) -> None:
+    """Refuse a (B, T, H, W, 3) video array beyond a limit, in one line naming it."""
+    B, T, H, W = shape[:4]
+    where = f"a video array of shape {shape}"
+    if max_frame_pixels is not None and H * W > max_frame_pixels:
+        raise DecodeLimitError("max_frame_pixels", f"{where} has frames of {W}x{H} ({H * W:,} pixels), over the "
+                                                   f"limit of {max_frame_pixels:,} a frame", ARRAY_REMEDIES["max_frame_pixels"])
+    if max_frames is not None and T > max_frames:
+        raise DecodeLimitError("max_frames", f"{where} has {T:,} frames a clip, over the limit of {max_frames:,}",
+                               ARRAY_REMEDIES["max_frames"])
+    if max_pixels is not None and B * T * H * W > max_pixels:
+        raise DecodeLimitError("max_pixels", f"{where} holds {B * T * H * W:,} pixels, over the limit of "
+                                             f"{max_pixels:,}", ARRAY_REMEDIES["max_pixels"])
+
+
+_LIFT = "or raise {0} (None = no limit; as_clips' argument, or around any call: with input_limits({0}=...))"
+ARRAY_REMEDIES = {  # what the refusal of an array says to change (DecodeLimitError.API_REMEDIES for paths)
+    "max_frame_pixels": "downscale the frames first (resize_frames), " + _LIFT.format("max_frame_pixels"),
+    "max_frames": "pass fewer frames (gaze_video takes any length, chunk by chunk), " + _LIFT.format("max_frames"),
+    "max_pixels": "pass fewer or smaller clips, " + _LIFT.format("max_pixels"),
+}
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    """A `.npy` file memory-mapped (nothing read yet), or one line saying why it cannot be."""
+    check(path.is_file(), f"no such file: {path}")
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise PlaygroundError(f"{path} is not a readable .npy array: {exc}") from None
 
 
 # ---- reading files --------------------------------------------------------------------------
@@ -362,9 +450,7 @@ def _read(path: Path, num_frames, sampling, fps, start, end, max_side, max_pixel
           max_frame_pixels) -> tuple[np.ndarray, VideoInfo]:
     """`read_video`'s work, also returning the header it probed (so callers need not probe again)."""
     _check_knobs(num_frames, sampling, fps, start, end, max_side)
-    for name, limit in (("max_pixels", max_pixels), ("max_frames", max_frames), ("max_frame_pixels", max_frame_pixels)):
-        check(limit is None or (_is_whole(limit) and limit > 0),
-              f"{name} must be a positive integer or None (no limit), got {limit!r}")
+    _check_limit_values({"max_pixels": max_pixels, "max_frames": max_frames, "max_frame_pixels": max_frame_pixels})
     info, reader, (height, width) = _probe(path, max_side, max_frame_pixels)
     index = sample_indices(info, num_frames, sampling, fps, start, end)
     if max_frames is not None and len(index) > max_frames:
@@ -405,10 +491,12 @@ def read_clip(path: str | Path, num_frames: int = 16, fps: float | None = None, 
         info: the file's header (None for `.npy`).
     """
     path = Path(path)
-    if path.suffix.lower() == ".npy":
-        clips = as_clips(path)
+    if path.suffix.lower() == ".npy":  # memory-mapped: only the frames taken are read, within the same limits
+        array = _load_npy(path)
+        clips = as_clips(array[:, :num_frames] if array.ndim == 5 else array[:num_frames], max_pixels=max_pixels,
+                         max_frames=max_frames, max_frame_pixels=max_frame_pixels)
         check(clips.shape[0] == 1, f"{path.name} holds {clips.shape[0]} clips; give one clip (T,H,W,3)")
-        return clips[0][:num_frames], NPY_PLAY_FPS, None
+        return clips[0], NPY_PLAY_FPS, None
     sampling = "fps" if fps else "uniform"
     frames, info = _read(path, num_frames, sampling, fps, start, None, max_side, max_pixels, max_frames,
                          max_frame_pixels)
@@ -486,11 +574,7 @@ def stream_video(path: str | Path, chunk_len: int = 16, num_frames: int | None =
 
 
 def _stream_npy(path: Path, chunk_len: int, num_frames: int | None) -> FrameStream:
-    check(path.is_file(), f"no such file: {path}")
-    try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise PlaygroundError(f"{path} is not a readable .npy array: {exc}") from None
+    array = _load_npy(path)
     check(array.dtype == np.uint8 and array.ndim == 4 and array.shape[-1] == 3 and array.shape[0] > 0,
           f"{path.name} must hold one uint8 clip (T,H,W,3), got {array.dtype} {tuple(array.shape)}")
     T = array.shape[0] if num_frames is None else min(array.shape[0], num_frames)

@@ -17,6 +17,7 @@ from ..mllm import DEFAULT_MLLM, load_mllm
 from ..mllm.answer import MAX_ANSWER_TOKENS, attention_warning, comparison_table
 from ..mllm.gazed_vit import ATTENTION_MODES
 from ..mllm.nvila import NvilaMLLM
+from ..video import NO_LIMITS, input_limits
 from .args import add_video_arguments, check_out_file, knob, read_frames, whole_number
 
 DEFAULT_FRAMES = 8
@@ -76,14 +77,16 @@ def run(args: argparse.Namespace) -> int:
         return 0
     common = dict(max_new_tokens=args.max_new_tokens, fps=fps, count_flops=args.count_flops)
     _say(f"answering on all tokens ({len(frames)} frames) ...")
-    full = mllm.answer(frames, args.question, **common)
-    ratio = args.gazing_ratio
-    if ratio is None and args.threshold is None:
-        ratio = DEFAULT_RATIO
-    _say(f"gazing with {args.gazer} (ratio cap {ratio}, threshold {args.threshold}) and answering on the gazed tokens ...")
-    gazed = mllm.answer(frames, args.question, gazer=args.gazer, gazing_ratio=ratio,
-                        task_loss_requirement=args.threshold, attention=args.attention,
-                        single_scale=args.single_scale, **common)
+    with input_limits(**NO_LIMITS):  # the frames were read within the CLI's own limits (--max-frames, --max-pixels)
+        full = mllm.answer(frames, args.question, **common)
+        ratio = args.gazing_ratio
+        if ratio is None and args.threshold is None:
+            ratio = DEFAULT_RATIO
+        _say(f"gazing with {args.gazer} (ratio cap {ratio}, threshold {args.threshold}) and answering on the gazed "
+             "tokens ...")
+        gazed = mllm.answer(frames, args.question, gazer=args.gazer, gazing_ratio=ratio,
+                            task_loss_requirement=args.threshold, attention=args.attention,
+                            single_scale=args.single_scale, **common)
     grid = mllm.single_scale_grid if args.single_scale else mllm.grid
     print(f"model     {mllm.name}  ({len(frames)} frames; gaze grid {grid.describe()})")
     if mllm.note:

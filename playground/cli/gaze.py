@@ -28,7 +28,7 @@ from ..staging import staging_folder
 from ..video import write_video
 from ..viz import overlay_frames
 from ..tiling import tile_layout
-from ..video import MAX_SIDE
+from ..video import MAX_SIDE, NO_LIMITS, input_limits
 from ..video_run import PREVIEW_WIDTH, preview_size, run_video
 from ..whole_video import BATCH_SIZE, clip_count
 from .args import add_video_arguments, check_out_folder, knob, read_frames, stream_frames, whole_number
@@ -98,9 +98,10 @@ def run(args: argparse.Namespace) -> int:
     frames, fps = read_frames(args)
     gazer = load_gazer(args.gazer, device=args.device, **applicable_options(args.gazer, clip_len=args.clip_len))
     reconstructor = load_reconstructor(args.reconstructor, device=args.device)
-    gaze = gaze_with_progress(gazer, frames, args.gazing_ratio, knobs.threshold_or_off(args.threshold),
-                              show=len(frames) > 16 or sys.stderr.isatty())
-    rec = reconstructor.reconstruct(frames, gaze)
+    with input_limits(**NO_LIMITS):  # the frames were read within the CLI's own limits (--max-frames, --max-pixels)
+        gaze = gaze_with_progress(gazer, frames, args.gazing_ratio, knobs.threshold_or_off(args.threshold),
+                                  show=len(frames) > 16 or sys.stderr.isatty())
+        rec = reconstructor.reconstruct(frames, gaze)
     out.parent.mkdir(parents=True, exist_ok=True)
     with staging_folder(out.parent) as tmp:  # also removes stale ones that killed runs left there
         write_outputs(tmp, frames, fps, gaze, rec)

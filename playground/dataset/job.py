@@ -31,7 +31,7 @@ from ..reconstructors import load_reconstructor
 from ..tiling import TileLayout
 from ..training.data import CLIP_LEN, TrainingClip, read_clip_frames
 from ..training.labels import label_of
-from ..video import READ_SIDE
+from ..video import NO_LIMITS, READ_SIDE, input_limits
 from ..whole_video import BATCH_SIZE, ChunkGaze, VideoGazer
 
 
@@ -163,7 +163,8 @@ class ClipWorker:
         b = self.settings.batch_size
         losses: list[list[float]] = []
         for i in range(0, chunk.layout.num_tiles, b):  # the tile clips in batches, as they were gazed
-            rebuilt = self.reconstructor.reconstruct(chunk.tiles[i:i + b], chunk.gaze.select(slice(i, i + b)))
+            with input_limits(**NO_LIMITS):  # b tile clips of one clip: bounded by the run's settings
+                rebuilt = self.reconstructor.reconstruct(chunk.tiles[i:i + b], chunk.gaze.select(slice(i, i + b)))
             losses += rebuilt.loss.tolist()
         return losses
 

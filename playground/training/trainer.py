@@ -40,6 +40,7 @@ from ..gaze import GazeResult
 from ..gazers.autogaze import AutoGazeGazer, load_autogaze
 from ..models.autogaze_model import AutoGazeConfig, AutoGazeNet
 from ..reconstructors import load_reconstructor
+from ..video import NO_LIMITS, input_limits
 from . import run_folder as rf
 from .data import CLIP_LEN, SIZE, TrainingClip, augment, find_videos, frame_count, list_clips, read_training_clip, split_key
 from .forward import TeacherForcedModule
@@ -443,7 +444,8 @@ def train_gazer(settings: TrainSettings | None = None, resume: str | Path | None
     settings = settings.resolved()
     world = join_world(settings.device)
     try:
-        return _run(settings, world, resume is not None, on_step)
+        with input_limits(**NO_LIMITS):  # its batches (clips x group x clip_len frames) are bounded by the settings
+            return _run(settings, world, resume is not None, on_step)
     finally:
         if world.size > 1 and dist.is_initialized():
             dist.destroy_process_group()
