@@ -105,22 +105,22 @@ class TileLayout:
         check(all(0 <= k < self.num_tiles for k in wanted), f"tile indices must lie in [0, {self.num_tiles})")
         if self.whole_frame:
             return frames[None] if tiles is None else frames[None][[0] * len(wanted)]
-        # Each tile is filled, then its part inside the frame copied in: no padded copy of the whole frame.
+        # Each tile's part inside the frame is copied and only the rest filled: no padded copy of the whole frame.
         t = self.tile
         if channels_last:
             shape = (len(wanted), *frames.shape[:-3], t, t, frames.shape[-1])
         else:
             shape = (len(wanted), *frames.shape[:-2], t, t)
-        out = _filled(frames, shape, fill, channels_last)
+        out, pad = _empty(frames, shape, fill, channels_last)
+        last = (lambda x: x) if channels_last else _channels_last
+        src = last(frames)
         for j, k in enumerate(wanted):
             y, x = self.origins[k]
-            h, w = min(t, H - y), min(t, W - x)
-            if h <= 0 or w <= 0:
-                continue
-            if channels_last:
-                out[j, ..., :h, :w, :] = frames[..., y:y + h, x:x + w, :]
-            else:
-                out[j, ..., :h, :w] = frames[..., y:y + h, x:x + w]
+            h, w = max(0, min(t, H - y)), max(0, min(t, W - x))
+            tile = last(out[j])
+            tile[..., :h, :w, :] = src[..., y:y + h, x:x + w, :]
+            tile[..., h:, :, :] = pad
+            tile[..., :h, w:, :] = pad
         return out
 
     def paste(self, tiles: np.ndarray) -> np.ndarray:
@@ -178,16 +178,16 @@ def tile_layout(height: int, width: int, tile: int | None = None, overlap: int =
     return TileLayout(int(height), int(width), int(tile), int(overlap), rows, cols, origins)
 
 
-def _filled(like: Any, shape: tuple[int, ...], fill: Any, channels_last: bool) -> Any:
-    """An array (or tensor) of `like`'s type and dtype, of `shape`, holding `fill` per channel."""
+def _empty(like: Any, shape: tuple[int, ...], fill: Any, channels_last: bool) -> tuple[Any, Any]:
+    """An uninitialised array (or tensor) of `like`'s type and dtype, of `shape`, and `fill` per channel in that type."""
     channels = shape[-1] if channels_last else shape[-3]
     values = np.broadcast_to(np.asarray(fill, dtype=np.float64), (channels,)).copy()
     if isinstance(like, torch.Tensor):
-        out = torch.empty(shape, dtype=like.dtype, device=like.device)
-        view = out if channels_last else out.movedim(-3, -1)
-        view[...] = torch.as_tensor(values, dtype=like.dtype, device=like.device)
-        return out
-    out = np.empty(shape, dtype=like.dtype)
-    view = out if channels_last else np.moveaxis(out, -3, -1)
-    view[...] = values.astype(like.dtype)
-    return out
+        return (torch.empty(shape, dtype=like.dtype, device=like.device),
+                torch.as_tensor(values, dtype=like.dtype, device=like.device))
+    return np.empty(shape, dtype=like.dtype), values.astype(like.dtype)
+
+
+def _channels_last(x: Any) -> Any:
+    """A (..., C, H, W) array or tensor seen as (..., H, W, C)."""
+    return x.movedim(-3, -1) if isinstance(x, torch.Tensor) else np.moveaxis(x, -3, -1)

@@ -168,7 +168,7 @@ def _write_chunk(chunk: ChunkGaze, reconstructor, batch_size: int, preview_width
         rows.writerow([frame, layout.num_tiles, int(counts[:, t].sum()),
                        round(float(counts[:, t].sum()) / (layout.num_tiles * gaze.grid.num_slots), 6),
                        round(float(loss[:, t].mean()), 6), round(mean_psnr(psnr[:, t]), 4)])
-    found = [tile_boxes(gaze, layout, t) for t in range(T)]  # every tile's boxes, frame by frame
+    found = [_boxes_by_tile(tile_boxes(gaze, layout, t), layout.num_tiles) for t in range(T)]  # per frame, per tile
     places = layout.tile_boxes()
     js.add({"start": chunk.start, "num_frames": T, "tiles": [_tile_entry(chunk, k, places[k], found, loss[k], psnr[k])
                                                              for k in range(layout.num_tiles)]})
@@ -181,18 +181,21 @@ def _write_chunk(chunk: ChunkGaze, reconstructor, batch_size: int, preview_width
     totals.seconds["write"] += time.perf_counter() - start
 
 
-def _tile_entry(chunk: ChunkGaze, k: int, place: np.ndarray, found: list[dict[str, np.ndarray]], loss: np.ndarray,
+def _tile_entry(chunk: ChunkGaze, k: int, place: np.ndarray, found: list[list[list]], loss: np.ndarray,
                 psnr: np.ndarray) -> dict[str, Any]:
     """gaze.json's entry for tile k of a chunk: its box (`place`), its gaze, its boxes in frame pixels (from
-    `found`, `tile_boxes` of each frame), its rebuild."""
-    boxes = []
-    for frame in found:
-        mine = frame["tile"] == k
-        boxes.append([[*b, int(s)] for b, s in zip(frame["boxes"][mine].tolist(), frame["scale"][mine].tolist())])
+    `found`, `_boxes_by_tile` of each frame), its rebuild."""
     return {"tile": k, "box": place.tolist(), "gaze": chunk.gaze.clip(k).to_json(),
-            "boxes": boxes,  # per frame: [y0, x0, y1, x1, scale] in original frame pixels
+            "boxes": [frame[k] for frame in found],  # per frame: [y0, x0, y1, x1, scale] in original frame pixels
             "reconstruction": {"loss": [round(float(v), 6) for v in loss],
                                "psnr_db": [round(float(v), 4) if np.isfinite(v) else None for v in psnr]}}
+
+
+def _boxes_by_tile(found: dict[str, np.ndarray], num_tiles: int) -> list[list]:
+    """One frame's `tile_boxes` -> per tile, its [y0, x0, y1, x1, scale] rows (the tiles come in order)."""
+    rows = np.concatenate([found["boxes"], found["scale"][:, None].astype(np.int64)], 1).tolist()
+    bounds = np.searchsorted(found["tile"], np.arange(num_tiles + 1)).tolist()
+    return [rows[bounds[k]:bounds[k + 1]] for k in range(num_tiles)]
 
 
 def _place(canvas: np.ndarray, rebuilt: np.ndarray, layout: TileLayout, tiles: list[int]) -> None:

@@ -360,11 +360,15 @@ def frame_coverage(mask: torch.Tensor, grid, layout: TileLayout, height: int | N
     """
     height, width = height or layout.height, width or layout.width
     out = np.full((height, width), -1, dtype=np.int8)
+    by_size: dict[tuple[int, int], list[tuple[int, int, int, int, int]]] = {}  # tiles of one extent: one call
     for k in range(layout.num_tiles):
         top, left, bottom, right = layout.extent(k, height, width)
         if bottom <= top or right <= left or top >= height or left >= width:
             continue
-        tile_map = grid.finest_scale_map(mask[k], bottom - top, right - left).numpy()
-        region = out[top:bottom, left:right]
-        np.maximum(region, tile_map[:region.shape[0], :region.shape[1]], out=region)
+        by_size.setdefault((bottom - top, right - left), []).append((k, top, left, bottom, right))
+    for (h, w), tiles in by_size.items():
+        maps = grid.finest_scale_map(mask[[k for k, *_ in tiles]], h, w).numpy()  # (n, h, w)
+        for tile_map, (_, top, left, bottom, right) in zip(maps, tiles):
+            region = out[top:bottom, left:right]
+            np.maximum(region, tile_map[:region.shape[0], :region.shape[1]], out=region)
     return out

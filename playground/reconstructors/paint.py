@@ -64,25 +64,32 @@ class PaintReconstructor(Reconstructor):
     def _paint_frames(self, clips: np.ndarray, gaze: GazeResult, frames: list[int]) -> Reconstruction:
         start = time.perf_counter()
         B, C, R = clips.shape[0], self.grid.canvas, len(frames)
-        last = max(frames)
-        levels = self.grid.finest_scale_map(gaze.slot_mask()[:, :last + 1]).to(self.device)  # (B, T, C, C)
+        mask = gaze.slot_mask().to(self.device)  # (B, T, S)
         places: dict[int, list[int]] = {}  # frame -> its places among the rebuilt frames
         for i, t in enumerate(frames):
             places.setdefault(t, []).append(i)
         pred = torch.empty(B, R, 3, C, C, device=self.device)
-        target = torch.empty_like(pred)
+        # uint8 frames laid out as `denormalize` of (B, R, 3, C, C) lays them out (channels-last views)
+        pred_u8 = torch.empty(B, R, 3, C, C, dtype=torch.uint8, device=self.device)
+        target_u8 = torch.empty_like(pred_u8)
+        loss = torch.empty(B, R, device=self.device)
+        psnr = torch.empty(B, R, device=self.device)
         canvas = blank_canvas(B, C, self.device)
-        # Frames are rebuilt in order because each one starts from the previous reconstruction.
-        for t in range(last + 1):
+        # Frames are rebuilt in order because each one starts from the previous reconstruction; each is
+        # measured as it is rebuilt, on contiguous (B, 3, C, C) frames: the sums run in the order they ran
+        # when every rebuilt frame was measured at once.
+        for t in range(max(frames) + 1):
             frame = to_canvas(torch.from_numpy(clips[:, t]).to(self.device), C)  # (B, 3, C, C)
-            canvas = paint_gazed(canvas, frame, levels[:, t], self.grid)
-            for i in places.get(t, ()):
-                pred[:, i], target[:, i] = canvas, frame
-        # Measured on all rebuilt frames at once, as before (a reduction's rounding depends on the tensor's shape).
-        pred_u8, target_u8 = denormalize(pred), denormalize(target)
-        loss = metrics.l1(pred, target)
-        psnr = metrics.psnr(pred_u8, target_u8)
-        del target
+            canvas = paint_gazed(canvas, frame, self.grid.finest_scale_map(mask[:, t]), self.grid).contiguous()
+            if t not in places:
+                continue
+            frame = frame.contiguous()
+            shown, wanted = denormalize(canvas), denormalize(frame)  # (B, C, C, 3) views of (B, 3, C, C)
+            frame_loss, frame_psnr = metrics.l1(canvas, frame), metrics.psnr(shown, wanted)
+            for i in places[t]:
+                pred[:, i], pred_u8[:, i], target_u8[:, i] = canvas, shown.movedim(-1, -3), wanted.movedim(-1, -3)
+                loss[:, i], psnr[:, i] = frame_loss, frame_psnr
+        pred_u8, target_u8 = pred_u8.movedim(-3, -1), target_u8.movedim(-3, -1)  # (B, R, C, C, 3)
         rec = PaintReconstruction(
             frames=pred_u8.cpu(), normalized=pred.cpu(), frame_indices=torch.tensor(frames),
             loss=loss.cpu(), terms={"l1": loss.cpu()}, psnr=psnr.cpu(), ssim=None,
