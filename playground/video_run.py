@@ -201,20 +201,17 @@ def _boxes_by_tile(found: dict[str, np.ndarray], num_tiles: int) -> list[list]:
 def _place(canvas: np.ndarray, rebuilt: np.ndarray, layout: TileLayout, tiles: list[int]) -> None:
     """Put rebuilt tiles (len(tiles), T, c, c, 3) at their places on a preview canvas (T, h, w, 3).
 
-    Tiles that land on pieces of the same size are resized together (each tile's pixels as if alone).
+    One tile at a time: resizing a batch together holds its float copies at the preview size (+390 MiB
+    for 8 tiles of 480 px on a 1080p frame) for no gain in speed.
     """
     h, w = canvas.shape[1:3]
-    by_size: dict[tuple[int, int], list[tuple[int, tuple[int, int, int, int]]]] = {}
-    for j, k in enumerate(tiles):
+    for tile_frames, k in zip(rebuilt, tiles):
         top, left, bottom, right = layout.extent(k, h, w)
         if bottom <= top or right <= left or top >= h or left >= w:
             continue
-        by_size.setdefault((bottom - top, right - left), []).append((j, (top, left, bottom, right)))
-    for size, placed in by_size.items():
-        pieces = resize_frames(rebuilt[[j for j, _ in placed]], size)
-        for piece, (_, (top, left, bottom, right)) in zip(pieces, placed):
-            region = canvas[:, top:bottom, left:right]
-            region[...] = piece[:, :region.shape[1], :region.shape[2]]
+        piece = resize_frames(tile_frames, (bottom - top, right - left))
+        region = canvas[:, top:bottom, left:right]
+        region[...] = piece[:, :region.shape[1], :region.shape[2]]
 
 
 def _draw_grid(frames: np.ndarray, layout: TileLayout) -> None:

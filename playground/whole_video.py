@@ -350,6 +350,13 @@ def tile_boxes(gaze: GazeResult, layout: TileLayout, frame: int) -> dict[str, np
     return {key: np.concatenate(v) if v else empty.get(key, np.zeros(0)) for key, v in rows.items()}
 
 
+def _cell_index(grid, cache: dict[tuple[int, int], np.ndarray], length: int, s: int) -> np.ndarray:
+    """`grid.cell_index(length, s)`, computed once per (length, s)."""
+    if (length, s) not in cache:
+        cache[length, s] = grid.cell_index(length, s)
+    return cache[length, s]
+
+
 def frame_coverage(mask: torch.Tensor, grid, layout: TileLayout, height: int | None = None,
                    width: int | None = None) -> np.ndarray:
     """(N, S) bool per-tile slot masks of one frame -> (h, w) int8 finest gazed scale, -1 where none.
@@ -360,15 +367,20 @@ def frame_coverage(mask: torch.Tensor, grid, layout: TileLayout, height: int | N
     """
     height, width = height or layout.height, width or layout.width
     out = np.full((height, width), -1, dtype=np.int8)
-    by_size: dict[tuple[int, int], list[tuple[int, int, int, int, int]]] = {}  # tiles of one extent: one call
+    mask = torch.as_tensor(mask).bool().cpu().numpy()
+    cells = {s: mask[:, grid.scale_slice(s)].reshape(-1, n, n) for s, n in enumerate(grid.sides)}  # (N, n, n)
+    index: dict[tuple[int, int], np.ndarray] = {}  # (length, scale) -> `grid.cell_index`
     for k in range(layout.num_tiles):
         top, left, bottom, right = layout.extent(k, height, width)
         if bottom <= top or right <= left or top >= height or left >= width:
             continue
-        by_size.setdefault((bottom - top, right - left), []).append((k, top, left, bottom, right))
-    for (h, w), tiles in by_size.items():
-        maps = grid.finest_scale_map(mask[[k for k, *_ in tiles]], h, w).numpy()  # (n, h, w)
-        for tile_map, (_, top, left, bottom, right) in zip(maps, tiles):
-            region = out[top:bottom, left:right]
-            np.maximum(region, tile_map[:region.shape[0], :region.shape[1]], out=region)
+        # `grid.finest_scale_map(mask[k], h, w)` (each pixel takes the cell under its centre), cut at the edge
+        h, w = min(bottom, height) - top, min(right, width) - left
+        region = out[top:top + h, left:left + w]
+        for s in range(grid.num_scales):  # coarse first: a finer gazed scale wins
+            if not cells[s][k].any():
+                continue
+            rows, cols = (_cell_index(grid, index, length, s)[:cut] for length, cut in ((bottom - top, h),
+                                                                                           (right - left, w)))
+            region[cells[s][k][rows[:, None], cols[None, :]] & (region < s)] = s
     return out
