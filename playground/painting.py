@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import check
+from .metrics import l1
 from .geometry import MultiScaleGrid
 from .pixels import normalize, resize
 
@@ -104,3 +105,56 @@ def paint_gazed(previous: torch.Tensor, frames: torch.Tensor, level: torch.Tenso
         mask = shows.view(N, n, box, n, box).permute(0, 1, 3, 2, 4)[b, i, j]  # (M, box, box)
         region[b, i, j] = torch.where(mask[:, None], up, region[b, i, j])
     return out
+
+
+class PaintMeter:
+    """The `paint` rebuild of a batch of clips, measured slot by slot as a gazer adds them (the measured stop).
+
+    Frame by frame: `start(frames)` with the frame's normalised canvas-size targets, `add(b, slot)` to
+    paste one slot of clip b as `paint` does (a pixel shows the finest gazed scale over it), `loss(b)`
+    for clip b's paint loss now, and `finish()` to keep the rebuilt frame as the next frame's start.
+    The canvas is the reconstructor's pixel for pixel (`paint` of `scale_views`), and the loss is
+    `metrics.l1` of it, as `paint` measures it: a frame that stops at `loss(b) <= t` is rebuilt by
+    `paint` at a loss <= t. Each `loss` after an `add` is one measure of the whole frame (a "paint").
+    """
+
+    def __init__(self, grid: MultiScaleGrid, batch: int, device: torch.device | str = "cpu"):
+        check_paintable(grid)
+        self.grid, self.device = grid, torch.device(device)
+        sides = torch.tensor(grid.sides)
+        self.slot_scale = torch.repeat_interleave(torch.arange(grid.num_scales), sides * sides).tolist()
+        self.slot_boxes = grid.boxes(torch.arange(grid.num_slots).numpy()).tolist()  # (num_slots, 4) y0, x0, y1, x1
+        self.canvas = blank_canvas(batch, grid.canvas, self.device)  # the rebuild so far
+        self.paints = 0  # losses measured after a paste
+        self._loss: list[float | None] = [None] * batch
+
+    def start(self, frames: torch.Tensor) -> None:
+        """Begin a frame: (B, 3, C, C) normalised targets; nothing gazed yet (the last rebuild shows)."""
+        self.target = frames.contiguous()
+        self.views = scale_views(self.target, self.grid)  # (B, S, 3, C, C)
+        self.level = torch.full((frames.shape[0], self.grid.canvas, self.grid.canvas), -1, dtype=torch.long,
+                                device=self.device)
+        self.canvas = self.canvas.clone(memory_format=torch.contiguous_format)  # reduced in the order paint reduces it
+        self._loss = [None] * frames.shape[0]
+
+    def add(self, b: int, slot: int) -> None:
+        """Paste slot `slot` of clip b (pixels already showing a finer scale keep it)."""
+        s = self.slot_scale[slot]
+        y0, x0, y1, x1 = self.slot_boxes[slot]
+        level = self.level[b, y0:y1, x0:x1]
+        repaint = level < s
+        box = self.canvas[b, :, y0:y1, x0:x1]
+        self.canvas[b, :, y0:y1, x0:x1] = torch.where(repaint, self.views[b, s, :, y0:y1, x0:x1], box)
+        self.level[b, y0:y1, x0:x1] = torch.where(repaint, torch.full_like(level, s), level)
+        self._loss[b] = None
+
+    def loss(self, b: int) -> float:
+        """Clip b's paint loss of the frame as rebuilt so far (`metrics.l1`, as `paint` measures it)."""
+        if self._loss[b] is None:
+            self._loss[b] = float(l1(self.canvas[b:b + 1], self.target[b:b + 1])[0])
+            self.paints += 1
+        return self._loss[b]
+
+    def finish(self) -> torch.Tensor:
+        """End the frame; returns (B, 3, C, C) the rebuilt frame, the next frame's starting canvas."""
+        return self.canvas

@@ -747,7 +747,8 @@ class GazeSession:
             feats, self.conv_past = self.net.encode(video.to(self.device, self.dtype), self.conv_past)
         return feats
 
-    def frame(self, feats: torch.Tensor, budget: int, requirement: float | None) -> FrameGaze:
+    def frame(self, feats: torch.Tensor, budget: int, requirement: float | None,
+              stop: Callable[[torch.Tensor, bool], torch.Tensor] | None = None) -> FrameGaze:
         """Gaze one frame: prefill its vision tokens, then decode K gazes per step until it stops.
 
         Args:
@@ -755,20 +756,27 @@ class GazeSession:
             budget: n_t, the most gazes this frame may take (>= 1).
             requirement: task-loss threshold; a step whose predicted loss is at or below it ends
                 the frame (the first gaze of a frame is always kept). None: spend the budget.
+            stop: another stop rule in place of the task-loss head's (the measured stop), called
+                once per decode step as `stop(tokens, first)` with the step's tokens (B, m) (EOS
+                for clips already done) and whether they are the frame's first; it returns (B, m)
+                bool, the tokens to drop (a clip with any ends the frame). `requirement` is then
+                not read. None: the reference's rule.
 
         Returns:
             The frame's `FrameGaze`.
         """
         with self._phase("frame"):
-            return self._frame(feats, budget, requirement)
+            return self._frame(feats, budget, requirement, stop)
 
-    def _frame(self, feats: torch.Tensor, budget: int, requirement: float | None) -> FrameGaze:
+    def _frame(self, feats: torch.Tensor, budget: int, requirement: float | None,
+               stop: Callable[[torch.Tensor, bool], torch.Tensor] | None = None) -> FrameGaze:
         # The loop stays on the device: picks, bans and the task-loss stop are tensor operations,
         # and the host reads the device only to learn whether a threshold finished every clip.
         cfg, net, B = self.net.cfg, self.net, self.batch
         K, EOS = cfg.num_multi_token_pred, cfg.eos_id
         logits, losses, stale = self._prefill(feats)
         req = None if requirement is None else torch.tensor(requirement, dtype=torch.float32, device=self.device)
+        stops = stop is not None or req is not None
         used = torch.zeros(B, cfg.vocab_size, dtype=torch.bool, device=self.device)
         unfinished = torch.ones(B, 1, dtype=torch.bool, device=self.device)
         ids_steps, loss_steps = [], []
@@ -777,10 +785,13 @@ class GazeSession:
             tokens, early = (self.pick or greedy_pick)(logits, used, budget - emitted, K)
             m = tokens.shape[1]
             tokens = tokens.masked_fill(~unfinished, EOS)
-            if req is not None:
-                meet = losses[:, :m] <= req
-                if emitted == 0:
-                    meet[:, 0] = False  # the first gaze of a frame is always kept
+            if stops:
+                if stop is not None:  # the measured stop (or any other rule given)
+                    meet = stop(tokens, emitted == 0)
+                else:
+                    meet = losses[:, :m] <= req
+                    if emitted == 0:
+                        meet[:, 0] = False  # the first gaze of a frame is always kept
                 tokens = tokens.masked_fill(meet, EOS)
                 unfinished = unfinished & ~meet.any(1, keepdim=True)
             # Head i+1 at the step's source is the loss after its i-th token; the last one's comes
@@ -792,7 +803,7 @@ class GazeSession:
             loss_steps.append(step_loss)
             emitted += m
             used.scatter_(1, tokens, True)
-            if emitted >= budget or early or (req is not None and not bool(unfinished.any())):
+            if emitted >= budget or early or (stops and not bool(unfinished.any())):
                 break
             # Feed the step back with the stale positions (the reference never advances them).
             real = tokens != EOS

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import torch
 
+from ...calibration import UNCALIBRATED, Calibration
 from ...device import autocast
 from ...errors import check
 from ...gaze import GazeResult
@@ -30,6 +31,7 @@ from ...geometry import MultiScaleGrid
 from ...tiling import tile_layout
 from ...models.autogaze_model import AutoGazeNet, FrameGaze, GazeSession
 from ..base import Gazer, check_threshold, frame_budgets
+from .measured import STOPS, MeasuredStop
 from .preprocess import Preprocessor, frame_source
 
 
@@ -63,12 +65,23 @@ class AutoGazeGazer(Gazer):
             CUDA graph and replayed (`models.autogaze_model.StaticStep`). None (the default): on
             CUDA only. On a CPU it is slower (every step attends over the whole cache) and serves
             to prove the form equal to the dynamic one. `stream` always decodes dynamically.
+        stop: how a frame ends at a threshold: "predicted" (the reference's rule: the task-loss
+            head's prediction at or below it) or "measured" (the paint rebuild of the frame measured
+            after each gaze, `measured.MeasuredStop`: exact for paint, one measure per gaze).
+            `gaze` and `stream` take `stop=` too.
+        calibration: a `playground.calibration.Calibration` for the predicted stop: a requested
+            threshold t is handed to the head as `calibration.threshold_for(t)`, so that the
+            calibration's reconstructor measures about t. None: t goes to the head as is (the
+            reference). `load_gazer(..., calibration="auto")` finds `calibration.json` beside the weights.
 
     Attributes:
         config_json: the checkpoint's `config.json` content (set by `load_autogaze`; a trained
             copy is saved with it, see `playground.training.save_gazer`).
         on_phase: `GazeSession`'s phase-timing hook, passed to every session this gazer opens
             (None: no hook; see `benchmarks/autogaze_speed.py`).
+        weights_file: the weights file it was loaded from (set by `load_autogaze`; a calibration
+            names its SHA-256).
+        calibration_note: what results say when there is no calibration (e.g. why "auto" found none).
     """
 
     name = "autogaze"
@@ -77,7 +90,7 @@ class AutoGazeGazer(Gazer):
     def __init__(self, net: AutoGazeNet, preprocessor: dict[str, Any] | None = None,
                  device: str | torch.device | None = None, source: str = "", bf16: bool = False,
                  predict_loss: bool = True, seed: int | None = None, clip_len: int | None = None,
-                 static: bool | None = None):
+                 static: bool | None = None, stop: str = "predicted", calibration: Calibration | None = None):
         cfg = net.cfg
         counts = cfg.slots_per_scale
         finest = math.isqrt(counts[-1])
@@ -98,15 +111,30 @@ class AutoGazeGazer(Gazer):
         self.clip_len = clip_len
         self.static = self.device.type == "cuda" if static is None else bool(static)
         self.on_phase = None  # GazeSession's phase-timing hook, for every session this gazer opens
+        self.stop = _check_stop(stop)
+        check(calibration is None or isinstance(calibration, Calibration),
+              "calibration must be a Calibration or None (load_gazer also takes 'auto' or a path)")
+        self.calibration = calibration
+        self.calibration_note = UNCALIBRATED
+        self.weights_file = None  # set by load_autogaze
 
     def __repr__(self) -> str:
         return f"AutoGazeGazer(source={self.source!r}, device={self.device}, grid={self.grid.describe()!r})"
 
     # ---- knobs ------------------------------------------------------------------------------
-    def _knobs(self, gazing_ratio, task_loss_requirement, num_frames: int) -> tuple[list[int], float | None, dict]:
-        """Per-frame budgets and the threshold, with the reference's rules for missing knobs."""
+    def _knobs(self, gazing_ratio, task_loss_requirement, num_frames: int,
+               stop: str | None = None) -> tuple[list[int], float | None, dict]:
+        """Per-frame budgets and the threshold that stops frames, with the reference's rules for missing knobs.
+
+        With the predicted stop and a calibration, an explicit threshold is mapped to the head's
+        (`settings["head_threshold"]`); the settings say how the threshold was read (`stop`,
+        `calibration`, `calibrated_for`).
+        """
         threshold = check_threshold(task_loss_requirement)
-        used = {"gazing_ratio": gazing_ratio, "task_loss_requirement": threshold}
+        used = {"gazing_ratio": gazing_ratio, "task_loss_requirement": threshold, **self._threshold_meaning(stop)}
+        if used["stop"] == "predicted" and self.calibration is not None and threshold is not None:
+            threshold = self.calibration.threshold_for(threshold)
+            used["head_threshold"] = threshold
         if gazing_ratio is None and threshold is None:
             # Neither knob: the checkpoint's inference defaults (the reference's config path).
             cfg = self.cfg
@@ -115,59 +143,95 @@ class AutoGazeGazer(Gazer):
                   "strategy, which the playground does not reproduce: pass gazing_ratio explicitly")
             gazing_ratio = cfg.default_gazing_ratio.draw(self.rng, "gazing ratio")
             threshold = cfg.default_task_loss_requirement.draw(self.rng, "task-loss requirement")
-            used = {"gazing_ratio": gazing_ratio, "task_loss_requirement": threshold,
-                    "defaults": f"{cfg.default_gazing_ratio.strategy} / {cfg.default_task_loss_requirement.strategy}"}
+            used.update(gazing_ratio=gazing_ratio, task_loss_requirement=threshold,
+                        defaults=f"{cfg.default_gazing_ratio.strategy} / {cfg.default_task_loss_requirement.strategy}")
+            if used["stop"] == "predicted":  # the defaults are the head's own values: never mapped
+                used.update(calibration="none (the checkpoint's default threshold, in the head's units)",
+                            calibrated_for=None)
         budgets = frame_budgets(gazing_ratio, num_frames, self.cfg.num_slots)
         return budgets, threshold, used
+
+    def _threshold_meaning(self, stop: str | None) -> dict[str, Any]:
+        """`stop`, `calibration` (one line) and `calibrated_for` (the reconstructor the threshold is the loss of)."""
+        stop = self.stop if stop is None else _check_stop(stop)
+        if stop == "measured":
+            return {"stop": stop, "calibration": "exact: measured stop (paint loss measured after each gaze)",
+                    "calibrated_for": "paint"}
+        if self.calibration is None:
+            return {"stop": stop, "calibration": self.calibration_note, "calibrated_for": None}
+        return {"stop": stop, "calibration": self.calibration.describe(),
+                "calibrated_for": self.calibration.reconstructor}
 
     # ---- gazing -----------------------------------------------------------------------------
     def gaze(self, video: Any, gazing_ratio: float | Sequence[float] | None = None,
              task_loss_requirement: float | None = None, target_scales: Sequence[int] | None = None,
-             target_patch_size: int | None = None, **kwargs) -> GazeResult:
+             target_patch_size: int | None = None, stop: str | None = None, **kwargs) -> GazeResult:
         """Gaze a clip or a batch of clips, as the reference's `AutoGaze.forward(generate_only=True)`.
 
         Args:
             video: uint8 (T,H,W,3) or (B,T,H,W,3), or a path.
             gazing_ratio: most slots per frame as a fraction of 265 (float or per-frame list).
-            task_loss_requirement: a frame stops once the predicted loss is at or below this.
-                Neither knob given: the checkpoint's defaults (ratio 0.75, threshold 0.7).
+            task_loss_requirement: a frame stops once the predicted loss is at or below this (through
+                the gazer's calibration when it has one). Neither knob given: the checkpoint's
+                defaults (ratio 0.75, threshold 0.7).
             target_scales, target_patch_size: gaze for another multi-scale grid (e.g. 64/128/224/448
                 at patch 16): frames are brought to target_scales[-1] square, cut into tiles of
                 14 patches, each tile gazed at 224, and the tile gazes merged onto the target grid
                 (ascending id order per frame, -1 + S*t padding, as the reference).
+            stop: "predicted" or "measured" for this call (None: the gazer's `stop`).
 
         Returns:
-            GazeResult (B clips, T frames); `loss` holds the predicted loss after each gaze.
+            GazeResult (B clips, T frames); `loss` holds the predicted loss after each gaze (the
+            measured paint loss with the measured stop).
         """
         from ...video import as_clips
 
         check(not kwargs, f"unknown gaze options: {sorted(kwargs)}")
         clips = as_clips(video)
         B, T = clips.shape[:2]
-        budgets, threshold, used = self._knobs(gazing_ratio, task_loss_requirement, T)
+        budgets, threshold, used = self._knobs(gazing_ratio, task_loss_requirement, T, stop)
         start = time.perf_counter()
         retarget = self._retarget_grid(target_scales, target_patch_size)
+        measured = used["stop"] == "measured" and threshold is not None
+        check(not (measured and retarget is not None),
+              "the measured stop rebuilds frames on the gazer's own grid: it does not retarget (use stop='predicted')")
         if retarget is None:
-            result = self._gaze_clips(clips, budgets, threshold)
+            result = self._gaze_clips(clips, budgets, threshold, stop=used["stop"])
         else:
             result = self._gaze_retargeted(clips, retarget, budgets, threshold)
         result.seconds["gaze"] = time.perf_counter() - start
         result.gazer = self.name
-        result.loss_kind = self.loss_kind
+        result.loss_kind = "measured" if measured else self.loss_kind
         result.settings.update(used, source=self.source, clip_len=self.clip_len, threshold_unit=self.threshold_unit)
         if retarget is not None:
             result.settings.update(target_scales=list(retarget.scales), target_patch_size=retarget.patch_size)
         return result
 
-    def _gaze_clips(self, clips: np.ndarray, budgets: list[int], threshold: float | None, **kwargs) -> GazeResult:
-        """uint8 clips (B, T, H, W, 3) on the model's own grid -> GazeResult."""
-        return _to_result(self._gaze_tensor(self.preprocess(clips), budgets, threshold), self.grid)
+    def _gaze_clips(self, clips: np.ndarray, budgets: list[int], threshold: float | None,
+                    stop: str = "predicted", **kwargs) -> GazeResult:
+        """uint8 clips (B, T, H, W, 3) on the model's own grid -> GazeResult.
+
+        With `stop="measured"` (and a threshold) frames stop on their measured paint loss; the
+        cost goes to `settings["paints"]` and `seconds["measure"]`.
+        """
+        meter = None
+        if stop == "measured" and threshold is not None:
+            meter = MeasuredStop(self.grid, clips.shape[0], threshold, self.device, self.cfg.eos_id)
+        result = _to_result(self._gaze_tensor(self.preprocess(clips), budgets, threshold, measure=meter, clips=clips),
+                            self.grid)
+        if meter is not None:
+            result.loss_kind = "measured"
+            result.settings["paints"] = meter.paints
+            result.seconds["measure"] = meter.seconds
+        return result
 
     def _gaze_tensor(self, x: torch.Tensor, budgets: list[int], threshold: float | None,
-                     pick: Callable | None = None) -> _Clips:
+                     pick: Callable | None = None, measure: MeasuredStop | None = None,
+                     clips: np.ndarray | None = None) -> _Clips:
         """Normalised clips (B, T, 3, H, W) -> per-frame gazes; each `clip_len` piece encoded at once.
 
-        `pick` replaces the greedy choice of each decode step (`GazeSession.pick`).
+        `pick` replaces the greedy choice of each decode step (`GazeSession.pick`); `measure` (with
+        the uint8 `clips`) stops frames on their measured paint loss instead of the head's.
         """
         B, T = x.shape[:2]
         K = self.cfg.num_multi_token_pred
@@ -182,19 +246,22 @@ class AutoGazeGazer(Gazer):
                                       on_phase=self.on_phase, pick=pick, static=self.static)
                 try:
                     feats = session.encode(x[:, first:first + step])
-                    frames += [session.frame(feats[:, t], budget, threshold) for t, budget in enumerate(piece)]
+                    for t, budget in enumerate(piece):
+                        frames.append(session.frame(feats[:, t], budget, threshold) if measure is None else
+                                      measure.frame(session, feats[:, t], budget, clips[:, first + t]))
                 finally:
                     session.close()
         return _Clips(frames, sum(f.steps for f in frames))
 
     def stream(self, frames: Any, gazing_ratio: float | Sequence[float] | None = None,
-               task_loss_requirement: float | None = None, **kwargs) -> Iterator[GazeResult]:
+               task_loss_requirement: float | None = None, stop: str | None = None, **kwargs) -> Iterator[GazeResult]:
         """Gaze frame by frame with the conv and KV caches; yields one `GazeResult` per frame.
 
         Args:
             frames: a clip or batch of clips (as `gaze`), or any iterable of uint8 frames
                 (H,W,3) or (B,H,W,3) (e.g. a live source; then `gazing_ratio` must be a float).
-            gazing_ratio, task_loss_requirement: as in `gaze`.
+            gazing_ratio, task_loss_requirement, stop: as in `gaze` (the measured stop's paint canvas
+                carries over from frame to frame, as the reconstructor's does).
 
         Yields:
             GazeResult with T = 1 and frame-local ids; `concat_frames` of them equals `gaze`.
@@ -203,8 +270,8 @@ class AutoGazeGazer(Gazer):
         source, total = frame_source(frames)
         check(total is not None or gazing_ratio is None or np.isscalar(gazing_ratio),
               "a live stream of frames takes a single float gazing_ratio, not a per-frame list")
-        budgets, threshold, used = self._knobs(gazing_ratio, task_loss_requirement, total or 1)
-        session = None
+        budgets, threshold, used = self._knobs(gazing_ratio, task_loss_requirement, total or 1, stop)
+        session = meter = None
         for t, frame in enumerate(source):
             start = time.perf_counter()
             x = self.preprocess(frame)[:, None]  # (B, 1, 3, h, w)
@@ -213,10 +280,19 @@ class AutoGazeGazer(Gazer):
                 if session is None or (self.clip_len and t % self.clip_len == 0):
                     session = GazeSession(self.net, x.shape[0], predict_loss=self.predict_loss, on_phase=self.on_phase)
                 check(x.shape[0] == session.batch, "every streamed frame must have the same batch size")
-                out = session.frame(session.encode(x)[:, 0], budget, threshold)
+                if used["stop"] == "measured" and threshold is not None:
+                    meter = meter or MeasuredStop(self.grid, x.shape[0], threshold, self.device, self.cfg.eos_id)
+                    spent = meter.seconds
+                    out = meter.frame(session, session.encode(x)[:, 0], budget, np.asarray(frame))
+                else:
+                    out = session.frame(session.encode(x)[:, 0], budget, threshold)
             result = _to_result(_Clips([out], out.steps), self.grid)
             result.seconds["gaze"] = time.perf_counter() - start
             result.gazer, result.loss_kind = self.name, self.loss_kind
+            if meter is not None:
+                result.loss_kind = "measured"
+                result.seconds["measure"] = meter.seconds - spent
+                result.settings["paints"] = int((out.ids != self.cfg.eos_id).sum())
             result.settings.update(used, source=self.source, frame=t, clip_len=self.clip_len,
                                    threshold_unit=self.threshold_unit)
             yield result
@@ -291,6 +367,11 @@ class AutoGazeGazer(Gazer):
 # ---- building results -----------------------------------------------------------------------
 
 
+def _check_stop(stop: str) -> str:
+    check(stop in STOPS, f"stop must be one of {', '.join(STOPS)}, got {stop!r}")
+    return stop
+
+
 def _to_result(raw: _Clips, grid: MultiScaleGrid) -> GazeResult:
     """Per-frame gazes (EOS-padded local ids) -> GazeResult with the reference's global ids."""
     S = grid.num_slots
@@ -305,6 +386,7 @@ def _to_result(raw: _Clips, grid: MultiScaleGrid) -> GazeResult:
     result = GazeResult(torch.cat(pos, 1), torch.cat(pad, 1), torch.tensor(counts), grid=grid,
                         loss=torch.cat(loss, 1), frame_loss=frame_loss, loss_kind="predicted")
     result.settings["decoder_calls"] = raw.steps
+    result.settings["decoder_steps"] = [[int(f.ids.shape[1]), int(f.steps)] for f in raw.frames]  # mllm.gazer_flops
     return result
 
 
@@ -340,7 +422,7 @@ def _merge_tiles(raw: _Clips, tile_grid: MultiScaleGrid, target: MultiScaleGrid,
     frame_loss = tiles.frame_loss.reshape(batch, n * n, T).nanmean(1)
     result = GazeResult(torch.cat(pos, 1), torch.cat(pad, 1), counts.to(torch.int64), grid=target,
                         loss=torch.cat(loss, 1), frame_loss=frame_loss, loss_kind="predicted")
-    result.settings.update(tiles=n * n, decoder_calls=raw.steps)
+    result.settings.update(tiles=n * n, decoder_calls=raw.steps, decoder_steps=tiles.settings["decoder_steps"])
     return result
 
 

@@ -17,6 +17,7 @@ import warnings
 
 import torch
 
+from ...calibration import find_calibration
 from ...checkpoints import build_on_meta, check_shapes, float32_state, header_shapes, inside, locate, read_safetensors
 from ...errors import check
 from ...jsonio import read_json
@@ -40,7 +41,8 @@ def current_hub_id(name_or_path: str) -> str:
 
 
 def load_autogaze(name_or_path: str, device: str | torch.device | None = None, config: Any = None,
-                  revision: str | None = None, cache_dir: str | Path | None = None, **kwargs) -> AutoGazeGazer:
+                  revision: str | None = None, cache_dir: str | Path | None = None, calibration: Any = "auto",
+                  **kwargs) -> AutoGazeGazer:
     """Load an AutoGaze checkpoint as a gazer.
 
     Args:
@@ -51,7 +53,11 @@ def load_autogaze(name_or_path: str, device: str | torch.device | None = None, c
             (default: the `config.json` beside the file).
         revision: hub revision (branch, tag or commit) for hub ids.
         cache_dir: hub cache folder (default: huggingface_hub's, $HF_HUB_CACHE).
-        **kwargs: passed to `AutoGazeGazer` (`bf16`, `predict_loss`, `seed`, `clip_len`).
+        calibration: how a requested threshold reaches the task-loss head (`playground.calibration`):
+            "auto" (default) uses `calibration.json` in the checkpoint folder when it names these
+            weights' SHA-256 (otherwise none, and results say why); a path to a calibration file
+            (it must name these weights); None: the threshold goes to the head as is (the reference).
+        **kwargs: passed to `AutoGazeGazer` (`bf16`, `predict_loss`, `seed`, `clip_len`, `stop`).
 
     Returns:
         An `AutoGazeGazer`.
@@ -75,8 +81,10 @@ def load_autogaze(name_or_path: str, device: str | torch.device | None = None, c
     preprocessor = read_json(inside(folder, pre_path)) if pre_path.is_file() else None
     net = build_net(AutoGazeConfig.from_dict(cfg_dict), weights)
     load_weights(net, weights)
-    gazer = AutoGazeGazer(net, preprocessor=preprocessor, device=device, source=source, **kwargs)
+    cal, note = find_calibration(calibration, folder if found.kind != "file" else None, weights)
+    gazer = AutoGazeGazer(net, preprocessor=preprocessor, device=device, source=source, calibration=cal, **kwargs)
     gazer.config_json = cfg_dict  # written back as is when a trained copy is saved
+    gazer.weights_file, gazer.calibration_note = weights, note
     return gazer
 
 
