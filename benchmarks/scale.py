@@ -82,6 +82,8 @@ def children_peak_mib() -> float:
             continue
         for pid in pids:
             try:
+                if "ffmpeg" not in Path(f"/proc/{pid}/comm").read_text():  # not yet exec'd: a copy of this process
+                    continue
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith("VmHWM:"):
                         peak = max(peak, int(line.split()[1]) / 1024)

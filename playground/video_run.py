@@ -3,7 +3,9 @@
 `run_video` is what `python -m playground gaze --tile PX` / `--frames all` and the app's tile
 option do. Frames come chunk by chunk (`video.stream_video`), each chunk's tiles are gazed in
 batches (`whole_video.VideoGazer.chunks`) and rebuilt in batches, and every output is written as
-the chunks pass, so memory holds one chunk and one batch whatever the video's length or size:
+the chunks pass, so memory holds one chunk (two while the last tiles of one wait for the next to fill
+their batch) and one batch of tile clips with its working copies, whatever the video's length, size, tile
+size, gazer and reconstructor (nothing the size of a chunk is made in float; `benchmarks/scale.py`):
 
 - `overlay.mp4`: the original frames with the gazed patches coloured by scale and the tile grid
   drawn, at most `preview_width` pixels wide;

@@ -7,8 +7,10 @@ does). Every (chunk, tile) is an independent clip, gazed `batch_size` at a time 
 `gaze`, whichever gazer it is (AutoGaze or a training-free one).
 
 - `VideoGazer.chunks(video)` is a generator of `ChunkGaze` (as SAM 2's video predictor yields
-  per-frame results): memory holds one chunk and one batch of clips, whatever the video's length.
-  The CLI, the app, `gaze-dataset` and the scale benchmark consume it.
+  per-frame results): memory holds one chunk (two while the last tiles of one wait for the next to
+  fill their batch) and one batch of clips, whatever the video's length; a chunk's tile clips are cut
+  from its frames only when a batch needs them (`TileClips`). The CLI, the app and `gaze-dataset`
+  consume it.
 - `VideoGazer.gaze(video)` joins the chunks into one `VideoGaze` (per-tile gazes over all frames,
   and the way back to frame pixels): the API's `gaze_video`.
 
