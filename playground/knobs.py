@@ -18,6 +18,9 @@ from .errors import PlaygroundError, check, finite_number
 THRESHOLD = 0.2  # default error threshold (task_loss_requirement) of the app and the CLI
 GAZING_RATIO = 0.75  # default cap on slots per frame, as a fraction of the slots
 NUM_FRAMES = 16  # default frames sampled from a video (the clip length AutoGaze was trained on)
+FPS = 0.0  # default sampling rate: 0 spreads NUM_FRAMES uniformly over the video (from the start time)
+GAZER = "greedy"  # default gazer of the app (Gaze and Ask tabs) and of the CLI's `gaze` and `ask`
+RECONSTRUCTOR = "paint"  # default reconstructor of the app and of `gaze`
 # |threshold| at most this: far above any per-frame loss (L1 in the normalised space stays below ~5).
 # Negative values are allowed because a predicted loss can be negative (AutoGaze heads with random
 # weights predict such losses, and the reference's vectors use such thresholds); for measured losses

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from playground import GazeResult
+from playground.run_card import EXPORT_FILES
 from playground.cli import main
 from playground.video import read_video
 
@@ -19,7 +20,7 @@ def test_gaze_writes_every_output(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["gaze", str(EXAMPLE_VIDEO), "--threshold", "0.2", "--frames", "8", "--out", str(out)])
     assert code == 0
-    assert sorted(p.name for p in out.iterdir()) == ["gaze.json", "metrics.csv", "overlay.mp4", "reconstruction.mp4"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(EXPORT_FILES)  # the app's Export files
     data = json.loads((out / "gaze.json").read_text())
     gaze = GazeResult.from_json(data)
     assert gaze.num_frames == 8 and gaze.gazer == "greedy"
@@ -29,7 +30,7 @@ def test_gaze_writes_every_output(tmp_path, capsys):
     assert sum(int(r["gazed"]) for r in rows) == gaze.num_gazed
     assert all(float(r["measured_loss"]) <= 0.2 + 1e-6 or int(r["gazed"]) > 0 for r in rows)
     assert read_video(out / "overlay.mp4").shape[0] == 8
-    assert read_video(out / "reconstruction.mp4").shape[1:] == (224, 224, 3)
+    assert read_video(out / "reconstruction.mp4").shape[1:] == (270, 480, 3)  # the clip's aspect, as the app's
     printed = capsys.readouterr().out
     assert "slots kept" in printed and "PSNR" in printed
 

@@ -261,3 +261,61 @@ def test_ray_without_ray_installed_says_how_to_install_it(videos, tmp_path, monk
     err = capsys.readouterr().err.strip()
     assert "pip install .[ray]" in err and "\n" not in err
     assert not (tmp_path / "out").exists()
+
+
+# ---- the app's read, and a resume with nothing to do (issue items 3 and 16) ------------------
+
+
+def test_a_row_is_what_the_app_shows_for_the_same_frames_and_settings(tmp_path):
+    """Issue 3: frames read at the app's 480 px by default, so a row's gaze is the app's for the clip's frames."""
+    from conftest import EXAMPLE_VIDEO
+    from playground.app.limits import Limits
+    from playground.app.pipeline import RunSettings, run
+    from playground.video import probe_video
+
+    out = tmp_path / "ds"
+    assert main(["gaze-dataset", str(EXAMPLE_VIDEO), "--out", str(out), "--quiet"]) == 0
+    (row,) = pq.read_table(out / "shards").to_pylist()
+    # The app at the manifest's command: the clip's 16 consecutive frames (--fps = the video's rate).
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["settings"]["max_side"] == 480 and manifest["as_gaze"]["differs"] == []
+    assert "--fps FPS --start START" in manifest["as_gaze"]["command"]
+    app = run(str(EXAMPLE_VIDEO), RunSettings(num_frames=16, fps=probe_video(EXAMPLE_VIDEO).fps), Limits())
+    assert row["read_size"] == [app.clip.read_size[1], app.clip.read_size[0]]
+    assert row["tokens_kept"] == app.gaze.num_gazed
+    assert row["gazing_pos"] == app.gaze.to_official()["gazing_pos"][0].tolist()
+    # The native size is a choice the manifest names as the difference.
+    native = tmp_path / "native"
+    assert main(["gaze-dataset", str(EXAMPLE_VIDEO), "--out", str(native), "--quiet", "--max-side", "0"]) == 0
+    assert "max_side" in json.loads((native / "manifest.json").read_text())["as_gaze"]["differs"][0]
+
+
+def test_a_resume_with_nothing_to_do_loads_no_gazer_probes_no_video_and_starts_no_engine(videos, one_process,
+                                                                                          tmp_path, monkeypatch,
+                                                                                          capsys):
+    """Issue 16: a no-op resume only counts (no gazer, no probe of a done video, no Ray), and keeps the manifest."""
+    import shutil
+
+    import playground.dataset.runner as runner
+    import playground.training.data as data
+
+    out = tmp_path / "ds"
+    shutil.copytree(one_process, out)
+    before = json.loads((out / "manifest.json").read_text())
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a no-op resume must not do this")
+
+    first = ["--gazer", "random", "--clips", "first", "--quiet"]
+    first_out = tmp_path / "first"
+    assert main(["gaze-dataset", str(videos), "--out", str(first_out), *first]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(runner, "ClipWorker", refuse)
+    monkeypatch.setattr(runner, "run_clips", refuse)
+    assert main(["gaze-dataset", str(videos), "--out", str(out), *BASE, "--ray"]) == 0  # "all": probed, not gazed
+    assert "0 clips gazed" in capsys.readouterr().out
+    monkeypatch.setattr(data, "frame_count", refuse)
+    assert main(["gaze-dataset", str(videos), "--out", str(first_out), *first]) == 0  # "first": not even probed
+    assert "0 clips gazed (0 rows, 0 shards), 3 already done" in capsys.readouterr().out
+    after = json.loads((out / "manifest.json").read_text())
+    assert after["versions"]["gazer"] == before["versions"]["gazer"] and after["counts"]["total_rows"] == 12

@@ -8,12 +8,11 @@ requests ask for it at the same moment.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Callable, Hashable, Sequence
+from typing import Any, Callable, Hashable
 
 from .. import knobs, load_gazer, load_mllm, load_reconstructor
 from ..errors import PlaygroundError
@@ -21,6 +20,7 @@ from ..gazers import MEASURING_GAZERS, applicable_options, available_gazers
 from ..hub import hub_offline
 from ..mllm import ALIASES, TINY_RANDOM_SMOLVLM2
 from ..reconstructors import TRAINING_FREE_RECONSTRUCTORS
+from ..run_card import sha256_of  # noqa: F401  (the clips' hashes: cache.sha256_of)
 from .limits import _env_number
 from .memory import nbytes
 from .model_paths import check_model_name
@@ -174,16 +174,6 @@ def get_mllm(name: str, device: str | None = None):
     check_model_name("MLLM", name, [*ALIASES, TINY_RANDOM_SMOLVLM2])
     return MODELS.get(("mllm", model_key(name), device),
                       lambda: _friendly_load("MLLM", name, lambda: load_mllm(name, device=device)))
-
-
-def sha256_of(files: Sequence[Path]) -> str:
-    """Hex sha256 over the bytes of `files`, in the order given (read in 1 MiB blocks)."""
-    digest = hashlib.sha256()
-    for file in files:
-        with open(file, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 def file_key(path: str | Path) -> tuple[str, int, int]:

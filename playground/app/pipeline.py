@@ -23,7 +23,9 @@ from ..gaze import GazeResult
 from ..gazers import TRAINING_FREE_GAZERS, available_gazers, frame_budgets
 from ..gazers.base import gaze_frames as gaze_with_callback
 from ..mllm.answer import attention_warning
+from ..mllm.random_models import RANDOM_WEIGHTS_NOTE
 from ..report import mean_psnr
+from ..run_card import source_facts
 from ..tiling import TileLayout, tile_layout
 from ..video import MAX_SIDE, READ_SIDE, DecodeLimitError, read_clip
 from ..video_run import PREVIEW_WIDTH, RunTotals, run_video
@@ -65,10 +67,10 @@ class RunSettings:
     """Every knob of one gaze run (the defaults are the app's defaults)."""
 
     num_frames: int = knobs.NUM_FRAMES  # frames sampled from the video
-    fps: float = 0.0  # sample at this rate; 0 spreads num_frames uniformly from `start` to the end
+    fps: float = knobs.FPS  # sample at this rate; 0 spreads num_frames uniformly from `start` to the end
     start: float = 0.0  # start time in seconds
-    gazer: str = "greedy"  # training-free name, AutoGaze hub id or folder
-    reconstructor: str = "paint"  # `paint`, VideoMAE_AutoGaze hub id or path
+    gazer: str = knobs.GAZER  # training-free name, AutoGaze hub id or folder
+    reconstructor: str = knobs.RECONSTRUCTOR  # `paint`, VideoMAE_AutoGaze hub id or path
     threshold: float = knobs.THRESHOLD  # task_loss_requirement; 0 turns it off (the budget alone decides)
     gazing_ratio: float = knobs.GAZING_RATIO  # cap on slots per frame as a fraction of the 265
     tile: int = 0  # tile side in px: frames read at their native size, every 16-frame chunk of every tile gazed
@@ -162,11 +164,8 @@ def _decode(path: Path, settings: RunSettings, key: tuple, limits: Limits) -> Cl
                                            max_pixels=limits.max_decode_pixels, max_frames=limits.max_frames)
     except DecodeLimitError as exc:
         raise exc.remedy(TILED_DECODE_REMEDIES if settings.tile else DECODE_REMEDIES) from None
-    if info is None:  # a .npy clip: no header
-        return Clip(frames, play_fps, key, path.name, cache.sha256_of([path]), (frames.shape[2], frames.shape[1]),
-                    play_fps, len(frames) / play_fps)
-    return Clip(frames, play_fps, key, path.name, cache.sha256_of([path]), (info.width, info.height),
-                float(info.fps), float(info.duration_s))
+    return Clip(frames, play_fps, key, path.name, cache.sha256_of([path]),
+                *source_facts((frames.shape[2], frames.shape[1]), len(frames), play_fps, info))
 
 
 def gaze_frames(gazer, frames: np.ndarray, ratio: float | None, threshold: float | None,
@@ -356,6 +355,8 @@ class AskResult:
     gazed: Any  # playground.mllm.Answer on the gazed patches
     full: Any  # playground.mllm.Answer on every patch
     note: str | None  # a caveat worth showing (e.g. the gazed attention costing more), else None
+    random_weights: bool = False  # the MLLM has random weights: its answers are noise, shown as such
+    gaze_tab: GazeResult | None = None  # the Gaze tab's gaze of the same clip and settings, when it ran
 
 
 def ask(clip: Clip, settings: RunSettings, question: str, mllm_name: str, attention: str = "block_causal",
@@ -380,4 +381,25 @@ def ask(clip: Clip, settings: RunSettings, question: str, mllm_name: str, attent
     progress(0.6, desc="answering on every patch")
     full = mllm.answer(clip.frames, question.strip(), max_new_tokens=tokens)
     notes = [getattr(mllm, "note", None), attention_warning(full, gazed)]  # e.g. random weights; costly attention
-    return AskResult(gazed, full, "; ".join(n for n in notes if n) or None)
+    return AskResult(gazed, full, "; ".join(n for n in notes if n) or None,
+                     random_weights=getattr(mllm, "note", None) == RANDOM_WEIGHTS_NOTE,
+                     gaze_tab=gazed_before(clip, settings))
+
+
+def gazed_before(clip: Clip, settings: RunSettings) -> GazeResult | None:
+    """The Gaze tab's gaze of this clip at these settings if it is cached (never computed here)."""
+    key = (clip.key, cache.model_key(settings.gazer), settings.gazing_ratio, settings.task_loss_requirement)
+    return cache.GAZES.get(key, lambda: None) if key in cache.GAZES else None
+
+
+def grid_note(gazed: Any, gaze_tab: GazeResult | None) -> str:
+    """Why the Ask tab's gazed patches need not equal the Gaze tab's slots for the same settings."""
+    kept = gazed.settings.get("kept_fraction")
+    here = (f"Here the gazer ran on the MLLM's own grid ({gazed.settings.get('grid')}) and kept "
+            f"{gazed.vision_tokens:,} patches" + ("" if kept is None else f" ({100 * kept:.1f}% of its slots)"))
+    there = ("the Gaze tab gazes on the 224 px grid (265 slots a frame)" if gaze_tab is None else
+             f"the Gaze tab kept {gaze_tab.num_gazed:,} slots on {gaze_tab.grid.describe()} "
+             f"({100 * gaze_tab.kept_fraction:.1f}%)")
+    return (f"{here}, on the same {gazed.settings.get('frames')} frames; {there}. The grids differ (canvas size, "
+            f"slots per frame; AutoGaze is run as tiles of 224 px on a larger grid), so the same ratio and threshold "
+            f"keep different counts.")

@@ -20,11 +20,11 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .. import viz
-from ..video import resize_frames, write_video
+from .. import run_card, viz
+from ..video import write_video
 from ..geometry import DEFAULT_GRID
 from .export import EXPORT_FILES, TILED_EXPORT_FILES, write_run_card, write_tables
-from ..mllm.answer import FLOP_ROWS, TIME_ROWS
+from ..mllm.answer import FLOP_LABELS, FLOP_ROWS, TIME_ROWS, gazer_flops_source
 from ..report import psnr_text
 from ..errors import PlaygroundError
 from . import cache, pipeline
@@ -99,9 +99,7 @@ def view_frames(run: Run) -> ViewFrames:
 
 def rebuilt_frames(run: Run) -> np.ndarray:
     """The reconstruction (square canvas) resized back to the frames' aspect: (T, H, W, 3) uint8."""
-    rec = run.reconstruction.frames[0].numpy()
-    H, W = run.clip.frames.shape[1:3]
-    return resize_frames(rec, (H, W))
+    return run_card.rebuilt_frames(run.clip.frames, run.reconstruction)
 
 
 def render_run(run: Run, folder: Path, card: dict[str, Any]) -> RunView:
@@ -237,7 +235,8 @@ def comparison_figures(rows: Sequence[dict], results: dict[str, tuple[Any, Any]]
 
 
 def answer_rows(full, gazed) -> list[list[Any]]:
-    """Rows of the gazed-vs-full table: tokens, GFLOPs per stage, seconds per stage."""
+    """Rows of the gazed-vs-full table: tokens, GFLOPs per stage (the attention as a sub-row of the encoder,
+    the gazer's in the total), how the gazer's FLOPs were counted, seconds per stage."""
     def gflops(answer, stage):
         value = answer.best_flops(stage)
         return None if value is None else round(value / 1e9, 3)
@@ -250,7 +249,8 @@ def answer_rows(full, gazed) -> list[list[Any]]:
             ["LLM vision tokens", gazed.llm_vision_tokens, full.llm_vision_tokens],
             ["LLM prompt tokens", gazed.llm_prompt_tokens, full.llm_prompt_tokens],
             ["new tokens", gazed.new_tokens, full.new_tokens]]
-    rows += [[f"GFLOPs {stage}", gflops(gazed, stage), gflops(full, stage)] for stage in (*FLOP_ROWS, "total")]
+    rows += [[FLOP_LABELS[stage], gflops(gazed, stage), gflops(full, stage)] for stage in (*FLOP_ROWS, "total")]
+    rows += [["gazer FLOPs source", gazer_flops_source(gazed), gazer_flops_source(full)]]
     rows += [[f"seconds {stage}", sec(gazed, stage), sec(full, stage)] for stage in (*TIME_ROWS, "total")]
     return rows
 

@@ -4,6 +4,7 @@ made before any work, and the video-reading options with the read they drive."""
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -12,7 +13,8 @@ import numpy as np
 
 from .. import knobs
 from ..errors import PlaygroundError, check
-from ..video import MAX_FRAME_PIXELS, READ_SIDE, DecodeLimitError, FrameStream, read_clip, stream_video
+from ..video import (MAX_FRAME_PIXELS, READ_SIDE, DecodeLimitError, FrameStream, VideoInfo, read_clip,
+                     stream_video)
 from ..whole_video import CHUNK_LEN
 
 
@@ -58,6 +60,24 @@ def check_out_folder(text: str, flag: str = "--out") -> Path:
     return out
 
 
+def note_links(links: list[Path]) -> None:
+    """Say on stderr how many links to videos a folder search left out, and why (`training.data.links_note`)."""
+    from ..training.data import links_note
+
+    if links:
+        print(f"note: {links_note(links)}", file=sys.stderr)
+
+
+def find_videos_noted(sources: list[str]) -> list[Path]:
+    """`training.data.find_videos`, saying on stderr which links it left out."""
+    from ..training.data import find_videos
+
+    links: list[Path] = []
+    videos = find_videos(sources, links)
+    note_links(links)
+    return videos
+
+
 def check_out_file(text: str, flag: str) -> Path:
     """An output file, checked before any work: not a folder, and its folder writable."""
     check(str(text).strip() != "", f"{flag} is empty; give an output file")
@@ -97,8 +117,9 @@ def add_video_arguments(parser: argparse.ArgumentParser, frames: int = 16, strea
                                  "(or every 1/fps s), read and gazed chunk by chunk")
     else:
         parser.add_argument("--frames", type=positive_int, default=frames, help=f"frames to sample (default {frames})")
-    parser.add_argument("--fps", type=knob(knobs.fps, "--fps"), default=None,
-                        help="sample at this frame rate instead of spreading --frames uniformly")
+    parser.add_argument("--fps", type=knob(knobs.fps, "--fps", True), default=knobs.FPS,
+                        help="sample at this frame rate instead of spreading --frames uniformly; 0 = spread the "
+                             f"frames uniformly, as the app's box (default {knobs.FPS:g})")
     parser.add_argument("--start", type=float, default=0.0, help="start time in seconds (default 0)")
     tiled = "; with --tile, the native size" if streamed else ""
     parser.add_argument("--max-side", type=read_side, default=None if streamed else READ_SIDE, metavar="PX",
@@ -119,26 +140,39 @@ def add_video_arguments(parser: argparse.ArgumentParser, frames: int = 16, strea
 def read_frames(args: argparse.Namespace) -> tuple[np.ndarray, float]:
     """The frames the user asked for, uint8 (T,H,W,3), read at --max-side within the limits, and the
     frame rate to play them at."""
-    max_side = READ_SIDE if args.max_side is None else args.max_side
+    return read_frames_and_header(args)[:2]
+
+
+def read_side_of(args: argparse.Namespace) -> int | None:
+    """The long side the video is read at: --max-side, else READ_SIDE (None: the native size, as tiles read)."""
+    if args.max_side is not None:
+        return args.max_side or None
+    return None if getattr(args, "tile", None) is not None else READ_SIDE
+
+
+def read_frames_and_header(args: argparse.Namespace) -> tuple[np.ndarray, float, VideoInfo | None]:
+    """`read_frames`, and the video's header (None for a .npy clip)."""
+    max_side = read_side_of(args)
     try:
-        frames, play_fps, _ = read_clip(args.video, num_frames=args.frames, fps=args.fps, start=args.start,
-                                        max_side=max_side or None, max_frames=args.max_frames or None,
+        frames, play_fps, info = read_clip(args.video, num_frames=args.frames, fps=args.fps or None, start=args.start,
+                                           max_side=max_side, max_frames=args.max_frames or None,
                                         max_pixels=args.max_pixels or None,
                                         max_frame_pixels=args.max_frame_pixels or None)
     except DecodeLimitError as exc:
         raise exc.remedy({"max_frame_pixels": "downscale the video first, or raise --max-frame-pixels (0 = no limit)",
                           "max_frames": "lower --frames, or raise --max-frames (0 = no limit)",
                           "max_pixels": "lower --frames or --max-side, or raise --max-pixels (0 = no limit)"}) from None
-    return frames, play_fps
+    return frames, play_fps, info
 
 
 def stream_frames(args: argparse.Namespace, tiled: bool) -> FrameStream:
     """The frames the user asked for, read chunk by chunk (`--frames all` or `--tile`): at the native size
     when tiling unless --max-side says otherwise, else at the read size of `read_frames`."""
-    max_side = (None if tiled else READ_SIDE) if args.max_side is None else (args.max_side or None)
+    max_side = read_side_of(args)
     every = args.frames == "all"
     try:
-        return stream_video(args.video, chunk_len=CHUNK_LEN, num_frames=None if every else args.frames, fps=args.fps,
+        return stream_video(args.video, chunk_len=CHUNK_LEN, num_frames=None if every else args.frames,
+                            fps=args.fps or None,
                             start=args.start, max_side=max_side, sampling="first" if every else "uniform",
                             max_frame_pixels=args.max_frame_pixels or None)
     except DecodeLimitError as exc:

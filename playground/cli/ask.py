@@ -14,36 +14,35 @@ from .. import knobs
 from ..errors import check
 from ..jsonio import write_json
 from ..mllm import DEFAULT_MLLM, load_mllm
-from ..mllm.answer import MAX_ANSWER_TOKENS, attention_warning, comparison_table
+from ..mllm.answer import MAX_ANSWER_TOKENS, attention_warning, comparison_table, display_text
 from ..mllm.gazed_vit import ATTENTION_MODES
 from ..mllm.nvila import NvilaMLLM
+from ..mllm.random_models import RANDOM_WEIGHTS_NOTE
 from ..video import NO_LIMITS, input_limits
 from .args import add_video_arguments, check_out_file, knob, read_frames, whole_number
 
-DEFAULT_FRAMES = 8
-DEFAULT_RATIO = 0.1  # used when neither --gazing-ratio nor --threshold is given
-
 
 def add_parser(subparsers) -> None:
-    """Register the `ask` subcommand on the main CLI's subparsers."""
-    p = subparsers.add_parser("ask", help="answer a question about a video on all tokens and on gazed tokens",
-                              description="Ask a video MLLM a question twice, on every patch and on the gazed "
-                                          "patches, and compare answers, tokens, FLOPs and latency.")
-    add_video_arguments(p, frames=DEFAULT_FRAMES)  # fewer than gaze's 16: two answers per run
+    """Register the `ask` subcommand on the main CLI's subparsers (defaults: the app's, whose Ask tab uses the
+    Gaze tab's frames, gazer, threshold and ratio, all from `playground.knobs`)."""
+    p = subparsers.add_parser("ask", description="Ask a video MLLM a question twice, on every patch and on the "
+                                                 "gazed patches, and compare answers, tokens, FLOPs and latency.")
+    add_video_arguments(p, frames=knobs.NUM_FRAMES)
     p.add_argument("question", help="the question, quoted")
     p.add_argument("--mllm", default=DEFAULT_MLLM,
                    help="smolvlm2-256m (default) | smolvlm2-500m | smolvlm2-2.2b | llava-onevision-0.5b | "
                         "llava-onevision-7b | nvila | a hub id | a local folder | tiny-random-smolvlm2 (built in, "
                         "offline; random weights: shows the mechanics and costs, not answers)")
-    p.add_argument("--gazer", default="framediff",
-                   help="framediff (default, fast) | greedy (slow on a CPU at the model's grid) | random | "
-                        "full | an AutoGaze hub id or folder")
-    p.add_argument("--threshold", type=float, default=None,
-                   help="error threshold (task_loss_requirement): a frame stops once its loss is at or below it")
-    p.add_argument("--gazing-ratio", "--max-gazing-ratio", dest="gazing_ratio", type=knob(knobs.gazing_ratio, "--gazing-ratio"),
-                   default=None,
-                   help=f"cap on gazed slots per frame, as a fraction of the model's gaze grid "
-                        f"(default {DEFAULT_RATIO} when no --threshold is given)")
+    p.add_argument("--gazer", default=knobs.GAZER,
+                   help=f"greedy | framediff (fast) | random | full | an AutoGaze hub id or folder (default "
+                        f"{knobs.GAZER}, as the app; greedy is slow on a CPU at the model's grid)")
+    p.add_argument("--threshold", type=knob(knobs.threshold, "--threshold"), default=knobs.THRESHOLD,
+                   help="error threshold (task_loss_requirement): a frame stops once its loss is at or below it; "
+                        f"0 = off (default {knobs.THRESHOLD:g}, as in the app)")
+    p.add_argument("--gazing-ratio", "--max-gazing-ratio", dest="gazing_ratio",
+                   type=knob(knobs.gazing_ratio, "--gazing-ratio"), default=knobs.GAZING_RATIO,
+                   help="cap on gazed slots per frame, as a fraction of the model's gaze grid "
+                        f"(default {knobs.GAZING_RATIO:g}, as in the app)")
     p.add_argument("--attention", choices=ATTENTION_MODES, default="block_causal",
                    help="gazed encoder attention across frames (default block_causal)")
     p.add_argument("--single-scale", action="store_true", help="gaze on the finest scale only (ablation)")
@@ -79,21 +78,21 @@ def run(args: argparse.Namespace) -> int:
     _say(f"answering on all tokens ({len(frames)} frames) ...")
     with input_limits(**NO_LIMITS):  # the frames were read within the CLI's own limits (--max-frames, --max-pixels)
         full = mllm.answer(frames, args.question, **common)
-        ratio = args.gazing_ratio
-        if ratio is None and args.threshold is None:
-            ratio = DEFAULT_RATIO
-        _say(f"gazing with {args.gazer} (ratio cap {ratio}, threshold {args.threshold}) and answering on the gazed "
+        ratio, threshold = args.gazing_ratio, knobs.threshold_or_off(args.threshold)
+        _say(f"gazing with {args.gazer} (ratio cap {ratio}, threshold {threshold}) and answering on the gazed "
              "tokens ...")
         gazed = mllm.answer(frames, args.question, gazer=args.gazer, gazing_ratio=ratio,
-                            task_loss_requirement=args.threshold, attention=args.attention,
+                            task_loss_requirement=threshold, attention=args.attention,
                             single_scale=args.single_scale, **common)
     grid = mllm.single_scale_grid if args.single_scale else mllm.grid
     print(f"model     {mllm.name}  ({len(frames)} frames; gaze grid {grid.describe()})")
     if mllm.note:
         print(f"note      {mllm.note}")
     print(f"question  {args.question}")
-    print(f"full      {full.text!r}")
-    print(f"gazed     {gazed.text!r}  ({args.gazer}, kept {100 * gazed.settings['kept_fraction']:.1f}% of slots)")
+    noise = mllm.note == RANDOM_WEIGHTS_NOTE  # random weights' answers are labelled, odd characters escaped
+    print(f"full      {display_text(full.text, noise)}")
+    print(f"gazed     {display_text(gazed.text, noise)}  ({args.gazer}, kept "
+          f"{100 * gazed.settings['kept_fraction']:.1f}% of slots)")
     print()
     print(comparison_table([full, gazed]))
     note = attention_warning(full, gazed)

@@ -13,7 +13,7 @@ from .args import check_out_file
 def add_parser(subparsers) -> None:
     """Register `convert-videomae SRC DST [--dtype D]` on the main CLI's subparsers."""
     parser = subparsers.add_parser(
-        "convert-videomae", help="convert videomae.pt to .safetensors (safe to load, no pickle)",
+        "convert-videomae",
         description="Read a VideoMAE_AutoGaze videomae.pt with torch.load(weights_only=True) and write the same "
                     "tensors as .safetensors.")
     parser.add_argument("src", help="videomae.pt (a torch.save state dict)")

@@ -17,7 +17,7 @@ from ..staging import interrupt_on_signals
 from ..training.data import SIZE
 from ..training.make_labels import LABEL_GAZING_RATIO, LABEL_THRESHOLD
 from ..video import READ_SIDE
-from .args import read_side, check_out_folder, knob, whole_number
+from .args import note_links, read_side, check_out_folder, knob, whole_number
 from .labels import add_clip_arguments
 
 SHOWN_ERRORS = 10  # errors printed on stderr; the rest are in errors.jsonl
@@ -26,7 +26,7 @@ SHOWN_ERRORS = 10  # errors printed on stderr; the rest are in errors.jsonl
 def add_parser(subparsers) -> None:
     """Register the `gaze-dataset` subcommand on the main CLI's subparsers."""
     p = subparsers.add_parser(
-        "gaze-dataset", help="gaze every clip of many videos into Parquet shards (resumable; local pool or Ray)",
+        "gaze-dataset",
         description="Gaze each video's clips (tile by tile with --tile) and write one Parquet row per clip and "
                     "tile into --out/shards, with manifest.json and errors.jsonl. Clips already in --out are "
                     "skipped, so the same command resumes an interrupted run.")
@@ -45,15 +45,15 @@ def add_parser(subparsers) -> None:
                    help=f"a frame stops once its loss is at or below this; 0 = off (default {knobs.THRESHOLD:g}; "
                         f"{LABEL_THRESHOLD:g} with --labels)")
     p.add_argument("--tile", type=whole_number(16, 8192), default=None, metavar="PX",
-                   help="cut each frame into square tiles of PX read pixels, one row each (default: the whole "
-                        "frame is one tile, squashed by the gazer)")
+                   help="cut each frame (read at the native size unless --max-side) into square tiles of PX read "
+                        "pixels, one row each (default: the whole frame is one tile, squashed by the gazer)")
     add_clip_arguments(p)
     p.add_argument("--size", type=whole_number(16, 4096), default=None, metavar="PX",
                    help=f"squash frames to PX square before gazing (default: off; {SIZE} with --labels, as training "
                         "reads clips)")
     p.add_argument("--max-side", type=read_side, default=None, metavar="PX",
-                   help=f"decode frames to a long side of at most PX; 0 = native size (default: native; {READ_SIDE} "
-                        "when frames are squashed with --size or --labels, as training reads them)")
+                   help=f"decode frames to a long side of at most PX; 0 = native size (default {READ_SIDE}, as the "
+                        "app, `gaze` and the API read whole frames; with --tile, the native size, as they tile)")
     p.add_argument("--labels", action="store_true",
                    help="also write the official gazing_labels.json in --out (needs a loss-measuring gazer: greedy "
                         "or oracle; whole frames)")
@@ -77,7 +77,8 @@ def settings_of(args: argparse.Namespace) -> ClipSettings:
     ratio = args.ratio if args.ratio is not None else (LABEL_GAZING_RATIO if args.labels else knobs.GAZING_RATIO)
     threshold = args.threshold if args.threshold is not None else (LABEL_THRESHOLD if args.labels else knobs.THRESHOLD)
     size = args.size if args.size is not None else (SIZE if args.labels else None)
-    max_side = args.max_side if args.max_side is not None else (READ_SIDE if size else 0)
+    # The app's read: READ_SIDE for whole frames (and squashed ones), the native size with tiles.
+    max_side = args.max_side if args.max_side is not None else (READ_SIDE if size or args.tile is None else 0)
     return ClipSettings(gazer=args.gazer, gazing_ratio=ratio, threshold=knobs.threshold_or_off(threshold),
                         clip_len=args.clip_len, tile=args.tile, size=size, max_side=max_side or None,
                         batch_size=args.batch_size, reconstructor=args.reconstructor, measured=args.labels,
@@ -88,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
     """Run the `gaze-dataset` subcommand; returns the exit status."""
     out = check_out_folder(args.out)
     settings = settings_of(args)
-    videos = find_inputs(args.inputs)
+    links: list = []
+    videos = find_inputs(args.inputs, links)
+    note_links(links)
     # SIGTERM stops the run as Ctrl-C does, so the clips gazed so far are written as a last shard.
     with tqdm(total=None, desc="gazing", unit="clip", disable=args.quiet, file=sys.stderr) as bar, \
             interrupt_on_signals():

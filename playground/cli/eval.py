@@ -32,7 +32,7 @@ SHOWN_ERRORS = 10  # unanswered questions printed on stderr; all are in report.m
 def add_parser(subparsers) -> None:
     """Register the `eval` subcommand on the main CLI's subparsers."""
     p = subparsers.add_parser(
-        "eval", help="accuracy, flips, tokens, FLOPs and seconds of a gazed MLLM vs full over a question set",
+        "eval",
         description="Answer every question of a multiple-choice set (HLVid, Video-MME or MVBench rows in JSONL, "
                     "JSON, CSV or Parquet) on all tokens and on gazed tokens of the same frames, and report "
                     "accuracy with 95%% intervals, the paired flips with McNemar's exact test, and tokens, FLOPs "

@@ -6,23 +6,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from .. import knobs, load_gazer, load_reconstructor
 from ..errors import check
-from ..training.data import CLIP_CHOICES, CLIP_LEN, SIZE, find_videos, list_clips
+from ..training.data import CLIP_CHOICES, CLIP_LEN, SIZE, list_clips
 from ..training.evaluate import EVAL_RATIO, EVAL_THRESHOLD, evaluate_gazer, summary, table, write_evaluation
-from .args import check_out_folder, knob, whole_number
+from .args import find_videos_noted, check_out_folder, knob, whole_number
+
+RUNS = "runs"  # the folder (in the current one) that outputs go to unless --out says otherwise
 
 
 def add_parser(subparsers) -> None:
     """Register the `evaluate-gazer` subcommand on the main CLI's subparsers."""
-    p = subparsers.add_parser("evaluate-gazer", help="a gazer against random, framediff and greedy at an equal budget",
-                              description="Score a gazer on 16-frame clips against random, framediff and greedy at "
-                                          "the same gazing ratio, and (AutoGaze) its predicted against its measured "
-                                          "loss at a threshold. Prints a table; saves evaluation.json/.csv/.html.")
+    p = subparsers.add_parser(
+        "evaluate-gazer",
+        description="Score a gazer on 16-frame clips against random, framediff and greedy at "
+                    "the same gazing ratio, and (AutoGaze) its predicted against its measured "
+                    "loss at a threshold. Prints a table; saves evaluation.json/.csv/.html.")
     p.add_argument("gazer", help="an AutoGaze checkpoint folder, a run's checkpoint, a hub id or a gazer name")
     p.add_argument("--videos", nargs="+", required=True, help="video files or folders (clips it was not trained on)")
     p.add_argument("--ratio", type=knob(knobs.gazing_ratio, "--ratio"), default=EVAL_RATIO,
@@ -34,15 +39,26 @@ def add_parser(subparsers) -> None:
     p.add_argument("--clip-len", type=whole_number(1, 1024), default=CLIP_LEN, help=f"frames per clip (default {CLIP_LEN})")
     p.add_argument("--size", type=whole_number(16, 4096), default=SIZE, help=f"frame side in px (default {SIZE})")
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: $PLAYGROUND_DEVICE, else auto)")
-    p.add_argument("--out", default="evaluation", help="output folder (default ./evaluation)")
+    p.add_argument("--out", default=None,
+                   help=f"output folder (default {RUNS}/evaluate-gazer/NAME, NAME from the gazer: the checkpoint's "
+                        "last two path parts, or its name; printed before any work)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
+def default_out(gazer: str) -> Path:
+    """Where an evaluation goes without --out: RUNS/evaluate-gazer/NAME, NAME from the gazer's path or name."""
+    path = Path(gazer).expanduser()
+    parts = [p for p in (path.parts[-2:] if path.exists() else [gazer]) if p not in ("/", ".", "..")]
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", "-".join(parts)).strip("-.") or "gazer"
+    return Path(RUNS) / "evaluate-gazer" / name
+
+
 def run(args: argparse.Namespace) -> int:
     """Run `evaluate-gazer`; returns the exit status."""
-    out = check_out_folder(args.out)
-    clips, errors = list_clips(find_videos(args.videos), args.clips, args.clip_len)
+    out = check_out_folder(args.out or str(default_out(args.gazer)))
+    print(f"writing the evaluation to {out}", file=sys.stderr)
+    clips, errors = list_clips(find_videos_noted(args.videos), args.clips, args.clip_len)
     for e in errors:
         print(f"skipped {e['video']}: {e['error']}", file=sys.stderr)
     check(len(clips) > 0, "no clip to evaluate on")

@@ -16,6 +16,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -23,7 +24,10 @@ from tqdm.auto import tqdm
 from .. import knobs, load_gazer, load_reconstructor
 from ..gazers import applicable_options
 from ..gazers.base import gaze_frames
+from .. import report
 from ..report import psnr_text, write_gaze_json, write_metrics_csv
+from ..run_card import (EXPORT_FILES, TILED_EXPORT_FILES, card_head, rebuilt_frames, sha256_of, source_facts,
+                        video_record, write_masks_npz, write_run_card)
 from ..staging import staging_folder
 from ..video import write_video
 from ..viz import overlay_frames
@@ -31,18 +35,18 @@ from ..tiling import tile_layout
 from ..video import MAX_SIDE, NO_LIMITS, input_limits
 from ..video_run import PREVIEW_WIDTH, preview_size, run_video
 from ..whole_video import BATCH_SIZE, clip_count
-from .args import add_video_arguments, check_out_folder, knob, read_frames, stream_frames, whole_number
+from .args import (add_video_arguments, check_out_folder, knob, read_frames_and_header, read_side_of, stream_frames,
+                   whole_number)
 
 
 def add_parser(subparsers) -> None:
     """Register the `gaze` subcommand on the main CLI's subparsers."""
-    p = subparsers.add_parser("gaze", help="gaze a video, rebuild it, write overlay/reconstruction/metrics",
-                              description="Gaze a video and rebuild it from the gazed patches.")
+    p = subparsers.add_parser("gaze", description="Gaze a video and rebuild it from the gazed patches.")
     add_video_arguments(p, streamed=True)
-    p.add_argument("--gazer", default="greedy",
-                   help="greedy | framediff | random | full | an AutoGaze hub id or folder (default greedy)")
-    p.add_argument("--reconstructor", default="paint",
-                   help="paint | a VideoMAE_AutoGaze checkpoint or hub id (default paint)")
+    p.add_argument("--gazer", default=knobs.GAZER,
+                   help=f"greedy | framediff | random | full | an AutoGaze hub id or folder (default {knobs.GAZER})")
+    p.add_argument("--reconstructor", default=knobs.RECONSTRUCTOR,
+                   help=f"paint | a VideoMAE_AutoGaze checkpoint or hub id (default {knobs.RECONSTRUCTOR})")
     p.add_argument("--threshold", type=knob(knobs.threshold, "--threshold"), default=knobs.THRESHOLD,
                    help="error threshold (task_loss_requirement): a frame stops once its loss is at or below it; "
                         f"0 = off (default {knobs.THRESHOLD:g}, as in the app)")
@@ -74,12 +78,42 @@ def gaze_with_progress(gazer, frames: np.ndarray, ratio, threshold, show: bool):
         return gaze_frames(gazer, frames, ratio, threshold, on_frame=lambda done, total: bar.update(1))
 
 
-def write_outputs(tmp: Path, frames: np.ndarray, fps: float, gaze, rec) -> None:
-    """gaze.json, metrics.csv, overlay.mp4 and reconstruction.mp4 into `tmp` (numbers from `playground.report`)."""
+def write_outputs(tmp: Path, frames: np.ndarray, fps: float, gaze, rec, card: dict[str, Any]) -> None:
+    """The app's downloads (`EXPORT_FILES`) into `tmp`: gaze.json, masks.npz, metrics.csv and run_card.json
+    (numbers from `playground.report`, card and masks from `playground.run_card`), the overlay and the
+    reconstruction at the clip's aspect ratio."""
     write_gaze_json(gaze, rec, tmp / "gaze.json", read_size=(frames.shape[2], frames.shape[1]))
+    write_masks_npz(gaze, tmp / "masks.npz")
     write_metrics_csv(gaze, rec, tmp / "metrics.csv")
-    write_video(tmp / "overlay.mp4", overlay_frames(frames, gaze), fps=fps)
-    write_video(tmp / "reconstruction.mp4", rec.frames[0].numpy(), fps=fps)
+    write_run_card(card, tmp / "run_card.json")
+    with tqdm(total=2, desc="writing videos", unit="video", disable=not show_progress(len(frames)),
+              file=sys.stderr) as bar:
+        write_video(tmp / "overlay.mp4", overlay_frames(frames, gaze), fps=fps)
+        bar.update(1)
+        write_video(tmp / "reconstruction.mp4", rebuilt_frames(frames, rec), fps=fps)
+        bar.update(1)
+
+
+def show_progress(frames: int) -> bool:
+    """Progress bars on stderr for long runs or a terminal."""
+    return frames > 16 or sys.stderr.isatty()
+
+
+def card_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The run card's settings: the app's `RunSettings` fields (same names, same values for the same run),
+    then what only the CLI sets."""
+    return {"num_frames": args.frames, "fps": float(args.fps), "start": float(args.start), "gazer": args.gazer,
+            "reconstructor": args.reconstructor, "threshold": args.threshold, "gazing_ratio": args.gazing_ratio,
+            "tile": args.tile or 0,
+            "cli": {"clip_len": args.clip_len, "max_side": read_side_of(args), "batch_size": args.batch_size,
+                    "preview_width": args.preview_width, "command": " ".join(["python -m playground", *sys.argv[1:]])}}
+
+
+def cli_card(args, gazer, reconstructor, video: dict[str, Any], results: dict[str, Any],
+             seconds: dict[str, float]) -> dict[str, Any]:
+    """The run card, as the app writes it (`run_card.card_head`, then results and seconds)."""
+    return {**card_head(gazer, reconstructor, (args.gazer, args.reconstructor), video, card_settings(args)),
+            "results": results, "seconds": {k: round(v, 4) for k, v in seconds.items()}}
 
 
 def publish(tmp: Path, out: Path) -> None:
@@ -95,16 +129,20 @@ def run(args: argparse.Namespace) -> int:
         return run_streamed(args)
     out = check_out_folder(args.out)
     started = time.perf_counter()
-    frames, fps = read_frames(args)
+    frames, fps, info = read_frames_and_header(args)
+    size = (frames.shape[2], frames.shape[1])
+    video = video_record(Path(args.video).name, sha256_of([Path(args.video)]),
+                         source_facts(size, len(frames), fps, info), len(frames), size, fps)
     gazer = load_gazer(args.gazer, device=args.device, **applicable_options(args.gazer, clip_len=args.clip_len))
     reconstructor = load_reconstructor(args.reconstructor, device=args.device)
     with input_limits(**NO_LIMITS):  # the frames were read within the CLI's own limits (--max-frames, --max-pixels)
         gaze = gaze_with_progress(gazer, frames, args.gazing_ratio, knobs.threshold_or_off(args.threshold),
-                                  show=len(frames) > 16 or sys.stderr.isatty())
+                                  show=show_progress(len(frames)))
         rec = reconstructor.reconstruct(frames, gaze)
+    card = cli_card(args, gazer, reconstructor, video, report.totals(gaze, rec), {**gaze.seconds, **rec.seconds})
     out.parent.mkdir(parents=True, exist_ok=True)
     with staging_folder(out.parent) as tmp:  # also removes stale ones that killed runs left there
-        write_outputs(tmp, frames, fps, gaze, rec)
+        write_outputs(tmp, frames, fps, gaze, rec, card)
         publish(tmp, out)
     print(summary_text(args, frames, gaze, rec, time.perf_counter() - started, out))
     return 0
@@ -122,16 +160,44 @@ def run_streamed(args: argparse.Namespace) -> int:
     source = {"video": str(args.video), "frames": stream.num_frames, "first_frame": int(stream.indices[0]),
               "fps": stream.play_fps}
     out.parent.mkdir(parents=True, exist_ok=True)
-    with staging_folder(out.parent) as tmp, tqdm(total=total_clips, desc="gazing", unit="clip", file=sys.stderr,
-                                                 disable=not (total_clips > 1 or sys.stderr.isatty())) as bar:
-        totals = run_video(stream.chunks, gazer, reconstructor, tmp, fps=stream.play_fps, tile=args.tile,
+    hidden = not (total_clips > 1 or sys.stderr.isatty())
+    with staging_folder(out.parent) as tmp, \
+            tqdm(total=total_clips, desc="gazing", unit="clip", file=sys.stderr, disable=hidden) as bar, \
+            tqdm(total=total_clips, desc="rebuilding, drawing, writing", unit="clip", file=sys.stderr,
+                 disable=hidden) as written:
+        counted = CountedReconstructor(reconstructor, lambda clips: written.update(clips))
+        totals = run_video(stream.chunks, gazer, counted, tmp, fps=stream.play_fps, tile=args.tile,
                            batch_size=args.batch_size, gazing_ratio=args.gazing_ratio,
                            task_loss_requirement=knobs.threshold_or_off(args.threshold),
                            preview_width=args.preview_width or None, total_frames=stream.num_frames, source=source,
                            progress=lambda done, total: bar.update(done - bar.n))
+        totals_json = totals.to_json()
+        size = (stream.width, stream.height)
+        video = video_record(Path(args.video).name, sha256_of([Path(args.video)]),
+                             source_facts(size, stream.num_frames, stream.play_fps, stream.info), stream.num_frames,
+                             size, stream.play_fps)
+        write_run_card(cli_card(args, gazer, reconstructor, video,
+                                {k: v for k, v in totals_json.items() if k != "seconds"}, totals_json["seconds"]),
+                       tmp / "run_card.json")
         publish(tmp, out)
     print(streamed_summary(args, stream, layout, gazer, reconstructor, totals, time.perf_counter() - started, out))
     return 0
+
+
+class CountedReconstructor:
+    """A reconstructor that reports how many clips each `reconstruct` call rebuilt (a progress bar for the
+    rebuild, which runs chunk by chunk after the gazing); everything else is the wrapped one's."""
+
+    def __init__(self, inner, on_rebuilt: Callable[[int], Any]):
+        self._inner, self._on_rebuilt = inner, on_rebuilt
+
+    def reconstruct(self, frames, gaze, *args, **kwargs):
+        rec = self._inner.reconstruct(frames, gaze, *args, **kwargs)
+        self._on_rebuilt(int(rec.frames.shape[0]))
+        return rec
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
 
 
 def streamed_summary(args, stream, layout, gazer, reconstructor, totals, seconds: float, out: Path) -> str:
@@ -149,7 +215,7 @@ def streamed_summary(args, stream, layout, gazer, reconstructor, totals, seconds
         f"reconstructor  {reconstructor.name}  loss {t['reconstruction_loss']:.4f}  PSNR {psnr} (mean over tiles)",
         f"time           decode {s['decode']:.2f} s, gaze {s['gaze']:.2f} s, reconstruct {s['reconstruct']:.2f} s, "
         f"draw+write {s['write']:.2f} s, total {seconds:.2f} s",
-        f"outputs        {out}/gaze.json metrics.csv overlay.mp4 reconstruction.mp4 (videos at {w}x{h})",
+        f"outputs        {out}/" + " ".join(TILED_EXPORT_FILES) + f" (videos at {w}x{h})",
     ])
 
 
@@ -169,6 +235,6 @@ def summary_text(args, frames: np.ndarray, gaze, rec, seconds: float, out: Path)
         f"SSIM {float(rec.ssim.mean()):.3f}",
         f"time           gaze {gaze.seconds.get('gaze', 0):.3f} s, reconstruct "
         f"{rec.seconds.get('reconstruct', 0):.3f} s, total {seconds:.2f} s",
-        f"outputs        {out}/gaze.json overlay.mp4 reconstruction.mp4 metrics.csv",
+        f"outputs        {out}/" + " ".join(EXPORT_FILES),
     ]
     return "\n".join(lines)

@@ -11,16 +11,16 @@ from tqdm.auto import tqdm
 
 from .. import knobs
 from ..errors import PlaygroundError
-from ..training.data import CLIP_CHOICES, CLIP_LEN, SIZE, find_videos, list_clips
+from ..training.data import CLIP_CHOICES, CLIP_LEN, SIZE, list_clips
 from ..jsonio import write_json
 from ..training.make_labels import LABEL_GAZING_RATIO, LABEL_THRESHOLD, LabelSettings, summarize, write_labels
-from .args import check_out_file, knob, whole_number
+from .args import find_videos_noted, check_out_file, knob, whole_number
 
 
 def add_parser(subparsers) -> None:
     """Register the `labels` subcommand on the main CLI's subparsers."""
     p = subparsers.add_parser(
-        "labels", help="write gazing labels (the official gazing_labels.json) for NTP training",
+        "labels",
         description="Gaze every 16-frame clip of the videos with a gazer that measures its loss after each gaze "
                     "(greedy with paint on a CPU, oracle with a VideoMAE checkpoint on a GPU) and write the "
                     "official labels format. Keys already in --out are skipped; the file is rewritten atomically.")
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     out = check_out_file(args.out, "--out")
     settings = LabelSettings(args.gazer, args.reconstructor, args.gazing_ratio, knobs.threshold_or_off(args.threshold),
                              args.size, args.clip_len, args.device)
-    clips, errors = list_clips(find_videos(args.videos), args.clips, args.clip_len)
+    clips, errors = list_clips(find_videos_noted(args.videos), args.clips, args.clip_len)
     with tqdm(total=len(clips), desc="labelling", unit="clip", disable=args.quiet, file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total

@@ -23,9 +23,10 @@ DEFAULT_STEPS = 100
 
 def add_parser(subparsers) -> None:
     """Register `train ntp` and `train grpo` on the main CLI's subparsers."""
-    p = subparsers.add_parser("train", help="train a gazer: NTP on labels, then GRPO with a reconstruction reward",
-                              description="Train an AutoGaze gazer into a run folder (checkpoints in the published "
-                                          "layout, metrics.jsonl, curves.html, a run card).")
+    p = subparsers.add_parser(
+        "train",
+        description="Train an AutoGaze gazer into a run folder (checkpoints in the published "
+                    "layout, metrics.jsonl, curves.html, a run card).")
     methods = p.add_subparsers(dest="method", required=True, parser_class=type(p))
     ntp = methods.add_parser("ntp", help="next-token prediction on gazing labels")
     ntp.add_argument("--labels", required=False, help="gazing_labels.json (from `python -m playground labels`)")

@@ -8,15 +8,16 @@ Conditions (`parse_conditions`): `full` (the stock path, every patch) and one or
 all on the same sampled frames of a question: `gazed` (the run's --gazer, --ratio, --threshold),
 `gazed@R` (that gazer at gazing ratio R) or `NAME` / `NAME@R` (another gazer). A gazed condition
 pays for its gazer: the gazer runs on its own first, timed; its seconds are a stage of the answer
-and are in its total, and its FLOPs (matrix products, as everywhere) are counted in a second,
-untimed pass with FlopCounterMode (`EvalSettings.gazer_flops`), because counting slows it.
+and are in its total, and its FLOPs are counted in a second,
+untimed pass (`EvalSettings.gazer_flops`, `GazedMLLM.gazer_flops`: AutoGaze analytic from its config,
+a training-free gazer's element operations measured), because counting slows it.
 
 A record (one JSON object) holds `question_id`, `video`, `answer` (the correct letter),
 `num_options`, `groups`, `row`, `rank`, `read_seconds` (decoding the frames, shared by the
 conditions), `frames`, `fps`, `error` (None, or why the question could not be answered: then
 `conditions` is empty) and `conditions`: name -> `output` (the text), `letter` (None: unparsed),
 `correct`, `tokens` (vision, llm_vision, llm_prompt, new, llm), `kept_fraction` (gazed),
-`flops` (analytic per stage; `gazer` measured), `measured_flops` (with count_flops), `seconds`
+`flops` (analytic per stage; `gazer` as `GazedMLLM.gazer_flops` counts it), `measured_flops` (with count_flops), `seconds`
 (wall per stage, `gazer` included in `total`).
 
 Scale: under `torchrun` or `accelerate launch` (RANK / WORLD_SIZE / LOCAL_RANK in the environment)
@@ -47,7 +48,7 @@ from .questions import Question
 from .records import RECORDS, RecordWriter, check_run, done_ids, merge_records, records_path, write_run
 from .scoring import MAX_NEW_TOKENS, Score, build_prompt, score
 
-DEFAULT_RATIO = 0.1  # the gazed condition's cap when neither a ratio nor a threshold is given (as `ask`)
+DEFAULT_RATIO = 0.1  # the gazed condition's cap when neither a ratio nor a threshold is given
 DEFAULT_FRAMES = 16
 BARRIER_TIMEOUT = timedelta(hours=24)  # the slowest rank may finish this long after the fastest
 
@@ -195,19 +196,17 @@ class Answerer:
             with timed:
                 gaze = self.mllm.gaze(frames, c.gazer, c.gazing_ratio, c.threshold)
             gazer_seconds = timed.seconds
-            gazer_flops = self._gazer_flops(c, frames)
+            gazer_flops = self._gazer_flops(c, frames, gaze)
         a = self.mllm.answer(frames, prompt, gaze=gaze, attention=c.attention, max_new_tokens=self.settings.max_new_tokens,
                              fps=fps, count_flops=self.settings.count_flops)
         return condition_record(a, score(a.text, answer), gazer_seconds, gazer_flops)
 
-    def _gazer_flops(self, c: Condition, frames) -> int | None:
-        """The gazer's FLOPs on these frames, counted in a pass of their own (None when switched off)."""
+    def _gazer_flops(self, c: Condition, frames, gaze) -> int | None:
+        """The gazer's FLOPs on these frames, as `GazedMLLM.gazer_flops` counts them for every answer
+        (AutoGaze analytic; a training-free gazer measured in an untimed pass); None when switched off."""
         if not self.settings.gazer_flops:
             return None
-        counted = StageCounter(self.mllm.device, True)
-        with counted:
-            self.mllm.gaze(frames, c.gazer, c.gazing_ratio, c.threshold)
-        return counted.flops
+        return self.mllm.gazer_flops(frames, c.gazer, gaze, c.gazing_ratio, c.threshold)[0]
 
 
 def condition_record(a, read: Score, gazer_seconds: float | None, gazer_flops: int | None) -> dict[str, Any]:

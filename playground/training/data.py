@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Collection, Sequence
 
 import numpy as np
 import torch
@@ -35,26 +35,51 @@ class TrainingClip:
     key: str  # its labels key
 
 
-def find_videos(sources: Sequence[str | Path]) -> list[Path]:
-    """Video files named directly or found (recursively, sorted) in the named folders."""
+def find_videos(sources: Sequence[str | Path], skipped: list[Path] | None = None) -> list[Path]:
+    """Video files named directly or found (recursively, sorted) in the named folders.
+
+    `skipped`: if given, the links to videos found in the folders (and left out) are added to it
+    (`links_note` says so); the error for no videos counts them either way.
+    """
     check(len(sources) > 0, "give at least one video or folder of videos")
     found: list[Path] = []
+    links: list[Path] = []
     for source in sources:
         path = Path(source).expanduser()
         check(path.exists(), f"no such video or folder: {path}")
         if path.is_dir():
-            found += videos_in(path)
+            found += videos_in(path, links)
         else:
             found.append(path)
-    check(len(found) > 0, f"no videos ({', '.join(CLIP_SUFFIXES)}) in {', '.join(map(str, sources))}")
+    check(len(found) > 0, no_videos_message(sources, links))
+    if skipped is not None:
+        skipped += links
     return found
 
 
-def videos_in(folder: Path) -> list[Path]:
-    """The video files found recursively in a folder, sorted: no hidden parts, no links."""
+def videos_in(folder: Path, skipped: list[Path] | None = None) -> list[Path]:
+    """The video files found recursively in a folder, sorted: no hidden parts, no links (each link to a
+    video is added to `skipped`, if given)."""
     inside = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in CLIP_SUFFIXES
                     and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    if skipped is not None:
+        skipped += [p for p in inside if p.is_symlink()]
     return [p for p in inside if not p.is_symlink()]  # a link could lead out of the folder
+
+
+def links_note(links: Sequence[Path]) -> str:
+    """One line on the links to videos a folder search left out, and why (empty when none)."""
+    if not links:
+        return ""
+    return (f"skipped {len(links)} link{'s' if len(links) > 1 else ''} to videos ({links[0]}"
+            f"{', ...' if len(links) > 1 else ''}): links in folders are not followed, as one could lead out of the "
+            "folder; name the videos themselves (or list them in a .txt file) to include them")
+
+
+def no_videos_message(sources: Sequence[str | Path], links: Sequence[Path]) -> str:
+    """The one-line error for inputs that hold no video, with the links skipped, if any."""
+    note = f"; {links_note(links)}" if links else ""
+    return f"no videos ({', '.join(CLIP_SUFFIXES)}) in {', '.join(map(str, sources))}{note}"
 
 
 def clip_key(path: str | Path, start: int) -> str:
@@ -73,14 +98,16 @@ def split_key(key: str) -> tuple[str, int]:
     return base, int(start)
 
 
-def list_clips(videos: Sequence[Path], clips: str = "first", clip_len: int = CLIP_LEN
-               ) -> tuple[list[TrainingClip], list[dict[str, str]]]:
+def list_clips(videos: Sequence[Path], clips: str = "first", clip_len: int = CLIP_LEN,
+               known: Collection[tuple[str, int]] = ()) -> tuple[list[TrainingClip], list[dict[str, str]]]:
     """Cut videos into clips of `clip_len` consecutive frames.
 
     Args:
         videos: video files.
         clips: "first" (each video's first clip) or "all" (every whole clip, back to back).
         clip_len: frames per clip.
+        known: (str(path), start) of clips known to exist (a resumed dataset's): with "first", a video
+            whose first clip is known is not probed again.
 
     Returns:
         The clips, and one `{"video", "error"}` entry per video that cannot give a clip (unreadable,
@@ -89,6 +116,9 @@ def list_clips(videos: Sequence[Path], clips: str = "first", clip_len: int = CLI
     check(clips in CLIP_CHOICES, f"clips must be one of {CLIP_CHOICES}, got {clips!r}")
     out, errors = [], []
     for path in videos:
+        if clips == "first" and (str(path), 0) in known:
+            out.append(TrainingClip(path, 0, clip_key(path, 0)))
+            continue
         try:
             frames = frame_count(path)
             check(frames >= clip_len, f"{path.name} has {frames} frames, fewer than one {clip_len}-frame clip")
