@@ -358,14 +358,39 @@ def test_ask_names_the_model_that_failed_and_never_suggests_what_is_set(tmp_path
 
 
 def test_mllm_dropdown_follows_the_registry():
-    """The registry's default first, the built-in tiny model second, then `ALIASES` in order (NVILA left out)."""
-    from playground.app.layout import MLLMS
+    """The registry's default and the built-in tiny model first (the tiny one leading when the default's weights
+    are not cached), then `ALIASES` in order (NVILA left out)."""
+    from playground.app.layout import mllm_choices
     from playground.mllm import ALIASES, DEFAULT_MLLM
 
-    values = [c[1] if isinstance(c, tuple) else c for c in MLLMS]
-    assert values[:2] == [DEFAULT_MLLM, "tiny-random-smolvlm2"]
-    assert values[2:] == [name for name in ALIASES if name not in (DEFAULT_MLLM, "nvila")]
+    for cached, first in ((True, [DEFAULT_MLLM, "tiny-random-smolvlm2"]), (False, ["tiny-random-smolvlm2", DEFAULT_MLLM])):
+        values = [c[1] if isinstance(c, tuple) else c for c in mllm_choices(cached)]
+        assert values[:2] == first
+        assert values[2:] == [name for name in ALIASES if name not in (DEFAULT_MLLM, "nvila")]
     assert next(iter(ALIASES)) == DEFAULT_MLLM, "the default is also the registry's first (smallest) model"
+
+
+def test_ask_defaults_to_the_tiny_model_when_nothing_is_cached(tmp_path, monkeypatch):
+    """Item 9: with an empty Hugging Face cache the page opens on the built-in tiny model (found without network),
+    and with the default's config and weights in the cache on the default."""
+    from playground.app.layout import build_ask_tab
+    from playground.mllm import DEFAULT_MLLM, ALIASES, default_mllm, weights_cached
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    assert not weights_cached(DEFAULT_MLLM) and default_mllm() == "tiny-random-smolvlm2"
+    with gr.Blocks():
+        tab = build_ask_tab()
+    assert tab["mllm"].value == "tiny-random-smolvlm2" and tab["mllm"].choices[0][1] == "tiny-random-smolvlm2"
+    snapshot = tmp_path / ("models--" + ALIASES[DEFAULT_MLLM].replace("/", "--")) / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot.parent.parent / "refs").mkdir()
+    (snapshot.parent.parent / "refs" / "main").write_text("0" * 40)
+    (snapshot / "config.json").write_text("{}")
+    assert default_mllm() == "tiny-random-smolvlm2", "a config without weights does not load"
+    (snapshot / "model.safetensors").write_bytes(b"")
+    assert weights_cached(DEFAULT_MLLM) and default_mllm() == DEFAULT_MLLM
+    with gr.Blocks():
+        assert build_ask_tab()["mllm"].value == DEFAULT_MLLM
 
 
 def test_ask_works_offline_with_the_built_in_tiny_model(monkeypatch):
@@ -384,5 +409,27 @@ def test_ask_works_offline_with_the_built_in_tiny_model(monkeypatch):
     gazed, full, table, chart, told = callbacks.ask_action(str(SQUARE), "What moves?", mllm="tiny-random-smolvlm2",
                                                            num_frames=4, max_new_tokens=4, progress=quiet)
     assert time.perf_counter() - start < 10
-    assert note in told and isinstance(gazed, str) and isinstance(full, str)
-    assert len(table) > 0 and len(chart.data) > 0
+    assert note in told and len(table) > 0 and len(chart.data) > 0
+    for box in (gazed, full):  # labelled as random weights, text without control or replacement characters
+        assert "random weights" in box["label"] and box["value"].startswith("[random weights, not a real answer]")
+        assert all(ch.isprintable() or ch == "\n" for ch in box["value"]) and "\ufffd" not in box["value"]
+
+
+def test_ask_counts_the_gazer_and_explains_the_numbers():
+    """Items 6-8 on the page: the gazer's FLOPs are counted and in the total, the attention row is a sub-row of the
+    encoder, the note says why LLM tokens fall less than encoder tokens and why the Gaze tab's count differs."""
+    settings = dict(num_frames=4, gazer="greedy", threshold=0.2, ratio=0.75)
+    gaze_view = callbacks.gaze_action(str(SQUARE), progress=quiet, **settings)  # the Gaze tab first, same settings
+    gazed, full, table, chart, told = callbacks.ask_action(str(SQUARE), "What moves?", mllm="tiny-random-smolvlm2",
+                                                           max_new_tokens=2, progress=quiet, **settings)
+    rows = {row[""]: row for _, row in table.iterrows()}
+    gazer = rows["GFLOPs gazer"]["gazed"]
+    assert gazer > 0 and rows["gazer FLOPs source"]["gazed"] == "measured ops"
+    stages = ("GFLOPs gazer", "GFLOPs vision_encoder", "GFLOPs connector", "GFLOPs llm_prefill", "GFLOPs llm_decode")
+    assert abs(sum(rows[s]["gazed"] for s in stages) - rows["GFLOPs total (gazer + stages)"]["gazed"]) < 0.01
+    assert "  └ of which attention (inside vision_encoder)" in rows
+    assert "LLM vision tokens" in told and "fewer" in told and "group" in told
+    checked = callbacks.settings_from(4, None, None, "greedy", None, 0.2, 0.75)
+    gaze_tab = pipeline.gazed_before(pipeline.load_clip(str(SQUARE), checked, callbacks.LIMITS), checked)
+    assert gaze_tab is not None and f"the Gaze tab kept {gaze_tab.num_gazed:,} slots" in told
+    assert "The grids differ" in told and gaze_view is not None

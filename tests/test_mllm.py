@@ -7,6 +7,8 @@ so the model's gaze grid (k = 1: 2/4/7/14 patches per side) has the stock grid a
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -15,6 +17,10 @@ from playground import GazeResult, PlaygroundError, load_gazer, load_mllm
 from playground.mllm import attention_warning, comparison_table, estimate_flops
 from playground.mllm.gazed_vit import additive_mask, attention_mask, embed_slots, encode_gazed, gazed_tokens
 from playground.mllm.random_models import save_tiny_llava_onevision, save_tiny_smolvlm
+from playground.mllm.answer import FLOP_LABELS, display_text, token_note
+from playground.mllm.flops import StageCounter
+from playground.mllm.gazer_flops import (ANALYTIC, MEASURED, ElementOpCounter, autogaze_flops, autogaze_gaze_flops,
+                                         measured_gazer_ops)
 
 QUESTION = "What happens in this video?"
 
@@ -227,7 +233,7 @@ def test_mllm_answer_end_to_end_both_paths(mllm, frames):
     for stage in ("preprocess", "vision_encoder", "connector", "llm_prefill", "llm_decode", "total"):
         assert gazed.seconds[stage] >= 0 and full.seconds[stage] >= 0
     table = comparison_table([full, gazed])
-    assert "GFLOPs vision_attention" in table and "seconds llm_decode" in table
+    assert "└ of which attention (inside vision_encoder)" in table and "seconds llm_decode" in table
 
 
 def test_mllm_all_finest_gaze_answers_like_stock(mllm, frames):
@@ -491,3 +497,101 @@ def test_nvila_processor_is_told_the_moved_gazer_id(monkeypatch):
     with pytest.raises(PlaygroundError, match="cannot load"):
         load_nvila("nvidia/NVILA-8B-HD-Video", torch.device("cpu"), trust_remote_code=True)
     assert seen["autogaze_model_id"] == "nvidia/AutoGaze" and seen["trust_remote_code"] is True
+
+
+# ---- the gazer's FLOPs (issue item 6), the table's rows (7), random weights' text (9) ------------
+AUTOGAZE_FIXTURE = Path(__file__).parent / "fixtures" / "autogaze" / "tiny_seed0"
+
+
+def _counted_gaze(gazer, frames, **kwargs):
+    """(gaze, FlopCounterMode's total) of one gazing call, SDPA counted as everywhere (`StageCounter`)."""
+    counter = StageCounter(torch.device("cpu"), True)
+    with counter:
+        gaze = gazer.gaze(frames, **kwargs)
+    return gaze, counter.flops
+
+
+@pytest.mark.parametrize("clip_len, kwargs", [
+    (None, dict(gazing_ratio=0.1)),  # budget-driven: 3 calls a frame, no look-ahead
+    (None, dict(gazing_ratio=0.151)),  # 40 gazes: the last step is full, so a look-ahead call
+    (2, dict(gazing_ratio=0.3, task_loss_requirement=0.5)),  # threshold stops, caches restarted every 2 frames
+    (None, dict(gazing_ratio=0.2, target_scales=[64, 128, 224, 448], target_patch_size=16)),  # 2x2 tiles
+])
+def test_autogaze_flops_analytic_equal_flop_counter(clip_len, kwargs):
+    """AutoGaze's analytic FLOPs (config + the gaze's decoding record) equal FlopCounterMode's exactly."""
+    gazer = load_gazer(str(AUTOGAZE_FIXTURE), device="cpu", clip_len=clip_len)
+    frames = np.random.default_rng(1).integers(0, 256, (5, 48, 64, 3), dtype=np.uint8)
+    gaze, counted = _counted_gaze(gazer, frames, **kwargs)
+    assert counted > 0 and autogaze_gaze_flops(gazer.net.cfg, gaze) == counted
+    emitted, calls = zip(*gaze.settings["decoder_steps"])
+    assert sum(calls) == gaze.settings["decoder_calls"]
+    if kwargs["gazing_ratio"] == 0.151:
+        assert all(c == -(-e // 10) + 1 for e, c in zip(emitted, calls))  # the look-ahead was counted
+
+
+def test_autogaze_flops_of_the_full_size_model_match_the_documented_figure():
+    """docs/autogaze.md: one clip of 16 frames at ratio 0.1 is 31.1 GFLOP (FlopCounterMode on the full-size model);
+    8 clips 249.2; ratio 1.0 (27 calls a frame, 432 in all) 90.1."""
+    from playground.models.autogaze_model import AutoGazeConfig
+
+    cfg = AutoGazeConfig()  # the released architecture
+    assert round(autogaze_flops(cfg, 1, [[26, 3]] * 16, 16) / 1e9, 1) == 31.1
+    assert round(autogaze_flops(cfg, 8, [[26, 3]] * 16, 16) / 1e9, 1) == 249.2
+    assert round(autogaze_flops(cfg, 1, [[265, 27]] * 16, 16) / 1e9, 1) == 90.1
+
+
+def test_element_op_counter_counts_what_ran():
+    """One per element written or read (the larger), nothing for views."""
+    x = torch.ones(10, 20)
+    with ElementOpCounter() as counter:
+        y = x.view(20, 10).t()  # views: 0
+        z = x + 1  # 200 written
+        s = z.sum()  # 200 read
+        x.abs_()  # in place: 200
+    assert counter.ops == 600 and y.shape == (10, 20) and float(s) == 400
+
+
+@pytest.mark.parametrize("name", ["framediff", "random", "full", "greedy"])
+def test_training_free_gazer_flops_are_measured_and_in_the_total(smol, frames, name):
+    """Never 0 or blank when a gazer ran: its measured operations are the 'gazer' row and in the total."""
+    gazed = smol.answer(frames, QUESTION, gazer=name, gazing_ratio=0.1, max_new_tokens=2, count_flops=True)
+    again, ops = measured_gazer_ops(lambda: smol.gaze(frames, name, 0.1))
+    assert gazed.flops["gazer"] == ops > again.num_gazed  # more than the ids it wrote: it read the frames
+    assert gazed.settings["gazer_flops"] == MEASURED and gazed.measured_flops["gazer"] == ops
+    for flops in (gazed.flops, gazed.measured_flops):
+        assert flops["total"] == sum(v for k, v in flops.items() if k not in ("vision_attention", "total"))
+    assert "measured ops" in comparison_table([gazed])
+    assert smol.answer(frames, QUESTION, gazer=name, gazing_ratio=0.1, max_new_tokens=2,
+                       count_gazer_flops=False).flops["gazer"] is None
+
+
+def test_autogaze_flops_in_an_answer_are_analytic_and_equal_flop_counter(smol, frames):
+    """A retargeted AutoGaze in `answer`: its analytic FLOPs are what FlopCounterMode counts gazing the same frames."""
+    gazed = smol.answer(frames, QUESTION, gazer=str(AUTOGAZE_FIXTURE), gazing_ratio=0.2, max_new_tokens=2)
+    gazer = smol.gazer(str(AUTOGAZE_FIXTURE))
+    counter = StageCounter(torch.device("cpu"), True)
+    with counter:
+        smol.gaze(frames, gazer, 0.2)
+    assert gazed.settings["gazer_flops"] == ANALYTIC and gazed.flops["gazer"] == counter.flops > 0
+    assert gazed.flops["total"] > gazed.flops["gazer"] + gazed.flops["llm_prefill"]
+
+
+def test_comparison_table_shows_attention_inside_the_encoder(smol, frames):
+    """Item 7: the attention row is labelled as part of vision_encoder, and the total adds each stage once."""
+    gazed = smol.answer(frames, QUESTION, gazer="framediff", gazing_ratio=0.1, max_new_tokens=2)
+    lines = comparison_table([gazed]).splitlines()
+    encoder = next(i for i, line in enumerate(lines) if line.startswith(FLOP_LABELS["vision_encoder"]))
+    assert lines[encoder + 1].startswith("  └ of which attention (inside vision_encoder)")
+    f = gazed.flops
+    assert f["total"] == f["gazer"] + f["vision_encoder"] + f["connector"] + f["llm_prefill"] + f["llm_decode"]
+    note = token_note(smol.answer(frames, QUESTION, max_new_tokens=2), gazed)
+    assert "fewer" in note and "group" in note  # why the LLM's tokens fall less than the encoder's
+
+
+def test_display_text_escapes_noise_and_labels_random_weights():
+    """Item 9: control, format and replacement characters are escaped; newlines stay; random weights labelled."""
+    text = "a\x07b\ufffdc\u200bd\x00\né 日本"
+    shown = display_text(text)
+    assert shown == "a\\x07b\\ufffdc\\u200bd\\x00\né 日本"
+    assert all(ch == "\n" or ch.isprintable() for ch in shown)
+    assert display_text("ok", random_weights=True) == "[random weights, not a real answer] ok"

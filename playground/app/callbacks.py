@@ -19,6 +19,8 @@ import pandas as pd
 
 from .. import viz
 from ..errors import PlaygroundError
+from ..mllm import default_mllm
+from ..mllm.answer import RANDOM_WEIGHTS_LABEL, display_text, token_note
 from . import cache, memory, pipeline, render, tempfiles
 from .export import run_card, tiled_run_card
 from .limits import Limits
@@ -129,6 +131,8 @@ def gaze_page_action(video, num_frames=None, fps=None, start=None, gazer=None, r
 # The components each event writes, in order, by their names in layout's `ui` (layout wires these lists).
 GAZE_OUTPUTS = ("summary", "overlay", "rebuilt", "scrubber", "panel", "tokens_plot", "loss_plot", "quality_plot",
                 "files", "card", "view")
+GAZED_ANSWER_LABEL = "answer on the gazed patches"
+FULL_ANSWER_LABEL = "answer on every patch"
 ASK_OUTPUTS = ("gazed_answer", "full_answer", "cost_table", "cost_plot", "ask_note")
 COMPARE_OUTPUTS = ("compare_table", "compare_bars", "compare_lines")
 CLEARED_OUTPUTS = (*GAZE_OUTPUTS, "curve_plot", *ASK_OUTPUTS, *COMPARE_OUTPUTS, "shown")
@@ -182,20 +186,28 @@ def compare_action(video, budget=0.1, num_frames=None, fps=None, start=None, gaz
 
 @friendly_errors
 @on_gpu
-def ask_action(video, question="What happens in this video?", mllm="smolvlm2-256m", attention="block_causal",
+def ask_action(video, question="What happens in this video?", mllm=None, attention="block_causal",
                max_new_tokens=32, num_frames=None, fps=None, start=None, gazer=None, threshold=None, ratio=None,
                progress=gr.Progress()):
-    """The gazed answer beside the full answer, with tokens, FLOPs and seconds per stage."""
+    """The gazed answer beside the full answer, with tokens, FLOPs and seconds per stage.
+
+    `mllm` None: the page's default (`default_mllm`: the built-in tiny model when nothing is cached).
+    The answers come as box updates: text shown by `display_text` (control and replacement characters
+    escaped) and, for random weights, a label saying so.
+    """
     settings = settings_from(num_frames, fps, start, gazer, None, threshold, ratio)
     clip = pipeline.load_clip(video, settings, LIMITS)
-    result = pipeline.ask(clip, settings, question, mllm, attention, max_new_tokens, progress)
+    result = pipeline.ask(clip, settings, question, mllm or default_mllm(), attention, max_new_tokens, progress)
     table = pd.DataFrame(render.answer_rows(result.full, result.gazed), columns=["", "gazed", "full"])
     about = (f"*{clip.name}*, {clip.frames.shape[0]} frames at {clip.read_size[0]}x{clip.read_size[1]} px, "
              f"gazer {settings.gazer}, threshold {settings.threshold:g}, gazing ratio {settings.gazing_ratio:g}")
-    note = (f"{about}: gazed {result.gazed.vision_tokens:,} vision tokens, full {result.full.vision_tokens:,}"
-            + (f". {result.note}" if result.note else ""))
+    note = "\n\n".join([f"{about}" + (f". **{result.note}**" if result.note else ""),
+                         token_note(result.full, result.gazed), pipeline.grid_note(result.gazed, result.gaze_tab)])
     chart = render.fit(render.answer_figure(result.full, result.gazed), 420)
-    return result.gazed.text, result.full.text, table, chart, note
+    random = result.random_weights
+    boxes = [gr.update(value=display_text(a.text, random), label=label + (f" ({RANDOM_WEIGHTS_LABEL})" if random else ""))
+             for a, label in ((result.gazed, GAZED_ANSWER_LABEL), (result.full, FULL_ANSWER_LABEL))]
+    return boxes[0], boxes[1], table, chart, note
 
 
 def example_paths() -> list[str]:

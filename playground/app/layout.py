@@ -18,13 +18,14 @@ import torch
 from .. import viz
 from ..gazers import available_gazers
 from ..geometry import DEFAULT_GRID
-from ..mllm import ALIASES, DEFAULT_MLLM
+from ..mllm import ALIASES, DEFAULT_MLLM, weights_cached
+from ..mllm.answer import ATTENTION_NOTE
 from ..mllm.gazed_vit import ATTENTION_MODES
 from ..mllm.nvila import is_nvila
 from ..mllm.random_models import RANDOM_WEIGHTS_NOTE, TINY_RANDOM_SMOLVLM2
 from ..reconstructors import available_reconstructors
 from ..video import MAX_SIDE, READ_SIDE
-from .callbacks import (ASK_OUTPUTS, ASSETS, CLEARED_OUTPUTS, COMPARE_OUTPUTS, GAZE_OUTPUTS, LIMITS, ask_action,
+from .callbacks import (ASK_OUTPUTS, FULL_ANSWER_LABEL, GAZED_ANSWER_LABEL, ASSETS, CLEARED_OUTPUTS, COMPARE_OUTPUTS, GAZE_OUTPUTS, LIMITS, ask_action,
                         clear_action, compare_action, curve_action, example_paths, frame_action, gaze_action,
                         gaze_page_action)
 from . import cache, memory
@@ -34,15 +35,19 @@ GAZERS = available_gazers()
 RECONSTRUCTORS = available_reconstructors()
 
 
-def mllm_choices() -> list:
-    """The MLLM aliases for the Ask tab: the default first, then the built-in tiny model (so Ask works offline;
-    labelled as random weights), then the rest in `ALIASES` order. NVILA is left out: it runs the hub's own
-    code, which the app never allows."""
+def mllm_choices(default_cached: bool | None = None) -> list:
+    """The MLLM aliases for the Ask tab: `DEFAULT_MLLM` and the built-in tiny model (labelled as random
+    weights) first, the tiny one leading when the default's weights are not in the local cache (so Ask
+    works offline as it opens), then the rest in `ALIASES` order. NVILA is left out: it runs the hub's own
+    code, which the app never allows. `default_cached`: None = look in the cache (`weights_cached`)."""
+    if default_cached is None:
+        default_cached = weights_cached(DEFAULT_MLLM)
+    tiny = (f"{TINY_RANDOM_SMOLVLM2} ({RANDOM_WEIGHTS_NOTE})", TINY_RANDOM_SMOLVLM2)
     rest = [name for name, hub_id in ALIASES.items() if name != DEFAULT_MLLM and not is_nvila(hub_id)]
-    return [DEFAULT_MLLM, (f"{TINY_RANDOM_SMOLVLM2} ({RANDOM_WEIGHTS_NOTE})", TINY_RANDOM_SMOLVLM2), *rest]
+    return [DEFAULT_MLLM, tiny, *rest] if default_cached else [tiny, DEFAULT_MLLM, *rest]
 
 
-MLLMS = mllm_choices()
+MLLMS = mllm_choices(default_cached=True)  # every choice, in the cached order (the page orders them as it is built)
 
 INTRO = """# AutoGaze Playground
 Pick which multi-scale patches of a video to keep (4 + 16 + 49 + 196 = **265 slots per frame** at 32/64/112/224 px),
@@ -160,17 +165,20 @@ def build_ask_tab() -> dict:
     """The question, the MLLM and its options, both answers, and the cost table and chart."""
     question = gr.Textbox("What happens in this video?", label="question", lines=2)
     with gr.Row():
-        mllm = gr.Dropdown(MLLMS, value=DEFAULT_MLLM, allow_custom_value=True, label="MLLM",
+        cached = weights_cached(DEFAULT_MLLM)
+        mllm = gr.Dropdown(mllm_choices(cached), value=DEFAULT_MLLM if cached else TINY_RANDOM_SMOLVLM2,
+                           allow_custom_value=True, label="MLLM", elem_id="ask-mllm",
                            info="an alias, a hub id or a local folder (HF cache, assets/ or $PLAYGROUND_MODEL_DIRS)")
         attention = gr.Radio(list(ATTENTION_MODES), value="block_causal", label="gazed encoder attention")
         max_new_tokens = gr.Slider(1, 128, value=32, step=1, label="max new tokens")
-    gr.Markdown(OFFLINE_NOTE)
+    gr.Markdown(f"{OFFLINE_NOTE}\n\n{ATTENTION_NOTE}")
     ask = gr.Button("Ask", variant="primary", elem_id="ask-button")
     with gr.Row():
-        gazed_answer = gr.Textbox(label="answer on the gazed patches", interactive=False)
-        full_answer = gr.Textbox(label="answer on every patch", interactive=False)
-    ask_note = gr.Markdown()
-    cost_table = gr.Dataframe(label="tokens, GFLOPs and seconds per stage", interactive=False)
+        gazed_answer = gr.Textbox(label=GAZED_ANSWER_LABEL, interactive=False, elem_id="gazed-answer")
+        full_answer = gr.Textbox(label=FULL_ANSWER_LABEL, interactive=False, elem_id="full-answer")
+    ask_note = gr.Markdown(elem_id="ask-note")
+    cost_table = gr.Dataframe(label="tokens, GFLOPs and seconds per stage (the attention row is part of "
+                                    "vision_encoder: do not add it; the total includes the gazer)", interactive=False)
     cost_plot = gr.Plot(label="cost per stage")
     return dict(question=question, mllm=mllm, attention=attention, max_new_tokens=max_new_tokens, ask=ask,
                 gazed_answer=gazed_answer, full_answer=full_answer, ask_note=ask_note, cost_table=cost_table,

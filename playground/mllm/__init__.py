@@ -97,6 +97,29 @@ def load_mllm(name_or_path: str = DEFAULT_MLLM, device: str | torch.device | Non
     return GazedMLLM(family_cls(model, tokenizer, processing, chat_template), name)
 
 
+def weights_cached(name: str = DEFAULT_MLLM) -> bool:
+    """Whether an alias or hub id's config and weights are in the local Hugging Face cache (read from disk:
+    no network, whatever HF_HUB_OFFLINE says), so that `load_mllm(name)` works offline."""
+    from huggingface_hub import try_to_load_from_cache  # lazy, like the rest of the hub
+
+    hub_id = ALIASES.get(str(name).strip().lower(), str(name).strip())
+    cache_dir = os.environ.get("HF_HUB_CACHE") or None
+    def cached(filename: str) -> bool:
+        found = try_to_load_from_cache(hub_id, filename, cache_dir=cache_dir)
+        return isinstance(found, str) and os.path.isfile(found)
+
+    try:  # the weights: one file, or an index of shards
+        return cached("config.json") and (cached("model.safetensors") or cached("model.safetensors.index.json"))
+    except (ValueError, OSError):  # not a hub id (a folder, a bad name)
+        return False
+
+
+def default_mllm() -> str:
+    """The MLLM to offer first: `DEFAULT_MLLM` when its weights are cached, else the built-in
+    `tiny-random-smolvlm2` (random weights, but it runs offline with no files)."""
+    return DEFAULT_MLLM if weights_cached(DEFAULT_MLLM) else TINY_RANDOM_SMOLVLM2
+
+
 def _folder(name: str) -> str:
     """The local folder to load `name` from, found by `checkpoints.locate` like every checkpoint.
 
@@ -133,4 +156,4 @@ def _load_error(name: str, exc: Exception) -> str:
 
 __all__ = ["load_mllm", "GazedMLLM", "Answer", "comparison_table", "attention_warning", "ATTENTION_MODES",
            "estimate_flops", "architecture_shape",
-           "ALIASES", "DEFAULT_MLLM", "FAMILIES", "TINY_RANDOM_SMOLVLM2", "RANDOM_WEIGHTS_NOTE"]
+           "ALIASES", "DEFAULT_MLLM", "default_mllm", "weights_cached", "FAMILIES", "TINY_RANDOM_SMOLVLM2", "RANDOM_WEIGHTS_NOTE"]

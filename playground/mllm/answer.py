@@ -8,12 +8,24 @@ and the first new token) and `llm_decode` (every later token).
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 from ..errors import check
 
 FLOP_ROWS = ("gazer", "vision_encoder", "vision_attention", "connector", "llm_prefill", "llm_decode")
+# How the tables (CLI `ask`, the app) name the FLOP rows: vision_attention is part of vision_encoder, so it is
+# an indented sub-row, and the total adds the stages once (the gazer included, the attention not twice).
+FLOP_LABELS = {"gazer": "GFLOPs gazer", "vision_encoder": "GFLOPs vision_encoder",
+               "vision_attention": "  └ of which attention (inside vision_encoder)", "connector": "GFLOPs connector",
+               "llm_prefill": "GFLOPs llm_prefill", "llm_decode": "GFLOPs llm_decode",
+               "total": "GFLOPs total (gazer + stages)"}
+ATTENTION_NOTE = ("Gazed encoder attention: **block_causal** (default, as AutoGaze's encoders): all frames' gazed "
+                  "tokens in one sequence, a token sees its own frame and earlier ones; **frame_independent**: a "
+                  "token sees its own frame only (like the stock per-frame encoder, cheapest); **bidirectional**: "
+                  "one sequence, every token sees every frame. The full answer always uses the model's own "
+                  "per-frame encoder.")
 TIME_ROWS = ("gazer", "preprocess", "vision_encoder", "connector", "llm_prefill", "llm_decode")
 # What one request may ask (the API, CLI, app and eval share these): a long answer or question costs
 # minutes of generation or prefill, and none that a video question needs is near them.
@@ -71,6 +83,35 @@ class Answer:
         return self.flops.get(stage)
 
 
+def display_text(text: str, random_weights: bool = False) -> str:
+    """An answer as shown (CLI `ask`, the app, eval's report): control characters escaped (\\x07, \\u200b),
+    replacement characters (from bytes that are not UTF-8) shown as \\ufffd, and random weights' answers
+    labelled, so that noise does not look like an encoding bug. Newlines and tabs stay."""
+    out = []
+    for ch in str(text):
+        code = ord(ch)
+        if ch in "\n\t":
+            out.append(ch)
+        elif code == 0xFFFD or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+        else:
+            out.append(ch)
+    shown = "".join(out)
+    return f"[{RANDOM_WEIGHTS_LABEL}] {shown}" if random_weights else shown
+
+
+RANDOM_WEIGHTS_LABEL = "random weights, not a real answer"
+
+
+def token_note(full: Answer, gazed: Answer) -> str:
+    """Why the encoder's tokens fall more than the LLM's (the connector's merge groups), in numbers."""
+    enc = full.vision_tokens / max(gazed.vision_tokens, 1)
+    llm = full.llm_vision_tokens / max(gazed.llm_vision_tokens, 1)
+    merge = gazed.settings.get("token_merge") or "the connector turns encoder patches into LLM tokens"
+    return (f"Encoder tokens {full.vision_tokens:,} → {gazed.vision_tokens:,} ({enc:.1f}x fewer), LLM vision tokens "
+            f"{full.llm_vision_tokens:,} → {gazed.llm_vision_tokens:,} ({llm:.1f}x fewer): {merge}.")
+
+
 def _gflops(value: float | None) -> str:
     return "-" if value is None else f"{value / 1e9:,.2f}"
 
@@ -92,10 +133,10 @@ def comparison_table(answers: Sequence[Answer], labels: Sequence[str] | None = N
         ("new tokens", [str(a.new_tokens) for a in answers]),
     ]
     kinds = ["measured" if a.measured_flops is not None else "analytic" for a in answers]
-    for stage in FLOP_ROWS:
-        rows.append((f"GFLOPs {stage}", [_gflops(a.best_flops(stage)) for a in answers]))
-    rows.append(("GFLOPs total", [_gflops(a.best_flops("total")) for a in answers]))
+    for stage in (*FLOP_ROWS, "total"):
+        rows.append((FLOP_LABELS[stage], [_gflops(a.best_flops(stage)) for a in answers]))
     rows.append(("FLOPs source", kinds))
+    rows.append(("gazer FLOPs source", [gazer_flops_source(a) for a in answers]))
     for stage in TIME_ROWS:
         rows.append((f"seconds {stage}", [_sec(a.seconds.get(stage)) for a in answers]))
     rows.append(("seconds total", [_sec(a.seconds.get("total")) for a in answers]))
@@ -105,6 +146,12 @@ def comparison_table(answers: Sequence[Answer], labels: Sequence[str] | None = N
     for name, cells in rows:
         lines.append("  ".join([name.ljust(width0)] + [c.rjust(widths[i]) for i, c in enumerate(cells)]))
     return "\n".join(lines)
+
+
+def gazer_flops_source(answer: Answer) -> str:
+    """How the answer's gazer FLOPs were counted, in a word: analytic (AutoGaze), measured ops, or '-'."""
+    how = answer.settings.get("gazer_flops") or ""
+    return "analytic" if how.startswith("analytic") else "measured ops" if how.startswith("measured") else "-"
 
 
 def attention_warning(full: Answer, gazed: Answer) -> str | None:

@@ -188,6 +188,12 @@ class Family:
         """A typical count of the video prompt's tokens that are not vision tokens (estimates only)."""
         raise NotImplementedError
 
+    @classmethod
+    def merge_rule(cls, shape: ArchitectureShape) -> str:
+        """One sentence: how encoder patches become LLM tokens, stock and gazed (why their counts fall
+        by different factors); shown under the Ask tab's answers (`answer.token_note`)."""
+        raise NotImplementedError
+
     # ---- filled in by subclasses ---------------------------------------------------------------
     vision_config: Any
     placeholder_id: int
@@ -286,6 +292,13 @@ class SmolVLMFamily(Family):
     @classmethod
     def default_text_tokens(cls, num_frames):
         return 47 + 13 * num_frames  # SmolVLM2's video intro and outro, and a timestamp line per frame
+
+    @classmethod
+    def merge_rule(cls, shape):
+        r = shape.factor
+        return (f"the connector merges each {r}x{r} group of encoder patches into one LLM token (pixel shuffle); "
+                f"gazed groups are formed per scale and a group with any gazed patch still becomes a whole token, "
+                f"so sparse gazes fill their groups only partly and the LLM saves less than the encoder")
 
     def embed_scale(self, pixels):
         T, _, h, w = pixels.shape
@@ -398,6 +411,11 @@ class LlavaOnevisionFamily(Family):
     @classmethod
     def default_text_tokens(cls, num_frames):
         return 16  # the chat template's role markers around one <video> run
+
+    @classmethod
+    def merge_rule(cls, shape):
+        return ("stock frames are pooled 2x per side (about 4 patches to one LLM token), while each gazed patch "
+                "becomes one LLM token (no pooling), so the LLM saves less than the encoder")
 
     def embed_scale(self, pixels):
         return self.vision.embeddings(pixels, interpolate_pos_encoding=True)

@@ -26,6 +26,7 @@ from ..gazers import TRAINING_FREE_GAZERS, load_gazer
 from ..video import as_clips
 from .families import Family, family_for
 from .flops import StageCounter, stage_flops
+from .gazer_flops import gazer_flops as count_gazer
 from .gazed_vit import ATTENTION_MODES, GazedTokens, attention_sequences, embed_slots, encode_gazed, gazed_tokens
 
 DEFAULT_MAX_NEW_TOKENS = 32
@@ -177,7 +178,8 @@ class GazedMLLM:
     def answer(self, video: Any, question: str, gaze: GazeResult | dict | None = None,
                attention: str = "block_causal", max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
                gazer: Any = None, gazing_ratio=None, task_loss_requirement=None, single_scale: bool = False,
-               fps: float | None = None, num_frames: int | None = 8, count_flops: bool = False) -> Answer:
+               fps: float | None = None, num_frames: int | None = 8, count_flops: bool = False,
+               count_gazer_flops: bool = True) -> Answer:
         """Answer a question about a clip, on every patch (gaze=None, gazer=None) or on the gazed ones.
 
         Args:
@@ -191,6 +193,9 @@ class GazedMLLM:
             fps: frame rate for the prompt's timestamps (default: the model's video sampling rate).
             num_frames: frames to sample when `video` is a file.
             count_flops: also measure FLOPs per stage with FlopCounterMode (slows the call a little).
+            count_gazer_flops: with `gazer`, count its FLOPs into the 'gazer' stage and the totals
+                (`gazer_flops.py`: AutoGaze analytic, free; a training-free gazer's element operations
+                measured in a second, untimed pass, about 2-3x its time). False leaves them None.
 
         Returns:
             Answer with the text, token counts, FLOPs and seconds per stage.
@@ -202,9 +207,9 @@ class GazedMLLM:
         fps = float(fps or self.family.processing.fps)
         check(fps > 0, f"fps must be positive, got {fps}")
         started, cpu_started = time.perf_counter(), time.process_time()
-        gazer_stage = None
+        gazer_stage, gazer_cost = None, None
         if gazer is not None:
-            gazer_stage = StageCounter(self.device, count_flops)
+            gazer_stage = StageCounter(self.device, False)  # FLOPs: gazer_flops' count, not FlopCounterMode's
             with gazer_stage:
                 gaze = self.gaze(frames, gazer, gazing_ratio, task_loss_requirement, single_scale)
         if gaze is None:
@@ -220,12 +225,22 @@ class GazedMLLM:
         if gazer_stage is None and gaze is not None:
             seconds["gazer"] = gaze.seconds.get("gaze")  # the gaze's own recorded time
         seconds["total"], cpu["total"] = time.perf_counter() - started, time.process_time() - cpu_started
+        if gazer is not None and count_gazer_flops:  # after the clock: a training-free gazer is counted in a rerun
+            gazer_cost = self.gazer_flops(frames, gazer, gaze, gazing_ratio, task_loss_requirement, single_scale)
+        flops = self.analytic_flops(vision, ids.shape[1], len(llm.new_ids), gazed=gaze is not None)
         measured = None
         if count_flops:
             measured = {k: None if st is None else st.flops for k, st in stages.items() if k != "preprocess"}
             measured["vision_attention"] = vision.stages["vision_encoder"].attention_flops
+        settings = {"frames": int(frames.shape[0]), "fps": fps, "max_new_tokens": max_new_tokens,
+                    "token_merge": self.family.merge_rule(self.family.shape)}
+        if gazer_cost is not None:  # one count of the gazer in both dicts, and in both totals
+            flops["gazer"], settings["gazer_flops"] = gazer_cost
+            if measured is not None:
+                measured["gazer"] = gazer_cost[0]
+        flops["total"] = _total(flops)
+        if measured is not None:
             measured["total"] = _total(measured)
-        settings = {"frames": int(frames.shape[0]), "fps": fps, "max_new_tokens": max_new_tokens}
         if gaze is not None:
             settings.update(gazer=gaze.gazer, grid=gaze.grid.describe(), kept_fraction=round(gaze.kept_fraction, 6),
                             gaze_settings=dict(gaze.settings))
@@ -235,8 +250,17 @@ class GazedMLLM:
                       vision_tokens=int(sum(vision.encoder_tokens)), vision_tokens_per_frame=vision.encoder_tokens,
                       llm_vision_tokens=int(vision.tokens.shape[0]), llm_vision_tokens_per_frame=vision.per_frame,
                       llm_prompt_tokens=int(ids.shape[1]), new_tokens=len(llm.new_ids),
-                      flops=self.analytic_flops(vision, ids.shape[1], len(llm.new_ids), gazed=gaze is not None),
+                      flops=flops,
                       seconds=seconds, cpu_seconds=cpu, measured_flops=measured, settings=settings)
+
+    def gazer_flops(self, frames: np.ndarray, gazer: Any, gaze: GazeResult, gazing_ratio=None,
+                    task_loss_requirement=None, single_scale: bool = False) -> tuple[int | None, str]:
+        """(FLOPs, how counted) of the gazer that made `gaze` on these frames (see `gazer_flops.py`):
+        AutoGaze's from its config and the gaze's decoding record; a training-free gazer's measured by
+        gazing again under the element-operation counter (untimed; the same gaze, being deterministic)."""
+        model = self.gazer(gazer, self.single_scale_grid if single_scale else self.grid)
+        return count_gazer(model, gaze, lambda: self.gaze(frames, model, gazing_ratio, task_loss_requirement,
+                                                          single_scale))
 
     def check_gaze(self, gaze: GazeResult, num_frames: int) -> GazedTokens:
         """Validate a gaze against the model and the clip; return its gazed tokens (clip 0)."""
