@@ -36,8 +36,9 @@ CALIBRATION_FILE = "calibration.json"  # beside a checkpoint's model.safetensors
 FORMAT = "playground-calibration"
 VERSION = 1
 UNCALIBRATED = "none (predicted loss of the head)"
-QUANTILES = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)  # of the head's own losses: the sweep
+QUANTILES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)  # of the head's own losses: the sweep
 MAX_ROWS = 256
+REFINE_GAP = 0.03  # an automatic sweep halves steps of measured loss wider than this share of its range
 
 
 @dataclass
@@ -252,7 +253,7 @@ def code_version() -> str:
 # ---- the sweep -------------------------------------------------------------------------------
 
 
-def sweep_thresholds(gazer, clips: Sequence[np.ndarray], probe_clips: int = 4) -> list[float]:
+def sweep_thresholds(gazer, clips: Sequence[np.ndarray], probe_clips: int = 2) -> list[float]:
     """Thresholds spread over the head's own predicted losses: quantiles `QUANTILES` of every per-gaze
     prediction while gazing (up to) `probe_clips` clips with the whole budget and no threshold."""
     import torch
@@ -283,7 +284,7 @@ class uncalibrated:
 
 
 def calibrate(gazer, reconstructor, clips: Sequence[np.ndarray], names: Sequence[str] | None = None,
-              thresholds: Sequence[float] | None = None, batch_size: int = 4,
+              thresholds: Sequence[float] | None = None, batch_size: int = 4, points: int = 16,
               progress: Callable[[int, int], None] | None = None) -> Calibration:
     """Measure how `gazer`'s requested threshold maps to `reconstructor`'s loss on `clips`.
 
@@ -292,9 +293,12 @@ def calibrate(gazer, reconstructor, clips: Sequence[np.ndarray], names: Sequence
         reconstructor: a `Reconstructor` (e.g. `load_reconstructor("paint")`).
         clips: uint8 (T, H, W, 3) clips of one length (e.g. 16 frames).
         names: a name per clip (recorded in the file).
-        thresholds: the thresholds to sweep (None: spread over the head's own losses, `sweep_thresholds`).
+        thresholds: the thresholds to sweep, exactly (None: spread over the head's own losses,
+            `sweep_thresholds`, then the widest step of measured loss halved until `points`
+            thresholds are swept or no step is wider than `REFINE_GAP` of the measured range).
         batch_size: clips gazed and rebuilt together.
-        progress: called as progress(done, total) after each batch of each threshold.
+        points: the most thresholds an automatic sweep measures.
+        progress: called as progress(done, total) after each batch of each threshold (total: at most).
 
     Returns:
         The `Calibration` (gazer id, weights SHA-256, the table); `write_calibration` saves it.
@@ -311,28 +315,42 @@ def calibrate(gazer, reconstructor, clips: Sequence[np.ndarray], names: Sequence
     check(len(lengths) == 1, f"the clips must share one shape, got {sorted(lengths)}")
     names = list(names) if names is not None else [f"clip {i}" for i in range(len(clips))]
     check(len(names) == len(clips), f"{len(names)} names for {len(clips)} clips")
-    if thresholds is None:
+    auto = thresholds is None
+    if auto:
         thresholds = sweep_thresholds(gazer, clips)
     thresholds = sorted({check_threshold(t, "threshold") for t in thresholds})
     check(len(thresholds) >= 2, "give at least two different thresholds to sweep")
     batches = [np.stack(clips[i:i + batch_size]) for i in range(0, len(clips), batch_size)]
-    measured, gazes = [], []
-    done, total = 0, len(thresholds) * len(batches)
+    swept: dict[float, tuple[float, float]] = {}  # threshold -> (mean measured loss, mean gazes per frame)
+    total = max(points, len(thresholds)) * len(batches) if auto else len(thresholds) * len(batches)
+
+    def measure(t: float) -> None:
+        losses, kept = [], []
+        for batch in batches:
+            result = gazer.gaze(batch, task_loss_requirement=t)
+            losses.append(reconstructor.reconstruct(batch, result).loss.flatten().numpy())
+            kept.append(result.counts().flatten().numpy())
+            if progress is not None:
+                progress(min(total, len(swept) * len(batches) + len(losses)), total)
+        swept[t] = (float(np.mean(np.concatenate(losses))), float(np.mean(np.concatenate(kept))))
+
     with uncalibrated(gazer):
         for t in thresholds:
-            losses, kept = [], []
-            for batch in batches:
-                result = gazer.gaze(batch, task_loss_requirement=t)
-                losses.append(reconstructor.reconstruct(batch, result).loss.flatten().numpy())
-                kept.append(result.counts().flatten().numpy())
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-            measured.append(float(np.mean(np.concatenate(losses))))
-            gazes.append(float(np.mean(np.concatenate(kept))))
+            measure(t)
+        while auto and len(swept) < points:  # halve the widest step of measured loss
+            ts = sorted(swept)
+            ms = [swept[t][0] for t in ts]
+            steps = np.abs(np.diff(ms))
+            i = int(steps.argmax())
+            mid = round((ts[i] + ts[i + 1]) / 2, 4)
+            if steps[i] <= REFINE_GAP * (max(ms) - min(ms)) or mid in swept:
+                break
+            measure(mid)
+    thresholds = sorted(swept)
     return Calibration(gazer=gazer.source or gazer.name, weights_sha256=weights_sha256(gazer.weights_file),
                        reconstructor=reconstructor.name, requested=[float(t) for t in thresholds],
-                       measured=measured, gazes_per_frame=gazes, clips=names,
+                       measured=[swept[t][0] for t in thresholds], gazes_per_frame=[swept[t][1] for t in thresholds],
+                       clips=names,
                        frames=int(sum(c.shape[0] for c in clips)),
                        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                        code_version=code_version())

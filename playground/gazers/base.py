@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .. import knobs
+from ..calibration import UNCALIBRATED
 from ..device import cpu_threads, resolve_device
 from ..errors import check
 from ..gaze import concat_frames, GazeResult
@@ -50,6 +51,17 @@ class Gazer:
     # own scale) or None (it ignores the threshold; only the budget decides).
     threshold_unit: str | None = "loss"
     uses_budget: bool = True  # whether gazing_ratio caps what it keeps (`full` keeps every finest patch)
+    # The reconstructor whose loss this gazer measures as it stops (greedy: paint): for that one the
+    # threshold is exact. None: it measures none (its threshold is a prediction, or not a loss).
+    exact_for: str | None = None
+
+    def _threshold_meaning(self, stop: str | None = None) -> dict[str, Any]:
+        """Result settings saying what the threshold meant (`calibration.threshold_note` reads them)."""
+        if self.threshold_unit != "loss":
+            return {}
+        if self.exact_for is not None:
+            return {"calibration": f"exact: measured {self.exact_for} loss", "calibrated_for": self.exact_for}
+        return {"calibration": UNCALIBRATED, "calibrated_for": None}
 
     @property
     def uses_threshold(self) -> bool:
@@ -82,7 +94,7 @@ class Gazer:
         result.seconds["gaze"] = time.perf_counter() - start
         result.gazer = self.name
         result.settings.update(gazing_ratio=gazing_ratio, task_loss_requirement=threshold,
-                               threshold_unit=self.threshold_unit)
+                               threshold_unit=self.threshold_unit, **self._threshold_meaning())
         return result
 
     def stream(self, frames: Any, gazing_ratio: float | Sequence[float] | None = None,
@@ -153,7 +165,7 @@ class FrameByFrameGazer(Gazer):
         budgets = frame_budgets(gazing_ratio, clips.shape[1], self.grid.num_slots)
         for result in self._frames(clips, budgets, threshold):
             result.settings.update(gazing_ratio=gazing_ratio, task_loss_requirement=threshold,
-                                   threshold_unit=self.threshold_unit)
+                                   threshold_unit=self.threshold_unit, **self._threshold_meaning())
             yield result
 
 

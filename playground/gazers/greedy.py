@@ -29,6 +29,7 @@ class GreedyGazer(FrameByFrameGazer):
 
     name = "greedy"
     loss_kind = "measured"
+    exact_for = "paint"
 
     def __init__(self, grid: MultiScaleGrid | None = None, device=None):
         super().__init__(grid or DEFAULT_GRID, device)

@@ -97,6 +97,7 @@ class OracleGazer(FrameByFrameGazer):
         check(isinstance(candidate_batch, int) and candidate_batch > 0, "candidate_batch must be a positive integer")
         super().__init__(reconstructor.grid, reconstructor.device)
         self.reconstructor = reconstructor
+        self.exact_for = reconstructor.name  # its threshold is this reconstructor's measured loss
         self.candidate_batch = candidate_batch
         self.batched = batched and hasattr(reconstructor, "rebuild_clip")
 
