@@ -38,7 +38,7 @@ VERSION = 1
 UNCALIBRATED = "none (predicted loss of the head)"
 QUANTILES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)  # of the head's own losses: the sweep
 MAX_ROWS = 256
-REFINE_GAP = 0.03  # an automatic sweep halves steps of measured loss wider than this share of its range
+REFINE_STEP = 0.05  # an automatic sweep halves steps of measured loss wider than 5 % (log scale: small losses matter)
 
 
 @dataclass
@@ -294,8 +294,8 @@ def calibrate(gazer, reconstructor, clips: Sequence[np.ndarray], names: Sequence
         clips: uint8 (T, H, W, 3) clips of one length (e.g. 16 frames).
         names: a name per clip (recorded in the file).
         thresholds: the thresholds to sweep, exactly (None: spread over the head's own losses,
-            `sweep_thresholds`, then the widest step of measured loss halved until `points`
-            thresholds are swept or no step is wider than `REFINE_GAP` of the measured range).
+            `sweep_thresholds`, then the widest step of measured loss, on a log scale, halved until
+            `points` thresholds are swept or no step is wider than `REFINE_STEP`).
         batch_size: clips gazed and rebuilt together.
         points: the most thresholds an automatic sweep measures.
         progress: called as progress(done, total) after each batch of each threshold (total: at most).
@@ -337,13 +337,14 @@ def calibrate(gazer, reconstructor, clips: Sequence[np.ndarray], names: Sequence
     with uncalibrated(gazer):
         for t in thresholds:
             measure(t)
-        while auto and len(swept) < points:  # halve the widest step of measured loss
+        while auto and len(swept) < points:  # halve the widest step of measured loss, on a log scale
             ts = sorted(swept)
-            ms = [swept[t][0] for t in ts]
-            steps = np.abs(np.diff(ms))
+            ms = np.array([swept[t][0] for t in ts])
+            floor = 1e-3 * max(float(ms.max()), 1e-6)  # a loss of 0 (every patch) stays finite
+            steps = np.abs(np.diff(np.log(np.maximum(ms, 0) + floor)))
             i = int(steps.argmax())
             mid = round((ts[i] + ts[i + 1]) / 2, 4)
-            if steps[i] <= REFINE_GAP * (max(ms) - min(ms)) or mid in swept:
+            if steps[i] <= REFINE_STEP or mid in swept:
                 break
             measure(mid)
     thresholds = sorted(swept)

@@ -115,7 +115,8 @@ class VideoGazer:
     def settings(self, gazing_ratio, task_loss_requirement) -> dict[str, Any]:
         return {"gazing_ratio": gazing_ratio, "task_loss_requirement": task_loss_requirement, "tile": self.tile,
                 "overlap": self.overlap, "chunk_len": self.chunk_len, "batch_size": self.batch_size,
-                "source": getattr(self.gazer, "source", self.gazer.name)}
+                "source": getattr(self.gazer, "source", self.gazer.name),
+                **self.gazer._threshold_meaning()}  # what the threshold meant (calibration, calibrated_for)
 
     def chunks(self, video: Any, gazing_ratio: float | None = None, task_loss_requirement: float | None = None,
                progress: Callable[[int, int | None], None] | None = None, total_frames: int | None = None
@@ -198,7 +199,7 @@ class VideoGazer:
         start = time.perf_counter()
         parts = [(c.gaze, c.layout) for c in self.chunks(video, gazing_ratio, task_loss_requirement, progress)]
         gaze = _join_chunks([g for g, _ in parts])
-        gaze.gazer, gaze.loss_kind = self.gazer.name, self.gazer.loss_kind
+        gaze.gazer, gaze.loss_kind = self.gazer.name, parts[0][0].loss_kind  # "measured" with the measured stop
         gaze.seconds = {"gaze": time.perf_counter() - start}
         gaze.settings = self.settings(gazing_ratio, task_loss_requirement)
         return VideoGaze(gaze=gaze, layout=parts[0][1], chunk_len=self.chunk_len)

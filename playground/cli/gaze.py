@@ -25,6 +25,7 @@ from .. import knobs, load_gazer, load_reconstructor
 from ..gazers import applicable_options
 from ..gazers.base import gaze_frames
 from .. import report
+from ..calibration import threshold_note
 from ..report import psnr_text, write_gaze_json, write_metrics_csv
 from ..run_card import (EXPORT_FILES, TILED_EXPORT_FILES, card_head, rebuilt_frames, sha256_of, source_facts,
                         video_record, write_masks_npz, write_run_card)
@@ -227,6 +228,7 @@ def summary_text(args, frames: np.ndarray, gaze, rec, seconds: float, out: Path)
         f"resizes them to {gaze.grid.canvas}x{gaze.grid.canvas})",
         f"gazer          {gaze.gazer}  threshold={args.threshold}  max ratio={args.gazing_ratio}"
         + (f"  caches restart every {gaze.settings['clip_len']} frames" if gaze.settings.get("clip_len") else ""),
+        f"threshold      {threshold_note(gaze.settings, rec.reconstructor)}",
         f"slots kept     {kept} / {T * S}  ({100 * kept / (T * S):.1f}% of {S} per frame; "
         f"{kept / T:.1f} per frame)",
         "per scale      " + ", ".join(f"{s}px: {int(c)}" for s, c in

@@ -151,7 +151,7 @@ class AutoGazeGazer(Gazer):
         budgets = frame_budgets(gazing_ratio, num_frames, self.cfg.num_slots)
         return budgets, threshold, used
 
-    def _threshold_meaning(self, stop: str | None) -> dict[str, Any]:
+    def _threshold_meaning(self, stop: str | None = None) -> dict[str, Any]:
         """`stop`, `calibration` (one line) and `calibrated_for` (the reconstructor the threshold is the loss of)."""
         stop = self.stop if stop is None else _check_stop(stop)
         if stop == "measured":
