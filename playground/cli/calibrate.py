@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -19,6 +20,7 @@ from ..errors import check
 from ..gazers import MEASURING_GAZERS, TRAINING_FREE_GAZERS
 from ..knobs import threshold
 from ..training.data import CLIP_CHOICES, CLIP_LEN, SIZE, find_videos, list_clips, read_training_clip
+from ..video import read_video, resize_frames
 from .args import check_out_file, knob, whole_number
 
 
@@ -35,7 +37,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", required=True,
                    help=f"the calibration file to write; a folder (existing, or ending in /) gets {CALIBRATION_FILE} "
                         "(the checkpoint's folder: load_gazer picks it up)")
-    p.add_argument("--clips", choices=CLIP_CHOICES, default="all", help="clips of each video (default all)")
+    p.add_argument("--clips", choices=CLIP_CHOICES + ("spread",), default="all",
+                   help="clips of each video: first, all (consecutive frames, as training reads them) or spread "
+                        "(--clip-len frames spread over the whole video at 480 px, as the app and the gaze "
+                        "command read it by default); default all")
     p.add_argument("--max-clips", type=whole_number(1, 100000), default=None,
                    help="measure at most this many clips, spread over the list (default: every clip)")
     p.add_argument("--clip-len", type=whole_number(1, 1024), default=CLIP_LEN, help=f"frames per clip (default {CLIP_LEN})")
@@ -64,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     key = args.gazer.strip().lower()
     check(key not in TRAINING_FREE_GAZERS and key not in MEASURING_GAZERS,
           f"{args.gazer} is not a learned gazer: its threshold is what it measures or ignores, nothing to calibrate")
-    found, errors = list_clips(find_videos(args.videos), args.clips, args.clip_len)
+    found, errors = list_clips(find_videos(args.videos), "first" if args.clips == "spread" else args.clips,
+                               args.clip_len)
     for e in errors:
         print(f"skipped {e['video']}: {e['error']}", file=sys.stderr)
     check(len(found) > 0, "no clip to calibrate on")
@@ -73,7 +79,11 @@ def run(args: argparse.Namespace) -> int:
         found = [found[int(i * step)] for i in range(args.max_clips)]
     gazer = load_gazer(args.gazer, device=args.device, calibration=None)
     reconstructor = load_reconstructor(args.reconstructor, device=args.device)
-    clips = [read_training_clip(c, args.clip_len, args.size) for c in found]
+    if args.clips == "spread":  # the default read of the app and the gaze command, squashed to the canvas
+        clips = [resize_frames(read_video(c.path, num_frames=args.clip_len), args.size) for c in found]
+        found = [replace(c, key=f"{c.key}@{args.clip_len} spread") for c in found]
+    else:
+        clips = [read_training_clip(c, args.clip_len, args.size) for c in found]
     with tqdm(total=1, desc="calibrating", unit="batch", disable=args.quiet, file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total
