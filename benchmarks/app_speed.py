@@ -10,7 +10,8 @@ then times, for one clip:
   - moving the threshold: the callback on the same uploaded file with a new threshold, which the
     page does on slider release (frames come from the cache; only gaze, rebuild and render run);
   - the same through gradio_client (this re-uploads the file: the page does not);
-  - the frame scrubber and the slots-vs-threshold curve that follows the first result.
+  - the frame scrubber and the slots-vs-threshold curve that follows the first result;
+  - a gazing-ratio move on the page's callback, and the curve after it (every point new).
 Each step prints its wall time and the CPU time it used (this process plus ffmpeg): on a machine
 shared with other jobs the wall time grows, the CPU time much less.
 """
@@ -54,7 +55,7 @@ def main() -> None:
     import torch
     from gradio_client import Client, handle_file
 
-    from playground.app import cache, callbacks
+    from playground.app import cache, callbacks, pipeline
     from playground.app.pipeline import RunSettings, no_progress
     from playground.app.server import running
 
@@ -84,6 +85,12 @@ def main() -> None:
         rows.append(("frame scrubber (median)", median(scrub), ""))
         t, _ = timed(callbacks.curve_action, view, progress=no_progress)
         rows.append(("slots-vs-threshold curve (after the first result)", t, ""))
+        ratio = d.gazing_ratio / 2  # a ratio move: a new gaze, then a new curve (no point of it cached)
+        t, moved = timed(callbacks.gaze_page_action, args.video, args.frames, 0, 0, args.gazer, "paint", d.threshold,
+                         ratio, 0, view, progress=no_progress)
+        rows.append(("ratio move, page callback", t, "<= 2"))
+        t, _ = timed(callbacks.curve_action, moved[-2], progress=no_progress)
+        rows.append((f"slots-vs-threshold curve (after the ratio move, {pipeline.SWEEP_WORKERS} threads)", t, ""))
 
     print(f"app speed: {Path(args.video).name}, {args.frames} frames, gazer {args.gazer}, reconstructor paint, "
           f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPU cores, "

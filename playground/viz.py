@@ -136,13 +136,27 @@ def paint_scales(frames: np.ndarray, finest: np.ndarray, num_scales: int, alpha:
 
 def _paint(frames: np.ndarray, finest: np.ndarray, edges: np.ndarray, num_scales: int, alpha: float,
            dim: float) -> np.ndarray:
-    """Blend scale colours into (T, H, W, 3) frames where `finest` >= 0, dim elsewhere, draw `edges` solid."""
+    """Blend scale colours into (T, H, W, 3) frames where `finest` >= 0, dim elsewhere, draw `edges` solid.
+
+    A pixel's output depends only on its value, its channel and its finest scale, so every possible
+    output is computed once (a (scales + 1, 256, 3) table, by the float32 blend) and looked up: the same
+    bytes as blending every pixel, several times faster on a clip.
+    """
     colors = np.concatenate([np.zeros((1, 3), np.float32), _palette(num_scales)])  # row 0: "no scale"
-    gazed = (finest >= 0)[..., None]
-    keep = np.where(gazed, np.float32(1 - alpha), np.float32(dim))
-    out = frames * keep + colors[finest + 1] * np.where(gazed, np.float32(alpha), np.float32(0))
-    out = np.where((edges >= 0)[..., None], colors[edges + 1], out)
-    return np.round(out).clip(0, 255).astype(np.uint8)
+    gazed = np.arange(num_scales + 1) > 0  # row 0: not gazed
+    keep = np.where(gazed, np.float32(1 - alpha), np.float32(dim))[:, None, None]  # (S+1, 1, 1)
+    add = (colors * np.where(gazed, np.float32(alpha), np.float32(0))[:, None])[:, None, :]  # (S+1, 1, 3)
+    values = np.arange(256, dtype=np.uint8)[None, :, None]
+    table = np.round(values * keep + add).clip(0, 255).astype(np.uint8)  # (S+1, 256, 3)
+    flat = table.reshape(-1)  # index: (scale * 256 + value) * 3 + channel
+    index = (finest.astype(np.intp)[..., None] + 1) * 256 + frames
+    index *= 3
+    index += np.arange(3)
+    out = flat[index]
+    solid = edges >= 0
+    if solid.any():
+        out[solid] = np.round(colors[edges[solid] + 1]).clip(0, 255).astype(np.uint8)
+    return out
 
 
 def coverage_image(gaze: GazeResult | dict, clip: int = 0, size: int | None = None) -> np.ndarray:
@@ -223,9 +237,14 @@ def _stamp(video: np.ndarray, text: str, y: int = 2, x: int = 2) -> None:
     """Draw `text` in place on every frame of (T, H, W, 3), clipped to the frame.
 
     The text is about 1/16 of the frame's height (at least 11 px), so it stays readable when the
-    picture is shown scaled down to fit a page.
+    picture is shown scaled down to fit a page, and smaller (at least 8 px) where that would not fit the
+    frame's width.
     """
-    pixels, opacity = _text_patch(text, max(11, round(video.shape[1] / 16)))
+    size = max(11, round(video.shape[1] / 16))
+    pixels, opacity = _text_patch(text, size)
+    room = video.shape[2] - x - 2  # a narrow (vertical) frame: a smaller font, so the label fits inside the frame
+    if pixels.shape[1] > room and size > 8:
+        pixels, opacity = _text_patch(text, max(8, int(size * room / pixels.shape[1])))
     h, w = min(pixels.shape[0], video.shape[1] - y), min(pixels.shape[1], video.shape[2] - x)
     if h <= 0 or w <= 0:
         return

@@ -108,7 +108,8 @@ def test_tiled_gaze_runs_the_clis_whole_video_path():
     assert f"{totals['slots_kept']} of {totals['slots_total']} slots" in summary
     assert sum(tokens.data[0].y) == totals["slots_kept"] and len(loss.data[0].y) == 4  # from metrics.csv
     assert quality.data[0].name == "PSNR (dB)"
-    assert panel is None and scrubber.interactive is False
+    assert scrubber.interactive is False  # the scrubber needs one whole-frame clip; the panel shows frame 0
+    assert panel.ndim == 3 and panel.shape[0] == 360 and panel.shape[1] > 2 * 640
     assert callbacks.frame_action(view, 2) is None
     curve = callbacks.curve_action(view, progress=quiet)
     assert "not available with tiles" in curve.layout.annotations[0].text
@@ -433,3 +434,137 @@ def test_ask_counts_the_gazer_and_explains_the_numbers():
     gaze_tab = pipeline.gazed_before(pipeline.load_clip(str(SQUARE), checked, callbacks.LIMITS), checked)
     assert gaze_tab is not None and f"the Gaze tab kept {gaze_tab.num_gazed:,} slots" in told
     assert "The grids differ" in told and gaze_view is not None
+
+
+# ---- the issue's items 1, 2, 10, 12 and 16 ---------------------------------------------------------------
+def test_typed_knobs_reach_the_callback_and_keep_the_last_result(demo):
+    """Item 1: a typed threshold of 99, -5, 1e9 or nothing (or tile -5) is one line; the last result stays, stale."""
+    by_label = {c.label: c for c in demo.blocks.values() if getattr(c, "label", None)}
+    for label in ("error threshold", "gazing ratio", "frames to sample", "tile size (px)", "start (s)"):
+        box = by_label[label]
+        for typed in (99, -5, 1e9, None):  # Gradio's own check would fail every output before the callback
+            assert box.preprocess(typed) == typed
+    assert by_label["error threshold"].get_block_name() == "slider"  # drawn as Gradio's own widgets
+    assert by_label["tile size (px)"].get_block_name() == "number"
+    assert not (Path(callbacks.__file__).parent / "layout.pyi").exists()  # no stub written beside the app
+    good = callbacks.gaze_page_action(str(SQUARE), num_frames=3, progress=quiet)
+    view = good[-2]
+    cases = [(dict(threshold=99), "error threshold must be between 0 and 1.5, got 99"),
+             (dict(threshold=-5), "error threshold must be between 0 and 1.5, got -5"),
+             (dict(threshold=1e9), "error threshold must be between 0 and 1.5, got 1e+09"),
+             (dict(threshold=None), "the error threshold box is empty: type a number between 0 and 1.5"),
+             (dict(tile=-5), "tile size must be between 0 and 8192, got -5"),
+             (dict(num_frames=None), f"the frames box is empty: type a number between 1 and {callbacks.LIMITS.max_frames}"),
+             (dict(ratio=0), "gazing ratio must be between 0.01 and 1, got 0")]
+    for knobs, message in cases:
+        out = callbacks.gaze_page_action(str(SQUARE), **{"num_frames": 3, **knobs}, view=view, progress=quiet)
+        first = out[0].split("\n\n")[0]
+        assert first == f"**⚠ This run failed:** {message}", first
+        assert "stale" in out[0] and view.run.clip.name in out[0]
+        assert all(isinstance(o, type(gr.skip())) for o in out[1:-1]) and len(out) == len(good)
+    assert callbacks.gaze_action(str(SQUARE), num_frames=3, threshold=None, progress=quiet)  # the API: None = default
+
+
+def test_a_bad_new_file_keeps_the_results(tmp_path):
+    """Item 2: the new file is read and checked first; a bad one is one line, the results stay, marked stale."""
+    view = callbacks.gaze_page_action(str(SQUARE), num_frames=3, progress=quiet)[-2]
+    text = tmp_path / "text.mp4"
+    text.write_text("this is text, not a video" * 10)
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    skip = type(gr.skip())
+    for bad, said in ((text, "text.mp4 is not a video file"), (empty, "empty.mp4 is empty (0 bytes)")):
+        out = callbacks.clear_action(str(bad), str(SQUARE), view)
+        assert len(out) == len(callbacks.CLEARED_OUTPUTS)
+        assert out[0].split("\n\n")[0].startswith(f"**⚠ {bad.name} cannot be used:** {said}")
+        assert "stale" in out[0] and view.run.clip.name in out[0] and str(tmp_path) not in out[0]
+        assert all(isinstance(o, skip) for o in out[1:])  # nothing cleared
+    emptied = callbacks.clear_action(None, str(SQUARE), view)  # the box emptied to choose another file
+    assert "stale" in emptied[0] and all(isinstance(o, skip) for o in emptied[1:])
+    cleared = callbacks.clear_action(str(BUNNY), str(SQUARE), view)  # a readable video: now everything clears
+    assert cleared[0].startswith("Results appear here") and cleared[CLEARED_INDEX["view"]] is None
+
+
+CLEARED_INDEX = {name: i for i, name in enumerate(callbacks.CLEARED_OUTPUTS)}
+
+
+def test_one_frame_tiled_run_says_which_limit_applies(monkeypatch):
+    """Item 10: when the decode limit leaves one frame of a large clip, the app says so, names the variable that
+    raises it, and draws the one frame readably."""
+    from playground.app import render
+
+    one = 640 * 360 + 1000  # one native frame of the example fits, two do not
+    monkeypatch.setattr(callbacks, "LIMITS", Limits(max_decode_pixels=one))
+    with pytest.raises(gr.Error) as err:
+        callbacks.gaze_action(str(BUNNY), num_frames=2, tile=320, start=0.25, progress=quiet)
+    assert "at 640x360 px 1 frame(s) fit in this server's 231,400 pixels a run" in err.value.message
+    assert "PLAYGROUND_APP_MAX_DECODE_PIXELS" in err.value.message and "\n" not in err.value.message
+    summary, _, _, _, panel, tokens, loss, quality, *_ = callbacks.gaze_action(
+        str(BUNNY), num_frames=1, tile=320, start=0.25, progress=quiet)
+    assert "**1 frame(s) of 640x360 px** fit" in summary
+    assert "set `PLAYGROUND_APP_MAX_DECODE_PIXELS` to 3,686,400 or more" in summary  # 16 frames of 640x360
+    assert "One frame" in summary
+    assert panel.ndim == 3  # frame 0, not an empty panel
+    for fig in (tokens, loss, quality):
+        assert tuple(fig.layout.xaxis.range) == (-1, 1) and tuple(fig.layout.xaxis.tickvals) == (0,)
+        assert all(t.marker.size == 14 for t in fig.data if t.type == "scatter")
+        assert all(len(line) <= render.TITLE_CHARS for line in fig.layout.title.text.split("<br>"))
+    roomy = Limits()
+    assert pipeline.frames_fit((3840, 2160), pipeline.RunSettings(tile=448), roomy) == 1  # 4K: 16 M pixels a run
+    assert pipeline.frames_fit((3840, 2160), pipeline.RunSettings(), roomy) == roomy.max_frames  # read at 480 px
+
+
+def test_pictures_follow_the_clips_aspect(demo):
+    """Item 12: the two videos share a height (widths 1 : 2), the page caps tall pictures, and a caption
+    never runs past its frame."""
+    from playground import viz
+    from playground.app.layout import MAX_PICTURE_PX, launch_kwargs
+
+    by_id = {c.elem_id: c for c in demo.blocks.values() if getattr(c, "elem_id", None)}
+    assert by_id["overlay-video"].scale == 1 and by_id["reconstruction-video"].scale == 2
+    css = launch_kwargs()["css"]
+    for element in ("#overlay-video video", "#reconstruction-video video", "#frame-panel img"):
+        assert element in css
+    assert f"max-height: {MAX_PICTURE_PX}px" in css
+    tall = np.zeros((1, 320, 90, 3), np.uint8)  # a vertical frame, narrower than its label at the usual size
+    out = viz.side_by_side(tall, tall, labels=["gazed: 123/265 slots", "reconstruction"], gap=4)[0]
+    assert out[:, 90 - 2:90].max() == 0 and out[:, -2:].max() == 0  # the labels stop inside their frames
+    assert out[:, :88].max() > 0  # and are drawn
+
+
+def test_overlay_paint_table_equals_the_blend():
+    """Item 16: the overlay's looked-up blend gives the bytes of blending every pixel in float32."""
+    from playground import viz
+
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (3, 27, 41, 3), dtype=np.uint8)
+    finest = rng.integers(-1, 4, (3, 27, 41))
+    edges = np.where(rng.random((3, 27, 41)) < 0.1, rng.integers(0, 4, (3, 27, 41)), -1)
+    for alpha, dim in ((0.45, viz.DIM), (0.3, 1.0), (0.9, 0.1)):
+        colors = np.concatenate([np.zeros((1, 3), np.float32), viz._palette(4)])
+        gazed = (finest >= 0)[..., None]
+        blend = frames * np.where(gazed, np.float32(1 - alpha), np.float32(dim)) \
+            + colors[finest + 1] * np.where(gazed, np.float32(alpha), np.float32(0))
+        blend = np.where((edges >= 0)[..., None], colors[edges + 1], blend)
+        expected = np.round(blend).clip(0, 255).astype(np.uint8)
+        assert np.array_equal(viz._paint(frames, finest, edges, 4, alpha, dim), expected)
+
+
+def test_curve_sweeps_in_parallel_without_ssim(monkeypatch):
+    """Item 16: the threshold sweep gives the serial sweep's numbers on several threads, and sizing its
+    rebuilds for the cache no longer measures their SSIM (which the curve does not show)."""
+    from playground import metrics
+
+    calls = []
+    real = metrics.ssim
+    monkeypatch.setattr(metrics, "ssim", lambda *a, **k: calls.append(1) or real(*a, **k))
+    settings = pipeline.RunSettings(num_frames=3, start=0.5).checked(callbacks.LIMITS)
+    clip = pipeline.load_clip(str(BUNNY), settings, callbacks.LIMITS)
+    curves = []
+    for workers in (1, 2):
+        for c in (cache.GAZES, cache.REBUILDS, cache.CURVES):
+            c.clear()
+        monkeypatch.setattr(pipeline, "SWEEP_WORKERS", workers)
+        curves.append(pipeline.threshold_curve(clip, settings, thresholds=(0.0, 0.1, 0.3, 1.0)))
+    assert curves[0] == curves[1]
+    assert calls == []

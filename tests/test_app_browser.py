@@ -1,5 +1,9 @@
 """In a real browser: headless Chromium loads the app, runs the example, and the overlay and plots appear.
 
+The same page then walks the newcomer's path and the issue's items: a typed threshold out of range or
+emptied keeps the last result (1), a vertical clip's videos share one bounded height (12), Ask on the
+built-in tiny model says its answers are random (9), and a bad file keeps the results with one message (2).
+
 Needs Debian's `chromium` at /usr/bin/chromium (CI installs it) and the `playwright` package.
 Set $PLAYGROUND_APP_SCREENSHOT to a path to also copy the screenshot there (that is how
 `assets/app_screenshot.png` is made: see docs/app.md).
@@ -13,6 +17,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+from playground.app.layout import MAX_PICTURE_PX
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -52,6 +58,8 @@ def test_example_runs_in_a_browser(tmp_path):
             expect(page.locator("#summary")).to_contain_text("slots")
             toasts = page.locator(".toast-body.error")
             assert not toasts.count(), f"an error message appeared: {toasts.all_inner_texts()}"
+            same_height_videos(page)  # landscape: the overlay and original | reconstruction at one height
+            typed_threshold_keeps_the_result(page, expect)
             shot = tmp_path / "app_screenshot.png"
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000
@@ -68,9 +76,11 @@ def newcomer_path(page, expect, tmp_path: Path) -> None:
     """After the example: an upload, Compare, Export, then a bad upload that keeps the last result on screen."""
     upload = Path(__file__).resolve().parents[1] / "assets" / "synthetic_square.mp4"
     page.locator("#input-video button[aria-label='Clear']").first.click()
-    expect(page.locator("#summary")).to_contain_text("Results appear here", timeout=30_000)  # results cleared
+    expect(page.locator("#summary")).to_contain_text("stale", timeout=30_000)  # kept until a new video is read
+    expect(page.locator("#overlay-video video")).to_have_attribute("src", re.compile(r"overlay\.mp4"))
     page.locator("#input-video input[type=file]").set_input_files(str(upload))
     page.locator("#input-video video").wait_for(timeout=30_000)
+    expect(page.locator("#summary")).to_contain_text("Results appear here", timeout=30_000)  # now cleared
     page.locator("#gaze-button").click()
     expect(page.locator("#summary")).to_contain_text(upload.name, timeout=90_000)
     # Let its threshold sweep finish: a sweep still running when the server closes aborts the process at exit.
@@ -99,15 +109,118 @@ def newcomer_path(page, expect, tmp_path: Path) -> None:
     gazer.fill("greedy")
     gazer.press("Enter")
 
-    bad = tmp_path / "not_a_video.mp4"
-    bad.write_bytes(b"this is text, not a video" * 10)
-    page.locator("#input-video button[aria-label='Clear']").first.click()
-    page.locator("#input-video input[type=file]").set_input_files(str(bad))
-    for attempt in range(3):  # the upload may still be in flight at the first click (then nothing is gazed yet)
-        page.locator("#gaze-button").click()
+    vertical_clip_fits(page, expect, tmp_path)
+    ask_on_the_tiny_model(page, expect)
+    bad_files_keep_the_results(page, expect, tmp_path)
+
+
+def same_height_videos(page) -> dict:
+    """The two result videos show at one height (the right one is two frames wide), within the page's cap."""
+    boxes = {name: page.locator(f"#{name} video").bounding_box() for name in ("overlay-video", "reconstruction-video")}
+    heights = [b["height"] for b in boxes.values()]
+    assert abs(heights[0] - heights[1]) <= 3, f"the videos differ in height: {boxes}"
+    assert max(heights) <= MAX_PICTURE_PX + 2, boxes
+    return boxes
+
+
+RESULT_PANELS = ("summary", "overlay-video", "reconstruction-video", "frame-panel", "tokens-plot", "loss-plot",
+                 "quality-plot", "curve-plot", "exports")
+
+
+def no_error_pills(page) -> None:
+    """No output shows Gradio's red "Error" status (an input that failed before the callback)."""
+    outputs = ", ".join(f"#{name} *" for name in RESULT_PANELS)
+    pills = page.evaluate("""(outputs) => [...document.querySelectorAll(outputs)].filter(e => e.children.length === 0
+        && e.textContent.trim() === 'Error').map(e => e.parentElement.outerHTML.slice(0, 300))""", outputs)
+    assert not pills, f"an output shows Gradio's Error status: {pills}"
+
+
+def typed_threshold_keeps_the_result(page, expect) -> None:
+    """Item 1: 99, -5, 1e9 or nothing typed into the threshold box is one message; the last result stays, stale."""
+    box = page.locator("input[aria-label='number input for error threshold']")
+    summary = page.locator("#summary")
+    for typed, said in (("99", "got 99"), ("-5", "got -5"), ("1e9", "got 1e+09"), ("", "box is empty")):
+        box.fill(typed)
+        box.press("Enter")
+        expect(summary).to_contain_text(said, timeout=30_000)
+        expect(summary).to_contain_text("This run failed")
+        expect(summary).to_contain_text("stale")
+        expect(page.locator("#overlay-video video")).to_have_attribute("src", re.compile(r"overlay\.mp4"))
+        no_error_pills(page)
+        assert "Could not preprocess" not in page.content()
+    dismiss_toasts(page)
+    box.fill("0.2")
+    box.press("Enter")
+    expect(summary).not_to_contain_text("This run failed", timeout=60_000)
+
+
+def dismiss_toasts(page) -> None:
+    for close in page.locator(".toast-close").all():
         try:
-            expect(summary).to_contain_text("not a video", timeout=20_000)  # one clear line, not a traceback
-            break
-        except AssertionError:
-            if attempt == 2:
-                raise
+            close.click(timeout=2_000)
+        except Exception:  # it closed by itself meanwhile
+            pass
+
+
+def vertical_clip_fits(page, expect, tmp_path: Path) -> None:
+    """Item 12: a vertical clip's captions stay inside their frames and its pictures within the page's cap."""
+    import numpy as np
+
+    from playground.video import write_video
+
+    frames = np.zeros((4, 160, 90, 3), np.uint8)
+    frames[:, :, :, 1] = np.linspace(0, 255, 90, dtype=np.uint8)[None, None, :]
+    frames[:, 40:80, 20:60] = 255
+    clip = tmp_path / "vertical.mp4"
+    write_video(clip, frames, 4.0)
+    page.locator("#input-video button[aria-label='Clear']").first.click()
+    page.locator("#input-video input[type=file]").set_input_files(str(clip))
+    page.locator("#input-video video").wait_for(timeout=30_000)
+    page.locator("#gaze-button").click()
+    expect(page.locator("#summary")).to_contain_text(clip.name, timeout=90_000)
+    page.wait_for_function("document.querySelector('#overlay-video video').readyState >= 2", timeout=30_000)
+    page.locator("#frame-panel img").wait_for(timeout=30_000)
+    boxes = same_height_videos(page)
+    panel = page.locator("#frame-panel img").bounding_box()
+    assert panel["height"] <= MAX_PICTURE_PX + 2, panel
+    overlay = boxes["overlay-video"]
+    assert overlay["width"] >= overlay["height"] * 90 / 160 - 3  # the whole frame shows, not cropped
+    page.locator("#curve-plot .js-plotly-plot").wait_for(timeout=120_000)  # the sweep ends before the server closes
+
+
+def ask_on_the_tiny_model(page, expect) -> None:
+    """Item 9: Ask on the built-in tiny model: both answers labelled random, no replacement or control characters."""
+    page.get_by_role("tab", name="Ask").click()
+    mllm = page.locator("#ask-mllm input")
+    if "tiny-random-smolvlm2" not in mllm.input_value():  # SmolVLM2 weights are cached here: choose the tiny one
+        mllm.fill("tiny-random-smolvlm2")
+        mllm.press("Enter")
+    page.locator("#ask-button").click()
+    for box in ("#gazed-answer", "#full-answer"):
+        area = page.locator(f"{box} textarea")
+        expect(area).to_have_value(re.compile(r"^\[random weights, not a real answer\]"), timeout=120_000)
+        expect(page.locator(box)).to_contain_text("random weights")  # the box's label says so too
+        text = area.input_value()
+        assert "\ufffd" not in text and all(ch.isprintable() or ch == "\n" for ch in text), repr(text)
+    page.get_by_role("tab", name="Gaze", exact=True).click()
+
+
+def bad_files_keep_the_results(page, expect, tmp_path: Path) -> None:
+    """Item 2: a text file named .mp4, or an empty one, is one message; the results on screen stay, marked stale."""
+    summary = page.locator("#summary")
+    text = tmp_path / "not_a_video.mp4"
+    text.write_bytes(b"this is text, not a video" * 10)
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    for bad, said in ((text, "not a video"), (empty, "is empty")):
+        dismiss_toasts(page)
+        page.locator("#input-video button[aria-label='Clear']").first.click()
+        page.locator("#input-video input[type=file]").set_input_files(str(bad))
+        expect(summary).to_contain_text(said, timeout=30_000)  # read and checked on arrival, not at Gaze
+        expect(summary).to_contain_text("stale")
+        expect(summary).to_contain_text("vertical.mp4")  # the last results, still on screen
+        expect(page.locator("#overlay-video video")).to_have_attribute("src", re.compile(r"overlay\.mp4"))
+        page.wait_for_timeout(1_000)  # any further message would have come by now
+        toasts = page.locator(".toast-body").all_inner_texts()  # at most the player's own "Video not playable"
+        assert all("Video not playable" in t for t in toasts) and len(toasts) <= 1, f"more than one message: {toasts}"
+        no_error_pills(page)

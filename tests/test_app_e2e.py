@@ -91,9 +91,11 @@ def test_ask_endpoint_with_a_tiny_mllm(client):
 
     gazed, full, table, chart, note = client.predict(  # the built-in tiny model: no folder, no network
         handle_file(str(SQUARE)), "What moves?", TINY_RANDOM_SMOLVLM2, "block_causal", 4, 4, api_name="/ask")
-    assert isinstance(gazed, str) and isinstance(full, str)
+    assert isinstance(gazed, str) and isinstance(full, str)  # the text, not a box update
+    assert gazed.startswith("[random weights, not a real answer]")
     rows = {row[0]: row[1:] for row in table["data"]}
     gazed_tokens, full_tokens = rows["vision tokens (encoder)"]
     assert 0 < gazed_tokens < full_tokens  # the gazed path sends fewer patches through the encoder
-    assert rows["new tokens"][0] <= 4 and rows["GFLOPs total"][0] < rows["GFLOPs total"][1]
+    total = rows["GFLOPs total (gazer + stages)"]
+    assert rows["new tokens"][0] <= 4 and total[0] < total[1]
     assert chart["type"] == "plotly" and ("vision tokens" in note or "attention" in note)

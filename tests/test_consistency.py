@@ -222,7 +222,8 @@ def test_a_new_video_clears_every_result():
                and any(c.get("props", {}).get("elem_id") == "input-video" for c in demo.config["components"]
                        if c["id"] == d["targets"][0][0])]
     assert len(changes) == 1
-    cleared = callbacks.clear_action("new.mp4", "old.mp4")
+    new = str(Path(__file__).resolve().parents[1] / "assets" / "synthetic_square.mp4")  # read and checked first
+    cleared = callbacks.clear_action(new, "old.mp4")
     assert len(cleared) == len(changes[0]["outputs"]) == len(callbacks.CLEARED_OUTPUTS)
     assert cleared[0].startswith("Results appear here") and cleared[-1] is None
     late = callbacks.clear_action("same.mp4", "same.mp4")  # a late event for the video already shown

@@ -18,8 +18,9 @@ import gradio as gr
 import pandas as pd
 
 from .. import viz
-from ..errors import PlaygroundError
+from ..errors import PlaygroundError, finite_number
 from ..mllm import default_mllm
+from ..video import MAX_SIDE
 from ..mllm.answer import RANDOM_WEIGHTS_LABEL, display_text, token_note
 from . import cache, memory, pipeline, render, tempfiles
 from .export import run_card, tiled_run_card
@@ -96,7 +97,7 @@ def gaze_action(video, num_frames=None, fps=None, start=None, gazer=None, recons
 
 def tiled_gaze(video, settings: pipeline.RunSettings, progress) -> tuple:
     """`gaze_action` with tiles: read at the native size, run the CLI's `gaze --tile` path into a run folder,
-    and show what it wrote (no frame panel: the scrubber is for one whole-frame clip)."""
+    and show what it wrote (the panel shows frame 0; the scrubber is for one whole-frame clip)."""
     run = pipeline.run_tiled(video, settings, LIMITS, tempfiles.run_dir(), progress)
     progress(0.95, desc="rendering")
     card = tiled_run_card(run, cache.get_gazer(settings.gazer), cache.get_reconstructor(settings.reconstructor))
@@ -104,28 +105,69 @@ def tiled_gaze(video, settings: pipeline.RunSettings, progress) -> tuple:
     tokens, loss, quality = render.tiled_figures(view)
     return (view.summary, str(view.overlay_video), str(view.compare_video),
             gr.Slider(minimum=0, maximum=max(view.num_frames - 1, 1), value=0, step=1, interactive=False),
-            None, render.fit(tokens), render.fit(loss), render.fit(quality), [str(p) for p in view.files], card, view)
+            render.tiled_panel(view), render.fit(tokens), render.fit(loss), render.fit(quality), [str(p) for p in view.files], card, view)
 
 
-def gaze_page_action(video, num_frames=None, fps=None, start=None, gazer=None, reconstructor=None, threshold=None,
-                     ratio=None, tile=None, view=None, progress=gr.Progress()):
+# The ranges the page's boxes show (layout builds its widgets with them). A typed value reaches the callbacks
+# as typed (layout's tolerant widgets skip Gradio's own bound check, which would fail every panel at once),
+# and `page_knobs` refuses one outside its box in one line; API clients get the library's wider checks.
+PAGE_RANGES = {"frames": (1, LIMITS.max_frames), "sampling fps": (0, None), "start": (0, None),
+               "error threshold": (0.0, 1.5), "gazing ratio": (0.01, 1.0), "tile size": (0, MAX_SIDE)}
+
+
+def page_knobs(**boxes) -> None:
+    """Refuse an emptied box or a typed value outside the range its widget shows, in one line (PlaygroundError).
+
+    `boxes`: the page's value of each box in `PAGE_RANGES`, keyed by its name with `_` for spaces.
+    """
+    for key, value in boxes.items():
+        name = key.replace("_", " ")
+        lo, hi = PAGE_RANGES[name]
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise PlaygroundError(f"the {name} box is empty: type a number"
+                                  + (f" between {lo:g} and {hi:g}" if hi is not None else f" of at least {lo:g}"))
+        number = finite_number(value, name)
+        if number < lo or (hi is not None and number > hi):
+            where = f"between {lo:g} and {hi:g}" if hi is not None else f"at least {lo:g}"
+            raise PlaygroundError(f"{name} must be {where}, got {number:g}")
+
+
+D = pipeline.RunSettings()
+
+
+def gaze_page_action(video, num_frames=D.num_frames, fps=D.fps, start=D.start, gazer=D.gazer,
+                     reconstructor=D.reconstructor, threshold=D.threshold, ratio=D.gazing_ratio, tile=D.tile, view=None,
+                     progress=gr.Progress()):
     """The Gaze button and the knobs on the page: `gaze_action`, but a failure keeps the last good result.
 
-    The error is shown once (a toast and the summary's first line), the summary says the results
-    below are stale, and every other panel keeps what it showed (API clients call `/gaze`, which
-    raises instead).
+    The knobs come as the page's boxes hold them: an emptied box (None) or a typed value outside the
+    widget's range is refused in one line (`page_knobs`), like any other failure. The error is shown
+    once (a toast and the summary's first line), the summary says the results below are stale, and
+    every other panel keeps what it showed (API clients call `/gaze`, which raises instead).
     """
     try:
+        try:
+            page_knobs(frames=num_frames, sampling_fps=fps, start=start, error_threshold=threshold,
+                       gazing_ratio=ratio, tile_size=tile)
+        except PlaygroundError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
         return (*gaze_action(video, num_frames, fps, start, gazer, reconstructor, threshold, ratio, tile,
                              progress=progress), video)
     except gr.Error as exc:
-        message = str(exc.message if hasattr(exc, "message") else exc)
+        return (stale_summary(str(exc.message if hasattr(exc, "message") else exc), view),
+                *[gr.skip()] * (len(GAZE_OUTPUTS) - 1), video)
+
+
+def stale_summary(message: str, view, failed: str = "This run failed", toast: bool = True) -> str:
+    """Show `message` once (a toast, unless `toast` is False) and return the summary: the message first, then
+    the last good run's summary marked stale (when there is one)."""
+    if toast:
         gr.Warning(message)
-        summary = f"**⚠ This run failed:** {message}"
-        if view is not None:
-            summary += ("\n\n*The results below are stale: they are from the last run that worked.*\n\n"
-                        + view.summary)
-        return (summary, *[gr.skip()] * (len(GAZE_OUTPUTS) - 1), video)
+    summary = f"**⚠ {failed}:** {message}"
+    if view is not None:
+        summary += ("\n\n*The results below are stale: they are from the last run that worked.*\n\n"
+                    + view.summary)
+    return summary
 
 
 # The components each event writes, in order, by their names in layout's `ui` (layout wires these lists).
@@ -138,14 +180,37 @@ COMPARE_OUTPUTS = ("compare_table", "compare_bars", "compare_lines")
 CLEARED_OUTPUTS = (*GAZE_OUTPUTS, "curve_plot", *ASK_OUTPUTS, *COMPARE_OUTPUTS, "shown")
 
 
-def clear_action(video=None, shown=None):
-    """A new input video: clear every result, so that nothing on screen describes another clip.
+def clear_action(video=None, shown=None, view=None):
+    """A new input video: read and check it first, then clear every result, so that nothing on screen
+    describes another clip.
 
     `shown` is the video the results describe (set by `gaze_page_action`): a change event that
-    arrives late for that same video (uploads can report after the run) clears nothing.
+    arrives late for that same video (uploads can report after the run) clears nothing. A file that
+    cannot be read as a video (text renamed `.mp4`, 0 bytes, over the limits) clears nothing either: one
+    message (the summary's first line: the page's player shows its own "Video not playable" toast for such
+    a file, so no toast is added), the last results kept below it, marked stale. Emptying
+    the box (to choose another file) keeps the results too, marked stale: only a video read and checked
+    clears them.
     """
     if video is not None and video == shown:
         return tuple(gr.skip() for _ in CLEARED_OUTPUTS)
+    if video is None and view is not None:  # the video box was emptied: nothing read yet, so nothing cleared
+        return (f"*No video is chosen: the results below are stale, from the last run that worked, until a new "
+                f"video is read.*\n\n{view.summary}", *(gr.skip() for _ in CLEARED_OUTPUTS[1:]))
+    if video is not None:
+        path = Path(str(video))
+        try:
+            LIMITS.check_video(path)
+        except PlaygroundError as exc:
+            message = str(exc).replace(str(path), path.name)
+            # No toast of ours: the page's player already says "Video not playable" for such a file; the
+            # summary says why, once.
+            summary = stale_summary(message, view, failed=f"{path.name} cannot be used", toast=False)
+            return (summary, *(gr.skip() for _ in CLEARED_OUTPUTS[1:]))
+        except Exception as exc:  # a bug: logged, one line to the user, the page kept
+            log.exception("checking the video %s failed", path.name)
+            return (stale_summary(f"internal error ({type(exc).__name__}) reading {path.name}", view, toast=False),
+                    *(gr.skip() for _ in CLEARED_OUTPUTS[1:]))
     cleared = {"summary": "Results appear here: press **Gaze**.", "scrubber": gr.Slider(value=0),
                "gazed_answer": "", "full_answer": "", "ask_note": ""}  # everything else: None
     return tuple(cleared.get(name) for name in CLEARED_OUTPUTS)
@@ -210,11 +275,22 @@ def ask_action(video, question="What happens in this video?", mllm=None, attenti
     return boxes[0], boxes[1], table, chart, note
 
 
+def ask_api_action(video, question="What happens in this video?", mllm=None, attention="block_causal",
+                   max_new_tokens=32, num_frames=None, fps=None, start=None, gazer=None, threshold=None, ratio=None,
+                   progress=gr.Progress()):
+    """`/ask` for API clients: `ask_action` with the two answers as plain text (the text the page's boxes show;
+    a box update would reach a client as a dict of label and value)."""
+    gazed, full, table, chart, note = ask_action(video, question, mllm, attention, max_new_tokens, num_frames, fps,
+                                                 start, gazer, threshold, ratio, progress=progress)
+    return gazed["value"], full["value"], table, chart, note
+
+
 def example_paths() -> list[str]:
     """The example clips shipped in assets/ that exist in this checkout."""
     names = ("bigbuckbunny_clip.mp4", "synthetic_square.mp4")
     return [str(ASSETS / name) for name in names if (ASSETS / name).is_file()]
 
 
-__all__ = ["gaze_action", "gaze_page_action", "clear_action", "frame_action", "curve_action", "compare_action", "ask_action", "LIMITS",
+__all__ = ["gaze_action", "gaze_page_action", "clear_action", "frame_action", "curve_action", "compare_action", "ask_action",
+           "ask_api_action", "LIMITS",
                       "example_paths", "on_gpu", "friendly_errors"]

@@ -24,10 +24,10 @@ from ..mllm.gazed_vit import ATTENTION_MODES
 from ..mllm.nvila import is_nvila
 from ..mllm.random_models import RANDOM_WEIGHTS_NOTE, TINY_RANDOM_SMOLVLM2
 from ..reconstructors import available_reconstructors
-from ..video import MAX_SIDE, READ_SIDE
-from .callbacks import (ASK_OUTPUTS, FULL_ANSWER_LABEL, GAZED_ANSWER_LABEL, ASSETS, CLEARED_OUTPUTS, COMPARE_OUTPUTS, GAZE_OUTPUTS, LIMITS, ask_action,
-                        clear_action, compare_action, curve_action, example_paths, frame_action, gaze_action,
-                        gaze_page_action)
+from ..video import READ_SIDE
+from .callbacks import (ASK_OUTPUTS, FULL_ANSWER_LABEL, GAZED_ANSWER_LABEL, ASSETS, CLEARED_OUTPUTS, COMPARE_OUTPUTS,
+                        GAZE_OUTPUTS, LIMITS, ask_action, ask_api_action, clear_action, compare_action, curve_action, example_paths, frame_action, gaze_action,
+                        gaze_page_action, PAGE_RANGES)
 from . import cache, memory
 from .pipeline import RunSettings, warm_up
 
@@ -86,6 +86,26 @@ def build_demo() -> gr.Blocks:
     return demo
 
 
+# ---- tolerant knobs ---------------------------------------------------------------------------
+def typed(component):
+    """`component` (a slider or number box) with its typed value passed to the callback as typed (None when the
+    box is emptied).
+
+    Gradio's own check (out of range, or an empty box) fails before the callback and puts an error in
+    every output at once; the page's callback refuses such a value in one line instead and keeps the
+    last result (`callbacks.page_knobs`). Set on the instance: a subclass of a Gradio component would
+    make Gradio write a `.pyi` stub beside this module at import.
+    """
+    component.preprocess = lambda payload: payload
+    return component
+
+
+def knob_range(name: str) -> dict:
+    """minimum= and maximum= of the page's box `name` (`callbacks.PAGE_RANGES`)."""
+    lo, hi = PAGE_RANGES[name]
+    return dict(minimum=lo, maximum=hi) if hi is not None else dict(minimum=lo)
+
+
 # ---- the inputs column -----------------------------------------------------------------------
 def build_inputs(d: RunSettings) -> dict:
     """The left column: the video and how to sample it, then the models, the knobs and the Gaze buttons."""
@@ -95,15 +115,17 @@ def build_inputs(d: RunSettings) -> dict:
                 "[CC BY 3.0](https://creativecommons.org/licenses/by/3.0/); a short downscaled cut.</small>",
                 elem_id="credits")
     with gr.Accordion("frames", open=False):
-        num_frames = gr.Slider(1, LIMITS.max_frames, value=d.num_frames, step=1, label="frames to sample",
-                               info=f"at most {LIMITS.max_frames} on this server; a shorter video gives "
-                                    "fewer (the summary says so)")
-        fps = gr.Number(value=d.fps, minimum=0, label="sampling fps (0 = spread the frames uniformly)")
-        start = gr.Number(value=d.start, minimum=0, label="start (s)")
-        tile = gr.Number(value=d.tile, minimum=0, maximum=MAX_SIDE, precision=0, label="tile size (px)",
-                         elem_id="tile", info=f"0 = whole frame (read at {READ_SIDE} px). Above 0, tiles gaze the "
-                                              "video at its native resolution: each square tile is resized to the "
-                                              f"gazer's {DEFAULT_GRID.canvas} px input (as the CLI's --tile PX)")
+        num_frames = typed(gr.Slider(**knob_range("frames"), value=d.num_frames, step=1, label="frames to sample",
+                                     info=f"at most {LIMITS.max_frames} on this server; a shorter video gives "
+                                          "fewer (the summary says so)"))
+        fps = typed(gr.Number(value=d.fps, **knob_range("sampling fps"),
+                              label="sampling fps (0 = spread the frames uniformly)"))
+        start = typed(gr.Number(value=d.start, **knob_range("start"), label="start (s)"))
+        tile = typed(gr.Number(value=d.tile, **knob_range("tile size"), precision=0, label="tile size (px)",
+                               elem_id="tile", info=f"0 = whole frame (read at {READ_SIDE} px). Above 0, tiles gaze "
+                                                    "the video at its native resolution: each square tile is resized "
+                                                    f"to the gazer's {DEFAULT_GRID.canvas} px input (as the CLI's "
+                                                    "--tile PX)"))
     return dict(video=video, num_frames=num_frames, fps=fps, start=start, tile=tile, **build_gaze_controls(d))
 
 
@@ -116,10 +138,10 @@ def build_gaze_controls(d: RunSettings) -> dict:
                                 label="reconstructor",
                                 info="or type a VideoMAE_AutoGaze hub id or checkpoint path "
                                      "(local paths: HF cache, assets/ or $PLAYGROUND_MODEL_DIRS)")
-    threshold = gr.Slider(0, 1.5, value=d.threshold, step=0.01, label="error threshold",
-                          info="task_loss_requirement: a frame stops once its loss is at or below it; 0 = off")
-    ratio = gr.Slider(0.01, 1, value=d.gazing_ratio, step=0.01, label="gazing ratio",
-                      info="cap on slots per frame, as a fraction of 265")
+    threshold = typed(gr.Slider(**knob_range("error threshold"), value=d.threshold, step=0.01, label="error threshold",
+                                info="task_loss_requirement: a frame stops once its loss is at or below it; 0 = off"))
+    ratio = typed(gr.Slider(**knob_range("gazing ratio"), value=d.gazing_ratio, step=0.01, label="gazing ratio",
+                            info="cap on slots per frame, as a fraction of 265"))
     run = gr.Button("Gaze", variant="primary", elem_id="gaze-button")
     api_run = gr.Button("Gaze (API)", visible=False)  # /gaze for API clients: raises on bad input
     return dict(gazer=gazer, reconstructor=reconstructor, threshold=threshold, ratio=ratio, run=run, api_run=api_run)
@@ -144,11 +166,13 @@ def build_results(d: RunSettings) -> dict:
 
 def build_gaze_tab(d: RunSettings) -> dict:
     """The overlay and reconstruction videos, the frame scrubber and its panel, and the per-frame plots."""
-    with gr.Row():
+    # The right video is two frames wide (original | reconstruction): at widths 1 : 2 both show at the same
+    # height whatever the clip's aspect ratio, and PAGE_CSS caps a tall (vertical) clip's height.
+    with gr.Row(equal_height=True):
         overlay = gr.Video(label="gazed patches, coloured by scale", interactive=False, autoplay=True, loop=True,
-                           elem_id="overlay-video")
+                           elem_id="overlay-video", scale=1, min_width=160)
         rebuilt = gr.Video(label="original | reconstruction", interactive=False, autoplay=True, loop=True,
-                           elem_id="reconstruction-video")
+                           elem_id="reconstruction-video", scale=2, min_width=320)
     scrubber = gr.Slider(0, d.num_frames - 1, value=0, step=1, label="frame", elem_id="scrubber")
     panel = gr.Image(label="original | gazed | reconstruction", interactive=False, elem_id="frame-panel")
     with gr.Row():
@@ -173,6 +197,7 @@ def build_ask_tab() -> dict:
         max_new_tokens = gr.Slider(1, 128, value=32, step=1, label="max new tokens")
     gr.Markdown(f"{OFFLINE_NOTE}\n\n{ATTENTION_NOTE}")
     ask = gr.Button("Ask", variant="primary", elem_id="ask-button")
+    api_ask = gr.Button("Ask (API)", visible=False)  # /ask for API clients: the answers as plain text
     with gr.Row():
         gazed_answer = gr.Textbox(label=GAZED_ANSWER_LABEL, interactive=False, elem_id="gazed-answer")
         full_answer = gr.Textbox(label=FULL_ANSWER_LABEL, interactive=False, elem_id="full-answer")
@@ -181,7 +206,7 @@ def build_ask_tab() -> dict:
                                     "vision_encoder: do not add it; the total includes the gazer)", interactive=False)
     cost_plot = gr.Plot(label="cost per stage")
     return dict(question=question, mllm=mllm, attention=attention, max_new_tokens=max_new_tokens, ask=ask,
-                gazed_answer=gazed_answer, full_answer=full_answer, ask_note=ask_note, cost_table=cost_table,
+                api_ask=api_ask, gazed_answer=gazed_answer, full_answer=full_answer, ask_note=ask_note, cost_table=cost_table,
                 cost_plot=cost_plot)
 
 
@@ -214,15 +239,18 @@ def wire_events(ui: SimpleNamespace) -> None:
     """Connect the components `build_inputs` and `build_results` made (`ui`: them by name, and `view`)."""
     work = dict(concurrency_limit=LIMITS.concurrency, concurrency_id="work")
     wire_gaze_events(ui, work)
-    ui.ask.click(ask_action, [ui.video, ui.question, ui.mllm, ui.attention, ui.max_new_tokens, ui.num_frames,
-                              ui.fps, ui.start, ui.gazer, ui.threshold, ui.ratio],
-                 components(ui, ASK_OUTPUTS), api_name="ask", concurrency_limit=1, concurrency_id="mllm")
+    ask_in = [ui.video, ui.question, ui.mllm, ui.attention, ui.max_new_tokens, ui.num_frames, ui.fps, ui.start,
+              ui.gazer, ui.threshold, ui.ratio]
+    ask = dict(concurrency_limit=1, concurrency_id="mllm")
+    # The page's answers come with their boxes' labels (random weights say so); /ask gives API clients the text.
+    ui.ask.click(ask_action, ask_in, components(ui, ASK_OUTPUTS), api_visibility="private", **ask)
+    ui.api_ask.click(ask_api_action, ask_in, components(ui, ASK_OUTPUTS), api_name="ask", **ask)
     ui.compare.click(compare_action, [ui.video, ui.budget, ui.num_frames, ui.fps, ui.start, ui.gazer,
                                       ui.reconstructor],
                      components(ui, COMPARE_OUTPUTS), api_name="compare", **work)
     # Results always belong to the video on screen: a new video clears them all (a late change event
     # for the video the results already describe clears nothing).
-    ui.video.change(clear_action, [ui.video, ui.shown], components(ui, CLEARED_OUTPUTS), api_visibility="private",
+    ui.video.change(clear_action, [ui.video, ui.shown, ui.view], components(ui, CLEARED_OUTPUTS), api_visibility="private",
                     show_progress="hidden")
 
 
@@ -249,10 +277,20 @@ def wire_gaze_events(ui: SimpleNamespace, work: dict) -> None:
                       trigger_mode="always_last", show_progress="hidden")
 
 
+# Pictures keep their aspect ratio inside a bounded height: a vertical clip's videos and frame panel are
+# shown at most MAX_PICTURE_PX high (scaled to fit, not cropped) instead of growing the page.
+MAX_PICTURE_PX = 420
+PAGE_CSS = f"""
+#overlay-video video, #reconstruction-video video {{ max-height: {MAX_PICTURE_PX}px; object-fit: contain; }}
+#frame-panel img {{ max-height: {MAX_PICTURE_PX}px; object-fit: contain; }}
+"""
+
+
 def launch_kwargs() -> dict:
-    """Arguments for `demo.launch()`: the port from $GRADIO_SERVER_PORT, the upload cap, the assets folder."""
+    """Arguments for `demo.launch()`: the port from $GRADIO_SERVER_PORT, the upload cap, the assets folder,
+    the page's CSS (`PAGE_CSS`)."""
     kwargs = dict(max_file_size=LIMITS.max_upload_text, allowed_paths=[str(ASSETS)], show_error=True,
-                  state_session_capacity=cache.SESSIONS)
+                  state_session_capacity=cache.SESSIONS, css=PAGE_CSS)
     if os.environ.get("GRADIO_SERVER_PORT"):
         kwargs["server_port"] = int(os.environ["GRADIO_SERVER_PORT"])
     if os.environ.get("GRADIO_SERVER_NAME"):

@@ -64,7 +64,10 @@ def nbytes(value: Any) -> int:
             stack.extend(v)
         elif dataclasses.is_dataclass(v) and not isinstance(v, type):
             seen.add(id(v))
-            stack.extend(getattr(v, f.name) for f in dataclasses.fields(v))
+            # What the instance holds, read without calling properties: a field computed on first read
+            # (a paint rebuild's SSIM) is not computed by sizing it, and its pending inputs are counted.
+            held = vars(v).values() if hasattr(v, "__dict__") else (getattr(v, f.name) for f in dataclasses.fields(v))
+            stack.extend(held)
     return total
 
 

@@ -10,7 +10,9 @@ Every function takes plain values and a `progress(fraction, desc=...)` callable 
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -27,7 +29,7 @@ from ..mllm.random_models import RANDOM_WEIGHTS_NOTE
 from ..report import mean_psnr
 from ..run_card import source_facts
 from ..tiling import TileLayout, tile_layout
-from ..video import MAX_SIDE, READ_SIDE, DecodeLimitError, read_clip
+from ..video import MAX_SIDE, READ_SIDE, DecodeLimitError, probe_video, read_clip
 from ..video_run import PREVIEW_WIDTH, RunTotals, run_video
 from ..whole_video import BATCH_SIZE, clip_count
 from . import cache
@@ -35,6 +37,8 @@ from .limits import Limits
 
 Progress = Callable[..., Any]
 CURVE_THRESHOLDS = (0.0, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0)  # 0 = off: the budget alone
+# threads sweeping the curve's thresholds at once (each gaze runs torch ops on one thread): the cores, at most 4
+SWEEP_WORKERS = max(1, min(4, os.cpu_count() or 1))
 # What to change when a read is beyond a limit, in the app's words (see video.DecodeLimitError).
 DECODE_REMEDIES = {
     "max_frame_pixels": "downscale the video first (to 4K, say)",
@@ -106,6 +110,17 @@ def check_tile(value) -> int:
     return tile
 
 
+def frames_fit(size: tuple[int, int], settings: RunSettings, limits: Limits) -> int:
+    """How many frames of a `size` (width, height) video one run may decode at the settings' read size
+    (`limits.max_decode_pixels`, $PLAYGROUND_APP_MAX_DECODE_PIXELS), at most `limits.max_frames`."""
+    width, height = size
+    side = settings.read_side
+    if side and max(width, height) > side:  # decoded to a long side of `side`, as read_clip does
+        scale = side / max(width, height)
+        width, height = max(1, round(width * scale)), max(1, round(height * scale))
+    return int(min(limits.max_frames, limits.max_decode_pixels // max(1, width * height)))
+
+
 @dataclass
 class Clip:
     """Frames decoded from one video with one sampling choice."""
@@ -163,7 +178,16 @@ def _decode(path: Path, settings: RunSettings, key: tuple, limits: Limits) -> Cl
                                            start=settings.start, max_side=settings.read_side,
                                            max_pixels=limits.max_decode_pixels, max_frames=limits.max_frames)
     except DecodeLimitError as exc:
-        raise exc.remedy(TILED_DECODE_REMEDIES if settings.tile else DECODE_REMEDIES) from None
+        remedies = TILED_DECODE_REMEDIES if settings.tile else DECODE_REMEDIES
+        if exc.limit == "max_pixels":  # say how many frames fit at this size, and what would read all of them
+            info = probe_video(path) if path.suffix.lower() != ".npy" else None
+            if info is not None:
+                size = (info.width, info.height)
+                fit = frames_fit(size, settings, limits)
+                remedies = {**remedies, "max_pixels": f"at {size[0]}x{size[1]} px {fit} frame(s) fit in this "
+                                                      f"server's {limits.max_decode_pixels:,} pixels a run; "
+                                                      + remedies["max_pixels"]}
+        raise exc.remedy(remedies) from None
     return Clip(frames, play_fps, key, path.name, cache.sha256_of([path]),
                 *source_facts((frames.shape[2], frames.shape[1]), len(frames), play_fps, info))
 
@@ -240,6 +264,8 @@ class TiledRun:
     gazer: str  # the loaded gazer's name
     reconstructor: str  # the loaded reconstructor's name
     seconds: dict[str, float] = field(default_factory=dict)  # stage -> wall seconds of this request
+    frames_fit: int | None = None  # frames of this size the decode limit lets one run read (`frames_fit`)
+    max_decode_pixels: int | None = None  # that limit ($PLAYGROUND_APP_MAX_DECODE_PIXELS)
 
 
 def tiles_for(clip: Clip, tile: int, limits: Limits) -> TileLayout:
@@ -280,7 +306,9 @@ def run_tiled(video: str | Path | None, settings: RunSettings, limits: Limits, f
                        total_frames=T, source={"video": clip.name, "sha256": clip.sha256, "frames": T,
                                                "fps": clip.fps}, progress=report)
     seconds["gaze+rebuild+write"] = time.perf_counter() - t1
-    return TiledRun(settings, clip, layout, totals, Path(folder), gazer.name, reconstructor.name, seconds)
+    H, W = clip.frames.shape[1:3]
+    return TiledRun(settings, clip, layout, totals, Path(folder), gazer.name, reconstructor.name, seconds,
+                    frames_fit=frames_fit((W, H), settings, limits), max_decode_pixels=limits.max_decode_pixels)
 
 
 @dataclass
@@ -304,14 +332,20 @@ def threshold_curve(clip: Clip, settings: RunSettings, progress: Progress = no_p
     key = (clip.key, cache.model_key(settings.gazer), cache.model_key(settings.reconstructor),
            settings.gazing_ratio, tuple(thresholds))
 
+    def point(th: float) -> tuple[float, float, float]:
+        gaze, rec = gaze_and_rebuild(clip, replace(settings, threshold=float(th)))
+        return gaze.kept_fraction, mean_psnr(rec.psnr), float(rec.loss.mean())
+
     def build():
-        kept, psnr, loss = [], [], []
-        for i, th in enumerate(thresholds):
-            progress(i / len(thresholds), desc=f"threshold sweep: {th:g}")
-            gaze, rec = gaze_and_rebuild(clip, replace(settings, threshold=float(th)))
-            kept.append(gaze.kept_fraction)
-            psnr.append(mean_psnr(rec.psnr))
-            loss.append(float(rec.loss.mean()))
+        # The thresholds are gazed at once on SWEEP_WORKERS threads (torch ops release the GIL); the
+        # lowest, which gaze the most slots, start first. Points already cached (the page's run) are free.
+        points: dict[float, tuple[float, float, float]] = {}
+        with ThreadPoolExecutor(max_workers=min(SWEEP_WORKERS, len(thresholds))) as pool:
+            jobs = {pool.submit(point, th): th for th in thresholds}
+            for job in as_completed(jobs):
+                points[jobs[job]] = job.result()
+                progress(len(points) / len(thresholds), desc=f"threshold sweep: {len(points)}/{len(thresholds)}")
+        kept, psnr, loss = (list(v) for v in zip(*(points[th] for th in thresholds)))
         return Curve([float(t) for t in thresholds], kept, psnr, loss)
 
     return cache.CURVES.get(key, build)

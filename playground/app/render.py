@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
+import textwrap
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .. import run_card, viz
-from ..video import write_video
+from ..knobs import NUM_FRAMES
+from ..video import READ_SIDE, read_clip, write_video
 from ..geometry import DEFAULT_GRID
 from .export import EXPORT_FILES, TILED_EXPORT_FILES, write_run_card, write_tables
 from ..mllm.answer import FLOP_LABELS, FLOP_ROWS, TIME_ROWS, gazer_flops_source
@@ -137,10 +139,33 @@ def frame_panel(view: RunView, index: int) -> np.ndarray:
                                     "reconstruction"])[0]
 
 
+TITLE_CHARS = 44  # a title longer than this is wrapped: a half-width panel clips it otherwise
+
+
 def fit(fig, height: int = 380):
-    """Lay a figure out for a half-width panel: legend below the x-axis title (not over it), tight margins."""
-    fig.update_layout(height=height, margin=dict(l=50, r=50, t=50, b=110),
+    """Lay a figure out for a half-width panel: legend below the x-axis title (not over it), tight margins,
+    a long title wrapped onto two lines, and a one-frame plot drawn readably (`one_point`)."""
+    title = fig.layout.title.text or ""
+    wrapped = "<br>".join(textwrap.wrap(title, TITLE_CHARS)) if len(title) > TITLE_CHARS and "<br>" not in title else title
+    fig.update_layout(height=height, margin=dict(l=50, r=50, t=50 + 20 * wrapped.count("<br>"), b=110),
                       legend=dict(orientation="h", yanchor="top", y=-0.3, xanchor="left", x=0))
+    if wrapped != title:
+        fig.update_layout(title_text=wrapped)
+    return one_point(fig)
+
+
+def one_point(fig):
+    """A per-frame plot of one frame: large markers, the frame centred on a one-frame-wide axis with one
+    tick, and a note saying so (else plotly draws a lone dot at an arbitrary zoom)."""
+    xs = {float(x) for trace in fig.data if getattr(trace, "x", None) is not None
+          and trace.type in ("scatter", "bar") for x in trace.x if isinstance(x, (int, float, np.number))}
+    if len(xs) != 1 or fig.layout.xaxis.title.text != "frame":
+        return fig
+    x = xs.pop()
+    fig.update_traces(marker_size=14, selector=dict(type="scatter"))
+    fig.update_layout(xaxis=dict(range=[x - 1, x + 1], tickvals=[x]))
+    fig.add_annotation(text="one frame", xref="paper", yref="paper", x=1, y=1, xanchor="right", yanchor="bottom",
+                       showarrow=False)
     return fig
 
 
@@ -319,11 +344,30 @@ def tiled_summary_markdown(run: TiledRun) -> str:
         f"gazing ratio {s.gazing_ratio:g} (per tile)",
         f"**{run.reconstructor}**: loss {t['reconstruction_loss']:.4f}, PSNR {psnr} (mean over frames and tiles)",
         "time: " + ", ".join(f"{k} {v:.2f} s" for k, v in timing.items()),
+        *frame_limit_lines(run),
         "*With tiles: the left video is the gazed patches over the original frames with the tile grid, the right "
         "one the reconstruction; the frame scrubber, the threshold curve and SSIM need one whole-frame clip "
         "(tile size 0); Ask and Compare gazers read the whole frame.*",
     ]
     return "\n\n".join(lines)
+
+
+def frame_limit_lines(run: TiledRun) -> list[str]:
+    """What limits a tiled run's frame count when the decode limit allows fewer than the default 16 frames at
+    this size, and how to raise it; and what one frame shows."""
+    lines = []
+    H, W = run.clip.frames.shape[1:3]
+    fit, limit = run.frames_fit, run.max_decode_pixels
+    if fit is not None and limit is not None and fit < NUM_FRAMES:
+        want = max(run.settings.num_frames, NUM_FRAMES)
+        lines.append(f"**Frames are limited at this size:** tiles read frames at the native size, and this server "
+                     f"decodes at most {limit:,} pixels a run, so **{fit} frame(s) of {W}x{H} px** fit. To read "
+                     f"{want}, set `PLAYGROUND_APP_MAX_DECODE_PIXELS` to {want * W * H:,} or more when self-hosting "
+                     f"(about {want * W * H * 3 / 2**30:.1f} GiB of frames), or use tile size 0 (frames read at "
+                     f"{READ_SIDE} px).")
+    if int(run.totals.frames) == 1:
+        lines.append("*One frame: the videos hold a single frame, the panel below shows it, and each plot one point.*")
+    return lines
 
 
 def read_metrics(path: Path) -> dict[str, np.ndarray]:
@@ -335,12 +379,20 @@ def read_metrics(path: Path) -> dict[str, np.ndarray]:
     return {name: np.array([float(row[name]) for row in rows]) for name in rows[0]}
 
 
+def tiled_panel(view: TiledView) -> np.ndarray:
+    """Frame 0 of a tiled run as the panel shows it: the gazed patches with the tile grid | the reconstruction,
+    read back from the videos `run_video` wrote (the scrubber, which needs one whole-frame clip, stays off)."""
+    first = [read_clip(path, num_frames=1, max_side=None, max_pixels=None)[0]
+             for path in (view.overlay_video, view.compare_video)]
+    return viz.side_by_side(*first, labels=["frame 0: gazed, tile grid", "reconstruction"])[0]
+
+
 def tiled_figures(view: TiledView):
     """(slots per frame, loss and PSNR per frame, PSNR per frame) of a tiled run, from its metrics.csv."""
     m = read_metrics(view.metrics)
     frames, tiles = m["frame"].astype(int), int(m["tiles"][0])
     tokens = go.Figure([go.Bar(x=frames, y=m["gazed"], name=f"gazed slots, {tiles} tile(s)")])
-    tokens.update_layout(title=f"Gazed slots per frame, summed over {tiles} tile(s) (of {tiles * DEFAULT_GRID.num_slots})",
+    tokens.update_layout(title=f"Gazed slots per frame ({tiles} tile(s), of {tiles * DEFAULT_GRID.num_slots})",
                          xaxis_title="frame", yaxis_title="slots")
     loss = go.Figure([
         go.Scatter(x=frames, y=m["reconstruction_loss"], mode="lines+markers",
