@@ -163,7 +163,8 @@ def cases(d: Path, f: dict[str, Path], lab: dict[str, Path]) -> list[Case]:
              o / "g17"),
         Case("gaze old hub id offline", ["gaze", v, "--gazer", "bfshi/AutoGaze", "--out", str(o / "g18")], "refuse",
              o / "g18", message="nvidia/AutoGaze", env={"HF_HUB_OFFLINE": "1"}),
-        Case("gaze fps 0", ["gaze", v, "--fps", "0", "--out", str(o / "g19")], "refuse", o / "g19"),
+        Case("gaze fps 0 (= uniform, as the app)", ["gaze", v, "--fps", "0", "--out", str(o / "g19")], "ok"),
+        Case("gaze fps -1", ["gaze", v, "--fps", "-1", "--out", str(o / "g19b")], "refuse", o / "g19b"),
         Case("gaze start past end", ["gaze", v, "--start", "1000", "--out", str(o / "g20")], "refuse", o / "g20"),
         Case("gaze npy", ["gaze", npy, "--out", str(o / "g21")], "ok"),
         # ask
