@@ -24,7 +24,7 @@ from ..errors import PlaygroundError, check, finite_number
 from ..gaze import GazeResult
 from ..gazers import TRAINING_FREE_GAZERS, available_gazers, frame_budgets
 from ..gazers.base import gaze_frames as gaze_with_callback
-from ..mllm.answer import attention_warning
+from ..mllm.answer import MAX_ANSWER_TOKENS, attention_warning
 from ..mllm.random_models import RANDOM_WEIGHTS_NOTE
 from ..report import mean_psnr
 from ..run_card import source_facts
@@ -401,7 +401,7 @@ def ask(clip: Clip, settings: RunSettings, question: str, mllm_name: str, attent
     """
     check(isinstance(question, str) and question.strip() != "", "type a question first")
     tokens = int(finite_number(max_new_tokens, "max new tokens"))
-    check(1 <= tokens <= 512, f"max new tokens must be between 1 and 512, got {tokens}")
+    check(1 <= tokens <= MAX_ANSWER_TOKENS, f"max new tokens must be between 1 and {MAX_ANSWER_TOKENS}, got {tokens}")
     gazer = settings.gazer  # training-free gazers are built on the MLLM's grid by the MLLM itself
     if gazer.lower() not in TRAINING_FREE_GAZERS:  # a checkpoint: loaded (and named, and checked) as on the Gaze tab
         progress(0.02, desc=f"loading {gazer}")
