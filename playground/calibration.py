@@ -22,7 +22,6 @@ the head for a wanted measured loss.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,12 +156,10 @@ def isotonic(values: Sequence[float]) -> list[float]:
 
 
 def weights_sha256(path: str | Path) -> str:
-    """SHA-256 (hex) of a weights file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """SHA-256 (hex) of a weights file (`run_card.sha256_of`, the digest the run cards record)."""
+    from .run_card import sha256_of  # lazy: run_card imports torch, which reading a calibration does not need
+
+    return sha256_of([Path(path)])
 
 
 def read_calibration(path: str | Path) -> Calibration:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from ..errors import PlaygroundError, check
-from ..jsonio import atomic_write, parse, read_json, settings_differences, write_json
+from ..jsonio import atomic_write, read_json, read_jsonl, settings_differences, write_json
 
 RECORDS = "records.jsonl"
 RANK_RECORDS = "records-rank{rank}.jsonl"
@@ -42,18 +42,10 @@ def record_files(out: Path) -> list[Path]:
 
 def read_records(path: Path) -> list[dict[str, Any]]:
     """The records of one file; a last line cut short (no newline, not JSON) is left out."""
-    rows = path.read_text().split("\n")
-    records = []
-    for n, line in enumerate(rows, 1):
-        if not line.strip():
-            continue
-        try:
-            records.append(parse(line, f"{path} line {n}"))
-        except PlaygroundError as exc:
-            if n == len(rows):  # the last line, with no newline after it: a write cut short
-                break
-            raise PlaygroundError(f"{exc}; move the file away to start over") from None
-    return records
+    try:
+        return read_jsonl(path)[0]
+    except PlaygroundError as exc:
+        raise PlaygroundError(f"{exc}; move the file away to start over") from None
 
 
 def latest_records(out: Path) -> dict[str, dict[str, Any]]:

@@ -31,7 +31,7 @@ import torch
 from safetensors.torch import save_file
 
 from ..errors import PlaygroundError, check
-from ..jsonio import parse, read_json, write_json
+from ..jsonio import read_json, read_jsonl, write_json
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 CONFIG_NAMES = ("micro", "tiny", "full")
@@ -127,26 +127,19 @@ def remove_run(run: Path, created: bool) -> None:
             Path(run).rmdir()
 
 
+def _check_metrics_row(row: Any, where: str) -> None:
+    check(isinstance(row, dict) and isinstance(row.get("step"), int),
+          f"{where} is not a metrics row (an object with an integer 'step')")
+
+
 def read_metrics(run: Path, up_to: int | None = None) -> list[dict[str, Any]]:
     """The run's metric rows (those of steps <= up_to when given)."""
     path = Path(run) / "metrics.jsonl"
     if not path.is_file():
         return []
-    lines = path.read_text(errors="replace").split("\n")
-    rows = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = parse(line, f"{path} line {n}")
-            check(isinstance(row, dict) and isinstance(row.get("step"), int),
-                  f"{path} line {n} is not a metrics row (an object with an integer 'step')")
-        except PlaygroundError:
-            if n == len(lines):  # the last line, with no newline after it: a crash mid-write
-                warnings.warn(f"{path}: dropped its last line, cut short by a crash mid-write", stacklevel=2)
-                break
-            raise
-        rows.append(row)
+    rows, torn = read_jsonl(path, _check_metrics_row)
+    if torn:
+        warnings.warn(f"{path}: dropped its last line, cut short by a crash mid-write", stacklevel=2)
     return [r for r in rows if up_to is None or r["step"] <= up_to]
 
 
