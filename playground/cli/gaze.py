@@ -131,11 +131,8 @@ def run(args: argparse.Namespace) -> int:
     out = check_out_folder(args.out)
     started = time.perf_counter()
     frames, fps, info = read_frames_and_header(args)
-    size = (frames.shape[2], frames.shape[1])
-    video = video_record(Path(args.video).name, sha256_of([Path(args.video)]),
-                         source_facts(size, len(frames), fps, info), len(frames), size, fps)
-    gazer = load_gazer(args.gazer, device=args.device, **applicable_options(args.gazer, clip_len=args.clip_len))
-    reconstructor = load_reconstructor(args.reconstructor, device=args.device)
+    video = _video_record(args, (frames.shape[2], frames.shape[1]), len(frames), fps, info)
+    gazer, reconstructor = _load_models(args)
     with input_limits(**NO_LIMITS):  # the frames were read within the CLI's own limits (--max-frames, --max-pixels)
         gaze = gaze_with_progress(gazer, frames, args.gazing_ratio, knobs.threshold_or_off(args.threshold),
                                   show=show_progress(len(frames)))
@@ -154,8 +151,7 @@ def run_streamed(args: argparse.Namespace) -> int:
     out = check_out_folder(args.out)
     started = time.perf_counter()
     stream = stream_frames(args, tiled=args.tile is not None)
-    gazer = load_gazer(args.gazer, device=args.device, **applicable_options(args.gazer, clip_len=args.clip_len))
-    reconstructor = load_reconstructor(args.reconstructor, device=args.device)
+    gazer, reconstructor = _load_models(args)
     layout = tile_layout(stream.height, stream.width, args.tile)
     total_clips = clip_count(stream.num_frames, layout)
     source = {"video": str(args.video), "frames": stream.num_frames, "first_frame": int(stream.indices[0]),
@@ -173,16 +169,25 @@ def run_streamed(args: argparse.Namespace) -> int:
                            preview_width=args.preview_width or None, total_frames=stream.num_frames, source=source,
                            progress=lambda done, total: bar.update(done - bar.n))
         totals_json = totals.to_json()
-        size = (stream.width, stream.height)
-        video = video_record(Path(args.video).name, sha256_of([Path(args.video)]),
-                             source_facts(size, stream.num_frames, stream.play_fps, stream.info), stream.num_frames,
-                             size, stream.play_fps)
+        video = _video_record(args, (stream.width, stream.height), stream.num_frames, stream.play_fps, stream.info)
         write_run_card(cli_card(args, gazer, reconstructor, video,
                                 {k: v for k, v in totals_json.items() if k != "seconds"}, totals_json["seconds"]),
                        tmp / "run_card.json")
         publish(tmp, out)
     print(streamed_summary(args, stream, layout, gazer, reconstructor, totals, time.perf_counter() - started, out))
     return 0
+
+
+def _load_models(args: argparse.Namespace):
+    """(the gazer, the reconstructor) the flags name."""
+    gazer = load_gazer(args.gazer, device=args.device, **applicable_options(args.gazer, clip_len=args.clip_len))
+    return gazer, load_reconstructor(args.reconstructor, device=args.device)
+
+
+def _video_record(args: argparse.Namespace, size: tuple[int, int], frames: int, fps: float, info) -> dict[str, Any]:
+    """The run card's video entry: the file's name and hash, its source facts, and the (W, H) frames read."""
+    return video_record(Path(args.video).name, sha256_of([Path(args.video)]), source_facts(size, frames, fps, info),
+                        frames, size, fps)
 
 
 class CountedReconstructor:
