@@ -62,8 +62,7 @@ def evaluate_gazer(gazer, clips: Sequence[TrainingClip], reconstructor, ratio: f
             rec = reconstructor.reconstruct(frames, gaze)
             loss[label], psnr[label] = float(rec.loss.mean()), mean_psnr(rec.psnr)
             tokens[label] = gaze.num_gazed / gaze.num_frames
-        gap = loss["random"] - loss["greedy"]
-        score = ClipScore(clip.key, loss, psnr, tokens, (loss["random"] - loss[name]) / gap if gap > 0 else math.nan)
+        score = ClipScore(clip.key, loss, psnr, tokens, gap_closed(loss, name))
         if threshold is not None and gazer.loss_kind == "predicted":
             gaze = gazer.gaze(frames, gazing_ratio=knobs.GAZING_RATIO, task_loss_requirement=threshold)
             rec = reconstructor.reconstruct(frames, gaze)
@@ -74,6 +73,12 @@ def evaluate_gazer(gazer, clips: Sequence[TrainingClip], reconstructor, ratio: f
         if progress is not None:
             progress(i + 1, len(clips))
     return scores
+
+
+def gap_closed(loss: dict[str, float], name: str = "gazer") -> float:
+    """The fraction of the random-to-greedy loss gap that gazer `name` closes at an equal budget (nan: no gap)."""
+    gap = loss["random"] - loss["greedy"]
+    return (loss["random"] - loss[name]) / gap if gap > 0 else math.nan
 
 
 def summary(scores: Sequence[ClipScore]) -> dict[str, Any]:

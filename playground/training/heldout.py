@@ -27,6 +27,7 @@ from typing import Callable
 import numpy as np
 
 from .. import knobs
+from .evaluate import gap_closed
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "videos"
 THRESHOLDS = (0.1, 0.2, 0.3)
@@ -88,8 +89,7 @@ def measure_clip(name: str, video: np.ndarray, gazer, baselines: dict, paint) ->
         out.gazes[t] = gaze.num_gazed / gaze.num_frames
     for label, g in (("gazer", gazer), *baselines.items()):
         out.loss[label] = float(paint.reconstruct(video, g.gaze(video, gazing_ratio=RATIO)).loss.mean())
-    gap = out.loss["random"] - out.loss["greedy"]
-    out.gap_closed = (out.loss["random"] - out.loss["gazer"]) / gap if gap > 0 else float("nan")
+    out.gap_closed = gap_closed(out.loss)
     return out
 
 
