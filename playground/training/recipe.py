@@ -221,7 +221,8 @@ def run_broad(args: argparse.Namespace) -> Path:
     grpo["steps"] = args.grpo_steps if args.grpo_steps is not None else grpo["steps"]
     ntp_run, grpo_run, final = train_stages(labels, data / "train", out, ntp, grpo, log)
     val_clips, _ = list_clips(find_videos([data / "validation"]), "first")
-    gazer = load_gazer(str(final))
+    log["calibration"] = calibrate_on(final, val_clips)
+    gazer = load_gazer(str(final))  # calibration="auto": the file just written beside its weights
     scores = evaluate_gazer(gazer, val_clips, load_reconstructor("paint"), EVAL_RATIO, EVAL_THRESHOLD, name=NAME)
     write_evaluation(scores, out / "validation", {"gazer": str(final), "ratio": EVAL_RATIO,
                                                   "threshold": EVAL_THRESHOLD, "split": "validation"}, NAME)
@@ -237,6 +238,21 @@ def run_broad(args: argparse.Namespace) -> Path:
     print(text)
     print(json.dumps(log, indent=1))
     return final
+
+
+def calibrate_on(checkpoint: Path, clips) -> dict:
+    """Fit `checkpoint`'s threshold to paint's measured loss on the validation clips (never the report
+    clips) and write `calibration.json` beside its weights, where `load_gazer` picks it up; kept if present."""
+    from ..calibration import CALIBRATION_FILE, calibrate, read_calibration, write_calibration
+    from .data import read_training_clip
+
+    path = checkpoint / CALIBRATION_FILE
+    if not path.is_file():
+        cal = calibrate(load_gazer(str(checkpoint), calibration=None), load_reconstructor("paint"),
+                        [read_training_clip(c) for c in clips], names=[c.key for c in clips])
+        write_calibration(cal, path)
+    cal = read_calibration(path)
+    return {"file": str(path), "clips": len(cal.clips), "requested": cal.requested, "measured": cal.measured}
 
 
 def run(args: argparse.Namespace) -> Path:
