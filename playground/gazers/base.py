@@ -8,6 +8,7 @@ that yields one `GazeResult` per frame (ids local to that frame), in the shape o
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -19,6 +20,7 @@ from ..device import cpu_threads, resolve_device
 from ..errors import check
 from ..gaze import concat_frames, GazeResult
 from ..geometry import DEFAULT_GRID, MultiScaleGrid
+from ..painting import blank_canvas
 from ..video import as_clips
 from ..whole_video import CHUNK_LEN, VideoGaze, VideoGazer
 
@@ -125,19 +127,66 @@ class Gazer:
         return f"{type(self).__name__}(name={self.name!r}, grid={self.grid.describe()!r}, device={self.device})"
 
 
+@dataclass
+class FrameState:
+    """What a frame-by-frame gazer carries from frame to frame of a batch of B clips.
+
+    `_start` makes it, `_step` updates it in place. Gazers that carry more subclass it
+    (`CanvasState`, `RandomState`, the oracle's `OracleState`).
+    """
+
+    clips: np.ndarray  # (B, T, H, W, 3) uint8
+
+    @property
+    def batch(self) -> int:
+        return self.clips.shape[0]
+
+
+@dataclass
+class CanvasState(FrameState):
+    """A frame state with the running reconstruction: what the viewer has seen so far (greedy, framediff)."""
+
+    canvas: torch.Tensor  # (B, 3, C, C) the painted canvas, normalised
+
+    @classmethod
+    def blank(cls, clips: np.ndarray, grid: MultiScaleGrid, device: torch.device) -> "CanvasState":
+        """The state before frame 0: nothing seen, a blank canvas."""
+        return cls(clips, blank_canvas(clips.shape[0], grid.canvas, device))
+
+
+@dataclass
+class FrameGaze:
+    """What a frame-by-frame gazer picked in frame t of a batch of B clips.
+
+    ids[b]: the local ids of clip b in gaze order; gaze_losses[b]: the loss after each of them
+    (None: the gazer measures none); frame_losses[b]: the loss the frame ends at (None: not measured).
+    """
+
+    ids: list[list[int]]
+    gaze_losses: list[list[float]] | None = None
+    frame_losses: list[float] | None = None
+
+    def result(self, grid: MultiScaleGrid, loss_kind: str, gazer: str) -> GazeResult:
+        """The frame as a one-frame `GazeResult` (ids local to the frame)."""
+        return GazeResult.from_frame_slots(
+            [[i] for i in self.ids], grid,
+            losses=None if self.gaze_losses is None else [[l] for l in self.gaze_losses],
+            frame_loss=(None if self.frame_losses is None
+                        else torch.tensor(self.frame_losses, dtype=torch.float32)[:, None]),
+            loss_kind=loss_kind, gazer=gazer)
+
+
 class FrameByFrameGazer(Gazer):
     """A gazer whose decision for frame t depends only on frames <= t through a carried state.
 
-    Subclasses implement `_start(clips)` -> state and `_step(state, t, budget, threshold)` ->
-    (ids, gaze_losses, frame_losses, new state): ids[b] the local ids of clip b in gaze order,
-    gaze_losses[b] the loss after each of them (or None), frame_losses[b] the loss the frame ends
-    at (or None). `gaze` and `stream` share that loop.
+    Subclasses implement `_start(clips)` -> a `FrameState` and `_step(state, t, budget, threshold)`
+    -> a `FrameGaze`, updating the state in place. `gaze` and `stream` share that loop.
     """
 
-    def _start(self, clips: np.ndarray) -> Any:
-        raise NotImplementedError
+    def _start(self, clips: np.ndarray) -> FrameState:
+        return FrameState(clips)
 
-    def _step(self, state: Any, t: int, budget: int, threshold: float | None):
+    def _step(self, state: FrameState, t: int, budget: int, threshold: float | None) -> FrameGaze:
         raise NotImplementedError
 
     def _frames(self, clips: np.ndarray, budgets: list[int], threshold: float | None) -> Iterator[GazeResult]:
@@ -145,12 +194,8 @@ class FrameByFrameGazer(Gazer):
         for t, budget in enumerate(budgets):
             start = time.perf_counter()
             with cpu_threads(self.device):  # many tiny ops: one thread is fastest (see cpu_threads)
-                ids, gaze_losses, frame_losses, state = self._step(state, t, budget, threshold)
-            frame = GazeResult.from_frame_slots(
-                [[i] for i in ids], self.grid,
-                losses=None if gaze_losses is None else [[l] for l in gaze_losses],
-                frame_loss=None if frame_losses is None else torch.tensor(frame_losses, dtype=torch.float32)[:, None],
-                loss_kind=self.loss_kind, gazer=self.name)
+                picked = self._step(state, t, budget, threshold)
+            frame = picked.result(self.grid, self.loss_kind, self.name)
             frame.seconds["gaze"] = time.perf_counter() - start
             yield frame
 

@@ -14,8 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..pixels import to_canvas
-from ..painting import blank_canvas
-from .base import FrameByFrameGazer
+from .base import CanvasState, FrameByFrameGazer, FrameGaze
 
 
 class FrameDiffGazer(FrameByFrameGazer):
@@ -29,16 +28,16 @@ class FrameDiffGazer(FrameByFrameGazer):
     loss_kind = "measured"
     threshold_unit = "change"
 
-    def _start(self, clips: np.ndarray):
-        return {"clips": clips, "canvas": blank_canvas(clips.shape[0], self.grid.canvas, self.device)}
+    def _start(self, clips: np.ndarray) -> CanvasState:
+        return CanvasState.blank(clips, self.grid, self.device)
 
     @torch.inference_mode()
-    def _step(self, state, t: int, budget: int, threshold: float | None):
+    def _step(self, state: CanvasState, t: int, budget: int, threshold: float | None) -> FrameGaze:
         grid = self.grid
         n, p = grid.sides[-1], grid.canvas // grid.sides[-1]
         first = grid.offsets[-2]
-        target = to_canvas(torch.from_numpy(state["clips"][:, t]).to(self.device), grid.canvas)
-        canvas = state["canvas"]
+        target = to_canvas(torch.from_numpy(state.clips[:, t]).to(self.device), grid.canvas)
+        canvas = state.canvas
         change = F.avg_pool2d((target - canvas).abs().mean(1, keepdim=True), p).flatten(1)  # (B, n*n)
         limit = float("-inf") if t == 0 or threshold is None else threshold
         ids, losses = [], []
@@ -52,6 +51,6 @@ class FrameDiffGazer(FrameByFrameGazer):
             canvas[b] = torch.where(pixel_mask, target[b], canvas[b])
             ids.append((keep + first).tolist())
             losses.append(float((canvas[b] - target[b]).abs().mean()))
-        state["canvas"] = canvas
+        state.canvas = canvas
         # No per-gaze trace: the patches of a frame are chosen together, not one by one.
-        return ids, None, losses, state
+        return FrameGaze(ids, None, losses)

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 
 from ..geometry import DEFAULT_GRID, MultiScaleGrid
-from ..painting import blank_canvas, check_paintable, paint, scale_views
+from ..painting import check_paintable, paint, scale_views
 from ..pixels import to_canvas
-from .base import FrameByFrameGazer
+from .base import CanvasState, FrameByFrameGazer, FrameGaze
 
 
 class GreedyGazer(FrameByFrameGazer):
@@ -39,17 +39,17 @@ class GreedyGazer(FrameByFrameGazer):
         self._slot_boxes = self.grid.boxes(np.arange(self.grid.num_slots)).tolist()  # (num_slots, 4)
         self._scale_ids = torch.arange(self.grid.num_scales, device=self.device).view(1, -1, 1, 1)
 
-    def _start(self, clips: np.ndarray):
-        return {"clips": clips, "canvas": blank_canvas(clips.shape[0], self.grid.canvas, self.device)}
+    def _start(self, clips: np.ndarray) -> CanvasState:
+        return CanvasState.blank(clips, self.grid, self.device)
 
     @torch.inference_mode()
-    def _step(self, state, t: int, budget: int, threshold: float | None):
+    def _step(self, state: CanvasState, t: int, budget: int, threshold: float | None) -> FrameGaze:
         grid, C = self.grid, self.grid.canvas
-        target = to_canvas(torch.from_numpy(state["clips"][:, t]).to(self.device), C)  # (B, 3, C, C)
+        target = to_canvas(torch.from_numpy(state.clips[:, t]).to(self.device), C)  # (B, 3, C, C)
         views = scale_views(target, grid)  # (B, S, 3, C, C)
         B = target.shape[0]
         view_err = (views - target[:, None]).abs().sum(2)  # (B, S, C, C) error if scale s paints a pixel
-        canvas = state["canvas"]
+        canvas = state.canvas
         err = (canvas - target).abs().sum(1)  # (B, C, C) current per-pixel error
         level = torch.full((B, C, C), -1, dtype=torch.long, device=self.device)
         chosen = torch.zeros(B, grid.num_slots, dtype=torch.bool, device=self.device)
@@ -76,9 +76,9 @@ class GreedyGazer(FrameByFrameGazer):
                 chosen[b, slot] = True
                 ids[b].append(slot)
                 losses[b].append(float(err[b].sum()) / norm)
-        state["canvas"] = paint(canvas, views, level)
-        frame_losses = ((state["canvas"] - target).abs().mean((1, 2, 3))).tolist()
-        return ids, losses, frame_losses, state
+        state.canvas = paint(canvas, views, level)
+        frame_losses = ((state.canvas - target).abs().mean((1, 2, 3))).tolist()
+        return FrameGaze(ids, losses, frame_losses)
 
     def _gains(self, err: torch.Tensor, view_err: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
         """(B, num_slots) loss drop (summed over pixels) of pasting each slot now."""

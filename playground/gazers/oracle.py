@@ -16,7 +16,7 @@ candidate through its public `reconstruct`.
 from __future__ import annotations
 
 import copy
-
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
@@ -26,9 +26,18 @@ from ..device import autocast
 from ..errors import check
 from ..gaze import GazeResult
 from ..reconstructors.base import Reconstructor
-from .base import FrameByFrameGazer
+from .base import FrameByFrameGazer, FrameGaze, FrameState
 
 Evaluator = Callable[[Sequence[Sequence[int]]], torch.Tensor]  # candidate id lists of one frame -> (K,) losses
+
+
+@dataclass
+class OracleState(FrameState):
+    """The clips, the ids each clip's frames kept so far, and (batched VideoMAE) the pixels and one clip's tokens."""
+
+    history: list[list[list[int]]] = field(default_factory=list)  # history[b][t]: the ids frame t of clip b kept
+    pixels: torch.Tensor | None = None  # (B, T, 3, H, W) the reconstructor's input, batched scoring only
+    tokens: dict[tuple[int, int], torch.Tensor] = field(default_factory=dict)  # (clip, first frame) -> its embedding
 
 
 def greedy_frame(evaluate: Evaluator, num_slots: int, budget: int,
@@ -101,28 +110,26 @@ class OracleGazer(FrameByFrameGazer):
         self.candidate_batch = candidate_batch
         self.batched = batched and hasattr(reconstructor, "rebuild_clip")
 
-    def _start(self, clips: np.ndarray):
-        state = {"clips": clips, "history": [[] for _ in range(clips.shape[0])], "tokens": {}}
-        if self.batched:
-            state["pixels"] = self.reconstructor.preprocess(clips)
-        return state
+    def _start(self, clips: np.ndarray) -> OracleState:
+        return OracleState(clips, history=[[] for _ in range(clips.shape[0])],
+                           pixels=self.reconstructor.preprocess(clips) if self.batched else None)
 
-    def _step(self, state, t: int, budget: int, threshold: float | None):
+    def _step(self, state: OracleState, t: int, budget: int, threshold: float | None) -> FrameGaze:
         ids, traces, finals = [], [], []
-        for b in range(state["clips"].shape[0]):
+        for b in range(state.batch):
             evaluate = self._batched_evaluator(state, b, t) if self.batched else self._generic_evaluator(state, b, t)
             chosen, trace, final = greedy_frame(evaluate, self.grid.num_slots, budget, threshold)
-            state["history"][b].append(chosen)
+            state.history[b].append(chosen)
             ids.append(chosen)
             traces.append(trace)
             finals.append(final)
-        return ids, traces, finals, state
+        return FrameGaze(ids, traces, finals)
 
-    def _generic_evaluator(self, state, b: int, t: int) -> Evaluator:
+    def _generic_evaluator(self, state: OracleState, b: int, t: int) -> Evaluator:
         """Any reconstructor: one `reconstruct` of frames 0..t per candidate, loss of frame t."""
         rec = self.reconstructor
-        clip = state["clips"][b:b + 1, :t + 1]
-        history = [list(h) for h in state["history"][b][:t]]
+        clip = state.clips[b:b + 1, :t + 1]
+        history = [list(h) for h in state.history[b][:t]]
 
         def evaluate(sets: Sequence[Sequence[int]]) -> torch.Tensor:
             losses = []
@@ -134,19 +141,19 @@ class OracleGazer(FrameByFrameGazer):
         return evaluate
 
     @torch.inference_mode()
-    def _batched_evaluator(self, state, b: int, t: int) -> Evaluator:
+    def _batched_evaluator(self, state: OracleState, b: int, t: int) -> Evaluator:
         """VideoMAE: all candidates of a step in a few batched passes over frames [clip start, t]."""
         rec, model, S = self.reconstructor, self.reconstructor.model, self.grid.num_slots
         start = (t // rec.clip_len) * rec.clip_len  # the 16-frame clip `reconstruct` would use
         local = t - start
         key = (b, start)
         with autocast(rec.device, rec.bf16):
-            if key not in state["tokens"]:
-                state["tokens"] = {key: model.embed(state["pixels"][b:b + 1, start:start + rec.clip_len])}
-            tokens = state["tokens"][key][:, :(local + 1) * S]
-            target = state["pixels"][b:b + 1, t]
+            if key not in state.tokens:  # one clip's tokens kept at a time
+                state.tokens = {key: model.embed(state.pixels[b:b + 1, start:start + rec.clip_len])}
+            tokens = state.tokens[key][:, :(local + 1) * S]
+            target = state.pixels[b:b + 1, t]
             features = model.target_features(target, rec.loss_terms)
-        prefix = state["history"][b][start:t]
+        prefix = state.history[b][start:t]
         counts = [len(h) for h in prefix]
         prefix_ids = [S * i + s for i, h in enumerate(prefix) for s in h]
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
 from ..geometry import DEFAULT_GRID
-from .base import FrameByFrameGazer
+from .base import FrameByFrameGazer, FrameGaze, FrameState
+
+
+@dataclass
+class RandomState(FrameState):
+    """The clips and the one generator that draws every frame's slots."""
+
+    rng: torch.Generator
 
 
 class RandomGazer(FrameByFrameGazer):
@@ -19,13 +28,12 @@ class RandomGazer(FrameByFrameGazer):
         super().__init__(grid or DEFAULT_GRID, device)
         self.seed = seed
 
-    def _start(self, clips: np.ndarray):
-        return {"batch": clips.shape[0], "rng": torch.Generator().manual_seed(self.seed)}
+    def _start(self, clips: np.ndarray) -> RandomState:
+        return RandomState(clips, torch.Generator().manual_seed(self.seed))
 
-    def _step(self, state, t, budget, threshold):
-        ids = [torch.randperm(self.grid.num_slots, generator=state["rng"])[:budget].tolist()
-               for _ in range(state["batch"])]
-        return ids, None, None, state
+    def _step(self, state: RandomState, t: int, budget: int, threshold: float | None) -> FrameGaze:
+        return FrameGaze([torch.randperm(self.grid.num_slots, generator=state.rng)[:budget].tolist()
+                          for _ in range(state.batch)])
 
 
 class FullGazer(FrameByFrameGazer):
@@ -35,9 +43,6 @@ class FullGazer(FrameByFrameGazer):
     threshold_unit = None
     uses_budget = False
 
-    def _start(self, clips: np.ndarray):
-        return {"batch": clips.shape[0]}
-
-    def _step(self, state, t, budget, threshold):
+    def _step(self, state: FrameState, t: int, budget: int, threshold: float | None) -> FrameGaze:
         finest = self.grid.finest_slots.tolist()
-        return [list(finest) for _ in range(state["batch"])], None, None, state
+        return FrameGaze([list(finest) for _ in range(state.batch)])
