@@ -20,8 +20,9 @@ import torch
 import playground.gazers.autogaze as autogaze_module
 import playground.gazers.autogaze.gazer as autogaze_gazer_module
 import playground.gazers.oracle as oracle_module
-import playground.reconstructors.videomae as videomae_module
+import playground.reconstructors.videomae.reconstructor as videomae_module
 from playground import load_gazer, load_mllm
+from playground.reconstructors.videomae import load_videomae
 from playground.gaze import concat_frames
 from playground.mllm.random_models import save_tiny_smolvlm
 from playground.synthetic import moving_square
@@ -73,8 +74,8 @@ def test_autogaze_bf16_gazes_stream_and_videos(clip):
 
 def test_videomae_and_oracle_bf16(clip):
     gaze = load_gazer("greedy").gaze(clip, gazing_ratio=0.1)
-    fp32 = videomae_module.load_videomae(str(WEIGHTS), config=str(CONFIG), bf16=False)
-    bf16 = videomae_module.load_videomae(str(WEIGHTS), config=str(CONFIG), bf16=True)
+    fp32 = load_videomae(str(WEIGHTS), config=str(CONFIG), bf16=False)
+    bf16 = load_videomae(str(WEIGHTS), config=str(CONFIG), bf16=True)
     a, b = fp32.reconstruct(clip, gaze, frames=[0, 5]), bf16.reconstruct(clip, gaze, frames=[0, 5])
     assert b.frames.shape == a.frames.shape and b.frames.dtype == torch.uint8
     assert torch.allclose(torch.as_tensor(b.loss), torch.as_tensor(a.loss), rtol=0.05)
