@@ -2,9 +2,11 @@
 
 For each frame it repeatedly adds the multi-scale patch whose paste (by the `paint` rules) lowers
 the frame's L1 reconstruction loss the most, until the loss is at or below the threshold or the
-budget is spent. All 265 candidates are scored at once per step: the gain of every slot at scale s
-is a box-sum of the per-pixel error drop over the pixels that s would repaint (those not already
-covered by a finer gazed patch), which one adaptive pool per scale computes.
+budget is spent. The gain of every slot at scale s is a box-sum of the per-pixel error drop over
+the pixels that s would repaint (those not already covered by a finer gazed patch). All 265 slots
+are scored once at the start of a frame; after each paste only the slots whose boxes overlap the
+pasted one can change, so only those are summed again (`SlotGains`), with the same reduction over
+the same memory layout, so the gains, and so the picks, are bit for bit those of a full rescoring.
 """
 
 from __future__ import annotations
@@ -57,14 +59,14 @@ class GreedyGazer(FrameByFrameGazer):
         ids: list[list[int]] = [[] for _ in range(B)]
         losses: list[list[float]] = [[] for _ in range(B)]
         norm = 3 * C * C  # the loss is a mean over (C, H, W)
+        scores = SlotGains(self, err, view_err, level)
         for _ in range(budget):
             loss = err.sum((1, 2)) / norm
             if threshold is not None:
                 active &= loss > threshold
             if not bool(active.any()):
                 break
-            gains = self._gains(err, view_err, level)  # (B, num_slots)
-            gains = gains.masked_fill(chosen, float("-inf"))
+            gains = scores.values.masked_fill(chosen, float("-inf"))  # (B, num_slots)
             best_gain, best = gains.max(1)
             if threshold is not None:
                 active &= best_gain > 0
@@ -73,6 +75,7 @@ class GreedyGazer(FrameByFrameGazer):
             for b in torch.nonzero(active).flatten().tolist():
                 slot = int(best[b])
                 self._apply(slot, b, level, err, view_err)
+                self._rescore(scores, b, slot, err, view_err, level)
                 chosen[b, slot] = True
                 ids[b].append(slot)
                 losses[b].append(float(err[b].sum()) / norm)
@@ -81,15 +84,21 @@ class GreedyGazer(FrameByFrameGazer):
         return FrameGaze(ids, losses, frame_losses)
 
     def _gains(self, err: torch.Tensor, view_err: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
-        """(B, num_slots) loss drop (summed over pixels) of pasting each slot now."""
-        B, C = err.shape[0], self.grid.canvas
-        # Only pixels that scale s would repaint (not covered by a finer gazed patch) count.
-        drop = (err[:, None] - view_err) * (level[:, None] < self._scale_ids)  # (B, S, C, C)
-        per_scale = []
-        for s, n in enumerate(self.grid.sides):
-            box = C // n
-            per_scale.append(drop[:, s].reshape(B, n, box, n, box).sum((2, 4)).flatten(1))
-        return torch.cat(per_scale, dim=1)
+        """(B, num_slots) loss drop (summed over pixels) of pasting each slot now, every slot scored afresh."""
+        return SlotGains(self, err, view_err, level).values
+
+    def _drop(self, err: torch.Tensor, view_err: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+        """(B, S, h, w) per-pixel loss drop if scale s repaints the pixel, over any window of the canvas.
+
+        err, level: (B, h, w); view_err: (B, S, h, w). Only pixels that scale s would repaint (not
+        covered by a finer gazed patch) count; the rest drop 0.
+        """
+        return (err[:, None] - view_err) * (level[:, None] < self._scale_ids)
+
+    def _rescore(self, scores: "SlotGains", b: int, slot: int, err: torch.Tensor, view_err: torch.Tensor,
+                 level: torch.Tensor) -> None:
+        """Bring the gains of clip b up to date after `slot` was pasted (tests swap in a full rescoring)."""
+        scores.update(b, slot, err, view_err, level)
 
     def _apply(self, slot: int, b: int, level: torch.Tensor, err: torch.Tensor, view_err: torch.Tensor) -> None:
         """Paste one slot of clip b: update the level map and the per-pixel error inside its box."""
@@ -99,3 +108,42 @@ class GreedyGazer(FrameByFrameGazer):
         repaint = box_level < s
         err[b, y0:y1, x0:x1] = torch.where(repaint, view_err[b, s, y0:y1, x0:x1], err[b, y0:y1, x0:x1])
         level[b, y0:y1, x0:x1] = torch.where(repaint, torch.full_like(box_level, s), box_level)
+
+
+class SlotGains:
+    """The (B, num_slots) loss drop of pasting each slot now, kept up to date as slots are pasted.
+
+    `drop` (B, S, C, C) holds each pixel's share (`GreedyGazer._drop`). A paste changes the error
+    and the level map only inside the pasted box, so `update` recomputes `drop` there and sums again
+    only the cells, at every scale, that overlap the box: 1 to 4 cells a scale instead of all 265.
+    Each cell is summed as a view of the whole-canvas `drop` (rows C floats apart), the layout a full
+    rescoring sums, so torch reduces it in the same order and `values` equals a full rescoring's
+    bit for bit (tests/test_greedy_gains.py), ties included.
+    """
+
+    def __init__(self, gazer: GreedyGazer, err: torch.Tensor, view_err: torch.Tensor, level: torch.Tensor):
+        self._gazer = gazer
+        self.drop = gazer._drop(err, view_err, level)  # (B, S, C, C)
+        B = err.shape[0]
+        self.values = torch.cat([self._cell_sums(slice(None), s, 0, n, 0, n).reshape(B, n * n)
+                                 for s, n in enumerate(gazer.grid.sides)], dim=1)  # (B, num_slots)
+
+    def _cell_sums(self, b, s: int, r0: int, r1: int, c0: int, c1: int) -> torch.Tensor:
+        """(B', r1-r0, c1-c0) sums of scale s's cells rows r0:r1, columns c0:c1 (b: a slice of clips)."""
+        box = self._gazer.grid.canvas // self._gazer.grid.sides[s]
+        window = self.drop[b, s, r0 * box:r1 * box, c0 * box:c1 * box]
+        window = window.reshape(-1, r1 - r0, box, c1 - c0, box)  # a view: no copy, rows still C apart
+        return window.sum((2, 4))
+
+    def update(self, b: int, slot: int, err: torch.Tensor, view_err: torch.Tensor, level: torch.Tensor) -> None:
+        """Clip b's gains after `slot` was pasted (err and level already updated inside its box)."""
+        grid = self._gazer.grid
+        y0, x0, y1, x1 = self._gazer._slot_boxes[slot]
+        box = (slice(b, b + 1), slice(y0, y1), slice(x0, x1))
+        self.drop[b:b + 1, :, y0:y1, x0:x1] = self._gazer._drop(err[box], view_err[b:b + 1, :, y0:y1, x0:x1],
+                                                                level[box])
+        for s, n in enumerate(grid.sides):
+            cell = grid.canvas // n
+            r0, r1, c0, c1 = y0 // cell, (y1 - 1) // cell + 1, x0 // cell, (x1 - 1) // cell + 1
+            scale_values = self.values[b, grid.offsets[s]:grid.offsets[s + 1]].view(n, n)
+            scale_values[r0:r1, c0:c1] = self._cell_sums(slice(b, b + 1), s, r0, r1, c0, c1)[0]
