@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 from playground.device import synchronize  # noqa: E402
 from playground.gazers.autogaze import AutoGazeGazer, load_autogaze  # noqa: E402
 from playground.mllm.flops import StageCounter  # noqa: E402
-from playground.models.autogaze_model import AutoGazeConfig, AutoGazeNet  # noqa: E402
+from playground.models.autogaze import AutoGazeConfig, AutoGazeNet  # noqa: E402
 from playground.synthetic import moving_square  # noqa: E402
 
 CPU_CASES = [  # (label, clips, gazing_ratio, target seconds on a 2-core CPU)

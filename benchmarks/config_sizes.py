@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from timing import median_seconds  # noqa: E402
 from playground import knobs, load_gazer  # noqa: E402
 from playground.gazers.autogaze import AutoGazeGazer  # noqa: E402
-from playground.models.autogaze_model import AutoGazeConfig, AutoGazeNet  # noqa: E402
+from playground.models.autogaze import AutoGazeConfig, AutoGazeNet  # noqa: E402
 from playground.training import collate_labels, ntp_loss  # noqa: E402
 from playground.training.make_labels import label_of  # noqa: E402
 from playground.training.run_folder import config_template, machine  # noqa: E402

@@ -99,7 +99,7 @@ def load(name: str, device: str | None):
 
     if name != "full-random":
         return pg.load_gazer(name, device=device)
-    from playground.models.autogaze_model import AutoGazeConfig, AutoGazeNet
+    from playground.models.autogaze import AutoGazeConfig, AutoGazeNet
     from playground.gazers.autogaze import AutoGazeGazer
     from playground.training.run_folder import config_template
     from playground.training.trainer import init_weights

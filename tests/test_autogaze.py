@@ -146,7 +146,7 @@ def test_loss_trace_layout(gazer, videos):
 
 def test_first_gaze_loss_is_head_one_of_the_prefill(gazer, videos):
     """The loss after gaze 0 of frame 0 is the task-loss head 1 read at the last vision token."""
-    from playground.models.autogaze_model import KVCache
+    from playground.models.autogaze import KVCache
 
     net = gazer.net
     result = gazer.gaze(videos["a"], gazing_ratio=0.1)
@@ -484,7 +484,7 @@ def test_retarget_any_input_size_batch_and_threshold(gazer):
 
 def test_greedy_pick_is_the_same_in_numpy_and_torch():
     """The CPU pick (NumPy) and the device pick (tensor ops) choose the same ids, ties included."""
-    from playground.models import autogaze_model as m
+    from playground.models.autogaze import session as m
 
     gen = torch.Generator().manual_seed(0)
     logits = torch.randint(0, 6, (4, 10, 266), generator=gen).float()  # many ties

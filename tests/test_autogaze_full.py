@@ -98,7 +98,7 @@ def test_multistep_streaming(gazer, videos):
 
 def test_greedy_trace_first_frames(gazer, videos):
     """Task-loss head values and raw argmax of every decoder call of the 3-frame trace."""
-    from playground.models.autogaze_model import GazeSession
+    from playground.models.autogaze import GazeSession
 
     trace = json.loads((MULTI / "greedy_trace_3frames_tlr-0.3639.json").read_text())
     seen = []

@@ -532,7 +532,7 @@ def test_autogaze_flops_analytic_equal_flop_counter(clip_len, kwargs):
 def test_autogaze_flops_of_the_full_size_model_match_the_documented_figure():
     """docs/autogaze.md: one clip of 16 frames at ratio 0.1 is 31.1 GFLOP (FlopCounterMode on the full-size model);
     8 clips 249.2; ratio 1.0 (27 calls a frame, 432 in all) 90.1."""
-    from playground.models.autogaze_model import AutoGazeConfig
+    from playground.models.autogaze import AutoGazeConfig
 
     cfg = AutoGazeConfig()  # the released architecture
     assert round(autogaze_flops(cfg, 1, [[26, 3]] * 16, 16) / 1e9, 1) == 31.1

@@ -1,1 +1,1 @@
-"""Neural network modules re-implemented in plain PyTorch (AutoGaze's gaze model lives in `autogaze_model`)."""
+"""Neural network modules re-implemented in plain PyTorch (AutoGaze's gaze model is the `autogaze` package)."""

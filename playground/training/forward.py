@@ -6,8 +6,9 @@ tokens of each frame followed by the frame's gaze tokens (frame-local ids, pads 
 are masked as keys for every query (attention mask 0) and repeat the previous position
 (`cumsum - 1`); unlike inference, every token has its proper position (no stale ones).
 
-The decoder runs on the weight-holding modules of `AutoGazeNet` (not the fused inference copies),
-so gradients reach every parameter of the checkpoint.
+Each layer is the inference's `models.autogaze.layers.decoder_layer`, run on the differentiable
+fused view of the weights (`AutoGazeNet.layer_weights`, not the detached inference copies), so
+gradients reach every parameter of the checkpoint.
 
 Shapes: B clips, T frames, P vision tokens per frame, N gaze entries of the clip (pads included),
 L = T * P + N tokens, K heads per step, V = S + 1 ids, D hidden size.
@@ -19,9 +20,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from ..models.autogaze_model import AutoGazeNet, _rms, _rotate
+from ..models.autogaze import AutoGazeNet
+from ..models.autogaze.layers import attention, decoder_layer
 
 PROB_EPS = 1e-8  # the reference's log(p + 1e-8)
 
@@ -99,20 +100,16 @@ def teacher_forced(net: AutoGazeNet, video: torch.Tensor, gazing_pos: torch.Tens
     pad = if_padded_gazing.to(device=device, dtype=torch.bool)
     local = torch.where(pad, torch.full_like(gazing_pos, S), gazing_pos.to(device) - S * layout.frame[None])
     feats, _ = net.encode(video)  # (B, T, P, D)
-    dec = net.gazing_model.gaze_decoder
     x = feats.new_zeros(B, layout.length, feats.shape[-1])
     x[:, layout.vision] = feats.flatten(1, 2)
-    x[:, layout.token] = dec.model.embed_tokens(local).to(x.dtype)
+    x[:, layout.token] = net.embed(local).to(x.dtype)
     real = torch.ones(B, layout.length, dtype=torch.bool, device=device)
     real[:, layout.token] = ~pad
     hidden = decoder(net, x, real.cumsum(1) - 1, real)  # (B, L, D)
-    V = cfg.vocab_size
-    logits = F.linear(hidden[:, layout.source], dec.lm_head.weight).float().view(B, -1, K, V)
-    probs = logits.softmax(-1)
+    probs = net.logits(hidden[:, layout.source]).softmax(-1)  # (B, N, K, V)
     rows = torch.arange(layout.source.shape[0], device=device)
     fed = probs[:, rows, layout.head].gather(-1, local[..., None])[..., 0]  # (B, N)
-    losses = F.linear(hidden[:, layout.loss_token], dec.task_loss_prediction_head.weight).float()
-    predicted = losses[:, rows, layout.loss_head]
+    predicted = net.predicted_losses(hidden[:, layout.loss_token])[:, rows, layout.loss_head]
     return TeacherForced(torch.log(fed + PROB_EPS), predicted)
 
 
@@ -167,42 +164,19 @@ def _layers(net: AutoGazeNet, x: torch.Tensor, positions: torch.Tensor, pads: to
             pad_positions: torch.Tensor, pad_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Run the decoder layers on the real stream (B, Lr, D), causal, and the pad stream (B, Np, D).
 
-    `pad_mask` (B, 1, Np, Lr) bool says which real keys each pad sees.
+    `pad_mask` (B, 1, Np, Lr) bool says which real keys each pad sees; pads are only queries.
     """
     cfg = net.cfg
-    H, Hkv, hd, eps = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim, cfg.rms_norm_eps
-    cos, sin = net.rope(positions, x.dtype)
-    pad_cos, pad_sin = net.rope(pad_positions, x.dtype)
-    body = net.gazing_model.gaze_decoder.model
-    for layer in body.layers:
-        a = layer.self_attn
-        h = _rms(x, layer.input_layernorm.weight, eps)
-        q = _heads(a.q_proj(h), H, hd, cos, sin)
-        k = _heads(a.k_proj(h), Hkv, hd, cos, sin)
-        v = _heads(a.v_proj(h), Hkv, hd)
-        if H != Hkv:
-            k, v = k.repeat_interleave(H // Hkv, dim=1), v.repeat_interleave(H // Hkv, dim=1)
-        attn = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=hd ** -0.5)
-        x = _finish_layer(layer, x, attn, eps)
+    rope, pad_rope = net.rope(positions, x.dtype), net.rope(pad_positions, x.dtype)
+    for weights in net.layer_weights():
+        seen = []  # this layer's keys and values of the real stream, which the pads query
+
+        def causal(q, k, v):
+            seen[:] = k, v
+            return attention(q, k, v, cfg, causal=True)
+
+        x = decoder_layer(x, weights, cfg, rope, causal)
         if pads.shape[1]:
-            q_pad = _heads(a.q_proj(_rms(pads, layer.input_layernorm.weight, eps)), H, hd, pad_cos, pad_sin)
-            attn = F.scaled_dot_product_attention(q_pad, k, v, attn_mask=pad_mask, scale=hd ** -0.5)
-            pads = _finish_layer(layer, pads, attn, eps)
-    return _rms(x, body.norm.weight, eps), _rms(pads, body.norm.weight, eps)
-
-
-def _heads(proj: torch.Tensor, heads: int, hd: int, cos: torch.Tensor | None = None,
-           sin: torch.Tensor | None = None) -> torch.Tensor:
-    """(B, Q, heads * hd) -> (B, heads, Q, hd), rotated when (cos, sin) are given."""
-    B, Q = proj.shape[:2]
-    out = proj.view(B, Q, heads, hd).transpose(1, 2)
-    return out if cos is None else _rotate(out, cos, sin)
-
-
-def _finish_layer(layer, x: torch.Tensor, attn: torch.Tensor, eps: float) -> torch.Tensor:
-    """Residual attention output, then the residual MLP."""
-    B, Q = x.shape[:2]
-    m = layer.mlp
-    x = x + layer.self_attn.o_proj(attn.transpose(1, 2).reshape(B, Q, -1))
-    h = _rms(x, layer.post_attention_layernorm.weight, eps)
-    return x + m.down_proj(F.silu(m.gate_proj(h)) * m.up_proj(h))
+            pads = decoder_layer(pads, weights, cfg, pad_rope,
+                                 lambda q, _k, _v: attention(q, *seen, cfg, mask=pad_mask), keys=False)
+    return net.final_norm(x), net.final_norm(pads)

@@ -1,7 +1,7 @@
 """Sampled gazing for GRPO: the reference's sampler, its temperature schedule and the two rollout passes.
 
 A decode step of AutoGaze scores K next gazes at once (K heads). `Sampler` replaces the greedy
-choice of a step (`models.autogaze_model.greedy_pick`) with the reference's sampling
+choice of a step (`models.autogaze.greedy_pick`) with the reference's sampling
 (AUTOGAZE_SPEC.md § 6.4): the repeat and EOS bans, then temperature, then top-k (50) on all K rows;
 then, row by row, a draw from the softmax, banning the drawn id in the later rows of the step.
 

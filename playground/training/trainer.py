@@ -38,7 +38,7 @@ from ..device import autocast, resolve_device
 from ..errors import PlaygroundError, check
 from ..gaze import GazeResult
 from ..gazers.autogaze import AutoGazeGazer, load_autogaze
-from ..models.autogaze_model import AutoGazeConfig, AutoGazeNet
+from ..models.autogaze import AutoGazeConfig, AutoGazeNet
 from ..reconstructors import load_reconstructor
 from ..video import NO_LIMITS, input_limits
 from . import run_folder as rf

@@ -8,7 +8,7 @@
   `GazeResult` holds that frame only (frame-local ids) and equals the matching frame of `gaze`.
 - `gaze_video(video, ...)` (from `Gazer`): a whole video by chunks and tiles (`playground.whole_video`).
 
-The per-frame decoding itself is `models.autogaze_model.GazeSession`; this module turns its raw
+The per-frame decoding itself is `models.autogaze.GazeSession`; this module turns its raw
 per-frame gazes (`_Clips`) into `GazeResult`s with the reference's global ids (B clips, T frames,
 S slots per frame).
 """
@@ -29,7 +29,7 @@ from ...errors import check
 from ...gaze import GazeResult
 from ...geometry import MultiScaleGrid
 from ...tiling import tile_layout
-from ...models.autogaze_model import AutoGazeNet, FrameGaze, GazeSession
+from ...models.autogaze import AutoGazeNet, FrameGaze, GazeSession
 from ..base import Gazer, check_threshold, frame_budgets
 from .measured import STOPS, MeasuredStop
 from .preprocess import Preprocessor, frame_source
@@ -62,7 +62,7 @@ class AutoGazeGazer(Gazer):
             history on long videos). None carries the caches over every frame, as the reference.
             (Not `gaze_video`'s `chunk_len`, the length of its independently gazed chunks.)
         static: decode `gaze`'s steps with fixed shapes over a static KV cache, captured once as a
-            CUDA graph and replayed (`models.autogaze_model.StaticStep`). None (the default): on
+            CUDA graph and replayed (`models.autogaze.StaticStep`). None (the default): on
             CUDA only. On a CPU it is slower (every step attends over the whole cache) and serves
             to prove the form equal to the dynamic one. `stream` always decodes dynamically.
         stop: how a frame ends at a threshold: "predicted" (the reference's rule: the task-loss

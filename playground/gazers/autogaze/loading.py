@@ -21,7 +21,7 @@ from ...calibration import find_calibration
 from ...checkpoints import build_on_meta, check_shapes, float32_state, header_shapes, inside, locate, read_safetensors
 from ...errors import check
 from ...jsonio import read_json
-from ...models.autogaze_model import AutoGazeConfig, AutoGazeNet, llama3_inv_freq
+from ...models.autogaze import AutoGazeConfig, AutoGazeNet, llama3_inv_freq
 from .gazer import AutoGazeGazer
 
 CHECKPOINT_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")

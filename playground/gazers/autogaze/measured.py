@@ -19,7 +19,7 @@ import torch
 
 from ...device import cpu_threads
 from ...geometry import MultiScaleGrid
-from ...models.autogaze_model import FrameGaze, GazeSession, _last_real
+from ...models.autogaze import FrameGaze, GazeSession, last_real
 from ...painting import PaintMeter
 from ...pixels import to_canvas
 
@@ -70,7 +70,7 @@ class MeasuredStop:
         real = out.ids != self.eos
         loss = np.concatenate(trace, 1)
         loss[~real] = np.nan
-        return FrameGaze(out.ids, loss, _last_real(loss, real), out.steps)
+        return FrameGaze(out.ids, loss, last_real(loss, real), out.steps)
 
     def _step(self, tokens: torch.Tensor, first: bool, trace: list[np.ndarray]) -> torch.Tensor:
         """One decode step: paste its tokens in order, each clip stopping before the first token its
