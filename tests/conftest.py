@@ -1,8 +1,10 @@
-"""Shared fixtures: the device from $PLAYGROUND_DEVICE (default cpu), example clips, fixture paths."""
+"""Shared fixtures: the device from $PLAYGROUND_DEVICE (default cpu), example clips, fixture paths,
+and the tiny checkpoint of each learned family that the registry-parametrised tests load."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,28 @@ os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(4 << 20))  # = playground.ap
 # Tests are deterministic and small: keep torch from oversubscribing the 2 CI cores.
 torch.set_num_threads(min(2, torch.get_num_threads()))
 TORCH_THREADS = torch.get_num_threads()
+
+
+# Tiny checkpoints are written at collection (the parameter lists need their folders), once per session;
+# the folder goes when the session's interpreter exits.
+_TINY = tempfile.TemporaryDirectory(prefix="playground-tiny-")
+
+
+def tiny_checkpoints(loaders) -> list:
+    """pytest params: for each learned family (`playground.loaders.Loader`), the folder of a tiny random
+    checkpoint its `tiny` function wrote, to be loaded by that folder like any checkpoint."""
+    params = []
+    for loader in loaders:
+        folder = Path(_TINY.name) / loader.family
+        if not folder.exists():
+            loader.function("tiny")(folder, seed=0)
+        params.append(pytest.param(str(folder), id=f"{loader.family}-tiny"))
+    return params
+
+
+def param_value(param):
+    """The value of a plain parameter or of a `pytest.param`."""
+    return param.values[0] if hasattr(param, "values") else param
 
 
 @pytest.fixture(autouse=True)

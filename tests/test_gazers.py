@@ -1,7 +1,8 @@
 """Gazer invariants, parametrised over the registry (as timm's tests are over `list_models()`).
 
-Every built-in gazer of `available_gazers(built_in=True)` is checked here; a new gazer is tested by
-being registered. What a gazer says of itself (`uses_budget`, `uses_threshold`) decides which
+Every built-in gazer of `available_gazers(built_in=True)` is checked here, and a tiny random checkpoint
+of every learned family of `LEARNED_GAZERS` (written in code, loaded by its folder); a new gazer or
+learned family is tested by being registered. What a gazer says of itself (`uses_budget`, `uses_threshold`) decides which
 invariants apply, not its name.
 """
 
@@ -9,11 +10,13 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import param_value, tiny_checkpoints
 from playground import PlaygroundError, available_gazers, load_gazer, load_reconstructor
 from playground.gaze import concat_frames
+from playground.gazers import LEARNED_GAZERS
 
-NAMES = available_gazers(built_in=True)
-THRESHOLD_NAMES = [n for n in NAMES if load_gazer(n).uses_threshold]
+NAMES = available_gazers(built_in=True) + tiny_checkpoints(LEARNED_GAZERS)
+THRESHOLD_NAMES = [n for n in NAMES if load_gazer(param_value(n)).uses_threshold]
 
 
 @pytest.fixture(scope="module", params=["synthetic", "example"])
@@ -113,7 +116,7 @@ def test_unknown_gazer_is_a_clear_error(tmp_path):
         load_gazer(str(tmp_path / "no-such-checkpoint"))
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if not load_gazer(n).uses_threshold])
+@pytest.mark.parametrize("name", [n for n in NAMES if not load_gazer(param_value(n)).uses_threshold])
 def test_gazers_that_ignore_the_threshold_do(name, synthetic_clip):
     gazer = load_gazer(name)
     assert gazer.gaze(synthetic_clip, gazing_ratio=0.2, task_loss_requirement=0.05).gazing_pos.tolist() == \

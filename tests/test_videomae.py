@@ -22,21 +22,13 @@ from playground.geometry import MultiScaleGrid, grid_for
 from playground.models.videomae_model import VideoMAEAutoGaze, patchify
 from playground.reconstructors.videomae import (VideoMAEReconstructor, convert_checkpoint, load_videomae,
                                                 task_frames)
+from playground.reconstructors.videomae.loading import TINY_CONFIG
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "videomae"
 WEIGHTS = FIX / "task_state_dict.safetensors"
 CONFIG = FIX / "config_and_results.json"
 REF_FRAMES = [0, 5, 15]
-# A random model on a 2-scale grid (20 slots per frame, 64 px canvas): every code path, tiny cost.
-MICRO = {
-    "vit_mae_config": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
-                       "decoder_hidden_size": 32, "decoder_num_hidden_layers": 2, "decoder_num_attention_heads": 2,
-                       "decoder_intermediate_size": 64, "image_size": 64, "scales": "32+64"},
-    "dinov2_with_registers_config": {"hidden_size": 16, "num_hidden_layers": 4, "num_attention_heads": 2,
-                                     "image_size": 56},
-    "siglip_vision_config": {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 4,
-                             "num_attention_heads": 2, "image_size": 64},
-}
+MICRO = TINY_CONFIG  # a random model on a 2-scale grid (20 slots per frame, 64 px canvas): every code path, tiny cost
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +231,8 @@ def test_missing_sources_fail_in_one_line(tmp_path, monkeypatch):
     assert "offline" in msg
     _one_line_error(lambda: load_reconstructor(str(tmp_path / "nope.pt"), device="cpu"), "no such checkpoint")
     (tmp_path / "empty").mkdir()
-    _one_line_error(lambda: load_reconstructor(str(tmp_path / "empty"), device="cpu"), "no .safetensors or .pt")
+    _one_line_error(lambda: load_reconstructor(str(tmp_path / "empty"), device="cpu"), "no reconstructor family reads")
+    _one_line_error(lambda: load_videomae(str(tmp_path / "empty"), device="cpu"), "no .safetensors or .pt")
     _one_line_error(lambda: load_videomae(str(WEIGHTS), config={"vit_mae_config": {"loss_type": "l2"}}), "loss_type")
 
 

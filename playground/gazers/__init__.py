@@ -1,7 +1,9 @@
 """Gazer registry: `load_gazer(name_or_path)` returns a ready `Gazer`.
 
-Names of the built-in, training-free gazers load instantly and offline. Anything else is taken as
-an AutoGaze checkpoint: a hub id (`nvidia/AutoGaze`), a local folder or a safetensors file.
+Names of the built-in, training-free gazers load instantly and offline. Anything else belongs to a
+learned family of `LEARNED_GAZERS` (AutoGaze): a name it ships or publishes (`autogaze-playground`,
+`nvidia/AutoGaze`), or a checkpoint it recognises (a local folder, a safetensors file, a hub id), asked
+in order through `playground.loaders`; a name no family claims is one line.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 import torch
 
 from ..errors import PlaygroundError
+from ..loaders import Loader, claim, named, parameters, takes_more
 from .base import FrameByFrameGazer, Gazer, frame_budgets
 from .simple import FullGazer, RandomGazer
 from .greedy import GreedyGazer
@@ -23,10 +26,16 @@ TRAINING_FREE_GAZERS: dict[str, type[Gazer]] = {
     "random": RandomGazer,
     "full": FullGazer,
 }
-AUTOGAZE_HUB_IDS = ("nvidia/AutoGaze",)  # the old id bfshi/AutoGaze still loads (autogaze.loading.MOVED_HUB_IDS)
-# AutoGaze checkpoints trained in this project and shipped inside the package (they load offline).
+# Checkpoints trained in this project and shipped inside the package (they load offline).
 SHIPPED_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
-SHIPPED_GAZERS: dict[str, Path] = {"autogaze-playground": SHIPPED_WEIGHTS / "autogaze-playground"}
+# Learned families, asked in this order for any other name (docs/architecture.md, "Adding a learned family").
+LEARNED_GAZERS: tuple[Loader, ...] = (
+    Loader("autogaze", "playground.gazers.autogaze:load_autogaze", "playground.gazers.autogaze.tiny:save_tiny",
+           hub_ids=("nvidia/AutoGaze",), moved_hub_ids={"bfshi/AutoGaze": "nvidia/AutoGaze"},
+           shipped={"autogaze-playground": SHIPPED_WEIGHTS / "autogaze-playground"},
+           model_types=("autogaze",), architectures=("AutoGaze",), key_prefixes=("gazing_model.",)),
+)
+SHIPPED_GAZERS: dict[str, Path] = {name: path for loader in LEARNED_GAZERS for name, path in loader.shipped.items()}
 # Gazers that measure a reconstructor's loss while they pick (`reconstructor=`; slow, not listed above).
 MEASURING_GAZERS: dict[str, type[Gazer]] = {"oracle": OracleGazer}
 
@@ -39,19 +48,20 @@ def available_gazers(built_in: bool = False) -> list[str]:
     default learned gazer, offline), then the published hub ids. `built_in=True` keeps the ones that load
     offline with nothing to download (the training-free gazers and the shipped checkpoints).
     """
-    return list(TRAINING_FREE_GAZERS) + list(SHIPPED_GAZERS) + ([] if built_in else list(AUTOGAZE_HUB_IDS))
+    published = [hub_id for loader in LEARNED_GAZERS for hub_id in loader.hub_ids]
+    return list(TRAINING_FREE_GAZERS) + list(SHIPPED_GAZERS) + ([] if built_in else published)
 
 
 def gazer_options(name_or_path: str) -> set[str]:
-    """The options `load_gazer(name_or_path, **options)` accepts (read from the loaders' signatures)."""
+    """The options `load_gazer(name_or_path, **options)` accepts (read from the loaders' signatures).
+
+    For a checkpoint this asks the registry whose it is (a hub id's config files may be fetched).
+    """
     key = str(name_or_path).strip().lower()
     cls = TRAINING_FREE_GAZERS.get(key) or MEASURING_GAZERS.get(key)
     if cls is not None:
-        return _parameters(cls.__init__) - {"self", "device"}
-    from .autogaze import AutoGazeGazer, load_autogaze
-
-    return (_parameters(load_autogaze) | _parameters(AutoGazeGazer.__init__)) - {
-        "self", "name_or_path", "device", "net", "preprocessor", "source", "kwargs"}
+        return parameters(cls.__init__) - {"self", "device"}
+    return claim(LEARNED_GAZERS, str(name_or_path), "gazer").loader.options()
 
 
 def applicable_options(name_or_path: str, **options) -> dict:
@@ -60,25 +70,12 @@ def applicable_options(name_or_path: str, **options) -> dict:
     return {k: v for k, v in options.items() if k in takes}
 
 
-def _takes_more(fn) -> bool:
-    """Whether `fn` takes **kwargs (and passes them on, as the oracle does to its reconstructor's loader)."""
-    import inspect
-
-    return any(p.kind == p.VAR_KEYWORD for p in inspect.signature(fn).parameters.values())
-
-
-def _parameters(fn) -> set[str]:
-    import inspect
-
-    return {p.name for p in inspect.signature(fn).parameters.values()
-            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-
-
 def load_gazer(name_or_path: str, device: str | torch.device | None = None, **kwargs) -> Gazer:
-    """Load a gazer by name (`greedy`, `framediff`, `random`, `full`) or AutoGaze checkpoint.
+    """Load a gazer by name (`greedy`, `framediff`, `random`, `full`, `autogaze-playground`) or checkpoint.
 
     Args:
-        name_or_path: a training-free gazer's name, a hub id, a local folder or a safetensors file.
+        name_or_path: a training-free gazer's name, a learned family's shipped name or hub id, or a
+            checkpoint one of `LEARNED_GAZERS` recognises (a local folder, a safetensors file, a hub id).
         device: where to run; default from $PLAYGROUND_DEVICE, else CUDA when available, else CPU.
         **kwargs: passed to the gazer (e.g. `seed` for `random`, `grid` for other scales).
 
@@ -87,26 +84,22 @@ def load_gazer(name_or_path: str, device: str | torch.device | None = None, **kw
     """
     key = str(name_or_path).strip()
     cls = TRAINING_FREE_GAZERS.get(key.lower()) or MEASURING_GAZERS.get(key.lower())
-    unknown = sorted(set(kwargs) - gazer_options(key))
-    if unknown and not (cls is not None and _takes_more(cls.__init__)):  # e.g. the oracle passes the rest on
-        raise PlaygroundError(f"gazer {key!r} takes no option {', '.join(unknown)} "
-                              f"(it takes: {', '.join(sorted(gazer_options(key))) or 'none'})")
-    if key.lower() in TRAINING_FREE_GAZERS:
-        return TRAINING_FREE_GAZERS[key.lower()](device=device, **kwargs)
-    if key.lower() in MEASURING_GAZERS:
-        return MEASURING_GAZERS[key.lower()](device=device, **kwargs)
-    from .autogaze import load_autogaze
+    if cls is not None:
+        _check_options(key, set(kwargs), gazer_options(key), takes_more(cls.__init__))
+        return cls(device=device, **kwargs)
+    found = claim(LEARNED_GAZERS, key, "gazer", kwargs.get("revision"), kwargs.get("cache_dir"))
+    _check_options(key, set(kwargs), found.loader.options())
+    # Results, summaries and cards name a shipped gazer or a published id as the user chose it.
+    return named(found.loader.function()(found.target, device=device, **kwargs), found.name)
 
-    if key.lower() in SHIPPED_GAZERS:
-        gazer = load_autogaze(str(SHIPPED_GAZERS[key.lower()]), device=device, **kwargs)
-        gazer.source = gazer.name = key.lower()  # results, summaries and cards name it as the user chose it
-        return gazer
-    gazer = load_autogaze(key, device=device, **kwargs)
-    if gazer.source in AUTOGAZE_HUB_IDS:  # a published id (a moved one read as its new id): named by it
-        gazer.name = gazer.source
-    return gazer
+
+def _check_options(key: str, given: set[str], takes: set[str], passes_on: bool = False) -> None:
+    unknown = sorted(given - takes)
+    if unknown and not passes_on:  # e.g. the oracle passes the rest on to its reconstructor's loader
+        raise PlaygroundError(f"gazer {key!r} takes no option {', '.join(unknown)} "
+                              f"(it takes: {', '.join(sorted(takes)) or 'none'})")
 
 
 __all__ = ["Gazer", "FrameByFrameGazer", "load_gazer", "available_gazers", "gazer_options", "applicable_options",
            "frame_budgets",
-           "TRAINING_FREE_GAZERS", "AUTOGAZE_HUB_IDS", "SHIPPED_GAZERS"]
+           "TRAINING_FREE_GAZERS", "LEARNED_GAZERS", "SHIPPED_GAZERS", "MEASURING_GAZERS"]

@@ -21,7 +21,7 @@ import torch
 
 from ...errors import PlaygroundError, check, first_sentence
 from ...checkpoints import build_on_meta, float32_state, inside, locate, read_safetensors
-from ...jsonio import read_json
+from ...jsonio import read_json, write_json
 from ...models.videomae_model import ConfigError, VideoMAEAutoGaze, VideoMAEConfig, init_random_
 from .reconstructor import VideoMAEReconstructor
 
@@ -32,6 +32,16 @@ HUB_CHECKPOINT = "videomae.pt"
 HUB_CONFIG = "config.yaml"
 CONFIG_JSON = "config_and_results.json"
 RANDOM_MAX_PARAMETERS = 2 ** 31  # 8 GiB of float32; the published architecture has about 0.5 G parameters
+# A 2-scale model (20 slots per frame, 64 px canvas, small DINOv2 and SigLIP): every code path, tiny cost.
+TINY_CONFIG = {
+    "vit_mae_config": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
+                       "decoder_hidden_size": 32, "decoder_num_hidden_layers": 2, "decoder_num_attention_heads": 2,
+                       "decoder_intermediate_size": 64, "image_size": 64, "scales": "32+64"},
+    "dinov2_with_registers_config": {"hidden_size": 16, "num_hidden_layers": 4, "num_attention_heads": 2,
+                                     "image_size": 56},
+    "siglip_vision_config": {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 4,
+                             "num_attention_heads": 2, "image_size": 64},
+}
 
 
 # ---- configs -----------------------------------------------------------------------------------
@@ -218,6 +228,19 @@ def load_videomae(name_or_path: str = HUB_ID, device=None, config=None, *, cache
     return VideoMAEReconstructor(model, device, name=str(name_or_path), **kwargs)
 
 
+def save_tiny(folder: str | os.PathLike, seed: int = 0) -> Path:
+    """Write a `TINY_CONFIG` model with seeded random weights to `folder` (model.safetensors and
+    config_and_results.json): what the registry-parametrised tests load by its folder."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model = build_model(resolve_config(TINY_CONFIG), seed=seed)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / "model.safetensors"))
+    write_json(TINY_CONFIG, folder / CONFIG_JSON)
+    return folder
+
+
 def convert_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, dtype: str | None = None) -> Path:
     """`videomae.pt` -> `.safetensors` with the same keys (read with `weights_only=True`).
 
@@ -260,4 +283,4 @@ def convert_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, dtype: st
 
 
 __all__ = ["load_videomae", "convert_checkpoint", "read_state_dict", "match_state_dict", "build_model",
-           "resolve_config", "config_from_yaml", "find_checkpoint", "HUB_ID"]
+           "resolve_config", "config_from_yaml", "find_checkpoint", "save_tiny", "HUB_ID", "TINY_CONFIG"]
