@@ -1,18 +1,17 @@
-"""A run's numbers, computed and written once: per-frame metrics, the mean PSNR, gaze.json, metrics.csv.
+"""A run's numbers, computed and written once: per-frame metrics, the mean PSNR, totals, metrics.csv.
 
 The CLI, the app's exports and summaries, `explore` and `Reconstruction.summary` all come here,
 so one quantity has one definition everywhere:
 
 - PSNR is averaged over the frames whose rebuild is not exact (finite dB); exact frames (inf dB)
   are counted and said, not averaged in. A run whose every frame is exact reads "exact".
-- `gaze.json` is `GazeResult.to_json()` plus the reconstruction's per-frame loss, PSNR (null =
-  exact) and SSIM; `metrics.csv` has one row per rebuilt frame.
+- `metrics.csv` of a whole-frame run has one row per rebuilt frame (`metrics_rows`); `totals` are its
+  headline numbers. `gaze.json`, whole-frame or tiled, is written by `video_run.GazeJson` in one schema.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -69,22 +68,6 @@ def totals(gaze, rec) -> dict[str, Any]:
             "reconstruction_loss": round(float(rec.loss.mean()), 6),
             "psnr_db": _json_number(round(mean_psnr(rec.psnr), 4)), "exact_frames": exact_frames(rec.psnr),
             "ssim": round(float(rec.ssim.mean()), 6)}
-
-
-def gaze_json(gaze, rec, read_size: tuple[int, int] | None = None) -> dict[str, Any]:
-    """`GazeResult.to_json()` plus the reconstruction's per-frame numbers (PSNR null = exact)."""
-    data = gaze.to_json()
-    data["reconstruction"] = {"name": rec.reconstructor, "loss": rec.loss[0].tolist(),
-                              "psnr_db": [float(x) if np.isfinite(x) else None for x in rec.psnr[0].tolist()],
-                              "ssim": rec.ssim[0].tolist(), **totals(gaze, rec)}
-    if read_size is not None:
-        data["read_size"] = list(read_size)  # (width, height) of the frames the gazer was given
-    return data
-
-
-def write_gaze_json(gaze, rec, path: Path, read_size: tuple[int, int] | None = None) -> Path:
-    Path(path).write_text(json.dumps(gaze_json(gaze, rec, read_size)))
-    return Path(path)
 
 
 def write_metrics_csv(gaze, rec, path: Path) -> Path:

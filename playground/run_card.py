@@ -31,7 +31,8 @@ PACKAGES = ("torch", "transformers", "gradio", "numpy", "decord", "plotly", "saf
             "imageio-ffmpeg")
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".bin", ".json")  # the files a checkpoint folder's digest covers
 EXPORT_FILES = ("gaze.json", "masks.npz", "overlay.mp4", "reconstruction.mp4", "metrics.csv", "run_card.json")
-# A tiled run's files: what `video_run.run_video` wrote, and the run card.
+# A tiled or streamed run's files: what `video_run.run_video` wrote, and the run card (no masks.npz: its masks
+# are per chunk and tile, in gaze.json).
 TILED_EXPORT_FILES = ("gaze.json", "metrics.csv", "overlay.mp4", "reconstruction.mp4", "run_card.json")
 _HUB_FILES = ("model.safetensors", "videomae.safetensors", "videomae.pt", "config.json")  # a hub id's cached files
 
@@ -155,6 +156,22 @@ def card_head(gazer: Any, reconstructor: Any, names: tuple[str, str], video: dic
         "video": video,
         "settings": settings,
     }
+
+
+def make_card(gazer: Any, reconstructor: Any, names: tuple[str, str], video: dict[str, Any], settings: dict[str, Any],
+              totals: dict[str, Any], layout: Any = None, batch_size: int | None = None,
+              request_seconds: dict[str, float] | None = None,
+              digest: Callable[[Path], str] = weights_digest) -> dict[str, Any]:
+    """A run's card, whole-frame or tiled, for the app and the CLI alike: `card_head`, then the tiles (a
+    tiled run's `layout` and `batch_size`), the results (gaze.json's `totals` without their seconds) and the
+    seconds (the totals', then the app's request stages as `request_<stage>`)."""
+    card = card_head(gazer, reconstructor, names, video, settings, digest)
+    if layout is not None and not layout.whole_frame:
+        card["tiles"] = {**layout.to_json(), "num_tiles": layout.num_tiles, "batch_size": batch_size}
+    card["results"] = {k: v for k, v in totals.items() if k != "seconds"}
+    card["seconds"] = {**totals.get("seconds", {}),
+                       **{f"request_{k}": round(v, 4) for k, v in (request_seconds or {}).items()}}
+    return card
 
 
 def write_masks_npz(gaze, path: Path) -> Path:

@@ -1,7 +1,23 @@
-"""A whole-video run, streamed: gaze by chunks and tiles, rebuild, draw, and write the outputs.
+"""The one run path: gaze a video, rebuild it, and write one `gaze.json` schema, whole-frame or tiled.
 
-`run_video` is what `python -m playground gaze --tile PX` / `--frames all` and the app's tile
-option do. Frames come chunk by chunk (`video.stream_video`), each chunk's tiles are gazed in
+A run is chunks x tiles. The whole frame read at `READ_SIDE` and gazed as one clip (the CLI's default, the
+app's tile size 0) is the one-chunk, one-tile case; `run_video` is the general case, what
+`python -m playground gaze --tile PX` / `--frames all` and the app's tile size do. Both write `gaze.json`
+through `GazeJson` in the same versioned schema (`GAZE_FORMAT`):
+
+    {"format": "playground.gaze/2", "source", "read_size": [W, H], "layout": TileLayout.to_json(),
+     "gazer", "reconstructor", "settings",
+     "chunks": [{"start", "num_frames",
+                 "tiles": [{"tile", "box": [y0, x0, y1, x1], "gaze": GazeResult.to_json() (the official dict),
+                            "boxes": per frame [[y0, x0, y1, x1, scale], ...] in frame pixels,
+                            "reconstruction": {"loss", "psnr_db" (null = exact), "ssim" (whole-frame runs)}}]}],
+     "totals": {"frames", "tiles", "slots_kept", "slots_total", "kept_fraction", "reconstruction_loss",
+                "psnr_db", "exact_frames", "seconds", ...}}
+
+`read_gaze_json` reads it, and the two older files (an untiled run's bare `GazeResult.to_json()` with its
+"reconstruction", and "playground.tiled-gaze/1") upgraded to it.
+
+`run_video` streams: frames come chunk by chunk (`video.stream_video`), each chunk's tiles are gazed in
 batches (`whole_video.VideoGazer.chunks`) and rebuilt in batches, and every output is written as
 the chunks pass, so memory holds one chunk (two while the last tiles of one wait for the next to fill
 their batch) and one batch of tile clips with its working copies, whatever the video's length, size, tile
@@ -10,9 +26,9 @@ size, gazer and reconstructor (nothing the size of a chunk is made in float; `be
 - `overlay.mp4`: the original frames with the gazed patches coloured by scale and the tile grid
   drawn, at most `preview_width` pixels wide;
 - `reconstruction.mp4`: the rebuilt tiles put back in place, at the same size;
-- `gaze.json`: per chunk and tile, the tile's box, its gaze (`GazeResult.to_json()`, ids on the
-  tile's canvas), its boxes in original frame pixels and its rebuild's per-frame loss and PSNR;
-- `metrics.csv`: one row per frame (summed over tiles: slots kept; averaged: loss, PSNR).
+- `gaze.json` (above);
+- `metrics.csv`: one row per frame (summed over tiles: slots kept; averaged: loss, PSNR), also kept in
+  `RunTotals.rows` for the figures.
 
 Shapes: T frames of a chunk, H x W frame pixels, h x w preview pixels, N tiles.
 """
@@ -30,9 +46,11 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 
-from .errors import check
+from . import jsonio, report
+from .errors import PlaygroundError, check
+from .gaze import GazeResult
 from .report import mean_psnr
-from .tiling import TileLayout
+from .tiling import TileLayout, tile_layout
 from .video import NO_LIMITS, VideoWriter, input_limits, resize_frames
 from .viz import paint_scales
 from .whole_video import ChunkGaze, VideoGazer, frame_coverage, tile_boxes
@@ -40,6 +58,9 @@ from .whole_video import ChunkGaze, VideoGazer, frame_coverage, tile_boxes
 PREVIEW_WIDTH = 1280  # the written videos' default width for large frames
 GRID_RGB = (255, 255, 255)  # the tile grid's colour on the overlay
 OUTPUT_FILES = ("gaze.json", "metrics.csv", "overlay.mp4", "reconstruction.mp4")
+GAZE_FORMAT = "playground.gaze/2"  # gaze.json's schema (module docstring); bump it when the schema changes
+TILED_FORMAT_1 = "playground.tiled-gaze/1"  # the tiled runs' gaze.json before GAZE_FORMAT: read and upgraded
+METRICS_COLUMNS = ("frame", "tiles", "gazed", "ratio", "reconstruction_loss", "psnr_db")  # a streamed run's metrics.csv
 
 
 @dataclass
@@ -52,6 +73,7 @@ class RunTotals:
     slots_total: int = 0  # frames x tiles x slots per tile
     loss_sum: float = 0.0  # sum of per-(frame, tile) reconstruction losses
     psnr: list = field(default_factory=list)  # per-(frame, tile) PSNR in dB (inf = exact)
+    rows: list = field(default_factory=list)  # metrics.csv's rows (dicts of METRICS_COLUMNS), one per frame
     seconds: dict[str, float] = field(default_factory=lambda: {"decode": 0.0, "gaze": 0.0, "reconstruct": 0.0,
                                                                "write": 0.0})
 
@@ -65,7 +87,15 @@ class RunTotals:
                 "slots_total": self.slots_total, "kept_fraction": round(self.slots_kept / max(1, self.slots_total), 6),
                 "reconstruction_loss": round(self.loss, 6),
                 "psnr_db": None if not math.isfinite(psnr) else round(psnr, 4),
+                "exact_frames": int(np.isinf(np.asarray(self.psnr, dtype=np.float64)).sum()),
                 "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
+
+
+def clip_totals(gaze: GazeResult, rec, seconds: dict[str, float]) -> dict[str, Any]:
+    """gaze.json's "totals" of a whole-frame run (one chunk, one tile): `report.totals` (slots kept, losses,
+    mean PSNR, exact frames, SSIM) with the frames, the one tile and `seconds` (stage -> s)."""
+    return {"frames": gaze.num_frames, "tiles": 1, **report.totals(gaze, rec),
+            "seconds": {k: round(v, 4) for k, v in seconds.items()}}
 
 
 def preview_size(height: int, width: int, preview_width: int | None = PREVIEW_WIDTH) -> tuple[int, int]:
@@ -101,17 +131,15 @@ def run_video(frames: Iterable[np.ndarray], gazer, reconstructor, out: Path, *, 
     vg = VideoGazer(gazer, tile=tile, batch_size=batch_size)
     started = time.perf_counter()
     with VideoWriter(out / "overlay.mp4", fps) as overlay, VideoWriter(out / "reconstruction.mp4", fps) as rebuilt, \
-            open(out / "metrics.csv", "w", newline="") as metrics, _JsonChunks(out / "gaze.json") as js:
+            open(out / "metrics.csv", "w", newline="") as metrics, GazeJson(out / "gaze.json") as js:
         rows = csv.writer(metrics)
-        rows.writerow(["frame", "tiles", "gazed", "ratio", "reconstruction_loss", "psnr_db"])
+        rows.writerow(METRICS_COLUMNS)
         for chunk in vg.chunks(timed_items(frames, totals.seconds), gazing_ratio, task_loss_requirement, progress,
                                total_frames):
             totals.seconds["gaze"] += time.perf_counter() - started  # decoding included; taken out at the end
             if totals.frames == 0:
-                js.begin({"format": "playground.tiled-gaze/1", "source": source or {},
-                          "read_size": [chunk.layout.width, chunk.layout.height], "layout": chunk.layout.to_json(),
-                          "gazer": gazer.name, "reconstructor": reconstructor.name,
-                          "settings": vg.settings(gazing_ratio, task_loss_requirement)})
+                js.begin(gaze_json_head(source, chunk.layout, gazer.name, reconstructor.name,
+                                        vg.settings(gazing_ratio, task_loss_requirement)))
             _write_chunk(chunk, reconstructor, batch_size, preview_width, overlay, rebuilt, rows, js, totals)
             del chunk  # let it go before the next chunk is decoded
             started = time.perf_counter()
@@ -134,7 +162,7 @@ def timed_items(items: Iterable[Any], seconds: dict[str, float]) -> Iterable[Any
 
 
 def _write_chunk(chunk: ChunkGaze, reconstructor, batch_size: int, preview_width, overlay: VideoWriter,
-                 rebuilt: VideoWriter, rows, js: "_JsonChunks", totals: RunTotals) -> None:
+                 rebuilt: VideoWriter, rows, js: "GazeJson", totals: RunTotals) -> None:
     """Rebuild one chunk's tiles in batches, draw and write its frames, its gaze.json entry and its rows.
 
     Memory: one batch of tile clips (cut from the frames as the batch needs them) and its rebuild, and
@@ -167,13 +195,12 @@ def _write_chunk(chunk: ChunkGaze, reconstructor, batch_size: int, preview_width
     counts = gaze.counts().numpy()  # (N, T)
     for t in range(T):
         frame = chunk.start + t
-        rows.writerow([frame, layout.num_tiles, int(counts[:, t].sum()),
-                       round(float(counts[:, t].sum()) / (layout.num_tiles * gaze.grid.num_slots), 6),
-                       round(float(loss[:, t].mean()), 6), round(mean_psnr(psnr[:, t]), 4)])
-    found = [_boxes_by_tile(tile_boxes(gaze, layout, t), layout.num_tiles) for t in range(T)]  # per frame, per tile
-    places = layout.tile_boxes()
-    js.add({"start": chunk.start, "num_frames": T, "tiles": [_tile_entry(chunk, k, places[k], found, loss[k], psnr[k])
-                                                             for k in range(layout.num_tiles)]})
+        row = [frame, layout.num_tiles, int(counts[:, t].sum()),
+               round(float(counts[:, t].sum()) / (layout.num_tiles * gaze.grid.num_slots), 6),
+               round(float(loss[:, t].mean()), 6), round(mean_psnr(psnr[:, t]), 4)]
+        rows.writerow(row)
+        totals.rows.append(dict(zip(METRICS_COLUMNS, row)))
+    js.add(chunk_entry(chunk.start, gaze, layout, loss, psnr))
     totals.frames += T
     totals.tiles = layout.num_tiles
     totals.slots_kept += gaze.num_gazed
@@ -183,14 +210,88 @@ def _write_chunk(chunk: ChunkGaze, reconstructor, batch_size: int, preview_width
     totals.seconds["write"] += time.perf_counter() - start
 
 
-def _tile_entry(chunk: ChunkGaze, k: int, place: np.ndarray, found: list[list[list]], loss: np.ndarray,
-                psnr: np.ndarray) -> dict[str, Any]:
-    """gaze.json's entry for tile k of a chunk: its box (`place`), its gaze, its boxes in frame pixels (from
-    `found`, `_boxes_by_tile` of each frame), its rebuild."""
-    return {"tile": k, "box": place.tolist(), "gaze": chunk.gaze.clip(k).to_json(),
-            "boxes": [frame[k] for frame in found],  # per frame: [y0, x0, y1, x1, scale] in original frame pixels
-            "reconstruction": {"loss": [round(float(v), 6) for v in loss],
-                               "psnr_db": [round(float(v), 4) if np.isfinite(v) else None for v in psnr]}}
+def chunk_entry(start: int, gaze: GazeResult, layout: TileLayout, loss: np.ndarray, psnr: np.ndarray,
+                ssim: np.ndarray | None = None) -> dict[str, Any]:
+    """gaze.json's entry for one chunk: per tile its box, its gaze (`to_json`, ids on the tile's canvas), its
+    boxes in frame pixels per frame, and its rebuild's per-frame loss, PSNR (null = exact) and SSIM if given.
+
+    Args:
+        start: the chunk's first frame among the frames gazed.
+        gaze: B = N tiles, T frames.
+        loss, psnr, ssim: (N, T) per tile and frame.
+    """
+    T = gaze.num_frames
+    found = [_boxes_by_tile(tile_boxes(gaze, layout, t), layout.num_tiles) for t in range(T)]  # per frame, per tile
+    places = layout.tile_boxes()
+    tiles = []
+    for k in range(layout.num_tiles):
+        rebuilt = {"loss": [round(float(v), 6) for v in loss[k]],
+                   "psnr_db": [round(float(v), 4) if np.isfinite(v) else None for v in psnr[k]]}
+        if ssim is not None:
+            rebuilt["ssim"] = [round(float(v), 6) for v in ssim[k]]
+        tiles.append({"tile": k, "box": places[k].tolist(), "gaze": gaze.clip(k).to_json(),
+                      "boxes": [frame[k] for frame in found],  # per frame: [y0, x0, y1, x1, scale] in frame pixels
+                      "reconstruction": rebuilt})
+    return {"start": int(start), "num_frames": T, "tiles": tiles}
+
+
+def gaze_json_head(source: dict[str, Any] | None, layout: TileLayout, gazer: str, reconstructor: str,
+                   settings: dict[str, Any]) -> dict[str, Any]:
+    """gaze.json's header (`GAZE_FORMAT`): what was read, the layout, the models and the settings."""
+    return {"format": GAZE_FORMAT, "source": source or {}, "read_size": [layout.width, layout.height],
+            "layout": layout.to_json(), "gazer": gazer, "reconstructor": reconstructor, "settings": settings}
+
+
+def write_clip_gaze_json(path: Path, gaze: GazeResult, rec, read_size: tuple[int, int],
+                         source: dict[str, Any] | None = None, totals: dict[str, Any] | None = None) -> Path:
+    """gaze.json of a whole-frame run: the one-chunk, one-tile case of `run_video`'s, written by the same
+    `GazeJson`. `read_size`: (W, H) of the frames gazed; `totals`: `clip_totals` (made here if not given)."""
+    layout = tile_layout(int(read_size[1]), int(read_size[0]))
+    with GazeJson(path) as js:
+        js.begin(gaze_json_head(source, layout, gaze.gazer, rec.reconstructor, dict(gaze.settings)))
+        js.add(chunk_entry(0, gaze, layout, rec.loss.numpy(), rec.psnr.numpy(), rec.ssim.numpy()))
+        js.end({"totals": totals if totals is not None else clip_totals(gaze, rec, {**gaze.seconds, **rec.seconds})})
+    return Path(path)
+
+
+def read_gaze_json(path: Path | str) -> dict[str, Any]:
+    """A run's gaze.json in the current schema (`GAZE_FORMAT`), older files upgraded: an untiled run's bare
+    `GazeResult.to_json()` with its "reconstruction" becomes one chunk of one tile, and "playground.tiled-gaze/1"
+    (the same layout) takes the new format name. Raises PlaygroundError (one line) for anything else."""
+    data = jsonio.read_json(Path(path))
+    check(isinstance(data, dict), f"{Path(path).name} is not a gaze.json: it holds no JSON object")
+    form = data.get("format")
+    if form in (GAZE_FORMAT, TILED_FORMAT_1):
+        return {**data, "format": GAZE_FORMAT}
+    if form is None and "gazing_pos" in data:
+        return _upgrade_untiled(data)
+    raise PlaygroundError(f"{Path(path).name} is not a gaze.json this version reads (format {form!r}; "
+                          f"it reads {GAZE_FORMAT}, {TILED_FORMAT_1} and the untiled files before them)")
+
+
+def _upgrade_untiled(data: dict[str, Any]) -> dict[str, Any]:
+    """An untiled run's gaze.json before GAZE_FORMAT (the gaze's dict, its "reconstruction" and "read_size")
+    as one chunk of one tile of the current schema (boxes left empty: they were not written then)."""
+    gaze = {k: v for k, v in data.items() if k not in ("reconstruction", "read_size")}
+    old = data.get("reconstruction") or {}
+    T = len(gaze.get("num_gazing_each_frame") or [])
+    width, height = data.get("read_size") or (0, 0)
+    # Those files wrote the per-frame lists and then the totals into one dict: the means of PSNR and SSIM
+    # took the lists' keys, so only the per-frame losses survive there.
+    rebuilt = {k: v for k, v in old.items() if isinstance(v, list)}
+    totals = {k: v for k, v in old.items() if k != "name" and not isinstance(v, list)}
+    return {"format": GAZE_FORMAT, "source": {}, "read_size": [width, height],
+            "layout": {"height": height, "width": width, "tile": 0, "overlap": 0, "rows": 1, "cols": 1,
+                       "origins": [[0, 0]]},
+            "gazer": gaze.get("gazer"), "reconstructor": old.get("name"), "settings": gaze.get("settings", {}),
+            "chunks": [{"start": 0, "num_frames": T, "tiles": [{"tile": 0, "box": [0, 0, height, width],
+                                                               "gaze": gaze, "boxes": [], "reconstruction": rebuilt}]}],
+            "totals": {"frames": T, "tiles": 1, **totals}}
+
+
+def tile_gazes(data: dict[str, Any]) -> list[list[GazeResult]]:
+    """Per chunk, per tile, the `GazeResult` a gaze.json (`read_gaze_json`) holds."""
+    return [[GazeResult.from_json(tile["gaze"]) for tile in chunk["tiles"]] for chunk in data["chunks"]]
 
 
 def _boxes_by_tile(found: dict[str, np.ndarray], num_tiles: int) -> list[list]:
@@ -227,13 +328,14 @@ def _draw_grid(frames: np.ndarray, layout: TileLayout) -> None:
             frames[:, :, left] = GRID_RGB
 
 
-class _JsonChunks:
-    """gaze.json written as the chunks pass: a header object whose "chunks" list grows, then the tail."""
+class GazeJson:
+    """gaze.json written as the chunks pass (the one writer of `GAZE_FORMAT`): a header object whose "chunks"
+    list grows, then the tail."""
 
     def __init__(self, path: Path):
         self.path, self.file, self.count = Path(path), None, 0
 
-    def __enter__(self) -> "_JsonChunks":
+    def __enter__(self) -> "GazeJson":
         self.file = open(self.path, "w")
         return self
 

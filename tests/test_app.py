@@ -15,6 +15,7 @@ import pytest
 from playground import GazeResult, PlaygroundError, available_gazers
 from playground.app import cache, callbacks, pipeline, tempfiles
 from playground.app.limits import Limits
+from playground.video_run import GAZE_FORMAT, read_gaze_json, tile_gazes
 
 ROOT = Path(__file__).resolve().parents[1]
 SQUARE = ROOT / "assets" / "synthetic_square.mp4"
@@ -48,7 +49,8 @@ def test_blocks_build_with_named_endpoints(demo):
 
 def test_gaze_action_outputs_and_exports():
     out = callbacks.gaze_action(str(SQUARE), num_frames=4, threshold=0.15, ratio=0.5, progress=quiet)
-    summary, overlay, rebuilt, scrubber, panel, tokens, loss, quality, files, card, view = out
+    assert tuple(out) == callbacks.GAZE_OUTPUTS  # a mapping by output name, not a tuple matched by position
+    summary, overlay, rebuilt, scrubber, panel, tokens, loss, quality, files, card, view = out.values()
     assert "slots" in summary and "PSNR" in summary
     assert Path(overlay).stat().st_size > 0 and Path(rebuilt).stat().st_size > 0
     assert scrubber.maximum == 3
@@ -59,7 +61,10 @@ def test_gaze_action_outputs_and_exports():
     folder = Path(files[0]).parent
     gaze = view.run.gaze
 
-    back = GazeResult.from_json(str(folder / "gaze.json"))
+    data = read_gaze_json(folder / "gaze.json")
+    assert data["format"] == GAZE_FORMAT and data["read_size"] == [224, 224] and data["layout"]["tile"] == 0
+    assert [len(chunk["tiles"]) for chunk in data["chunks"]] == [1]  # the one-chunk, one-tile case
+    back = tile_gazes(data)[0][0]
     for key, value in gaze.to_official().items():
         assert np.array_equal(back.to_official()[key].numpy(), value.numpy()), key
     masks = np.load(folder / "masks.npz")
@@ -81,15 +86,15 @@ def test_gaze_action_outputs_and_exports():
 def test_tile_zero_is_the_untiled_run():
     plain = callbacks.gaze_action(str(SQUARE), num_frames=4, threshold=0.15, ratio=0.5, progress=quiet)
     zero = callbacks.gaze_action(str(SQUARE), num_frames=4, threshold=0.15, ratio=0.5, tile=0, progress=quiet)
-    assert zero[-1].run.gaze is plain[-1].run.gaze  # the same cached gaze: tile 0 changes nothing
-    assert zero[-1].run.clip.read_size == (224, 224) and zero[4].shape == plain[4].shape
-    assert {Path(f).name for f in zero[8]} == {Path(f).name for f in plain[8]}
-    assert zero[-2]["settings"]["tile"] == 0 and "tiles" not in zero[-2]
+    assert zero["view"].run.gaze is plain["view"].run.gaze  # the same cached gaze: tile 0 changes nothing
+    assert zero["view"].run.clip.read_size == (224, 224) and zero["panel"].shape == plain["panel"].shape
+    assert {Path(f).name for f in zero["files"]} == {Path(f).name for f in plain["files"]}
+    assert zero["card"]["settings"]["tile"] == 0 and "tiles" not in zero["card"]
 
 
 def test_tiled_gaze_runs_the_clis_whole_video_path():
     summary, overlay, rebuilt, scrubber, panel, tokens, loss, quality, files, card, view = callbacks.gaze_action(
-        str(BUNNY), num_frames=4, tile=320, threshold=0.2, ratio=0.5, progress=quiet)
+        str(BUNNY), num_frames=4, tile=320, threshold=0.2, ratio=0.5, progress=quiet).values()
     assert "4 tile(s) of 320 px (2 x 2) over 640x360" in summary and "native size" in summary
     assert "\n" not in summary.split("\n\n")[0]
     assert {Path(f).name for f in files} == {"gaze.json", "metrics.csv", "overlay.mp4", "reconstruction.mp4",
@@ -99,14 +104,14 @@ def test_tiled_gaze_runs_the_clis_whole_video_path():
     assert (probe_video(overlay).width, probe_video(overlay).height) == (640, 360)  # native size, under 1280 wide
     assert probe_video(rebuilt).num_frames == 4
     data = json.loads((Path(files[0]).parent / "gaze.json").read_text())
-    assert data["format"] == "playground.tiled-gaze/1" and data["read_size"] == [640, 360]
+    assert data["format"] == GAZE_FORMAT and data["read_size"] == [640, 360]  # one schema, tiled or not
     assert data["source"]["video"] == "bigbuckbunny_clip.mp4"  # the name, not the server's path
     assert len(data["chunks"]) == 1 and len(data["chunks"][0]["tiles"]) == 4
     totals = data["totals"]
     assert card["results"] == {k: v for k, v in totals.items() if k != "seconds"}
     assert card["settings"]["tile"] == 320 and card["tiles"]["rows"] == 2 and card["video"]["read_size"] == [640, 360]
     assert f"{totals['slots_kept']} of {totals['slots_total']} slots" in summary
-    assert sum(tokens.data[0].y) == totals["slots_kept"] and len(loss.data[0].y) == 4  # from metrics.csv
+    assert sum(tokens.data[0].y) == totals["slots_kept"] and len(loss.data[0].y) == 4  # from the metrics rows
     assert quality.data[0].name == "PSNR (dB)"
     assert scrubber.interactive is False  # the scrubber needs one whole-frame clip; the panel shows frame 0
     assert panel.ndim == 3 and panel.shape[0] == 360 and panel.shape[1] > 2 * 640
@@ -114,7 +119,7 @@ def test_tiled_gaze_runs_the_clis_whole_video_path():
     curve = callbacks.curve_action(view, progress=quiet)
     assert "not available with tiles" in curve.layout.annotations[0].text
     page = callbacks.gaze_page_action(str(BUNNY), 4, 0, 0, "greedy", "paint", 0.2, 0.5, 8, view, progress=quiet)
-    assert "tile size must be 0" in page[0] and view.summary in page[0]  # a failed run keeps the tiled result
+    assert "tile size must be 0" in page["summary"] and view.summary in page["summary"]  # the tiled result stays
 
 
 def test_tiled_runs_stay_within_the_upload_limits(tmp_path):
@@ -123,12 +128,12 @@ def test_tiled_runs_stay_within_the_upload_limits(tmp_path):
     assert pipeline.load_clip(str(BUNNY), pipeline.RunSettings(num_frames=4, start=0.5).checked(roomy),
                               roomy).read_size == (480, 270)
     with pytest.raises(PlaygroundError) as err:
-        pipeline.run_tiled(str(BUNNY), settings, roomy, tmp_path)
+        pipeline.run(str(BUNNY), settings, roomy, quiet, tmp_path)
     text = str(err.value)
     assert "640x360" in text and "tile size 0" in text and "\n" not in text
     told = r"12 tile\(s\) of 160 px \(3 x 4\) over 640x360 for 4 frames make 12 tile clips to gaze; this server gazes"
     with pytest.raises(PlaygroundError, match=told + " at most 6 a run") as err:
-        pipeline.run_tiled(str(BUNNY), settings, Limits(max_tile_clips=6), tmp_path)
+        pipeline.run(str(BUNNY), settings, Limits(max_tile_clips=6), quiet, tmp_path)
     assert "PLAYGROUND_APP_MAX_TILE_CLIPS" in str(err.value)
     assert list(tmp_path.iterdir()) == []  # refused before any gazing or writing
 
@@ -137,7 +142,7 @@ def test_autogaze_checkpoint_folder_shows_predicted_and_measured_loss(monkeypatc
     folder = ROOT / "tests" / "fixtures" / "autogaze" / "tiny_seed0"  # a tiny reference AutoGaze checkpoint
     monkeypatch.setenv("PLAYGROUND_MODEL_DIRS", str(folder.parent))  # the app loads local folders only from allowed dirs
     out = callbacks.gaze_action(str(SQUARE), num_frames=3, gazer=str(folder), progress=quiet)
-    loss_plot, card = out[6], out[9]
+    loss_plot, card = out["loss_plot"], out["card"]
     names = [trace.name for trace in loss_plot.data]
     assert any(n.startswith("predicted loss") for n in names) and any(n.startswith("measured loss") for n in names)
     assert card["models"]["gazer"]["class"] == "AutoGazeGazer"
@@ -151,20 +156,20 @@ def test_threshold_move_reuses_decoded_frames(monkeypatch):
     decode = pipeline._decode
     monkeypatch.setattr(pipeline, "_decode", lambda *a: calls.append(1) or decode(*a))
     cache.FRAMES.clear()
-    first = callbacks.gaze_action(str(BUNNY), num_frames=4, threshold=0.3, progress=quiet)[-1]
-    second = callbacks.gaze_action(str(BUNNY), num_frames=4, threshold=0.5, progress=quiet)[-1]
+    first = callbacks.gaze_action(str(BUNNY), num_frames=4, threshold=0.3, progress=quiet)["view"]
+    second = callbacks.gaze_action(str(BUNNY), num_frames=4, threshold=0.5, progress=quiet)["view"]
     assert len(calls) == 1, "the second threshold must re-gaze the cached frames, not decode again"
     assert second.run.clip is first.run.clip
     assert second.run.gaze.num_gazed <= first.run.gaze.num_gazed  # a looser threshold never keeps more
 
 
 def test_curve_and_compare():
-    view = callbacks.gaze_action(str(BUNNY), num_frames=3, threshold=0.3, progress=quiet)[-1]
+    view = callbacks.gaze_action(str(BUNNY), num_frames=3, threshold=0.3, progress=quiet)["view"]
     fig = callbacks.curve_action(view, progress=quiet)
     kept = fig.data[0].y
     assert len(kept) == len(pipeline.CURVE_THRESHOLDS)
     assert all(a >= b for a, b in zip(kept, kept[1:])), "slots kept must not grow with the threshold"
-    table, bars, lines = callbacks.compare_action(str(BUNNY), budget=0.1, num_frames=3, progress=quiet)
+    table, bars, lines = callbacks.compare_action(str(BUNNY), budget=0.1, num_frames=3, progress=quiet).values()
     names = available_gazers(built_in=True)  # the training-free gazers and the shipped learned one
     assert list(table["gazer"]) == names and "autogaze-playground" in names
     budget = int(np.float32(0.1) * np.float32(265))
@@ -407,8 +412,10 @@ def test_ask_works_offline_with_the_built_in_tiny_model(monkeypatch):
     assert "tiny-random-smolvlm2" in values and "smolvlm2-256m" in values and "llava-onevision-0.5b" in values
     assert any(isinstance(c, tuple) and c[1] == "tiny-random-smolvlm2" and note in c[0] for c in MLLMS)
     start = time.perf_counter()
-    gazed, full, table, chart, told = callbacks.ask_action(str(SQUARE), "What moves?", mllm="tiny-random-smolvlm2",
-                                                           num_frames=4, max_new_tokens=4, progress=quiet)
+    out = callbacks.ask_action(str(SQUARE), "What moves?", mllm="tiny-random-smolvlm2", num_frames=4,
+                               max_new_tokens=4, progress=quiet)
+    assert tuple(out) == callbacks.ASK_OUTPUTS
+    gazed, full, table, chart, told = out.values()
     assert time.perf_counter() - start < 10
     assert note in told and len(table) > 0 and len(chart.data) > 0
     for box in (gazed, full):  # labelled as random weights, text without control or replacement characters
@@ -422,7 +429,7 @@ def test_ask_counts_the_gazer_and_explains_the_numbers():
     settings = dict(num_frames=4, gazer="greedy", threshold=0.2, ratio=0.75)
     gaze_view = callbacks.gaze_action(str(SQUARE), progress=quiet, **settings)  # the Gaze tab first, same settings
     gazed, full, table, chart, told = callbacks.ask_action(str(SQUARE), "What moves?", mllm="tiny-random-smolvlm2",
-                                                           max_new_tokens=2, progress=quiet, **settings)
+                                                           max_new_tokens=2, progress=quiet, **settings).values()
     rows = {row[""]: row for _, row in table.iterrows()}
     gazer = rows["GFLOPs gazer"]["gazed"]
     assert gazer > 0 and rows["gazer FLOPs source"]["gazed"] == "measured ops"
@@ -448,7 +455,8 @@ def test_typed_knobs_reach_the_callback_and_keep_the_last_result(demo):
     assert by_label["tile size (px)"].get_block_name() == "number"
     assert not (Path(callbacks.__file__).parent / "layout.pyi").exists()  # no stub written beside the app
     good = callbacks.gaze_page_action(str(SQUARE), num_frames=3, progress=quiet)
-    view = good[-2]
+    assert tuple(good) == (*callbacks.GAZE_OUTPUTS, "shown")
+    view = good["view"]
     cases = [(dict(threshold=99), "error threshold must be between 0 and 1.5, got 99"),
              (dict(threshold=-5), "error threshold must be between 0 and 1.5, got -5"),
              (dict(threshold=1e9), "error threshold must be between 0 and 1.5, got 1e+09"),
@@ -458,34 +466,31 @@ def test_typed_knobs_reach_the_callback_and_keep_the_last_result(demo):
              (dict(ratio=0), "gazing ratio must be between 0.01 and 1, got 0")]
     for knobs, message in cases:
         out = callbacks.gaze_page_action(str(SQUARE), **{"num_frames": 3, **knobs}, view=view, progress=quiet)
-        first = out[0].split("\n\n")[0]
+        first = out["summary"].split("\n\n")[0]
         assert first == f"**⚠ This run failed:** {message}", first
-        assert "stale" in out[0] and view.run.clip.name in out[0]
-        assert all(isinstance(o, type(gr.skip())) for o in out[1:-1]) and len(out) == len(good)
+        assert "stale" in out["summary"] and view.run.clip.name in out["summary"]
+        assert set(out) == {"summary", "shown"}  # every other output keeps what it shows
     assert callbacks.gaze_action(str(SQUARE), num_frames=3, threshold=None, progress=quiet)  # the API: None = default
 
 
 def test_a_bad_new_file_keeps_the_results(tmp_path):
     """Item 2: the new file is read and checked first; a bad one is one line, the results stay, marked stale."""
-    view = callbacks.gaze_page_action(str(SQUARE), num_frames=3, progress=quiet)[-2]
+    view = callbacks.gaze_page_action(str(SQUARE), num_frames=3, progress=quiet)["view"]
     text = tmp_path / "text.mp4"
     text.write_text("this is text, not a video" * 10)
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
-    skip = type(gr.skip())
     for bad, said in ((text, "text.mp4 is not a video file"), (empty, "empty.mp4 is empty (0 bytes)")):
         out = callbacks.clear_action(str(bad), str(SQUARE), view)
-        assert len(out) == len(callbacks.CLEARED_OUTPUTS)
-        assert out[0].split("\n\n")[0].startswith(f"**⚠ {bad.name} cannot be used:** {said}")
-        assert "stale" in out[0] and view.run.clip.name in out[0] and str(tmp_path) not in out[0]
-        assert all(isinstance(o, skip) for o in out[1:])  # nothing cleared
+        assert list(out) == ["summary"]  # nothing else cleared
+        assert out["summary"].split("\n\n")[0].startswith(f"**⚠ {bad.name} cannot be used:** {said}")
+        assert "stale" in out["summary"] and view.run.clip.name in out["summary"] and str(tmp_path) not in out["summary"]
     emptied = callbacks.clear_action(None, str(SQUARE), view)  # the box emptied to choose another file
-    assert "stale" in emptied[0] and all(isinstance(o, skip) for o in emptied[1:])
+    assert list(emptied) == ["summary"] and "stale" in emptied["summary"]
+    assert callbacks.clear_action(str(SQUARE), str(SQUARE), view) == {}  # a late event for the video shown
     cleared = callbacks.clear_action(str(BUNNY), str(SQUARE), view)  # a readable video: now everything clears
-    assert cleared[0].startswith("Results appear here") and cleared[CLEARED_INDEX["view"]] is None
-
-
-CLEARED_INDEX = {name: i for i, name in enumerate(callbacks.CLEARED_OUTPUTS)}
+    assert tuple(cleared) == callbacks.CLEARED_OUTPUTS
+    assert cleared["summary"].startswith("Results appear here") and cleared["view"] is None
 
 
 def test_one_frame_tiled_run_says_which_limit_applies(monkeypatch):
@@ -500,7 +505,7 @@ def test_one_frame_tiled_run_says_which_limit_applies(monkeypatch):
     assert "at 640x360 px 1 frame(s) fit in this server's 231,400 pixels a run" in err.value.message
     assert "PLAYGROUND_APP_MAX_DECODE_PIXELS" in err.value.message and "\n" not in err.value.message
     summary, _, _, _, panel, tokens, loss, quality, *_ = callbacks.gaze_action(
-        str(BUNNY), num_frames=1, tile=320, start=0.25, progress=quiet)
+        str(BUNNY), num_frames=1, tile=320, start=0.25, progress=quiet).values()
     assert "**1 frame(s) of 640x360 px** fit" in summary
     assert "set `PLAYGROUND_APP_MAX_DECODE_PIXELS` to 3,686,400 or more" in summary  # 16 frames of 640x360
     assert "One frame" in summary

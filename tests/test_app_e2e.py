@@ -13,6 +13,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 
 from playground import GazeResult  # noqa: E402
 from playground.video import probe_video  # noqa: E402
+from playground.video_run import read_gaze_json, tile_gazes  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNNY = ROOT / "assets" / "bigbuckbunny_clip.mp4"
@@ -41,7 +42,7 @@ def test_gaze_endpoint_with_the_video_alone(client):
     assert Path(panel).is_file() and frame_max["maximum"] == 15
     assert {plot["type"] for plot in (tokens, loss, quality)} == {"plotly"}
     by_name = {Path(f).name: f for f in files}
-    gaze = GazeResult.from_json(by_name["gaze.json"])
+    gaze = tile_gazes(read_gaze_json(by_name["gaze.json"]))[0][0]  # one chunk, one tile
     assert gaze.num_frames == 16 and gaze.num_gazed == card["results"]["slots_kept"]
     assert card["settings"]["gazer"] == "greedy" and card["models"]["reconstructor"]["id"] == "paint"
 

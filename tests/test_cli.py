@@ -8,10 +8,11 @@ import sys
 import numpy as np
 import pytest
 
-from playground import GazeResult
+from playground import GazeResult, PlaygroundError
 from playground.run_card import EXPORT_FILES
 from playground.cli import main
 from playground.video import read_video
+from playground.video_run import GAZE_FORMAT, read_gaze_json, tile_gazes
 
 from conftest import EXAMPLE_VIDEO, ROOT
 
@@ -22,9 +23,14 @@ def test_gaze_writes_every_output(tmp_path, capsys):
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(EXPORT_FILES)  # the app's Export files
     data = json.loads((out / "gaze.json").read_text())
-    gaze = GazeResult.from_json(data)
+    assert data["format"] == GAZE_FORMAT and [len(c["tiles"]) for c in data["chunks"]] == [1]  # one chunk, one tile
+    assert data["read_size"] == [480, 270] and data["layout"]["tile"] == 0
+    gaze = tile_gazes(data)[0][0]
     assert gaze.num_frames == 8 and gaze.gazer == "greedy"
-    assert len(data["num_gazing_each_frame"]) == 8
+    tile = data["chunks"][0]["tiles"][0]
+    assert len(tile["gaze"]["num_gazing_each_frame"]) == 8 and tile["box"] == [0, 0, 270, 480]
+    assert [len(b) for b in tile["boxes"]] == gaze.counts()[0].tolist()  # every gazed patch, in frame pixels
+    assert len(tile["reconstruction"]["psnr_db"]) == len(tile["reconstruction"]["ssim"]) == 8
     rows = list(csv.DictReader(open(out / "metrics.csv")))
     assert [int(r["frame"]) for r in rows] == list(range(8))
     assert sum(int(r["gazed"]) for r in rows) == gaze.num_gazed
@@ -47,7 +53,7 @@ def test_autogaze_restarts_its_caches_every_clip_len_frames(tmp_path):
         code = main(["gaze", str(npy), "--gazer", str(model), "--gazing-ratio", "0.2", "--frames", "6",
                      "--clip-len", str(clip_len), "--threshold", "0", "--out", str(out)])
         assert code == 0
-        gaze = GazeResult.from_json(json.loads((out / "gaze.json").read_text()))
+        gaze = tile_gazes(read_gaze_json(out / "gaze.json"))[0][0]
         expected = load_autogaze(str(model), clip_len=clip_len or None).gaze(moving_square(6, 64, 64), gazing_ratio=0.2)
         assert gaze.gazing_pos.tolist() == expected.gazing_pos.tolist()
         assert gaze.settings["clip_len"] == (clip_len or None)
@@ -159,3 +165,43 @@ class _no_raise:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_gaze_json_is_one_versioned_schema_and_old_files_still_load(tmp_path):
+    """Untiled and tiled runs write the same schema (`GAZE_FORMAT`); the two older files are read and upgraded."""
+    from playground import load_reconstructor
+    from playground.synthetic import moving_square
+
+    npy = tmp_path / "clip.npy"
+    np.save(npy, moving_square(4, 64, 64))
+    runs = {}
+    for name, extra in (("plain", []), ("tiled", ["--tile", "32", "--frames", "all"])):
+        assert main(["gaze", str(npy), "--frames", "4", "--gazing-ratio", "0.2", *extra,
+                     "--out", str(tmp_path / name)]) == 0
+        runs[name] = json.loads((tmp_path / name / "gaze.json").read_text())
+    plain, tiled = runs["plain"], runs["tiled"]
+    for data in (plain, tiled):
+        assert data["format"] == GAZE_FORMAT
+        assert set(data) == {"format", "source", "read_size", "layout", "gazer", "reconstructor", "settings", "chunks",
+                             "totals"}
+        tile = data["chunks"][0]["tiles"][0]
+        assert set(tile) == {"tile", "box", "gaze", "boxes", "reconstruction"}
+        assert {"frames", "tiles", "slots_kept", "slots_total", "psnr_db", "exact_frames"} <= set(data["totals"])
+    assert [len(c["tiles"]) for c in tiled["chunks"]] == [4] and tiled["totals"]["tiles"] == 4
+    # An untiled gaze.json as written before the one schema: the gaze's dict with the rebuild's numbers mixed in.
+    gaze = tile_gazes(plain)[0][0]
+    rec = load_reconstructor("paint").reconstruct(moving_square(4, 64, 64), gaze)
+    old = {**gaze.to_json(), "reconstruction": {"name": "paint", "loss": rec.loss[0].tolist(), "psnr_db": 20.5,
+                                                "ssim": 0.5, "slots_kept": gaze.num_gazed},
+           "read_size": [64, 64]}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    back = read_gaze_json(tmp_path / "old.json")
+    assert back["format"] == GAZE_FORMAT and back["read_size"] == [64, 64] and back["reconstructor"] == "paint"
+    assert tile_gazes(back)[0][0].gazing_pos.tolist() == gaze.gazing_pos.tolist()
+    assert back["chunks"][0]["tiles"][0]["reconstruction"]["loss"] == rec.loss[0].tolist()
+    assert back["totals"]["slots_kept"] == gaze.num_gazed and back["totals"]["psnr_db"] == 20.5
+    (tmp_path / "old_tiled.json").write_text(json.dumps({**tiled, "format": "playground.tiled-gaze/1"}))
+    assert read_gaze_json(tmp_path / "old_tiled.json") == tiled
+    (tmp_path / "other.json").write_text(json.dumps({"format": "someone-else/9"}))
+    with pytest.raises(PlaygroundError, match="not a gaze.json this version reads"):
+        read_gaze_json(tmp_path / "other.json")

@@ -64,8 +64,8 @@ def test_one_psnr_definition_everywhere():
     assert report.mean_psnr(rec.psnr) == pytest.approx(expected)
     assert f"{expected:.2f} dB" in rec.summary() and "inf" not in rec.summary()
     assert report.psnr_text(rec.psnr).startswith(f"{expected:.2f} dB (")
-    run = pipeline.Run(pipeline.RunSettings(), pipeline.Clip(frames, 8.0, ("k",), "x.npy", "0", (64, 64), 8.0, 0.5),
-                       gaze, rec)
+    run = pipeline.Run.of_clip(pipeline.RunSettings(),
+                               pipeline.Clip(frames, 8.0, ("k",), "x.npy", "0", (64, 64), 8.0, 0.5), gaze, rec)
     assert f"{expected:.2f} dB" in callbacks.render.summary_markdown(run)
     assert report.totals(gaze, rec)["psnr_db"] == pytest.approx(expected, abs=1e-4)
     assert report.psnr_text(torch.full((1, 3), float("inf"))).startswith("exact")
@@ -86,10 +86,16 @@ def test_cli_and_app_keep_the_same_slots(tmp_path):
     assert main(["gaze", str(BUNNY), "--frames", "6", "--out", str(out)]) == 0
     cli = json.loads((out / "gaze.json").read_text())
     page = callbacks.gaze_action(str(BUNNY), num_frames=6, progress=quiet)
-    card, view = page[-2], page[-1]
+    card, view = page["card"], page["view"]
     assert card["video"]["read_size"] == cli["read_size"]
-    assert view.run.gaze.num_gazed == cli["reconstruction"]["slots_kept"] == card["results"]["slots_kept"]
-    assert card["results"]["psnr_db"] == cli["reconstruction"]["psnr_db"]
+    assert view.run.gaze.num_gazed == cli["totals"]["slots_kept"] == card["results"]["slots_kept"]
+    assert card["results"]["psnr_db"] == cli["totals"]["psnr_db"]
+    app = json.loads((Path(page["files"][0]).parent / "gaze.json").read_text())
+    for data in (cli, app):
+        data.pop("source")  # the path given to the CLI, the file's name and hash in the app
+        data["totals"].pop("seconds")
+        data["chunks"][0]["tiles"][0]["gaze"].pop("seconds")
+    assert app == cli  # the one schema: layout, settings, the one chunk's one tile, the totals
 
 
 def test_cli_and_app_tiled_gaze_give_the_same_result(tmp_path):
@@ -98,7 +104,7 @@ def test_cli_and_app_tiled_gaze_give_the_same_result(tmp_path):
     assert main(["gaze", str(BUNNY), "--tile", "320", "--frames", "4", "--gazing-ratio", "0.5", "--out", str(out)]) == 0
     cli = json.loads((out / "gaze.json").read_text())
     page = callbacks.gaze_action(str(BUNNY), num_frames=4, ratio=0.5, tile=320, progress=quiet)
-    folder = Path(page[8][0]).parent
+    folder = Path(page["files"][0]).parent
     app = json.loads((folder / "gaze.json").read_text())
     for data in (cli, app):
         data.pop("source")  # the path given to the CLI, the file's name in the app
@@ -106,7 +112,7 @@ def test_cli_and_app_tiled_gaze_give_the_same_result(tmp_path):
     assert app == cli  # layout, settings, every chunk's tiles: gaze, boxes and rebuild; and the totals
     assert app["totals"]["slots_kept"] > 0 and len(app["chunks"][0]["tiles"]) == 4
     assert (folder / "metrics.csv").read_text() == (out / "metrics.csv").read_text()
-    assert page[-2]["results"] == cli["totals"]
+    assert page["card"]["results"] == cli["totals"]
 
 
 def test_cli_app_and_api_accept_the_same_thresholds():
@@ -200,16 +206,15 @@ def test_padding_may_repeat_and_may_hold_the_eos_id():
 
 def test_failed_page_run_keeps_the_last_result_and_marks_it_stale(tmp_path):
     good = callbacks.gaze_page_action(str(SQUARE), num_frames=3, progress=quiet)
-    assert good[-1] == str(SQUARE)  # the page now shows this video's results
-    view = good[-2]
+    assert good["shown"] == str(SQUARE)  # the page now shows this video's results
+    view = good["view"]
     bad = tmp_path / "not_a_video.mp4"
     bad.write_text("hello")
     out = callbacks.gaze_page_action(str(bad), num_frames=3, view=view, progress=quiet)
-    assert len(out) == len(good)
-    assert out[0].startswith("**⚠ This run failed:**") and "stale" in out[0]
-    assert view.run.clip.name in out[0]  # the last good run's summary follows, marked stale
-    assert all(isinstance(o, type(gr.skip())) for o in out[1:-1])  # every other panel keeps what it showed
-    assert out[-1] == str(bad)  # the failure describes the video on screen
+    assert out["summary"].startswith("**⚠ This run failed:**") and "stale" in out["summary"]
+    assert view.run.clip.name in out["summary"]  # the last good run's summary follows, marked stale
+    assert set(out) == {"summary", "shown"}  # every other panel keeps what it showed
+    assert out["shown"] == str(bad)  # the failure describes the video on screen
     with pytest.raises(gr.Error):  # API clients still get the error
         callbacks.gaze_action(str(bad), num_frames=3, progress=quiet)
 
@@ -224,10 +229,9 @@ def test_a_new_video_clears_every_result():
     assert len(changes) == 1
     new = str(Path(__file__).resolve().parents[1] / "assets" / "synthetic_square.mp4")  # read and checked first
     cleared = callbacks.clear_action(new, "old.mp4")
-    assert len(cleared) == len(changes[0]["outputs"]) == len(callbacks.CLEARED_OUTPUTS)
-    assert cleared[0].startswith("Results appear here") and cleared[-1] is None
-    late = callbacks.clear_action("same.mp4", "same.mp4")  # a late event for the video already shown
-    assert all(isinstance(o, type(gr.skip())) for o in late) and len(late) == len(callbacks.CLEARED_OUTPUTS)
+    assert len(cleared) == len(changes[0]["outputs"]) and tuple(cleared) == callbacks.CLEARED_OUTPUTS
+    assert cleared["summary"].startswith("Results appear here") and cleared["shown"] is None
+    assert callbacks.clear_action("same.mp4", "same.mp4") == {}  # a late event for the video already shown: no change
 
 
 def test_ask_note_names_the_clip_it_describes(tmp_path, monkeypatch):
@@ -238,13 +242,13 @@ def test_ask_note_names_the_clip_it_describes(tmp_path, monkeypatch):
     folder = save_tiny_smolvlm(tmp_path / "tiny-smolvlm")
     for video in (SQUARE, BUNNY):  # the note follows the clip asked about, not an earlier one
         note = callbacks.ask_action(str(video), "What moves?", str(folder), "block_causal", 2, 2, gazer="framediff",
-                                    progress=quiet)[-1]
+                                    progress=quiet)["ask_note"]
         assert note.startswith(f"*{video.name}*, 2 frames"), note
 
 
 def test_summary_says_when_the_video_has_fewer_frames_than_asked():
     page = callbacks.gaze_action(str(SQUARE), num_frames=callbacks.LIMITS.max_frames, progress=quiet)
-    summary, view = page[0], page[-1]
+    summary, view = page["summary"], page["view"]
     T = view.run.clip.frames.shape[0]
     assert T < callbacks.LIMITS.max_frames and f"only {T} of the {callbacks.LIMITS.max_frames} frames" in summary
 
@@ -253,7 +257,7 @@ def test_exported_reconstruction_keeps_the_clip_aspect():
     from playground.video import probe_video
 
     page = callbacks.gaze_action(str(BUNNY), num_frames=2, progress=quiet)
-    view = page[-1]
+    view = page["view"]
     info = probe_video(view.folder / "reconstruction.mp4")
     H, W = view.run.clip.frames.shape[1:3]
     assert (info.width, info.height) == (W + W % 2, H + H % 2) and W != H
@@ -283,7 +287,7 @@ def test_curve_marks_the_current_threshold_even_when_off():
 
 def test_psnr_plot_of_an_exact_rebuild_says_so():
     page = callbacks.gaze_action(str(SQUARE), num_frames=2, gazer="full", progress=quiet)
-    quality = page[7]
+    quality = page["quality_plot"]
     assert "exactly" in quality.layout.annotations[0].text
     assert list(quality.layout.yaxis.range) == [0, 60]
 

@@ -32,7 +32,7 @@ def test_byte_budgeted_lru_evicts_past_its_budget():
 
 def test_sessions_keep_a_small_view_and_evicted_frames_come_back():
     out = callbacks.gaze_action(str(SQUARE), num_frames=4, threshold=0.15, ratio=0.5, progress=pipeline.no_progress)
-    panel, view = out[4], out[-1]
+    panel, view = out["panel"], out["view"]
     assert memory.nbytes(view.run) > 1e5  # the frames are in cache.VIEWS, not in the view
     assert len(pickle.dumps(view)) < 10_000, "the session's gr.State must not hold the frames"
     cache.VIEWS.clear()

@@ -128,4 +128,4 @@ def _default_run_slots() -> int:
     from playground.app import callbacks, pipeline
 
     video = str(ROOT / "assets" / "bigbuckbunny_clip.mp4")
-    return callbacks.gaze_action(video, progress=pipeline.no_progress)[-1].run.gaze.num_gazed
+    return callbacks.gaze_action(video, progress=pipeline.no_progress)["view"].run.gaze.num_gazed

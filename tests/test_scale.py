@@ -184,7 +184,7 @@ def test_cli_tiled_and_untiled_agree_when_the_tile_is_the_frame(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     assert main(["gaze", str(npy), "--frames", "4", "--gazing-ratio", "0.1", "--out", str(a)]) == 0
     assert main(["gaze", str(npy), "--frames", "all", "--tile", "64", "--gazing-ratio", "0.1", "--out", str(b)]) == 0
-    plain = GazeResult.from_json(json.loads((a / "gaze.json").read_text()))
+    plain = GazeResult.from_json(json.loads((a / "gaze.json").read_text())["chunks"][0]["tiles"][0]["gaze"])
     tiled = GazeResult.from_json(json.loads((b / "gaze.json").read_text())["chunks"][0]["tiles"][0]["gaze"])
     assert plain.gazing_pos.tolist() == tiled.gazing_pos.tolist()
     rec = load_reconstructor("paint").reconstruct(moving_square(4, 64, 64), plain)

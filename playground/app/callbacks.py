@@ -2,7 +2,8 @@
 
 Each callback takes the values of the page's components (every one but the video has a default,
 so `gradio_client` can call `/gaze` with a file alone; None means `RunSettings`' default) and
-returns what the outputs show. A
+returns what the outputs show, as a mapping from the output's name in layout's `ui` to its value
+(`layout.by_component` keys it by component for Gradio; an output left out keeps what it shows). A
 `PlaygroundError` becomes a `gr.Error` with its one-line message; any other failure is logged on
 the server and shown as a one-line message, never as a traceback.
 """
@@ -17,13 +18,12 @@ from typing import Callable
 import gradio as gr
 import pandas as pd
 
-from .. import viz
 from ..errors import PlaygroundError, finite_number
 from ..mllm import default_mllm
 from ..video import MAX_SIDE
 from ..mllm.answer import RANDOM_WEIGHTS_LABEL, display_text, token_note
 from . import cache, memory, pipeline, render, tempfiles
-from .export import run_card, tiled_run_card
+from .export import run_card
 from .limits import Limits
 
 log = logging.getLogger("playground.app")
@@ -75,37 +75,25 @@ def settings_from(num_frames, fps, start, gazer, reconstructor, threshold, ratio
 @friendly_errors
 @on_gpu
 def gaze_action(video, num_frames=None, fps=None, start=None, gazer=None, reconstructor=None, threshold=None,
-                ratio=None, tile=None, progress=gr.Progress()):
-    """Read, gaze, rebuild, render. Returns the summary, the videos, the scrubber, figures, files, run card.
+                ratio=None, tile=None, progress=gr.Progress()) -> dict:
+    """Read, gaze, rebuild, render: one run (`pipeline.run`), whole-frame or tiled. Returns `GAZE_OUTPUTS` by
+    name: the summary, the videos, the scrubber, the panel, figures, files, run card and the view.
 
-    A tile size above 0 takes the tiled path (`tiled_gaze`); its outputs come in the same order.
+    With tiles the scrubber is off (it needs one whole-frame clip) and the panel shows frame 0.
     """
     settings = settings_from(num_frames, fps, start, gazer, reconstructor, threshold, ratio, tile)
-    if settings.tile:
-        return tiled_gaze(video, settings, progress)
-    run = pipeline.run(video, settings, LIMITS, progress)
+    folder = tempfiles.run_dir()
+    run = pipeline.run(video, settings, LIMITS, progress, folder)
     progress(0.95, desc="rendering")
     card = run_card(run, cache.get_gazer(settings.gazer), cache.get_reconstructor(settings.reconstructor))
-    view = render.render_run(run, tempfiles.run_dir(), card)
-    T = run.clip.frames.shape[0]
-    return (render.summary_markdown(run), str(view.overlay_video), str(view.compare_video),
-            gr.Slider(minimum=0, maximum=max(T - 1, 1), value=0, step=1, interactive=T > 1),
-            render.frame_panel(view, 0), render.fit(viz.fig_tokens_per_frame(run.gaze)),
-            render.fit(viz.fig_loss_per_frame(run.gaze, run.reconstruction)), render.fit(render.quality_figure(run)),
-            [str(p) for p in view.files], card, view)
-
-
-def tiled_gaze(video, settings: pipeline.RunSettings, progress) -> tuple:
-    """`gaze_action` with tiles: read at the native size, run the CLI's `gaze --tile` path into a run folder,
-    and show what it wrote (the panel shows frame 0; the scrubber is for one whole-frame clip)."""
-    run = pipeline.run_tiled(video, settings, LIMITS, tempfiles.run_dir(), progress)
-    progress(0.95, desc="rendering")
-    card = tiled_run_card(run, cache.get_gazer(settings.gazer), cache.get_reconstructor(settings.reconstructor))
-    view = render.render_tiled(run, card)
-    tokens, loss, quality = render.tiled_figures(view)
-    return (view.summary, str(view.overlay_video), str(view.compare_video),
-            gr.Slider(minimum=0, maximum=max(view.num_frames - 1, 1), value=0, step=1, interactive=False),
-            render.tiled_panel(view), render.fit(tokens), render.fit(loss), render.fit(quality), [str(p) for p in view.files], card, view)
+    view = render.render_run(run, folder, card)
+    tokens, loss, quality = render.run_figures(run)
+    T = view.num_frames
+    return {"summary": view.summary, "overlay": str(view.overlay_video), "rebuilt": str(view.compare_video),
+            "scrubber": gr.Slider(minimum=0, maximum=max(T - 1, 1), value=0, step=1,
+                                  interactive=view.whole_clip and T > 1),
+            "panel": render.frame_panel(view, 0), "tokens_plot": tokens, "loss_plot": loss, "quality_plot": quality,
+            "files": [str(p) for p in view.files], "card": card, "view": view}
 
 
 # The ranges the page's boxes show (layout builds its widgets with them). A typed value reaches the callbacks
@@ -151,11 +139,10 @@ def gaze_page_action(video, num_frames=D.num_frames, fps=D.fps, start=D.start, g
                        gazing_ratio=ratio, tile_size=tile)
         except PlaygroundError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
-        return (*gaze_action(video, num_frames, fps, start, gazer, reconstructor, threshold, ratio, tile,
-                             progress=progress), video)
-    except gr.Error as exc:
-        return (stale_summary(str(exc.message if hasattr(exc, "message") else exc), view),
-                *[gr.skip()] * (len(GAZE_OUTPUTS) - 1), video)
+        return {**gaze_action(video, num_frames, fps, start, gazer, reconstructor, threshold, ratio, tile,
+                              progress=progress), "shown": video}
+    except gr.Error as exc:  # every other output keeps what it shows
+        return {"summary": stale_summary(str(exc.message if hasattr(exc, "message") else exc), view), "shown": video}
 
 
 def stale_summary(message: str, view, failed: str = "This run failed", toast: bool = True) -> str:
@@ -193,10 +180,10 @@ def clear_action(video=None, shown=None, view=None):
     clears them.
     """
     if video is not None and video == shown:
-        return tuple(gr.skip() for _ in CLEARED_OUTPUTS)
+        return {}
     if video is None and view is not None:  # the video box was emptied: nothing read yet, so nothing cleared
-        return (f"*No video is chosen: the results below are stale, from the last run that worked, until a new "
-                f"video is read.*\n\n{view.summary}", *(gr.skip() for _ in CLEARED_OUTPUTS[1:]))
+        return {"summary": f"*No video is chosen: the results below are stale, from the last run that worked, until "
+                           f"a new video is read.*\n\n{view.summary}"}
     if video is not None:
         path = Path(str(video))
         try:
@@ -205,32 +192,31 @@ def clear_action(video=None, shown=None, view=None):
             message = str(exc).replace(str(path), path.name)
             # No toast of ours: the page's player already says "Video not playable" for such a file; the
             # summary says why, once.
-            summary = stale_summary(message, view, failed=f"{path.name} cannot be used", toast=False)
-            return (summary, *(gr.skip() for _ in CLEARED_OUTPUTS[1:]))
+            return {"summary": stale_summary(message, view, failed=f"{path.name} cannot be used", toast=False)}
         except Exception as exc:  # a bug: logged, one line to the user, the page kept
             log.exception("checking the video %s failed", path.name)
-            return (stale_summary(f"internal error ({type(exc).__name__}) reading {path.name}", view, toast=False),
-                    *(gr.skip() for _ in CLEARED_OUTPUTS[1:]))
+            return {"summary": stale_summary(f"internal error ({type(exc).__name__}) reading {path.name}", view,
+                                             toast=False)}
     cleared = {"summary": "Results appear here: press **Gaze**.", "scrubber": gr.Slider(value=0),
                "gazed_answer": "", "full_answer": "", "ask_note": ""}  # everything else: None
-    return tuple(cleared.get(name) for name in CLEARED_OUTPUTS)
+    return {name: cleared.get(name) for name in CLEARED_OUTPUTS}
 
 
 @friendly_errors
-def frame_action(view: render.RunView | render.TiledView | None, index):
+def frame_action(view: render.RunView | None, index):
     """The scrubber: frame `index` as original | overlay | reconstruction (none for a tiled run)."""
-    if view is None or isinstance(view, render.TiledView):
+    if view is None or not view.whole_clip:
         return None
     return render.frame_panel(view, index)
 
 
 @friendly_errors
 @on_gpu
-def curve_action(view: render.RunView | render.TiledView | None, progress=gr.Progress()):
+def curve_action(view: render.RunView | None, progress=gr.Progress()):
     """The slots-vs-threshold curve of the current clip, gazer and budget (cached), current threshold marked."""
     if view is None:
         return None
-    if isinstance(view, render.TiledView):
+    if not view.whole_clip:
         return render.fit(render.message_figure("Tokens kept vs threshold", f"the curve is {render.NOT_WITH_TILES}"))
     run = view.run
     curve = pipeline.threshold_curve(run.clip, run.settings, progress)
@@ -246,7 +232,7 @@ def compare_action(video, budget=0.1, num_frames=None, fps=None, start=None, gaz
     clip = pipeline.load_clip(video, settings, LIMITS)
     rows, results = pipeline.compare_gazers(clip, settings, budget, progress=progress)
     bars, lines = render.comparison_figures(rows, results)
-    return pd.DataFrame(rows), render.fit(bars), render.fit(lines)
+    return {"compare_table": pd.DataFrame(rows), "compare_bars": render.fit(bars), "compare_lines": render.fit(lines)}
 
 
 @friendly_errors
@@ -272,7 +258,7 @@ def ask_action(video, question="What happens in this video?", mllm=None, attenti
     random = result.random_weights
     boxes = [gr.update(value=display_text(a.text, random), label=label + (f" ({RANDOM_WEIGHTS_LABEL})" if random else ""))
              for a, label in ((result.gazed, GAZED_ANSWER_LABEL), (result.full, FULL_ANSWER_LABEL))]
-    return boxes[0], boxes[1], table, chart, note
+    return {"gazed_answer": boxes[0], "full_answer": boxes[1], "cost_table": table, "cost_plot": chart, "ask_note": note}
 
 
 def ask_api_action(video, question="What happens in this video?", mllm=None, attention="block_causal",
@@ -280,9 +266,9 @@ def ask_api_action(video, question="What happens in this video?", mllm=None, att
                    progress=gr.Progress()):
     """`/ask` for API clients: `ask_action` with the two answers as plain text (the text the page's boxes show;
     a box update would reach a client as a dict of label and value)."""
-    gazed, full, table, chart, note = ask_action(video, question, mllm, attention, max_new_tokens, num_frames, fps,
-                                                 start, gazer, threshold, ratio, progress=progress)
-    return gazed["value"], full["value"], table, chart, note
+    out = ask_action(video, question, mllm, attention, max_new_tokens, num_frames, fps, start, gazer, threshold, ratio,
+                     progress=progress)
+    return {**out, "gazed_answer": out["gazed_answer"]["value"], "full_answer": out["full_answer"]["value"]}
 
 
 def example_paths() -> list[str]:

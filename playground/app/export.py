@@ -1,13 +1,12 @@
-"""Files a run can be downloaded as: gaze JSON, masks NPZ, metrics CSV and a run card (+ MP4s from render.py).
+"""Files a run can be downloaded as: gaze.json, masks NPZ, metrics CSV and a run card (+ MP4s from render.py).
 
-The gaze JSON is `GazeResult.to_json()` (the reference's official dict as lists, plus per-frame
-stats), so `GazeResult.from_json` reads it back; files and columns match the CLI's `gaze` outputs.
-The overlay and reconstruction MP4s are written by `render.py`, which also shows them. The run card
-records what is needed to redo a run: package versions, model ids and revisions, the device, the
-settings and the video's hash.
-
-A tiled run's files are the CLI's `gaze --tile` outputs, written by `playground.video_run` (a tiled
-gaze.json, format "playground.tiled-gaze/1"), plus its run card (`tiled_run_card`)."""
+One run, one set of files, as the CLI's `gaze` writes them: gaze.json in `video_run.GAZE_FORMAT` (per chunk
+and tile the official gaze dict as lists, its boxes in frame pixels and its rebuild; a whole-frame run is one
+chunk of one tile), metrics.csv and the run card (`run_card.make_card`: package versions, model ids and
+revisions, the device, the settings and the video's hash). A whole-frame run also has masks.npz; its tables
+are written here and its MP4s by `render.py`. A tiled run's tables and videos were written by
+`playground.video_run` as it ran, and only its card is added here.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +17,11 @@ from typing import Any
 from .. import report
 from .. import run_card as cards
 from ..run_card import EXPORT_FILES, TILED_EXPORT_FILES  # noqa: F401  (the downloads: the CLI's `gaze` files)
-from ..run_card import card_head, weights_digest, write_masks_npz as write_gaze_masks
+from ..run_card import make_card, weights_digest, write_masks_npz as write_gaze_masks
 from ..run_card import write_run_card  # noqa: F401  (the app's downloads write cards through here)
+from ..video_run import write_clip_gaze_json
 from .cache import DIGESTS, model_key
-from .pipeline import TILE_BATCH, Run, TiledRun
+from .pipeline import TILE_BATCH, Run
 
 
 def cached_digest(path: Path) -> str:
@@ -30,33 +30,9 @@ def cached_digest(path: Path) -> str:
 
 
 def run_card(run: Run, gazer: Any, reconstructor: Any) -> dict[str, Any]:
-    """Everything needed to reproduce `run`, as a JSON-ready dict."""
-    gaze, rec = run.gaze, run.reconstruction
-    return {
-        **_card_head(run, gazer, reconstructor),
-        "results": report.totals(gaze, rec),
-        "seconds": {**{k: round(v, 4) for k, v in gaze.seconds.items()},
-                    **{k: round(v, 4) for k, v in rec.seconds.items()},
-                    **{f"request_{k}": round(v, 4) for k, v in run.seconds.items()}},
-    }
-
-
-def tiled_run_card(run: TiledRun, gazer: Any, reconstructor: Any) -> dict[str, Any]:
-    """`run_card` for a tiled run: the tiles' layout, and the totals `video_run.run_video` summed."""
-    totals = run.totals.to_json()
-    return {
-        **_card_head(run, gazer, reconstructor),
-        "tiles": {**run.layout.to_json(), "num_tiles": run.layout.num_tiles, "batch_size": TILE_BATCH},
-        "results": {k: v for k, v in totals.items() if k != "seconds"},
-        "seconds": {**totals["seconds"], **{f"request_{k}": round(v, 4) for k, v in run.seconds.items()}},
-    }
-
-
-def _card_head(run: Run | TiledRun, gazer: Any, reconstructor: Any) -> dict[str, Any]:
-    """What every run card starts with (`run_card.card_head`): the models, the video, the settings."""
-    clip = run.clip
-    return card_head(gazer, reconstructor, (run.settings.gazer, run.settings.reconstructor),
-                     video_record(clip), asdict(run.settings), cached_digest)
+    """Everything needed to reproduce `run`, whole-frame or tiled, as a JSON-ready dict (`run_card.make_card`)."""
+    return make_card(gazer, reconstructor, (run.settings.gazer, run.settings.reconstructor), video_record(run.clip),
+                     asdict(run.settings), run.totals, run.layout, TILE_BATCH, run.seconds, cached_digest)
 
 
 def video_record(clip) -> dict[str, Any]:
@@ -65,23 +41,10 @@ def video_record(clip) -> dict[str, Any]:
                               len(clip.frames), clip.read_size, clip.fps)
 
 
-def write_masks_npz(run: Run, path: Path) -> Path:
-    """Per-scale 2-D masks `mask_{scale}px` (T, side, side) bool plus the official arrays
-    (`run_card.write_masks_npz`)."""
-    return write_gaze_masks(run.gaze, path)
-
-
-def write_gaze_json(run: Run, path: Path) -> Path:
-    """`GazeResult.to_json()` plus the reconstruction's numbers (`playground.report`, as the CLI's)."""
-    return report.write_gaze_json(run.gaze, run.reconstruction, path, read_size=run.clip.read_size)
-
-
-def write_metrics_csv(run: Run, path: Path) -> Path:
-    """One row per frame with the CLI's columns (`playground.report.metrics_rows`)."""
-    return report.write_metrics_csv(run.gaze, run.reconstruction, path)
-
-
 def write_tables(run: Run, card: dict[str, Any], folder: Path) -> list[Path]:
-    """The non-video downloads: gaze.json, masks.npz, metrics.csv, run_card.json."""
-    return [write_gaze_json(run, folder / "gaze.json"), write_masks_npz(run, folder / "masks.npz"),
-            write_metrics_csv(run, folder / "metrics.csv"), write_run_card(card, folder / "run_card.json")]
+    """A whole-frame run's non-video downloads: gaze.json, masks.npz, metrics.csv, run_card.json."""
+    gaze, rec = run.gaze, run.reconstruction
+    return [write_clip_gaze_json(folder / "gaze.json", gaze, rec, run.clip.read_size, run.clip.source,
+                                 run.totals),
+            write_gaze_masks(gaze, folder / "masks.npz"), report.write_metrics_csv(gaze, rec, folder / "metrics.csv"),
+            write_run_card(card, folder / "run_card.json")]

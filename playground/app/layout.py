@@ -9,6 +9,7 @@ by name, and `wire_events` connects them. The dropdowns list what the registries
 
 from __future__ import annotations
 
+import functools
 import os
 from types import SimpleNamespace
 
@@ -243,20 +244,31 @@ def wire_events(ui: SimpleNamespace) -> None:
               ui.gazer, ui.threshold, ui.ratio]
     ask = dict(concurrency_limit=1, concurrency_id="mllm")
     # The page's answers come with their boxes' labels (random weights say so); /ask gives API clients the text.
-    ui.ask.click(ask_action, ask_in, components(ui, ASK_OUTPUTS), api_visibility="private", **ask)
-    ui.api_ask.click(ask_api_action, ask_in, components(ui, ASK_OUTPUTS), api_name="ask", **ask)
-    ui.compare.click(compare_action, [ui.video, ui.budget, ui.num_frames, ui.fps, ui.start, ui.gazer,
-                                      ui.reconstructor],
+    ui.ask.click(by_component(ask_action, ui), ask_in, components(ui, ASK_OUTPUTS), api_visibility="private", **ask)
+    ui.api_ask.click(by_component(ask_api_action, ui), ask_in, components(ui, ASK_OUTPUTS), api_name="ask", **ask)
+    ui.compare.click(by_component(compare_action, ui), [ui.video, ui.budget, ui.num_frames, ui.fps, ui.start, ui.gazer,
+                                                        ui.reconstructor],
                      components(ui, COMPARE_OUTPUTS), api_name="compare", **work)
     # Results always belong to the video on screen: a new video clears them all (a late change event
     # for the video the results already describe clears nothing).
-    ui.video.change(clear_action, [ui.video, ui.shown, ui.view], components(ui, CLEARED_OUTPUTS), api_visibility="private",
-                    show_progress="hidden")
+    ui.video.change(by_component(clear_action, ui), [ui.video, ui.shown, ui.view], components(ui, CLEARED_OUTPUTS),
+                    api_visibility="private", show_progress="hidden")
 
 
 def components(ui: SimpleNamespace, names) -> list:
     """The components of `ui` with these names, in order (the output lists `callbacks` names)."""
     return [getattr(ui, name) for name in names]
+
+
+def by_component(fn, ui: SimpleNamespace):
+    """`fn`, whose outputs come by name (`callbacks`), with them keyed by `ui`'s components, as Gradio takes a
+    dict (an output left out keeps what it shows). The signature stays `fn`'s, for Gradio's API page."""
+
+    @functools.wraps(fn)
+    def keyed(*args, **kwargs):
+        return {getattr(ui, name): value for name, value in fn(*args, **kwargs).items()}
+
+    return keyed
 
 
 def wire_gaze_events(ui: SimpleNamespace, work: dict) -> None:
@@ -265,9 +277,9 @@ def wire_gaze_events(ui: SimpleNamespace, work: dict) -> None:
     gaze_in = [ui.video, ui.num_frames, ui.fps, ui.start, ui.gazer, ui.reconstructor, ui.threshold, ui.ratio, ui.tile]
     gaze_out = components(ui, GAZE_OUTPUTS)
     curve = dict(fn=curve_action, inputs=[ui.view], outputs=[ui.curve_plot], api_visibility="private", **work)
-    ui.api_run.click(gaze_action, gaze_in, gaze_out, api_name="gaze", **work)
+    ui.api_run.click(by_component(gaze_action, ui), gaze_in, gaze_out, api_name="gaze", **work)
     # The page's own runs keep the last good result on screen when one fails (gaze_page_action).
-    page_run = dict(fn=gaze_page_action, inputs=[*gaze_in, ui.view], outputs=[*gaze_out, ui.shown],
+    page_run = dict(fn=by_component(gaze_page_action, ui), inputs=[*gaze_in, ui.view], outputs=[*gaze_out, ui.shown],
                     api_visibility="private", **work)
     ui.run.click(**page_run).success(**curve)
     for knob in (ui.threshold, ui.ratio):

@@ -1,7 +1,9 @@
 """What the app computes, without any Gradio: read a clip, gaze, rebuild, sweep, compare, ask.
 
-With a tile size (`RunSettings.tile`), `run_tiled` reads the clip at its native size and runs the
-CLI's own whole-video path (`playground.video_run.run_video`, as `gaze --tile PX` does) into a folder.
+`run` is the one gaze run, a `Run` either way: at tile size 0 the whole frame read at READ_SIDE is gazed
+as one clip (the run's one chunk and one tile, kept in memory and cached, so a knob move is quick); with a
+tile size (`RunSettings.tile`) the clip is read at its native size and goes through the CLI's own
+whole-video path (`playground.video_run.run_video`, as `gaze --tile PX` does) into a folder.
 
 Every function takes plain values and a `progress(fraction, desc=...)` callable (Gradio's
 `gr.Progress` fits it), raises `PlaygroundError` for bad input, and goes through the caches in
@@ -26,11 +28,11 @@ from ..gazers import TRAINING_FREE_GAZERS, available_gazers, frame_budgets
 from ..gazers.base import gaze_frames as gaze_with_callback
 from ..mllm.answer import MAX_ANSWER_TOKENS, attention_warning
 from ..mllm.random_models import RANDOM_WEIGHTS_NOTE
-from ..report import mean_psnr
+from ..report import mean_psnr, metrics_rows
 from ..run_card import source_facts
 from ..tiling import TileLayout, tile_layout
 from ..video import MAX_SIDE, READ_SIDE, DecodeLimitError, probe_video, read_clip
-from ..video_run import PREVIEW_WIDTH, RunTotals, run_video
+from ..video_run import PREVIEW_WIDTH, clip_totals, run_video
 from ..whole_video import BATCH_SIZE, clip_count
 from . import cache
 from .limits import Limits
@@ -139,16 +141,48 @@ class Clip:
         """(width, height) of the decoded frames: what the gazer is given (it resizes to its own input)."""
         return int(self.frames.shape[2]), int(self.frames.shape[1])
 
+    @property
+    def source(self) -> dict[str, Any]:
+        """gaze.json's `source`: the file's name (not the server's path), its hash, the frames read, their rate."""
+        return {"video": self.name, "sha256": self.sha256, "frames": int(self.frames.shape[0]), "fps": self.fps}
+
 
 @dataclass
 class Run:
-    """One finished gaze run: the clip, the gaze, its reconstruction, and what it cost."""
+    """One finished gaze run: chunks x tiles, of which the untiled run is the one-chunk, one-tile case.
+
+    Whole-frame runs keep their clip's gaze and reconstruction in memory (`whole_clip`: the frame scrubber,
+    the threshold curve and masks.npz read them); a tiled run has written its files into `folder` as it ran.
+    Both give gaze.json's `totals` and metrics.csv's `rows`, which the summary, the card and the figures read.
+    """
 
     settings: RunSettings
-    clip: Clip
-    gaze: GazeResult
-    reconstruction: Any  # playground.Reconstruction
+    clip: Clip  # frames (T, H, W, 3): at READ_SIDE, or the native size with tiles
+    layout: TileLayout  # the tiles over the frame (one, the whole frame, at tile size 0)
+    totals: dict[str, Any]  # gaze.json's "totals": slots kept, losses, PSNR, seconds (`video_run`)
+    rows: list[dict[str, Any]]  # metrics.csv's rows, one per frame
+    gazer: str  # the gazer's name
+    reconstructor: str  # the reconstructor's name
     seconds: dict[str, float] = field(default_factory=dict)  # stage -> wall seconds of this request
+    gaze: GazeResult | None = None  # the whole clip's gaze (B=1), when it is one chunk and one tile
+    reconstruction: Any = None  # its playground.Reconstruction
+    folder: Path | None = None  # where a tiled run wrote gaze.json, metrics.csv, overlay.mp4, reconstruction.mp4
+    frames_fit: int | None = None  # frames of this size the decode limit lets one run read (`frames_fit`)
+    max_decode_pixels: int | None = None  # that limit ($PLAYGROUND_APP_MAX_DECODE_PIXELS)
+
+    @property
+    def whole_clip(self) -> bool:
+        """The clip gazed whole (one chunk, one tile, held in memory): what the scrubber and the curve need."""
+        return self.gaze is not None
+
+    @classmethod
+    def of_clip(cls, settings: RunSettings, clip: Clip, gaze: GazeResult, rec: Any,
+                seconds: dict[str, float] | None = None) -> "Run":
+        """The one-chunk, one-tile run of `clip`'s gaze and reconstruction."""
+        H, W = clip.frames.shape[1:3]
+        return cls(settings, clip, tile_layout(H, W), clip_totals(gaze, rec, {**gaze.seconds, **rec.seconds}),
+                   metrics_rows(gaze, rec), gaze.gazer or settings.gazer, rec.reconstructor, dict(seconds or {}),
+                   gaze=gaze, reconstruction=rec)
 
 
 def load_clip(video: str | Path | None, settings: RunSettings, limits: Limits) -> Clip:
@@ -237,10 +271,17 @@ def gaze_and_rebuild(clip: Clip, settings: RunSettings, progress: Progress = no_
     return cache.REBUILDS.get(key, build)
 
 
-def run(video: str | Path | None, settings: RunSettings, limits: Limits, progress: Progress = no_progress) -> Run:
-    """Read, gaze and rebuild: the app's main action (untiled; a tile size goes to `run_tiled`)."""
+def run(video: str | Path | None, settings: RunSettings, limits: Limits, progress: Progress = no_progress,
+        folder: Path | None = None) -> Run:
+    """Read, gaze and rebuild: the app's main action.
+
+    At tile size 0 the clip is gazed whole and nothing is written (render writes the files); with tiles,
+    every chunk of every tile is gazed, rebuilt and written into `folder` (`run_tiled`).
+    """
     settings = settings.checked(limits)
-    check(not settings.tile, "a tile size takes run_tiled, which writes its outputs into a folder")
+    if settings.tile:
+        check(folder is not None, "a tiled run writes its outputs into a folder: give one")
+        return run_tiled(video, settings, limits, Path(folder), progress)
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     progress(0.0, desc="reading the video")
@@ -249,23 +290,7 @@ def run(video: str | Path | None, settings: RunSettings, limits: Limits, progres
     t1 = time.perf_counter()
     gaze, rec = gaze_and_rebuild(clip, settings, progress)
     seconds["gaze+rebuild"] = time.perf_counter() - t1
-    return Run(settings, clip, gaze, rec, seconds)
-
-
-@dataclass
-class TiledRun:
-    """One finished tiled run: the clip read at its native size, its tiles, and what `run_video` wrote and summed."""
-
-    settings: RunSettings
-    clip: Clip  # frames (T, H, W, 3) at the native size
-    layout: TileLayout  # the tiles over the frame
-    totals: RunTotals  # slots kept, loss, PSNR and seconds summed over every chunk and tile
-    folder: Path  # what run_video wrote: gaze.json, metrics.csv, overlay.mp4, reconstruction.mp4
-    gazer: str  # the loaded gazer's name
-    reconstructor: str  # the loaded reconstructor's name
-    seconds: dict[str, float] = field(default_factory=dict)  # stage -> wall seconds of this request
-    frames_fit: int | None = None  # frames of this size the decode limit lets one run read (`frames_fit`)
-    max_decode_pixels: int | None = None  # that limit ($PLAYGROUND_APP_MAX_DECODE_PIXELS)
+    return Run.of_clip(settings, clip, gaze, rec, seconds)
 
 
 def tiles_for(clip: Clip, tile: int, limits: Limits) -> TileLayout:
@@ -279,13 +304,13 @@ def tiles_for(clip: Clip, tile: int, limits: Limits) -> TileLayout:
 
 
 def run_tiled(video: str | Path | None, settings: RunSettings, limits: Limits, folder: Path,
-              progress: Progress = no_progress) -> TiledRun:
-    """Read at the native size, then gaze, rebuild and write every chunk of every tile into `folder`.
+              progress: Progress = no_progress) -> Run:
+    """`run` with tiles (`settings` checked): read at the native size, then gaze, rebuild and write every
+    chunk of every tile into `folder`.
 
     The same code as `python -m playground gaze VIDEO --tile PX --frames N` (`video_run.run_video`,
     with the CLI's batch size and preview width), so both give the same gaze.json and metrics.csv.
     """
-    settings = settings.checked(limits)
     check(settings.tile > 0, "run_tiled needs a tile size (0 is the untiled `run`)")
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -303,12 +328,12 @@ def run_tiled(video: str | Path | None, settings: RunSettings, limits: Limits, f
     totals = run_video(clip.frames, gazer, reconstructor, Path(folder), fps=clip.fps, tile=settings.tile,
                        batch_size=TILE_BATCH, gazing_ratio=settings.gazing_ratio,
                        task_loss_requirement=settings.task_loss_requirement, preview_width=PREVIEW_WIDTH,
-                       total_frames=T, source={"video": clip.name, "sha256": clip.sha256, "frames": T,
-                                               "fps": clip.fps}, progress=report)
+                       total_frames=T, source=clip.source, progress=report)
     seconds["gaze+rebuild+write"] = time.perf_counter() - t1
     H, W = clip.frames.shape[1:3]
-    return TiledRun(settings, clip, layout, totals, Path(folder), gazer.name, reconstructor.name, seconds,
-                    frames_fit=frames_fit((W, H), settings, limits), max_decode_pixels=limits.max_decode_pixels)
+    return Run(settings, clip, layout, totals.to_json(), totals.rows, gazer.name, reconstructor.name, seconds,
+               folder=Path(folder), frames_fit=frames_fit((W, H), settings, limits),
+               max_decode_pixels=limits.max_decode_pixels)
 
 
 @dataclass

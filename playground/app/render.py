@@ -2,13 +2,14 @@
 
 Pictures and figures come from `playground.viz`; this module only arranges them for the app
 (file names, the scrubber's cached panels, the markdown summary, the MLLM cost table and chart).
-A tiled run (`pipeline.TiledRun`) has written its own videos and tables; `render_tiled` keeps their
-paths and a summary, and its figures are drawn from its metrics.csv.
+Every run (`pipeline.Run`) renders through `render_run` into one `RunView`, one summary
+(`summary_markdown`) and one set of figures (`run_figures`). A whole-frame run (one chunk, one tile) has
+its videos and tables written here and its frames kept for the scrubber; a tiled run has written its own
+videos and tables, and its figures are drawn from its metrics rows, held in memory.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import textwrap
 import uuid
@@ -28,10 +29,10 @@ from ..geometry import DEFAULT_GRID
 from .export import EXPORT_FILES, TILED_EXPORT_FILES, write_run_card, write_tables
 from ..mllm.answer import FLOP_LABELS, FLOP_ROWS, TIME_ROWS, gazer_flops_source
 from ..report import psnr_text
-from ..errors import PlaygroundError
+from ..errors import PlaygroundError, check
 from . import cache, pipeline
 from .limits import Limits
-from .pipeline import Curve, Run, RunSettings, TiledRun
+from .pipeline import Curve, Run, RunSettings
 
 
 PRESET = "ultrafast"  # x264 preset: ~5x faster than the default for ~2x the bytes, which short clips can afford
@@ -48,24 +49,34 @@ class ViewFrames:
 
 @dataclass
 class RunView:
-    """A rendered run as a session keeps it (in a `gr.State`): its files, and where its frames are.
+    """A rendered run as a session keeps it (in a `gr.State`): its summary, its files, and where its frames are.
 
-    The frames (`run`, `overlay`, `rebuilt`) live in `cache.VIEWS`, bounded in bytes, so that however
-    many sessions there are, each holds only this small record. A view whose frames were evicted
-    rebuilds them from its video and settings, through the frame, gaze and rebuild caches.
+    A whole-frame run's frames (`run`, `overlay`, `rebuilt`) live in `cache.VIEWS`, bounded in bytes, so that
+    however many sessions there are, each holds only this small record; a view whose frames were evicted
+    rebuilds them from its video and settings, through the frame, gaze and rebuild caches. A tiled run's
+    view holds no frames (`key` None): `run_video` wrote the videos, and the views that need one whole-frame
+    clip (the frame scrubber, the threshold curve) say that they are not available with tiles.
     """
 
-    key: str  # this run's entry in cache.VIEWS
+    key: str | None  # this run's entry in cache.VIEWS; None for a tiled run
     source: Path  # the video file the run read
     settings: RunSettings
     clip_key: tuple  # the clip's cache identity (file identity and sampling) when it was rendered
     folder: Path  # where this run's files live
-    overlay_video: Path  # overlay.mp4
-    compare_video: Path  # original | reconstruction side by side
+    overlay_video: Path  # overlay.mp4 (with tiles: the tile grid drawn)
+    compare_video: Path  # original | reconstruction side by side (with tiles: reconstruction.mp4)
     files: list[Path]  # every export
+    summary: str  # the run's markdown summary (`summary_markdown`)
+    num_frames: int  # frames gazed
+
+    @property
+    def whole_clip(self) -> bool:
+        """One whole-frame clip, whose frames the scrubber and the curve can use."""
+        return self.key is not None
 
     @property
     def frames(self) -> ViewFrames:
+        check(self.whole_clip, f"the frames are {NOT_WITH_TILES}")
         return cache.VIEWS.get(self.key, self._redo)
 
     @property
@@ -79,10 +90,6 @@ class RunView:
     @property
     def rebuilt(self) -> np.ndarray:
         return self.frames.rebuilt
-
-    @property
-    def summary(self) -> str:
-        return summary_markdown(self.run)
 
     def _redo(self) -> ViewFrames:
         try:
@@ -105,11 +112,19 @@ def rebuilt_frames(run: Run) -> np.ndarray:
 
 
 def render_run(run: Run, folder: Path, card: dict[str, Any]) -> RunView:
-    """Write the run's videos and downloads into `folder` and keep the scrubber's panels.
+    """Write what the run has not written yet into `folder`, and keep its summary and its files.
 
-    The three MP4s are encoded by three ffmpeg processes at once (encoding, not Python, is the
-    slow part of a render), while the tables are written here.
+    A tiled run wrote its videos and tables as it ran (into `run.folder`): only its card is added. A
+    whole-frame run's three MP4s are encoded by three ffmpeg processes at once (encoding, not Python, is the
+    slow part of a render) while its tables are written here, and the scrubber's panels are kept.
     """
+    source = Path(run.clip.key[0][0])  # a clip's key starts with its file's identity: (resolved path, size, mtime)
+    T, summary = int(run.totals["frames"]), summary_markdown(run)
+    if not run.whole_clip:
+        folder = run.folder
+        write_run_card(card, folder / "run_card.json")
+        return RunView(None, source, run.settings, run.clip.key, folder, folder / "overlay.mp4",
+                       folder / "reconstruction.mp4", [folder / name for name in TILED_EXPORT_FILES], summary, T)
     frames = view_frames(run)
     overlay, rebuilt = frames.overlay, frames.rebuilt
     key = uuid.uuid4().hex
@@ -123,13 +138,15 @@ def render_run(run: Run, folder: Path, card: dict[str, Any]) -> RunView:
         write_tables(run, card, folder)
         for job in jobs:
             job.result()  # re-raises a failed write
-    source = Path(run.clip.key[0][0])  # a clip's key starts with its file's identity: (resolved path, size, mtime)
     return RunView(key, source, run.settings, run.clip.key, folder, folder / "overlay.mp4",
-                   folder / "original_vs_reconstruction.mp4", [folder / name for name in EXPORT_FILES])
+                   folder / "original_vs_reconstruction.mp4", [folder / name for name in EXPORT_FILES], summary, T)
 
 
 def frame_panel(view: RunView, index: int) -> np.ndarray:
-    """Frame `index`: original | gazed overlay | reconstruction, labelled, (H, W', 3) uint8."""
+    """Frame `index`: original | gazed overlay | reconstruction, labelled, (H, W', 3) uint8; a tiled run's
+    frame 0 (`tiled_panel`)."""
+    if not view.whole_clip:
+        return tiled_panel(view)
     T = len(view.overlay)
     t = int(min(max(int(index or 0), 0), T - 1))
     gaze = view.run.gaze
@@ -170,28 +187,59 @@ def one_point(fig):
 
 
 def summary_markdown(run: Run) -> str:
-    """A short report: slots kept (per scale), losses, PSNR/SSIM and time."""
-    gaze, rec, clip, s = run.gaze, run.reconstruction, run.clip, run.settings
-    T, S = gaze.num_frames, gaze.grid.num_slots
-    per_scale = gaze.counts_per_scale()[0].sum(0).tolist()
-    scales = ", ".join(f"{scale} px: {n}" for scale, n in zip(gaze.grid.scales, per_scale))
+    """A short report of any run: what was read, slots kept (per scale for one whole clip, per tile with
+    tiles), losses, PSNR (and SSIM for one whole clip) and time."""
+    t, clip, s = run.totals, run.clip, run.settings
+    T, kept, total = int(t["frames"]), int(t["slots_kept"]), int(t["slots_total"])
+    share = f"**{run.gazer}** kept **{kept} of {total} slots ({100 * kept / max(1, total):.1f} %)**"
+    short = f"; the video holds only {T} of the {s.num_frames} frames asked for" if T < s.num_frames else ""
+    threshold = f"threshold {s.threshold:g}{' (off)' if s.task_loss_requirement is None else ''}, " \
+                f"gazing ratio {s.gazing_ratio:g}"
+    if run.whole_clip:
+        gaze, rec = run.gaze, run.reconstruction
+        per_scale = gaze.counts_per_scale()[0].sum(0).tolist()
+        scales = ", ".join(f"{scale} px: {n}" for scale, n in zip(gaze.grid.scales, per_scale))
+        lines = [f"**{clip.name}**: {T} frames read at {clip.read_size[0]}x{clip.read_size[1]} px (the gazer "
+                 f"resizes them to {gaze.grid.canvas}x{gaze.grid.canvas}), played at {clip.fps:.1f} fps{short}",
+                 f"{share}, {kept / T:.1f} per frame ({scales})", threshold]
+        if gaze.frame_loss is not None and gaze.loss_kind != "none":
+            lines.append(f"{gaze.loss_kind} loss (gazer) {float(np.nanmean(gaze.frame_loss.numpy())):.4f}")
+        lines.append(f"**{rec.reconstructor}**: loss {float(rec.loss.mean()):.4f}, PSNR {psnr_text(rec.psnr)}, "
+                     f"SSIM {float(rec.ssim.mean()):.3f}")
+        timing = {"read": run.seconds.get("read", 0.0), "gaze": gaze.seconds.get("gaze", 0.0),
+                  "rebuild": rec.seconds.get("reconstruct", 0.0)}
+        return "\n\n".join([*lines, "time: " + ", ".join(f"{k} {v:.2f} s" for k, v in timing.items())])
+    layout, tiles, sec = run.layout, int(t["tiles"]), t["seconds"]
+    psnr = "exact (∞ dB)" if t["psnr_db"] is None else f"{t['psnr_db']:.2f} dB"
+    timing = {"read": run.seconds.get("read", 0.0), "gaze": sec["gaze"], "rebuild": sec["reconstruct"],
+              "draw+write": sec["write"]}
     lines = [
-        f"**{clip.name}**: {T} frames read at {clip.read_size[0]}x{clip.read_size[1]} px (the gazer resizes them "
-        f"to {gaze.grid.canvas}x{gaze.grid.canvas}), played at {clip.fps:.1f} fps"
-        + (f"; the video holds only {T} of the {s.num_frames} frames asked for" if T < s.num_frames else ""),
-        f"**{gaze.gazer or s.gazer}** kept **{gaze.num_gazed} of {T * S} slots ({100 * gaze.kept_fraction:.1f} %)**, "
-        f"{gaze.num_gazed / T:.1f} per frame ({scales})",
-        f"threshold {s.threshold:g}{' (off)' if s.task_loss_requirement is None else ''}, "
-        f"gazing ratio {s.gazing_ratio:g}",
+        f"**{clip.name}**: {T} frames read at {clip.read_size[0]}x{clip.read_size[1]} px (the native size) as "
+        f"**{layout.describe()}**, each tile resized to the gazer's {DEFAULT_GRID.canvas} px input and every "
+        f"16-frame chunk of every tile gazed on its own; played at {clip.fps:.1f} fps{short}",
+        f"{share} over {tiles} tile(s), {kept / max(1, T):.1f} per frame ({kept / max(1, T * tiles):.1f} per frame "
+        f"and tile)",
+        f"{threshold} (per tile)",
+        f"**{run.reconstructor}**: loss {t['reconstruction_loss']:.4f}, PSNR {psnr} (mean over frames and tiles)",
+        "time: " + ", ".join(f"{k} {v:.2f} s" for k, v in timing.items()),
+        *frame_limit_lines(run),
+        "*With tiles: the left video is the gazed patches over the original frames with the tile grid, the right "
+        "one the reconstruction; the frame scrubber, the threshold curve and SSIM need one whole-frame clip "
+        "(tile size 0); Ask and Compare gazers read the whole frame.*",
     ]
-    if gaze.frame_loss is not None and gaze.loss_kind != "none":
-        lines.append(f"{gaze.loss_kind} loss (gazer) {float(np.nanmean(gaze.frame_loss.numpy())):.4f}")
-    lines.append(f"**{rec.reconstructor}**: loss {float(rec.loss.mean()):.4f}, PSNR {psnr_text(rec.psnr)}, "
-                 f"SSIM {float(rec.ssim.mean()):.3f}")
-    timing = {"read": run.seconds.get("read", 0.0), "gaze": gaze.seconds.get("gaze", 0.0),
-              "rebuild": rec.seconds.get("reconstruct", 0.0)}
-    lines.append("time: " + ", ".join(f"{k} {v:.2f} s" for k, v in timing.items()))
     return "\n\n".join(lines)
+
+
+def run_figures(run: Run) -> tuple:
+    """(slots per frame, loss and PSNR per frame, PSNR per frame) of any run, laid out for a half-width panel:
+    one whole clip's from its gaze and rebuild (per scale, the gazer's own loss, SSIM), a tiled run's from
+    its metrics rows (summed or averaged over tiles)."""
+    if run.whole_clip:
+        figures = (viz.fig_tokens_per_frame(run.gaze), viz.fig_loss_per_frame(run.gaze, run.reconstruction),
+                   quality_figure(run))
+    else:
+        figures = tiled_figures(run)
+    return tuple(fit(fig) for fig in figures)
 
 
 def quality_figure(run: Run):
@@ -297,62 +345,7 @@ def answer_figure(full, gazed):
 NOT_WITH_TILES = "not available with tiles (it needs one whole-frame clip): set the tile size to 0"
 
 
-@dataclass
-class TiledView:
-    """A rendered tiled run as a session keeps it (in a `gr.State`): its summary and its files.
-
-    It holds no frames: `run_video` wrote the videos, and the views that need one whole-frame clip
-    (the frame scrubber, the threshold curve) say that they are not available with tiles.
-    """
-
-    settings: RunSettings
-    reconstructor: str  # the loaded reconstructor's name
-    summary: str  # the run's markdown summary
-    num_frames: int  # frames gazed
-    folder: Path  # where run_video wrote this run's files
-    overlay_video: Path  # overlay.mp4: the original frames, gazed patches coloured by scale, the tile grid
-    compare_video: Path  # reconstruction.mp4: the rebuilt tiles put back in place
-    metrics: Path  # metrics.csv: one row per frame (summed / averaged over tiles)
-    files: list[Path]  # every download
-
-
-def render_tiled(run: TiledRun, card: dict[str, Any]) -> TiledView:
-    """Add the run card to what `run_video` wrote, and keep the paths and the summary."""
-    write_run_card(card, run.folder / "run_card.json")
-    folder = run.folder
-    return TiledView(run.settings, run.reconstructor, tiled_summary_markdown(run), run.totals.frames, folder, folder / "overlay.mp4",
-                     folder / "reconstruction.mp4", folder / "metrics.csv",
-                     [folder / name for name in TILED_EXPORT_FILES])
-
-
-def tiled_summary_markdown(run: TiledRun) -> str:
-    """A tiled run's report from its totals: the tiles, slots kept of all, loss, PSNR and time."""
-    t, clip, s, layout = run.totals.to_json(), run.clip, run.settings, run.layout
-    T, tiles, kept, total = t["frames"], t["tiles"], t["slots_kept"], t["slots_total"]
-    psnr = "exact (∞ dB)" if t["psnr_db"] is None else f"{t['psnr_db']:.2f} dB"
-    sec = t["seconds"]
-    timing = {"read": run.seconds.get("read", 0.0), "gaze": sec["gaze"], "rebuild": sec["reconstruct"],
-              "draw+write": sec["write"]}
-    lines = [
-        f"**{clip.name}**: {T} frames read at {clip.read_size[0]}x{clip.read_size[1]} px (the native size) as "
-        f"**{layout.describe()}**, each tile resized to the gazer's {DEFAULT_GRID.canvas} px input and every "
-        f"16-frame chunk of every tile gazed on its own; played at {clip.fps:.1f} fps"
-        + (f"; the video holds only {T} of the {s.num_frames} frames asked for" if T < s.num_frames else ""),
-        f"**{run.gazer}** kept **{kept} of {total} slots ({100 * t['kept_fraction']:.1f} %)** over {tiles} tile(s), "
-        f"{kept / max(1, T):.1f} per frame ({kept / max(1, T * tiles):.1f} per frame and tile)",
-        f"threshold {s.threshold:g}{' (off)' if s.task_loss_requirement is None else ''}, "
-        f"gazing ratio {s.gazing_ratio:g} (per tile)",
-        f"**{run.reconstructor}**: loss {t['reconstruction_loss']:.4f}, PSNR {psnr} (mean over frames and tiles)",
-        "time: " + ", ".join(f"{k} {v:.2f} s" for k, v in timing.items()),
-        *frame_limit_lines(run),
-        "*With tiles: the left video is the gazed patches over the original frames with the tile grid, the right "
-        "one the reconstruction; the frame scrubber, the threshold curve and SSIM need one whole-frame clip "
-        "(tile size 0); Ask and Compare gazers read the whole frame.*",
-    ]
-    return "\n\n".join(lines)
-
-
-def frame_limit_lines(run: TiledRun) -> list[str]:
+def frame_limit_lines(run: Run) -> list[str]:
     """What limits a tiled run's frame count when the decode limit allows fewer than the default 16 frames at
     this size, and how to raise it; and what one frame shows."""
     lines = []
@@ -365,21 +358,12 @@ def frame_limit_lines(run: TiledRun) -> list[str]:
                      f"{want}, set `PLAYGROUND_APP_MAX_DECODE_PIXELS` to {want * W * H:,} or more when self-hosting "
                      f"(about {want * W * H * 3 / 2**30:.1f} GiB of frames), or use tile size 0 (frames read at "
                      f"{READ_SIDE} px).")
-    if int(run.totals.frames) == 1:
+    if int(run.totals["frames"]) == 1:
         lines.append("*One frame: the videos hold a single frame, the panel below shows it, and each plot one point.*")
     return lines
 
 
-def read_metrics(path: Path) -> dict[str, np.ndarray]:
-    """metrics.csv as columns of floats (frame, tiles, gazed, ratio, reconstruction_loss, psnr_db)."""
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        raise PlaygroundError(f"{path.name} has no rows: the run gazed no frame")
-    return {name: np.array([float(row[name]) for row in rows]) for name in rows[0]}
-
-
-def tiled_panel(view: TiledView) -> np.ndarray:
+def tiled_panel(view: RunView) -> np.ndarray:
     """Frame 0 of a tiled run as the panel shows it: the gazed patches with the tile grid | the reconstruction,
     read back from the videos `run_video` wrote (the scrubber, which needs one whole-frame clip, stays off)."""
     first = [read_clip(path, num_frames=1, max_side=None, max_pixels=None)[0]
@@ -387,16 +371,18 @@ def tiled_panel(view: TiledView) -> np.ndarray:
     return viz.side_by_side(*first, labels=["frame 0: gazed, tile grid", "reconstruction"])[0]
 
 
-def tiled_figures(view: TiledView):
-    """(slots per frame, loss and PSNR per frame, PSNR per frame) of a tiled run, from its metrics.csv."""
-    m = read_metrics(view.metrics)
+def tiled_figures(run: Run):
+    """(slots per frame, loss and PSNR per frame, PSNR per frame) of a tiled run, from its metrics rows."""
+    if not run.rows:
+        raise PlaygroundError("the run gazed no frame")
+    m = {name: np.array([float(row[name]) for row in run.rows]) for name in run.rows[0]}
     frames, tiles = m["frame"].astype(int), int(m["tiles"][0])
     tokens = go.Figure([go.Bar(x=frames, y=m["gazed"], name=f"gazed slots, {tiles} tile(s)")])
     tokens.update_layout(title=f"Gazed slots per frame ({tiles} tile(s), of {tiles * DEFAULT_GRID.num_slots})",
                          xaxis_title="frame", yaxis_title="slots")
     loss = go.Figure([
         go.Scatter(x=frames, y=m["reconstruction_loss"], mode="lines+markers",
-                   name=f"measured loss ({view.reconstructor}), mean over tiles"),
+                   name=f"measured loss ({run.reconstructor}), mean over tiles"),
         go.Scatter(x=frames, y=drawable(m["psnr_db"]), mode="lines+markers", name="PSNR (dB)", yaxis="y2", line_dash="dot")])
     loss.update_layout(title="Loss per frame", xaxis_title="frame", yaxis_title="loss",
                        yaxis2=dict(title="PSNR (dB)", overlaying="y", side="right"))

@@ -1,11 +1,11 @@
 """`python -m playground gaze VIDEO`: gaze a video, rebuild it, and write gaze.json, metrics.csv and
 the overlay and reconstruction videos into --out, staged beside it and moved into place at the end.
 
-Two reads, one set of outputs:
+Two reads, one run path (`playground.video_run`) and one gaze.json schema (`video_run.GAZE_FORMAT`):
 - by default, `--frames N` frames spread over the video are read at `--max-side` and gazed as one
-  clip, exactly as the app and `gazer.gaze` do;
+  clip, exactly as the app and `gazer.gaze` do: the run's one chunk and one tile;
 - with `--tile PX` or `--frames all`, the video is read, gazed (every 16-frame chunk of every
-  tile, `--batch-size` clips at a time), rebuilt and written chunk by chunk (`playground.video_run`),
+  tile, `--batch-size` clips at a time), rebuilt and written chunk by chunk (`video_run.run_video`),
   so memory is bounded by the batch, not by the video's length or size.
 """
 
@@ -24,17 +24,16 @@ from tqdm.auto import tqdm
 from .. import knobs, load_gazer, load_reconstructor
 from ..gazers import applicable_options
 from ..gazers.base import gaze_frames
-from .. import report
 from ..calibration import threshold_note
-from ..report import psnr_text, write_gaze_json, write_metrics_csv
-from ..run_card import (EXPORT_FILES, TILED_EXPORT_FILES, card_head, rebuilt_frames, sha256_of, source_facts,
+from ..report import psnr_text, write_metrics_csv
+from ..run_card import (EXPORT_FILES, TILED_EXPORT_FILES, make_card, rebuilt_frames, sha256_of, source_facts,
                         video_record, write_masks_npz, write_run_card)
 from ..staging import staging_folder
 from ..video import write_video
 from ..viz import overlay_frames
 from ..tiling import tile_layout
 from ..video import MAX_SIDE, NO_LIMITS, input_limits
-from ..video_run import PREVIEW_WIDTH, preview_size, run_video
+from ..video_run import PREVIEW_WIDTH, clip_totals, preview_size, run_video, write_clip_gaze_json
 from ..whole_video import BATCH_SIZE, clip_count
 from .args import (add_video_arguments, check_out_folder, knob, read_frames_and_header, read_side_of, stream_frames,
                    whole_number)
@@ -79,11 +78,12 @@ def gaze_with_progress(gazer, frames: np.ndarray, ratio, threshold, show: bool):
         return gaze_frames(gazer, frames, ratio, threshold, on_frame=lambda done, total: bar.update(1))
 
 
-def write_outputs(tmp: Path, frames: np.ndarray, fps: float, gaze, rec, card: dict[str, Any]) -> None:
-    """The app's downloads (`EXPORT_FILES`) into `tmp`: gaze.json, masks.npz, metrics.csv and run_card.json
-    (numbers from `playground.report`, card and masks from `playground.run_card`), the overlay and the
-    reconstruction at the clip's aspect ratio."""
-    write_gaze_json(gaze, rec, tmp / "gaze.json", read_size=(frames.shape[2], frames.shape[1]))
+def write_outputs(tmp: Path, frames: np.ndarray, fps: float, gaze, rec, card: dict[str, Any],
+                  totals: dict[str, Any], source: dict[str, Any]) -> None:
+    """The app's downloads (`EXPORT_FILES`) into `tmp`: gaze.json (the one-chunk, one-tile case of
+    `video_run`'s), masks.npz, metrics.csv and run_card.json (numbers from `playground.report`, card and masks
+    from `playground.run_card`), the overlay and the reconstruction at the clip's aspect ratio."""
+    write_clip_gaze_json(tmp / "gaze.json", gaze, rec, (frames.shape[2], frames.shape[1]), source, totals)
     write_masks_npz(gaze, tmp / "masks.npz")
     write_metrics_csv(gaze, rec, tmp / "metrics.csv")
     write_run_card(card, tmp / "run_card.json")
@@ -110,11 +110,10 @@ def card_settings(args: argparse.Namespace) -> dict[str, Any]:
                     "preview_width": args.preview_width, "command": " ".join(["python -m playground", *sys.argv[1:]])}}
 
 
-def cli_card(args, gazer, reconstructor, video: dict[str, Any], results: dict[str, Any],
-             seconds: dict[str, float]) -> dict[str, Any]:
-    """The run card, as the app writes it (`run_card.card_head`, then results and seconds)."""
-    return {**card_head(gazer, reconstructor, (args.gazer, args.reconstructor), video, card_settings(args)),
-            "results": results, "seconds": {k: round(v, 4) for k, v in seconds.items()}}
+def cli_card(args, gazer, reconstructor, video: dict[str, Any], totals: dict[str, Any], layout=None) -> dict[str, Any]:
+    """The run card, as the app writes it (`run_card.make_card` with gaze.json's `totals`)."""
+    return make_card(gazer, reconstructor, (args.gazer, args.reconstructor), video, card_settings(args), totals,
+                     layout, args.batch_size)
 
 
 def publish(tmp: Path, out: Path) -> None:
@@ -137,10 +136,12 @@ def run(args: argparse.Namespace) -> int:
         gaze = gaze_with_progress(gazer, frames, args.gazing_ratio, knobs.threshold_or_off(args.threshold),
                                   show=show_progress(len(frames)))
         rec = reconstructor.reconstruct(frames, gaze)
-    card = cli_card(args, gazer, reconstructor, video, report.totals(gaze, rec), {**gaze.seconds, **rec.seconds})
+    totals = clip_totals(gaze, rec, {**gaze.seconds, **rec.seconds})
+    card = cli_card(args, gazer, reconstructor, video, totals)
+    source = {"video": str(args.video), "frames": len(frames), "fps": fps}
     out.parent.mkdir(parents=True, exist_ok=True)
     with staging_folder(out.parent) as tmp:  # also removes stale ones that killed runs left there
-        write_outputs(tmp, frames, fps, gaze, rec, card)
+        write_outputs(tmp, frames, fps, gaze, rec, card, totals, source)
         publish(tmp, out)
     print(summary_text(args, frames, gaze, rec, time.perf_counter() - started, out))
     return 0
@@ -168,11 +169,8 @@ def run_streamed(args: argparse.Namespace) -> int:
                            task_loss_requirement=knobs.threshold_or_off(args.threshold),
                            preview_width=args.preview_width or None, total_frames=stream.num_frames, source=source,
                            progress=lambda done, total: bar.update(done - bar.n))
-        totals_json = totals.to_json()
         video = _video_record(args, (stream.width, stream.height), stream.num_frames, stream.play_fps, stream.info)
-        write_run_card(cli_card(args, gazer, reconstructor, video,
-                                {k: v for k, v in totals_json.items() if k != "seconds"}, totals_json["seconds"]),
-                       tmp / "run_card.json")
+        write_run_card(cli_card(args, gazer, reconstructor, video, totals.to_json(), layout), tmp / "run_card.json")
         publish(tmp, out)
     print(streamed_summary(args, stream, layout, gazer, reconstructor, totals, time.perf_counter() - started, out))
     return 0
