@@ -47,6 +47,7 @@ from playground.gazers.autogaze import AutoGazeGazer, load_autogaze  # noqa: E40
 from playground.mllm.flops import StageCounter  # noqa: E402
 from playground.models.autogaze import AutoGazeConfig, AutoGazeNet  # noqa: E402
 from playground.synthetic import moving_square  # noqa: E402
+from timing import alternate, scratch_worktree  # noqa: E402
 
 CPU_CASES = [  # (label, clips, gazing_ratio, target seconds on a 2-core CPU)
     ("1 clip, ratio 0.1", 1, 0.1, 0.15),
@@ -214,22 +215,6 @@ def case_medians(repeats: int, checkpoint: str | None = None) -> dict[str, float
     return out
 
 
-def alternate(sides: dict[str, tuple[list[str], dict[str, str]]], rounds: int = 2) -> dict[str, dict[str, float]]:
-    """Run each side's child command (argv, env) in turn, `rounds` times (ours, theirs, ours, ...);
-    each prints {case: median seconds} as its last line. Returns each side's best median per case."""
-    import json
-    import subprocess
-
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
-    for _ in range(rounds):
-        for name, (argv, env) in sides.items():
-            proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, **env})
-            if proc.returncode != 0:
-                raise SystemExit(f"the {name} run failed: {proc.stderr.strip().splitlines()[-1:]}")
-            runs[name].append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    return {name: {label: min(r[label] for r in results) for label in results[0]} for name, results in runs.items()}
-
-
 def ratio_table(title: str, best: dict[str, dict[str, float]]) -> None:
     ours, theirs = list(best)
     print(f"\n## {title}\n")
@@ -247,23 +232,10 @@ def child_argv(repeats: int, threads: int | None) -> list[str]:
 
 def against(rev: str, repeats: int, threads: int | None) -> None:
     """Time the CPU cases here and at `rev` (a git worktree), alternating processes; print both and the ratio."""
-    import subprocess
-    import tempfile
-
-    sha = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--verify", f"{rev}^{{commit}}"], capture_output=True,
-                         text=True)
-    if sha.returncode != 0:
-        raise SystemExit(f"--against: {rev!r} is not a commit of {HERE}")
-    sha = sha.stdout.strip()
-    tree = Path(tempfile.mkdtemp(prefix=f"playground-against-{sha[:10]}-"))
-    subprocess.run(["git", "-C", str(HERE), "worktree", "add", "--detach", str(tree), sha], check=True,
-                   capture_output=True)
-    argv = child_argv(repeats, threads)
-    try:
+    with scratch_worktree(HERE, rev) as (tree, sha):
+        argv = child_argv(repeats, threads)
         best = alternate({"this tree": (argv, {"PLAYGROUND_ROOT": str(HERE)}),
                           f"{rev} ({sha[:10]})": (argv, {"PLAYGROUND_ROOT": str(tree)})})
-    finally:  # the checkout is scratch: leave no worktree registered in the repository
-        subprocess.run(["git", "-C", str(HERE), "worktree", "remove", "--force", str(tree)], capture_output=True)
     ratio_table(f"Against {rev} ({sha[:10]}): median of {repeats} calls per process, best of 2 processes per side",
                 best)
 
