@@ -152,7 +152,8 @@ def rewrite_metrics(run: Path, rows: list[dict[str, Any]]) -> None:
 
 
 CURVES = (("loss", ("loss", "ntp_loss", "grpo_loss", "task_loss_prediction_loss")), ("reward", ("reward",)),
-          ("gazes a frame", ("tokens",)), ("temperature", ("temperature",)), ("learning rate", ("lr",)))
+          ("gazes a frame", ("tokens",)), ("temperature", ("temperature",)), ("learning rate", ("lr",)),
+          ("gradient norm", ("grad_norm",)))
 
 
 def write_curves(run: Path, rows: list[dict[str, Any]], title: str) -> Path:
