@@ -25,7 +25,7 @@ from playground.dataset import SCHEMA, find_inputs, gaze_dataset
 from playground.dataset.job import gaze_of_row, label_of_row
 from playground.synthetic import moving_square
 from playground.tiling import tile_layout
-from playground.training.data import TrainingClip, clip_key, read_clip_frames
+from playground.clips import VideoClip, clip_key, read_clip_frames
 from playground.training.labels import read_labels
 from playground.video import write_video
 
@@ -104,7 +104,7 @@ def test_tiles_are_one_row_each_and_match_gazing_the_tile_alone(videos, tmp_path
     rows = _rows(out)
     assert [r["tile"] for r in rows] == [0, 1] and {r["num_tiles"] for r in rows} == {2}
     assert [r["tile_box"] for r in rows] == [[0, 0, 64, 64], [0, 64, 64, 96]]  # the second is cut at the edge
-    frames, _ = read_clip_frames(TrainingClip(video, 0, ""), 16, None, None)
+    frames = read_clip_frames(VideoClip(video, 0, ""), 16, None, None).frames
     tiles = tile_layout(H, W, 64).cut(frames)
     greedy, paint = load_gazer("greedy"), load_reconstructor("paint")
     for row, tile in zip(rows, tiles):
@@ -297,7 +297,7 @@ def test_a_resume_with_nothing_to_do_loads_no_gazer_probes_no_video_and_starts_n
     import shutil
 
     import playground.dataset.runner as runner
-    import playground.training.data as data
+    import playground.clips as clips
 
     out = tmp_path / "ds"
     shutil.copytree(one_process, out)
@@ -314,7 +314,7 @@ def test_a_resume_with_nothing_to_do_loads_no_gazer_probes_no_video_and_starts_n
     monkeypatch.setattr(runner, "run_clips", refuse)
     assert main(["gaze-dataset", str(videos), "--out", str(out), *BASE, "--ray"]) == 0  # "all": probed, not gazed
     assert "0 clips gazed" in capsys.readouterr().out
-    monkeypatch.setattr(data, "frame_count", refuse)
+    monkeypatch.setattr(clips, "frame_count", refuse)
     assert main(["gaze-dataset", str(videos), "--out", str(first_out), *first]) == 0  # "first": not even probed
     assert "0 clips gazed (0 rows, 0 shards), 3 already done" in capsys.readouterr().out
     after = json.loads((out / "manifest.json").read_text())

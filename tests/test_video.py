@@ -171,9 +171,9 @@ def test_sparse_frames_are_sampled_by_their_timestamps(tmp_path):
     assert sparse_ids(read_video(path, sampling="fps", fps=1.0, start=13.0, end=17.0)) == [6, 6, 6, 7]
     stream = video_module.stream_video(path, chunk_len=4, fps=0.5, start=20.0)
     assert [sparse_ids(chunk) for chunk in stream.chunks] == [[7, 8, 8, 8]]  # shown at 20, 22, 24, 26 s
-    from playground.training.data import TrainingClip, read_clip_frames
+    from playground.clips import VideoClip, read_clip_frames
 
-    clip, _ = read_clip_frames(TrainingClip(path, 4, "uneven#4"), clip_len=3, size=None)
+    clip = read_clip_frames(VideoClip(path, 4, "uneven#4"), clip_len=3, size=None).frames
     assert sparse_ids(clip) == [4, 5, 6]  # a clip's first frame is a frame number, whatever the times
 
 

@@ -12,6 +12,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import knobs
+from ..clips import find_videos, links_note
 from ..errors import PlaygroundError, check
 from ..video import (MAX_FRAME_PIXELS, READ_SIDE, DecodeLimitError, FrameStream, VideoInfo, read_clip,
                      stream_video)
@@ -61,17 +62,13 @@ def check_out_folder(text: str, flag: str = "--out") -> Path:
 
 
 def note_links(links: list[Path]) -> None:
-    """Say on stderr how many links to videos a folder search left out, and why (`training.data.links_note`)."""
-    from ..training.data import links_note
-
+    """Say on stderr how many links to videos a folder search left out, and why (`clips.links_note`)."""
     if links:
         print(f"note: {links_note(links)}", file=sys.stderr)
 
 
 def find_videos_noted(sources: list[str]) -> list[Path]:
-    """`training.data.find_videos`, saying on stderr which links it left out."""
-    from ..training.data import find_videos
-
+    """`clips.find_videos`, saying on stderr which links it left out."""
     links: list[Path] = []
     videos = find_videos(sources, links)
     note_links(links)

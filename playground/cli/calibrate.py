@@ -16,10 +16,10 @@ from tqdm.auto import tqdm
 
 from .. import load_gazer, load_reconstructor
 from ..calibration import CALIBRATION_FILE, calibrate, write_calibration
+from ..clips import CLIP_CHOICES, CLIP_LEN, SIZE, find_videos, list_clips, read_clip_frames
 from ..errors import check
 from ..gazers import MEASURING_GAZERS, TRAINING_FREE_GAZERS
 from ..knobs import threshold
-from ..training.data import CLIP_CHOICES, CLIP_LEN, SIZE, find_videos, list_clips, read_training_clip
 from ..video import read_video, resize_frames
 from .args import check_out_file, knob, whole_number
 
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         clips = [resize_frames(read_video(c.path, num_frames=args.clip_len), args.size) for c in found]
         found = [replace(c, key=f"{c.key}@{args.clip_len} spread") for c in found]
     else:
-        clips = [read_training_clip(c, args.clip_len, args.size) for c in found]
+        clips = [read_clip_frames(c, args.clip_len, args.size).frames for c in found]
     with tqdm(total=1, desc="calibrating", unit="batch", disable=args.quiet, file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total

@@ -9,12 +9,12 @@ import sys
 from tqdm.auto import tqdm
 
 from .. import knobs
+from ..clips import SIZE
 from ..dataset import ClipSettings, find_inputs, gaze_dataset
 from ..whole_video import BATCH_SIZE
 from ..dataset.runner import ERRORS
 from ..dataset.shards import SHARD_CLIPS
 from ..staging import interrupt_on_signals
-from ..training.data import SIZE
 from ..training.make_labels import LABEL_GAZING_RATIO, LABEL_THRESHOLD
 from ..video import READ_SIDE
 from .args import note_links, read_side, check_out_folder, knob, whole_number

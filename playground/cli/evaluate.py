@@ -13,8 +13,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .. import knobs, load_gazer, load_reconstructor
+from ..clips import CLIP_CHOICES, CLIP_LEN, SIZE, list_clips
 from ..errors import check
-from ..training.data import CLIP_CHOICES, CLIP_LEN, SIZE, list_clips
 from ..training.evaluate import EVAL_RATIO, EVAL_THRESHOLD, evaluate_gazer, summary, table, write_evaluation
 from .args import find_videos_noted, check_out_folder, knob, whole_number
 

@@ -10,10 +10,10 @@ import time
 from tqdm.auto import tqdm
 
 from .. import knobs
+from ..clips import CLIP_CHOICES, CLIP_LEN, SIZE, list_clips
 from ..errors import PlaygroundError
-from ..training.data import CLIP_CHOICES, CLIP_LEN, SIZE, list_clips
 from ..jsonio import write_json
-from ..training.make_labels import LABEL_GAZING_RATIO, LABEL_THRESHOLD, LabelSettings, summarize, write_labels
+from ..training.make_labels import LABEL_GAZING_RATIO, LABEL_THRESHOLD, LabelSettings, summarize_labels, write_labels
 from .args import find_videos_noted, check_out_file, knob, whole_number
 
 
@@ -21,7 +21,7 @@ def add_parser(subparsers) -> None:
     """Register the `labels` subcommand on the main CLI's subparsers."""
     p = subparsers.add_parser(
         "labels",
-        description="Gaze every 16-frame clip of the videos with a gazer that measures its loss after each gaze "
+        description=f"Gaze every {CLIP_LEN}-frame clip of the videos with a gazer that measures its loss after each gaze "
                     "(greedy with paint on a CPU, oracle with a VideoMAE checkpoint on a GPU) and write the "
                     "official labels format. Keys already in --out are skipped; the file is rewritten atomically.")
     p.add_argument("videos", nargs="+", help="video files or folders of videos (searched recursively)")
@@ -42,7 +42,7 @@ def add_parser(subparsers) -> None:
 
 
 def add_clip_arguments(p: argparse.ArgumentParser) -> None:
-    """--clips and --clip-len (`training.data.list_clips`), as `labels` and `gaze-dataset` take them."""
+    """--clips and --clip-len (`clips.list_clips`), as `labels` and `gaze-dataset` take them."""
     p.add_argument("--clips", choices=CLIP_CHOICES, default="first",
                    help="first: each video's first clip; all: every whole clip, back to back (default first)")
     p.add_argument("--clip-len", type=whole_number(1, 1024), default=CLIP_LEN,
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"skipped {e.get('clip') or e['video']}: {e['error']}", file=sys.stderr)
     else:
         errors_file.unlink(missing_ok=True)
-    stats = summarize(labels)
+    stats = summarize_labels(labels)
     print(f"wrote {out}: {stats['clips']} clips, {stats['gazes_per_frame']:.1f} gazes a frame, final loss "
           f"{stats['final_loss']:.3f}; {len(errors)} skipped{f' (see {errors_file})' if errors else ''}; "
           f"{time.perf_counter() - start:.1f} s")

@@ -26,8 +26,8 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
+from ..clips import VideoClip
 from ..errors import PlaygroundError
-from ..training.data import TrainingClip
 from .job import ClipResult, ClipSettings, ClipWorker, read_or_error
 
 RAY_HINT = "pip install .[ray]"  # what to run when --ray is given without Ray installed
@@ -37,7 +37,7 @@ RAY_HINT = "pip install .[ray]"  # what to run when --ray is given without Ray i
 DECODE_CPUS = 0.5
 
 
-def run_clips(clips: Sequence[TrainingClip], settings: ClipSettings, workers: int = 1,
+def run_clips(clips: Sequence[VideoClip], settings: ClipSettings, workers: int = 1,
               ray_address: str | None = None, worker: ClipWorker | None = None) -> Iterator[ClipResult]:
     """One result per clip, from the local engine (`ray_address` None) or from Ray.
 
@@ -53,7 +53,7 @@ def run_clips(clips: Sequence[TrainingClip], settings: ClipSettings, workers: in
 # ---- local: this process or a process pool --------------------------------------------------
 
 
-def run_local(clips: Sequence[TrainingClip], settings: ClipSettings, workers: int = 1,
+def run_local(clips: Sequence[VideoClip], settings: ClipSettings, workers: int = 1,
               worker: ClipWorker | None = None) -> Iterator[ClipResult]:
     """One result per clip, in order, gazed here (`workers` 1) or in a pool of that many processes."""
     worker = worker or ClipWorker(settings)  # in a pool too: fail here, in one line, before any process starts
@@ -62,7 +62,7 @@ def run_local(clips: Sequence[TrainingClip], settings: ClipSettings, workers: in
     return _pool_results(clips, settings, workers)
 
 
-def _pool_results(clips: Sequence[TrainingClip], settings: ClipSettings, workers: int) -> Iterator[ClipResult]:
+def _pool_results(clips: Sequence[VideoClip], settings: ClipSettings, workers: int) -> Iterator[ClipResult]:
     context = multiprocessing.get_context("spawn")  # fork would copy torch's thread pools
     with context.Pool(min(workers, len(clips)), initializer=_init_worker, initargs=(settings,)) as pool:
         yield from pool.imap(_worker_run, clips)
@@ -76,7 +76,7 @@ def _init_worker(settings: ClipSettings) -> None:
     _WORKER["worker"] = ClipWorker(settings)
 
 
-def _worker_run(clip: TrainingClip) -> ClipResult:
+def _worker_run(clip: VideoClip) -> ClipResult:
     return _WORKER["worker"].run(clip)
 
 
@@ -93,7 +93,7 @@ def import_ray():
     return ray
 
 
-def run_ray(clips: Sequence[TrainingClip], settings: ClipSettings, workers: int = 1, address: str = "",
+def run_ray(clips: Sequence[VideoClip], settings: ClipSettings, workers: int = 1, address: str = "",
             worker: ClipWorker | None = None) -> Iterator[ClipResult]:
     """One result per clip, in the order they finish, from a Ray Data pipeline (see the module doc).
 
@@ -140,12 +140,12 @@ def map_actors(dataset, stage: type, args: tuple, workers: int, gpus: int):
                                compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1, num_gpus=gpus)
 
 
-def _clip_item(clip: TrainingClip) -> dict[str, Any]:
+def _clip_item(clip: VideoClip) -> dict[str, Any]:
     return {"path": str(clip.path), "start": clip.start, "key": clip.key}
 
 
-def _clip_of(item: dict[str, Any]) -> TrainingClip:
-    return TrainingClip(Path(str(item["path"])), int(item["start"]), str(item["key"]))
+def _clip_of(item: dict[str, Any]) -> VideoClip:
+    return VideoClip(Path(str(item["path"])), int(item["start"]), str(item["key"]))
 
 
 def _read_item(item: dict[str, Any], settings: ClipSettings) -> dict[str, bytes]:

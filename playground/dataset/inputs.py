@@ -1,6 +1,6 @@
 """The videos a dataset run's INPUTS name: folders, globs and text files of paths.
 
-- A folder is searched recursively as `training.data.find_videos` does (video suffixes and .npy;
+- A folder is searched recursively as `clips.find_videos` does (video suffixes and .npy;
   no hidden parts, no links).
 - A pattern with `*`, `?` or `[` that is not itself a path is a glob (`**` crosses folders); the
   files it matches count when they have a video suffix and are not links, the folders it
@@ -20,8 +20,8 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+from ..clips import CLIP_SUFFIXES, no_videos_message, videos_in
 from ..errors import PlaygroundError, check
-from ..training.data import CLIP_SUFFIXES, no_videos_message, videos_in
 
 LIST_SUFFIX = ".txt"  # an input with this suffix is a list of paths, one a line
 _GLOB_CHARS = "*?["
@@ -31,7 +31,7 @@ def find_inputs(inputs: Sequence[str | Path], skipped: list[Path] | None = None)
     """The videos named by `inputs` (see the module doc), each once; a one-line error when there are none.
 
     `skipped`: if given, the links to videos that folders and globs left out are added to it
-    (`training.data.links_note` says so); the error for no videos counts them either way.
+    (`clips.links_note` says so); the error for no videos counts them either way.
     """
     check(len(inputs) > 0, "give at least one video, folder, glob or list of videos")
     found: list[Path] = []

@@ -3,13 +3,14 @@
 Every way of gazing many clips goes through here: `gaze-dataset` (in a process pool or on Ray),
 `training.make_labels.write_labels` and the `labels` command. `ClipSettings` says what a row
 means; `ClipWorker` holds what one process (or Ray actor) loads once (the gazer, a
-`whole_video.VideoGazer` over it, an optional reconstructor) and turns a `TrainingClip` into a
-`ClipResult`: one row per tile, or the one-line error that stopped the clip. `read_or_error` and
-`ClipWorker.finish` are the two halves (Ray runs them in different processes); `ClipWorker.run`
-is both.
+`whole_video.VideoGazer` over it, an optional reconstructor) and turns a `clips.VideoClip` into a
+`ClipResult`: one row per tile, or the one-line error that stopped the clip. `read_or_error` (the
+clip read by `clips.read_clip_frames`) and `ClipWorker.finish` are the two halves (Ray runs them in
+different processes); `ClipWorker.run` is both.
 
 A row is a plain dict with the columns of `shards.SCHEMA`; `label_of_row` turns a whole-frame row
-of a loss-measuring gazer into its official label.
+of a loss-measuring gazer into its official label (`label_of`, the official labels format of
+`training.labels`).
 
 Shapes: T frames (clip_len), h x w read pixels, H x W source pixels, N tiles, E gaze entries.
 """
@@ -24,13 +25,12 @@ import numpy as np
 import torch
 
 from .. import knobs
+from ..clips import CLIP_LEN, ClipFrames, VideoClip, read_clip_frames
 from ..errors import PlaygroundError, check
 from ..gaze import GazeResult
 from ..gazers import MEASURING_GAZERS, applicable_options, load_gazer
 from ..reconstructors import load_reconstructor
 from ..tiling import TileLayout
-from ..training.data import CLIP_LEN, TrainingClip, read_clip_frames
-from ..training.labels import label_of
 from ..video import NO_LIMITS, READ_SIDE, input_limits
 from ..whole_video import BATCH_SIZE, ChunkGaze, VideoGazer
 
@@ -85,36 +85,21 @@ def load_clip_gazer(settings: ClipSettings):
 
 
 @dataclass
-class ClipFrames:
-    """One clip read and ready to gaze."""
-
-    frames: np.ndarray  # uint8 (T, h, w, 3) at the read size (squashed to `size` when set)
-    source_size: tuple[int, int]  # (H, W) of the video's own frames
-    seconds: float  # wall time of the read
-
-
-@dataclass
 class ClipResult:
     """What became of one clip: its rows (one per tile) or the one-line error that stopped it."""
 
-    clip: TrainingClip  # the clip
+    clip: VideoClip  # the clip
     rows: list[dict[str, Any]]  # (N,) rows with the columns of `shards.SCHEMA`; empty on error
     error: str | None = None  # why the clip could not be read or gazed
 
 
-def read_clip(clip: TrainingClip, settings: ClipSettings) -> ClipFrames:
-    """Decode one clip as `settings` says (a PlaygroundError for a file that cannot give it)."""
-    start = time.perf_counter()
-    # The clip is clip_len frames whatever the size, so the decode-pixel limit would only refuse
-    # large frames; the per-frame limit and the byte ceiling of `read_video` still hold.
-    frames, source = read_clip_frames(clip, settings.clip_len, settings.size, settings.max_side, max_pixels=None)
-    return ClipFrames(frames, source, time.perf_counter() - start)
-
-
-def read_or_error(clip: TrainingClip, settings: ClipSettings) -> ClipFrames | str:
-    """`read_clip`, or the one-line error that stopped it (a clip that cannot be read is not the end of a run)."""
+def read_or_error(clip: VideoClip, settings: ClipSettings) -> ClipFrames | str:
+    """The clip read as `settings` says, or the one-line error that stopped it (a clip that cannot be
+    read is not the end of a run)."""
     try:
-        return read_clip(clip, settings)
+        # The clip is clip_len frames whatever the size, so the decode-pixel limit would only refuse
+        # large frames; the per-frame limit and the byte ceiling of `read_video` still hold.
+        return read_clip_frames(clip, settings.clip_len, settings.size, settings.max_side, max_pixels=None)
     except PlaygroundError as exc:
         return str(exc)
 
@@ -130,11 +115,11 @@ class ClipWorker:
         self.reconstructor = (None if settings.reconstructor is None
                               else load_reconstructor(settings.reconstructor, device=settings.device))
 
-    def run(self, clip: TrainingClip) -> ClipResult:
+    def run(self, clip: VideoClip) -> ClipResult:
         """Read and gaze one clip; a clip that cannot be read or gazed is a result with its error."""
         return self.finish(clip, read_or_error(clip, self.settings))
 
-    def finish(self, clip: TrainingClip, read: ClipFrames | str) -> ClipResult:
+    def finish(self, clip: VideoClip, read: ClipFrames | str) -> ClipResult:
         """Gaze a clip read by `read_or_error`, or pass on the error that stopped its read."""
         if isinstance(read, str):
             return ClipResult(clip, [], read)
@@ -143,7 +128,7 @@ class ClipWorker:
         except PlaygroundError as exc:
             return ClipResult(clip, [], str(exc))
 
-    def gaze(self, clip: TrainingClip, read: ClipFrames) -> ClipResult:
+    def gaze(self, clip: VideoClip, read: ClipFrames) -> ClipResult:
         """Gaze a clip already read: one row per tile."""
         start = time.perf_counter()
         s = self.settings
@@ -176,7 +161,7 @@ def source_boxes(layout: TileLayout, source_size: tuple[int, int]) -> np.ndarray
     return np.round(layout.tile_boxes() * scale).astype(np.int64)
 
 
-def tile_row(clip: TrainingClip, chunk: ChunkGaze, k: int, box: np.ndarray, source_size: tuple[int, int],
+def tile_row(clip: VideoClip, chunk: ChunkGaze, k: int, box: np.ndarray, source_size: tuple[int, int],
              loss: list[float] | None, seconds: float) -> dict[str, Any]:
     """The row of tile k of a gazed clip (columns and meanings: `shards.SCHEMA`, docs/datasets.md)."""
     gaze = chunk.gaze.clip(k)  # this tile alone, with its own (tight) per-frame counts
@@ -202,6 +187,18 @@ def gaze_of_row(row: dict[str, Any]) -> GazeResult:
         {key: [row[key]] if key != "num_gazing_each_frame" else row[key]
          for key in ("gazing_pos", "if_padded_gazing", "num_gazing_each_frame")},
         loss=None if loss is None else torch.tensor([loss], dtype=torch.float32))
+
+
+def label_of(gaze: GazeResult, clip: int = 0) -> dict[str, list[list]]:
+    """One clip of a gaze -> its official label: per frame, global ids of the real gazes and the loss after each."""
+    real = ~gaze.if_padded_gazing[clip]
+    frame = gaze.frame_of_entry
+    pos, losses = [], []
+    for t in range(gaze.num_frames):
+        keep = real & (frame == t)
+        pos.append([int(i) for i in gaze.gazing_pos[clip, keep]])
+        losses.append([round(float(v), 6) for v in gaze.loss[clip, keep]])
+    return {"gazing_pos": pos, "task_losses": losses}
 
 
 def label_of_row(row: dict[str, Any]) -> dict[str, list[list]]:

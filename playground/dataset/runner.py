@@ -26,9 +26,9 @@ import pyarrow.parquet as pq
 import torch
 
 from .. import __version__
+from ..clips import CLIP_CHOICES, clip_key, list_clips
 from ..errors import check
 from ..jsonio import atomic_write, read_json, settings_differences, write_json
-from ..training.data import CLIP_CHOICES, clip_key, list_clips
 from ..video import READ_SIDE
 from .engines import run_clips
 from .job import ClipResult, ClipSettings, ClipWorker, label_of_row

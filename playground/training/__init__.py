@@ -14,9 +14,9 @@ outputs (losses, teacher-forced outputs and every parameter's gradient).
 """
 
 from .forward import TeacherForced, teacher_forced
-from .labels import collate_labels, label_key, read_labels
+from .labels import collate_labels, read_labels
 from .losses import DISCOUNT_FACTOR, TrainingLoss, grpo_loss, ntp_loss
 from .sampler import Sampler, rollouts, temperature
 
-__all__ = ["collate_labels", "read_labels", "label_key", "teacher_forced", "TeacherForced", "ntp_loss",
+__all__ = ["collate_labels", "read_labels", "teacher_forced", "TeacherForced", "ntp_loss",
            "grpo_loss", "TrainingLoss", "DISCOUNT_FACTOR", "Sampler", "rollouts", "temperature"]

@@ -24,10 +24,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import knobs
+from ..clips import CLIP_LEN, SIZE, VideoClip, read_clip_frames
 from ..gazers import load_gazer
 from ..jsonio import write_json
 from ..report import mean_psnr
-from .data import CLIP_LEN, SIZE, TrainingClip, read_training_clip
 
 BASELINES = ("random", "framediff", "greedy")
 EVAL_RATIO = 0.1
@@ -48,14 +48,14 @@ class ClipScore:
     threshold_tokens: float = 0.0  # gazes per frame at the threshold
 
 
-def evaluate_gazer(gazer, clips: Sequence[TrainingClip], reconstructor, ratio: float = EVAL_RATIO,
+def evaluate_gazer(gazer, clips: Sequence[VideoClip], reconstructor, ratio: float = EVAL_RATIO,
                    threshold: float | None = EVAL_THRESHOLD, name: str = "gazer", size: int = SIZE,
                    clip_len: int = CLIP_LEN, progress: Callable[[int, int], None] | None = None) -> list[ClipScore]:
     """Score `gazer` on every clip (see the module docstring); `reconstructor` measures the losses."""
     baselines = {b: load_gazer(b, device=gazer.device) for b in BASELINES}
     scores = []
     for i, clip in enumerate(clips):
-        frames = read_training_clip(clip, clip_len=clip_len, size=size)
+        frames = read_clip_frames(clip, clip_len=clip_len, size=size).frames
         loss, psnr, tokens = {}, {}, {}
         for label, g in [(name, gazer), *baselines.items()]:
             gaze = g.gaze(frames, gazing_ratio=ratio)

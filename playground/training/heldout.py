@@ -27,6 +27,8 @@ from typing import Callable
 import numpy as np
 
 from .. import knobs
+from ..clips import VideoClip, read_clip_frames
+from ..video import read_video
 from .evaluate import gap_closed
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "videos"
@@ -61,15 +63,13 @@ CLIPS = (
 
 
 def read_heldout(clip: HeldOut, videos: Path = SHARED) -> np.ndarray:
-    """uint8 (16, H, W, 3) at the API's read size (long side 480)."""
-    from ..video import probe_video, read_video
-
+    """uint8 (16, H, W, 3) at the API's read size (long side 480): its frames as a clip (`read_clip_frames`,
+    not squashed), or 16 spread over the video as the app samples them."""
     path = clip.path(Path(videos))
     if clip.frames is None:
         return read_video(path, num_frames=knobs.NUM_FRAMES)
     first, last = clip.frames
-    every = read_video(path, num_frames=min(last, probe_video(path).num_frames), sampling="first")
-    return np.ascontiguousarray(every[first:last])
+    return read_clip_frames(VideoClip(path, first, clip.name), last - first, size=None).frames
 
 
 @dataclass

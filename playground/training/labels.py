@@ -6,8 +6,8 @@ A labels file is one JSON object (AUTOGAZE_SPEC.md § 6.1):
                                                 "task_losses": [[loss after each gaze of frame 0], ...]}}
 
 Ids are clip-global (`S * t + local id`); `task_losses[t][k]` is frame t's reconstruction loss once
-its first k + 1 gazes are in (the target of the task-loss head at that gaze). `label_of` makes one
-from a gaze whose loss trace is measured.
+its first k + 1 gazes are in (the target of the task-loss head at that gaze). Labels are written by
+`dataset.job.label_of` (from a gaze whose loss trace is measured); keys are `clips.clip_key`.
 """
 
 from __future__ import annotations
@@ -19,22 +19,9 @@ from typing import Any, Sequence
 import torch
 
 from ..errors import check
-from ..gaze import GazeResult
 from ..jsonio import read_json
 
 PAD_ID = -1  # the collate's padding id (the reference's)
-
-
-def label_of(gaze: GazeResult, clip: int = 0) -> dict[str, list[list]]:
-    """One clip of a gaze -> its label: per frame, global ids of the real gazes and the loss after each."""
-    real = ~gaze.if_padded_gazing[clip]
-    frame = gaze.frame_of_entry
-    pos, losses = [], []
-    for t in range(gaze.num_frames):
-        keep = real & (frame == t)
-        pos.append([int(i) for i in gaze.gazing_pos[clip, keep]])
-        losses.append([round(float(v), 6) for v in gaze.loss[clip, keep]])
-    return {"gazing_pos": pos, "task_losses": losses}
 
 
 def collate_labels(labels: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
@@ -102,7 +89,3 @@ def read_labels(path: str | Path, num_slots: int = 265) -> dict[str, dict[str, A
         check_label(label, f"{path.name}[{key!r}]", num_slots)
     return data
 
-
-def label_key(path: str | Path) -> str:
-    """The labels key of a clip: the last three parts of its path (`folder/train/clip.mp4`)."""
-    return "/".join(Path(path).parts[-3:])

@@ -10,7 +10,7 @@ cannot be read is one entry of the returned errors, not the end of the run. `wor
 that many processes, each with its own gazer.
 
 The per-clip work (read, gaze, row) and the process pool are the dataset's (`playground.dataset.job`
-and `.engines`, which `gaze-dataset --labels` runs too); a label is `label_of` the row's gaze.
+and `.engines`, which `gaze-dataset --labels` runs too); a label is `dataset.job.label_of` the row's gaze.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..clips import CLIP_LEN, SIZE, VideoClip
 from ..dataset.engines import run_local
-from ..dataset.job import ClipSettings, label_of_row, load_clip_gazer
+from ..dataset.job import ClipSettings, label_of, label_of_row, load_clip_gazer  # noqa: F401  (label_of is also imported from here)
 from ..errors import check
 from ..jsonio import write_json
 from ..video import READ_SIDE
-from .data import CLIP_LEN, SIZE, TrainingClip
-from .labels import label_of, read_labels  # noqa: F401  (label_of is also imported from here)
+from .labels import read_labels
 
 LABEL_GAZING_RATIO = 0.1  # the reference's example ratio (26 gazes a frame at most)
 LABEL_THRESHOLD = 0.1  # a frame's labels stop once its loss is this low (None: spend the budget)
@@ -65,12 +65,12 @@ def load_label_gazer(settings: LabelSettings):
 # ---- the run: resume, workers, atomic rewrites ------------------------------------------------
 
 
-def write_labels(clips: Sequence[TrainingClip], out: Path, settings: LabelSettings, workers: int = 1,
+def write_labels(clips: Sequence[VideoClip], out: Path, settings: LabelSettings, workers: int = 1,
                  progress: Callable[[int, int], None] | None = None) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """Label every clip not yet in `out`; returns (all labels, errors).
 
     Args:
-        clips: the clips (`data.list_clips`).
+        clips: the clips (`clips.list_clips`).
         out: the labels file; read first if it exists (its keys are skipped), rewritten atomically.
         settings: the gazer and knobs.
         workers: processes gazing at once (1: in this process).
@@ -99,7 +99,7 @@ def write_labels(clips: Sequence[TrainingClip], out: Path, settings: LabelSettin
     return labels, errors
 
 
-def summarize(labels: dict[str, Any]) -> dict[str, float]:
+def summarize_labels(labels: dict[str, Any]) -> dict[str, float]:
     """Clips, mean gazes per frame and mean final loss of a labels dict (for the CLI's last line)."""
     counts = [len(f) for v in labels.values() for f in v["gazing_pos"]]
     finals = [f[-1] for v in labels.values() for f in v["task_losses"] if f]

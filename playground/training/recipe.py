@@ -37,12 +37,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..clips import CLIP_LEN, SIZE, VideoClip, find_videos, list_clips, read_clip_frames
 from ..gazers import load_gazer
 from ..reconstructors import load_reconstructor
 from ..synthetic import random_scene
 from ..video import probe_video, read_video, resize_frames
-from .data import CLIP_LEN, SIZE, find_videos, list_clips
-from .make_labels import LabelSettings, summarize, write_labels
+from .make_labels import LabelSettings, summarize_labels, write_labels
 from safetensors.torch import load_file
 
 from . import heldout as heldout_clips
@@ -79,8 +79,7 @@ def write_heldout(frames: np.ndarray, heldout: list[Path], folder: Path) -> None
     for start in range(TRAIN_FRAMES, len(frames) - CLIP_LEN + 1, CLIP_LEN):
         np.save(folder / f"bbb_{start:03d}.npy", frames[start:start + CLIP_LEN])
     for path in heldout:
-        video = read_video(path, num_frames=CLIP_LEN, sampling="first")
-        np.save(folder / f"{path.stem}.npy", resize_frames(video, SIZE))
+        np.save(folder / f"{path.stem}.npy", read_clip_frames(VideoClip(path, 0, path.name)).frames)
 
 
 def blur(clip: np.ndarray) -> np.ndarray:
@@ -214,7 +213,7 @@ def run_broad(args: argparse.Namespace) -> Path:
     assert not errors, errors
     if not labels.is_file() or len(json.loads(labels.read_text())) < len(clips):
         write_labels(clips, labels, LABELS, workers=args.workers)
-    log = {"labels": summarize(json.loads(labels.read_text())), "train_clips": len(clips)}
+    log = {"labels": summarize_labels(json.loads(labels.read_text())), "train_clips": len(clips)}
     ntp = dict(NTP, config=args.config, **(SMOKE["ntp"] if args.smoke else {}))
     ntp["steps"] = args.ntp_steps or ntp["steps"]
     grpo = dict(GRPO, **(SMOKE["grpo"] if args.smoke else {}))
@@ -244,12 +243,11 @@ def calibrate_on(checkpoint: Path, clips) -> dict:
     """Fit `checkpoint`'s threshold to paint's measured loss on the validation clips (never the report
     clips) and write `calibration.json` beside its weights, where `load_gazer` picks it up; kept if present."""
     from ..calibration import CALIBRATION_FILE, calibrate, read_calibration, write_calibration
-    from .data import read_training_clip
 
     path = checkpoint / CALIBRATION_FILE
     if not path.is_file():
         cal = calibrate(load_gazer(str(checkpoint), calibration=None), load_reconstructor("paint"),
-                        [read_training_clip(c) for c in clips], names=[c.key for c in clips])
+                        [read_clip_frames(c).frames for c in clips], names=[c.key for c in clips])
         write_calibration(cal, path)
     cal = read_calibration(path)
     return {"file": str(path), "clips": len(cal.clips), "requested": cal.requested, "measured": cal.measured}
@@ -268,7 +266,7 @@ def run(args: argparse.Namespace) -> Path:
     assert not errors, errors
     if not labels.is_file() or len(json.loads(labels.read_text())) < len(clips):
         write_labels(clips, labels, LABELS, workers=args.workers)
-    log["labels"] = summarize(json.loads(labels.read_text()))
+    log["labels"] = summarize_labels(json.loads(labels.read_text()))
     ntp = dict(NTP, steps=args.ntp_steps or NTP["steps"])
     grpo = dict(GRPO, steps=args.grpo_steps if args.grpo_steps is not None else GRPO["steps"])
     ntp_run, grpo_run, final = train_stages(labels, data / "train", out, ntp, grpo, log)
