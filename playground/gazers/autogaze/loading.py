@@ -1,7 +1,8 @@
 """Loading an AutoGaze checkpoint: find it (file, folder or hub id), check it, build the gazer.
 
-`load_autogaze(name_or_path)` accepts a hub id (`nvidia/AutoGaze`; the model's old id `bfshi/AutoGaze`,
-which the hub now answers with 404, is read as the new one, with a note; fetched with huggingface_hub, which respects `HF_HUB_OFFLINE` and the local cache), a local folder with
+`load_autogaze(name_or_path)` accepts a hub id (`nvidia/AutoGaze`, fetched with huggingface_hub, which
+respects `HF_HUB_OFFLINE` and the local cache; `load_gazer` reads the model's old id `bfshi/AutoGaze`,
+which the hub now answers with 404, as the new one: `LEARNED_GAZERS`), a local folder with
 `config.json`, `model.safetensors` and `preprocessor_config.json`, or a `.safetensors` file with a
 config beside it (or passed as `config=`). The config is first held against the weights' header
 (`build_net`, nothing allocated), then the weights are checked key by key and cast to float32
@@ -12,8 +13,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Iterable
-
-import warnings
 
 import torch
 
@@ -28,16 +27,6 @@ CHECKPOINT_FILES = ("config.json", "model.safetensors", "preprocessor_config.jso
 IGNORED_KEY_SUFFIXES = ("rotary_emb.inv_freq",)  # non-persistent buffer; ignore if a file has it
 ARCHITECTURE = "the AutoGaze architecture of its config"
 HUB_ID = "nvidia/AutoGaze"  # the published checkpoint
-MOVED_HUB_IDS = {"bfshi/AutoGaze": HUB_ID}  # ids the model had before it moved (the hub answers 404 for them)
-
-
-def current_hub_id(name_or_path: str) -> str:
-    """`name_or_path`, or the id a moved model has now (with a note saying so)."""
-    new = {k.lower(): v for k, v in MOVED_HUB_IDS.items()}.get(str(name_or_path).strip().lower())
-    if new is None:
-        return str(name_or_path)
-    warnings.warn(f"{name_or_path} moved to {new} on the Hugging Face hub; loading {new}", stacklevel=3)
-    return new
 
 
 def load_autogaze(name_or_path: str, device: str | torch.device | None = None, config: Any = None,
@@ -66,7 +55,7 @@ def load_autogaze(name_or_path: str, device: str | torch.device | None = None, c
         PlaygroundError: missing files, an id that is neither cached nor reachable, a config that
             is not AutoGaze's, or weights whose keys or shapes do not match.
     """
-    source = current_hub_id(name_or_path)
+    source = str(name_or_path)
     found = locate(source, CHECKPOINT_FILES, revision, cache_dir, example=HUB_ID)
     folder = found.folder
     if found.kind == "file":  # a weights file named directly may live anywhere
