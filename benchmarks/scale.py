@@ -117,7 +117,7 @@ def child(args: argparse.Namespace) -> None:
     from playground import knobs, load_reconstructor
     from playground.video import stream_video
     from playground.video_run import run_video
-    from playground.whole_video import CHUNK_LEN
+    from playground.knobs import CLIP_LEN
 
     gazer = load(args.gazer, args.device)
     reconstructor = load_reconstructor(args.reconstructor, device=args.device)
@@ -128,7 +128,7 @@ def child(args: argparse.Namespace) -> None:
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    stream = stream_video(args.video, chunk_len=CHUNK_LEN, num_frames=args.frames[0], max_side=None,
+    stream = stream_video(args.video, chunk_len=CLIP_LEN, num_frames=args.frames[0], max_side=None,
                           max_frame_pixels=None)
     rss, ffmpeg, running = [], [0.0], threading.Event()
     running.set()
@@ -155,7 +155,7 @@ def child(args: argparse.Namespace) -> None:
     t = totals.to_json()
     print(json.dumps({
         "tile": args.tiles[0], "frames": t["frames"], "size": f"{stream.width}x{stream.height}",
-        "tiles": t["tiles"], "clips": -(-t["frames"] // CHUNK_LEN) * t["tiles"], "seconds": totals.seconds,
+        "tiles": t["tiles"], "clips": -(-t["frames"] // CLIP_LEN) * t["tiles"], "seconds": totals.seconds,
         "wall_s": wall, "kept": t["slots_kept"], "total": t["slots_total"],
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "ffmpeg_peak_rss_mib": ffmpeg[0],

@@ -17,7 +17,10 @@ from .errors import PlaygroundError, check, finite_number
 
 THRESHOLD = 0.2  # default error threshold (task_loss_requirement) of the app and the CLI
 GAZING_RATIO = 0.75  # default cap on slots per frame, as a fraction of the slots
-NUM_FRAMES = 16  # default frames sampled from a video (the clip length AutoGaze was trained on)
+# The clip length AutoGaze was trained on, defined once: frames per clip (`playground.clips`), per chunk of
+# whole-video gazing, and the period at which AutoGaze restarts its caches.
+CLIP_LEN = 16
+NUM_FRAMES = CLIP_LEN  # default frames sampled from a video: one clip
 FPS = 0.0  # default sampling rate: 0 spreads NUM_FRAMES uniformly over the video (from the start time)
 GAZER = "greedy"  # default gazer of the app (Gaze and Ask tabs) and of the CLI's `gaze` and `ask`
 RECONSTRUCTOR = "paint"  # default reconstructor of the app and of `gaze`
@@ -27,7 +30,6 @@ RECONSTRUCTOR = "paint"  # default reconstructor of the app and of `gaze`
 # a negative threshold acts like "off".
 MAX_THRESHOLD = 10.0
 MAX_FPS = 1000.0  # sampling rates above this are no video's
-CLIP_LEN = 16  # AutoGaze restarts its caches every this many frames (the clip length it was trained on)
 MAX_CLIP_LEN = 4096  # cache-restart period in frames; 0 = never restart
 _DIGITS = re.compile(r"[+-]?[0-9]+")  # a whole number as `whole_number` reads it from text
 

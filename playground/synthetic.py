@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .knobs import CLIP_LEN
 
-def moving_square(num_frames: int = 16, height: int = 224, width: int = 224) -> np.ndarray:
+
+def moving_square(num_frames: int = CLIP_LEN, height: int = 224, width: int = 224) -> np.ndarray:
     """uint8 (T, H, W, 3): R ramps left to right, G top to bottom, B constant; a 32 px white square moves 8 px/frame."""
     y = np.arange(height, dtype=np.float64)[:, None]
     x = np.arange(width, dtype=np.float64)[None, :]
@@ -28,7 +30,7 @@ def moving_square(num_frames: int = 16, height: int = 224, width: int = 224) -> 
     return video
 
 
-def random_scene(seed: int, num_frames: int = 16, size: int = 224) -> np.ndarray:
+def random_scene(seed: int, num_frames: int = CLIP_LEN, size: int = 224) -> np.ndarray:
     """uint8 (T, size, size, 3): a seeded panning texture with 2-5 moving shapes (training data)."""
     rng = np.random.default_rng(seed)
     big = size * 2

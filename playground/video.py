@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from .errors import PlaygroundError, check
+from .knobs import CLIP_LEN, NUM_FRAMES
 from .pixels import resize
 from .tiling import TileLayout, tile_layout
 
@@ -471,7 +472,7 @@ def _read(path: Path, num_frames, sampling, fps, start, end, max_side, max_pixel
 NPY_PLAY_FPS = 8.0  # a .npy clip carries no frame rate; play it at this one
 
 
-def read_clip(path: str | Path, num_frames: int = 16, fps: float | None = None, start: float = 0.0,
+def read_clip(path: str | Path, num_frames: int = NUM_FRAMES, fps: float | None = None, start: float = 0.0,
               max_side: int | None = READ_SIDE, max_pixels: int | None = MAX_DECODE_PIXELS,
               max_frames: int | None = MAX_READ_FRAMES,
               max_frame_pixels: int | None = MAX_FRAME_PIXELS) -> tuple[np.ndarray, float, VideoInfo | None]:
@@ -526,7 +527,7 @@ class FrameStream:
         return len(self.indices)
 
 
-def stream_video(path: str | Path, chunk_len: int = 16, num_frames: int | None = None, fps: float | None = None,
+def stream_video(path: str | Path, chunk_len: int = CLIP_LEN, num_frames: int | None = None, fps: float | None = None,
                  start: float = 0.0, max_side: int | None = None, sampling: str = "first",
                  max_frame_pixels: int | None = MAX_FRAME_PIXELS) -> FrameStream:
     """Read frames of a video in chunks of `chunk_len`: every frame, one every 1/fps s, or N spread.
@@ -788,7 +789,7 @@ def resize_frames(frames: np.ndarray, size: int | tuple[int, int], policy: str =
     return x
 
 
-def chunk_frames(frames: np.ndarray, clip_len: int = 16, pad: str | None = "repeat") -> list[np.ndarray]:
+def chunk_frames(frames: np.ndarray, clip_len: int = CLIP_LEN, pad: str | None = "repeat") -> list[np.ndarray]:
     """Cut (T, H, W, 3) frames into consecutive clips of clip_len frames.
 
     Args:

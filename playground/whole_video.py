@@ -1,7 +1,7 @@
 """Whole-video gazing for any gazer: any length by chunks of frames, any size by square tiles.
 
-`VideoGazer(gazer, tile, chunk_len, batch_size)` cuts frames into `chunk_len`-frame chunks (16,
-the clip length AutoGaze was trained on) and each chunk into the tiles of a `tiling.TileLayout`
+`VideoGazer(gazer, tile, chunk_len, batch_size)` cuts frames into `chunk_len`-frame chunks
+(`knobs.CLIP_LEN`, 16: the clip length AutoGaze was trained on) and each chunk into the tiles of a `tiling.TileLayout`
 (`tile=None`: the whole frame as one tile, which the gazer squashes to its canvas as `gaze`
 does). Every (chunk, tile) is an independent clip, gazed `batch_size` at a time by the gazer's
 `gaze`, whichever gazer it is (AutoGaze or a training-free one).
@@ -29,16 +29,16 @@ import torch
 
 from .errors import check
 from .gaze import GazeResult
+from .knobs import CLIP_LEN
 from .tiling import PAD_RGB, TileLayout, tile_layout
 from .video import NO_LIMITS, clips_view, input_limits
 
-CHUNK_LEN = 16  # frames per chunk in whole-video gazing: the clip length AutoGaze was trained on
 BATCH_SIZE = 8  # clips (chunk x tile) gazed together by default: the API's, the CLI's, the app's and gaze-dataset's
 
-__all__ = ["CHUNK_LEN", "BATCH_SIZE", "PAD_RGB", "ChunkGaze", "VideoGaze", "VideoGazer", "clip_count", "frame_chunks"]
+__all__ = ["BATCH_SIZE", "PAD_RGB", "ChunkGaze", "VideoGaze", "VideoGazer", "clip_count", "frame_chunks"]
 
 
-def clip_count(num_frames: int, layout: TileLayout, chunk_len: int = CHUNK_LEN) -> int:
+def clip_count(num_frames: int, layout: TileLayout, chunk_len: int = CLIP_LEN) -> int:
     """The (chunk, tile) clips a whole-video gaze of `num_frames` frames makes (the last chunk may be short)."""
     return math.ceil(num_frames / chunk_len) * layout.num_tiles
 
@@ -104,7 +104,7 @@ class VideoGazer:
         overlap: pixels shared by neighbouring tiles.
     """
 
-    def __init__(self, gazer, tile: int | None = None, chunk_len: int = CHUNK_LEN, batch_size: int = BATCH_SIZE,
+    def __init__(self, gazer, tile: int | None = None, chunk_len: int = CLIP_LEN, batch_size: int = BATCH_SIZE,
                  overlap: int = 0):
         check(isinstance(chunk_len, int) and chunk_len > 0, f"chunk_len must be a positive integer, got {chunk_len!r}")
         check(isinstance(batch_size, int) and batch_size > 0, f"batch_size must be a positive integer, got {batch_size!r}")

@@ -16,7 +16,6 @@ from ..clips import find_videos, links_note
 from ..errors import PlaygroundError, check
 from ..video import (MAX_FRAME_PIXELS, READ_SIDE, DecodeLimitError, FrameStream, VideoInfo, read_clip,
                      stream_video)
-from ..whole_video import CHUNK_LEN
 
 
 def knob(check_value: Callable, *args) -> Callable[[str], Any]:
@@ -97,7 +96,7 @@ def frame_count_or_all(text: str) -> int | str:
     return "all" if str(text).strip().lower() == "all" else positive_int(text)
 
 
-def add_video_arguments(parser: argparse.ArgumentParser, frames: int = 16, streamed: bool = False) -> None:
+def add_video_arguments(parser: argparse.ArgumentParser, frames: int = knobs.NUM_FRAMES, streamed: bool = False) -> None:
     """Frame-sampling options shared by the subcommands that read a video, and the read's size and limits.
 
     `frames` is the subcommand's default frame count. `streamed`: the subcommand can also read the
@@ -168,7 +167,7 @@ def stream_frames(args: argparse.Namespace, tiled: bool) -> FrameStream:
     max_side = read_side_of(args)
     every = args.frames == "all"
     try:
-        return stream_video(args.video, chunk_len=CHUNK_LEN, num_frames=None if every else args.frames,
+        return stream_video(args.video, chunk_len=knobs.CLIP_LEN, num_frames=None if every else args.frames,
                             fps=args.fps or None,
                             start=args.start, max_side=max_side, sampling="first" if every else "uniform",
                             max_frame_pixels=args.max_frame_pixels or None)

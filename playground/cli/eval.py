@@ -18,7 +18,7 @@ from ..errors import PlaygroundError
 from ..evaluation import parse_conditions, read_questions, run_eval
 from ..evaluation.questions import FORMATS, format_name
 from ..evaluation.report import REPORT_HTML, REPORT_MD
-from ..evaluation.run import DEFAULT_FRAMES, DEFAULT_RATIO, EvalSettings, join_ranks
+from ..evaluation.run import DEFAULT_RATIO, EvalSettings, join_ranks
 from ..evaluation.scoring import MAX_NEW_TOKENS
 from ..mllm.answer import MAX_ANSWER_TOKENS
 from ..mllm import DEFAULT_MLLM
@@ -56,8 +56,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--ratio", type=knob(knobs.gazing_ratio, "--ratio"), default=None,
                    help=f"cap on gazed slots per frame, a fraction of the model's gaze grid (default {DEFAULT_RATIO} "
                         "when no --threshold is given)")
-    p.add_argument("--frames", type=whole_number(1, 1024), default=DEFAULT_FRAMES,
-                   help=f"frames sampled uniformly over each video, the same for every condition (default {DEFAULT_FRAMES})")
+    p.add_argument("--frames", type=whole_number(1, 1024), default=knobs.NUM_FRAMES,
+                   help=f"frames sampled uniformly over each video, the same for every condition (default {knobs.NUM_FRAMES})")
     p.add_argument("--attention", choices=ATTENTION_MODES, default="block_causal",
                    help="gazed encoder attention across frames (default block_causal)")
     p.add_argument("--format", type=_format, default=None, metavar="|".join(FORMATS),

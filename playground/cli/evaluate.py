@@ -25,7 +25,7 @@ def add_parser(subparsers) -> None:
     """Register the `evaluate-gazer` subcommand on the main CLI's subparsers."""
     p = subparsers.add_parser(
         "evaluate-gazer",
-        description="Score a gazer on 16-frame clips against random, framediff and greedy at "
+        description=f"Score a gazer on {CLIP_LEN}-frame clips against random, framediff and greedy at "
                     "the same gazing ratio, and (AutoGaze) its predicted against its measured "
                     "loss at a threshold. Prints a table; saves evaluation.json/.csv/.html.")
     p.add_argument("gazer", help="an AutoGaze checkpoint folder, a run's checkpoint, a hub id or a gazer name")

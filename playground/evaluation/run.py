@@ -49,7 +49,6 @@ from .records import RECORDS, RecordWriter, check_run, done_ids, merge_records, 
 from .scoring import MAX_NEW_TOKENS, Score, build_prompt, score
 
 DEFAULT_RATIO = 0.1  # the gazed condition's cap when neither a ratio nor a threshold is given
-DEFAULT_FRAMES = 16
 BARRIER_TIMEOUT = timedelta(hours=24)  # the slowest rank may finish this long after the fastest
 
 
@@ -101,7 +100,7 @@ class EvalSettings:
 
     mllm: str  # the model: an alias, a hub id, a folder or tiny-random-smolvlm2
     conditions: list[Condition]  # full and the gazed ones (`parse_conditions`)
-    frames: int = DEFAULT_FRAMES  # frames sampled uniformly over each video, the same for every condition
+    frames: int = knobs.NUM_FRAMES  # frames sampled uniformly over each video, the same for every condition
     max_new_tokens: int = MAX_NEW_TOKENS  # greedy decoding length cap
     count_flops: bool = False  # also measure every MLLM stage with FlopCounterMode (slows the stages a little)
     gazer_flops: bool = True  # count the gazer's FLOPs in a second, untimed pass (off: gazer FLOPs unknown)

@@ -22,7 +22,8 @@ from ..gaze import concat_frames, GazeResult
 from ..geometry import DEFAULT_GRID, MultiScaleGrid
 from ..painting import blank_canvas
 from ..video import as_clips
-from ..whole_video import CHUNK_LEN, VideoGaze, VideoGazer
+from ..knobs import CLIP_LEN
+from ..whole_video import VideoGaze, VideoGazer
 
 
 def frame_budgets(gazing_ratio: float | Sequence[float] | None, num_frames: int, num_slots: int) -> list[int]:
@@ -112,7 +113,7 @@ class Gazer:
         raise NotImplementedError
 
     def gaze_video(self, video: Any, gazing_ratio: float | None = None, task_loss_requirement: float | None = None,
-                   tile: int | None = None, chunk_len: int = CHUNK_LEN, batch_size: int = 8, overlap: int = 0,
+                   tile: int | None = None, chunk_len: int = CLIP_LEN, batch_size: int = 8, overlap: int = 0,
                    progress: Callable[[int, int | None], None] | None = None) -> VideoGaze:
         """Gaze a whole video of any length and size by `chunk_len`-frame chunks and square tiles.
 

@@ -36,6 +36,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..clips import CLIP_LEN, SIZE
+
 BACKGROUNDS = ("photo", "cartoon", "mosaic")
 STRIDES = (1, 1, 2, 3, 4, 6)  # drawn uniformly: consecutive frames as often as all spreads together
 COMPRESSIONS = ("none", "jpeg", "h264")
@@ -382,7 +384,7 @@ def _float_photo(photos: Mapping[str, np.ndarray], name: str) -> torch.Tensor:
     return _CACHE.images[key]
 
 
-def render_scene(scene: Scene, photos: Mapping[str, np.ndarray], num_frames: int = 16, size: int = 224
+def render_scene(scene: Scene, photos: Mapping[str, np.ndarray], num_frames: int = CLIP_LEN, size: int = SIZE
                  ) -> np.ndarray:
     """uint8 (T, S, S, 3): `scene` rendered over `photos` ({name: uint8 (H, W, 3)})."""
     with torch.no_grad():
@@ -414,7 +416,7 @@ def render_scene(scene: Scene, photos: Mapping[str, np.ndarray], num_frames: int
     return video
 
 
-def scene_clip(seed: int, photos: Mapping[str, np.ndarray], num_frames: int = 16, size: int = 224,
+def scene_clip(seed: int, photos: Mapping[str, np.ndarray], num_frames: int = CLIP_LEN, size: int = SIZE,
                gray: Sequence[str] = (), **overrides) -> np.ndarray:
     """uint8 (T, S, S, 3): the scene `draw_scene(seed, photos)` draws, with `overrides` of its knobs, rendered."""
     scene = draw_scene(seed, sorted(photos), gray)

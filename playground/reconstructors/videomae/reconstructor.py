@@ -22,6 +22,7 @@ from ...device import autocast
 from ...errors import PlaygroundError, check
 from ...gaze import GazeResult
 from ...geometry import grid_for
+from ...knobs import CLIP_LEN
 from ...models.videomae_model import VideoMAEAutoGaze, VideoMAEConfig
 from ...pixels import denormalize, normalize
 from ..base import Reconstruction, Reconstructor
@@ -29,7 +30,6 @@ from ..base import Reconstruction, Reconstructor
 log = logging.getLogger(__name__)
 
 TERM_NAMES = {"l1": "l1", "dinov2_reg": "dinov2", "siglip2": "siglip2"}  # model name -> Reconstruction.terms name
-CLIP_LEN = 16  # frames per clip the model was trained on
 PREPROCESS_MODES = ("crop", "squash")
 REBUILD_MODES = ("separate", "together")
 
