@@ -466,7 +466,7 @@ def _read(path: Path, num_frames, sampling, fps, start, end, max_side, max_pixel
     check(need <= MAX_DECODE_BYTES,
           f"{path}: {len(index)} frames of {width}x{height} need {need / 1024**3:.1f} GiB; "
           f"ask for fewer frames (num_frames, fps, start/end) or a smaller max_side")
-    return _decode(path, reader, index, height, width, _decoder_threads(info.height, info.width)), info
+    return _decode_indices(path, reader, index, height, width, _decoder_threads(info.height, info.width)), info
 
 
 NPY_PLAY_FPS = 8.0  # a .npy clip carries no frame rate; play it at this one
@@ -665,7 +665,7 @@ def _fit_size(height: int, width: int, max_side: int | None) -> tuple[int, int]:
     return max(2, 2 * round(height * scale / 2)), max(2, 2 * round(width * scale / 2))
 
 
-def _decode(path: Path, reader, index: np.ndarray, height: int, width: int, threads: int = 1) -> np.ndarray:
+def _decode_indices(path: Path, reader, index: np.ndarray, height: int, width: int, threads: int = 1) -> np.ndarray:
     """Frames `index` as one (T, height, width, 3) array, fetched chunk by chunk from `reader`.
 
     The reader decodes straight to (height, width) (see `_open`), so only working-size frames are

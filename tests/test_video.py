@@ -302,7 +302,7 @@ def test_frames_are_decoded_at_the_working_size(wide, monkeypatch):
 def test_ffmpeg_fallback_decodes_at_the_working_size_too(wide, ramp, monkeypatch):
     by_decord = read_video(wide, num_frames=3)
     monkeypatch.setattr(video_module, "resize_frames", lambda *a, **k: pytest.fail("resized in Python"))
-    monkeypatch.setattr(video_module, "_decode", lambda path, reader, index, height, width, threads=1:
+    monkeypatch.setattr(video_module, "_decode_indices", lambda path, reader, index, height, width, threads=1:
                         video_module._decode_ffmpeg(path, index, np.empty((len(index), height, width, 3), np.uint8)))
     np.testing.assert_array_equal(read_video(wide, num_frames=3), by_decord)  # the same scaler, the same bytes
     path, _ = ramp
@@ -343,7 +343,7 @@ def test_a_path_without_num_frames_does_not_decode_unbounded_frames(tmp_path, mo
 
     many = video_module.MAX_READ_FRAMES + 76
     path = make_testsrc(tmp_path / "long.mp4", size="32x32", rate=100, seconds=many / 100, extra=["-pix_fmt", "yuv420p"])
-    monkeypatch.setattr(video_module, "_decode", lambda *a, **k: pytest.fail("decoded every frame"))
+    monkeypatch.setattr(video_module, "_decode_indices", lambda *a, **k: pytest.fail("decoded every frame"))
     with pytest.raises(video_module.DecodeLimitError) as err:
         load_gazer("greedy").gaze(path)
     assert f"{many:,} frames" in str(err.value) and "num_frames" in str(err.value) and "\n" not in str(err.value)
