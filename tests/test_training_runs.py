@@ -175,18 +175,26 @@ def test_resume_continues_exactly(labels, dataset, micro_config, tmp_path):
 
 
 def test_ddp_two_gloo_processes_equal_one_process_on_the_whole_batch(labels, dataset, micro_config, tmp_path):
-    single = _ntp(tmp_path / "one", labels, dataset, micro_config, steps=2, batch_size=2)
+    """2 processes x 2 micro-batches of 1 clip (the first under `no_sync`) = 1 process x 2 micro-batches of 2.
+
+    SGD, so the step is linear in the gradient (Adam's first steps turn float noise in near-zero
+    gradients into whole-lr moves); clipped, so the norm the clip sees is checked to be the global one.
+    """
+    knobs = dict(steps=2, grad_accum=2, optimizer="sgd", lr=0.5, grad_clip=0.1)
+    single = _ntp(tmp_path / "one", labels, dataset, micro_config, batch_size=2, **knobs)
     env = dict(os.environ, PLAYGROUND_DEVICE="cpu", OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "playground", "train", "ntp", "--labels", str(labels), "--videos", str(dataset),
-           "--config", str(micro_config), "--out", str(tmp_path / "two"), "--steps", "2", "--batch-size", "1",
-           "--size", str(SIZE), "--lr", "3e-3", "--quiet"]
+           "--config", str(micro_config), "--out", str(tmp_path / "two"), "--batch-size", "1", "--size", str(SIZE),
+           "--quiet", *[a for k, v in knobs.items() for a in ("--" + k.replace("_", "-"), str(v))]]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     a, b = _weights(single), _weights(tmp_path / "two" / "checkpoint-2")
     assert all(torch.allclose(a[k], b[k], rtol=1e-4, atol=1e-6) for k in a)
     one, two = _metrics(tmp_path / "one"), _metrics(tmp_path / "two")
     assert [r["loss"] for r in one] == pytest.approx([r["loss"] for r in two], rel=1e-5)
+    assert [r["grad_norm"] for r in one] == pytest.approx([r["grad_norm"] for r in two], rel=1e-4)
+    assert all(r["grad_norm"] > knobs["grad_clip"] for r in one)  # so the clip acted
 
 
 # ---- GRPO -----------------------------------------------------------------------------------
@@ -235,6 +243,18 @@ def test_grpo_resume_continues_exactly(ntp_run, dataset, tmp_path):
     resumed = train_gazer(resume=tmp_path / "b", progress=False)
     a, b = _weights(straight), _weights(resumed)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_grad_clip_caps_the_step_at_the_norm(ntp_run, labels, dataset, micro_config, tmp_path):
+    """One SGD step from a checkpoint moves the weights by lr x min(norm, clip): clipped, exactly lr x clip."""
+    init = checkpoints(ntp_run)[-1][1]
+    lr, clip = 1.0, 0.05
+    last = _ntp(tmp_path / "run", labels, dataset, micro_config, steps=1, init=str(init), optimizer="sgd", lr=lr,
+                min_lr=0.0, grad_clip=clip)
+    before, after = _weights(init), _weights(last)
+    moved = torch.sqrt(sum(((after[k] - before[k]).double() ** 2).sum() for k in before))
+    assert _metrics(tmp_path / "run")[0]["grad_norm"] > clip
+    assert float(moved) == pytest.approx(lr * clip, rel=1e-2)
 
 
 def test_evaluate_gazer_writes_the_table(ntp_run, dataset, tmp_path, capsys):

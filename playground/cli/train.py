@@ -1,7 +1,8 @@
 """`python -m playground train ntp|grpo ...`: train a gazer into a run folder (`playground.training.trainer`).
 
-NTP learns from a labels file (`python -m playground labels`); GRPO improves a trained gazer with a
-reconstruction reward. `--resume RUN` continues a run exactly. Several processes: launch the same
+One subcommand per method in `training.methods.METHODS`: the common flags are here, each method's
+own flags are its `add_arguments`. NTP learns from a labels file (`python -m playground labels`);
+GRPO improves a trained gazer with a reconstruction reward. `--resume RUN` continues a run exactly. Several processes: launch the same
 command with `torchrun --nproc_per_node N -m playground train ...` (DDP; rank 0 writes).
 """
 
@@ -12,9 +13,9 @@ import shlex
 import sys
 
 from ..errors import check
-from ..training.data import CLIP_CHOICES, CLIP_LEN, SIZE
+from ..clips import SIZE
+from ..training.methods import METHODS, Method
 from ..training.run_folder import checkpoints
-from ..training.sampler import SELF_PASS_REQUIREMENT, TEMPERATURE, TOP_K
 from ..training.trainer import TrainSettings, train_gazer
 from .args import check_out_folder, nonnegative_int, positive_int, whole_number
 
@@ -22,43 +23,30 @@ DEFAULT_STEPS = 100
 
 
 def add_parser(subparsers) -> None:
-    """Register `train ntp` and `train grpo` on the main CLI's subparsers."""
+    """Register `train NAME` for each method of `METHODS` (ntp, grpo) on the main CLI's subparsers."""
     p = subparsers.add_parser(
         "train",
         description="Train an AutoGaze gazer into a run folder (checkpoints in the published "
                     "layout, metrics.jsonl, curves.html, a run card).")
     methods = p.add_subparsers(dest="method", required=True, parser_class=type(p))
-    ntp = methods.add_parser("ntp", help="next-token prediction on gazing labels")
-    ntp.add_argument("--labels", required=False, help="gazing_labels.json (from `python -m playground labels`)")
-    ntp.add_argument("--config", default="tiny", help="a fresh model's size: micro | tiny | full | a config.json (default tiny)")
-    ntp.add_argument("--init", default=None, help="start from this checkpoint instead of a fresh model")
-    _common(ntp, batch=2, optimizer="adam", warmup=0.0)
-    grpo = methods.add_parser("grpo", help="GRPO with a reconstruction reward, from a trained gazer")
-    grpo.add_argument("--init", default=None, help="the gazer to improve: a checkpoint or a run folder (required)")
-    grpo.add_argument("--reconstructor", default="paint", help="the reward's reconstructor: paint | a VideoMAE checkpoint")
-    grpo.add_argument("--group-size", type=whole_number(2, 1024), default=12, help="rollouts per clip (default 12)")
-    grpo.add_argument("--discount", type=float, default=0.995, help="per-gaze discount of the advantages (default 0.995)")
-    grpo.add_argument("--temperature", type=float, nargs=2, default=TEMPERATURE, metavar=("START", "END"),
-                      help=f"rollout temperature, decaying exponentially (default {TEMPERATURE[0]:g} {TEMPERATURE[1]:g})")
-    grpo.add_argument("--top-k", type=nonnegative_int, default=TOP_K, help=f"sample among the k best ids (default {TOP_K})")
-    grpo.add_argument("--self-requirement", type=float, nargs=2, default=SELF_PASS_REQUIREMENT, metavar=("LOW", "HIGH"),
-                      help="the budget pass's task-loss requirement range (default "
-                           f"{SELF_PASS_REQUIREMENT[0]:g} {SELF_PASS_REQUIREMENT[1]:g}, VideoMAE's scale)")
-    grpo.add_argument("--clips", choices=CLIP_CHOICES, default="all", help="clips of each video (default all)")
-    grpo.add_argument("--clip-len", type=whole_number(1, 1024), default=CLIP_LEN,
-                      help=f"frames per clip (default {CLIP_LEN})")
-    grpo.add_argument("--no-augment", action="store_true", help="no random crops and flips")
-    _common(grpo, batch=1, optimizer="sgd", warmup=0.1)
+    for method in METHODS.values():
+        sub = methods.add_parser(method.name, help=method.help)
+        method.add_arguments(sub)
+        _common(sub, method)
 
 
-def _common(p: argparse.ArgumentParser, batch: int, optimizer: str, warmup: float) -> None:
+def _common(p: argparse.ArgumentParser, method: Method) -> None:
+    batch, optimizer, warmup = method.batch_size, method.optimizer, method.warmup
     p.add_argument("--videos", nargs="+", default=[], help="video files or folders (searched recursively)")
     p.add_argument("--out", default=None, help="the run folder (required unless --resume)")
     p.add_argument("--resume", default=None, metavar="RUN", help="continue RUN exactly from its last checkpoint")
     p.add_argument("--steps", type=positive_int, default=None,
                    help=f"optimiser steps (default {DEFAULT_STEPS}; with --resume: the run's, or raise it)")
     p.add_argument("--batch-size", type=positive_int, default=batch, help=f"clips per micro-batch and process (default {batch})")
-    p.add_argument("--grad-accum", type=positive_int, default=1, help="micro-batches per step (default 1)")
+    p.add_argument("--grad-accum", type=positive_int, default=1,
+                   help="micro-batches per step (default 1; under DDP gradients are all-reduced once a step)")
+    p.add_argument("--grad-clip", type=float, default=None, metavar="MAX_NORM",
+                   help="clip the gradient's global norm to MAX_NORM before each step (default: off, as the reference)")
     p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (default 5e-4)")
     p.add_argument("--min-lr", type=float, default=1e-5, help="the linear decay ends here (default 1e-5)")
     p.add_argument("--optimizer", choices=["adam", "sgd"], default=optimizer, help=f"(default {optimizer})")
@@ -95,15 +83,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _settings(args: argparse.Namespace, out, command: str) -> TrainSettings:
     check(len(args.videos) > 0, "give --videos (files or folders)")
-    settings = TrainSettings(
-        method=args.method, videos=args.videos, out=str(out), labels=getattr(args, "labels", None),
-        config=getattr(args, "config", "tiny"), init=args.init, reconstructor=getattr(args, "reconstructor", "paint"),
-        steps=args.steps or DEFAULT_STEPS, batch_size=args.batch_size, grad_accum=args.grad_accum, lr=args.lr,
+    return TrainSettings(
+        method=args.method, videos=args.videos, out=str(out), steps=args.steps or DEFAULT_STEPS,
+        batch_size=args.batch_size, grad_accum=args.grad_accum, grad_clip=args.grad_clip, lr=args.lr,
         min_lr=args.min_lr, optimizer=args.optimizer, warmup=args.warmup, size=args.size, save_every=args.save_every,
-        seed=args.seed, device=args.device, bf16=not args.no_bf16, progress=not args.quiet, command=command)
-    if args.method == "grpo":
-        settings.group_size, settings.discount_factor = args.group_size, args.discount
-        settings.temperature_start, settings.temperature_end = args.temperature
-        settings.top_k, settings.self_requirement = args.top_k, tuple(args.self_requirement)
-        settings.clips, settings.augment, settings.clip_len = args.clips, not args.no_augment, args.clip_len
-    return settings
+        seed=args.seed, device=args.device, bf16=not args.no_bf16, progress=not args.quiet, command=command,
+        **METHODS[args.method].knobs(args))

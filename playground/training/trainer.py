@@ -22,6 +22,7 @@ import os
 import shutil
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -34,32 +35,28 @@ from torch.utils.data import DistributedSampler
 from tqdm.auto import tqdm
 
 from ..checkpoints import build_on_meta
+from ..clips import CLIP_LEN, SIZE, VideoClip, read_clip_frames
 from ..device import autocast, resolve_device
-from ..errors import PlaygroundError, check
-from ..gaze import GazeResult
+from ..errors import check
 from ..gazers.autogaze import AutoGazeGazer, load_autogaze
 from ..models.autogaze import AutoGazeConfig, AutoGazeNet
-from ..reconstructors import load_reconstructor
 from ..video import NO_LIMITS, input_limits
 from . import run_folder as rf
-from .data import CLIP_LEN, SIZE, TrainingClip, augment, find_videos, frame_count, list_clips, read_training_clip, split_key
 from .forward import TeacherForcedModule
-from .labels import collate_labels, label_key, read_labels
-from .losses import DISCOUNT_FACTOR, grpo_loss, ntp_loss
-from .sampler import SELF_PASS_REQUIREMENT, TEMPERATURE, TOP_K, Sampler, rollouts, temperature
+from .losses import DISCOUNT_FACTOR
+from .methods import METHODS, MicroBatch
+from .sampler import SELF_PASS_REQUIREMENT, TEMPERATURE, TOP_K
 
-METHODS = ("ntp", "grpo")
 MAX_LR = 1e3  # a larger learning rate overflows float32 in the optimiser instead of training
 MAX_TRAIN_PARAMETERS = 200_000_000  # a new model's size limit: weights, gradients and Adam's two moments are 3.2 GB
 MAX_TRAIN_LAYERS = 64  # decoder layers or vision blocks of a new model (the released model has 4 and 1)
-REBUILT_FRACTION = 0.125  # GRPO rebuilds int(T * 0.125) frames of each rollout (2 of 16)
 
 
 @dataclass
 class TrainSettings:
     """Every knob of a run. Defaults follow the reference's example runs (AUTOGAZE_SPEC.md § 6.3, 6.4)."""
 
-    method: str  # "ntp" | "grpo"
+    method: str  # a name in `methods.METHODS`: "ntp" | "grpo"
     videos: list[str]  # video files or folders
     out: str  # the run folder
     labels: str | None = None  # NTP: the labels file
@@ -68,7 +65,8 @@ class TrainSettings:
     reconstructor: str = "paint"  # GRPO's reward: paint | a VideoMAE checkpoint
     steps: int = 100
     batch_size: int = 2  # clips per micro-batch on each process
-    grad_accum: int = 1
+    grad_accum: int = 1  # micro-batches a step (under DDP all but the last skip the all-reduce)
+    grad_clip: float | None = None  # clip the global gradient norm to this before each step (None: off, as the reference)
     lr: float | None = None  # default 5e-4
     min_lr: float = 1e-5  # the linear decay ends here
     optimizer: str | None = None  # adam (NTP default) | sgd (GRPO default, the reference trainer's)
@@ -93,11 +91,11 @@ class TrainSettings:
 
     def resolved(self) -> "TrainSettings":
         """The method's defaults filled in, every knob checked (one-line errors)."""
-        check(self.method in METHODS, f"method must be one of {METHODS}, got {self.method!r}")
-        grpo = self.method == "grpo"
+        check(self.method in METHODS, f"method must be one of {tuple(METHODS)}, got {self.method!r}")
+        method = METHODS[self.method]
         out = dataclasses.replace(
-            self, lr=5e-4 if self.lr is None else self.lr, optimizer=self.optimizer or ("sgd" if grpo else "adam"),
-            warmup=(0.1 if grpo else 0.0) if self.warmup is None else self.warmup)
+            self, lr=5e-4 if self.lr is None else self.lr, optimizer=self.optimizer or method.optimizer,
+            warmup=method.warmup if self.warmup is None else self.warmup)
         check(out.optimizer in ("adam", "sgd"), f"optimizer must be adam or sgd, got {out.optimizer!r}")
         for name in ("steps", "batch_size", "grad_accum", "group_size", "clip_len"):
             value = getattr(out, name)
@@ -111,11 +109,9 @@ class TrainSettings:
         check(low <= high, f"self_requirement is a range (low, high), got {out.self_requirement}")
         out.self_requirement = (float(low), float(high))
         check(out.save_every >= 0, f"save_every must be 0 or more, got {out.save_every}")
-        if grpo:
-            check(out.init is not None, "GRPO starts from a trained gazer: give --init CHECKPOINT (e.g. an NTP run's)")
-            check(out.group_size >= 2, "GRPO needs a group of at least 2 rollouts per clip")
-        else:
-            check(out.labels is not None, "NTP trains on labels: give --labels gazing_labels.json")
+        check(out.grad_clip is None or (math.isfinite(out.grad_clip) and out.grad_clip > 0),
+              f"grad_clip is a gradient norm > 0 (or None: no clipping), got {out.grad_clip}")
+        method.check(out)
         return out
 
 
@@ -223,49 +219,6 @@ def make_optimizer(settings: TrainSettings, params) -> tuple[torch.optim.Optimiz
 # ---- data -----------------------------------------------------------------------------------
 
 
-def ntp_clips(settings: TrainSettings) -> tuple[list[TrainingClip], dict[str, Any]]:
-    """The labelled clips, each matched to its video; one line for labels without a video."""
-    labels = read_labels(settings.labels)
-    check(len(labels) > 0, f"{settings.labels} holds no labels")
-    lengths = {len(v["gazing_pos"]) for v in labels.values()}
-    check(len(lengths) == 1, f"{settings.labels} mixes clips of {sorted(lengths)} frames; one length per file")
-    videos = {}
-    for path in find_videos(settings.videos):
-        videos.setdefault(label_key(path), path)
-    clips, missing = [], []
-    for key in labels:
-        base, start = split_key(key)
-        if base not in videos:
-            missing.append(key)
-            continue
-        clips.append(TrainingClip(videos[base], start, key))
-    check(not missing, f"{len(missing)} labelled clips have no video under {', '.join(settings.videos)} "
-                       f"(first: {missing[0] if missing else ''}); labels key = the last three parts of the path")
-    clip_len = lengths.pop()
-    _check_readable(clips, clip_len)
-    return clips, labels
-
-
-def grpo_clips(settings: TrainSettings) -> list[TrainingClip]:
-    clips, errors = list_clips(find_videos(settings.videos), settings.clips, settings.clip_len)
-    check(not errors, f"{len(errors)} videos cannot be trained on: {errors[0]['error'] if errors else ''}")
-    return clips
-
-
-def _check_readable(clips: list[TrainingClip], clip_len: int) -> None:
-    """Every clip's video holds its frames (header only, once a video): a bad set fails before any step."""
-    counts: dict[Path, int] = {}
-    for clip in clips:
-        if clip.path not in counts:
-            try:
-                counts[clip.path] = frame_count(clip.path)
-            except PlaygroundError as exc:
-                raise PlaygroundError(f"cannot train on {clip.key}: {exc}") from None
-        frames = counts[clip.path]
-        check(frames >= clip.start + clip_len,
-              f"{clip.key}: the labels have {clip_len} frames from frame {clip.start}, the video has {frames}")
-
-
 class ClipOrder:
     """Which clips each step of this process takes: `DistributedSampler` epochs, cut into micro-batches."""
 
@@ -302,13 +255,14 @@ class Trainer:
     settings: TrainSettings
     world: World
     gazer: Any
-    clips: list[TrainingClip]
+    clips: list[VideoClip]
     labels: dict[str, Any] | None
-    reconstructor: Any = None
+    reconstructor: Any = None  # GRPO's reward (`Method.start` loads what its method needs)
     step: int = 0
 
     def __post_init__(self) -> None:
         s = self.settings
+        self.method = METHODS[s.method]
         self.gazer.net.train()
         self.module = TeacherForcedModule(self.gazer.net)
         if self.world.size > 1:
@@ -323,10 +277,9 @@ class Trainer:
             return self.module(*args)
 
     def read(self, index: list[int]) -> np.ndarray:
-        clips = [read_training_clip(self.clips[i], size=self.settings.size, clip_len=self.clip_len) for i in index]
-        if self.settings.method == "grpo" and self.settings.augment:
-            clips = [augment(c, self.generator) for c in clips]
-        return np.stack(clips)
+        """uint8 (B, T, H, W, 3): the clips `index`, at the run's size and clip length."""
+        return np.stack([read_clip_frames(self.clips[i], clip_len=self.clip_len, size=self.settings.size).frames
+                         for i in index])
 
     @property
     def clip_len(self) -> int:
@@ -339,26 +292,16 @@ class Trainer:
         s = self.settings
         start = time.perf_counter()
         index = self.order.step(self.step)
-        micro = [index[i:i + s.batch_size] for i in range(0, len(index), s.batch_size)]
         self.optimizer.zero_grad(set_to_none=True)
-        run = self._ntp_micro if s.method == "ntp" else self._grpo_micro
-        prepared = [run(m) for m in micro]  # inputs and counts first, so the normaliser is global
-        local = sum(p["count"] for p in prepared)
-        rows = sum(p["rows"] for p in prepared)
-        local, total_rows = _all_sum([local, rows], self.world)
-        normalizer = local / total_rows
+        # Every micro-batch is read (and sampled) first, so that the normaliser covers the global batch.
+        prepared = [self.method.prepare(self, index[i:i + s.batch_size]) for i in range(0, len(index), s.batch_size)]
+        local, total_rows = _all_sum([sum(p.count for p in prepared), sum(p.rows for p in prepared)], self.world)
         sums: dict[str, float] = {}
-        for p in prepared:
-            out = p["loss"](normalizer)
-            check(bool(torch.isfinite(out.loss)), f"the loss is not finite at step {self.step + 1} "
-                                                  "(the weights diverged): train with a lower --lr")
-            (out.loss / len(prepared)).backward()
-            for k, v in out.terms.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach().sum())
-            sums["loss"] = sums.get("loss", 0.0) + float(out.loss.detach()) * p["rows"]
-            for k, v in p.get("metrics", {}).items():
-                sums[k] = sums.get(k, 0.0) + v * p["rows"]
+        for i, batch in enumerate(prepared):
+            with self._sync(last=i == len(prepared) - 1):
+                self._backward(batch, local / total_rows, len(prepared), sums)
         lr = self.scheduler.get_last_lr()[0]
+        extra = self._clip()
         self.optimizer.step()
         self.scheduler.step()
         self.gazer.weights_changed()
@@ -367,44 +310,33 @@ class Trainer:
         metrics = {k: v / total_rows for k, v in zip(keys, _all_sum([sums[k] for k in keys], self.world))}
         seconds = time.perf_counter() - start
         clips = len(index) * self.world.size
-        metrics.update(step=self.step, lr=lr, seconds=seconds, clips_per_s=clips / seconds)
+        metrics.update(step=self.step, lr=lr, seconds=seconds, clips_per_s=clips / seconds, **extra)
         return metrics
 
-    def _ntp_micro(self, index: list[int]) -> dict[str, Any]:
-        video = self.read(index)
-        batch = collate_labels([self.labels[self.clips[i].key] for i in index])
-        real = ~batch["if_padded_gazing"]
-        tokens = float(real.sum()) / (len(index) * len(batch["num_gazing_each_frame"]))
-        return {"count": float(real.sum()), "rows": len(index), "metrics": {"tokens": tokens},
-                "loss": lambda n: ntp_loss(self.gazer, video, batch, normalizer=n, scorer=self.scorer)}
+    def _sync(self, last: bool):
+        """Under DDP, all micro-batches but a step's last accumulate locally (`no_sync`): one all-reduce a step."""
+        if last or not isinstance(self.module, DistributedDataParallel):
+            return nullcontext()
+        return self.module.no_sync()
 
-    def _grpo_micro(self, index: list[int]) -> dict[str, Any]:
-        s = self.settings
-        video = self.read(index)
-        T = video.shape[1]
-        temp = temperature(self.step, s.steps, s.temperature_start, s.temperature_end)
-        sampler = Sampler(temp, s.top_k, self.generator)
-        self.gazer.net.eval()
-        out = rollouts(self.gazer, video, s.group_size, sampler, s.self_requirement)
-        self.gazer.net.train()
-        frames = torch.randperm(T, generator=self.generator)[:max(1, int(T * REBUILT_FRACTION))].tolist()
-        recon = self.reconstruction_loss(np.repeat(video, s.group_size, 0), out, frames)
-        real = ~out["if_padded_gazing"]
-        rows = real.shape[0]
-        tokens = float(real.sum()) / (rows * T)
-        metrics = {"tokens": tokens, "reward": -float(recon.mean()), "temperature": temp}
-        rollout = {k: out[k] for k in ("gazing_pos", "if_padded_gazing", "num_gazing_each_frame")}
-        return {"count": float(len(frames) * rows), "rows": rows, "metrics": metrics,
-                "loss": lambda n: grpo_loss(self.gazer, video, rollout, frames, recon, s.group_size,
-                                            s.discount_factor, normalizer=n, scorer=self.scorer)}
+    def _backward(self, batch: MicroBatch, normalizer: float, parts: int, sums: dict[str, float]) -> None:
+        """The micro-batch's loss, its gradient (a 1/parts share of the step's) and its sums for the metrics."""
+        out = self.method.loss(self, batch, normalizer)
+        check(bool(torch.isfinite(out.loss)), f"the loss is not finite at step {self.step + 1} "
+                                              "(the weights diverged): train with a lower --lr")
+        (out.loss / parts).backward()
+        for k, v in out.terms.items():
+            sums[k] = sums.get(k, 0.0) + float(v.detach().sum())
+        sums["loss"] = sums.get("loss", 0.0) + float(out.loss.detach()) * batch.rows
+        for k, v in batch.metrics.items():
+            sums[k] = sums.get(k, 0.0) + v * batch.rows
 
-    def reconstruction_loss(self, video: np.ndarray, gaze: dict[str, torch.Tensor], frames: list[int]) -> torch.Tensor:
-        """(rows, R) the reconstructor's loss of each rebuilt frame, in `frames`' order."""
-        result = GazeResult.from_official(gaze, grid=self.gazer.grid)
-        with torch.no_grad():
-            rec = self.reconstructor.reconstruct(video, result, frames=sorted(frames))
-        where = {int(f): i for i, f in enumerate(rec.frame_indices.tolist())}
-        return rec.loss[:, [where[f] for f in frames]].float()
+    def _clip(self) -> dict[str, float]:
+        """Clip the gradient's global norm to `grad_clip` (after the all-reduce: the same on every process)."""
+        if self.settings.grad_clip is None:
+            return {}
+        norm = torch.nn.utils.clip_grad_norm_(self.gazer.net.parameters(), self.settings.grad_clip)
+        return {"grad_norm": float(norm)}  # before clipping
 
     # ---- checkpoints ------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -457,10 +389,7 @@ def _run(settings: TrainSettings, world: World, resuming: bool, on_step) -> Path
         check(not rf.checkpoints(run), f"{run} already holds a run: pass --resume {run} to continue it, "
                                        "or choose another --out")
     # Everything that can be refused is checked before the run folder is touched.
-    if settings.method == "ntp":
-        clips, labels = ntp_clips(settings)
-    else:
-        clips, labels = grpo_clips(settings), None
+    clips, labels = METHODS[settings.method].data(settings)
     per_process = math.ceil(len(clips) / world.size)
     if settings.batch_size > per_process:  # a bigger micro-batch would only repeat clips
         if world.main:
@@ -470,8 +399,7 @@ def _run(settings: TrainSettings, world: World, resuming: bool, on_step) -> Path
     checkpoint = rf.latest_checkpoint(run) if resuming else None
     init = dataclasses.replace(settings, init=str(checkpoint)) if resuming else settings
     trainer = Trainer(settings, world, build_gazer(init, world.device), clips, labels)
-    if settings.method == "grpo":
-        trainer.reconstructor = load_reconstructor(settings.reconstructor, device=world.device)
+    trainer.method.start(trainer)
     if resuming:
         trainer.load_state(rf.read_trainer_state(checkpoint))
         if world.main:
