@@ -30,7 +30,7 @@ from playground import knobs, load_gazer  # noqa: E402
 from playground.gazers.autogaze import AutoGazeGazer  # noqa: E402
 from playground.models.autogaze import AutoGazeConfig, AutoGazeNet  # noqa: E402
 from playground.training import collate_labels, ntp_loss  # noqa: E402
-from playground.training.make_labels import label_of  # noqa: E402
+from playground.dataset.job import label_of  # noqa: E402
 from playground.training.run_folder import config_template, machine  # noqa: E402
 from playground.video import read_video, resize_frames  # noqa: E402
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..clips import CLIP_LEN, SIZE, VideoClip
 from ..dataset.engines import run_local
-from ..dataset.job import ClipSettings, label_of, label_of_row, load_clip_gazer  # noqa: F401  (label_of is also imported from here)
+from ..dataset.job import ClipSettings, label_of_row, load_clip_gazer
 from ..errors import check
 from ..jsonio import write_json
 from ..video import READ_SIDE
