@@ -53,7 +53,7 @@ from .report import mean_psnr
 from .tiling import TileLayout, tile_layout
 from .video import NO_LIMITS, VideoWriter, input_limits, resize_frames
 from .viz import paint_scales
-from .whole_video import ChunkGaze, VideoGazer, frame_coverage, tile_boxes
+from .whole_video import ChunkGaze, VideoGazer, clip_count, frame_coverage, tile_boxes
 
 PREVIEW_WIDTH = 1280  # the written videos' default width for large frames
 GRID_RGB = (255, 255, 255)  # the tile grid's colour on the overlay
@@ -110,7 +110,8 @@ def run_video(frames: Iterable[np.ndarray], gazer, reconstructor, out: Path, *, 
               batch_size: int = 8, gazing_ratio: float | None = None, task_loss_requirement: float | None = None,
               preview_width: int | None = PREVIEW_WIDTH, total_frames: int | None = None,
               source: dict[str, Any] | None = None,
-              progress: Callable[[int, int | None], None] | None = None) -> RunTotals:
+              progress: Callable[[int, int | None], None] | None = None,
+              written: Callable[[float, int | None], None] | None = None) -> RunTotals:
     """Gaze, rebuild and write a whole video into the folder `out` (see the module docstring).
 
     Args:
@@ -124,11 +125,19 @@ def run_video(frames: Iterable[np.ndarray], gazer, reconstructor, out: Path, *, 
         preview_width: the written videos' width for wider frames (None: the frame's width).
         total_frames: the frame count, for progress.
         source: what was read (path, read size, ...), recorded in gaze.json.
-        progress: called as progress(done_clips, total_clips or None).
+        progress: called as progress(done_clips, total_clips or None) as clips are gazed.
+        written: called as written(done_clips, total_clips or None) as clips are rebuilt, drawn and written
+            (`done_clips` a float: a clip's rebuild counts half, its chunk's frames drawn the other half), so
+            that it reaches the total only once the last chunk's overlay, rows and gaze.json entry are out.
     """
     out = Path(out)
     totals = RunTotals()
     vg = VideoGazer(gazer, tile=tile, batch_size=batch_size)
+
+    def total_clips(chunk: ChunkGaze) -> int | None:
+        return clip_count(total_frames, chunk.layout, vg.chunk_len) if total_frames else None
+
+    finished = 0  # clips rebuilt, drawn and written (for `written`)
     started = time.perf_counter()
     with VideoWriter(out / "overlay.mp4", fps) as overlay, VideoWriter(out / "reconstruction.mp4", fps) as rebuilt, \
             open(out / "metrics.csv", "w", newline="") as metrics, GazeJson(out / "gaze.json") as js:
@@ -140,7 +149,9 @@ def run_video(frames: Iterable[np.ndarray], gazer, reconstructor, out: Path, *, 
             if totals.frames == 0:
                 js.begin(gaze_json_head(source, chunk.layout, gazer.name, reconstructor.name,
                                         vg.settings(gazing_ratio, task_loss_requirement)))
-            _write_chunk(chunk, reconstructor, batch_size, preview_width, overlay, rebuilt, rows, js, totals)
+            _write_chunk(chunk, reconstructor, batch_size, preview_width, overlay, rebuilt, rows, js, totals,
+                         done=lambda clips: written and written(finished + clips, total_clips(chunk)))
+            finished += chunk.layout.num_tiles
             del chunk  # let it go before the next chunk is decoded
             started = time.perf_counter()
         totals.seconds["gaze"] -= totals.seconds["decode"]
@@ -162,8 +173,12 @@ def timed_items(items: Iterable[Any], seconds: dict[str, float]) -> Iterable[Any
 
 
 def _write_chunk(chunk: ChunkGaze, reconstructor, batch_size: int, preview_width, overlay: VideoWriter,
-                 rebuilt: VideoWriter, rows, js: "GazeJson", totals: RunTotals) -> None:
+                 rebuilt: VideoWriter, rows, js: "GazeJson", totals: RunTotals,
+                 done: Callable[[float], Any] = lambda clips: None) -> None:
     """Rebuild one chunk's tiles in batches, draw and write its frames, its gaze.json entry and its rows.
+
+    `done(clips)` reports how much of the chunk's N tile clips is finished: half of each as it is rebuilt, the
+    other half as the frames are drawn, and N once its rows and gaze.json entry are written.
 
     Memory: one batch of tile clips (cut from the frames as the batch needs them) and its rebuild, and
     preview-sized frames; the frames at their own size are only read, one at a time when drawn.
@@ -181,6 +196,7 @@ def _write_chunk(chunk: ChunkGaze, reconstructor, batch_size: int, preview_width
         loss[part], psnr[part] = rec.loss.numpy(), rec.psnr.numpy()
         _place(canvas, rec.frames.numpy(), layout, part)
         del rec
+        done(0.5 * part[-1] + 0.5)
     totals.seconds["reconstruct"] += time.perf_counter() - start
     start = time.perf_counter()
     mask = gaze.slot_mask()  # (N, T, S)
@@ -191,6 +207,7 @@ def _write_chunk(chunk: ChunkGaze, reconstructor, batch_size: int, preview_width
         if layout.num_tiles > 1:
             _draw_grid(drawn, layout)
         overlay.write(drawn)
+        done(layout.num_tiles * (0.5 + 0.5 * t / T))  # the chunk's last half is counted once its rows are out
     rebuilt.write(canvas)
     counts = gaze.counts().numpy()  # (N, T)
     for t in range(T):
@@ -208,6 +225,7 @@ def _write_chunk(chunk: ChunkGaze, reconstructor, batch_size: int, preview_width
     totals.loss_sum += float(loss.sum())
     totals.psnr += psnr.flatten().tolist()
     totals.seconds["write"] += time.perf_counter() - start
+    done(layout.num_tiles)
 
 
 def chunk_entry(start: int, gaze: GazeResult, layout: TileLayout, loss: np.ndarray, psnr: np.ndarray,

@@ -93,8 +93,14 @@ def test_tile_zero_is_the_untiled_run():
 
 
 def test_tiled_gaze_runs_the_clis_whole_video_path():
+    bar = []
     summary, overlay, rebuilt, scrubber, panel, tokens, loss, quality, files, card, view = callbacks.gaze_action(
-        str(BUNNY), num_frames=4, tile=320, threshold=0.2, ratio=0.5, progress=quiet).values()
+        str(BUNNY), num_frames=4, tile=320, threshold=0.2, ratio=0.5,
+        progress=lambda fraction=None, desc=None: bar.append((fraction, desc))).values()
+    # One bar over gazing and rebuilding, drawing, writing: it climbs, and is full only when the page renders.
+    shares = [f for f, _ in bar if f is not None]
+    assert shares == sorted(shares) and shares[-1] == pipeline.RUN_SHARE and shares.count(pipeline.RUN_SHARE) == 2
+    assert any("drawing and writing tiles" in d for _, d in bar) and bar[-1][1] == "drawing and writing the results"
     assert "4 tile(s) of 320 px (2 x 2) over 640x360" in summary and "native size" in summary
     assert "\n" not in summary.split("\n\n")[0]
     assert {Path(f).name for f in files} == {"gaze.json", "metrics.csv", "overlay.mp4", "reconstruction.mp4",

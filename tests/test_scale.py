@@ -123,6 +123,26 @@ def test_every_gazer_gazes_a_video_by_tiles_and_each_tile_is_its_own_clip(name, 
     assert (found["boxes"][:, 2] <= 96).all() and (found["boxes"][:, 3] <= 160).all()
 
 
+def test_run_video_progress_is_full_only_once_every_chunk_is_drawn_and_written(tmp_path, wide_video, monkeypatch):
+    """The written bar reaches its total after the last overlay frame is drawn, never before (issue 24, item 16)."""
+    from playground import video_run
+
+    _, frames = wide_video
+    events = []
+    drawn = video_run.paint_scales
+    monkeypatch.setattr(video_run, "paint_scales", lambda *a, **k: events.append(("drew",)) or drawn(*a, **k))
+    video_run.run_video(frames, load_gazer("greedy"), load_reconstructor("paint"), tmp_path, fps=10, tile=64,
+                        batch_size=4, gazing_ratio=0.1, total_frames=len(frames),
+                        progress=lambda done, total: events.append(("gazed", done, total)),
+                        written=lambda done, total: events.append(("written", done, total)))
+    written = [e[1] for e in events if e[0] == "written"]
+    assert {e[2] for e in events if e[0] != "drew"} == {12}  # 2 chunks x 6 tiles
+    assert written == sorted(written) and written[-1] == 12 and written.count(12) == 1
+    full = events.index(("written", 12, 12))
+    assert full > max(i for i, e in enumerate(events) if e[0] == "drew")  # the last frame drawn first
+    assert [e[1] for e in events if e[0] == "gazed"][-1] == 12
+
+
 # ---- the CLI -----------------------------------------------------------------------------------------
 
 

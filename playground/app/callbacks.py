@@ -84,7 +84,7 @@ def gaze_action(video, num_frames=None, fps=None, start=None, gazer=None, recons
     settings = settings_from(num_frames, fps, start, gazer, reconstructor, threshold, ratio, tile)
     folder = tempfiles.run_dir()
     run = pipeline.run(video, settings, LIMITS, progress, folder)
-    progress(0.95, desc="rendering")
+    progress(pipeline.RUN_SHARE, desc="drawing and writing the results")
     card = run_card(run, cache.get_gazer(settings.gazer), cache.get_reconstructor(settings.reconstructor))
     view = render.render_run(run, folder, card)
     tokens, loss, quality = render.run_figures(run)

@@ -61,6 +61,17 @@ def no_progress(fraction: float | None = None, desc: str | None = None, **_: Any
     """A progress callable that ignores its updates (for scripts and tests)."""
 
 
+# The share of a gaze run's bar that reading, gazing and rebuilding (and, with tiles, drawing and writing) fill;
+# the rest is the callback's render (the page's videos, figures and files), so the bar never sits full while
+# work is left.
+RUN_SHARE = 0.9
+
+
+def scaled(progress: Progress, top: float) -> Progress:
+    """`progress` with its fractions scaled into [0, top] (None, indeterminate, passed as is)."""
+    return lambda fraction=None, desc=None, **kw: progress(None if fraction is None else top * fraction, desc=desc, **kw)
+
+
 def warm_up() -> None:
     """Import the decoder and the encoder now (plotly comes with `render`), so that the first request does not wait."""
     # Imports at call time on purpose: this is the app's start-up step; `playground.video` imports them lazily.
@@ -288,7 +299,7 @@ def run(video: str | Path | None, settings: RunSettings, limits: Limits, progres
     clip = load_clip(video, settings, limits)
     seconds["read"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    gaze, rec = gaze_and_rebuild(clip, settings, progress)
+    gaze, rec = gaze_and_rebuild(clip, settings, scaled(progress, RUN_SHARE))
     seconds["gaze+rebuild"] = time.perf_counter() - t1
     return Run.of_clip(settings, clip, gaze, rec, seconds)
 
@@ -321,14 +332,23 @@ def run_tiled(video: str | Path | None, settings: RunSettings, limits: Limits, f
     gazer, reconstructor = cache.get_gazer(settings.gazer), cache.get_reconstructor(settings.reconstructor)
     T = int(clip.frames.shape[0])
 
-    def report(done: int, total: int | None) -> None:
-        progress(done / total if total else None, desc=f"gazing tiles: clip {done}/{total or '?'}")
+    # One bar over both halves of the work (`run_video` interleaves them chunk by chunk): clips gazed, and clips
+    # rebuilt, drawn and written; it fills to RUN_SHARE, the rest is the card and the page's render.
+    done = {"gazed": 0.0, "written": 0.0}
+
+    def report(stage: str, desc: str) -> Callable[[float, int | None], None]:
+        def update(clips: float, total: int | None) -> None:
+            done[stage] = clips
+            share = RUN_SHARE * (done["gazed"] + done["written"]) / (2 * total) if total else None
+            progress(share, desc=f"{desc}: clip {clips:.3g}/{total or '?'}")
+        return update
 
     t1 = time.perf_counter()
     totals = run_video(clip.frames, gazer, reconstructor, Path(folder), fps=clip.fps, tile=settings.tile,
                        batch_size=TILE_BATCH, gazing_ratio=settings.gazing_ratio,
                        task_loss_requirement=settings.task_loss_requirement, preview_width=PREVIEW_WIDTH,
-                       total_frames=T, source=clip.source, progress=report)
+                       total_frames=T, source=clip.source, progress=report("gazed", "gazing tiles"),
+                       written=report("written", "rebuilding, drawing and writing tiles"))
     seconds["gaze+rebuild+write"] = time.perf_counter() - t1
     H, W = clip.frames.shape[1:3]
     return Run(settings, clip, layout, totals.to_json(), totals.rows, gazer.name, reconstructor.name, seconds,

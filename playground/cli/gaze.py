@@ -16,7 +16,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -163,12 +163,12 @@ def run_streamed(args: argparse.Namespace) -> int:
             tqdm(total=total_clips, desc="gazing", unit="clip", file=sys.stderr, disable=hidden) as bar, \
             tqdm(total=total_clips, desc="rebuilding, drawing, writing", unit="clip", file=sys.stderr,
                  disable=hidden) as written:
-        counted = CountedReconstructor(reconstructor, lambda clips: written.update(clips))
-        totals = run_video(stream.chunks, gazer, counted, tmp, fps=stream.play_fps, tile=args.tile,
+        totals = run_video(stream.chunks, gazer, reconstructor, tmp, fps=stream.play_fps, tile=args.tile,
                            batch_size=args.batch_size, gazing_ratio=args.gazing_ratio,
                            task_loss_requirement=knobs.threshold_or_off(args.threshold),
                            preview_width=args.preview_width or None, total_frames=stream.num_frames, source=source,
-                           progress=lambda done, total: bar.update(done - bar.n))
+                           progress=lambda done, total: bar.update(done - bar.n),
+                           written=lambda done, total: set_bar(written, done))
         video = _video_record(args, (stream.width, stream.height), stream.num_frames, stream.play_fps, stream.info)
         write_run_card(cli_card(args, gazer, reconstructor, video, totals.to_json(), layout), tmp / "run_card.json")
         publish(tmp, out)
@@ -188,20 +188,10 @@ def _video_record(args: argparse.Namespace, size: tuple[int, int], frames: int, 
                         frames, size, fps)
 
 
-class CountedReconstructor:
-    """A reconstructor that reports how many clips each `reconstruct` call rebuilt (a progress bar for the
-    rebuild, which runs chunk by chunk after the gazing); everything else is the wrapped one's."""
-
-    def __init__(self, inner, on_rebuilt: Callable[[int], Any]):
-        self._inner, self._on_rebuilt = inner, on_rebuilt
-
-    def reconstruct(self, frames, gaze, *args, **kwargs):
-        rec = self._inner.reconstruct(frames, gaze, *args, **kwargs)
-        self._on_rebuilt(int(rec.frames.shape[0]))
-        return rec
-
-    def __getattr__(self, name: str):
-        return getattr(self._inner, name)
+def set_bar(bar, done: float) -> None:
+    """Show `done` (a float count: `run_video`'s `written`) on a tqdm bar, to one decimal."""
+    bar.n = round(done, 1)
+    bar.refresh()
 
 
 def streamed_summary(args, stream, layout, gazer, reconstructor, totals, seconds: float, out: Path) -> str:
