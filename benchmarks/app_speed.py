@@ -66,7 +66,7 @@ def pipeline_moves(video: str, frames: int, gazer: str) -> dict[str, float]:
     """Wall seconds of each move's computation in this process's playground (`pipeline`, fresh caches)."""
     from dataclasses import replace
 
-    from playground.app import pipeline
+    from playground.app import cache, pipeline
     from playground.app.limits import Limits
 
     settings = pipeline.RunSettings(num_frames=frames, gazer=gazer)
@@ -78,6 +78,12 @@ def pipeline_moves(video: str, frames: int, gazer: str) -> dict[str, float]:
     ratio = replace(settings, gazing_ratio=settings.gazing_ratio / 2)
     out["ratio move (gaze + rebuild)"] = timed(pipeline.gaze_and_rebuild, clip, ratio)[0][0]
     out["slots-vs-threshold curve after the ratio move"] = timed(pipeline.threshold_curve, clip, ratio)[0][0]
+    # the gazer alone, best of 3: its whole budget, and a threshold so high that only the per-frame work is left
+    gazer_ = cache.get_gazer(gazer)
+    for label, th in (("the whole budget", None), ("threshold 1.0, the work per frame", 1.0)):
+        seconds = [timed(gazer_.gaze, clip.frames, gazing_ratio=settings.gazing_ratio, task_loss_requirement=th)[0][0]
+                   for _ in range(3)]
+        out[f"{gazer} alone: {label}"] = min(seconds)
     return out
 
 
