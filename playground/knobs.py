@@ -24,6 +24,10 @@ NUM_FRAMES = CLIP_LEN  # default frames sampled from a video: one clip
 FPS = 0.0  # default sampling rate: 0 spreads NUM_FRAMES uniformly over the video (from the start time)
 GAZER = "greedy"  # default gazer of the app (Gaze and Ask tabs) and of the CLI's `gaze` and `ask`
 RECONSTRUCTOR = "paint"  # default reconstructor of the app and of `gaze`
+# How a learned gazer ends a frame at the threshold: its loss head's prediction (the reference's rule, the
+# default everywhere) or paint's loss measured after each gaze (`gazers/autogaze/measured.py`).
+STOPS = ("predicted", "measured")
+STOP = "predicted"
 # |threshold| at most this: far above any per-frame loss (L1 in the normalised space stays below ~5).
 # Negative values are allowed because a predicted loss can be negative (AutoGaze heads with random
 # weights predict such losses, and the reference's vectors use such thresholds); for measured losses
@@ -99,3 +103,14 @@ def clip_len(value: Any, name: str = "clip_len") -> int | None:
     if value is None:
         return None
     return whole_number(value, name, 0, MAX_CLIP_LEN) or None
+
+
+def stop(value: Any, name: str = "stop", reconstructor: str | None = None) -> str:
+    """How a learned gazer stops: one of STOPS. "measured" measures paint's loss after each gaze, so with a
+    `reconstructor` given it must be paint (its threshold is exact for paint only)."""
+    text = str(value).strip().lower() if value is not None else STOP
+    check(text in STOPS, f"{name} must be one of {', '.join(STOPS)}, got {value!r}")
+    check(text != "measured" or reconstructor is None or str(reconstructor).strip().lower() == "paint",
+          f"{name} measured measures paint's loss after each gaze, so it needs the paint reconstructor, "
+          f"not {reconstructor!r}")
+    return text

@@ -12,7 +12,8 @@ through `GazeJson` in the same versioned schema (`GAZE_FORMAT`):
                             "boxes": per frame [[y0, x0, y1, x1, scale], ...] in frame pixels,
                             "reconstruction": {"loss", "psnr_db" (null = exact), "ssim" (whole-frame runs)}}]}],
      "totals": {"frames", "tiles", "slots_kept", "slots_total", "kept_fraction", "reconstruction_loss",
-                "psnr_db", "exact_frames", "seconds", ...}}
+                "psnr_db", "exact_frames", "loss_kind", "threshold_note", "gazer_loss", "frames_over_threshold",
+                "seconds", ...}}
 
 `read_gaze_json` reads it, and the two older files (an untiled run's bare `GazeResult.to_json()` with its
 "reconstruction", and "playground.tiled-gaze/1") upgraded to it.
@@ -27,15 +28,15 @@ size, gazer and reconstructor (nothing the size of a chunk is made in float; `be
   drawn, at most `preview_width` pixels wide;
 - `reconstruction.mp4`: the rebuilt tiles put back in place, at the same size;
 - `gaze.json` (above);
-- `metrics.csv`: one row per frame (summed over tiles: slots kept; averaged: loss, PSNR), also kept in
-  `RunTotals.rows` for the figures.
+- `metrics.csv`: one row per frame in the one column set of every run (`report.metrics_rows`: summed over
+  tiles: slots kept, per scale too; averaged: the gazer's loss, the reconstruction's loss and PSNR; SSIM
+  blank: it is not measured with tiles), also kept in `RunTotals.rows` for the summary and the figures.
 
 Shapes: T frames of a chunk, H x W frame pixels, h x w preview pixels, N tiles.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import time
@@ -49,7 +50,7 @@ import torch
 from . import jsonio, report
 from .errors import PlaygroundError, check
 from .gaze import GazeResult
-from .report import mean_psnr
+from .report import MetricsCsv, loss_check, mean_psnr, metrics_rows
 from .tiling import TileLayout, tile_layout
 from .video import NO_LIMITS, VideoWriter, input_limits, resize_frames
 from .viz import paint_scales
@@ -60,7 +61,6 @@ GRID_RGB = (255, 255, 255)  # the tile grid's colour on the overlay
 OUTPUT_FILES = ("gaze.json", "metrics.csv", "overlay.mp4", "reconstruction.mp4")
 GAZE_FORMAT = "playground.gaze/2"  # gaze.json's schema (module docstring); bump it when the schema changes
 TILED_FORMAT_1 = "playground.tiled-gaze/1"  # the tiled runs' gaze.json before GAZE_FORMAT: read and upgraded
-METRICS_COLUMNS = ("frame", "tiles", "gazed", "ratio", "reconstruction_loss", "psnr_db")  # a streamed run's metrics.csv
 
 
 @dataclass
@@ -73,7 +73,11 @@ class RunTotals:
     slots_total: int = 0  # frames x tiles x slots per tile
     loss_sum: float = 0.0  # sum of per-(frame, tile) reconstruction losses
     psnr: list = field(default_factory=list)  # per-(frame, tile) PSNR in dB (inf = exact)
-    rows: list = field(default_factory=list)  # metrics.csv's rows (dicts of METRICS_COLUMNS), one per frame
+    rows: list = field(default_factory=list)  # metrics.csv's rows (`report.metrics_rows`), one per frame
+    own_loss: list = field(default_factory=lambda: [0.0, 0])  # the gazer's own per-(frame, tile) loss: sum, count
+    loss_kind: str = "none"  # the gazer's own loss: "predicted", "measured" or "none"
+    settings: dict = field(default_factory=dict)  # gaze.json's head settings (what the threshold meant)
+    reconstructor: str = ""  # the reconstructor's name
     seconds: dict[str, float] = field(default_factory=lambda: {"decode": 0.0, "gaze": 0.0, "reconstruct": 0.0,
                                                                "write": 0.0})
 
@@ -88,14 +92,33 @@ class RunTotals:
                 "reconstruction_loss": round(self.loss, 6),
                 "psnr_db": None if not math.isfinite(psnr) else round(psnr, 4),
                 "exact_frames": int(np.isinf(np.asarray(self.psnr, dtype=np.float64)).sum()),
+                "loss_kind": self.loss_kind,
+                **loss_check(self.rows, self.settings, self.reconstructor, own_mean(self.own_loss)),
                 "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
 
 
-def clip_totals(gaze: GazeResult, rec, seconds: dict[str, float]) -> dict[str, Any]:
+def clip_totals(gaze: GazeResult, rec, seconds: dict[str, float], rows: list[dict[str, Any]] | None = None
+                ) -> dict[str, Any]:
     """gaze.json's "totals" of a whole-frame run (one chunk, one tile): `report.totals` (slots kept, losses,
-    mean PSNR, exact frames, SSIM) with the frames, the one tile and `seconds` (stage -> s)."""
-    return {"frames": gaze.num_frames, "tiles": 1, **report.totals(gaze, rec),
+    mean PSNR, exact frames, SSIM) and `report.loss_check` (of `rows`, its metrics rows, made here if not
+    given) with the frames, the one tile and `seconds` (stage -> s)."""
+    rows = report.clip_rows(gaze, rec) if rows is None else rows
+    checked = loss_check(rows, gaze.settings, rec.reconstructor, own_mean(own_loss(gaze.select([0]))))
+    return {"frames": gaze.num_frames, "tiles": 1, **report.totals(gaze, rec), **checked,
             "seconds": {k: round(v, 4) for k, v in seconds.items()}}
+
+
+def own_loss(gaze: GazeResult) -> list:
+    """[sum, count] of the gazer's own per-(clip, frame) loss (`frame_loss`, NaN left out); [0, 0] if it has none."""
+    if gaze.frame_loss is None or gaze.loss_kind not in report.LOSS_KINDS:
+        return [0.0, 0]
+    values = gaze.frame_loss.double().numpy()
+    return [float(np.nansum(values)), int(np.isfinite(values).sum())]
+
+
+def own_mean(total: list) -> float | None:
+    """The mean of an `own_loss` [sum, count]; None for no values."""
+    return total[0] / total[1] if total[1] else None
 
 
 def preview_size(height: int, width: int, preview_width: int | None = PREVIEW_WIDTH) -> tuple[int, int]:
@@ -140,15 +163,15 @@ def run_video(frames: Iterable[np.ndarray], gazer, reconstructor, out: Path, *, 
     finished = 0  # clips rebuilt, drawn and written (for `written`)
     started = time.perf_counter()
     with VideoWriter(out / "overlay.mp4", fps) as overlay, VideoWriter(out / "reconstruction.mp4", fps) as rebuilt, \
-            open(out / "metrics.csv", "w", newline="") as metrics, GazeJson(out / "gaze.json") as js:
-        rows = csv.writer(metrics)
-        rows.writerow(METRICS_COLUMNS)
+            MetricsCsv(out / "metrics.csv") as rows, GazeJson(out / "gaze.json") as js:
         for chunk in vg.chunks(timed_items(frames, totals.seconds), gazing_ratio, task_loss_requirement, progress,
                                total_frames):
             totals.seconds["gaze"] += time.perf_counter() - started  # decoding included; taken out at the end
             if totals.frames == 0:
-                js.begin(gaze_json_head(source, chunk.layout, gazer.name, reconstructor.name,
-                                        vg.settings(gazing_ratio, task_loss_requirement)))
+                totals.settings = {**vg.settings(gazing_ratio, task_loss_requirement),
+                                   "threshold_unit": gazer.threshold_unit}
+                totals.reconstructor, totals.loss_kind = reconstructor.name, chunk.gaze.loss_kind
+                js.begin(gaze_json_head(source, chunk.layout, gazer.name, reconstructor.name, totals.settings))
             _write_chunk(chunk, reconstructor, batch_size, preview_width, overlay, rebuilt, rows, js, totals,
                          done=lambda clips: written and written(finished + clips, total_clips(chunk)))
             finished += chunk.layout.num_tiles
@@ -173,7 +196,7 @@ def timed_items(items: Iterable[Any], seconds: dict[str, float]) -> Iterable[Any
 
 
 def _write_chunk(chunk: ChunkGaze, reconstructor, batch_size: int, preview_width, overlay: VideoWriter,
-                 rebuilt: VideoWriter, rows, js: "GazeJson", totals: RunTotals,
+                 rebuilt: VideoWriter, rows: MetricsCsv, js: "GazeJson", totals: RunTotals,
                  done: Callable[[float], Any] = lambda clips: None) -> None:
     """Rebuild one chunk's tiles in batches, draw and write its frames, its gaze.json entry and its rows.
 
@@ -189,11 +212,14 @@ def _write_chunk(chunk: ChunkGaze, reconstructor, batch_size: int, preview_width
     canvas = np.empty((T, h, w, 3), dtype=np.uint8)
     loss = np.zeros((layout.num_tiles, T), np.float32)
     psnr = np.zeros((layout.num_tiles, T), np.float32)
+    terms: dict[str, np.ndarray] = {}  # the loss's terms, (N, T) each
     for lo in range(0, layout.num_tiles, batch_size):
         part = list(range(lo, min(layout.num_tiles, lo + batch_size)))
         with input_limits(**NO_LIMITS):  # batch_size tile clips of one chunk: bounded by the run's settings
             rec = reconstructor.reconstruct(chunk.tiles[part], gaze.select(part))
         loss[part], psnr[part] = rec.loss.numpy(), rec.psnr.numpy()
+        for name, term in rec.terms.items():
+            terms.setdefault(name, np.zeros((layout.num_tiles, T), np.float32))[part] = term.numpy()
         _place(canvas, rec.frames.numpy(), layout, part)
         del rec
         done(0.5 * part[-1] + 0.5)
@@ -209,14 +235,10 @@ def _write_chunk(chunk: ChunkGaze, reconstructor, batch_size: int, preview_width
         overlay.write(drawn)
         done(layout.num_tiles * (0.5 + 0.5 * t / T))  # the chunk's last half is counted once its rows are out
     rebuilt.write(canvas)
-    counts = gaze.counts().numpy()  # (N, T)
-    for t in range(T):
-        frame = chunk.start + t
-        row = [frame, layout.num_tiles, int(counts[:, t].sum()),
-               round(float(counts[:, t].sum()) / (layout.num_tiles * gaze.grid.num_slots), 6),
-               round(float(loss[:, t].mean()), 6), round(mean_psnr(psnr[:, t]), 4)]
-        rows.writerow(row)
-        totals.rows.append(dict(zip(METRICS_COLUMNS, row)))
+    new_rows = metrics_rows(gaze, loss, psnr, terms=terms, start=chunk.start)
+    rows.add(new_rows)
+    totals.rows += new_rows
+    totals.own_loss = [a + b for a, b in zip(totals.own_loss, own_loss(gaze))]
     js.add(chunk_entry(chunk.start, gaze, layout, loss, psnr))
     totals.frames += T
     totals.tiles = layout.num_tiles

@@ -117,8 +117,11 @@ def test_tiled_gaze_runs_the_clis_whole_video_path():
     assert card["results"] == {k: v for k, v in totals.items() if k != "seconds"}
     assert card["settings"]["tile"] == 320 and card["tiles"]["rows"] == 2 and card["video"]["read_size"] == [640, 360]
     assert f"{totals['slots_kept']} of {totals['slots_total']} slots" in summary
-    assert sum(tokens.data[0].y) == totals["slots_kept"] and len(loss.data[0].y) == 4  # from the metrics rows
-    assert quality.data[0].name == "PSNR (dB)"
+    # from the metrics rows, as an untiled run's: slots by scale, the measured loss, PSNR (no SSIM with tiles)
+    assert sum(sum(bar.y) for bar in tokens.data) == totals["slots_kept"] and len(tokens.data) == 4
+    assert len(loss.data[0].y) == 4
+    assert [trace.name for trace in quality.data] == ["PSNR (dB)"]
+    assert "threshold 0.2" in summary and "exact: measured paint loss" in summary  # what the threshold meant
     assert scrubber.interactive is False  # the scrubber needs one whole-frame clip; the panel shows frame 0
     assert panel.ndim == 3 and panel.shape[0] == 360 and panel.shape[1] > 2 * 640
     assert callbacks.frame_action(view, 2) is None

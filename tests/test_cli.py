@@ -93,6 +93,8 @@ def _bad_inputs(tmp_path):
         "bad-gazer": [str(EXAMPLE_VIDEO), "--gazer", str(tmp_path / "no_such_model")],
         "bad-reconstructor": [str(EXAMPLE_VIDEO), "--reconstructor", str(tmp_path / "no_such.pt")],
         "start-after-end": [str(EXAMPLE_VIDEO), "--start", "999"],
+        "bad-stop": [str(EXAMPLE_VIDEO), "--stop", "exact"],
+        "stop-needs-paint": [str(EXAMPLE_VIDEO), "--stop", "measured", "--reconstructor", "bfshi/VideoMAE_AutoGaze"],
     }
 
 
@@ -147,11 +149,13 @@ def test_read_limits_exit_2_naming_the_flag(flags, named, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("case", ["missing", "empty", "text", "truncated", "wrong-array", "directory", "bad-ratio",
-                                  "bad-frames", "bad-fps", "bad-clip-len", "bad-gazer", "bad-reconstructor", "start-after-end"])
+                                  "bad-frames", "bad-fps", "bad-clip-len", "bad-gazer", "bad-reconstructor", "start-after-end",
+                                  "bad-stop", "stop-needs-paint"])
 def test_bad_input_exits_2_with_one_line(case, tmp_path, capsys):
     args = _bad_inputs(tmp_path)[case]
     out = tmp_path / "out"
-    with pytest.raises(SystemExit) if case.startswith(("bad-f", "bad-clip")) or case == "bad-ratio" else _no_raise():
+    with pytest.raises(SystemExit) if case.startswith(("bad-f", "bad-clip", "bad-stop")) or case == "bad-ratio" \
+            else _no_raise():
         code = main(["gaze", *args, "--out", str(out)])
         assert code == 2
     err = capsys.readouterr().err.strip()
@@ -205,3 +209,54 @@ def test_gaze_json_is_one_versioned_schema_and_old_files_still_load(tmp_path):
     (tmp_path / "other.json").write_text(json.dumps({"format": "someone-else/9"}))
     with pytest.raises(PlaygroundError, match="not a gaze.json this version reads"):
         read_gaze_json(tmp_path / "other.json")
+
+
+TINY_GAZER = ROOT / "tests" / "fixtures" / "autogaze" / "tiny_seed0"  # random weights: its head predicts badly
+
+
+@pytest.mark.parametrize("tiled", [False, True])
+def test_a_frame_measured_over_the_threshold_is_flagged(tiled, tmp_path, capsys):
+    """A learned gazer's predicted stop: the summary, gaze.json's totals and the card set the predicted loss beside
+    the measured one and name the frames whose measured loss exceeds the threshold by more than 25 %."""
+    from playground.synthetic import random_scene
+
+    npy = tmp_path / "clip.npy"
+    np.save(npy, random_scene(3, num_frames=4, size=64))
+    out = tmp_path / "run"
+    # The tiny head predicts a loss under 0.2 after one gaze; paint then measures about 1.2 on these frames.
+    assert main(["gaze", str(npy), "--gazer", str(TINY_GAZER), "--threshold", "0.2", "--gazing-ratio", "0.3",
+                 *(["--tile", "32"] if tiled else []), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    totals = read_gaze_json(out / "gaze.json")["totals"]
+    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    over = [int(r["frame"]) for r in rows if float(r["reconstruction_loss"]) > 0.25]
+    assert over and totals["frames_over_threshold"] == over and totals["loss_kind"] == "predicted"
+    assert all(r["predicted_loss"] != "" and r["measured_loss"] == "" for r in rows)  # the one column set
+    assert all((r["ssim"] == "") == tiled for r in rows)  # SSIM is not measured with tiles
+    line = next(line for line in printed.splitlines() if line.startswith("loss check"))
+    assert f"predicted loss (gazer) {totals['gazer_loss']:.4f}, measured loss {totals['reconstruction_loss']:.4f}" \
+        in line and f"{len(over)} of 4 frame(s) measured over the threshold by more than 25 %" in line
+    assert "threshold      none (predicted loss of the head)" in printed  # calibrated or not, tiled or not
+    card = json.loads((out / "run_card.json").read_text())
+    assert card["results"]["frames_over_threshold"] == over and card["settings"]["stop"] == "predicted"
+
+
+def test_stop_measured_meets_the_threshold_with_paint(tmp_path, capsys):
+    from playground.synthetic import random_scene
+
+    npy = tmp_path / "clip.npy"
+    np.save(npy, random_scene(5, num_frames=3, size=64))
+    out = tmp_path / "run"
+    t, ratio = 0.3, 0.3
+    assert main(["gaze", str(npy), "--gazer", str(TINY_GAZER), "--threshold", str(t), "--gazing-ratio", str(ratio),
+                 "--stop", "measured", "--out", str(out)]) == 0
+    data = read_gaze_json(out / "gaze.json")
+    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    budget = int(np.float32(ratio) * np.float32(265))
+    assert all(float(r["reconstruction_loss"]) <= t or int(r["gazed"]) == budget for r in rows)
+    assert any(int(r["gazed"]) < budget for r in rows)  # the threshold, not only the cap, ended frames
+    assert all(r["measured_loss"] == r["reconstruction_loss"] for r in rows)  # the gazer measured paint's loss
+    assert data["settings"]["stop"] == "measured" and data["totals"]["frames_over_threshold"] is None
+    card = json.loads((out / "run_card.json").read_text())
+    assert card["settings"]["stop"] == "measured"
+    assert "stop=measured" in capsys.readouterr().out

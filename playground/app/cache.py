@@ -145,16 +145,17 @@ def model_key(name: str) -> str:
     return name
 
 
-def get_gazer(name: str, device: str | None = None):
-    """A loaded gazer (`greedy`, `framediff`, `random`, `full`, an AutoGaze hub id or path), cached."""
+def get_gazer(name: str, device: str | None = None, stop: str = knobs.STOP):
+    """A loaded gazer (`greedy`, `framediff`, `random`, `full`, an AutoGaze hub id or path), cached; a learned
+    one with its `stop` (`knobs.STOPS`)."""
     name = str(name or "").strip()
     if not name:
         raise PlaygroundError(f"choose a gazer: {', '.join(available_gazers())}, or an AutoGaze checkpoint")
     check_model_name("gazer", name, [*available_gazers(built_in=True), *MEASURING_GAZERS])
     # AutoGaze restarts its caches every 16 frames here: it was trained on 16-frame clips, and the app
     # takes longer runs (this also keeps memory and attention history bounded).
-    options = applicable_options(name, clip_len=knobs.CLIP_LEN)
-    return MODELS.get(("gazer", model_key(name), device),
+    options = applicable_options(name, clip_len=knobs.CLIP_LEN, stop=stop)
+    return MODELS.get(("gazer", model_key(name), device, options.get("stop")),
                       lambda: _friendly_load("gazer", name, lambda: load_gazer(name, device=device, **options)))
 
 

@@ -46,5 +46,5 @@ def write_tables(run: Run, card: dict[str, Any], folder: Path) -> list[Path]:
     gaze, rec = run.gaze, run.reconstruction
     return [write_clip_gaze_json(folder / "gaze.json", gaze, rec, run.clip.read_size, run.clip.source,
                                  run.totals),
-            write_gaze_masks(gaze, folder / "masks.npz"), report.write_metrics_csv(gaze, rec, folder / "metrics.csv"),
+            write_gaze_masks(gaze, folder / "masks.npz"), report.write_metrics_csv(run.rows, folder / "metrics.csv"),
             write_run_card(card, folder / "run_card.json")]

@@ -28,7 +28,7 @@ from ..gazers import TRAINING_FREE_GAZERS, available_gazers, frame_budgets
 from ..gazers.base import gaze_frames as gaze_with_callback
 from ..mllm.answer import MAX_ANSWER_TOKENS, attention_warning
 from ..mllm.random_models import RANDOM_WEIGHTS_NOTE
-from ..report import mean_psnr, metrics_rows
+from ..report import clip_rows, mean_psnr
 from ..run_card import source_facts
 from ..tiling import TileLayout, tile_layout
 from ..video import MAX_SIDE, READ_SIDE, DecodeLimitError, probe_video, read_clip
@@ -92,6 +92,7 @@ class RunSettings:
     gazing_ratio: float = knobs.GAZING_RATIO  # cap on slots per frame as a fraction of the 265
     tile: int = 0  # tile side in px: frames read at their native size, every 16-frame chunk of every tile gazed
     #                (the CLI's `gaze --tile PX`); 0 = off, the whole frame read at READ_SIDE as one clip
+    stop: str = knobs.STOP  # how a learned gazer ends a frame: "predicted" (its head) or "measured" (paint's loss)
 
     def checked(self, limits: Limits) -> "RunSettings":
         """A validated copy (names stripped, numbers in range, by the same checks as the CLI's); raises PlaygroundError."""
@@ -102,7 +103,8 @@ class RunSettings:
                        threshold=knobs.threshold(self.threshold, "threshold"),
                        gazing_ratio=knobs.gazing_ratio(self.gazing_ratio, "gazing ratio"),
                        gazer=str(self.gazer or "").strip(),
-                       reconstructor=str(self.reconstructor or "").strip() or "paint", tile=check_tile(self.tile))
+                       reconstructor=str(self.reconstructor or "").strip() or "paint", tile=check_tile(self.tile),
+                       stop=knobs.stop(self.stop, "stop", str(self.reconstructor or "").strip() or "paint"))
 
     @property
     def read_side(self) -> int | None:
@@ -180,6 +182,7 @@ class Run:
     folder: Path | None = None  # where a tiled run wrote gaze.json, metrics.csv, overlay.mp4, reconstruction.mp4
     frames_fit: int | None = None  # frames of this size the decode limit lets one run read (`frames_fit`)
     max_decode_pixels: int | None = None  # that limit ($PLAYGROUND_APP_MAX_DECODE_PIXELS)
+    gaze_settings: dict[str, Any] = field(default_factory=dict)  # what the gazer used (threshold, its unit, stop)
 
     @property
     def whole_clip(self) -> bool:
@@ -191,9 +194,10 @@ class Run:
                 seconds: dict[str, float] | None = None) -> "Run":
         """The one-chunk, one-tile run of `clip`'s gaze and reconstruction."""
         H, W = clip.frames.shape[1:3]
-        return cls(settings, clip, tile_layout(H, W), clip_totals(gaze, rec, {**gaze.seconds, **rec.seconds}),
-                   metrics_rows(gaze, rec), gaze.gazer or settings.gazer, rec.reconstructor, dict(seconds or {}),
-                   gaze=gaze, reconstruction=rec)
+        rows = clip_rows(gaze, rec)
+        return cls(settings, clip, tile_layout(H, W), clip_totals(gaze, rec, {**gaze.seconds, **rec.seconds}, rows),
+                   rows, gaze.gazer or settings.gazer, rec.reconstructor, dict(seconds or {}),
+                   gaze=gaze, reconstruction=rec, gaze_settings=dict(gaze.settings))
 
 
 def load_clip(video: str | Path | None, settings: RunSettings, limits: Limits) -> Clip:
@@ -256,13 +260,19 @@ def gaze_clip(clip: Clip, settings: RunSettings, progress: Progress = no_progres
         GazeResult with B=1 and T = clip frames.
     """
     ratio, threshold = settings.gazing_ratio, settings.task_loss_requirement
-    key = (clip.key, cache.model_key(settings.gazer), ratio, threshold)
+    key = gaze_key(clip, settings)
 
     def build():
-        gazer = cache.get_gazer(settings.gazer)
+        gazer = cache.get_gazer(settings.gazer, stop=settings.stop)
         return gaze_frames(gazer, clip.frames, ratio, threshold, progress, label=f"gazing with {settings.gazer}")
 
     return cache.GAZES.get(key, build)
+
+
+def gaze_key(clip: Clip, settings: RunSettings) -> tuple:
+    """A gaze's cache identity: the clip, the gazer, the budget, the threshold and the stop."""
+    return (clip.key, cache.model_key(settings.gazer), settings.gazing_ratio, settings.task_loss_requirement,
+            settings.stop)
 
 
 def gaze_and_rebuild(clip: Clip, settings: RunSettings, progress: Progress = no_progress) -> tuple[GazeResult, Any]:
@@ -329,7 +339,8 @@ def run_tiled(video: str | Path | None, settings: RunSettings, limits: Limits, f
     clip = load_clip(video, settings, limits)
     layout = tiles_for(clip, settings.tile, limits)
     seconds["read"] = time.perf_counter() - t0
-    gazer, reconstructor = cache.get_gazer(settings.gazer), cache.get_reconstructor(settings.reconstructor)
+    gazer = cache.get_gazer(settings.gazer, stop=settings.stop)
+    reconstructor = cache.get_reconstructor(settings.reconstructor)
     T = int(clip.frames.shape[0])
 
     # One bar over both halves of the work (`run_video` interleaves them chunk by chunk): clips gazed, and clips
@@ -353,7 +364,7 @@ def run_tiled(video: str | Path | None, settings: RunSettings, limits: Limits, f
     H, W = clip.frames.shape[1:3]
     return Run(settings, clip, layout, totals.to_json(), totals.rows, gazer.name, reconstructor.name, seconds,
                folder=Path(folder), frames_fit=frames_fit((W, H), settings, limits),
-               max_decode_pixels=limits.max_decode_pixels)
+               max_decode_pixels=limits.max_decode_pixels, gaze_settings=totals.settings)
 
 
 @dataclass
@@ -375,7 +386,7 @@ def threshold_curve(clip: Clip, settings: RunSettings, progress: Progress = no_p
     if not cache.get_gazer(settings.gazer).uses_threshold:
         return None
     key = (clip.key, cache.model_key(settings.gazer), cache.model_key(settings.reconstructor),
-           settings.gazing_ratio, tuple(thresholds))
+           settings.gazing_ratio, tuple(thresholds), settings.stop)
 
     def point(th: float) -> tuple[float, float, float]:
         gaze, rec = gaze_and_rebuild(clip, replace(settings, threshold=float(th)))
@@ -467,7 +478,7 @@ def ask(clip: Clip, settings: RunSettings, question: str, mllm_name: str, attent
 
 def gazed_before(clip: Clip, settings: RunSettings) -> GazeResult | None:
     """The Gaze tab's gaze of this clip at these settings if it is cached (never computed here)."""
-    key = (clip.key, cache.model_key(settings.gazer), settings.gazing_ratio, settings.task_loss_requirement)
+    key = gaze_key(clip, settings)
     return cache.GAZES.get(key, lambda: None) if key in cache.GAZES else None
 
 

@@ -28,7 +28,7 @@ from ..video import READ_SIDE, read_clip, write_video
 from ..geometry import DEFAULT_GRID
 from .export import EXPORT_FILES, TILED_EXPORT_FILES, write_run_card, write_tables
 from ..mllm.answer import FLOP_LABELS, FLOP_ROWS, TIME_ROWS, gazer_flops_source
-from ..report import psnr_text
+from ..report import LOSS_KINDS, loss_check_text, psnr_words, scale_totals
 from ..errors import PlaygroundError, check
 from . import cache, pipeline
 from .limits import Limits
@@ -187,65 +187,115 @@ def one_point(fig):
 
 
 def summary_markdown(run: Run) -> str:
-    """A short report of any run: what was read, slots kept (per scale for one whole clip, per tile with
-    tiles), losses, PSNR (and SSIM for one whole clip) and time."""
-    t, clip, s = run.totals, run.clip, run.settings
-    T, kept, total = int(t["frames"]), int(t["slots_kept"]), int(t["slots_total"])
-    share = f"**{run.gazer}** kept **{kept} of {total} slots ({100 * kept / max(1, total):.1f} %)**"
+    """A short report of any run, from its totals and metrics rows: what was read (and the tiles), slots kept
+    (per scale), the threshold and what it meant, the gazer's loss beside the measured one with the frames
+    over the threshold, the rebuild's loss and PSNR (SSIM where measured: one whole clip) and time."""
+    t, clip, s, layout = run.totals, run.clip, run.settings, run.layout
+    T, kept, total, tiles = int(t["frames"]), int(t["slots_kept"]), int(t["slots_total"]), int(t["tiles"])
+    whole = layout.whole_frame
     short = f"; the video holds only {T} of the {s.num_frames} frames asked for" if T < s.num_frames else ""
-    threshold = f"threshold {s.threshold:g}{' (off)' if s.task_loss_requirement is None else ''}, " \
-                f"gazing ratio {s.gazing_ratio:g}"
-    if run.whole_clip:
-        gaze, rec = run.gaze, run.reconstruction
-        per_scale = gaze.counts_per_scale()[0].sum(0).tolist()
-        scales = ", ".join(f"{scale} px: {n}" for scale, n in zip(gaze.grid.scales, per_scale))
-        lines = [f"**{clip.name}**: {T} frames read at {clip.read_size[0]}x{clip.read_size[1]} px (the gazer "
-                 f"resizes them to {gaze.grid.canvas}x{gaze.grid.canvas}), played at {clip.fps:.1f} fps{short}",
-                 f"{share}, {kept / T:.1f} per frame ({scales})", threshold]
-        if gaze.frame_loss is not None and gaze.loss_kind != "none":
-            lines.append(f"{gaze.loss_kind} loss (gazer) {float(np.nanmean(gaze.frame_loss.numpy())):.4f}")
-        lines.append(f"**{rec.reconstructor}**: loss {float(rec.loss.mean()):.4f}, PSNR {psnr_text(rec.psnr)}, "
-                     f"SSIM {float(rec.ssim.mean()):.3f}")
-        timing = {"read": run.seconds.get("read", 0.0), "gaze": gaze.seconds.get("gaze", 0.0),
-                  "rebuild": rec.seconds.get("reconstruct", 0.0)}
-        return "\n\n".join([*lines, "time: " + ", ".join(f"{k} {v:.2f} s" for k, v in timing.items())])
-    layout, tiles, sec = run.layout, int(t["tiles"]), t["seconds"]
-    psnr = "exact (∞ dB)" if t["psnr_db"] is None else f"{t['psnr_db']:.2f} dB"
-    timing = {"read": run.seconds.get("read", 0.0), "gaze": sec["gaze"], "rebuild": sec["reconstruct"],
-              "draw+write": sec["write"]}
+    canvas = DEFAULT_GRID.canvas
+    read = (f"(the gazer resizes them to {canvas}x{canvas})" if whole else
+            f"(the native size) as **{layout.describe()}**, each tile resized to the gazer's {canvas} px input and "
+            f"every 16-frame chunk of every tile gazed on its own")
+    scales = ", ".join(f"{name[6:-2]} px: {n}" for name, n in scale_totals(run.rows).items())
+    per_tile = "" if whole else f" over {tiles} tile(s)"
+    per_frame = f"{kept / max(1, T):.1f} per frame" + ("" if whole else f" ({kept / max(1, T * tiles):.1f} per frame "
+                                                                        f"and tile)")
+    stop = run.gaze_settings.get("stop")
+    ssim = f", SSIM {t['ssim']:.3f}" if t.get("ssim") is not None else ""
+    seconds = {"read": run.seconds.get("read", 0.0), **{name: t["seconds"][key] for key, name in TIMED.items()
+                                                        if key in t["seconds"]}}
+    check_text = loss_check_text(t)
     lines = [
-        f"**{clip.name}**: {T} frames read at {clip.read_size[0]}x{clip.read_size[1]} px (the native size) as "
-        f"**{layout.describe()}**, each tile resized to the gazer's {DEFAULT_GRID.canvas} px input and every "
-        f"16-frame chunk of every tile gazed on its own; played at {clip.fps:.1f} fps{short}",
-        f"{share} over {tiles} tile(s), {kept / max(1, T):.1f} per frame ({kept / max(1, T * tiles):.1f} per frame "
-        f"and tile)",
-        f"{threshold} (per tile)",
-        f"**{run.reconstructor}**: loss {t['reconstruction_loss']:.4f}, PSNR {psnr} (mean over frames and tiles)",
-        "time: " + ", ".join(f"{k} {v:.2f} s" for k, v in timing.items()),
-        *frame_limit_lines(run),
-        "*With tiles: the left video is the gazed patches over the original frames with the tile grid, the right "
-        "one the reconstruction; the frame scrubber, the threshold curve and SSIM need one whole-frame clip "
-        "(tile size 0); Ask and Compare gazers read the whole frame.*",
+        f"**{clip.name}**: {T} frames read at {clip.read_size[0]}x{clip.read_size[1]} px {read}, played at "
+        f"{clip.fps:.1f} fps{short}",
+        f"**{run.gazer}** kept **{kept} of {total} slots ({100 * kept / max(1, total):.1f} %)**{per_tile}, "
+        f"{per_frame} ({scales})",
+        f"threshold {s.threshold:g}{' (off)' if s.task_loss_requirement is None else ''}, gazing ratio "
+        f"{s.gazing_ratio:g}{'' if whole else ' (per tile)'}{f', {stop} stop' if stop else ''}: {t['threshold_note']}",
+        *([] if check_text is None else [("**" + check_text + "**") if t.get("frames_over_threshold") else check_text]),
+        f"**{run.reconstructor}**: loss {t['reconstruction_loss']:.4f}, PSNR "
+        f"{psnr_words(t['psnr_db'], int(t['exact_frames']), T * tiles)}{ssim}"
+        + ("" if whole else " (mean over frames and tiles)"),
+        "time: " + ", ".join(f"{k} {v:.2f} s" for k, v in seconds.items()),
     ]
+    if not whole:
+        lines += [*frame_limit_lines(run),
+                  "*With tiles: the left video is the gazed patches over the original frames with the tile grid, "
+                  "the right one the reconstruction; the frame scrubber, the threshold curve and SSIM need one "
+                  "whole-frame clip (tile size 0); Ask and Compare gazers read the whole frame.*"]
     return "\n\n".join(lines)
 
 
+TIMED = {"gaze": "gaze", "reconstruct": "rebuild", "write": "draw+write"}  # a run's seconds, as the summary names them
+
+
 def run_figures(run: Run) -> tuple:
-    """(slots per frame, loss and PSNR per frame, PSNR per frame) of any run, laid out for a half-width panel:
-    one whole clip's from its gaze and rebuild (per scale, the gazer's own loss, SSIM), a tiled run's from
-    its metrics rows (summed or averaged over tiles)."""
-    if run.whole_clip:
-        figures = (viz.fig_tokens_per_frame(run.gaze), viz.fig_loss_per_frame(run.gaze, run.reconstruction),
-                   quality_figure(run))
-    else:
-        figures = tiled_figures(run)
-    return tuple(fit(fig) for fig in figures)
+    """(slots per frame by scale, loss and PSNR per frame, PSNR and SSIM per frame) of any run, drawn from its
+    metrics rows (one body: one whole clip is one tile; with tiles, summed or averaged over them), laid out
+    for a half-width panel. A column a run does not measure (SSIM with tiles) is left out of its figure."""
+    rows = run.rows
+    if not rows:
+        raise PlaygroundError("the run gazed no frame")
+    frames = [int(r["frame"]) for r in rows]
+    return tuple(fit(fig) for fig in (slots_figure(run, frames), loss_figure(run, frames), quality_figure(run, frames)))
 
 
-def quality_figure(run: Run):
-    """PSNR and SSIM per frame (plotly): the reconstruction's quality against the input."""
-    rec = run.reconstruction
-    return psnr_figure(rec.frame_indices.numpy(), rec.psnr[0].tolist(), rec.ssim[0].numpy())
+def column(rows: list[dict], name: str) -> list | None:
+    """A metrics column's values, None where a row has none; None if no row has one."""
+    values = [r.get(name) for r in rows]
+    return None if all(v is None for v in values) else values
+
+
+def slots_figure(run: Run, frames: list[int]):
+    """Gazed slots per frame, stacked by scale (coarsest at the bottom), summed over the tiles."""
+    per_tile = int(run.totals["slots_total"]) // max(1, int(run.totals["frames"]))
+    tiles = int(run.totals["tiles"])
+    fig = go.Figure([go.Bar(x=frames, y=[int(r[name]) for r in run.rows], name=f"{name[6:-2]} px",
+                            marker_color=f"rgb{tuple(viz.scale_color(s))}")
+                     for s, name in enumerate(scale_totals(run.rows))])
+    title = f"Gazed slots per frame (of {per_tile})" if tiles == 1 else \
+        f"Gazed slots per frame ({tiles} tiles, of {per_tile})"
+    fig.update_layout(barmode="stack", title=title, xaxis_title="frame", yaxis_title="slots", legend_title="scale")
+    return fig
+
+
+def loss_figure(run: Run, frames: list[int]):
+    """Loss per frame: the gazer's own trace (predicted or measured) beside the measured loss, the threshold
+    when it is a loss, the frames measured over it by more than 25 % marked, and PSNR on a second axis."""
+    rows, t, tiles = run.rows, run.totals, int(run.totals["tiles"])
+    over_tiles = "" if tiles == 1 else ", mean over tiles"
+    measured = [r["reconstruction_loss"] for r in rows]
+    kind = t.get("loss_kind")
+    own = column(rows, f"{kind}_loss") if kind in LOSS_KINDS else None
+    same = own is not None and kind == "measured" and own == measured  # greedy with paint: one line for both
+    fig = go.Figure()
+    if own is not None and not same:
+        fig.add_trace(go.Scatter(x=frames, y=own, mode="lines+markers", name=f"{kind} loss ({run.gazer}){over_tiles}"))
+    name = f"measured loss ({run.reconstructor}" + (f" = {run.gazer}'s own trace)" if same else ")") + over_tiles
+    fig.add_trace(go.Scatter(x=frames, y=measured, mode="lines+markers", name=name))
+    over = set(t.get("frames_over_threshold") or [])
+    if over:
+        fig.add_trace(go.Scatter(x=[f for f in frames if f in over], y=[m for f, m in zip(frames, measured) if f in over],
+                                 mode="markers", marker=dict(symbol="x", size=12, color="rgb(213,0,0)"),
+                                 name="measured over the threshold by > 25 %"))
+    threshold = run.gaze_settings.get("task_loss_requirement")
+    # Only a loss threshold lives on this axis (framediff's is a per-patch change on another scale).
+    if isinstance(threshold, (int, float)) and run.gaze_settings.get("threshold_unit", "loss") == "loss":
+        fig.add_hline(y=float(threshold), line_dash="dash", annotation_text="threshold")
+    fig.add_trace(go.Scatter(x=frames, y=drawable(r["psnr_db"] for r in rows), mode="lines+markers",
+                             name="PSNR (dB)", yaxis="y2", line_dash="dot"))
+    fig.update_layout(title="Loss per frame", xaxis_title="frame", yaxis_title="loss",
+                      yaxis2=dict(title="PSNR (dB)", overlaying="y", side="right"))
+    return fig
+
+
+def quality_figure(run: Run, frames: list[int]):
+    """PSNR per frame, and SSIM where the run measured it (one whole clip), from the metrics rows."""
+    ssim = column(run.rows, "ssim")
+    title = "PSNR and SSIM per frame" if ssim is not None else "PSNR per frame, mean over tiles (no SSIM with tiles)"
+    return psnr_figure(frames, [r["psnr_db"] for r in run.rows], ssim, title=title)
 
 
 def psnr_figure(frames, psnr, ssim=None, title: str = "PSNR and SSIM per frame"):
@@ -369,22 +419,3 @@ def tiled_panel(view: RunView) -> np.ndarray:
     first = [read_clip(path, num_frames=1, max_side=None, max_pixels=None)[0]
              for path in (view.overlay_video, view.compare_video)]
     return viz.side_by_side(*first, labels=["frame 0: gazed, tile grid", "reconstruction"])[0]
-
-
-def tiled_figures(run: Run):
-    """(slots per frame, loss and PSNR per frame, PSNR per frame) of a tiled run, from its metrics rows."""
-    if not run.rows:
-        raise PlaygroundError("the run gazed no frame")
-    m = {name: np.array([float(row[name]) for row in run.rows]) for name in run.rows[0]}
-    frames, tiles = m["frame"].astype(int), int(m["tiles"][0])
-    tokens = go.Figure([go.Bar(x=frames, y=m["gazed"], name=f"gazed slots, {tiles} tile(s)")])
-    tokens.update_layout(title=f"Gazed slots per frame ({tiles} tile(s), of {tiles * DEFAULT_GRID.num_slots})",
-                         xaxis_title="frame", yaxis_title="slots")
-    loss = go.Figure([
-        go.Scatter(x=frames, y=m["reconstruction_loss"], mode="lines+markers",
-                   name=f"measured loss ({run.reconstructor}), mean over tiles"),
-        go.Scatter(x=frames, y=drawable(m["psnr_db"]), mode="lines+markers", name="PSNR (dB)", yaxis="y2", line_dash="dot")])
-    loss.update_layout(title="Loss per frame", xaxis_title="frame", yaxis_title="loss",
-                       yaxis2=dict(title="PSNR (dB)", overlaying="y", side="right"))
-    quality = psnr_figure(frames, m["psnr_db"], title="PSNR per frame, mean over tiles (no SSIM with tiles)")
-    return tokens, loss, quality

@@ -24,8 +24,8 @@ from tqdm.auto import tqdm
 from .. import knobs, load_gazer, load_reconstructor
 from ..gazers import applicable_options
 from ..gazers.base import gaze_frames
-from ..calibration import threshold_note
-from ..report import psnr_text, write_metrics_csv
+from ..geometry import DEFAULT_GRID
+from ..report import clip_rows, loss_check_text, psnr_words, scale_totals, write_metrics_csv
 from ..run_card import (EXPORT_FILES, TILED_EXPORT_FILES, make_card, rebuilt_frames, sha256_of, source_facts,
                         video_record, write_masks_npz, write_run_card)
 from ..staging import staging_folder
@@ -55,6 +55,10 @@ def add_parser(subparsers) -> None:
                    default=knobs.GAZING_RATIO,
                    help="cap on slots per frame as a fraction of the 265 slots; 1 = no cap "
                         f"(default {knobs.GAZING_RATIO:g}, as in the app)")
+    p.add_argument("--stop", type=knob(knobs.stop, "--stop"), default=knobs.STOP, metavar="|".join(knobs.STOPS),
+                   help="how a learned gazer ends a frame at the threshold: predicted (its loss head's prediction, "
+                        "the reference's rule) or measured (paint's loss measured after each gaze: exact for "
+                        f"--reconstructor paint, which it needs) (default {knobs.STOP})")
     p.add_argument("--clip-len", type=knob(knobs.clip_len, "--clip-len"), default=knobs.CLIP_LEN,
                    help="AutoGaze restarts its caches every N frames (it was trained on 16-frame clips; "
                         "default 16; 0 = carry them over all frames, as the reference's single call)")
@@ -79,13 +83,13 @@ def gaze_with_progress(gazer, frames: np.ndarray, ratio, threshold, show: bool):
 
 
 def write_outputs(tmp: Path, frames: np.ndarray, fps: float, gaze, rec, card: dict[str, Any],
-                  totals: dict[str, Any], source: dict[str, Any]) -> None:
+                  totals: dict[str, Any], rows: list[dict[str, Any]], source: dict[str, Any]) -> None:
     """The app's downloads (`EXPORT_FILES`) into `tmp`: gaze.json (the one-chunk, one-tile case of
     `video_run`'s), masks.npz, metrics.csv and run_card.json (numbers from `playground.report`, card and masks
     from `playground.run_card`), the overlay and the reconstruction at the clip's aspect ratio."""
     write_clip_gaze_json(tmp / "gaze.json", gaze, rec, (frames.shape[2], frames.shape[1]), source, totals)
     write_masks_npz(gaze, tmp / "masks.npz")
-    write_metrics_csv(gaze, rec, tmp / "metrics.csv")
+    write_metrics_csv(rows, tmp / "metrics.csv")
     write_run_card(card, tmp / "run_card.json")
     with tqdm(total=2, desc="writing videos", unit="video", disable=not show_progress(len(frames)),
               file=sys.stderr) as bar:
@@ -105,7 +109,7 @@ def card_settings(args: argparse.Namespace) -> dict[str, Any]:
     then what only the CLI sets."""
     return {"num_frames": args.frames, "fps": float(args.fps), "start": float(args.start), "gazer": args.gazer,
             "reconstructor": args.reconstructor, "threshold": args.threshold, "gazing_ratio": args.gazing_ratio,
-            "tile": args.tile or 0,
+            "tile": args.tile or 0, "stop": args.stop,
             "cli": {"clip_len": args.clip_len, "max_side": read_side_of(args), "batch_size": args.batch_size,
                     "preview_width": args.preview_width, "command": " ".join(["python -m playground", *sys.argv[1:]])}}
 
@@ -136,14 +140,15 @@ def run(args: argparse.Namespace) -> int:
         gaze = gaze_with_progress(gazer, frames, args.gazing_ratio, knobs.threshold_or_off(args.threshold),
                                   show=show_progress(len(frames)))
         rec = reconstructor.reconstruct(frames, gaze)
-    totals = clip_totals(gaze, rec, {**gaze.seconds, **rec.seconds})
+    totals = clip_totals(gaze, rec, {**gaze.seconds, **rec.seconds}, rows := clip_rows(gaze, rec))
     card = cli_card(args, gazer, reconstructor, video, totals)
     source = {"video": str(args.video), "frames": len(frames), "fps": fps}
     out.parent.mkdir(parents=True, exist_ok=True)
     with staging_folder(out.parent) as tmp:  # also removes stale ones that killed runs left there
-        write_outputs(tmp, frames, fps, gaze, rec, card, totals, source)
+        write_outputs(tmp, frames, fps, gaze, rec, card, totals, rows, source)
         publish(tmp, out)
-    print(summary_text(args, frames, gaze, rec, time.perf_counter() - started, out))
+    print(summary_text(args, (frames.shape[2], frames.shape[1]), tile_layout(*frames.shape[1:3]), totals, rows,
+                       gaze.gazer, gaze.settings, rec.reconstructor, time.perf_counter() - started, out))
     return 0
 
 
@@ -172,13 +177,17 @@ def run_streamed(args: argparse.Namespace) -> int:
         video = _video_record(args, (stream.width, stream.height), stream.num_frames, stream.play_fps, stream.info)
         write_run_card(cli_card(args, gazer, reconstructor, video, totals.to_json(), layout), tmp / "run_card.json")
         publish(tmp, out)
-    print(streamed_summary(args, stream, layout, gazer, reconstructor, totals, time.perf_counter() - started, out))
+    h, w = preview_size(layout.height, layout.width, args.preview_width or None)
+    print(summary_text(args, (stream.width, stream.height), layout, totals.to_json(), totals.rows, gazer.name,
+                       totals.settings, reconstructor.name, time.perf_counter() - started, out, (w, h)))
     return 0
 
 
 def _load_models(args: argparse.Namespace):
     """(the gazer, the reconstructor) the flags name."""
-    gazer = load_gazer(args.gazer, device=args.device, **applicable_options(args.gazer, clip_len=args.clip_len))
+    knobs.stop(args.stop, "--stop", args.reconstructor)  # the measured stop measures paint: one line otherwise
+    gazer = load_gazer(args.gazer, device=args.device,
+                       **applicable_options(args.gazer, clip_len=args.clip_len, stop=args.stop))
     return gazer, load_reconstructor(args.reconstructor, device=args.device)
 
 
@@ -194,42 +203,45 @@ def set_bar(bar, done: float) -> None:
     bar.refresh()
 
 
-def streamed_summary(args, stream, layout, gazer, reconstructor, totals, seconds: float, out: Path) -> str:
-    """The summary of a chunk-by-chunk run, on stdout."""
-    t, s = totals.to_json(), totals.seconds
-    h, w = preview_size(layout.height, layout.width, args.preview_width or None)
-    psnr = "exact" if t["psnr_db"] is None else f"{t['psnr_db']:.2f} dB"
-    return "\n".join([
-        f"video          {args.video}  ({t['frames']} frames read at {stream.width}x{stream.height} px, chunk by chunk)",
-        f"tiles          {layout.describe()}; each tile resized to the gazer's input",
-        f"gazer          {gazer.name}  threshold={args.threshold}  max ratio={args.gazing_ratio}  "
-        f"batch={args.batch_size}",
-        f"slots kept     {t['slots_kept']} / {t['slots_total']}  ({100 * t['kept_fraction']:.1f}%; "
-        f"{t['slots_kept'] / max(1, t['frames']):.1f} per frame over {t['tiles']} tile(s))",
-        f"reconstructor  {reconstructor.name}  loss {t['reconstruction_loss']:.4f}  PSNR {psnr} (mean over tiles)",
-        f"time           decode {s['decode']:.2f} s, gaze {s['gaze']:.2f} s, reconstruct {s['reconstruct']:.2f} s, "
-        f"draw+write {s['write']:.2f} s, total {seconds:.2f} s",
-        f"outputs        {out}/" + " ".join(TILED_EXPORT_FILES) + f" (videos at {w}x{h})",
-    ])
+STAGE_NAMES = {"write": "draw+write"}  # a run's seconds, as the summary names them
 
 
-def summary_text(args, frames: np.ndarray, gaze, rec, seconds: float, out: Path) -> str:
-    """The run's summary printed on stdout: what was read, kept and rebuilt, how long it took, where it went."""
-    kept, T, S = gaze.num_gazed, gaze.num_frames, gaze.grid.num_slots
+def summary_text(args, read_size: tuple[int, int], layout, totals: dict[str, Any], rows: list[dict[str, Any]],
+                 gazer: str, settings: dict[str, Any], reconstructor: str, seconds: float, out: Path,
+                 videos_at: tuple[int, int] | None = None) -> str:
+    """The run's summary on stdout, whole-frame or tiled, from gaze.json's `totals` and metrics.csv's `rows`:
+    what was read (and the tiles), the gazer and what its threshold meant, slots kept (per scale), the
+    rebuild, the gazer's loss beside the measured one with the frames over the threshold, time, outputs.
+
+    `read_size`: (W, H) of the frames read; `settings`: the gaze's settings; `videos_at`: (w, h) of a streamed
+    run's videos (None: a whole-frame run, its videos at the clip's size)."""
+    t = totals
+    T, tiles, kept, total = t["frames"], t["tiles"], t["slots_kept"], t["slots_total"]
+    canvas = DEFAULT_GRID.canvas
+    streamed, whole = videos_at is not None, layout.whole_frame
+    per_frame = total // max(1, T * tiles)
+    knob_text = f"threshold={args.threshold}  max ratio={args.gazing_ratio}" + (
+        f"  stop={settings['stop']}" if settings.get("stop") else "") + (
+        f"  caches restart every {settings['clip_len']} frames" if settings.get("clip_len") else "") + (
+        f"  batch={args.batch_size}" if streamed else "")
+    rebuilt = f"loss {t['reconstruction_loss']:.4f}  PSNR {psnr_words(t['psnr_db'], t['exact_frames'], T * tiles)}" + (
+        f"  SSIM {t['ssim']:.3f}" if t.get("ssim") is not None else "") + ("" if whole else " (mean over tiles)")
     lines = [
-        f"video          {args.video}  ({T} frames read at {frames.shape[2]}x{frames.shape[1]} px; the gazer "
-        f"resizes them to {gaze.grid.canvas}x{gaze.grid.canvas})",
-        f"gazer          {gaze.gazer}  threshold={args.threshold}  max ratio={args.gazing_ratio}"
-        + (f"  caches restart every {gaze.settings['clip_len']} frames" if gaze.settings.get("clip_len") else ""),
-        f"threshold      {threshold_note(gaze.settings, rec.reconstructor)}",
-        f"slots kept     {kept} / {T * S}  ({100 * kept / (T * S):.1f}% of {S} per frame; "
-        f"{kept / T:.1f} per frame)",
-        "per scale      " + ", ".join(f"{s}px: {int(c)}" for s, c in
-                                       zip(gaze.grid.scales, gaze.counts_per_scale()[0].sum(0))),
-        f"reconstructor  {rec.reconstructor}  loss {float(rec.loss.mean()):.4f}  PSNR {psnr_text(rec.psnr)}  "
-        f"SSIM {float(rec.ssim.mean()):.3f}",
-        f"time           gaze {gaze.seconds.get('gaze', 0):.3f} s, reconstruct "
-        f"{rec.seconds.get('reconstruct', 0):.3f} s, total {seconds:.2f} s",
-        f"outputs        {out}/" + " ".join(EXPORT_FILES),
+        f"video          {args.video}  ({T} frames read at {read_size[0]}x{read_size[1]} px"
+        f"{', chunk by chunk' if streamed else ''}; the gazer resizes {'them' if whole else 'each tile'} to "
+        f"{canvas}x{canvas})",
+        *([] if whole else [f"tiles          {layout.describe()}"]),
+        f"gazer          {gazer}  {knob_text}",
+        f"threshold      {t['threshold_note']}",
+        f"slots kept     {kept} / {total}  ({100 * kept / max(1, total):.1f}% of {per_frame} per frame"
+        f"{'' if whole else ' and tile'}; {kept / max(1, T):.1f} per frame{'' if whole else f' over {tiles} tiles'})",
+        "per scale      " + ", ".join(f"{name[6:]}: {n}" for name, n in scale_totals(rows).items()),
+        f"reconstructor  {reconstructor}  {rebuilt}",
+        *([f"loss check     {line}"] if (line := loss_check_text(t)) else []),
+        "time           " + ", ".join(f"{STAGE_NAMES.get(k, k)} {v:.3f} s" for k, v in t["seconds"].items()
+                                      if k != "measure")  # measuring is part of gazing
+        + f", total {seconds:.2f} s",
+        f"outputs        {out}/" + " ".join(TILED_EXPORT_FILES if streamed else EXPORT_FILES)
+        + (f" (videos at {videos_at[0]}x{videos_at[1]})" if streamed else ""),
     ]
     return "\n".join(lines)
