@@ -40,6 +40,7 @@ class GreedyGazer(FrameByFrameGazer):
         self._slot_scale = torch.repeat_interleave(torch.arange(self.grid.num_scales), sides * sides)
         self._slot_boxes = self.grid.boxes(np.arange(self.grid.num_slots)).tolist()  # (num_slots, 4)
         self._scale_ids = torch.arange(self.grid.num_scales, device=self.device).view(1, -1, 1, 1)
+        self._touched = [self._cells_over(box) for box in self._slot_boxes]  # slot -> the cells its box overlaps
 
     def _start(self, clips: np.ndarray) -> CanvasState:
         return CanvasState.blank(clips, self.grid, self.device)
@@ -95,6 +96,18 @@ class GreedyGazer(FrameByFrameGazer):
         """
         return (err[:, None] - view_err) * (level[:, None] < self._scale_ids)
 
+    def _cells_over(self, box: list[int]) -> list[tuple]:
+        """The cells of every scale that a box (y0, x0, y1, x1) overlaps, as `SlotGains.update` reads them:
+        (scale, cell side, rows, columns, pixel rows, pixel columns), each range a slice."""
+        y0, x0, y1, x1 = box
+        out = []
+        for s, n in enumerate(self.grid.sides):
+            cell = self.grid.canvas // n
+            r0, r1, c0, c1 = y0 // cell, (y1 - 1) // cell + 1, x0 // cell, (x1 - 1) // cell + 1
+            out.append((s, cell, slice(r0, r1), slice(c0, c1),
+                        slice(r0 * cell, r1 * cell), slice(c0 * cell, c1 * cell)))
+        return out
+
     def _rescore(self, scores: "SlotGains", b: int, slot: int, err: torch.Tensor, view_err: torch.Tensor,
                  level: torch.Tensor) -> None:
         """Bring the gains of clip b up to date after `slot` was pasted (tests swap in a full rescoring)."""
@@ -123,27 +136,28 @@ class SlotGains:
 
     def __init__(self, gazer: GreedyGazer, err: torch.Tensor, view_err: torch.Tensor, level: torch.Tensor):
         self._gazer = gazer
+        grid = gazer.grid
         self.drop = gazer._drop(err, view_err, level)  # (B, S, C, C)
         B = err.shape[0]
-        self.values = torch.cat([self._cell_sums(slice(None), s, 0, n, 0, n).reshape(B, n * n)
-                                 for s, n in enumerate(gazer.grid.sides)], dim=1)  # (B, num_slots)
+        self.values = torch.cat([self._cell_sums(self.drop[:, s], grid.canvas // n).reshape(B, n * n)
+                                 for s, n in enumerate(grid.sides)], dim=1)  # (B, num_slots)
+        # (n, n) views of each clip's gains at each scale, written in place by `update`
+        self._grids = [[self.values[b, grid.offsets[s]:grid.offsets[s + 1]].view(n, n)
+                        for s, n in enumerate(grid.sides)] for b in range(B)]
 
-    def _cell_sums(self, b, s: int, r0: int, r1: int, c0: int, c1: int) -> torch.Tensor:
-        """(B', r1-r0, c1-c0) sums of scale s's cells rows r0:r1, columns c0:c1 (b: a slice of clips)."""
-        box = self._gazer.grid.canvas // self._gazer.grid.sides[s]
-        window = self.drop[b, s, r0 * box:r1 * box, c0 * box:c1 * box]
-        window = window.reshape(-1, r1 - r0, box, c1 - c0, box)  # a view: no copy, rows still C apart
-        return window.sum((2, 4))
+    @staticmethod
+    def _cell_sums(window: torch.Tensor, box: int) -> torch.Tensor:
+        """(..., h/box, w/box) sums of the box x box cells of `window` (..., h, w), a view of the canvas."""
+        *lead, h, w = window.shape
+        cells = window.view(*lead, h // box, box, w // box, box)  # a view: no copy, rows still C apart
+        return cells.sum((-3, -1))
 
     def update(self, b: int, slot: int, err: torch.Tensor, view_err: torch.Tensor, level: torch.Tensor) -> None:
         """Clip b's gains after `slot` was pasted (err and level already updated inside its box)."""
-        grid = self._gazer.grid
         y0, x0, y1, x1 = self._gazer._slot_boxes[slot]
         box = (slice(b, b + 1), slice(y0, y1), slice(x0, x1))
         self.drop[b:b + 1, :, y0:y1, x0:x1] = self._gazer._drop(err[box], view_err[b:b + 1, :, y0:y1, x0:x1],
                                                                 level[box])
-        for s, n in enumerate(grid.sides):
-            cell = grid.canvas // n
-            r0, r1, c0, c1 = y0 // cell, (y1 - 1) // cell + 1, x0 // cell, (x1 - 1) // cell + 1
-            scale_values = self.values[b, grid.offsets[s]:grid.offsets[s + 1]].view(n, n)
-            scale_values[r0:r1, c0:c1] = self._cell_sums(slice(b, b + 1), s, r0, r1, c0, c1)[0]
+        drop, grids = self.drop[b], self._grids[b]
+        for s, cell, rows, cols, pixel_rows, pixel_cols in self._gazer._touched[slot]:
+            grids[s][rows, cols] = self._cell_sums(drop[s, pixel_rows, pixel_cols], cell)
