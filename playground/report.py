@@ -196,7 +196,7 @@ def loss_check_text(totals: dict[str, Any]) -> str | None:
         return text + "; no frame's measured loss exceeds the threshold by more than 25 %"
     listed = ", ".join(str(f) for f in over[:SHOWN_FRAMES]) + (", ..." if len(over) > SHOWN_FRAMES else "")
     return (text + f"; {len(over)} of {totals['frames']} frame(s) measured over the threshold by more than 25 % "
-            f"(frames {listed}): the head's prediction does not hold here")
+            f"({'frames' if len(over) > 1 else 'frame'} {listed}): the head's prediction does not hold here")
 
 
 def _json_number(value: float) -> float | None:
