@@ -60,13 +60,15 @@ class GreedyGazer(FrameByFrameGazer):
         ids: list[list[int]] = [[] for _ in range(B)]
         losses: list[list[float]] = [[] for _ in range(B)]
         norm = 3 * C * C  # the loss is a mean over (C, H, W)
-        scores = SlotGains(self, err, view_err, level)
+        scores = None  # scored at the first pick: a frame already under the threshold needs none
         for _ in range(budget):
             loss = err.sum((1, 2)) / norm
             if threshold is not None:
                 active &= loss > threshold
             if not bool(active.any()):
                 break
+            if scores is None:
+                scores = SlotGains(self, err, view_err, level)
             gains = scores.values.masked_fill(chosen, float("-inf"))  # (B, num_slots)
             best_gain, best = gains.max(1)
             if threshold is not None:
