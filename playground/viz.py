@@ -391,6 +391,37 @@ def fig_threshold_curve(thresholds: Sequence[float], kept_fraction: Sequence[flo
     return fig
 
 
+def fig_threshold_calibration(requested: Sequence[float], uncalibrated: Sequence[float],
+                              calibrated: Sequence[float] | None = None, reconstructor: str = "paint"):
+    """Requested threshold against the measured loss it gave, with the y = x line a threshold that means the
+    loss it names would follow.
+
+    Args:
+        requested: (K,) thresholds asked for.
+        uncalibrated: (K,) measured mean per-frame loss with each handed to the gazer's head as is.
+        calibrated: (K,) the same through the gazer's calibration, or None.
+        reconstructor: whose loss was measured (the y-axis title).
+
+    Returns:
+        plotly.graph_objects.Figure.
+    """
+    import plotly.graph_objects as go
+
+    check(len(requested) == len(uncalibrated), "requested and uncalibrated differ in length")
+    check(calibrated is None or len(calibrated) == len(requested), "requested and calibrated differ in length")
+    top = max([*requested, *uncalibrated, *(calibrated or [])])
+    fig = go.Figure(go.Scatter(x=[0, top], y=[0, top], mode="lines", name="y = x (the threshold is the loss)",
+                               line=dict(dash="dash", color="grey")))
+    fig.add_trace(go.Scatter(x=list(requested), y=list(uncalibrated), mode="lines+markers",
+                             name="head's threshold as is (uncalibrated)"))
+    if calibrated is not None:
+        fig.add_trace(go.Scatter(x=list(requested), y=list(calibrated), mode="lines+markers",
+                                 name="through the gazer's calibration"))
+    fig.update_layout(title="Requested threshold vs measured loss", xaxis_title="requested threshold",
+                      yaxis_title=f"measured {reconstructor} loss (mean per frame)")
+    return fig
+
+
 def fig_gazer_comparison(rows: Sequence[dict[str, Any]]):
     """Bars per gazer: slots kept (%) and, where given, PSNR (dB) on a second axis.
 

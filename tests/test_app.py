@@ -582,3 +582,87 @@ def test_curve_sweeps_in_parallel_without_ssim(monkeypatch):
         curves.append(pipeline.threshold_curve(clip, settings, thresholds=(0.0, 0.1, 0.3, 1.0)))
     assert curves[0] == curves[1]
     assert calls == []
+
+
+# ---- issue 25 item 4: the calibration view; issue 24's typed budget, max tokens and frame -------------------
+@pytest.fixture(scope="module")
+def calibrated_tiny(tmp_path_factory):
+    """A tiny random AutoGaze checkpoint made in code, with a calibration.json for paint beside its weights."""
+    from playground.calibration import CALIBRATION_FILE, Calibration, weights_sha256, write_calibration
+    from playground.gazers.autogaze.tiny import save_tiny
+
+    folder = save_tiny(tmp_path_factory.mktemp("models") / "tiny-autogaze", seed=0)
+    cal = Calibration(gazer="tiny", weights_sha256=weights_sha256(folder / "model.safetensors"), reconstructor="paint",
+                      requested=[-0.5, 0.0, 0.5, 1.0], measured=[0.05, 0.2, 0.15, 0.4],
+                      gazes_per_frame=[200.0, 50.0, 40.0, 5.0], clips=["a.mp4"], frames=16)
+    write_calibration(cal, folder / CALIBRATION_FILE)
+    return folder
+
+
+def test_calibration_view_sweeps_a_learned_gazer_on_the_clip_on_screen(calibrated_tiny, monkeypatch):
+    from playground.calibration import calibrate
+
+    monkeypatch.setenv("PLAYGROUND_MODEL_DIRS", str(calibrated_tiny.parent))
+    view = callbacks.gaze_action(str(SQUARE), num_frames=3, gazer=str(calibrated_tiny), threshold=0.2,
+                                 progress=quiet)["view"]
+    bar = []
+    out = callbacks.calibration_action(view, progress=lambda fraction=None, desc=None: bar.append(fraction))
+    assert tuple(out) == callbacks.CALIBRATION_OUTPUTS
+    fig = out["calibration_plot"]
+    line, head, mapped = fig.data
+    assert list(head.x) == list(pipeline.CALIBRATION_THRESHOLDS) == list(mapped.x) and line.name.startswith("y = x")
+    assert "calibrated for paint" in out["calibration_note"] and "synthetic_square.mp4" in out["calibration_note"]
+    assert bar and bar == sorted(bar) and bar[-1] == 1  # a progress bar over the sweep's gazes
+    # The curves are what calibrate() measures on that clip: the head's threshold as is, and through the map.
+    gazer = cache.get_gazer(str(calibrated_tiny))
+    cal = gazer.calibration
+    rec = cache.get_reconstructor("paint")
+    measured = calibrate(gazer, rec, [view.run.clip.frames], thresholds=list(pipeline.CALIBRATION_THRESHOLDS))
+    assert list(head.y) == pytest.approx(measured.measured)
+    heads = sorted({cal.threshold_for(t) for t in pipeline.CALIBRATION_THRESHOLDS})
+    mapped_at = dict(zip(heads, calibrate(gazer, rec, [view.run.clip.frames], thresholds=heads).measured))
+    assert list(mapped.y) == pytest.approx([mapped_at[cal.threshold_for(t)] for t in pipeline.CALIBRATION_THRESHOLDS])
+    assert gazer.calibration is cal  # the cached gazer kept its calibration: the sweep ran on a copy
+    again = callbacks.calibration_action(view, progress=quiet)  # cached
+    assert list(again["calibration_plot"].data[1].y) == list(head.y)
+
+
+def test_calibration_view_of_a_measuring_gazer_is_one_line():
+    view = callbacks.gaze_action(str(SQUARE), num_frames=3, gazer="greedy", progress=quiet)["view"]
+    out = callbacks.calibration_action(view, progress=quiet)
+    assert out["calibration_plot"] is None and "\n" not in out["calibration_note"]
+    assert "its threshold is exact" in out["calibration_note"] and "nothing to calibrate" in out["calibration_note"]
+    ignored = callbacks.calibration_action(
+        callbacks.gaze_action(str(SQUARE), num_frames=3, gazer="random", progress=quiet)["view"], progress=quiet)
+    assert "ignores the threshold" in ignored["calibration_note"]
+    tiled = callbacks.gaze_action(str(BUNNY), num_frames=2, tile=320, progress=quiet)["view"]
+    assert "not available with tiles" in callbacks.calibration_action(tiled, progress=quiet)["calibration_note"]
+    assert "Gaze** first" in callbacks.calibration_action(None, progress=quiet)["calibration_note"]
+
+
+def test_typed_budget_max_tokens_and_frame_keep_the_last_result(demo):
+    """A typed budget or max-tokens of 99, -5, 1e9 or nothing is one line in the tab's note; the results stay."""
+    by_label = {c.label: c for c in demo.blocks.values() if getattr(c, "label", None)}
+    for label in ("gazing ratio (the same budget for every gazer)", "max new tokens", "frame"):
+        for typed in (99, -5, 1e9, None):
+            assert by_label[label].preprocess(typed) == typed  # reaches the callback as typed
+    good = callbacks.compare_page_action(str(SQUARE), 0.1, 3, progress=quiet)
+    assert tuple(good) == callbacks.COMPARE_PAGE_OUTPUTS and "synthetic_square.mp4" in good["compare_note"]
+    for typed, said in ((99, "budget must be between 0.01 and 1, got 99"), (-5, "got -5"), (1e9, "got 1e+09"),
+                        (None, "the budget box is empty")):
+        out = callbacks.compare_page_action(str(SQUARE), typed, 3, note=good["compare_note"], progress=quiet)
+        assert list(out) == ["compare_note"]  # the table and figures keep what they show
+        assert out["compare_note"].startswith(f"**⚠ This comparison failed:** ") and said in out["compare_note"]
+        assert "stale" in out["compare_note"] and out["compare_note"].endswith(good["compare_note"])
+        twice = callbacks.compare_page_action(str(SQUARE), typed, 3, note=out["compare_note"], progress=quiet)
+        assert twice["compare_note"] == out["compare_note"]  # the stale part is the last good note, not nested
+    for typed, said in ((999, "max new tokens must be between 1 and 128, got 999"), (None, "the max new tokens box")):
+        out = callbacks.ask_page_action(str(SQUARE), "What moves?", max_new_tokens=typed, num_frames=2,
+                                        note="*the last answers*", progress=quiet)
+        assert list(out) == ["ask_note"] and said in out["ask_note"] and out["ask_note"].endswith("*the last answers*")
+    first = callbacks.ask_page_action(str(SQUARE), "What moves?", max_new_tokens=1e9, progress=quiet)["ask_note"]
+    assert "stale" not in first  # nothing answered yet: only the message
+    view = callbacks.gaze_action(str(SQUARE), num_frames=3, progress=quiet)["view"]
+    for typed in (99, -5, None):  # the scrubber: one message, the panel keeps its frame
+        assert callbacks.frame_action(view, typed) == gr.skip()
+    assert callbacks.frame_action(view, 2).shape == callbacks.frame_action(view, 0).shape

@@ -18,7 +18,9 @@ from typing import Callable
 import gradio as gr
 import pandas as pd
 
-from ..errors import PlaygroundError, finite_number
+from .. import viz
+from ..calibration import threshold_note
+from ..errors import PlaygroundError, check, finite_number
 from ..mllm import default_mllm
 from ..video import MAX_SIDE
 from ..mllm.answer import RANDOM_WEIGHTS_LABEL, display_text, token_note
@@ -100,7 +102,8 @@ def gaze_action(video, num_frames=None, fps=None, start=None, gazer=None, recons
 # as typed (layout's tolerant widgets skip Gradio's own bound check, which would fail every panel at once),
 # and `page_knobs` refuses one outside its box in one line; API clients get the library's wider checks.
 PAGE_RANGES = {"frames": (1, LIMITS.max_frames), "sampling fps": (0, None), "start": (0, None),
-               "error threshold": (0.0, 1.5), "gazing ratio": (0.01, 1.0), "tile size": (0, MAX_SIDE)}
+               "error threshold": (0.0, 1.5), "gazing ratio": (0.01, 1.0), "tile size": (0, MAX_SIDE),
+               "budget": (0.01, 1.0), "max new tokens": (1, 128), "frame": (0, None)}
 
 
 def page_knobs(**boxes) -> None:
@@ -134,27 +137,38 @@ def gaze_page_action(video, num_frames=D.num_frames, fps=D.fps, start=D.start, g
     every other panel keeps what it showed (API clients call `/gaze`, which raises instead).
     """
     try:
-        try:
-            page_knobs(frames=num_frames, sampling_fps=fps, start=start, error_threshold=threshold,
-                       gazing_ratio=ratio, tile_size=tile)
-        except PlaygroundError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
+        page_knobs(frames=num_frames, sampling_fps=fps, start=start, error_threshold=threshold, gazing_ratio=ratio,
+                   tile_size=tile)
         return {**gaze_action(video, num_frames, fps, start, gazer, reconstructor, threshold, ratio, tile,
                               progress=progress), "shown": video}
-    except gr.Error as exc:  # every other output keeps what it shows
-        return {"summary": stale_summary(str(exc.message if hasattr(exc, "message") else exc), view), "shown": video}
+    except (gr.Error, PlaygroundError) as exc:  # every other output keeps what it shows
+        return {"summary": stale_summary(message_of(exc), view and view.summary), "shown": video}
 
 
-def stale_summary(message: str, view, failed: str = "This run failed", toast: bool = True) -> str:
-    """Show `message` once (a toast, unless `toast` is False) and return the summary: the message first, then
-    the last good run's summary marked stale (when there is one)."""
+def message_of(exc: Exception) -> str:
+    """The one line a `gr.Error` or `PlaygroundError` says."""
+    return str(getattr(exc, "message", None) or exc)
+
+
+STALE_LINE = "*The results below are stale: they are from the last run that worked.*"
+
+
+def stale_summary(message: str, last_good: str | None, failed: str = "This run failed", toast: bool = True) -> str:
+    """Show `message` once (a toast, unless `toast` is False) and return the text for the panel's note: the
+    message first, then `last_good` (the note of the results still on screen) marked stale, when there is one."""
     if toast:
         gr.Warning(message)
     summary = f"**⚠ {failed}:** {message}"
-    if view is not None:
-        summary += ("\n\n*The results below are stale: they are from the last run that worked.*\n\n"
-                    + view.summary)
-    return summary
+    return f"{summary}\n\n{STALE_LINE}\n\n{last_good}" if last_good else summary
+
+
+def last_good(note: str | None) -> str | None:
+    """The part of a panel's note that describes the results on screen: the note itself, or, after a failure,
+    what `stale_summary` kept of the last good one (None when nothing worked yet)."""
+    note = (note or "").strip()
+    if STALE_LINE in note:
+        return note.split(STALE_LINE, 1)[1].strip() or None
+    return None if note.startswith("**⚠") else note or None
 
 
 # The components each event writes, in order, by their names in layout's `ui` (layout wires these lists).
@@ -163,8 +177,10 @@ GAZE_OUTPUTS = ("summary", "overlay", "rebuilt", "scrubber", "panel", "tokens_pl
 GAZED_ANSWER_LABEL = "answer on the gazed patches"
 FULL_ANSWER_LABEL = "answer on every patch"
 ASK_OUTPUTS = ("gazed_answer", "full_answer", "cost_table", "cost_plot", "ask_note")
-COMPARE_OUTPUTS = ("compare_table", "compare_bars", "compare_lines")
-CLEARED_OUTPUTS = (*GAZE_OUTPUTS, "curve_plot", *ASK_OUTPUTS, *COMPARE_OUTPUTS, "shown")
+COMPARE_OUTPUTS = ("compare_table", "compare_bars", "compare_lines")  # /compare's, for API clients
+COMPARE_PAGE_OUTPUTS = (*COMPARE_OUTPUTS, "compare_note")  # the page's: with the note that says what they show
+CALIBRATION_OUTPUTS = ("calibration_note", "calibration_plot")
+CLEARED_OUTPUTS = (*GAZE_OUTPUTS, "curve_plot", *CALIBRATION_OUTPUTS, *ASK_OUTPUTS, *COMPARE_PAGE_OUTPUTS, "shown")
 
 
 def clear_action(video=None, shown=None, view=None):
@@ -192,21 +208,33 @@ def clear_action(video=None, shown=None, view=None):
             message = str(exc).replace(str(path), path.name)
             # No toast of ours: the page's player already says "Video not playable" for such a file; the
             # summary says why, once.
-            return {"summary": stale_summary(message, view, failed=f"{path.name} cannot be used", toast=False)}
+            return {"summary": stale_summary(message, view and view.summary, failed=f"{path.name} cannot be used",
+                                             toast=False)}
         except Exception as exc:  # a bug: logged, one line to the user, the page kept
             log.exception("checking the video %s failed", path.name)
-            return {"summary": stale_summary(f"internal error ({type(exc).__name__}) reading {path.name}", view,
-                                             toast=False)}
+            return {"summary": stale_summary(f"internal error ({type(exc).__name__}) reading {path.name}",
+                                             view and view.summary, toast=False)}
     cleared = {"summary": "Results appear here: press **Gaze**.", "scrubber": gr.Slider(value=0),
-               "gazed_answer": "", "full_answer": "", "ask_note": ""}  # everything else: None
+               "calibration_note": CALIBRATION_PROMPT,
+               "gazed_answer": "", "full_answer": "", "ask_note": "", "compare_note": ""}  # everything else: None
     return {name: cleared.get(name) for name in CLEARED_OUTPUTS}
 
 
 @friendly_errors
 def frame_action(view: render.RunView | None, index):
-    """The scrubber: frame `index` as original | overlay | reconstruction (none for a tiled run)."""
+    """The scrubber: frame `index` as original | overlay | reconstruction (none for a tiled run).
+
+    A typed frame that is not one of the clip's (or an emptied box) is one message, and the panel keeps its frame.
+    """
     if view is None or not view.whole_clip:
         return None
+    try:
+        page_knobs(frame=index)
+        last = view.num_frames - 1
+        check(float(index) <= last, f"frame must be between 0 and {last}, got {float(index):g}")
+    except PlaygroundError as exc:
+        gr.Warning(str(exc))
+        return gr.skip()
     return render.frame_panel(view, index)
 
 
@@ -221,6 +249,46 @@ def curve_action(view: render.RunView | None, progress=gr.Progress()):
     run = view.run
     curve = pipeline.threshold_curve(run.clip, run.settings, progress)
     return render.fit(render.curve_figure(curve, run.settings.task_loss_requirement, run.settings.gazer))
+
+
+CALIBRATION_PROMPT = ("For a learned gazer: press **Sweep** to gaze the clip on screen at "
+                      f"{len(pipeline.CALIBRATION_THRESHOLDS)} requested thresholds and plot the loss the reconstructor "
+                      "measures, with the gazer's calibration and without.")
+
+
+@friendly_errors
+@on_gpu
+def calibration_action(view: render.RunView | None, progress=gr.Progress()) -> dict:
+    """The calibration view: requested threshold against measured loss on the clip on screen (`CALIBRATION_OUTPUTS`).
+
+    A learned gazer (a predicted stop) is swept (`pipeline.calibration_sweep`, cached); any other gazer gets one
+    line saying what its threshold is (exact for greedy: nothing to calibrate).
+    """
+    if view is None:
+        return {"calibration_note": f"Press **Gaze** first. {CALIBRATION_PROMPT}", "calibration_plot": None}
+    if not view.whole_clip:
+        return {"calibration_note": f"The calibration view is {render.NOT_WITH_TILES}.", "calibration_plot": None}
+    run = view.run
+    settings, name = run.settings, run.gazer
+    sweep = pipeline.calibration_sweep(run.clip, settings, progress)
+    if sweep is None:
+        meaning = threshold_note(run.gaze.settings, run.reconstructor)
+        line = (f"**{name}** ignores the threshold: nothing to calibrate." if meaning == "ignored by this gazer" else
+                f"**{name}** measures the loss as it gazes: its threshold is {meaning}, nothing to calibrate."
+                if meaning.startswith("exact") else f"**{name}**'s threshold is {meaning}: nothing to calibrate.")
+        return {"calibration_note": line, "calibration_plot": None}
+    fig = viz.fig_threshold_calibration(sweep.requested, sweep.uncalibrated, sweep.calibrated, run.reconstructor)
+    if settings.task_loss_requirement is not None:
+        fig.add_vline(x=settings.task_loss_requirement, line_dash="dot", annotation_text="current")
+    note = (f"*{run.clip.name}*, {run.clip.frames.shape[0]} frames: **{name}** gazed at each requested threshold "
+            f"alone (no ratio cap), rebuilt with **{run.reconstructor}**; on the dashed line the threshold is the "
+            f"loss it gives. Calibration: {threshold_note(run.gaze.settings, run.reconstructor)}.")
+    return {"calibration_note": note, "calibration_plot": render.fit(fig)}
+
+
+def calibration_reset() -> dict:
+    """After a new result: the calibration view is emptied (it described the last one) until Sweep is pressed."""
+    return {"calibration_note": CALIBRATION_PROMPT, "calibration_plot": None}
 
 
 @friendly_errors
@@ -261,6 +329,34 @@ def ask_action(video, question="What happens in this video?", mllm=None, attenti
     return {"gazed_answer": boxes[0], "full_answer": boxes[1], "cost_table": table, "cost_plot": chart, "ask_note": note}
 
 
+def compare_page_action(video, budget=0.1, num_frames=D.num_frames, fps=D.fps, start=D.start, gazer=D.gazer,
+                        reconstructor=D.reconstructor, note=None, progress=gr.Progress()):
+    """The page's Compare button: `compare_action`, with a note saying what the results show; a failure (a
+    typed budget or box out of range, emptied, a bad video) is one message in the note, and the last good
+    comparison stays, marked stale."""
+    try:
+        page_knobs(budget=budget, frames=num_frames, sampling_fps=fps, start=start)
+        out = compare_action(video, budget, num_frames, fps, start, gazer, reconstructor, progress=progress)
+        about = f"*{Path(str(video)).name}*: {int(float(num_frames))} frames, every gazer at gazing ratio {float(budget):g}"
+        return {**out, "compare_note": about}
+    except (gr.Error, PlaygroundError) as exc:
+        return {"compare_note": stale_summary(message_of(exc), last_good(note), failed="This comparison failed")}
+
+
+def ask_page_action(video, question="What happens in this video?", mllm=None, attention="block_causal",
+                    max_new_tokens=32, num_frames=D.num_frames, fps=D.fps, start=D.start, gazer=D.gazer,
+                    threshold=D.threshold, ratio=D.gazing_ratio, note=None, progress=gr.Progress()):
+    """The page's Ask button: `ask_action`, but a failure (a typed max-tokens or knob out of range, emptied, a
+    model that does not load) is one message in the note under the answers, which stay, marked stale."""
+    try:
+        page_knobs(max_new_tokens=max_new_tokens, frames=num_frames, sampling_fps=fps, start=start,
+                   error_threshold=threshold, gazing_ratio=ratio)
+        return ask_action(video, question, mllm, attention, max_new_tokens, num_frames, fps, start, gazer, threshold,
+                          ratio, progress=progress)
+    except (gr.Error, PlaygroundError) as exc:
+        return {"ask_note": stale_summary(message_of(exc), last_good(note), failed="This question failed")}
+
+
 def ask_api_action(video, question="What happens in this video?", mllm=None, attention="block_causal",
                    max_new_tokens=32, num_frames=None, fps=None, start=None, gazer=None, threshold=None, ratio=None,
                    progress=gr.Progress()):
@@ -277,6 +373,6 @@ def example_paths() -> list[str]:
     return [str(ASSETS / name) for name in names if (ASSETS / name).is_file()]
 
 
-__all__ = ["gaze_action", "gaze_page_action", "clear_action", "frame_action", "curve_action", "compare_action", "ask_action",
-           "ask_api_action", "LIMITS",
-                      "example_paths", "on_gpu", "friendly_errors"]
+__all__ = ["gaze_action", "gaze_page_action", "clear_action", "frame_action", "curve_action", "compare_action",
+           "compare_page_action", "calibration_action", "calibration_reset", "ask_action", "ask_page_action", "ask_api_action", "LIMITS", "example_paths", "on_gpu",
+           "friendly_errors"]

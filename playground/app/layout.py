@@ -26,8 +26,10 @@ from ..mllm.nvila import is_nvila
 from ..mllm.random_models import RANDOM_WEIGHTS_NOTE, TINY_RANDOM_SMOLVLM2
 from ..reconstructors import available_reconstructors
 from ..video import READ_SIDE
-from .callbacks import (ASK_OUTPUTS, FULL_ANSWER_LABEL, GAZED_ANSWER_LABEL, ASSETS, CLEARED_OUTPUTS, COMPARE_OUTPUTS,
-                        GAZE_OUTPUTS, LIMITS, ask_action, ask_api_action, clear_action, compare_action, curve_action, example_paths, frame_action, gaze_action,
+from .callbacks import (ASK_OUTPUTS, FULL_ANSWER_LABEL, GAZED_ANSWER_LABEL, ASSETS, CALIBRATION_OUTPUTS,
+                        CALIBRATION_PROMPT, CLEARED_OUTPUTS, COMPARE_OUTPUTS, COMPARE_PAGE_OUTPUTS, GAZE_OUTPUTS,
+                        LIMITS, ask_api_action, ask_page_action, calibration_action, calibration_reset, clear_action,
+                        compare_action, compare_page_action, curve_action, example_paths, frame_action, gaze_action,
                         gaze_page_action, PAGE_RANGES)
 from . import cache, memory
 from .pipeline import RunSettings, warm_up
@@ -174,7 +176,7 @@ def build_gaze_tab(d: RunSettings) -> dict:
                            elem_id="overlay-video", scale=1, min_width=160)
         rebuilt = gr.Video(label="original | reconstruction", interactive=False, autoplay=True, loop=True,
                            elem_id="reconstruction-video", scale=2, min_width=320)
-    scrubber = gr.Slider(0, d.num_frames - 1, value=0, step=1, label="frame", elem_id="scrubber")
+    scrubber = typed(gr.Slider(0, d.num_frames - 1, value=0, step=1, label="frame", elem_id="scrubber"))
     panel = gr.Image(label="original | gazed | reconstruction", interactive=False, elem_id="frame-panel")
     with gr.Row():
         tokens_plot = gr.Plot(label="slots per frame", elem_id="tokens-plot")
@@ -182,8 +184,13 @@ def build_gaze_tab(d: RunSettings) -> dict:
     with gr.Row():
         quality_plot = gr.Plot(label="PSNR / SSIM", elem_id="quality-plot")
         curve_plot = gr.Plot(label="slots vs threshold", elem_id="curve-plot")
+    with gr.Accordion("calibration: requested threshold vs measured loss", open=False, elem_id="calibration"):
+        calibrate = gr.Button("Sweep", elem_id="calibration-button")
+        calibration_note = gr.Markdown(CALIBRATION_PROMPT, elem_id="calibration-note")
+        calibration_plot = gr.Plot(label="requested threshold vs measured loss", elem_id="calibration-plot")
     return dict(overlay=overlay, rebuilt=rebuilt, scrubber=scrubber, panel=panel, tokens_plot=tokens_plot,
-                loss_plot=loss_plot, quality_plot=quality_plot, curve_plot=curve_plot)
+                loss_plot=loss_plot, quality_plot=quality_plot, curve_plot=curve_plot, calibrate=calibrate,
+                calibration_note=calibration_note, calibration_plot=calibration_plot)
 
 
 def build_ask_tab() -> dict:
@@ -195,7 +202,7 @@ def build_ask_tab() -> dict:
                            allow_custom_value=True, label="MLLM", elem_id="ask-mllm",
                            info="an alias, a hub id or a local folder (HF cache, assets/ or $PLAYGROUND_MODEL_DIRS)")
         attention = gr.Radio(list(ATTENTION_MODES), value="block_causal", label="gazed encoder attention")
-        max_new_tokens = gr.Slider(1, 128, value=32, step=1, label="max new tokens")
+        max_new_tokens = typed(gr.Slider(**knob_range("max new tokens"), value=32, step=1, label="max new tokens"))
     gr.Markdown(f"{OFFLINE_NOTE}\n\n{ATTENTION_NOTE}")
     ask = gr.Button("Ask", variant="primary", elem_id="ask-button")
     api_ask = gr.Button("Ask (API)", visible=False)  # /ask for API clients: the answers as plain text
@@ -214,8 +221,11 @@ def build_ask_tab() -> dict:
 def build_compare_tab() -> dict:
     """One budget for every gazer, and their slots and PSNR side by side."""
     with gr.Row():
-        budget = gr.Slider(0.01, 1, value=0.1, step=0.01, label="gazing ratio (the same budget for every gazer)")
+        budget = typed(gr.Slider(**knob_range("budget"), value=0.1, step=0.01,
+                                 label="gazing ratio (the same budget for every gazer)"))
         compare = gr.Button("Compare all gazers", variant="primary", elem_id="compare-button")
+        api_compare = gr.Button("Compare (API)", visible=False)  # /compare for API clients: raises on bad input
+    compare_note = gr.Markdown(elem_id="compare-note")
     compare_table = gr.Dataframe(label="same clip, same budget, no threshold: each gazer spends the budget "
                                        "(framediff keeps finest patches only, at most 196 a frame; full ignores "
                                        "the budget, the no-gazing reference); a blank PSNR means an exact rebuild",
@@ -223,8 +233,8 @@ def build_compare_tab() -> dict:
     with gr.Row():
         compare_bars = gr.Plot(label="slots kept and PSNR")
         compare_lines = gr.Plot(label="PSNR per frame")
-    return dict(budget=budget, compare=compare, compare_table=compare_table, compare_bars=compare_bars,
-                compare_lines=compare_lines)
+    return dict(budget=budget, compare=compare, api_compare=api_compare, compare_note=compare_note,
+                compare_table=compare_table, compare_bars=compare_bars, compare_lines=compare_lines)
 
 
 def build_export_tab() -> dict:
@@ -244,11 +254,16 @@ def wire_events(ui: SimpleNamespace) -> None:
               ui.gazer, ui.threshold, ui.ratio]
     ask = dict(concurrency_limit=1, concurrency_id="mllm")
     # The page's answers come with their boxes' labels (random weights say so); /ask gives API clients the text.
-    ui.ask.click(by_component(ask_action, ui), ask_in, components(ui, ASK_OUTPUTS), api_visibility="private", **ask)
+    # The page's buttons keep the last good result when one fails (a note says why, and that it is stale); the
+    # hidden API buttons raise instead.
+    ui.ask.click(by_component(ask_page_action, ui), [*ask_in, ui.ask_note], components(ui, ASK_OUTPUTS),
+                 api_visibility="private", **ask)
     ui.api_ask.click(by_component(ask_api_action, ui), ask_in, components(ui, ASK_OUTPUTS), api_name="ask", **ask)
-    ui.compare.click(by_component(compare_action, ui), [ui.video, ui.budget, ui.num_frames, ui.fps, ui.start, ui.gazer,
-                                                        ui.reconstructor],
-                     components(ui, COMPARE_OUTPUTS), api_name="compare", **work)
+    compare_in = [ui.video, ui.budget, ui.num_frames, ui.fps, ui.start, ui.gazer, ui.reconstructor]
+    ui.compare.click(by_component(compare_page_action, ui), [*compare_in, ui.compare_note],
+                     components(ui, COMPARE_PAGE_OUTPUTS), api_visibility="private", **work)
+    ui.api_compare.click(by_component(compare_action, ui), compare_in, components(ui, COMPARE_OUTPUTS),
+                         api_name="compare", **work)
     # Results always belong to the video on screen: a new video clears them all (a late change event
     # for the video the results already describe clears nothing).
     ui.video.change(by_component(clear_action, ui), [ui.video, ui.shown, ui.view], components(ui, CLEARED_OUTPUTS),
@@ -272,7 +287,7 @@ def by_component(fn, ui: SimpleNamespace):
 
 
 def wire_gaze_events(ui: SimpleNamespace, work: dict) -> None:
-    """`/gaze` for API clients, the page's Gaze button and knobs, and the scrubber."""
+    """`/gaze` for API clients, the page's Gaze button and knobs, the scrubber and the calibration view."""
     # /gaze's positional inputs: new ones go at the end, so that gradio_client callers keep working
     gaze_in = [ui.video, ui.num_frames, ui.fps, ui.start, ui.gazer, ui.reconstructor, ui.threshold, ui.ratio, ui.tile]
     gaze_out = components(ui, GAZE_OUTPUTS)
@@ -281,10 +296,15 @@ def wire_gaze_events(ui: SimpleNamespace, work: dict) -> None:
     # The page's own runs keep the last good result on screen when one fails (gaze_page_action).
     page_run = dict(fn=by_component(gaze_page_action, ui), inputs=[*gaze_in, ui.view], outputs=[*gaze_out, ui.shown],
                     api_visibility="private", **work)
-    ui.run.click(**page_run).success(**curve)
+    # A new result empties the calibration view (it is swept on request, `calibrate`), then draws the curve.
+    reset = dict(fn=by_component(calibration_reset, ui), inputs=None, outputs=components(ui, CALIBRATION_OUTPUTS),
+                 api_visibility="private", show_progress="hidden")
+    ui.run.click(**page_run).success(**reset).success(**curve)
     for knob in (ui.threshold, ui.ratio):
         # `input` fires for mouse drags and keyboard moves alike (`release` misses the keyboard).
-        knob.input(trigger_mode="always_last", **page_run).success(**curve)
+        knob.input(trigger_mode="always_last", **page_run).success(**reset).success(**curve)
+    ui.calibrate.click(by_component(calibration_action, ui), [ui.view], components(ui, CALIBRATION_OUTPUTS),
+                       api_visibility="private", **work)
     ui.scrubber.input(frame_action, [ui.view, ui.scrubber], [ui.panel], api_visibility="private",
                       trigger_mode="always_last", show_progress="hidden")
 

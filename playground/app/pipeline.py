@@ -12,6 +12,7 @@ Every function takes plain values and a `progress(fraction, desc=...)` callable 
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -39,6 +40,8 @@ from .limits import Limits
 
 Progress = Callable[..., Any]
 CURVE_THRESHOLDS = (0.0, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0)  # 0 = off: the budget alone
+# the calibration view's sweep: requested thresholds (and, for a calibrated gazer, what they map to), one gaze each
+CALIBRATION_THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.8)
 # threads sweeping the curve's thresholds at once (each gaze runs torch ops on one thread): the cores, at most 4
 SWEEP_WORKERS = max(1, min(4, os.cpu_count() or 1))
 # What to change when a read is beyond a limit, in the app's words (see video.DecodeLimitError).
@@ -403,6 +406,59 @@ def threshold_curve(clip: Clip, settings: RunSettings, progress: Progress = no_p
                 progress(len(points) / len(thresholds), desc=f"threshold sweep: {len(points)}/{len(thresholds)}")
         kept, psnr, loss = (list(v) for v in zip(*(points[th] for th in thresholds)))
         return Curve([float(t) for t in thresholds], kept, psnr, loss)
+
+    return cache.CURVES.get(key, build)
+
+
+@dataclass
+class CalibrationSweep:
+    """Requested threshold against measured loss on one clip, for one learned gazer and reconstructor."""
+
+    requested: list[float]  # (K,) thresholds asked for
+    uncalibrated: list[float]  # (K,) mean measured per-frame loss with each handed to the task-loss head as is
+    calibrated: list[float] | None  # (K,) the same through the gazer's calibration (None: it has none)
+    calibration: str  # what the gazer's calibration is (`Calibration.describe`, or that it has none)
+
+
+def predicts_its_loss(gazer) -> bool:
+    """Whether `gazer` stops on a loss its head predicts (a learned gazer with the predicted stop): the only
+    kind whose threshold a calibration maps (`playground.calibration`)."""
+    return (getattr(gazer, "loss_kind", None) == "predicted" and hasattr(gazer, "calibration")
+            and getattr(gazer, "stop", "predicted") == "predicted")
+
+
+def calibration_sweep(clip: Clip, settings: RunSettings, progress: Progress = no_progress,
+                      thresholds: Sequence[float] = CALIBRATION_THRESHOLDS) -> CalibrationSweep | None:
+    """Measure what the settings' gazer's requested thresholds give the settings' reconstructor on `clip` (cached).
+
+    One `calibration.calibrate` sweep over `thresholds` and, when the gazer is calibrated, the head thresholds
+    its calibration hands on for them (`Calibration.threshold_for`): both curves from one set of gazes, each
+    with the threshold alone (no ratio cap), as a calibration measures. None for a gazer whose threshold is
+    not a predicted loss (nothing to calibrate).
+    """
+    from ..calibration import calibrate
+
+    gazer = cache.get_gazer(settings.gazer)
+    if not predicts_its_loss(gazer):
+        return None
+    key = ("calibration", clip.key, cache.model_key(settings.gazer), cache.model_key(settings.reconstructor),
+           tuple(thresholds))
+
+    def build() -> CalibrationSweep:
+        cal = gazer.calibration
+        heads = [cal.threshold_for(t) for t in thresholds] if cal is not None else []
+        # calibrate() switches the calibration off while it sweeps: on a copy (the same weights), so that other
+        # sessions gazing with the cached gazer meanwhile keep theirs.
+        swept = calibrate(copy.copy(gazer), cache.get_reconstructor(settings.reconstructor), [clip.frames],
+                          names=[clip.name], thresholds=sorted({*map(float, thresholds), *heads}),
+                          progress=lambda done, total: progress(done / total, desc=f"calibration sweep: {done}/{total}"))
+
+        def measured(t: float) -> float:
+            return swept.measured[int(np.argmin(np.abs(np.asarray(swept.requested) - t)))]
+
+        return CalibrationSweep([float(t) for t in thresholds], [measured(t) for t in thresholds],
+                                [measured(h) for h in heads] if cal is not None else None,
+                                cal.describe() if cal is not None else gazer.calibration_note)
 
     return cache.CURVES.get(key, build)
 
