@@ -154,7 +154,9 @@ def get_gazer(name: str, device: str | None = None, stop: str = knobs.STOP):
     check_model_name("gazer", name, [*available_gazers(built_in=True), *MEASURING_GAZERS])
     # AutoGaze restarts its caches every 16 frames here: it was trained on 16-frame clips, and the app
     # takes longer runs (this also keeps memory and attention history bounded).
-    options = applicable_options(name, clip_len=knobs.CLIP_LEN, stop=stop)
+    # Which options a checkpoint takes is asked of its family (a hub id's config may be fetched): a
+    # failure there is the gazer's load failing, and says so like one.
+    options = _friendly_load("gazer", name, lambda: applicable_options(name, clip_len=knobs.CLIP_LEN, stop=stop))
     return MODELS.get(("gazer", model_key(name), device, options.get("stop")),
                       lambda: _friendly_load("gazer", name, lambda: load_gazer(name, device=device, **options)))
 
