@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 import torch
 
-from playground import PlaygroundError, load_gazer, load_mllm
+from playground import GazeResult, PlaygroundError, load_gazer, load_mllm
 from playground.mllm import FAMILIES, estimate_flops
-from playground.mllm.families import Family, LlavaOnevisionFamily, SmolVLMFamily, family_for
+from playground.mllm.families import Family, LlavaOnevisionFamily, Qwen3VLFamily, SmolVLMFamily, family_for
 from playground.mllm.gazed_vit import gazed_tokens
-from playground.mllm.random_models import save_tiny_llava_onevision, save_tiny_smolvlm
+from playground.mllm.random_models import save_tiny_llava_onevision, save_tiny_qwen3_vl, save_tiny_smolvlm
 
 QUESTION = "What happens in this video?"
 NEW_TOKENS = 2
@@ -41,9 +41,14 @@ class FamilyTesterMixin:
     family: type[Family]
     save_tiny = None  # (folder) -> folder of the family's tiny random model
     pixel_argument: str  # the stock model's generate() keyword for video pixels
+    gaze_ratio = 0.2  # the random gaze's ratio (low enough that the gazed encoder runs fewer patches)
 
-    def placeholder_layout(self, per_frame: list[int]) -> list[int]:
-        """The runs of placeholder ids the prompt holds for these LLM vision tokens per frame."""
+    def stock_model_inputs(self, fam: Family, frames: np.ndarray, ids: torch.Tensor) -> dict:
+        """The stock model's own generate() inputs for these frames, besides the prompt ids."""
+        return {self.pixel_argument: fam.pixels(frames, fam.stock_side)[None]}
+
+    def placeholder_layout(self, vision) -> list[int]:
+        """The runs of placeholder ids the prompt holds for a gazed `model.VisionOutput`."""
         raise NotImplementedError
 
     # ---- fixtures (one tiny model per family) ----------------------------------------------------
@@ -59,7 +64,7 @@ class FamilyTesterMixin:
 
     @pytest.fixture(scope="class")
     def gaze(self, mllm, frames):
-        return load_gazer("random", grid=mllm.grid, seed=3).gaze(frames, gazing_ratio=0.2)
+        return load_gazer("random", grid=mllm.grid, seed=3).gaze(frames, gazing_ratio=self.gaze_ratio)
 
     @pytest.fixture(scope="class")
     def answers(self, mllm, frames, gaze):
@@ -88,10 +93,9 @@ class FamilyTesterMixin:
     def test_stock_answer_equals_model_generate(self, mllm, frames, answers):
         fam, full = mllm.family, answers["full"]
         ids = fam.prompt_ids(QUESTION, full.llm_vision_tokens_per_frame, fps=fam.processing.fps)
-        pixels = fam.pixels(frames, fam.stock_side)[None]
         with torch.inference_mode():
             out = mllm.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=NEW_TOKENS,
-                                      do_sample=False, **{self.pixel_argument: pixels})
+                                      do_sample=False, **self.stock_model_inputs(fam, frames, ids))
         assert full.text == mllm.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()
         assert full.llm_prompt_tokens == ids.shape[1]
 
@@ -114,7 +118,8 @@ class FamilyTesterMixin:
     def test_llm_token_rules_match_the_model(self, mllm, frames, gaze, answers):
         fam, full, gazed = mllm.family, answers["full"], answers["gazed"]
         assert full.llm_vision_tokens == fam.stock_llm_tokens(fam.shape, len(frames))
-        assert full.llm_vision_tokens_per_frame == [fam.stock_tokens_per_frame(fam.shape)] * len(frames)
+        units = len(full.llm_vision_tokens_per_frame)  # frames, or Qwen-VL's 2-frame tubelets
+        assert full.llm_vision_tokens_per_frame == [fam.stock_tokens_per_frame(fam.shape)] * units
         assert gazed.llm_vision_tokens == fam.gazed_llm_tokens(fam.shape, gazed_tokens(gaze))
         for answer in (full, gazed):
             assert answer.llm_vision_tokens == sum(answer.llm_vision_tokens_per_frame) + fam.trailing_tokens
@@ -126,10 +131,12 @@ class FamilyTesterMixin:
         assert gazed.vision_tokens < full.vision_tokens
         assert gazed.flops["vision_encoder"] < full.flops["vision_encoder"]
 
-    def test_prompt_holds_the_vision_placeholders(self, mllm, answers):
+    def test_prompt_holds_the_vision_placeholders(self, mllm, frames, gaze, answers):
         fam, gazed = mllm.family, answers["gazed"]
-        ids = fam.prompt_ids(QUESTION, gazed.llm_vision_tokens_per_frame, fps=fam.processing.fps)
-        assert placeholder_runs(ids, fam.placeholder_id) == self.placeholder_layout(gazed.llm_vision_tokens_per_frame)
+        vision = mllm.gazed_vision(frames, gazed_tokens(gaze))
+        with torch.inference_mode():
+            ids, _ = fam.llm_inputs(QUESTION, vision, fam.processing.fps, len(frames))
+        assert placeholder_runs(ids, fam.placeholder_id) == self.placeholder_layout(vision)
         assert int((ids == fam.placeholder_id).sum()) == gazed.llm_vision_tokens
         assert ids.shape[1] == gazed.llm_prompt_tokens
 
@@ -139,8 +146,8 @@ class TestSmolVLMFamily(FamilyTesterMixin):
     save_tiny = staticmethod(save_tiny_smolvlm)
     pixel_argument = "pixel_values"
 
-    def placeholder_layout(self, per_frame):
-        return list(per_frame)  # one <image> run per frame, between its timestamp and the next
+    def placeholder_layout(self, vision):
+        return list(vision.per_frame)  # one <image> run per frame, between its timestamp and the next
 
 
 class TestLlavaOnevisionFamily(FamilyTesterMixin):
@@ -148,8 +155,74 @@ class TestLlavaOnevisionFamily(FamilyTesterMixin):
     save_tiny = staticmethod(save_tiny_llava_onevision)
     pixel_argument = "pixel_values_videos"
 
-    def placeholder_layout(self, per_frame):
-        return [sum(per_frame) + 1]  # one <video> run: every frame's tokens, then the newline
+    def placeholder_layout(self, vision):
+        return [sum(vision.per_frame) + 1]  # one <video> run: every frame's tokens, then the newline
+
+
+class TestQwen3VLFamily(FamilyTesterMixin):
+    family = Qwen3VLFamily
+    save_tiny = staticmethod(save_tiny_qwen3_vl)
+    gaze_ratio = 0.05  # a tubelet's union and the 2x2 groups widen a random gaze about 6-8 fold
+
+    def stock_model_inputs(self, fam, frames, ids):
+        patches, grid_thw = fam.patchify(fam.pixels(frames, fam.stock_side))
+        return {"pixel_values_videos": patches, "video_grid_thw": grid_thw,
+                "mm_token_type_ids": (ids == fam.placeholder_id).int() * 2}
+
+    def placeholder_layout(self, vision):
+        # per tubelet (after its timestamp), one <|video_pad|> run per scale with a kept group
+        return [n for row in vision.layout.runs.tolist() for n in row if n]
+
+    @staticmethod
+    def llm_inputs(mllm, frames, vision):
+        with torch.inference_mode():
+            return mllm.family.llm_inputs(QUESTION, vision, mllm.family.processing.fps, len(frames))
+
+    def test_stock_llm_inputs_give_the_model_forward_logits(self, mllm, frames):
+        """The stock path's LLM inputs (spliced by the model, our M-RoPE positions and DeepStack tokens)
+        give the logits of the model's own forward on the processor-style inputs."""
+        fam = mllm.family
+        ids, inputs = self.llm_inputs(mllm, frames, mllm.stock_vision(frames))
+        with torch.inference_mode():
+            ours = mllm.model(**inputs).logits
+            theirs = mllm.model(input_ids=ids, **self.stock_model_inputs(fam, frames, ids)).logits
+        assert (ours - theirs).abs().max() < 1e-5
+
+    def test_all_finest_gaze_gives_the_stock_llm_inputs(self, mllm, frames):
+        """Every finest patch, frame-independent attention, one tubelet: the same prompt, M-RoPE positions,
+        embeddings, merger and DeepStack tokens as the stock path."""
+        tokens = gazed_tokens(load_gazer("full", grid=mllm.grid).gaze(frames))
+        gazed_ids, gazed = self.llm_inputs(mllm, frames, mllm.gazed_vision(frames, tokens, "frame_independent"))
+        stock_ids, stock = self.llm_inputs(mllm, frames, mllm.stock_vision(frames))
+        assert torch.equal(gazed_ids, stock_ids) and torch.equal(gazed["position_ids"], stock["position_ids"])
+        assert torch.equal(gazed["inputs_embeds"], stock["inputs_embeds"])
+        a, b = gazed["mm_encoder_outputs"]["video"], stock["mm_encoder_outputs"]["video"]
+        assert len(a.deepstack_features) == len(b.deepstack_features) == 1
+        for x, y in zip([a.pooler_output, *a.deepstack_features], [b.pooler_output, *b.deepstack_features]):
+            assert (x[0] - y[0]).abs().max() < 1e-5
+
+    def test_tubelets_take_the_union_and_whole_merge_groups(self, mllm):
+        """3 frames: tubelet 0 is frames 0-1 (the union of their slots), tubelet 1 frame 2 alone; one gazed
+        patch brings its 2x2 group; the prompt has one run per kept scale; the text after the video has the
+        positions it has when those scales are gazed whole (the M-RoPE positions of the whole runs, gathered)."""
+        grid = mllm.grid
+        frames = np.random.default_rng(1).integers(0, 256, (3, 40, 60, 3), dtype=np.uint8)
+        S, finest = grid.num_slots, grid.num_slots - grid.counts[-1]  # the finest scale's (0, 0) patch
+        # frame 0: the coarsest (0, 0); frame 1: the finest (0, 0); frame 2: both, the finest as (0, 3)
+        pos = torch.tensor([[0, S + finest, 2 * S, 2 * S + finest + 3]])
+        gaze = GazeResult(pos, torch.zeros_like(pos, dtype=torch.bool), torch.tensor([1, 1, 2]), grid)
+        vision = mllm.gazed_vision(frames, gazed_tokens(gaze), "block_causal")
+        assert vision.per_frame == [2, 2] and vision.encoder_tokens == [8, 8]  # 2 groups of 4 per tubelet
+        assert vision.layout.prompt_runs() == [[(0, 4), (3, 196)], [(0, 4), (3, 196)]]
+        prompt, inputs = self.llm_inputs(mllm, frames, vision)
+        whole = torch.cat([torch.arange(grid.counts[0]), torch.arange(finest, S)])  # scales 0 and 3, every slot
+        pos = torch.cat([t * S + whole for t in range(3)])[None]
+        gaze = GazeResult(pos, torch.zeros_like(pos, dtype=torch.bool), torch.full((3,), len(whole)), grid)
+        _, every = self.llm_inputs(mllm, frames, mllm.gazed_vision(frames, gazed_tokens(gaze), "block_causal"))
+        assert torch.equal(inputs["position_ids"][1:, :, -8:], every["position_ids"][1:, :, -8:])
+        rope = inputs["position_ids"][1:, 0, prompt[0] == mllm.family.placeholder_id]  # (3, 4): t, h, w per token
+        assert (rope[2] - rope[1]).tolist() == [0, 0, 0, 1]  # groups (0, 0), (0, 0); (0, 0), (0, 1) in tubelet 1
+        assert placeholder_runs(prompt, mllm.family.placeholder_id) == [1, 1, 1, 1]
 
 
 def test_every_registered_family_has_a_tester():

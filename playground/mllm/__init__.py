@@ -7,6 +7,7 @@ patch or the gazed path on the gazed multi-scale patches only. Supported:
 
 - SmolVLM2 (`SmolVLMForConditionalGeneration`), e.g. HuggingFaceTB/SmolVLM2-256M-Video-Instruct;
 - LLaVA-OneVision (`LlavaOnevisionForConditionalGeneration`), e.g. llava-hf/llava-onevision-qwen2-0.5b-ov-hf;
+- Qwen3-VL (`Qwen3VLForConditionalGeneration`), e.g. Qwen/Qwen3-VL-2B-Instruct;
 - NVILA-8B-HD-Video through its own remote code, only with `trust_remote_code=True`.
 """
 
@@ -27,7 +28,8 @@ from .flops import architecture_shape, estimate_flops
 from .gazed_vit import ATTENTION_MODES
 from .model import GazedMLLM
 from .nvila import NVILA_HUB_ID, is_nvila, load_nvila
-from .random_models import RANDOM_WEIGHTS_NOTE, TINY_RANDOM_SMOLVLM2, load_tiny_random_smolvlm2
+from .random_models import (RANDOM_WEIGHTS_NOTE, TINY_RANDOM_QWEN3_VL, TINY_RANDOM_SMOLVLM2, load_tiny_random_qwen3_vl,
+                            load_tiny_random_smolvlm2)
 
 ALIASES = {
     "smolvlm2-256m": "HuggingFaceTB/SmolVLM2-256M-Video-Instruct",
@@ -35,9 +37,13 @@ ALIASES = {
     "smolvlm2-2.2b": "HuggingFaceTB/SmolVLM2-2.2B-Instruct",
     "llava-onevision-0.5b": "llava-hf/llava-onevision-qwen2-0.5b-ov-hf",
     "llava-onevision-7b": "llava-hf/llava-onevision-qwen2-7b-ov-hf",
+    "qwen3-vl-2b": "Qwen/Qwen3-VL-2B-Instruct",
+    "qwen3-vl-4b": "Qwen/Qwen3-VL-4B-Instruct",
     "nvila": NVILA_HUB_ID,
 }
 DEFAULT_MLLM = "smolvlm2-256m"
+# The built-in tiny random models: name -> (device, dtype) -> GazedMLLM, built in code (no files, no network).
+TINY_RANDOM_MLLMS = {TINY_RANDOM_SMOLVLM2: load_tiny_random_smolvlm2, TINY_RANDOM_QWEN3_VL: load_tiny_random_qwen3_vl}
 # What `load_mllm` fetches of a hub repo: configs, tokenizer files and chat templates, safetensors weights.
 HUB_FILES = ("*.json", "*.safetensors", "*.jinja", "*.txt", "*.model", "*.tiktoken")
 
@@ -49,9 +55,9 @@ def load_mllm(name_or_path: str = DEFAULT_MLLM, device: str | torch.device | Non
 
     Args:
         name_or_path: a hub id, an alias (smolvlm2-256m, smolvlm2-500m, smolvlm2-2.2b,
-            llava-onevision-0.5b, llava-onevision-7b, nvila), a local folder, or
-            `tiny-random-smolvlm2`: a tiny SmolVLM2 with random weights built in code (offline; its
-            answers are noise, its tokens, FLOPs and stages are real).
+            llava-onevision-0.5b, llava-onevision-7b, qwen3-vl-2b, qwen3-vl-4b, nvila), a local folder, or
+            `tiny-random-smolvlm2` / `tiny-random-qwen3-vl`: a tiny model with random weights built in
+            code (offline; its answers are noise, its tokens, FLOPs and stages are real).
         device: where to run; default from $PLAYGROUND_DEVICE, else CUDA when available, else CPU.
         trust_remote_code: allow a model repository's own Python code (an `auto_map` in its config);
             needed for NVILA. False (the default) refuses such models without running or asking anything.
@@ -71,8 +77,8 @@ def load_mllm(name_or_path: str = DEFAULT_MLLM, device: str | torch.device | Non
         return load_nvila(name, device, trust_remote_code, **kwargs)
     check(not kwargs, f"unexpected arguments for {name}: {sorted(kwargs)}")
     dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
-    if name.lower() == TINY_RANDOM_SMOLVLM2:
-        return load_tiny_random_smolvlm2(device, dtype)
+    if name.lower() in TINY_RANDOM_MLLMS:
+        return TINY_RANDOM_MLLMS[name.lower()](device, dtype)
     source = _folder(name)  # everything below reads this local folder: no hub requests, no retries
     # lazy: transformers is slow to import
     from transformers import AutoConfig, AutoModelForImageTextToText, AutoTokenizer
@@ -156,4 +162,5 @@ def _load_error(name: str, exc: Exception) -> str:
 
 __all__ = ["load_mllm", "GazedMLLM", "Answer", "comparison_table", "attention_warning", "ATTENTION_MODES",
            "estimate_flops", "architecture_shape",
-           "ALIASES", "DEFAULT_MLLM", "default_mllm", "weights_cached", "FAMILIES", "TINY_RANDOM_SMOLVLM2", "RANDOM_WEIGHTS_NOTE"]
+           "ALIASES", "DEFAULT_MLLM", "default_mllm", "weights_cached", "FAMILIES", "TINY_RANDOM_SMOLVLM2", "TINY_RANDOM_QWEN3_VL",
+           "TINY_RANDOM_MLLMS", "RANDOM_WEIGHTS_NOTE"]

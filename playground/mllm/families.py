@@ -18,6 +18,7 @@ template, and for SmolVLM the prompt pieces of `transformers`' SmolVLM processor
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Sequence
@@ -31,8 +32,10 @@ from .. import jsonio
 from ..errors import PlaygroundError, check
 from ..geometry import MultiScaleGrid
 from .connector import pixel_shuffle_groups, sparse_pixel_shuffle
-from .flops import ArchitectureShape, text_shape, vision_shape
-from .gazed_vit import GazedTokens
+from .flops import ArchitectureShape, VisionShape, text_shape, vision_shape
+from .gazed_vit import (GazedTokens, additive_mask, attention_mask, attention_sequences, embed_slots,
+                        encode_gazed)
+from .tubelets import TubeletLayout, full_layout, tubelet_layout
 
 # AutoGaze's native scales at patch 16 are (32, 64, 112, 224) = (2, 4, 7, 14) patches per side;
 # a model's gaze grid keeps those ratios: k * (2, 4, 7, 14) patches of the model's patch size.
@@ -101,6 +104,12 @@ def normalize_for_model(x: torch.Tensor, proc: FrameProcessing, dtype: torch.dty
     return ((x * proc.rescale - mean) / std).to(dtype)
 
 
+def processor_config(name_or_path: str) -> dict:
+    """preprocessor_config.json, overridden by video_preprocessor_config.json where both set a key."""
+    pre = read_json(name_or_path, "preprocessor_config.json") or {}
+    return {**pre, **(read_json(name_or_path, "video_preprocessor_config.json") or {})}
+
+
 def _mean_std(config: dict, default: float = 0.5) -> tuple[tuple, tuple]:
     mean = tuple(float(v) for v in config.get("image_mean", [default] * 3))
     std = tuple(float(v) for v in config.get("image_std", [default] * 3))
@@ -131,6 +140,12 @@ class Family:
     def stock_side(self) -> int:
         """Side in px of a stock frame."""
         return self.processing.size
+
+    def check_stock_groups(self, factor: int) -> None:
+        """Stock frames must split into factor x factor groups of whole patches (the connector's groups)."""
+        check(self.stock_side % (self.patch_size * factor) == 0,
+              f"stock frames of {self.stock_side}px do not split into {factor}x{factor} groups "
+              f"of {self.patch_size}px patches")
 
     def gaze_grid(self, single_scale: bool = False) -> MultiScaleGrid:
         """The aligned gaze grid: k x (2, 4, 7, 14) patches, k chosen so the finest scale is nearest the stock side."""
@@ -184,6 +199,25 @@ class Family:
         raise NotImplementedError
 
     @classmethod
+    def stock_sequences(cls, shape: ArchitectureShape, num_frames: int) -> tuple[int, list[int]]:
+        """(patches through the patch embedding, encoder attention sequence lengths) of a stock clip:
+        every patch of every frame, one sequence per frame."""
+        n = (shape.stock_side // shape.vision.patch) ** 2
+        return num_frames * n, [n] * num_frames
+
+    @classmethod
+    def gazed_encoder_tokens(cls, shape: ArchitectureShape, tokens: GazedTokens) -> list[int]:
+        """Patches the gazed encoder runs, per frame (the gazed slots themselves)."""
+        return tokens.per_frame.tolist()
+
+    @classmethod
+    def gazed_sequences(cls, shape: ArchitectureShape, tokens: GazedTokens, attention: str) -> tuple[int, list[int]]:
+        """(patches through the patch embedding, encoder attention sequence lengths) of a gazed clip:
+        every slot of every frame is embedded (then gathered); one sequence per gazed frame
+        (frame_independent), else one of N tokens (`gazed_vit.attention_sequences`)."""
+        return tokens.per_frame.numel() * tokens.grid.num_slots, attention_sequences(tokens.per_frame, attention)
+
+    @classmethod
     def default_text_tokens(cls, num_frames: int) -> int:
         """A typical count of the video prompt's tokens that are not vision tokens (estimates only)."""
         raise NotImplementedError
@@ -209,6 +243,16 @@ class Family:
         """Encoder output (N, d) -> the features the connector takes."""
         return hidden
 
+    def gazed_layout(self, tokens: GazedTokens) -> Any:
+        """The gazed tokens as this family's encoder and connector take them (here: as they are)."""
+        return tokens
+
+    def gazed_features(self, pixels: dict[int, torch.Tensor], layout: Any, attention: str) -> torch.Tensor:
+        """{side: (T,3,s,s)} pixels -> (N, d) encoder features of the gazed slots: every scale embedded by
+        the model's own module, the gazed slots gathered, the model's layers run in `attention` mode."""
+        embeddings = embed_slots(lambda side: self.embed_scale(pixels[side]), layout.grid)
+        return self.finish(encode_gazed(embeddings, layout, self.gazed_layers(), attention))
+
     def stock_features(self, pixels: torch.Tensor) -> torch.Tensor:
         """(T, 3, s, s) stock pixels -> (T, n, d) features, through the model's own vision module."""
         raise NotImplementedError
@@ -224,6 +268,21 @@ class Family:
     def prompt_ids(self, question: str, per_frame: Sequence[int], fps: float) -> torch.Tensor:
         """(1, L) prompt ids with one placeholder per vision token; frame t is at t / fps seconds."""
         raise NotImplementedError
+
+    def llm_inputs(self, question: str, vision, fps: float, num_frames: int) -> tuple[torch.Tensor, dict]:
+        """(1, L) prompt ids and the keyword inputs of `model.generate` (here: `inputs_embeds` with the
+        vision tokens at the placeholders) for a `model.VisionOutput` of `num_frames` frames."""
+        ids = self.prompt_ids(question, vision.per_frame, fps)
+        return ids, {"inputs_embeds": self.splice(ids, vision.tokens)}
+
+    def splice(self, ids: torch.Tensor, vision_tokens: torch.Tensor) -> torch.Tensor:
+        """(1, L) prompt ids + (M, D) vision tokens -> (1, L, D) inputs_embeds, tokens at the placeholders."""
+        embeds = self.input_embeddings(ids)
+        slots = ids[0] == self.placeholder_id
+        check(int(slots.sum()) == vision_tokens.shape[0],
+              f"the prompt has {int(slots.sum())} vision placeholders for {vision_tokens.shape[0]} vision tokens")
+        embeds[0, slots] = vision_tokens.to(embeds.dtype)
+        return embeds
 
     # ---- shared helpers ------------------------------------------------------------------------
     def render_chat(self, question: str, template: str | None) -> str:
@@ -259,16 +318,11 @@ class SmolVLMFamily(Family):
         self.global_token = getattr(tokenizer, "global_image_token", None) or "<global-img>"
         check(tokenizer.convert_tokens_to_ids(self.image_token) == self.placeholder_id,
               f"the tokenizer's {self.image_token} id differs from the model's image_token_id {self.placeholder_id}")
-        side = self.stock_side // self.patch_size
-        check(self.stock_side % self.patch_size == 0 and side % self.factor == 0,
-              f"stock frames of {self.stock_side}px do not split into {self.factor}x{self.factor} groups "
-              f"of {self.patch_size}px patches")
+        self.check_stock_groups(self.factor)
 
     @staticmethod
     def read_processing(name_or_path: str, config) -> FrameProcessing:
-        pre = read_json(name_or_path, "preprocessor_config.json") or {}
-        video = read_json(name_or_path, "video_preprocessor_config.json") or {}
-        merged = {**pre, **video}
+        merged = processor_config(name_or_path)
         size = (merged.get("max_image_size") or {}).get("longest_edge") or config.vision_config.image_size
         mean, std = _mean_std(merged)
         fps = float((merged.get("video_sampling") or {}).get("fps", merged.get("fps", 1.0)) or 1.0)
@@ -379,9 +433,7 @@ class LlavaOnevisionFamily(Family):
 
     @staticmethod
     def read_processing(name_or_path: str, config) -> FrameProcessing:
-        pre = read_json(name_or_path, "preprocessor_config.json") or {}
-        video = read_json(name_or_path, "video_preprocessor_config.json") or {}
-        merged = {**pre, **video}
+        merged = processor_config(name_or_path)
         size = merged.get("size") or {}
         side = size.get("height") or size.get("shortest_edge") or config.vision_config.image_size
         mean, std = _mean_std(merged)
@@ -448,8 +500,258 @@ class LlavaOnevisionFamily(Family):
 
 
 
+# The attention function the block-causal gazed Qwen-VL encoder runs under: the model's vision attention
+# passes no mask (it splits sequences by cu_seqlens), so its extra keyword `gaze_mask` is handed to SDPA.
+QWEN_MASKED_ATTENTION = "playground_gaze_mask"
+
+
+def _masked_sdpa(module, query, key, value, attention_mask, gaze_mask=None, **kwargs):
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward  # lazy: transformers is slow
+
+    return sdpa_attention_forward(module, query, key, value, gaze_mask, **kwargs)
+
+
+@contextmanager
+def _vision_attention(config, name: str | None):
+    """Run the vision tower's attention as `name` (a registered attention function) inside the block."""
+    if name is None:
+        yield
+        return
+    from transformers import AttentionInterface  # lazy: transformers is slow to import
+
+    if name not in AttentionInterface._global_mapping:
+        AttentionInterface.register(name, _masked_sdpa)
+    saved = config._attn_implementation
+    config._attn_implementation = name
+    try:
+        yield
+    finally:
+        config._attn_implementation = saved
+
+
+class Qwen3VLFamily(Family):
+    """Qwen3-VL (`Qwen3VLForConditionalGeneration`): a ViT on 2-frame tubelets with 2D rotary positions,
+    a 2x2 patch merger, DeepStack features from a few encoder layers, and M-RoPE positions in the LLM.
+
+    Units are tubelets, not frames: `llm_vision_tokens_per_frame` and `vision_tokens_per_frame` hold one
+    entry per tubelet of `temporal` (2) frames. The gazed path lays the gaze out as `tubelets.TubeletLayout`
+    (union over a tubelet's frames, each slot widened to its 2x2 merge group). Each scale of a tubelet is
+    embedded as the model embeds an image of that size: its Conv3d patch embedding, its learned position
+    table resampled by `vision_utils`' own functions, its rotary (row, column) ids; the kept patches are
+    gathered from those. The LLM prompt gives each kept scale of a tubelet its own vision run, and the
+    M-RoPE positions are the model's `get_rope_index` on the prompt with those runs whole, gathered for the
+    kept tokens. Features carry the last layer's output and the DeepStack layers' hidden states side by
+    side, (N, (1 + k) d); LLM vision tokens carry the merger's token and the k DeepStack tokens, (M, (1 + k) D).
+    """
+
+    kind = "qwen3_vl"
+    title = "Qwen3-VL (Qwen3VLForConditionalGeneration)"
+
+    def __init__(self, model, tokenizer, processing, chat_template):
+        super().__init__(model, tokenizer, processing, chat_template)
+        self.core = model.model
+        self.visual = self.core.visual
+        self.vision_config = model.config.vision_config
+        self.merge = int(self.vision_config.spatial_merge_size)
+        self.temporal = int(self.vision_config.temporal_patch_size)
+        self.deepstack = [int(i) for i in getattr(self.vision_config, "deepstack_visual_indexes", None) or ()]
+        self.placeholder_id = int(model.config.video_token_id)
+        self.video_token, self.vision_start, self.vision_end = tokenizer.convert_ids_to_tokens(
+            [self.placeholder_id, int(model.config.vision_start_token_id), int(model.config.vision_end_token_id)])
+        self.check_stock_groups(self.merge)
+
+    @staticmethod
+    def read_processing(name_or_path: str, config) -> FrameProcessing:
+        merged = processor_config(name_or_path)
+        mean, std = _mean_std(merged)
+        # Stock frames are squashed to the gaze grid's finest scale, 2 x 14 patches (448 px at patch 16):
+        # the processor's own sizes are pixel budgets, not a side.
+        side = 2 * BASE_SIDES[-1] * int(config.vision_config.patch_size)
+        return FrameProcessing(side, mean, std, float(merged.get("rescale_factor", 1 / 255)),
+                               float(merged.get("fps", 2.0) or 2.0))
+
+    # ---- rules from the config alone -------------------------------------------------------------
+    @classmethod
+    def architecture_shape(cls, config, stock_side=None):
+        v, t = config.vision_config, config.text_config
+        d, m = v.hidden_size, v.spatial_merge_size
+        # a tubelet patch holds temporal x 3 channels of p x p pixels (the Conv3d's input per output)
+        vision = VisionShape(d, v.intermediate_size, v.depth, v.patch_size, v.in_channels * v.temporal_patch_size)
+        mergers = 1 + len(getattr(v, "deepstack_visual_indexes", None) or ())
+        connector = ((d, m * m * d), (d, v.out_hidden_size)) * mergers  # per patch: fc1 (m^2 d)^2, fc2 m^2 d x D
+        return ArchitectureShape(cls.kind, vision, v.depth, text_shape(t), connector, m,
+                                 int(stock_side or 2 * BASE_SIDES[-1] * v.patch_size), v.temporal_patch_size)
+
+    @classmethod
+    def stock_tokens_per_frame(cls, shape):
+        return (shape.stock_side // shape.vision.patch // shape.factor) ** 2  # per tubelet
+
+    @classmethod
+    def stock_llm_tokens(cls, shape, num_frames):
+        return -(-num_frames // shape.temporal) * cls.stock_tokens_per_frame(shape)
+
+    @classmethod
+    def stock_sequences(cls, shape, num_frames):
+        n = (shape.stock_side // shape.vision.patch) ** 2
+        tubelets = -(-num_frames // shape.temporal)
+        return tubelets * n, [n] * tubelets  # the model attends within each tubelet
+
+    @classmethod
+    def layout_of(cls, shape: ArchitectureShape, tokens: GazedTokens) -> TubeletLayout:
+        return tubelet_layout(tokens, shape.temporal, shape.factor)
+
+    @classmethod
+    def gazed_encoder_tokens(cls, shape, tokens):
+        return cls.layout_of(shape, tokens).per_tubelet_patches
+
+    @classmethod
+    def gazed_sequences(cls, shape, tokens, attention):
+        per = cls.layout_of(shape, tokens).per_tubelet_patches  # only kept patches are embedded
+        return sum(per), attention_sequences(torch.tensor(per), attention)
+
+    @classmethod
+    def gazed_llm_tokens(cls, shape, tokens):
+        return int(sum(cls.layout_of(shape, tokens).per_tubelet_tokens))
+
+    @classmethod
+    def default_text_tokens(cls, num_frames):
+        return 20 + 8 * -(-num_frames // 2)  # the chat template, and a timestamp and start/end per tubelet
+
+    @classmethod
+    def merge_rule(cls, shape):
+        m, t = shape.factor, shape.temporal
+        return (f"the encoder embeds {t} frames as one tubelet and its merger folds each {m}x{m} group of patches "
+                f"into one LLM token; a gazed tubelet keeps the union of its frames' gazes and every gazed patch "
+                f"brings its whole {m}x{m} group, so the encoder runs more patches than were gazed")
+
+    # ---- the model's pieces ----------------------------------------------------------------------
+    def gazed_layers(self):
+        return list(self.visual.blocks)
+
+    def patchify(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(T, 3, s, s) pixels -> ((T' h w, 3 temporal p p) patches in the model's order, (1, 3) grid_thw),
+        by the model's video processor (which repeats the last frame of an odd clip)."""
+        from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor  # lazy
+
+        flat, t, h, w = Qwen3VLVideoProcessor.patchify(None, pixels[None], self.patch_size, self.merge, self.temporal)
+        return flat[0], torch.tensor([[t, h, w]], device=pixels.device)
+
+    def embed(self, pixels: torch.Tensor, rows: torch.Tensor | None = None):
+        """(T, 3, s, s) pixels of one scale -> (hidden (P, d), rotary (cos, sin)) of its patches `rows`
+        (None: all), as the model's vision tower embeds a video of that size."""
+        from transformers.vision_utils import get_vision_interpolation_indices_and_weights, get_vision_position_ids
+
+        v = self.visual
+        flat, grid_thw = self.patchify(pixels)
+        rows = torch.arange(flat.shape[0], device=flat.device) if rows is None else rows.to(flat.device)
+        taps, weights = get_vision_interpolation_indices_and_weights(
+            grid_thw, num_grid_per_side=v.num_grid_per_side, mode=v.interpolation_mode,
+            align_corners=v.interpolation_align_corners, spatial_merge_size=self.merge)
+        hidden = v.patch_embed(flat.index_select(0, rows))
+        hidden = hidden + (v.pos_embed(taps[rows]) * weights[rows, :, None]).sum(1).to(hidden.dtype)
+        return hidden, v.rotary_pos_emb(hidden, get_vision_position_ids(grid_thw, self.merge)[rows])
+
+    def encode(self, hidden: torch.Tensor, rotary, tubelet: torch.Tensor, attention: str) -> torch.Tensor:
+        """(N, d) embedded patches in token order (tubelet-major) -> (N, (1 + k) d): the last layer's output
+        and the hidden states after the k DeepStack layers, through the model's own blocks.
+
+        frame_independent: one sequence per tubelet (the model's own `cu_seqlens` split, as it runs a video);
+        bidirectional: one sequence; block_causal: one sequence under a (1, 1, N, N) tubelet-causal mask.
+        """
+        tubelet = tubelet.to(hidden.device)
+        lengths = torch.bincount(tubelet)
+        lengths = lengths[lengths > 0] if attention == "frame_independent" else lengths.sum()[None]
+        cu_seqlens = F.pad(lengths.cumsum(0, dtype=torch.int32), (1, 0))
+        extra, impl = {}, None
+        if attention == "block_causal":
+            extra["gaze_mask"] = additive_mask(attention_mask(tubelet, attention), hidden.dtype)
+            impl = QWEN_MASKED_ATTENTION
+        saved = []
+        with _vision_attention(self.vision_config, impl):
+            for i, block in enumerate(self.visual.blocks):
+                hidden = block(hidden, cu_seqlens=cu_seqlens, position_embeddings=rotary, **extra)
+                if i in self.deepstack:
+                    saved.append(hidden)
+        return torch.cat([hidden, *saved], dim=-1)
+
+    def connect(self, features: torch.Tensor) -> torch.Tensor:
+        """(N, (1 + k) d) features, whole merge groups in order -> (N / m^2, (1 + k) D): the merger's
+        tokens and the DeepStack mergers' tokens."""
+        d = int(self.vision_config.hidden_size)
+        mergers = [self.visual.merger, *self.visual.deepstack_merger_list[: len(self.deepstack)]]
+        return torch.cat([merger(features[:, i * d:(i + 1) * d].contiguous()) for i, merger in enumerate(mergers)],
+                         dim=-1)
+
+    # ---- stock and gazed paths -------------------------------------------------------------------
+    def stock_features(self, pixels):
+        hidden, rotary = self.embed(pixels)
+        tubelets = -(-pixels.shape[0] // self.temporal)
+        tubelet = torch.arange(tubelets).repeat_interleave(hidden.shape[0] // tubelets)
+        return self.encode(hidden, rotary, tubelet, "frame_independent").reshape(tubelets, -1, hidden.shape[1] * (
+            1 + len(self.deepstack)))
+
+    def stock_connector(self, features):
+        tokens = self.connect(features.reshape(-1, features.shape[-1]))
+        return tokens, [tokens.shape[0] // features.shape[0]] * features.shape[0]
+
+    def gazed_layout(self, tokens):
+        return self.layout_of(self.shape, tokens)
+
+    def gazed_features(self, pixels, layout, attention):
+        rows, order, tubelet = layout.patch_order()
+        parts = [self.embed(pixels[side], r) for side, r in zip(layout.grid.scales, rows)]
+        hidden = torch.cat([h for h, _ in parts]).index_select(0, order.to(self.device))
+        rotary = tuple(torch.cat([rot[i] for _, rot in parts]).index_select(0, order.to(self.device)) for i in (0, 1))
+        return self.encode(hidden, rotary, tubelet, attention)
+
+    def gazed_connector(self, features, layout):
+        return self.connect(features), layout.per_tubelet_tokens
+
+    # ---- the LLM's inputs ------------------------------------------------------------------------
+    def video_prompt(self, question: str, runs: Sequence[Sequence[int]], fps: float, num_frames: int) -> torch.Tensor:
+        """(1, L) ids: per tubelet its timestamp (the processor's: the mean of its frames' times, frame t
+        at t / fps) and one `<|vision_start|>` + n placeholders + `<|vision_end|>` run per entry of `runs`."""
+        from transformers.models.qwen3_vl.processing_qwen3_vl import Qwen3VLProcessor  # lazy
+
+        stamps = Qwen3VLProcessor._calculate_timestamps(None, list(range(num_frames)), fps, self.temporal)
+        video = "".join(f"<{stamp:.1f} seconds>" + "".join(self.vision_start + self.video_token * int(n)
+                                                             + self.vision_end for n in row)
+                        for stamp, row in zip(stamps, runs))
+        text = self.render_chat(question, self.chat_template)
+        check(self.video_token in text, f"the chat template did not place a {self.video_token} token")
+        text = text.replace(self.vision_start + self.video_token + self.vision_end, self.video_token, 1)
+        return self.encode_text(text.replace(self.video_token, video, 1))
+
+    def prompt_ids(self, question, per_frame, fps):
+        """The stock layout: one run per tubelet (of 2 frames each)."""
+        return self.video_prompt(question, [[n] for n in per_frame], fps, self.temporal * len(per_frame))
+
+    def llm_inputs(self, question, vision, fps, num_frames):
+        from transformers.models.qwen3_vl.modeling_qwen3_vl import BaseModelOutputWithDeepstackFeatures  # lazy
+
+        layout = vision.layout or full_layout(MultiScaleGrid((self.stock_side,), self.patch_size), num_frames,
+                                              self.temporal, self.merge)
+        runs = layout.prompt_runs()
+        ids = self.video_prompt(question, [[n for _, n in row] for row in runs], fps, num_frames)
+        video = ids[0] == self.placeholder_id
+        sides = layout.grid.sides
+        grid_thw = torch.tensor([[1, sides[s], sides[s]] for row in runs for s, _ in row], device=ids.device)
+        positions, _ = self.core.get_rope_index(ids, mm_token_type_ids=video[None].int() * 2,
+                                                video_grid_thw=grid_thw if len(grid_thw) else None)
+        keep = torch.ones_like(video)
+        keep[video] = layout.prompt_keep().to(ids.device)
+        ids, positions = ids[:, keep], positions[:, :, keep]
+        text = torch.arange(ids.shape[1], device=ids.device)[None, None]  # the causal mask's positions
+        D = vision.tokens.shape[1] // (1 + len(self.deepstack))
+        main, *deep = vision.tokens.split(D, dim=-1)
+        encoded = BaseModelOutputWithDeepstackFeatures(pooler_output=(main,), deepstack_features=[(x,) for x in deep])
+        return ids, {"inputs_embeds": self.input_embeddings(ids), "position_ids": torch.cat([text, positions]),
+                     "mm_encoder_outputs": {"video": encoded}}
+
+
 # The registry: config model_type -> family. NVILA is no Family: it runs its own remote code (nvila.py).
-FAMILIES: dict[str, type[Family]] = {family.kind: family for family in (SmolVLMFamily, LlavaOnevisionFamily)}
+FAMILIES: dict[str, type[Family]] = {family.kind: family for family in (SmolVLMFamily, LlavaOnevisionFamily,
+                                                                         Qwen3VLFamily)}
 
 
 def family_for(model_type: str) -> type[Family]:

@@ -26,7 +26,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 from ..device import synchronize
-from .gazed_vit import attention_sequences, gazed_tokens
+from .gazed_vit import gazed_tokens
 
 aten = torch.ops.aten
 CPU_SDPA = aten._scaled_dot_product_flash_attention_for_cpu
@@ -180,6 +180,7 @@ class ArchitectureShape:
     connector: tuple[tuple[int, int], ...]  # (in, out) of the linear layers each patch meets
     factor: int  # patches merged per side by the connector (SmolVLM's pixel-shuffle r); 1 when none
     stock_side: int  # px of a stock frame
+    temporal: int = 1  # frames per encoder patch (Qwen-VL's tubelets: 2)
 
 
 def vision_shape(v) -> VisionShape:
@@ -260,9 +261,10 @@ def estimate_flops(config, num_frames: int, gaze=None, stock_side: int | None = 
     if text_tokens is None:
         text_tokens = family.default_text_tokens(num_frames)
     if gaze is None:
-        n = (shape.stock_side // shape.vision.patch) ** 2
+        embedded, sequences = family.stock_sequences(shape, num_frames)
         llm = family.stock_llm_tokens(shape, num_frames)
-        return stage_flops(shape, False, num_frames * n, [n] * num_frames, text_tokens + llm, new_tokens)
+        return stage_flops(shape, False, embedded, sequences, text_tokens + llm, new_tokens)
     tokens = gazed_tokens(gaze)
-    return stage_flops(shape, True, num_frames * gaze.grid.num_slots, attention_sequences(tokens.per_frame, attention),
-                       text_tokens + family.gazed_llm_tokens(shape, tokens), new_tokens)
+    embedded, sequences = family.gazed_sequences(shape, tokens, attention)
+    return stage_flops(shape, True, embedded, sequences, text_tokens + family.gazed_llm_tokens(shape, tokens),
+                       new_tokens)

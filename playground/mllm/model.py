@@ -27,7 +27,7 @@ from ..video import as_clips
 from .families import Family, family_for
 from .flops import StageCounter, stage_flops
 from .gazer_flops import gazer_flops as count_gazer
-from .gazed_vit import ATTENTION_MODES, GazedTokens, attention_sequences, embed_slots, encode_gazed, gazed_tokens
+from .gazed_vit import ATTENTION_MODES, GazedTokens, gazed_tokens
 
 DEFAULT_MAX_NEW_TOKENS = 32
 
@@ -43,6 +43,7 @@ class VisionOutput:
     embedded_patches: int  # patches through the patch embedding
     sequences: list[int]  # attention sequence lengths in the encoder
     stages: dict[str, StageCounter]  # preprocess / vision_encoder / connector
+    layout: Any = None  # the gazed tokens as the family lays them out (`Family.gazed_layout`); None = stock
 
 
 @dataclass
@@ -217,8 +218,8 @@ class GazedMLLM:
         else:
             gaze = as_gaze_result(gaze, self.grid)
             vision = self.gazed_vision(frames, self.check_gaze(gaze, frames.shape[0]), attention, count_flops)
-        ids = self.family.prompt_ids(question, vision.per_frame, fps)
-        llm = self._generate(self.splice(ids, vision.tokens), max_new_tokens, count_flops)
+        ids, llm_inputs = self.family.llm_inputs(question, vision, fps, int(frames.shape[0]))
+        llm = self._generate(llm_inputs, max_new_tokens, count_flops)
         stages = {**vision.stages, **llm.stages, "gazer": gazer_stage}
         seconds = {k: None if st is None else st.seconds for k, st in stages.items()}
         cpu = {k: None if st is None else st.cpu_seconds for k, st in stages.items()}
@@ -287,44 +288,42 @@ class GazedMLLM:
 
     def gazed_vision(self, frames: np.ndarray, tokens: GazedTokens, attention: str = "block_causal",
                      count_flops: bool = False) -> VisionOutput:
-        """The gazed path: per-scale embeddings, gather the gazed slots, masked encoder, sparse connector."""
+        """The gazed path: the family's layout of the gazed patches, encoder (per-scale embeddings, gather,
+        masked layers) and connector on those patches only."""
         fam = self.family
         stages = {k: StageCounter(self.device, count_flops) for k in ("preprocess", "vision_encoder", "connector")}
+        layout = fam.gazed_layout(tokens)
         with stages["preprocess"]:
             pixels = fam.scale_pixels(frames, tokens.grid)
         with stages["vision_encoder"]:
-            embeddings = embed_slots(lambda side: fam.embed_scale(pixels[side]), tokens.grid)
-            hidden = encode_gazed(embeddings, tokens, fam.gazed_layers(), attention)
-            features = fam.finish(hidden)
+            features = fam.gazed_features(pixels, layout, attention)
         with stages["connector"]:
-            out, per_frame = fam.gazed_connector(features, tokens)
-        T = frames.shape[0]
-        encoder_tokens = tokens.per_frame.tolist()
+            out, per_frame = fam.gazed_connector(features, layout)
         # one sequence per frame (frame_independent), else one masked sequence of N: SDPA computes all
         # N x N scores whatever the mask
-        sequences = attention_sequences(tokens.per_frame, attention)
-        return VisionOutput(features, out, per_frame, encoder_tokens, T * tokens.grid.num_slots, sequences, stages)
+        embedded, sequences = fam.gazed_sequences(fam.shape, tokens, attention)
+        return VisionOutput(features, out, per_frame, fam.gazed_encoder_tokens(fam.shape, tokens), embedded,
+                            sequences, stages, layout)
 
     def splice(self, ids: torch.Tensor, vision_tokens: torch.Tensor) -> torch.Tensor:
-        """(1, L) prompt ids + (M, D) vision tokens -> (1, L, D) inputs_embeds, tokens at the placeholders."""
-        embeds = self.family.input_embeddings(ids)
-        slots = ids[0] == self.family.placeholder_id
-        check(int(slots.sum()) == vision_tokens.shape[0],
-              f"the prompt has {int(slots.sum())} vision placeholders for {vision_tokens.shape[0]} vision tokens")
-        embeds[0, slots] = vision_tokens.to(embeds.dtype)
-        return embeds
+        """(1, L) prompt ids + (M, D) vision tokens -> (1, L, D) inputs_embeds (`Family.splice`)."""
+        return self.family.splice(ids, vision_tokens)
 
-    def _generate(self, embeds: torch.Tensor, max_new_tokens: int, count_flops: bool) -> "LLMRun":
-        """Greedy `generate(inputs_embeds=...)`, timed and counted, split into prefill and decode."""
+    def _generate(self, inputs: dict, max_new_tokens: int, count_flops: bool) -> "LLMRun":
+        """Greedy `generate(inputs_embeds=..., **inputs)`, timed and counted, split into prefill and decode.
+
+        `inputs` come from `Family.llm_inputs`: `inputs_embeds` (1, L, D) and what else the model takes.
+        """
         from transformers import LogitsProcessorList  # lazy: transformers is slow to import
 
         counter = StageCounter(self.device, count_flops)
         clock = _PrefillClock(counter)
+        embeds = inputs["inputs_embeds"]
         mask = torch.ones(embeds.shape[:2], dtype=torch.long, device=embeds.device)
         gen = self.model.generation_config
         pad = gen.pad_token_id if gen.pad_token_id is not None else gen.eos_token_id
         with counter:
-            out = self.model.generate(inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_new_tokens,
+            out = self.model.generate(**inputs, attention_mask=mask, max_new_tokens=max_new_tokens,
                                       do_sample=False, logits_processor=LogitsProcessorList([clock]),
                                       pad_token_id=pad[0] if isinstance(pad, list) else pad)
         return LLMRun(out[0].tolist(), clock.split())  # with inputs_embeds only, generate returns new tokens

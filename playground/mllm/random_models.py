@@ -24,6 +24,9 @@ RANDOM_WEIGHTS_NOTE = "random weights: shows the mechanics and costs, not answer
 SMOLVLM_SPECIAL = ["<|im_start|>", "<end_of_utterance>", "<image>", "<fake_token_around_image>", "<global-img>",
                    "<video>", "<|endoftext|>"]
 LLAVA_SPECIAL = ["<|im_start|>", "<|im_end|>", "<image>", "<video>", "<|endoftext|>"]
+QWEN_SPECIAL = ["<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>",
+                "<|endoftext|>"]
+TINY_RANDOM_QWEN3_VL = "tiny-random-qwen3-vl"  # built into load_mllm, like tiny-random-smolvlm2
 CORPUS = [
     "You are provided the following series of frames from a video. Frame from 00:01:",
     "User: What happens in this video? Assistant: A rabbit walks across a green field under a tree.",
@@ -37,6 +40,16 @@ LLAVA_CHAT_TEMPLATE = (
     "{% for content in message['content'] | selectattr('type', 'equalto', 'video') %}{{ '<video>' }}{% endfor %}"
     "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{ '\n' + content['text'] }}"
     "{% endfor %}{{'<|im_end|>\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+# A Qwen-style chat template (media first, the video wrapped in vision start/end), as the Qwen-VL repos write it.
+QWEN_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' }}"
+    "{% for content in message['content'] %}{% if content['type'] == 'video' %}"
+    "{{ '<|vision_start|><|video_pad|><|vision_end|>' }}{% elif content['type'] == 'text' %}{{ content['text'] }}"
+    "{% endif %}{% endfor %}{{ '<|im_end|>\\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
 
 
@@ -70,6 +83,13 @@ def _llava_tokenizer():
     return PreTrainedTokenizerFast(
         tokenizer_object=tiny_tokenizer(LLAVA_SPECIAL), eos_token="<|im_end|>", pad_token="<|endoftext|>",
         extra_special_tokens={"image_token": "<image>", "video_token": "<video>"})
+
+
+def _qwen_tokenizer():
+    from transformers import PreTrainedTokenizerFast  # lazy: transformers is slow to import
+
+    return PreTrainedTokenizerFast(tokenizer_object=tiny_tokenizer(QWEN_SPECIAL), eos_token="<|im_end|>",
+                                   pad_token="<|endoftext|>", chat_template=QWEN_CHAT_TEMPLATE)
 
 
 def smolvlm_config(tokenizer, vision: dict, text: dict, scale_factor: int):
@@ -218,4 +238,80 @@ def save_tiny_llava_onevision(folder: str | Path, seed: int = 0, image_size: int
         "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5], "rescale_factor": 1 / 255,
         "size": {"height": image_size, "width": image_size}, "resample": 3})
     _write_json(folder / "chat_template.json", {"chat_template": LLAVA_CHAT_TEMPLATE})
+    return folder
+
+
+def qwen3_vl_config(tokenizer, vision: dict, text: dict, tie: bool = True):
+    """A Qwen3VLConfig whose special ids come from `tokenizer` (patch merge 2, tubelets of 2 frames)."""
+    from transformers import Qwen3VLConfig  # lazy: transformers is slow to import
+
+    text = dict(pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **text)
+    text.setdefault("vocab_size", len(tokenizer))
+    ids = {name: tokenizer.convert_tokens_to_ids(token) for name, token in (
+        ("image_token_id", "<|image_pad|>"), ("video_token_id", "<|video_pad|>"),
+        ("vision_start_token_id", "<|vision_start|>"), ("vision_end_token_id", "<|vision_end|>"))}
+    return Qwen3VLConfig(vision_config=dict(spatial_merge_size=2, temporal_patch_size=2, **vision), text_config=text,
+                         tie_word_embeddings=tie, **ids)
+
+
+def qwen3_vl_2b_config(tokenizer):
+    """Qwen3-VL-2B-Instruct's architecture (hub config.json, written down without network access to re-check):
+    vision 24 layers (hidden 1024, MLP 4096, 16 heads, patch 16, 2x2 merge, 2-frame tubelets, 2304 learned
+    positions, DeepStack at layers 5, 11, 17); text Qwen3-1.7B-like (hidden 2048, MLP 6144, 28 layers, 16 heads,
+    8 KV heads, head_dim 128, vocab 151936, tied embeddings, M-RoPE sections 24/20/20)."""
+    vision = dict(depth=24, hidden_size=1024, intermediate_size=4096, num_heads=16, patch_size=16,
+                  out_hidden_size=2048, num_position_embeddings=2304, deepstack_visual_indexes=[5, 11, 17])
+    text = dict(hidden_size=2048, intermediate_size=6144, num_hidden_layers=28, num_attention_heads=16,
+                num_key_value_heads=8, head_dim=128, vocab_size=151936, max_position_embeddings=262144,
+                rope_parameters={"rope_type": "default", "rope_theta": 5000000.0, "mrope_section": [24, 20, 20],
+                                 "mrope_interleaved": True})
+    return qwen3_vl_config(tokenizer, vision, text)
+
+
+def tiny_qwen3_vl(seed: int = 0, patch_size: int = 2):
+    """(model, tokenizer) of a tiny random Qwen3-VL, built in memory (the global torch seed is left alone).
+
+    Patch 2, so 56 px stock frames (28 x 28 patches, 14 x 14 LLM tokens per 2-frame tubelet) and the gaze grid
+    8/16/28/56 px; 2 vision layers (hidden 32), DeepStack after the first; 2 LLM layers (hidden 32).
+    """
+    from transformers import Qwen3VLForConditionalGeneration  # lazy: transformers is slow to import
+
+    tok = _qwen_tokenizer()
+    vision = dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=4, patch_size=patch_size,
+                  out_hidden_size=32, num_position_embeddings=64, deepstack_visual_indexes=[0])
+    text = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, head_dim=8, max_position_embeddings=4096,
+                rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 1, 1],
+                                 "mrope_interleaved": True})
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = Qwen3VLForConditionalGeneration(qwen3_vl_config(tok, vision, text)).eval()
+    model.generation_config.eos_token_id = tok.eos_token_id
+    model.generation_config.pad_token_id = tok.pad_token_id
+    return model, tok
+
+
+def qwen_processing(side: int) -> FrameProcessing:
+    """Qwen-VL's frame processing (mean and std 0.5, the video processor's 2 fps) with stock frames of `side` px."""
+    return FrameProcessing(side, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), 1 / 255, 2.0)
+
+
+def load_tiny_random_qwen3_vl(device, dtype: torch.dtype):
+    """The built-in `tiny-random-qwen3-vl` (no files, no network): the saved `save_tiny_qwen3_vl` model, in memory."""
+    model, tok = tiny_qwen3_vl()
+    mllm = GazedMLLM.from_model(model.to(device=device, dtype=dtype), tok, qwen_processing(56),
+                                chat_template=QWEN_CHAT_TEMPLATE, name=TINY_RANDOM_QWEN3_VL)
+    mllm.note = RANDOM_WEIGHTS_NOTE
+    return mllm
+
+
+def save_tiny_qwen3_vl(folder: str | Path, seed: int = 0) -> Path:
+    """A tiny random Qwen3-VL folder (`tiny_qwen3_vl`) with the video preprocessor config and chat template."""
+    model, tok = tiny_qwen3_vl(seed)
+    folder = save_model(model, tok, folder)
+    _write_json(folder / "video_preprocessor_config.json", {
+        "video_processor_type": "Qwen3VLVideoProcessor", "processor_class": "Qwen3VLProcessor",
+        "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5], "rescale_factor": 1 / 255, "fps": 2,
+        "patch_size": 2, "temporal_patch_size": 2, "merge_size": 2})
+    _write_json(folder / "chat_template.json", {"chat_template": QWEN_CHAT_TEMPLATE})
     return folder
