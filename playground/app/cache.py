@@ -18,7 +18,7 @@ from .. import knobs, load_gazer, load_mllm, load_reconstructor
 from ..errors import PlaygroundError
 from ..gazers import MEASURING_GAZERS, applicable_options, available_gazers
 from ..hub import hub_offline
-from ..mllm import ALIASES, TINY_RANDOM_SMOLVLM2
+from ..mllm import ALIASES, TINY_RANDOM_MLLMS
 from ..reconstructors import TRAINING_FREE_RECONSTRUCTORS
 from ..run_card import sha256_of  # noqa: F401  (the clips' hashes: cache.sha256_of)
 from .limits import _env_number
@@ -174,7 +174,7 @@ def get_mllm(name: str, device: str | None = None):
     name = str(name or "").strip()
     if not name:
         raise PlaygroundError("give an MLLM: a hub id such as HuggingFaceTB/SmolVLM2-256M-Video-Instruct or a folder")
-    check_model_name("MLLM", name, [*ALIASES, TINY_RANDOM_SMOLVLM2])
+    check_model_name("MLLM", name, [*ALIASES, *TINY_RANDOM_MLLMS])
     return MODELS.get(("mllm", model_key(name), device),
                       lambda: _friendly_load("MLLM", name, lambda: load_mllm(name, device=device)))
 

@@ -31,8 +31,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("question", help="the question, quoted")
     p.add_argument("--mllm", default=DEFAULT_MLLM,
                    help="smolvlm2-256m (default) | smolvlm2-500m | smolvlm2-2.2b | llava-onevision-0.5b | "
-                        "llava-onevision-7b | nvila | a hub id | a local folder | tiny-random-smolvlm2 (built in, "
-                        "offline; random weights: shows the mechanics and costs, not answers)")
+                        "llava-onevision-7b | qwen3-vl-2b | qwen3-vl-4b | nvila | a hub id | a local folder | "
+                        "tiny-random-smolvlm2 | tiny-random-qwen3-vl (built in, offline; random weights: shows the "
+                        "mechanics and costs, not answers)")
     p.add_argument("--gazer", default=knobs.GAZER,
                    help=f"greedy | framediff (fast) | random | full | an AutoGaze hub id or folder (default "
                         f"{knobs.GAZER}, as the app; greedy is slow on a CPU at the model's grid)")

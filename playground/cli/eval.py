@@ -43,7 +43,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", required=True, help="evaluation folder (created if needed)")
     p.add_argument("--mllm", default=DEFAULT_MLLM,
                    help=f"the MLLM: an alias as for `ask --mllm` (default {DEFAULT_MLLM}), a hub id, a local folder, "
-                        "or tiny-random-smolvlm2 (built in and offline; its random weights answer noise)")
+                        "or tiny-random-smolvlm2 / tiny-random-qwen3-vl (built in and offline; their random weights answer noise)")
     p.add_argument("--conditions", default="full,gazed",
                    help="comma-separated: full (every patch), gazed (--gazer at --ratio / --threshold), gazed@R "
                         "(at gazing ratio R), NAME or NAME@R (another gazer); default full,gazed")

@@ -199,10 +199,10 @@ def fig_report(summary: dict[str, Any]):
 def write_report(out: Path, records: Sequence[dict[str, Any]], settings, questions: int, fmt: str = "",
                  source: str = "") -> dict[str, Any]:
     """summary.json, report.md and report.html in `out`; returns the summary."""
-    from ..mllm import TINY_RANDOM_SMOLVLM2, RANDOM_WEIGHTS_NOTE
+    from ..mllm import TINY_RANDOM_MLLMS, RANDOM_WEIGHTS_NOTE
 
     names = [c.name for c in settings.conditions]
-    note = RANDOM_WEIGHTS_NOTE if str(settings.mllm).strip().lower() == TINY_RANDOM_SMOLVLM2 else None
+    note = RANDOM_WEIGHTS_NOTE if str(settings.mllm).strip().lower() in TINY_RANDOM_MLLMS else None
     meta = {"mllm": settings.mllm, "format": fmt, "source": source, "note": note, "settings": settings.meaning()}
     summary = summarize(records, names, questions, meta)
     write_json(summary, Path(out) / SUMMARY, indent=1)

@@ -98,7 +98,7 @@ def parse_conditions(text: str, gazer: str = "framediff", ratio: float | None = 
 class EvalSettings:
     """What a run answers with (what `run.json` keeps, so a resume cannot change it)."""
 
-    mllm: str  # the model: an alias, a hub id, a folder or tiny-random-smolvlm2
+    mllm: str  # the model: an alias, a hub id, a folder or a built-in tiny-random-* model
     conditions: list[Condition]  # full and the gazed ones (`parse_conditions`)
     frames: int = knobs.NUM_FRAMES  # frames sampled uniformly over each video, the same for every condition
     max_new_tokens: int = MAX_NEW_TOKENS  # greedy decoding length cap
@@ -341,10 +341,10 @@ def ray_records(todo: Sequence[Question], settings: EvalSettings, workers: int, 
 def check_model_found(name: str) -> None:
     """Fail in one line when the MLLM is neither built in, a folder, nor in the Hugging Face cache (without
     loading it here: on Ray the actors load it)."""
-    from ..mllm import ALIASES, TINY_RANDOM_SMOLVLM2, _folder
+    from ..mllm import ALIASES, TINY_RANDOM_MLLMS, _folder
 
     key = ALIASES.get(name.strip().lower(), name.strip())
-    if key.lower() != TINY_RANDOM_SMOLVLM2:
+    if key.lower() not in TINY_RANDOM_MLLMS:
         _folder(key)
 
 
