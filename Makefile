@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: app test setup setup-test bench notebooks clean
+.PHONY: app test test-fast setup setup-test bench notebooks clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ app: setup
 
 test: setup-test
 	$(PY) -m pytest -q --durations=10
+
+test-fast: setup-test  # without the end-to-end tests (browser, notebooks, Ray, app server): CI runs them all
+	$(PY) -m pytest -q -m "not slow and not e2e"
 
 bench: setup
 	$(PY) benchmarks/gazers.py

@@ -94,3 +94,14 @@ def remote_code_folder(tmp_path):
         "from transformers import PretrainedConfig\n\n\nclass EvilConfig(PretrainedConfig):\n"
         "    model_type = 'evil_mllm'\n")
     return folder, marker
+
+
+# End-to-end tests (a real browser, the notebooks' kernels, Ray's workers, the app's server in a
+# subprocess): minutes of the suite. `pytest -m "not e2e"` runs the fast suite alone; CI runs all.
+E2E = ("test_app_browser.py", "test_notebooks.py", "test_app_e2e.py", "test_dataset.py::test_ray_gives")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if any(part in item.nodeid for part in E2E):
+            item.add_marker(pytest.mark.e2e)
