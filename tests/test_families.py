@@ -6,7 +6,8 @@ that the family does not state itself (the stock model's keyword for video pixel
 prompt lays out its placeholder runs). The mixin loads the saved model through `load_mllm` (the
 real loading code) and checks the family's methods against the real model: exactness of the gazed
 encoder, the stock answer, FLOPs (analytic vs measured, and from the config alone), the LLM token
-rules, and the prompt's placeholders. Tiny models, 2 frames, 1-2 new tokens.
+rules, the prompt's placeholders, and the post-ViT pruning conditions (EVS, uniform and random
+dropping at the gazed answer's LLM tokens). Tiny models, 2 frames, 1-2 new tokens.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from playground import GazeResult, PlaygroundError, load_gazer, load_mllm
 from playground.mllm import FAMILIES, estimate_flops
 from playground.mllm.families import Family, LlavaOnevisionFamily, Qwen3VLFamily, SmolVLMFamily, family_for
 from playground.mllm.gazed_vit import gazed_tokens
+from playground.mllm.pruning import PRUNING_METHODS
 from playground.mllm.random_models import save_tiny_llava_onevision, save_tiny_qwen3_vl, save_tiny_smolvlm
 
 QUESTION = "What happens in this video?"
 NEW_TOKENS = 2
 STAGES = ("vision_encoder", "vision_attention", "connector", "llm_prefill", "llm_decode")
+PATHS = ("full", "gazed", *PRUNING_METHODS)
 FLOPS_TOLERANCE = 0.03  # measured vs analytic, as in test_mllm.py (torch counts a few ops slightly differently)
 
 
@@ -69,8 +72,12 @@ class FamilyTesterMixin:
     @pytest.fixture(scope="class")
     def answers(self, mllm, frames, gaze):
         """{'full', 'gazed'}: answers with measured FLOPs, on the same frames."""
-        return {"full": mllm.answer(frames, QUESTION, max_new_tokens=NEW_TOKENS, count_flops=True),
-                "gazed": mllm.answer(frames, QUESTION, gaze=gaze, max_new_tokens=NEW_TOKENS, count_flops=True)}
+        out = {"full": mllm.answer(frames, QUESTION, max_new_tokens=NEW_TOKENS, count_flops=True),
+               "gazed": mllm.answer(frames, QUESTION, gaze=gaze, max_new_tokens=NEW_TOKENS, count_flops=True)}
+        for method in PRUNING_METHODS:  # post-ViT pruning at the gazed answer's LLM tokens
+            out[method] = mllm.answer(frames, QUESTION, pruning=method, budget=out["gazed"].llm_vision_tokens,
+                                      max_new_tokens=NEW_TOKENS, count_flops=True)
+        return out
 
     # ---- checks ----------------------------------------------------------------------------------
     def test_registry_round_trips(self, mllm):
@@ -99,21 +106,37 @@ class FamilyTesterMixin:
         assert full.text == mllm.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()
         assert full.llm_prompt_tokens == ids.shape[1]
 
-    @pytest.mark.parametrize("path", ["full", "gazed"])
+    @pytest.mark.parametrize("path", PATHS)
     def test_analytic_flops_equal_measured(self, answers, path):
         answer = answers[path]
         for stage in STAGES:
             assert answer.measured_flops[stage] > 0 or stage == "llm_decode" and answer.new_tokens == 1, stage
             assert answer.measured_flops[stage] == pytest.approx(answer.flops[stage], rel=FLOPS_TOLERANCE), stage
 
-    @pytest.mark.parametrize("path", ["full", "gazed"])
+    @pytest.mark.parametrize("path", PATHS)
     def test_estimate_from_config_equals_answer(self, mllm, frames, gaze, answers, path):
         answer = answers[path]
         estimate = estimate_flops(mllm.model.config, len(frames), gaze if path == "gazed" else None,
                                   stock_side=mllm.family.stock_side,
                                   text_tokens=answer.llm_prompt_tokens - answer.llm_vision_tokens,
-                                  new_tokens=answer.new_tokens)
+                                  new_tokens=answer.new_tokens,
+                                  pruned_to=answer.llm_vision_tokens if answer.path == "pruned" else None)
         assert estimate == answer.flops
+
+    @pytest.mark.parametrize("method", PRUNING_METHODS)
+    def test_post_vit_pruning_keeps_the_gazed_budget_after_the_stock_vit(self, mllm, answers, method):
+        """The stock encoder and connector (tokens, FLOPs), then the gazed answer's LLM vision tokens (all of
+        the stock ones when the gazed path feeds more, as LLaVA-OV's can), laid out in the prompt."""
+        full, gazed, pruned = answers["full"], answers["gazed"], answers[method]
+        assert pruned.path == "pruned" and pruned.settings["pruning"] == method
+        assert pruned.vision_tokens == full.vision_tokens
+        assert [pruned.flops[k] for k in ("vision_encoder", "connector")] == [full.flops[k] for k in
+                                                                             ("vision_encoder", "connector")]
+        assert pruned.llm_vision_tokens == min(gazed.llm_vision_tokens, full.llm_vision_tokens)
+        fam = mllm.family
+        assert pruned.llm_vision_tokens == sum(pruned.llm_vision_tokens_per_frame) + fam.trailing_tokens
+        assert pruned.llm_prompt_tokens - pruned.llm_vision_tokens == full.llm_prompt_tokens - full.llm_vision_tokens
+        assert pruned.seconds["prune"] is not None
 
     def test_llm_token_rules_match_the_model(self, mllm, frames, gaze, answers):
         fam, full, gazed = mllm.family, answers["full"], answers["gazed"]
@@ -200,6 +223,26 @@ class TestQwen3VLFamily(FamilyTesterMixin):
         assert len(a.deepstack_features) == len(b.deepstack_features) == 1
         for x, y in zip([a.pooler_output, *a.deepstack_features], [b.pooler_output, *b.deepstack_features]):
             assert (x[0] - y[0]).abs().max() < 1e-5
+
+    @pytest.mark.parametrize("method", PRUNING_METHODS)
+    def test_pruned_tokens_keep_the_stock_positions(self, mllm, frames, method):
+        """Post-ViT pruning: the stock prompt without the dropped placeholders, the stock M-RoPE positions of
+        the kept ones (gathered), and the stock merger and DeepStack tokens at the same kept positions."""
+        stock_vision = mllm.stock_vision(frames)
+        with torch.inference_mode():
+            pruned_vision = mllm.pruned_vision(stock_vision, method, 150, len(frames))
+        stock_ids, stock = self.llm_inputs(mllm, frames, stock_vision)
+        ids, pruned = self.llm_inputs(mllm, frames, pruned_vision)
+        video = stock_ids[0] == mllm.family.placeholder_id
+        keep = torch.ones_like(video)
+        keep[video] = pruned_vision.layout.groups[0].flatten()
+        assert int(keep[video].sum()) == 150 and pruned_vision.per_frame == [150]
+        assert torch.equal(ids, stock_ids[:, keep])
+        assert torch.equal(pruned["position_ids"][1:], stock["position_ids"][1:, :, keep])
+        a, b = pruned["mm_encoder_outputs"]["video"], stock["mm_encoder_outputs"]["video"]
+        kept = keep[video]
+        for x, y in zip([a.pooler_output, *a.deepstack_features], [b.pooler_output, *b.deepstack_features]):
+            assert torch.equal(x[0], y[0][kept])
 
     def test_tubelets_take_the_union_and_whole_merge_groups(self, mllm):
         """3 frames: tubelet 0 is frames 0-1 (the union of their slots), tubelet 1 frame 2 alone; one gazed

@@ -2,8 +2,9 @@
 
 Stages, in order: `gazer` (picking patches; only when the call ran the gazer), `preprocess`
 (resize and normalise frames), `vision_encoder` (patch embedding + encoder layers; its attention
-products are also reported alone as `vision_attention`), `connector`, `llm_prefill` (the prompt
-and the first new token) and `llm_decode` (every later token).
+products are also reported alone as `vision_attention`), `connector`, `prune` (post-ViT pruning
+only: choosing the LLM tokens to keep), `llm_prefill` (the prompt and the first new token) and
+`llm_decode` (every later token).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ ATTENTION_NOTE = ("Gazed encoder attention: **block_causal** (default, as AutoGa
                   "token sees its own frame only (like the stock per-frame encoder, cheapest); **bidirectional**: "
                   "one sequence, every token sees every frame. The full answer always uses the model's own "
                   "per-frame encoder.")
-TIME_ROWS = ("gazer", "preprocess", "vision_encoder", "connector", "llm_prefill", "llm_decode")
+TIME_ROWS = ("gazer", "preprocess", "vision_encoder", "connector", "prune", "llm_prefill", "llm_decode")
 # What one request may ask (the API, CLI, app and eval share these): a long answer or question costs
 # minutes of generation or prefill, and none that a video question needs is near them.
 MAX_ANSWER_TOKENS = 1024  # generated tokens
@@ -53,7 +54,7 @@ class Answer:
     """One answer of a video MLLM, with its token counts, FLOPs and wall time per stage. T = frames."""
 
     text: str  # the generated answer, special tokens removed
-    path: str  # 'full' (stock, every patch) or 'gazed'
+    path: str  # 'full' (stock, every patch), 'gazed', or 'pruned' (every patch, LLM tokens pruned after the ViT)
     model: str  # the model's name or path
     attention: str  # encoder attention of the gazed path ('stock' on the full path)
     vision_tokens: int  # patches that went through the vision encoder layers
@@ -125,7 +126,7 @@ def comparison_table(answers: Sequence[Answer], labels: Sequence[str] | None = N
 
     FLOPs are the measured ones where the answer was counted (marked 'measured'), else analytic.
     """
-    labels = list(labels or [a.path if a.path == "full" else f"gazed ({a.attention})" for a in answers])
+    labels = list(labels or [answer_label(a) for a in answers])
     rows: list[tuple[str, list[str]]] = [
         ("vision tokens (encoder)", [f"{a.vision_tokens:,}" for a in answers]),
         ("LLM vision tokens", [f"{a.llm_vision_tokens:,}" for a in answers]),
@@ -146,6 +147,13 @@ def comparison_table(answers: Sequence[Answer], labels: Sequence[str] | None = N
     for name, cells in rows:
         lines.append("  ".join([name.ljust(width0)] + [c.rjust(widths[i]) for i, c in enumerate(cells)]))
     return "\n".join(lines)
+
+
+def answer_label(answer: Answer) -> str:
+    """A column's default label: 'full', 'gazed (attention)' or the post-ViT pruning method ('evs')."""
+    if answer.path == "pruned":
+        return str(answer.settings.get("pruning"))
+    return answer.path if answer.path == "full" else f"gazed ({answer.attention})"
 
 
 def gazer_flops_source(answer: Answer) -> str:

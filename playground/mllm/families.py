@@ -247,6 +247,15 @@ class Family:
         """The gazed tokens as this family's encoder and connector take them (here: as they are)."""
         return tokens
 
+    def similarity_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(M, D') LLM vision tokens -> the (M, D) vectors EVS compares across frames (here: themselves)."""
+        return tokens
+
+    def pruned_layout(self, keep: torch.Tensor, num_frames: int) -> Any:
+        """The layout of post-ViT pruned stock tokens, (M,) bool `keep` over the frame tokens (`pruning.py`);
+        None: the prompt is laid out from the kept counts per frame, as the gazed path's is."""
+        return None
+
     def gazed_features(self, pixels: dict[int, torch.Tensor], layout: Any, attention: str) -> torch.Tensor:
         """{side: (T,3,s,s)} pixels -> (N, d) encoder features of the gazed slots: every scale embedded by
         the model's own module, the gazed slots gathered, the model's layers run in `attention` mode."""
@@ -707,6 +716,21 @@ class Qwen3VLFamily(Family):
     def gazed_connector(self, features, layout):
         return self.connect(features), layout.per_tubelet_tokens
 
+    def similarity_tokens(self, tokens):
+        return tokens[:, : tokens.shape[1] // (1 + len(self.deepstack))]  # the merger's token, not DeepStack's
+
+    def stock_layout(self, num_frames: int) -> TubeletLayout:
+        """The stock path's layout: one scale (the stock side), every merge group of every tubelet."""
+        return full_layout(MultiScaleGrid((self.stock_side,), self.patch_size), num_frames, self.temporal, self.merge)
+
+    def pruned_layout(self, keep, num_frames):
+        """The stock layout with the dropped groups off and every tubelet's run kept in the prompt, so the
+        kept tokens get the stock prompt's M-RoPE positions (gathered in `llm_inputs`)."""
+        layout = self.stock_layout(num_frames)
+        layout.groups[0] = keep.view(layout.groups[0].shape)
+        layout.whole_runs = True
+        return layout
+
     # ---- the LLM's inputs ------------------------------------------------------------------------
     def video_prompt(self, question: str, runs: Sequence[Sequence[int]], fps: float, num_frames: int) -> torch.Tensor:
         """(1, L) ids: per tubelet its timestamp (the processor's: the mean of its frames' times, frame t
@@ -729,8 +753,7 @@ class Qwen3VLFamily(Family):
     def llm_inputs(self, question, vision, fps, num_frames):
         from transformers.models.qwen3_vl.modeling_qwen3_vl import BaseModelOutputWithDeepstackFeatures  # lazy
 
-        layout = vision.layout or full_layout(MultiScaleGrid((self.stock_side,), self.patch_size), num_frames,
-                                              self.temporal, self.merge)
+        layout = vision.layout or self.stock_layout(num_frames)
         runs = layout.prompt_runs()
         ids = self.video_prompt(question, [[n for _, n in row] for row in runs], fps, num_frames)
         video = ids[0] == self.placeholder_id

@@ -238,8 +238,8 @@ def stage_flops(shape: ArchitectureShape, gazed: bool, embedded_patches: int, se
 
 def estimate_flops(config, num_frames: int, gaze=None, stock_side: int | None = None,
                    text_tokens: int | None = None, new_tokens: int = 32,
-                   attention: str = "block_causal") -> dict[str, int | None]:
-    """FLOPs per stage of a stock or gazed answer, from the config alone (for models not loaded).
+                   attention: str = "block_causal", pruned_to: int | None = None) -> dict[str, int | None]:
+    """FLOPs per stage of a stock, gazed or post-ViT pruned answer, from the config alone (for models not loaded).
 
     Args:
         config: the config of a supported family (SmolVLM, LLaVA-OneVision).
@@ -250,6 +250,9 @@ def estimate_flops(config, num_frames: int, gaze=None, stock_side: int | None = 
             family's video prompt, `Family.default_text_tokens`: 47 + 13 per frame for SmolVLM, 16 for LLaVA-OV).
         new_tokens: generated tokens.
         attention: the gazed encoder's attention mode (frame_independent attends per frame).
+        pruned_to: with no gaze, post-ViT pruning (`pruning.py`) to this many LLM vision tokens: the stock
+            encoder and connector, the LLM on these tokens (the gazed answer's `llm_vision_tokens`, for EVS
+            at the gazed budget).
 
     Returns:
         The same dict as `Answer.flops`.
@@ -262,7 +265,7 @@ def estimate_flops(config, num_frames: int, gaze=None, stock_side: int | None = 
         text_tokens = family.default_text_tokens(num_frames)
     if gaze is None:
         embedded, sequences = family.stock_sequences(shape, num_frames)
-        llm = family.stock_llm_tokens(shape, num_frames)
+        llm = family.stock_llm_tokens(shape, num_frames) if pruned_to is None else pruned_to
         return stage_flops(shape, False, embedded, sequences, text_tokens + llm, new_tokens)
     tokens = gazed_tokens(gaze)
     embedded, sequences = family.gazed_sequences(shape, tokens, attention)

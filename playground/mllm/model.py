@@ -28,6 +28,7 @@ from .families import Family, family_for
 from .flops import StageCounter, stage_flops
 from .gazer_flops import gazer_flops as count_gazer
 from .gazed_vit import ATTENTION_MODES, GazedTokens, gazed_tokens
+from .pruning import check_method, select_tokens
 
 DEFAULT_MAX_NEW_TOKENS = 32
 
@@ -42,8 +43,8 @@ class VisionOutput:
     encoder_tokens: list[int]  # (T,) patches through the encoder per frame
     embedded_patches: int  # patches through the patch embedding
     sequences: list[int]  # attention sequence lengths in the encoder
-    stages: dict[str, StageCounter]  # preprocess / vision_encoder / connector
-    layout: Any = None  # the gazed tokens as the family lays them out (`Family.gazed_layout`); None = stock
+    stages: dict[str, StageCounter]  # preprocess / vision_encoder / connector (and prune, post-ViT pruned)
+    layout: Any = None  # the tokens as the family lays them out (`Family.gazed_layout`, `pruned_layout`); None = stock
 
 
 @dataclass
@@ -180,8 +181,9 @@ class GazedMLLM:
                attention: str = "block_causal", max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
                gazer: Any = None, gazing_ratio=None, task_loss_requirement=None, single_scale: bool = False,
                fps: float | None = None, num_frames: int | None = 8, count_flops: bool = False,
-               count_gazer_flops: bool = True) -> Answer:
-        """Answer a question about a clip, on every patch (gaze=None, gazer=None) or on the gazed ones.
+               count_gazer_flops: bool = True, pruning: str | None = None, budget: int | None = None) -> Answer:
+        """Answer a question about a clip, on every patch (gaze=None, gazer=None), on the gazed ones, or on every
+        patch with the LLM's vision tokens pruned after the ViT (`pruning`, at `budget` tokens).
 
         Args:
             video: uint8 (T,H,W,3) array/tensor, a .npy or a video file (`num_frames` sampled uniformly).
@@ -197,12 +199,20 @@ class GazedMLLM:
             count_gazer_flops: with `gazer`, count its FLOPs into the 'gazer' stage and the totals
                 (`gazer_flops.py`: AutoGaze analytic, free; a training-free gazer's element operations
                 measured in a second, untimed pass, about 2-3x its time). False leaves them None.
+            pruning: post-ViT pruning, one of `pruning.PRUNING_METHODS` ('evs', 'drop-uniform', 'drop-random'):
+                the stock encoder and connector, then `budget` LLM vision tokens kept (no gaze, no gazer).
+            budget: with `pruning`, the LLM vision tokens to keep (as `Answer.llm_vision_tokens` counts them:
+                eval and `ask` pass the gazed answer's, so both feed the LLM as many).
 
         Returns:
             Answer with the text, token counts, FLOPs and seconds per stage.
         """
         check_request(question, max_new_tokens, self.tokenizer)
         check(gaze is None or gazer is None, "pass either a gaze or a gazer, not both")
+        if pruning is not None:
+            check_method(pruning)
+            check(gaze is None and gazer is None, "post-ViT pruning runs on every patch: pass no gaze or gazer")
+            check(isinstance(budget, int) and budget >= 1, f"post-ViT pruning needs a budget of LLM tokens, got {budget!r}")
         check(attention in ATTENTION_MODES, f"attention must be one of {ATTENTION_MODES}, got {attention!r}")
         frames = self._frames(video, num_frames)
         fps = float(fps or self.family.processing.fps)
@@ -215,6 +225,8 @@ class GazedMLLM:
                 gaze = self.gaze(frames, gazer, gazing_ratio, task_loss_requirement, single_scale)
         if gaze is None:
             vision = self.stock_vision(frames, count_flops)
+            if pruning is not None:
+                vision = self.pruned_vision(vision, pruning, budget, frames.shape[0])
         else:
             gaze = as_gaze_result(gaze, self.grid)
             vision = self.gazed_vision(frames, self.check_gaze(gaze, frames.shape[0]), attention, count_flops)
@@ -242,11 +254,13 @@ class GazedMLLM:
         flops["total"] = _total(flops)
         if measured is not None:
             measured["total"] = _total(measured)
+        if pruning is not None:
+            settings.update(pruning=pruning, budget=budget)
         if gaze is not None:
             settings.update(gazer=gaze.gazer, grid=gaze.grid.describe(), kept_fraction=round(gaze.kept_fraction, 6),
                             gaze_settings=dict(gaze.settings))
         return Answer(text=self.tokenizer.decode(llm.new_ids, skip_special_tokens=True).strip(),
-                      path="full" if gaze is None else "gazed", model=self.name,
+                      path="gazed" if gaze is not None else "full" if pruning is None else "pruned", model=self.name,
                       attention="stock" if gaze is None else attention,
                       vision_tokens=int(sum(vision.encoder_tokens)), vision_tokens_per_frame=vision.encoder_tokens,
                       llm_vision_tokens=int(vision.tokens.shape[0]), llm_vision_tokens_per_frame=vision.per_frame,
@@ -304,6 +318,22 @@ class GazedMLLM:
         embedded, sequences = fam.gazed_sequences(fam.shape, tokens, attention)
         return VisionOutput(features, out, per_frame, fam.gazed_encoder_tokens(fam.shape, tokens), embedded,
                             sequences, stages, layout)
+
+    def pruned_vision(self, vision: VisionOutput, method: str, budget: int, num_frames: int) -> VisionOutput:
+        """The stock vision output with `budget` LLM vision tokens kept (`pruning.py`), timed as the 'prune'
+        stage; the encoder's and connector's counts and stages stay the stock ones."""
+        fam = self.family
+        stage = StageCounter(self.device, False)  # no matrix products: 0 FLOPs by flops.py's convention
+        with stage:
+            M = vision.tokens.shape[0] - fam.trailing_tokens
+            frame_tokens, trailing = vision.tokens[:M], vision.tokens[M:]
+            keep = select_tokens(method, fam.similarity_tokens(frame_tokens), len(vision.per_frame),
+                                 budget - fam.trailing_tokens)
+            tokens = torch.cat([frame_tokens[keep], trailing])
+            per_frame = keep.view(len(vision.per_frame), -1).sum(1).tolist()
+        return VisionOutput(vision.features, tokens, per_frame, vision.encoder_tokens, vision.embedded_patches,
+                            vision.sequences, {**vision.stages, "prune": stage},
+                            fam.pruned_layout(keep.cpu(), num_frames))
 
     def splice(self, ids: torch.Tensor, vision_tokens: torch.Tensor) -> torch.Tensor:
         """(1, L) prompt ids + (M, D) vision tokens -> (1, L, D) inputs_embeds (`Family.splice`)."""

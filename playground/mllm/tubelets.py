@@ -37,6 +37,7 @@ class TubeletLayout:
     temporal: int  # frames per tubelet
     merge: int  # patches per merge group side
     groups: list[torch.Tensor]  # per scale: (T', h_s / merge, w_s / merge) bool, True = kept
+    whole_runs: bool = False  # True: every (tubelet, scale) keeps its prompt run, kept groups or not (post-ViT pruning)
 
     @property
     def num_tubelets(self) -> int:
@@ -86,8 +87,11 @@ class TubeletLayout:
     def prompt_runs(self) -> list[list[tuple[int, int]]]:
         """Per tubelet, the vision runs of the prompt: (scale, groups of the whole scale) for each scale
         with a kept group, coarsest first. A scale with nothing kept has no run (and no start/end tokens),
-        so a gaze of the finest scale alone lays the prompt out exactly as the stock path does."""
+        so a gaze of the finest scale alone lays the prompt out exactly as the stock path does (with
+        `whole_runs`, every scale of every tubelet has its run: the stock prompt, for post-ViT pruning)."""
         present = self.runs > 0
+        if self.whole_runs:
+            present = torch.ones_like(present)
         return [[(s, int(g[t].numel())) for s, g in enumerate(self.groups) if present[t, s]]
                 for t in range(self.num_tubelets)]
 
