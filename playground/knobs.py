@@ -35,6 +35,16 @@ STOP = "predicted"
 MAX_THRESHOLD = 10.0
 MAX_FPS = 1000.0  # sampling rates above this are no video's
 MAX_CLIP_LEN = 4096  # cache-restart period in frames; 0 = never restart
+# Reading and writing defaults that the CLI's `--help` shows, kept here (no torch) so that `--help` imports
+# none of the modules that use them (`video`, `whole_video`, `video_run`, which import them from here):
+MAX_SIDE = 8192  # refuse frames wider or taller than this (8K is 7680 px): decoding would not fit in memory
+# The frame size the gazers are given; they resize to their 224 px input themselves. Long side in
+# pixels, aspect kept, never upscaled: the default `max_side` of `read_video`, `read_clip` and
+# `as_clips` for files, of the CLI (--max-side) and of the app, so all three read the same frames.
+READ_SIDE = 480
+MAX_FRAME_PIXELS = 8192 * 4320  # source pixels per frame (DCI 8K); bigger frames cost too much to decode at all
+BATCH_SIZE = 8  # clips (chunk x tile) gazed together by default: the API's, the CLI's, the app's and gaze-dataset's
+PREVIEW_WIDTH = 1280  # the written videos' default width for large frames
 _DIGITS = re.compile(r"[+-]?[0-9]+")  # a whole number as `whole_number` reads it from text
 
 

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from .errors import PlaygroundError, check
-from .knobs import CLIP_LEN, NUM_FRAMES
+from .knobs import CLIP_LEN, MAX_FRAME_PIXELS, MAX_SIDE, NUM_FRAMES, READ_SIDE
 from .pixels import resize
 from .tiling import TileLayout, tile_layout
 
@@ -47,13 +47,8 @@ os.environ.setdefault("IMAGEIO_FFMPEG_NO_PREVENT_SIGINT", "1")
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ts", ".flv", ".ogv", ".3gp", ".wmv")
 SAMPLINGS = ("uniform", "first", "fps")
 RESIZE_POLICIES = ("squash", "crop", "pad")
-MAX_SIDE = 8192  # refuse frames wider or taller than this (8K is 7680 px): decoding would not fit in memory
-# The frame size the gazers are given; they resize to their 224 px input themselves. Long side in
-# pixels, aspect kept, never upscaled: the default `max_side` of `read_video`, `read_clip` and
-# `as_clips` for files, of the CLI (--max-side) and of the app, so all three read the same frames.
-READ_SIDE = 480
-# Default limits of one read (each an overridable argument of `read_video`; None lifts it):
-MAX_FRAME_PIXELS = 8192 * 4320  # source pixels per frame (DCI 8K); bigger frames cost too much to decode at all
+# MAX_SIDE, READ_SIDE (the read size) and MAX_FRAME_PIXELS are in `knobs` (the CLI's --help shows them).
+# Default limits of one read (each an overridable argument of `read_video`; None lifts it), MAX_FRAME_PIXELS too:
 MAX_READ_FRAMES = 1024  # frames one read returns, so that a path given without num_frames cannot mean 180,000
 MAX_DECODE_PIXELS = 32_000_000  # frames x H x W at the working size (96 MB of RGB: 246 frames of 480x270)
 MAX_DECODE_BYTES = 4 * 1024**3  # and a ceiling no argument lifts: never return more than 4 GiB of frames

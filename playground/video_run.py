@@ -50,13 +50,13 @@ import torch
 from . import jsonio, report
 from .errors import PlaygroundError, check
 from .gaze import GazeResult
+from .knobs import PREVIEW_WIDTH
 from .report import MetricsCsv, loss_check, mean_psnr, metrics_rows
 from .tiling import TileLayout, tile_layout
 from .video import NO_LIMITS, VideoWriter, input_limits, resize_frames
 from .viz import paint_scales
 from .whole_video import ChunkGaze, VideoGazer, clip_count, frame_coverage, tile_boxes
 
-PREVIEW_WIDTH = 1280  # the written videos' default width for large frames
 GRID_RGB = (255, 255, 255)  # the tile grid's colour on the overlay
 OUTPUT_FILES = ("gaze.json", "metrics.csv", "overlay.mp4", "reconstruction.mp4")
 GAZE_FORMAT = "playground.gaze/2"  # gaze.json's schema (module docstring); bump it when the schema changes

@@ -29,11 +29,10 @@ import torch
 
 from .errors import check
 from .gaze import GazeResult
-from .knobs import CLIP_LEN
+from .knobs import BATCH_SIZE, CLIP_LEN
 from .tiling import PAD_RGB, TileLayout, tile_layout
 from .video import NO_LIMITS, clips_view, input_limits
 
-BATCH_SIZE = 8  # clips (chunk x tile) gazed together by default: the API's, the CLI's, the app's and gaze-dataset's
 
 __all__ = ["BATCH_SIZE", "PAD_RGB", "ChunkGaze", "VideoGaze", "VideoGazer", "clip_count", "frame_chunks"]
 

@@ -40,6 +40,21 @@ def test_help_lists_every_command_without_importing_torch():
         assert any(line.strip().startswith(name) for line in help_lines), name
 
 
+HELP_WITHOUT_TORCH = ("gaze",)  # subcommands whose parser imports no torch
+
+
+@pytest.mark.parametrize("command", HELP_WITHOUT_TORCH)
+def test_subcommand_help_imports_no_torch(command):
+    code = ("import sys; from playground.cli import main\n"
+            f"try:\n    main([{command!r}, '--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('torch', 'pyarrow', 'decord') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    *help_lines, last = done.stdout.strip().splitlines()
+    assert any(line.startswith("usage: python -m playground " + command) for line in help_lines)
+    assert last == "[]", f"`{command} --help` imported {last}"
+
+
 def test_one_subcommand_parser_is_the_full_one():
     only = build_parser(only="gaze").parse_args(["gaze", "x.mp4"])
     assert vars(only) == vars(build_parser().parse_args(["gaze", "x.mp4"]))

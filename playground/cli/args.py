@@ -1,5 +1,9 @@
 """What the subcommands share: argparse types built on `playground.knobs`, the output-path checks
-made before any work, and the video-reading options with the read they drive."""
+made before any work, and the video-reading options with the read they drive.
+
+Building a parser here imports no torch (`--help` stays fast, tests/test_consistency_cli.py): the
+modules that read videos (`playground.video`, `playground.clips`) are imported by the functions that read.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,16 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Callable
 
 from .. import knobs
-from ..clips import find_videos, links_note
 from ..errors import PlaygroundError, check
-from ..video import (MAX_FRAME_PIXELS, READ_SIDE, DecodeLimitError, FrameStream, VideoInfo, read_clip,
-                     stream_video)
+from ..knobs import MAX_FRAME_PIXELS, READ_SIDE
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..video import FrameStream, VideoInfo
 
 
 def knob(check_value: Callable, *args) -> Callable[[str], Any]:
@@ -63,11 +68,15 @@ def check_out_folder(text: str, flag: str = "--out") -> Path:
 def note_links(links: list[Path]) -> None:
     """Say on stderr how many links to videos a folder search left out, and why (`clips.links_note`)."""
     if links:
+        from ..clips import links_note
+
         print(f"note: {links_note(links)}", file=sys.stderr)
 
 
 def find_videos_noted(sources: list[str]) -> list[Path]:
     """`clips.find_videos`, saying on stderr which links it left out."""
+    from ..clips import find_videos
+
     links: list[Path] = []
     videos = find_videos(sources, links)
     note_links(links)
@@ -148,6 +157,8 @@ def read_side_of(args: argparse.Namespace) -> int | None:
 
 def read_frames_and_header(args: argparse.Namespace) -> tuple[np.ndarray, float, VideoInfo | None]:
     """`read_frames`, and the video's header (None for a .npy clip)."""
+    from ..video import DecodeLimitError, read_clip
+
     max_side = read_side_of(args)
     try:
         frames, play_fps, info = read_clip(args.video, num_frames=args.frames, fps=args.fps or None, start=args.start,
@@ -164,6 +175,8 @@ def read_frames_and_header(args: argparse.Namespace) -> tuple[np.ndarray, float,
 def stream_frames(args: argparse.Namespace, tiled: bool) -> FrameStream:
     """The frames the user asked for, read chunk by chunk (`--frames all` or `--tile`): at the native size
     when tiling unless --max-side says otherwise, else at the read size of `read_frames`."""
+    from ..video import DecodeLimitError, stream_video
+
     max_side = read_side_of(args)
     every = args.frames == "all"
     try:

@@ -7,6 +7,8 @@ Two reads, one run path (`playground.video_run`) and one gaze.json schema (`vide
 - with `--tile PX` or `--frames all`, the video is read, gazed (every 16-frame chunk of every
   tile, `--batch-size` clips at a time), rebuilt and written chunk by chunk (`video_run.run_video`),
   so memory is bounded by the batch, not by the video's length or size.
+
+The parser imports no torch (`gaze --help` stays under a second): the functions that run import the rest.
 """
 
 from __future__ import annotations
@@ -16,27 +18,15 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from tqdm.auto import tqdm
-
-from .. import knobs, load_gazer, load_reconstructor
-from ..gazers import applicable_options
-from ..gazers.base import gaze_frames
-from ..geometry import DEFAULT_GRID
-from ..report import clip_rows, loss_check_text, psnr_words, scale_totals, write_metrics_csv
-from ..run_card import (EXPORT_FILES, TILED_EXPORT_FILES, make_card, rebuilt_frames, sha256_of, source_facts,
-                        video_record, write_masks_npz, write_run_card)
-from ..staging import staging_folder
-from ..video import write_video
-from ..viz import overlay_frames
-from ..tiling import tile_layout
-from ..video import MAX_SIDE, NO_LIMITS, input_limits
-from ..video_run import PREVIEW_WIDTH, clip_totals, preview_size, run_video, write_clip_gaze_json
-from ..whole_video import BATCH_SIZE, clip_count
+from .. import knobs
+from ..knobs import BATCH_SIZE, MAX_SIDE, PREVIEW_WIDTH
 from .args import (add_video_arguments, check_out_folder, knob, read_frames_and_header, read_side_of, stream_frames,
                    whole_number)
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def add_parser(subparsers) -> None:
@@ -78,6 +68,11 @@ def add_parser(subparsers) -> None:
 
 def gaze_with_progress(gazer, frames: np.ndarray, ratio, threshold, show: bool):
     """Gaze frame by frame with a progress bar on stderr (shown for long videos or a terminal)."""
+    from tqdm.auto import tqdm
+
+    from ..gazers.base import gaze_frames
+
+
     with tqdm(total=len(frames), desc="gazing", unit="frame", disable=not show, file=sys.stderr) as bar:
         return gaze_frames(gazer, frames, ratio, threshold, on_frame=lambda done, total: bar.update(1))
 
@@ -87,6 +82,15 @@ def write_outputs(tmp: Path, frames: np.ndarray, fps: float, gaze, rec, card: di
     """The app's downloads (`EXPORT_FILES`) into `tmp`: gaze.json (the one-chunk, one-tile case of
     `video_run`'s), masks.npz, metrics.csv and run_card.json (numbers from `playground.report`, card and masks
     from `playground.run_card`), the overlay and the reconstruction at the clip's aspect ratio."""
+    from tqdm.auto import tqdm
+
+    from ..report import write_metrics_csv
+    from ..run_card import rebuilt_frames, write_masks_npz, write_run_card
+    from ..video import write_video
+    from ..video_run import write_clip_gaze_json
+    from ..viz import overlay_frames
+
+
     write_clip_gaze_json(tmp / "gaze.json", gaze, rec, (frames.shape[2], frames.shape[1]), source, totals)
     write_masks_npz(gaze, tmp / "masks.npz")
     write_metrics_csv(rows, tmp / "metrics.csv")
@@ -116,6 +120,9 @@ def card_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def cli_card(args, gazer, reconstructor, video: dict[str, Any], totals: dict[str, Any], layout=None) -> dict[str, Any]:
     """The run card, as the app writes it (`run_card.make_card` with gaze.json's `totals`)."""
+    from ..run_card import make_card
+
+
     return make_card(gazer, reconstructor, (args.gazer, args.reconstructor), video, card_settings(args), totals,
                      layout, args.batch_size)
 
@@ -129,6 +136,13 @@ def publish(tmp: Path, out: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the `gaze` subcommand; returns the exit status."""
+    from ..report import clip_rows
+    from ..staging import staging_folder
+    from ..tiling import tile_layout
+    from ..video import NO_LIMITS, input_limits
+    from ..video_run import clip_totals
+
+
     if args.tile is not None or args.frames == "all":
         return run_streamed(args)
     out = check_out_folder(args.out)
@@ -154,6 +168,15 @@ def run(args: argparse.Namespace) -> int:
 
 def run_streamed(args: argparse.Namespace) -> int:
     """`gaze --tile PX` / `--frames all`: read, gaze, rebuild and write chunk by chunk (`playground.video_run`)."""
+    from tqdm.auto import tqdm
+
+    from ..run_card import write_run_card
+    from ..staging import staging_folder
+    from ..tiling import tile_layout
+    from ..video_run import preview_size, run_video
+    from ..whole_video import clip_count
+
+
     out = check_out_folder(args.out)
     started = time.perf_counter()
     stream = stream_frames(args, tiled=args.tile is not None)
@@ -185,6 +208,10 @@ def run_streamed(args: argparse.Namespace) -> int:
 
 def _load_models(args: argparse.Namespace):
     """(the gazer, the reconstructor) the flags name."""
+    from .. import load_gazer, load_reconstructor
+    from ..gazers import applicable_options
+
+
     knobs.stop(args.stop, "--stop", args.reconstructor)  # the measured stop measures paint: one line otherwise
     gazer = load_gazer(args.gazer, device=args.device,
                        **applicable_options(args.gazer, clip_len=args.clip_len, stop=args.stop))
@@ -193,6 +220,9 @@ def _load_models(args: argparse.Namespace):
 
 def _video_record(args: argparse.Namespace, size: tuple[int, int], frames: int, fps: float, info) -> dict[str, Any]:
     """The run card's video entry: the file's name and hash, its source facts, and the (W, H) frames read."""
+    from ..run_card import sha256_of, source_facts, video_record
+
+
     return video_record(Path(args.video).name, sha256_of([Path(args.video)]), source_facts(size, frames, fps, info),
                         frames, size, fps)
 
@@ -215,6 +245,11 @@ def summary_text(args, read_size: tuple[int, int], layout, totals: dict[str, Any
 
     `read_size`: (W, H) of the frames read; `settings`: the gaze's settings; `videos_at`: (w, h) of a streamed
     run's videos (None: a whole-frame run, its videos at the clip's size)."""
+    from ..geometry import DEFAULT_GRID
+    from ..report import loss_check_text, psnr_words, scale_totals
+    from ..run_card import EXPORT_FILES, TILED_EXPORT_FILES
+
+
     t = totals
     T, tiles, kept, total = t["frames"], t["tiles"], t["slots_kept"], t["slots_total"]
     canvas = DEFAULT_GRID.canvas
