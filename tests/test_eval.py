@@ -269,6 +269,8 @@ def test_eval_bad_options_are_one_line_and_exit_2(sets, tmp_path, capsys):
     (tmp_path / "file").write_text("")
     cases = [(["--conditions", "full,full"], "names a condition twice"),
              (["--conditions", "gazed@2"], "must be in (0, 1]"),
+             (["--conditions", "full,evs"], "prunes to a gazed condition's LLM tokens"),
+             (["--conditions", "full,gazed,evs:gazed@0.3"], "'gazed@0.3' is not one of the gazed conditions"),
              (["--out", str(tmp_path / "file")], "exists and is not a folder"),
              (["--format", "mvbench"], "(MVBench) has no 'video', 'candidates'")]
     for extra, message in cases:
@@ -286,3 +288,41 @@ def test_eval_count_flops_measures_what_the_analytic_flops_say(sets, tmp_path):
     for c in read_records(out / RECORDS)[0]["conditions"].values():
         assert c["measured_flops"]["total"] == c["flops"]["total"]
         assert c["measured_flops"]["gazer"] == c["flops"]["gazer"]
+
+
+def test_eval_post_vit_conditions_order_and_budget_source():
+    names = [c.name for c in parse_conditions("drop-random,evs:gazed@0.3,gazed@0.3,full,gazed")]
+    assert names == ["full", "gazed@0.3", "gazed", "drop-random", "evs:gazed@0.3"]
+    sources = {c.name: c.budget_from for c in parse_conditions("drop-random,evs:gazed@0.3,gazed@0.3,gazed")}
+    assert sources["drop-random"] == "gazed" and sources["evs:gazed@0.3"] == "gazed@0.3"
+    assert parse_conditions("full,gazed")[1].meaning() == {"name": "gazed", "gazer": "framediff", "gazing_ratio": 0.1,
+                                                          "threshold": None, "attention": "block_causal"}
+
+
+def test_eval_post_vit_conditions_keep_the_gazed_tokens_and_report_all_pairs(sets, tmp_path):
+    """evs and drop-uniform: the stock ViT (tokens, FLOPs), the gazed condition's LLM vision tokens; every pair
+    of the three conditions gets McNemar's test; the report has the break-even table and the plot its lines."""
+    out = tmp_path / "pruned"
+    assert main(["eval", str(sets["hlvid"]), "--videos", str(ASSETS), "--out", str(out), "--limit", "2",
+                 "--conditions", "full,gazed,evs,drop-uniform", *FAST]) == 0
+    for r in read_records(out / RECORDS):
+        full, gazed = r["conditions"]["full"], r["conditions"]["gazed"]
+        for name in ("evs", "drop-uniform"):
+            pruned = r["conditions"][name]
+            assert pruned["tokens"]["llm_vision"] == gazed["tokens"]["llm_vision"]
+            assert pruned["tokens"]["vision"] == full["tokens"]["vision"]
+            assert pruned["flops"]["vision_encoder"] == full["flops"]["vision_encoder"]
+            assert pruned["seconds"]["prune"] is not None and pruned["flops"]["gazer"] is None
+    summary = json.loads((out / "summary.json").read_text())
+    assert [(p["first"], p["second"]) for p in summary["paired"]] == [
+        ("full", "gazed"), ("full", "evs"), ("full", "drop-uniform"), ("gazed", "evs"), ("gazed", "drop-uniform"),
+        ("evs", "drop-uniform")]
+    b = summary["break_even"][0]
+    costs = summary["conditions"]
+    assert (b["gazed"], b["pruned"]) == ("gazed", "evs") and b["flops"]["pays_off"] is not None
+    saved = sum(costs["evs"]["mean_flops"][s] or 0 for s in ("vision_encoder", "connector")) - sum(
+        costs["gazed"]["mean_flops"][s] or 0 for s in ("vision_encoder", "connector"))
+    assert b["flops"]["saved"] == pytest.approx(saved) and b["flops"]["net"] == pytest.approx(
+        saved - costs["gazed"]["mean_flops"]["gazer"])
+    assert "Gazing before the ViT vs pruning after it" in (out / "report.md").read_text()
+    assert "break-even gazed vs evs" in (out / "report.html").read_text()

@@ -46,7 +46,9 @@ def add_parser(subparsers) -> None:
                         "or tiny-random-smolvlm2 / tiny-random-qwen3-vl (built in and offline; their random weights answer noise)")
     p.add_argument("--conditions", default="full,gazed",
                    help="comma-separated: full (every patch), gazed (--gazer at --ratio / --threshold), gazed@R "
-                        "(at gazing ratio R), NAME or NAME@R (another gazer); default full,gazed")
+                        "(at gazing ratio R), NAME or NAME@R (another gazer); post-ViT pruning at a gazed condition's "
+                        "LLM tokens: evs, drop-uniform, drop-random (of the 'gazed' condition, else the first gazed "
+                        "one), or evs:NAME (of gazed condition NAME); default full,gazed")
     p.add_argument("--gazer", default="framediff",
                    help="the gazed conditions' gazer: framediff (default) | greedy | random | full | an AutoGaze hub "
                         "id or folder (e.g. nvidia/AutoGaze)")

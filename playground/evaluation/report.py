@@ -7,9 +7,13 @@
 - per condition: accuracy with its Wilson 95 % interval, the unparsed answers (counted wrong, and
   apart), per category (every group field the questions have: duration, domain, task_type,
   category) the same, and the mean tokens, FLOPs and seconds per question (per stage too);
-- per gazed condition against `full` (else against the first condition): the paired table of
+- for every pair of conditions (in their order: full, gazed, post-ViT pruned): the paired table of
   flips (right->wrong, wrong->right), the accuracy difference with its 95 % interval, McNemar's
-  exact p-value, and whether the difference is within noise (p >= 0.05).
+  exact p-value, and whether the difference is within noise (p >= 0.05);
+- for every post-ViT pruned condition against the gazed condition whose LLM tokens it kept (the
+  same LLM tokens, so only the vision side differs): what gazing before the ViT saved there
+  (seconds and FLOPs of preprocessing, encoder, connector and pruning), what the gazer cost, and
+  the break-even: gazing pays off when the gazer costs less than the saving.
 
 `write_report(out, records, settings, ...)` writes the three files (each whole, then renamed).
 """
@@ -17,6 +21,7 @@
 from __future__ import annotations
 
 import html
+from itertools import combinations
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,25 +30,41 @@ from .stats import mcnemar_exact, paired_difference, wilson_interval, within_noi
 
 SUMMARY, REPORT_MD, REPORT_HTML = "summary.json", "report.md", "report.html"
 TOKEN_KEYS = ("vision", "llm_vision", "llm_prompt", "new", "llm")
-STAGES = ("gazer", "preprocess", "vision_encoder", "connector", "llm_prefill", "llm_decode", "total")
+STAGES = ("gazer", "preprocess", "vision_encoder", "connector", "prune", "llm_prefill", "llm_decode", "total")
+VISION_SIDE = ("preprocess", "vision_encoder", "connector", "prune")  # what gazing before the ViT changes
 
 
 # ---- numbers -------------------------------------------------------------------------------
 
 
 def summarize(records: Sequence[dict[str, Any]], conditions: Sequence[str], questions: int | None = None,
-              meta: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The report's numbers (see the module doc) from the merged records of a run."""
+              meta: dict[str, Any] | None = None, budget_from: dict[str, str] | None = None) -> dict[str, Any]:
+    """The report's numbers (see the module doc) from the merged records of a run; `budget_from` maps each
+    post-ViT pruned condition to the gazed condition whose LLM tokens it kept."""
     answered = [r for r in records if not r.get("error") and all(c in r["conditions"] for c in conditions)]
     errors = [{"question_id": r["question_id"], "video": r["video"], "error": r["error"]}
               for r in records if r.get("error")]
     groups = sorted({g for r in answered for g in r["groups"]})
     per_condition = {c: _condition_summary(answered, c, groups) for c in conditions}
-    base = conditions[0]
-    paired = [_paired(answered, base, c) for c in conditions[1:]]
+    paired = [_paired(answered, a, b) for a, b in combinations(conditions, 2)]
+    break_even = [_break_even(per_condition[g], per_condition[c], g, c) for c, g in (budget_from or {}).items()]
     return {"n": {"questions": questions if questions is not None else len(records), "answered": len(answered),
                   "errors": len(errors), "not_yet_answered": (questions or len(records)) - len(records)},
-            "conditions": per_condition, "paired": paired, "errors": errors, **(meta or {})}
+            "conditions": per_condition, "paired": paired, "break_even": break_even, "errors": errors,
+            **(meta or {})}
+
+
+def _break_even(gazed: dict[str, Any], pruned: dict[str, Any], gazed_name: str, pruned_name: str) -> dict[str, Any]:
+    """Gazing before the ViT against pruning after it at the same LLM tokens: per question (means), the vision
+    side's saving, the gazer's cost, and their difference (> 0: gazing pays off), in seconds and in FLOPs."""
+    out = {"gazed": gazed_name, "pruned": pruned_name}
+    for unit, key in (("seconds", "mean_seconds"), ("flops", "mean_flops")):
+        vision = [sum(c[key].get(s) or 0.0 for s in VISION_SIDE) for c in (pruned, gazed)]
+        gazer = gazed[key].get("gazer")
+        saved = vision[0] - vision[1]
+        out[unit] = {"saved": saved, "gazer": gazer, "net": None if gazer is None else saved - gazer,
+                     "pays_off": None if gazer is None else saved > gazer}
+    return out
 
 
 def _accuracy(flags: Sequence[bool]) -> dict[str, Any]:
@@ -117,6 +138,7 @@ def report_text(summary: dict[str, Any]) -> str:
     lines += _group_lines(summary, names)
     lines += _paired_lines(summary)
     lines += _cost_lines(summary, names)
+    lines += _break_even_lines(summary)
     if summary["errors"]:
         lines += ["", "## Not answered", ""] + [f"- {e['question_id']}: {e['error']}" for e in summary["errors"]]
     return "\n".join(lines) + "\n"
@@ -134,6 +156,25 @@ def _group_lines(summary: dict[str, Any], names: Sequence[str]) -> list[str]:
                 a = summary["conditions"][c]["by_group"][group][value]
                 cells.append(f"{_pct(a['accuracy'])} ({_pct(a['ci95'][0])}-{_pct(a['ci95'][1])})")
             lines.append(f"| {value} | {acc['n']} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _break_even_lines(summary: dict[str, Any]) -> list[str]:
+    if not summary.get("break_even"):
+        return []
+    lines = ["", "## Gazing before the ViT vs pruning after it (same LLM tokens)", "",
+             "| gazed vs pruned | vision side saved (s) | gazer (s) | net (s) | vision side saved (GFLOPs) | "
+             "gazer (GFLOPs) | net (GFLOPs) | gazing pays off (time / FLOPs) |", "|---|---|---|---|---|---|---|---|"]
+    word = {True: "yes", False: "no", None: "-"}
+    for b in summary["break_even"]:
+        t, f = b["seconds"], b["flops"]
+        lines.append(f"| {b['gazed']} vs {b['pruned']} | {_num(t['saved'], digits=3)} | {_num(t['gazer'], digits=3)} "
+                     f"| {_num(t['net'], digits=3)} | {_num(f['saved'], 1e9, 3)} | {_num(f['gazer'], 1e9, 3)} | "
+                     f"{_num(f['net'], 1e9, 3)} | {word[t['pays_off']]} / {word[f['pays_off']]} |")
+    lines += ["", "Both conditions feed the LLM the same number of vision tokens, so they differ on the vision side "
+                  "(preprocessing, encoder, connector, pruning) and by the gazer. The break-even is where the gazer "
+                  "costs as much as the vision side saves: gazing pays off when the net is positive. At few frames "
+                  "the encoder is cheap and the gazer's own time can exceed the saving."]
     return lines
 
 
@@ -173,7 +214,10 @@ def _cost_lines(summary: dict[str, Any], names: Sequence[str]) -> list[str]:
 
 
 def fig_report(summary: dict[str, Any]):
-    """Plotly figure: accuracy (with 95 % intervals) against tokens, GFLOPs and seconds, a point per condition."""
+    """Plotly figure: accuracy (with 95 % intervals) against tokens, total GFLOPs and seconds, a point per
+    condition; on the GFLOPs and seconds panels each gazed condition's cost without its gazer (hollow) and the
+    break-even against its post-ViT pruned condition (dotted: the pruned condition's cost, where the gazed
+    point lands when its gazer costs as much as it saves)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -188,12 +232,33 @@ def fig_report(summary: dict[str, Any]):
             fig.add_trace(go.Scatter(x=[x_of(s)], y=[acc], error_y=err, mode="markers+text", text=[name],
                                      textposition="top center", name=name, legendgroup=name, showlegend=col == 1),
                           row=1, col=col)
+    _add_break_even(fig, summary)
     for col, (label, _) in enumerate(axes, 1):
         fig.update_xaxes(title_text=label, row=1, col=col)
     fig.update_yaxes(title_text="accuracy (95 % interval)", range=[0, 1], row=1, col=1)
     fig.update_layout(template="plotly_white", height=460,
                       title=f"n = {summary['n']['answered']} questions; {summary.get('mllm', '')}")
     return fig
+
+
+def _add_break_even(fig, summary: dict[str, Any]) -> None:
+    """The gazer's share (hollow marker: the gazed cost without it) and the break-even lines (see fig_report)."""
+    import plotly.graph_objects as go
+
+    conditions = summary["conditions"]
+    for b in summary.get("break_even", []):
+        gazed, pruned = conditions[b["gazed"]], conditions[b["pruned"]]
+        acc = gazed["accuracy"] or 0.0
+        for col, key, scale in ((2, "mean_flops", 1e9), (3, "mean_seconds", 1.0)):
+            total, gazer = gazed[key]["total"], gazed[key].get("gazer")
+            if total is None or pruned[key]["total"] is None:
+                continue
+            if gazer is not None:
+                fig.add_trace(go.Scatter(x=[(total - gazer) / scale, total / scale], y=[acc, acc], mode="lines+markers",
+                                         marker=dict(symbol=["circle-open", "circle"], size=9), line=dict(dash="dot"),
+                                         name=f"{b['gazed']} without its gazer", showlegend=False), row=1, col=col)
+            fig.add_vline(x=pruned[key]["total"] / scale, line_dash="dot", line_color="grey", row=1, col=col,
+                          annotation_text=f"break-even {b['gazed']} vs {b['pruned']}", annotation_textangle=-90)
 
 
 def write_report(out: Path, records: Sequence[dict[str, Any]], settings, questions: int, fmt: str = "",
@@ -204,7 +269,8 @@ def write_report(out: Path, records: Sequence[dict[str, Any]], settings, questio
     names = [c.name for c in settings.conditions]
     note = RANDOM_WEIGHTS_NOTE if str(settings.mllm).strip().lower() in TINY_RANDOM_MLLMS else None
     meta = {"mllm": settings.mllm, "format": fmt, "source": source, "note": note, "settings": settings.meaning()}
-    summary = summarize(records, names, questions, meta)
+    budget_from = {c.name: c.budget_from for c in settings.conditions if c.pruning}
+    summary = summarize(records, names, questions, meta, budget_from)
     write_json(summary, Path(out) / SUMMARY, indent=1)
     text = report_text(summary)
     with atomic_write(Path(out) / REPORT_MD) as tmp:

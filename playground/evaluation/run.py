@@ -6,8 +6,11 @@ record files and writes the report (`report.py`). The same command resumes an in
 
 Conditions (`parse_conditions`): `full` (the stock path, every patch) and one or more gazed ones,
 all on the same sampled frames of a question: `gazed` (the run's --gazer, --ratio, --threshold),
-`gazed@R` (that gazer at gazing ratio R) or `NAME` / `NAME@R` (another gazer). A gazed condition
-pays for its gazer: the gazer runs on its own first, timed; its seconds are a stage of the answer
+`gazed@R` (that gazer at gazing ratio R) or `NAME` / `NAME@R` (another gazer), and the post-ViT
+pruning ones (`mllm/pruning.py`): `evs`, `drop-uniform`, `drop-random`, each on every patch with the
+LLM's vision tokens cut after the ViT to the LLM vision tokens a gazed condition gave the same
+question (`evs` reads the `gazed` condition's, else the first gazed one's; `evs:NAME` names it). A
+gazed condition pays for its gazer: the gazer runs on its own first, timed; its seconds are a stage of the answer
 and are in its total, and its FLOPs are counted in a second,
 untimed pass (`EvalSettings.gazer_flops`, `GazedMLLM.gazer_flops`: AutoGaze analytic from its config,
 a training-free gazer's element operations measured), because counting slows it.
@@ -43,6 +46,7 @@ from .. import __version__, knobs
 from ..device import resolve_device
 from ..errors import PlaygroundError, check
 from ..mllm.flops import StageCounter
+from ..mllm.pruning import PRUNING_METHODS
 from ..video import read_clip
 from .questions import Question
 from .records import RECORDS, RecordWriter, check_run, done_ids, merge_records, records_path, write_run
@@ -64,10 +68,21 @@ class Condition:
     gazing_ratio: float | None = None  # cap on slots per frame (fraction of the model's gaze grid)
     threshold: float | None = None  # error threshold; None = off
     attention: str = "block_causal"  # the gazed encoder's attention mode
+    pruning: str | None = None  # post-ViT pruning method (`pruning.PRUNING_METHODS`); None: none
+    budget_from: str | None = None  # with pruning: the gazed condition whose LLM vision tokens are the budget
 
     @property
     def gazed(self) -> bool:
         return self.gazer is not None
+
+    @property
+    def order(self) -> int:
+        """full, then gazed, then post-ViT pruned (which read a gazed condition's tokens)."""
+        return 2 if self.pruning else int(self.gazed)
+
+    def meaning(self) -> dict[str, Any]:
+        """What run.json keeps of it (the pruning fields only when set, so older folders still resume)."""
+        return {k: v for k, v in asdict(self).items() if v is not None or k not in ("pruning", "budget_from")}
 
 
 def parse_conditions(text: str, gazer: str = "framediff", ratio: float | None = None,
@@ -82,13 +97,31 @@ def parse_conditions(text: str, gazer: str = "framediff", ratio: float | None = 
         if name == "full":
             conditions.append(Condition("full"))
             continue
+        if name.partition(":")[0] in PRUNING_METHODS:
+            conditions.append(Condition(name, pruning=name.partition(":")[0], budget_from=name.partition(":")[2]))
+            continue
         base, _, at = name.partition("@")
         cap = knobs.gazing_ratio(at, f"the ratio of condition {name!r}") if at else ratio
         if cap is None and threshold is None:
             cap = DEFAULT_RATIO
         check(base.strip() != "", f"condition {name!r} names no gazer")
         conditions.append(Condition(name, gazer if base == "gazed" else base, cap, threshold, attention))
-    return sorted(conditions, key=lambda c: c.gazed)
+    return sorted(_budgets(conditions), key=lambda c: c.order)
+
+
+def _budgets(conditions: list[Condition]) -> list[Condition]:
+    """The pruned conditions with their budget's gazed condition named (one line when there is none)."""
+    gazed = [c.name for c in conditions if c.gazed]
+    out = []
+    for c in conditions:
+        if c.pruning:
+            source = c.budget_from or ("gazed" if "gazed" in gazed else gazed[0] if gazed else "")
+            check(source in gazed, f"condition {c.name!r} prunes to a gazed condition's LLM tokens: "
+                                   + (f"{source!r} is not one of the gazed conditions ({', '.join(gazed)})" if gazed
+                                      else "add one, e.g. full,gazed," + c.name))
+            c = Condition(c.name, pruning=c.pruning, budget_from=source)
+        out.append(c)
+    return out
 
 
 # ---- settings ----------------------------------------------------------------------------------
@@ -109,7 +142,7 @@ class EvalSettings:
 
     def meaning(self) -> dict[str, Any]:
         """The settings the records depend on (a resumed run must keep them)."""
-        return {"mllm": self.mllm, "conditions": [asdict(c) for c in self.conditions], "frames": self.frames,
+        return {"mllm": self.mllm, "conditions": [c.meaning() for c in self.conditions], "frames": self.frames,
                 "max_new_tokens": self.max_new_tokens}
 
 
@@ -183,12 +216,16 @@ class Answerer:
             return {**record, "error": str(exc)}
         record.update(read_seconds=time.perf_counter() - started, frames=int(frames.shape[0]), fps=fps)
         prompt = build_prompt(question)
-        record["conditions"] = {c.name: self.condition(c, frames, fps, prompt, question.answer)
-                                for c in self.settings.conditions}
+        done = record["conditions"] = {}
+        for c in self.settings.conditions:  # in order: a pruned condition reads its gazed condition's tokens
+            budget = done[c.budget_from]["tokens"]["llm_vision"] if c.pruning else None
+            done[c.name] = self.condition(c, frames, fps, prompt, question.answer, budget)
         return record
 
-    def condition(self, c: Condition, frames, fps: float, prompt: str, answer: str) -> dict[str, Any]:
-        """One condition's answer on the question's frames: text, letter, tokens, FLOPs, seconds."""
+    def condition(self, c: Condition, frames, fps: float, prompt: str, answer: str,
+                  budget: int | None = None) -> dict[str, Any]:
+        """One condition's answer on the question's frames: text, letter, tokens, FLOPs, seconds (a pruned
+        condition keeps `budget` LLM vision tokens)."""
         gaze, gazer_seconds, gazer_flops = None, None, None
         if c.gazed:
             timed = StageCounter(self.mllm.device, False)
@@ -197,7 +234,7 @@ class Answerer:
             gazer_seconds = timed.seconds
             gazer_flops = self._gazer_flops(c, frames, gaze)
         a = self.mllm.answer(frames, prompt, gaze=gaze, attention=c.attention, max_new_tokens=self.settings.max_new_tokens,
-                             fps=fps, count_flops=self.settings.count_flops)
+                             fps=fps, count_flops=self.settings.count_flops, pruning=c.pruning, budget=budget)
         return condition_record(a, score(a.text, answer), gazer_seconds, gazer_flops)
 
     def _gazer_flops(self, c: Condition, frames, gaze) -> int | None:
