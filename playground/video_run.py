@@ -172,8 +172,9 @@ def run_video(frames: Iterable[np.ndarray], gazer, reconstructor, out: Path, *, 
                                    "threshold_unit": gazer.threshold_unit}
                 totals.reconstructor, totals.loss_kind = reconstructor.name, chunk.gaze.loss_kind
                 js.begin(gaze_json_head(source, chunk.layout, gazer.name, reconstructor.name, totals.settings))
+            total = total_clips(chunk)  # bound now: the chunk is deleted below
             _write_chunk(chunk, reconstructor, batch_size, preview_width, overlay, rebuilt, rows, js, totals,
-                         done=lambda clips: written and written(finished + clips, total_clips(chunk)))
+                         done=lambda clips, total=total: written and written(finished + clips, total))
             finished += chunk.layout.num_tiles
             del chunk  # let it go before the next chunk is decoded
             started = time.perf_counter()
