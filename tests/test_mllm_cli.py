@@ -45,6 +45,7 @@ def test_mllm_cli_ask_prints_both_answers_and_table(setup, capsys):
     (["{video}", "Q?", "--max-new-tokens", "1000000000"], "between 1 and 1024"),
     (["{video}", "Q" * 20_001, "--mllm", "{folder}"], "at most 20,000 are taken"),
     (["{video}", "Q?", "--mllm", "{folder}", "--json", "{video}/a.json"], "exists and is not a folder"),
+    (["{video}", "Q?", "--mllm", "{folder}", "--conditions", "full,evs"], "prunes to a gazed condition's LLM tokens"),
 ])
 def test_mllm_cli_bad_input_exits_2(setup, capsys, argv, message):
     root, folder, video = setup
@@ -103,3 +104,18 @@ def test_mllm_cli_ask_with_the_built_in_tiny_model_says_its_weights_are_random(s
     printed = capsys.readouterr().out
     assert code == 0 and "model     tiny-random-smolvlm2" in printed
     assert "random weights: shows the mechanics and costs, not answers" in printed
+
+
+def test_mllm_cli_ask_post_vit_conditions_keep_the_gazed_answers_tokens(setup, capsys, tmp_path):
+    root, folder, video = setup
+    out = tmp_path / "answers.json"
+    assert main(["ask", video, "Q?", "--mllm", folder, "--gazer", "random", "--gazing-ratio", "0.2", "--frames", "2",
+                 "--max-new-tokens", "2", "--conditions", "full,gazed,evs,drop-uniform", "--json", str(out),
+                 "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert "\nevs " in printed and "drop-uniform" in printed and "seconds prune" in printed
+    data = json.loads(out.read_text())
+    assert list(data) == ["full", "gazed", "evs", "drop-uniform"]
+    for name in ("evs", "drop-uniform"):
+        assert data[name]["llm_vision_tokens"] == data["gazed"]["llm_vision_tokens"]
+        assert data[name]["vision_tokens"] == data["full"]["vision_tokens"] and data[name]["path"] == "pruned"

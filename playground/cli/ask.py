@@ -1,6 +1,9 @@
 """`python -m playground ask VIDEO "QUESTION"`: answer on all tokens and on the gazed ones, and compare.
 
-Prints both answers and a table of tokens, GFLOPs and seconds per stage. Bad input raises
+`--conditions` (as `eval`'s; default full,gazed, as the app's Ask tab: one answer per setting) adds other
+gazers or ratios and the post-ViT pruning conditions (evs, drop-uniform, drop-random: every patch through the
+ViT, then the gazed answer's LLM vision tokens kept). Prints every answer and a table of tokens, GFLOPs and
+seconds per stage, one column per condition. Bad input raises
 `PlaygroundError`, which the main CLI turns into one line on stderr and exit status 2.
 """
 
@@ -12,6 +15,7 @@ import sys
 
 from .. import knobs
 from ..errors import check
+from ..evaluation.run import Condition, parse_conditions
 from ..jsonio import write_json
 from ..mllm import DEFAULT_MLLM, load_mllm
 from ..mllm.answer import MAX_ANSWER_TOKENS, attention_warning, comparison_table, display_text
@@ -44,6 +48,10 @@ def add_parser(subparsers) -> None:
                    type=knob(knobs.gazing_ratio, "--gazing-ratio"), default=knobs.GAZING_RATIO,
                    help="cap on gazed slots per frame, as a fraction of the model's gaze grid "
                         f"(default {knobs.GAZING_RATIO:g}, as in the app)")
+    p.add_argument("--conditions", default="full,gazed",
+                   help="comma-separated, as eval's: full, gazed (--gazer at --gazing-ratio / --threshold), gazed@R, "
+                        "NAME or NAME@R (another gazer), and post-ViT pruning at a gazed condition's LLM tokens: evs, "
+                        "drop-uniform, drop-random (or evs:NAME); default full,gazed (as the app's Ask tab)")
     p.add_argument("--attention", choices=ATTENTION_MODES, default="block_causal",
                    help="gazed encoder attention across frames (default block_causal)")
     p.add_argument("--single-scale", action="store_true", help="gaze on the finest scale only (ablation)")
@@ -54,7 +62,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: $PLAYGROUND_DEVICE, else auto)")
     p.add_argument("--trust-remote-code", action="store_true",
                    help="allow models that run their own code from the hub (needed for NVILA)")
-    p.add_argument("--json", default=None, help="also write both answers to this JSON file")
+    p.add_argument("--json", default=None, help="also write the answers to this JSON file, by condition")
     p.set_defaults(func=run)
 
 
@@ -67,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     check(args.question.strip() != "", "the question is empty")
     if args.json is not None:
         check_out_file(args.json, "--json")  # before any work, so a bad path fails at once
+    conditions = parse_conditions(args.conditions, args.gazer, args.gazing_ratio, args.threshold, args.attention)
     frames, fps = read_frames(args)
     _say(f"loading {args.mllm} ...")
     mllm = load_mllm(args.mllm, device=args.device, trust_remote_code=args.trust_remote_code)
@@ -76,30 +85,59 @@ def run(args: argparse.Namespace) -> int:
               f"internally, so there is no stock-vs-gazed table)")
         return 0
     common = dict(max_new_tokens=args.max_new_tokens, fps=fps, count_flops=args.count_flops)
-    _say(f"answering on all tokens ({len(frames)} frames) ...")
+    answers = {}
     with input_limits(**NO_LIMITS):  # the frames were read within the CLI's own limits (--max-frames, --max-pixels)
-        full = mllm.answer(frames, args.question, **common)
-        ratio, threshold = args.gazing_ratio, knobs.threshold_or_off(args.threshold)
-        _say(f"gazing with {args.gazer} (ratio cap {ratio}, threshold {threshold}) and answering on the gazed "
-             "tokens ...")
-        gazed = mllm.answer(frames, args.question, gazer=args.gazer, gazing_ratio=ratio,
-                            task_loss_requirement=threshold, attention=args.attention,
-                            single_scale=args.single_scale, **common)
+        for c in conditions:  # in order: full, gazed, then the pruned ones (which read a gazed answer's tokens)
+            _say(f"answering {c.name} ({_describe(c, len(frames))}) ...")
+            answers[c.name] = _answer(mllm, c, frames, args, answers, common)
     grid = mllm.single_scale_grid if args.single_scale else mllm.grid
     print(f"model     {mllm.name}  ({len(frames)} frames; gaze grid {grid.describe()})")
     if mllm.note:
         print(f"note      {mllm.note}")
     print(f"question  {args.question}")
     noise = mllm.note == RANDOM_WEIGHTS_NOTE  # random weights' answers are labelled, odd characters escaped
-    print(f"full      {display_text(full.text, noise)}")
-    print(f"gazed     {display_text(gazed.text, noise)}  ({args.gazer}, kept "
-          f"{100 * gazed.settings['kept_fraction']:.1f}% of slots)")
+    width = max(9, *(len(name) + 1 for name in answers))
+    for c in conditions:
+        a = answers[c.name]
+        print(f"{c.name.ljust(width)}{display_text(a.text, noise)}  {_kept(c, a)}".rstrip())
     print()
-    print(comparison_table([full, gazed]))
-    note = attention_warning(full, gazed)
-    if note:
-        print(note)
+    print(comparison_table(list(answers.values()), [f"{c.name} ({c.attention})" if c.gazed else c.name
+                                                    for c in conditions]))
+    full = answers.get("full")
+    for c in conditions:
+        note = attention_warning(full, answers[c.name]) if full is not None and c.gazed else None
+        if note:
+            print(note)
     if args.json:
-        answers = json.loads(json.dumps({"full": full.to_json(), "gazed": gazed.to_json()}, default=str))
-        write_json(answers, args.json, indent=2)
+        data = json.loads(json.dumps({name: a.to_json() for name, a in answers.items()}, default=str))
+        write_json(data, args.json, indent=2)
     return 0
+
+
+def _answer(mllm, c: Condition, frames, args: argparse.Namespace, answers: dict, common: dict):
+    """One condition's answer (a gazed one runs its gazer inside, timed as its 'gazer' stage)."""
+    if c.pruning:
+        return mllm.answer(frames, args.question, pruning=c.pruning, budget=answers[c.budget_from].llm_vision_tokens,
+                           **common)
+    if c.gazed:
+        return mllm.answer(frames, args.question, gazer=c.gazer, gazing_ratio=c.gazing_ratio,
+                           task_loss_requirement=c.threshold, attention=c.attention,
+                           single_scale=args.single_scale, **common)
+    return mllm.answer(frames, args.question, **common)
+
+
+def _describe(c: Condition, frames: int) -> str:
+    if c.pruning:
+        return f"every patch, then {c.pruning} to {c.budget_from}'s LLM tokens"
+    if c.gazed:
+        return f"gazing with {c.gazer}, ratio cap {c.gazing_ratio}, threshold {c.threshold}"
+    return f"all tokens, {frames} frames"
+
+
+def _kept(c: Condition, a) -> str:
+    """What a condition kept, in words, after its answer."""
+    if c.pruning:
+        return f"({a.llm_vision_tokens:,} LLM vision tokens kept after the ViT, {c.budget_from}'s count)"
+    if c.gazed:
+        return f"({c.gazer}, kept {100 * a.settings['kept_fraction']:.1f}% of slots)"
+    return ""
