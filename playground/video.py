@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -113,6 +113,23 @@ def as_clips(video: Any, **read_kwargs) -> np.ndarray:
     clips = clips_view(video, **read_kwargs)
     mapped = isinstance(clips, np.memmap) or isinstance(clips.base, np.memmap)  # a .npy: read it into memory now
     return np.array(clips) if mapped else np.ascontiguousarray(clips)
+
+
+def frame_source(frames: Any) -> tuple[Iterable[np.ndarray], int | None]:
+    """A clip/batch/path -> its frames (B, H, W, 3) in order and T; an iterable -> itself, None."""
+    if isinstance(frames, (str, Path, np.ndarray, torch.Tensor)):
+        clips = as_clips(frames)
+        return (clips[:, t] for t in range(clips.shape[1])), clips.shape[1]
+
+    def frames_of(items):
+        for f in items:
+            f = f.detach().cpu().numpy() if isinstance(f, torch.Tensor) else np.asarray(f)
+            check(f.dtype == np.uint8 and f.ndim in (3, 4) and f.shape[-1] == 3,
+                  f"streamed frames must be uint8 (H,W,3) or (B,H,W,3), got {f.dtype} {tuple(f.shape)}")
+            yield f if f.ndim == 4 else f[None]
+
+    check(isinstance(frames, Iterable), f"cannot stream frames from {type(frames).__name__}")
+    return frames_of(frames), None
 
 
 def clips_view(video: Any, **read_kwargs) -> np.ndarray:

@@ -91,6 +91,18 @@ def test_stream_equals_gaze(name, synthetic_clip):
     assert torch.equal(streamed.if_padded_gazing, static.if_padded_gazing)
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_stream_takes_a_live_source(name, synthetic_clip):
+    """Frames handed over one at a time (the app's Live tab) gaze as the whole clip does."""
+    gazer = load_gazer(name)
+    static = gazer.gaze(synthetic_clip, gazing_ratio=0.1, task_loss_requirement=0.2)
+    live = concat_frames(list(gazer.stream(iter(list(synthetic_clip)), gazing_ratio=0.1, task_loss_requirement=0.2)))
+    assert torch.equal(live.gazing_pos, static.gazing_pos)
+    assert torch.equal(live.if_padded_gazing, static.if_padded_gazing)
+    with pytest.raises(PlaygroundError, match="single float gazing_ratio"):
+        next(gazer.stream(iter(list(synthetic_clip)), gazing_ratio=[0.1] * 16))
+
+
 def test_batch_rows_equal_single_clips(synthetic_clip):
     batch = np.stack([synthetic_clip, synthetic_clip[:, :, ::-1]])
     gazer = load_gazer("greedy")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -21,7 +22,7 @@ from ..errors import check
 from ..gaze import concat_frames, GazeResult
 from ..geometry import DEFAULT_GRID, MultiScaleGrid
 from ..painting import blank_canvas
-from ..video import as_clips
+from ..video import as_clips, frame_source
 from ..knobs import CLIP_LEN
 from ..whole_video import VideoGaze, VideoGazer
 
@@ -137,10 +138,15 @@ class FrameState:
     """
 
     clips: np.ndarray  # (B, T, H, W, 3) uint8
+    first = 0  # the frame index of clips[:, 0]: a live stream holds only its latest frame (`_live_frames`)
 
     @property
     def batch(self) -> int:
         return self.clips.shape[0]
+
+    def frame(self, t: int) -> np.ndarray:
+        """Frame t of every clip, uint8 (B, H, W, 3)."""
+        return self.clips[:, t - self.first]
 
 
 @dataclass
@@ -181,8 +187,12 @@ class FrameByFrameGazer(Gazer):
     """A gazer whose decision for frame t depends only on frames <= t through a carried state.
 
     Subclasses implement `_start(clips)` -> a `FrameState` and `_step(state, t, budget, threshold)`
-    -> a `FrameGaze`, updating the state in place. `gaze` and `stream` share that loop.
+    -> a `FrameGaze`, updating the state in place (reading frame t as `state.frame(t)`). `gaze` and
+    `stream` share that loop; `stream` also takes a live iterable of frames (`_live_frames`) unless the
+    gazer needs the frames before t again (`live = False`).
     """
+
+    live = True  # whether `stream` takes a live source: `_step` reads only frame t of the clips
 
     def _start(self, clips: np.ndarray) -> FrameState:
         return FrameState(clips)
@@ -193,12 +203,26 @@ class FrameByFrameGazer(Gazer):
     def _frames(self, clips: np.ndarray, budgets: list[int], threshold: float | None) -> Iterator[GazeResult]:
         state = self._start(clips)
         for t, budget in enumerate(budgets):
-            start = time.perf_counter()
-            with cpu_threads(self.device):  # many tiny ops: one thread is fastest (see cpu_threads)
-                picked = self._step(state, t, budget, threshold)
-            frame = picked.result(self.grid, self.loss_kind, self.name)
-            frame.seconds["gaze"] = time.perf_counter() - start
-            yield frame
+            yield self._gaze_frame(state, t, budget, threshold)
+
+    def _live_frames(self, source: Iterable[np.ndarray], budget: int, threshold: float | None) -> Iterator[GazeResult]:
+        """Gaze frames (B, H, W, 3) as they arrive: the state holds only the latest one (`FrameState.first`)."""
+        state = None
+        for t, frame in enumerate(source):
+            clip = frame[:, None]  # (B, 1, H, W, 3)
+            if state is None:
+                state = self._start(clip)
+            check(clip.shape[0] == state.batch, "every streamed frame must have the same batch size")
+            state.clips, state.first = clip, t
+            yield self._gaze_frame(state, t, budget, threshold)
+
+    def _gaze_frame(self, state: FrameState, t: int, budget: int, threshold: float | None) -> GazeResult:
+        start = time.perf_counter()
+        with cpu_threads(self.device):  # many tiny ops: one thread is fastest (see cpu_threads)
+            picked = self._step(state, t, budget, threshold)
+        frame = picked.result(self.grid, self.loss_kind, self.name)
+        frame.seconds["gaze"] = time.perf_counter() - start
+        return frame
 
     def _gaze_clips(self, clips, budgets, threshold, **kwargs) -> GazeResult:
         return concat_frames(list(self._frames(clips, budgets, threshold)))
@@ -206,10 +230,17 @@ class FrameByFrameGazer(Gazer):
     def stream(self, frames, gazing_ratio=None, task_loss_requirement=None, **kwargs) -> Iterator[GazeResult]:
         check(not kwargs, f"{self.name} takes no options {sorted(kwargs)} (it takes gazing_ratio and "
                           f"task_loss_requirement)")
-        clips = as_clips(frames)
         threshold = check_threshold(task_loss_requirement)
-        budgets = frame_budgets(gazing_ratio, clips.shape[1], self.grid.num_slots)
-        for result in self._frames(clips, budgets, threshold):
+        if isinstance(frames, (str, Path, np.ndarray, torch.Tensor)):
+            clips = as_clips(frames)
+            results = self._frames(clips, frame_budgets(gazing_ratio, clips.shape[1], self.grid.num_slots), threshold)
+        else:  # a live source: frames as they arrive, one budget for all
+            check(self.live, f"{self.name} needs the whole clip: stream it an array or a path, not a live source")
+            check(gazing_ratio is None or np.isscalar(gazing_ratio),
+                  "a live stream of frames takes a single float gazing_ratio, not a per-frame list")
+            source, _ = frame_source(frames)
+            results = self._live_frames(source, frame_budgets(gazing_ratio, 1, self.grid.num_slots)[0], threshold)
+        for result in results:
             result.settings.update(gazing_ratio=gazing_ratio, task_loss_requirement=threshold,
                                    threshold_unit=self.threshold_unit, **self._threshold_meaning())
             yield result

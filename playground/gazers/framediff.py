@@ -36,7 +36,7 @@ class FrameDiffGazer(FrameByFrameGazer):
         grid = self.grid
         n, p = grid.sides[-1], grid.canvas // grid.sides[-1]
         first = grid.offsets[-2]
-        target = to_canvas(torch.from_numpy(state.clips[:, t]).to(self.device), grid.canvas)
+        target = to_canvas(torch.from_numpy(state.frame(t)).to(self.device), grid.canvas)
         canvas = state.canvas
         change = F.avg_pool2d((target - canvas).abs().mean(1, keepdim=True), p).flatten(1)  # (B, n*n)
         limit = float("-inf") if t == 0 or threshold is None else threshold

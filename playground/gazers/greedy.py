@@ -48,7 +48,7 @@ class GreedyGazer(FrameByFrameGazer):
     @torch.inference_mode()
     def _step(self, state: CanvasState, t: int, budget: int, threshold: float | None) -> FrameGaze:
         grid, C = self.grid, self.grid.canvas
-        target = to_canvas(torch.from_numpy(state.clips[:, t]).to(self.device), C)  # (B, 3, C, C)
+        target = to_canvas(torch.from_numpy(state.frame(t)).to(self.device), C)  # (B, 3, C, C)
         views = scale_views(target, grid)  # (B, S, 3, C, C)
         B = target.shape[0]
         view_err = (views - target[:, None]).abs().sum(2)  # (B, S, C, C) error if scale s paints a pixel

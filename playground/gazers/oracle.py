@@ -89,6 +89,7 @@ class OracleGazer(FrameByFrameGazer):
 
     name = "oracle"
     loss_kind = "measured"
+    live = False  # each frame is rebuilt from the clip so far: stream needs the whole clip
 
     def __init__(self, reconstructor: Reconstructor | str = "bfshi/VideoMAE_AutoGaze", grid=None, device=None,
                  candidate_batch: int = 64, batched: bool = True, **load_kwargs):

@@ -1,19 +1,19 @@
 """AutoGaze's input side: uint8 RGB frames -> the gazer's normalised pixels, and frame sources.
 
 `Preprocessor` reproduces the published `AutoGazeImageProcessor` (shortest-edge resize with PIL
-bilinear, then a lookup-table normalisation); `frame_source` turns a clip, a batch, a path or a
-live iterable of frames into frames (B, H, W, 3) in order, for `stream` and whole-video gazing.
+bilinear, then a lookup-table normalisation); `frame_source` (from `playground.video`, re-exported) turns a clip,
+a batch, a path or a live iterable of frames into frames (B, H, W, 3) in order, for `stream`.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import torch
 
 from ...errors import check
+from ...video import frame_source  # noqa: F401  (re-exported: it lives beside as_clips)
 
 DEFAULT_PREPROCESSOR = {
     "do_resize": True, "size": {"shortest_edge": 224}, "resample": 2, "do_rescale": True,
@@ -80,22 +80,3 @@ def _pil_resize(frames: np.ndarray, height: int, width: int) -> np.ndarray:
     from PIL import Image
 
     return np.stack([np.asarray(Image.fromarray(f).resize((width, height), Image.BILINEAR)) for f in frames])
-
-
-def frame_source(frames: Any) -> tuple[Iterable[np.ndarray], int | None]:
-    """A clip/batch/path -> its frames (B, H, W, 3) in order and T; an iterable -> itself, None."""
-    from ...video import as_clips
-
-    if isinstance(frames, (str, Path, np.ndarray, torch.Tensor)):
-        clips = as_clips(frames)
-        return (clips[:, t] for t in range(clips.shape[1])), clips.shape[1]
-
-    def frames_of(items):
-        for f in items:
-            f = f.detach().cpu().numpy() if isinstance(f, torch.Tensor) else np.asarray(f)
-            check(f.dtype == np.uint8 and f.ndim in (3, 4) and f.shape[-1] == 3,
-                  f"streamed frames must be uint8 (H,W,3) or (B,H,W,3), got {f.dtype} {tuple(f.shape)}")
-            yield f if f.ndim == 4 else f[None]
-
-    check(isinstance(frames, Iterable), f"cannot stream frames from {type(frames).__name__}")
-    return frames_of(frames), None
