@@ -98,7 +98,8 @@ def remote_code_folder(tmp_path):
 
 # End-to-end tests (a real browser, the notebooks' kernels, Ray's workers, the app's server in a
 # subprocess): minutes of the suite. `pytest -m "not e2e"` runs the fast suite alone; CI runs all.
-E2E = ("test_app_browser.py", "test_notebooks.py", "test_app_e2e.py", "test_dataset.py::test_ray_gives")
+E2E = ("test_app_browser.py", "test_app_live.py::test_live_tab_in_a_browser", "test_notebooks.py", "test_app_e2e.py",
+       "test_dataset.py::test_ray_gives")
 
 
 def pytest_collection_modifyitems(config, items):

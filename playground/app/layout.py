@@ -32,6 +32,7 @@ from .callbacks import (ASK_OUTPUTS, FULL_ANSWER_LABEL, GAZED_ANSWER_LABEL, ASSE
                         compare_action, compare_page_action, curve_action, example_paths, frame_action, gaze_action,
                         gaze_page_action, PAGE_RANGES)
 from . import cache, memory
+from .live import build_live_tab, wire_live_events
 from .pipeline import RunSettings, warm_up
 
 GAZERS = available_gazers()
@@ -165,7 +166,9 @@ def build_results(d: RunSettings) -> dict:
             compare = build_compare_tab()
         with gr.Tab("Export"):
             export = build_export_tab()
-    return dict(summary=summary, **gaze, **ask, **compare, **export)
+        with gr.Tab("Live", id="live"):
+            live = build_live_tab()
+    return dict(summary=summary, **gaze, **ask, **compare, **export, **live)
 
 
 def build_gaze_tab(d: RunSettings) -> dict:
@@ -251,6 +254,7 @@ def wire_events(ui: SimpleNamespace) -> None:
     """Connect the components `build_inputs` and `build_results` made (`ui`: them by name, and `view`)."""
     work = dict(concurrency_limit=LIMITS.concurrency, concurrency_id="work")
     wire_gaze_events(ui, work)
+    wire_live_events(ui)
     ask_in = [ui.video, ui.question, ui.mllm, ui.attention, ui.max_new_tokens, ui.num_frames, ui.fps, ui.start,
               ui.gazer, ui.threshold, ui.ratio]
     ask = dict(concurrency_limit=1, concurrency_id="mllm")

@@ -1,4 +1,4 @@
-"""Limits that keep a shared app responsive: upload size and length, frames per run, queue sizes.
+"""Limits that keep a shared app responsive: upload size and length, frames per run, queue sizes, live streams.
 
 Every limit has a default that suits a free CPU Space and an environment variable to change it,
 so a self-hosted GPU box can allow more without editing code.
@@ -44,11 +44,19 @@ class Limits:
     # most clips (16-frame chunks x tiles) one tiled run gazes: each is a gazer call on a 224 px input
     # (on 2 CPU cores, ~0.3-1 s each with greedy), so small tiles over large frames stay a bounded wait
     max_tile_clips: int = 256
+    # the Live tab (`live.py`): a webcam frame is shrunk to at most live_side px on its long side before it is
+    # gazed (the gazer's input is 224 px anyway), a stream stops after live_seconds (the page's Record button
+    # starts another), and at most live_streams streams run at once on the server (a page has one webcam box,
+    # so a session streams once; more sessions wait in the queue)
+    live_side: int = 224
+    live_seconds: int = 120
+    live_streams: int = 2
 
     @classmethod
     def from_env(cls) -> "Limits":
         """The defaults, overridden by $PLAYGROUND_APP_{MAX_UPLOAD_MB, MAX_DURATION_S, MAX_FRAMES, CONCURRENCY,
-        QUEUE, THREADS, MAX_DECODE_PIXELS, MAX_TILE_CLIPS}."""
+        QUEUE, THREADS, MAX_DECODE_PIXELS, MAX_TILE_CLIPS,
+        LIVE_SIDE, LIVE_SECONDS, LIVE_STREAMS}."""
         d = cls()
         return cls(
             max_upload_mb=_env_number("PLAYGROUND_APP_MAX_UPLOAD_MB", d.max_upload_mb),
@@ -59,6 +67,9 @@ class Limits:
             torch_threads=int(_env_number("PLAYGROUND_APP_THREADS", d.torch_threads)),
             max_decode_pixels=int(_env_number("PLAYGROUND_APP_MAX_DECODE_PIXELS", d.max_decode_pixels)),
             max_tile_clips=int(_env_number("PLAYGROUND_APP_MAX_TILE_CLIPS", d.max_tile_clips)),
+            live_side=int(_env_number("PLAYGROUND_APP_LIVE_SIDE", d.live_side)),
+            live_seconds=int(_env_number("PLAYGROUND_APP_LIVE_SECONDS", d.live_seconds)),
+            live_streams=int(_env_number("PLAYGROUND_APP_LIVE_STREAMS", d.live_streams)),
         )
 
     def threads(self) -> int:

@@ -61,6 +61,15 @@ class PaintReconstructor(Reconstructor):
         with cpu_threads(self.device):  # small per-frame ops: one thread is fastest (see cpu_threads)
             return self._paint_frames(clips, gaze, frames)
 
+    def paint_step(self, canvas: torch.Tensor, frames: np.ndarray, slot_mask: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One frame rebuilt over the last: `canvas` (B, 3, C, C) normalised (`blank_canvas` before frame 0),
+        `frames` uint8 (B, H, W, 3), `slot_mask` (B, S) bool -> the new canvas and the frame at the canvas
+        size, both (B, 3, C, C) normalised. `reconstruct` runs it frame after frame; the app's Live tab
+        runs it as frames arrive."""
+        frame = to_canvas(torch.from_numpy(np.ascontiguousarray(frames)).to(self.device), self.grid.canvas)
+        return paint_gazed(canvas, frame, self.grid.finest_scale_map(slot_mask), self.grid).contiguous(), frame
+
     def _paint_frames(self, clips: np.ndarray, gaze: GazeResult, frames: list[int]) -> Reconstruction:
         start = time.perf_counter()
         B, C, R = clips.shape[0], self.grid.canvas, len(frames)
@@ -79,8 +88,7 @@ class PaintReconstructor(Reconstructor):
         # measured as it is rebuilt, on contiguous (B, 3, C, C) frames: the sums run in the order they ran
         # when every rebuilt frame was measured at once.
         for t in range(max(frames) + 1):
-            frame = to_canvas(torch.from_numpy(clips[:, t]).to(self.device), C)  # (B, 3, C, C)
-            canvas = paint_gazed(canvas, frame, self.grid.finest_scale_map(mask[:, t]), self.grid).contiguous()
+            canvas, frame = self.paint_step(canvas, clips[:, t], mask[:, t])
             if t not in places:
                 continue
             frame = frame.contiguous()
