@@ -24,11 +24,9 @@ from typing import Collection, Sequence
 import numpy as np
 
 from .errors import PlaygroundError, check
-from .knobs import CLIP_LEN
+from .knobs import CLIP_CHOICES, CLIP_LEN, SIZE
 from .video import MAX_DECODE_PIXELS, READ_SIDE, VIDEO_SUFFIXES, as_clips, probe_video, read_video, resize_frames
 
-SIZE = 224  # training and labels squash a clip's frames to this side (AutoGaze's input)
-CLIP_CHOICES = ("first", "all")  # which clips of a video: its first, or every whole clip back to back
 CLIP_SUFFIXES = VIDEO_SUFFIXES + (".npy",)  # files a folder search keeps: videos and uint8 .npy clips
 
 __all__ = ["CLIP_LEN", "SIZE", "CLIP_CHOICES", "CLIP_SUFFIXES", "VideoClip", "ClipFrames", "find_videos",

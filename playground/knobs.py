@@ -45,6 +45,14 @@ READ_SIDE = 480
 MAX_FRAME_PIXELS = 8192 * 4320  # source pixels per frame (DCI 8K); bigger frames cost too much to decode at all
 BATCH_SIZE = 8  # clips (chunk x tile) gazed together by default: the API's, the CLI's, the app's and gaze-dataset's
 PREVIEW_WIDTH = 1280  # the written videos' default width for large frames
+# Clips for training, labels and datasets (`clips`, `training.make_labels`, `dataset.shards` import them from here):
+SIZE = 224  # training and labels squash a clip's frames to this side (AutoGaze's input)
+CLIP_CHOICES = ("first", "all")  # which clips of a video: its first, or every whole clip back to back
+LABEL_GAZING_RATIO = 0.1  # the reference's example ratio (26 gazes a frame at most)
+LABEL_THRESHOLD = 0.1  # a frame's labels stop once its loss is this low (None: spend the budget)
+SHARD_CLIPS = 256  # clips per shard: an interrupted run loses at most this many clips' work
+EVAL_RATIO = 0.1  # `evaluate-gazer`'s equal budget (`training.evaluate` imports it from here)
+EVAL_THRESHOLD = THRESHOLD  # and its calibration threshold
 _DIGITS = re.compile(r"[+-]?[0-9]+")  # a whole number as `whole_number` reads it from text
 
 

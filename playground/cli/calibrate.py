@@ -12,15 +12,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
-from .. import load_gazer, load_reconstructor
-from ..calibration import CALIBRATION_FILE, calibrate, write_calibration
-from ..clips import CLIP_CHOICES, CLIP_LEN, SIZE, find_videos, list_clips, read_clip_frames
+from ..calibration import CALIBRATION_FILE
 from ..errors import check
-from ..gazers import MEASURING_GAZERS, TRAINING_FREE_GAZERS
-from ..knobs import threshold
-from ..video import read_video, resize_frames
+from ..knobs import CLIP_CHOICES, CLIP_LEN, SIZE, threshold
 from .args import check_out_file, knob, whole_number
 
 
@@ -65,6 +59,14 @@ def out_path(text: str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Run `calibrate`; returns the exit status."""
+    from tqdm.auto import tqdm
+
+    from .. import load_gazer, load_reconstructor
+    from ..calibration import calibrate, write_calibration
+    from ..clips import find_videos, list_clips, read_clip_frames
+    from ..gazers import MEASURING_GAZERS, TRAINING_FREE_GAZERS
+    from ..video import read_video, resize_frames
+
     out = out_path(args.out)
     key = args.gazer.strip().lower()
     check(key not in TRAINING_FREE_GAZERS and key not in MEASURING_GAZERS,

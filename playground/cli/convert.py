@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import time
 
-from ..reconstructors.videomae import convert_checkpoint
 from .args import check_out_file
 
 
@@ -25,6 +24,8 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the `convert-videomae` subcommand; returns the exit status."""
+    from ..reconstructors.videomae import convert_checkpoint
+
     start = time.perf_counter()
     check_out_file(args.dst, "the destination")  # before reading the source: fail at once, in one line
     out = convert_checkpoint(args.src, args.dst, args.dtype)

@@ -1,24 +1,22 @@
 """`python -m playground gaze-dataset INPUTS... --out DIR`: gaze every clip of many videos into
-Parquet shards (resumable), locally or on Ray (`playground.dataset`; docs/datasets.md)."""
+Parquet shards (resumable), locally or on Ray (`playground.dataset`; docs/datasets.md).
+
+The parser imports no torch: `run` imports the dataset modules."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from tqdm.auto import tqdm
+from typing import TYPE_CHECKING
 
 from .. import knobs
-from ..clips import SIZE
-from ..dataset import ClipSettings, find_inputs, gaze_dataset
-from ..whole_video import BATCH_SIZE
-from ..dataset.runner import ERRORS
-from ..dataset.shards import SHARD_CLIPS
-from ..staging import interrupt_on_signals
-from ..training.make_labels import LABEL_GAZING_RATIO, LABEL_THRESHOLD
-from ..video import READ_SIDE
+from ..knobs import BATCH_SIZE, LABEL_GAZING_RATIO, LABEL_THRESHOLD, READ_SIDE, SHARD_CLIPS, SIZE
 from .args import note_links, read_side, check_out_folder, knob, whole_number
 from .labels import add_clip_arguments
+
+if TYPE_CHECKING:
+    from ..dataset import ClipSettings
 
 SHOWN_ERRORS = 10  # errors printed on stderr; the rest are in errors.jsonl
 
@@ -74,6 +72,8 @@ def add_parser(subparsers) -> None:
 
 def settings_of(args: argparse.Namespace) -> ClipSettings:
     """The rows' settings from the flags (labels mode brings the labels command's defaults)."""
+    from ..dataset import ClipSettings
+
     ratio = args.ratio if args.ratio is not None else (LABEL_GAZING_RATIO if args.labels else knobs.GAZING_RATIO)
     threshold = args.threshold if args.threshold is not None else (LABEL_THRESHOLD if args.labels else knobs.THRESHOLD)
     size = args.size if args.size is not None else (SIZE if args.labels else None)
@@ -87,6 +87,12 @@ def settings_of(args: argparse.Namespace) -> ClipSettings:
 
 def run(args: argparse.Namespace) -> int:
     """Run the `gaze-dataset` subcommand; returns the exit status."""
+    from tqdm.auto import tqdm
+
+    from ..dataset import find_inputs, gaze_dataset
+    from ..dataset.runner import ERRORS
+    from ..staging import interrupt_on_signals
+
     out = check_out_folder(args.out)
     settings = settings_of(args)
     links: list = []

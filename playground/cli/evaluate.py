@@ -10,12 +10,9 @@ import re
 import sys
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
-from .. import knobs, load_gazer, load_reconstructor
-from ..clips import CLIP_CHOICES, CLIP_LEN, SIZE, list_clips
+from .. import knobs
 from ..errors import check
-from ..training.evaluate import EVAL_RATIO, EVAL_THRESHOLD, evaluate_gazer, summary, table, write_evaluation
+from ..knobs import CLIP_CHOICES, CLIP_LEN, EVAL_RATIO, EVAL_THRESHOLD, SIZE
 from .args import find_videos_noted, check_out_folder, knob, whole_number
 
 RUNS = "runs"  # the folder (in the current one) that outputs go to unless --out says otherwise
@@ -56,6 +53,12 @@ def default_out(gazer: str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Run `evaluate-gazer`; returns the exit status."""
+    from tqdm.auto import tqdm
+
+    from .. import load_gazer, load_reconstructor
+    from ..clips import list_clips
+    from ..training.evaluate import evaluate_gazer, summary, table, write_evaluation
+
     out = check_out_folder(args.out or str(default_out(args.gazer)))
     print(f"writing the evaluation to {out}", file=sys.stderr)
     clips, errors = list_clips(find_videos_noted(args.videos), args.clips, args.clip_len)

@@ -7,13 +7,10 @@ import argparse
 import sys
 import time
 
-from tqdm.auto import tqdm
-
 from .. import knobs
-from ..clips import CLIP_CHOICES, CLIP_LEN, SIZE, list_clips
 from ..errors import PlaygroundError
 from ..jsonio import write_json
-from ..training.make_labels import LABEL_GAZING_RATIO, LABEL_THRESHOLD, LabelSettings, summarize_labels, write_labels
+from ..knobs import CLIP_CHOICES, CLIP_LEN, LABEL_GAZING_RATIO, LABEL_THRESHOLD, SIZE
 from .args import find_videos_noted, check_out_file, knob, whole_number
 
 
@@ -51,6 +48,11 @@ def add_clip_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the `labels` subcommand; returns the exit status."""
+    from tqdm.auto import tqdm
+
+    from ..clips import list_clips
+    from ..training.make_labels import LabelSettings, summarize_labels, write_labels
+
     start = time.perf_counter()
     out = check_out_file(args.out, "--out")
     settings = LabelSettings(args.gazer, args.reconstructor, args.gazing_ratio, knobs.threshold_or_off(args.threshold),

@@ -18,9 +18,9 @@ import pyarrow.parquet as pq
 
 from ..errors import PlaygroundError
 from ..jsonio import atomic_write
+from ..knobs import SHARD_CLIPS
 
 SHARDS = "shards"  # the folder of shards inside the dataset folder
-SHARD_CLIPS = 256  # clips per shard: an interrupted run loses at most this many clips' work
 _SHARD_NAME = re.compile(r"shard-(\d{5,})\.parquet")
 
 _INT, _FLOAT = pa.int64(), pa.float32()

@@ -27,11 +27,10 @@ from .. import knobs
 from ..clips import CLIP_LEN, SIZE, VideoClip, read_clip_frames
 from ..gazers import load_gazer
 from ..jsonio import write_json
+from ..knobs import EVAL_RATIO, EVAL_THRESHOLD
 from ..report import mean_psnr
 
 BASELINES = ("random", "framediff", "greedy")
-EVAL_RATIO = 0.1
-EVAL_THRESHOLD = knobs.THRESHOLD
 
 
 @dataclass

@@ -27,11 +27,10 @@ from ..dataset.engines import run_local
 from ..dataset.job import ClipSettings, label_of_row, load_clip_gazer
 from ..errors import check
 from ..jsonio import write_json
+from ..knobs import LABEL_GAZING_RATIO, LABEL_THRESHOLD
 from ..video import READ_SIDE
 from .labels import read_labels
 
-LABEL_GAZING_RATIO = 0.1  # the reference's example ratio (26 gazes a frame at most)
-LABEL_THRESHOLD = 0.1  # a frame's labels stop once its loss is this low (None: spend the budget)
 SAVE_EVERY_S = 10.0  # rewrite the file at least this often while clips come in
 
 
