@@ -585,6 +585,21 @@ def test_curve_sweeps_in_parallel_without_ssim(monkeypatch):
     assert calls == []
 
 
+def test_curve_shares_the_prepared_frames(monkeypatch):
+    """Item 16: the curve's gazes share greedy's prepared frames (cache.PREPARED, one entry for the clip) and give
+    the numbers of gazes that each make their own."""
+    settings = pipeline.RunSettings(num_frames=3).checked(callbacks.LIMITS)
+    clip = pipeline.load_clip(str(BUNNY), settings, callbacks.LIMITS)
+    curves = []
+    for room in (cache.PREPARED.max_bytes, 0):  # 0: nothing fits, every gaze prepares its own frames
+        for c in (cache.GAZES, cache.REBUILDS, cache.CURVES, cache.PREPARED):
+            c.clear()
+        monkeypatch.setattr(cache.PREPARED, "max_bytes", room)
+        curves.append(pipeline.threshold_curve(clip, settings, thresholds=(0.0, 0.1, 0.3, 1.0)))
+        assert len(cache.PREPARED._items) == (1 if room else 0)
+    assert curves[0] == curves[1]
+
+
 # ---- issue 25 item 4: the calibration view; issue 24's typed budget, max tokens and frame -------------------
 @pytest.fixture(scope="module")
 def calibrated_tiny(tmp_path_factory):

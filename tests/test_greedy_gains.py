@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from playground.geometry import MultiScaleGrid
+from playground.gazers.base import gaze_frames
 from playground.gazers.greedy import GreedyGazer, SlotGains
 
 # the default grid, and one whose cells do not nest (10-, 4- and 2-px cells on a 20-px canvas)
@@ -68,3 +69,18 @@ def test_update_equals_fresh_scores_after_any_paste():
         gazer._apply(slot, b, level, err, view_err)
         scores.update(b, slot, err, view_err, level)
         assert torch.equal(scores.values, gazer._gains(err, view_err, level))
+
+
+def test_prepared_frames_gaze_as_unprepared(example_clip):
+    """`prepare` (the clip's canvas, scale views and their error, made once for a threshold sweep) changes
+    no pick and no loss at any threshold, and its size is what `prepared_nbytes` says."""
+    gazer, clip = GreedyGazer(), example_clip[:3]
+    prepared = gazer.prepare(clip)
+    parts = (*prepared.targets, *prepared.views, *prepared.view_err)
+    assert gazer.prepared_nbytes(clip.shape) == sum(p.nbytes for p in parts)
+    for threshold in (None, 0.1, 0.3):
+        alone = gaze_frames(gazer, clip, 0.75, threshold)
+        shared = gaze_frames(gazer, clip, 0.75, threshold, prepared=prepared)
+        assert shared.num_gazed > 0 and torch.equal(alone.gazing_pos, shared.gazing_pos)
+        for mine, theirs in ((shared.loss, alone.loss), (shared.frame_loss, alone.frame_loss)):
+            torch.testing.assert_close(mine, theirs, rtol=0, atol=0, equal_nan=True)

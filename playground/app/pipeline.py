@@ -245,11 +245,21 @@ def _decode(path: Path, settings: RunSettings, key: tuple, limits: Limits) -> Cl
 
 
 def gaze_frames(gazer, frames: np.ndarray, ratio: float | None, threshold: float | None,
-                progress: Progress = no_progress, label: str = "gazing") -> GazeResult:
-    """Gaze frame by frame where the gazer streams (so progress moves), else in one call."""
+                progress: Progress = no_progress, label: str = "gazing", prepared: Any = None) -> GazeResult:
+    """Gaze frame by frame where the gazer streams (so progress moves), else in one call; `prepared`: the
+    gazer's `prepare(frames)`, or None."""
     progress(None, desc=label)
-    return gaze_with_callback(gazer, frames, ratio, threshold,
+    return gaze_with_callback(gazer, frames, ratio, threshold, prepared=prepared,
                               on_frame=lambda done, total: progress(done / total, desc=f"{label}: frame {done}/{total}"))
+
+
+def prepared_frames(clip: Clip, gazer_name: str, gazer) -> Any:
+    """What `gazer` prepares of `clip`'s frames (`Gazer.prepare`: greedy's canvas and scale views), made once
+    and shared by every gaze of the clip at another threshold or budget (cache.PREPARED); None where the
+    gazer prepares nothing or it would not fit that cache (each gaze then makes its own, frame by frame)."""
+    if not 0 < gazer.prepared_nbytes(clip.frames.shape) <= cache.PREPARED.max_bytes:
+        return None
+    return cache.PREPARED.get((clip.key, cache.model_key(gazer_name)), lambda: gazer.prepare(clip.frames))
 
 
 def gaze_clip(clip: Clip, settings: RunSettings, progress: Progress = no_progress) -> GazeResult:
@@ -267,7 +277,8 @@ def gaze_clip(clip: Clip, settings: RunSettings, progress: Progress = no_progres
 
     def build():
         gazer = cache.get_gazer(settings.gazer, stop=settings.stop)
-        return gaze_frames(gazer, clip.frames, ratio, threshold, progress, label=f"gazing with {settings.gazer}")
+        return gaze_frames(gazer, clip.frames, ratio, threshold, progress, label=f"gazing with {settings.gazer}",
+                           prepared=prepared_frames(clip, settings.gazer, gazer))
 
     return cache.GAZES.get(key, build)
 

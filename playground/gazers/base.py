@@ -76,6 +76,16 @@ class Gazer:
         self.grid = grid
         self.device = resolve_device(device)
 
+    def prepare(self, video: Any) -> Any | None:
+        """The work on a clip's frames that no budget or threshold changes, done once so that several gazes of
+        the clip (the app's threshold sweep) share it: hand it back as `stream(video, ..., prepared=it)` with
+        the same frames, and the gaze is the one without it, bit for bit. None: this gazer has no such work."""
+        return None
+
+    def prepared_nbytes(self, shape: Sequence[int]) -> int:
+        """Bytes `prepare` holds for frames of `shape`, (T, H, W, 3) or (B, T, H, W, 3); 0: it prepares nothing."""
+        return 0
+
     def gaze(self, video: Any, gazing_ratio: float | Sequence[float] | None = None,
              task_loss_requirement: float | None = None, **kwargs) -> GazeResult:
         """Pick slots for every frame of a clip or a batch of clips.
@@ -139,6 +149,7 @@ class FrameState:
 
     clips: np.ndarray  # (B, T, H, W, 3) uint8
     first = 0  # the frame index of clips[:, 0]: a live stream holds only its latest frame (`_live_frames`)
+    prepared = None  # what the gazer's `prepare` made of these clips, if it was given (`stream(prepared=)`)
 
     @property
     def batch(self) -> int:
@@ -200,8 +211,10 @@ class FrameByFrameGazer(Gazer):
     def _step(self, state: FrameState, t: int, budget: int, threshold: float | None) -> FrameGaze:
         raise NotImplementedError
 
-    def _frames(self, clips: np.ndarray, budgets: list[int], threshold: float | None) -> Iterator[GazeResult]:
+    def _frames(self, clips: np.ndarray, budgets: list[int], threshold: float | None,
+                prepared: Any = None) -> Iterator[GazeResult]:
         state = self._start(clips)
+        state.prepared = prepared
         for t, budget in enumerate(budgets):
             yield self._gaze_frame(state, t, budget, threshold)
 
@@ -227,14 +240,18 @@ class FrameByFrameGazer(Gazer):
     def _gaze_clips(self, clips, budgets, threshold, **kwargs) -> GazeResult:
         return concat_frames(list(self._frames(clips, budgets, threshold)))
 
-    def stream(self, frames, gazing_ratio=None, task_loss_requirement=None, **kwargs) -> Iterator[GazeResult]:
+    def stream(self, frames, gazing_ratio=None, task_loss_requirement=None, prepared: Any = None,
+               **kwargs) -> Iterator[GazeResult]:
+        """As `Gazer.stream`; `prepared`: what `prepare(frames)` returned for these frames (a clip, not a live source)."""
         check(not kwargs, f"{self.name} takes no options {sorted(kwargs)} (it takes gazing_ratio and "
                           f"task_loss_requirement)")
         threshold = check_threshold(task_loss_requirement)
         if isinstance(frames, (str, Path, np.ndarray, torch.Tensor)):
             clips = as_clips(frames)
-            results = self._frames(clips, frame_budgets(gazing_ratio, clips.shape[1], self.grid.num_slots), threshold)
+            results = self._frames(clips, frame_budgets(gazing_ratio, clips.shape[1], self.grid.num_slots), threshold,
+                                   prepared)
         else:  # a live source: frames as they arrive, one budget for all
+            check(prepared is None, "prepared frames go with a clip, not with a live source")
             check(self.live, f"{self.name} needs the whole clip: stream it an array or a path, not a live source")
             check(gazing_ratio is None or np.isscalar(gazing_ratio),
                   "a live stream of frames takes a single float gazing_ratio, not a per-frame list")
@@ -248,7 +265,7 @@ class FrameByFrameGazer(Gazer):
 
 def gaze_frames(gazer: Gazer, frames: Any, gazing_ratio: float | Sequence[float] | None = None,
                 task_loss_requirement: float | None = None,
-                on_frame: Callable[[int, int], None] | None = None) -> GazeResult:
+                on_frame: Callable[[int, int], None] | None = None, prepared: Any = None) -> GazeResult:
     """Gaze frame by frame where the gazer streams, so that long work can show progress.
 
     Args:
@@ -256,13 +273,15 @@ def gaze_frames(gazer: Gazer, frames: Any, gazing_ratio: float | Sequence[float]
         frames: one clip, uint8 (T,H,W,3) or a path.
         gazing_ratio, task_loss_requirement: as for `Gazer.gaze`.
         on_frame: called as on_frame(done, total) after each frame (e.g. to move a progress bar).
+        prepared: `gazer.prepare(frames)`, for a gazer that prepares (`Gazer.prepare`); None: none.
 
     Returns:
         The same `GazeResult` as `gazer.gaze(frames, ...)`, with the total time in seconds["gaze"].
     """
     start = time.perf_counter()
     try:
-        stream = gazer.stream(frames, gazing_ratio=gazing_ratio, task_loss_requirement=task_loss_requirement)
+        shared = {} if prepared is None else {"prepared": prepared}
+        stream = gazer.stream(frames, gazing_ratio=gazing_ratio, task_loss_requirement=task_loss_requirement, **shared)
         parts = []
         for part in stream:
             parts.append(part)

@@ -7,17 +7,44 @@ the pixels that s would repaint (those not already covered by a finer gazed patc
 are scored once at the start of a frame; after each paste only the slots whose boxes overlap the
 pasted one can change, so only those are summed again (`SlotGains`), with the same reduction over
 the same memory layout, so the gains, and so the picks, are bit for bit those of a full rescoring.
+
+What a frame's gaze starts from does not depend on the budget or the threshold: the frame on the
+canvas, what each scale would paint (`scale_views`) and that paint's per-pixel error. `prepare` makes
+them for a whole clip once (`CanvasFrames`), so that the gazes of one clip at several thresholds (the
+app's slots-vs-threshold curve) share them; `_step` reads them from there, or makes them for its frame.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from ..geometry import DEFAULT_GRID, MultiScaleGrid
 from ..painting import check_paintable, paint, scale_views
+from ..device import cpu_threads
 from ..pixels import to_canvas
+from ..video import as_clips
 from .base import CanvasState, FrameByFrameGazer, FrameGaze
+
+
+@dataclass
+class CanvasFrames:
+    """A clip's frames as greedy scores them, made once (`GreedyGazer.prepare`), one entry a frame t:
+
+    targets[t]: (B, 3, C, C) the frame on the canvas, normalised; views[t]: (B, S, 3, C, C) what each
+    scale's patches would paint (`scale_views`); view_err[t]: (B, S, C, C) the per-pixel L1 error (summed
+    over channels) if scale s painted the pixel.
+    """
+
+    targets: list[torch.Tensor]
+    views: list[torch.Tensor]
+    view_err: list[torch.Tensor]
+
+    def frame(self, t: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.targets[t], self.views[t], self.view_err[t]
 
 
 class GreedyGazer(FrameByFrameGazer):
@@ -45,13 +72,33 @@ class GreedyGazer(FrameByFrameGazer):
     def _start(self, clips: np.ndarray) -> CanvasState:
         return CanvasState.blank(clips, self.grid, self.device)
 
+    def _frame_views(self, frame: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Frame (B, H, W, 3) uint8 -> its canvas target, scale views and their per-pixel error (`CanvasFrames`)."""
+        target = to_canvas(torch.from_numpy(frame).to(self.device), self.grid.canvas)  # (B, 3, C, C)
+        views = scale_views(target, self.grid)  # (B, S, 3, C, C)
+        return target, views, (views - target[:, None]).abs().sum(2)  # view_err (B, S, C, C)
+
+    @torch.inference_mode()
+    def prepare(self, video: Any) -> CanvasFrames:
+        """Every frame's `_frame_views`, made as `_step` makes them (one thread on CPU), for `stream(prepared=)`."""
+        clips = as_clips(video)
+        with cpu_threads(self.device):
+            made = [self._frame_views(clips[:, t]) for t in range(clips.shape[1])]
+        return CanvasFrames(*(list(part) for part in zip(*made)))
+
+    def prepared_nbytes(self, shape: Sequence[int]) -> int:
+        B, T = (1, shape[0]) if len(shape) == 4 else (shape[0], shape[1])
+        S, C = self.grid.num_scales, self.grid.canvas
+        return B * T * (3 + 3 * S + S) * C * C * 4  # float32 targets, views and view_err
+
     @torch.inference_mode()
     def _step(self, state: CanvasState, t: int, budget: int, threshold: float | None) -> FrameGaze:
         grid, C = self.grid, self.grid.canvas
-        target = to_canvas(torch.from_numpy(state.frame(t)).to(self.device), C)  # (B, 3, C, C)
-        views = scale_views(target, grid)  # (B, S, 3, C, C)
+        if state.prepared is not None:
+            target, views, view_err = state.prepared.frame(t)
+        else:
+            target, views, view_err = self._frame_views(state.frame(t))
         B = target.shape[0]
-        view_err = (views - target[:, None]).abs().sum(2)  # (B, S, C, C) error if scale s paints a pixel
         canvas = state.canvas
         err = (canvas - target).abs().sum(1)  # (B, C, C) current per-pixel error
         level = torch.full((B, C, C), -1, dtype=torch.long, device=self.device)
