@@ -2,8 +2,8 @@
 
 The run card records what is needed to redo a run: package versions and the code's version (the git
 commit when the package runs from a checkout), the device, each model's id, revision and weights'
-SHA-256, the video (name, hash, sizes, frames) and the settings. `masks.npz` holds the per-scale
-masks and the official arrays. `rebuilt_frames` is the reconstruction at the clip's aspect ratio,
+SHA-256 and licence, the video (name, hash, sizes, frames, licence) and the settings. `masks.npz` holds
+the per-scale masks and the official arrays. `rebuilt_frames` is the reconstruction at the clip's aspect ratio,
 as both write `reconstruction.mp4`.
 """
 
@@ -25,6 +25,7 @@ import torch
 
 from . import __version__
 from .device import resolve_device
+from .licences import card_licences
 from .video import resize_frames
 
 PACKAGES = ("torch", "transformers", "gradio", "numpy", "decord", "plotly", "safetensors", "huggingface_hub",
@@ -146,7 +147,8 @@ def device_description() -> dict[str, Any]:
 def card_head(gazer: Any, reconstructor: Any, names: tuple[str, str], video: dict[str, Any],
               settings: dict[str, Any], digest: Callable[[Path], str] = weights_digest) -> dict[str, Any]:
     """What every run card starts with: when, the packages and code, the device, the models, the video, the
-    settings. `names`: (gazer, reconstructor) as the user named them."""
+    settings, and the models' and the video's licences (`licences.card_licences`). `names`: (gazer,
+    reconstructor) as the user named them."""
     return {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "packages": package_versions(),
@@ -155,6 +157,7 @@ def card_head(gazer: Any, reconstructor: Any, names: tuple[str, str], video: dic
                    "reconstructor": describe_model(reconstructor, names[1], digest)},
         "video": video,
         "settings": settings,
+        "licences": card_licences({"gazer": names[0], "reconstructor": names[1]}, video.get("name")),
     }
 
 

@@ -5,6 +5,8 @@
   rebuild it exactly instead of shipping arrays.
 - `random_scene`: a seeded scene for training gazers: a textured background that pans, with a
   few flat and striped shapes moving across it at their own speeds.
+- the app's gallery (`GALLERY`): `static_camera`, `fast_pan`, `flat_cartoon`, `dense_texture`, scenes where
+  gazing saves most and least, written to `assets/` by `assets/make_assets.py`.
 """
 
 from __future__ import annotations
@@ -61,3 +63,78 @@ def random_scene(seed: int, num_frames: int = CLIP_LEN, size: int = 224) -> np.n
             frame[inside] = colour
         video[t] = np.clip(frame, 0, 255).astype(np.uint8)
     return video
+
+
+# ---- the app's gallery: one scene per case where gazing saves most or least ---------------------------------
+def _smooth_field(rng: np.random.Generator, height: int, width: int, cells: int = 6) -> np.ndarray:
+    """float (H, W, 3): colour blobs, bilinear between a `cells` x `cells` grid of random colours."""
+    low = rng.uniform(30, 220, size=(cells + 1, cells + 1, 3))
+    yy, xx = np.meshgrid(np.linspace(0, cells, height), np.linspace(0, cells, width), indexing="ij")
+    y0, x0 = np.floor(yy).astype(int).clip(0, cells - 1), np.floor(xx).astype(int).clip(0, cells - 1)
+    fy, fx = (yy - y0)[..., None], (xx - x0)[..., None]
+    return ((1 - fy) * (1 - fx) * low[y0, x0] + fy * (1 - fx) * low[y0 + 1, x0]
+            + (1 - fy) * fx * low[y0, x0 + 1] + fy * fx * low[y0 + 1, x0 + 1])
+
+
+def static_camera(num_frames: int = CLIP_LEN, size: int = 224, seed: int = 1) -> np.ndarray:
+    """uint8 (T, size, size, 3): a still, smooth background with one small ball crossing it (gazing saves most:
+    after frame 0 only the ball's patches change)."""
+    rng = np.random.default_rng(seed)
+    bg = _smooth_field(rng, size, size)
+    ys, xs = np.mgrid[0:size, 0:size]
+    video = np.empty((num_frames, size, size, 3), np.uint8)
+    for t in range(num_frames):
+        frame = bg.copy()
+        cy, cx = size * 0.6, 20 + t * (size - 40) / max(num_frames - 1, 1)
+        frame[(ys - cy) ** 2 + (xs - cx) ** 2 < 12 ** 2] = (230, 60, 40)
+        video[t] = np.clip(frame, 0, 255).astype(np.uint8)
+    return video
+
+
+def fast_pan(num_frames: int = CLIP_LEN, size: int = 224, seed: int = 2, step: int = 14) -> np.ndarray:
+    """uint8 (T, size, size, 3): a camera panning `step` px a frame over a detailed scene (gazing saves least
+    among natural motions: every patch changes every frame)."""
+    rng = np.random.default_rng(seed)
+    width = size + step * num_frames
+    scene = _smooth_field(rng, size, width, cells=12)
+    scene += rng.normal(0, 18, size=(size, width, 1))  # fine grain, so a shift shows everywhere
+    video = np.empty((num_frames, size, size, 3), np.uint8)
+    for t in range(num_frames):
+        video[t] = np.clip(scene[:, t * step:t * step + size], 0, 255).astype(np.uint8)
+    return video
+
+
+def flat_cartoon(num_frames: int = CLIP_LEN, size: int = 224) -> np.ndarray:
+    """uint8 (T, size, size, 3): flat colours with dark outlines, two shapes moving (large flat areas cost few
+    patches: coarse scales rebuild them)."""
+    ys, xs = np.mgrid[0:size, 0:size]
+    sky = ys < size * 0.6
+    video = np.empty((num_frames, size, size, 3), np.uint8)
+    for t in range(num_frames):
+        frame = np.where(sky[..., None], np.array([120, 190, 240]), np.array([90, 170, 70])).astype(np.float64)
+        sun = (ys - 40) ** 2 + (xs - (170 - t)) ** 2
+        frame[sun < 22 ** 2] = (250, 220, 60)
+        cx = 30 + 9 * t
+        body = (np.abs(ys - 150) < 20) & (np.abs(xs - cx) < 28)
+        outline = (np.abs(ys - 150) < 23) & (np.abs(xs - cx) < 31) & ~body
+        frame[body], frame[outline] = (220, 80, 160), (20, 20, 20)
+        video[t] = frame.astype(np.uint8)
+    return video
+
+
+def dense_texture(num_frames: int = CLIP_LEN, size: int = 224, seed: int = 4) -> np.ndarray:
+    """uint8 (T, size, size, 3): fine random texture that flickers a little every frame (the hardest case:
+    every fine patch carries detail and changes, so a budget loses most here)."""
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(0, 255, size=(size // 2, size // 2, 3)).repeat(2, 0).repeat(2, 1)
+    video = np.empty((num_frames, size, size, 3), np.uint8)
+    for t in range(num_frames):
+        video[t] = np.clip(base + rng.normal(0, 25, size=base.shape), 0, 255).astype(np.uint8)
+    return video
+
+
+# file name in assets/ -> (what it shows, the function that makes it)
+GALLERY = {"static_camera.mp4": ("static camera: one small ball moves, gazing saves most", static_camera),
+           "fast_pan.mp4": ("fast pan: every patch changes every frame", fast_pan),
+           "flat_cartoon.mp4": ("flat cartoon: large flat areas, coarse scales suffice", flat_cartoon),
+           "dense_texture.mp4": ("dense texture: fine detail everywhere, gazing saves least", dense_texture)}

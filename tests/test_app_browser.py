@@ -3,6 +3,9 @@
 The same page then walks the newcomer's path and the issue's items: a typed threshold out of range or
 emptied keeps the last result (1), a typed Compare budget shows no "Error", a vertical clip's videos share one bounded height (12), Ask on the
 built-in tiny model says its answers are random (9), and a bad file keeps the results with one message (2).
+Then a link with settings (issue 23): it restores the knobs, the tab and the example's run, the licence notice names
+the clip's licence, the copy-link button writes the same link, and the link opened again is answered from the
+example cache.
 
 Needs Debian's `chromium` at /usr/bin/chromium (CI installs it) and the `playwright` package.
 Set $PLAYGROUND_APP_SCREENSHOT to a path to also copy the screenshot there (that is how
@@ -66,6 +69,7 @@ def test_example_runs_in_a_browser(tmp_path):
             if os.environ.get("PLAYGROUND_APP_SCREENSHOT"):
                 shutil.copyfile(shot, os.environ["PLAYGROUND_APP_SCREENSHOT"])
             newcomer_path(page, expect, tmp_path)
+            link_restores_a_cached_example(browser, url, expect)
             assert not errors, f"the page raised: {errors[:3]}"
         finally:
             browser.close()
@@ -249,3 +253,24 @@ def bad_files_keep_the_results(page, expect, tmp_path: Path) -> None:
         toasts = page.locator(".toast-body").all_inner_texts()  # at most the player's own "Video not playable"
         assert all("Video not playable" in t for t in toasts) and len(toasts) <= 1, f"more than one message: {toasts}"
         no_error_pills(page)
+
+
+def link_restores_a_cached_example(browser, url: str, expect) -> None:
+    """A shared link (`app.share`): restored settings, tab and run; the licence notice; the cached second visit."""
+    link = f"{url}?clip=synthetic_square.mp4&frames=4&gazer=greedy&ratio=0.5&tab=export"
+    for visit in ("first", "cached"):
+        page = browser.new_page(viewport={"width": 1440, "height": 1200})
+        page.goto(link)
+        expect(page.locator("#exports a[href$='/run_card.json']")).to_have_count(1, timeout=90_000)  # tab: export
+        expect(page.locator("#licence-notice")).to_contain_text("clip synthetic_square.mp4: none needed",
+                                                                timeout=30_000)
+        expect(page.locator("#licence-notice")).to_contain_text("gazer greedy: Apache-2.0")
+        summary = page.locator("#summary")
+        expect(summary).to_contain_text("4 frames read", timeout=30_000)
+        if visit == "cached":
+            expect(summary).to_contain_text("instant result from the example cache")
+            page.locator("#copy-link").click()
+            expect(page.locator("#share-link textarea")).to_have_value(
+                re.compile(r"\?clip=synthetic_square\.mp4&gazer=greedy&reconstructor=paint&threshold=0\.2&ratio=0\.5"
+                           r"&frames=4&tile=0&tab=export$"), timeout=30_000)
+        page.close()

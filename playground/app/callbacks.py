@@ -78,10 +78,29 @@ def settings_from(num_frames, fps, start, gazer, reconstructor, threshold, ratio
 @on_gpu
 def gaze_action(video, num_frames=None, fps=None, start=None, gazer=None, reconstructor=None, threshold=None,
                 ratio=None, tile=None, progress=gr.Progress()) -> dict:
-    """Read, gaze, rebuild, render: one run (`pipeline.run`), whole-frame or tiled. Returns `GAZE_OUTPUTS` by
-    name: the summary, the videos, the scrubber, the panel, figures, files, run card and the view.
+    """Gaze a video: pick which multi-scale patches (32/64/112/224 px, 265 slots a frame) to keep, rebuild the
+    video from them and report slots kept, loss and PSNR per frame (`pipeline.run`, whole-frame or tiled).
 
-    With tiles the scrubber is off (it needs one whole-frame clip) and the panel shows frame 0.
+    With tiles the scrubber is off (it needs one whole-frame clip) and the panel shows frame 0. Returns
+    `GAZE_OUTPUTS` by name; None for any argument but the video means its default.
+
+    Args:
+        video: the video file (mp4, webm, mov, ...; a URL for MCP clients).
+        num_frames: frames to sample from the video (default 16; at most the server's limit).
+        fps: sampling rate in frames per second; 0 spreads the frames uniformly over the video.
+        start: where sampling starts, in seconds.
+        gazer: which gazer picks the patches: greedy, framediff, random, full, autogaze-playground, or an AutoGaze
+            hub id such as nvidia/AutoGaze (non-commercial licence).
+        reconstructor: what rebuilds the video from the kept patches: paint, or a VideoMAE_AutoGaze hub id.
+        threshold: error threshold (task_loss_requirement): a frame stops gazing once its loss is at or below it;
+            0 turns it off (default 0.2).
+        ratio: gazing ratio, the cap on slots kept per frame as a fraction of 265 (default 0.75).
+        tile: tile size in pixels: 0 gazes the whole frame read at 480 px; above 0 the native frames are cut into
+            squares of that size, each gazed on its own.
+
+    Returns:
+        the summary, the overlay and original|reconstruction videos, the frame slider and panel, plots of slots,
+        loss and quality per frame, the export files and the run card (with the models' licences).
     """
     settings = settings_from(num_frames, fps, start, gazer, reconstructor, threshold, ratio, tile)
     folder = tempfiles.run_dir()
@@ -295,7 +314,21 @@ def calibration_reset() -> dict:
 @on_gpu
 def compare_action(video, budget=0.1, num_frames=None, fps=None, start=None, gazer=None, reconstructor=None,
                    progress=gr.Progress()):
-    """Every gazer at the same budget on the same clip: a table and two figures."""
+    """Compare every training-free gazer on the same clip at the same budget: slots, loss, PSNR, SSIM and time.
+
+    Args:
+        video: the video file (a URL for MCP clients).
+        budget: the gazing ratio every gazer spends (a fraction of the 265 slots a frame, 0.01 to 1; no threshold).
+        num_frames: frames to sample from the video (default 16; at most the server's limit).
+        fps: sampling rate in frames per second; 0 spreads the frames uniformly over the video.
+        start: where sampling starts, in seconds.
+        gazer: which gazer picks the patches: greedy, framediff, random, full, autogaze-playground, or an AutoGaze
+            hub id such as nvidia/AutoGaze (non-commercial licence); here added to the table when a checkpoint.
+        reconstructor: what rebuilds the video from the kept patches: paint, or a VideoMAE_AutoGaze hub id.
+
+    Returns:
+        a table (one row a gazer), bars of slots kept and PSNR, and PSNR per frame.
+    """
     settings = settings_from(num_frames, fps, start, gazer, reconstructor, None, None)
     clip = pipeline.load_clip(video, settings, LIMITS)
     rows, results = pipeline.compare_gazers(clip, settings, budget, progress=progress)
@@ -360,19 +393,33 @@ def ask_page_action(video, question="What happens in this video?", mllm=None, at
 def ask_api_action(video, question="What happens in this video?", mllm=None, attention="block_causal",
                    max_new_tokens=32, num_frames=None, fps=None, start=None, gazer=None, threshold=None, ratio=None,
                    progress=gr.Progress()):
-    """`/ask` for API clients: `ask_action` with the two answers as plain text (the text the page's boxes show;
-    a box update would reach a client as a dict of label and value)."""
+    """Ask a video MLLM a question twice on the same frames: on the gazed patches only and on every patch, with
+    tokens, GFLOPs and seconds per stage (`ask_action`; the answers as plain text).
+
+    Args:
+        video: the video file (a URL for MCP clients).
+        question: the question about the video.
+        mllm: the MLLM: smolvlm2-256m, smolvlm2-500m, smolvlm2-2.2b, llava-onevision-0.5b, llava-onevision-7b,
+            qwen3-vl-2b, qwen3-vl-4b (Apache-2.0), tiny-random-smolvlm2 (random weights, offline), a hub id or a
+            local folder; None = the page's default.
+        attention: how gazed tokens attend in the vision encoder: block_causal, frame_independent or bidirectional.
+        max_new_tokens: the longest answer, in tokens (1 to 128).
+        num_frames: frames to sample from the video (default 16; at most the server's limit).
+        fps: sampling rate in frames per second; 0 spreads the frames uniformly over the video.
+        start: where sampling starts, in seconds.
+        gazer: which gazer picks the patches: greedy, framediff, random, full, autogaze-playground, or an AutoGaze
+            hub id such as nvidia/AutoGaze (non-commercial licence).
+        threshold: error threshold for the gazer (task_loss_requirement; 0 = off).
+        ratio: gazing ratio, the cap on patches kept per frame.
+
+    Returns:
+        the answer on the gazed patches, the answer on every patch, the cost table, its chart and a note.
+    """
     out = ask_action(video, question, mllm, attention, max_new_tokens, num_frames, fps, start, gazer, threshold, ratio,
                      progress=progress)
     return {**out, "gazed_answer": out["gazed_answer"]["value"], "full_answer": out["full_answer"]["value"]}
 
 
-def example_paths() -> list[str]:
-    """The example clips shipped in assets/ that exist in this checkout."""
-    names = ("bigbuckbunny_clip.mp4", "synthetic_square.mp4")
-    return [str(ASSETS / name) for name in names if (ASSETS / name).is_file()]
-
-
 __all__ = ["gaze_action", "gaze_page_action", "clear_action", "frame_action", "curve_action", "compare_action",
-           "compare_page_action", "calibration_action", "calibration_reset", "ask_action", "ask_page_action", "ask_api_action", "LIMITS", "example_paths", "on_gpu",
+           "compare_page_action", "calibration_action", "calibration_reset", "ask_action", "ask_page_action", "ask_api_action", "LIMITS", "on_gpu",
            "friendly_errors"]

@@ -29,9 +29,11 @@ from ..video import READ_SIDE
 from .callbacks import (ASK_OUTPUTS, FULL_ANSWER_LABEL, GAZED_ANSWER_LABEL, ASSETS, CALIBRATION_OUTPUTS,
                         CALIBRATION_PROMPT, CLEARED_OUTPUTS, COMPARE_OUTPUTS, COMPARE_PAGE_OUTPUTS, GAZE_OUTPUTS,
                         LIMITS, ask_api_action, ask_page_action, calibration_action, calibration_reset, clear_action,
-                        compare_action, compare_page_action, curve_action, example_paths, frame_action, gaze_action,
+                        compare_action, compare_page_action, curve_action, frame_action, gaze_action,
                         gaze_page_action, PAGE_RANGES)
-from . import cache, memory
+from . import cache, examples, memory, share
+from .agents import mcp_enabled
+from ..licences import licence_info, notice_markdown
 from .live import build_live_tab, wire_live_events
 from .pipeline import RunSettings, warm_up
 
@@ -61,6 +63,7 @@ Upload a clip or pick an example, then press **Gaze**. Moving the threshold or t
 The built-in gazers (`greedy`, `framediff`, `random`, `full`) and the `paint` reconstructor run offline;
 AutoGaze, VideoMAE and MLLM weights load from the Hugging Face cache or a local folder."""
 
+MLLM_INFO = "an alias, a hub id or a local folder (HF cache, assets/ or $PLAYGROUND_MODEL_DIRS)"
 OFFLINE_NOTE = ("MLLM weights are read from the Hugging Face cache or a local folder made with `save_pretrained`. "
                 "Offline, download them once elsewhere (or copy the folder) and set `HF_HUB_OFFLINE=1`; "
                 "type the folder path in the box to use it. This app loads local folders only from the Hugging Face "
@@ -86,7 +89,8 @@ def build_demo() -> gr.Blocks:
                 inputs = build_inputs(d)
             with gr.Column(scale=2):
                 results = build_results(d)
-        wire_events(SimpleNamespace(view=view, shown=shown, **inputs, **results))
+        tab = gr.State("gaze")  # the tab on screen, for the copy-link button (share.py)
+        wire_events(SimpleNamespace(demo=demo, view=view, shown=shown, tab=tab, **inputs, **results))
     demo.queue(max_size=LIMITS.queue_size, default_concurrency_limit=LIMITS.concurrency)
     return demo
 
@@ -115,10 +119,9 @@ def knob_range(name: str) -> dict:
 def build_inputs(d: RunSettings) -> dict:
     """The left column: the video and how to sample it, then the models, the knobs and the Gaze buttons."""
     video = gr.Video(label="video", sources=["upload"], height=240, elem_id="input-video")
-    gr.Examples(examples=[[p] for p in example_paths()], inputs=[video], label="examples", elem_id="examples")
-    gr.Markdown("<small>Example: *Big Buck Bunny*, (c) 2008 Blender Foundation / www.bigbuckbunny.org, "
-                "[CC BY 3.0](https://creativecommons.org/licenses/by/3.0/); a short downscaled cut.</small>",
-                elem_id="credits")
+    gr.Examples(examples=[[p] for p in examples.example_paths()], inputs=[video], label="examples",
+                elem_id="examples", examples_per_page=8)
+    gr.Markdown(examples.credits_markdown(), elem_id="credits")
     with gr.Accordion("frames", open=False):
         num_frames = typed(gr.Slider(**knob_range("frames"), value=d.num_frames, step=1, label="frames to sample",
                                      info=f"at most {LIMITS.max_frames} on this server; a shorter video gives "
@@ -147,9 +150,16 @@ def build_gaze_controls(d: RunSettings) -> dict:
                                 info="task_loss_requirement: a frame stops once its loss is at or below it; 0 = off"))
     ratio = typed(gr.Slider(**knob_range("gazing ratio"), value=d.gazing_ratio, step=0.01, label="gazing ratio",
                             info="cap on slots per frame, as a fraction of 265"))
+    licence_notice = gr.Markdown(notice_markdown({"gazer": d.gazer, "reconstructor": d.reconstructor}),
+                                 elem_id="licence-notice")
     run = gr.Button("Gaze", variant="primary", elem_id="gaze-button")
+    with gr.Row():
+        copy_link = gr.Button("copy link", size="sm", elem_id="copy-link")
+        gr.DeepLinkButton("copy link with results (on a Space)", size="sm")
+    share_link = gr.Textbox(label="link to these settings", interactive=False, buttons=["copy"], elem_id="share-link")
     api_run = gr.Button("Gaze (API)", visible=False)  # /gaze for API clients: raises on bad input
-    return dict(gazer=gazer, reconstructor=reconstructor, threshold=threshold, ratio=ratio, run=run, api_run=api_run)
+    return dict(gazer=gazer, reconstructor=reconstructor, threshold=threshold, ratio=ratio, run=run, api_run=api_run,
+                licence_notice=licence_notice, copy_link=copy_link, share_link=share_link)
 
 
 # ---- the results column ----------------------------------------------------------------------
@@ -157,18 +167,18 @@ def build_results(d: RunSettings) -> dict:
     """The right column: the run's summary and the scale legend above one tab a result."""
     summary = gr.Markdown("Results appear here.", elem_id="summary")
     gr.HTML(viz.scale_legend_html(DEFAULT_GRID), elem_id="legend")
-    with gr.Tabs():
-        with gr.Tab("Gaze"):
+    with gr.Tabs(elem_id="tabs") as tabs:  # the ids are what a link's `tab=` names (share.TABS)
+        with gr.Tab("Gaze", id="gaze"):
             gaze = build_gaze_tab(d)
-        with gr.Tab("Ask"):
+        with gr.Tab("Ask", id="ask"):
             ask = build_ask_tab()
-        with gr.Tab("Compare gazers"):
+        with gr.Tab("Compare gazers", id="compare"):
             compare = build_compare_tab()
-        with gr.Tab("Export"):
+        with gr.Tab("Export", id="export"):
             export = build_export_tab()
         with gr.Tab("Live", id="live"):
             live = build_live_tab()
-    return dict(summary=summary, **gaze, **ask, **compare, **export, **live)
+    return dict(summary=summary, tabs=tabs, **gaze, **ask, **compare, **export, **live)
 
 
 def build_gaze_tab(d: RunSettings) -> dict:
@@ -204,7 +214,7 @@ def build_ask_tab() -> dict:
         cached = weights_cached(DEFAULT_MLLM)
         mllm = gr.Dropdown(mllm_choices(cached), value=DEFAULT_MLLM if cached else TINY_RANDOM_SMOLVLM2,
                            allow_custom_value=True, label="MLLM", elem_id="ask-mllm",
-                           info="an alias, a hub id or a local folder (HF cache, assets/ or $PLAYGROUND_MODEL_DIRS)")
+                           info=f"{MLLM_INFO}; {licence_info(DEFAULT_MLLM if cached else TINY_RANDOM_SMOLVLM2)}")
         attention = gr.Radio(list(ATTENTION_MODES), value="block_causal", label="gazed encoder attention")
         max_new_tokens = typed(gr.Slider(**knob_range("max new tokens"), value=32, step=1, label="max new tokens"))
     gr.Markdown(f"{OFFLINE_NOTE}\n\n{ATTENTION_NOTE}")
@@ -297,10 +307,14 @@ def wire_gaze_events(ui: SimpleNamespace, work: dict) -> None:
     gaze_in = [ui.video, ui.num_frames, ui.fps, ui.start, ui.gazer, ui.reconstructor, ui.threshold, ui.ratio, ui.tile]
     gaze_out = components(ui, GAZE_OUTPUTS)
     curve = dict(fn=curve_action, inputs=[ui.view], outputs=[ui.curve_plot], api_visibility="private", **work)
-    ui.api_run.click(by_component(gaze_action, ui), gaze_in, gaze_out, api_name="gaze", **work)
+    # /gaze leaves out the session's view: an API client has no page to scrub, and Gradio's MCP tools fail on
+    # a queued endpoint that returns a State
+    api_gaze = functools.wraps(gaze_action)(lambda *a, **k: {n: v for n, v in gaze_action(*a, **k).items() if n != "view"})
+    ui.api_run.click(by_component(api_gaze, ui), gaze_in, [c for c in gaze_out if c is not ui.view], api_name="gaze",
+                     **work)
     # The page's own runs keep the last good result on screen when one fails (gaze_page_action).
-    page_run = dict(fn=by_component(gaze_page_action, ui), inputs=[*gaze_in, ui.view], outputs=[*gaze_out, ui.shown],
-                    api_visibility="private", **work)
+    page_run = dict(fn=by_component(examples.cached(gaze_page_action), ui), inputs=[*gaze_in, ui.view],
+                    outputs=[*gaze_out, ui.shown], api_visibility="private", **work)
     # A new result empties the calibration view (it is swept on request, `calibrate`), then draws the curve.
     reset = dict(fn=by_component(calibration_reset, ui), inputs=None, outputs=components(ui, CALIBRATION_OUTPUTS),
                  api_visibility="private", show_progress="hidden")
@@ -312,6 +326,38 @@ def wire_gaze_events(ui: SimpleNamespace, work: dict) -> None:
                        api_visibility="private", **work)
     ui.scrubber.input(frame_action, [ui.view, ui.scrubber], [ui.panel], api_visibility="private",
                       trigger_mode="always_last", show_progress="hidden")
+    wire_share_events(ui, page_run, reset, curve)
+
+
+def wire_share_events(ui: SimpleNamespace, page_run: dict, reset: dict, curve: dict) -> None:
+    """The licence notice and the MLLM's licence line follow the choices; the copy-link button writes the
+    page's settings as a link (`share.share_query`); a page opened from a link is restored (`share.restore`) and,
+    for an example clip, gazed (`page_run`, then `reset` and `curve` as after the Gaze button)."""
+    private = dict(api_visibility="private", show_progress="hidden")
+    chosen = [ui.gazer, ui.reconstructor, ui.video]
+    notice = lambda gazer, rec, video: notice_markdown({"gazer": gazer, "reconstructor": rec}, video)  # noqa: E731
+    for box in chosen:
+        box.change(notice, chosen, [ui.licence_notice], **private)
+    ui.mllm.change(lambda name: gr.update(info=f"{MLLM_INFO}; {licence_info(name)}"), [ui.mllm], [ui.mllm], **private)
+    for child in ui.tabs.children:  # the tab on screen, for the link
+        child.select(lambda tab=child.id: tab, None, [ui.tab], **private)
+    link_in = [ui.video, ui.gazer, ui.reconstructor, ui.threshold, ui.ratio, ui.num_frames, ui.tile, ui.tab]
+    copy = "(q) => { const u = window.location.origin + window.location.pathname + q; " \
+           "if (navigator.clipboard) navigator.clipboard.writeText(u).catch(() => {}); return u; }"
+    ui.copy_link.click(share.share_query, link_in, [ui.share_link], **private).then(
+        None, [ui.share_link], [ui.share_link], js=copy, **private)
+    linked = gr.State(False)
+    restorable = [getattr(ui, name) for name, _ in share.PARAMS.values()]
+
+    def restore(request: gr.Request):
+        values, gaze = share.restore(dict(request.query_params))
+        return {**{getattr(ui, name): value for name, value in values.items()}, linked: gaze}
+
+    def linked_gaze(go, *args, progress=gr.Progress()):
+        return page_run["fn"](*args, progress=progress) if go else {ui.summary: gr.skip()}  # ({}: "too few values")
+
+    ui.demo.load(restore, None, [*restorable, ui.summary, linked], **private).then(
+        **{**page_run, "fn": linked_gaze, "inputs": [linked, *page_run["inputs"]]}).success(**reset).success(**curve)
 
 
 # Pictures keep their aspect ratio inside a bounded height: a vertical clip's videos and frame panel are
@@ -325,9 +371,9 @@ PAGE_CSS = f"""
 
 def launch_kwargs() -> dict:
     """Arguments for `demo.launch()`: the port from $GRADIO_SERVER_PORT, the upload cap, the assets folder,
-    the page's CSS (`PAGE_CSS`)."""
+    the page's CSS (`PAGE_CSS`), the MCP tools' switch (`agents.mcp_enabled`)."""
     kwargs = dict(max_file_size=LIMITS.max_upload_text, allowed_paths=[str(ASSETS)], show_error=True,
-                  state_session_capacity=cache.SESSIONS, css=PAGE_CSS)
+                  state_session_capacity=cache.SESSIONS, css=PAGE_CSS, mcp_server=mcp_enabled())
     if os.environ.get("GRADIO_SERVER_PORT"):
         kwargs["server_port"] = int(os.environ["GRADIO_SERVER_PORT"])
     if os.environ.get("GRADIO_SERVER_NAME"):
