@@ -99,7 +99,7 @@ def remote_code_folder(tmp_path):
 # End-to-end tests (a real browser, the notebooks' kernels, Ray's workers, the app's server in a
 # subprocess): minutes of the suite. `pytest -m "not e2e"` runs the fast suite alone; CI runs all.
 E2E = ("test_app_browser.py", "test_app_live.py::test_live_tab_in_a_browser", "test_notebooks.py", "test_app_e2e.py",
-       "test_dataset.py::test_ray_gives")
+       "test_dataset.py::test_ray_gives", "test_app_share.py::test_a_tool_call_through_the_mcp_endpoint")
 
 
 def pytest_collection_modifyitems(config, items):
