@@ -215,7 +215,7 @@ def clear_action(video=None, shown=None, view=None):
     clears them.
     """
     if video is not None and video == shown:
-        return {}
+        return {"shown": shown}  # unchanged (an empty dict would read as one value to Gradio)
     if video is None and view is not None:  # the video box was emptied: nothing read yet, so nothing cleared
         return {"summary": f"*No video is chosen: the results below are stale, from the last run that worked, until "
                            f"a new video is read.*\n\n{view.summary}"}

@@ -21,7 +21,7 @@ from .examples import ASSETS, EXAMPLES
 PARAMS = {"clip": ("video", None), "gazer": ("gazer", None), "reconstructor": ("reconstructor", None),
           "threshold": ("threshold", "error threshold"), "ratio": ("ratio", "gazing ratio"),
           "frames": ("num_frames", "frames"), "tile": ("tile", "tile size"), "tab": ("tabs", None)}
-TABS = ("gaze", "ask", "compare", "export")  # the tabs' ids, as a link names them
+TABS = ("gaze", "ask", "compare", "export", "live")  # the tabs' ids, as a link names them
 
 
 def share_query(video, gazer, reconstructor, threshold, ratio, num_frames, tile, tab) -> str:
