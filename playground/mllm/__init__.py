@@ -23,7 +23,7 @@ from ..errors import PlaygroundError, check
 from ..hub import hub_offline
 from .answer import Answer, attention_warning, comparison_table
 from .checks import check_raw_sizes, check_weights_fit
-from .families import FAMILIES, family_for, read_chat_template, read_json
+from .families import FAMILIES, family_for, read_chat_template, read_model_json
 from .flops import architecture_shape, estimate_flops
 from .gazed_vit import ATTENTION_MODES
 from .model import GazedMLLM
@@ -84,7 +84,7 @@ def load_mllm(name_or_path: str = DEFAULT_MLLM, device: str | torch.device | Non
     from transformers import AutoConfig, AutoModelForImageTextToText, AutoTokenizer
 
     remote = dict(trust_remote_code=bool(trust_remote_code))  # never None: that makes transformers prompt on stdin
-    check_raw_sizes(read_json(source, "config.json"))
+    check_raw_sizes(read_model_json(source, "config.json"))
     try:
         config = AutoConfig.from_pretrained(source, **remote)
     except (OSError, ValueError, ArithmeticError, TypeError) as exc:

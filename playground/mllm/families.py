@@ -53,7 +53,7 @@ class FrameProcessing:
     fps: float  # frame rate the model's video sampling assumes (timestamps when none is given)
 
 
-def read_json(name_or_path: str, filename: str) -> dict[str, Any] | None:
+def read_model_json(name_or_path: str, filename: str) -> dict[str, Any] | None:
     """A JSON file of a hub repo or local folder (None when absent); respects HF_HUB_OFFLINE."""
     from transformers.utils import cached_file  # lazy: transformers is slow to import
 
@@ -79,7 +79,7 @@ def read_chat_template(name_or_path: str) -> str | None:
     if text:
         return text
     for filename in ("chat_template.json", "processor_config.json"):
-        data = read_json(name_or_path, filename) or {}
+        data = read_model_json(name_or_path, filename) or {}
         if isinstance(data.get("chat_template"), str):
             return data["chat_template"]
     return None
@@ -106,8 +106,8 @@ def normalize_for_model(x: torch.Tensor, proc: FrameProcessing, dtype: torch.dty
 
 def processor_config(name_or_path: str) -> dict:
     """preprocessor_config.json, overridden by video_preprocessor_config.json where both set a key."""
-    pre = read_json(name_or_path, "preprocessor_config.json") or {}
-    return {**pre, **(read_json(name_or_path, "video_preprocessor_config.json") or {})}
+    pre = read_model_json(name_or_path, "preprocessor_config.json") or {}
+    return {**pre, **(read_model_json(name_or_path, "video_preprocessor_config.json") or {})}
 
 
 def _mean_std(config: dict, default: float = 0.5) -> tuple[tuple, tuple]:

@@ -188,7 +188,7 @@ def machine() -> str:
     return f"{device}; torch {torch.__version__}; {platform.system()}"
 
 
-def write_run_card(run: Path, settings: dict[str, Any], rows: list[dict[str, Any]], clips: int) -> Path:
+def write_training_card(run: Path, settings: dict[str, Any], rows: list[dict[str, Any]], clips: int) -> Path:
     """README.md of a run: what was trained on what, how, for how long, where, and the last metrics."""
     seconds = sum(r.get("seconds", 0.0) for r in rows)
     last = rows[-1] if rows else {}

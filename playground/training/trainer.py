@@ -447,7 +447,7 @@ def _save(trainer: Trainer, run: Path) -> Path:
         rf.save_gazer(trainer.gazer, folder, extra=trainer.state())
         rows = rf.read_metrics(run)
         rf.write_curves(run, rows, f"{s.method.upper()} run {run.name}")
-        rf.write_run_card(run, dataclasses.asdict(s), rows, len(trainer.clips))
+        rf.write_training_card(run, dataclasses.asdict(s), rows, len(trainer.clips))
         for step, path in rf.checkpoints(run)[:-1]:
             if not (s.save_every and step % s.save_every == 0):
                 shutil.rmtree(path, ignore_errors=True)
