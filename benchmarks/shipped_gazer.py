@@ -37,7 +37,7 @@ from playground.training.run_folder import machine  # noqa: E402
 def legacy(gazer, name: str, videos: Path) -> None:
     """The previous card's table: 224 squashed clips through `evaluate_gazer` (ratio 0.1, threshold 0.2)."""
     from playground.clips import find_videos, list_clips
-    from playground.training.evaluate import EVAL_RATIO, EVAL_THRESHOLD, evaluate_gazer, table
+    from playground.training.evaluate_gazer import EVAL_RATIO, EVAL_THRESHOLD, evaluate_gazer, table
     from playground.training.recipe import read_frames, write_heldout
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -51,7 +51,7 @@ CLIP_CHOICES = ("first", "all")  # which clips of a video: its first, or every w
 LABEL_GAZING_RATIO = 0.1  # the reference's example ratio (26 gazes a frame at most)
 LABEL_THRESHOLD = 0.1  # a frame's labels stop once its loss is this low (None: spend the budget)
 SHARD_CLIPS = 256  # clips per shard: an interrupted run loses at most this many clips' work
-EVAL_RATIO = 0.1  # `evaluate-gazer`'s equal budget (`training.evaluate` imports it from here)
+EVAL_RATIO = 0.1  # `evaluate-gazer`'s equal budget (`training.evaluate_gazer` imports it from here)
 EVAL_THRESHOLD = THRESHOLD  # and its calibration threshold
 _DIGITS = re.compile(r"[+-]?[0-9]+")  # a whole number as `whole_number` reads it from text
 

@@ -170,7 +170,7 @@ def test_links_to_videos_are_counted_and_explained(tmp_path, capsys):
 
 
 def test_evaluate_gazer_writes_into_runs_by_default_and_says_where(tmp_path, monkeypatch, capsys):
-    from playground.cli.evaluate import default_out
+    from playground.cli.evaluate_gazer import default_out
     from playground.synthetic import moving_square
     from playground.video import write_video
 

@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "labels": ("labels", "write gazing labels (the official gazing_labels.json) for NTP training"),
     "gaze-dataset": ("dataset", "gaze every clip of many videos into Parquet shards (resumable; local pool or Ray)"),
     "train": ("train", "train a gazer: NTP on labels, then GRPO with a reconstruction reward"),
-    "evaluate-gazer": ("evaluate", "a gazer against random, framediff and greedy at an equal budget"),
+    "evaluate-gazer": ("evaluate_gazer", "a gazer against random, framediff and greedy at an equal budget"),
     "calibrate": ("calibrate", "map a learned gazer's threshold to a reconstructor's measured loss (calibration.json)"),
     "eval": ("eval", "accuracy, flips, tokens, FLOPs and seconds of a gazed MLLM vs full over a question set"),
 }

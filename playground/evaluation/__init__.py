@@ -11,7 +11,7 @@
 - `records.py`: records.jsonl, the per-rank record files and their merge, run.json;
 - `report.py`: summary.json, report.md and report.html.
 
-This is not `training.evaluate` (`evaluate-gazer`), which scores a gazer's reconstructions.
+This is not `training.evaluate_gazer` (`evaluate-gazer`), which scores a gazer's reconstructions.
 """
 
 from .questions import FORMATS, Question, detect_format, example_rows, read_questions, write_rows

@@ -29,7 +29,7 @@ import numpy as np
 from .. import knobs
 from ..clips import VideoClip, read_clip_frames
 from ..video import read_video
-from .evaluate import gap_closed
+from .evaluate_gazer import gap_closed
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "videos"
 THRESHOLDS = (0.1, 0.2, 0.3)

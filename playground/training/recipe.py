@@ -46,7 +46,7 @@ from .make_labels import LabelSettings, summarize_labels, write_labels
 from safetensors.torch import load_file
 
 from . import heldout as heldout_clips
-from .evaluate import EVAL_RATIO, EVAL_THRESHOLD, evaluate_gazer, summary, table, write_evaluation
+from .evaluate_gazer import EVAL_RATIO, EVAL_THRESHOLD, evaluate_gazer, summary, table, write_evaluation
 from .run_folder import checkpoints, machine, read_metrics
 from .trainer import train_gazer
 

@@ -1,6 +1,6 @@
 """`python -m playground evaluate-gazer CKPT_OR_NAME --videos ...`: the gazer against random, framediff
 and greedy at the same budget, and its predicted against its measured loss at a threshold
-(`playground.training.evaluate`)."""
+(`playground.training.evaluate_gazer`)."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
     from .. import load_gazer, load_reconstructor
     from ..clips import list_clips
-    from ..training.evaluate import evaluate_gazer, summary, table, write_evaluation
+    from ..training.evaluate_gazer import evaluate_gazer, summary, table, write_evaluation
 
     out = check_out_folder(args.out or str(default_out(args.gazer)))
     print(f"writing the evaluation to {out}", file=sys.stderr)
