@@ -43,7 +43,9 @@ def test_blocks_build_with_named_endpoints(demo):
     assert [p["parameter_name"] for p in gaze_params] == ["video", "num_frames", "fps", "start", "gazer",
                                                           "reconstructor", "threshold", "ratio", "tile"]
     assert gaze_params[-1]["parameter_default"] == 0  # new inputs come last, off by default
-    assert [p["parameter_name"] for p in info["/ask"]["parameters"]][:2] == ["video", "question"]
+    ask_params = info["/ask"]["parameters"]
+    assert [p["parameter_name"] for p in ask_params][:2] == ["video", "question"]
+    assert ask_params[-1]["parameter_name"] == "pruning" and ask_params[-1]["parameter_default"] == []  # off
     assert demo._queue.max_size == callbacks.LIMITS.queue_size
 
 
@@ -425,7 +427,9 @@ def test_ask_works_offline_with_the_built_in_tiny_model(monkeypatch):
     out = callbacks.ask_action(str(SQUARE), "What moves?", mllm="tiny-random-smolvlm2", num_frames=4,
                                max_new_tokens=4, progress=quiet)
     assert tuple(out) == callbacks.ASK_OUTPUTS
-    gazed, full, table, chart, told = out.values()
+    gazed, full, table, chart, told = (out[k] for k in ("gazed_answer", "full_answer", "cost_table", "cost_plot",
+                                                         "ask_note"))
+    assert out["pruned_answers"]["visible"] is False, "no post-ViT pruning asked for: its box stays hidden"
     assert time.perf_counter() - start < 10
     assert note in told and len(table) > 0 and len(chart.data) > 0
     for box in (gazed, full):  # labelled as random weights, text without control or replacement characters
@@ -438,8 +442,9 @@ def test_ask_counts_the_gazer_and_explains_the_numbers():
     encoder, the note says why LLM tokens fall less than encoder tokens and why the Gaze tab's count differs."""
     settings = dict(num_frames=4, gazer="greedy", threshold=0.2, ratio=0.75)
     gaze_view = callbacks.gaze_action(str(SQUARE), progress=quiet, **settings)  # the Gaze tab first, same settings
-    gazed, full, table, chart, told = callbacks.ask_action(str(SQUARE), "What moves?", mllm="tiny-random-smolvlm2",
-                                                           max_new_tokens=2, progress=quiet, **settings).values()
+    out = callbacks.ask_action(str(SQUARE), "What moves?", mllm="tiny-random-smolvlm2", max_new_tokens=2,
+                               progress=quiet, **settings)
+    table, told = out["cost_table"], out["ask_note"]
     rows = {row[""]: row for _, row in table.iterrows()}
     gazer = rows["GFLOPs gazer"]["gazed"]
     assert gazer > 0 and rows["gazer FLOPs source"]["gazed"] == "measured ops"

@@ -90,9 +90,10 @@ def test_twenty_concurrent_gaze_calls(client):
 def test_ask_endpoint_with_a_tiny_mllm(client):
     from playground.mllm.random_models import TINY_RANDOM_SMOLVLM2
 
-    gazed, full, table, chart, note = client.predict(  # the built-in tiny model: no folder, no network
+    gazed, full, table, chart, note, pruned = client.predict(  # the built-in tiny model: no folder, no network
         handle_file(str(SQUARE)), "What moves?", TINY_RANDOM_SMOLVLM2, "block_causal", 4, 4, api_name="/ask")
     assert isinstance(gazed, str) and isinstance(full, str)  # the text, not a box update
+    assert pruned == ""  # no post-ViT pruning asked for (the `pruning` input's default)
     assert gazed.startswith("[random weights, not a real answer]")
     rows = {row[0]: row[1:] for row in table["data"]}
     gazed_tokens, full_tokens = rows["vision tokens (encoder)"]

@@ -82,6 +82,42 @@ def test_ask_defaults_are_the_apps_gaze_settings():
         (app.num_frames, app.gazer, app.threshold, app.gazing_ratio, app.fps)
 
 
+def test_ask_tab_post_vit_pruning_gives_the_clis_numbers(tmp_path, capsys):
+    """Issue 26: the Ask tab's EVS column keeps the gazed column's LLM vision tokens, and every column's tokens,
+    GFLOPs and answer are CLI `ask --conditions full,gazed,evs --json`'s for the same settings (seconds differ)."""
+    from playground.app import callbacks, pipeline
+    from playground.mllm.answer import display_text
+
+    video = ROOT / "assets" / "synthetic_square.mp4"
+    knobs_ = dict(gazer="framediff", threshold=0.2, ratio=0.3)
+    out = callbacks.ask_action(str(video), "What moves?", mllm="tiny-random-smolvlm2", max_new_tokens=2,
+                               num_frames=2, pruning=["evs"], progress=pipeline.no_progress, **knobs_)
+    table = out["cost_table"].set_index("")
+    assert list(table.columns) == ["gazed", "full", "evs"]
+    assert table.loc["LLM vision tokens", "evs"] == table.loc["LLM vision tokens", "gazed"]
+    assert table.loc["vision tokens (encoder)", "evs"] == table.loc["vision tokens (encoder)", "full"]
+    assert out["pruned_answers"]["visible"] and out["pruned_answers"]["value"].startswith("evs: ")
+
+    answers = tmp_path / "answers.json"
+    assert main(["ask", str(video), "What moves?", "--mllm", "tiny-random-smolvlm2", "--frames", "2",
+                 "--max-new-tokens", "2", "--gazer", "framediff", "--threshold", "0.2", "--gazing-ratio", "0.3",
+                 "--conditions", "full,gazed,evs", "--json", str(answers)]) == 0
+    capsys.readouterr()
+    cli = json.loads(answers.read_text())
+    tokens = {"vision tokens (encoder)": "vision_tokens", "LLM vision tokens": "llm_vision_tokens",
+              "LLM prompt tokens": "llm_prompt_tokens", "new tokens": "new_tokens"}
+    for name in ("full", "gazed", "evs"):
+        for row, key in tokens.items():
+            assert table.loc[row, name] == cli[name][key], (name, row)
+        for stage, value in cli[name]["flops"].items():
+            label = next((r for r in table.index if r.startswith("GFLOPs ") and r.split()[1] == stage), None)
+            if label is not None:
+                assert table.loc[label, name] == (None if value is None else round(value / 1e9, 3)), (name, stage)
+    assert table.loc["GFLOPs total (gazer + stages)", "evs"] == round(cli["evs"]["flops"]["total"] / 1e9, 3)
+    assert out["gazed_answer"]["value"] == display_text(cli["gazed"]["text"], True)
+    assert out["pruned_answers"]["value"] == "evs: " + display_text(cli["evs"]["text"], True)
+
+
 # ---- gaze writes the app's files (4, 13) ------------------------------------------------------
 
 

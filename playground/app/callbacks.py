@@ -195,7 +195,9 @@ GAZE_OUTPUTS = ("summary", "overlay", "rebuilt", "scrubber", "panel", "tokens_pl
                 "files", "card", "view")
 GAZED_ANSWER_LABEL = "answer on the gazed patches"
 FULL_ANSWER_LABEL = "answer on every patch"
-ASK_OUTPUTS = ("gazed_answer", "full_answer", "cost_table", "cost_plot", "ask_note")
+PRUNED_ANSWERS_LABEL = "answers after post-ViT pruning to the gazed answer's LLM vision tokens"
+# /ask's outputs: the post-ViT pruning answers last, so that clients reading the first five keep working
+ASK_OUTPUTS = ("gazed_answer", "full_answer", "cost_table", "cost_plot", "ask_note", "pruned_answers")
 COMPARE_OUTPUTS = ("compare_table", "compare_bars", "compare_lines")  # /compare's, for API clients
 COMPARE_PAGE_OUTPUTS = (*COMPARE_OUTPUTS, "compare_note")  # the page's: with the note that says what they show
 CALIBRATION_OUTPUTS = ("calibration_note", "calibration_plot")
@@ -235,7 +237,8 @@ def clear_action(video=None, shown=None, view=None):
                                              view and view.summary, toast=False)}
     cleared = {"summary": "Results appear here: press **Gaze**.", "scrubber": gr.Slider(value=0),
                "calibration_note": CALIBRATION_PROMPT,
-               "gazed_answer": "", "full_answer": "", "ask_note": "", "compare_note": ""}  # everything else: None
+               "gazed_answer": "", "full_answer": "", "pruned_answers": "", "ask_note": "",
+               "compare_note": ""}  # everything else: None
     return {name: cleared.get(name) for name in CLEARED_OUTPUTS}
 
 
@@ -340,8 +343,10 @@ def compare_action(video, budget=0.1, num_frames=None, fps=None, start=None, gaz
 @on_gpu
 def ask_action(video, question="What happens in this video?", mllm=None, attention="block_causal",
                max_new_tokens=32, num_frames=None, fps=None, start=None, gazer=None, threshold=None, ratio=None,
-               progress=gr.Progress()):
-    """The gazed answer beside the full answer, with tokens, FLOPs and seconds per stage.
+               pruning=None, progress=gr.Progress()):
+    """The gazed answer beside the full answer and, for each post-ViT `pruning` method, the answer on every
+    patch with the gazed answer's LLM vision tokens kept after the ViT, with tokens, FLOPs and seconds per stage
+    (one table column per answer, CLI `ask --conditions full,gazed,...`'s numbers).
 
     `mllm` None: the page's default (`default_mllm`: the built-in tiny model when nothing is cached).
     The answers come as box updates: text shown by `display_text` (control and replacement characters
@@ -349,17 +354,22 @@ def ask_action(video, question="What happens in this video?", mllm=None, attenti
     """
     settings = settings_from(num_frames, fps, start, gazer, None, threshold, ratio)
     clip = pipeline.load_clip(video, settings, LIMITS)
-    result = pipeline.ask(clip, settings, question, mllm or default_mllm(), attention, max_new_tokens, progress)
-    table = pd.DataFrame(render.answer_rows(result.full, result.gazed), columns=["", "gazed", "full"])
+    result = pipeline.ask(clip, settings, question, mllm or default_mllm(), attention, max_new_tokens, progress,
+                          pruning=pruning)
+    table = pd.DataFrame(render.answer_rows(result.answers), columns=["", *result.answers])
     about = (f"*{clip.name}*, {clip.frames.shape[0]} frames at {clip.read_size[0]}x{clip.read_size[1]} px, "
              f"gazer {settings.gazer}, threshold {settings.threshold:g}, gazing ratio {settings.gazing_ratio:g}")
     note = "\n\n".join([f"{about}" + (f". **{result.note}**" if result.note else ""),
                          token_note(result.full, result.gazed), pipeline.grid_note(result.gazed, result.gaze_tab)])
-    chart = render.fit(render.answer_figure(result.full, result.gazed), 420)
+    chart = render.fit(render.answer_figure(result.answers), 420)
     random = result.random_weights
-    boxes = [gr.update(value=display_text(a.text, random), label=label + (f" ({RANDOM_WEIGHTS_LABEL})" if random else ""))
+    tag = f" ({RANDOM_WEIGHTS_LABEL})" if random else ""
+    boxes = [gr.update(value=display_text(a.text, random), label=label + tag)
              for a, label in ((result.gazed, GAZED_ANSWER_LABEL), (result.full, FULL_ANSWER_LABEL))]
-    return {"gazed_answer": boxes[0], "full_answer": boxes[1], "cost_table": table, "cost_plot": chart, "ask_note": note}
+    pruned = gr.update(value="\n".join(f"{name}: {display_text(a.text, random)}" for name, a in result.pruned.items()),
+                       label=PRUNED_ANSWERS_LABEL + tag, visible=bool(result.pruned))
+    return {"gazed_answer": boxes[0], "full_answer": boxes[1], "cost_table": table, "cost_plot": chart, "ask_note": note,
+            "pruned_answers": pruned}
 
 
 def compare_page_action(video, budget=0.1, num_frames=D.num_frames, fps=D.fps, start=D.start, gazer=D.gazer,
@@ -378,23 +388,24 @@ def compare_page_action(video, budget=0.1, num_frames=D.num_frames, fps=D.fps, s
 
 def ask_page_action(video, question="What happens in this video?", mllm=None, attention="block_causal",
                     max_new_tokens=32, num_frames=D.num_frames, fps=D.fps, start=D.start, gazer=D.gazer,
-                    threshold=D.threshold, ratio=D.gazing_ratio, note=None, progress=gr.Progress()):
+                    threshold=D.threshold, ratio=D.gazing_ratio, pruning=None, note=None, progress=gr.Progress()):
     """The page's Ask button: `ask_action`, but a failure (a typed max-tokens or knob out of range, emptied, a
     model that does not load) is one message in the note under the answers, which stay, marked stale."""
     try:
         page_knobs(max_new_tokens=max_new_tokens, frames=num_frames, sampling_fps=fps, start=start,
                    error_threshold=threshold, gazing_ratio=ratio)
         return ask_action(video, question, mllm, attention, max_new_tokens, num_frames, fps, start, gazer, threshold,
-                          ratio, progress=progress)
+                          ratio, pruning, progress=progress)
     except (gr.Error, PlaygroundError) as exc:
         return {"ask_note": stale_summary(message_of(exc), last_good(note), failed="This question failed")}
 
 
 def ask_api_action(video, question="What happens in this video?", mllm=None, attention="block_causal",
                    max_new_tokens=32, num_frames=None, fps=None, start=None, gazer=None, threshold=None, ratio=None,
-                   progress=gr.Progress()):
-    """Ask a video MLLM a question twice on the same frames: on the gazed patches only and on every patch, with
-    tokens, GFLOPs and seconds per stage (`ask_action`; the answers as plain text).
+                   pruning=None, progress=gr.Progress()):
+    """Ask a video MLLM a question on the same frames: on the gazed patches only, on every patch and, optionally,
+    on every patch with tokens pruned after the ViT to the gazed answer's count, with tokens, GFLOPs and seconds
+    per stage (`ask_action`; the answers as plain text).
 
     Args:
         video: the video file (a URL for MCP clients).
@@ -411,13 +422,17 @@ def ask_api_action(video, question="What happens in this video?", mllm=None, att
             hub id such as nvidia/AutoGaze (non-commercial licence).
         threshold: error threshold for the gazer (task_loss_requirement; 0 = off).
         ratio: gazing ratio, the cap on patches kept per frame.
+        pruning: post-ViT pruning baselines to add, each at the gazed answer's LLM vision tokens: a list of evs,
+            drop-uniform, drop-random (every patch through the vision encoder, then that many LLM tokens kept);
+            None or [] = none.
 
     Returns:
-        the answer on the gazed patches, the answer on every patch, the cost table, its chart and a note.
+        the answer on the gazed patches, the answer on every patch, the cost table (one column per answer), its
+        chart, a note, and the post-ViT pruning answers (one line each, 'method: answer').
     """
     out = ask_action(video, question, mllm, attention, max_new_tokens, num_frames, fps, start, gazer, threshold, ratio,
-                     progress=progress)
-    return {**out, "gazed_answer": out["gazed_answer"]["value"], "full_answer": out["full_answer"]["value"]}
+                     pruning, progress=progress)
+    return {**out, **{name: out[name]["value"] for name in ("gazed_answer", "full_answer", "pruned_answers")}}
 
 
 __all__ = ["gaze_action", "gaze_page_action", "clear_action", "frame_action", "curve_action", "compare_action",

@@ -23,10 +23,11 @@ from ..mllm import ALIASES, DEFAULT_MLLM, weights_cached
 from ..mllm.answer import ATTENTION_NOTE
 from ..mllm.gazed_vit import ATTENTION_MODES
 from ..mllm.nvila import is_nvila
+from ..mllm.pruning import PRUNING_METHODS
 from ..mllm.random_models import RANDOM_WEIGHTS_NOTE, TINY_RANDOM_QWEN3_VL, TINY_RANDOM_SMOLVLM2
 from ..reconstructors import available_reconstructors
 from ..video import READ_SIDE
-from .callbacks import (ASK_OUTPUTS, FULL_ANSWER_LABEL, GAZED_ANSWER_LABEL, ASSETS, CALIBRATION_OUTPUTS,
+from .callbacks import (ASK_OUTPUTS, FULL_ANSWER_LABEL, GAZED_ANSWER_LABEL, PRUNED_ANSWERS_LABEL, ASSETS, CALIBRATION_OUTPUTS,
                         CALIBRATION_PROMPT, CLEARED_OUTPUTS, COMPARE_OUTPUTS, COMPARE_PAGE_OUTPUTS, GAZE_OUTPUTS,
                         LIMITS, ask_api_action, ask_page_action, calibration_action, calibration_reset, clear_action,
                         compare_action, compare_page_action, curve_action, frame_action, gaze_action,
@@ -63,6 +64,10 @@ Upload a clip or pick an example, then press **Gaze**. Moving the threshold or t
 The built-in gazers (`greedy`, `framediff`, `random`, `full`) and the `paint` reconstructor run offline;
 AutoGaze, VideoMAE and MLLM weights load from the Hugging Face cache or a local folder."""
 
+PRUNING_INFO = ("baselines that prune after the vision encoder (every patch through it, its full FLOPs), keeping as "
+                "many LLM vision tokens as the gazed answer: evs (keeps the tokens that changed most since the "
+                "previous frame's at the same place), drop-uniform (evenly spaced), drop-random; one table column "
+                "each (CLI: ask --conditions full,gazed,evs)")
 MLLM_INFO = "an alias, a hub id or a local folder (HF cache, assets/ or $PLAYGROUND_MODEL_DIRS)"
 OFFLINE_NOTE = ("MLLM weights are read from the Hugging Face cache or a local folder made with `save_pretrained`. "
                 "Offline, download them once elsewhere (or copy the folder) and set `HF_HUB_OFFLINE=1`; "
@@ -217,19 +222,22 @@ def build_ask_tab() -> dict:
                            info=f"{MLLM_INFO}; {licence_info(DEFAULT_MLLM if cached else TINY_RANDOM_SMOLVLM2)}")
         attention = gr.Radio(list(ATTENTION_MODES), value="block_causal", label="gazed encoder attention")
         max_new_tokens = typed(gr.Slider(**knob_range("max new tokens"), value=32, step=1, label="max new tokens"))
+    pruning = gr.CheckboxGroup(list(PRUNING_METHODS), value=[], label="post-ViT pruning at the gazed tokens",
+                               elem_id="ask-pruning", info=PRUNING_INFO)
     gr.Markdown(f"{OFFLINE_NOTE}\n\n{ATTENTION_NOTE}")
     ask = gr.Button("Ask", variant="primary", elem_id="ask-button")
     api_ask = gr.Button("Ask (API)", visible=False)  # /ask for API clients: the answers as plain text
     with gr.Row():
         gazed_answer = gr.Textbox(label=GAZED_ANSWER_LABEL, interactive=False, elem_id="gazed-answer")
         full_answer = gr.Textbox(label=FULL_ANSWER_LABEL, interactive=False, elem_id="full-answer")
+    pruned_answers = gr.Textbox(label=PRUNED_ANSWERS_LABEL, interactive=False, visible=False, elem_id="pruned-answers")
     ask_note = gr.Markdown(elem_id="ask-note")
     cost_table = gr.Dataframe(label="tokens, GFLOPs and seconds per stage (the attention row is part of "
                                     "vision_encoder: do not add it; the total includes the gazer)", interactive=False)
     cost_plot = gr.Plot(label="cost per stage")
-    return dict(question=question, mllm=mllm, attention=attention, max_new_tokens=max_new_tokens, ask=ask,
-                api_ask=api_ask, gazed_answer=gazed_answer, full_answer=full_answer, ask_note=ask_note, cost_table=cost_table,
-                cost_plot=cost_plot)
+    return dict(question=question, mllm=mllm, attention=attention, max_new_tokens=max_new_tokens, pruning=pruning,
+                ask=ask, api_ask=api_ask, gazed_answer=gazed_answer, full_answer=full_answer,
+                pruned_answers=pruned_answers, ask_note=ask_note, cost_table=cost_table, cost_plot=cost_plot)
 
 
 def build_compare_tab() -> dict:
@@ -266,7 +274,7 @@ def wire_events(ui: SimpleNamespace) -> None:
     wire_gaze_events(ui, work)
     wire_live_events(ui)
     ask_in = [ui.video, ui.question, ui.mllm, ui.attention, ui.max_new_tokens, ui.num_frames, ui.fps, ui.start,
-              ui.gazer, ui.threshold, ui.ratio]
+              ui.gazer, ui.threshold, ui.ratio, ui.pruning]
     ask = dict(concurrency_limit=1, concurrency_id="mllm")
     # The page's answers come with their boxes' labels (random weights say so); /ask gives API clients the text.
     # The page's buttons keep the last good result when one fails (a note says why, and that it is stale); the

@@ -24,10 +24,12 @@ import numpy as np
 
 from .. import knobs
 from ..errors import PlaygroundError, check, finite_number
+from ..evaluation.run import answer_conditions, parse_conditions
 from ..gaze import GazeResult
 from ..gazers import TRAINING_FREE_GAZERS, available_gazers, frame_budgets
 from ..gazers.base import gaze_frames as gaze_with_callback
 from ..mllm.answer import MAX_ANSWER_TOKENS, attention_warning
+from ..mllm.pruning import PRUNING_METHODS
 from ..mllm.random_models import RANDOM_WEIGHTS_NOTE
 from ..report import clip_rows, mean_psnr
 from ..run_card import source_facts
@@ -507,40 +509,61 @@ def compare_gazers(clip: Clip, settings: RunSettings, ratio: float, gazers: Sequ
 
 @dataclass
 class AskResult:
-    """The same question answered on the gazed tokens and on every token of the same frames."""
+    """The same question answered on the gazed tokens, on every token and, optionally, after post-ViT pruning
+    to the gazed answer's LLM vision tokens, all on the same frames."""
 
     gazed: Any  # playground.mllm.Answer on the gazed patches
     full: Any  # playground.mllm.Answer on every patch
     note: str | None  # a caveat worth showing (e.g. the gazed attention costing more), else None
     random_weights: bool = False  # the MLLM has random weights: its answers are noise, shown as such
     gaze_tab: GazeResult | None = None  # the Gaze tab's gaze of the same clip and settings, when it ran
+    pruned: dict[str, Any] = field(default_factory=dict)  # post-ViT pruning method -> its Answer, in the order asked
+
+    @property
+    def answers(self) -> dict[str, Any]:
+        """Every answer by its column's name: gazed, full, then the pruned ones."""
+        return {"gazed": self.gazed, "full": self.full, **self.pruned}
+
+
+def check_pruning(pruning: Sequence[str] | None) -> list[str]:
+    """The post-ViT pruning methods asked for (`PRUNING_METHODS`), each once; raises PlaygroundError."""
+    methods = [str(m).strip() for m in (pruning or []) if str(m).strip()]
+    for m in methods:
+        check(m in PRUNING_METHODS, f"post-ViT pruning {m!r} is not one of {', '.join(PRUNING_METHODS)}")
+    check(len(set(methods)) == len(methods), f"post-ViT pruning names a method twice: {', '.join(methods)}")
+    return methods
 
 
 def ask(clip: Clip, settings: RunSettings, question: str, mllm_name: str, attention: str = "block_causal",
-        max_new_tokens: int = 32, progress: Progress = no_progress) -> AskResult:
-    """Answer `question` about `clip` twice: gazed (the settings' gazer, on the model's grid) and full.
+        max_new_tokens: int = 32, progress: Progress = no_progress, pruning: Sequence[str] | None = None) -> AskResult:
+    """Answer `question` about `clip`: gazed (the settings' gazer, on the model's grid), full, and after each
+    post-ViT `pruning` method (`playground.mllm.pruning`) at the gazed answer's LLM vision tokens.
 
-    The gazer runs inside the gazed answer so that its time and FLOPs are a stage of that answer.
+    The conditions and their answers are CLI `ask --conditions full,gazed,...`'s (`parse_conditions`,
+    `answer_conditions`), so the same settings give the same tokens and FLOPs. The gazer runs inside the gazed
+    answer so that its time and FLOPs are a stage of that answer.
     """
     check(isinstance(question, str) and question.strip() != "", "type a question first")
     tokens = int(finite_number(max_new_tokens, "max new tokens"))
     check(1 <= tokens <= MAX_ANSWER_TOKENS, f"max new tokens must be between 1 and {MAX_ANSWER_TOKENS}, got {tokens}")
+    methods = check_pruning(pruning)
+    conditions = parse_conditions(",".join(["full", "gazed", *methods]), settings.gazer, settings.gazing_ratio,
+                                  settings.threshold, attention)
     gazer = settings.gazer  # training-free gazers are built on the MLLM's grid by the MLLM itself
     if gazer.lower() not in TRAINING_FREE_GAZERS:  # a checkpoint: loaded (and named, and checked) as on the Gaze tab
         progress(0.02, desc=f"loading {gazer}")
         gazer = cache.get_gazer(gazer)
     progress(0.05, desc=f"loading {mllm_name}")
     mllm = cache.get_mllm(mllm_name)
-    progress(0.2, desc="answering on the gazed patches")
-    gazed = mllm.answer(clip.frames, question.strip(), gazer=gazer, gazing_ratio=settings.gazing_ratio,
-                        task_loss_requirement=settings.task_loss_requirement, attention=attention,
-                        max_new_tokens=tokens)
-    progress(0.6, desc="answering on every patch")
-    full = mllm.answer(clip.frames, question.strip(), max_new_tokens=tokens)
+    answers = answer_conditions(
+        mllm, conditions, clip.frames, question.strip(), gazer_for=lambda _: gazer,
+        on_condition=lambda i, c: progress(0.2 + 0.75 * i / len(conditions), desc=f"answering: {c.name}"),
+        max_new_tokens=tokens, fps=clip.fps)
+    full, gazed = answers.pop("full"), answers.pop("gazed")
     notes = [getattr(mllm, "note", None), attention_warning(full, gazed)]  # e.g. random weights; costly attention
     return AskResult(gazed, full, "; ".join(n for n in notes if n) or None,
                      random_weights=getattr(mllm, "note", None) == RANDOM_WEIGHTS_NOTE,
-                     gaze_tab=gazed_before(clip, settings))
+                     gaze_tab=gazed_before(clip, settings), pruned=answers)
 
 
 def gazed_before(clip: Clip, settings: RunSettings) -> GazeResult | None:

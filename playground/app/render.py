@@ -27,7 +27,7 @@ from ..knobs import NUM_FRAMES
 from ..video import READ_SIDE, read_clip, write_video
 from ..geometry import DEFAULT_GRID
 from .export import EXPORT_FILES, TILED_EXPORT_FILES, write_run_card, write_tables
-from ..mllm.answer import FLOP_LABELS, FLOP_ROWS, TIME_ROWS, gazer_flops_source
+from ..mllm.answer import FLOP_ROWS, TIME_ROWS, comparison_rows
 from ..report import LOSS_KINDS, loss_check_text, psnr_words, scale_totals
 from ..errors import PlaygroundError, check
 from . import cache, pipeline
@@ -357,37 +357,33 @@ def comparison_figures(rows: Sequence[dict], results: dict[str, tuple[Any, Any]]
     return bars, lines
 
 
-def answer_rows(full, gazed) -> list[list[Any]]:
-    """Rows of the gazed-vs-full table: tokens, GFLOPs per stage (the attention as a sub-row of the encoder,
-    the gazer's in the total), how the gazer's FLOPs were counted, seconds per stage."""
-    def gflops(answer, stage):
-        value = answer.best_flops(stage)
-        return None if value is None else round(value / 1e9, 3)
-
-    def sec(answer, stage):
-        value = answer.seconds.get(stage)
-        return None if value is None else round(value, 3)
-
-    rows = [["vision tokens (encoder)", gazed.vision_tokens, full.vision_tokens],
-            ["LLM vision tokens", gazed.llm_vision_tokens, full.llm_vision_tokens],
-            ["LLM prompt tokens", gazed.llm_prompt_tokens, full.llm_prompt_tokens],
-            ["new tokens", gazed.new_tokens, full.new_tokens]]
-    rows += [[FLOP_LABELS[stage], gflops(gazed, stage), gflops(full, stage)] for stage in (*FLOP_ROWS, "total")]
-    rows += [["gazer FLOPs source", gazer_flops_source(gazed), gazer_flops_source(full)]]
-    rows += [[f"seconds {stage}", sec(gazed, stage), sec(full, stage)] for stage in (*TIME_ROWS, "total")]
-    return rows
+# A column's colour on the Ask tab's chart (Okabe-Ito): gazed, full, then the post-ViT pruning conditions in order.
+ANSWER_COLORS = ("rgb(213,94,0)", "rgb(0,114,178)", "rgb(0,158,115)", "rgb(204,121,167)", "rgb(86,180,233)")
 
 
-def answer_figure(full, gazed):
-    """Grouped bars per stage: GFLOPs (left) and seconds (right), gazed beside full."""
+def answer_rows(answers: dict[str, Any]) -> list[list[Any]]:
+    """Rows of the Ask tab's table, one column per answer (name -> Answer): `comparison_rows`, as CLI `ask`
+    prints them (tokens, GFLOPs per stage with the attention as a sub-row of the encoder and the gazer's in the
+    total, how the FLOPs were counted, seconds per stage), rounded to 3 decimals."""
+    def value(kind: str, v: Any) -> Any:
+        if v is None or kind in ("tokens", "count", "source"):
+            return v
+        return round(v / 1e9, 3) if kind == "flops" else round(v, 3)
+
+    return [[label, *(value(kind, v) for v in values)]
+            for label, kind, values in comparison_rows(list(answers.values()))]
+
+
+def answer_figure(answers: dict[str, Any]):
+    """Grouped bars per stage: GFLOPs (left) and seconds (right), one colour per answer (name -> Answer)."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("GFLOPs per stage", "seconds per stage"))
-    for answer, name, color in ((gazed, "gazed", "rgb(213,94,0)"), (full, "full", "rgb(0,114,178)")):
-        stages = [s for s in FLOP_ROWS if s != "vision_attention"]
+    stages = [s for s in FLOP_ROWS if s != "vision_attention"]
+    for (name, answer), color in zip(answers.items(), ANSWER_COLORS):
         flops = [None if answer.best_flops(s) is None else answer.best_flops(s) / 1e9 for s in stages]
         fig.add_trace(go.Bar(x=stages, y=flops, name=name, marker_color=color, legendgroup=name), row=1, col=1)
         fig.add_trace(go.Bar(x=list(TIME_ROWS), y=[answer.seconds.get(s) for s in TIME_ROWS], name=name,
                              marker_color=color, legendgroup=name, showlegend=False), row=1, col=2)
-    fig.update_layout(barmode="group", title="Gazed vs full: cost per stage")
+    fig.update_layout(barmode="group", title=" vs ".join(answers) + ": cost per stage")
     return fig
 
 

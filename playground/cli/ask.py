@@ -15,7 +15,7 @@ import sys
 
 from .. import knobs
 from ..errors import check
-from ..evaluation.run import Condition, parse_conditions
+from ..evaluation.run import Condition, answer_conditions, parse_conditions
 from ..jsonio import write_json
 from ..mllm import DEFAULT_MLLM, load_mllm
 from ..mllm.answer import MAX_ANSWER_TOKENS, attention_warning, comparison_table, display_text
@@ -85,11 +85,10 @@ def run(args: argparse.Namespace) -> int:
               f"internally, so there is no stock-vs-gazed table)")
         return 0
     common = dict(max_new_tokens=args.max_new_tokens, fps=fps, count_flops=args.count_flops)
-    answers = {}
     with input_limits(**NO_LIMITS):  # the frames were read within the CLI's own limits (--max-frames, --max-pixels)
-        for c in conditions:  # in order: full, gazed, then the pruned ones (which read a gazed answer's tokens)
-            _say(f"answering {c.name} ({_describe(c, len(frames))}) ...")
-            answers[c.name] = _answer(mllm, c, frames, args, answers, common)
+        answers = answer_conditions(mllm, conditions, frames, args.question, single_scale=args.single_scale,
+                                    on_condition=lambda _, c: _say(f"answering {c.name} ({_describe(c, len(frames))})"
+                                                                   " ..."), **common)
     grid = mllm.single_scale_grid if args.single_scale else mllm.grid
     print(f"model     {mllm.name}  ({len(frames)} frames; gaze grid {grid.describe()})")
     if mllm.note:
@@ -112,18 +111,6 @@ def run(args: argparse.Namespace) -> int:
         data = json.loads(json.dumps({name: a.to_json() for name, a in answers.items()}, default=str))
         write_json(data, args.json, indent=2)
     return 0
-
-
-def _answer(mllm, c: Condition, frames, args: argparse.Namespace, answers: dict, common: dict):
-    """One condition's answer (a gazed one runs its gazer inside, timed as its 'gazer' stage)."""
-    if c.pruning:
-        return mllm.answer(frames, args.question, pruning=c.pruning, budget=answers[c.budget_from].llm_vision_tokens,
-                           **common)
-    if c.gazed:
-        return mllm.answer(frames, args.question, gazer=c.gazer, gazing_ratio=c.gazing_ratio,
-                           task_loss_requirement=c.threshold, attention=c.attention,
-                           single_scale=args.single_scale, **common)
-    return mllm.answer(frames, args.question, **common)
 
 
 def _describe(c: Condition, frames: int) -> str:

@@ -9,7 +9,8 @@ all on the same sampled frames of a question: `gazed` (the run's --gazer, --rati
 `gazed@R` (that gazer at gazing ratio R) or `NAME` / `NAME@R` (another gazer), and the post-ViT
 pruning ones (`mllm/pruning.py`): `evs`, `drop-uniform`, `drop-random`, each on every patch with the
 LLM's vision tokens cut after the ViT to the LLM vision tokens a gazed condition gave the same
-question (`evs` reads the `gazed` condition's, else the first gazed one's; `evs:NAME` names it). A
+question (`evs` reads the `gazed` condition's, else the first gazed one's; `evs:NAME` names it).
+`answer_conditions` answers one clip under every condition (CLI `ask` and the app's Ask tab). A
 gazed condition pays for its gazer: the gazer runs on its own first, timed; its seconds are a stage of the answer
 and are in its total, and its FLOPs are counted in a second,
 untimed pass (`EvalSettings.gazer_flops`, `GazedMLLM.gazer_flops`: AutoGaze analytic from its config,
@@ -122,6 +123,33 @@ def _budgets(conditions: list[Condition]) -> list[Condition]:
             c = Condition(c.name, pruning=c.pruning, budget_from=source)
         out.append(c)
     return out
+
+
+def answer_conditions(mllm, conditions: Sequence[Condition], frames, question: str, *, single_scale: bool = False,
+                      gazer_for: Callable[[str], Any] | None = None,
+                      on_condition: Callable[[int, Condition], None] | None = None, **common) -> dict[str, Any]:
+    """Each condition's `Answer` to `question` on the same frames (T, H, W, 3), by name, in the conditions' order
+    (`parse_conditions`: full, gazed, then the pruned ones, each keeping its gazed condition's LLM vision tokens):
+    CLI `ask`'s and the app's Ask tab's one path. A gazed condition runs its gazer inside its answer, timed as the
+    'gazer' stage.
+
+    gazer_for: a gazer name -> what `answer` is handed (the app's cached checkpoints); default the name itself.
+    on_condition(i, c): called before condition i is answered (progress). common: `answer`'s other keywords.
+    """
+    answers: dict[str, Any] = {}
+    for i, c in enumerate(conditions):
+        if on_condition is not None:
+            on_condition(i, c)
+        if c.pruning:
+            answers[c.name] = mllm.answer(frames, question, pruning=c.pruning,
+                                          budget=answers[c.budget_from].llm_vision_tokens, **common)
+        elif c.gazed:
+            answers[c.name] = mllm.answer(frames, question, gazer=gazer_for(c.gazer) if gazer_for else c.gazer,
+                                          gazing_ratio=c.gazing_ratio, task_loss_requirement=c.threshold,
+                                          attention=c.attention, single_scale=single_scale, **common)
+        else:
+            answers[c.name] = mllm.answer(frames, question, **common)
+    return answers
 
 
 # ---- settings ----------------------------------------------------------------------------------

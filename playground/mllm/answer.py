@@ -121,26 +121,32 @@ def _sec(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def comparison_table(answers: Sequence[Answer], labels: Sequence[str] | None = None) -> str:
-    """A plain-text table: tokens, GFLOPs and seconds per stage, one column per answer.
-
-    FLOPs are the measured ones where the answer was counted (marked 'measured'), else analytic.
-    """
-    labels = list(labels or [answer_label(a) for a in answers])
-    rows: list[tuple[str, list[str]]] = [
-        ("vision tokens (encoder)", [f"{a.vision_tokens:,}" for a in answers]),
-        ("LLM vision tokens", [f"{a.llm_vision_tokens:,}" for a in answers]),
-        ("LLM prompt tokens", [f"{a.llm_prompt_tokens:,}" for a in answers]),
-        ("new tokens", [str(a.new_tokens) for a in answers]),
+def comparison_rows(answers: Sequence[Answer]) -> list[tuple[str, str, list[Any]]]:
+    """The comparison's rows, one value per answer (None: unknown), as (label, kind, values); kind is 'tokens',
+    'count', 'flops' (FLOPs: measured where the answer was counted, else analytic), 'source' or 'seconds' (wall).
+    CLI `ask`'s table and the app's Ask tab both read these, so they show the same numbers."""
+    rows: list[tuple[str, str, list[Any]]] = [
+        ("vision tokens (encoder)", "tokens", [a.vision_tokens for a in answers]),
+        ("LLM vision tokens", "tokens", [a.llm_vision_tokens for a in answers]),
+        ("LLM prompt tokens", "tokens", [a.llm_prompt_tokens for a in answers]),
+        ("new tokens", "count", [a.new_tokens for a in answers]),
     ]
-    kinds = ["measured" if a.measured_flops is not None else "analytic" for a in answers]
-    for stage in (*FLOP_ROWS, "total"):
-        rows.append((FLOP_LABELS[stage], [_gflops(a.best_flops(stage)) for a in answers]))
-    rows.append(("FLOPs source", kinds))
-    rows.append(("gazer FLOPs source", [gazer_flops_source(a) for a in answers]))
-    for stage in TIME_ROWS:
-        rows.append((f"seconds {stage}", [_sec(a.seconds.get(stage)) for a in answers]))
-    rows.append(("seconds total", [_sec(a.seconds.get("total")) for a in answers]))
+    rows += [(FLOP_LABELS[stage], "flops", [a.best_flops(stage) for a in answers]) for stage in (*FLOP_ROWS, "total")]
+    rows.append(("FLOPs source", "source",
+                 ["measured" if a.measured_flops is not None else "analytic" for a in answers]))
+    rows.append(("gazer FLOPs source", "source", [gazer_flops_source(a) for a in answers]))
+    rows += [(f"seconds {stage}", "seconds", [a.seconds.get(stage) for a in answers])
+             for stage in (*TIME_ROWS, "total")]
+    return rows
+
+
+_TEXT = {"tokens": lambda v: f"{v:,}", "count": str, "flops": _gflops, "source": str, "seconds": _sec}
+
+
+def comparison_table(answers: Sequence[Answer], labels: Sequence[str] | None = None) -> str:
+    """A plain-text table of `comparison_rows`: tokens, GFLOPs and seconds per stage, one column per answer."""
+    labels = list(labels or [answer_label(a) for a in answers])
+    rows = [(name, [_TEXT[kind](v) for v in values]) for name, kind, values in comparison_rows(answers)]
     width0 = max(len(r[0]) for r in rows)
     widths = [max(len(labels[i]), *(len(r[1][i]) for r in rows)) for i in range(len(answers))]
     lines = ["  ".join([" " * width0] + [labels[i].rjust(widths[i]) for i in range(len(answers))])]
