@@ -63,7 +63,8 @@ def view_of(outputs):
 
 
 def pipeline_moves(video: str, frames: int, gazer: str) -> dict[str, float]:
-    """Wall seconds of each move's computation in this process's playground (`pipeline`, fresh caches)."""
+    """Wall seconds of each move's computation in this process's playground (`pipeline`, fresh caches), and
+    the CPU seconds (all threads) of the curves."""
     from dataclasses import replace
 
     from playground.app import cache, pipeline
@@ -74,10 +75,12 @@ def pipeline_moves(video: str, frames: int, gazer: str) -> dict[str, float]:
     out = {"first result (gaze + rebuild)": timed(pipeline.gaze_and_rebuild, clip, settings)[0][0]}
     moves = [timed(pipeline.gaze_and_rebuild, clip, replace(settings, threshold=th))[0][0] for th in (0.15, 0.25, 0.3)]
     out["threshold move (gaze + rebuild, median of 3)"] = statistics.median(moves)
-    out["slots-vs-threshold curve after the first result"] = timed(pipeline.threshold_curve, clip, settings)[0][0]
+    curve = "slots-vs-threshold curve after the first result"
+    (out[curve], out[f"{curve}, CPU s"]), _ = timed(pipeline.threshold_curve, clip, settings)
     ratio = replace(settings, gazing_ratio=settings.gazing_ratio / 2)
     out["ratio move (gaze + rebuild)"] = timed(pipeline.gaze_and_rebuild, clip, ratio)[0][0]
-    out["slots-vs-threshold curve after the ratio move"] = timed(pipeline.threshold_curve, clip, ratio)[0][0]
+    curve = "slots-vs-threshold curve after the ratio move"
+    (out[curve], out[f"{curve}, CPU s"]), _ = timed(pipeline.threshold_curve, clip, ratio)
     # the gazer alone, best of 3: its whole budget, and a threshold so high that only the per-frame work is left
     gazer_ = cache.get_gazer(gazer)
     for label, th in (("the whole budget", None), ("threshold 1.0, the work per frame", 1.0)):

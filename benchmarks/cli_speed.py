@@ -1,17 +1,21 @@
-"""How long the CLI takes where it should take no time (issue 16): `python -m playground --help`, and a
-`gaze-dataset` resume with nothing left to do (local engine and --ray), each in a fresh process.
+"""How long the CLI takes where it should take no time (issue 16): `python -m playground --help`, each
+subcommand's `--help`, and a `gaze-dataset` resume with nothing left to do (local engine and --ray), each in
+a fresh process.
 
     .venv/bin/python benchmarks/cli_speed.py [--videos N] [--repeats R]
 
 Makes N copies of the example clip in a scratch folder, gazes them once (greedy, first clips), then
 times the no-op resumes. Prints the machine's CPU, then one line per measurement: the best and the
-median wall time of R runs, and what the run itself reported (gaze-dataset's own seconds).
+median wall time of R runs, the median CPU seconds of the process (user + system: on a machine shared with
+other jobs the wall time grows, the CPU time much less), and what the run itself reported (gaze-dataset's
+own seconds).
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -32,21 +36,28 @@ def cpu_name() -> str:
         return "unknown"
 
 
-def timed(argv: list[str]) -> tuple[float, str]:
-    """Wall seconds of `python -m playground ARGV` in a fresh process, and its stdout."""
-    start = time.perf_counter()
+def children_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished children."""
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return kids.ru_utime + kids.ru_stime
+
+
+def timed(argv: list[str]) -> tuple[float, float, str]:
+    """Wall and CPU seconds of `python -m playground ARGV` in a fresh process, and its stdout."""
+    start, cpu = time.perf_counter(), children_cpu()
     done = subprocess.run([sys.executable, "-m", "playground", *argv], capture_output=True, text=True, cwd=ROOT)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"python -m playground {' '.join(argv)} failed: {done.stderr.strip()[-500:]}")
-    return seconds, done.stdout
+    return seconds, children_cpu() - cpu, done.stdout
 
 
-def report(label: str, runs: list[tuple[float, str]]) -> None:
-    walls = [s for s, _ in runs]
-    own = re.findall(r"; ([0-9.]+) s$", runs[-1][1].strip())
+def report(label: str, runs: list[tuple[float, float, str]]) -> None:
+    walls, cpus = [w for w, _, _ in runs], [c for _, c, _ in runs]
+    own = re.findall(r"; ([0-9.]+) s$", runs[-1][2].strip())
     inner = f"; the run's own seconds: {own[-1]} s" if own else ""
-    print(f"{label:<44} best {min(walls):.2f} s, median {statistics.median(walls):.2f} s over {len(walls)}{inner}")
+    print(f"{label:<44} best {min(walls):.2f} s, median {statistics.median(walls):.2f} s over {len(walls)}, "
+          f"CPU {statistics.median(cpus):.2f} s{inner}")
 
 
 def main() -> None:
@@ -56,7 +67,11 @@ def main() -> None:
     args = parser.parse_args()
     print(f"CPU: {cpu_name()}  python {sys.version.split()[0]}")
     report("python -m playground --help", [timed(["--help"]) for _ in range(args.repeats)])
-    report("python -m playground gaze --help", [timed(["gaze", "--help"]) for _ in range(args.repeats)])
+    sys.path.insert(0, str(ROOT))
+    from playground.cli import COMMANDS
+
+    for command in COMMANDS:
+        report(f"python -m playground {command} --help", [timed([command, "--help"]) for _ in range(args.repeats)])
     scratch = Path(tempfile.mkdtemp(prefix="cli-speed-"))
     try:
         videos = scratch / "videos"
@@ -64,7 +79,7 @@ def main() -> None:
         for i in range(args.videos):
             shutil.copyfile(EXAMPLE, videos / f"v{i:04d}.mp4")
         base = ["gaze-dataset", str(videos), "--out", str(scratch / "ds"), "--quiet"]
-        first, _ = timed(base)
+        first, _, _ = timed(base)
         print(f"{'first run (' + str(args.videos) + ' clips gazed)':<44} {first:.2f} s")
         report(f"no-op resume, {args.videos} videos, local", [timed(base) for _ in range(args.repeats)])
         try:

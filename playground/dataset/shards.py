@@ -67,8 +67,9 @@ def shard_paths(out: Path) -> list[Path]:
 
 def read_shard(path: Path, columns: list[str] | None = None) -> pa.Table:
     """One shard (or some of its columns); a one-line error when it is not one of ours."""
-    try:
-        return pq.read_table(path, columns=columns)
+    try:  # one file: ParquetFile, not read_table, whose dataset layer imports pandas (0.6 s of a no-op resume)
+        with pq.ParquetFile(path) as shard:
+            return shard.read(columns=columns)
     except (OSError, pa.ArrowException) as exc:
         raise PlaygroundError(f"cannot read shard {path}: {exc}") from None
 
