@@ -290,7 +290,7 @@ playground.load_mllm('tiny-random-smolvlm2').answer(np.zeros((2, 64, 64, 3), np.
              "refuse", api=True),
         Case("app ask 10^9 tokens", app(f"ask_action({v!r}, 'Q?', mllm='tiny-random-smolvlm2', "
                                         "max_new_tokens=10**9)"), "refuse", api=True),
-        Case("app compare budget 5", app(f"compare_action({v!r}, budget=5)"), "refuse", api=True),
+        Case("app compare ratio 5", app(f"compare_action({v!r}, ratio=5)"), "refuse", api=True),
         Case("API threshold as text", api("""
 import numpy as np, playground
 playground.load_gazer('greedy').gaze(np.zeros((4, 64, 64, 3), np.uint8), task_loss_requirement='abc')"""),

@@ -180,7 +180,7 @@ def test_curve_and_compare():
     kept = fig.data[0].y
     assert len(kept) == len(pipeline.CURVE_THRESHOLDS)
     assert all(a >= b for a, b in zip(kept, kept[1:])), "slots kept must not grow with the threshold"
-    table, bars, lines = callbacks.compare_action(str(BUNNY), budget=0.1, num_frames=3, progress=quiet).values()
+    table, bars, lines = callbacks.compare_action(str(BUNNY), ratio=0.1, num_frames=3, progress=quiet).values()
     names = available_gazers(built_in=True)  # the training-free gazers and the shipped learned one
     assert list(table["gazer"]) == names and "autogaze-playground" in names
     budget = int(np.float32(0.1) * np.float32(265))
@@ -669,8 +669,8 @@ def test_typed_budget_max_tokens_and_frame_keep_the_last_result(demo):
             assert by_label[label].preprocess(typed) == typed  # reaches the callback as typed
     good = callbacks.compare_page_action(str(SQUARE), 0.1, 3, progress=quiet)
     assert tuple(good) == callbacks.COMPARE_PAGE_OUTPUTS and "synthetic_square.mp4" in good["compare_note"]
-    for typed, said in ((99, "budget must be between 0.01 and 1, got 99"), (-5, "got -5"), (1e9, "got 1e+09"),
-                        (None, "the budget box is empty")):
+    for typed, said in ((99, "gazing ratio must be between 0.01 and 1, got 99"), (-5, "got -5"), (1e9, "got 1e+09"),
+                        (None, "the gazing ratio box is empty")):
         out = callbacks.compare_page_action(str(SQUARE), typed, 3, note=good["compare_note"], progress=quiet)
         assert list(out) == ["compare_note"]  # the table and figures keep what they show
         assert out["compare_note"].startswith(f"**⚠ This comparison failed:** ") and said in out["compare_note"]

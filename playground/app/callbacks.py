@@ -122,7 +122,7 @@ def gaze_action(video, num_frames=None, fps=None, start=None, gazer=None, recons
 # and `page_knobs` refuses one outside its box in one line; API clients get the library's wider checks.
 PAGE_RANGES = {"frames": (1, LIMITS.max_frames), "sampling fps": (0, None), "start": (0, None),
                "error threshold": (0.0, 1.5), "gazing ratio": (0.01, 1.0), "tile size": (0, MAX_SIDE),
-               "budget": (0.01, 1.0), "max new tokens": (1, 128), "frame": (0, None)}
+               "max new tokens": (1, 128), "frame": (0, None)}
 
 
 def page_knobs(**boxes) -> None:
@@ -315,13 +315,13 @@ def calibration_reset() -> dict:
 
 @friendly_errors
 @on_gpu
-def compare_action(video, budget=0.1, num_frames=None, fps=None, start=None, gazer=None, reconstructor=None,
+def compare_action(video, ratio=0.1, num_frames=None, fps=None, start=None, gazer=None, reconstructor=None,
                    progress=gr.Progress()):
     """Compare every training-free gazer on the same clip at the same budget: slots, loss, PSNR, SSIM and time.
 
     Args:
         video: the video file (a URL for MCP clients).
-        budget: the gazing ratio every gazer spends (a fraction of the 265 slots a frame, 0.01 to 1; no threshold).
+        ratio: the gazing ratio every gazer spends (a fraction of the 265 slots a frame, 0.01 to 1; no threshold).
         num_frames: frames to sample from the video (default 16; at most the server's limit).
         fps: sampling rate in frames per second; 0 spreads the frames uniformly over the video.
         start: where sampling starts, in seconds.
@@ -334,7 +334,7 @@ def compare_action(video, budget=0.1, num_frames=None, fps=None, start=None, gaz
     """
     settings = settings_from(num_frames, fps, start, gazer, reconstructor, None, None)
     clip = pipeline.load_clip(video, settings, LIMITS)
-    rows, results = pipeline.compare_gazers(clip, settings, budget, progress=progress)
+    rows, results = pipeline.compare_gazers(clip, settings, ratio, progress=progress)
     bars, lines = render.comparison_figures(rows, results)
     return {"compare_table": pd.DataFrame(rows), "compare_bars": render.fit(bars), "compare_lines": render.fit(lines)}
 
@@ -372,15 +372,15 @@ def ask_action(video, question="What happens in this video?", mllm=None, attenti
             "pruned_answers": pruned}
 
 
-def compare_page_action(video, budget=0.1, num_frames=D.num_frames, fps=D.fps, start=D.start, gazer=D.gazer,
+def compare_page_action(video, ratio=0.1, num_frames=D.num_frames, fps=D.fps, start=D.start, gazer=D.gazer,
                         reconstructor=D.reconstructor, note=None, progress=gr.Progress()):
     """The page's Compare button: `compare_action`, with a note saying what the results show; a failure (a
-    typed budget or box out of range, emptied, a bad video) is one message in the note, and the last good
+    typed ratio or box out of range, emptied, a bad video) is one message in the note, and the last good
     comparison stays, marked stale."""
     try:
-        page_knobs(budget=budget, frames=num_frames, sampling_fps=fps, start=start)
-        out = compare_action(video, budget, num_frames, fps, start, gazer, reconstructor, progress=progress)
-        about = f"*{Path(str(video)).name}*: {int(float(num_frames))} frames, every gazer at gazing ratio {float(budget):g}"
+        page_knobs(gazing_ratio=ratio, frames=num_frames, sampling_fps=fps, start=start)
+        out = compare_action(video, ratio, num_frames, fps, start, gazer, reconstructor, progress=progress)
+        about = f"*{Path(str(video)).name}*: {int(float(num_frames))} frames, every gazer at gazing ratio {float(ratio):g}"
         return {**out, "compare_note": about}
     except (gr.Error, PlaygroundError) as exc:
         return {"compare_note": stale_summary(message_of(exc), last_good(note), failed="This comparison failed")}

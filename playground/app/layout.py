@@ -243,7 +243,7 @@ def build_ask_tab() -> dict:
 def build_compare_tab() -> dict:
     """One budget for every gazer, and their slots and PSNR side by side."""
     with gr.Row():
-        budget = typed(gr.Slider(**knob_range("budget"), value=0.1, step=0.01,
+        compare_ratio = typed(gr.Slider(**knob_range("gazing ratio"), value=0.1, step=0.01,
                                  label="gazing ratio (the same budget for every gazer)"))
         compare = gr.Button("Compare all gazers", variant="primary", elem_id="compare-button")
         api_compare = gr.Button("Compare (API)", visible=False)  # /compare for API clients: raises on bad input
@@ -255,7 +255,7 @@ def build_compare_tab() -> dict:
     with gr.Row():
         compare_bars = gr.Plot(label="slots kept and PSNR")
         compare_lines = gr.Plot(label="PSNR per frame")
-    return dict(budget=budget, compare=compare, api_compare=api_compare, compare_note=compare_note,
+    return dict(compare_ratio=compare_ratio, compare=compare, api_compare=api_compare, compare_note=compare_note,
                 compare_table=compare_table, compare_bars=compare_bars, compare_lines=compare_lines)
 
 
@@ -282,7 +282,7 @@ def wire_events(ui: SimpleNamespace) -> None:
     ui.ask.click(by_component(ask_page_action, ui), [*ask_in, ui.ask_note], components(ui, ASK_OUTPUTS),
                  api_visibility="private", **ask)
     ui.api_ask.click(by_component(ask_api_action, ui), ask_in, components(ui, ASK_OUTPUTS), api_name="ask", **ask)
-    compare_in = [ui.video, ui.budget, ui.num_frames, ui.fps, ui.start, ui.gazer, ui.reconstructor]
+    compare_in = [ui.video, ui.compare_ratio, ui.num_frames, ui.fps, ui.start, ui.gazer, ui.reconstructor]
     ui.compare.click(by_component(compare_page_action, ui), [*compare_in, ui.compare_note],
                      components(ui, COMPARE_PAGE_OUTPUTS), api_visibility="private", **work)
     ui.api_compare.click(by_component(compare_action, ui), compare_in, components(ui, COMPARE_OUTPUTS),
