@@ -34,13 +34,13 @@ def knob(check_value: Callable, *args) -> Callable[[str], Any]:
     return parse
 
 
-def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+def whole_number_arg(low: int, high: int | None = None) -> Callable[[str], int]:
     """argparse type: a whole number in [low, high] (1: positive, 0: zero allowed)."""
     return knob(lambda text: knobs.whole_number(text, "the value", low, high))
 
 
-positive_int = whole_number(1)
-nonnegative_int = whole_number(0)
+positive_int = whole_number_arg(1)
+nonnegative_int = whole_number_arg(0)
 
 
 def check_out_folder(text: str, flag: str = "--out") -> Path:

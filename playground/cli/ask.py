@@ -23,7 +23,7 @@ from ..mllm.gazed_vit import ATTENTION_MODES
 from ..mllm.nvila import NvilaMLLM
 from ..mllm.random_models import RANDOM_WEIGHTS_NOTE
 from ..video import NO_LIMITS, input_limits
-from .args import add_video_arguments, check_out_file, knob, read_frames, whole_number
+from .args import add_video_arguments, check_out_file, knob, read_frames, whole_number_arg
 
 
 def add_parser(subparsers) -> None:
@@ -55,7 +55,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--attention", choices=ATTENTION_MODES, default="block_causal",
                    help="gazed encoder attention across frames (default block_causal)")
     p.add_argument("--single-scale", action="store_true", help="gaze on the finest scale only (ablation)")
-    p.add_argument("--max-new-tokens", type=whole_number(1, MAX_ANSWER_TOKENS), default=32,
+    p.add_argument("--max-new-tokens", type=whole_number_arg(1, MAX_ANSWER_TOKENS), default=32,
                    help=f"answer length cap (default 32, at most {MAX_ANSWER_TOKENS})")
     p.add_argument("--count-flops", action="store_true",
                    help="measure FLOPs with FlopCounterMode (default: analytic FLOPs from the config)")

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..calibration import CALIBRATION_FILE
 from ..errors import check
 from ..knobs import CLIP_CHOICES, CLIP_LEN, SIZE, threshold
-from .args import check_out_file, knob, whole_number
+from .args import check_out_file, knob, whole_number_arg
 
 
 def add_parser(subparsers) -> None:
@@ -35,15 +35,15 @@ def add_parser(subparsers) -> None:
                    help="clips of each video: first, all (consecutive frames, as training reads them) or spread "
                         "(--clip-len frames spread over the whole video at 480 px, as the app and the gaze "
                         "command read it by default); default all")
-    p.add_argument("--max-clips", type=whole_number(1, 100000), default=None,
+    p.add_argument("--max-clips", type=whole_number_arg(1, 100000), default=None,
                    help="measure at most this many clips, spread over the list (default: every clip)")
-    p.add_argument("--clip-len", type=whole_number(1, 1024), default=CLIP_LEN, help=f"frames per clip (default {CLIP_LEN})")
-    p.add_argument("--size", type=whole_number(16, 4096), default=SIZE, help=f"frame side in px (default {SIZE})")
+    p.add_argument("--clip-len", type=whole_number_arg(1, 1024), default=CLIP_LEN, help=f"frames per clip (default {CLIP_LEN})")
+    p.add_argument("--size", type=whole_number_arg(16, 4096), default=SIZE, help=f"frame side in px (default {SIZE})")
     p.add_argument("--thresholds", nargs="+", type=knob(threshold, "--thresholds"), default=None,
                    help="thresholds to sweep (default: quantiles of the gazer's own predicted losses)")
-    p.add_argument("--points", type=whole_number(2, 256), default=16,
+    p.add_argument("--points", type=whole_number_arg(2, 256), default=16,
                    help="without --thresholds: the most thresholds swept (default 16)")
-    p.add_argument("--batch-size", type=whole_number(1, 256), default=4, help="clips gazed together (default 4)")
+    p.add_argument("--batch-size", type=whole_number_arg(1, 256), default=4, help="clips gazed together (default 4)")
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: $PLAYGROUND_DEVICE, else auto)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from .. import knobs
 from ..knobs import BATCH_SIZE, LABEL_GAZING_RATIO, LABEL_THRESHOLD, READ_SIDE, SHARD_CLIPS, SIZE
-from .args import note_links, read_side, check_out_folder, knob, whole_number
+from .args import note_links, read_side, check_out_folder, knob, whole_number_arg
 from .labels import add_clip_arguments
 
 if TYPE_CHECKING:
@@ -42,11 +42,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--threshold", type=knob(knobs.threshold, "--threshold"), default=None,
                    help=f"a frame stops once its loss is at or below this; 0 = off (default {knobs.THRESHOLD:g}; "
                         f"{LABEL_THRESHOLD:g} with --labels)")
-    p.add_argument("--tile", type=whole_number(16, 8192), default=None, metavar="PX",
+    p.add_argument("--tile", type=whole_number_arg(16, 8192), default=None, metavar="PX",
                    help="cut each frame (read at the native size unless --max-side) into square tiles of PX read "
                         "pixels, one row each (default: the whole frame is one tile, squashed by the gazer)")
     add_clip_arguments(p)
-    p.add_argument("--size", type=whole_number(16, 4096), default=None, metavar="PX",
+    p.add_argument("--size", type=whole_number_arg(16, 4096), default=None, metavar="PX",
                    help=f"squash frames to PX square before gazing (default: off; {SIZE} with --labels, as training "
                         "reads clips)")
     p.add_argument("--max-side", type=read_side, default=None, metavar="PX",
@@ -55,14 +55,14 @@ def add_parser(subparsers) -> None:
     p.add_argument("--labels", action="store_true",
                    help="also write the official gazing_labels.json in --out (needs a loss-measuring gazer: greedy "
                         "or oracle; whole frames)")
-    p.add_argument("--batch-size", type=whole_number(1, 4096), default=BATCH_SIZE,
+    p.add_argument("--batch-size", type=whole_number_arg(1, 4096), default=BATCH_SIZE,
                    help=f"tile clips gazed together (default {BATCH_SIZE})")
-    p.add_argument("--workers", type=whole_number(1, 1024), default=1,
+    p.add_argument("--workers", type=whole_number_arg(1, 1024), default=1,
                    help="processes (or Ray gazer actors) gazing at once; 1 = in this process (default 1)")
     p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="run on Ray Data: a local Ray, or the cluster at ADDRESS (auto, ray://host:10001); put it "
                         "after INPUTS or write --ray=ADDRESS (needs: pip install .[ray])")
-    p.add_argument("--shard-clips", type=whole_number(1), default=SHARD_CLIPS, metavar="N",
+    p.add_argument("--shard-clips", type=whole_number_arg(1), default=SHARD_CLIPS, metavar="N",
                    help=f"clips per Parquet shard (default {SHARD_CLIPS}); Ctrl-C writes what was gazed, a killed "
                         "run loses at most a shard's work")
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: $PLAYGROUND_DEVICE, else auto)")

@@ -24,7 +24,7 @@ from ..mllm.answer import MAX_ANSWER_TOKENS
 from ..mllm import DEFAULT_MLLM
 from ..mllm.gazed_vit import ATTENTION_MODES
 from ..staging import interrupt_on_signals
-from .args import check_out_folder, knob, positive_int, whole_number
+from .args import check_out_folder, knob, positive_int, whole_number_arg
 
 SHOWN_ERRORS = 10  # unanswered questions printed on stderr; all are in report.md
 
@@ -58,14 +58,14 @@ def add_parser(subparsers) -> None:
     p.add_argument("--ratio", type=knob(knobs.gazing_ratio, "--ratio"), default=None,
                    help=f"cap on gazed slots per frame, a fraction of the model's gaze grid (default {DEFAULT_RATIO} "
                         "when no --threshold is given)")
-    p.add_argument("--frames", type=whole_number(1, 1024), default=knobs.NUM_FRAMES,
+    p.add_argument("--frames", type=whole_number_arg(1, 1024), default=knobs.NUM_FRAMES,
                    help=f"frames sampled uniformly over each video, the same for every condition (default {knobs.NUM_FRAMES})")
     p.add_argument("--attention", choices=ATTENTION_MODES, default="block_causal",
                    help="gazed encoder attention across frames (default block_causal)")
     p.add_argument("--format", type=_format, default=None, metavar="|".join(FORMATS),
                    help="the rows' format (default: detected from the first row's fields)")
     p.add_argument("--limit", type=positive_int, default=None, metavar="N", help="only the first N questions")
-    p.add_argument("--max-new-tokens", type=whole_number(1, MAX_ANSWER_TOKENS), default=MAX_NEW_TOKENS,
+    p.add_argument("--max-new-tokens", type=whole_number_arg(1, MAX_ANSWER_TOKENS), default=MAX_NEW_TOKENS,
                    help=f"greedy answer length cap (default {MAX_NEW_TOKENS}, lmms-eval's; at most {MAX_ANSWER_TOKENS})")
     p.add_argument("--count-flops", action="store_true",
                    help="also measure every MLLM stage with FlopCounterMode (default: analytic, exact for these "
@@ -79,7 +79,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="answer on Ray: a local Ray, or the cluster at ADDRESS (auto, ray://host:10001); write "
                         "--ray=ADDRESS or put it after QUESTIONS (needs: pip install .[ray])")
-    p.add_argument("--workers", type=whole_number(1, 1024), default=1,
+    p.add_argument("--workers", type=whole_number_arg(1, 1024), default=1,
                    help="with --ray: model actors answering at once (a GPU each when the cluster has GPUs; default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no printed report")
     p.set_defaults(func=run)

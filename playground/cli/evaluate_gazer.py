@@ -13,7 +13,7 @@ from pathlib import Path
 from .. import knobs
 from ..errors import check
 from ..knobs import CLIP_CHOICES, CLIP_LEN, EVAL_RATIO, EVAL_THRESHOLD, SIZE
-from .args import find_videos_noted, check_out_folder, knob, whole_number
+from .args import find_videos_noted, check_out_folder, knob, whole_number_arg
 
 RUNS = "runs"  # the folder (in the current one) that outputs go to unless --out says otherwise
 
@@ -33,8 +33,8 @@ def add_parser(subparsers) -> None:
                    help=f"the calibration threshold; 0 = skip that part (default {EVAL_THRESHOLD:g})")
     p.add_argument("--reconstructor", default="paint", help="paint | a VideoMAE checkpoint (default paint)")
     p.add_argument("--clips", choices=CLIP_CHOICES, default="first", help="clips of each video (default first)")
-    p.add_argument("--clip-len", type=whole_number(1, 1024), default=CLIP_LEN, help=f"frames per clip (default {CLIP_LEN})")
-    p.add_argument("--size", type=whole_number(16, 4096), default=SIZE, help=f"frame side in px (default {SIZE})")
+    p.add_argument("--clip-len", type=whole_number_arg(1, 1024), default=CLIP_LEN, help=f"frames per clip (default {CLIP_LEN})")
+    p.add_argument("--size", type=whole_number_arg(16, 4096), default=SIZE, help=f"frame side in px (default {SIZE})")
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: $PLAYGROUND_DEVICE, else auto)")
     p.add_argument("--out", default=None,
                    help=f"output folder (default {RUNS}/evaluate-gazer/NAME, NAME from the gazer: the checkpoint's "

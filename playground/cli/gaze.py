@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from .. import knobs
 from ..knobs import BATCH_SIZE, MAX_SIDE, PREVIEW_WIDTH
 from .args import (add_video_arguments, check_out_folder, knob, read_frames_and_header, read_side_of, stream_frames,
-                   whole_number)
+                   whole_number_arg)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -52,13 +52,13 @@ def add_parser(subparsers) -> None:
     p.add_argument("--clip-len", type=knob(knobs.clip_len, "--clip-len"), default=knobs.CLIP_LEN,
                    help="AutoGaze restarts its caches every N frames (it was trained on 16-frame clips; "
                         "default 16; 0 = carry them over all frames, as the reference's single call)")
-    p.add_argument("--tile", type=whole_number(16, MAX_SIDE), default=None, metavar="PX",
+    p.add_argument("--tile", type=whole_number_arg(16, MAX_SIDE), default=None, metavar="PX",
                    help="cut frames (at the native size unless --max-side) into PX-pixel squares and gaze every 16-frame "
                         "chunk of every tile; the overlay shows the tile grid (default: the whole frame as one tile)")
-    p.add_argument("--batch-size", type=whole_number(1, 4096), default=BATCH_SIZE,
+    p.add_argument("--batch-size", type=whole_number_arg(1, 4096), default=BATCH_SIZE,
                    help=f"clips (chunk x tile) gazed and rebuilt together with --tile or --frames all "
                         f"(default {BATCH_SIZE})")
-    p.add_argument("--preview-width", type=whole_number(0, MAX_SIDE), default=PREVIEW_WIDTH, metavar="PX",
+    p.add_argument("--preview-width", type=whole_number_arg(0, MAX_SIDE), default=PREVIEW_WIDTH, metavar="PX",
                    help=f"with --tile or --frames all, write the videos at most PX wide (default {PREVIEW_WIDTH}; "
                         "0 = the frame's width)")
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: $PLAYGROUND_DEVICE, else auto)")

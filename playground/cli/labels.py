@@ -11,7 +11,7 @@ from .. import knobs
 from ..errors import PlaygroundError
 from ..jsonio import write_json
 from ..knobs import CLIP_CHOICES, CLIP_LEN, LABEL_GAZING_RATIO, LABEL_THRESHOLD, SIZE
-from .args import find_videos_noted, check_out_file, knob, whole_number
+from .args import find_videos_noted, check_out_file, knob, whole_number_arg
 
 
 def add_parser(subparsers) -> None:
@@ -27,12 +27,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--reconstructor", default="paint",
                    help="whose loss the labels hold: paint (greedy) or a VideoMAE checkpoint (oracle); default paint")
     add_clip_arguments(p)
-    p.add_argument("--size", type=whole_number(16, 4096), default=SIZE, help=f"frame side in px (default {SIZE})")
+    p.add_argument("--size", type=whole_number_arg(16, 4096), default=SIZE, help=f"frame side in px (default {SIZE})")
     p.add_argument("--gazing-ratio", type=knob(knobs.gazing_ratio, "--gazing-ratio"), default=LABEL_GAZING_RATIO,
                    help=f"most gazes per frame as a fraction of 265 (default {LABEL_GAZING_RATIO:g})")
     p.add_argument("--threshold", type=knob(knobs.threshold, "--threshold"), default=LABEL_THRESHOLD,
                    help=f"a frame's labels stop once its loss is at or below this; 0 = off (default {LABEL_THRESHOLD:g})")
-    p.add_argument("--workers", type=whole_number(1, 256), default=1, help="processes gazing at once (default 1)")
+    p.add_argument("--workers", type=whole_number_arg(1, 256), default=1, help="processes gazing at once (default 1)")
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: $PLAYGROUND_DEVICE, else auto)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -42,7 +42,7 @@ def add_clip_arguments(p: argparse.ArgumentParser) -> None:
     """--clips and --clip-len (`clips.list_clips`), as `labels` and `gaze-dataset` take them."""
     p.add_argument("--clips", choices=CLIP_CHOICES, default="first",
                    help="first: each video's first clip; all: every whole clip, back to back (default first)")
-    p.add_argument("--clip-len", type=whole_number(1, 1024), default=CLIP_LEN,
+    p.add_argument("--clip-len", type=whole_number_arg(1, 1024), default=CLIP_LEN,
                    help=f"frames per clip (default {CLIP_LEN}, what AutoGaze is trained on)")
 
 

@@ -17,7 +17,7 @@ from ..clips import SIZE
 from ..training.methods import METHODS, Method
 from ..training.run_folder import checkpoints
 from ..training.trainer import TrainSettings, train_gazer
-from .args import check_out_folder, nonnegative_int, positive_int, whole_number
+from .args import check_out_folder, nonnegative_int, positive_int, whole_number_arg
 
 DEFAULT_STEPS = 100
 
@@ -51,7 +51,7 @@ def _common(p: argparse.ArgumentParser, method: Method) -> None:
     p.add_argument("--min-lr", type=float, default=1e-5, help="the linear decay ends here (default 1e-5)")
     p.add_argument("--optimizer", choices=["adam", "sgd"], default=optimizer, help=f"(default {optimizer})")
     p.add_argument("--warmup", type=float, default=warmup, help=f"fraction of steps warming up (default {warmup:g})")
-    p.add_argument("--size", type=whole_number(16, 4096), default=SIZE, help=f"frame side in px (default {SIZE})")
+    p.add_argument("--size", type=whole_number_arg(16, 4096), default=SIZE, help=f"frame side in px (default {SIZE})")
     p.add_argument("--save-every", type=nonnegative_int, default=0, help="keep a checkpoint every N steps (0: the last)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the fresh weights, order and draws")
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: $PLAYGROUND_DEVICE, else auto)")

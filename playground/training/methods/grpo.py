@@ -86,12 +86,12 @@ class GRPO(Method):
                          s.group_size, s.discount_factor, normalizer=normalizer, scorer=trainer.scorer)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        from ...cli.args import nonnegative_int, whole_number  # argparse types: only the CLI calls this
+        from ...cli.args import nonnegative_int, whole_number_arg  # argparse types: only the CLI calls this
 
         p = parser
         p.add_argument("--init", default=None, help="the gazer to improve: a checkpoint or a run folder (required)")
         p.add_argument("--reconstructor", default="paint", help="the reward's reconstructor: paint | a VideoMAE checkpoint")
-        p.add_argument("--group-size", type=whole_number(2, 1024), default=12, help="rollouts per clip (default 12)")
+        p.add_argument("--group-size", type=whole_number_arg(2, 1024), default=12, help="rollouts per clip (default 12)")
         p.add_argument("--discount", type=float, default=0.995, help="per-gaze discount of the advantages (default 0.995)")
         p.add_argument("--temperature", type=float, nargs=2, default=TEMPERATURE, metavar=("START", "END"),
                        help=f"rollout temperature, decaying exponentially (default {TEMPERATURE[0]:g} {TEMPERATURE[1]:g})")
@@ -100,7 +100,7 @@ class GRPO(Method):
                        help="the budget pass's task-loss requirement range (default "
                             f"{SELF_PASS_REQUIREMENT[0]:g} {SELF_PASS_REQUIREMENT[1]:g}, VideoMAE's scale)")
         p.add_argument("--clips", choices=CLIP_CHOICES, default="all", help="clips of each video (default all)")
-        p.add_argument("--clip-len", type=whole_number(1, 1024), default=CLIP_LEN,
+        p.add_argument("--clip-len", type=whole_number_arg(1, 1024), default=CLIP_LEN,
                        help=f"frames per clip (default {CLIP_LEN})")
         p.add_argument("--no-augment", action="store_true", help="no random crops and flips")
 
