@@ -27,7 +27,7 @@ from ..errors import PlaygroundError, check, finite_number
 from ..evaluation.run import answer_conditions, parse_conditions
 from ..gaze import GazeResult
 from ..gazers import TRAINING_FREE_GAZERS, available_gazers, frame_budgets
-from ..gazers.base import gaze_frames as gaze_with_callback
+from ..gazers.base import gaze_frames
 from ..mllm.answer import MAX_ANSWER_TOKENS, attention_warning
 from ..mllm.pruning import PRUNING_METHODS
 from ..mllm.random_models import RANDOM_WEIGHTS_NOTE
@@ -246,13 +246,13 @@ def _decode(path: Path, settings: RunSettings, key: tuple, limits: Limits) -> Cl
                 *source_facts((frames.shape[2], frames.shape[1]), len(frames), play_fps, info))
 
 
-def gaze_frames(gazer, frames: np.ndarray, ratio: float | None, threshold: float | None,
-                progress: Progress = no_progress, label: str = "gazing", prepared: Any = None) -> GazeResult:
-    """Gaze frame by frame where the gazer streams (so progress moves), else in one call; `prepared`: the
+def gaze_with_progress(gazer, frames: np.ndarray, ratio: float | None, threshold: float | None,
+                       progress: Progress = no_progress, label: str = "gazing", prepared: Any = None) -> GazeResult:
+    """`gazers.base.gaze_frames` with the page's progress bar moving per frame; `prepared`: the
     gazer's `prepare(frames)`, or None."""
     progress(None, desc=label)
-    return gaze_with_callback(gazer, frames, ratio, threshold, prepared=prepared,
-                              on_frame=lambda done, total: progress(done / total, desc=f"{label}: frame {done}/{total}"))
+    return gaze_frames(gazer, frames, ratio, threshold, prepared=prepared,
+                       on_frame=lambda done, total: progress(done / total, desc=f"{label}: frame {done}/{total}"))
 
 
 def prepared_frames(clip: Clip, gazer_name: str, gazer) -> Any:
@@ -279,7 +279,7 @@ def gaze_clip(clip: Clip, settings: RunSettings, progress: Progress = no_progres
 
     def build():
         gazer = cache.get_gazer(settings.gazer, stop=settings.stop)
-        return gaze_frames(gazer, clip.frames, ratio, threshold, progress, label=f"gazing with {settings.gazer}",
+        return gaze_with_progress(gazer, clip.frames, ratio, threshold, progress, label=f"gazing with {settings.gazer}",
                            prepared=prepared_frames(clip, settings.gazer, gazer))
 
     return cache.GAZES.get(key, build)
