@@ -7,7 +7,8 @@ The port comes from $GRADIO_SERVER_PORT (default 7860).
 from playground.app import build_demo, launch_kwargs, tempfiles  # first: it gives Gradio the app's own cache
 from playground.staging import interrupt_on_signals
 
-import gradio as gr  # noqa: E402  (after playground.app, which sets $GRADIO_TEMP_DIR)
+# isort: split
+import gradio as gr  # after playground.app, which sets $GRADIO_TEMP_DIR
 
 
 def construct_demo() -> gr.Blocks:

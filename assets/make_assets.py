@@ -23,9 +23,31 @@ def cut_bigbuckbunny(source: Path, out: Path = HERE / "bigbuckbunny_clip.mp4", s
     """Cut the first `seconds` of `source` into a small 640x360 browser-playable clip."""
     import imageio_ffmpeg
 
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-i", str(source),
-           "-t", str(seconds), "-vf", "scale=640:360", "-an", "-c:v", "libx264", "-preset", "slow", "-crf", "23",
-           "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(out)]
+    cmd = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-i",
+        str(source),
+        "-t",
+        str(seconds),
+        "-vf",
+        "scale=640:360",
+        "-an",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "slow",
+        "-crf",
+        "23",
+        "-pix_fmt",
+        "yuv420p",
+        "-movflags",
+        "+faststart",
+        str(out),
+    ]
     subprocess.run(cmd, check=True)
 
 

@@ -41,8 +41,16 @@ def request_args(i: int, frames: int, rng: random.Random) -> tuple:
     clip = CLIPS[(i // 3) % len(CLIPS)]
     num_frames = max(1, frames - 2 * (i % 3))
     start = 0.2 * ((i // 2) % 4)
-    return (str(clip), num_frames, 0, start, GAZERS[i % len(GAZERS)], "paint", round(rng.uniform(0.05, 0.6), 3),
-            round(rng.uniform(0.1, 0.9), 2))
+    return (
+        str(clip),
+        num_frames,
+        0,
+        start,
+        GAZERS[i % len(GAZERS)],
+        "paint",
+        round(rng.uniform(0.05, 0.6), 3),
+        round(rng.uniform(0.1, 0.9), 2),
+    )
 
 
 def main() -> int:
@@ -74,18 +82,25 @@ def main() -> int:
             client.predict(handle_file(video), *knobs, api_name="/gaze")
             samples[i + 1] = rss_mb(server.pid)
             if (i + 1) % 20 == 0 or i + 1 == args.requests:
-                print(f"after {i + 1:4d} requests: RSS {samples[i + 1]:7.0f} MiB  "
-                      f"({time.perf_counter() - started:5.0f} s)", flush=True)
+                print(
+                    f"after {i + 1:4d} requests: RSS {samples[i + 1]:7.0f} MiB  "
+                    f"({time.perf_counter() - started:5.0f} s)",
+                    flush=True,
+                )
         if client is not None:
             client.close()
         stopping = time.perf_counter()
     print(f"server stopped (SIGTERM) with status {server.returncode} in {time.perf_counter() - stopping:.1f} s")
     growth = samples[args.requests] - samples[check_at]
     verdict = "PASS" if growth <= args.budget_mb else "FAIL"
-    print(f"app memory: {args.requests} /gaze requests of <= {args.frames} frames, {args.per_session} per session, "
-          f"{os.cpu_count()} CPU cores, {time.perf_counter() - started:.0f} s")
-    print(f"RSS at start {samples[0]:.0f} MiB, after {check_at} {samples[check_at]:.0f} MiB, after {args.requests} "
-          f"{samples[args.requests]:.0f} MiB, peak {max(samples.values()):.0f} MiB")
+    print(
+        f"app memory: {args.requests} /gaze requests of <= {args.frames} frames, {args.per_session} per session, "
+        f"{os.cpu_count()} CPU cores, {time.perf_counter() - started:.0f} s"
+    )
+    print(
+        f"RSS at start {samples[0]:.0f} MiB, after {check_at} {samples[check_at]:.0f} MiB, after {args.requests} "
+        f"{samples[args.requests]:.0f} MiB, peak {max(samples.values()):.0f} MiB"
+    )
     print(f"growth after {check_at}: {growth:+.0f} MiB (budget {args.budget_mb:.0f} MiB): {verdict}")
     return 0 if verdict == "PASS" else 1
 

@@ -26,11 +26,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from timing import median_seconds  # noqa: E402
+
 from playground import knobs, load_gazer  # noqa: E402
+from playground.dataset.job import label_of  # noqa: E402
 from playground.gazers.autogaze import AutoGazeGazer  # noqa: E402
 from playground.models.autogaze import AutoGazeConfig, AutoGazeNet  # noqa: E402
 from playground.training import collate_labels, ntp_loss  # noqa: E402
-from playground.dataset.job import label_of  # noqa: E402
 from playground.training.run_folder import config_template, machine  # noqa: E402
 from playground.video import read_video, resize_frames  # noqa: E402
 
@@ -65,10 +66,13 @@ def main() -> None:
     clips = [clip, np.ascontiguousarray(clip[:, :, ::-1])] * (args.batch // 2) + [clip] * (args.batch % 2)
     batch = collate_labels([label_of(greedy.gaze(c, gazing_ratio=args.gazes / 265 + 1e-6)) for c in clips])
     video = np.stack(clips)
-    greedy_s = median_seconds(lambda: greedy.gaze(clip, gazing_ratio=knobs.GAZING_RATIO,
-                                                  task_loss_requirement=knobs.THRESHOLD), args.repeats)
-    print("\n| size | parameters | NTP step (s) | gaze 16x224 (s) | x faster than greedy | "
-          f"steps in {args.hours:g} h | clip-epochs of {args.clips} |")
+    greedy_s = median_seconds(
+        lambda: greedy.gaze(clip, gazing_ratio=knobs.GAZING_RATIO, task_loss_requirement=knobs.THRESHOLD), args.repeats
+    )
+    print(
+        "\n| size | parameters | NTP step (s) | gaze 16x224 (s) | x faster than greedy | "
+        f"steps in {args.hours:g} h | clip-epochs of {args.clips} |"
+    )
     print("|---|---|---|---|---|---|---|")
     for size in args.sizes:
         torch.manual_seed(0)
@@ -81,11 +85,16 @@ def main() -> None:
             ntp_loss(gazer, video, batch).loss.backward()
 
         step_s = median_seconds(step, args.repeats)
-        gaze_s = median_seconds(lambda: gazer.gaze(clip, gazing_ratio=knobs.GAZING_RATIO,
-                                                   task_loss_requirement=knobs.THRESHOLD), args.repeats)
+        gaze_s = median_seconds(
+            lambda: gazer.gaze(clip, gazing_ratio=knobs.GAZING_RATIO, task_loss_requirement=knobs.THRESHOLD),
+            args.repeats,
+        )
         steps = args.hours * 3600 / step_s
-        print(f"| {size} | {params:,} | {step_s:.3f} | {gaze_s:.3f} | {greedy_s / gaze_s:.1f} | {steps:,.0f} | "
-              f"{steps * args.batch / args.clips:.0f} |", flush=True)
+        print(
+            f"| {size} | {params:,} | {step_s:.3f} | {gaze_s:.3f} | {greedy_s / gaze_s:.1f} | {steps:,.0f} | "
+            f"{steps * args.batch / args.clips:.0f} |",
+            flush=True,
+        )
     print(f"\ngreedy gaze 16x224 at the app's defaults: {greedy_s:.3f} s; load average after: {os.getloadavg()[0]:.2f}")
 
 

@@ -54,14 +54,13 @@ CLIPS = {  # name -> (size, fps, seconds)
     "long": ("64x64", 25, 7200),
 }
 ENTRIES = {
-    "api": "from playground import load_gazer\n"
-           "load_gazer('greedy').gaze(CLIP)",
+    "api": "from playground import load_gazer\nload_gazer('greedy').gaze(CLIP)",
     "cli": None,  # python -m playground gaze CLIP --out TMP
     "app": "from playground.app import pipeline\nfrom playground.app.limits import Limits\n"
-           "run = pipeline.run(CLIP, pipeline.RunSettings(), Limits.from_env())\n"
-           "print('frames', run.clip.frames.shape)",
+    "run = pipeline.run(CLIP, pipeline.RunSettings(), Limits.from_env())\n"
+    "print('frames', run.clip.frames.shape)",
     "api-max": "from playground import as_clips, load_gazer\n"
-               "load_gazer('greedy').gaze(as_clips(CLIP, num_frames=int(sys.argv[2])), gazing_ratio=0.1)",
+    "load_gazer('greedy').gaze(as_clips(CLIP, num_frames=int(sys.argv[2])), gazing_ratio=0.1)",
     "cli-max": None,  # python -m playground gaze CLIP --frames N --out TMP
 }
 # A driver for the api and app entries: a PlaygroundError is the one-line refusal, exit status 2 (as the CLI).
@@ -88,12 +87,34 @@ def make_clips(folder: Path, names: list[str], long_fps: int) -> dict[str, Path]
         if not path.exists():
             start = time.perf_counter()
             tmp = path.with_suffix(".part.mp4")
-            subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                            f"testsrc2=size={size}:rate={fps}", "-t", str(seconds), "-c:v", "libx264",
-                            "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(tmp)], check=True)
+            subprocess.run(
+                [
+                    ffmpeg,
+                    "-hide_banner",
+                    "-loglevel",
+                    "error",
+                    "-y",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    f"testsrc2=size={size}:rate={fps}",
+                    "-t",
+                    str(seconds),
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "ultrafast",
+                    "-pix_fmt",
+                    "yuv420p",
+                    str(tmp),
+                ],
+                check=True,
+            )
             tmp.rename(path)
-            print(f"made {path.name} ({path.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - start:.1f} s",
-                  flush=True)
+            print(
+                f"made {path.name} ({path.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - start:.1f} s",
+                flush=True,
+            )
         paths[name] = path
     return paths
 
@@ -127,8 +148,15 @@ def tree_rss_mib(root: int) -> float:
 def measure(command: list[str], env: dict[str, str]) -> dict:
     """Run `command` under GNU time; its peak RSS, the process tree's sampled peak, seconds and the outcome."""
     start = time.perf_counter()
-    process = subprocess.Popen([str(GNU_TIME), "-v", *command], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, errors="replace")
+    process = subprocess.Popen(
+        [str(GNU_TIME), "-v", *command],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+    )
     peak = [0.0]
     done = threading.Event()
 
@@ -145,19 +173,30 @@ def measure(command: list[str], env: dict[str, str]) -> dict:
     seconds = time.perf_counter() - start
     match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", err)
     status = re.search(r"Exit status: (\d+)", err)
-    lines = [line.strip() for line in err.splitlines()
-             if line.strip() and not line.startswith("Command exited with non-zero status")]
-    program_err = [line for line in lines[:next((i for i, l in enumerate(lines) if l.startswith("Command being timed")),
-                                                 len(lines))]]
+    lines = [
+        line.strip()
+        for line in err.splitlines()
+        if line.strip() and not line.startswith("Command exited with non-zero status")
+    ]
+    program_err = [
+        line
+        for line in lines[: next((i for i, l in enumerate(lines) if l.startswith("Command being timed")), len(lines))]
+    ]
     code = int(status.group(1)) if status else process.returncode
     if code == 0:
         outcome = "ok"
     elif code == 2 and program_err and program_err[-1].startswith("error:"):
-        outcome = "refused: " + program_err[-1][len("error:"):].strip()
+        outcome = "refused: " + program_err[-1][len("error:") :].strip()
     else:
         outcome = f"FAILED (exit {code}): " + (program_err[-1] if program_err else "")
-    return {"rss": int(match.group(1)) / 1024 if match else float("nan"), "tree": peak[0], "seconds": seconds,
-            "code": code, "outcome": outcome, "one_line": len(program_err) <= 1 or code == 0}
+    return {
+        "rss": int(match.group(1)) / 1024 if match else float("nan"),
+        "tree": peak[0],
+        "seconds": seconds,
+        "code": code,
+        "outcome": outcome,
+        "one_line": len(program_err) <= 1 or code == 0,
+    }
 
 
 def largest_accepted(path: Path) -> tuple[int, int]:
@@ -182,15 +221,25 @@ def main() -> int:
     parser.add_argument("--long-fps", type=int, default=CLIPS["long"][1], help="frame rate of the 2-hour clip")
     args = parser.parse_args()
     if not GNU_TIME.exists():
-        sys.exit(f"{GNU_TIME} not found: this benchmark needs GNU time (as root on Debian/Ubuntu: apt-get install -y time)")
+        sys.exit(
+            f"{GNU_TIME} not found: this benchmark needs GNU time (as root on Debian/Ubuntu: apt-get install -y time)"
+        )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
     with tempfile.TemporaryDirectory(prefix="decode_memory_") as scratch:
         folder = args.keep or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
         clips = make_clips(folder, args.clips, args.long_fps)
-        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                    if line.startswith("model name")), platform.processor())
-        print(f"\nmachine: {cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}; budget {BUDGET_MIB:.0f} MiB\n")
+        cpu = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        print(
+            f"\nmachine: {cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}; budget {BUDGET_MIB:.0f} MiB\n"
+        )
         print("| clip | entry | peak RSS MiB (time -v) | tree peak MiB | seconds | outcome | pass |")
         print("|---|---|---:|---:|---:|---|---|")
         failures = 0
@@ -199,19 +248,33 @@ def main() -> int:
             for entry in args.entries:
                 label = entry + {"api-max": f" ({api_n} frames)", "cli-max": f" ({cli_n} frames)"}.get(entry, "")
                 if entry in ("cli", "cli-max"):
-                    command = [sys.executable, "-m", "playground", "gaze", str(path), "--out",
-                               str(Path(scratch) / f"out_{name}_{entry}")]
+                    command = [
+                        sys.executable,
+                        "-m",
+                        "playground",
+                        "gaze",
+                        str(path),
+                        "--out",
+                        str(Path(scratch) / f"out_{name}_{entry}"),
+                    ]
                     command += ["--frames", str(cli_n)] if entry == "cli-max" else []
                 else:
                     body = "\n".join("    " + line for line in ENTRIES[entry].splitlines())
                     command = [sys.executable, "-c", DRIVER.format(body=body), str(path), str(api_n)]
                 result = measure(command, env)
-                ok = (result["rss"] <= BUDGET_MIB and result["tree"] <= BUDGET_MIB and result["one_line"]
-                      and not result["outcome"].startswith("FAILED"))
+                ok = (
+                    result["rss"] <= BUDGET_MIB
+                    and result["tree"] <= BUDGET_MIB
+                    and result["one_line"]
+                    and not result["outcome"].startswith("FAILED")
+                )
                 failures += not ok
                 outcome = result["outcome"] if len(result["outcome"]) <= 160 else result["outcome"][:157] + "..."
-                print(f"| {name} | {label} | {result['rss']:.0f} | {result['tree']:.0f} | {result['seconds']:.1f} | "
-                      f"{outcome} | {'pass' if ok else 'FAIL'} |", flush=True)
+                print(
+                    f"| {name} | {label} | {result['rss']:.0f} | {result['tree']:.0f} | {result['seconds']:.1f} | "
+                    f"{outcome} | {'pass' if ok else 'FAIL'} |",
+                    flush=True,
+                )
     return 1 if failures else 0
 
 

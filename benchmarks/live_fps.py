@@ -37,9 +37,11 @@ def main() -> None:
     torch.set_num_threads(LIMITS.threads())
     frames = read_video(args.video, num_frames=args.frames + 1)
     load = os.getloadavg()[0]
-    print(f"live fps: {args.video}, {len(frames)} frames of {frames.shape[2]}x{frames.shape[1]} shrunk to "
-          f"{args.side} px, threshold {args.threshold}, ratio {args.ratio}, torch threads {torch.get_num_threads()}, "
-          f"{os.cpu_count()} CPU cores, 1-min load average {load:.1f} before")
+    print(
+        f"live fps: {args.video}, {len(frames)} frames of {frames.shape[2]}x{frames.shape[1]} shrunk to "
+        f"{args.side} px, threshold {args.threshold}, ratio {args.ratio}, torch threads {torch.get_num_threads()}, "
+        f"{os.cpu_count()} CPU cores, 1-min load average {load:.1f} before"
+    )
     print(f"{'gazer':<24}{'wall ms':>9}{'CPU ms':>9}{'fps':>7}{'slots':>7}")
     for name in args.gazers:
         _, line, session = live_frame(frames[0], name, args.threshold, args.ratio, None, args.side)  # loads the model
@@ -52,8 +54,10 @@ def main() -> None:
         check_gazed(line)
         wall_ms, cpu_ms = 1000 * statistics.median(walls), 1000 * statistics.median(cpus)
         print(f"{name:<24}{wall_ms:>9.0f}{cpu_ms:>9.0f}{1000 / wall_ms:>7.1f}{session.kept / session.frames:>7.1f}")
-    print(f"1-min load average {os.getloadavg()[0]:.1f} after (medians over {args.frames} frames; "
-          "fps = 1 / median wall time)")
+    print(
+        f"1-min load average {os.getloadavg()[0]:.1f} after (medians over {args.frames} frames; "
+        "fps = 1 / median wall time)"
+    )
 
 
 def check_gazed(line: str) -> None:

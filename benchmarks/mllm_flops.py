@@ -49,8 +49,10 @@ VIDEO = ROOT / "assets" / "bigbuckbunny_clip.mp4"
 
 def models() -> dict[str, object]:
     """name -> config of the published architecture (special ids from a tiny tokenizer of the family)."""
-    return {"SmolVLM2-256M": rm.smolvlm2_256m_config(rm._smolvlm_tokenizer()),
-            "Qwen3-VL-2B": rm.qwen3_vl_2b_config(rm._qwen_tokenizer())}
+    return {
+        "SmolVLM2-256M": rm.smolvlm2_256m_config(rm._smolvlm_tokenizer()),
+        "Qwen3-VL-2B": rm.qwen3_vl_2b_config(rm._qwen_tokenizer()),
+    }
 
 
 def full(config, frames: int, gazes: dict, args) -> dict:
@@ -59,15 +61,24 @@ def full(config, frames: int, gazes: dict, args) -> dict:
 
 def gazed(ratio: float) -> Callable:
     def condition(config, frames: int, gazes: dict, args) -> dict:
-        return estimate_flops(config, frames, gazes[ratio], stock_side=SIDE, new_tokens=args.new_tokens,
-                              attention=args.attention)
+        return estimate_flops(
+            config, frames, gazes[ratio], stock_side=SIDE, new_tokens=args.new_tokens, attention=args.attention
+        )
+
     return condition
 
 
 def evs(ratio: float) -> Callable:
     def condition(config, frames: int, gazes: dict, args) -> dict:
-        return estimate_flops(config, frames, None, stock_side=SIDE, new_tokens=args.new_tokens,
-                              pruned_to=_tokens(config, frames, gazes, f"gazed r={ratio:g}")[1])
+        return estimate_flops(
+            config,
+            frames,
+            None,
+            stock_side=SIDE,
+            new_tokens=args.new_tokens,
+            pruned_to=_tokens(config, frames, gazes, f"gazed r={ratio:g}")[1],
+        )
+
     return condition
 
 
@@ -87,16 +98,22 @@ def main() -> None:
     parser.add_argument("--attention", default="block_causal")
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--video", type=Path, default=VIDEO)
-    parser.add_argument("--measure", action=argparse.BooleanOptionalAction, default=None,
-                        help="also time every row on random-weight models (default: when CUDA is available)")
+    parser.add_argument(
+        "--measure",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also time every row on random-weight models (default: when CUDA is available)",
+    )
     args = parser.parse_args()
     import torch
 
     measure = torch.cuda.is_available() if args.measure is None else args.measure
     configs = models()
     gazer = load_gazer(args.gazer, grid=GRID)
-    print(f"{SIDE} px frames, gaze grid {GRID.describe()}, gazer {args.gazer} on {args.video.name}, "
-          f"gazed attention {args.attention}, {args.new_tokens} new tokens; GFLOPs (analytic)\n")
+    print(
+        f"{SIDE} px frames, gaze grid {GRID.describe()}, gazer {args.gazer} on {args.video.name}, "
+        f"gazed attention {args.attention}, {args.new_tokens} new tokens; GFLOPs (analytic)\n"
+    )
     print("| model | frames | row | ViT tok | LLM vis tok | ViT | (attn) | conn. | LLM | total |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     clips, gazes, gazer_seconds = {}, {}, {}
@@ -113,9 +130,11 @@ def main() -> None:
                 f = condition(config, T, gazes[T], args)
                 vit_tokens, llm_tokens = _tokens(config, T, gazes[T], row)
                 llm = f["llm_prefill"] + f["llm_decode"]
-                print(f"| {name} | {T} | {row} | {vit_tokens:,} | {llm_tokens:,} | {f['vision_encoder'] / 1e9:,.1f} "
-                      f"| {f['vision_attention'] / 1e9:,.1f} | {f['connector'] / 1e9:,.1f} | {llm / 1e9:,.1f} "
-                      f"| {f['total'] / 1e9:,.1f} |")
+                print(
+                    f"| {name} | {T} | {row} | {vit_tokens:,} | {llm_tokens:,} | {f['vision_encoder'] / 1e9:,.1f} "
+                    f"| {f['vision_attention'] / 1e9:,.1f} | {f['connector'] / 1e9:,.1f} | {llm / 1e9:,.1f} "
+                    f"| {f['total'] / 1e9:,.1f} |"
+                )
     if measure:
         measure_seconds(configs, clips, gazes, gazer_seconds, args)
 
@@ -124,9 +143,13 @@ def measure_seconds(configs: dict, clips: dict, gazes: dict, gazer_seconds: dict
     """Every row answered on random-weight models on the GPU (bfloat16): seconds per part, the break-even."""
     import torch
 
-    print(f"\nmeasured seconds ({torch.cuda.get_device_name() if torch.cuda.is_available() else 'CPU'}, bfloat16, "
-          f"random weights, {args.new_tokens} new tokens at most; the gazer's on the CPU)\n")
-    print("| model | frames | row | gazer | vision side | LLM | total with gazer | gazed vs evs: vision saved - gazer |")
+    print(
+        f"\nmeasured seconds ({torch.cuda.get_device_name() if torch.cuda.is_available() else 'CPU'}, bfloat16, "
+        f"random weights, {args.new_tokens} new tokens at most; the gazer's on the CPU)\n"
+    )
+    print(
+        "| model | frames | row | gazer | vision side | LLM | total with gazer | gazed vs evs: vision saved - gazer |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for name, config in configs.items():
         mllm = _build(config)
@@ -149,8 +172,11 @@ def measure_seconds(configs: dict, clips: dict, gazes: dict, gazer_seconds: dict
                 if kind == "evs":  # the gazed row at this ratio against this one: > 0, gazing before the ViT pays off
                     gazed_gazer, gazed_vision = seconds[f"gazed r={ratio}"]
                     net = f"{vision - gazed_vision - gazed_gazer:+.2f}"
-                print(f"| {name} | {T} | {row} | {gazer:.2f} | {vision:.2f} | {llm:.2f} | {gazer + vision + llm:.2f} "
-                      f"| {net} |", flush=True)
+                print(
+                    f"| {name} | {T} | {row} | {gazer:.2f} | {vision:.2f} | {llm:.2f} | {gazer + vision + llm:.2f} "
+                    f"| {net} |",
+                    flush=True,
+                )
         del mllm
         torch.cuda.empty_cache()
 

@@ -36,10 +36,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from playground import as_clips, load_gazer  # noqa: E402
+from playground.mllm import random_models as rm  # noqa: E402
 from playground.mllm.answer import Answer  # noqa: E402
 from playground.mllm.families import FrameProcessing  # noqa: E402
 from playground.mllm.model import GazedMLLM  # noqa: E402
-from playground.mllm import random_models as rm  # noqa: E402
 
 VIDEOS = [ROOT.parent / "shared" / "videos" / "bigbuckbunny.mp4", ROOT / "assets" / "bigbuckbunny_clip.mp4"]
 AUTOGAZE_RANDOM = ROOT.parent / "shared" / "reference" / "autogaze" / "full_seed0" / "model"
@@ -82,8 +82,9 @@ def best_of(runs: list[Answer]) -> Answer:
     best = runs[0]
     for attr in ("seconds", "cpu_seconds"):
         first = getattr(best, attr)
-        setattr(best, attr, {k: min(getattr(r, attr)[k] for r in runs) if first.get(k) is not None else None
-                             for k in first})
+        setattr(
+            best, attr, {k: min(getattr(r, attr)[k] for r in runs) if first.get(k) is not None else None for k in first}
+        )
     return best
 
 
@@ -131,8 +132,14 @@ def s(x) -> str:
 def markdown(head: list[str], rows: list[list[str]]) -> str:
     """A right-aligned markdown table (first column left-aligned)."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
-    line = lambda cells: "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)  # noqa: E731
-                                         for i, (c, w) in enumerate(zip(cells, widths))) + " |"
+
+    def line(cells: list[str]) -> str:
+        return (
+            "| "
+            + " | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+            + " |"
+        )
+
     return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])
 
 
@@ -141,16 +148,30 @@ def print_tables(results, measure: bool) -> None:
     rows = []
     for label, a, measured in results:
         f = a.flops
-        rows.append([label, f"{a.vision_tokens:,}", f"{a.llm_vision_tokens:,}", f"{a.llm_prompt_tokens:,}",
-                     g(f["vision_encoder"]), g(f["vision_attention"]), g(f["connector"]), g(f["llm_prefill"]),
-                     g(f["llm_decode"]), g(f["total"] - (f.get("gazer") or 0))]
-                    + ([g(measured["total"])] if measure else []))
+        rows.append(
+            [
+                label,
+                f"{a.vision_tokens:,}",
+                f"{a.llm_vision_tokens:,}",
+                f"{a.llm_prompt_tokens:,}",
+                g(f["vision_encoder"]),
+                g(f["vision_attention"]),
+                g(f["connector"]),
+                g(f["llm_prefill"]),
+                g(f["llm_decode"]),
+                g(f["total"] - (f.get("gazer") or 0)),
+            ]
+            + ([g(measured["total"])] if measure else [])
+        )
     print(f"\nGFLOPs (analytic{'; last column: the FlopCounterMode total' if measure else ''})")
     print(markdown(head + (["measured"] if measure else []), rows))
     for attr, title in (("seconds", "wall seconds"), ("cpu_seconds", "process CPU seconds (all threads)")):
         print(f"\n{title}, best of repeats per stage ('gazer' = the gaze's own time, not in total)")
-        print(markdown(["row", *STAGES], [[label, *(s(getattr(a, attr).get(k)) for k in STAGES)]
-                                          for label, a, _ in results]))
+        print(
+            markdown(
+                ["row", *STAGES], [[label, *(s(getattr(a, attr).get(k)) for k in STAGES)] for label, a, _ in results]
+            )
+        )
 
 
 def print_savings(results) -> None:
@@ -177,19 +198,25 @@ def print_savings(results) -> None:
         flops = causal.flops["vision_encoder"] / a.flops["vision_encoder"]
         wall = causal.seconds["vision_encoder"] / a.seconds["vision_encoder"]
         cpu = causal.cpu_seconds["vision_encoder"] / a.cpu_seconds["vision_encoder"]
-        print(f"  {label.replace(' frame-indep.', '')}: attention FLOPs /{attention:.2f}, encoder FLOPs /{flops:.2f}, "
-              f"wall /{wall:.2f}, CPU /{cpu:.2f}")
+        print(
+            f"  {label.replace(' frame-indep.', '')}: attention FLOPs /{attention:.2f}, encoder FLOPs /{flops:.2f}, "
+            f"wall /{wall:.2f}, CPU /{cpu:.2f}"
+        )
     print("LLM prefill, gazed vs full")
     for label, a, _ in results[1:]:
-        print(f"  {label}: vision tokens {full.llm_vision_tokens} -> {a.llm_vision_tokens}, "
-              f"FLOPs /{full.flops['llm_prefill'] / a.flops['llm_prefill']:.2f}, "
-              f"CPU /{full.cpu_seconds['llm_prefill'] / a.cpu_seconds['llm_prefill']:.2f}")
+        print(
+            f"  {label}: vision tokens {full.llm_vision_tokens} -> {a.llm_vision_tokens}, "
+            f"FLOPs /{full.flops['llm_prefill'] / a.flops['llm_prefill']:.2f}, "
+            f"CPU /{full.cpu_seconds['llm_prefill'] / a.cpu_seconds['llm_prefill']:.2f}"
+        )
 
 
 def print_gazers(mllm: GazedMLLM, frames, gazers, ratio: float, answer: Answer) -> None:
     wall, cpu = answer.seconds["total"], answer.cpu_seconds["total"]
-    print(f"\ngazers at ratio {ratio} on the model's grid ({mllm.grid.describe()}): time, and its share of "
-          f"(gaze + the gazed answer's {wall:.2f} s wall / {cpu:.2f} s CPU); goal <= 10%")
+    print(
+        f"\ngazers at ratio {ratio} on the model's grid ({mllm.grid.describe()}): time, and its share of "
+        f"(gaze + the gazed answer's {wall:.2f} s wall / {cpu:.2f} s CPU); goal <= 10%"
+    )
     for name in gazers:
         label = "autogaze (reference random weights)" if Path(name) == AUTOGAZE_RANDOM else name
         try:
@@ -198,16 +225,20 @@ def print_gazers(mllm: GazedMLLM, frames, gazers, ratio: float, answer: Answer) 
             print(f"  {label}: not run ({exc})")
             continue
         g_wall, g_cpu = gaze.seconds["gaze"], gaze.settings["cpu_seconds"]
-        print(f"  {label}: {g_wall:.2f} s wall ({100 * g_wall / (g_wall + wall):.1f}%), {g_cpu:.2f} s CPU "
-              f"({100 * g_cpu / (g_cpu + cpu):.1f}%), {100 * gaze.kept_fraction:.1f}% kept")
+        print(
+            f"  {label}: {g_wall:.2f} s wall ({100 * g_wall / (g_wall + wall):.1f}%), {g_cpu:.2f} s CPU "
+            f"({100 * g_cpu / (g_cpu + cpu):.1f}%), {100 * gaze.kept_fraction:.1f}% kept"
+        )
 
 
 def section(kind: str, device: torch.device, dtype: torch.dtype, frames, args) -> None:
     start = time.perf_counter()
     mllm = build(kind, device, dtype)
-    print(f"\n## {mllm.name}, {device.type} {str(dtype).replace('torch.', '')}, {len(frames)} frames "
-          f"{frames.shape[2]}x{frames.shape[1]}, {args.max_new_tokens} new tokens "
-          f"(built in {time.perf_counter() - start:.1f} s)")
+    print(
+        f"\n## {mllm.name}, {device.type} {str(dtype).replace('torch.', '')}, {len(frames)} frames "
+        f"{frames.shape[2]}x{frames.shape[1]}, {args.max_new_tokens} new tokens "
+        f"(built in {time.perf_counter() - start:.1f} s)"
+    )
     print(f"gaze grid: {mllm.grid.describe()}")
     results = run_rows(mllm, frames, args.ratios, args.gazer, args.repeats, args.max_new_tokens, args.measure_flops)
     print_tables(results, args.measure_flops)
@@ -230,21 +261,31 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--ratios", type=float, nargs="+", default=[0.1, 0.3])
     parser.add_argument("--gazer", default="framediff", help="gazer for the rows (default framediff)")
-    parser.add_argument("--gazers", nargs="*", default=None,
-                        help="gazers to time (default: framediff, random, and AutoGaze random weights if present)")
+    parser.add_argument(
+        "--gazers",
+        nargs="*",
+        default=None,
+        help="gazers to time (default: framediff, random, and AutoGaze random weights if present)",
+    )
     parser.add_argument("--max-new-tokens", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--measure-flops", action="store_true")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (default torch's); 1 keeps CPU seconds honest on a shared machine")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default torch's); 1 keeps CPU seconds honest on a shared machine",
+    )
     parser.add_argument("--skip-cpu", action="store_true")
     args = parser.parse_args()
     if args.gazers is None:
         args.gazers = ["framediff", "random"] + ([str(AUTOGAZE_RANDOM)] if AUTOGAZE_RANDOM.exists() else [])
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
-          f"CUDA {'yes: ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no'}")
+    print(
+        f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
+        f"CUDA {'yes: ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no'}"
+    )
     print(f"video: {args.video}")
     print(f"load average at start: {load_average()}")
     if not args.skip_cpu:

@@ -50,12 +50,34 @@ def make_video(folder: Path, size: str, frames: int, fps: int = 30) -> Path:
     if not path.exists():
         start = time.perf_counter()
         tmp = path.with_suffix(".part.mp4")
-        subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
-                        "-i", f"testsrc2=size={size}:rate={fps}", "-frames:v", str(frames), "-c:v", "libx264",
-                        "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(tmp)], check=True)
+        subprocess.run(
+            [
+                imageio_ffmpeg.get_ffmpeg_exe(),
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                f"testsrc2=size={size}:rate={fps}",
+                "-frames:v",
+                str(frames),
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-pix_fmt",
+                "yuv420p",
+                str(tmp),
+            ],
+            check=True,
+        )
         tmp.rename(path)
-        print(f"made {path.name} ({path.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - start:.1f} s",
-              flush=True)
+        print(
+            f"made {path.name} ({path.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - start:.1f} s",
+            flush=True,
+        )
     return path
 
 
@@ -99,8 +121,8 @@ def load(name: str, device: str | None):
 
     if name != "full-random":
         return pg.load_gazer(name, device=device)
-    from playground.models.autogaze import AutoGazeConfig, AutoGazeNet
     from playground.gazers.autogaze import AutoGazeGazer
+    from playground.models.autogaze import AutoGazeConfig, AutoGazeNet
     from playground.training.run_folder import config_template
     from playground.training.trainer import init_weights
 
@@ -115,9 +137,9 @@ def child(args: argparse.Namespace) -> None:
     import torch
 
     from playground import knobs, load_reconstructor
+    from playground.knobs import CLIP_LEN
     from playground.video import stream_video
     from playground.video_run import run_video
-    from playground.knobs import CLIP_LEN
 
     gazer = load(args.gazer, args.device)
     reconstructor = load_reconstructor(args.reconstructor, device=args.device)
@@ -128,8 +150,9 @@ def child(args: argparse.Namespace) -> None:
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    stream = stream_video(args.video, chunk_len=CLIP_LEN, num_frames=args.frames[0], max_side=None,
-                          max_frame_pixels=None)
+    stream = stream_video(
+        args.video, chunk_len=CLIP_LEN, num_frames=args.frames[0], max_side=None, max_frame_pixels=None
+    )
     rss, ffmpeg, running = [], [0.0], threading.Event()
     running.set()
 
@@ -142,27 +165,50 @@ def child(args: argparse.Namespace) -> None:
     watcher.start()
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
-        totals = run_video(stream.chunks, gazer, reconstructor, Path(out), fps=stream.play_fps, tile=args.tiles[0],
-                           batch_size=args.batch_size, gazing_ratio=args.ratio,
-                           task_loss_requirement=knobs.threshold_or_off(args.threshold),
-                           preview_width=args.preview_width or None, total_frames=stream.num_frames,
-                           progress=lambda done, total: rss.append(rss_mib()))
+        totals = run_video(
+            stream.chunks,
+            gazer,
+            reconstructor,
+            Path(out),
+            fps=stream.play_fps,
+            tile=args.tiles[0],
+            batch_size=args.batch_size,
+            gazing_ratio=args.ratio,
+            task_loss_requirement=knobs.threshold_or_off(args.threshold),
+            preview_width=args.preview_width or None,
+            total_frames=stream.num_frames,
+            progress=lambda done, total: rss.append(rss_mib()),
+        )
         if cuda:
             torch.cuda.synchronize()
         wall = time.perf_counter() - start
     running.clear()
     watcher.join()
     t = totals.to_json()
-    print(json.dumps({
-        "tile": args.tiles[0], "frames": t["frames"], "size": f"{stream.width}x{stream.height}",
-        "tiles": t["tiles"], "clips": -(-t["frames"] // CLIP_LEN) * t["tiles"], "seconds": totals.seconds,
-        "wall_s": wall, "kept": t["slots_kept"], "total": t["slots_total"],
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "ffmpeg_peak_rss_mib": ffmpeg[0],
-        "rss_first_mib": rss[0], "rss_last_mib": rss[-1],
-        "gpu_peak_mib": torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
-        "device": str(gazer.device), "gazer": gazer.name, "reconstructor": reconstructor.name,
-        "source": getattr(gazer, "source", "")}))
+    print(
+        json.dumps(
+            {
+                "tile": args.tiles[0],
+                "frames": t["frames"],
+                "size": f"{stream.width}x{stream.height}",
+                "tiles": t["tiles"],
+                "clips": -(-t["frames"] // CLIP_LEN) * t["tiles"],
+                "seconds": totals.seconds,
+                "wall_s": wall,
+                "kept": t["slots_kept"],
+                "total": t["slots_total"],
+                "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "ffmpeg_peak_rss_mib": ffmpeg[0],
+                "rss_first_mib": rss[0],
+                "rss_last_mib": rss[-1],
+                "gpu_peak_mib": torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
+                "device": str(gazer.device),
+                "gazer": gazer.name,
+                "reconstructor": reconstructor.name,
+                "source": getattr(gazer, "source", ""),
+            }
+        )
+    )
 
 
 def machine(device: str | None) -> str:
@@ -183,7 +229,9 @@ def main() -> None:
     p.add_argument("--gazer", default="autogaze-playground")
     p.add_argument("--reconstructor", default="paint")
     p.add_argument("--batch-size", type=int, default=8, help="clips gazed and rebuilt together (default 8, the CLI's)")
-    p.add_argument("--ratio", type=float, default=0.75, help="cap on slots per frame and tile (default 0.75, the CLI's)")
+    p.add_argument(
+        "--ratio", type=float, default=0.75, help="cap on slots per frame and tile (default 0.75, the CLI's)"
+    )
     p.add_argument("--threshold", type=float, default=0.2, help="error threshold (default 0.2, the CLI's; 0 = off)")
     p.add_argument("--preview-width", type=int, default=1280, help="written videos' width (default 1280, the CLI's)")
     p.add_argument("--device", default=None)
@@ -196,18 +244,42 @@ def main() -> None:
         folder = Path(args.keep or scratch)
         folder.mkdir(parents=True, exist_ok=True)
         video = Path(args.video) if args.video else make_video(folder, args.size, max(args.frames))
-        print(f"machine: {machine(args.device)}\nvideo: {video.name}; gazer {args.gazer}, reconstructor "
-              f"{args.reconstructor}, batch {args.batch_size}, ratio {args.ratio}, threshold {args.threshold}, "
-              f"preview {args.preview_width} px\n", flush=True)
-        head = ("| tile | tiles | frames | size | clips | decode s | gaze s | rebuild s | draw+write s | total s | "
-                "clips/s | tokens kept | peak RSS MiB | RSS 1st/last batch MiB | ffmpeg peak RSS MiB | peak GPU MiB |")
+        print(
+            f"machine: {machine(args.device)}\nvideo: {video.name}; gazer {args.gazer}, reconstructor "
+            f"{args.reconstructor}, batch {args.batch_size}, ratio {args.ratio}, threshold {args.threshold}, "
+            f"preview {args.preview_width} px\n",
+            flush=True,
+        )
+        head = (
+            "| tile | tiles | frames | size | clips | decode s | gaze s | rebuild s | draw+write s | total s | "
+            "clips/s | tokens kept | peak RSS MiB | RSS 1st/last batch MiB | ffmpeg peak RSS MiB | peak GPU MiB |"
+        )
         print(head + "\n|" + "---|" * 16, flush=True)
         for tile in args.tiles:
             for n in args.frames:
-                argv = [sys.executable, __file__, "--child", "--video", str(video), "--frames", str(n), "--tiles",
-                        str(tile), "--gazer", args.gazer, "--reconstructor", args.reconstructor, "--batch-size",
-                        str(args.batch_size), "--ratio", str(args.ratio), "--threshold", str(args.threshold),
-                        "--preview-width", str(args.preview_width)] + (["--device", args.device] if args.device else [])
+                argv = [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    "--video",
+                    str(video),
+                    "--frames",
+                    str(n),
+                    "--tiles",
+                    str(tile),
+                    "--gazer",
+                    args.gazer,
+                    "--reconstructor",
+                    args.reconstructor,
+                    "--batch-size",
+                    str(args.batch_size),
+                    "--ratio",
+                    str(args.ratio),
+                    "--threshold",
+                    str(args.threshold),
+                    "--preview-width",
+                    str(args.preview_width),
+                ] + (["--device", args.device] if args.device else [])
                 proc = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT)
                 if proc.returncode != 0:
                     why = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode
@@ -220,11 +292,13 @@ def row(r: dict) -> str:
     """One table row of a child's JSON line."""
     s = r["seconds"]
     gpu = "-" if r["gpu_peak_mib"] is None else f"{r['gpu_peak_mib']:.0f}"
-    return (f"| {r['tile']} | {r['tiles']} | {r['frames']} | {r['size']} | {r['clips']} | {s['decode']:.1f} | "
-            f"{s['gaze']:.1f} | {s['reconstruct']:.1f} | {s['write']:.1f} | {r['wall_s']:.1f} | "
-            f"{r['clips'] / r['wall_s']:.2f} | {r['kept']:,} / {r['total']:,} ({100 * r['kept'] / r['total']:.1f}%) | "
-            f"{r['peak_rss_mib']:,.0f} | {r['rss_first_mib']:,.0f} / {r['rss_last_mib']:,.0f} | "
-            f"{r['ffmpeg_peak_rss_mib']:.0f} | {gpu} |")
+    return (
+        f"| {r['tile']} | {r['tiles']} | {r['frames']} | {r['size']} | {r['clips']} | {s['decode']:.1f} | "
+        f"{s['gaze']:.1f} | {s['reconstruct']:.1f} | {s['write']:.1f} | {r['wall_s']:.1f} | "
+        f"{r['clips'] / r['wall_s']:.2f} | {r['kept']:,} / {r['total']:,} ({100 * r['kept'] / r['total']:.1f}%) | "
+        f"{r['peak_rss_mib']:,.0f} | {r['rss_first_mib']:,.0f} / {r['rss_last_mib']:,.0f} | "
+        f"{r['ffmpeg_peak_rss_mib']:.0f} | {gpu} |"
+    )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,11 @@ def legacy(gazer, name: str, videos: Path) -> None:
     from playground.training.recipe import read_frames, write_heldout
 
     with tempfile.TemporaryDirectory() as tmp:
-        write_heldout(read_frames(videos / "bigbuckbunny.mp4"),
-                      [videos / "bikes.mp4", videos / "carphone_pristine.mp4"], Path(tmp))
+        write_heldout(
+            read_frames(videos / "bigbuckbunny.mp4"),
+            [videos / "bikes.mp4", videos / "carphone_pristine.mp4"],
+            Path(tmp),
+        )
         clips = list_clips(find_videos([Path(tmp)]), "first")[0]
         scores = evaluate_gazer(gazer, clips, load_reconstructor("paint"), EVAL_RATIO, EVAL_THRESHOLD, name=name)
     print("\nlegacy table (224 squashed clips):\n" + table(scores, name))

@@ -35,8 +35,10 @@ def main() -> None:
     clips = {v: read_video(v, num_frames=args.frames) for v in args.videos}
     reconstructor = load_reconstructor(args.reconstructor)
     print(f"{args.gazer} + {reconstructor.name}, {len(clips)} videos x {args.frames} frames spread over each")
-    print(f"{'mode':14s} {'t':>5s} {'measured':>9s} {'per video':>24s} {'<= t':>6s} {'gazes/fr':>8s} "
-          f"{'gaze s':>7s} {'measure s':>9s}  threshold")
+    print(
+        f"{'mode':14s} {'t':>5s} {'measured':>9s} {'per video':>24s} {'<= t':>6s} {'gazes/fr':>8s} "
+        f"{'gaze s':>7s} {'measure s':>9s}  threshold"
+    )
     for mode in args.modes:
         gazer = load_gazer(args.gazer, **MODES[mode])
         for t in args.thresholds:
@@ -51,8 +53,10 @@ def main() -> None:
                 note = threshold_note(gaze.settings, reconstructor.name)
             flat = np.concatenate(losses)
             per_video = " ".join(f"{np.mean(l):.3f}" for l in losses)
-            print(f"{mode:14s} {t:5.2f} {flat.mean():9.4f} {per_video:>24s} {np.mean(flat <= t + 1e-9):6.0%} "
-                  f"{np.mean(kept):8.1f} {seconds:7.2f} {measure:9.2f}  {note}")
+            print(
+                f"{mode:14s} {t:5.2f} {flat.mean():9.4f} {per_video:>24s} {np.mean(flat <= t + 1e-9):6.0%} "
+                f"{np.mean(kept):8.1f} {seconds:7.2f} {measure:9.2f}  {note}"
+            )
 
 
 if __name__ == "__main__":

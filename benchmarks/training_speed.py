@@ -30,11 +30,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from timing import median_seconds  # noqa: E402
+
 from playground import load_gazer  # noqa: E402
+from playground.dataset.job import label_of  # noqa: E402
 from playground.gazers.autogaze import AutoGazeGazer  # noqa: E402
 from playground.models.autogaze import AutoGazeConfig, AutoGazeNet  # noqa: E402
 from playground.training import collate_labels, ntp_loss  # noqa: E402
-from playground.dataset.job import label_of  # noqa: E402
 from playground.training.make_labels import LABEL_GAZING_RATIO, LABEL_THRESHOLD  # noqa: E402
 from playground.training.run_folder import config_template, machine  # noqa: E402
 from playground.video import read_video, resize_frames  # noqa: E402
@@ -66,16 +67,21 @@ def main() -> None:
 
     ntp_s = median_seconds(step, args.repeats)
     real = int((~batch["if_padded_gazing"]).sum())
-    labels_s = median_seconds(lambda: greedy.gaze(clip, gazing_ratio=LABEL_GAZING_RATIO,
-                                               task_loss_requirement=LABEL_THRESHOLD), args.repeats)
+    labels_s = median_seconds(
+        lambda: greedy.gaze(clip, gazing_ratio=LABEL_GAZING_RATIO, task_loss_requirement=LABEL_THRESHOLD), args.repeats
+    )
     print()
     print("| case | seconds | target | ratio |")
     print("|---|---|---|---|")
-    print(f"| NTP step, full size, 2 clips x 16 frames, {real / 32:.1f} gazes/frame | {ntp_s:.2f} | "
-          f"<= {REFERENCE_NTP_STEP_S / 4:.2f} (4x the reference's {REFERENCE_NTP_STEP_S} s) | "
-          f"{REFERENCE_NTP_STEP_S / ntp_s:.1f}x faster than the reference |")
-    print(f"| greedy + paint labels, one 16-frame 224 clip (ratio {LABEL_GAZING_RATIO:g}, threshold "
-          f"{LABEL_THRESHOLD:g}) | {labels_s:.2f} | <= 0.50 | |")
+    print(
+        f"| NTP step, full size, 2 clips x 16 frames, {real / 32:.1f} gazes/frame | {ntp_s:.2f} | "
+        f"<= {REFERENCE_NTP_STEP_S / 4:.2f} (4x the reference's {REFERENCE_NTP_STEP_S} s) | "
+        f"{REFERENCE_NTP_STEP_S / ntp_s:.1f}x faster than the reference |"
+    )
+    print(
+        f"| greedy + paint labels, one 16-frame 224 clip (ratio {LABEL_GAZING_RATIO:g}, threshold "
+        f"{LABEL_THRESHOLD:g}) | {labels_s:.2f} | <= 0.50 | |"
+    )
     print(f"\nload average after: {os.getloadavg()[0]:.2f}; {platform.python_version()}, torch {torch.__version__}")
 
 

@@ -12,6 +12,7 @@ for 16 frames on an H100/H200-class GPU).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -50,8 +51,10 @@ def gemm_gflops(seconds: float = 1.0) -> float:
 
 def machine_line() -> str:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, load average {load:.1f}, "
-            f"float32 GEMM {gemm_gflops():.0f} GFLOP/s")
+    return (
+        f"{os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, load average {load:.1f}, "
+        f"float32 GEMM {gemm_gflops():.0f} GFLOP/s"
+    )
 
 
 def run_cases(model, device, cases, repeats: int, bf16: bool, unit: str) -> list[tuple[str, str, str]]:
@@ -60,7 +63,7 @@ def run_cases(model, device, cases, repeats: int, bf16: bool, unit: str) -> list
     calls = []
     for label, frames, terms, rebuild in cases:
         rec = VideoMAEReconstructor(model, device, bf16=bf16, loss_terms=terms, rebuild=rebuild)
-        call = (lambda rec=rec, frames=frames: rec.reconstruct(video, gaze, frames=frames))
+        call = functools.partial(rec.reconstruct, video, gaze, frames=frames)
         call()  # warm-up
         calls.append((label, call))
     times: dict[str, list[float]] = {label: [] for label, _ in calls}
@@ -103,8 +106,11 @@ def main() -> None:
     model = build_model(seed=0)
     build = time.perf_counter() - start
     params = sum(p.numel() for p in model.parameters()) / 1e6
-    print(f"vit-mae-large VideoMAE_AutoGaze, random weights: {params:.1f} M parameters, built in {build:.1f} s "
-          f"(reference: 3.8 s); torch {torch.__version__}, {torch.get_num_threads()} CPU threads", flush=True)
+    print(
+        f"vit-mae-large VideoMAE_AutoGaze, random weights: {params:.1f} M parameters, built in {build:.1f} s "
+        f"(reference: 3.8 s); torch {torch.__version__}, {torch.get_num_threads()} CPU threads",
+        flush=True,
+    )
     all_frames = list(range(16))
     if not args.skip_cpu:
         cases = [
@@ -115,8 +121,12 @@ def main() -> None:
         ]
         print("CPU, float32:", flush=True)
         rows = run_cases(model, torch.device("cpu"), cases, args.repeats, bf16=False, unit="s")
-        print_table(f"CPU float32 ({torch.get_num_threads()} threads), {GAZES_PER_FRAME} gazes/frame, "
-                    f"seconds per reconstruct call", rows, REFERENCE_CPU)
+        print_table(
+            f"CPU float32 ({torch.get_num_threads()} threads), {GAZES_PER_FRAME} gazes/frame, "
+            f"seconds per reconstruct call",
+            rows,
+            REFERENCE_CPU,
+        )
         print(f"machine after: {machine_line()}")
     if not torch.cuda.is_available():
         print("\nGPU section skipped: CUDA is not available on this machine.")
@@ -130,8 +140,9 @@ def main() -> None:
     ]
     print(f"GPU ({torch.cuda.get_device_name(device)}), bf16 autocast:", flush=True)
     rows = run_cases(model, device, cases, args.gpu_repeats, bf16=True, unit="ms")
-    print_table(f"GPU {torch.cuda.get_device_name(device)}, bf16 autocast, ms per reconstruct call "
-                f"(target <= 150 ms)", rows)
+    print_table(
+        f"GPU {torch.cuda.get_device_name(device)}, bf16 autocast, ms per reconstruct call (target <= 150 ms)", rows
+    )
 
 
 if __name__ == "__main__":

@@ -16,10 +16,19 @@ from .errors import PlaygroundError
 
 # The public names, imported on first use (PEP 562), so that `import playground` (and with it
 # `python -m playground --help`) does not pay for torch until a verb is called.
-_LAZY = {"MultiScaleGrid": "geometry", "DEFAULT_GRID": "geometry", "grid_for": "geometry", "GazeResult": "gaze",
-         "concat_frames": "gaze", "available_gazers": "gazers", "load_gazer": "gazers",
-         "Reconstruction": "reconstructors", "available_reconstructors": "reconstructors",
-         "load_reconstructor": "reconstructors", "as_clips": "video"}
+_LAZY = {
+    "MultiScaleGrid": "geometry",
+    "DEFAULT_GRID": "geometry",
+    "grid_for": "geometry",
+    "GazeResult": "gaze",
+    "concat_frames": "gaze",
+    "available_gazers": "gazers",
+    "load_gazer": "gazers",
+    "Reconstruction": "reconstructors",
+    "available_reconstructors": "reconstructors",
+    "load_reconstructor": "reconstructors",
+    "as_clips": "video",
+}
 
 
 def __getattr__(name: str):
@@ -50,7 +59,20 @@ def train_gazer(settings=None, resume=None, on_step=None, **knobs):
     return _train_gazer(settings, resume=resume, on_step=on_step, **knobs)
 
 
-__all__ = ["PlaygroundError", "MultiScaleGrid", "DEFAULT_GRID", "grid_for", "GazeResult", "concat_frames",
-           "load_gazer", "available_gazers", "load_reconstructor", "available_reconstructors",
-           "Reconstruction", "load_mllm", "as_clips", "train_gazer"]
+__all__ = [
+    "PlaygroundError",
+    "MultiScaleGrid",
+    "DEFAULT_GRID",
+    "grid_for",
+    "GazeResult",
+    "concat_frames",
+    "load_gazer",
+    "available_gazers",
+    "load_reconstructor",
+    "available_reconstructors",
+    "Reconstruction",
+    "load_mllm",
+    "as_clips",
+    "train_gazer",
+]
 __version__ = "0.1.0"

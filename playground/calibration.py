@@ -86,62 +86,102 @@ class Calibration:
     def describe(self) -> str:
         """One line: for what, from what."""
         where = Path(self.path).name if self.path else "in memory"
-        return (f"calibrated for {self.reconstructor} ({where}: {len(self.clips)} clips, {self.frames} frames, "
-                f"{self.created[:10] or 'undated'})")
+        return (
+            f"calibrated for {self.reconstructor} ({where}: {len(self.clips)} clips, {self.frames} frames, "
+            f"{self.created[:10] or 'undated'})"
+        )
 
     def table(self) -> str:
         """The sweep as a small text table."""
         rows = ["requested  measured  fitted  gazes/frame"]
-        rows += [f"{t:9.4f}  {m:8.4f}  {f:6.4f}  {n:11.1f}" for t, m, f, n in
-                 zip(self.requested, self.measured, self.fitted, self.gazes_per_frame)]
+        rows += [
+            f"{t:9.4f}  {m:8.4f}  {f:6.4f}  {n:11.1f}"
+            for t, m, f, n in zip(self.requested, self.measured, self.fitted, self.gazes_per_frame)
+        ]
         return "\n".join(rows)
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": FORMAT, "version": VERSION, "gazer": self.gazer, "weights_sha256": self.weights_sha256,
-                "reconstructor": self.reconstructor,
-                "maps": f"a wanted {self.reconstructor} loss (mean per frame) -> the threshold handed to the "
-                        "gazer's task-loss head (linear between rows of the monotone fit)",
-                "gazing_ratio": self.gazing_ratio,
-                "table": [{"requested": t, "measured": m, "fitted": f, "gazes_per_frame": n} for t, m, f, n in
-                          zip(self.requested, self.measured, self.fitted, self.gazes_per_frame)],
-                "clips": self.clips, "frames": self.frames, "created": self.created, "code_version": self.code_version}
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "gazer": self.gazer,
+            "weights_sha256": self.weights_sha256,
+            "reconstructor": self.reconstructor,
+            "maps": f"a wanted {self.reconstructor} loss (mean per frame) -> the threshold handed to the "
+            "gazer's task-loss head (linear between rows of the monotone fit)",
+            "gazing_ratio": self.gazing_ratio,
+            "table": [
+                {"requested": t, "measured": m, "fitted": f, "gazes_per_frame": n}
+                for t, m, f, n in zip(self.requested, self.measured, self.fitted, self.gazes_per_frame)
+            ],
+            "clips": self.clips,
+            "frames": self.frames,
+            "created": self.created,
+            "code_version": self.code_version,
+        }
 
     @classmethod
     def from_json(cls, data: Any, what: str = "calibration") -> "Calibration":
         """Checked: one line naming what is wrong."""
-        check(isinstance(data, dict) and data.get("format") == FORMAT,
-              f"{what} is not a playground calibration (no \"format\": \"{FORMAT}\")")
+        check(
+            isinstance(data, dict) and data.get("format") == FORMAT,
+            f'{what} is not a playground calibration (no "format": "{FORMAT}")',
+        )
         check(data.get("version") == VERSION, f"{what} has version {data.get('version')!r}; this code reads {VERSION}")
         for key in ("gazer", "weights_sha256", "reconstructor"):
             check(isinstance(data.get(key), str) and data[key], f"{what}: {key!r} must be a non-empty string")
         table = data.get("table")
-        check(isinstance(table, list) and 2 <= len(table) <= MAX_ROWS,
-              f"{what}: 'table' must be a list of 2 to {MAX_ROWS} rows")
+        check(
+            isinstance(table, list) and 2 <= len(table) <= MAX_ROWS,
+            f"{what}: 'table' must be a list of 2 to {MAX_ROWS} rows",
+        )
         cols: dict[str, list[float]] = {k: [] for k in ("requested", "measured", "fitted", "gazes_per_frame")}
         for i, row in enumerate(table):
             check(isinstance(row, dict), f"{what}: table row {i} is not an object")
             for k in cols:
                 v = row.get(k)
-                check(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
-                      f"{what}: table row {i} has no finite number {k!r}")
+                check(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
+                    f"{what}: table row {i} has no finite number {k!r}",
+                )
                 cols[k].append(float(v))
-        check(all(a < b for a, b in zip(cols["requested"], cols["requested"][1:])),
-              f"{what}: the requested thresholds must be strictly ascending")
-        check(all(a <= b for a, b in zip(cols["fitted"], cols["fitted"][1:])),
-              f"{what}: the fitted losses must not decrease")
+        check(
+            all(a < b for a, b in zip(cols["requested"], cols["requested"][1:])),
+            f"{what}: the requested thresholds must be strictly ascending",
+        )
+        check(
+            all(a <= b for a, b in zip(cols["fitted"], cols["fitted"][1:])),
+            f"{what}: the fitted losses must not decrease",
+        )
         clips = data.get("clips", [])
-        check(isinstance(clips, list) and all(isinstance(c, str) for c in clips), f"{what}: 'clips' must be a list of names")
+        check(
+            isinstance(clips, list) and all(isinstance(c, str) for c in clips),
+            f"{what}: 'clips' must be a list of names",
+        )
         ratio = data.get("gazing_ratio")
-        check(ratio is None or (isinstance(ratio, (int, float)) and not isinstance(ratio, bool)),
-              f"{what}: 'gazing_ratio' must be a number or null")
+        check(
+            ratio is None or (isinstance(ratio, (int, float)) and not isinstance(ratio, bool)),
+            f"{what}: 'gazing_ratio' must be a number or null",
+        )
         frames = data.get("frames", 0)
-        check(isinstance(frames, int) and not isinstance(frames, bool) and frames >= 0,
-              f"{what}: 'frames' must be a whole number")
-        return cls(gazer=data["gazer"], weights_sha256=data["weights_sha256"], reconstructor=data["reconstructor"],
-                   requested=cols["requested"], measured=cols["measured"], fitted=cols["fitted"],
-                   gazes_per_frame=cols["gazes_per_frame"], clips=list(clips), frames=frames,
-                   created=str(data.get("created", "")), code_version=str(data.get("code_version", "")),
-                   gazing_ratio=ratio)
+        check(
+            isinstance(frames, int) and not isinstance(frames, bool) and frames >= 0,
+            f"{what}: 'frames' must be a whole number",
+        )
+        return cls(
+            gazer=data["gazer"],
+            weights_sha256=data["weights_sha256"],
+            reconstructor=data["reconstructor"],
+            requested=cols["requested"],
+            measured=cols["measured"],
+            fitted=cols["fitted"],
+            gazes_per_frame=cols["gazes_per_frame"],
+            clips=list(clips),
+            frames=frames,
+            created=str(data.get("created", "")),
+            code_version=str(data.get("code_version", "")),
+            gazing_ratio=ratio,
+        )
 
 
 def isotonic(values: Sequence[float]) -> list[float]:
@@ -204,10 +244,14 @@ def find_calibration(calibration: Any, folder: Path | None, weights: Path) -> tu
     elif isinstance(calibration, Calibration):
         cal = calibration
     else:
-        raise PlaygroundError(f"calibration must be 'auto', None, a path or a Calibration, got {type(calibration).__name__}")
-    check(cal.weights_sha256 == weights_sha256(weights),
-          f"calibration {cal.path or cal.gazer} is for other weights than {weights.name} (SHA-256 differs): "
-          "calibrate this checkpoint with `python -m playground calibrate`")
+        raise PlaygroundError(
+            f"calibration must be 'auto', None, a path or a Calibration, got {type(calibration).__name__}"
+        )
+    check(
+        cal.weights_sha256 == weights_sha256(weights),
+        f"calibration {cal.path or cal.gazer} is for other weights than {weights.name} (SHA-256 differs): "
+        "calibrate this checkpoint with `python -m playground calibrate`",
+    )
     return cal, cal.describe()
 
 
@@ -240,8 +284,13 @@ def code_version() -> str:
     except PackageNotFoundError:
         text = "unknown"
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                             text=True, timeout=5).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         sha = ""
     return f"{text}+{sha}" if sha else text
@@ -280,9 +329,16 @@ class uncalibrated:
         self.gazer.calibration, self.gazer.stop = self.saved
 
 
-def calibrate(gazer, reconstructor, clips: Sequence[np.ndarray], names: Sequence[str] | None = None,
-              thresholds: Sequence[float] | None = None, batch_size: int = 4, points: int = 16,
-              progress: Callable[[int, int], None] | None = None) -> Calibration:
+def calibrate(
+    gazer,
+    reconstructor,
+    clips: Sequence[np.ndarray],
+    names: Sequence[str] | None = None,
+    thresholds: Sequence[float] | None = None,
+    batch_size: int = 4,
+    points: int = 16,
+    progress: Callable[[int, int], None] | None = None,
+) -> Calibration:
     """Measure how `gazer`'s requested threshold maps to `reconstructor`'s loss on `clips`.
 
     Args:
@@ -302,11 +358,15 @@ def calibrate(gazer, reconstructor, clips: Sequence[np.ndarray], names: Sequence
     """
     from .knobs import threshold as check_threshold
 
-    check(getattr(gazer, "loss_kind", None) == "predicted" and hasattr(gazer, "calibration"),
-          f"{getattr(gazer, 'name', gazer)} does not stop on a predicted loss: only a learned gazer "
-          "(AutoGaze) is calibrated")
-    check(getattr(gazer, "weights_file", None) is not None,
-          f"{gazer.name} was not loaded from a weights file: load it with load_gazer to calibrate it")
+    check(
+        getattr(gazer, "loss_kind", None) == "predicted" and hasattr(gazer, "calibration"),
+        f"{getattr(gazer, 'name', gazer)} does not stop on a predicted loss: only a learned gazer "
+        "(AutoGaze) is calibrated",
+    )
+    check(
+        getattr(gazer, "weights_file", None) is not None,
+        f"{gazer.name} was not loaded from a weights file: load it with load_gazer to calibrate it",
+    )
     check(len(clips) > 0, "no clip to calibrate on")
     lengths = {c.shape for c in clips}
     check(len(lengths) == 1, f"the clips must share one shape, got {sorted(lengths)}")
@@ -317,7 +377,7 @@ def calibrate(gazer, reconstructor, clips: Sequence[np.ndarray], names: Sequence
         thresholds = sweep_thresholds(gazer, clips)
     thresholds = sorted({check_threshold(t, "threshold") for t in thresholds})
     check(len(thresholds) >= 2, "give at least two different thresholds to sweep")
-    batches = [np.stack(clips[i:i + batch_size]) for i in range(0, len(clips), batch_size)]
+    batches = [np.stack(clips[i : i + batch_size]) for i in range(0, len(clips), batch_size)]
     swept: dict[float, tuple[float, float]] = {}  # threshold -> (mean measured loss, mean gazes per frame)
     total = max(points, len(thresholds)) * len(batches) if auto else len(thresholds) * len(batches)
 
@@ -345,14 +405,30 @@ def calibrate(gazer, reconstructor, clips: Sequence[np.ndarray], names: Sequence
                 break
             measure(mid)
     thresholds = sorted(swept)
-    return Calibration(gazer=gazer.source or gazer.name, weights_sha256=weights_sha256(gazer.weights_file),
-                       reconstructor=reconstructor.name, requested=[float(t) for t in thresholds],
-                       measured=[swept[t][0] for t in thresholds], gazes_per_frame=[swept[t][1] for t in thresholds],
-                       clips=names,
-                       frames=int(sum(c.shape[0] for c in clips)),
-                       created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                       code_version=code_version())
+    return Calibration(
+        gazer=gazer.source or gazer.name,
+        weights_sha256=weights_sha256(gazer.weights_file),
+        reconstructor=reconstructor.name,
+        requested=[float(t) for t in thresholds],
+        measured=[swept[t][0] for t in thresholds],
+        gazes_per_frame=[swept[t][1] for t in thresholds],
+        clips=names,
+        frames=int(sum(c.shape[0] for c in clips)),
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        code_version=code_version(),
+    )
 
 
-__all__ = ["Calibration", "calibrate", "read_calibration", "write_calibration", "find_calibration",
-           "threshold_note", "isotonic", "weights_sha256", "sweep_thresholds", "CALIBRATION_FILE", "UNCALIBRATED"]
+__all__ = [
+    "Calibration",
+    "calibrate",
+    "read_calibration",
+    "write_calibration",
+    "find_calibration",
+    "threshold_note",
+    "isotonic",
+    "weights_sha256",
+    "sweep_thresholds",
+    "CALIBRATION_FILE",
+    "UNCALIBRATED",
+]

@@ -47,8 +47,10 @@ def inside(folder: str | os.PathLike, path: str | os.PathLike) -> Path:
     folder, path = Path(folder), Path(path)
     real = path.resolve()
     if not any(real.is_relative_to(root) for root in _roots(folder)):
-        raise PlaygroundError(f"{path} links to a file outside the checkpoint folder {folder}; refusing to read it "
-                              f"(copy the file into the folder instead)")
+        raise PlaygroundError(
+            f"{path} links to a file outside the checkpoint folder {folder}; refusing to read it "
+            f"(copy the file into the folder instead)"
+        )
     return path
 
 
@@ -85,8 +87,13 @@ class Located:
     kind: str  # "file" (named directly: it may live anywhere, `inside` does not apply), "folder" or "hub"
 
 
-def locate(name_or_path: str | os.PathLike, hub_files: Sequence[str], revision: str | None = None,
-           cache_dir: str | os.PathLike | None = None, example: str = "owner/name") -> Located:
+def locate(
+    name_or_path: str | os.PathLike,
+    hub_files: Sequence[str],
+    revision: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    example: str = "owner/name",
+) -> Located:
     """A local file, a local folder, or else a hub id fetched with `hub.hub_snapshot` (its offline rules).
 
     Args:
@@ -100,8 +107,10 @@ def locate(name_or_path: str | os.PathLike, hub_files: Sequence[str], revision: 
         return Located(path, path.parent, "file")
     if path.is_dir():
         return Located(path, path, "folder")
-    check(looks_like_hub_id(name),
-          f"no such checkpoint (no such file or folder, and not a hub id like {example!r}): {name}")
+    check(
+        looks_like_hub_id(name),
+        f"no such checkpoint (no such file or folder, and not a hub id like {example!r}): {name}",
+    )
     folder = hub_snapshot(name, hub_files, revision, cache_dir)
     return Located(folder, folder, "hub")
 
@@ -114,8 +123,13 @@ def _few(keys: Sequence[str], most: int = 4) -> str:
     return shown + (f", ... ({len(keys) - most} more)" if len(keys) > most else "")
 
 
-def check_shapes(source: str, shapes: Mapping[str, tuple[int, ...]], expected: Mapping[str, tuple[int, ...]],
-                 arch: str, hint: str = "") -> None:
+def check_shapes(
+    source: str,
+    shapes: Mapping[str, tuple[int, ...]],
+    expected: Mapping[str, tuple[int, ...]],
+    arch: str,
+    hint: str = "",
+) -> None:
     """Refuse, in one line, a checkpoint whose tensor names or shapes differ from the model's.
 
     Args:
@@ -127,16 +141,22 @@ def check_shapes(source: str, shapes: Mapping[str, tuple[int, ...]], expected: M
     missing = sorted(set(expected) - set(shapes))
     unexpected = sorted(set(shapes) - set(expected))
     if missing or unexpected:
-        parts = [f"{len(keys)} {what} keys ({_few(keys)})"
-                 for keys, what in ((missing, "missing"), (unexpected, "unexpected")) if keys]
+        parts = [
+            f"{len(keys)} {what} keys ({_few(keys)})"
+            for keys, what in ((missing, "missing"), (unexpected, "unexpected"))
+            if keys
+        ]
         raise PlaygroundError(f"{source} does not fit {arch}: {' and '.join(parts)}{hint}")
     for key, shape in expected.items():
-        check(tuple(shapes[key]) == tuple(shape),
-              f"{source}: tensor {key} has shape {tuple(shapes[key])} but {arch} needs {tuple(shape)}{hint}")
+        check(
+            tuple(shapes[key]) == tuple(shape),
+            f"{source}: tensor {key} has shape {tuple(shapes[key])} but {arch} needs {tuple(shape)}{hint}",
+        )
 
 
-def float32_state(source: str, state: Mapping[str, "torch.Tensor"], expected: Mapping[str, tuple[int, ...]],
-                  arch: str, hint: str = "") -> dict[str, "torch.Tensor"]:
+def float32_state(
+    source: str, state: Mapping[str, "torch.Tensor"], expected: Mapping[str, tuple[int, ...]], arch: str, hint: str = ""
+) -> dict[str, "torch.Tensor"]:
     """`state` once its names and shapes match `expected` and every tensor is a float, cast to float32."""
     import torch
 

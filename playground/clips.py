@@ -29,9 +29,24 @@ from .video import MAX_DECODE_PIXELS, READ_SIDE, VIDEO_SUFFIXES, as_clips, probe
 
 CLIP_SUFFIXES = VIDEO_SUFFIXES + (".npy",)  # files a folder search keeps: videos and uint8 .npy clips
 
-__all__ = ["CLIP_LEN", "SIZE", "CLIP_CHOICES", "CLIP_SUFFIXES", "VideoClip", "ClipFrames", "find_videos",
-           "videos_in", "links_note", "no_videos_message", "label_key", "clip_key", "split_key", "list_clips",
-           "frame_count", "read_clip_frames"]
+__all__ = [
+    "CLIP_LEN",
+    "SIZE",
+    "CLIP_CHOICES",
+    "CLIP_SUFFIXES",
+    "VideoClip",
+    "ClipFrames",
+    "find_videos",
+    "videos_in",
+    "links_note",
+    "no_videos_message",
+    "label_key",
+    "clip_key",
+    "split_key",
+    "list_clips",
+    "frame_count",
+    "read_clip_frames",
+]
 
 
 @dataclass(frozen=True)
@@ -80,8 +95,13 @@ def find_videos(sources: Sequence[str | Path], skipped: list[Path] | None = None
 def videos_in(folder: Path, skipped: list[Path] | None = None) -> list[Path]:
     """The video files found recursively in a folder, sorted: no hidden parts, no links (each link to a
     video is added to `skipped`, if given)."""
-    inside = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in CLIP_SUFFIXES
-                    and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    inside = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in CLIP_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
     if skipped is not None:
         skipped += [p for p in inside if p.is_symlink()]
     return [p for p in inside if not p.is_symlink()]  # a link could lead out of the folder
@@ -91,9 +111,11 @@ def links_note(links: Sequence[Path]) -> str:
     """One line on the links to videos a folder search left out, and why (empty when none)."""
     if not links:
         return ""
-    return (f"skipped {len(links)} link{'s' if len(links) > 1 else ''} to videos ({links[0]}"
-            f"{', ...' if len(links) > 1 else ''}): links in folders are not followed, as one could lead out of the "
-            "folder; name the videos themselves (or list them in a .txt file) to include them")
+    return (
+        f"skipped {len(links)} link{'s' if len(links) > 1 else ''} to videos ({links[0]}"
+        f"{', ...' if len(links) > 1 else ''}): links in folders are not followed, as one could lead out of the "
+        "folder; name the videos themselves (or list them in a .txt file) to include them"
+    )
 
 
 def no_videos_message(sources: Sequence[str | Path], links: Sequence[Path]) -> str:
@@ -121,16 +143,19 @@ def split_key(key: str) -> tuple[str, int]:
     base, mark, start = key.partition("#")
     if not mark:
         return base, 0
-    check(start.isascii() and start.isdigit(),
-          f"labels key {key!r}: the clip start after '#' must be a frame number (0 or more), got {start!r}")
+    check(
+        start.isascii() and start.isdigit(),
+        f"labels key {key!r}: the clip start after '#' must be a frame number (0 or more), got {start!r}",
+    )
     return base, int(start)
 
 
 # ---- listing clips --------------------------------------------------------------------------
 
 
-def list_clips(videos: Sequence[Path], clips: str = "first", clip_len: int = CLIP_LEN,
-               known: Collection[tuple[str, int]] = ()) -> tuple[list[VideoClip], list[dict[str, str]]]:
+def list_clips(
+    videos: Sequence[Path], clips: str = "first", clip_len: int = CLIP_LEN, known: Collection[tuple[str, int]] = ()
+) -> tuple[list[VideoClip], list[dict[str, str]]]:
     """Cut videos into clips of `clip_len` consecutive frames.
 
     Args:
@@ -171,8 +196,13 @@ def frame_count(path: Path) -> int:
 # ---- reading one clip -----------------------------------------------------------------------
 
 
-def read_clip_frames(clip: VideoClip, clip_len: int = CLIP_LEN, size: int | None = SIZE,
-                     max_side: int | None = READ_SIDE, max_pixels: int | None = MAX_DECODE_PIXELS) -> ClipFrames:
+def read_clip_frames(
+    clip: VideoClip,
+    clip_len: int = CLIP_LEN,
+    size: int | None = SIZE,
+    max_side: int | None = READ_SIDE,
+    max_pixels: int | None = MAX_DECODE_PIXELS,
+) -> ClipFrames:
     """Read one clip: `clip_len` consecutive frames from `clip.start`, and the size of the video's own frames.
 
     Args:
@@ -192,12 +222,18 @@ def read_clip_frames(clip: VideoClip, clip_len: int = CLIP_LEN, size: int | None
     if clip.path.suffix.lower() == ".npy":
         clips = as_clips(clip.path)
         check(clips.shape[0] == 1, f"{clip.path.name} holds {clips.shape[0]} clips; give one clip (T,H,W,3)")
-        frames = clips[0, clip.start:clip.start + clip_len]
+        frames = clips[0, clip.start : clip.start + clip_len]
         source = clips.shape[2:4]
     else:
         info = probe_video(clip.path)
-        frames = read_video(clip.path, num_frames=clip_len, sampling="first", start=info.frame_time(clip.start),
-                            max_side=max_side, max_pixels=max_pixels)
+        frames = read_video(
+            clip.path,
+            num_frames=clip_len,
+            sampling="first",
+            start=info.frame_time(clip.start),
+            max_side=max_side,
+            max_pixels=max_pixels,
+        )
         source = (info.height, info.width)
     check(len(frames) == clip_len, f"{clip.key}: read {len(frames)} frames, expected {clip_len}")
     frames = frames if size is None else resize_frames(frames, size)

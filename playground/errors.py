@@ -48,7 +48,7 @@ def first_sentence(text: str, limit: int = 200) -> str:
         return ""
     flat = " ".join(lines[0].split())
     match = re.search(r"[.!?](\s|$)", flat)
-    sentence = flat[:match.start() + 1] if match else flat
+    sentence = flat[: match.start() + 1] if match else flat
     if len(sentence) > limit:
         sentence = sentence[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " ..."
     return sentence if sentence.endswith((".", "!", "?")) else sentence + "."

@@ -23,9 +23,9 @@ from PIL import Image
 
 from . import knobs
 from .gaze import GazeResult
-from .report import psnr_text
 from .gazers import load_gazer
 from .reconstructors import Reconstruction, load_reconstructor
+from .report import psnr_text
 from .video import as_clips, resize_frames
 
 
@@ -53,9 +53,9 @@ class GazeView:
         from .viz import overlay_frames, side_by_side
 
         t = self.frame
-        original = self.frames[t:t + 1]
+        original = self.frames[t : t + 1]
         overlay = overlay_frames(original, _one_frame(self.gaze, t))
-        rebuilt = resize_frames(self.reconstruction.frames[0, t:t + 1].numpy(), original.shape[1:3])
+        rebuilt = resize_frames(self.reconstruction.frames[0, t : t + 1].numpy(), original.shape[1:3])
         return side_by_side(original, overlay, rebuilt, labels=["original", "gazed", "reconstruction"])[0]
 
     def _repr_html_(self) -> str:
@@ -64,8 +64,10 @@ class GazeView:
         data = base64.b64encode(buffer.getvalue()).decode()
         rec = self.reconstruction
         t = self.frame
-        line = (f"{self.gaze.summary()} | frame {t}: {int(self.gaze.counts()[0, t])} slots, "
-                f"loss {float(rec.loss[0, t]):.4f}, PSNR {psnr_text(rec.psnr[0, t:t + 1])} | {rec.summary()}")
+        line = (
+            f"{self.gaze.summary()} | frame {t}: {int(self.gaze.counts()[0, t])} slots, "
+            f"loss {float(rec.loss[0, t]):.4f}, PSNR {psnr_text(rec.psnr[0, t : t + 1])} | {rec.summary()}"
+        )
         return f"<p>{html.escape(line)}</p><img src='data:image/png;base64,{data}' style='max-width:100%'/>"
 
 
@@ -74,8 +76,14 @@ def _one_frame(gaze: GazeResult, t: int) -> GazeResult:
     return GazeResult.from_frame_slots([[gaze.frame_slots(0, t).tolist()]], gaze.grid)
 
 
-def view_gaze(video: Any, threshold: float | None = knobs.THRESHOLD, gazer: str = "greedy", reconstructor: str = "paint",
-              gazing_ratio: float | None = knobs.GAZING_RATIO, frame: int = 0) -> GazeView:
+def view_gaze(
+    video: Any,
+    threshold: float | None = knobs.THRESHOLD,
+    gazer: str = "greedy",
+    reconstructor: str = "paint",
+    gazing_ratio: float | None = knobs.GAZING_RATIO,
+    frame: int = 0,
+) -> GazeView:
     """Gaze `video` (one clip), rebuild it, and return a `GazeView` showing `frame`.
 
     Args:
@@ -90,17 +98,24 @@ def view_gaze(video: Any, threshold: float | None = knobs.THRESHOLD, gazer: str 
         GazeView with the gaze, the reconstruction and the picture of `frame`.
     """
     frames = as_clips(video)[0]
-    gaze = _gazer(gazer).gaze(frames, gazing_ratio=gazing_ratio, task_loss_requirement=knobs.threshold_or_off(threshold))
+    gaze = _gazer(gazer).gaze(
+        frames, gazing_ratio=gazing_ratio, task_loss_requirement=knobs.threshold_or_off(threshold)
+    )
     rec = _reconstructor(reconstructor).reconstruct(frames, gaze)
     return GazeView(frames, gaze, rec, min(max(int(frame), 0), len(frames) - 1))
 
 
-def gaze_html(threshold: float | None, video: Any, gazer: str = "greedy", reconstructor: str = "paint",
-              gazing_ratio: float | None = knobs.GAZING_RATIO, frame: int = 0) -> str:
+def gaze_html(
+    threshold: float | None,
+    video: Any,
+    gazer: str = "greedy",
+    reconstructor: str = "paint",
+    gazing_ratio: float | None = knobs.GAZING_RATIO,
+    frame: int = 0,
+) -> str:
     """`view_gaze(...)` as HTML, with the threshold first: a transform for `ipywidgets.dlink` from a slider.
 
     `functools.partial(gaze_html, video=clip)` maps a threshold slider to an `ipywidgets.HTML` value,
     a live view with no Output widget (and no function defined in the notebook).
     """
     return view_gaze(video, threshold, gazer, reconstructor, gazing_ratio, frame)._repr_html_()
-

@@ -43,18 +43,23 @@ class GazeResult:
     def __post_init__(self) -> None:
         self.gazing_pos = _as_tensor(self.gazing_pos, torch.int64, "gazing_pos")
         self.if_padded_gazing = _as_tensor(self.if_padded_gazing, torch.bool, "if_padded_gazing")
-        self.num_gazing_each_frame = _as_tensor(self.num_gazing_each_frame, torch.int64,
-                                                "num_gazing_each_frame").reshape(-1)
+        self.num_gazing_each_frame = _as_tensor(
+            self.num_gazing_each_frame, torch.int64, "num_gazing_each_frame"
+        ).reshape(-1)
         if self.gazing_pos.dim() == 1:
             self.gazing_pos = self.gazing_pos[None]
         if self.if_padded_gazing.dim() == 1:
             self.if_padded_gazing = self.if_padded_gazing[None]
-        check(self.gazing_pos.shape == self.if_padded_gazing.shape,
-              f"gazing_pos {tuple(self.gazing_pos.shape)} and if_padded_gazing "
-              f"{tuple(self.if_padded_gazing.shape)} differ in shape")
-        check(int(self.num_gazing_each_frame.sum()) == self.gazing_pos.shape[1],
-              f"num_gazing_each_frame sums to {int(self.num_gazing_each_frame.sum())} "
-              f"but there are {self.gazing_pos.shape[1]} entries")
+        check(
+            self.gazing_pos.shape == self.if_padded_gazing.shape,
+            f"gazing_pos {tuple(self.gazing_pos.shape)} and if_padded_gazing "
+            f"{tuple(self.if_padded_gazing.shape)} differ in shape",
+        )
+        check(
+            int(self.num_gazing_each_frame.sum()) == self.gazing_pos.shape[1],
+            f"num_gazing_each_frame sums to {int(self.num_gazing_each_frame.sum())} "
+            f"but there are {self.gazing_pos.shape[1]} entries",
+        )
         check(self.loss_kind in LOSS_KINDS, f"loss_kind must be one of {LOSS_KINDS}")
         check(bool((self.num_gazing_each_frame >= 0).all()), "num_gazing_each_frame must not be negative")
         self._check_ids()
@@ -68,17 +73,21 @@ class GazeResult:
         outside = real & ((local < 0) | (local >= S))
         if bool(outside.any()):
             b, n = (int(i) for i in torch.nonzero(outside)[0])
-            raise PlaygroundError(f"gaze entry {n} of clip {b} holds id {int(self.gazing_pos[b, n])}, which is not a "
-                                  f"slot of its frame {int(frame[b, n])} (ids of frame t lie in "
-                                  f"[{S}*t, {S}*(t+1)) for {S} slots per frame)")
+            raise PlaygroundError(
+                f"gaze entry {n} of clip {b} holds id {int(self.gazing_pos[b, n])}, which is not a "
+                f"slot of its frame {int(frame[b, n])} (ids of frame t lie in "
+                f"[{S}*t, {S}*(t+1)) for {S} slots per frame)"
+            )
         keys = torch.where(real, self.gazing_pos, -1 - torch.arange(self.gazing_pos.shape[1]))  # pads never collide
         ordered = keys.sort(dim=1).values
         repeated = (ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)
         if bool(repeated.any()):
             b, n = (int(i) for i in torch.nonzero(repeated)[0])
             slot = int(ordered[b, n + 1])
-            raise PlaygroundError(f"clip {b} gazes slot {slot % S} of frame {slot // S} more than once; "
-                                  f"each slot may be gazed once per frame")
+            raise PlaygroundError(
+                f"clip {b} gazes slot {slot % S} of frame {slot // S} more than once; "
+                f"each slot may be gazed once per frame"
+            )
         check(T > 0 or self.gazing_pos.shape[1] == 0, "a gaze result needs at least one frame")
 
     # ---- sizes -------------------------------------------------------------------------------
@@ -109,12 +118,18 @@ class GazeResult:
         """Build from the reference dict (tensors, arrays or nested lists)."""
         missing = {"gazing_pos", "if_padded_gazing", "num_gazing_each_frame"} - set(official)
         check(not missing, f"a gaze dict needs the keys {sorted(missing)}")
-        return cls(official["gazing_pos"], official["if_padded_gazing"], official["num_gazing_each_frame"],
-                   grid=grid, **extra)
+        return cls(
+            official["gazing_pos"], official["if_padded_gazing"], official["num_gazing_each_frame"], grid=grid, **extra
+        )
 
     @classmethod
-    def from_frame_slots(cls, slots: Sequence[Sequence[Sequence[int]]], grid: MultiScaleGrid = DEFAULT_GRID,
-                         losses: Sequence[Sequence[Sequence[float]]] | None = None, **extra) -> "GazeResult":
+    def from_frame_slots(
+        cls,
+        slots: Sequence[Sequence[Sequence[int]]],
+        grid: MultiScaleGrid = DEFAULT_GRID,
+        losses: Sequence[Sequence[Sequence[float]]] | None = None,
+        **extra,
+    ) -> "GazeResult":
         """Build from local slot ids per clip and frame: `slots[b][t]` lists frame t's ids in gaze order.
 
         Frames are padded to the longest clip, as the reference does for a batch. `losses[b][t]`, if
@@ -130,14 +145,14 @@ class GazeResult:
         loss = torch.full((B, N), float("nan")) if losses is not None else None
         start = 0
         for t, n in enumerate(per_frame):
-            pos[:, start:start + n] = grid.num_slots * (t + 1)  # reference padding id
+            pos[:, start : start + n] = grid.num_slots * (t + 1)  # reference padding id
             for b in range(B):
                 ids = list(slots[b][t])
                 k = len(ids)
-                pos[b, start:start + k] = torch.as_tensor(ids, dtype=torch.int64) + grid.num_slots * t
-                pad[b, start:start + k] = False
+                pos[b, start : start + k] = torch.as_tensor(ids, dtype=torch.int64) + grid.num_slots * t
+                pad[b, start : start + k] = False
                 if loss is not None and k:
-                    loss[b, start:start + k] = torch.as_tensor(list(losses[b][t]), dtype=torch.float32)
+                    loss[b, start : start + k] = torch.as_tensor(list(losses[b][t]), dtype=torch.float32)
             start += n
         return cls(pos, pad, torch.tensor(per_frame), grid=grid, loss=loss, **extra)
 
@@ -190,19 +205,31 @@ class GazeResult:
         losses = None
         if self.loss is not None:
             losses = [[self.frame_values(self.loss, index, t).tolist() for t in range(self.num_frames)]]
-        frame_loss = None if self.frame_loss is None else self.frame_loss[index:index + 1].clone()
-        return GazeResult.from_frame_slots(slots, self.grid, losses=losses, frame_loss=frame_loss,
-                                           loss_kind=self.loss_kind, seconds=dict(self.seconds),
-                                           gazer=self.gazer, settings=dict(self.settings))
+        frame_loss = None if self.frame_loss is None else self.frame_loss[index : index + 1].clone()
+        return GazeResult.from_frame_slots(
+            slots,
+            self.grid,
+            losses=losses,
+            frame_loss=frame_loss,
+            loss_kind=self.loss_kind,
+            seconds=dict(self.seconds),
+            gazer=self.gazer,
+            settings=dict(self.settings),
+        )
 
     def select(self, indices: Sequence[int] | slice) -> "GazeResult":
         """Some clips of the batch, as a batch (per-frame counts and padding kept as they are)."""
         index = torch.arange(self.batch_size)[indices] if isinstance(indices, slice) else torch.as_tensor(indices)
         check(index.numel() > 0, "select needs at least one clip")
-        return replace(self, gazing_pos=self.gazing_pos[index], if_padded_gazing=self.if_padded_gazing[index],
-                       loss=None if self.loss is None else self.loss[index],
-                       frame_loss=None if self.frame_loss is None else self.frame_loss[index],
-                       seconds=dict(self.seconds), settings=dict(self.settings))
+        return replace(
+            self,
+            gazing_pos=self.gazing_pos[index],
+            if_padded_gazing=self.if_padded_gazing[index],
+            loss=None if self.loss is None else self.loss[index],
+            frame_loss=None if self.frame_loss is None else self.frame_loss[index],
+            seconds=dict(self.seconds),
+            settings=dict(self.settings),
+        )
 
     def frame_values(self, values: torch.Tensor, clip: int, frame: int) -> torch.Tensor:
         """Per-entry values (B, N) of one clip and frame, padding removed: (n,) in gaze order (e.g. the loss trace)."""
@@ -240,11 +267,15 @@ class GazeResult:
         loss = data.get("loss")
         frame_loss = data.get("frame_loss")
         return cls.from_official(
-            data, grid,
+            data,
+            grid,
             loss=None if loss is None else torch.tensor(_none_to_nan(loss), dtype=torch.float32),
             frame_loss=None if frame_loss is None else torch.tensor(_none_to_nan(frame_loss), dtype=torch.float32),
-            loss_kind=data.get("loss_kind", "none"), gazer=data.get("gazer", ""),
-            settings=data.get("settings", {}), seconds=data.get("seconds", {}))
+            loss_kind=data.get("loss_kind", "none"),
+            gazer=data.get("gazer", ""),
+            settings=data.get("settings", {}),
+            seconds=data.get("seconds", {}),
+        )
 
     def summary(self) -> str:
         """One line: slots kept, ratio, loss if known, time."""
@@ -282,11 +313,18 @@ def concat_frames(results: Sequence[GazeResult]) -> GazeResult:
     for r in results:
         for k, v in r.seconds.items():
             seconds[k] = seconds.get(k, 0.0) + v
-    return GazeResult(torch.cat(pos, 1), torch.cat(pad, 1), torch.cat(counts), grid=grid,
-                      loss=torch.cat(losses, 1) if has_loss else None,
-                      frame_loss=torch.cat(frame_losses, 1) if has_frame_loss else None,
-                      loss_kind=results[0].loss_kind, seconds=seconds, gazer=results[0].gazer,
-                      settings=dict(results[0].settings))
+    return GazeResult(
+        torch.cat(pos, 1),
+        torch.cat(pad, 1),
+        torch.cat(counts),
+        grid=grid,
+        loss=torch.cat(losses, 1) if has_loss else None,
+        frame_loss=torch.cat(frame_losses, 1) if has_frame_loss else None,
+        loss_kind=results[0].loss_kind,
+        seconds=seconds,
+        gazer=results[0].gazer,
+        settings=dict(results[0].settings),
+    )
 
 
 def as_gaze_result(gaze: "GazeResult | dict[str, Any]", grid: MultiScaleGrid = DEFAULT_GRID) -> GazeResult:
@@ -301,16 +339,21 @@ def as_gaze_result(gaze: "GazeResult | dict[str, Any]", grid: MultiScaleGrid = D
 def _as_tensor(values: Any, dtype: torch.dtype, name: str) -> torch.Tensor:
     """`values` as a tensor of `dtype`, or one line naming the field when they are not numbers."""
     if isinstance(values, torch.Tensor):
-        check(not values.is_floating_point() or dtype == torch.bool or bool((values == values.round()).all()),
-              f"{name} must hold whole numbers")
+        check(
+            not values.is_floating_point() or dtype == torch.bool or bool((values == values.round()).all()),
+            f"{name} must hold whole numbers",
+        )
         return values.to(dtype)
     try:
         array = np.asarray(values)
     except ValueError as exc:  # ragged nested lists
         raise PlaygroundError(f"{name} must be a rectangular array of numbers: {exc}") from None
-    check(array.dtype.kind in "biu" or (array.dtype.kind == "f" and bool(np.all(array == np.round(array)))),
-          f"{name} must hold whole numbers, got {array.dtype.name} values such as {array.flat[0]!r}"
-          if array.size else f"{name} must hold whole numbers")
+    check(
+        array.dtype.kind in "biu" or (array.dtype.kind == "f" and bool(np.all(array == np.round(array)))),
+        f"{name} must hold whole numbers, got {array.dtype.name} values such as {array.flat[0]!r}"
+        if array.size
+        else f"{name} must hold whole numbers",
+    )
     return torch.as_tensor(array).to(dtype)
 
 

@@ -54,8 +54,10 @@ class MultiScaleGrid:
         check(len(scales) > 0, "a grid needs at least one scale")
         check(self.patch_size > 0, f"patch size must be positive, got {self.patch_size}")
         for s in scales:
-            check(s > 0 and s % self.patch_size == 0,
-                  f"scale {s} is not a positive multiple of the patch size {self.patch_size}")
+            check(
+                s > 0 and s % self.patch_size == 0,
+                f"scale {s} is not a positive multiple of the patch size {self.patch_size}",
+            )
         check(len(set(scales)) == len(scales), f"scales must be distinct, got {list(scales)}")
         sides = tuple(s // self.patch_size for s in scales)
         counts = tuple(n * n for n in sides)
@@ -107,8 +109,10 @@ class MultiScaleGrid:
         """(scale_index, row, col) arrays -> local ids."""
         scale_index, row, col = (np.asarray(a, dtype=np.int64) for a in (scale_index, row, col))
         sides = np.asarray(self.sides)[scale_index]
-        check(bool(np.all((row >= 0) & (row < sides) & (col >= 0) & (col < sides))),
-              "row/col outside the grid of their scale")
+        check(
+            bool(np.all((row >= 0) & (row < sides) & (col >= 0) & (col < sides))),
+            "row/col outside the grid of their scale",
+        )
         return np.asarray(self.offsets)[scale_index] + row * sides + col
 
     def to_global(self, frame, local_ids) -> np.ndarray:
@@ -153,8 +157,9 @@ class MultiScaleGrid:
         mask = torch.as_tensor(slot_mask).bool()
         return torch.stack([self.covered(mask, s, size, size) for s in range(self.num_scales)], dim=-3)
 
-    def finest_scale_map(self, slot_mask: torch.Tensor, height: int | None = None,
-                         width: int | None = None) -> torch.Tensor:
+    def finest_scale_map(
+        self, slot_mask: torch.Tensor, height: int | None = None, width: int | None = None
+    ) -> torch.Tensor:
         """The finest gazed scale at each pixel: the one map the reconstructors, overlays and tiles use.
 
         Args:

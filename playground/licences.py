@@ -35,23 +35,29 @@ class Licence:
 
 
 APACHE = Licence("Apache-2.0", "https://www.apache.org/licenses/LICENSE-2.0")
-NSCL = Licence("NVIDIA Source Code License-NC (NSCLv1)", "https://huggingface.co/nvidia/AutoGaze",
-               "non-commercial use only")
+NSCL = Licence(
+    "NVIDIA Source Code License-NC (NSCLv1)", "https://huggingface.co/nvidia/AutoGaze", "non-commercial use only"
+)
 CC_BY_NC = Licence("CC-BY-NC-4.0", "https://creativecommons.org/licenses/by-nc/4.0/", "non-commercial use only")
-CC_BY = Licence("CC BY 3.0", "https://creativecommons.org/licenses/by/3.0/",
-                "(c) 2008 Blender Foundation / www.bigbuckbunny.org")
+CC_BY = Licence(
+    "CC BY 3.0", "https://creativecommons.org/licenses/by/3.0/", "(c) 2008 Blender Foundation / www.bigbuckbunny.org"
+)
 PROJECT = Licence("Apache-2.0", "https://www.apache.org/licenses/LICENSE-2.0", "this project's code, made in code")
-SHIPPED_GAZER = Licence("Apache-2.0", "playground/weights/autogaze-playground/README.md",
-                        "this project's weights; trained on Big Buck Bunny (CC BY 3.0), the bikes and carphone test "
-                        "sequences (licence not stated; the footage is not shipped) and scenes made in code")
+SHIPPED_GAZER = Licence(
+    "Apache-2.0",
+    "playground/weights/autogaze-playground/README.md",
+    "this project's weights; trained on Big Buck Bunny (CC BY 3.0), the bikes and carphone test "
+    "sequences (licence not stated; the footage is not shipped) and scenes made in code",
+)
 UNKNOWN = Licence("unknown", "", "not in this project's table: see the model's own card")
 
 # model name (alias, hub id, or a built-in component) -> licence; hub ids are matched without case
 MODELS: dict[str, Licence] = {
     "nvidia/AutoGaze": NSCL,
     "bfshi/AutoGaze": NSCL,  # the old id of nvidia/AutoGaze
-    "bfshi/VideoMAE_AutoGaze": Licence("unknown", "https://huggingface.co/bfshi/VideoMAE_AutoGaze",
-                                       "AutoGaze's reconstructor: see its model card"),
+    "bfshi/VideoMAE_AutoGaze": Licence(
+        "unknown", "https://huggingface.co/bfshi/VideoMAE_AutoGaze", "AutoGaze's reconstructor: see its model card"
+    ),
     "nvidia/NVILA-8B-HD-Video": CC_BY_NC,
     "autogaze-playground": SHIPPED_GAZER,
 }

@@ -91,13 +91,17 @@ class Loader:
 
     def knows_config(self, seen: "Seen") -> bool:
         """Whether the checkpoint's config (config.json's names, or a config file of its own) is this family's."""
-        return (seen.model_type in self.model_types or bool(set(seen.architectures) & set(self.architectures))
-                or any(name in self.config_files for name in seen.files))
+        return (
+            seen.model_type in self.model_types
+            or bool(set(seen.architectures) & set(self.architectures))
+            or any(name in self.config_files for name in seen.files)
+        )
 
     def knows_weights(self, seen: "Seen") -> bool:
         """Whether the checkpoint's weights (tensor names, a file suffix) are this family's."""
-        return (any(name.endswith(self.suffixes) for name in seen.files if self.suffixes)
-                or bool(self.key_prefixes and any(k.startswith(self.key_prefixes) for k in seen.keys)))
+        return any(name.endswith(self.suffixes) for name in seen.files if self.suffixes) or bool(
+            self.key_prefixes and any(k.startswith(self.key_prefixes) for k in seen.keys)
+        )
 
 
 @dataclass(frozen=True)
@@ -142,14 +146,22 @@ def look(found: Located) -> Seen:
     if (folder / "config.json").is_file():
         config = read_json(inside(folder, folder / "config.json"), "config.json")
     architectures = config.get("architectures") or ()
-    return Seen(str(found.path), model_type=config.get("model_type"),
-                architectures=tuple(str(a) for a in architectures) if isinstance(architectures, list) else (),
-                files=tuple(sorted(p.name for p in folder.iterdir())),
-                weights=tuple(inside(folder, p) for p in sorted(folder.glob("*.safetensors")) if p.is_file()))
+    return Seen(
+        str(found.path),
+        model_type=config.get("model_type"),
+        architectures=tuple(str(a) for a in architectures) if isinstance(architectures, list) else (),
+        files=tuple(sorted(p.name for p in folder.iterdir())),
+        weights=tuple(inside(folder, p) for p in sorted(folder.glob("*.safetensors")) if p.is_file()),
+    )
 
 
-def claim(loaders: Sequence[Loader], name_or_path: str, what: str, revision: str | None = None,
-          cache_dir: str | Path | None = None) -> Claim:
+def claim(
+    loaders: Sequence[Loader],
+    name_or_path: str,
+    what: str,
+    revision: str | None = None,
+    cache_dir: str | Path | None = None,
+) -> Claim:
     """The first loader, in registry order, that owns or recognises `name_or_path`.
 
     Its names come first (shipped names, hub ids); then a local file or folder, or a hub id's
@@ -172,8 +184,10 @@ def claim(loaders: Sequence[Loader], name_or_path: str, what: str, revision: str
         for loader in loaders:
             if knows(loader, seen):
                 return Claim(loader, key, None)
-    raise PlaygroundError(f"no {what} family reads {key}: {seen.describe()} "
-                          f"(the {what} families: {', '.join(loader.family for loader in loaders)})")
+    raise PlaygroundError(
+        f"no {what} family reads {key}: {seen.describe()} "
+        f"(the {what} families: {', '.join(loader.family for loader in loaders)})"
+    )
 
 
 def named(model: Any, name: str | None) -> Any:
@@ -187,8 +201,9 @@ def named(model: Any, name: str | None) -> Any:
 
 def parameters(fn: Callable[..., Any]) -> set[str]:
     """The named parameters of `fn` (not *args / **kwargs)."""
-    return {p.name for p in inspect.signature(fn).parameters.values()
-            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    return {
+        p.name for p in inspect.signature(fn).parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    }
 
 
 def takes_more(fn: Callable[..., Any]) -> bool:

@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from .errors import check
-from .metrics import l1
 from .geometry import MultiScaleGrid
+from .metrics import l1
 from .pixels import normalize, resize
 
 
@@ -27,8 +27,10 @@ def blank_canvas(batch: int, canvas: int, device: torch.device | str = "cpu") ->
 def check_paintable(grid: MultiScaleGrid) -> None:
     """Every scale's slot boxes must be whole pixels of the canvas."""
     for side in grid.sides:
-        check(grid.canvas % side == 0,
-              f"{grid.describe()} cannot be painted: {side} patches per side do not divide {grid.canvas} px")
+        check(
+            grid.canvas % side == 0,
+            f"{grid.describe()} cannot be painted: {side} patches per side do not divide {grid.canvas} px",
+        )
 
 
 def scale_views(frames: torch.Tensor, grid: MultiScaleGrid) -> torch.Tensor:
@@ -70,7 +72,9 @@ def paint(previous: torch.Tensor, views: torch.Tensor, level: torch.Tensor) -> t
     return torch.where((level >= 0)[:, None], picked, previous)
 
 
-def paint_gazed(previous: torch.Tensor, frames: torch.Tensor, level: torch.Tensor, grid: MultiScaleGrid) -> torch.Tensor:
+def paint_gazed(
+    previous: torch.Tensor, frames: torch.Tensor, level: torch.Tensor, grid: MultiScaleGrid
+) -> torch.Tensor:
     """`paint(previous, scale_views(frames, grid), level)`, computing only the patches that show.
 
     A scale's view is made only where `level` picks it, and a coarse scale's patches are upsampled
@@ -132,8 +136,9 @@ class PaintMeter:
         """Begin a frame: (B, 3, C, C) normalised targets; nothing gazed yet (the last rebuild shows)."""
         self.target = frames.contiguous()
         self.views = scale_views(self.target, self.grid)  # (B, S, 3, C, C)
-        self.level = torch.full((frames.shape[0], self.grid.canvas, self.grid.canvas), -1, dtype=torch.long,
-                                device=self.device)
+        self.level = torch.full(
+            (frames.shape[0], self.grid.canvas, self.grid.canvas), -1, dtype=torch.long, device=self.device
+        )
         self.canvas = self.canvas.clone(memory_format=torch.contiguous_format)  # reduced in the order paint reduces it
         self._loss = [None] * frames.shape[0]
 
@@ -151,7 +156,7 @@ class PaintMeter:
     def loss(self, b: int) -> float:
         """Clip b's paint loss of the frame as rebuilt so far (`metrics.l1`, as `paint` measures it)."""
         if self._loss[b] is None:
-            self._loss[b] = float(l1(self.canvas[b:b + 1], self.target[b:b + 1])[0])
+            self._loss[b] = float(l1(self.canvas[b : b + 1], self.target[b : b + 1])[0])
             self.paints += 1
         return self._loss[b]
 

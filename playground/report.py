@@ -55,13 +55,23 @@ OVER_THRESHOLD = 1.25  # a frame is flagged when its measured loss exceeds the t
 def metrics_columns(scales: Sequence[int], terms: Sequence[str] = ()) -> list[str]:
     """metrics.csv's columns, the same for every run: frame, tiles, slots kept (in all, as a share, per scale),
     the gazer's own loss by kind, the reconstruction's loss (and its terms when it has several), PSNR, SSIM."""
-    return ["frame", "tiles", "gazed", "ratio", *(f"gazed_{s}px" for s in scales),
-            *(f"{kind}_loss" for kind in LOSS_KINDS), "reconstruction_loss", *(f"loss_{t}" for t in terms),
-            "psnr_db", "ssim"]
+    return [
+        "frame",
+        "tiles",
+        "gazed",
+        "ratio",
+        *(f"gazed_{s}px" for s in scales),
+        *(f"{kind}_loss" for kind in LOSS_KINDS),
+        "reconstruction_loss",
+        *(f"loss_{t}" for t in terms),
+        "psnr_db",
+        "ssim",
+    ]
 
 
-def metrics_rows(gaze, loss, psnr, *, terms: dict[str, Any] | None = None, ssim=None, frames=None,
-                 start: int = 0) -> list[dict[str, Any]]:
+def metrics_rows(
+    gaze, loss, psnr, *, terms: dict[str, Any] | None = None, ssim=None, frames=None, start: int = 0
+) -> list[dict[str, Any]]:
     """metrics.csv's rows (`metrics_columns`), one per rebuilt frame, over the N tiles of one chunk: slots
     summed (per scale too), the gazer's loss, the losses and SSIM averaged, PSNR by `mean_psnr`; None where
     not measured.
@@ -99,8 +109,14 @@ def metrics_rows(gaze, loss, psnr, *, terms: dict[str, Any] | None = None, ssim=
 
 def clip_rows(gaze, rec) -> list[dict[str, Any]]:
     """`metrics_rows` of a whole-frame run: clip 0 of `gaze` and its `Reconstruction`."""
-    return metrics_rows(gaze.select([0]), rec.loss[:1], rec.psnr[:1], terms={k: v[:1] for k, v in rec.terms.items()},
-                        ssim=rec.ssim[:1], frames=rec.frame_indices.tolist())
+    return metrics_rows(
+        gaze.select([0]),
+        rec.loss[:1],
+        rec.psnr[:1],
+        terms={k: v[:1] for k, v in rec.terms.items()},
+        ssim=rec.ssim[:1],
+        frames=rec.frame_indices.tolist(),
+    )
 
 
 def _array(values) -> np.ndarray:
@@ -132,11 +148,16 @@ class MetricsCsv:
 
 def totals(gaze, rec) -> dict[str, Any]:
     """The run's headline numbers (clip 0): slots kept, losses, mean PSNR and exact frames, SSIM."""
-    return {"slots_kept": gaze.num_gazed, "slots_total": gaze.num_frames * gaze.grid.num_slots,
-            "kept_fraction": round(gaze.kept_fraction, 6), "loss_kind": gaze.loss_kind,
-            "reconstruction_loss": round(float(rec.loss.mean()), 6),
-            "psnr_db": _json_number(round(mean_psnr(rec.psnr), 4)), "exact_frames": exact_frames(rec.psnr),
-            "ssim": round(float(rec.ssim.mean()), 6)}
+    return {
+        "slots_kept": gaze.num_gazed,
+        "slots_total": gaze.num_frames * gaze.grid.num_slots,
+        "kept_fraction": round(gaze.kept_fraction, 6),
+        "loss_kind": gaze.loss_kind,
+        "reconstruction_loss": round(float(rec.loss.mean()), 6),
+        "psnr_db": _json_number(round(mean_psnr(rec.psnr), 4)),
+        "exact_frames": exact_frames(rec.psnr),
+        "ssim": round(float(rec.ssim.mean()), 6),
+    }
 
 
 def write_metrics_csv(rows: list[dict[str, Any]], path: Path) -> Path:
@@ -146,8 +167,9 @@ def write_metrics_csv(rows: list[dict[str, Any]], path: Path) -> Path:
     return Path(path)
 
 
-def loss_check(rows: list[dict[str, Any]], settings: dict[str, Any], reconstructor: str,
-               gazer_loss: float | None) -> dict[str, Any]:
+def loss_check(
+    rows: list[dict[str, Any]], settings: dict[str, Any], reconstructor: str, gazer_loss: float | None
+) -> dict[str, Any]:
     """What a run's threshold meant and whether the rebuild met it, for gaze.json's totals, the summaries and
     the card: `threshold_note`, the gazer's mean own loss (`gazer_loss`, of its kind), and for a gazer that
     stops on a *predicted* loss at a loss threshold, the frames whose measured loss (the rows' reconstruction
@@ -168,9 +190,11 @@ def loss_check(rows: list[dict[str, Any]], settings: dict[str, Any], reconstruct
     if checked:
         limit = float(t) + (OVER_THRESHOLD - 1) * abs(float(t))
         over = [int(r["frame"]) for r in rows if r["reconstruction_loss"] > limit]
-    return {"threshold_note": threshold_note(settings, reconstructor),
-            "gazer_loss": None if gazer_loss is None or math.isnan(gazer_loss) else round(gazer_loss, 6),
-            "frames_over_threshold": over}
+    return {
+        "threshold_note": threshold_note(settings, reconstructor),
+        "gazer_loss": None if gazer_loss is None or math.isnan(gazer_loss) else round(gazer_loss, 6),
+        "frames_over_threshold": over,
+    }
 
 
 def scale_totals(rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -195,8 +219,10 @@ def loss_check_text(totals: dict[str, Any]) -> str | None:
     if not over:
         return text + "; no frame's measured loss exceeds the threshold by more than 25 %"
     listed = ", ".join(str(f) for f in over[:SHOWN_FRAMES]) + (", ..." if len(over) > SHOWN_FRAMES else "")
-    return (text + f"; {len(over)} of {totals['frames']} frame(s) measured over the threshold by more than 25 % "
-            f"({'frames' if len(over) > 1 else 'frame'} {listed}): the head's prediction does not hold here")
+    return (
+        text + f"; {len(over)} of {totals['frames']} frame(s) measured over the threshold by more than 25 % "
+        f"({'frames' if len(over) > 1 else 'frame'} {listed}): the head's prediction does not hold here"
+    )
 
 
 def _json_number(value: float) -> float | None:

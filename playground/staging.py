@@ -97,8 +97,9 @@ def interrupt_on_signals(first: Callable[[], None] | None = None) -> Iterator[No
 
 
 @contextlib.contextmanager
-def staging_folder(parent: str | Path, prefix: str = STAGING_PREFIX,
-                   max_age_s: float = STALE_AFTER_S) -> Iterator[Path]:
+def staging_folder(
+    parent: str | Path, prefix: str = STAGING_PREFIX, max_age_s: float = STALE_AFTER_S
+) -> Iterator[Path]:
     """A hidden folder in `parent` to write outputs into before moving them in place; removed afterwards.
 
     First removes the stale staging folders that killed runs left in `parent`; a SIGTERM while the

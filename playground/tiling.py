@@ -100,7 +100,10 @@ class TileLayout:
         """
         hw = (-3, -2) if channels_last else (-2, -1)
         H, W = frames.shape[hw[0]], frames.shape[hw[1]]
-        check((H, W) == (self.height, self.width), f"frames of {W}x{H} px do not fit a layout of {self.width}x{self.height}")
+        check(
+            (H, W) == (self.height, self.width),
+            f"frames of {W}x{H} px do not fit a layout of {self.width}x{self.height}",
+        )
         wanted = range(self.num_tiles) if tiles is None else [int(k) for k in tiles]
         check(all(0 <= k < self.num_tiles for k in wanted), f"tile indices must lie in [0, {self.num_tiles})")
         if self.whole_frame:
@@ -118,7 +121,7 @@ class TileLayout:
             y, x = self.origins[k]
             h, w = max(0, min(t, H - y)), max(0, min(t, W - x))
             tile = last(out[j])
-            tile[..., :h, :w, :] = src[..., y:y + h, x:x + w, :]
+            tile[..., :h, :w, :] = src[..., y : y + h, x : x + w, :]
             tile[..., h:, :, :] = pad
             tile[..., :h, w:, :] = pad
         return out
@@ -130,8 +133,10 @@ class TileLayout:
         """
         tiles = np.asarray(tiles)
         th, tw = self.tile_shape
-        check(tiles.ndim == 5 and tiles.shape[0] == self.num_tiles and tiles.shape[2:4] == (th, tw),
-              f"expected ({self.num_tiles}, T, {th}, {tw}, 3) tiles, got {tuple(tiles.shape)}")
+        check(
+            tiles.ndim == 5 and tiles.shape[0] == self.num_tiles and tiles.shape[2:4] == (th, tw),
+            f"expected ({self.num_tiles}, T, {th}, {tw}, 3) tiles, got {tuple(tiles.shape)}",
+        )
         if self.whole_frame:
             return np.ascontiguousarray(tiles[0])
         T = tiles.shape[1]
@@ -139,25 +144,34 @@ class TileLayout:
         if self.overlap == 0:  # tiles do not meet: place them
             out = np.empty((T, ph, pw, 3), dtype=np.uint8)
             for k, (y, x) in enumerate(self.origins):
-                out[:, y:y + th, x:x + tw] = tiles[k]
-            return np.ascontiguousarray(out[:, :self.height, :self.width])
+                out[:, y : y + th, x : x + tw] = tiles[k]
+            return np.ascontiguousarray(out[:, : self.height, : self.width])
         total = np.zeros((T, ph, pw, 3), dtype=np.float32)
         weight = np.zeros((1, ph, pw, 1), dtype=np.float32)
         for k, (y, x) in enumerate(self.origins):
-            total[:, y:y + th, x:x + tw] += tiles[k]
-            weight[:, y:y + th, x:x + tw] += 1
+            total[:, y : y + th, x : x + tw] += tiles[k]
+            weight[:, y : y + th, x : x + tw] += 1
         out = np.round(total / weight).clip(0, 255).astype(np.uint8)
-        return np.ascontiguousarray(out[:, :self.height, :self.width])
+        return np.ascontiguousarray(out[:, : self.height, : self.width])
 
     def describe(self) -> str:
         if self.whole_frame:
             return f"one tile (the whole {self.width}x{self.height} frame)"
-        return (f"{self.num_tiles} tile(s) of {self.tile} px ({self.rows} x {self.cols}"
-                f"{f', overlap {self.overlap}' if self.overlap else ''}) over {self.width}x{self.height}")
+        return (
+            f"{self.num_tiles} tile(s) of {self.tile} px ({self.rows} x {self.cols}"
+            f"{f', overlap {self.overlap}' if self.overlap else ''}) over {self.width}x{self.height}"
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"height": self.height, "width": self.width, "tile": self.tile, "overlap": self.overlap,
-                "rows": self.rows, "cols": self.cols, "origins": [list(o) for o in self.origins]}
+        return {
+            "height": self.height,
+            "width": self.width,
+            "tile": self.tile,
+            "overlap": self.overlap,
+            "rows": self.rows,
+            "cols": self.cols,
+            "origins": [list(o) for o in self.origins],
+        }
 
 
 def tile_layout(height: int, width: int, tile: int | None = None, overlap: int = 0) -> TileLayout:
@@ -166,12 +180,17 @@ def tile_layout(height: int, width: int, tile: int | None = None, overlap: int =
     The last row and column reach past the frame's edge when the sizes do not divide; `cut`
     pads there. `tile=None` (or 0) gives the whole-frame layout.
     """
-    check(isinstance(height, (int, np.integer)) and isinstance(width, (int, np.integer)) and height > 0 and width > 0,
-          f"a frame must have positive sides, got {width}x{height}")
+    check(
+        isinstance(height, (int, np.integer)) and isinstance(width, (int, np.integer)) and height > 0 and width > 0,
+        f"a frame must have positive sides, got {width}x{height}",
+    )
     if not tile:
         return TileLayout(int(height), int(width), 0, 0, 1, 1, ((0, 0),))
     check(isinstance(tile, (int, np.integer)) and tile > 0, f"tile must be a positive integer, got {tile!r}")
-    check(isinstance(overlap, (int, np.integer)) and 0 <= overlap < tile, f"overlap must lie in [0, {tile}), got {overlap!r}")
+    check(
+        isinstance(overlap, (int, np.integer)) and 0 <= overlap < tile,
+        f"overlap must lie in [0, {tile}), got {overlap!r}",
+    )
     step = tile - overlap
     rows, cols = (max(1, math.ceil((n - overlap) / step)) for n in (height, width))
     origins = tuple((r * step, c * step) for r in range(rows) for c in range(cols))
@@ -183,8 +202,10 @@ def _empty(like: Any, shape: tuple[int, ...], fill: Any, channels_last: bool) ->
     channels = shape[-1] if channels_last else shape[-3]
     values = np.broadcast_to(np.asarray(fill, dtype=np.float64), (channels,)).copy()
     if isinstance(like, torch.Tensor):
-        return (torch.empty(shape, dtype=like.dtype, device=like.device),
-                torch.as_tensor(values, dtype=like.dtype, device=like.device))
+        return (
+            torch.empty(shape, dtype=like.dtype, device=like.device),
+            torch.as_tensor(values, dtype=like.dtype, device=like.device),
+        )
     return np.empty(shape, dtype=like.dtype), values.astype(like.dtype)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .errors import check
-from .gaze import as_gaze_result, GazeResult
+from .gaze import GazeResult, as_gaze_result
 from .geometry import MultiScaleGrid
 from .video import resize_frames
 
@@ -48,15 +48,22 @@ def scale_legend(grid: MultiScaleGrid) -> list[tuple[str, tuple[int, int, int]]]
     out = []
     for i, (scale, n) in enumerate(zip(grid.scales, grid.counts)):
         side, box = grid.sides[i], f"{grid.box_size(i):g}"
-        out.append((f"{scale} px: {side}×{side} = {n} tokens, each covering {box}×{box} of the {grid.canvas} px frame",
-                    scale_color(i)))
+        out.append(
+            (
+                f"{scale} px: {side}×{side} = {n} tokens, each covering {box}×{box} of the {grid.canvas} px frame",
+                scale_color(i),
+            )
+        )
     return out
 
 
 def scale_legend_html(grid: MultiScaleGrid) -> str:
     """The legend as one line of HTML swatches (for the app)."""
-    items = [f'<span style="display:inline-block;width:0.9em;height:0.9em;background:rgb{c};'
-             f'margin:0 0.3em 0 0.8em;vertical-align:middle"></span>{label}' for label, c in scale_legend(grid)]
+    items = [
+        f'<span style="display:inline-block;width:0.9em;height:0.9em;background:rgb{c};'
+        f'margin:0 0.3em 0 0.8em;vertical-align:middle"></span>{label}'
+        for label, c in scale_legend(grid)
+    ]
     return "".join(items)
 
 
@@ -75,8 +82,9 @@ def _border(cells: np.ndarray, width: int) -> np.ndarray:
     return change
 
 
-def pixel_scales(slot_mask: torch.Tensor | np.ndarray, grid: MultiScaleGrid, height: int, width: int,
-                 line: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def pixel_scales(
+    slot_mask: torch.Tensor | np.ndarray, grid: MultiScaleGrid, height: int, width: int, line: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-pixel finest gazed scale (`grid.finest_scale_map`), and box outlines, at a frame's resolution.
 
     Args:
@@ -102,8 +110,14 @@ def _palette(num_scales: int) -> np.ndarray:
     return np.array([scale_color(i) for i in range(num_scales)], dtype=np.float32)
 
 
-def overlay_frames(frames: np.ndarray | torch.Tensor, gaze: GazeResult | dict, clip: int = 0, alpha: float = 0.45,
-                   outline: bool = True, dim: float = DIM) -> np.ndarray:
+def overlay_frames(
+    frames: np.ndarray | torch.Tensor,
+    gaze: GazeResult | dict,
+    clip: int = 0,
+    alpha: float = 0.45,
+    outline: bool = True,
+    dim: float = DIM,
+) -> np.ndarray:
     """Draw the gazed patches of each frame over the original frames, coloured by scale.
 
     Args:
@@ -128,14 +142,16 @@ def overlay_frames(frames: np.ndarray | torch.Tensor, gaze: GazeResult | dict, c
     return _paint(frames, finest, edges, gaze.grid.num_scales, alpha, dim)
 
 
-def paint_scales(frames: np.ndarray, finest: np.ndarray, num_scales: int, alpha: float = 0.45,
-                 dim: float = DIM) -> np.ndarray:
+def paint_scales(
+    frames: np.ndarray, finest: np.ndarray, num_scales: int, alpha: float = 0.45, dim: float = DIM
+) -> np.ndarray:
     """uint8 (T, H, W, 3) frames with each pixel's finest gazed scale (T, H, W; -1 = none) blended in, as `overlay_frames`."""
     return _paint(frames, finest, np.full(finest.shape, -1, np.int64), num_scales, alpha, dim)
 
 
-def _paint(frames: np.ndarray, finest: np.ndarray, edges: np.ndarray, num_scales: int, alpha: float,
-           dim: float) -> np.ndarray:
+def _paint(
+    frames: np.ndarray, finest: np.ndarray, edges: np.ndarray, num_scales: int, alpha: float, dim: float
+) -> np.ndarray:
     """Blend scale colours into (T, H, W, 3) frames where `finest` >= 0, dim elsewhere, draw `edges` solid.
 
     A pixel's output depends only on its value, its channel and its finest scale, so every possible
@@ -184,8 +200,9 @@ def _frames(frames: Any, clip: int = 0) -> np.ndarray:
 # ---- panels ---------------------------------------------------------------------------------
 
 
-def side_by_side(*panels: np.ndarray | torch.Tensor, labels: Sequence[str] | None = None, height: int | None = None,
-                 gap: int = 4) -> np.ndarray:
+def side_by_side(
+    *panels: np.ndarray | torch.Tensor, labels: Sequence[str] | None = None, height: int | None = None, gap: int = 4
+) -> np.ndarray:
     """Put videos next to each other (e.g. original | gazed overlay | reconstruction), labelled.
 
     Args:
@@ -200,7 +217,9 @@ def side_by_side(*panels: np.ndarray | torch.Tensor, labels: Sequence[str] | Non
     check(len(panels) > 0, "side_by_side needs at least one panel")
     videos = [_frames(p) for p in panels]
     T = max(len(v) for v in videos)
-    check(all(len(v) in (1, T) for v in videos), f"panels must have the same frame count, got {[len(v) for v in videos]}")
+    check(
+        all(len(v) in (1, T) for v in videos), f"panels must have the same frame count, got {[len(v) for v in videos]}"
+    )
     check(labels is None or len(labels) == len(videos), "give one label per panel")
     height = int(height or max(v.shape[1] for v in videos))
     row = []
@@ -248,13 +267,14 @@ def _stamp(video: np.ndarray, text: str, y: int = 2, x: int = 2) -> None:
     h, w = min(pixels.shape[0], video.shape[1] - y), min(pixels.shape[1], video.shape[2] - x)
     if h <= 0 or w <= 0:
         return
-    region = video[:, y:y + h, x:x + w].astype(np.float32)
+    region = video[:, y : y + h, x : x + w].astype(np.float32)
     blended = region * (1 - opacity[:h, :w]) + pixels[:h, :w] * opacity[:h, :w]
-    video[:, y:y + h, x:x + w] = np.round(blended).astype(np.uint8)
+    video[:, y : y + h, x : x + w] = np.round(blended).astype(np.uint8)
 
 
-def gaze_order_image(frame: np.ndarray | torch.Tensor, gaze: GazeResult | dict, frame_index: int = 0, clip: int = 0,
-                     max_labels: int = 99) -> np.ndarray:
+def gaze_order_image(
+    frame: np.ndarray | torch.Tensor, gaze: GazeResult | dict, frame_index: int = 0, clip: int = 0, max_labels: int = 99
+) -> np.ndarray:
     """One frame's overlay with each gazed box numbered in gaze order (1 = first gazed).
 
     Args:
@@ -274,7 +294,7 @@ def gaze_order_image(frame: np.ndarray | torch.Tensor, gaze: GazeResult | dict, 
     check(len(image) == 1, "gaze_order_image draws one (H, W, 3) frame")
     check(0 <= frame_index < gaze.num_frames, f"frame_index must lie in [0, {gaze.num_frames})")
     one = gaze.clip(clip)
-    mask = one.slot_mask()[0, frame_index:frame_index + 1]
+    mask = one.slot_mask()[0, frame_index : frame_index + 1]
     H, W = image.shape[1:3]
     line = max(1, round(min(H, W) / 360))
     finest, edges = pixel_scales(mask, gaze.grid, H, W, line)
@@ -286,7 +306,9 @@ def gaze_order_image(frame: np.ndarray | torch.Tensor, gaze: GazeResult | dict, 
     font = ImageFont.load_default(size=max(10, round(min(H, W) / 24)))
     for order, (y0, x0, y1, x1) in enumerate(boxes, start=1):
         cy, cx = (y0 + y1) / 2 * sy, (x0 + x1) / 2 * sx
-        draw.text((cx, cy), str(order), fill=(255, 255, 255), anchor="mm", font=font, stroke_width=1, stroke_fill=(0, 0, 0))
+        draw.text(
+            (cx, cy), str(order), fill=(255, 255, 255), anchor="mm", font=font, stroke_width=1, stroke_fill=(0, 0, 0)
+        )
     return np.asarray(picture)
 
 
@@ -308,10 +330,19 @@ def fig_tokens_per_frame(gaze: GazeResult | dict, clip: int = 0):
     gaze = as_gaze_result(gaze)
     counts = gaze.counts_per_scale()[clip].numpy()  # (T, num_scales)
     frames = np.arange(gaze.num_frames)
-    fig = go.Figure([go.Bar(x=frames, y=counts[:, s], name=f"{gaze.grid.scales[s]} px",
-                            marker_color=_rgb(scale_color(s))) for s in range(gaze.grid.num_scales)])
-    fig.update_layout(barmode="stack", title=f"Gazed slots per frame (of {gaze.grid.num_slots})",
-                      xaxis_title="frame", yaxis_title="slots", legend_title="scale")
+    fig = go.Figure(
+        [
+            go.Bar(x=frames, y=counts[:, s], name=f"{gaze.grid.scales[s]} px", marker_color=_rgb(scale_color(s)))
+            for s in range(gaze.grid.num_scales)
+        ]
+    )
+    fig.update_layout(
+        barmode="stack",
+        title=f"Gazed slots per frame (of {gaze.grid.num_slots})",
+        xaxis_title="frame",
+        yaxis_title="slots",
+        legend_title="scale",
+    )
     return fig
 
 
@@ -337,8 +368,14 @@ def fig_loss_per_frame(gaze: GazeResult | dict | None = None, reconstruction: An
         has_trace = gaze.frame_loss is not None and gaze.loss_kind != "none"
         same_trace = has_trace and _same_loss(gaze, reconstruction, clip)
         if has_trace and not same_trace:
-            fig.add_trace(go.Scatter(x=np.arange(gaze.num_frames), y=gaze.frame_loss[clip].numpy(), mode="lines+markers",
-                                     name=f"{gaze.loss_kind} loss ({gaze.gazer or 'gazer'})"))
+            fig.add_trace(
+                go.Scatter(
+                    x=np.arange(gaze.num_frames),
+                    y=gaze.frame_loss[clip].numpy(),
+                    mode="lines+markers",
+                    name=f"{gaze.loss_kind} loss ({gaze.gazer or 'gazer'})",
+                )
+            )
         threshold = gaze.settings.get("task_loss_requirement")
         # Only a loss threshold lives on this axis (framediff's is a per-patch change on another scale).
         if isinstance(threshold, (int, float)) and gaze.settings.get("threshold_unit", "loss") == "loss":
@@ -349,8 +386,16 @@ def fig_loss_per_frame(gaze: GazeResult | dict | None = None, reconstruction: An
         if same_trace:  # the gazer measured exactly this loss: one line, named for both
             name = f"measured loss ({reconstruction.reconstructor or 'reconstructor'} = {gaze.gazer}'s own trace)"
         fig.add_trace(go.Scatter(x=frames, y=reconstruction.loss[clip].numpy(), mode="lines+markers", name=name))
-        fig.add_trace(go.Scatter(x=frames, y=reconstruction.psnr[clip].numpy(), mode="lines+markers", name="PSNR (dB)",
-                                 yaxis="y2", line_dash="dot"))
+        fig.add_trace(
+            go.Scatter(
+                x=frames,
+                y=reconstruction.psnr[clip].numpy(),
+                mode="lines+markers",
+                name="PSNR (dB)",
+                yaxis="y2",
+                line_dash="dot",
+            )
+        )
         fig.update_layout(yaxis2=dict(title="PSNR (dB)", overlaying="y", side="right"))
     fig.update_layout(title="Loss per frame", xaxis_title="frame", yaxis_title="loss")
     return fig
@@ -364,8 +409,9 @@ def _same_loss(gaze: GazeResult, reconstruction: Any, clip: int) -> bool:
     return bool(torch.allclose(ours.float(), reconstruction.loss[clip].float(), atol=1e-5, equal_nan=False))
 
 
-def fig_threshold_curve(thresholds: Sequence[float], kept_fraction: Sequence[float],
-                        psnr: Sequence[float] | None = None):
+def fig_threshold_curve(
+    thresholds: Sequence[float], kept_fraction: Sequence[float], psnr: Sequence[float] | None = None
+):
     """Tokens kept (percent of all slots) against the error threshold, PSNR on a second axis.
 
     Args:
@@ -379,20 +425,31 @@ def fig_threshold_curve(thresholds: Sequence[float], kept_fraction: Sequence[flo
     import plotly.graph_objects as go
 
     check(len(thresholds) == len(kept_fraction), "thresholds and kept_fraction differ in length")
-    fig = go.Figure(go.Scatter(x=list(thresholds), y=[100 * float(k) for k in kept_fraction], mode="lines+markers",
-                               name="slots kept (%)"))
+    fig = go.Figure(
+        go.Scatter(
+            x=list(thresholds), y=[100 * float(k) for k in kept_fraction], mode="lines+markers", name="slots kept (%)"
+        )
+    )
     if psnr is not None:
         check(len(psnr) == len(thresholds), "thresholds and psnr differ in length")
-        fig.add_trace(go.Scatter(x=list(thresholds), y=list(psnr), mode="lines+markers", name="PSNR (dB)",
-                                 yaxis="y2", line_dash="dot"))
+        fig.add_trace(
+            go.Scatter(
+                x=list(thresholds), y=list(psnr), mode="lines+markers", name="PSNR (dB)", yaxis="y2", line_dash="dot"
+            )
+        )
         fig.update_layout(yaxis2=dict(title="PSNR (dB)", overlaying="y", side="right"))
-    fig.update_layout(title="Tokens kept vs threshold", xaxis_title="threshold (task_loss_requirement)",
-                      yaxis_title="slots kept (%)")
+    fig.update_layout(
+        title="Tokens kept vs threshold", xaxis_title="threshold (task_loss_requirement)", yaxis_title="slots kept (%)"
+    )
     return fig
 
 
-def fig_threshold_calibration(requested: Sequence[float], uncalibrated: Sequence[float],
-                              calibrated: Sequence[float] | None = None, reconstructor: str = "paint"):
+def fig_threshold_calibration(
+    requested: Sequence[float],
+    uncalibrated: Sequence[float],
+    calibrated: Sequence[float] | None = None,
+    reconstructor: str = "paint",
+):
     """Requested threshold against the measured loss it gave, with the y = x line a threshold that means the
     loss it names would follow.
 
@@ -410,15 +467,31 @@ def fig_threshold_calibration(requested: Sequence[float], uncalibrated: Sequence
     check(len(requested) == len(uncalibrated), "requested and uncalibrated differ in length")
     check(calibrated is None or len(calibrated) == len(requested), "requested and calibrated differ in length")
     top = max([*requested, *uncalibrated, *(calibrated or [])])
-    fig = go.Figure(go.Scatter(x=[0, top], y=[0, top], mode="lines", name="y = x (the threshold is the loss)",
-                               line=dict(dash="dash", color="grey")))
-    fig.add_trace(go.Scatter(x=list(requested), y=list(uncalibrated), mode="lines+markers",
-                             name="head's threshold as is (uncalibrated)"))
+    fig = go.Figure(
+        go.Scatter(
+            x=[0, top],
+            y=[0, top],
+            mode="lines",
+            name="y = x (the threshold is the loss)",
+            line=dict(dash="dash", color="grey"),
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=list(requested), y=list(uncalibrated), mode="lines+markers", name="head's threshold as is (uncalibrated)"
+        )
+    )
     if calibrated is not None:
-        fig.add_trace(go.Scatter(x=list(requested), y=list(calibrated), mode="lines+markers",
-                                 name="through the gazer's calibration"))
-    fig.update_layout(title="Requested threshold vs measured loss", xaxis_title="requested threshold",
-                      yaxis_title=f"measured {reconstructor} loss (mean per frame)")
+        fig.add_trace(
+            go.Scatter(
+                x=list(requested), y=list(calibrated), mode="lines+markers", name="through the gazer's calibration"
+            )
+        )
+    fig.update_layout(
+        title="Requested threshold vs measured loss",
+        xaxis_title="requested threshold",
+        yaxis_title=f"measured {reconstructor} loss (mean per frame)",
+    )
     return fig
 
 
@@ -436,8 +509,9 @@ def fig_gazer_comparison(rows: Sequence[dict[str, Any]]):
     check(len(rows) > 0, "nothing to compare")
     check(all("gazer" in r and "kept_fraction" in r for r in rows), "every row needs 'gazer' and 'kept_fraction'")
     names = [str(r["gazer"]) for r in rows]
-    fig = go.Figure(go.Bar(x=names, y=[100 * float(r["kept_fraction"]) for r in rows], name="slots kept (%)",
-                           offsetgroup=0))
+    fig = go.Figure(
+        go.Bar(x=names, y=[100 * float(r["kept_fraction"]) for r in rows], name="slots kept (%)", offsetgroup=0)
+    )
     if any(r.get("psnr") is not None for r in rows):
         psnr = [None if r.get("psnr") is None else float(r["psnr"]) for r in rows]
         fig.add_trace(go.Bar(x=names, y=psnr, name="PSNR (dB)", yaxis="y2", offsetgroup=1))

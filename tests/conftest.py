@@ -86,20 +86,33 @@ def remote_code_folder(tmp_path):
 
     folder, marker = tmp_path / "remote_code_model", tmp_path / "remote_code_ran"
     folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({
-        "model_type": "evil_mllm", "architectures": ["EvilModel"],
-        "auto_map": {"AutoConfig": "evil.EvilConfig", "AutoModelForImageTextToText": "evil.EvilModel"}}))
+    (folder / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "evil_mllm",
+                "architectures": ["EvilModel"],
+                "auto_map": {"AutoConfig": "evil.EvilConfig", "AutoModelForImageTextToText": "evil.EvilModel"},
+            }
+        )
+    )
     (folder / "evil.py").write_text(
         f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n"
         "from transformers import PretrainedConfig\n\n\nclass EvilConfig(PretrainedConfig):\n"
-        "    model_type = 'evil_mllm'\n")
+        "    model_type = 'evil_mllm'\n"
+    )
     return folder, marker
 
 
 # End-to-end tests (a real browser, the notebooks' kernels, Ray's workers, the app's server in a
 # subprocess): minutes of the suite. `pytest -m "not e2e"` runs the fast suite alone; CI runs all.
-E2E = ("test_app_browser.py", "test_app_live.py::test_live_tab_in_a_browser", "test_notebooks.py", "test_app_e2e.py",
-       "test_dataset.py::test_ray_gives", "test_app_share.py::test_a_tool_call_through_the_mcp_endpoint")
+E2E = (
+    "test_app_browser.py",
+    "test_app_live.py::test_live_tab_in_a_browser",
+    "test_notebooks.py",
+    "test_app_e2e.py",
+    "test_dataset.py::test_ray_gives",
+    "test_app_share.py::test_a_tool_call_through_the_mcp_endpoint",
+)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -12,7 +12,7 @@ import gradio as gr
 import numpy as np
 import pytest
 
-from playground import GazeResult, PlaygroundError, available_gazers
+from playground import PlaygroundError, available_gazers
 from playground.app import cache, callbacks, pipeline, tempfiles
 from playground.app.limits import Limits
 from playground.video_run import GAZE_FORMAT, read_gaze_json, tile_gazes
@@ -40,8 +40,17 @@ def test_blocks_build_with_named_endpoints(demo):
     gaze_params = info["/gaze"]["parameters"]
     assert gaze_params[0]["parameter_name"] == "video" and not gaze_params[0]["parameter_has_default"]
     assert all(p["parameter_has_default"] for p in gaze_params[1:]), "every /gaze input but the video has a default"
-    assert [p["parameter_name"] for p in gaze_params] == ["video", "num_frames", "fps", "start", "gazer",
-                                                          "reconstructor", "threshold", "ratio", "tile"]
+    assert [p["parameter_name"] for p in gaze_params] == [
+        "video",
+        "num_frames",
+        "fps",
+        "start",
+        "gazer",
+        "reconstructor",
+        "threshold",
+        "ratio",
+        "tile",
+    ]
     assert gaze_params[-1]["parameter_default"] == 0  # new inputs come last, off by default
     ask_params = info["/ask"]["parameters"]
     assert [p["parameter_name"] for p in ask_params][:2] == ["video", "question"]
@@ -97,16 +106,26 @@ def test_tile_zero_is_the_untiled_run():
 def test_tiled_gaze_runs_the_clis_whole_video_path():
     bar = []
     summary, overlay, rebuilt, scrubber, panel, tokens, loss, quality, files, card, view = callbacks.gaze_action(
-        str(BUNNY), num_frames=4, tile=320, threshold=0.2, ratio=0.5,
-        progress=lambda fraction=None, desc=None: bar.append((fraction, desc))).values()
+        str(BUNNY),
+        num_frames=4,
+        tile=320,
+        threshold=0.2,
+        ratio=0.5,
+        progress=lambda fraction=None, desc=None: bar.append((fraction, desc)),
+    ).values()
     # One bar over gazing and rebuilding, drawing, writing: it climbs, and is full only when the page renders.
     shares = [f for f, _ in bar if f is not None]
     assert shares == sorted(shares) and shares[-1] == pipeline.RUN_SHARE and shares.count(pipeline.RUN_SHARE) == 2
     assert any("drawing and writing tiles" in d for _, d in bar) and bar[-1][1] == "drawing and writing the results"
     assert "4 tile(s) of 320 px (2 x 2) over 640x360" in summary and "native size" in summary
     assert "\n" not in summary.split("\n\n")[0]
-    assert {Path(f).name for f in files} == {"gaze.json", "metrics.csv", "overlay.mp4", "reconstruction.mp4",
-                                             "run_card.json"}
+    assert {Path(f).name for f in files} == {
+        "gaze.json",
+        "metrics.csv",
+        "overlay.mp4",
+        "reconstruction.mp4",
+        "run_card.json",
+    }
     from playground.video import probe_video
 
     assert (probe_video(overlay).width, probe_video(overlay).height) == (640, 360)  # native size, under 1280 wide
@@ -136,8 +155,9 @@ def test_tiled_gaze_runs_the_clis_whole_video_path():
 def test_tiled_runs_stay_within_the_upload_limits(tmp_path):
     settings = pipeline.RunSettings(num_frames=4, start=0.5, tile=160)  # a sampling no other test caches
     roomy = Limits(max_decode_pixels=600_000)  # 4 frames fit at 480x270 (518,400 px), not at 640x360 natively
-    assert pipeline.load_clip(str(BUNNY), pipeline.RunSettings(num_frames=4, start=0.5).checked(roomy),
-                              roomy).read_size == (480, 270)
+    assert pipeline.load_clip(
+        str(BUNNY), pipeline.RunSettings(num_frames=4, start=0.5).checked(roomy), roomy
+    ).read_size == (480, 270)
     with pytest.raises(PlaygroundError) as err:
         pipeline.run(str(BUNNY), settings, roomy, quiet, tmp_path)
     text = str(err.value)
@@ -151,7 +171,9 @@ def test_tiled_runs_stay_within_the_upload_limits(tmp_path):
 
 def test_autogaze_checkpoint_folder_shows_predicted_and_measured_loss(monkeypatch):
     folder = ROOT / "tests" / "fixtures" / "autogaze" / "tiny_seed0"  # a tiny reference AutoGaze checkpoint
-    monkeypatch.setenv("PLAYGROUND_MODEL_DIRS", str(folder.parent))  # the app loads local folders only from allowed dirs
+    monkeypatch.setenv(
+        "PLAYGROUND_MODEL_DIRS", str(folder.parent)
+    )  # the app loads local folders only from allowed dirs
     out = callbacks.gaze_action(str(SQUARE), num_frames=3, gazer=str(folder), progress=quiet)
     loss_plot, card = out["loss_plot"], out["card"]
     names = [trace.name for trace in loss_plot.data]
@@ -191,20 +213,23 @@ def test_curve_and_compare():
     assert len(lines.data) == len(names) and len(bars.data) == 2
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(video=None), "upload a video"),
-    (dict(video="README.md"), "not a video"),
-    (dict(video=str(SQUARE), threshold=-11), "threshold"),
-    (dict(video=str(SQUARE), ratio=0), "gazing ratio"),
-    (dict(video=str(SQUARE), num_frames=10_000), "frames must be between"),
-    (dict(video=str(SQUARE), start=99), "past the end"),
-    (dict(video=str(SQUARE), gazer="no-such-org/no-such-gazer"), "no-such-gazer"),
-    (dict(video=str(SQUARE), tile=8), "tile size must be 0 (the whole frame) or between 16 and"),
-    (dict(video=str(SQUARE), tile=100_000), "tile size must be between 0 and"),
-    (dict(video=str(SQUARE), tile=33.5), "tile size must be a whole number"),
-    (dict(video=str(SQUARE), tile=256), "tile size 256 px is larger than the frames of synthetic_square.mp4"),
-    (dict(video="README.md", tile=64), "not a video"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(video=None), "upload a video"),
+        (dict(video="README.md"), "not a video"),
+        (dict(video=str(SQUARE), threshold=-11), "threshold"),
+        (dict(video=str(SQUARE), ratio=0), "gazing ratio"),
+        (dict(video=str(SQUARE), num_frames=10_000), "frames must be between"),
+        (dict(video=str(SQUARE), start=99), "past the end"),
+        (dict(video=str(SQUARE), gazer="no-such-org/no-such-gazer"), "no-such-gazer"),
+        (dict(video=str(SQUARE), tile=8), "tile size must be 0 (the whole frame) or between 16 and"),
+        (dict(video=str(SQUARE), tile=100_000), "tile size must be between 0 and"),
+        (dict(video=str(SQUARE), tile=33.5), "tile size must be a whole number"),
+        (dict(video=str(SQUARE), tile=256), "tile size 256 px is larger than the frames of synthetic_square.mp4"),
+        (dict(video="README.md", tile=64), "not a video"),
+    ],
+)
 def test_errors_are_one_line_messages(kwargs, message):
     video = kwargs.pop("video")
     with pytest.raises(gr.Error) as info:
@@ -313,8 +338,16 @@ def test_model_boxes_load_local_paths_only_from_allowed_folders(tmp_path, monkey
     allowed.mkdir()
     shutil.copytree(fixture, allowed / "gaze")
     (allowed / "out").symlink_to("/etc")  # inside an allowed folder by name, outside by its target
-    names = [str(fixture), str(tmp_path / "missing"), "/etc/passwd", "/etc", "../../etc/passwd", "~/nothing.pt",
-             str(allowed / "out" / "passwd"), str(allowed / "gaze")]
+    names = [
+        str(fixture),
+        str(tmp_path / "missing"),
+        "/etc/passwd",
+        "/etc",
+        "../../etc/passwd",
+        "~/nothing.pt",
+        str(allowed / "out" / "passwd"),
+        str(allowed / "gaze"),
+    ]
     for getter in (cache.get_gazer, cache.get_reconstructor, cache.get_mllm):
         told = set()
         for name in names:
@@ -352,8 +385,11 @@ def test_ask_names_the_model_that_failed_and_never_suggests_what_is_set(tmp_path
     folder = str(save_tiny_smolvlm(tmp_path / "smol"))
     ask = dict(num_frames=2, max_new_tokens=1, progress=quiet)
     told = {}
-    for mllm, gazer in (("someone/not-cached-mllm", "framediff"), (folder, "someone/not-cached-gazer"),
-                        (folder, "/etc")):
+    for mllm, gazer in (
+        ("someone/not-cached-mllm", "framediff"),
+        (folder, "someone/not-cached-gazer"),
+        (folder, "/etc"),
+    ):
         with pytest.raises(gr.Error) as info:
             callbacks.ask_action(str(SQUARE), "What moves?", mllm=mllm, gazer=gazer, **ask)
         told[gazer if mllm == folder else mllm] = info.value.message
@@ -380,10 +416,16 @@ def test_mllm_dropdown_follows_the_registry():
     from playground.app.layout import mllm_choices
     from playground.mllm import ALIASES, DEFAULT_MLLM
 
-    for cached, first in ((True, [DEFAULT_MLLM, "tiny-random-smolvlm2"]), (False, ["tiny-random-smolvlm2", DEFAULT_MLLM])):
+    for cached, first in (
+        (True, [DEFAULT_MLLM, "tiny-random-smolvlm2"]),
+        (False, ["tiny-random-smolvlm2", DEFAULT_MLLM]),
+    ):
         values = [c[1] if isinstance(c, tuple) else c for c in mllm_choices(cached)]
         assert values[:2] == first
-        assert values[2:] == [*(name for name in ALIASES if name not in (DEFAULT_MLLM, "nvila")), "tiny-random-qwen3-vl"]
+        assert values[2:] == [
+            *(name for name in ALIASES if name not in (DEFAULT_MLLM, "nvila")),
+            "tiny-random-qwen3-vl",
+        ]
     assert next(iter(ALIASES)) == DEFAULT_MLLM, "the default is also the registry's first (smallest) model"
 
 
@@ -391,7 +433,7 @@ def test_ask_defaults_to_the_tiny_model_when_nothing_is_cached(tmp_path, monkeyp
     """Item 9: with an empty Hugging Face cache the page opens on the built-in tiny model (found without network),
     and with the default's config and weights in the cache on the default."""
     from playground.app.layout import build_ask_tab
-    from playground.mllm import DEFAULT_MLLM, ALIASES, default_mllm, weights_cached
+    from playground.mllm import ALIASES, DEFAULT_MLLM, default_mllm, weights_cached
 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     assert not weights_cached(DEFAULT_MLLM) and default_mllm() == "tiny-random-smolvlm2"
@@ -424,11 +466,13 @@ def test_ask_works_offline_with_the_built_in_tiny_model(monkeypatch):
     for tiny in ("tiny-random-smolvlm2", "tiny-random-qwen3-vl"):
         assert any(isinstance(c, tuple) and c[1] == tiny and note in c[0] for c in MLLMS)
     start = time.perf_counter()
-    out = callbacks.ask_action(str(SQUARE), "What moves?", mllm="tiny-random-smolvlm2", num_frames=4,
-                               max_new_tokens=4, progress=quiet)
+    out = callbacks.ask_action(
+        str(SQUARE), "What moves?", mllm="tiny-random-smolvlm2", num_frames=4, max_new_tokens=4, progress=quiet
+    )
     assert tuple(out) == callbacks.ASK_OUTPUTS
-    gazed, full, table, chart, told = (out[k] for k in ("gazed_answer", "full_answer", "cost_table", "cost_plot",
-                                                         "ask_note"))
+    gazed, full, table, chart, told = (
+        out[k] for k in ("gazed_answer", "full_answer", "cost_table", "cost_plot", "ask_note")
+    )
     assert out["pruned_answers"]["visible"] is False, "no post-ViT pruning asked for: its box stays hidden"
     assert time.perf_counter() - start < 10
     assert note in told and len(table) > 0 and len(chart.data) > 0
@@ -442,8 +486,9 @@ def test_ask_counts_the_gazer_and_explains_the_numbers():
     encoder, the note says why LLM tokens fall less than encoder tokens and why the Gaze tab's count differs."""
     settings = dict(num_frames=4, gazer="greedy", threshold=0.2, ratio=0.75)
     gaze_view = callbacks.gaze_action(str(SQUARE), progress=quiet, **settings)  # the Gaze tab first, same settings
-    out = callbacks.ask_action(str(SQUARE), "What moves?", mllm="tiny-random-smolvlm2", max_new_tokens=2,
-                               progress=quiet, **settings)
+    out = callbacks.ask_action(
+        str(SQUARE), "What moves?", mllm="tiny-random-smolvlm2", max_new_tokens=2, progress=quiet, **settings
+    )
     table, told = out["cost_table"], out["ask_note"]
     rows = {row[""]: row for _, row in table.iterrows()}
     gazer = rows["GFLOPs gazer"]["gazed"]
@@ -472,13 +517,15 @@ def test_typed_knobs_reach_the_callback_and_keep_the_last_result(demo):
     good = callbacks.gaze_page_action(str(SQUARE), num_frames=3, progress=quiet)
     assert tuple(good) == (*callbacks.GAZE_OUTPUTS, "shown")
     view = good["view"]
-    cases = [(dict(threshold=99), "error threshold must be between 0 and 1.5, got 99"),
-             (dict(threshold=-5), "error threshold must be between 0 and 1.5, got -5"),
-             (dict(threshold=1e9), "error threshold must be between 0 and 1.5, got 1e+09"),
-             (dict(threshold=None), "the error threshold box is empty: type a number between 0 and 1.5"),
-             (dict(tile=-5), "tile size must be between 0 and 8192, got -5"),
-             (dict(num_frames=None), f"the frames box is empty: type a number between 1 and {callbacks.LIMITS.max_frames}"),
-             (dict(ratio=0), "gazing ratio must be between 0.01 and 1, got 0")]
+    cases = [
+        (dict(threshold=99), "error threshold must be between 0 and 1.5, got 99"),
+        (dict(threshold=-5), "error threshold must be between 0 and 1.5, got -5"),
+        (dict(threshold=1e9), "error threshold must be between 0 and 1.5, got 1e+09"),
+        (dict(threshold=None), "the error threshold box is empty: type a number between 0 and 1.5"),
+        (dict(tile=-5), "tile size must be between 0 and 8192, got -5"),
+        (dict(num_frames=None), f"the frames box is empty: type a number between 1 and {callbacks.LIMITS.max_frames}"),
+        (dict(ratio=0), "gazing ratio must be between 0.01 and 1, got 0"),
+    ]
     for knobs, message in cases:
         out = callbacks.gaze_page_action(str(SQUARE), **{"num_frames": 3, **knobs}, view=view, progress=quiet)
         first = out["summary"].split("\n\n")[0]
@@ -499,7 +546,9 @@ def test_a_bad_new_file_keeps_the_results(tmp_path):
         out = callbacks.clear_action(str(bad), str(SQUARE), view)
         assert list(out) == ["summary"]  # nothing else cleared
         assert out["summary"].split("\n\n")[0].startswith(f"**⚠ {bad.name} cannot be used:** {said}")
-        assert "stale" in out["summary"] and view.run.clip.name in out["summary"] and str(tmp_path) not in out["summary"]
+        assert (
+            "stale" in out["summary"] and view.run.clip.name in out["summary"] and str(tmp_path) not in out["summary"]
+        )
     emptied = callbacks.clear_action(None, str(SQUARE), view)  # the box emptied to choose another file
     assert list(emptied) == ["summary"] and "stale" in emptied["summary"]
     assert callbacks.clear_action(str(SQUARE), str(SQUARE), view) == {}  # a late event for the video shown
@@ -520,7 +569,8 @@ def test_one_frame_tiled_run_says_which_limit_applies(monkeypatch):
     assert "at 640x360 px 1 frame(s) fit in this server's 231,400 pixels a run" in err.value.message
     assert "PLAYGROUND_APP_MAX_DECODE_PIXELS" in err.value.message and "\n" not in err.value.message
     summary, _, _, _, panel, tokens, loss, quality, *_ = callbacks.gaze_action(
-        str(BUNNY), num_frames=1, tile=320, start=0.25, progress=quiet).values()
+        str(BUNNY), num_frames=1, tile=320, start=0.25, progress=quiet
+    ).values()
     assert "**1 frame(s) of 640x360 px** fit" in summary
     assert "set `PLAYGROUND_APP_MAX_DECODE_PIXELS` to 3,686,400 or more" in summary  # 16 frames of 640x360
     assert "One frame" in summary
@@ -548,7 +598,7 @@ def test_pictures_follow_the_clips_aspect(demo):
     assert f"max-height: {MAX_PICTURE_PX}px" in css
     tall = np.zeros((1, 320, 90, 3), np.uint8)  # a vertical frame, narrower than its label at the usual size
     out = viz.side_by_side(tall, tall, labels=["gazed: 123/265 slots", "reconstruction"], gap=4)[0]
-    assert out[:, 90 - 2:90].max() == 0 and out[:, -2:].max() == 0  # the labels stop inside their frames
+    assert out[:, 90 - 2 : 90].max() == 0 and out[:, -2:].max() == 0  # the labels stop inside their frames
     assert out[:, :88].max() > 0  # and are drawn
 
 
@@ -563,8 +613,9 @@ def test_overlay_paint_table_equals_the_blend():
     for alpha, dim in ((0.45, viz.DIM), (0.3, 1.0), (0.9, 0.1)):
         colors = np.concatenate([np.zeros((1, 3), np.float32), viz._palette(4)])
         gazed = (finest >= 0)[..., None]
-        blend = frames * np.where(gazed, np.float32(1 - alpha), np.float32(dim)) \
-            + colors[finest + 1] * np.where(gazed, np.float32(alpha), np.float32(0))
+        blend = frames * np.where(gazed, np.float32(1 - alpha), np.float32(dim)) + colors[finest + 1] * np.where(
+            gazed, np.float32(alpha), np.float32(0)
+        )
         blend = np.where((edges >= 0)[..., None], colors[edges + 1], blend)
         expected = np.round(blend).clip(0, 255).astype(np.uint8)
         assert np.array_equal(viz._paint(frames, finest, edges, 4, alpha, dim), expected)
@@ -613,9 +664,16 @@ def calibrated_tiny(tmp_path_factory):
     from playground.gazers.autogaze.tiny import save_tiny
 
     folder = save_tiny(tmp_path_factory.mktemp("models") / "tiny-autogaze", seed=0)
-    cal = Calibration(gazer="tiny", weights_sha256=weights_sha256(folder / "model.safetensors"), reconstructor="paint",
-                      requested=[-0.5, 0.0, 0.5, 1.0], measured=[0.05, 0.2, 0.15, 0.4],
-                      gazes_per_frame=[200.0, 50.0, 40.0, 5.0], clips=["a.mp4"], frames=16)
+    cal = Calibration(
+        gazer="tiny",
+        weights_sha256=weights_sha256(folder / "model.safetensors"),
+        reconstructor="paint",
+        requested=[-0.5, 0.0, 0.5, 1.0],
+        measured=[0.05, 0.2, 0.15, 0.4],
+        gazes_per_frame=[200.0, 50.0, 40.0, 5.0],
+        clips=["a.mp4"],
+        frames=16,
+    )
     write_calibration(cal, folder / CALIBRATION_FILE)
     return folder
 
@@ -624,8 +682,9 @@ def test_calibration_view_sweeps_a_learned_gazer_on_the_clip_on_screen(calibrate
     from playground.calibration import calibrate
 
     monkeypatch.setenv("PLAYGROUND_MODEL_DIRS", str(calibrated_tiny.parent))
-    view = callbacks.gaze_action(str(SQUARE), num_frames=3, gazer=str(calibrated_tiny), threshold=0.2,
-                                 progress=quiet)["view"]
+    view = callbacks.gaze_action(str(SQUARE), num_frames=3, gazer=str(calibrated_tiny), threshold=0.2, progress=quiet)[
+        "view"
+    ]
     bar = []
     out = callbacks.calibration_action(view, progress=lambda fraction=None, desc=None: bar.append(fraction))
     assert tuple(out) == callbacks.CALIBRATION_OUTPUTS
@@ -654,7 +713,8 @@ def test_calibration_view_of_a_measuring_gazer_is_one_line():
     assert out["calibration_plot"] is None and "\n" not in out["calibration_note"]
     assert "its threshold is exact" in out["calibration_note"] and "nothing to calibrate" in out["calibration_note"]
     ignored = callbacks.calibration_action(
-        callbacks.gaze_action(str(SQUARE), num_frames=3, gazer="random", progress=quiet)["view"], progress=quiet)
+        callbacks.gaze_action(str(SQUARE), num_frames=3, gazer="random", progress=quiet)["view"], progress=quiet
+    )
     assert "ignores the threshold" in ignored["calibration_note"]
     tiled = callbacks.gaze_action(str(BUNNY), num_frames=2, tile=320, progress=quiet)["view"]
     assert "not available with tiles" in callbacks.calibration_action(tiled, progress=quiet)["calibration_note"]
@@ -669,17 +729,22 @@ def test_typed_budget_max_tokens_and_frame_keep_the_last_result(demo):
             assert by_label[label].preprocess(typed) == typed  # reaches the callback as typed
     good = callbacks.compare_page_action(str(SQUARE), 0.1, 3, progress=quiet)
     assert tuple(good) == callbacks.COMPARE_PAGE_OUTPUTS and "synthetic_square.mp4" in good["compare_note"]
-    for typed, said in ((99, "gazing ratio must be between 0.01 and 1, got 99"), (-5, "got -5"), (1e9, "got 1e+09"),
-                        (None, "the gazing ratio box is empty")):
+    for typed, said in (
+        (99, "gazing ratio must be between 0.01 and 1, got 99"),
+        (-5, "got -5"),
+        (1e9, "got 1e+09"),
+        (None, "the gazing ratio box is empty"),
+    ):
         out = callbacks.compare_page_action(str(SQUARE), typed, 3, note=good["compare_note"], progress=quiet)
         assert list(out) == ["compare_note"]  # the table and figures keep what they show
-        assert out["compare_note"].startswith(f"**⚠ This comparison failed:** ") and said in out["compare_note"]
+        assert out["compare_note"].startswith("**⚠ This comparison failed:** ") and said in out["compare_note"]
         assert "stale" in out["compare_note"] and out["compare_note"].endswith(good["compare_note"])
         twice = callbacks.compare_page_action(str(SQUARE), typed, 3, note=out["compare_note"], progress=quiet)
         assert twice["compare_note"] == out["compare_note"]  # the stale part is the last good note, not nested
     for typed, said in ((999, "max new tokens must be between 1 and 128, got 999"), (None, "the max new tokens box")):
-        out = callbacks.ask_page_action(str(SQUARE), "What moves?", max_new_tokens=typed, num_frames=2,
-                                        note="*the last answers*", progress=quiet)
+        out = callbacks.ask_page_action(
+            str(SQUARE), "What moves?", max_new_tokens=typed, num_frames=2, note="*the last answers*", progress=quiet
+        )
         assert list(out) == ["ask_note"] and said in out["ask_note"] and out["ask_note"].endswith("*the last answers*")
     first = callbacks.ask_page_action(str(SQUARE), "What moves?", max_new_tokens=1e9, progress=quiet)["ask_note"]
     assert "stale" not in first  # nothing answered yet: only the message

@@ -24,11 +24,19 @@ import pytest
 from playground.app.layout import MAX_PICTURE_PX
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason="needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)"
+)
 
 
 def test_example_runs_in_a_browser(tmp_path):
@@ -131,15 +139,27 @@ def same_height_videos(page) -> dict:
     return boxes
 
 
-RESULT_PANELS = ("summary", "overlay-video", "reconstruction-video", "frame-panel", "tokens-plot", "loss-plot",
-                 "quality-plot", "curve-plot", "exports")
+RESULT_PANELS = (
+    "summary",
+    "overlay-video",
+    "reconstruction-video",
+    "frame-panel",
+    "tokens-plot",
+    "loss-plot",
+    "quality-plot",
+    "curve-plot",
+    "exports",
+)
 
 
 def no_error_pills(page, panels=RESULT_PANELS) -> None:
     """No output shows Gradio's red "Error" status (an input that failed before the callback)."""
     outputs = ", ".join(f"#{name} *" for name in panels)
-    pills = page.evaluate("""(outputs) => [...document.querySelectorAll(outputs)].filter(e => e.children.length === 0
-        && e.textContent.trim() === 'Error').map(e => e.parentElement.outerHTML.slice(0, 300))""", outputs)
+    pills = page.evaluate(
+        """(outputs) => [...document.querySelectorAll(outputs)].filter(e => e.children.length === 0
+        && e.textContent.trim() === 'Error').map(e => e.parentElement.outerHTML.slice(0, 300))""",
+        outputs,
+    )
     assert not pills, f"an output shows Gradio's Error status: {pills}"
 
 
@@ -262,8 +282,9 @@ def link_restores_a_cached_example(browser, url: str, expect) -> None:
         page = browser.new_page(viewport={"width": 1440, "height": 1200})
         page.goto(link)
         expect(page.locator("#exports a[href$='/run_card.json']")).to_have_count(1, timeout=90_000)  # tab: export
-        expect(page.locator("#licence-notice")).to_contain_text("clip synthetic_square.mp4: none needed",
-                                                                timeout=30_000)
+        expect(page.locator("#licence-notice")).to_contain_text(
+            "clip synthetic_square.mp4: none needed", timeout=30_000
+        )
         expect(page.locator("#licence-notice")).to_contain_text("gazer greedy: Apache-2.0")
         summary = page.locator("#summary")
         expect(summary).to_contain_text("4 frames read", timeout=30_000)
@@ -271,6 +292,10 @@ def link_restores_a_cached_example(browser, url: str, expect) -> None:
             expect(summary).to_contain_text("instant result from the example cache")
             page.locator("#copy-link").click()
             expect(page.locator("#share-link textarea")).to_have_value(
-                re.compile(r"\?clip=synthetic_square\.mp4&gazer=greedy&reconstructor=paint&threshold=0\.2&ratio=0\.5"
-                           r"&frames=4&tile=0&tab=export$"), timeout=30_000)
+                re.compile(
+                    r"\?clip=synthetic_square\.mp4&gazer=greedy&reconstructor=paint&threshold=0\.2&ratio=0\.5"
+                    r"&frames=4&tile=0&tab=export$"
+                ),
+                timeout=30_000,
+            )
         page.close()

@@ -11,7 +11,6 @@ import pytest
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 
-from playground import GazeResult  # noqa: E402
 from playground.video import probe_video  # noqa: E402
 from playground.video_run import read_gaze_json, tile_gazes  # noqa: E402
 
@@ -34,7 +33,8 @@ def client():
 
 def test_gaze_endpoint_with_the_video_alone(client):
     summary, overlay, rebuilt, frame_max, panel, tokens, loss, quality, files, card = client.predict(
-        handle_file(str(BUNNY)), api_name="/gaze")
+        handle_file(str(BUNNY)), api_name="/gaze"
+    )
     assert "bigbuckbunny_clip.mp4" in summary and "16 frames" in summary and "slots" in summary
     info = probe_video(overlay)
     assert info.num_frames == 16 and (info.width, info.height) == (480, 270)
@@ -50,8 +50,16 @@ def test_gaze_endpoint_with_the_video_alone(client):
 def test_gaze_endpoint_with_every_knob(client):
     out = client.predict(handle_file(str(SQUARE)), 6, 0, 0.2, "framediff", "paint", 0.05, 0.3, api_name="/gaze")
     card = out[-1]
-    assert card["settings"] == {"num_frames": 6, "fps": 0.0, "start": 0.2, "gazer": "framediff",
-                                "reconstructor": "paint", "threshold": 0.05, "gazing_ratio": 0.3, "tile": 0}
+    assert card["settings"] == {
+        "num_frames": 6,
+        "fps": 0.0,
+        "start": 0.2,
+        "gazer": "framediff",
+        "reconstructor": "paint",
+        "threshold": 0.05,
+        "gazing_ratio": 0.3,
+        "tile": 0,
+    }
     masks = np.load(next(f for f in out[8] if f.endswith("masks.npz")))
     assert masks["mask_224px"].shape == (6, 14, 14)
     assert masks["mask_224px"].reshape(6, -1).sum(1).max() <= int(np.float32(0.3) * np.float32(265))
@@ -76,9 +84,20 @@ def test_errors_reach_the_client_as_messages(client, tmp_path):
 
 
 def test_twenty_concurrent_gaze_calls(client):
-    jobs = [client.submit(handle_file(str(SQUARE if i % 2 else BUNNY)), 2, 0, 0.1 * (i % 3),
-                          ["greedy", "framediff", "random", "full"][i % 4], "paint", 0.1 + 0.01 * i, 0.5,
-                          api_name="/gaze") for i in range(20)]
+    jobs = [
+        client.submit(
+            handle_file(str(SQUARE if i % 2 else BUNNY)),
+            2,
+            0,
+            0.1 * (i % 3),
+            ["greedy", "framediff", "random", "full"][i % 4],
+            "paint",
+            0.1 + 0.01 * i,
+            0.5,
+            api_name="/gaze",
+        )
+        for i in range(20)
+    ]
     done, _ = wait(jobs, timeout=240)
     assert len(done) == 20
     results = [job.result() for job in jobs]  # raises if any call failed
@@ -91,7 +110,8 @@ def test_ask_endpoint_with_a_tiny_mllm(client):
     from playground.mllm.random_models import TINY_RANDOM_SMOLVLM2
 
     gazed, full, table, chart, note, pruned = client.predict(  # the built-in tiny model: no folder, no network
-        handle_file(str(SQUARE)), "What moves?", TINY_RANDOM_SMOLVLM2, "block_causal", 4, 4, api_name="/ask")
+        handle_file(str(SQUARE)), "What moves?", TINY_RANDOM_SMOLVLM2, "block_causal", 4, 4, api_name="/ask"
+    )
     assert isinstance(gazed, str) and isinstance(full, str)  # the text, not a box update
     assert pruned == ""  # no post-ViT pruning asked for (the `pruning` input's default)
     assert gazed.startswith("[random weights, not a real answer]")

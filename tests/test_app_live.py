@@ -26,7 +26,7 @@ def moving_square(frames: int, height: int = 96, width: int = 160) -> np.ndarray
     video[..., 2] = np.linspace(20, 90, width, dtype=np.uint8)
     for t in range(frames):
         x = 8 + 6 * t
-        video[t, 30:62, x:x + 32] = (230, 200, 40)
+        video[t, 30:62, x : x + 32] = (230, 200, 40)
     return video
 
 
@@ -40,7 +40,7 @@ def test_live_frames_gaze_and_paint_as_the_clip_does():
         stats.append(line)
     assert picture.shape[0] == video.shape[1] and picture.shape[1] > 2 * video.shape[2]  # overlay | rebuild
     gazer, paint = load_gazer("greedy"), load_reconstructor("paint")
-    for chunk in (video[:knobs.CLIP_LEN], video[knobs.CLIP_LEN:]):
+    for chunk in (video[: knobs.CLIP_LEN], video[knobs.CLIP_LEN :]):
         gaze = gazer.gaze(chunk, gazing_ratio=0.5, task_loss_requirement=0.2)
         rebuilt = paint.reconstruct(chunk, gaze)
         first = 0 if len(chunk) == knobs.CLIP_LEN else knobs.CLIP_LEN
@@ -97,8 +97,12 @@ def test_live_tab_in_a_browser(tmp_path):
     clip = tmp_path / "clip.y4m"
     write_y4m(clip, moving_square(20))
     threads = torch.get_num_threads()
-    args = [*CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={clip}"]
+    args = [
+        *CHROMIUM_ARGS,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={clip}",
+    ]
     with running() as url, sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=args)
         try:

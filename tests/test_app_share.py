@@ -17,20 +17,29 @@ from playground.licences import notice_markdown
 
 def test_a_link_carries_the_settings_and_restores_them():
     query = share.share_query("/tmp/gradio/abc/bigbuckbunny_clip.mp4", "greedy", "paint", 0.3, 0.5, 8, 0, "export")
-    assert query == ("?clip=bigbuckbunny_clip.mp4&gazer=greedy&reconstructor=paint&threshold=0.3&ratio=0.5&frames=8"
-                     "&tile=0&tab=export")
+    assert query == (
+        "?clip=bigbuckbunny_clip.mp4&gazer=greedy&reconstructor=paint&threshold=0.3&ratio=0.5&frames=8"
+        "&tile=0&tab=export"
+    )
     values, gaze = share.restore(dict(p.split("=") for p in query[1:].split("&")))
     assert gaze and values["video"] == str(ASSETS / "bigbuckbunny_clip.mp4")
-    assert (values["gazer"], values["threshold"], values["ratio"], values["num_frames"], values["tile"]) == \
-        ("greedy", 0.3, 0.5, 8, 0)
+    assert (values["gazer"], values["threshold"], values["ratio"], values["num_frames"], values["tile"]) == (
+        "greedy",
+        0.3,
+        0.5,
+        8,
+        0,
+    )
     assert values["tabs"].selected == "export"
 
 
 def test_a_bad_link_is_named_not_raised():
     values, gaze = share.restore({"clip": "holiday.mp4", "threshold": "9", "frames": "x", "gazer": "framediff"})
     assert not gaze and values["gazer"] == "framediff" and "threshold" not in values
-    assert "`clip=holiday.mp4` was not used: 'holiday.mp4' is not one of the examples; upload it again" \
+    assert (
+        "`clip=holiday.mp4` was not used: 'holiday.mp4' is not one of the examples; upload it again"
         in values["summary"]
+    )
     assert "`threshold=9` was not used" in values["summary"] and "`frames=x` was not used" in values["summary"]
     assert share.restore({}) == ({}, False)
 
@@ -69,8 +78,10 @@ def test_an_example_run_is_cached_with_its_files(tmp_path):
 
 def test_the_licence_notice_marks_non_commercial_models():
     text = notice_markdown({"gazer": "nvidia/AutoGaze", "reconstructor": "paint"}, "/x/bigbuckbunny_clip.mp4")
-    assert "gazer `nvidia/AutoGaze`: NVIDIA Source Code License-NC (NSCLv1) (non-commercial use only) " \
-           "**(non-commercial)**" in text
+    assert (
+        "gazer `nvidia/AutoGaze`: NVIDIA Source Code License-NC (NSCLv1) (non-commercial use only) "
+        "**(non-commercial)**" in text
+    )
     assert "clip `bigbuckbunny_clip.mp4`: CC BY 3.0" in text
 
 
@@ -95,7 +106,9 @@ def test_a_tool_call_through_the_mcp_endpoint():
                 await session.initialize()
                 tools = {tool.name: tool for tool in (await session.list_tools()).tools}
                 # a URL or a data: URI (Gradio refuses URLs of private hosts such as this test's server)
-                clip = "data:video/mp4;base64," + base64.b64encode((ASSETS / "synthetic_square.mp4").read_bytes()).decode()
+                clip = (
+                    "data:video/mp4;base64," + base64.b64encode((ASSETS / "synthetic_square.mp4").read_bytes()).decode()
+                )
                 result = await session.call_tool("gaze_action", {"video": clip, "num_frames": 4})
                 return tools, result
 

@@ -18,10 +18,10 @@ from safetensors.torch import load_file, save_file
 from playground import PlaygroundError, load_gazer
 from playground.gaze import GazeResult, concat_frames
 from playground.gazers.autogaze import AutoGazeGazer, Preprocessor, load_autogaze
-from playground.tiling import tile_layout
-from playground.whole_video import VideoGaze
 from playground.geometry import DEFAULT_GRID, MultiScaleGrid
 from playground.synthetic import moving_square
+from playground.tiling import tile_layout
+from playground.whole_video import VideoGaze
 
 FIXTURE = Path(__file__).parent / "fixtures" / "autogaze"
 MODEL = FIXTURE / "tiny_seed0"
@@ -154,7 +154,13 @@ def test_first_gaze_loss_is_head_one_of_the_prefill(gazer, videos):
         feats, _ = net.encode(gazer.preprocess(videos["a"][None, :1]).to(gazer.device))
         P = feats.shape[2]
         cache = KVCache(net.cfg, 1, P, gazer.device, torch.float32)
-        hidden = net.decode(feats[:, 0], net.rope(torch.arange(P)[None], feats.dtype), cache, torch.ones(1, P, dtype=torch.bool), [P - 1])
+        hidden = net.decode(
+            feats[:, 0],
+            net.rope(torch.arange(P)[None], feats.dtype),
+            cache,
+            torch.ones(1, P, dtype=torch.bool),
+            [P - 1],
+        )
         logits, losses = net.heads(hidden[:, 0])
     assert float(result.loss[0, 0]) == pytest.approx(float(losses[0, 1]), abs=1e-6)
     assert int(result.gazing_pos[0, 0]) == int(logits[0, 0, :-1].argmax())
@@ -287,15 +293,18 @@ def test_bad_paths_and_configs(tmp_path):
         load_autogaze(str(folder))
 
 
-@pytest.mark.parametrize("section, key, value, message", [
-    ("gaze_decoder_config", "hidden_size", 10**9, "shape|sizes do not fit"),
-    ("gaze_decoder_config", "hidden_size", 20000, "shape"),
-    ("gaze_decoder_config", "num_hidden_layers", 10**6, "1000000 decoder layers"),
-    ("vision_model_config", "depth", 10**6, "1000000 vision blocks"),
-    ("vision_model_config", "hidden_dim", 10**9, "shape|sizes do not fit"),
-    ("gaze_decoder_config", "intermediate_size", -5, "intermediate_size"),
-    ("gaze_decoder_config", "hidden_size", "wide", "hidden_size"),
-])
+@pytest.mark.parametrize(
+    "section, key, value, message",
+    [
+        ("gaze_decoder_config", "hidden_size", 10**9, "shape|sizes do not fit"),
+        ("gaze_decoder_config", "hidden_size", 20000, "shape"),
+        ("gaze_decoder_config", "num_hidden_layers", 10**6, "1000000 decoder layers"),
+        ("vision_model_config", "depth", 10**6, "1000000 vision blocks"),
+        ("vision_model_config", "hidden_dim", 10**9, "shape|sizes do not fit"),
+        ("gaze_decoder_config", "intermediate_size", -5, "intermediate_size"),
+        ("gaze_decoder_config", "hidden_size", "wide", "hidden_size"),
+    ],
+)
 def test_absurd_config_sizes_fail_at_once_without_allocating(tmp_path, monkeypatch, section, key, value, message):
     """The config is checked against the weights' header before any real tensor is made."""
     import time
@@ -373,10 +382,13 @@ def test_uniform_default_ratio_is_drawn_in_range_and_seeded(videos):
     assert first.counts().max() <= int(np.float32(first.settings["gazing_ratio"]) * np.float32(265))
 
 
-@pytest.mark.parametrize("ratio, per_frame, match", [
-    ("exponential", "uniform", "'exponential' strategy"),
-    ("fixed", "dirichlet", "'dirichlet' strategy"),
-])
+@pytest.mark.parametrize(
+    "ratio, per_frame, match",
+    [
+        ("exponential", "uniform", "'exponential' strategy"),
+        ("fixed", "dirichlet", "'dirichlet' strategy"),
+    ],
+)
 def test_unsupported_default_strategies_fail_only_when_used(videos, ratio, per_frame, match):
     gazer = _with_strategies(ratio, per_frame=per_frame)
     assert gazer.gaze(videos["a"][:2], gazing_ratio=0.1).num_frames == 2  # explicit knobs still work
@@ -384,14 +396,17 @@ def test_unsupported_default_strategies_fail_only_when_used(videos, ratio, per_f
         gazer.gaze(videos["a"][:2])
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"gazing_ratio": 1.5}, "gazing_ratio"),
-    ({"gazing_ratio": [0.1, 0.2]}, "entries"),
-    ({"task_loss_requirement": "low"}, "task_loss_requirement"),
-    ({"target_scales": [64, 128, 224, 448]}, "together"),
-    ({"target_scales": [64, 448], "target_patch_size": 16}, "scales"),
-    ({"gazing_ratio": 0.1, "temperature": 2}, "unknown"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"gazing_ratio": 1.5}, "gazing_ratio"),
+        ({"gazing_ratio": [0.1, 0.2]}, "entries"),
+        ({"task_loss_requirement": "low"}, "task_loss_requirement"),
+        ({"target_scales": [64, 128, 224, 448]}, "together"),
+        ({"target_scales": [64, 448], "target_patch_size": 16}, "scales"),
+        ({"gazing_ratio": 0.1, "temperature": 2}, "unknown"),
+    ],
+)
 def test_bad_knobs(gazer, videos, kwargs, match):
     with pytest.raises(PlaygroundError, match=match):
         gazer.gaze(videos["a"][:4], **kwargs)
@@ -402,7 +417,7 @@ def test_clip_len_restarts_the_caches_in_gaze_and_stream(videos):
     ratios = [0.3, 0.1, 0.2, 0.1, 0.3, 0.1, 0.2, 0.05]
     chunked = load_autogaze(str(MODEL), clip_len=4)
     plain = load_autogaze(str(MODEL))
-    pieces = [plain.gaze(clip[:, i:i + 4], gazing_ratio=ratios[i:i + 4]) for i in (0, 4)]
+    pieces = [plain.gaze(clip[:, i : i + 4], gazing_ratio=ratios[i : i + 4]) for i in (0, 4)]
     expected = concat_frames(pieces)
     got = chunked.gaze(clip, gazing_ratio=ratios)
     assert got.gazing_pos.tolist() == expected.gazing_pos.tolist()
@@ -422,8 +437,9 @@ def test_clip_len_restarts_the_caches_in_gaze_and_stream(videos):
 def test_gaze_video_chunks_tiles_and_maps_back(gazer):
     video = moving_square(20, 96, 160)  # 20 frames (a 16-frame chunk and a 4-frame one), 2 tiles
     progress = []
-    result = gazer.gaze_video(video, gazing_ratio=0.1, tile=96, batch_size=3,
-                              progress=lambda d, n: progress.append((d, n)))
+    result = gazer.gaze_video(
+        video, gazing_ratio=0.1, tile=96, batch_size=3, progress=lambda d, n: progress.append((d, n))
+    )
     assert progress[-1] == (4, 4)
     lazy = gazer.gaze_video((f for f in video), gazing_ratio=0.1, tile=96, batch_size=3)
     assert torch.equal(lazy.gaze.gazing_pos, result.gaze.gazing_pos)
@@ -450,8 +466,10 @@ def test_video_coverage_is_the_finest_scale_map_of_each_tile(grid):
     # 150x200 frame in 96 px tiles: 2x3 tiles, the last row and column partly padding.
     layout = tile_layout(150, 200, 96)
     rng = np.random.default_rng(0)
-    slots = [[rng.choice(grid.num_slots, size=int(rng.integers(0, 40)), replace=False).tolist() for _ in range(3)]
-             for _ in range(layout.num_tiles)]
+    slots = [
+        [rng.choice(grid.num_slots, size=int(rng.integers(0, 40)), replace=False).tolist() for _ in range(3)]
+        for _ in range(layout.num_tiles)
+    ]
     video = VideoGaze(gaze=GazeResult.from_frame_slots(slots, grid), layout=layout, chunk_len=16)
     for t in range(3):
         tiles = grid.finest_scale_map(video.gaze.slot_mask()[:, t], 96, 96).numpy()  # (tiles, 96, 96)
@@ -472,8 +490,9 @@ def test_gaze_video_single_square_tile_boxes_are_the_grid_boxes(gazer):
 
 def test_retarget_any_input_size_batch_and_threshold(gazer):
     clips = np.stack([moving_square(3, 150, 200), moving_square(3, 150, 200)[:, ::-1]])
-    result = gazer.gaze(clips, gazing_ratio=0.2, task_loss_requirement=-0.05,
-                        target_scales=[56, 112, 196, 392], target_patch_size=14)
+    result = gazer.gaze(
+        clips, gazing_ratio=0.2, task_loss_requirement=-0.05, target_scales=[56, 112, 196, 392], target_patch_size=14
+    )
     assert result.grid.num_slots == 1060 and result.batch_size == 2 and result.num_frames == 3
     assert result.frame_loss.shape == (2, 3) and torch.isfinite(result.frame_loss).all()
     padded = result.if_padded_gazing

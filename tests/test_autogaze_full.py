@@ -46,8 +46,12 @@ def any_gazer(request, device):
 @pytest.fixture(scope="module")
 def videos():
     a = moving_square()
-    return {"a": a, "b": np.ascontiguousarray(a[:, :, ::-1]), "448": moving_square(4, 448, 448),
-            "392": moving_square(16, 392, 392)}
+    return {
+        "a": a,
+        "b": np.ascontiguousarray(a[:, :, ::-1]),
+        "448": moving_square(4, 448, 448),
+        "392": moving_square(16, 392, 392),
+    }
 
 
 def same(result, ref, pos_key="gazing_pos"):
@@ -78,13 +82,23 @@ def test_the_392_video_is_the_generator_at_392(videos):
     assert np.array_equal(np.load(MULTI / "video392_uint8_THWC.npy"), videos["392"])
 
 
-@pytest.mark.parametrize("name, clips, kwargs", [
-    ("outputs_ratio0.1_generate_only", "a", {"gazing_ratio": 0.1}),
-    ("outputs_ratio0.75_tlr-0.3639_generate_only", "a", {"gazing_ratio": 0.75, "task_loss_requirement": -0.3639}),
-    ("outputs_batch2_ratio0.75_tlr-0.3639_generate_only", "ab", {"gazing_ratio": 0.75, "task_loss_requirement": -0.3639}),
-    ("outputs_res_adapt_392_p14_ratio0.1", "392",
-     {"gazing_ratio": 0.1, "target_scales": [56, 112, 196, 392], "target_patch_size": 14}),
-])
+@pytest.mark.parametrize(
+    "name, clips, kwargs",
+    [
+        ("outputs_ratio0.1_generate_only", "a", {"gazing_ratio": 0.1}),
+        ("outputs_ratio0.75_tlr-0.3639_generate_only", "a", {"gazing_ratio": 0.75, "task_loss_requirement": -0.3639}),
+        (
+            "outputs_batch2_ratio0.75_tlr-0.3639_generate_only",
+            "ab",
+            {"gazing_ratio": 0.75, "task_loss_requirement": -0.3639},
+        ),
+        (
+            "outputs_res_adapt_392_p14_ratio0.1",
+            "392",
+            {"gazing_ratio": 0.1, "target_scales": [56, 112, 196, 392], "target_patch_size": 14},
+        ),
+    ],
+)
 def test_multistep_outputs(any_gazer, videos, name, clips, kwargs):
     ref = json.loads((MULTI / f"{name}.json").read_text())
     video = videos["392"] if clips == "392" else np.stack([videos[c] for c in clips])

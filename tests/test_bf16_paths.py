@@ -16,19 +16,18 @@ import contextlib
 import numpy as np
 import pytest
 import torch
+from conftest import FIXTURES
+from test_videomae import CONFIG, MICRO, WEIGHTS
 
 import playground.gazers.autogaze as autogaze_module
 import playground.gazers.autogaze.gazer as autogaze_gazer_module
 import playground.gazers.oracle as oracle_module
 import playground.reconstructors.videomae.reconstructor as videomae_module
 from playground import load_gazer, load_mllm
-from playground.reconstructors.videomae import load_videomae
 from playground.gaze import concat_frames
 from playground.mllm.random_models import save_tiny_smolvlm
+from playground.reconstructors.videomae import load_videomae
 from playground.synthetic import moving_square
-
-from conftest import FIXTURES
-from test_videomae import CONFIG, MICRO, WEIGHTS
 
 AUTOGAZE = FIXTURES / "autogaze" / "tiny_seed0"
 
@@ -66,8 +65,9 @@ def test_autogaze_bf16_gazes_stream_and_videos(clip):
     assert np.isfinite(b.loss.numpy()).mean() > 0.5
     streamed = concat_frames(list(bf16.stream(clip, task_loss_requirement=-0.09)))
     assert streamed.gazing_pos.tolist() == bf16.gaze(clip, task_loss_requirement=-0.09).gazing_pos.tolist()
-    retargeted = bf16.gaze(moving_square(2, 448, 448), gazing_ratio=0.1, target_scales=[64, 128, 224, 448],
-                           target_patch_size=16)
+    retargeted = bf16.gaze(
+        moving_square(2, 448, 448), gazing_ratio=0.1, target_scales=[64, 128, 224, 448], target_patch_size=16
+    )
     assert retargeted.grid.num_slots == 1060
     assert bf16.gaze_video(moving_square(18, 64, 96), gazing_ratio=0.1).gaze.num_frames == 18
 

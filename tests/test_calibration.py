@@ -13,8 +13,17 @@ import pytest
 import torch
 
 from playground import load_gazer, load_reconstructor
-from playground.calibration import (CALIBRATION_FILE, UNCALIBRATED, Calibration, calibrate, isotonic,
-                                    read_calibration, threshold_note, weights_sha256, write_calibration)
+from playground.calibration import (
+    CALIBRATION_FILE,
+    UNCALIBRATED,
+    Calibration,
+    calibrate,
+    isotonic,
+    read_calibration,
+    threshold_note,
+    weights_sha256,
+    write_calibration,
+)
 from playground.cli import main
 from playground.errors import PlaygroundError
 from playground.gaze import concat_frames
@@ -39,9 +48,17 @@ def paint():
 
 
 def table_calibration(sha: str) -> Calibration:
-    return Calibration(gazer="tiny", weights_sha256=sha, reconstructor="paint", requested=[-0.5, 0.0, 0.5, 1.0],
-                       measured=[0.05, 0.2, 0.15, 0.4], gazes_per_frame=[200.0, 50.0, 40.0, 5.0],
-                       clips=["a.mp4"], frames=16, created="2026-01-01T00:00:00+00:00")
+    return Calibration(
+        gazer="tiny",
+        weights_sha256=sha,
+        reconstructor="paint",
+        requested=[-0.5, 0.0, 0.5, 1.0],
+        measured=[0.05, 0.2, 0.15, 0.4],
+        gazes_per_frame=[200.0, 50.0, 40.0, 5.0],
+        clips=["a.mp4"],
+        frames=16,
+        created="2026-01-01T00:00:00+00:00",
+    )
 
 
 # ---- the map ----------------------------------------------------------------------------------
@@ -70,7 +87,7 @@ def test_calibration_file_round_trip_and_bad_files(tmp_path):
     with pytest.raises(PlaygroundError, match="ascending") as err:
         read_calibration(tmp_path / "bad.json")
     assert "\n" not in str(err.value)
-    (tmp_path / "other.json").write_text("{\"format\": \"something else\"}")
+    (tmp_path / "other.json").write_text('{"format": "something else"}')
     with pytest.raises(PlaygroundError, match="not a playground calibration"):
         read_calibration(tmp_path / "other.json")
 
@@ -125,7 +142,9 @@ def test_results_say_whether_the_pair_is_calibrated(tmp_path, clip, gazer):
     assert threshold_note(calibrated, "bfshi/VideoMAE_AutoGaze").startswith("uncalibrated for bfshi/VideoMAE_AutoGaze")
     greedy = load_gazer("greedy").gaze(clip, gazing_ratio=0.1, task_loss_requirement=0.5).settings
     assert threshold_note(greedy, "paint").startswith("exact")
-    assert threshold_note(load_gazer("random").gaze(clip, gazing_ratio=0.1).settings, "paint") == "ignored by this gazer"
+    assert (
+        threshold_note(load_gazer("random").gaze(clip, gazing_ratio=0.1).settings, "paint") == "ignored by this gazer"
+    )
 
 
 def test_the_shipped_gazer_ships_calibrated_for_paint():
@@ -152,8 +171,29 @@ def test_cli_calibrate(tmp_path, clip):
     video.parent.mkdir()
     np.save(video, clip)
     out = tmp_path / "cal.json"
-    assert main(["calibrate", str(MODEL), "--videos", str(video.parent), "--clips", "first", "--clip-len", "2",
-                 "--size", "64", "--thresholds", "-1", "0.4", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "calibrate",
+                str(MODEL),
+                "--videos",
+                str(video.parent),
+                "--clips",
+                "first",
+                "--clip-len",
+                "2",
+                "--size",
+                "64",
+                "--thresholds",
+                "-1",
+                "0.4",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     cal = read_calibration(out)
     assert cal.clips == [f"{tmp_path.name}/clips/tiny.npy"] and cal.requested == [-1.0, 0.4]
     assert cal.reconstructor == "paint" and cal.weights_sha256 == weights_sha256(MODEL / "model.safetensors")
@@ -166,8 +206,10 @@ def test_cli_calibrate_bad_input_one_line(tmp_path, capsys):
     # the output is checked before anything is read or loaded (the videos do not even exist)
     assert main(["calibrate", str(MODEL), "--videos", str(tmp_path / "none"), "--out", str(blocker / "c.json")]) == 2
     assert time.perf_counter() - start < 5
-    for argv in (["calibrate", "greedy", "--videos", str(tmp_path), "--out", str(tmp_path / "c.json")],
-                 ["calibrate", str(MODEL), "--videos", str(tmp_path / "none"), "--out", str(tmp_path / "c.json")]):
+    for argv in (
+        ["calibrate", "greedy", "--videos", str(tmp_path), "--out", str(tmp_path / "c.json")],
+        ["calibrate", str(MODEL), "--videos", str(tmp_path / "none"), "--out", str(tmp_path / "c.json")],
+    ):
         assert main(argv) == 2
     with pytest.raises(SystemExit) as exc:
         main(["calibrate", str(MODEL), "--videos", "x", "--out", "c.json", "--thresholds", "abc"])
@@ -210,11 +252,12 @@ def test_measured_stop_keeps_the_gazers_order(gazer):
     full = gazer.gaze(clip, gazing_ratio=0.3)  # the head's order, no stop
     kept = measured.frame_slots(0, 0)  # frame 0 (later frames see other context): a prefix of the head's order
     assert 0 < len(kept) < len(full.frame_slots(0, 0))
-    assert kept.tolist() == full.frame_slots(0, 0)[:len(kept)].tolist()
+    assert kept.tolist() == full.frame_slots(0, 0)[: len(kept)].tolist()
     whole = gazer.gaze_video(clip, gazing_ratio=0.3, task_loss_requirement=0.3, tile=None)
     assert whole.gaze.settings["calibration"] == UNCALIBRATED and whole.gaze.loss_kind == "predicted"
     with pytest.raises(PlaygroundError, match="stop must be one of"):
         gazer.gaze(clip, task_loss_requirement=0.1, stop="exact")
     with pytest.raises(PlaygroundError, match="does not retarget"):
-        gazer.gaze(clip, task_loss_requirement=0.1, stop="measured", target_scales=[64, 128, 224, 448],
-                   target_patch_size=16)
+        gazer.gaze(
+            clip, task_loss_requirement=0.1, stop="measured", target_scales=[64, 128, 224, 448], target_patch_size=16
+        )

@@ -7,14 +7,13 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import EXAMPLE_VIDEO, ROOT
 
-from playground import GazeResult, PlaygroundError
-from playground.run_card import EXPORT_FILES
+from playground import PlaygroundError
 from playground.cli import main
+from playground.run_card import EXPORT_FILES
 from playground.video import read_video
 from playground.video_run import GAZE_FORMAT, read_gaze_json, tile_gazes
-
-from conftest import EXAMPLE_VIDEO, ROOT
 
 
 def test_gaze_writes_every_output(tmp_path, capsys):
@@ -50,8 +49,24 @@ def test_autogaze_restarts_its_caches_every_clip_len_frames(tmp_path):
     model = ROOT / "tests" / "fixtures" / "autogaze" / "tiny_seed0"
     for clip_len in (3, 0):
         out = tmp_path / f"run{clip_len}"
-        code = main(["gaze", str(npy), "--gazer", str(model), "--gazing-ratio", "0.2", "--frames", "6",
-                     "--clip-len", str(clip_len), "--threshold", "0", "--out", str(out)])
+        code = main(
+            [
+                "gaze",
+                str(npy),
+                "--gazer",
+                str(model),
+                "--gazing-ratio",
+                "0.2",
+                "--frames",
+                "6",
+                "--clip-len",
+                str(clip_len),
+                "--threshold",
+                "0",
+                "--out",
+                str(out),
+            ]
+        )
         assert code == 0
         gaze = tile_gazes(read_gaze_json(out / "gaze.json"))[0][0]
         expected = load_autogaze(str(model), clip_len=clip_len or None).gaze(moving_square(6, 64, 64), gazing_ratio=0.2)
@@ -64,8 +79,13 @@ def test_module_entry_point_runs_as_a_program(tmp_path):
     from playground.synthetic import moving_square
 
     np.save(npy, moving_square(4))
-    proc = subprocess.run([sys.executable, "-m", "playground", "gaze", str(npy), "--gazer", "framediff",
-                           "--out", str(tmp_path / "o")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "playground", "gaze", str(npy), "--gazer", "framediff", "--out", str(tmp_path / "o")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "o" / "overlay.mp4").stat().st_size > 0
 
@@ -123,10 +143,12 @@ def test_max_side_flag(capsys):
     from playground.cli import build_parser, read_frames
 
     parser = build_parser()
-    assert read_frames(parser.parse_args(["gaze", str(EXAMPLE_VIDEO), "--frames", "2", "--max-side", "0"]))[0].shape \
-        == (2, 360, 640, 3)  # 0 = native size
-    assert read_frames(parser.parse_args(["gaze", str(EXAMPLE_VIDEO), "--frames", "2", "--max-side", "320"]))[0].shape \
-        == (2, 180, 320, 3)
+    assert read_frames(parser.parse_args(["gaze", str(EXAMPLE_VIDEO), "--frames", "2", "--max-side", "0"]))[
+        0
+    ].shape == (2, 360, 640, 3)  # 0 = native size
+    assert read_frames(parser.parse_args(["gaze", str(EXAMPLE_VIDEO), "--frames", "2", "--max-side", "320"]))[
+        0
+    ].shape == (2, 180, 320, 3)
     with pytest.raises(SystemExit) as exit_:
         parser.parse_args(["gaze", str(EXAMPLE_VIDEO), "--max-side", "4"])
     assert exit_.value.code == 2
@@ -136,10 +158,14 @@ def test_max_side_flag(capsys):
     assert "--max-side PX" in text and "default 480" in text and "--max-pixels N" in text and "--max-frames N" in text
 
 
-@pytest.mark.parametrize("flags, named", [
-    (["--max-pixels", "1000"], "--max-pixels"),
-    (["--frames", "8", "--max-frames", "4"], "--max-frames"),
-    (["--max-frame-pixels", "1000"], "--max-frame-pixels")])
+@pytest.mark.parametrize(
+    "flags, named",
+    [
+        (["--max-pixels", "1000"], "--max-pixels"),
+        (["--frames", "8", "--max-frames", "4"], "--max-frames"),
+        (["--max-frame-pixels", "1000"], "--max-frame-pixels"),
+    ],
+)
 def test_read_limits_exit_2_naming_the_flag(flags, named, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["gaze", str(EXAMPLE_VIDEO), *flags, "--out", str(out)]) == 2
@@ -148,14 +174,34 @@ def test_read_limits_exit_2_naming_the_flag(flags, named, tmp_path, capsys):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("case", ["missing", "empty", "text", "truncated", "wrong-array", "directory", "bad-ratio",
-                                  "bad-frames", "bad-fps", "bad-clip-len", "bad-gazer", "bad-reconstructor", "start-after-end",
-                                  "bad-stop", "stop-needs-paint"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing",
+        "empty",
+        "text",
+        "truncated",
+        "wrong-array",
+        "directory",
+        "bad-ratio",
+        "bad-frames",
+        "bad-fps",
+        "bad-clip-len",
+        "bad-gazer",
+        "bad-reconstructor",
+        "start-after-end",
+        "bad-stop",
+        "stop-needs-paint",
+    ],
+)
 def test_bad_input_exits_2_with_one_line(case, tmp_path, capsys):
     args = _bad_inputs(tmp_path)[case]
     out = tmp_path / "out"
-    with pytest.raises(SystemExit) if case.startswith(("bad-f", "bad-clip", "bad-stop")) or case == "bad-ratio" \
-            else _no_raise():
+    with (
+        pytest.raises(SystemExit)
+        if case.startswith(("bad-f", "bad-clip", "bad-stop")) or case == "bad-ratio"
+        else _no_raise()
+    ):
         code = main(["gaze", *args, "--out", str(out)])
         assert code == 2
     err = capsys.readouterr().err.strip()
@@ -180,14 +226,25 @@ def test_gaze_json_is_one_versioned_schema_and_old_files_still_load(tmp_path):
     np.save(npy, moving_square(4, 64, 64))
     runs = {}
     for name, extra in (("plain", []), ("tiled", ["--tile", "32", "--frames", "all"])):
-        assert main(["gaze", str(npy), "--frames", "4", "--gazing-ratio", "0.2", *extra,
-                     "--out", str(tmp_path / name)]) == 0
+        assert (
+            main(["gaze", str(npy), "--frames", "4", "--gazing-ratio", "0.2", *extra, "--out", str(tmp_path / name)])
+            == 0
+        )
         runs[name] = json.loads((tmp_path / name / "gaze.json").read_text())
     plain, tiled = runs["plain"], runs["tiled"]
     for data in (plain, tiled):
         assert data["format"] == GAZE_FORMAT
-        assert set(data) == {"format", "source", "read_size", "layout", "gazer", "reconstructor", "settings", "chunks",
-                             "totals"}
+        assert set(data) == {
+            "format",
+            "source",
+            "read_size",
+            "layout",
+            "gazer",
+            "reconstructor",
+            "settings",
+            "chunks",
+            "totals",
+        }
         tile = data["chunks"][0]["tiles"][0]
         assert set(tile) == {"tile", "box", "gaze", "boxes", "reconstruction"}
         assert {"frames", "tiles", "slots_kept", "slots_total", "psnr_db", "exact_frames"} <= set(data["totals"])
@@ -195,9 +252,17 @@ def test_gaze_json_is_one_versioned_schema_and_old_files_still_load(tmp_path):
     # An untiled gaze.json as written before the one schema: the gaze's dict with the rebuild's numbers mixed in.
     gaze = tile_gazes(plain)[0][0]
     rec = load_reconstructor("paint").reconstruct(moving_square(4, 64, 64), gaze)
-    old = {**gaze.to_json(), "reconstruction": {"name": "paint", "loss": rec.loss[0].tolist(), "psnr_db": 20.5,
-                                                "ssim": 0.5, "slots_kept": gaze.num_gazed},
-           "read_size": [64, 64]}
+    old = {
+        **gaze.to_json(),
+        "reconstruction": {
+            "name": "paint",
+            "loss": rec.loss[0].tolist(),
+            "psnr_db": 20.5,
+            "ssim": 0.5,
+            "slots_kept": gaze.num_gazed,
+        },
+        "read_size": [64, 64],
+    }
     (tmp_path / "old.json").write_text(json.dumps(old))
     back = read_gaze_json(tmp_path / "old.json")
     assert back["format"] == GAZE_FORMAT and back["read_size"] == [64, 64] and back["reconstructor"] == "paint"
@@ -224,8 +289,24 @@ def test_a_frame_measured_over_the_threshold_is_flagged(tiled, tmp_path, capsys)
     np.save(npy, random_scene(3, num_frames=4, size=64))
     out = tmp_path / "run"
     # The tiny head predicts a loss under 0.2 after one gaze; paint then measures about 1.2 on these frames.
-    assert main(["gaze", str(npy), "--gazer", str(TINY_GAZER), "--threshold", "0.2", "--gazing-ratio", "0.3",
-                 *(["--tile", "32"] if tiled else []), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "gaze",
+                str(npy),
+                "--gazer",
+                str(TINY_GAZER),
+                "--threshold",
+                "0.2",
+                "--gazing-ratio",
+                "0.3",
+                *(["--tile", "32"] if tiled else []),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     totals = read_gaze_json(out / "gaze.json")["totals"]
     rows = list(csv.DictReader(open(out / "metrics.csv")))
@@ -234,8 +315,10 @@ def test_a_frame_measured_over_the_threshold_is_flagged(tiled, tmp_path, capsys)
     assert all(r["predicted_loss"] != "" and r["measured_loss"] == "" for r in rows)  # the one column set
     assert all((r["ssim"] == "") == tiled for r in rows)  # SSIM is not measured with tiles
     line = next(line for line in printed.splitlines() if line.startswith("loss check"))
-    assert f"predicted loss (gazer) {totals['gazer_loss']:.4f}, measured loss {totals['reconstruction_loss']:.4f}" \
-        in line and f"{len(over)} of 4 frame(s) measured over the threshold by more than 25 %" in line
+    assert (
+        f"predicted loss (gazer) {totals['gazer_loss']:.4f}, measured loss {totals['reconstruction_loss']:.4f}" in line
+        and f"{len(over)} of 4 frame(s) measured over the threshold by more than 25 %" in line
+    )
     assert "threshold      none (predicted loss of the head)" in printed  # calibrated or not, tiled or not
     card = json.loads((out / "run_card.json").read_text())
     assert card["results"]["frames_over_threshold"] == over and card["settings"]["stop"] == "predicted"
@@ -248,8 +331,25 @@ def test_stop_measured_meets_the_threshold_with_paint(tmp_path, capsys):
     np.save(npy, random_scene(5, num_frames=3, size=64))
     out = tmp_path / "run"
     t, ratio = 0.3, 0.3
-    assert main(["gaze", str(npy), "--gazer", str(TINY_GAZER), "--threshold", str(t), "--gazing-ratio", str(ratio),
-                 "--stop", "measured", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "gaze",
+                str(npy),
+                "--gazer",
+                str(TINY_GAZER),
+                "--threshold",
+                str(t),
+                "--gazing-ratio",
+                str(ratio),
+                "--stop",
+                "measured",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     data = read_gaze_json(out / "gaze.json")
     rows = list(csv.DictReader(open(out / "metrics.csv")))
     budget = int(np.float32(ratio) * np.float32(265))

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from playground import GazeResult, PlaygroundError, load_gazer, load_reconstructor, knobs, report
+from playground import GazeResult, PlaygroundError, knobs, load_gazer, load_reconstructor, report
 from playground.app import callbacks, pipeline
 from playground.cli import build_parser, main
 
@@ -43,7 +43,11 @@ def test_framediff_without_a_threshold_spends_its_budget(example_clip):
 
 def test_gazers_say_whether_they_use_the_threshold():
     assert {n: load_gazer(n).threshold_unit for n in ("greedy", "framediff", "random", "full")} == {
-        "greedy": "loss", "framediff": "change", "random": None, "full": None}
+        "greedy": "loss",
+        "framediff": "change",
+        "random": None,
+        "full": None,
+    }
     settings = pipeline.RunSettings(num_frames=2, gazer="random").checked(callbacks.LIMITS)
     clip = pipeline.load_clip(str(SQUARE), settings, callbacks.LIMITS)
     assert pipeline.threshold_curve(clip, settings) is None  # nothing to sweep
@@ -64,8 +68,9 @@ def test_one_psnr_definition_everywhere():
     assert report.mean_psnr(rec.psnr) == pytest.approx(expected)
     assert f"{expected:.2f} dB" in rec.summary() and "inf" not in rec.summary()
     assert report.psnr_text(rec.psnr).startswith(f"{expected:.2f} dB (")
-    run = pipeline.Run.of_clip(pipeline.RunSettings(),
-                               pipeline.Clip(frames, 8.0, ("k",), "x.npy", "0", (64, 64), 8.0, 0.5), gaze, rec)
+    run = pipeline.Run.of_clip(
+        pipeline.RunSettings(), pipeline.Clip(frames, 8.0, ("k",), "x.npy", "0", (64, 64), 8.0, 0.5), gaze, rec
+    )
     assert f"{expected:.2f} dB" in callbacks.render.summary_markdown(run)
     assert report.totals(gaze, rec)["psnr_db"] == pytest.approx(expected, abs=1e-4)
     assert report.psnr_text(torch.full((1, 3), float("inf"))).startswith("exact")
@@ -134,8 +139,13 @@ def test_cli_app_and_api_refuse_the_same_thresholds(value):
 
 
 def test_cli_refuses_bad_knobs_with_status_2():
-    for argv in (["--threshold", "-11"], ["--threshold", "1e9"], ["--clip-len", "1000000000"], ["--fps", "1e9"],
-                 ["--gazing-ratio", "0"]):
+    for argv in (
+        ["--threshold", "-11"],
+        ["--threshold", "1e9"],
+        ["--clip-len", "1000000000"],
+        ["--fps", "1e9"],
+        ["--gazing-ratio", "0"],
+    ):
         with pytest.raises(SystemExit) as exc:
             build_parser().parse_args(["gaze", str(SQUARE), *argv])
         assert exc.value.code == 2, argv
@@ -150,12 +160,36 @@ def test_app_refuses_absurd_fps_and_frame_counts():
 
 def test_whole_numbers_are_read_exactly():
     big = 2**53 + 1  # a float cannot hold it: it would come back as 2**53
-    for value, expected in ((16, 16), (np.int64(16), 16), (torch.tensor(16), 16), (16.0, 16), (np.float32(16), 16),
-                            ("16", 16), (" +16 ", 16), ("0", 0), (str(big), big), (big, big)):
+    for value, expected in (
+        (16, 16),
+        (np.int64(16), 16),
+        (torch.tensor(16), 16),
+        (16.0, 16),
+        (np.float32(16), 16),
+        ("16", 16),
+        (" +16 ", 16),
+        ("0", 0),
+        (str(big), big),
+        (big, big),
+    ):
         assert knobs.whole_number(value, "frames", 0) == expected, value
     assert type(knobs.whole_number(np.int64(3), "frames")) is int
-    for value in (1.5, "1.5", "16.0", "1e3", "0x10", "1_000", "", "sixteen", True, np.True_, float("inf"),
-                  float("nan"), None, [16]):
+    for value in (
+        1.5,
+        "1.5",
+        "16.0",
+        "1e3",
+        "0x10",
+        "1_000",
+        "",
+        "sixteen",
+        True,
+        np.True_,
+        float("inf"),
+        float("nan"),
+        None,
+        [16],
+    ):
         with pytest.raises(PlaygroundError, match="frames must be a whole number"):
             knobs.whole_number(value, "frames")
     with pytest.raises(PlaygroundError, match="frames must be between 1 and 4, got -3"):
@@ -183,14 +217,19 @@ def test_empty_batch_is_one_line():
         load_gazer("greedy").gaze(np.zeros((0, 4, 16, 16, 3), np.uint8))
 
 
-@pytest.mark.parametrize("bad, match", [
-    (dict(gazing_pos=[["a", "b"]], if_padded_gazing=[[0, 0]], num_gazing_each_frame=[2]), "whole numbers"),
-    (dict(gazing_pos=[[1, 300]], if_padded_gazing=[[0, 0]], num_gazing_each_frame=[2]), "not a slot of its frame"),
-    (dict(gazing_pos=[[1, 2, 3]], if_padded_gazing=[[0, 0, 0]], num_gazing_each_frame=[1, 2]),
-     "not a slot of its frame"),
-    (dict(gazing_pos=[[5, 5]], if_padded_gazing=[[0, 0]], num_gazing_each_frame=[2]), "more than once"),
-    (dict(gazing_pos=[[1, 2]], if_padded_gazing=[[0, 0]], num_gazing_each_frame=[-1, 3]), "negative"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (dict(gazing_pos=[["a", "b"]], if_padded_gazing=[[0, 0]], num_gazing_each_frame=[2]), "whole numbers"),
+        (dict(gazing_pos=[[1, 300]], if_padded_gazing=[[0, 0]], num_gazing_each_frame=[2]), "not a slot of its frame"),
+        (
+            dict(gazing_pos=[[1, 2, 3]], if_padded_gazing=[[0, 0, 0]], num_gazing_each_frame=[1, 2]),
+            "not a slot of its frame",
+        ),
+        (dict(gazing_pos=[[5, 5]], if_padded_gazing=[[0, 0]], num_gazing_each_frame=[2]), "more than once"),
+        (dict(gazing_pos=[[1, 2]], if_padded_gazing=[[0, 0]], num_gazing_each_frame=[-1, 3]), "negative"),
+    ],
+)
 def test_bad_gaze_dicts_are_one_line(bad, match):
     frames = np.zeros((len(bad["num_gazing_each_frame"]), 32, 32, 3), np.uint8)
     with pytest.raises(PlaygroundError, match=match) as exc:
@@ -199,8 +238,9 @@ def test_bad_gaze_dicts_are_one_line(bad, match):
 
 
 def test_padding_may_repeat_and_may_hold_the_eos_id():
-    gaze = GazeResult.from_official(dict(gazing_pos=[[3, 265, 265, 300]], if_padded_gazing=[[0, 1, 1, 0]],
-                                         num_gazing_each_frame=[3, 1]))
+    gaze = GazeResult.from_official(
+        dict(gazing_pos=[[3, 265, 265, 300]], if_padded_gazing=[[0, 1, 1, 0]], num_gazing_each_frame=[3, 1])
+    )
     assert gaze.counts().tolist() == [[1, 1]]
 
 
@@ -223,9 +263,17 @@ def test_a_new_video_clears_every_result():
     from playground.app.layout import build_demo
 
     demo = build_demo()
-    changes = [d for d in demo.config["dependencies"] if d["targets"] and d["targets"][0][1] == "change"
-               and any(c.get("props", {}).get("elem_id") == "input-video" for c in demo.config["components"]
-                       if c["id"] == d["targets"][0][0])]
+    changes = [
+        d
+        for d in demo.config["dependencies"]
+        if d["targets"]
+        and d["targets"][0][1] == "change"
+        and any(
+            c.get("props", {}).get("elem_id") == "input-video"
+            for c in demo.config["components"]
+            if c["id"] == d["targets"][0][0]
+        )
+    ]
     # one handler clears the results; the only other one updates the licence notice (the clip's licence)
     clearing = [d for d in changes if len(d["outputs"]) > 1]
     assert len(clearing) == 1 and len(changes) == 2
@@ -246,8 +294,9 @@ def test_ask_note_names_the_clip_it_describes(tmp_path, monkeypatch):
 
     folder = save_tiny_smolvlm(tmp_path / "tiny-smolvlm")
     for video in (SQUARE, BUNNY):  # the note follows the clip asked about, not an earlier one
-        note = callbacks.ask_action(str(video), "What moves?", str(folder), "block_causal", 2, 2, gazer="framediff",
-                                    progress=quiet)["ask_note"]
+        note = callbacks.ask_action(
+            str(video), "What moves?", str(folder), "block_causal", 2, 2, gazer="framediff", progress=quiet
+        )["ask_note"]
         assert note.startswith(f"*{video.name}*, 2 frames"), note
 
 
@@ -269,8 +318,8 @@ def test_exported_reconstruction_keeps_the_clip_aspect():
 
 
 def test_loss_plot_draws_one_line_for_greedy_with_paint_and_no_loss_threshold_for_framediff():
-    from playground.viz import fig_loss_per_frame
     from playground.synthetic import moving_square
+    from playground.viz import fig_loss_per_frame
 
     frames = moving_square(3, 64, 64)
     paint = load_reconstructor("paint")

@@ -11,8 +11,8 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import EXAMPLE_VIDEO, ROOT
+
 from playground import knobs
 from playground.cli import COMMANDS, build_parser, main
 from playground.run_card import EXPORT_FILES, TILED_EXPORT_FILES, code_version, weights_digest
@@ -29,9 +29,11 @@ def _exit_code(argv: list[str]) -> int:
 
 
 def test_help_lists_every_command_without_importing_torch():
-    code = ("import sys, time; t = time.perf_counter(); from playground.cli import main\n"
-            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', time.perf_counter() - t)")
+    code = (
+        "import sys, time; t = time.perf_counter(); from playground.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', time.perf_counter() - t)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 0, done.stderr
     *help_lines, last = done.stdout.strip().splitlines()
@@ -40,14 +42,23 @@ def test_help_lists_every_command_without_importing_torch():
         assert any(line.strip().startswith(name) for line in help_lines), name
 
 
-HELP_WITHOUT_TORCH = ("gaze", "gaze-dataset", "labels", "convert-videomae", "evaluate-gazer", "calibrate")  # subcommands whose parser imports no torch
+HELP_WITHOUT_TORCH = (
+    "gaze",
+    "gaze-dataset",
+    "labels",
+    "convert-videomae",
+    "evaluate-gazer",
+    "calibrate",
+)  # subcommands whose parser imports no torch
 
 
 @pytest.mark.parametrize("command", HELP_WITHOUT_TORCH)
 def test_subcommand_help_imports_no_torch(command):
-    code = ("import sys; from playground.cli import main\n"
-            f"try:\n    main([{command!r}, '--help'])\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in ('torch', 'pyarrow', 'decord') if m in sys.modules))")
+    code = (
+        "import sys; from playground.cli import main\n"
+        f"try:\n    main([{command!r}, '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('torch', 'pyarrow', 'decord') if m in sys.modules))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 0, done.stderr
     *help_lines, last = done.stdout.strip().splitlines()
@@ -78,8 +89,13 @@ def test_ask_defaults_are_the_apps_gaze_settings():
 
     args = build_parser().parse_args(["ask", "x.mp4", "Q?"])
     app = RunSettings()
-    assert (args.frames, args.gazer, args.threshold, args.gazing_ratio, args.fps) == \
-        (app.num_frames, app.gazer, app.threshold, app.gazing_ratio, app.fps)
+    assert (args.frames, args.gazer, args.threshold, args.gazing_ratio, args.fps) == (
+        app.num_frames,
+        app.gazer,
+        app.threshold,
+        app.gazing_ratio,
+        app.fps,
+    )
 
 
 def test_ask_tab_post_vit_pruning_gives_the_clis_numbers(tmp_path, capsys):
@@ -90,8 +106,16 @@ def test_ask_tab_post_vit_pruning_gives_the_clis_numbers(tmp_path, capsys):
 
     video = ROOT / "assets" / "synthetic_square.mp4"
     knobs_ = dict(gazer="framediff", threshold=0.2, ratio=0.3)
-    out = callbacks.ask_action(str(video), "What moves?", mllm="tiny-random-smolvlm2", max_new_tokens=2,
-                               num_frames=2, pruning=["evs"], progress=pipeline.no_progress, **knobs_)
+    out = callbacks.ask_action(
+        str(video),
+        "What moves?",
+        mllm="tiny-random-smolvlm2",
+        max_new_tokens=2,
+        num_frames=2,
+        pruning=["evs"],
+        progress=pipeline.no_progress,
+        **knobs_,
+    )
     table = out["cost_table"].set_index("")
     assert list(table.columns) == ["gazed", "full", "evs"]
     assert table.loc["LLM vision tokens", "evs"] == table.loc["LLM vision tokens", "gazed"]
@@ -99,13 +123,40 @@ def test_ask_tab_post_vit_pruning_gives_the_clis_numbers(tmp_path, capsys):
     assert out["pruned_answers"]["visible"] and out["pruned_answers"]["value"].startswith("evs: ")
 
     answers = tmp_path / "answers.json"
-    assert main(["ask", str(video), "What moves?", "--mllm", "tiny-random-smolvlm2", "--frames", "2",
-                 "--max-new-tokens", "2", "--gazer", "framediff", "--threshold", "0.2", "--gazing-ratio", "0.3",
-                 "--conditions", "full,gazed,evs", "--json", str(answers)]) == 0
+    assert (
+        main(
+            [
+                "ask",
+                str(video),
+                "What moves?",
+                "--mllm",
+                "tiny-random-smolvlm2",
+                "--frames",
+                "2",
+                "--max-new-tokens",
+                "2",
+                "--gazer",
+                "framediff",
+                "--threshold",
+                "0.2",
+                "--gazing-ratio",
+                "0.3",
+                "--conditions",
+                "full,gazed,evs",
+                "--json",
+                str(answers),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     cli = json.loads(answers.read_text())
-    tokens = {"vision tokens (encoder)": "vision_tokens", "LLM vision tokens": "llm_vision_tokens",
-              "LLM prompt tokens": "llm_prompt_tokens", "new tokens": "new_tokens"}
+    tokens = {
+        "vision tokens (encoder)": "vision_tokens",
+        "LLM vision tokens": "llm_vision_tokens",
+        "LLM prompt tokens": "llm_prompt_tokens",
+        "new tokens": "new_tokens",
+    }
     for name in ("full", "gazed", "evs"):
         for row, key in tokens.items():
             assert table.loc[row, name] == cli[name][key], (name, row)
@@ -165,8 +216,7 @@ def test_a_learned_gazers_card_has_its_weights_sha256_and_the_code_version(tmp_p
     from playground.gazers import SHIPPED_GAZERS
 
     out = tmp_path / "learned"
-    assert main(["gaze", str(EXAMPLE_VIDEO), "--out", str(out), "--gazer", "autogaze-playground",
-                 "--frames", "2"]) == 0
+    assert main(["gaze", str(EXAMPLE_VIDEO), "--out", str(out), "--gazer", "autogaze-playground", "--frames", "2"]) == 0
     card = json.loads((out / "run_card.json").read_text())
     gazer = card["models"]["gazer"]
     digest = weights_digest(SHIPPED_GAZERS["autogaze-playground"])
@@ -218,8 +268,9 @@ def test_evaluate_gazer_writes_into_runs_by_default_and_says_where(tmp_path, mon
     write_video(videos / "v.mp4", moving_square(16, 64, 64), fps=8, preset="ultrafast")
     monkeypatch.chdir(tmp_path)
     started = time.perf_counter()
-    assert main(["evaluate-gazer", "random", "--videos", str(videos), "--size", "64", "--threshold", "0",
-                 "--quiet"]) == 0
+    assert (
+        main(["evaluate-gazer", "random", "--videos", str(videos), "--size", "64", "--threshold", "0", "--quiet"]) == 0
+    )
     assert time.perf_counter() - started < 60
     assert "runs/evaluate-gazer/random" in capsys.readouterr().err
     assert (tmp_path / "runs" / "evaluate-gazer" / "random" / "evaluation.json").is_file()

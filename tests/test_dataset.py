@@ -16,22 +16,33 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import ROOT
+
 from playground import load_gazer, load_reconstructor
 from playground.cli import build_parser, main
 from playground.cli.dataset import settings_of
+from playground.clips import VideoClip, clip_key, read_clip_frames
 from playground.dataset import SCHEMA, find_inputs, gaze_dataset
 from playground.dataset.job import gaze_of_row, label_of_row
 from playground.synthetic import moving_square
 from playground.tiling import tile_layout
-from playground.clips import VideoClip, clip_key, read_clip_frames
 from playground.training.labels import read_labels
 from playground.video import write_video
 
 H, W = 64, 96
-BASE = ["--gazer", "random", "--clips", "all", "--tile", "64", "--reconstructor", "paint", "--shard-clips", "2",
-        "--quiet"]  # 6 clips of 2 tiles, shards of 2 clips
+BASE = [
+    "--gazer",
+    "random",
+    "--clips",
+    "all",
+    "--tile",
+    "64",
+    "--reconstructor",
+    "paint",
+    "--shard-clips",
+    "2",
+    "--quiet",
+]  # 6 clips of 2 tiles, shards of 2 clips
 
 
 def _video(seed: int, frames: int = 32) -> np.ndarray:
@@ -80,8 +91,7 @@ def test_rows_read_back_with_the_documented_schema(one_process):
     # docs/datasets.md lists every column with its type and nullability, in order.
     doc = (ROOT / "docs" / "datasets.md").read_text()
     documented = re.findall(r"^\| `(\w+)` \| `([^`]+)` \| (yes|no) \|", doc, re.M)
-    assert documented == [(f.name, str(f.type).replace("element: ", ""), "yes" if f.nullable else "no")
-                          for f in SCHEMA]
+    assert documented == [(f.name, str(f.type).replace("element: ", ""), "yes" if f.nullable else "no") for f in SCHEMA]
     rows = table.to_pylist()
     assert len(rows) == 6 * 2 and len(list((one_process / "shards").glob("shard-*.parquet"))) == 3
     for row in rows:
@@ -99,8 +109,10 @@ def test_rows_read_back_with_the_documented_schema(one_process):
 def test_tiles_are_one_row_each_and_match_gazing_the_tile_alone(videos, tmp_path):
     out = tmp_path / "ds"
     video = videos / "train" / "v1.mp4"
-    assert main(["gaze-dataset", str(video), "--out", str(out), "--tile", "64", "--reconstructor", "paint",
-                 "--quiet"]) == 0
+    assert (
+        main(["gaze-dataset", str(video), "--out", str(out), "--tile", "64", "--reconstructor", "paint", "--quiet"])
+        == 0
+    )
     rows = _rows(out)
     assert [r["tile"] for r in rows] == [0, 1] and {r["num_tiles"] for r in rows} == {2}
     assert [r["tile_box"] for r in rows] == [[0, 0, 64, 64], [0, 64, 64, 96]]  # the second is cut at the edge
@@ -116,8 +128,24 @@ def test_tiles_are_one_row_each_and_match_gazing_the_tile_alone(videos, tmp_path
 
 def test_tile_boxes_are_in_the_videos_own_pixels_when_read_smaller(videos, tmp_path):
     out = tmp_path / "ds"
-    assert main(["gaze-dataset", str(videos / "train" / "v0.mp4"), "--out", str(out), "--gazer", "random",
-                 "--tile", "16", "--max-side", "48", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "gaze-dataset",
+                str(videos / "train" / "v0.mp4"),
+                "--out",
+                str(out),
+                "--gazer",
+                "random",
+                "--tile",
+                "16",
+                "--max-side",
+                "48",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     rows = _rows(out)
     assert {tuple(r["read_size"]) for r in rows} == {(32, 48)} and {tuple(r["source_size"]) for r in rows} == {(H, W)}
     assert [r["tile_box"] for r in rows] == [[y, x, y + 32, x + 32] for y in (0, 32) for x in (0, 32, 64)]
@@ -157,8 +185,9 @@ def test_an_interrupted_run_resumes_to_the_same_rows(videos, one_process, tmp_pa
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        gaze_dataset(find_inputs(args.inputs), out, settings_of(args), "all", shard_clips=2,
-                     progress=stop_after_the_first_shard)
+        gaze_dataset(
+            find_inputs(args.inputs), out, settings_of(args), "all", shard_clips=2, progress=stop_after_the_first_shard
+        )
     shards = sorted(p.name for p in (out / "shards").iterdir())
     assert shards == ["shard-00000.parquet", "shard-00001.parquet"]  # the buffered clip was written on the way out
     assert len(_rows(out)) == 3 * 2
@@ -179,10 +208,11 @@ def test_unreadable_videos_are_error_rows_and_the_rest_is_written(videos, tmp_pa
     (folder / "corrupt.mp4").write_bytes(np.random.default_rng(0).integers(0, 256, 4096, np.uint8).tobytes())
     write_video(folder / "short.mp4", _video(0, frames=8), fps=8, preset="ultrafast")  # under one clip
     out = tmp_path / "ds"
-    assert main(["gaze-dataset", str(folder), "--out", str(out), "--gazer", "random", "--clips", "all",
-                 "--quiet"]) == 0
-    assert {(r["video_path"], r["clip_start"]) for r in _rows(out)} == {(str(folder / "good.mp4"), 0),
-                                                                         (str(folder / "good.mp4"), 16)}
+    assert main(["gaze-dataset", str(folder), "--out", str(out), "--gazer", "random", "--clips", "all", "--quiet"]) == 0
+    assert {(r["video_path"], r["clip_start"]) for r in _rows(out)} == {
+        (str(folder / "good.mp4"), 0),
+        (str(folder / "good.mp4"), 16),
+    }
     errors = [json.loads(line) for line in (out / "errors.jsonl").read_text().splitlines()]
     assert sorted(Path(e["video_path"]).name for e in errors) == ["corrupt.mp4", "short.mp4"]
     assert all(e["clip_start"] is None and e["error"] for e in errors)
@@ -197,8 +227,12 @@ def test_inputs_are_folders_globs_and_lists(videos, tmp_path):
     (tmp_path / "lists" / "near.mp4").write_bytes((videos / "train" / "v2.mp4").read_bytes())
     listing.write_text(f"# my videos\n{videos / 'train' / 'v0.mp4'}\n\nnear.mp4\n{videos}\n")
     found = find_inputs([str(listing), str(videos / "train" / "v1.*")])
-    assert found == [videos / "train" / "v0.mp4", tmp_path / "lists" / "near.mp4",
-                     videos / "train" / "v1.mp4", videos / "train" / "v2.mp4"]  # each once, in the order named
+    assert found == [
+        videos / "train" / "v0.mp4",
+        tmp_path / "lists" / "near.mp4",
+        videos / "train" / "v1.mp4",
+        videos / "train" / "v2.mp4",
+    ]  # each once, in the order named
     hidden = videos.parent / ".hidden" / "x.mp4"  # a glob, like a folder, leaves hidden parts out
     hidden.parent.mkdir(exist_ok=True)
     hidden.write_bytes(b"x")
@@ -242,9 +276,21 @@ def _bad_cases(tmp_path: Path, videos: Path, one_process: Path) -> dict[str, lis
     }
 
 
-@pytest.mark.parametrize("case", ["no videos", "no such input", "empty glob", "unwritable out", "bad ratio",
-                                  "bad tile", "labels of tiles", "labels without a trace",
-                                  "labels of final losses", "other settings"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "no videos",
+        "no such input",
+        "empty glob",
+        "unwritable out",
+        "bad ratio",
+        "bad tile",
+        "labels of tiles",
+        "labels without a trace",
+        "labels of final losses",
+        "other settings",
+    ],
+)
 def test_bad_input_exits_2_with_one_line(case, videos, one_process, tmp_path, capsys):
     before = _rows(one_process)
     assert _exit_code(["gaze-dataset", *_bad_cases(tmp_path, videos, one_process)[case], "--quiet"]) == 2
@@ -256,8 +302,10 @@ def test_bad_input_exits_2_with_one_line(case, videos, one_process, tmp_path, ca
 
 def test_ray_without_ray_installed_says_how_to_install_it(videos, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if it were not installed
-    assert main(["gaze-dataset", str(videos), "--out", str(tmp_path / "out"), "--gazer", "random", "--quiet",
-                 "--ray"]) == 2
+    assert (
+        main(["gaze-dataset", str(videos), "--out", str(tmp_path / "out"), "--gazer", "random", "--quiet", "--ray"])
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert "pip install .[ray]" in err and "\n" not in err
     assert not (tmp_path / "out").exists()
@@ -269,6 +317,7 @@ def test_ray_without_ray_installed_says_how_to_install_it(videos, tmp_path, monk
 def test_a_row_is_what_the_app_shows_for_the_same_frames_and_settings(tmp_path):
     """Issue 3: frames read at the app's 480 px by default, so a row's gaze is the app's for the clip's frames."""
     from conftest import EXAMPLE_VIDEO
+
     from playground.app.limits import Limits
     from playground.app.pipeline import RunSettings, run
     from playground.video import probe_video
@@ -290,14 +339,14 @@ def test_a_row_is_what_the_app_shows_for_the_same_frames_and_settings(tmp_path):
     assert "max_side" in json.loads((native / "manifest.json").read_text())["as_gaze"]["differs"][0]
 
 
-def test_a_resume_with_nothing_to_do_loads_no_gazer_probes_no_video_and_starts_no_engine(videos, one_process,
-                                                                                          tmp_path, monkeypatch,
-                                                                                          capsys):
+def test_a_resume_with_nothing_to_do_loads_no_gazer_probes_no_video_and_starts_no_engine(
+    videos, one_process, tmp_path, monkeypatch, capsys
+):
     """Issue 16: a no-op resume only counts (no gazer, no probe of a done video, no Ray), and keeps the manifest."""
     import shutil
 
-    import playground.dataset.runner as runner
     import playground.clips as clips
+    import playground.dataset.runner as runner
 
     out = tmp_path / "ds"
     shutil.copytree(one_process, out)

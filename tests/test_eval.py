@@ -17,9 +17,21 @@ import torch
 
 from playground.cli import main
 from playground.errors import PlaygroundError
-from playground.evaluation import (EvalSettings, RankShare, build_prompt, detect_format, example_rows, extract_letter,
-                                   mcnemar_exact, parse_conditions, read_questions, run_eval, score,
-                                   wilson_interval, write_rows)
+from playground.evaluation import (
+    EvalSettings,
+    RankShare,
+    build_prompt,
+    detect_format,
+    example_rows,
+    extract_letter,
+    mcnemar_exact,
+    parse_conditions,
+    read_questions,
+    run_eval,
+    score,
+    wilson_interval,
+    write_rows,
+)
 from playground.evaluation.questions import read_rows
 from playground.evaluation.records import RECORDS, merge_records, read_records
 from playground.evaluation.stats import paired_difference
@@ -74,10 +86,21 @@ def runs(sets, tmp_path_factory) -> dict[str, Path]:
 # ---- scoring, prompt, statistics ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text, letter", [
-    ("B", "B"), ("Answer: (c)", "C"), ("I think D.", "D"), ("none", None), ("The best answer is A.", "A"),
-    ("(b)", "B"), ("E.", "E"), ("Because it runs", None), ("", None), ("best option: (A) a rabbit", "A"),
-])
+@pytest.mark.parametrize(
+    "text, letter",
+    [
+        ("B", "B"),
+        ("Answer: (c)", "C"),
+        ("I think D.", "D"),
+        ("none", None),
+        ("The best answer is A.", "A"),
+        ("(b)", "B"),
+        ("E.", "E"),
+        ("Because it runs", None),
+        ("", None),
+        ("best option: (A) a rabbit", "A"),
+    ],
+)
 def test_eval_letter_extraction_on_hand_made_answers(text, letter):
     assert extract_letter(text) == letter
 
@@ -92,7 +115,9 @@ def test_eval_prompt_asks_for_the_letter_only(sets):
     questions, _ = read_questions(sets["video-mme"], ASSETS)
     prompt = build_prompt(questions[0])
     assert prompt.splitlines()[0].endswith("Respond with only the letter (A, B, C, or D) of the correct option.")
-    assert "A. a rabbit" in prompt and prompt.endswith("Answer with the option's letter from the given choices directly.")
+    assert "A. a rabbit" in prompt and prompt.endswith(
+        "Answer with the option's letter from the given choices directly."
+    )
 
 
 def test_eval_statistics_known_values():
@@ -128,8 +153,9 @@ def test_eval_example_file_in_assets_is_the_generated_set():
 
 def test_eval_format_override_and_a_row_in_no_format():
     row = example_rows("video-mme")[0]
-    with pytest.raises(PlaygroundError, match="row 1 fits no known question format: closest is Video-MME, which "
-                                              "needs 'options'"):
+    with pytest.raises(
+        PlaygroundError, match="row 1 fits no known question format: closest is Video-MME, which needs 'options'"
+    ):
         detect_format({k: v for k, v in row.items() if k != "options"})
     assert detect_format(row) == "video-mme"
 
@@ -217,14 +243,22 @@ def test_eval_missing_video_is_one_error_row_and_the_run_goes_on(tmp_path, capsy
     assert summary["n"]["answered"] == 2 and summary["n"]["errors"] == 1
 
 
-@pytest.mark.parametrize("rows, message", [
-    ([{**example_rows("hlvid", 1)[0], "answer": "maybe"}], "q.jsonl row 1: 'answer' must be one of the letters"),
-    ([example_rows("hlvid", 1)[0], {"question_id": "x", "category": "c", "question": "Q?", "answer": "A"}],
-     "q.jsonl row 2 (HLVid) has no 'video_path'"),
-    ([{"a": 1, "b": 2}], "q.jsonl row 1 fits no known question format"),
-    ([{**example_rows("mvbench", 1)[0], "answer": "a unicorn"}], "'answer' 'a unicorn' is not one of its 'candidates'"),
-    ([example_rows("hlvid", 1)[0]] * 2, "question_id 'ex-0' is also row 1"),
-])
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        ([{**example_rows("hlvid", 1)[0], "answer": "maybe"}], "q.jsonl row 1: 'answer' must be one of the letters"),
+        (
+            [example_rows("hlvid", 1)[0], {"question_id": "x", "category": "c", "question": "Q?", "answer": "A"}],
+            "q.jsonl row 2 (HLVid) has no 'video_path'",
+        ),
+        ([{"a": 1, "b": 2}], "q.jsonl row 1 fits no known question format"),
+        (
+            [{**example_rows("mvbench", 1)[0], "answer": "a unicorn"}],
+            "'answer' 'a unicorn' is not one of its 'candidates'",
+        ),
+        ([example_rows("hlvid", 1)[0]] * 2, "question_id 'ex-0' is also row 1"),
+    ],
+)
 def test_eval_bad_question_file_is_one_line_and_exit_2(tmp_path, capsys, rows, message):
     path = write_rows(rows, tmp_path / "q.jsonl")
     assert main(["eval", str(path), "--videos", str(ASSETS), "--out", str(tmp_path / "out"), *FAST]) == 2
@@ -233,8 +267,9 @@ def test_eval_bad_question_file_is_one_line_and_exit_2(tmp_path, capsys, rows, m
     assert not (tmp_path / "out" / RECORDS).exists()
 
 
-@pytest.mark.parametrize("case", ["deep JSON file", "deep JSONL line", "deep options", "long field CSV",
-                                  "long question"])
+@pytest.mark.parametrize(
+    "case", ["deep JSON file", "deep JSONL line", "deep options", "long field CSV", "long question"]
+)
 def test_eval_hostile_question_files_are_one_line_and_exit_2(tmp_path, capsys, case):
     row = example_rows("video-mme", 1)[0]
     path = tmp_path / "q.jsonl"
@@ -267,12 +302,14 @@ def test_eval_resume_refuses_a_deep_record_line_in_one_line(sets, runs, tmp_path
 
 def test_eval_bad_options_are_one_line_and_exit_2(sets, tmp_path, capsys):
     (tmp_path / "file").write_text("")
-    cases = [(["--conditions", "full,full"], "names a condition twice"),
-             (["--conditions", "gazed@2"], "must be in (0, 1]"),
-             (["--conditions", "full,evs"], "prunes to a gazed condition's LLM tokens"),
-             (["--conditions", "full,gazed,evs:gazed@0.3"], "'gazed@0.3' is not one of the gazed conditions"),
-             (["--out", str(tmp_path / "file")], "exists and is not a folder"),
-             (["--format", "mvbench"], "(MVBench) has no 'video', 'candidates'")]
+    cases = [
+        (["--conditions", "full,full"], "names a condition twice"),
+        (["--conditions", "gazed@2"], "must be in (0, 1]"),
+        (["--conditions", "full,evs"], "prunes to a gazed condition's LLM tokens"),
+        (["--conditions", "full,gazed,evs:gazed@0.3"], "'gazed@0.3' is not one of the gazed conditions"),
+        (["--out", str(tmp_path / "file")], "exists and is not a folder"),
+        (["--format", "mvbench"], "(MVBench) has no 'video', 'candidates'"),
+    ]
     for extra, message in cases:
         argv = ["eval", str(sets["hlvid"]), "--videos", str(ASSETS), "--out", str(tmp_path / "out"), *FAST, *extra]
         assert main(argv) == 2, extra
@@ -283,8 +320,23 @@ def test_eval_bad_options_are_one_line_and_exit_2(sets, tmp_path, capsys):
 
 def test_eval_count_flops_measures_what_the_analytic_flops_say(sets, tmp_path):
     out = tmp_path / "counted"
-    assert main(["eval", str(sets["hlvid"]), "--videos", str(ASSETS), "--out", str(out), "--limit", "1",
-                 "--count-flops", *FAST]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(sets["hlvid"]),
+                "--videos",
+                str(ASSETS),
+                "--out",
+                str(out),
+                "--limit",
+                "1",
+                "--count-flops",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     for c in read_records(out / RECORDS)[0]["conditions"].values():
         assert c["measured_flops"]["total"] == c["flops"]["total"]
         assert c["measured_flops"]["gazer"] == c["flops"]["gazer"]
@@ -295,16 +347,37 @@ def test_eval_post_vit_conditions_order_and_budget_source():
     assert names == ["full", "gazed@0.3", "gazed", "drop-random", "evs:gazed@0.3"]
     sources = {c.name: c.budget_from for c in parse_conditions("drop-random,evs:gazed@0.3,gazed@0.3,gazed")}
     assert sources["drop-random"] == "gazed" and sources["evs:gazed@0.3"] == "gazed@0.3"
-    assert parse_conditions("full,gazed")[1].meaning() == {"name": "gazed", "gazer": "framediff", "gazing_ratio": 0.1,
-                                                          "threshold": None, "attention": "block_causal"}
+    assert parse_conditions("full,gazed")[1].meaning() == {
+        "name": "gazed",
+        "gazer": "framediff",
+        "gazing_ratio": 0.1,
+        "threshold": None,
+        "attention": "block_causal",
+    }
 
 
 def test_eval_post_vit_conditions_keep_the_gazed_tokens_and_report_all_pairs(sets, tmp_path):
     """evs and drop-uniform: the stock ViT (tokens, FLOPs), the gazed condition's LLM vision tokens; every pair
     of the three conditions gets McNemar's test; the report has the break-even table and the plot its lines."""
     out = tmp_path / "pruned"
-    assert main(["eval", str(sets["hlvid"]), "--videos", str(ASSETS), "--out", str(out), "--limit", "2",
-                 "--conditions", "full,gazed,evs,drop-uniform", *FAST]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(sets["hlvid"]),
+                "--videos",
+                str(ASSETS),
+                "--out",
+                str(out),
+                "--limit",
+                "2",
+                "--conditions",
+                "full,gazed,evs,drop-uniform",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     for r in read_records(out / RECORDS):
         full, gazed = r["conditions"]["full"], r["conditions"]["gazed"]
         for name in ("evs", "drop-uniform"):
@@ -315,14 +388,21 @@ def test_eval_post_vit_conditions_keep_the_gazed_tokens_and_report_all_pairs(set
             assert pruned["seconds"]["prune"] is not None and pruned["flops"]["gazer"] is None
     summary = json.loads((out / "summary.json").read_text())
     assert [(p["first"], p["second"]) for p in summary["paired"]] == [
-        ("full", "gazed"), ("full", "evs"), ("full", "drop-uniform"), ("gazed", "evs"), ("gazed", "drop-uniform"),
-        ("evs", "drop-uniform")]
+        ("full", "gazed"),
+        ("full", "evs"),
+        ("full", "drop-uniform"),
+        ("gazed", "evs"),
+        ("gazed", "drop-uniform"),
+        ("evs", "drop-uniform"),
+    ]
     b = summary["break_even"][0]
     costs = summary["conditions"]
     assert (b["gazed"], b["pruned"]) == ("gazed", "evs") and b["flops"]["pays_off"] is not None
     saved = sum(costs["evs"]["mean_flops"][s] or 0 for s in ("vision_encoder", "connector")) - sum(
-        costs["gazed"]["mean_flops"][s] or 0 for s in ("vision_encoder", "connector"))
+        costs["gazed"]["mean_flops"][s] or 0 for s in ("vision_encoder", "connector")
+    )
     assert b["flops"]["saved"] == pytest.approx(saved) and b["flops"]["net"] == pytest.approx(
-        saved - costs["gazed"]["mean_flops"]["gazer"])
+        saved - costs["gazed"]["mean_flops"]["gazer"]
+    )
     assert "Gazing before the ViT vs pruning after it" in (out / "report.md").read_text()
     assert "break-even gazed vs evs" in (out / "report.html").read_text()

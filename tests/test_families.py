@@ -72,11 +72,19 @@ class FamilyTesterMixin:
     @pytest.fixture(scope="class")
     def answers(self, mllm, frames, gaze):
         """{'full', 'gazed'}: answers with measured FLOPs, on the same frames."""
-        out = {"full": mllm.answer(frames, QUESTION, max_new_tokens=NEW_TOKENS, count_flops=True),
-               "gazed": mllm.answer(frames, QUESTION, gaze=gaze, max_new_tokens=NEW_TOKENS, count_flops=True)}
+        out = {
+            "full": mllm.answer(frames, QUESTION, max_new_tokens=NEW_TOKENS, count_flops=True),
+            "gazed": mllm.answer(frames, QUESTION, gaze=gaze, max_new_tokens=NEW_TOKENS, count_flops=True),
+        }
         for method in PRUNING_METHODS:  # post-ViT pruning at the gazed answer's LLM tokens
-            out[method] = mllm.answer(frames, QUESTION, pruning=method, budget=out["gazed"].llm_vision_tokens,
-                                      max_new_tokens=NEW_TOKENS, count_flops=True)
+            out[method] = mllm.answer(
+                frames,
+                QUESTION,
+                pruning=method,
+                budget=out["gazed"].llm_vision_tokens,
+                max_new_tokens=NEW_TOKENS,
+                count_flops=True,
+            )
         return out
 
     # ---- checks ----------------------------------------------------------------------------------
@@ -101,9 +109,14 @@ class FamilyTesterMixin:
         fam, full = mllm.family, answers["full"]
         ids = fam.prompt_ids(QUESTION, full.llm_vision_tokens_per_frame, fps=fam.processing.fps)
         with torch.inference_mode():
-            out = mllm.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=NEW_TOKENS,
-                                      do_sample=False, **self.stock_model_inputs(fam, frames, ids))
-        assert full.text == mllm.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()
+            out = mllm.model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=NEW_TOKENS,
+                do_sample=False,
+                **self.stock_model_inputs(fam, frames, ids),
+            )
+        assert full.text == mllm.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip()
         assert full.llm_prompt_tokens == ids.shape[1]
 
     @pytest.mark.parametrize("path", PATHS)
@@ -116,11 +129,15 @@ class FamilyTesterMixin:
     @pytest.mark.parametrize("path", PATHS)
     def test_estimate_from_config_equals_answer(self, mllm, frames, gaze, answers, path):
         answer = answers[path]
-        estimate = estimate_flops(mllm.model.config, len(frames), gaze if path == "gazed" else None,
-                                  stock_side=mllm.family.stock_side,
-                                  text_tokens=answer.llm_prompt_tokens - answer.llm_vision_tokens,
-                                  new_tokens=answer.new_tokens,
-                                  pruned_to=answer.llm_vision_tokens if answer.path == "pruned" else None)
+        estimate = estimate_flops(
+            mllm.model.config,
+            len(frames),
+            gaze if path == "gazed" else None,
+            stock_side=mllm.family.stock_side,
+            text_tokens=answer.llm_prompt_tokens - answer.llm_vision_tokens,
+            new_tokens=answer.new_tokens,
+            pruned_to=answer.llm_vision_tokens if answer.path == "pruned" else None,
+        )
         assert estimate == answer.flops
 
     @pytest.mark.parametrize("method", PRUNING_METHODS)
@@ -130,8 +147,9 @@ class FamilyTesterMixin:
         full, gazed, pruned = answers["full"], answers["gazed"], answers[method]
         assert pruned.path == "pruned" and pruned.settings["pruning"] == method
         assert pruned.vision_tokens == full.vision_tokens
-        assert [pruned.flops[k] for k in ("vision_encoder", "connector")] == [full.flops[k] for k in
-                                                                             ("vision_encoder", "connector")]
+        assert [pruned.flops[k] for k in ("vision_encoder", "connector")] == [
+            full.flops[k] for k in ("vision_encoder", "connector")
+        ]
         assert pruned.llm_vision_tokens == min(gazed.llm_vision_tokens, full.llm_vision_tokens)
         fam = mllm.family
         assert pruned.llm_vision_tokens == sum(pruned.llm_vision_tokens_per_frame) + fam.trailing_tokens
@@ -189,8 +207,11 @@ class TestQwen3VLFamily(FamilyTesterMixin):
 
     def stock_model_inputs(self, fam, frames, ids):
         patches, grid_thw = fam.patchify(fam.pixels(frames, fam.stock_side))
-        return {"pixel_values_videos": patches, "video_grid_thw": grid_thw,
-                "mm_token_type_ids": (ids == fam.placeholder_id).int() * 2}
+        return {
+            "pixel_values_videos": patches,
+            "video_grid_thw": grid_thw,
+            "mm_token_type_ids": (ids == fam.placeholder_id).int() * 2,
+        }
 
     def placeholder_layout(self, vision):
         # per tubelet (after its timestamp), one <|video_pad|> run per scale with a kept group
@@ -272,8 +293,10 @@ def test_every_registered_family_has_a_tester():
     assert {tester.family for tester in FamilyTesterMixin.__subclasses__()} == set(FAMILIES.values())
 
 
-@pytest.mark.skip(reason="NVILA-8B-HD-Video has no offline tiny model: it runs its own remote code and weights "
-                         "from the hub (nvidia/NVILA-8B-HD-Video), and gazes inside its own processor")
+@pytest.mark.skip(
+    reason="NVILA-8B-HD-Video has no offline tiny model: it runs its own remote code and weights "
+    "from the hub (nvidia/NVILA-8B-HD-Video), and gazes inside its own processor"
+)
 def test_nvila(device):
     mllm = load_mllm("nvila", device=device, trust_remote_code=True)
     frames = np.random.default_rng(0).integers(0, 256, (2, 40, 60, 3), dtype=np.uint8)

@@ -4,11 +4,10 @@ import json
 
 import pytest
 import torch
+from conftest import FIXTURES
 
 from playground import GazeResult, PlaygroundError, concat_frames
 from playground.geometry import grid_for
-
-from conftest import FIXTURES
 
 CASE_FILES = sorted((FIXTURES / "reference_cases").glob("*_cases.json"))
 
@@ -60,8 +59,10 @@ def test_concat_frames_offsets_local_ids():
 
 def test_concat_frames_of_multi_frame_chunks_equals_the_whole():
     whole = GazeResult.from_frame_slots([[[0, 5], [7], [], [264, 1, 2]], [[3], [8, 9], [4], [0]]])
-    chunks = [GazeResult.from_frame_slots([[whole.frame_slots(b, t).tolist() for t in ts] for b in range(2)])
-              for ts in ([0, 1], [2, 3])]
+    chunks = [
+        GazeResult.from_frame_slots([[whole.frame_slots(b, t).tolist() for t in ts] for b in range(2)])
+        for ts in ([0, 1], [2, 3])
+    ]
     joined = concat_frames(chunks)
     assert torch.equal(joined.gazing_pos, whole.gazing_pos)
     assert torch.equal(joined.if_padded_gazing, whole.if_padded_gazing)

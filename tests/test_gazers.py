@@ -9,8 +9,8 @@ invariants apply, not its name.
 import numpy as np
 import pytest
 import torch
-
 from conftest import param_value, tiny_checkpoints
+
 from playground import PlaygroundError, available_gazers, load_gazer, load_reconstructor
 from playground.gaze import concat_frames
 from playground.gazers import LEARNED_GAZERS
@@ -60,8 +60,10 @@ def test_higher_threshold_never_keeps_more(name, clip):
 @pytest.mark.parametrize("name", THRESHOLD_NAMES)
 def test_threshold_matters_on_real_footage(name, example_clip):
     gazer = load_gazer(name)
-    assert gazer.gaze(example_clip, gazing_ratio=0.3, task_loss_requirement=0.05).num_gazed > \
-        gazer.gaze(example_clip, gazing_ratio=0.3, task_loss_requirement=0.8).num_gazed
+    assert (
+        gazer.gaze(example_clip, gazing_ratio=0.3, task_loss_requirement=0.05).num_gazed
+        > gazer.gaze(example_clip, gazing_ratio=0.3, task_loss_requirement=0.8).num_gazed
+    )
 
 
 def test_greedy_meets_threshold_and_matches_paint(clip):
@@ -75,7 +77,7 @@ def test_greedy_meets_threshold_and_matches_paint(clip):
     # Per-gaze losses never increase within a frame.
     for t in range(result.num_frames):
         start = int(result.num_gazing_each_frame[:t].sum())
-        trace = result.loss[0, start:start + int(result.counts()[0, t])]
+        trace = result.loss[0, start : start + int(result.counts()[0, t])]
         assert (trace[1:] <= trace[:-1] + 1e-6).all()
 
 
@@ -113,10 +115,17 @@ def test_batch_rows_equal_single_clips(synthetic_clip):
             assert both.frame_slots(b, t).tolist() == single.frame_slots(0, t).tolist()
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"gazing_ratio": 0.0}, {"gazing_ratio": 1.5}, {"gazing_ratio": [0.1, 0.2]},
-    {"gazing_ratio": "lots"}, {"task_loss_requirement": float("nan")}, {"task_loss_requirement": "low"},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"gazing_ratio": 0.0},
+        {"gazing_ratio": 1.5},
+        {"gazing_ratio": [0.1, 0.2]},
+        {"gazing_ratio": "lots"},
+        {"task_loss_requirement": float("nan")},
+        {"task_loss_requirement": "low"},
+    ],
+)
 def test_bad_knobs_raise_one_line(kwargs, synthetic_clip):
     with pytest.raises(PlaygroundError) as err:
         load_gazer("greedy").gaze(synthetic_clip, **kwargs)
@@ -131,8 +140,10 @@ def test_unknown_gazer_is_a_clear_error(tmp_path):
 @pytest.mark.parametrize("name", [n for n in NAMES if not load_gazer(param_value(n)).uses_threshold])
 def test_gazers_that_ignore_the_threshold_do(name, synthetic_clip):
     gazer = load_gazer(name)
-    assert gazer.gaze(synthetic_clip, gazing_ratio=0.2, task_loss_requirement=0.05).gazing_pos.tolist() == \
-        gazer.gaze(synthetic_clip, gazing_ratio=0.2, task_loss_requirement=0.8).gazing_pos.tolist()
+    assert (
+        gazer.gaze(synthetic_clip, gazing_ratio=0.2, task_loss_requirement=0.05).gazing_pos.tolist()
+        == gazer.gaze(synthetic_clip, gazing_ratio=0.2, task_loss_requirement=0.8).gazing_pos.tolist()
+    )
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -36,8 +36,9 @@ def test_bad_grids_raise_one_line(scales, patch):
     assert "\n" not in str(err.value)
 
 
-grids = st.sampled_from([DEFAULT_GRID, grid_for([64, 128, 224, 448], 16), grid_for([56, 112, 196, 392], 14),
-                         grid_for([16, 48], 16)])
+grids = st.sampled_from(
+    [DEFAULT_GRID, grid_for([64, 128, 224, 448], 16), grid_for([56, 112, 196, 392], 14), grid_for([16, 48], 16)]
+)
 
 
 @settings(max_examples=60, deadline=None)

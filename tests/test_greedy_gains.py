@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from playground.geometry import MultiScaleGrid
 from playground.gazers.base import gaze_frames
 from playground.gazers.greedy import GreedyGazer, SlotGains
+from playground.geometry import MultiScaleGrid
 
 # the default grid, and one whose cells do not nest (10-, 4- and 2-px cells on a 20-px canvas)
 TINY_GRID = MultiScaleGrid(scales=(4, 10, 20), patch_size=2)

@@ -29,7 +29,8 @@ ISSUE = [  # the tester's inputs, and the limit each is beyond
     ((100000, 64, 64, 3), "max_frames"),
     ((16, 8192, 8192, 3), "max_frame_pixels"),
     ((64, 16, 1080, 1920, 3), "max_pixels"),
-    ((4096, 224, 224, 3), "max_frames")]
+    ((4096, 224, 224, 3), "max_frames"),
+]
 
 
 @pytest.mark.parametrize("shape, limit", ISSUE)
@@ -81,8 +82,10 @@ def test_a_tensor_is_checked_before_it_leaves_its_device():
         as_clips(meta)
 
 
-@pytest.mark.parametrize("shape, limit", [((9, 16, 16, 3), "max_frames"), ((1, 40, 30, 3), "max_frame_pixels"),
-                                          ((2, 8, 16, 16, 3), "max_pixels")])
+@pytest.mark.parametrize(
+    "shape, limit",
+    [((9, 16, 16, 3), "max_frames"), ((1, 40, 30, 3), "max_frame_pixels"), ((2, 8, 16, 16, 3), "max_pixels")],
+)
 def test_limits_pass_at_the_limit_and_the_same_names_lift_them(small_limits, shape, limit):
     with pytest.raises(DecodeLimitError) as err:
         as_clips(view(*shape))
@@ -96,8 +99,10 @@ def test_limits_pass_at_the_limit_and_the_same_names_lift_them(small_limits, sha
 
 
 def test_npy_clips_are_checked_memory_mapped_and_read_clip_takes_only_its_frames(small_limits, tmp_path):
-    np.save(tmp_path / "long.npy", np.arange(20, dtype=np.uint8)[:, None, None, None].repeat(16, 1).repeat(16, 2)
-            .repeat(3, 3))
+    np.save(
+        tmp_path / "long.npy",
+        np.arange(20, dtype=np.uint8)[:, None, None, None].repeat(16, 1).repeat(16, 2).repeat(3, 3),
+    )
     frames, _, _ = read_clip(tmp_path / "long.npy", num_frames=4)
     assert frames.shape == (4, 16, 16, 3) and frames.flags.writeable and list(frames[:, 0, 0, 0]) == [0, 1, 2, 3]
     with pytest.raises(DecodeLimitError, match="max_frames"):  # read_clip's own limits, as for a video file
@@ -117,8 +122,9 @@ def test_whole_video_gazing_takes_any_length(small_limits):
         gazer.gaze_video(view(40, 40, 30, 3))
 
 
-@pytest.mark.parametrize("bad", [dict(max_frames=0), dict(max_pixels=-1), dict(max_frame_pixels=2.5),
-                                 dict(max_side=100)])
+@pytest.mark.parametrize(
+    "bad", [dict(max_frames=0), dict(max_pixels=-1), dict(max_frame_pixels=2.5), dict(max_side=100)]
+)
 def test_input_limits_refuses_bad_values_in_one_line(bad):
     with pytest.raises(PlaygroundError) as err:
         with input_limits(**bad):

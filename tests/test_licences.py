@@ -9,21 +9,24 @@ from playground.licences import UNKNOWN, card_licences, clip_licence, licence_in
 from playground.synthetic import GALLERY
 
 
-@pytest.mark.parametrize("name, licence, non_commercial", [
-    ("nvidia/AutoGaze", "NVIDIA Source Code License-NC (NSCLv1)", True),
-    ("NVIDIA/autogaze", "NVIDIA Source Code License-NC (NSCLv1)", True),
-    ("nvila", "CC-BY-NC-4.0", True),
-    ("nvidia/NVILA-8B-HD-Video", "CC-BY-NC-4.0", True),
-    ("smolvlm2-256m", "Apache-2.0", False),
-    ("HuggingFaceTB/SmolVLM2-2.2B-Instruct", "Apache-2.0", False),
-    ("llava-onevision-0.5b", "Apache-2.0", False),
-    ("qwen3-vl-2b", "Apache-2.0", False),
-    ("Qwen/Qwen3-VL-4B-Instruct", "Apache-2.0", False),
-    ("autogaze-playground", "Apache-2.0", False),
-    ("greedy", "Apache-2.0", False),
-    ("paint", "Apache-2.0", False),
-    ("tiny-random-smolvlm2", "Apache-2.0", False),
-])
+@pytest.mark.parametrize(
+    "name, licence, non_commercial",
+    [
+        ("nvidia/AutoGaze", "NVIDIA Source Code License-NC (NSCLv1)", True),
+        ("NVIDIA/autogaze", "NVIDIA Source Code License-NC (NSCLv1)", True),
+        ("nvila", "CC-BY-NC-4.0", True),
+        ("nvidia/NVILA-8B-HD-Video", "CC-BY-NC-4.0", True),
+        ("smolvlm2-256m", "Apache-2.0", False),
+        ("HuggingFaceTB/SmolVLM2-2.2B-Instruct", "Apache-2.0", False),
+        ("llava-onevision-0.5b", "Apache-2.0", False),
+        ("qwen3-vl-2b", "Apache-2.0", False),
+        ("Qwen/Qwen3-VL-4B-Instruct", "Apache-2.0", False),
+        ("autogaze-playground", "Apache-2.0", False),
+        ("greedy", "Apache-2.0", False),
+        ("paint", "Apache-2.0", False),
+        ("tiny-random-smolvlm2", "Apache-2.0", False),
+    ],
+)
 def test_model_licences(name, licence, non_commercial):
     assert model_licence(name).name == licence
     assert model_licence(name).non_commercial == non_commercial
@@ -56,7 +59,11 @@ def test_every_run_card_carries_the_licences():
     from playground import load_gazer, load_reconstructor
     from playground.run_card import card_head
 
-    card = card_head(load_gazer("greedy"), load_reconstructor("paint"), ("greedy", "paint"),
-                     {"name": "bigbuckbunny_clip.mp4"}, {})
+    card = card_head(
+        load_gazer("greedy"), load_reconstructor("paint"), ("greedy", "paint"), {"name": "bigbuckbunny_clip.mp4"}, {}
+    )
     assert card["licences"]["gazer"]["name"] == "Apache-2.0"
-    assert card["licences"]["video"] == {"file": "bigbuckbunny_clip.mp4", **clip_licence("x/bigbuckbunny_clip.mp4").to_json()}
+    assert card["licences"]["video"] == {
+        "file": "bigbuckbunny_clip.mp4",
+        **clip_licence("x/bigbuckbunny_clip.mp4").to_json(),
+    }

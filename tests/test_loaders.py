@@ -10,18 +10,22 @@ import json
 import shutil
 
 import pytest
-
 from conftest import FIXTURES, param_value, tiny_checkpoints
+
 from playground import PlaygroundError, available_gazers, available_reconstructors, load_gazer, load_reconstructor
 from playground.gazers import LEARNED_GAZERS, Gazer, gazer_options
 from playground.loaders import Loader, claim
 from playground.reconstructors import LEARNED_RECONSTRUCTORS, Reconstructor
 
-REGISTRIES = [pytest.param((LEARNED_GAZERS, "gazer", load_gazer, Gazer), id="gazers"),
-              pytest.param((LEARNED_RECONSTRUCTORS, "reconstructor", load_reconstructor, Reconstructor),
-                           id="reconstructors")]
-FAMILIES = [pytest.param((loader, registry.values[0]), id=loader.family)
-            for registry in REGISTRIES for loader in registry.values[0][0]]
+REGISTRIES = [
+    pytest.param((LEARNED_GAZERS, "gazer", load_gazer, Gazer), id="gazers"),
+    pytest.param((LEARNED_RECONSTRUCTORS, "reconstructor", load_reconstructor, Reconstructor), id="reconstructors"),
+]
+FAMILIES = [
+    pytest.param((loader, registry.values[0]), id=loader.family)
+    for registry in REGISTRIES
+    for loader in registry.values[0][0]
+]
 VIDEOMAE_WEIGHTS = FIXTURES / "videomae" / "task_state_dict.safetensors"
 
 
@@ -88,5 +92,19 @@ def test_an_unlisted_hub_id_is_claimed_from_its_cached_config(tmp_path, monkeypa
 
 
 def test_autogaze_options_are_those_of_its_loader_and_gazer():
-    assert gazer_options("nvidia/AutoGaze") == gazer_options("autogaze-playground") == {
-        "bf16", "cache_dir", "calibration", "clip_len", "config", "predict_loss", "revision", "seed", "static", "stop"}
+    assert (
+        gazer_options("nvidia/AutoGaze")
+        == gazer_options("autogaze-playground")
+        == {
+            "bf16",
+            "cache_dir",
+            "calibration",
+            "clip_len",
+            "config",
+            "predict_loss",
+            "revision",
+            "seed",
+            "static",
+            "stop",
+        }
+    )

@@ -15,12 +15,18 @@ import torch
 
 from playground import GazeResult, PlaygroundError, load_gazer, load_mllm
 from playground.mllm import attention_warning, comparison_table, estimate_flops
-from playground.mllm.gazed_vit import additive_mask, attention_mask, embed_slots, encode_gazed, gazed_tokens
-from playground.mllm.random_models import save_tiny_llava_onevision, save_tiny_smolvlm
 from playground.mllm.answer import FLOP_LABELS, display_text, token_note
 from playground.mllm.flops import StageCounter
-from playground.mllm.gazer_flops import (ANALYTIC, MEASURED, ElementOpCounter, autogaze_flops, autogaze_gaze_flops,
-                                         measured_gazer_ops)
+from playground.mllm.gazed_vit import additive_mask, attention_mask, embed_slots, encode_gazed, gazed_tokens
+from playground.mllm.gazer_flops import (
+    ANALYTIC,
+    MEASURED,
+    ElementOpCounter,
+    autogaze_flops,
+    autogaze_gaze_flops,
+    measured_gazer_ops,
+)
+from playground.mllm.random_models import save_tiny_llava_onevision, save_tiny_smolvlm
 
 QUESTION = "What happens in this video?"
 
@@ -79,7 +85,7 @@ def test_gazed_vit_reproduces_stock_features(mllm, frames):
     fam = mllm.family
     if fam.kind == "smolvlm":
         reference = fam.connector(stock).reshape(-1, vision.tokens.shape[-1])
-        assert vision.per_frame == [n // fam.factor ** 2] * T
+        assert vision.per_frame == [n // fam.factor**2] * T
     else:  # LLaVA-OV projects per token; the stock pooling is skipped, the trailing newline kept
         reference = torch.cat([fam.projector(stock).reshape(T * n, -1), fam.newline()])
         assert vision.per_frame == [n] * T
@@ -216,9 +222,10 @@ def test_mllm_stock_answer_equals_model_generate(mllm, frames):
     pixels = fam.pixels(frames, fam.stock_side)[None]
     key = "pixel_values" if fam.kind == "smolvlm" else "pixel_values_videos"
     with torch.inference_mode():
-        out = mllm.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=6,
-                                  do_sample=False, **{key: pixels})
-    expected = mllm.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip()
+        out = mllm.model.generate(
+            input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=6, do_sample=False, **{key: pixels}
+        )
+    expected = mllm.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip()
     assert answer.text == expected
     assert answer.llm_prompt_tokens == ids.shape[1]
 
@@ -239,8 +246,7 @@ def test_mllm_answer_end_to_end_both_paths(mllm, frames):
 def test_mllm_all_finest_gaze_answers_like_stock(mllm, frames):
     """Gazing ratio 1 on the finest scale with frame-independent attention is the stock path."""
     full = mllm.answer(frames, QUESTION, max_new_tokens=6)
-    gazed = mllm.answer(frames, QUESTION, gaze=full_gaze(mllm, frames), attention="frame_independent",
-                        max_new_tokens=6)
+    gazed = mllm.answer(frames, QUESTION, gaze=full_gaze(mllm, frames), attention="frame_independent", max_new_tokens=6)
     assert gazed.vision_tokens == full.vision_tokens
     if mllm.family.kind == "smolvlm":  # same prompt, same tokens: the same answer
         assert gazed.text == full.text and gazed.llm_prompt_tokens == full.llm_prompt_tokens
@@ -269,8 +275,14 @@ def test_flops_estimate_from_config_alone(mllm, frames, gazed):
     gaze = load_gazer("random", grid=mllm.grid, seed=5).gaze(frames, gazing_ratio=0.2) if gazed else None
     answer = mllm.answer(frames, QUESTION, gaze=gaze, max_new_tokens=3)
     text = answer.llm_prompt_tokens - answer.llm_vision_tokens
-    estimate = estimate_flops(mllm.model.config, len(frames), gaze, stock_side=mllm.family.stock_side,
-                              text_tokens=text, new_tokens=answer.new_tokens)
+    estimate = estimate_flops(
+        mllm.model.config,
+        len(frames),
+        gaze,
+        stock_side=mllm.family.stock_side,
+        text_tokens=text,
+        new_tokens=answer.new_tokens,
+    )
     assert estimate == answer.flops
 
 
@@ -278,8 +290,9 @@ def test_flops_frame_independent_below_block_causal(mllm, frames):
     """Per-frame attention spends nothing on other frames' keys: fewer FLOPs, analytic and measured."""
     gaze = uneven_gaze(mllm, frames)
     causal = mllm.answer(frames, QUESTION, gaze=gaze, max_new_tokens=1, count_flops=True)
-    independent = mllm.answer(frames, QUESTION, gaze=gaze, attention="frame_independent", max_new_tokens=1,
-                              count_flops=True)
+    independent = mllm.answer(
+        frames, QUESTION, gaze=gaze, attention="frame_independent", max_new_tokens=1, count_flops=True
+    )
     for flops in ("flops", "measured_flops"):
         c, i = getattr(causal, flops), getattr(independent, flops)
         assert i["vision_attention"] < c["vision_attention"], flops
@@ -288,11 +301,18 @@ def test_flops_frame_independent_below_block_causal(mllm, frames):
     for stage in ("vision_encoder", "vision_attention", "connector"):
         assert independent.measured_flops[stage] == pytest.approx(independent.flops[stage], rel=0.03), stage
     d, layers = mllm.model.config.vision_config.hidden_size, len(mllm.family.gazed_layers())
-    assert independent.flops["vision_attention"] == layers * 4 * d * (30 ** 2 + 50 ** 2 + 30 ** 2)
-    assert causal.flops["vision_attention"] == layers * 4 * d * 110 ** 2
+    assert independent.flops["vision_attention"] == layers * 4 * d * (30**2 + 50**2 + 30**2)
+    assert causal.flops["vision_attention"] == layers * 4 * d * 110**2
     text = independent.llm_prompt_tokens - independent.llm_vision_tokens
-    estimate = estimate_flops(mllm.model.config, len(frames), gaze, stock_side=mllm.family.stock_side,
-                              text_tokens=text, new_tokens=independent.new_tokens, attention="frame_independent")
+    estimate = estimate_flops(
+        mllm.model.config,
+        len(frames),
+        gaze,
+        stock_side=mllm.family.stock_side,
+        text_tokens=text,
+        new_tokens=independent.new_tokens,
+        attention="frame_independent",
+    )
     assert estimate == independent.flops
 
 
@@ -349,14 +369,18 @@ def test_mllm_load_errors(tmp_path, monkeypatch):
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize("section, key, value, message", [
-    ("text_config", "hidden_size", 20000, "parameters"),
-    ("text_config", "num_hidden_layers", 10**6, "num_hidden_layers"),
-    ("vision_config", "intermediate_size", 10**9, "parameters"),
-    ("text_config", "num_attention_heads", 0, "num_attention_heads"),
-])
-def test_mllm_absurd_config_sizes_fail_before_any_module_is_built(folders, tmp_path, monkeypatch, section, key, value,
-                                                                   message):
+@pytest.mark.parametrize(
+    "section, key, value, message",
+    [
+        ("text_config", "hidden_size", 20000, "parameters"),
+        ("text_config", "num_hidden_layers", 10**6, "num_hidden_layers"),
+        ("vision_config", "intermediate_size", 10**9, "parameters"),
+        ("text_config", "num_attention_heads", 0, "num_attention_heads"),
+    ],
+)
+def test_mllm_absurd_config_sizes_fail_before_any_module_is_built(
+    folders, tmp_path, monkeypatch, section, key, value, message
+):
     import json
     import shutil
     import time
@@ -450,7 +474,10 @@ def test_tiny_random_smolvlm2_is_built_in_and_needs_no_network(smol, frames, mon
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     tiny = load_mllm("tiny-random-smolvlm2", device=smol.device, dtype=torch.float32)
-    assert tiny.name == "tiny-random-smolvlm2" and tiny.note == "random weights: shows the mechanics and costs, not answers"
+    assert (
+        tiny.name == "tiny-random-smolvlm2"
+        and tiny.note == "random weights: shows the mechanics and costs, not answers"
+    )
     assert tiny.family.processing == smol.family.processing and tiny.grid == smol.grid
     a, b = tiny.answer(frames, QUESTION, max_new_tokens=3), smol.answer(frames, QUESTION, max_new_tokens=3)
     assert a.text == b.text and a.llm_prompt_tokens == b.llm_prompt_tokens and a.flops == b.flops
@@ -511,12 +538,15 @@ def _counted_gaze(gazer, frames, **kwargs):
     return gaze, counter.flops
 
 
-@pytest.mark.parametrize("clip_len, kwargs", [
-    (None, dict(gazing_ratio=0.1)),  # budget-driven: 3 calls a frame, no look-ahead
-    (None, dict(gazing_ratio=0.151)),  # 40 gazes: the last step is full, so a look-ahead call
-    (2, dict(gazing_ratio=0.3, task_loss_requirement=0.5)),  # threshold stops, caches restarted every 2 frames
-    (None, dict(gazing_ratio=0.2, target_scales=[64, 128, 224, 448], target_patch_size=16)),  # 2x2 tiles
-])
+@pytest.mark.parametrize(
+    "clip_len, kwargs",
+    [
+        (None, dict(gazing_ratio=0.1)),  # budget-driven: 3 calls a frame, no look-ahead
+        (None, dict(gazing_ratio=0.151)),  # 40 gazes: the last step is full, so a look-ahead call
+        (2, dict(gazing_ratio=0.3, task_loss_requirement=0.5)),  # threshold stops, caches restarted every 2 frames
+        (None, dict(gazing_ratio=0.2, target_scales=[64, 128, 224, 448], target_patch_size=16)),  # 2x2 tiles
+    ],
+)
 def test_autogaze_flops_analytic_equal_flop_counter(clip_len, kwargs):
     """AutoGaze's analytic FLOPs (config + the gaze's decoding record) equal FlopCounterMode's exactly."""
     gazer = load_gazer(str(AUTOGAZE_FIXTURE), device="cpu", clip_len=clip_len)
@@ -561,8 +591,12 @@ def test_training_free_gazer_flops_are_measured_and_in_the_total(smol, frames, n
     for flops in (gazed.flops, gazed.measured_flops):
         assert flops["total"] == sum(v for k, v in flops.items() if k not in ("vision_attention", "total"))
     assert "measured ops" in comparison_table([gazed])
-    assert smol.answer(frames, QUESTION, gazer=name, gazing_ratio=0.1, max_new_tokens=2,
-                       count_gazer_flops=False).flops["gazer"] is None
+    assert (
+        smol.answer(frames, QUESTION, gazer=name, gazing_ratio=0.1, max_new_tokens=2, count_gazer_flops=False).flops[
+            "gazer"
+        ]
+        is None
+    )
 
 
 def test_autogaze_flops_in_an_answer_are_analytic_and_equal_flop_counter(smol, frames):

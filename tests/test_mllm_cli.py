@@ -23,9 +23,30 @@ def setup(tmp_path_factory):
 def test_mllm_cli_ask_prints_both_answers_and_table(setup, capsys):
     root, folder, video = setup
     out = root / "answers.json"
-    code = main(["ask", video, "What happens?", "--mllm", folder, "--gazer", "random", "--gazing-ratio", "0.2",
-                 "--frames", "3", "--max-new-tokens", "3", "--attention", "frame_independent",
-                 "--count-flops", "--json", str(out), "--device", "cpu"])
+    code = main(
+        [
+            "ask",
+            video,
+            "What happens?",
+            "--mllm",
+            folder,
+            "--gazer",
+            "random",
+            "--gazing-ratio",
+            "0.2",
+            "--frames",
+            "3",
+            "--max-new-tokens",
+            "3",
+            "--attention",
+            "frame_independent",
+            "--count-flops",
+            "--json",
+            str(out),
+            "--device",
+            "cpu",
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0
     assert "\nfull " in printed and "\ngazed " in printed
@@ -36,17 +57,23 @@ def test_mllm_cli_ask_prints_both_answers_and_table(setup, capsys):
     assert data["gazed"]["vision_tokens"] == 3 * int(np.float32(0.2) * np.float32(265))
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["missing.npy", "Q?"], "no such file"),
-    (["{video}", "Q?", "--mllm", "nvidia/NVILA-8B-HD-Video"], "trust_remote_code"),
-    (["{video}", "Q?", "--attention", "causal"], "invalid choice"),
-    (["{video}", "Q?", "--gazing-ratio", "1.5"], "gazing-ratio"),
-    (["{video}", " ", "--mllm", "{folder}"], "question is empty"),
-    (["{video}", "Q?", "--max-new-tokens", "1000000000"], "between 1 and 1024"),
-    (["{video}", "Q" * 20_001, "--mllm", "{folder}"], "at most 20,000 are taken"),
-    (["{video}", "Q?", "--mllm", "{folder}", "--json", "{video}/a.json"], "exists and is not a folder"),
-    (["{video}", "Q?", "--mllm", "{folder}", "--conditions", "full,evs"], "prunes to a gazed condition's LLM tokens"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["missing.npy", "Q?"], "no such file"),
+        (["{video}", "Q?", "--mllm", "nvidia/NVILA-8B-HD-Video"], "trust_remote_code"),
+        (["{video}", "Q?", "--attention", "causal"], "invalid choice"),
+        (["{video}", "Q?", "--gazing-ratio", "1.5"], "gazing-ratio"),
+        (["{video}", " ", "--mllm", "{folder}"], "question is empty"),
+        (["{video}", "Q?", "--max-new-tokens", "1000000000"], "between 1 and 1024"),
+        (["{video}", "Q" * 20_001, "--mllm", "{folder}"], "at most 20,000 are taken"),
+        (["{video}", "Q?", "--mllm", "{folder}", "--json", "{video}/a.json"], "exists and is not a folder"),
+        (
+            ["{video}", "Q?", "--mllm", "{folder}", "--conditions", "full,evs"],
+            "prunes to a gazed condition's LLM tokens",
+        ),
+    ],
+)
 def test_mllm_cli_bad_input_exits_2(setup, capsys, argv, message):
     root, folder, video = setup
     try:
@@ -61,8 +88,28 @@ def test_mllm_cli_bad_input_exits_2(setup, capsys, argv, message):
 def test_mllm_cli_ask_json_into_a_new_folder(setup, tmp_path):
     _, folder, video = setup
     out = tmp_path / "missing_folder" / "a.json"
-    assert main(["ask", video, "Q?", "--mllm", folder, "--gazer", "random", "--frames", "2",
-                 "--max-new-tokens", "1", "--json", str(out), "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "ask",
+                video,
+                "Q?",
+                "--mllm",
+                folder,
+                "--gazer",
+                "random",
+                "--frames",
+                "2",
+                "--max-new-tokens",
+                "1",
+                "--json",
+                str(out),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     assert set(json.loads(out.read_text())) == {"full", "gazed"}
 
 
@@ -88,9 +135,14 @@ def test_mllm_cli_ask_refuses_remote_code_even_when_stdin_says_yes(setup, remote
 
     _, _, video = setup
     folder, marker = remote_code_folder
-    done = subprocess.run([sys.executable, "-m", "playground", "ask", video, "Q?", "--mllm", str(folder),
-                           "--device", "cpu"], input="y\n", capture_output=True, text=True, timeout=120,
-                          cwd=Path(__file__).resolve().parents[1])
+    done = subprocess.run(
+        [sys.executable, "-m", "playground", "ask", video, "Q?", "--mllm", str(folder), "--device", "cpu"],
+        input="y\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert done.returncode == 2, done.stderr[-2000:]
     assert len(errors) == 1 and "--trust-remote-code" in errors[0] and "Traceback" not in done.stderr
@@ -99,8 +151,23 @@ def test_mllm_cli_ask_refuses_remote_code_even_when_stdin_says_yes(setup, remote
 
 def test_mllm_cli_ask_with_the_built_in_tiny_model_says_its_weights_are_random(setup, capsys):
     _, _, video = setup
-    code = main(["ask", video, "What happens?", "--mllm", "tiny-random-smolvlm2", "--gazer", "random",
-                 "--frames", "2", "--max-new-tokens", "2", "--device", "cpu"])
+    code = main(
+        [
+            "ask",
+            video,
+            "What happens?",
+            "--mllm",
+            "tiny-random-smolvlm2",
+            "--gazer",
+            "random",
+            "--frames",
+            "2",
+            "--max-new-tokens",
+            "2",
+            "--device",
+            "cpu",
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0 and "model     tiny-random-smolvlm2" in printed
     assert "random weights: shows the mechanics and costs, not answers" in printed
@@ -109,9 +176,32 @@ def test_mllm_cli_ask_with_the_built_in_tiny_model_says_its_weights_are_random(s
 def test_mllm_cli_ask_post_vit_conditions_keep_the_gazed_answers_tokens(setup, capsys, tmp_path):
     root, folder, video = setup
     out = tmp_path / "answers.json"
-    assert main(["ask", video, "Q?", "--mllm", folder, "--gazer", "random", "--gazing-ratio", "0.2", "--frames", "2",
-                 "--max-new-tokens", "2", "--conditions", "full,gazed,evs,drop-uniform", "--json", str(out),
-                 "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "ask",
+                video,
+                "Q?",
+                "--mllm",
+                folder,
+                "--gazer",
+                "random",
+                "--gazing-ratio",
+                "0.2",
+                "--frames",
+                "2",
+                "--max-new-tokens",
+                "2",
+                "--conditions",
+                "full,gazed,evs,drop-uniform",
+                "--json",
+                str(out),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "\nevs " in printed and "drop-uniform" in printed and "seconds prune" in printed
     data = json.loads(out.read_text())

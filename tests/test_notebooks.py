@@ -28,8 +28,15 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 CELL_TIMEOUT_S = 120  # one cell; a whole notebook is meant to take well under a minute on 2 CPU cores
-EXPECTED = ["01_quick_start", "02_threshold", "03_inside_autogaze", "04_gazed_mllm",
-            "05_any_length_any_resolution", "06_train_your_own_gazer", "07_evaluate_on_your_question_set"]
+EXPECTED = [
+    "01_quick_start",
+    "02_threshold",
+    "03_inside_autogaze",
+    "04_gazed_mllm",
+    "05_any_length_any_resolution",
+    "06_train_your_own_gazer",
+    "07_evaluate_on_your_question_set",
+]
 
 
 def _code_cells(nb) -> list[str]:
@@ -58,8 +65,11 @@ def test_notebook_defines_no_functions(path: Path):
     nb = nbformat.read(path, as_version=4)
     for source in _code_cells(nb):
         tree = ast.parse("\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))))
-        defined = [node for node in ast.walk(tree)
-                   if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))]
+        defined = [
+            node
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))
+        ]
         assert not defined, f"{path.name} defines code ({type(defined[0]).__name__}); put it in the library"
 
 
@@ -77,8 +87,13 @@ PARALLEL_KERNELS = 2  # one kernel of one thread per core of the CI machine
 def _execute(path: Path):
     """Run one notebook in its own kernel; (the executed notebook or the error, seconds)."""
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", allow_errors=False,
-                            resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name="python3",
+        allow_errors=False,
+        resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
+    )
     start = time.perf_counter()
     try:
         client.execute()
@@ -113,7 +128,9 @@ def test_notebook_runs(path: Path, executed):
     ran = [cell for cell in nb.cells if cell.cell_type == "code"]
     assert ran and all(cell.execution_count is not None for cell in ran)
     if path.stem in SAME_RUN:  # the app's default run, kept the same in the notebooks, the CLI and the API
-        text = "\n".join(out.get("text", "") for cell in ran for out in cell.outputs if out.get("output_type") == "stream")
+        text = "\n".join(
+            out.get("text", "") for cell in ran for out in cell.outputs if out.get("output_type") == "stream"
+        )
         expected = _default_run_slots()
         assert f"greedy: {expected}/4240 slots kept" in text, f"{path.name} does not keep the default run's slots"
         if path.stem == "01_quick_start":

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from playground import GazeResult, PlaygroundError, load_gazer, load_reconstructor
-from playground.pixels import to_canvas
 from playground.painting import scale_views
+from playground.pixels import to_canvas
 
 
 def test_every_finest_patch_is_exact(example_clip):
@@ -19,8 +19,10 @@ def test_every_finest_patch_is_exact(example_clip):
 
 def test_more_slots_rebuild_better(example_clip):
     paint, clip = load_reconstructor("paint"), example_clip[:8]  # 8 frames are enough to order three budgets
-    psnr = [float(paint.reconstruct(clip, load_gazer("greedy").gaze(clip, gazing_ratio=r)).psnr.mean())
-            for r in (0.02, 0.1, 0.3)]
+    psnr = [
+        float(paint.reconstruct(clip, load_gazer("greedy").gaze(clip, gazing_ratio=r)).psnr.mean())
+        for r in (0.02, 0.1, 0.3)
+    ]
     assert psnr[0] < psnr[1] < psnr[2]
 
 

@@ -10,8 +10,8 @@ is a property of a working reconstructor, not of random weights: checked for the
 import numpy as np
 import pytest
 import torch
-
 from conftest import tiny_checkpoints
+
 from playground import GazeResult, PlaygroundError, available_reconstructors, load_gazer, load_reconstructor
 from playground.geometry import grid_for
 from playground.reconstructors import LEARNED_RECONSTRUCTORS
@@ -51,8 +51,10 @@ def test_frame_subset_and_batch_rows(name, clip):
     gaze = load_gazer("random", grid=rec.grid).gaze(clip, gazing_ratio=0.2)
     whole = rec.reconstruct(clip, gaze)
     assert rec.reconstruct(clip, gaze, frames=[0, 2]).frames.shape[1] == 2
-    both = rec.reconstruct(np.stack([clip, clip]), GazeResult.from_frame_slots(
-        [[gaze.frame_slots(0, t).tolist() for t in range(clip.shape[0])]] * 2, rec.grid))
+    both = rec.reconstruct(
+        np.stack([clip, clip]),
+        GazeResult.from_frame_slots([[gaze.frame_slots(0, t).tolist() for t in range(clip.shape[0])]] * 2, rec.grid),
+    )
     assert torch.allclose(both.loss[1], whole.loss[0], atol=1e-5)
 
 

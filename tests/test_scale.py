@@ -9,16 +9,15 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import FIXTURES
 
 from playground import GazeResult, PlaygroundError, load_gazer, load_reconstructor
 from playground.cli import main
-from playground.synthetic import moving_square
 from playground.run_card import TILED_EXPORT_FILES
+from playground.synthetic import moving_square
 from playground.tiling import PAD_RGB, tile_layout
 from playground.video import VideoWriter, probe_video, read_video, stream_video, write_video
 from playground.whole_video import VideoGazer, frame_chunks
-
-from conftest import FIXTURES
 
 TINY = FIXTURES / "autogaze" / "tiny_seed0"
 
@@ -131,10 +130,19 @@ def test_run_video_progress_is_full_only_once_every_chunk_is_drawn_and_written(t
     events = []
     drawn = video_run.paint_scales
     monkeypatch.setattr(video_run, "paint_scales", lambda *a, **k: events.append(("drew",)) or drawn(*a, **k))
-    video_run.run_video(frames, load_gazer("greedy"), load_reconstructor("paint"), tmp_path, fps=10, tile=64,
-                        batch_size=4, gazing_ratio=0.1, total_frames=len(frames),
-                        progress=lambda done, total: events.append(("gazed", done, total)),
-                        written=lambda done, total: events.append(("written", done, total)))
+    video_run.run_video(
+        frames,
+        load_gazer("greedy"),
+        load_reconstructor("paint"),
+        tmp_path,
+        fps=10,
+        tile=64,
+        batch_size=4,
+        gazing_ratio=0.1,
+        total_frames=len(frames),
+        progress=lambda done, total: events.append(("gazed", done, total)),
+        written=lambda done, total: events.append(("written", done, total)),
+    )
     written = [e[1] for e in events if e[0] == "written"]
     assert {e[2] for e in events if e[0] != "drew"} == {12}  # 2 chunks x 6 tiles
     assert written == sorted(written) and written[-1] == 12 and written.count(12) == 1
@@ -149,8 +157,27 @@ def test_run_video_progress_is_full_only_once_every_chunk_is_drawn_and_written(t
 def test_cli_tiles_a_video_and_writes_tiled_outputs(tmp_path, wide_video, capsys):
     path, frames = wide_video
     out = tmp_path / "run"
-    assert main(["gaze", str(path), "--tile", "64", "--frames", "all", "--gazing-ratio", "0.1", "--threshold", "0",
-                 "--batch-size", "4", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "gaze",
+                str(path),
+                "--tile",
+                "64",
+                "--frames",
+                "all",
+                "--gazing-ratio",
+                "0.1",
+                "--threshold",
+                "0",
+                "--batch-size",
+                "4",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in out.iterdir()) == sorted(TILED_EXPORT_FILES)  # what the app exports of a tiled run
     data = json.loads((out / "gaze.json").read_text())
     assert data["layout"]["rows"] == 2 and data["layout"]["cols"] == 3 and data["read_size"] == [160, 96]
@@ -172,8 +199,27 @@ def test_cli_tiles_a_video_and_writes_tiled_outputs(tmp_path, wide_video, capsys
 def test_cli_frames_all_without_tiles_gazes_every_chunk_of_the_whole_frame(tmp_path, wide_video):
     path, frames = wide_video
     out = tmp_path / "run"
-    assert main(["gaze", str(path), "--frames", "all", "--gazer", str(TINY), "--gazing-ratio", "0.2", "--threshold", "0",
-                 "--out", str(out), "--preview-width", "80"]) == 0
+    assert (
+        main(
+            [
+                "gaze",
+                str(path),
+                "--frames",
+                "all",
+                "--gazer",
+                str(TINY),
+                "--gazing-ratio",
+                "0.2",
+                "--threshold",
+                "0",
+                "--out",
+                str(out),
+                "--preview-width",
+                "80",
+            ]
+        )
+        == 0
+    )
     data = json.loads((out / "gaze.json").read_text())
     assert data["layout"]["tile"] == 0 and [c["num_frames"] for c in data["chunks"]] == [16, 4]
     first = GazeResult.from_json(data["chunks"][0]["tiles"][0]["gaze"])
@@ -181,8 +227,9 @@ def test_cli_frames_all_without_tiles_gazes_every_chunk_of_the_whole_frame(tmp_p
     assert read_video(out / "overlay.mp4", max_side=None).shape[1:3] == (48, 80)  # --preview-width
 
 
-@pytest.mark.parametrize("argv", [["--tile", "8"], ["--frames", "most"], ["--batch-size", "0"],
-                                  ["--preview-width", "-1"]])
+@pytest.mark.parametrize(
+    "argv", [["--tile", "8"], ["--frames", "most"], ["--batch-size", "0"], ["--preview-width", "-1"]]
+)
 def test_cli_refuses_bad_tiling_knobs(argv, wide_video):
     with pytest.raises(SystemExit) as exc:
         main(["gaze", str(wide_video[0]), *argv])
@@ -209,4 +256,5 @@ def test_cli_tiled_and_untiled_agree_when_the_tile_is_the_frame(tmp_path):
     assert plain.gazing_pos.tolist() == tiled.gazing_pos.tolist()
     rec = load_reconstructor("paint").reconstruct(moving_square(4, 64, 64), plain)
     assert json.loads((b / "gaze.json").read_text())["totals"]["reconstruction_loss"] == pytest.approx(
-        float(rec.loss.mean()), abs=1e-5)
+        float(rec.loss.mean()), abs=1e-5
+    )

@@ -72,7 +72,10 @@ def test_zoom_keeps_the_centre_and_moves_the_corners():
 def test_rotation_turns_about_the_centre():
     v = _render(rotation=10.0)
     c = slice(45, 51)
-    assert np.abs(v[5, c, c].astype(int) - v[0, c, c]).mean() < 0.5 * np.abs(v[5, :8, :8].astype(int) - v[0, :8, :8]).mean()
+    assert (
+        np.abs(v[5, c, c].astype(int) - v[0, c, c]).mean()
+        < 0.5 * np.abs(v[5, :8, :8].astype(int) - v[0, :8, :8]).mean()
+    )
     assert np.abs(v[5].astype(int) - v[0]).mean() > 5
     # a quarter turn of the frame
     turned = render_scene(replace(STILL, angle=90.0), PHOTOS, num_frames=1, size=96)[0]
@@ -86,8 +89,17 @@ def test_shake_moves_frames_without_drift():
 
 
 def test_sprite_occludes_only_where_it_is():
-    sprite = Sprite(photo="b", crop=(0.5, 0.5, 0.4), lobes=(0.0, 0.0, 0.0, 0.0), aspect=1.0, side=30.0,
-                    start=(48.0, 20.0), velocity=(0.0, 6.0), spin=0.0, growth=1.0)
+    sprite = Sprite(
+        photo="b",
+        crop=(0.5, 0.5, 0.4),
+        lobes=(0.0, 0.0, 0.0, 0.0),
+        aspect=1.0,
+        side=30.0,
+        start=(48.0, 20.0),
+        velocity=(0.0, 6.0),
+        spin=0.0,
+        growth=1.0,
+    )
     v, bg = _render(sprites=(sprite,)), _render()
     changed = np.abs(v.astype(int) - bg).sum(-1) > 30
     assert changed[0, 40:56, 12:28].mean() > 0.8 and not changed[0, :, 50:].any()

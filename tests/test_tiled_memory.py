@@ -10,17 +10,15 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
 
-from playground import GazeResult, load_gazer, load_reconstructor
-from playground import metrics
+from playground import GazeResult, load_gazer, load_reconstructor, metrics
 from playground.geometry import DEFAULT_GRID
 from playground.painting import blank_canvas, paint, paint_gazed, scale_views
 from playground.pixels import denormalize, to_canvas
 from playground.synthetic import moving_square
 from playground.tiling import tile_layout
 from playground.whole_video import TileClips, frame_coverage
-
-from conftest import ROOT
 
 # ---- peak memory of a tiled run --------------------------------------------------------------------
 
@@ -115,8 +113,9 @@ def _paint_all_at_once(clips: np.ndarray, gaze: GazeResult, frames: list[int]):
     return pred_u8, pred, metrics.l1(pred, target), metrics.psnr(pred_u8, target_u8), metrics.ssim(pred_u8, target_u8)
 
 
-@pytest.mark.parametrize("side, gazer, frames", [(224, "greedy", None), (160, "random", [5, 0, 2, 2]),
-                                                  (300, "greedy", [3])])
+@pytest.mark.parametrize(
+    "side, gazer, frames", [(224, "greedy", None), (160, "random", [5, 0, 2, 2]), (300, "greedy", [3])]
+)
 def test_the_paint_rebuild_equals_painting_every_view_and_measuring_all_frames_at_once(side, gazer, frames):
     clips = np.stack([np.roll(moving_square(6, side, side), 37 * s, axis=2) for s in range(3)])
     gaze = load_gazer(gazer).gaze(clips, gazing_ratio=0.2)
@@ -133,9 +132,10 @@ def test_the_paint_rebuild_equals_painting_every_view_and_measuring_all_frames_a
         assert torch.equal(got, want)
 
 
-@pytest.mark.parametrize("height, width, tile, overlap, size", [(2160, 3840, 448, 0, (720, 1280)),
-                                                                 (100, 130, 40, 8, (None, None)),
-                                                                 (300, 301, 64, 30, (33, 47))])
+@pytest.mark.parametrize(
+    "height, width, tile, overlap, size",
+    [(2160, 3840, 448, 0, (720, 1280)), (100, 130, 40, 8, (None, None)), (300, 301, 64, 30, (33, 47))],
+)
 def test_frame_coverage_is_each_tiles_finest_scale_map_placed(height, width, tile, overlap, size):
     layout = tile_layout(height, width, tile, overlap)
     mask = torch.rand(layout.num_tiles, DEFAULT_GRID.num_slots, generator=torch.Generator().manual_seed(2)) < 0.2
@@ -145,5 +145,5 @@ def test_frame_coverage_is_each_tiles_finest_scale_map_placed(height, width, til
         top, left, bottom, right = layout.extent(k, h, w)
         tile_map = DEFAULT_GRID.finest_scale_map(mask[k], bottom - top, right - left).numpy()
         region = expected[top:bottom, left:right]
-        np.maximum(region, tile_map[:region.shape[0], :region.shape[1]], out=region)
+        np.maximum(region, tile_map[: region.shape[0], : region.shape[1]], out=region)
     np.testing.assert_array_equal(frame_coverage(mask, DEFAULT_GRID, layout, *size), expected)

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import FIXTURES
 from safetensors.torch import load_file
 
-from conftest import FIXTURES
 from playground.errors import PlaygroundError
 from playground.gazers.autogaze import load_autogaze
 from playground.synthetic import moving_square
@@ -31,9 +31,17 @@ TINY = FIXTURES / "autogaze" / "tiny_seed0"
 FULL_REF = Path(os.environ.get("AUTOGAZE_FULL_REF") or ".")
 SETS = [  # (training vectors, the model they were made with)
     pytest.param((VECTORS, TINY), id="tiny"),
-    pytest.param((FULL_REF / "training" / "full_seed0", FULL_REF / "autogaze" / "full_seed0" / "model"),
-                 id="full", marks=[pytest.mark.slow, pytest.mark.skipif(
-                     not os.environ.get("AUTOGAZE_FULL_REF"), reason="set AUTOGAZE_FULL_REF to the reference folder to run the full-size vectors")]),
+    pytest.param(
+        (FULL_REF / "training" / "full_seed0", FULL_REF / "autogaze" / "full_seed0" / "model"),
+        id="full",
+        marks=[
+            pytest.mark.slow,
+            pytest.mark.skipif(
+                not os.environ.get("AUTOGAZE_FULL_REF"),
+                reason="set AUTOGAZE_FULL_REF to the reference folder to run the full-size vectors",
+            ),
+        ],
+    ),
 ]
 CHI2_999 = {49: 85.35}  # 99.9 % quantile of chi-square with 49 degrees of freedom
 RTOL = 1e-4  # the bound, relative to each tensor's largest magnitude
@@ -61,7 +69,7 @@ def assert_close(name: str, got: torch.Tensor, want: torch.Tensor) -> None:
 
 def assert_gradients(gazer, ref: dict[str, torch.Tensor]) -> None:
     grads = gazer.gradients()
-    want = {k[len("grad."):]: v for k, v in ref.items() if k.startswith("grad.")}
+    want = {k[len("grad.") :]: v for k, v in ref.items() if k.startswith("grad.")}
     assert set(grads) == set(want)
     for key, value in want.items():
         assert_close(f"grad {key}", grads[key], value)
@@ -99,9 +107,15 @@ def test_grpo_matches_reference(vectors, device):
     ref = load_file(str(folder / "grpo.safetensors"))
     meta = json.loads((folder / "meta.json").read_text())
     gazer = load_autogaze(str(model), device=device)
-    out = grpo_loss(gazer, videos()[:1], {k: ref[k] for k in ROLLOUT_KEYS},
-                    frames_rebuilt=ref["frames_rebuilt"].tolist(), reconstruction_loss=ref["reconstruction_loss"],
-                    group_size=meta["group_size"], discount_factor=meta["discount_factor"])
+    out = grpo_loss(
+        gazer,
+        videos()[:1],
+        {k: ref[k] for k in ROLLOUT_KEYS},
+        frames_rebuilt=ref["frames_rebuilt"].tolist(),
+        reconstruction_loss=ref["reconstruction_loss"],
+        group_size=meta["group_size"],
+        discount_factor=meta["discount_factor"],
+    )
     out.loss.backward()
     assert_close("loss", out.loss.reshape(1), ref["loss"])
     for key in ("grpo_loss", "task_loss_prediction_loss"):
@@ -179,17 +193,20 @@ def test_rollouts_share_each_clips_self_pass_budget(tiny):
 def test_temperature_schedule_matches_reference():
     assert temperature(0, 100) == pytest.approx(3.0)
     assert temperature(100, 100) == pytest.approx(0.3)
-    assert temperature(50, 100) == pytest.approx(3 * 0.1 ** 0.5)
+    assert temperature(50, 100) == pytest.approx(3 * 0.1**0.5)
 
 
-@pytest.mark.parametrize("labels, message", [
-    ({"a": {"gazing_pos": [[1, 2]]}}, "must be an object with"),
-    ({"a": {"gazing_pos": [[1, 2]], "task_losses": [[0.5]]}}, "one entry per gaze"),
-    ({"a": {"gazing_pos": [[1], [2]], "task_losses": [[0.5], [0.4]]}}, "not a clip-global id of frame 1"),
-    ({"a": {"gazing_pos": [[1, 1]], "task_losses": [[0.5, 0.4]]}}, "repeated"),
-    ({"a": {"gazing_pos": [[1]], "task_losses": [["x"]]}}, "not a finite number"),
-    ([1, 2], "one JSON object"),
-])
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        ({"a": {"gazing_pos": [[1, 2]]}}, "must be an object with"),
+        ({"a": {"gazing_pos": [[1, 2]], "task_losses": [[0.5]]}}, "one entry per gaze"),
+        ({"a": {"gazing_pos": [[1], [2]], "task_losses": [[0.5], [0.4]]}}, "not a clip-global id of frame 1"),
+        ({"a": {"gazing_pos": [[1, 1]], "task_losses": [[0.5, 0.4]]}}, "repeated"),
+        ({"a": {"gazing_pos": [[1]], "task_losses": [["x"]]}}, "not a finite number"),
+        ([1, 2], "one JSON object"),
+    ],
+)
 def test_bad_labels_get_one_line(tmp_path, labels, message):
     path = tmp_path / "labels.json"
     path.write_text(json.dumps(labels))
@@ -203,5 +220,6 @@ def test_corrupt_labels_file(tmp_path):
     with pytest.raises(PlaygroundError, match="labels file .* is not JSON"):
         read_labels(path)
     with pytest.raises(PlaygroundError, match="same number of frames"):
-        collate_labels([{"gazing_pos": [[1]], "task_losses": [[0.1]]},
-                        {"gazing_pos": [[1], [266]], "task_losses": [[0.1], [0.1]]}])
+        collate_labels(
+            [{"gazing_pos": [[1]], "task_losses": [[0.1]]}, {"gazing_pos": [[1], [266]], "task_losses": [[0.1], [0.1]]}]
+        )

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
 from safetensors.torch import load_file
 
-from conftest import ROOT
 from playground import load_gazer
 from playground.cli import main
 from playground.training.labels import read_labels
@@ -36,7 +36,7 @@ def _video(seed: int, frames: int = 8, side: int = 64) -> np.ndarray:
     for t in range(frames):
         frame = np.stack([base[0] + 0.5 * x, base[1] + 0.5 * y, np.full_like(x, base[2])], -1)
         r, c = (4 + 5 * t + 7 * seed) % (side - 16), (8 + 3 * t * (seed + 1)) % (side - 16)
-        frame[r:r + 16, c:c + 16] = 250
+        frame[r : r + 16, c : c + 16] = 250
         video[t] = np.clip(frame, 0, 255)
     return video
 
@@ -54,8 +54,9 @@ def micro_config(tmp_path_factory) -> Path:
     config = config_template("tiny")
     gm = config["gaze_model_config"]
     gm["vision_model_config"].update(hidden_dim=32, out_dim=32)
-    gm["gaze_decoder_config"].update(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                                     num_attention_heads=1, num_key_value_heads=1)
+    gm["gaze_decoder_config"].update(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=1, num_key_value_heads=1
+    )
     path = tmp_path_factory.mktemp("config") / "micro.json"
     path.write_text(json.dumps(config))
     return path
@@ -64,15 +65,38 @@ def micro_config(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def labels(dataset, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("labels") / "gazing_labels.json"
-    rc = main(["labels", str(dataset), "--out", str(out), "--clips", "all", "--clip-len", str(CLIP_LEN),
-               "--size", str(SIZE), "--quiet"])
+    rc = main(
+        [
+            "labels",
+            str(dataset),
+            "--out",
+            str(out),
+            "--clips",
+            "all",
+            "--clip-len",
+            str(CLIP_LEN),
+            "--size",
+            str(SIZE),
+            "--quiet",
+        ]
+    )
     assert rc == 0
     return out
 
 
 def _ntp(out: Path, labels: Path, dataset: Path, config: Path, steps: int, **kw) -> Path:
-    knobs = dict(method="ntp", labels=str(labels), videos=[str(dataset)], config=str(config), out=str(out),
-                 steps=steps, batch_size=2, size=SIZE, lr=3e-3, progress=False)
+    knobs = dict(
+        method="ntp",
+        labels=str(labels),
+        videos=[str(dataset)],
+        config=str(config),
+        out=str(out),
+        steps=steps,
+        batch_size=2,
+        size=SIZE,
+        lr=3e-3,
+        progress=False,
+    )
     knobs.update(kw)
     return train_gazer(**knobs)
 
@@ -100,8 +124,24 @@ def test_labels_file_is_official_and_resumable(labels, dataset, capsys):
     partial = dict(data)
     dropped = partial.pop("clips/train/v1.mp4#4")
     labels.write_text(json.dumps(partial))
-    assert main(["labels", str(dataset), "--out", str(labels), "--clips", "all", "--clip-len", str(CLIP_LEN),
-                 "--size", str(SIZE), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "labels",
+                str(dataset),
+                "--out",
+                str(labels),
+                "--clips",
+                "all",
+                "--clip-len",
+                str(CLIP_LEN),
+                "--size",
+                str(SIZE),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "6 clips" in capsys.readouterr().out
     assert read_labels(labels)["clips/train/v1.mp4#4"] == dropped
     assert json.loads(labels.read_text()) == json.loads(before)
@@ -109,8 +149,26 @@ def test_labels_file_is_official_and_resumable(labels, dataset, capsys):
 
 def test_labels_with_worker_processes_equal_one_process(labels, dataset, tmp_path):
     out = tmp_path / "labels.json"
-    assert main(["labels", str(dataset), "--out", str(out), "--clips", "all", "--clip-len", str(CLIP_LEN),
-                 "--size", str(SIZE), "--workers", "2", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "labels",
+                str(dataset),
+                "--out",
+                str(out),
+                "--clips",
+                "all",
+                "--clip-len",
+                str(CLIP_LEN),
+                "--size",
+                str(SIZE),
+                "--workers",
+                "2",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert json.loads(out.read_text()) == json.loads(labels.read_text())
 
 
@@ -120,8 +178,22 @@ def test_labels_skip_an_unreadable_video(dataset, tmp_path, capsys):
     good.write_bytes((dataset / "clips" / "train" / "v0.mp4").read_bytes())
     (tmp_path / "set" / "x" / "empty.mp4").write_bytes(b"")
     out = tmp_path / "labels.json"
-    assert main(["labels", str(tmp_path / "set"), "--out", str(out), "--clip-len", str(CLIP_LEN),
-                 "--size", str(SIZE), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "labels",
+                str(tmp_path / "set"),
+                "--out",
+                str(out),
+                "--clip-len",
+                str(CLIP_LEN),
+                "--size",
+                str(SIZE),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "empty.mp4" in err and list(read_labels(out)) == ["set/x/good.mp4"]
     assert json.loads((tmp_path / "labels.errors.json").read_text())[0]["video"].endswith("empty.mp4")
@@ -145,8 +217,12 @@ def test_ntp_lowers_the_loss_and_saves_a_loadable_gazer(labels, dataset, micro_c
     assert (tmp_path / "run" / "curves.html").stat().st_size > 10_000
     assert "NTP run" in (tmp_path / "run" / "README.md").read_text()
     gazer = load_gazer(str(last))  # the published layout: config.json, model.safetensors, preprocessor_config.json
-    assert sorted(p.name for p in last.iterdir()) == ["config.json", "model.safetensors", "preprocessor_config.json",
-                                                       "trainer_state.pt"]
+    assert sorted(p.name for p in last.iterdir()) == [
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+        "trainer_state.pt",
+    ]
     state = {k: v for k, v in gazer.net.state_dict().items()}
     saved = _weights(last)
     assert set(saved) == set(state) and all(torch.equal(saved[k], state[k]) for k in saved)
@@ -158,6 +234,7 @@ def _stop_at(step: int):
     def on_step(metrics):
         if metrics["step"] == step:
             raise KeyboardInterrupt  # as Ctrl-C during that step, before its checkpoint
+
     return on_step
 
 
@@ -183,10 +260,32 @@ def test_ddp_two_gloo_processes_equal_one_process_on_the_whole_batch(labels, dat
     knobs = dict(steps=2, grad_accum=2, optimizer="sgd", lr=0.5, grad_clip=0.1)
     single = _ntp(tmp_path / "one", labels, dataset, micro_config, batch_size=2, **knobs)
     env = dict(os.environ, PLAYGROUND_DEVICE="cpu", OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "playground", "train", "ntp", "--labels", str(labels), "--videos", str(dataset),
-           "--config", str(micro_config), "--out", str(tmp_path / "two"), "--batch-size", "1", "--size", str(SIZE),
-           "--quiet", *[a for k, v in knobs.items() for a in ("--" + k.replace("_", "-"), str(v))]]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "playground",
+        "train",
+        "ntp",
+        "--labels",
+        str(labels),
+        "--videos",
+        str(dataset),
+        "--config",
+        str(micro_config),
+        "--out",
+        str(tmp_path / "two"),
+        "--batch-size",
+        "1",
+        "--size",
+        str(SIZE),
+        "--quiet",
+        *[a for k, v in knobs.items() for a in ("--" + k.replace("_", "-"), str(v))],
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     a, b = _weights(single), _weights(tmp_path / "two" / "checkpoint-2")
@@ -208,8 +307,19 @@ def ntp_run(labels, dataset, micro_config, tmp_path_factory) -> Path:
 
 
 def _grpo(out: Path, init: Path, dataset: Path, steps: int, **kw) -> Path:
-    knobs = dict(method="grpo", videos=[str(dataset)], init=str(init), out=str(out), steps=steps, batch_size=1,
-                 group_size=4, clip_len=CLIP_LEN, size=SIZE, self_requirement=(0.05, 0.3), progress=False)
+    knobs = dict(
+        method="grpo",
+        videos=[str(dataset)],
+        init=str(init),
+        out=str(out),
+        steps=steps,
+        batch_size=1,
+        group_size=4,
+        clip_len=CLIP_LEN,
+        size=SIZE,
+        self_requirement=(0.05, 0.3),
+        progress=False,
+    )
     knobs.update(kw)
     return train_gazer(**knobs)
 
@@ -220,16 +330,28 @@ def _expected_loss(checkpoint: Path, clip: np.ndarray, rollouts: int = 16, budge
     from playground.training import Sampler
 
     batch = np.repeat(clip[None], rollouts, 0)
-    gaze = load_gazer(str(checkpoint)).sample(batch, [budget] * len(clip),
-                                              Sampler(1.0, generator=torch.Generator().manual_seed(123)))
+    gaze = load_gazer(str(checkpoint)).sample(
+        batch, [budget] * len(clip), Sampler(1.0, generator=torch.Generator().manual_seed(123))
+    )
     return float(load_reconstructor("paint").reconstruct(batch, gaze).loss.mean())
 
 
 def test_grpo_raises_the_mean_reward(ntp_run, dataset, tmp_path):
     """A few GRPO steps on one clip, sampled at temperature 1: the policy's mean reward there goes up."""
     video = dataset / "clips" / "train" / "v0.mp4"
-    last = _grpo(tmp_path / "g", ntp_run, video, steps=4, group_size=8, lr=0.05, warmup=0.0, clips="first",
-                 augment=False, temperature_start=1.0, temperature_end=1.0)
+    last = _grpo(
+        tmp_path / "g",
+        ntp_run,
+        video,
+        steps=4,
+        group_size=8,
+        lr=0.05,
+        warmup=0.0,
+        clips="first",
+        augment=False,
+        temperature_start=1.0,
+        temperature_end=1.0,
+    )
     clip = _video(0)[:CLIP_LEN]
     before, after = _expected_loss(checkpoints(ntp_run)[-1][1], clip), _expected_loss(last, clip)
     print(f"mean paint loss of the policy: {before:.4f} before, {after:.4f} after")
@@ -249,8 +371,18 @@ def test_grad_clip_caps_the_step_at_the_norm(ntp_run, labels, dataset, micro_con
     """One SGD step from a checkpoint moves the weights by lr x min(norm, clip): clipped, exactly lr x clip."""
     init = checkpoints(ntp_run)[-1][1]
     lr, clip = 1.0, 0.05
-    last = _ntp(tmp_path / "run", labels, dataset, micro_config, steps=1, init=str(init), optimizer="sgd", lr=lr,
-                min_lr=0.0, grad_clip=clip)
+    last = _ntp(
+        tmp_path / "run",
+        labels,
+        dataset,
+        micro_config,
+        steps=1,
+        init=str(init),
+        optimizer="sgd",
+        lr=lr,
+        min_lr=0.0,
+        grad_clip=clip,
+    )
     before, after = _weights(init), _weights(last)
     moved = torch.sqrt(sum(((after[k] - before[k]).double() ** 2).sum() for k in before))
     assert _metrics(tmp_path / "run")[0]["grad_norm"] > clip
@@ -260,8 +392,24 @@ def test_grad_clip_caps_the_step_at_the_norm(ntp_run, labels, dataset, micro_con
 def test_evaluate_gazer_writes_the_table(ntp_run, dataset, tmp_path, capsys):
     checkpoint = checkpoints(ntp_run)[-1][1]
     out = tmp_path / "eval"
-    assert main(["evaluate-gazer", str(checkpoint), "--videos", str(dataset), "--clip-len", str(CLIP_LEN),
-                 "--size", str(SIZE), "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "evaluate-gazer",
+                str(checkpoint),
+                "--videos",
+                str(dataset),
+                "--clip-len",
+                str(CLIP_LEN),
+                "--size",
+                str(SIZE),
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "gap closed" in printed and "random loss" in printed
     result = json.loads((out / "evaluation.json").read_text())
@@ -282,8 +430,20 @@ def _train_cli(tmp_path, *args) -> tuple[int, str]:
     return rc
 
 
-@pytest.mark.parametrize("case", ["missing video", "frames", "corrupt", "not a checkpoint", "zero-length",
-                                  "start not a number", "negative start", "deep JSON", "huge config"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing video",
+        "frames",
+        "corrupt",
+        "not a checkpoint",
+        "zero-length",
+        "start not a number",
+        "negative start",
+        "deep JSON",
+        "huge config",
+    ],
+)
 def test_bad_training_input(case, labels, dataset, micro_config, tmp_path, capsys):
     data = read_labels(labels)
     videos, config = dataset, micro_config

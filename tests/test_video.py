@@ -15,8 +15,18 @@ from PIL import Image
 
 from playground import video as video_module
 from playground.errors import PlaygroundError
-from playground.video import (VideoInfo, as_clips, chunk_frames, probe_video, read_video, resize_frames,
-                              sample_indices, tile_frames, untile_frames, write_video)
+from playground.video import (
+    VideoInfo,
+    as_clips,
+    chunk_frames,
+    probe_video,
+    read_video,
+    resize_frames,
+    sample_indices,
+    tile_frames,
+    untile_frames,
+    write_video,
+)
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 CONTAINERS = {"mp4": [], "mov": [], "mkv": [], "avi": [], "webm": ["-c:v", "libvpx", "-b:v", "200k"]}
@@ -67,8 +77,27 @@ def test_every_container_decodes(media, ext):
 def test_streamed_webm_without_duration_decodes(tmp_path):
     """A webm written to a pipe (as browser recorders do) has no duration or index in its header."""
     with open(tmp_path / "stream.webm", "wb") as out:
-        subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=10",
-                        "-t", "1", "-c:v", "libvpx", "-f", "webm", "-"], stdout=out, check=True)
+        subprocess.run(
+            [
+                FFMPEG,
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=96x64:rate=10",
+                "-t",
+                "1",
+                "-c:v",
+                "libvpx",
+                "-f",
+                "webm",
+                "-",
+            ],
+            stdout=out,
+            check=True,
+        )
     assert read_video(tmp_path / "stream.webm").shape == (10, 64, 96, 3)
 
 
@@ -131,16 +160,45 @@ def test_sample_indices_stay_in_range():
 # ---- sparse and variable-rate frames ----------------------------------------------------
 
 
-def make_sparse(path: Path, times: str = "N*3", frames: np.ndarray | None = None, codec: str = "cinepak",
-                rate: int = 15) -> Path:
+def make_sparse(
+    path: Path, times: str = "N*3", frames: np.ndarray | None = None, codec: str = "cinepak", rate: int = 15
+) -> Path:
     """A file whose header says `rate` fps while it holds few frames spread far apart (as cinepak AVIs,
     older cameras and screen recorders write): frame N at `times` seconds (an ffmpeg expression in N, whole
     seconds). By default 10 flat grey frames, frame t at brightness 20 + 20 t."""
     frames = np.stack([np.full((48, 64, 3), 20 + 20 * t, np.uint8) for t in range(10)]) if frames is None else frames
-    subprocess.run([FFMPEG, "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
-                    "-s", f"{frames.shape[2]}x{frames.shape[1]}", "-r", "1", "-i", "-", "-vf", f"setpts={times}/TB",
-                    "-fps_mode", "passthrough", "-enc_time_base", f"1/{rate}", "-c:v", codec, "-g", "1", str(path)],
-                   input=frames.tobytes(), check=True)
+    subprocess.run(
+        [
+            FFMPEG,
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{frames.shape[2]}x{frames.shape[1]}",
+            "-r",
+            "1",
+            "-i",
+            "-",
+            "-vf",
+            f"setpts={times}/TB",
+            "-fps_mode",
+            "passthrough",
+            "-enc_time_base",
+            f"1/{rate}",
+            "-c:v",
+            codec,
+            "-g",
+            "1",
+            str(path),
+        ],
+        input=frames.tobytes(),
+        check=True,
+    )
     return path
 
 
@@ -166,7 +224,11 @@ def test_sparse_frames_are_sampled_by_their_timestamps(tmp_path):
     info = probe_video(path)
     np.testing.assert_allclose(info.frame_times, [0, 1 / 15, 1, 3, 5, 8, 12, 16, 21, 27], atol=1e-4)
     assert sparse_ids(read_video(path, sampling="fps", fps=0.25)) == [0, 3, 5, 6, 7, 7, 8]  # shown at 0, 4, ... 24 s
-    assert sparse_ids(read_video(path, sampling="first", num_frames=3, start=10.0)) == [5, 6, 7]  # from the frame shown at 10 s
+    assert sparse_ids(read_video(path, sampling="first", num_frames=3, start=10.0)) == [
+        5,
+        6,
+        7,
+    ]  # from the frame shown at 10 s
     assert sparse_ids(read_video(path, sampling="uniform", num_frames=2, end=6.0)) == [1, 3]  # of the 5 before 6 s
     assert sparse_ids(read_video(path, sampling="fps", fps=1.0, start=13.0, end=17.0)) == [6, 6, 6, 7]
     stream = video_module.stream_video(path, chunk_len=4, fps=0.5, start=20.0)
@@ -178,12 +240,17 @@ def test_sparse_frames_are_sampled_by_their_timestamps(tmp_path):
 
 
 def test_a_truncated_sparse_file_is_still_refused(tmp_path):
-    whole = make_sparse(tmp_path / "sparse.mkv", frames=np.random.default_rng(0).integers(0, 256, (10, 48, 64, 3),
-                                                                                     dtype=np.uint8), codec="mpeg4")
+    whole = make_sparse(
+        tmp_path / "sparse.mkv",
+        frames=np.random.default_rng(0).integers(0, 256, (10, 48, 64, 3), dtype=np.uint8),
+        codec="mpeg4",
+    )
     assert probe_video(whole).num_frames == 10
     (tmp_path / "cut.mkv").write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])  # its header keeps 28 s
     for call in (probe_video, read_video):
-        with pytest.raises(PlaygroundError, match="truncated: its header says 28.00 s but its frames cover only") as err:
+        with pytest.raises(
+            PlaygroundError, match="truncated: its header says 28.00 s but its frames cover only"
+        ) as err:
             call(tmp_path / "cut.mkv")
         assert "\n" not in str(err.value)
 
@@ -220,17 +287,40 @@ def _bad_inputs(d: Path) -> dict[str, Path]:
     cases["png image"] = d / "still.png"
     Image.new("RGB", (64, 48), (200, 10, 10)).save(d / "still.mp4", format="JPEG")  # an image behind a video suffix
     cases["jpeg named .mp4"] = d / "still.mp4"
-    ffmpeg("-f", "lavfi", "-i", "color=size=8320x16:rate=5", "-frames:v", "1", "-pix_fmt", "yuv420p", str(d / "wide.mp4"))
+    ffmpeg(
+        "-f", "lavfi", "-i", "color=size=8320x16:rate=5", "-frames:v", "1", "-pix_fmt", "yuv420p", str(d / "wide.mp4")
+    )
     cases["absurd size"] = d / "wide.mp4"
     return cases
 
 
-BAD = ["missing", "directory", "empty", "text bytes", "random bytes", "truncated mp4", "truncated mkv",
-       "truncated faststart mp4", "header only", "audio only",
-       "zero frames", "png image", "jpeg named .mp4", "absurd size"]
-EXPECT = {"missing": "no such file", "directory": "directory", "empty": "empty", "audio only": "audio",
-          "png image": "still PNG", "jpeg named .mp4": "still JPEG", "absurd size": "8320x16",
-          "zero frames": "zero frames", "truncated mkv": "truncated"}
+BAD = [
+    "missing",
+    "directory",
+    "empty",
+    "text bytes",
+    "random bytes",
+    "truncated mp4",
+    "truncated mkv",
+    "truncated faststart mp4",
+    "header only",
+    "audio only",
+    "zero frames",
+    "png image",
+    "jpeg named .mp4",
+    "absurd size",
+]
+EXPECT = {
+    "missing": "no such file",
+    "directory": "directory",
+    "empty": "empty",
+    "audio only": "audio",
+    "png image": "still PNG",
+    "jpeg named .mp4": "still JPEG",
+    "absurd size": "8320x16",
+    "zero frames": "zero frames",
+    "truncated mkv": "truncated",
+}
 
 
 @pytest.fixture(scope="module")
@@ -249,10 +339,23 @@ def test_bad_file_raises_one_line(bad_inputs, case, call):
     assert EXPECT.get(case, "") in message
 
 
-@pytest.mark.parametrize("knobs", [
-    dict(num_frames=-1), dict(num_frames=0), dict(num_frames=2.5), dict(sampling="random"),
-    dict(sampling="fps"), dict(sampling="fps", fps=0), dict(sampling="fps", fps=-3.0), dict(fps=float("nan")),
-    dict(start=-1.0), dict(start=99.0), dict(start=0.5, end=0.2), dict(max_side=0)])
+@pytest.mark.parametrize(
+    "knobs",
+    [
+        dict(num_frames=-1),
+        dict(num_frames=0),
+        dict(num_frames=2.5),
+        dict(sampling="random"),
+        dict(sampling="fps"),
+        dict(sampling="fps", fps=0),
+        dict(sampling="fps", fps=-3.0),
+        dict(fps=float("nan")),
+        dict(start=-1.0),
+        dict(start=99.0),
+        dict(start=0.5, end=0.2),
+        dict(max_side=0),
+    ],
+)
 def test_bad_knobs_raise_one_line(media, knobs):
     with pytest.raises(PlaygroundError) as err:
         read_video(media / "clip.mp4", **knobs)
@@ -302,8 +405,13 @@ def test_frames_are_decoded_at_the_working_size(wide, monkeypatch):
 def test_ffmpeg_fallback_decodes_at_the_working_size_too(wide, ramp, monkeypatch):
     by_decord = read_video(wide, num_frames=3)
     monkeypatch.setattr(video_module, "resize_frames", lambda *a, **k: pytest.fail("resized in Python"))
-    monkeypatch.setattr(video_module, "_decode_indices", lambda path, reader, index, height, width, threads=1:
-                        video_module._decode_ffmpeg(path, index, np.empty((len(index), height, width, 3), np.uint8)))
+    monkeypatch.setattr(
+        video_module,
+        "_decode_indices",
+        lambda path, reader, index, height, width, threads=1: video_module._decode_ffmpeg(
+            path, index, np.empty((len(index), height, width, 3), np.uint8)
+        ),
+    )
     np.testing.assert_array_equal(read_video(wide, num_frames=3), by_decord)  # the same scaler, the same bytes
     path, _ = ramp
     assert frame_ids(read_video(path, num_frames=4)) == [5, 15, 25, 35]
@@ -312,11 +420,15 @@ def test_ffmpeg_fallback_decodes_at_the_working_size_too(wide, ramp, monkeypatch
     assert frame_ids(read_video(path, sampling="fps", fps=20.0, num_frames=4)) == [0, 0, 1, 1]
 
 
-@pytest.mark.parametrize("knobs, limit", [
-    (dict(max_frame_pixels=96 * 64 - 1), "max_frame_pixels"),
-    (dict(max_frames=9), "max_frames"),
-    (dict(num_frames=5, max_frames=4), "max_frames"),
-    (dict(max_pixels=10 * 96 * 64 - 1), "max_pixels")])
+@pytest.mark.parametrize(
+    "knobs, limit",
+    [
+        (dict(max_frame_pixels=96 * 64 - 1), "max_frame_pixels"),
+        (dict(max_frames=9), "max_frames"),
+        (dict(num_frames=5, max_frames=4), "max_frames"),
+        (dict(max_pixels=10 * 96 * 64 - 1), "max_pixels"),
+    ],
+)
 def test_read_limits_refuse_in_one_line_naming_the_argument(media, knobs, limit):
     with pytest.raises(video_module.DecodeLimitError) as err:
         read_video(media / "clip.mp4", **knobs)
@@ -331,7 +443,12 @@ def test_read_limits_pass_at_the_limit_and_none_lifts_them(media):
     clip = media / "clip.mp4"
     assert read_video(clip, max_frame_pixels=96 * 64, max_frames=10, max_pixels=10 * 96 * 64).shape[0] == 10
     assert read_video(clip, max_frame_pixels=None, max_frames=None, max_pixels=None).shape[0] == 10
-    assert read_video(clip, max_pixels=10 * 48 * 32, max_side=48).shape == (10, 32, 48, 3)  # counted at the working size
+    assert read_video(clip, max_pixels=10 * 48 * 32, max_side=48).shape == (
+        10,
+        32,
+        48,
+        3,
+    )  # counted at the working size
     for bad in (dict(max_pixels=0), dict(max_frames=-1), dict(max_frame_pixels=2.5), dict(max_frames=True)):
         with pytest.raises(PlaygroundError, match="positive integer or None"):
             read_video(clip, **bad)
@@ -342,13 +459,16 @@ def test_a_path_without_num_frames_does_not_decode_unbounded_frames(tmp_path, mo
     from playground import load_gazer
 
     many = video_module.MAX_READ_FRAMES + 76
-    path = make_testsrc(tmp_path / "long.mp4", size="32x32", rate=100, seconds=many / 100, extra=["-pix_fmt", "yuv420p"])
+    path = make_testsrc(
+        tmp_path / "long.mp4", size="32x32", rate=100, seconds=many / 100, extra=["-pix_fmt", "yuv420p"]
+    )
     monkeypatch.setattr(video_module, "_decode_indices", lambda *a, **k: pytest.fail("decoded every frame"))
     with pytest.raises(video_module.DecodeLimitError) as err:
         load_gazer("greedy").gaze(path)
     assert f"{many:,} frames" in str(err.value) and "num_frames" in str(err.value) and "\n" not in str(err.value)
     with pytest.raises(video_module.DecodeLimitError):
         as_clips(path)
+
 
 # ---- resize, chunk, tile -----------------------------------------------------------------
 
@@ -357,7 +477,7 @@ def halves(h=40, w=80) -> np.ndarray:
     """(1, h, w, 3): red left half, blue right half."""
     frame = np.zeros((1, h, w, 3), np.uint8)
     frame[:, :, : w // 2, 0] = 255
-    frame[:, :, w // 2:, 2] = 255
+    frame[:, :, w // 2 :, 2] = 255
     return frame
 
 
@@ -385,8 +505,10 @@ def test_chunk_frames():
         chunk_frames(frames, 0)
 
 
-@pytest.mark.parametrize("size,tile,overlap", [((300, 500), 224, 0), ((300, 500), 224, 32), ((224, 224), 224, 0),
-                                                ((100, 150), 64, 16), ((50, 300), 224, 0)])
+@pytest.mark.parametrize(
+    "size,tile,overlap",
+    [((300, 500), 224, 0), ((300, 500), 224, 32), ((224, 224), 224, 0), ((100, 150), 64, 16), ((50, 300), 224, 0)],
+)
 def test_tile_round_trip(size, tile, overlap):
     rng = np.random.default_rng(1)
     frames = rng.integers(0, 256, (2, *size, 3), dtype=np.uint8)

@@ -20,8 +20,7 @@ from safetensors.torch import load_file, save_file
 from playground import GazeResult, PlaygroundError, load_gazer, load_reconstructor
 from playground.geometry import MultiScaleGrid, grid_for
 from playground.models.videomae_model import VideoMAEAutoGaze, patchify
-from playground.reconstructors.videomae import (VideoMAEReconstructor, convert_checkpoint, load_videomae,
-                                                task_frames)
+from playground.reconstructors.videomae import VideoMAEReconstructor, convert_checkpoint, load_videomae, task_frames
 from playground.reconstructors.videomae.loading import TINY_CONFIG
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "videomae"
@@ -143,8 +142,10 @@ def test_convert_to_safetensors(tmp_path, tiny, ref_gaze, synthetic_clip, device
     original, converted = torch.load(pt, weights_only=True), load_file(str(dst))
     assert original.keys() == converted.keys() and all(torch.equal(original[k], converted[k]) for k in original)
     rec = load_videomae(str(dst), device=device, config=json.loads(CONFIG.read_text()), rebuild="together")
-    assert torch.equal(rec.reconstruct(synthetic_clip, ref_gaze, frames=[15]).loss,
-                       tiny.reconstruct(synthetic_clip, ref_gaze, frames=[15]).loss)
+    assert torch.equal(
+        rec.reconstruct(synthetic_clip, ref_gaze, frames=[15]).loss,
+        tiny.reconstruct(synthetic_clip, ref_gaze, frames=[15]).loss,
+    )
     half = convert_checkpoint(pt, tmp_path / "half.safetensors", dtype="bfloat16")
     assert all(v.dtype == torch.bfloat16 for v in load_file(str(half)).values())
     with pytest.raises(PlaygroundError, match="safetensors"):
@@ -226,8 +227,10 @@ def test_missing_sources_fail_in_one_line(tmp_path, monkeypatch):
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    msg = _one_line_error(lambda: load_reconstructor("bfshi/VideoMAE_AutoGaze", device="cpu", cache_dir=str(tmp_path)),
-                          "bfshi/VideoMAE_AutoGaze")
+    msg = _one_line_error(
+        lambda: load_reconstructor("bfshi/VideoMAE_AutoGaze", device="cpu", cache_dir=str(tmp_path)),
+        "bfshi/VideoMAE_AutoGaze",
+    )
     assert "offline" in msg
     _one_line_error(lambda: load_reconstructor(str(tmp_path / "nope.pt"), device="cpu"), "no such checkpoint")
     (tmp_path / "empty").mkdir()
@@ -236,14 +239,17 @@ def test_missing_sources_fail_in_one_line(tmp_path, monkeypatch):
     _one_line_error(lambda: load_videomae(str(WEIGHTS), config={"vit_mae_config": {"loss_type": "l2"}}), "loss_type")
 
 
-@pytest.mark.parametrize("section, key, value, message", [
-    ("vit_mae_config", "num_hidden_layers", 10**6, "num_hidden_layers"),
-    ("siglip_vision_config", "num_hidden_layers", 10**6, "num_hidden_layers"),
-    ("vit_mae_config", "hidden_size", 4 * 10**9, "hidden_size|do not fit"),
-    ("vit_mae_config", "hidden_size", 20000, "shape"),
-    ("vit_mae_config", "num_attention_heads", 0, "num_attention_heads"),
-    ("dinov2_with_registers_config", "mlp_ratio", -1, "mlp_ratio"),
-])
+@pytest.mark.parametrize(
+    "section, key, value, message",
+    [
+        ("vit_mae_config", "num_hidden_layers", 10**6, "num_hidden_layers"),
+        ("siglip_vision_config", "num_hidden_layers", 10**6, "num_hidden_layers"),
+        ("vit_mae_config", "hidden_size", 4 * 10**9, "hidden_size|do not fit"),
+        ("vit_mae_config", "hidden_size", 20000, "shape"),
+        ("vit_mae_config", "num_attention_heads", 0, "num_attention_heads"),
+        ("dinov2_with_registers_config", "mlp_ratio", -1, "mlp_ratio"),
+    ],
+)
 def test_absurd_config_sizes_fail_at_once(tmp_path, section, key, value, message):
     """Checked before a module is built: for a checkpoint and for random weights (which would allocate them)."""
     import time
@@ -284,9 +290,11 @@ def test_published_config_yaml_sets_losses_and_scales(tmp_path):
     from playground.reconstructors.videomae import config_from_yaml
 
     yaml_file = tmp_path / "config.yaml"
-    yaml_file.write_text("task:\n  recon_model: facebook/vit-mae-large\n  scales: 32+64+112+224\n"
-                         "  recon_model_config:\n    max_num_frames: 256\n    loss_type: l1+siglip2\n"
-                         "    loss_weights: 1+0.5\n    siglip2_loss_config:\n      model: google/siglip2-base-patch16-224\n")
+    yaml_file.write_text(
+        "task:\n  recon_model: facebook/vit-mae-large\n  scales: 32+64+112+224\n"
+        "  recon_model_config:\n    max_num_frames: 256\n    loss_type: l1+siglip2\n"
+        "    loss_weights: 1+0.5\n    siglip2_loss_config:\n      model: google/siglip2-base-patch16-224\n"
+    )
     config = config_from_yaml(yaml_file)
     assert config.mae.loss_list == ["l1", "siglip2"] and config.mae.weight_list == [1.0, 0.5]
     assert config.mae.hidden_size == 1024 and config.mae.scale_list == [32, 64, 112, 224]
@@ -334,8 +342,10 @@ def test_long_videos_go_by_clips_and_batches_are_independent(micro):
     assert torch.allclose(whole.loss[:, 8:], alone.loss, atol=1e-5)
     assert torch.equal(whole.frames[:, 8:], alone.frames)
     flipped = np.ascontiguousarray(video[:, :, ::-1])
-    both = micro.reconstruct(np.stack([video, flipped]), GazeResult.from_frame_slots(
-        [[gaze.frame_slots(0, t).tolist() for t in range(11)]] * 2, micro.grid))
+    both = micro.reconstruct(
+        np.stack([video, flipped]),
+        GazeResult.from_frame_slots([[gaze.frame_slots(0, t).tolist() for t in range(11)]] * 2, micro.grid),
+    )
     assert torch.allclose(both.loss[0], whole.loss[0], atol=1e-5)
     assert not torch.allclose(both.loss[1], whole.loss[0], atol=1e-5)
     l1_only = VideoMAEReconstructor(micro.model, micro.device, clip_len=8, loss_terms=["l1"], rebuild="separate")
@@ -365,8 +375,13 @@ def test_crop_preprocessing_matches_the_reference_processor():
     from transformers import VivitImageProcessor
 
     frames = np.random.default_rng(0).integers(0, 256, (1, 2, 90, 150, 3), dtype=np.uint8)
-    processor = VivitImageProcessor(size={"shortest_edge": 64}, crop_size={"height": 64, "width": 64}, resample=3,
-                                    image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225])
+    processor = VivitImageProcessor(
+        size={"shortest_edge": 64},
+        crop_size={"height": 64, "width": 64},
+        resample=3,
+        image_mean=[0.485, 0.456, 0.406],
+        image_std=[0.229, 0.224, 0.225],
+    )
     ref = processor(list(frames[0]), return_tensors="pt")["pixel_values"]
     ours = task_frames(frames, 64, "crop")
     assert ours.shape == (1, 2, 3, 64, 64)
@@ -398,8 +413,9 @@ def test_oracle_measures_the_reconstructor_loss(micro):
 def test_oracle_first_pick_is_the_best_single_slot(micro):
     video = micro_video(1, seed=3)
     first = load_gazer("oracle", reconstructor=micro).gaze(video, gazing_ratio=1 / 20)
-    singles = [float(micro.reconstruct(video, GazeResult.from_frame_slots([[[s]]], micro.grid)).loss)
-               for s in range(20)]
+    singles = [
+        float(micro.reconstruct(video, GazeResult.from_frame_slots([[[s]]], micro.grid)).loss) for s in range(20)
+    ]
     assert float(first.frame_loss) == pytest.approx(min(singles), abs=1e-5)
     assert first.frame_slots(0, 0).tolist() == [int(np.argmin(singles))]
 
@@ -410,8 +426,10 @@ def test_oracle_on_the_reference_model_picks_the_best_of_265(tiny, synthetic_cli
     video = synthetic_clip[:2]
     first = load_gazer("oracle", reconstructor=tiny).gaze(video, gazing_ratio=1 / 265)
     history = [first.frame_slots(0, 0).tolist()]
-    singles = [float(tiny.reconstruct(video, GazeResult.from_frame_slots([history + [[s]]]), frames=[1]).loss)
-               for s in range(265)]
+    singles = [
+        float(tiny.reconstruct(video, GazeResult.from_frame_slots([history + [[s]]]), frames=[1]).loss)
+        for s in range(265)
+    ]
     assert first.frame_slots(0, 1).tolist() == [int(np.argmin(singles))]
     assert float(first.frame_loss[0, 1]) == pytest.approx(min(singles), abs=1e-5)
 

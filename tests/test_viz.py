@@ -8,9 +8,20 @@ import torch
 
 from playground import GazeResult, MultiScaleGrid, load_gazer, load_reconstructor
 from playground.errors import PlaygroundError
-from playground.viz import (DIM, SCALE_COLORS, coverage_image, fig_gazer_comparison, fig_loss_per_frame,
-                            fig_threshold_curve, fig_tokens_per_frame, gaze_order_image, overlay_frames,
-                            scale_legend, pixel_scales, side_by_side)
+from playground.viz import (
+    DIM,
+    SCALE_COLORS,
+    coverage_image,
+    fig_gazer_comparison,
+    fig_loss_per_frame,
+    fig_threshold_curve,
+    fig_tokens_per_frame,
+    gaze_order_image,
+    overlay_frames,
+    pixel_scales,
+    scale_legend,
+    side_by_side,
+)
 
 GRID = MultiScaleGrid()
 
@@ -83,7 +94,9 @@ def test_other_grids():
     out = overlay_frames(grey(1, 100, 100), gaze, alpha=1.0, outline=False)
     assert np.all(out == np.array(SCALE_COLORS[3], np.uint8))
     assert len(scale_legend(grid)) == 4 and scale_legend(GRID)[0] == (
-        "32 px: 2×2 = 4 tokens, each covering 112×112 of the 224 px frame", SCALE_COLORS[0])
+        "32 px: 2×2 = 4 tokens, each covering 112×112 of the 224 px frame",
+        SCALE_COLORS[0],
+    )
 
 
 def test_side_by_side_resizes_and_labels():
@@ -115,9 +128,14 @@ def test_figures_have_the_right_traces():
     np.testing.assert_array_equal(stacked, gaze.counts()[0].numpy())
     assert list(fig.data[0].y) == [1, 0] and list(fig.data[3].y) == [0, 31]
 
-    predicted = GazeResult(gaze.gazing_pos, gaze.if_padded_gazing, gaze.num_gazing_each_frame,
-                           frame_loss=torch.tensor([[0.5, 0.3]]), loss_kind="predicted",
-                           settings={"task_loss_requirement": 0.4})
+    predicted = GazeResult(
+        gaze.gazing_pos,
+        gaze.if_padded_gazing,
+        gaze.num_gazing_each_frame,
+        frame_loss=torch.tensor([[0.5, 0.3]]),
+        loss_kind="predicted",
+        settings={"task_loss_requirement": 0.4},
+    )
     assert [t.name for t in fig_loss_per_frame(predicted).data] == ["predicted loss (gazer)"]
     assert fig_loss_per_frame(gaze).data == ()  # no loss trace to show
 

@@ -22,8 +22,8 @@ from .. import viz
 from ..calibration import threshold_note
 from ..errors import PlaygroundError, check, finite_number
 from ..mllm import default_mllm
-from ..video import MAX_SIDE
 from ..mllm.answer import RANDOM_WEIGHTS_LABEL, display_text, token_note
+from ..video import MAX_SIDE
 from . import cache, memory, pipeline, render, tempfiles
 from .export import run_card
 from .limits import Limits
@@ -57,8 +57,9 @@ def friendly_errors(fn: Callable) -> Callable:
         except Exception as exc:  # a bug: full details go to the server log, one line to the user
             log.exception("callback %s failed", fn.__name__)
             first = (str(exc).strip().splitlines() or [""])[0][:200]
-            raise gr.Error(f"internal error ({type(exc).__name__}: {first}); the server log has the details",
-                           print_exception=False) from None
+            raise gr.Error(
+                f"internal error ({type(exc).__name__}: {first}); the server log has the details", print_exception=False
+            ) from None
         finally:
             memory.trim()  # what the call freed goes back to the system (see memory.MMAP_THRESHOLD)
 
@@ -68,16 +69,34 @@ def friendly_errors(fn: Callable) -> Callable:
 def settings_from(num_frames, fps, start, gazer, reconstructor, threshold, ratio, tile=None) -> pipeline.RunSettings:
     """The page's knobs as checked `RunSettings` (None from an emptied box means the default)."""
     d = pipeline.RunSettings()
-    values = dict(num_frames=num_frames, fps=fps, start=start, gazer=gazer, reconstructor=reconstructor,
-                  threshold=threshold, gazing_ratio=ratio, tile=tile)
+    values = dict(
+        num_frames=num_frames,
+        fps=fps,
+        start=start,
+        gazer=gazer,
+        reconstructor=reconstructor,
+        threshold=threshold,
+        gazing_ratio=ratio,
+        tile=tile,
+    )
     chosen = {k: v for k, v in values.items() if v is not None and v != ""}
     return pipeline.RunSettings(**{**d.__dict__, **chosen}).checked(LIMITS)
 
 
 @friendly_errors
 @on_gpu
-def gaze_action(video, num_frames=None, fps=None, start=None, gazer=None, reconstructor=None, threshold=None,
-                ratio=None, tile=None, progress=gr.Progress()) -> dict:
+def gaze_action(
+    video,
+    num_frames=None,
+    fps=None,
+    start=None,
+    gazer=None,
+    reconstructor=None,
+    threshold=None,
+    ratio=None,
+    tile=None,
+    progress=gr.Progress(),
+) -> dict:
     """Gaze a video: pick which multi-scale patches (32/64/112/224 px, 265 slots a frame) to keep, rebuild the
     video from them and report slots kept, loss and PSNR per frame (`pipeline.run`, whole-frame or tiled).
 
@@ -110,19 +129,34 @@ def gaze_action(video, num_frames=None, fps=None, start=None, gazer=None, recons
     view = render.render_run(run, folder, card)
     tokens, loss, quality = render.run_figures(run)
     T = view.num_frames
-    return {"summary": view.summary, "overlay": str(view.overlay_video), "rebuilt": str(view.compare_video),
-            "scrubber": gr.Slider(minimum=0, maximum=max(T - 1, 1), value=0, step=1,
-                                  interactive=view.whole_clip and T > 1),
-            "panel": render.frame_panel(view, 0), "tokens_plot": tokens, "loss_plot": loss, "quality_plot": quality,
-            "files": [str(p) for p in view.files], "card": card, "view": view}
+    return {
+        "summary": view.summary,
+        "overlay": str(view.overlay_video),
+        "rebuilt": str(view.compare_video),
+        "scrubber": gr.Slider(minimum=0, maximum=max(T - 1, 1), value=0, step=1, interactive=view.whole_clip and T > 1),
+        "panel": render.frame_panel(view, 0),
+        "tokens_plot": tokens,
+        "loss_plot": loss,
+        "quality_plot": quality,
+        "files": [str(p) for p in view.files],
+        "card": card,
+        "view": view,
+    }
 
 
 # The ranges the page's boxes show (layout builds its widgets with them). A typed value reaches the callbacks
 # as typed (layout's tolerant widgets skip Gradio's own bound check, which would fail every panel at once),
 # and `page_knobs` refuses one outside its box in one line; API clients get the library's wider checks.
-PAGE_RANGES = {"frames": (1, LIMITS.max_frames), "sampling fps": (0, None), "start": (0, None),
-               "error threshold": (0.0, 1.5), "gazing ratio": (0.01, 1.0), "tile size": (0, MAX_SIDE),
-               "max new tokens": (1, 128), "frame": (0, None)}
+PAGE_RANGES = {
+    "frames": (1, LIMITS.max_frames),
+    "sampling fps": (0, None),
+    "start": (0, None),
+    "error threshold": (0.0, 1.5),
+    "gazing ratio": (0.01, 1.0),
+    "tile size": (0, MAX_SIDE),
+    "max new tokens": (1, 128),
+    "frame": (0, None),
+}
 
 
 def page_knobs(**boxes) -> None:
@@ -134,8 +168,10 @@ def page_knobs(**boxes) -> None:
         name = key.replace("_", " ")
         lo, hi = PAGE_RANGES[name]
         if value is None or (isinstance(value, str) and not value.strip()):
-            raise PlaygroundError(f"the {name} box is empty: type a number"
-                                  + (f" between {lo:g} and {hi:g}" if hi is not None else f" of at least {lo:g}"))
+            raise PlaygroundError(
+                f"the {name} box is empty: type a number"
+                + (f" between {lo:g} and {hi:g}" if hi is not None else f" of at least {lo:g}")
+            )
         number = finite_number(value, name)
         if number < lo or (hi is not None and number > hi):
             where = f"between {lo:g} and {hi:g}" if hi is not None else f"at least {lo:g}"
@@ -145,9 +181,19 @@ def page_knobs(**boxes) -> None:
 D = pipeline.RunSettings()
 
 
-def gaze_page_action(video, num_frames=D.num_frames, fps=D.fps, start=D.start, gazer=D.gazer,
-                     reconstructor=D.reconstructor, threshold=D.threshold, ratio=D.gazing_ratio, tile=D.tile, view=None,
-                     progress=gr.Progress()):
+def gaze_page_action(
+    video,
+    num_frames=D.num_frames,
+    fps=D.fps,
+    start=D.start,
+    gazer=D.gazer,
+    reconstructor=D.reconstructor,
+    threshold=D.threshold,
+    ratio=D.gazing_ratio,
+    tile=D.tile,
+    view=None,
+    progress=gr.Progress(),
+):
     """The Gaze button and the knobs on the page: `gaze_action`, but a failure keeps the last good result.
 
     The knobs come as the page's boxes hold them: an emptied box (None) or a typed value outside the
@@ -156,10 +202,20 @@ def gaze_page_action(video, num_frames=D.num_frames, fps=D.fps, start=D.start, g
     every other panel keeps what it showed (API clients call `/gaze`, which raises instead).
     """
     try:
-        page_knobs(frames=num_frames, sampling_fps=fps, start=start, error_threshold=threshold, gazing_ratio=ratio,
-                   tile_size=tile)
-        return {**gaze_action(video, num_frames, fps, start, gazer, reconstructor, threshold, ratio, tile,
-                              progress=progress), "shown": video}
+        page_knobs(
+            frames=num_frames,
+            sampling_fps=fps,
+            start=start,
+            error_threshold=threshold,
+            gazing_ratio=ratio,
+            tile_size=tile,
+        )
+        return {
+            **gaze_action(
+                video, num_frames, fps, start, gazer, reconstructor, threshold, ratio, tile, progress=progress
+            ),
+            "shown": video,
+        }
     except (gr.Error, PlaygroundError) as exc:  # every other output keeps what it shows
         return {"summary": stale_summary(message_of(exc), view and view.summary), "shown": video}
 
@@ -191,8 +247,19 @@ def last_good(note: str | None) -> str | None:
 
 
 # The components each event writes, in order, by their names in layout's `ui` (layout wires these lists).
-GAZE_OUTPUTS = ("summary", "overlay", "rebuilt", "scrubber", "panel", "tokens_plot", "loss_plot", "quality_plot",
-                "files", "card", "view")
+GAZE_OUTPUTS = (
+    "summary",
+    "overlay",
+    "rebuilt",
+    "scrubber",
+    "panel",
+    "tokens_plot",
+    "loss_plot",
+    "quality_plot",
+    "files",
+    "card",
+    "view",
+)
 GAZED_ANSWER_LABEL = "answer on the gazed patches"
 FULL_ANSWER_LABEL = "answer on every patch"
 PRUNED_ANSWERS_LABEL = "answers after post-ViT pruning to the gazed answer's LLM vision tokens"
@@ -219,8 +286,10 @@ def clear_action(video=None, shown=None, view=None):
     if video is not None and video == shown:
         return {"shown": shown}  # unchanged (an empty dict would read as one value to Gradio)
     if video is None and view is not None:  # the video box was emptied: nothing read yet, so nothing cleared
-        return {"summary": f"*No video is chosen: the results below are stale, from the last run that worked, until "
-                           f"a new video is read.*\n\n{view.summary}"}
+        return {
+            "summary": f"*No video is chosen: the results below are stale, from the last run that worked, until "
+            f"a new video is read.*\n\n{view.summary}"
+        }
     if video is not None:
         path = Path(str(video))
         try:
@@ -229,16 +298,28 @@ def clear_action(video=None, shown=None, view=None):
             message = str(exc).replace(str(path), path.name)
             # No toast of ours: the page's player already says "Video not playable" for such a file; the
             # summary says why, once.
-            return {"summary": stale_summary(message, view and view.summary, failed=f"{path.name} cannot be used",
-                                             toast=False)}
+            return {
+                "summary": stale_summary(
+                    message, view and view.summary, failed=f"{path.name} cannot be used", toast=False
+                )
+            }
         except Exception as exc:  # a bug: logged, one line to the user, the page kept
             log.exception("checking the video %s failed", path.name)
-            return {"summary": stale_summary(f"internal error ({type(exc).__name__}) reading {path.name}",
-                                             view and view.summary, toast=False)}
-    cleared = {"summary": "Results appear here: press **Gaze**.", "scrubber": gr.Slider(value=0),
-               "calibration_note": CALIBRATION_PROMPT,
-               "gazed_answer": "", "full_answer": "", "pruned_answers": "", "ask_note": "",
-               "compare_note": ""}  # everything else: None
+            return {
+                "summary": stale_summary(
+                    f"internal error ({type(exc).__name__}) reading {path.name}", view and view.summary, toast=False
+                )
+            }
+    cleared = {
+        "summary": "Results appear here: press **Gaze**.",
+        "scrubber": gr.Slider(value=0),
+        "calibration_note": CALIBRATION_PROMPT,
+        "gazed_answer": "",
+        "full_answer": "",
+        "pruned_answers": "",
+        "ask_note": "",
+        "compare_note": "",
+    }  # everything else: None
     return {name: cleared.get(name) for name in CLEARED_OUTPUTS}
 
 
@@ -273,9 +354,11 @@ def curve_action(view: render.RunView | None, progress=gr.Progress()):
     return render.fit(render.curve_figure(curve, run.settings.task_loss_requirement, run.settings.gazer))
 
 
-CALIBRATION_PROMPT = ("For a learned gazer: press **Sweep** to gaze the clip on screen at "
-                      f"{len(pipeline.CALIBRATION_THRESHOLDS)} requested thresholds and plot the loss the reconstructor "
-                      "measures, with the gazer's calibration and without.")
+CALIBRATION_PROMPT = (
+    "For a learned gazer: press **Sweep** to gaze the clip on screen at "
+    f"{len(pipeline.CALIBRATION_THRESHOLDS)} requested thresholds and plot the loss the reconstructor "
+    "measures, with the gazer's calibration and without."
+)
 
 
 @friendly_errors
@@ -295,16 +378,22 @@ def calibration_action(view: render.RunView | None, progress=gr.Progress()) -> d
     sweep = pipeline.calibration_sweep(run.clip, settings, progress)
     if sweep is None:
         meaning = threshold_note(run.gaze.settings, run.reconstructor)
-        line = (f"**{name}** ignores the threshold: nothing to calibrate." if meaning == "ignored by this gazer" else
-                f"**{name}** measures the loss as it gazes: its threshold is {meaning}, nothing to calibrate."
-                if meaning.startswith("exact") else f"**{name}**'s threshold is {meaning}: nothing to calibrate.")
+        line = (
+            f"**{name}** ignores the threshold: nothing to calibrate."
+            if meaning == "ignored by this gazer"
+            else f"**{name}** measures the loss as it gazes: its threshold is {meaning}, nothing to calibrate."
+            if meaning.startswith("exact")
+            else f"**{name}**'s threshold is {meaning}: nothing to calibrate."
+        )
         return {"calibration_note": line, "calibration_plot": None}
     fig = viz.fig_threshold_calibration(sweep.requested, sweep.uncalibrated, sweep.calibrated, run.reconstructor)
     if settings.task_loss_requirement is not None:
         fig.add_vline(x=settings.task_loss_requirement, line_dash="dot", annotation_text="current")
-    note = (f"*{run.clip.name}*, {run.clip.frames.shape[0]} frames: **{name}** gazed at each requested threshold "
-            f"alone (no ratio cap), rebuilt with **{run.reconstructor}**; on the dashed line the threshold is the "
-            f"loss it gives. Calibration: {threshold_note(run.gaze.settings, run.reconstructor)}.")
+    note = (
+        f"*{run.clip.name}*, {run.clip.frames.shape[0]} frames: **{name}** gazed at each requested threshold "
+        f"alone (no ratio cap), rebuilt with **{run.reconstructor}**; on the dashed line the threshold is the "
+        f"loss it gives. Calibration: {threshold_note(run.gaze.settings, run.reconstructor)}."
+    )
     return {"calibration_note": note, "calibration_plot": render.fit(fig)}
 
 
@@ -315,8 +404,9 @@ def calibration_reset() -> dict:
 
 @friendly_errors
 @on_gpu
-def compare_action(video, ratio=0.1, num_frames=None, fps=None, start=None, gazer=None, reconstructor=None,
-                   progress=gr.Progress()):
+def compare_action(
+    video, ratio=0.1, num_frames=None, fps=None, start=None, gazer=None, reconstructor=None, progress=gr.Progress()
+):
     """Compare every training-free gazer on the same clip at the same budget: slots, loss, PSNR, SSIM and time.
 
     Args:
@@ -341,9 +431,21 @@ def compare_action(video, ratio=0.1, num_frames=None, fps=None, start=None, gaze
 
 @friendly_errors
 @on_gpu
-def ask_action(video, question="What happens in this video?", mllm=None, attention="block_causal",
-               max_new_tokens=32, num_frames=None, fps=None, start=None, gazer=None, threshold=None, ratio=None,
-               pruning=None, progress=gr.Progress()):
+def ask_action(
+    video,
+    question="What happens in this video?",
+    mllm=None,
+    attention="block_causal",
+    max_new_tokens=32,
+    num_frames=None,
+    fps=None,
+    start=None,
+    gazer=None,
+    threshold=None,
+    ratio=None,
+    pruning=None,
+    progress=gr.Progress(),
+):
     """The gazed answer beside the full answer and, for each post-ViT `pruning` method, the answer on every
     patch with the gazed answer's LLM vision tokens kept after the ViT, with tokens, FLOPs and seconds per stage
     (one table column per answer, CLI `ask --conditions full,gazed,...`'s numbers).
@@ -354,55 +456,129 @@ def ask_action(video, question="What happens in this video?", mllm=None, attenti
     """
     settings = settings_from(num_frames, fps, start, gazer, None, threshold, ratio)
     clip = pipeline.load_clip(video, settings, LIMITS)
-    result = pipeline.ask(clip, settings, question, mllm or default_mllm(), attention, max_new_tokens, progress,
-                          pruning=pruning)
+    result = pipeline.ask(
+        clip, settings, question, mllm or default_mllm(), attention, max_new_tokens, progress, pruning=pruning
+    )
     table = pd.DataFrame(render.answer_rows(result.answers), columns=["", *result.answers])
-    about = (f"*{clip.name}*, {clip.frames.shape[0]} frames at {clip.read_size[0]}x{clip.read_size[1]} px, "
-             f"gazer {settings.gazer}, threshold {settings.threshold:g}, gazing ratio {settings.gazing_ratio:g}")
-    note = "\n\n".join([f"{about}" + (f". **{result.note}**" if result.note else ""),
-                         token_note(result.full, result.gazed), pipeline.grid_note(result.gazed, result.gaze_tab)])
+    about = (
+        f"*{clip.name}*, {clip.frames.shape[0]} frames at {clip.read_size[0]}x{clip.read_size[1]} px, "
+        f"gazer {settings.gazer}, threshold {settings.threshold:g}, gazing ratio {settings.gazing_ratio:g}"
+    )
+    note = "\n\n".join(
+        [
+            f"{about}" + (f". **{result.note}**" if result.note else ""),
+            token_note(result.full, result.gazed),
+            pipeline.grid_note(result.gazed, result.gaze_tab),
+        ]
+    )
     chart = render.fit(render.answer_figure(result.answers), 420)
     random = result.random_weights
     tag = f" ({RANDOM_WEIGHTS_LABEL})" if random else ""
-    boxes = [gr.update(value=display_text(a.text, random), label=label + tag)
-             for a, label in ((result.gazed, GAZED_ANSWER_LABEL), (result.full, FULL_ANSWER_LABEL))]
-    pruned = gr.update(value="\n".join(f"{name}: {display_text(a.text, random)}" for name, a in result.pruned.items()),
-                       label=PRUNED_ANSWERS_LABEL + tag, visible=bool(result.pruned))
-    return {"gazed_answer": boxes[0], "full_answer": boxes[1], "cost_table": table, "cost_plot": chart, "ask_note": note,
-            "pruned_answers": pruned}
+    boxes = [
+        gr.update(value=display_text(a.text, random), label=label + tag)
+        for a, label in ((result.gazed, GAZED_ANSWER_LABEL), (result.full, FULL_ANSWER_LABEL))
+    ]
+    pruned = gr.update(
+        value="\n".join(f"{name}: {display_text(a.text, random)}" for name, a in result.pruned.items()),
+        label=PRUNED_ANSWERS_LABEL + tag,
+        visible=bool(result.pruned),
+    )
+    return {
+        "gazed_answer": boxes[0],
+        "full_answer": boxes[1],
+        "cost_table": table,
+        "cost_plot": chart,
+        "ask_note": note,
+        "pruned_answers": pruned,
+    }
 
 
-def compare_page_action(video, ratio=0.1, num_frames=D.num_frames, fps=D.fps, start=D.start, gazer=D.gazer,
-                        reconstructor=D.reconstructor, note=None, progress=gr.Progress()):
+def compare_page_action(
+    video,
+    ratio=0.1,
+    num_frames=D.num_frames,
+    fps=D.fps,
+    start=D.start,
+    gazer=D.gazer,
+    reconstructor=D.reconstructor,
+    note=None,
+    progress=gr.Progress(),
+):
     """The page's Compare button: `compare_action`, with a note saying what the results show; a failure (a
     typed ratio or box out of range, emptied, a bad video) is one message in the note, and the last good
     comparison stays, marked stale."""
     try:
         page_knobs(gazing_ratio=ratio, frames=num_frames, sampling_fps=fps, start=start)
         out = compare_action(video, ratio, num_frames, fps, start, gazer, reconstructor, progress=progress)
-        about = f"*{Path(str(video)).name}*: {int(float(num_frames))} frames, every gazer at gazing ratio {float(ratio):g}"
+        about = (
+            f"*{Path(str(video)).name}*: {int(float(num_frames))} frames, every gazer at gazing ratio {float(ratio):g}"
+        )
         return {**out, "compare_note": about}
     except (gr.Error, PlaygroundError) as exc:
         return {"compare_note": stale_summary(message_of(exc), last_good(note), failed="This comparison failed")}
 
 
-def ask_page_action(video, question="What happens in this video?", mllm=None, attention="block_causal",
-                    max_new_tokens=32, num_frames=D.num_frames, fps=D.fps, start=D.start, gazer=D.gazer,
-                    threshold=D.threshold, ratio=D.gazing_ratio, pruning=None, note=None, progress=gr.Progress()):
+def ask_page_action(
+    video,
+    question="What happens in this video?",
+    mllm=None,
+    attention="block_causal",
+    max_new_tokens=32,
+    num_frames=D.num_frames,
+    fps=D.fps,
+    start=D.start,
+    gazer=D.gazer,
+    threshold=D.threshold,
+    ratio=D.gazing_ratio,
+    pruning=None,
+    note=None,
+    progress=gr.Progress(),
+):
     """The page's Ask button: `ask_action`, but a failure (a typed max-tokens or knob out of range, emptied, a
     model that does not load) is one message in the note under the answers, which stay, marked stale."""
     try:
-        page_knobs(max_new_tokens=max_new_tokens, frames=num_frames, sampling_fps=fps, start=start,
-                   error_threshold=threshold, gazing_ratio=ratio)
-        return ask_action(video, question, mllm, attention, max_new_tokens, num_frames, fps, start, gazer, threshold,
-                          ratio, pruning, progress=progress)
+        page_knobs(
+            max_new_tokens=max_new_tokens,
+            frames=num_frames,
+            sampling_fps=fps,
+            start=start,
+            error_threshold=threshold,
+            gazing_ratio=ratio,
+        )
+        return ask_action(
+            video,
+            question,
+            mllm,
+            attention,
+            max_new_tokens,
+            num_frames,
+            fps,
+            start,
+            gazer,
+            threshold,
+            ratio,
+            pruning,
+            progress=progress,
+        )
     except (gr.Error, PlaygroundError) as exc:
         return {"ask_note": stale_summary(message_of(exc), last_good(note), failed="This question failed")}
 
 
-def ask_api_action(video, question="What happens in this video?", mllm=None, attention="block_causal",
-                   max_new_tokens=32, num_frames=None, fps=None, start=None, gazer=None, threshold=None, ratio=None,
-                   pruning=None, progress=gr.Progress()):
+def ask_api_action(
+    video,
+    question="What happens in this video?",
+    mllm=None,
+    attention="block_causal",
+    max_new_tokens=32,
+    num_frames=None,
+    fps=None,
+    start=None,
+    gazer=None,
+    threshold=None,
+    ratio=None,
+    pruning=None,
+    progress=gr.Progress(),
+):
     """Ask a video MLLM a question on the same frames: on the gazed patches only, on every patch and, optionally,
     on every patch with tokens pruned after the ViT to the gazed answer's count, with tokens, GFLOPs and seconds
     per stage (`ask_action`; the answers as plain text).
@@ -430,11 +606,38 @@ def ask_api_action(video, question="What happens in this video?", mllm=None, att
         the answer on the gazed patches, the answer on every patch, the cost table (one column per answer), its
         chart, a note, and the post-ViT pruning answers (one line each, 'method: answer').
     """
-    out = ask_action(video, question, mllm, attention, max_new_tokens, num_frames, fps, start, gazer, threshold, ratio,
-                     pruning, progress=progress)
+    out = ask_action(
+        video,
+        question,
+        mllm,
+        attention,
+        max_new_tokens,
+        num_frames,
+        fps,
+        start,
+        gazer,
+        threshold,
+        ratio,
+        pruning,
+        progress=progress,
+    )
     return {**out, **{name: out[name]["value"] for name in ("gazed_answer", "full_answer", "pruned_answers")}}
 
 
-__all__ = ["gaze_action", "gaze_page_action", "clear_action", "frame_action", "curve_action", "compare_action",
-           "compare_page_action", "calibration_action", "calibration_reset", "ask_action", "ask_page_action", "ask_api_action", "LIMITS", "on_gpu",
-           "friendly_errors"]
+__all__ = [
+    "gaze_action",
+    "gaze_page_action",
+    "clear_action",
+    "frame_action",
+    "curve_action",
+    "compare_action",
+    "compare_page_action",
+    "calibration_action",
+    "calibration_reset",
+    "ask_action",
+    "ask_page_action",
+    "ask_api_action",
+    "LIMITS",
+    "on_gpu",
+    "friendly_errors",
+]

@@ -29,9 +29,11 @@ from . import tempfiles
 from .cache import DIGESTS, file_key
 from .callbacks import ASSETS
 
-EXAMPLES = {"bigbuckbunny_clip.mp4": "Big Buck Bunny: a cartoon with camera motion",
-            "synthetic_square.mp4": "the reference's moving square",
-            **{name: caption for name, (caption, _) in GALLERY.items()}}
+EXAMPLES = {
+    "bigbuckbunny_clip.mp4": "Big Buck Bunny: a cartoon with camera motion",
+    "synthetic_square.mp4": "the reference's moving square",
+    **{name: caption for name, (caption, _) in GALLERY.items()},
+}
 EXAMPLE_RUNS = 24  # results kept (one an example and settings)
 CACHED_NOTE = "*An instant result from the example cache (the same clip, settings and code ran before).*"
 
@@ -43,8 +45,11 @@ def example_paths() -> list[str]:
 
 def credits_markdown() -> str:
     """One credit line an example clip: what it shows and its licence."""
-    lines = [f"- `{name}`: {caption}; {clip_licence(name).line()}" for name, caption in EXAMPLES.items()
-             if (ASSETS / name).is_file()]
+    lines = [
+        f"- `{name}`: {caption}; {clip_licence(name).line()}"
+        for name, caption in EXAMPLES.items()
+        if (ASSETS / name).is_file()
+    ]
     return "<small>\n\nExamples:\n" + "\n".join(lines) + "\n\n</small>"
 
 
@@ -117,13 +122,21 @@ def keep_files(out: dict, dest: Path) -> dict:
     shutil.rmtree(dest, ignore_errors=True)
     shutil.copytree(folder, dest)
     moved = lambda p: str(dest / Path(p).relative_to(folder))  # noqa: E731
-    kept = {**out, "overlay": moved(out["overlay"]), "rebuilt": moved(out["rebuilt"]),
-            "files": [moved(p) for p in out["files"]]}
+    kept = {
+        **out,
+        "overlay": moved(out["overlay"]),
+        "rebuilt": moved(out["rebuilt"]),
+        "files": [moved(p) for p in out["files"]],
+    }
     view = out.get("view")
     if view is not None:
-        kept["view"] = dataclasses.replace(view, folder=dest, overlay_video=Path(kept["overlay"]),
-                                           compare_video=Path(kept["rebuilt"]),
-                                           files=[Path(p) for p in kept["files"]])
+        kept["view"] = dataclasses.replace(
+            view,
+            folder=dest,
+            overlay_video=Path(kept["overlay"]),
+            compare_video=Path(kept["rebuilt"]),
+            files=[Path(p) for p in kept["files"]],
+        )
     return kept
 
 

@@ -16,9 +16,14 @@ from typing import Any
 
 from .. import report
 from .. import run_card as cards
-from ..run_card import EXPORT_FILES, TILED_EXPORT_FILES  # noqa: F401  (the downloads: the CLI's `gaze` files)
-from ..run_card import make_card, weights_digest, write_masks_npz as write_gaze_masks
-from ..run_card import write_run_card  # noqa: F401  (the app's downloads write cards through here)
+from ..run_card import (  # noqa: F401  (the downloads: the CLI's `gaze` files)
+    EXPORT_FILES,
+    TILED_EXPORT_FILES,
+    make_card,
+    weights_digest,
+    write_run_card,  # noqa: F401  (the app's downloads write cards through here)
+)
+from ..run_card import write_masks_npz as write_gaze_masks
 from ..video_run import write_clip_gaze_json
 from .cache import DIGESTS, model_key
 from .pipeline import TILE_BATCH, Run
@@ -31,20 +36,38 @@ def cached_digest(path: Path) -> str:
 
 def run_card(run: Run, gazer: Any, reconstructor: Any) -> dict[str, Any]:
     """Everything needed to reproduce `run`, whole-frame or tiled, as a JSON-ready dict (`run_card.make_card`)."""
-    return make_card(gazer, reconstructor, (run.settings.gazer, run.settings.reconstructor), video_record(run.clip),
-                     asdict(run.settings), run.totals, run.layout, TILE_BATCH, run.seconds, cached_digest)
+    return make_card(
+        gazer,
+        reconstructor,
+        (run.settings.gazer, run.settings.reconstructor),
+        video_record(run.clip),
+        asdict(run.settings),
+        run.totals,
+        run.layout,
+        TILE_BATCH,
+        run.seconds,
+        cached_digest,
+    )
 
 
 def video_record(clip) -> dict[str, Any]:
     """The run card's `video` (`run_card.video_record`)."""
-    return cards.video_record(clip.name, clip.sha256, (clip.source_size, clip.source_fps, clip.duration_s),
-                              len(clip.frames), clip.read_size, clip.fps)
+    return cards.video_record(
+        clip.name,
+        clip.sha256,
+        (clip.source_size, clip.source_fps, clip.duration_s),
+        len(clip.frames),
+        clip.read_size,
+        clip.fps,
+    )
 
 
 def write_tables(run: Run, card: dict[str, Any], folder: Path) -> list[Path]:
     """A whole-frame run's non-video downloads: gaze.json, masks.npz, metrics.csv, run_card.json."""
     gaze, rec = run.gaze, run.reconstruction
-    return [write_clip_gaze_json(folder / "gaze.json", gaze, rec, run.clip.read_size, run.clip.source,
-                                 run.totals),
-            write_gaze_masks(gaze, folder / "masks.npz"), report.write_metrics_csv(run.rows, folder / "metrics.csv"),
-            write_run_card(card, folder / "run_card.json")]
+    return [
+        write_clip_gaze_json(folder / "gaze.json", gaze, rec, run.clip.read_size, run.clip.source, run.totals),
+        write_gaze_masks(gaze, folder / "masks.npz"),
+        report.write_metrics_csv(run.rows, folder / "metrics.csv"),
+        write_run_card(card, folder / "run_card.json"),
+    ]

@@ -19,6 +19,7 @@ import torch
 from .. import viz
 from ..gazers import available_gazers
 from ..geometry import DEFAULT_GRID
+from ..licences import licence_info, notice_markdown
 from ..mllm import ALIASES, DEFAULT_MLLM, weights_cached
 from ..mllm.answer import ATTENTION_NOTE
 from ..mllm.gazed_vit import ATTENTION_MODES
@@ -27,14 +28,34 @@ from ..mllm.pruning import PRUNING_METHODS
 from ..mllm.random_models import RANDOM_WEIGHTS_NOTE, TINY_RANDOM_QWEN3_VL, TINY_RANDOM_SMOLVLM2
 from ..reconstructors import available_reconstructors
 from ..video import READ_SIDE
-from .callbacks import (ASK_OUTPUTS, FULL_ANSWER_LABEL, GAZED_ANSWER_LABEL, PRUNED_ANSWERS_LABEL, ASSETS, CALIBRATION_OUTPUTS,
-                        CALIBRATION_PROMPT, CLEARED_OUTPUTS, COMPARE_OUTPUTS, COMPARE_PAGE_OUTPUTS, GAZE_OUTPUTS,
-                        LIMITS, ask_api_action, ask_page_action, calibration_action, calibration_reset, clear_action,
-                        compare_action, compare_page_action, curve_action, frame_action, gaze_action,
-                        gaze_page_action, PAGE_RANGES)
 from . import cache, examples, memory, share
 from .agents import mcp_enabled
-from ..licences import licence_info, notice_markdown
+from .callbacks import (
+    ASK_OUTPUTS,
+    ASSETS,
+    CALIBRATION_OUTPUTS,
+    CALIBRATION_PROMPT,
+    CLEARED_OUTPUTS,
+    COMPARE_OUTPUTS,
+    COMPARE_PAGE_OUTPUTS,
+    FULL_ANSWER_LABEL,
+    GAZE_OUTPUTS,
+    GAZED_ANSWER_LABEL,
+    LIMITS,
+    PAGE_RANGES,
+    PRUNED_ANSWERS_LABEL,
+    ask_api_action,
+    ask_page_action,
+    calibration_action,
+    calibration_reset,
+    clear_action,
+    compare_action,
+    compare_page_action,
+    curve_action,
+    frame_action,
+    gaze_action,
+    gaze_page_action,
+)
 from .live import build_live_tab, wire_live_events
 from .pipeline import RunSettings, warm_up
 
@@ -64,15 +85,19 @@ Upload a clip or pick an example, then press **Gaze**. Moving the threshold or t
 The built-in gazers (`greedy`, `framediff`, `random`, `full`) and the `paint` reconstructor run offline;
 AutoGaze, VideoMAE and MLLM weights load from the Hugging Face cache or a local folder."""
 
-PRUNING_INFO = ("baselines that prune after the vision encoder (every patch through it, its full FLOPs), keeping as "
-                "many LLM vision tokens as the gazed answer: evs (keeps the tokens that changed most since the "
-                "previous frame's at the same place), drop-uniform (evenly spaced), drop-random; one table column "
-                "each (CLI: ask --conditions full,gazed,evs)")
+PRUNING_INFO = (
+    "baselines that prune after the vision encoder (every patch through it, its full FLOPs), keeping as "
+    "many LLM vision tokens as the gazed answer: evs (keeps the tokens that changed most since the "
+    "previous frame's at the same place), drop-uniform (evenly spaced), drop-random; one table column "
+    "each (CLI: ask --conditions full,gazed,evs)"
+)
 MLLM_INFO = "an alias, a hub id or a local folder (HF cache, assets/ or $PLAYGROUND_MODEL_DIRS)"
-OFFLINE_NOTE = ("MLLM weights are read from the Hugging Face cache or a local folder made with `save_pretrained`. "
-                "Offline, download them once elsewhere (or copy the folder) and set `HF_HUB_OFFLINE=1`; "
-                "type the folder path in the box to use it. This app loads local folders only from the Hugging Face "
-                "cache, `assets/` or a folder listed in `PLAYGROUND_MODEL_DIRS`.")
+OFFLINE_NOTE = (
+    "MLLM weights are read from the Hugging Face cache or a local folder made with `save_pretrained`. "
+    "Offline, download them once elsewhere (or copy the folder) and set `HF_HUB_OFFLINE=1`; "
+    "type the folder path in the box to use it. This app loads local folders only from the Hugging Face "
+    "cache, `assets/` or a folder listed in `PLAYGROUND_MODEL_DIRS`."
+)
 
 
 def build_demo() -> gr.Blocks:
@@ -124,47 +149,101 @@ def knob_range(name: str) -> dict:
 def build_inputs(d: RunSettings) -> dict:
     """The left column: the video and how to sample it, then the models, the knobs and the Gaze buttons."""
     video = gr.Video(label="video", sources=["upload"], height=240, elem_id="input-video")
-    gr.Examples(examples=[[p] for p in examples.example_paths()], inputs=[video], label="examples",
-                elem_id="examples", examples_per_page=8)
+    gr.Examples(
+        examples=[[p] for p in examples.example_paths()],
+        inputs=[video],
+        label="examples",
+        elem_id="examples",
+        examples_per_page=8,
+    )
     gr.Markdown(examples.credits_markdown(), elem_id="credits")
     with gr.Accordion("frames", open=False):
-        num_frames = typed(gr.Slider(**knob_range("frames"), value=d.num_frames, step=1, label="frames to sample",
-                                     info=f"at most {LIMITS.max_frames} on this server; a shorter video gives "
-                                          "fewer (the summary says so)"))
-        fps = typed(gr.Number(value=d.fps, **knob_range("sampling fps"),
-                              label="sampling fps (0 = spread the frames uniformly)"))
+        num_frames = typed(
+            gr.Slider(
+                **knob_range("frames"),
+                value=d.num_frames,
+                step=1,
+                label="frames to sample",
+                info=f"at most {LIMITS.max_frames} on this server; a shorter video gives fewer (the summary says so)",
+            )
+        )
+        fps = typed(
+            gr.Number(value=d.fps, **knob_range("sampling fps"), label="sampling fps (0 = spread the frames uniformly)")
+        )
         start = typed(gr.Number(value=d.start, **knob_range("start"), label="start (s)"))
-        tile = typed(gr.Number(value=d.tile, **knob_range("tile size"), precision=0, label="tile size (px)",
-                               elem_id="tile", info=f"0 = whole frame (read at {READ_SIDE} px). Above 0, tiles gaze "
-                                                    "the video at its native resolution: each square tile is resized "
-                                                    f"to the gazer's {DEFAULT_GRID.canvas} px input (as the CLI's "
-                                                    "--tile PX)"))
+        tile = typed(
+            gr.Number(
+                value=d.tile,
+                **knob_range("tile size"),
+                precision=0,
+                label="tile size (px)",
+                elem_id="tile",
+                info=f"0 = whole frame (read at {READ_SIDE} px). Above 0, tiles gaze "
+                "the video at its native resolution: each square tile is resized "
+                f"to the gazer's {DEFAULT_GRID.canvas} px input (as the CLI's "
+                "--tile PX)",
+            )
+        )
     return dict(video=video, num_frames=num_frames, fps=fps, start=start, tile=tile, **build_gaze_controls(d))
 
 
 def build_gaze_controls(d: RunSettings) -> dict:
     """Gazer, reconstructor, threshold and ratio, the Gaze button, and the hidden one behind `/gaze`."""
-    gazer = gr.Dropdown(GAZERS, value=d.gazer, allow_custom_value=True, label="gazer", elem_id="gazer",
-                        info="or type an AutoGaze hub id or checkpoint folder (local folders: "
-                             "HF cache, assets/ or $PLAYGROUND_MODEL_DIRS)")
-    reconstructor = gr.Dropdown(RECONSTRUCTORS, value=d.reconstructor, allow_custom_value=True,
-                                label="reconstructor",
-                                info="or type a VideoMAE_AutoGaze hub id or checkpoint path "
-                                     "(local paths: HF cache, assets/ or $PLAYGROUND_MODEL_DIRS)")
-    threshold = typed(gr.Slider(**knob_range("error threshold"), value=d.threshold, step=0.01, label="error threshold",
-                                info="task_loss_requirement: a frame stops once its loss is at or below it; 0 = off"))
-    ratio = typed(gr.Slider(**knob_range("gazing ratio"), value=d.gazing_ratio, step=0.01, label="gazing ratio",
-                            info="cap on slots per frame, as a fraction of 265"))
-    licence_notice = gr.Markdown(notice_markdown({"gazer": d.gazer, "reconstructor": d.reconstructor}),
-                                 elem_id="licence-notice")
+    gazer = gr.Dropdown(
+        GAZERS,
+        value=d.gazer,
+        allow_custom_value=True,
+        label="gazer",
+        elem_id="gazer",
+        info="or type an AutoGaze hub id or checkpoint folder (local folders: "
+        "HF cache, assets/ or $PLAYGROUND_MODEL_DIRS)",
+    )
+    reconstructor = gr.Dropdown(
+        RECONSTRUCTORS,
+        value=d.reconstructor,
+        allow_custom_value=True,
+        label="reconstructor",
+        info="or type a VideoMAE_AutoGaze hub id or checkpoint path "
+        "(local paths: HF cache, assets/ or $PLAYGROUND_MODEL_DIRS)",
+    )
+    threshold = typed(
+        gr.Slider(
+            **knob_range("error threshold"),
+            value=d.threshold,
+            step=0.01,
+            label="error threshold",
+            info="task_loss_requirement: a frame stops once its loss is at or below it; 0 = off",
+        )
+    )
+    ratio = typed(
+        gr.Slider(
+            **knob_range("gazing ratio"),
+            value=d.gazing_ratio,
+            step=0.01,
+            label="gazing ratio",
+            info="cap on slots per frame, as a fraction of 265",
+        )
+    )
+    licence_notice = gr.Markdown(
+        notice_markdown({"gazer": d.gazer, "reconstructor": d.reconstructor}), elem_id="licence-notice"
+    )
     run = gr.Button("Gaze", variant="primary", elem_id="gaze-button")
     with gr.Row():
         copy_link = gr.Button("copy link", size="sm", elem_id="copy-link")
         gr.DeepLinkButton("copy link with results (on a Space)", size="sm")
     share_link = gr.Textbox(label="link to these settings", interactive=False, buttons=["copy"], elem_id="share-link")
     api_run = gr.Button("Gaze (API)", visible=False)  # /gaze for API clients: raises on bad input
-    return dict(gazer=gazer, reconstructor=reconstructor, threshold=threshold, ratio=ratio, run=run, api_run=api_run,
-                licence_notice=licence_notice, copy_link=copy_link, share_link=share_link)
+    return dict(
+        gazer=gazer,
+        reconstructor=reconstructor,
+        threshold=threshold,
+        ratio=ratio,
+        run=run,
+        api_run=api_run,
+        licence_notice=licence_notice,
+        copy_link=copy_link,
+        share_link=share_link,
+    )
 
 
 # ---- the results column ----------------------------------------------------------------------
@@ -191,10 +270,24 @@ def build_gaze_tab(d: RunSettings) -> dict:
     # The right video is two frames wide (original | reconstruction): at widths 1 : 2 both show at the same
     # height whatever the clip's aspect ratio, and PAGE_CSS caps a tall (vertical) clip's height.
     with gr.Row(equal_height=True):
-        overlay = gr.Video(label="gazed patches, coloured by scale", interactive=False, autoplay=True, loop=True,
-                           elem_id="overlay-video", scale=1, min_width=160)
-        rebuilt = gr.Video(label="original | reconstruction", interactive=False, autoplay=True, loop=True,
-                           elem_id="reconstruction-video", scale=2, min_width=320)
+        overlay = gr.Video(
+            label="gazed patches, coloured by scale",
+            interactive=False,
+            autoplay=True,
+            loop=True,
+            elem_id="overlay-video",
+            scale=1,
+            min_width=160,
+        )
+        rebuilt = gr.Video(
+            label="original | reconstruction",
+            interactive=False,
+            autoplay=True,
+            loop=True,
+            elem_id="reconstruction-video",
+            scale=2,
+            min_width=320,
+        )
     scrubber = typed(gr.Slider(0, d.num_frames - 1, value=0, step=1, label="frame", elem_id="scrubber"))
     panel = gr.Image(label="original | gazed | reconstruction", interactive=False, elem_id="frame-panel")
     with gr.Row():
@@ -207,9 +300,19 @@ def build_gaze_tab(d: RunSettings) -> dict:
         calibrate = gr.Button("Sweep", elem_id="calibration-button")
         calibration_note = gr.Markdown(CALIBRATION_PROMPT, elem_id="calibration-note")
         calibration_plot = gr.Plot(label="requested threshold vs measured loss", elem_id="calibration-plot")
-    return dict(overlay=overlay, rebuilt=rebuilt, scrubber=scrubber, panel=panel, tokens_plot=tokens_plot,
-                loss_plot=loss_plot, quality_plot=quality_plot, curve_plot=curve_plot, calibrate=calibrate,
-                calibration_note=calibration_note, calibration_plot=calibration_plot)
+    return dict(
+        overlay=overlay,
+        rebuilt=rebuilt,
+        scrubber=scrubber,
+        panel=panel,
+        tokens_plot=tokens_plot,
+        loss_plot=loss_plot,
+        quality_plot=quality_plot,
+        curve_plot=curve_plot,
+        calibrate=calibrate,
+        calibration_note=calibration_note,
+        calibration_plot=calibration_plot,
+    )
 
 
 def build_ask_tab() -> dict:
@@ -217,13 +320,23 @@ def build_ask_tab() -> dict:
     question = gr.Textbox("What happens in this video?", label="question", lines=2)
     with gr.Row():
         cached = weights_cached(DEFAULT_MLLM)
-        mllm = gr.Dropdown(mllm_choices(cached), value=DEFAULT_MLLM if cached else TINY_RANDOM_SMOLVLM2,
-                           allow_custom_value=True, label="MLLM", elem_id="ask-mllm",
-                           info=f"{MLLM_INFO}; {licence_info(DEFAULT_MLLM if cached else TINY_RANDOM_SMOLVLM2)}")
+        mllm = gr.Dropdown(
+            mllm_choices(cached),
+            value=DEFAULT_MLLM if cached else TINY_RANDOM_SMOLVLM2,
+            allow_custom_value=True,
+            label="MLLM",
+            elem_id="ask-mllm",
+            info=f"{MLLM_INFO}; {licence_info(DEFAULT_MLLM if cached else TINY_RANDOM_SMOLVLM2)}",
+        )
         attention = gr.Radio(list(ATTENTION_MODES), value="block_causal", label="gazed encoder attention")
         max_new_tokens = typed(gr.Slider(**knob_range("max new tokens"), value=32, step=1, label="max new tokens"))
-    pruning = gr.CheckboxGroup(list(PRUNING_METHODS), value=[], label="post-ViT pruning at the gazed tokens",
-                               elem_id="ask-pruning", info=PRUNING_INFO)
+    pruning = gr.CheckboxGroup(
+        list(PRUNING_METHODS),
+        value=[],
+        label="post-ViT pruning at the gazed tokens",
+        elem_id="ask-pruning",
+        info=PRUNING_INFO,
+    )
     gr.Markdown(f"{OFFLINE_NOTE}\n\n{ATTENTION_NOTE}")
     ask = gr.Button("Ask", variant="primary", elem_id="ask-button")
     api_ask = gr.Button("Ask (API)", visible=False)  # /ask for API clients: the answers as plain text
@@ -232,37 +345,72 @@ def build_ask_tab() -> dict:
         full_answer = gr.Textbox(label=FULL_ANSWER_LABEL, interactive=False, elem_id="full-answer")
     pruned_answers = gr.Textbox(label=PRUNED_ANSWERS_LABEL, interactive=False, visible=False, elem_id="pruned-answers")
     ask_note = gr.Markdown(elem_id="ask-note")
-    cost_table = gr.Dataframe(label="tokens, GFLOPs and seconds per stage (the attention row is part of "
-                                    "vision_encoder: do not add it; the total includes the gazer)", interactive=False)
+    cost_table = gr.Dataframe(
+        label="tokens, GFLOPs and seconds per stage (the attention row is part of "
+        "vision_encoder: do not add it; the total includes the gazer)",
+        interactive=False,
+    )
     cost_plot = gr.Plot(label="cost per stage")
-    return dict(question=question, mllm=mllm, attention=attention, max_new_tokens=max_new_tokens, pruning=pruning,
-                ask=ask, api_ask=api_ask, gazed_answer=gazed_answer, full_answer=full_answer,
-                pruned_answers=pruned_answers, ask_note=ask_note, cost_table=cost_table, cost_plot=cost_plot)
+    return dict(
+        question=question,
+        mllm=mllm,
+        attention=attention,
+        max_new_tokens=max_new_tokens,
+        pruning=pruning,
+        ask=ask,
+        api_ask=api_ask,
+        gazed_answer=gazed_answer,
+        full_answer=full_answer,
+        pruned_answers=pruned_answers,
+        ask_note=ask_note,
+        cost_table=cost_table,
+        cost_plot=cost_plot,
+    )
 
 
 def build_compare_tab() -> dict:
     """One budget for every gazer, and their slots and PSNR side by side."""
     with gr.Row():
-        compare_ratio = typed(gr.Slider(**knob_range("gazing ratio"), value=0.1, step=0.01,
-                                 label="gazing ratio (the same budget for every gazer)"))
+        compare_ratio = typed(
+            gr.Slider(
+                **knob_range("gazing ratio"),
+                value=0.1,
+                step=0.01,
+                label="gazing ratio (the same budget for every gazer)",
+            )
+        )
         compare = gr.Button("Compare all gazers", variant="primary", elem_id="compare-button")
         api_compare = gr.Button("Compare (API)", visible=False)  # /compare for API clients: raises on bad input
     compare_note = gr.Markdown(elem_id="compare-note")
-    compare_table = gr.Dataframe(label="same clip, same budget, no threshold: each gazer spends the budget "
-                                       "(framediff keeps finest patches only, at most 196 a frame; full ignores "
-                                       "the budget, the no-gazing reference); a blank PSNR means an exact rebuild",
-                                 interactive=False, elem_id="compare-table")
+    compare_table = gr.Dataframe(
+        label="same clip, same budget, no threshold: each gazer spends the budget "
+        "(framediff keeps finest patches only, at most 196 a frame; full ignores "
+        "the budget, the no-gazing reference); a blank PSNR means an exact rebuild",
+        interactive=False,
+        elem_id="compare-table",
+    )
     with gr.Row():
         compare_bars = gr.Plot(label="slots kept and PSNR")
         compare_lines = gr.Plot(label="PSNR per frame")
-    return dict(compare_ratio=compare_ratio, compare=compare, api_compare=api_compare, compare_note=compare_note,
-                compare_table=compare_table, compare_bars=compare_bars, compare_lines=compare_lines)
+    return dict(
+        compare_ratio=compare_ratio,
+        compare=compare,
+        api_compare=api_compare,
+        compare_note=compare_note,
+        compare_table=compare_table,
+        compare_bars=compare_bars,
+        compare_lines=compare_lines,
+    )
 
 
 def build_export_tab() -> dict:
     """The run's files and its run card."""
-    files = gr.File(label="gaze JSON, masks NPZ, overlay and reconstruction MP4, metrics CSV, run card",
-                    file_count="multiple", interactive=False, elem_id="exports")
+    files = gr.File(
+        label="gaze JSON, masks NPZ, overlay and reconstruction MP4, metrics CSV, run card",
+        file_count="multiple",
+        interactive=False,
+        elem_id="exports",
+    )
     card = gr.JSON(label="run card")
     return dict(files=files, card=card)
 
@@ -273,24 +421,52 @@ def wire_events(ui: SimpleNamespace) -> None:
     work = dict(concurrency_limit=LIMITS.concurrency, concurrency_id="work")
     wire_gaze_events(ui, work)
     wire_live_events(ui)
-    ask_in = [ui.video, ui.question, ui.mllm, ui.attention, ui.max_new_tokens, ui.num_frames, ui.fps, ui.start,
-              ui.gazer, ui.threshold, ui.ratio, ui.pruning]
+    ask_in = [
+        ui.video,
+        ui.question,
+        ui.mllm,
+        ui.attention,
+        ui.max_new_tokens,
+        ui.num_frames,
+        ui.fps,
+        ui.start,
+        ui.gazer,
+        ui.threshold,
+        ui.ratio,
+        ui.pruning,
+    ]
     ask = dict(concurrency_limit=1, concurrency_id="mllm")
     # The page's answers come with their boxes' labels (random weights say so); /ask gives API clients the text.
     # The page's buttons keep the last good result when one fails (a note says why, and that it is stale); the
     # hidden API buttons raise instead.
-    ui.ask.click(by_component(ask_page_action, ui), [*ask_in, ui.ask_note], components(ui, ASK_OUTPUTS),
-                 api_visibility="private", **ask)
+    ui.ask.click(
+        by_component(ask_page_action, ui),
+        [*ask_in, ui.ask_note],
+        components(ui, ASK_OUTPUTS),
+        api_visibility="private",
+        **ask,
+    )
     ui.api_ask.click(by_component(ask_api_action, ui), ask_in, components(ui, ASK_OUTPUTS), api_name="ask", **ask)
     compare_in = [ui.video, ui.compare_ratio, ui.num_frames, ui.fps, ui.start, ui.gazer, ui.reconstructor]
-    ui.compare.click(by_component(compare_page_action, ui), [*compare_in, ui.compare_note],
-                     components(ui, COMPARE_PAGE_OUTPUTS), api_visibility="private", **work)
-    ui.api_compare.click(by_component(compare_action, ui), compare_in, components(ui, COMPARE_OUTPUTS),
-                         api_name="compare", **work)
+    ui.compare.click(
+        by_component(compare_page_action, ui),
+        [*compare_in, ui.compare_note],
+        components(ui, COMPARE_PAGE_OUTPUTS),
+        api_visibility="private",
+        **work,
+    )
+    ui.api_compare.click(
+        by_component(compare_action, ui), compare_in, components(ui, COMPARE_OUTPUTS), api_name="compare", **work
+    )
     # Results always belong to the video on screen: a new video clears them all (a late change event
     # for the video the results already describe clears nothing).
-    ui.video.change(by_component(clear_action, ui), [ui.video, ui.shown, ui.view], components(ui, CLEARED_OUTPUTS),
-                    api_visibility="private", show_progress="hidden")
+    ui.video.change(
+        by_component(clear_action, ui),
+        [ui.video, ui.shown, ui.view],
+        components(ui, CLEARED_OUTPUTS),
+        api_visibility="private",
+        show_progress="hidden",
+    )
 
 
 def components(ui: SimpleNamespace, names) -> list:
@@ -317,23 +493,47 @@ def wire_gaze_events(ui: SimpleNamespace, work: dict) -> None:
     curve = dict(fn=curve_action, inputs=[ui.view], outputs=[ui.curve_plot], api_visibility="private", **work)
     # /gaze leaves out the session's view: an API client has no page to scrub, and Gradio's MCP tools fail on
     # a queued endpoint that returns a State
-    api_gaze = functools.wraps(gaze_action)(lambda *a, **k: {n: v for n, v in gaze_action(*a, **k).items() if n != "view"})
-    ui.api_run.click(by_component(api_gaze, ui), gaze_in, [c for c in gaze_out if c is not ui.view], api_name="gaze",
-                     **work)
+    api_gaze = functools.wraps(gaze_action)(
+        lambda *a, **k: {n: v for n, v in gaze_action(*a, **k).items() if n != "view"}
+    )
+    ui.api_run.click(
+        by_component(api_gaze, ui), gaze_in, [c for c in gaze_out if c is not ui.view], api_name="gaze", **work
+    )
     # The page's own runs keep the last good result on screen when one fails (gaze_page_action).
-    page_run = dict(fn=by_component(examples.cached(gaze_page_action), ui), inputs=[*gaze_in, ui.view],
-                    outputs=[*gaze_out, ui.shown], api_visibility="private", **work)
+    page_run = dict(
+        fn=by_component(examples.cached(gaze_page_action), ui),
+        inputs=[*gaze_in, ui.view],
+        outputs=[*gaze_out, ui.shown],
+        api_visibility="private",
+        **work,
+    )
     # A new result empties the calibration view (it is swept on request, `calibrate`), then draws the curve.
-    reset = dict(fn=by_component(calibration_reset, ui), inputs=None, outputs=components(ui, CALIBRATION_OUTPUTS),
-                 api_visibility="private", show_progress="hidden")
+    reset = dict(
+        fn=by_component(calibration_reset, ui),
+        inputs=None,
+        outputs=components(ui, CALIBRATION_OUTPUTS),
+        api_visibility="private",
+        show_progress="hidden",
+    )
     ui.run.click(**page_run).success(**reset).success(**curve)
     for knob in (ui.threshold, ui.ratio):
         # `input` fires for mouse drags and keyboard moves alike (`release` misses the keyboard).
         knob.input(trigger_mode="always_last", **page_run).success(**reset).success(**curve)
-    ui.calibrate.click(by_component(calibration_action, ui), [ui.view], components(ui, CALIBRATION_OUTPUTS),
-                       api_visibility="private", **work)
-    ui.scrubber.input(frame_action, [ui.view, ui.scrubber], [ui.panel], api_visibility="private",
-                      trigger_mode="always_last", show_progress="hidden")
+    ui.calibrate.click(
+        by_component(calibration_action, ui),
+        [ui.view],
+        components(ui, CALIBRATION_OUTPUTS),
+        api_visibility="private",
+        **work,
+    )
+    ui.scrubber.input(
+        frame_action,
+        [ui.view, ui.scrubber],
+        [ui.panel],
+        api_visibility="private",
+        trigger_mode="always_last",
+        show_progress="hidden",
+    )
     wire_share_events(ui, page_run, reset, curve)
 
 
@@ -350,10 +550,13 @@ def wire_share_events(ui: SimpleNamespace, page_run: dict, reset: dict, curve: d
     for child in ui.tabs.children:  # the tab on screen, for the link
         child.select(lambda tab=child.id: tab, None, [ui.tab], **private)
     link_in = [ui.video, ui.gazer, ui.reconstructor, ui.threshold, ui.ratio, ui.num_frames, ui.tile, ui.tab]
-    copy = "(q) => { const u = window.location.origin + window.location.pathname + q; " \
-           "if (navigator.clipboard) navigator.clipboard.writeText(u).catch(() => {}); return u; }"
+    copy = (
+        "(q) => { const u = window.location.origin + window.location.pathname + q; "
+        "if (navigator.clipboard) navigator.clipboard.writeText(u).catch(() => {}); return u; }"
+    )
     ui.copy_link.click(share.share_query, link_in, [ui.share_link], **private).then(
-        None, [ui.share_link], [ui.share_link], js=copy, **private)
+        None, [ui.share_link], [ui.share_link], js=copy, **private
+    )
     linked = gr.State(False)
     restorable = [getattr(ui, name) for name, _ in share.PARAMS.values()]
 
@@ -365,7 +568,8 @@ def wire_share_events(ui: SimpleNamespace, page_run: dict, reset: dict, curve: d
         return page_run["fn"](*args, progress=progress) if go else {ui.summary: gr.skip()}  # ({}: "too few values")
 
     ui.demo.load(restore, None, [*restorable, ui.summary, linked], **private).then(
-        **{**page_run, "fn": linked_gaze, "inputs": [linked, *page_run["inputs"]]}).success(**reset).success(**curve)
+        **{**page_run, "fn": linked_gaze, "inputs": [linked, *page_run["inputs"]]}
+    ).success(**reset).success(**curve)
 
 
 # Pictures keep their aspect ratio inside a bounded height: a vertical clip's videos and frame panel are
@@ -380,8 +584,14 @@ PAGE_CSS = f"""
 def launch_kwargs() -> dict:
     """Arguments for `demo.launch()`: the port from $GRADIO_SERVER_PORT, the upload cap, the assets folder,
     the page's CSS (`PAGE_CSS`), the MCP tools' switch (`agents.mcp_enabled`)."""
-    kwargs = dict(max_file_size=LIMITS.max_upload_text, allowed_paths=[str(ASSETS)], show_error=True,
-                  state_session_capacity=cache.SESSIONS, css=PAGE_CSS, mcp_server=mcp_enabled())
+    kwargs = dict(
+        max_file_size=LIMITS.max_upload_text,
+        allowed_paths=[str(ASSETS)],
+        show_error=True,
+        state_session_capacity=cache.SESSIONS,
+        css=PAGE_CSS,
+        mcp_server=mcp_enabled(),
+    )
     if os.environ.get("GRADIO_SERVER_PORT"):
         kwargs["server_port"] = int(os.environ["GRADIO_SERVER_PORT"])
     if os.environ.get("GRADIO_SERVER_NAME"):

@@ -86,25 +86,33 @@ class Limits:
         path = Path(path)
         check(path.is_file(), f"no such video file: {path.name}")
         size_mb = path.stat().st_size / 2**20
-        check(size_mb <= self.max_upload_mb,
-              f"{path.name} is {size_mb:.0f} MB; this app accepts videos up to {self.max_upload_mb:.0f} MB")
+        check(
+            size_mb <= self.max_upload_mb,
+            f"{path.name} is {size_mb:.0f} MB; this app accepts videos up to {self.max_upload_mb:.0f} MB",
+        )
         if path.suffix.lower() == ".npy":
             return
         info = probe_video(path)
-        check(info.duration_s <= self.max_duration_s,
-              f"{path.name} lasts {info.duration_s:.0f} s; this app accepts videos up to {self.max_duration_s:.0f} s "
-              "(cut it first, or raise $PLAYGROUND_APP_MAX_DURATION_S when self-hosting)")
+        check(
+            info.duration_s <= self.max_duration_s,
+            f"{path.name} lasts {info.duration_s:.0f} s; this app accepts videos up to {self.max_duration_s:.0f} s "
+            "(cut it first, or raise $PLAYGROUND_APP_MAX_DURATION_S when self-hosting)",
+        )
 
     def check_frames(self, num_frames: int) -> int:
         """The frame count as an int within [1, max_frames] (more is refused, never clamped)."""
         try:
             return whole_number(num_frames, "frames", 1, self.max_frames)
         except PlaygroundError as exc:
-            raise PlaygroundError(f"{exc} (this server allows up to {self.max_frames} frames a run; "
-                                  "$PLAYGROUND_APP_MAX_FRAMES raises it when self-hosting)") from None
+            raise PlaygroundError(
+                f"{exc} (this server allows up to {self.max_frames} frames a run; "
+                "$PLAYGROUND_APP_MAX_FRAMES raises it when self-hosting)"
+            ) from None
 
     def check_tile_clips(self, clips: int, what: str) -> None:
         """Refuse a tiled run of more than `max_tile_clips` clips (chunks x tiles); `what` names the tiling."""
-        check(clips <= self.max_tile_clips,
-              f"{what} make {clips} tile clips to gaze; this server gazes at most {self.max_tile_clips} a run: "
-              "choose a larger tile size or fewer frames (or raise $PLAYGROUND_APP_MAX_TILE_CLIPS when self-hosting)")
+        check(
+            clips <= self.max_tile_clips,
+            f"{what} make {clips} tile clips to gaze; this server gazes at most {self.max_tile_clips} a run: "
+            "choose a larger tile size or fewer frames (or raise $PLAYGROUND_APP_MAX_TILE_CLIPS when self-hosting)",
+        )

@@ -73,8 +73,9 @@ class LiveSession:
         self.in_chunk = 0
 
 
-def live_frame(frame, gazer_name, threshold, ratio, session: LiveSession | None, side: int
-               ) -> tuple[np.ndarray | None, str, LiveSession | None]:
+def live_frame(
+    frame, gazer_name, threshold, ratio, session: LiveSession | None, side: int
+) -> tuple[np.ndarray | None, str, LiveSession | None]:
     """Gaze one webcam frame: (overlay | paint rebuild picture, stats line, the session) for the page.
 
     `frame`: uint8 (H, W, 3) or None (the camera has not sent one); shrunk to at most `side` px on its
@@ -93,8 +94,10 @@ def live_frame(frame, gazer_name, threshold, ratio, session: LiveSession | None,
 
 def fit_frame(frame: np.ndarray, side: int) -> np.ndarray:
     """uint8 (H, W, 3) -> at most `side` px on the long side, aspect kept (the frame size cap)."""
-    check(frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[-1] == 3,
-          f"a camera frame must be uint8 (H, W, 3), got {frame.dtype} {tuple(frame.shape)}")
+    check(
+        frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[-1] == 3,
+        f"a camera frame must be uint8 (H, W, 3), got {frame.dtype} {tuple(frame.shape)}",
+    )
     H, W = frame.shape[:2]
     if max(H, W) <= side:
         return frame if frame.flags.writeable else frame.copy()  # Gradio's arrays are read-only; torch wants writable
@@ -102,8 +105,9 @@ def fit_frame(frame: np.ndarray, side: int) -> np.ndarray:
     return resize_frames(frame[None], (max(1, round(H * scale)), max(1, round(W * scale))))[0]
 
 
-def gaze_live(frame: np.ndarray, gazer, threshold: float | None, ratio: float, session: LiveSession | None
-              ) -> tuple[np.ndarray, str, LiveSession]:
+def gaze_live(
+    frame: np.ndarray, gazer, threshold: float | None, ratio: float, session: LiveSession | None
+) -> tuple[np.ndarray, str, LiveSession]:
     """The frame gazed by the session's stream and painted on its canvas; restarts the caches when due."""
     wanted = (gazer.name, threshold, ratio, frame.shape)
     if session is None:
@@ -139,10 +143,12 @@ def stats_line(session: LiveSession, kept: int, psnr: float, slots: int) -> str:
     """What the page shows under the picture: this frame's slots and PSNR, and the running figures."""
     elapsed = max(time.perf_counter() - session.started, 1e-9)
     running = session.psnr_sum / session.psnr_frames if session.psnr_frames else float("inf")
-    return (f"frame {session.frames} (frame {session.in_chunk} of {knobs.CLIP_LEN} since the caches restarted): "
-            f"**{kept} of {slots} slots kept**, PSNR {psnr:.1f} dB | running: {session.kept / session.frames:.1f} "
-            f"slots a frame, PSNR {running:.1f} dB, {session.frames / elapsed:.1f} frames/s received, "
-            f"{1000 * session.busy / session.frames:.0f} ms a frame gazing and rebuilding")
+    return (
+        f"frame {session.frames} (frame {session.in_chunk} of {knobs.CLIP_LEN} since the caches restarted): "
+        f"**{kept} of {slots} slots kept**, PSNR {psnr:.1f} dB | running: {session.kept / session.frames:.1f} "
+        f"slots a frame, PSNR {running:.1f} dB, {session.frames / elapsed:.1f} frames/s received, "
+        f"{1000 * session.busy / session.frames:.0f} ms a frame gazing and rebuilding"
+    )
 
 
 # ---- the tab ---------------------------------------------------------------------------------
@@ -150,15 +156,29 @@ def build_live_tab() -> dict:
     """The camera (streaming), the overlay | paint rebuild picture, the stats line and the session's state."""
     import gradio as gr
 
-    gr.Markdown(f"The gazer, threshold and ratio are the ones on the left; moving them restarts the caches. "
-                f"Frames are shrunk to {LIMITS.live_side} px, gazed and rebuilt with `paint` as they arrive; the "
-                f"caches restart every {knobs.CLIP_LEN} frames. A stream stops after {LIMITS.live_seconds} s "
-                "(press record again).")
+    gr.Markdown(
+        f"The gazer, threshold and ratio are the ones on the left; moving them restarts the caches. "
+        f"Frames are shrunk to {LIMITS.live_side} px, gazed and rebuilt with `paint` as they arrive; the "
+        f"caches restart every {knobs.CLIP_LEN} frames. A stream stops after {LIMITS.live_seconds} s "
+        "(press record again)."
+    )
     with gr.Row(equal_height=True):
-        camera = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="camera", elem_id="live-camera",
-                          scale=1, min_width=240)
-        picture = gr.Image(label="gazed patches, coloured by scale | paint rebuild", interactive=False,
-                           elem_id="live-picture", scale=2, min_width=320)
+        camera = gr.Image(
+            sources=["webcam"],
+            streaming=True,
+            type="numpy",
+            label="camera",
+            elem_id="live-camera",
+            scale=1,
+            min_width=240,
+        )
+        picture = gr.Image(
+            label="gazed patches, coloured by scale | paint rebuild",
+            interactive=False,
+            elem_id="live-picture",
+            scale=2,
+            min_width=320,
+        )
     stats = gr.Markdown(WAITING, elem_id="live-stats")
     live = gr.State(None, time_to_live=LIMITS.live_seconds + 600)  # the stream's `LiveSession`
     return dict(camera=camera, live_picture=picture, live_stats=stats, live=live)
@@ -166,10 +186,17 @@ def build_live_tab() -> dict:
 
 def wire_live_events(ui) -> None:
     """Stream the camera into `live_frame` with the left column's gazer and knobs, within the live limits."""
-    ui.camera.stream(friendly_errors(page_frame), [ui.camera, ui.gazer, ui.threshold, ui.ratio, ui.live],
-                     [ui.live_picture, ui.live_stats, ui.live], stream_every=STREAM_EVERY,
-                     time_limit=LIMITS.live_seconds, concurrency_limit=LIMITS.live_streams, concurrency_id="live",
-                     api_visibility="private", show_progress="hidden")
+    ui.camera.stream(
+        friendly_errors(page_frame),
+        [ui.camera, ui.gazer, ui.threshold, ui.ratio, ui.live],
+        [ui.live_picture, ui.live_stats, ui.live],
+        stream_every=STREAM_EVERY,
+        time_limit=LIMITS.live_seconds,
+        concurrency_limit=LIMITS.live_streams,
+        concurrency_id="live",
+        api_visibility="private",
+        show_progress="hidden",
+    )
 
 
 def page_frame(frame, gazer, threshold, ratio, session):

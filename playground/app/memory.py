@@ -110,5 +110,6 @@ def tune_allocator() -> bool:
     lib = _glibc()
     if lib is None or os.environ.get("MALLOC_MMAP_THRESHOLD_"):
         return False
-    return bool(lib.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(lib.mallopt(M_TRIM_THRESHOLD,
-                                                                                     4 * MMAP_THRESHOLD))
+    return bool(lib.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
+        lib.mallopt(M_TRIM_THRESHOLD, 4 * MMAP_THRESHOLD)
+    )

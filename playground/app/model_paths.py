@@ -32,8 +32,12 @@ def allowed_roots() -> list[Path]:
 
 def is_hub_id(name: str) -> bool:
     """'owner/name' that the hub could hold, and not a relative path that exists here."""
-    return (_HUB_ID.fullmatch(name) is not None and ".." not in name and not name.lower().endswith(_FILE_SUFFIXES)
-            and not os.path.lexists(name))
+    return (
+        _HUB_ID.fullmatch(name) is not None
+        and ".." not in name
+        and not name.lower().endswith(_FILE_SUFFIXES)
+        and not os.path.lexists(name)
+    )
 
 
 def check_model_name(kind: str, name: str, builtins) -> None:
@@ -46,6 +50,8 @@ def check_model_name(kind: str, name: str, builtins) -> None:
         real = None
     if real is not None and any(real.is_relative_to(root) for root in allowed_roots()):
         return
-    raise PlaygroundError(f"cannot load {kind} {name!r}: not a built-in name or a hub id, and this app loads local "
-                          f"checkpoints only from the Hugging Face cache, its assets/ folder or a folder listed in "
-                          f"{MODEL_DIRS_ENV}")
+    raise PlaygroundError(
+        f"cannot load {kind} {name!r}: not a built-in name or a hub id, and this app loads local "
+        f"checkpoints only from the Hugging Face cache, its assets/ folder or a folder listed in "
+        f"{MODEL_DIRS_ENV}"
+    )

@@ -23,17 +23,16 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .. import run_card, viz
-from ..knobs import NUM_FRAMES
-from ..video import READ_SIDE, read_clip, write_video
+from ..errors import PlaygroundError, check
 from ..geometry import DEFAULT_GRID
-from .export import EXPORT_FILES, TILED_EXPORT_FILES, write_run_card, write_tables
+from ..knobs import NUM_FRAMES
 from ..mllm.answer import FLOP_ROWS, TIME_ROWS, comparison_rows
 from ..report import LOSS_KINDS, loss_check_text, psnr_words, scale_totals
-from ..errors import PlaygroundError, check
+from ..video import READ_SIDE, read_clip, write_video
 from . import cache, pipeline
+from .export import EXPORT_FILES, TILED_EXPORT_FILES, write_run_card, write_tables
 from .limits import Limits
 from .pipeline import Curve, Run, RunSettings
-
 
 PRESET = "ultrafast"  # x264 preset: ~5x faster than the default for ~2x the bytes, which short clips can afford
 
@@ -123,23 +122,48 @@ def render_run(run: Run, folder: Path, card: dict[str, Any]) -> RunView:
     if not run.whole_clip:
         folder = run.folder
         write_run_card(card, folder / "run_card.json")
-        return RunView(None, source, run.settings, run.clip.key, folder, folder / "overlay.mp4",
-                       folder / "reconstruction.mp4", [folder / name for name in TILED_EXPORT_FILES], summary, T)
+        return RunView(
+            None,
+            source,
+            run.settings,
+            run.clip.key,
+            folder,
+            folder / "overlay.mp4",
+            folder / "reconstruction.mp4",
+            [folder / name for name in TILED_EXPORT_FILES],
+            summary,
+            T,
+        )
     frames = view_frames(run)
     overlay, rebuilt = frames.overlay, frames.rebuilt
     key = uuid.uuid4().hex
     cache.VIEWS.get(key, lambda: frames)
     compare = viz.side_by_side(run.clip.frames, rebuilt, labels=["original", f"rebuilt ({run.settings.reconstructor})"])
-    videos = {"overlay.mp4": overlay, "reconstruction.mp4": rebuilt,  # at the clip's aspect, not the square canvas
-              "original_vs_reconstruction.mp4": compare}
+    videos = {
+        "overlay.mp4": overlay,
+        "reconstruction.mp4": rebuilt,  # at the clip's aspect, not the square canvas
+        "original_vs_reconstruction.mp4": compare,
+    }
     with ThreadPoolExecutor(max_workers=len(videos)) as pool:
-        jobs = [pool.submit(write_video, folder / name, frames, run.clip.fps, preset=PRESET)
-                for name, frames in videos.items()]
+        jobs = [
+            pool.submit(write_video, folder / name, frames, run.clip.fps, preset=PRESET)
+            for name, frames in videos.items()
+        ]
         write_tables(run, card, folder)
         for job in jobs:
             job.result()  # re-raises a failed write
-    return RunView(key, source, run.settings, run.clip.key, folder, folder / "overlay.mp4",
-                   folder / "original_vs_reconstruction.mp4", [folder / name for name in EXPORT_FILES], summary, T)
+    return RunView(
+        key,
+        source,
+        run.settings,
+        run.clip.key,
+        folder,
+        folder / "overlay.mp4",
+        folder / "original_vs_reconstruction.mp4",
+        [folder / name for name in EXPORT_FILES],
+        summary,
+        T,
+    )
 
 
 def frame_panel(view: RunView, index: int) -> np.ndarray:
@@ -151,9 +175,12 @@ def frame_panel(view: RunView, index: int) -> np.ndarray:
     t = int(min(max(int(index or 0), 0), T - 1))
     gaze = view.run.gaze
     counts = gaze.counts()[0, t].item()
-    return viz.side_by_side(view.run.clip.frames[t:t + 1], view.overlay[t:t + 1], view.rebuilt[t:t + 1],
-                            labels=[f"frame {t}", f"gazed: {counts}/{gaze.grid.num_slots} slots",
-                                    "reconstruction"])[0]
+    return viz.side_by_side(
+        view.run.clip.frames[t : t + 1],
+        view.overlay[t : t + 1],
+        view.rebuilt[t : t + 1],
+        labels=[f"frame {t}", f"gazed: {counts}/{gaze.grid.num_slots} slots", "reconstruction"],
+    )[0]
 
 
 TITLE_CHARS = 44  # a title longer than this is wrapped: a half-width panel clips it otherwise
@@ -163,9 +190,14 @@ def fit(fig, height: int = 380):
     """Lay a figure out for a half-width panel: legend below the x-axis title (not over it), tight margins,
     a long title wrapped onto two lines, and a one-frame plot drawn readably (`one_point`)."""
     title = fig.layout.title.text or ""
-    wrapped = "<br>".join(textwrap.wrap(title, TITLE_CHARS)) if len(title) > TITLE_CHARS and "<br>" not in title else title
-    fig.update_layout(height=height, margin=dict(l=50, r=50, t=50 + 20 * wrapped.count("<br>"), b=110),
-                      legend=dict(orientation="h", yanchor="top", y=-0.3, xanchor="left", x=0))
+    wrapped = (
+        "<br>".join(textwrap.wrap(title, TITLE_CHARS)) if len(title) > TITLE_CHARS and "<br>" not in title else title
+    )
+    fig.update_layout(
+        height=height,
+        margin=dict(l=50, r=50, t=50 + 20 * wrapped.count("<br>"), b=110),
+        legend=dict(orientation="h", yanchor="top", y=-0.3, xanchor="left", x=0),
+    )
     if wrapped != title:
         fig.update_layout(title_text=wrapped)
     return one_point(fig)
@@ -174,15 +206,21 @@ def fit(fig, height: int = 380):
 def one_point(fig):
     """A per-frame plot of one frame: large markers, the frame centred on a one-frame-wide axis with one
     tick, and a note saying so (else plotly draws a lone dot at an arbitrary zoom)."""
-    xs = {float(x) for trace in fig.data if getattr(trace, "x", None) is not None
-          and trace.type in ("scatter", "bar") for x in trace.x if isinstance(x, (int, float, np.number))}
+    xs = {
+        float(x)
+        for trace in fig.data
+        if getattr(trace, "x", None) is not None and trace.type in ("scatter", "bar")
+        for x in trace.x
+        if isinstance(x, (int, float, np.number))
+    }
     if len(xs) != 1 or fig.layout.xaxis.title.text != "frame":
         return fig
     x = xs.pop()
     fig.update_traces(marker_size=14, selector=dict(type="scatter"))
     fig.update_layout(xaxis=dict(range=[x - 1, x + 1], tickvals=[x]))
-    fig.add_annotation(text="one frame", xref="paper", yref="paper", x=1, y=1, xanchor="right", yanchor="bottom",
-                       showarrow=False)
+    fig.add_annotation(
+        text="one frame", xref="paper", yref="paper", x=1, y=1, xanchor="right", yanchor="bottom", showarrow=False
+    )
     return fig
 
 
@@ -195,17 +233,23 @@ def summary_markdown(run: Run) -> str:
     whole = layout.whole_frame
     short = f"; the video holds only {T} of the {s.num_frames} frames asked for" if T < s.num_frames else ""
     canvas = DEFAULT_GRID.canvas
-    read = (f"(the gazer resizes them to {canvas}x{canvas})" if whole else
-            f"(the native size) as **{layout.describe()}**, each tile resized to the gazer's {canvas} px input and "
-            f"every 16-frame chunk of every tile gazed on its own")
+    read = (
+        f"(the gazer resizes them to {canvas}x{canvas})"
+        if whole
+        else f"(the native size) as **{layout.describe()}**, each tile resized to the gazer's {canvas} px input and "
+        f"every 16-frame chunk of every tile gazed on its own"
+    )
     scales = ", ".join(f"{name[6:-2]} px: {n}" for name, n in scale_totals(run.rows).items())
     per_tile = "" if whole else f" over {tiles} tile(s)"
-    per_frame = f"{kept / max(1, T):.1f} per frame" + ("" if whole else f" ({kept / max(1, T * tiles):.1f} per frame "
-                                                                        f"and tile)")
+    per_frame = f"{kept / max(1, T):.1f} per frame" + (
+        "" if whole else f" ({kept / max(1, T * tiles):.1f} per frame and tile)"
+    )
     stop = run.gaze_settings.get("stop")
     ssim = f", SSIM {t['ssim']:.3f}" if t.get("ssim") is not None else ""
-    seconds = {"read": run.seconds.get("read", 0.0), **{name: t["seconds"][key] for key, name in TIMED.items()
-                                                        if key in t["seconds"]}}
+    seconds = {
+        "read": run.seconds.get("read", 0.0),
+        **{name: t["seconds"][key] for key, name in TIMED.items() if key in t["seconds"]},
+    }
     check_text = loss_check_text(t)
     lines = [
         f"**{clip.name}**: {T} frames read at {clip.read_size[0]}x{clip.read_size[1]} px {read}, played at "
@@ -221,10 +265,12 @@ def summary_markdown(run: Run) -> str:
         "time: " + ", ".join(f"{k} {v:.2f} s" for k, v in seconds.items()),
     ]
     if not whole:
-        lines += [*frame_limit_lines(run),
-                  "*With tiles: the left video is the gazed patches over the original frames with the tile grid, "
-                  "the right one the reconstruction; the frame scrubber, the threshold curve and SSIM need one "
-                  "whole-frame clip (tile size 0); Ask and Compare gazers read the whole frame.*"]
+        lines += [
+            *frame_limit_lines(run),
+            "*With tiles: the left video is the gazed patches over the original frames with the tile grid, "
+            "the right one the reconstruction; the frame scrubber, the threshold curve and SSIM need one "
+            "whole-frame clip (tile size 0); Ask and Compare gazers read the whole frame.*",
+        ]
     return "\n\n".join(lines)
 
 
@@ -252,11 +298,22 @@ def slots_figure(run: Run, frames: list[int]):
     """Gazed slots per frame, stacked by scale (coarsest at the bottom), summed over the tiles."""
     per_tile = int(run.totals["slots_total"]) // max(1, int(run.totals["frames"]))
     tiles = int(run.totals["tiles"])
-    fig = go.Figure([go.Bar(x=frames, y=[int(r[name]) for r in run.rows], name=f"{name[6:-2]} px",
-                            marker_color=f"rgb{tuple(viz.scale_color(s))}")
-                     for s, name in enumerate(scale_totals(run.rows))])
-    title = f"Gazed slots per frame (of {per_tile})" if tiles == 1 else \
-        f"Gazed slots per frame ({tiles} tiles, of {per_tile})"
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=frames,
+                y=[int(r[name]) for r in run.rows],
+                name=f"{name[6:-2]} px",
+                marker_color=f"rgb{tuple(viz.scale_color(s))}",
+            )
+            for s, name in enumerate(scale_totals(run.rows))
+        ]
+    )
+    title = (
+        f"Gazed slots per frame (of {per_tile})"
+        if tiles == 1
+        else f"Gazed slots per frame ({tiles} tiles, of {per_tile})"
+    )
     fig.update_layout(barmode="stack", title=title, xaxis_title="frame", yaxis_title="slots", legend_title="scale")
     return fig
 
@@ -277,17 +334,35 @@ def loss_figure(run: Run, frames: list[int]):
     fig.add_trace(go.Scatter(x=frames, y=measured, mode="lines+markers", name=name))
     over = set(t.get("frames_over_threshold") or [])
     if over:
-        fig.add_trace(go.Scatter(x=[f for f in frames if f in over], y=[m for f, m in zip(frames, measured) if f in over],
-                                 mode="markers", marker=dict(symbol="x", size=12, color="rgb(213,0,0)"),
-                                 name="measured over the threshold by > 25 %"))
+        fig.add_trace(
+            go.Scatter(
+                x=[f for f in frames if f in over],
+                y=[m for f, m in zip(frames, measured) if f in over],
+                mode="markers",
+                marker=dict(symbol="x", size=12, color="rgb(213,0,0)"),
+                name="measured over the threshold by > 25 %",
+            )
+        )
     threshold = run.gaze_settings.get("task_loss_requirement")
     # Only a loss threshold lives on this axis (framediff's is a per-patch change on another scale).
     if isinstance(threshold, (int, float)) and run.gaze_settings.get("threshold_unit", "loss") == "loss":
         fig.add_hline(y=float(threshold), line_dash="dash", annotation_text="threshold")
-    fig.add_trace(go.Scatter(x=frames, y=drawable(r["psnr_db"] for r in rows), mode="lines+markers",
-                             name="PSNR (dB)", yaxis="y2", line_dash="dot"))
-    fig.update_layout(title="Loss per frame", xaxis_title="frame", yaxis_title="loss",
-                      yaxis2=dict(title="PSNR (dB)", overlaying="y", side="right"))
+    fig.add_trace(
+        go.Scatter(
+            x=frames,
+            y=drawable(r["psnr_db"] for r in rows),
+            mode="lines+markers",
+            name="PSNR (dB)",
+            yaxis="y2",
+            line_dash="dot",
+        )
+    )
+    fig.update_layout(
+        title="Loss per frame",
+        xaxis_title="frame",
+        yaxis_title="loss",
+        yaxis2=dict(title="PSNR (dB)", overlaying="y", side="right"),
+    )
     return fig
 
 
@@ -308,10 +383,20 @@ def psnr_figure(frames, psnr, ssim=None, title: str = "PSNR and SSIM per frame")
     fig.update_layout(title=title, xaxis_title="frame", yaxis_title="PSNR (dB)")
     exact = [v is None for v in psnr]
     if any(exact):  # inf dB cannot be drawn: say which frames are exact instead of leaving a hole
-        text = ("every frame is rebuilt exactly (PSNR ∞ dB)" if all(exact)
-                else f"{sum(exact)} of {len(exact)} frames rebuilt exactly (∞ dB, not drawn)")
-        fig.add_annotation(text=text, xref="paper", yref="paper", x=0.5, y=0.5 if all(exact) else 1.0,
-                           showarrow=False, yanchor="bottom" if not all(exact) else "middle")
+        text = (
+            "every frame is rebuilt exactly (PSNR ∞ dB)"
+            if all(exact)
+            else f"{sum(exact)} of {len(exact)} frames rebuilt exactly (∞ dB, not drawn)"
+        )
+        fig.add_annotation(
+            text=text,
+            xref="paper",
+            yref="paper",
+            x=0.5,
+            y=0.5 if all(exact) else 1.0,
+            showarrow=False,
+            yanchor="bottom" if not all(exact) else "middle",
+        )
         if all(exact):
             fig.update_layout(yaxis=dict(range=[0, 60]))
     return fig
@@ -328,8 +413,9 @@ def curve_figure(curve: Curve | None, threshold: float | None = None, gazer: str
     `curve` None means the gazer ignores the threshold: the figure says so instead of sweeping.
     """
     if curve is None:
-        return message_figure("Tokens kept vs threshold", f"{gazer or 'this gazer'} ignores the threshold: "
-                                                           "only the budget decides")
+        return message_figure(
+            "Tokens kept vs threshold", f"{gazer or 'this gazer'} ignores the threshold: only the budget decides"
+        )
     psnr = [None if math.isinf(p) else p for p in curve.psnr]
     fig = viz.fig_threshold_curve(curve.thresholds, curve.kept_fraction, psnr)
     current = float(threshold or 0.0)
@@ -347,8 +433,16 @@ def message_figure(title: str, text: str):
 
 def comparison_figures(rows: Sequence[dict], results: dict[str, tuple[Any, Any]]):
     """(bars of slots kept and PSNR per gazer, PSNR per frame per gazer)."""
-    bars = viz.fig_gazer_comparison([{"gazer": r["gazer"], "kept_fraction": r["kept_%"] / 100,
-                                      "psnr": None if math.isinf(r["psnr_db"]) else r["psnr_db"]} for r in rows])
+    bars = viz.fig_gazer_comparison(
+        [
+            {
+                "gazer": r["gazer"],
+                "kept_fraction": r["kept_%"] / 100,
+                "psnr": None if math.isinf(r["psnr_db"]) else r["psnr_db"],
+            }
+            for r in rows
+        ]
+    )
     lines = go.Figure()
     for name, (gaze, rec) in results.items():
         psnr = drawable(rec.psnr[0].tolist())
@@ -365,13 +459,15 @@ def answer_rows(answers: dict[str, Any]) -> list[list[Any]]:
     """Rows of the Ask tab's table, one column per answer (name -> Answer): `comparison_rows`, as CLI `ask`
     prints them (tokens, GFLOPs per stage with the attention as a sub-row of the encoder and the gazer's in the
     total, how the FLOPs were counted, seconds per stage), rounded to 3 decimals."""
+
     def value(kind: str, v: Any) -> Any:
         if v is None or kind in ("tokens", "count", "source"):
             return v
         return round(v / 1e9, 3) if kind == "flops" else round(v, 3)
 
-    return [[label, *(value(kind, v) for v in values)]
-            for label, kind, values in comparison_rows(list(answers.values()))]
+    return [
+        [label, *(value(kind, v) for v in values)] for label, kind, values in comparison_rows(list(answers.values()))
+    ]
 
 
 def answer_figure(answers: dict[str, Any]):
@@ -381,8 +477,18 @@ def answer_figure(answers: dict[str, Any]):
     for (name, answer), color in zip(answers.items(), ANSWER_COLORS):
         flops = [None if answer.best_flops(s) is None else answer.best_flops(s) / 1e9 for s in stages]
         fig.add_trace(go.Bar(x=stages, y=flops, name=name, marker_color=color, legendgroup=name), row=1, col=1)
-        fig.add_trace(go.Bar(x=list(TIME_ROWS), y=[answer.seconds.get(s) for s in TIME_ROWS], name=name,
-                             marker_color=color, legendgroup=name, showlegend=False), row=1, col=2)
+        fig.add_trace(
+            go.Bar(
+                x=list(TIME_ROWS),
+                y=[answer.seconds.get(s) for s in TIME_ROWS],
+                name=name,
+                marker_color=color,
+                legendgroup=name,
+                showlegend=False,
+            ),
+            row=1,
+            col=2,
+        )
     fig.update_layout(barmode="group", title=" vs ".join(answers) + ": cost per stage")
     return fig
 
@@ -399,11 +505,13 @@ def frame_limit_lines(run: Run) -> list[str]:
     fit, limit = run.frames_fit, run.max_decode_pixels
     if fit is not None and limit is not None and fit < NUM_FRAMES:
         want = max(run.settings.num_frames, NUM_FRAMES)
-        lines.append(f"**Frames are limited at this size:** tiles read frames at the native size, and this server "
-                     f"decodes at most {limit:,} pixels a run, so **{fit} frame(s) of {W}x{H} px** fit. To read "
-                     f"{want}, set `PLAYGROUND_APP_MAX_DECODE_PIXELS` to {want * W * H:,} or more when self-hosting "
-                     f"(about {want * W * H * 3 / 2**30:.1f} GiB of frames), or use tile size 0 (frames read at "
-                     f"{READ_SIDE} px).")
+        lines.append(
+            f"**Frames are limited at this size:** tiles read frames at the native size, and this server "
+            f"decodes at most {limit:,} pixels a run, so **{fit} frame(s) of {W}x{H} px** fit. To read "
+            f"{want}, set `PLAYGROUND_APP_MAX_DECODE_PIXELS` to {want * W * H:,} or more when self-hosting "
+            f"(about {want * W * H * 3 / 2**30:.1f} GiB of frames), or use tile size 0 (frames read at "
+            f"{READ_SIDE} px)."
+        )
     if int(run.totals["frames"]) == 1:
         lines.append("*One frame: the videos hold a single frame, the panel below shows it, and each plot one point.*")
     return lines
@@ -412,6 +520,8 @@ def frame_limit_lines(run: Run) -> list[str]:
 def tiled_panel(view: RunView) -> np.ndarray:
     """Frame 0 of a tiled run as the panel shows it: the gazed patches with the tile grid | the reconstruction,
     read back from the videos `run_video` wrote (the scrubber, which needs one whole-frame clip, stays off)."""
-    first = [read_clip(path, num_frames=1, max_side=None, max_pixels=None)[0]
-             for path in (view.overlay_video, view.compare_video)]
+    first = [
+        read_clip(path, num_frames=1, max_side=None, max_pixels=None)[0]
+        for path in (view.overlay_video, view.compare_video)
+    ]
     return viz.side_by_side(*first, labels=["frame 0: gazed, tile grid", "reconstruction"])[0]

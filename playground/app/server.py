@@ -41,8 +41,9 @@ def running(demo: gr.Blocks | None = None, port: int | None = None) -> Iterator[
 
 
 @contextlib.contextmanager
-def app_process(env: dict[str, str | None] | None = None, stop: int = signal.SIGTERM,
-                timeout: float = 120.0) -> Iterator[tuple[subprocess.Popen, str]]:
+def app_process(
+    env: dict[str, str | None] | None = None, stop: int = signal.SIGTERM, timeout: float = 120.0
+) -> Iterator[tuple[subprocess.Popen, str]]:
     """`python app.py` in a subprocess on a free port of 127.0.0.1; yields (process, URL) once it answers.
 
     `env` is added to this process's environment (a None value unsets a variable; analytics are off and
@@ -51,13 +52,20 @@ def app_process(env: dict[str, str | None] | None = None, stop: int = signal.SIG
     shell inherits SIGINT ignored, so Ctrl-C's signal would not reach it.
     """
     port = free_port()
-    merged = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", **(env or {}),
-              "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port)}
+    merged = {
+        **os.environ,
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+        **(env or {}),
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_SERVER_PORT": str(port),
+    }
     env = {k: v for k, v in merged.items() if v is not None}
     url = f"http://127.0.0.1:{port}/"
     with tempfile.TemporaryFile("w+") as log:  # a file, not a pipe: a chatty app never blocks on it
-        app = subprocess.Popen([sys.executable, str(APP)], cwd=APP.parent, env=env, stdout=subprocess.DEVNULL,
-                               stderr=log, text=True)
+        app = subprocess.Popen(
+            [sys.executable, str(APP)], cwd=APP.parent, env=env, stdout=subprocess.DEVNULL, stderr=log, text=True
+        )
         try:
             _wait_until_up(url, app, log, timeout)
             yield app, url

@@ -18,16 +18,31 @@ from .callbacks import PAGE_RANGES
 from .examples import ASSETS, EXAMPLES
 
 # query key -> (the page's component in layout's `ui`, the PAGE_RANGES box it is checked against, or None)
-PARAMS = {"clip": ("video", None), "gazer": ("gazer", None), "reconstructor": ("reconstructor", None),
-          "threshold": ("threshold", "error threshold"), "ratio": ("ratio", "gazing ratio"),
-          "frames": ("num_frames", "frames"), "tile": ("tile", "tile size"), "tab": ("tabs", None)}
+PARAMS = {
+    "clip": ("video", None),
+    "gazer": ("gazer", None),
+    "reconstructor": ("reconstructor", None),
+    "threshold": ("threshold", "error threshold"),
+    "ratio": ("ratio", "gazing ratio"),
+    "frames": ("num_frames", "frames"),
+    "tile": ("tile", "tile size"),
+    "tab": ("tabs", None),
+}
 TABS = ("gaze", "ask", "compare", "export", "live")  # the tabs' ids, as a link names them
 
 
 def share_query(video, gazer, reconstructor, threshold, ratio, num_frames, tile, tab) -> str:
     """'?clip=...&gazer=...': the query of a link to the page with these values (the clip by its file name)."""
-    values = {"clip": Path(str(video)).name if video else None, "gazer": gazer, "reconstructor": reconstructor,
-              "threshold": threshold, "ratio": ratio, "frames": num_frames, "tile": tile, "tab": tab}
+    values = {
+        "clip": Path(str(video)).name if video else None,
+        "gazer": gazer,
+        "reconstructor": reconstructor,
+        "threshold": threshold,
+        "ratio": ratio,
+        "frames": num_frames,
+        "tile": tile,
+        "tab": tab,
+    }
     return "?" + urlencode({k: v for k, v in values.items() if v not in (None, "")})
 
 

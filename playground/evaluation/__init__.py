@@ -20,6 +20,24 @@ from .run import Condition, EvalRun, EvalSettings, RankShare, parse_conditions, 
 from .scoring import build_prompt, extract_letter, score
 from .stats import mcnemar_exact, wilson_interval
 
-__all__ = ["FORMATS", "Question", "detect_format", "example_rows", "read_questions", "write_rows", "report_text",
-           "summarize", "Condition", "EvalRun", "EvalSettings", "RankShare", "parse_conditions", "run_eval",
-           "build_prompt", "extract_letter", "score", "mcnemar_exact", "wilson_interval"]
+__all__ = [
+    "FORMATS",
+    "Question",
+    "detect_format",
+    "example_rows",
+    "read_questions",
+    "write_rows",
+    "report_text",
+    "summarize",
+    "Condition",
+    "EvalRun",
+    "EvalSettings",
+    "RankShare",
+    "parse_conditions",
+    "run_eval",
+    "build_prompt",
+    "extract_letter",
+    "score",
+    "mcnemar_exact",
+    "wilson_interval",
+]

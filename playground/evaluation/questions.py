@@ -37,8 +37,17 @@ FORMAT_TITLES = {"hlvid": "HLVid", "video-mme": "Video-MME", "mvbench": "MVBench
 FORMAT_ALIASES = {"videomme": "video-mme", "video_mme": "video-mme", "hl-vid": "hlvid"}
 REQUIRED = {  # the fields each format needs, in the order its rows list them
     "hlvid": ("question_id", "category", "video_path", "question", "answer"),
-    "video-mme": ("videoID", "question_id", "duration", "domain", "sub_category", "task_type", "question",
-                  "options", "answer"),
+    "video-mme": (
+        "videoID",
+        "question_id",
+        "duration",
+        "domain",
+        "sub_category",
+        "task_type",
+        "question",
+        "options",
+        "answer",
+    ),
     "mvbench": ("video", "question", "candidates", "answer"),
 }
 GROUP_FIELDS = ("duration", "domain", "task_type", "category")  # per-category accuracy, where a row has them
@@ -67,8 +76,10 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     check(path.is_file(), f"no such question file: {path}")
     suffix = path.suffix.lower()
-    check(suffix in SUFFIXES, f"{path.name}: unknown question file type {suffix or '(none)'}; "
-                              f"give one of {', '.join(SUFFIXES)}")
+    check(
+        suffix in SUFFIXES,
+        f"{path.name}: unknown question file type {suffix or '(none)'}; give one of {', '.join(SUFFIXES)}",
+    )
     try:
         rows = {".jsonl": _jsonl_rows, ".json": _json_rows, ".csv": _csv_rows, ".parquet": _parquet_rows}[suffix](path)
     except (OSError, UnicodeDecodeError) as exc:
@@ -154,18 +165,23 @@ def detect_format(row: dict[str, Any], where: str = "row 1") -> str:
     closest = min(FORMATS, key=lambda fmt: len(missing[fmt]) / len(REQUIRED[fmt]))
     have = len(REQUIRED[closest]) - len(missing[closest])
     if have == 0:
-        raise PlaygroundError(f"{where} fits no known question format ({_formats_needed()}); "
-                              f"it has {', '.join(map(repr, list(row)[:8])) or 'no fields'}")
-    raise PlaygroundError(f"{where} fits no known question format: closest is {FORMAT_TITLES[closest]}, "
-                          f"which needs {', '.join(map(repr, missing[closest]))}")
+        raise PlaygroundError(
+            f"{where} fits no known question format ({_formats_needed()}); "
+            f"it has {', '.join(map(repr, list(row)[:8])) or 'no fields'}"
+        )
+    raise PlaygroundError(
+        f"{where} fits no known question format: closest is {FORMAT_TITLES[closest]}, "
+        f"which needs {', '.join(map(repr, missing[closest]))}"
+    )
 
 
 def _formats_needed() -> str:
     return "; ".join(f"{FORMAT_TITLES[f]}: {', '.join(REQUIRED[f])}" for f in FORMATS)
 
 
-def read_questions(path: str | Path, videos: str | Path | None = None, fmt: str | None = None
-                   ) -> tuple[list[Question], str]:
+def read_questions(
+    path: str | Path, videos: str | Path | None = None, fmt: str | None = None
+) -> tuple[list[Question], str]:
     """The questions of a file and its format (see the module doc).
 
     Args:
@@ -180,8 +196,11 @@ def read_questions(path: str | Path, videos: str | Path | None = None, fmt: str 
     questions = [parse_row(row, fmt, folder, f"{path.name} row {n}", n) for n, row in enumerate(rows, 1)]
     seen: dict[str, int] = {}
     for q in questions:
-        check(q.question_id not in seen, f"{path.name} row {q.row}: question_id {q.question_id!r} is also row "
-                                         f"{seen.get(q.question_id)}; every question needs its own id")
+        check(
+            q.question_id not in seen,
+            f"{path.name} row {q.row}: question_id {q.question_id!r} is also row "
+            f"{seen.get(q.question_id)}; every question needs its own id",
+        )
         seen[q.question_id] = q.row
     return questions, fmt
 
@@ -191,31 +210,57 @@ def parse_row(row: dict[str, Any], fmt: str, videos: Path, where: str, number: i
     missing = [f for f in REQUIRED[fmt] if f not in row or row[f] is None]
     check(not missing, f"{where} ({FORMAT_TITLES[fmt]}) has no {', '.join(map(repr, missing))}")
     question = _text(row, "question", where)
-    check(len(question) <= MAX_QUESTION_CHARS,
-          f"{where}: the question is {len(question):,} characters long; at most {MAX_QUESTION_CHARS:,} are taken")
+    check(
+        len(question) <= MAX_QUESTION_CHARS,
+        f"{where}: the question is {len(question):,} characters long; at most {MAX_QUESTION_CHARS:,} are taken",
+    )
     groups = {g: str(row[g]).strip() for g in GROUP_FIELDS if row.get(g) not in (None, "")}
     if fmt == "hlvid":
-        return Question(_text(row, "question_id", where), str(videos / _text(row, "video_path", where)), question,
-                        [], _letter(row["answer"], where), _count_options(question), groups, number)
+        return Question(
+            _text(row, "question_id", where),
+            str(videos / _text(row, "video_path", where)),
+            question,
+            [],
+            _letter(row["answer"], where),
+            _count_options(question),
+            groups,
+            number,
+        )
     if fmt == "video-mme":
         options = _options(row["options"], where)
-        return Question(_text(row, "question_id", where), _video_of(videos, _text(row, "videoID", where)), question,
-                        options, _letter(row["answer"], where, len(options)), len(options), groups, number)
+        return Question(
+            _text(row, "question_id", where),
+            _video_of(videos, _text(row, "videoID", where)),
+            question,
+            options,
+            _letter(row["answer"], where, len(options)),
+            len(options),
+            groups,
+            number,
+        )
     candidates = _options(row["candidates"], where, "candidates")
     answer = str(row["answer"]).strip()
-    check(answer in [c.strip() for c in candidates],
-          f"{where}: 'answer' {answer!r} is not one of its 'candidates'")
+    check(answer in [c.strip() for c in candidates], f"{where}: 'answer' {answer!r} is not one of its 'candidates'")
     letter = LETTERS[[c.strip() for c in candidates].index(answer)]
     qid = str(row.get("question_id") or row.get("id") or f"row-{number}").strip()
-    return Question(qid, str(videos / _text(row, "video", where)), question,
-                    [f"{LETTERS[i]}. {c.strip()}" for i, c in enumerate(candidates)], letter, len(candidates),
-                    groups, number)
+    return Question(
+        qid,
+        str(videos / _text(row, "video", where)),
+        question,
+        [f"{LETTERS[i]}. {c.strip()}" for i, c in enumerate(candidates)],
+        letter,
+        len(candidates),
+        groups,
+        number,
+    )
 
 
 def _text(row: dict[str, Any], name: str, where: str) -> str:
     value = row.get(name)
-    check(isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip() != "",
-          f"{where}: {name!r} must be non-empty text, got {value!r}")
+    check(
+        isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip() != "",
+        f"{where}: {name!r} must be non-empty text, got {value!r}",
+    )
     return str(value).strip()
 
 
@@ -223,8 +268,10 @@ def _letter(value: Any, where: str, options: int | None = None) -> str:
     """The answer letter ('B', '(B)', 'b.' ...) checked against the options."""
     text = str(value).strip().strip("().:").upper()
     allowed = LETTERS[:options] if options else LETTERS
-    check(len(text) == 1 and text in allowed, f"{where}: 'answer' must be one of the letters "
-                                              f"{', '.join(allowed)}, got {value!r}")
+    check(
+        len(text) == 1 and text in allowed,
+        f"{where}: 'answer' must be one of the letters {', '.join(allowed)}, got {value!r}",
+    )
     return text
 
 
@@ -241,10 +288,11 @@ def _options(value: Any, where: str, name: str = "options") -> list[str]:
                 raise PlaygroundError(f"{where}: {name!r} must be a list, got {value[:60]!r}") from None
     if hasattr(value, "tolist"):  # a numpy array (pandas-made Parquet)
         value = value.tolist()
-    check(isinstance(value, (list, tuple)) and all(isinstance(v, str) and v.strip() for v in value),
-          f"{where}: {name!r} must be a list of texts, got {value!r}")
-    check(2 <= len(value) <= len(LETTERS), f"{where}: {name!r} must hold 2 to {len(LETTERS)} options, "
-                                           f"got {len(value)}")
+    check(
+        isinstance(value, (list, tuple)) and all(isinstance(v, str) and v.strip() for v in value),
+        f"{where}: {name!r} must be a list of texts, got {value!r}",
+    )
+    check(2 <= len(value) <= len(LETTERS), f"{where}: {name!r} must hold 2 to {len(LETTERS)} options, got {len(value)}")
     return [str(v).strip() for v in value]
 
 
@@ -269,13 +317,29 @@ def _video_of(videos: Path, video_id: str) -> str:
 
 _EXAMPLES = [  # (clip in assets/, category, question, options separated by |, answer)
     ("bigbuckbunny_clip.mp4", "objects", "Which animal comes out of the burrow?", "a rabbit|a dog|a fish|a horse", "A"),
-    ("bigbuckbunny_clip.mp4", "scene", "Where does the scene take place?", "in a kitchen|on a meadow|under water|in space",
-     "B"),
+    (
+        "bigbuckbunny_clip.mp4",
+        "scene",
+        "Where does the scene take place?",
+        "in a kitchen|on a meadow|under water|in space",
+        "B",
+    ),
     ("bigbuckbunny_clip.mp4", "colour", "What colour is most of the ground?", "red|blue|green|white", "C"),
-    ("synthetic_square.mp4", "objects", "What shape moves across the frame?", "a circle|a triangle|a star|a square", "D"),
+    (
+        "synthetic_square.mp4",
+        "objects",
+        "What shape moves across the frame?",
+        "a circle|a triangle|a star|a square",
+        "D",
+    ),
     ("synthetic_square.mp4", "colour", "What colour is the moving shape?", "white|black|purple|orange", "A"),
-    ("synthetic_square.mp4", "motion", "How does the shape move?",
-     "it stays still|it moves across the frame|it spins in place|it grows", "B"),
+    (
+        "synthetic_square.mp4",
+        "motion",
+        "How does the shape move?",
+        "it stays still|it moves across the frame|it spins in place|it grows",
+        "B",
+    ),
 ]
 
 
@@ -287,13 +351,37 @@ def example_rows(fmt: str = "hlvid", count: int = 6) -> list[dict[str, Any]]:
         options = options.split("|")
         lettered = [f"{LETTERS[k]}. {o}" for k, o in enumerate(options)]
         if fmt == "hlvid":
-            rows.append({"question_id": f"ex-{i}", "category": category, "video_path": clip,
-                         "question": "\n".join([question, *lettered]), "answer": answer})
+            rows.append(
+                {
+                    "question_id": f"ex-{i}",
+                    "category": category,
+                    "video_path": clip,
+                    "question": "\n".join([question, *lettered]),
+                    "answer": answer,
+                }
+            )
         elif fmt == "video-mme":
-            rows.append({"videoID": Path(clip).stem, "question_id": f"ex-{i}", "duration": "short",
-                         "domain": "Example", "sub_category": category, "task_type": category,
-                         "question": question, "options": lettered, "answer": answer})
+            rows.append(
+                {
+                    "videoID": Path(clip).stem,
+                    "question_id": f"ex-{i}",
+                    "duration": "short",
+                    "domain": "Example",
+                    "sub_category": category,
+                    "task_type": category,
+                    "question": question,
+                    "options": lettered,
+                    "answer": answer,
+                }
+            )
         else:
-            rows.append({"video": clip, "question": question, "candidates": options,
-                         "answer": options[LETTERS.index(answer)], "task_type": category})
+            rows.append(
+                {
+                    "video": clip,
+                    "question": question,
+                    "candidates": options,
+                    "answer": options[LETTERS.index(answer)],
+                    "task_type": category,
+                }
+            )
     return rows

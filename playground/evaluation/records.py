@@ -113,8 +113,11 @@ def check_run(out: Path, meaning: dict[str, Any]) -> None:
     run = read_json(path, "evaluation run file")
     check(run.get("format") == FORMAT, f"{path} is not an eval run file; give another --out")
     differ = settings_differences(run.get("settings", {}), meaning)
-    check(not differ, f"{out} holds an evaluation made with other settings ({'; '.join(differ)}); "
-                      "give another --out, or the same settings to resume it")
+    check(
+        not differ,
+        f"{out} holds an evaluation made with other settings ({'; '.join(differ)}); "
+        "give another --out, or the same settings to resume it",
+    )
 
 
 def write_run(out: Path, meaning: dict[str, Any], extra: dict[str, Any]) -> Path:

@@ -86,8 +86,13 @@ class Condition:
         return {k: v for k, v in asdict(self).items() if v is not None or k not in ("pruning", "budget_from")}
 
 
-def parse_conditions(text: str, gazer: str = "framediff", ratio: float | None = None,
-                     threshold: float | None = None, attention: str = "block_causal") -> list[Condition]:
+def parse_conditions(
+    text: str,
+    gazer: str = "framediff",
+    ratio: float | None = None,
+    threshold: float | None = None,
+    attention: str = "block_causal",
+) -> list[Condition]:
     """The conditions of `--conditions` (comma-separated, see the module doc), `full` first when given."""
     names = [t.strip() for t in str(text).split(",") if t.strip()]
     check(len(names) > 0, "--conditions is empty; give e.g. full,gazed")
@@ -117,17 +122,31 @@ def _budgets(conditions: list[Condition]) -> list[Condition]:
     for c in conditions:
         if c.pruning:
             source = c.budget_from or ("gazed" if "gazed" in gazed else gazed[0] if gazed else "")
-            check(source in gazed, f"condition {c.name!r} prunes to a gazed condition's LLM tokens: "
-                                   + (f"{source!r} is not one of the gazed conditions ({', '.join(gazed)})" if gazed
-                                      else "add one, e.g. full,gazed," + c.name))
+            check(
+                source in gazed,
+                f"condition {c.name!r} prunes to a gazed condition's LLM tokens: "
+                + (
+                    f"{source!r} is not one of the gazed conditions ({', '.join(gazed)})"
+                    if gazed
+                    else "add one, e.g. full,gazed," + c.name
+                ),
+            )
             c = Condition(c.name, pruning=c.pruning, budget_from=source)
         out.append(c)
     return out
 
 
-def answer_conditions(mllm, conditions: Sequence[Condition], frames, question: str, *, single_scale: bool = False,
-                      gazer_for: Callable[[str], Any] | None = None,
-                      on_condition: Callable[[int, Condition], None] | None = None, **common) -> dict[str, Any]:
+def answer_conditions(
+    mllm,
+    conditions: Sequence[Condition],
+    frames,
+    question: str,
+    *,
+    single_scale: bool = False,
+    gazer_for: Callable[[str], Any] | None = None,
+    on_condition: Callable[[int, Condition], None] | None = None,
+    **common,
+) -> dict[str, Any]:
     """Each condition's `Answer` to `question` on the same frames (T, H, W, 3), by name, in the conditions' order
     (`parse_conditions`: full, gazed, then the pruned ones, each keeping its gazed condition's LLM vision tokens):
     CLI `ask`'s and the app's Ask tab's one path. A gazed condition runs its gazer inside its answer, timed as the
@@ -141,12 +160,20 @@ def answer_conditions(mllm, conditions: Sequence[Condition], frames, question: s
         if on_condition is not None:
             on_condition(i, c)
         if c.pruning:
-            answers[c.name] = mllm.answer(frames, question, pruning=c.pruning,
-                                          budget=answers[c.budget_from].llm_vision_tokens, **common)
+            answers[c.name] = mllm.answer(
+                frames, question, pruning=c.pruning, budget=answers[c.budget_from].llm_vision_tokens, **common
+            )
         elif c.gazed:
-            answers[c.name] = mllm.answer(frames, question, gazer=gazer_for(c.gazer) if gazer_for else c.gazer,
-                                          gazing_ratio=c.gazing_ratio, task_loss_requirement=c.threshold,
-                                          attention=c.attention, single_scale=single_scale, **common)
+            answers[c.name] = mllm.answer(
+                frames,
+                question,
+                gazer=gazer_for(c.gazer) if gazer_for else c.gazer,
+                gazing_ratio=c.gazing_ratio,
+                task_loss_requirement=c.threshold,
+                attention=c.attention,
+                single_scale=single_scale,
+                **common,
+            )
         else:
             answers[c.name] = mllm.answer(frames, question, **common)
     return answers
@@ -170,8 +197,12 @@ class EvalSettings:
 
     def meaning(self) -> dict[str, Any]:
         """The settings the records depend on (a resumed run must keep them)."""
-        return {"mllm": self.mllm, "conditions": [c.meaning() for c in self.conditions], "frames": self.frames,
-                "max_new_tokens": self.max_new_tokens}
+        return {
+            "mllm": self.mllm,
+            "conditions": [c.meaning() for c in self.conditions],
+            "frames": self.frames,
+            "max_new_tokens": self.max_new_tokens,
+        }
 
 
 @dataclass
@@ -226,10 +257,14 @@ class Answerer:
         from ..mllm.model import GazedMLLM
 
         self.settings = settings
-        self.mllm = load_mllm(settings.mllm, device=device or settings.device,
-                              trust_remote_code=settings.trust_remote_code)
-        check(isinstance(self.mllm, GazedMLLM), f"{settings.mllm} gazes inside its own code (NVILA): eval compares "
-                                                "a model's stock and gazed paths, which it does not have")
+        self.mllm = load_mllm(
+            settings.mllm, device=device or settings.device, trust_remote_code=settings.trust_remote_code
+        )
+        check(
+            isinstance(self.mllm, GazedMLLM),
+            f"{settings.mllm} gazes inside its own code (NVILA): eval compares "
+            "a model's stock and gazed paths, which it does not have",
+        )
         for c in settings.conditions:  # loaded now: a bad name fails in one line, and loading is in no timing
             if c.gazed:
                 self.mllm.gazer(c.gazer, self.mllm.grid)
@@ -250,8 +285,9 @@ class Answerer:
             done[c.name] = self.condition(c, frames, fps, prompt, question.answer, budget)
         return record
 
-    def condition(self, c: Condition, frames, fps: float, prompt: str, answer: str,
-                  budget: int | None = None) -> dict[str, Any]:
+    def condition(
+        self, c: Condition, frames, fps: float, prompt: str, answer: str, budget: int | None = None
+    ) -> dict[str, Any]:
         """One condition's answer on the question's frames: text, letter, tokens, FLOPs, seconds (a pruned
         condition keeps `budget` LLM vision tokens)."""
         gaze, gazer_seconds, gazer_flops = None, None, None
@@ -261,8 +297,17 @@ class Answerer:
                 gaze = self.mllm.gaze(frames, c.gazer, c.gazing_ratio, c.threshold)
             gazer_seconds = timed.seconds
             gazer_flops = self._gazer_flops(c, frames, gaze)
-        a = self.mllm.answer(frames, prompt, gaze=gaze, attention=c.attention, max_new_tokens=self.settings.max_new_tokens,
-                             fps=fps, count_flops=self.settings.count_flops, pruning=c.pruning, budget=budget)
+        a = self.mllm.answer(
+            frames,
+            prompt,
+            gaze=gaze,
+            attention=c.attention,
+            max_new_tokens=self.settings.max_new_tokens,
+            fps=fps,
+            count_flops=self.settings.count_flops,
+            pruning=c.pruning,
+            budget=budget,
+        )
         return condition_record(a, score(a.text, answer), gazer_seconds, gazer_flops)
 
     def _gazer_flops(self, c: Condition, frames, gaze) -> int | None:
@@ -279,20 +324,42 @@ def condition_record(a, read: Score, gazer_seconds: float | None, gazer_flops: i
     flops = {**a.flops, "gazer": gazer_flops, "total": a.flops["total"] + (gazer_flops or 0)}
     measured = None
     if a.measured_flops is not None:
-        measured = {**a.measured_flops, "gazer": gazer_flops,
-                    "total": (a.measured_flops["total"] or 0) + (gazer_flops or 0)}
-    return {"output": a.text, "letter": read.letter, "correct": read.correct,
-            "tokens": {"vision": a.vision_tokens, "llm_vision": a.llm_vision_tokens,
-                       "llm_prompt": a.llm_prompt_tokens, "new": a.new_tokens, "llm": a.llm_tokens},
-            "kept_fraction": a.settings.get("kept_fraction"), "flops": flops, "measured_flops": measured,
-            "seconds": seconds}
+        measured = {
+            **a.measured_flops,
+            "gazer": gazer_flops,
+            "total": (a.measured_flops["total"] or 0) + (gazer_flops or 0),
+        }
+    return {
+        "output": a.text,
+        "letter": read.letter,
+        "correct": read.correct,
+        "tokens": {
+            "vision": a.vision_tokens,
+            "llm_vision": a.llm_vision_tokens,
+            "llm_prompt": a.llm_prompt_tokens,
+            "new": a.new_tokens,
+            "llm": a.llm_tokens,
+        },
+        "kept_fraction": a.settings.get("kept_fraction"),
+        "flops": flops,
+        "measured_flops": measured,
+        "seconds": seconds,
+    }
 
 
 def base_record(question: Question, rank: int = 0) -> dict[str, Any]:
     """What every record of a question holds, answered or not."""
-    return {"question_id": question.question_id, "video": question.video, "answer": question.answer,
-            "num_options": question.num_options, "groups": dict(question.groups), "row": question.row,
-            "rank": rank, "error": None, "conditions": {}}
+    return {
+        "question_id": question.question_id,
+        "video": question.video,
+        "answer": question.answer,
+        "num_options": question.num_options,
+        "groups": dict(question.groups),
+        "row": question.row,
+        "rank": rank,
+        "error": None,
+        "conditions": {},
+    }
 
 
 # ---- the run -------------------------------------------------------------------------------------
@@ -314,9 +381,17 @@ class EvalRun:
     extra: dict[str, Any] = field(default_factory=dict)  # how the run was made (engine, world size)
 
 
-def run_eval(questions: Sequence[Question], out: str | Path, settings: EvalSettings, fmt: str = "",
-             source: str = "", share: RankShare | None = None, ray_address: str | None = None, workers: int = 1,
-             progress: Callable[[int, int], None] | None = None) -> EvalRun:
+def run_eval(
+    questions: Sequence[Question],
+    out: str | Path,
+    settings: EvalSettings,
+    fmt: str = "",
+    source: str = "",
+    share: RankShare | None = None,
+    ray_address: str | None = None,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> EvalRun:
     """Answer every question of this process's share not yet done in `out`; merge and report on the main one.
 
     Args:
@@ -333,18 +408,29 @@ def run_eval(questions: Sequence[Question], out: str | Path, settings: EvalSetti
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     share = share or join_ranks(settings.device)
-    check(ray_address is None or share.size == 1, "--ray runs the questions on Ray's workers: start it as one "
-                                                  "process, not under torchrun")
+    check(
+        ray_address is None or share.size == 1,
+        "--ray runs the questions on Ray's workers: start it as one process, not under torchrun",
+    )
     check_run(out, settings.meaning())
-    mine = list(questions)[share.rank::share.size]  # from the whole set, so every rank cuts the same way
+    mine = list(questions)[share.rank :: share.size]  # from the whole set, so every rank cuts the same way
     done = done_ids(out)
     todo = [q for q in mine if q.question_id not in done]
     extra = {"engine": "ray" if ray_address is not None else "local", "world_size": share.size, "workers": workers}
     run = EvalRun(out, len(questions), len(mine), len(mine) - len(todo), 0, 0, extra=extra)
     records = _records(todo, settings, share, ray_address, workers)  # loading fails here, before any write
     if share.main:
-        write_run(out, settings.meaning(), {"questions": source, "question_format": fmt, "count": len(questions),
-                                            "run": extra, "playground": __version__})
+        write_run(
+            out,
+            settings.meaning(),
+            {
+                "questions": source,
+                "question_format": fmt,
+                "count": len(questions),
+                "run": extra,
+                "playground": __version__,
+            },
+        )
     writer = RecordWriter(records_path(out, share.rank, share.size))
     try:
         for record in records:
@@ -365,8 +451,9 @@ def run_eval(questions: Sequence[Question], out: str | Path, settings: EvalSetti
     return run
 
 
-def _records(todo: Sequence[Question], settings: EvalSettings, share: RankShare, ray_address: str | None,
-             workers: int) -> Iterator[dict[str, Any]]:
+def _records(
+    todo: Sequence[Question], settings: EvalSettings, share: RankShare, ray_address: str | None, workers: int
+) -> Iterator[dict[str, Any]]:
     """The records of `todo`, answered here or on Ray (nothing is loaded when all is done)."""
     if not todo:
         return iter(())
@@ -389,16 +476,18 @@ def _wait_for_ranks(share: RankShare) -> None:
 # ---- Ray -----------------------------------------------------------------------------------------
 
 
-def ray_records(todo: Sequence[Question], settings: EvalSettings, workers: int, address: str = ""
-                ) -> Iterator[dict[str, Any]]:
+def ray_records(
+    todo: Sequence[Question], settings: EvalSettings, workers: int, address: str = ""
+) -> Iterator[dict[str, Any]]:
     """The records of `todo` from a pool of `workers` Ray actors, in the order they finish."""
     from ..dataset.engines import import_ray, map_actors, start_ray
 
     import_ray()  # one line when Ray is missing, before anything starts
     check_model_found(settings.mllm)
     ray, gpus = start_ray(address)
-    items = ray.data.from_items([{"question": json.dumps(asdict(q))} for q in todo],
-                                override_num_blocks=max(1, min(len(todo), 200)))
+    items = ray.data.from_items(
+        [{"question": json.dumps(asdict(q))} for q in todo], override_num_blocks=max(1, min(len(todo), 200))
+    )
     answered = map_actors(items, _AnswerStage, (settings,), workers, gpus)
     return (json.loads(row["record"]) for row in answered.iter_rows())
 
@@ -426,5 +515,14 @@ class _AnswerStage:
         return {"record": [json.dumps(self.answerer.answer(q)) for q in questions]}
 
 
-__all__ = ["Condition", "EvalSettings", "RankShare", "Answerer", "EvalRun", "run_eval", "parse_conditions",
-           "join_ranks", "RECORDS"]
+__all__ = [
+    "Condition",
+    "EvalSettings",
+    "RankShare",
+    "Answerer",
+    "EvalRun",
+    "run_eval",
+    "parse_conditions",
+    "join_ranks",
+    "RECORDS",
+]

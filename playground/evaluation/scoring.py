@@ -25,12 +25,24 @@ from dataclasses import dataclass
 from .questions import LETTERS, Question
 
 MAX_NEW_TOKENS = 16  # lmms-eval's Video-MME generation length
-INSTRUCTION = ("Select the best answer to the following multiple-choice question based on the video. "
-               "Respond with only the letter ({letters}) of the correct option.")
+INSTRUCTION = (
+    "Select the best answer to the following multiple-choice question based on the video. "
+    "Respond with only the letter ({letters}) of the correct option."
+)
 POST_PROMPT = "Answer with the option's letter from the given choices directly."
 # lmms-eval's prefixes (Video-MME's extract_characters_regex), longest first, and "Answer:" / "Option:".
-PREFIXES = ("the best answer is", "the correct answer is", "the answer is", "the best option is",
-            "the correct option is", "the answer", "best answer:", "best option:", "answer:", "option:")
+PREFIXES = (
+    "the best answer is",
+    "the correct answer is",
+    "the answer is",
+    "the best option is",
+    "the correct option is",
+    "the answer",
+    "best answer:",
+    "best option:",
+    "answer:",
+    "option:",
+)
 _PREFIX = re.compile("|".join(re.escape(p) for p in PREFIXES), flags=re.IGNORECASE)
 _ALONE = re.compile(rf"\W*([{LETTERS}{LETTERS.lower()}])\W*")
 _FIRST = re.compile(rf"(?<![A-Za-z])([{LETTERS}])(?![A-Za-z])|\(([{LETTERS.lower()}])\)")
@@ -56,8 +68,12 @@ def letters_text(count: int) -> str:
 
 def build_prompt(question: Question) -> str:
     """The multiple-choice prompt that asks for the letter only (see the module doc)."""
-    lines = [INSTRUCTION.format(letters=letters_text(question.num_options)), question.question.strip(),
-             *question.options, POST_PROMPT]
+    lines = [
+        INSTRUCTION.format(letters=letters_text(question.num_options)),
+        question.question.strip(),
+        *question.options,
+        POST_PROMPT,
+    ]
     return "\n".join(lines)
 
 

@@ -15,10 +15,10 @@ import torch
 from ..errors import PlaygroundError
 from ..loaders import Loader, claim, named, parameters, takes_more
 from .base import FrameByFrameGazer, Gazer, frame_budgets
-from .simple import FullGazer, RandomGazer
-from .greedy import GreedyGazer
 from .framediff import FrameDiffGazer
+from .greedy import GreedyGazer
 from .oracle import OracleGazer
+from .simple import FullGazer, RandomGazer
 
 TRAINING_FREE_GAZERS: dict[str, type[Gazer]] = {
     "greedy": GreedyGazer,
@@ -30,10 +30,17 @@ TRAINING_FREE_GAZERS: dict[str, type[Gazer]] = {
 SHIPPED_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 # Learned families, asked in this order for any other name (docs/architecture.md, "Adding a learned family").
 LEARNED_GAZERS: tuple[Loader, ...] = (
-    Loader("autogaze", "playground.gazers.autogaze:load_autogaze", "playground.gazers.autogaze.tiny:save_tiny",
-           hub_ids=("nvidia/AutoGaze",), moved_hub_ids={"bfshi/AutoGaze": "nvidia/AutoGaze"},
-           shipped={"autogaze-playground": SHIPPED_WEIGHTS / "autogaze-playground"},
-           model_types=("autogaze",), architectures=("AutoGaze",), key_prefixes=("gazing_model.",)),
+    Loader(
+        "autogaze",
+        "playground.gazers.autogaze:load_autogaze",
+        "playground.gazers.autogaze.tiny:save_tiny",
+        hub_ids=("nvidia/AutoGaze",),
+        moved_hub_ids={"bfshi/AutoGaze": "nvidia/AutoGaze"},
+        shipped={"autogaze-playground": SHIPPED_WEIGHTS / "autogaze-playground"},
+        model_types=("autogaze",),
+        architectures=("AutoGaze",),
+        key_prefixes=("gazing_model.",),
+    ),
 )
 SHIPPED_GAZERS: dict[str, Path] = {name: path for loader in LEARNED_GAZERS for name, path in loader.shipped.items()}
 # Gazers that measure a reconstructor's loss while they pick (`reconstructor=`; slow, not listed above).
@@ -96,10 +103,21 @@ def load_gazer(name_or_path: str, device: str | torch.device | None = None, **kw
 def _check_options(key: str, given: set[str], takes: set[str], passes_on: bool = False) -> None:
     unknown = sorted(given - takes)
     if unknown and not passes_on:  # e.g. the oracle passes the rest on to its reconstructor's loader
-        raise PlaygroundError(f"gazer {key!r} takes no option {', '.join(unknown)} "
-                              f"(it takes: {', '.join(sorted(takes)) or 'none'})")
+        raise PlaygroundError(
+            f"gazer {key!r} takes no option {', '.join(unknown)} (it takes: {', '.join(sorted(takes)) or 'none'})"
+        )
 
 
-__all__ = ["Gazer", "FrameByFrameGazer", "load_gazer", "available_gazers", "gazer_options", "applicable_options",
-           "frame_budgets",
-           "TRAINING_FREE_GAZERS", "LEARNED_GAZERS", "SHIPPED_GAZERS", "MEASURING_GAZERS"]
+__all__ = [
+    "Gazer",
+    "FrameByFrameGazer",
+    "load_gazer",
+    "available_gazers",
+    "gazer_options",
+    "applicable_options",
+    "frame_budgets",
+    "TRAINING_FREE_GAZERS",
+    "LEARNED_GAZERS",
+    "SHIPPED_GAZERS",
+    "MEASURING_GAZERS",
+]

@@ -40,8 +40,9 @@ class OracleState(FrameState):
     tokens: dict[tuple[int, int], torch.Tensor] = field(default_factory=dict)  # (clip, first frame) -> its embedding
 
 
-def greedy_frame(evaluate: Evaluator, num_slots: int, budget: int,
-                 threshold: float | None) -> tuple[list[int], list[float], float]:
+def greedy_frame(
+    evaluate: Evaluator, num_slots: int, budget: int, threshold: float | None
+) -> tuple[list[int], list[float], float]:
     """Greedy selection for one frame.
 
     Args:
@@ -91,8 +92,15 @@ class OracleGazer(FrameByFrameGazer):
     loss_kind = "measured"
     live = False  # each frame is rebuilt from the clip so far: stream needs the whole clip
 
-    def __init__(self, reconstructor: Reconstructor | str = "bfshi/VideoMAE_AutoGaze", grid=None, device=None,
-                 candidate_batch: int = 64, batched: bool = True, **load_kwargs):
+    def __init__(
+        self,
+        reconstructor: Reconstructor | str = "bfshi/VideoMAE_AutoGaze",
+        grid=None,
+        device=None,
+        candidate_batch: int = 64,
+        batched: bool = True,
+        **load_kwargs,
+    ):
         if not isinstance(reconstructor, Reconstructor):
             from ..reconstructors import load_reconstructor
 
@@ -102,8 +110,10 @@ class OracleGazer(FrameByFrameGazer):
         if getattr(reconstructor, "rebuild", "separate") != "separate":
             reconstructor = copy.copy(reconstructor)  # the same model, rebuilding each frame alone, as scored
             reconstructor.rebuild = "separate"
-        check(grid is None or grid == reconstructor.grid,
-              f"the oracle's grid must be the reconstructor's ({reconstructor.grid.describe()})")
+        check(
+            grid is None or grid == reconstructor.grid,
+            f"the oracle's grid must be the reconstructor's ({reconstructor.grid.describe()})",
+        )
         check(isinstance(candidate_batch, int) and candidate_batch > 0, "candidate_batch must be a positive integer")
         super().__init__(reconstructor.grid, reconstructor.device)
         self.reconstructor = reconstructor
@@ -112,8 +122,11 @@ class OracleGazer(FrameByFrameGazer):
         self.batched = batched and hasattr(reconstructor, "rebuild_clip")
 
     def _start(self, clips: np.ndarray) -> OracleState:
-        return OracleState(clips, history=[[] for _ in range(clips.shape[0])],
-                           pixels=self.reconstructor.preprocess(clips) if self.batched else None)
+        return OracleState(
+            clips,
+            history=[[] for _ in range(clips.shape[0])],
+            pixels=self.reconstructor.preprocess(clips) if self.batched else None,
+        )
 
     def _step(self, state: OracleState, t: int, budget: int, threshold: float | None) -> FrameGaze:
         ids, traces, finals = [], [], []
@@ -129,7 +142,7 @@ class OracleGazer(FrameByFrameGazer):
     def _generic_evaluator(self, state: OracleState, b: int, t: int) -> Evaluator:
         """Any reconstructor: one `reconstruct` of frames 0..t per candidate, loss of frame t."""
         rec = self.reconstructor
-        clip = state.clips[b:b + 1, :t + 1]
+        clip = state.clips[b : b + 1, : t + 1]
         history = [list(h) for h in state.history[b][:t]]
 
         def evaluate(sets: Sequence[Sequence[int]]) -> torch.Tensor:
@@ -150,9 +163,9 @@ class OracleGazer(FrameByFrameGazer):
         key = (b, start)
         with autocast(rec.device, rec.bf16):
             if key not in state.tokens:  # one clip's tokens kept at a time
-                state.tokens = {key: model.embed(state.pixels[b:b + 1, start:start + rec.clip_len])}
-            tokens = state.tokens[key][:, :(local + 1) * S]
-            target = state.pixels[b:b + 1, t]
+                state.tokens = {key: model.embed(state.pixels[b : b + 1, start : start + rec.clip_len])}
+            tokens = state.tokens[key][:, : (local + 1) * S]
+            target = state.pixels[b : b + 1, t]
             features = model.target_features(target, rec.loss_terms)
         prefix = state.history[b][start:t]
         counts = [len(h) for h in prefix]
@@ -162,9 +175,10 @@ class OracleGazer(FrameByFrameGazer):
         def evaluate(sets: Sequence[Sequence[int]]) -> torch.Tensor:
             out = []
             for i in range(0, len(sets), self.candidate_batch):
-                batch = sets[i:i + self.candidate_batch]
-                pos = torch.tensor([prefix_ids + [S * local + s for s in ids] for ids in batch],
-                                   dtype=torch.long, device=rec.device).reshape(len(batch), -1)
+                batch = sets[i : i + self.candidate_batch]
+                pos = torch.tensor(
+                    [prefix_ids + [S * local + s for s in ids] for ids in batch], dtype=torch.long, device=rec.device
+                ).reshape(len(batch), -1)
                 padded = torch.zeros_like(pos, dtype=torch.bool)
                 with autocast(rec.device, rec.bf16):
                     logits = model.reconstruct_logits(tokens, pos, padded, counts + [len(batch[0])], [local])

@@ -32,8 +32,9 @@ class RandomGazer(FrameByFrameGazer):
         return RandomState(clips, torch.Generator().manual_seed(self.seed))
 
     def _step(self, state: RandomState, t: int, budget: int, threshold: float | None) -> FrameGaze:
-        return FrameGaze([torch.randperm(self.grid.num_slots, generator=state.rng)[:budget].tolist()
-                          for _ in range(state.batch)])
+        return FrameGaze(
+            [torch.randperm(self.grid.num_slots, generator=state.rng)[:budget].tolist() for _ in range(state.batch)]
+        )
 
 
 class FullGazer(FrameByFrameGazer):

@@ -28,8 +28,13 @@ from .flops import architecture_shape, estimate_flops
 from .gazed_vit import ATTENTION_MODES
 from .model import GazedMLLM
 from .nvila import NVILA_HUB_ID, is_nvila, load_nvila
-from .random_models import (RANDOM_WEIGHTS_NOTE, TINY_RANDOM_QWEN3_VL, TINY_RANDOM_SMOLVLM2, load_tiny_random_qwen3_vl,
-                            load_tiny_random_smolvlm2)
+from .random_models import (
+    RANDOM_WEIGHTS_NOTE,
+    TINY_RANDOM_QWEN3_VL,
+    TINY_RANDOM_SMOLVLM2,
+    load_tiny_random_qwen3_vl,
+    load_tiny_random_smolvlm2,
+)
 
 ALIASES = {
     "smolvlm2-256m": "HuggingFaceTB/SmolVLM2-256M-Video-Instruct",
@@ -48,9 +53,15 @@ TINY_RANDOM_MLLMS = {TINY_RANDOM_SMOLVLM2: load_tiny_random_smolvlm2, TINY_RANDO
 HUB_FILES = ("*.json", "*.safetensors", "*.jinja", "*.txt", "*.model", "*.tiktoken")
 
 
-def load_mllm(name_or_path: str = DEFAULT_MLLM, device: str | torch.device | None = None, *,
-              trust_remote_code: bool = False, attn_implementation: str = "sdpa",
-              dtype: torch.dtype | None = None, **kwargs):
+def load_mllm(
+    name_or_path: str = DEFAULT_MLLM,
+    device: str | torch.device | None = None,
+    *,
+    trust_remote_code: bool = False,
+    attn_implementation: str = "sdpa",
+    dtype: torch.dtype | None = None,
+    **kwargs,
+):
     """Load a video MLLM for stock and gazed answers.
 
     Args:
@@ -68,11 +79,16 @@ def load_mllm(name_or_path: str = DEFAULT_MLLM, device: str | torch.device | Non
     Returns:
         A `GazedMLLM` (or, for NVILA, an `NvilaMLLM` with the same `answer` signature).
     """
-    check(isinstance(name_or_path, (str, os.PathLike)) and str(name_or_path).strip() != "",
-          "name_or_path must be a hub id, an alias or a folder")
+    check(
+        isinstance(name_or_path, (str, os.PathLike)) and str(name_or_path).strip() != "",
+        "name_or_path must be a hub id, an alias or a folder",
+    )
     name = ALIASES.get(str(name_or_path).strip().lower(), str(name_or_path).strip())
     device = resolve_device(device)
-    check(attn_implementation in ("sdpa", "eager"), f"attn_implementation must be 'sdpa' or 'eager', got {attn_implementation!r}")
+    check(
+        attn_implementation in ("sdpa", "eager"),
+        f"attn_implementation must be 'sdpa' or 'eager', got {attn_implementation!r}",
+    )
     if is_nvila(name):
         return load_nvila(name, device, trust_remote_code, **kwargs)
     check(not kwargs, f"unexpected arguments for {name}: {sorted(kwargs)}")
@@ -92,8 +108,9 @@ def load_mllm(name_or_path: str = DEFAULT_MLLM, device: str | torch.device | Non
     family_cls = family_for(config.model_type)
     check_weights_fit(source, config, shown=name)
     try:
-        model = AutoModelForImageTextToText.from_pretrained(source, dtype=dtype,
-                                                            attn_implementation=attn_implementation, **remote)
+        model = AutoModelForImageTextToText.from_pretrained(
+            source, dtype=dtype, attn_implementation=attn_implementation, **remote
+        )
         tokenizer = AutoTokenizer.from_pretrained(source, **remote)
     except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: weights that do not fit the config
         raise PlaygroundError(_load_error(name, exc)) from exc
@@ -110,6 +127,7 @@ def weights_cached(name: str = DEFAULT_MLLM) -> bool:
 
     hub_id = ALIASES.get(str(name).strip().lower(), str(name).strip())
     cache_dir = os.environ.get("HF_HUB_CACHE") or None
+
     def cached(filename: str) -> bool:
         found = try_to_load_from_cache(hub_id, filename, cache_dir=cache_dir)
         return isinstance(found, str) and os.path.isfile(found)
@@ -149,8 +167,10 @@ def _load_error(name: str, exc: Exception) -> str:
     """One line that says why loading failed and what to do."""
     first = (str(exc).strip().splitlines() or [repr(exc)])[0]
     if "trust_remote_code" in str(exc) or "contains custom code" in str(exc):
-        return (f"cannot load MLLM {name!r}: it runs its own Python code from the model repository (auto_map); "
-                f"load it with trust_remote_code=True (CLI: --trust-remote-code) only if you trust that code")
+        return (
+            f"cannot load MLLM {name!r}: it runs its own Python code from the model repository (auto_map); "
+            f"load it with trust_remote_code=True (CLI: --trust-remote-code) only if you trust that code"
+        )
     if "ignore_mismatched_sizes" in first or "size mismatch" in str(exc):
         return f"cannot load MLLM {name!r}: the shapes of its weights do not match its config.json"
     hint = ""
@@ -160,7 +180,22 @@ def _load_error(name: str, exc: Exception) -> str:
     return f"cannot load MLLM {name!r}: {first}{hint}"
 
 
-__all__ = ["load_mllm", "GazedMLLM", "Answer", "comparison_table", "attention_warning", "ATTENTION_MODES",
-           "estimate_flops", "architecture_shape",
-           "ALIASES", "DEFAULT_MLLM", "default_mllm", "weights_cached", "FAMILIES", "TINY_RANDOM_SMOLVLM2", "TINY_RANDOM_QWEN3_VL",
-           "TINY_RANDOM_MLLMS", "RANDOM_WEIGHTS_NOTE"]
+__all__ = [
+    "load_mllm",
+    "GazedMLLM",
+    "Answer",
+    "comparison_table",
+    "attention_warning",
+    "ATTENTION_MODES",
+    "estimate_flops",
+    "architecture_shape",
+    "ALIASES",
+    "DEFAULT_MLLM",
+    "default_mllm",
+    "weights_cached",
+    "FAMILIES",
+    "TINY_RANDOM_SMOLVLM2",
+    "TINY_RANDOM_QWEN3_VL",
+    "TINY_RANDOM_MLLMS",
+    "RANDOM_WEIGHTS_NOTE",
+]

@@ -18,15 +18,22 @@ from ..errors import check
 FLOP_ROWS = ("gazer", "vision_encoder", "vision_attention", "connector", "llm_prefill", "llm_decode")
 # How the tables (CLI `ask`, the app) name the FLOP rows: vision_attention is part of vision_encoder, so it is
 # an indented sub-row, and the total adds the stages once (the gazer included, the attention not twice).
-FLOP_LABELS = {"gazer": "GFLOPs gazer", "vision_encoder": "GFLOPs vision_encoder",
-               "vision_attention": "  └ of which attention (inside vision_encoder)", "connector": "GFLOPs connector",
-               "llm_prefill": "GFLOPs llm_prefill", "llm_decode": "GFLOPs llm_decode",
-               "total": "GFLOPs total (gazer + stages)"}
-ATTENTION_NOTE = ("Gazed encoder attention: **block_causal** (default, as AutoGaze's encoders): all frames' gazed "
-                  "tokens in one sequence, a token sees its own frame and earlier ones; **frame_independent**: a "
-                  "token sees its own frame only (like the stock per-frame encoder, cheapest); **bidirectional**: "
-                  "one sequence, every token sees every frame. The full answer always uses the model's own "
-                  "per-frame encoder.")
+FLOP_LABELS = {
+    "gazer": "GFLOPs gazer",
+    "vision_encoder": "GFLOPs vision_encoder",
+    "vision_attention": "  └ of which attention (inside vision_encoder)",
+    "connector": "GFLOPs connector",
+    "llm_prefill": "GFLOPs llm_prefill",
+    "llm_decode": "GFLOPs llm_decode",
+    "total": "GFLOPs total (gazer + stages)",
+}
+ATTENTION_NOTE = (
+    "Gazed encoder attention: **block_causal** (default, as AutoGaze's encoders): all frames' gazed "
+    "tokens in one sequence, a token sees its own frame and earlier ones; **frame_independent**: a "
+    "token sees its own frame only (like the stock per-frame encoder, cheapest); **bidirectional**: "
+    "one sequence, every token sees every frame. The full answer always uses the model's own "
+    "per-frame encoder."
+)
 TIME_ROWS = ("gazer", "preprocess", "vision_encoder", "connector", "prune", "llm_prefill", "llm_decode")
 # What one request may ask (the API, CLI, app and eval share these): a long answer or question costs
 # minutes of generation or prefill, and none that a video question needs is near them.
@@ -38,15 +45,22 @@ MAX_QUESTION_TOKENS = 4096  # tokens of the question text
 def check_request(question: Any, max_new_tokens: Any, tokenizer=None) -> None:
     """One line for a question or answer length an MLLM call must not take (before the model sees them)."""
     check(isinstance(question, str) and question.strip() != "", "the question is empty")
-    check(len(question) <= MAX_QUESTION_CHARS,
-          f"the question is {len(question):,} characters long; at most {MAX_QUESTION_CHARS:,} are taken")
-    check(isinstance(max_new_tokens, int) and not isinstance(max_new_tokens, bool)
-          and 1 <= max_new_tokens <= MAX_ANSWER_TOKENS,
-          f"max_new_tokens must be a whole number from 1 to {MAX_ANSWER_TOKENS}, got {max_new_tokens!r}")
+    check(
+        len(question) <= MAX_QUESTION_CHARS,
+        f"the question is {len(question):,} characters long; at most {MAX_QUESTION_CHARS:,} are taken",
+    )
+    check(
+        isinstance(max_new_tokens, int)
+        and not isinstance(max_new_tokens, bool)
+        and 1 <= max_new_tokens <= MAX_ANSWER_TOKENS,
+        f"max_new_tokens must be a whole number from 1 to {MAX_ANSWER_TOKENS}, got {max_new_tokens!r}",
+    )
     if tokenizer is not None:
         count = len(tokenizer(question, add_special_tokens=False)["input_ids"])
-        check(count <= MAX_QUESTION_TOKENS,
-              f"the question is {count:,} tokens long; at most {MAX_QUESTION_TOKENS:,} are taken")
+        check(
+            count <= MAX_QUESTION_TOKENS,
+            f"the question is {count:,} tokens long; at most {MAX_QUESTION_TOKENS:,} are taken",
+        )
 
 
 @dataclass
@@ -109,8 +123,10 @@ def token_note(full: Answer, gazed: Answer) -> str:
     enc = full.vision_tokens / max(gazed.vision_tokens, 1)
     llm = full.llm_vision_tokens / max(gazed.llm_vision_tokens, 1)
     merge = gazed.settings.get("token_merge") or "the connector turns encoder patches into LLM tokens"
-    return (f"Encoder tokens {full.vision_tokens:,} → {gazed.vision_tokens:,} ({enc:.1f}x fewer), LLM vision tokens "
-            f"{full.llm_vision_tokens:,} → {gazed.llm_vision_tokens:,} ({llm:.1f}x fewer): {merge}.")
+    return (
+        f"Encoder tokens {full.vision_tokens:,} → {gazed.vision_tokens:,} ({enc:.1f}x fewer), LLM vision tokens "
+        f"{full.llm_vision_tokens:,} → {gazed.llm_vision_tokens:,} ({llm:.1f}x fewer): {merge}."
+    )
 
 
 def _gflops(value: float | None) -> str:
@@ -132,11 +148,13 @@ def comparison_rows(answers: Sequence[Answer]) -> list[tuple[str, str, list[Any]
         ("new tokens", "count", [a.new_tokens for a in answers]),
     ]
     rows += [(FLOP_LABELS[stage], "flops", [a.best_flops(stage) for a in answers]) for stage in (*FLOP_ROWS, "total")]
-    rows.append(("FLOPs source", "source",
-                 ["measured" if a.measured_flops is not None else "analytic" for a in answers]))
+    rows.append(
+        ("FLOPs source", "source", ["measured" if a.measured_flops is not None else "analytic" for a in answers])
+    )
     rows.append(("gazer FLOPs source", "source", [gazer_flops_source(a) for a in answers]))
-    rows += [(f"seconds {stage}", "seconds", [a.seconds.get(stage) for a in answers])
-             for stage in (*TIME_ROWS, "total")]
+    rows += [
+        (f"seconds {stage}", "seconds", [a.seconds.get(stage) for a in answers]) for stage in (*TIME_ROWS, "total")
+    ]
     return rows
 
 
@@ -173,7 +191,12 @@ def attention_warning(full: Answer, gazed: Answer) -> str | None:
     f, g = full.best_flops("vision_attention"), gazed.best_flops("vision_attention")
     if f is None or g is None or g <= f:
         return None
-    return (f"note: {gazed.attention} attention over {gazed.vision_tokens:,} gazed tokens costs "
-            f"{g / 1e9:,.2f} GFLOPs, more than the stock per-frame attention ({f / 1e9:,.2f} GFLOPs): "
-            + ("a frame's gazed patches outnumber the stock frame's" if gazed.attention == "frame_independent"
-               else "one sequence over all frames grows with N^2"))
+    return (
+        f"note: {gazed.attention} attention over {gazed.vision_tokens:,} gazed tokens costs "
+        f"{g / 1e9:,.2f} GFLOPs, more than the stock per-frame attention ({f / 1e9:,.2f} GFLOPs): "
+        + (
+            "a frame's gazed patches outnumber the stock frame's"
+            if gazed.attention == "frame_independent"
+            else "one sequence over all frames grows with N^2"
+        )
+    )

@@ -9,7 +9,6 @@ with the elements the safetensors weights hold, read from their headers alone.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..checkpoints import header_shapes
@@ -17,8 +16,19 @@ from ..errors import PlaygroundError, check
 from ..jsonio import read_json
 from .flops import architecture_shape, llm_token_flops
 
-SIZE_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
-             "head_dim", "vocab_size", "patch_size", "image_size", "num_channels", "scale_factor")
+SIZE_KEYS = (
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "head_dim",
+    "vocab_size",
+    "patch_size",
+    "image_size",
+    "num_channels",
+    "scale_factor",
+)
 MAX_LAYERS = 1024  # far above any released model; a bad config must not build millions of modules, even on meta
 
 
@@ -34,17 +44,21 @@ def check_raw_sizes(raw: dict[str, Any] | None) -> None:
             value = section.get(key)
             if value is None:
                 continue
-            check(isinstance(value, int) and not isinstance(value, bool) and value >= 1,
-                  f"config.json {where}{key} must be a whole number of at least 1, got {value!r}")
-            check(key != "num_hidden_layers" or value <= MAX_LAYERS,
-                  f"config.json {where}{key} is {value}: more than the {MAX_LAYERS} layers any supported model has")
+            check(
+                isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+                f"config.json {where}{key} must be a whole number of at least 1, got {value!r}",
+            )
+            check(
+                key != "num_hidden_layers" or value <= MAX_LAYERS,
+                f"config.json {where}{key} is {value}: more than the {MAX_LAYERS} layers any supported model has",
+            )
 
 
 def least_parameters(config) -> int:
     """A lower bound on the parameters of the config's model: every linear layer and embedding it must hold."""
     shape = architecture_shape(config)
     v, t = shape.vision, shape.text
-    vision = v.layers * (4 * v.hidden * v.hidden + 2 * v.hidden * v.intermediate) + v.channels * v.patch ** 2 * v.hidden
+    vision = v.layers * (4 * v.hidden * v.hidden + 2 * v.hidden * v.intermediate) + v.channels * v.patch**2 * v.hidden
     connector = sum(i * o for i, o in shape.connector)
     return vision + connector + llm_token_flops(t) // 2 + t.vocab * t.hidden  # lm_head may be tied to the embedding
 
@@ -54,8 +68,9 @@ def weight_files(name: str) -> list[str]:
     from transformers.utils import cached_file  # lazy: transformers is slow to import
 
     def find(filename: str) -> str | None:
-        return cached_file(name, filename, _raise_exceptions_for_missing_entries=False,
-                           _raise_exceptions_for_connection_errors=False)
+        return cached_file(
+            name, filename, _raise_exceptions_for_missing_entries=False, _raise_exceptions_for_connection_errors=False
+        )
 
     index = find("model.safetensors.index.json")
     if index is None:
@@ -85,5 +100,8 @@ def check_weights_fit(name: str, config, shown: str | None = None) -> None:
                 count *= n
             held += count
     needed = least_parameters(config)
-    check(needed <= held, f"config.json of {shown or name} describes at least {needed / 1e6:,.1f} M parameters but its weights "
-                          f"hold {held / 1e6:,.1f} M: the config does not belong to these weights")
+    check(
+        needed <= held,
+        f"config.json of {shown or name} describes at least {needed / 1e6:,.1f} M parameters but its weights "
+        f"hold {held / 1e6:,.1f} M: the config does not belong to these weights",
+    )

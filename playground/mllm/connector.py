@@ -32,8 +32,9 @@ def pixel_shuffle_groups(tokens: GazedTokens, factor: int) -> tuple[torch.Tensor
     """
     grid = tokens.grid
     groups_side = max(-(-n // factor) for n in grid.sides)  # ceil, the widest scale's group grid
-    key = ((tokens.frame * grid.num_scales + tokens.scale) * groups_side + tokens.row // factor) * groups_side \
-        + tokens.col // factor
+    key = (
+        (tokens.frame * grid.num_scales + tokens.scale) * groups_side + tokens.row // factor
+    ) * groups_side + tokens.col // factor
     unique, group = torch.unique(key, sorted=True, return_inverse=True)
     frame_of_group = unique // (grid.num_scales * groups_side * groups_side)
     per_frame = torch.bincount(frame_of_group, minlength=int(tokens.per_frame.numel()))
@@ -41,8 +42,14 @@ def pixel_shuffle_groups(tokens: GazedTokens, factor: int) -> tuple[torch.Tensor
     return group, member, per_frame
 
 
-def sparse_pixel_shuffle(features: torch.Tensor, weight: torch.Tensor, group: torch.Tensor, member: torch.Tensor,
-                         num_groups: int, factor: int) -> torch.Tensor:
+def sparse_pixel_shuffle(
+    features: torch.Tensor,
+    weight: torch.Tensor,
+    group: torch.Tensor,
+    member: torch.Tensor,
+    num_groups: int,
+    factor: int,
+) -> torch.Tensor:
     """Project gazed patch features with the pixel-shuffle connector's weight, group by group.
 
     Args:

@@ -33,8 +33,7 @@ from ..errors import PlaygroundError, check
 from ..geometry import MultiScaleGrid
 from .connector import pixel_shuffle_groups, sparse_pixel_shuffle
 from .flops import ArchitectureShape, VisionShape, text_shape, vision_shape
-from .gazed_vit import (GazedTokens, additive_mask, attention_mask, attention_sequences, embed_slots,
-                        encode_gazed)
+from .gazed_vit import GazedTokens, additive_mask, attention_mask, attention_sequences, embed_slots, encode_gazed
 from .tubelets import TubeletLayout, full_layout, tubelet_layout
 
 # AutoGaze's native scales at patch 16 are (32, 64, 112, 224) = (2, 4, 7, 14) patches per side;
@@ -57,8 +56,12 @@ def read_model_json(name_or_path: str, filename: str) -> dict[str, Any] | None:
     """A JSON file of a hub repo or local folder (None when absent); respects HF_HUB_OFFLINE."""
     from transformers.utils import cached_file  # lazy: transformers is slow to import
 
-    path = cached_file(name_or_path, filename, _raise_exceptions_for_missing_entries=False,
-                       _raise_exceptions_for_connection_errors=False)
+    path = cached_file(
+        name_or_path,
+        filename,
+        _raise_exceptions_for_missing_entries=False,
+        _raise_exceptions_for_connection_errors=False,
+    )
     if path is None:
         return None
     return jsonio.read_json(path, f"{name_or_path}: {filename}", want_object=False)
@@ -68,8 +71,12 @@ def read_text(name_or_path: str, filename: str) -> str | None:
     """A text file of a hub repo or local folder (None when absent)."""
     from transformers.utils import cached_file  # lazy: transformers is slow to import
 
-    path = cached_file(name_or_path, filename, _raise_exceptions_for_missing_entries=False,
-                       _raise_exceptions_for_connection_errors=False)
+    path = cached_file(
+        name_or_path,
+        filename,
+        _raise_exceptions_for_missing_entries=False,
+        _raise_exceptions_for_connection_errors=False,
+    )
     return None if path is None else open(path).read()
 
 
@@ -143,9 +150,11 @@ class Family:
 
     def check_stock_groups(self, factor: int) -> None:
         """Stock frames must split into factor x factor groups of whole patches (the connector's groups)."""
-        check(self.stock_side % (self.patch_size * factor) == 0,
-              f"stock frames of {self.stock_side}px do not split into {factor}x{factor} groups "
-              f"of {self.patch_size}px patches")
+        check(
+            self.stock_side % (self.patch_size * factor) == 0,
+            f"stock frames of {self.stock_side}px do not split into {factor}x{factor} groups "
+            f"of {self.patch_size}px patches",
+        )
 
     def gaze_grid(self, single_scale: bool = False) -> MultiScaleGrid:
         """The aligned gaze grid: k x (2, 4, 7, 14) patches, k chosen so the finest scale is nearest the stock side."""
@@ -288,8 +297,10 @@ class Family:
         """(1, L) prompt ids + (M, D) vision tokens -> (1, L, D) inputs_embeds, tokens at the placeholders."""
         embeds = self.input_embeddings(ids)
         slots = ids[0] == self.placeholder_id
-        check(int(slots.sum()) == vision_tokens.shape[0],
-              f"the prompt has {int(slots.sum())} vision placeholders for {vision_tokens.shape[0]} vision tokens")
+        check(
+            int(slots.sum()) == vision_tokens.shape[0],
+            f"the prompt has {int(slots.sum())} vision placeholders for {vision_tokens.shape[0]} vision tokens",
+        )
         embeds[0, slots] = vision_tokens.to(embeds.dtype)
         return embeds
 
@@ -297,8 +308,9 @@ class Family:
     def render_chat(self, question: str, template: str | None) -> str:
         conversation = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": question}]}]
         try:
-            return self.tokenizer.apply_chat_template(conversation, chat_template=template, tokenize=False,
-                                                      add_generation_prompt=True)
+            return self.tokenizer.apply_chat_template(
+                conversation, chat_template=template, tokenize=False, add_generation_prompt=True
+            )
         except Exception as exc:  # jinja or missing-template errors, reported in one line
             raise PlaygroundError(f"cannot render the chat template: {exc}") from exc
 
@@ -325,8 +337,10 @@ class SmolVLMFamily(Family):
         self.video_token = getattr(tokenizer, "video_token", None) or "<video>"
         self.fake_token = getattr(tokenizer, "fake_image_token", None) or "<fake_token_around_image>"
         self.global_token = getattr(tokenizer, "global_image_token", None) or "<global-img>"
-        check(tokenizer.convert_tokens_to_ids(self.image_token) == self.placeholder_id,
-              f"the tokenizer's {self.image_token} id differs from the model's image_token_id {self.placeholder_id}")
+        check(
+            tokenizer.convert_tokens_to_ids(self.image_token) == self.placeholder_id,
+            f"the tokenizer's {self.image_token} id differs from the model's image_token_id {self.placeholder_id}",
+        )
         self.check_stock_groups(self.factor)
 
     @staticmethod
@@ -340,9 +354,15 @@ class SmolVLMFamily(Family):
     @classmethod
     def architecture_shape(cls, config, stock_side=None):
         v, t = config.vision_config, config.text_config
-        return ArchitectureShape(cls.kind, vision_shape(v), v.num_hidden_layers, text_shape(t),
-                                 ((v.hidden_size, t.hidden_size),), int(config.scale_factor),
-                                 int(stock_side or v.image_size))
+        return ArchitectureShape(
+            cls.kind,
+            vision_shape(v),
+            v.num_hidden_layers,
+            text_shape(t),
+            ((v.hidden_size, t.hidden_size),),
+            int(config.scale_factor),
+            int(stock_side or v.image_size),
+        )
 
     @classmethod
     def stock_tokens_per_frame(cls, shape):
@@ -359,9 +379,11 @@ class SmolVLMFamily(Family):
     @classmethod
     def merge_rule(cls, shape):
         r = shape.factor
-        return (f"the connector merges each {r}x{r} group of encoder patches into one LLM token (pixel shuffle); "
-                f"gazed groups are formed per scale and a group with any gazed patch still becomes a whole token, "
-                f"so sparse gazes fill their groups only partly and the LLM saves less than the encoder")
+        return (
+            f"the connector merges each {r}x{r} group of encoder patches into one LLM token (pixel shuffle); "
+            f"gazed groups are formed per scale and a group with any gazed patch still becomes a whole token, "
+            f"so sparse gazes fill their groups only partly and the LLM saves less than the encoder"
+        )
 
     def embed_scale(self, pixels):
         T, _, h, w = pixels.shape
@@ -391,8 +413,12 @@ class SmolVLMFamily(Family):
 
     def prompt_ids(self, question, per_frame, fps):
         from transformers.models.smolvlm.processing_smolvlm import (  # lazy: transformers is slow to import
-            DEFAULT_CHAT_TEMPLATE, DEFAULT_MEDIA_OUTTRO, DEFAULT_VIDEO_INTRO, FRAME_TIMESTAMP_MESSAGE,
-            _prompt_single_image)
+            DEFAULT_CHAT_TEMPLATE,
+            DEFAULT_MEDIA_OUTTRO,
+            DEFAULT_VIDEO_INTRO,
+            FRAME_TIMESTAMP_MESSAGE,
+            _prompt_single_image,
+        )
 
         # SmolVLM's processor always uses its own video template (the repo's template predates video).
         text = self.render_chat(question, DEFAULT_CHAT_TEMPLATE)
@@ -403,11 +429,13 @@ class SmolVLMFamily(Family):
             second = t / fps
             stamp = f"{int(second // 60):02d}:{int(second % 60):02d}"
             video += FRAME_TIMESTAMP_MESSAGE.format(timestamp=stamp) + _prompt_single_image(
-                int(n), fake_token_around_image=self.fake_token, image_token=self.image_token,
-                global_image_token=self.global_token)
+                int(n),
+                fake_token_around_image=self.fake_token,
+                image_token=self.image_token,
+                global_image_token=self.global_token,
+            )
         video += DEFAULT_MEDIA_OUTTRO
         return self.encode_text(text.replace(self.video_token, video, 1))
-
 
 
 class LlavaOnevisionFamily(Family):
@@ -431,14 +459,18 @@ class LlavaOnevisionFamily(Family):
         self.vision_config = model.config.vision_config
         self.placeholder_id = int(model.config.video_token_id)
         self.video_token = getattr(tokenizer, "video_token", None) or "<video>"
-        check(tokenizer.convert_tokens_to_ids(self.video_token) == self.placeholder_id,
-              f"the tokenizer's {self.video_token} id differs from the model's video_token_id {self.placeholder_id}")
+        check(
+            tokenizer.convert_tokens_to_ids(self.video_token) == self.placeholder_id,
+            f"the tokenizer's {self.video_token} id differs from the model's video_token_id {self.placeholder_id}",
+        )
         layer = model.config.vision_feature_layer
         check(isinstance(layer, int), "LLaVA-OneVision with a list of vision_feature_layer is not supported")
         self.feature_layer = layer
         self.layers_needed = self.layers_to_feature(model.config)
-        check(model.config.vision_feature_select_strategy == "full",
-              "LLaVA-OneVision video needs vision_feature_select_strategy='full' (SigLIP has no CLS token)")
+        check(
+            model.config.vision_feature_select_strategy == "full",
+            "LLaVA-OneVision video needs vision_feature_select_strategy='full' (SigLIP has no CLS token)",
+        )
 
     @staticmethod
     def read_processing(name_or_path: str, config) -> FrameProcessing:
@@ -458,8 +490,15 @@ class LlavaOnevisionFamily(Family):
     def architecture_shape(cls, config, stock_side=None):
         v, t = config.vision_config, config.text_config
         connector = ((v.hidden_size, t.hidden_size), (t.hidden_size, t.hidden_size))
-        return ArchitectureShape(cls.kind, vision_shape(v), cls.layers_to_feature(config), text_shape(t), connector,
-                                 1, int(stock_side or v.image_size))
+        return ArchitectureShape(
+            cls.kind,
+            vision_shape(v),
+            cls.layers_to_feature(config),
+            text_shape(t),
+            connector,
+            1,
+            int(stock_side or v.image_size),
+        )
 
     @classmethod
     def stock_tokens_per_frame(cls, shape):
@@ -475,8 +514,10 @@ class LlavaOnevisionFamily(Family):
 
     @classmethod
     def merge_rule(cls, shape):
-        return ("stock frames are pooled 2x per side (about 4 patches to one LLM token), while each gazed patch "
-                "becomes one LLM token (no pooling), so the LLM saves less than the encoder")
+        return (
+            "stock frames are pooled 2x per side (about 4 patches to one LLM token), while each gazed patch "
+            "becomes one LLM token (no pooling), so the LLM saves less than the encoder"
+        )
 
     def embed_scale(self, pixels):
         return self.vision.embeddings(pixels, interpolate_pos_encoding=True)
@@ -506,7 +547,6 @@ class LlavaOnevisionFamily(Family):
         check(self.video_token in text, f"the chat template did not place a {self.video_token} token")
         run = self.video_token * (int(sum(per_frame)) + self.trailing_tokens)  # + the newline after the video
         return self.encode_text(text.replace(self.video_token, run, 1))
-
 
 
 # The attention function the block-causal gazed Qwen-VL encoder runs under: the model's vision attention
@@ -566,7 +606,8 @@ class Qwen3VLFamily(Family):
         self.deepstack = [int(i) for i in getattr(self.vision_config, "deepstack_visual_indexes", None) or ()]
         self.placeholder_id = int(model.config.video_token_id)
         self.video_token, self.vision_start, self.vision_end = tokenizer.convert_ids_to_tokens(
-            [self.placeholder_id, int(model.config.vision_start_token_id), int(model.config.vision_end_token_id)])
+            [self.placeholder_id, int(model.config.vision_start_token_id), int(model.config.vision_end_token_id)]
+        )
         self.check_stock_groups(self.merge)
 
     @staticmethod
@@ -576,8 +617,9 @@ class Qwen3VLFamily(Family):
         # Stock frames are squashed to the gaze grid's finest scale, 2 x 14 patches (448 px at patch 16):
         # the processor's own sizes are pixel budgets, not a side.
         side = 2 * BASE_SIDES[-1] * int(config.vision_config.patch_size)
-        return FrameProcessing(side, mean, std, float(merged.get("rescale_factor", 1 / 255)),
-                               float(merged.get("fps", 2.0) or 2.0))
+        return FrameProcessing(
+            side, mean, std, float(merged.get("rescale_factor", 1 / 255)), float(merged.get("fps", 2.0) or 2.0)
+        )
 
     # ---- rules from the config alone -------------------------------------------------------------
     @classmethod
@@ -588,8 +630,16 @@ class Qwen3VLFamily(Family):
         vision = VisionShape(d, v.intermediate_size, v.depth, v.patch_size, v.in_channels * v.temporal_patch_size)
         mergers = 1 + len(getattr(v, "deepstack_visual_indexes", None) or ())
         connector = ((d, m * m * d), (d, v.out_hidden_size)) * mergers  # per patch: fc1 (m^2 d)^2, fc2 m^2 d x D
-        return ArchitectureShape(cls.kind, vision, v.depth, text_shape(t), connector, m,
-                                 int(stock_side or 2 * BASE_SIDES[-1] * v.patch_size), v.temporal_patch_size)
+        return ArchitectureShape(
+            cls.kind,
+            vision,
+            v.depth,
+            text_shape(t),
+            connector,
+            m,
+            int(stock_side or 2 * BASE_SIDES[-1] * v.patch_size),
+            v.temporal_patch_size,
+        )
 
     @classmethod
     def stock_tokens_per_frame(cls, shape):
@@ -629,9 +679,11 @@ class Qwen3VLFamily(Family):
     @classmethod
     def merge_rule(cls, shape):
         m, t = shape.factor, shape.temporal
-        return (f"the encoder embeds {t} frames as one tubelet and its merger folds each {m}x{m} group of patches "
-                f"into one LLM token; a gazed tubelet keeps the union of its frames' gazes and every gazed patch "
-                f"brings its whole {m}x{m} group, so the encoder runs more patches than were gazed")
+        return (
+            f"the encoder embeds {t} frames as one tubelet and its merger folds each {m}x{m} group of patches "
+            f"into one LLM token; a gazed tubelet keeps the union of its frames' gazes and every gazed patch "
+            f"brings its whole {m}x{m} group, so the encoder runs more patches than were gazed"
+        )
 
     # ---- the model's pieces ----------------------------------------------------------------------
     def gazed_layers(self):
@@ -654,8 +706,12 @@ class Qwen3VLFamily(Family):
         flat, grid_thw = self.patchify(pixels)
         rows = torch.arange(flat.shape[0], device=flat.device) if rows is None else rows.to(flat.device)
         taps, weights = get_vision_interpolation_indices_and_weights(
-            grid_thw, num_grid_per_side=v.num_grid_per_side, mode=v.interpolation_mode,
-            align_corners=v.interpolation_align_corners, spatial_merge_size=self.merge)
+            grid_thw,
+            num_grid_per_side=v.num_grid_per_side,
+            mode=v.interpolation_mode,
+            align_corners=v.interpolation_align_corners,
+            spatial_merge_size=self.merge,
+        )
         hidden = v.patch_embed(flat.index_select(0, rows))
         hidden = hidden + (v.pos_embed(taps[rows]) * weights[rows, :, None]).sum(1).to(hidden.dtype)
         return hidden, v.rotary_pos_emb(hidden, get_vision_position_ids(grid_thw, self.merge)[rows])
@@ -688,16 +744,18 @@ class Qwen3VLFamily(Family):
         tokens and the DeepStack mergers' tokens."""
         d = int(self.vision_config.hidden_size)
         mergers = [self.visual.merger, *self.visual.deepstack_merger_list[: len(self.deepstack)]]
-        return torch.cat([merger(features[:, i * d:(i + 1) * d].contiguous()) for i, merger in enumerate(mergers)],
-                         dim=-1)
+        return torch.cat(
+            [merger(features[:, i * d : (i + 1) * d].contiguous()) for i, merger in enumerate(mergers)], dim=-1
+        )
 
     # ---- stock and gazed paths -------------------------------------------------------------------
     def stock_features(self, pixels):
         hidden, rotary = self.embed(pixels)
         tubelets = -(-pixels.shape[0] // self.temporal)
         tubelet = torch.arange(tubelets).repeat_interleave(hidden.shape[0] // tubelets)
-        return self.encode(hidden, rotary, tubelet, "frame_independent").reshape(tubelets, -1, hidden.shape[1] * (
-            1 + len(self.deepstack)))
+        return self.encode(hidden, rotary, tubelet, "frame_independent").reshape(
+            tubelets, -1, hidden.shape[1] * (1 + len(self.deepstack))
+        )
 
     def stock_connector(self, features):
         tokens = self.connect(features.reshape(-1, features.shape[-1]))
@@ -738,9 +796,11 @@ class Qwen3VLFamily(Family):
         from transformers.models.qwen3_vl.processing_qwen3_vl import Qwen3VLProcessor  # lazy
 
         stamps = Qwen3VLProcessor._calculate_timestamps(None, list(range(num_frames)), fps, self.temporal)
-        video = "".join(f"<{stamp:.1f} seconds>" + "".join(self.vision_start + self.video_token * int(n)
-                                                             + self.vision_end for n in row)
-                        for stamp, row in zip(stamps, runs))
+        video = "".join(
+            f"<{stamp:.1f} seconds>"
+            + "".join(self.vision_start + self.video_token * int(n) + self.vision_end for n in row)
+            for stamp, row in zip(stamps, runs)
+        )
         text = self.render_chat(question, self.chat_template)
         check(self.video_token in text, f"the chat template did not place a {self.video_token} token")
         text = text.replace(self.vision_start + self.video_token + self.vision_end, self.video_token, 1)
@@ -759,8 +819,9 @@ class Qwen3VLFamily(Family):
         video = ids[0] == self.placeholder_id
         sides = layout.grid.sides
         grid_thw = torch.tensor([[1, sides[s], sides[s]] for row in runs for s, _ in row], device=ids.device)
-        positions, _ = self.core.get_rope_index(ids, mm_token_type_ids=video[None].int() * 2,
-                                                video_grid_thw=grid_thw if len(grid_thw) else None)
+        positions, _ = self.core.get_rope_index(
+            ids, mm_token_type_ids=video[None].int() * 2, video_grid_thw=grid_thw if len(grid_thw) else None
+        )
         keep = torch.ones_like(video)
         keep[video] = layout.prompt_keep().to(ids.device)
         ids, positions = ids[:, keep], positions[:, :, keep]
@@ -768,13 +829,17 @@ class Qwen3VLFamily(Family):
         D = vision.tokens.shape[1] // (1 + len(self.deepstack))
         main, *deep = vision.tokens.split(D, dim=-1)
         encoded = BaseModelOutputWithDeepstackFeatures(pooler_output=(main,), deepstack_features=[(x,) for x in deep])
-        return ids, {"inputs_embeds": self.input_embeddings(ids), "position_ids": torch.cat([text, positions]),
-                     "mm_encoder_outputs": {"video": encoded}}
+        return ids, {
+            "inputs_embeds": self.input_embeddings(ids),
+            "position_ids": torch.cat([text, positions]),
+            "mm_encoder_outputs": {"video": encoded},
+        }
 
 
 # The registry: config model_type -> family. NVILA is no Family: it runs its own remote code (nvila.py).
-FAMILIES: dict[str, type[Family]] = {family.kind: family for family in (SmolVLMFamily, LlavaOnevisionFamily,
-                                                                         Qwen3VLFamily)}
+FAMILIES: dict[str, type[Family]] = {
+    family.kind: family for family in (SmolVLMFamily, LlavaOnevisionFamily, Qwen3VLFamily)
+}
 
 
 def family_for(model_type: str) -> type[Family]:
@@ -782,6 +847,6 @@ def family_for(model_type: str) -> type[Family]:
     if model_type in FAMILIES:
         return FAMILIES[model_type]
     supported = " or ".join(family.title for family in FAMILIES.values())
-    raise PlaygroundError(f"model type {model_type!r} is not supported: use a {supported} model, "
-                          f"or NVILA with trust_remote_code")
-
+    raise PlaygroundError(
+        f"model type {model_type!r} is not supported: use a {supported} model, or NVILA with trust_remote_code"
+    )

@@ -31,8 +31,14 @@ from .gazed_vit import gazed_tokens
 aten = torch.ops.aten
 CPU_SDPA = aten._scaled_dot_product_flash_attention_for_cpu
 # Ops that compute attention scores and their weighted sums (SDPA kernels, or eager's bmm).
-ATTENTION_OPS = (CPU_SDPA, aten._scaled_dot_product_flash_attention, aten._scaled_dot_product_efficient_attention,
-                 aten._scaled_dot_product_cudnn_attention, aten.bmm, aten.baddbmm)
+ATTENTION_OPS = (
+    CPU_SDPA,
+    aten._scaled_dot_product_flash_attention,
+    aten._scaled_dot_product_efficient_attention,
+    aten._scaled_dot_product_cudnn_attention,
+    aten.bmm,
+    aten.baddbmm,
+)
 
 STAGES = ("gazer", "vision_encoder", "vision_attention", "connector", "llm_prefill", "llm_decode")
 
@@ -130,7 +136,7 @@ def vision_flops(shape: VisionShape, embedded_patches: int, sequences: Sequence[
     """
     d, m = shape.hidden, shape.intermediate
     tokens = sum(sequences)
-    embed = 2 * embedded_patches * shape.channels * shape.patch ** 2 * d
+    embed = 2 * embedded_patches * shape.channels * shape.patch**2 * d
     linear = 2 * tokens * (4 * d * d + 2 * d * m)  # q, k, v, out projections + two MLP layers
     attention = sum(4 * n * n * d for n in sequences)  # QK^T and AV over all heads
     return embed + shape.layers * (linear + attention), shape.layers * attention
@@ -191,9 +197,15 @@ def vision_shape(v) -> VisionShape:
 def text_shape(t) -> TextShape:
     """The `TextShape` of a Llama / Qwen2 text config (head_dim and KV heads default as transformers does)."""
     heads = t.num_attention_heads
-    return TextShape(hidden=t.hidden_size, intermediate=t.intermediate_size, layers=t.num_hidden_layers,
-                     heads=heads, kv_heads=getattr(t, "num_key_value_heads", None) or heads,
-                     head_dim=getattr(t, "head_dim", None) or t.hidden_size // heads, vocab=t.vocab_size)
+    return TextShape(
+        hidden=t.hidden_size,
+        intermediate=t.intermediate_size,
+        layers=t.num_hidden_layers,
+        heads=heads,
+        kv_heads=getattr(t, "num_key_value_heads", None) or heads,
+        head_dim=getattr(t, "head_dim", None) or t.hidden_size // heads,
+        vocab=t.vocab_size,
+    )
 
 
 def architecture_shape(config, stock_side: int | None = None) -> ArchitectureShape:
@@ -208,8 +220,14 @@ def architecture_shape(config, stock_side: int | None = None) -> ArchitectureSha
     return family_for(config.model_type).architecture_shape(config, stock_side)
 
 
-def stage_flops(shape: ArchitectureShape, gazed: bool, embedded_patches: int, sequences: Sequence[int],
-                prompt_tokens: int, new_tokens: int) -> dict[str, int | None]:
+def stage_flops(
+    shape: ArchitectureShape,
+    gazed: bool,
+    embedded_patches: int,
+    sequences: Sequence[int],
+    prompt_tokens: int,
+    new_tokens: int,
+) -> dict[str, int | None]:
     """Analytic FLOPs per stage of one answer.
 
     Args:
@@ -224,21 +242,40 @@ def stage_flops(shape: ArchitectureShape, gazed: bool, embedded_patches: int, se
     Returns:
         {'gazer': None, 'vision_encoder', 'vision_attention', 'connector', 'llm_prefill', 'llm_decode', 'total'}.
     """
-    vision = shape.vision if not gazed else VisionShape(shape.vision.hidden, shape.vision.intermediate,
-                                                        shape.gazed_layers, shape.vision.patch,
-                                                        shape.vision.channels)
+    vision = (
+        shape.vision
+        if not gazed
+        else VisionShape(
+            shape.vision.hidden,
+            shape.vision.intermediate,
+            shape.gazed_layers,
+            shape.vision.patch,
+            shape.vision.channels,
+        )
+    )
     total, attention = vision_flops(vision, embedded_patches, sequences)
-    flops = {"gazer": None, "vision_encoder": total, "vision_attention": attention,
-             "connector": linear_flops(sum(sequences), shape.connector),  # every encoded patch meets the connector
-             "llm_prefill": llm_prefill_flops(shape.text, prompt_tokens),
-             "llm_decode": llm_decode_flops(shape.text, prompt_tokens, new_tokens)}
+    flops = {
+        "gazer": None,
+        "vision_encoder": total,
+        "vision_attention": attention,
+        "connector": linear_flops(sum(sequences), shape.connector),  # every encoded patch meets the connector
+        "llm_prefill": llm_prefill_flops(shape.text, prompt_tokens),
+        "llm_decode": llm_decode_flops(shape.text, prompt_tokens, new_tokens),
+    }
     flops["total"] = sum(v for k, v in flops.items() if k != "vision_attention" and v is not None)
     return flops
 
 
-def estimate_flops(config, num_frames: int, gaze=None, stock_side: int | None = None,
-                   text_tokens: int | None = None, new_tokens: int = 32,
-                   attention: str = "block_causal", pruned_to: int | None = None) -> dict[str, int | None]:
+def estimate_flops(
+    config,
+    num_frames: int,
+    gaze=None,
+    stock_side: int | None = None,
+    text_tokens: int | None = None,
+    new_tokens: int = 32,
+    attention: str = "block_causal",
+    pruned_to: int | None = None,
+) -> dict[str, int | None]:
     """FLOPs per stage of a stock, gazed or post-ViT pruned answer, from the config alone (for models not loaded).
 
     Args:
@@ -269,5 +306,6 @@ def estimate_flops(config, num_frames: int, gaze=None, stock_side: int | None = 
         return stage_flops(shape, False, embedded, sequences, text_tokens + llm, new_tokens)
     tokens = gazed_tokens(gaze)
     embedded, sequences = family.gazed_sequences(shape, tokens, attention)
-    return stage_flops(shape, True, embedded, sequences, text_tokens + family.gazed_llm_tokens(shape, tokens),
-                       new_tokens)
+    return stage_flops(
+        shape, True, embedded, sequences, text_tokens + family.gazed_llm_tokens(shape, tokens), new_tokens
+    )

@@ -145,8 +145,9 @@ def frame_groups(per_frame: torch.Tensor) -> list[torch.Tensor]:
     return groups
 
 
-def encode_gazed(embeddings: torch.Tensor, tokens: GazedTokens, layers: Sequence[torch.nn.Module],
-                 mode: str = "block_causal") -> torch.Tensor:
+def encode_gazed(
+    embeddings: torch.Tensor, tokens: GazedTokens, layers: Sequence[torch.nn.Module], mode: str = "block_causal"
+) -> torch.Tensor:
     """Run encoder layers on the gazed slots.
 
     Args:

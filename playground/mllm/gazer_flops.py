@@ -54,8 +54,11 @@ def autogaze_encoder_flops(cfg, clips: int, frames: int) -> int:
     """FLOPs of AutoGaze's vision trunk on `frames` frames of `clips` clips: the patch convolution,
     the causal conv blocks (full temporal kernel per output frame) and the 1x1 projection."""
     P, C, k = cfg.tokens_per_frame, cfg.vision_hidden, cfg.kernel_size
-    per_token = (3 * k * k * C + cfg.vision_depth * C * C * cfg.trunk_temporal_kernel * cfg.trunk_spatial_kernel ** 2
-                 + C * cfg.vision_out)
+    per_token = (
+        3 * k * k * C
+        + cfg.vision_depth * C * C * cfg.trunk_temporal_kernel * cfg.trunk_spatial_kernel**2
+        + C * cfg.vision_out
+    )
     return 2 * clips * frames * P * per_token
 
 
@@ -150,5 +153,14 @@ def gazer_flops(gazer: Any, gaze: Any, rerun: Callable[[], Any]) -> tuple[int | 
     return ops, MEASURED
 
 
-__all__ = ["autogaze_flops", "autogaze_gaze_flops", "autogaze_encoder_flops", "ElementOpCounter",
-           "measured_gazer_ops", "gazer_flops", "is_autogaze", "ANALYTIC", "MEASURED"]
+__all__ = [
+    "autogaze_flops",
+    "autogaze_gaze_flops",
+    "autogaze_encoder_flops",
+    "ElementOpCounter",
+    "measured_gazer_ops",
+    "gazer_flops",
+    "is_autogaze",
+    "ANALYTIC",
+    "MEASURED",
+]

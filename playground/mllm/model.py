@@ -20,14 +20,14 @@ import torch
 
 from ..errors import PlaygroundError, check
 from ..gaze import GazeResult, as_gaze_result
-from ..geometry import MultiScaleGrid
-from .answer import Answer, check_request
 from ..gazers import TRAINING_FREE_GAZERS, load_gazer
+from ..geometry import MultiScaleGrid
 from ..video import as_clips
+from .answer import Answer, check_request
 from .families import Family, family_for
 from .flops import StageCounter, stage_flops
-from .gazer_flops import gazer_flops as count_gazer
 from .gazed_vit import ATTENTION_MODES, GazedTokens, gazed_tokens
+from .gazer_flops import gazer_flops as count_gazer
 from .pruning import check_method, select_tokens
 
 DEFAULT_MAX_NEW_TOKENS = 32
@@ -97,8 +97,9 @@ class GazedMLLM:
         self._gazers: dict[tuple, Any] = {}
 
     @classmethod
-    def from_model(cls, model, tokenizer, processing, chat_template: str | None = None,
-                   name: str = "in-memory") -> "GazedMLLM":
+    def from_model(
+        cls, model, tokenizer, processing, chat_template: str | None = None, name: str = "in-memory"
+    ) -> "GazedMLLM":
         """Wrap an already built model (e.g. random weights for timing) without saving it.
 
         Args:
@@ -129,7 +130,9 @@ class GazedMLLM:
         return self.family.gaze_grid(single_scale=True)
 
     def __repr__(self) -> str:
-        return f"GazedMLLM({self.name!r}, family={self.family.kind}, grid={self.grid.describe()!r}, device={self.device})"
+        return (
+            f"GazedMLLM({self.name!r}, family={self.family.kind}, grid={self.grid.describe()!r}, device={self.device})"
+        )
 
     # ---- gazing --------------------------------------------------------------------------------
     def gazer(self, gazer: Any = "greedy", grid: MultiScaleGrid | None = None):
@@ -146,12 +149,20 @@ class GazedMLLM:
                 self._gazers[key] = load_gazer(name, device=self.device, **kwargs)
             except PlaygroundError as exc:  # say which model failed: the gazer, not this MLLM
                 message = str(exc)
-                raise PlaygroundError(message if message.startswith("cannot load")
-                                      else f"cannot load gazer {name!r}: {message}") from exc
+                raise PlaygroundError(
+                    message if message.startswith("cannot load") else f"cannot load gazer {name!r}: {message}"
+                ) from exc
         return self._gazers[key]
 
-    def gaze(self, video: Any, gazer: Any = "greedy", gazing_ratio=None, task_loss_requirement=None,
-             single_scale: bool = False, num_frames: int | None = 8) -> GazeResult:
+    def gaze(
+        self,
+        video: Any,
+        gazer: Any = "greedy",
+        gazing_ratio=None,
+        task_loss_requirement=None,
+        single_scale: bool = False,
+        num_frames: int | None = 8,
+    ) -> GazeResult:
         """Gaze a clip on the model's grid.
 
         Training-free gazers gaze on that grid directly; a gazer on another grid (AutoGaze, native
@@ -172,16 +183,34 @@ class GazedMLLM:
         gz = self.gazer(gazer, grid)
         if gz.grid == grid:
             return gz.gaze(frames, gazing_ratio=gazing_ratio, task_loss_requirement=task_loss_requirement)
-        return gz.gaze(frames, gazing_ratio=gazing_ratio, task_loss_requirement=task_loss_requirement,
-                       target_scales=list(grid.scales), target_patch_size=grid.patch_size)
+        return gz.gaze(
+            frames,
+            gazing_ratio=gazing_ratio,
+            task_loss_requirement=task_loss_requirement,
+            target_scales=list(grid.scales),
+            target_patch_size=grid.patch_size,
+        )
 
     # ---- answering -----------------------------------------------------------------------------
     @torch.inference_mode()
-    def answer(self, video: Any, question: str, gaze: GazeResult | dict | None = None,
-               attention: str = "block_causal", max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-               gazer: Any = None, gazing_ratio=None, task_loss_requirement=None, single_scale: bool = False,
-               fps: float | None = None, num_frames: int | None = 8, count_flops: bool = False,
-               count_gazer_flops: bool = True, pruning: str | None = None, budget: int | None = None) -> Answer:
+    def answer(
+        self,
+        video: Any,
+        question: str,
+        gaze: GazeResult | dict | None = None,
+        attention: str = "block_causal",
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+        gazer: Any = None,
+        gazing_ratio=None,
+        task_loss_requirement=None,
+        single_scale: bool = False,
+        fps: float | None = None,
+        num_frames: int | None = 8,
+        count_flops: bool = False,
+        count_gazer_flops: bool = True,
+        pruning: str | None = None,
+        budget: int | None = None,
+    ) -> Answer:
         """Answer a question about a clip, on every patch (gaze=None, gazer=None), on the gazed ones, or on every
         patch with the LLM's vision tokens pruned after the ViT (`pruning`, at `budget` tokens).
 
@@ -212,7 +241,10 @@ class GazedMLLM:
         if pruning is not None:
             check_method(pruning)
             check(gaze is None and gazer is None, "post-ViT pruning runs on every patch: pass no gaze or gazer")
-            check(isinstance(budget, int) and budget >= 1, f"post-ViT pruning needs a budget of LLM tokens, got {budget!r}")
+            check(
+                isinstance(budget, int) and budget >= 1,
+                f"post-ViT pruning needs a budget of LLM tokens, got {budget!r}",
+            )
         check(attention in ATTENTION_MODES, f"attention must be one of {ATTENTION_MODES}, got {attention!r}")
         frames = self._frames(video, num_frames)
         fps = float(fps or self.family.processing.fps)
@@ -245,8 +277,12 @@ class GazedMLLM:
         if count_flops:
             measured = {k: None if st is None else st.flops for k, st in stages.items() if k != "preprocess"}
             measured["vision_attention"] = vision.stages["vision_encoder"].attention_flops
-        settings = {"frames": int(frames.shape[0]), "fps": fps, "max_new_tokens": max_new_tokens,
-                    "token_merge": self.family.merge_rule(self.family.shape)}
+        settings = {
+            "frames": int(frames.shape[0]),
+            "fps": fps,
+            "max_new_tokens": max_new_tokens,
+            "token_merge": self.family.merge_rule(self.family.shape),
+        }
         if gazer_cost is not None:  # one count of the gazer in both dicts, and in both totals
             flops["gazer"], settings["gazer_flops"] = gazer_cost
             if measured is not None:
@@ -257,32 +293,55 @@ class GazedMLLM:
         if pruning is not None:
             settings.update(pruning=pruning, budget=budget)
         if gaze is not None:
-            settings.update(gazer=gaze.gazer, grid=gaze.grid.describe(), kept_fraction=round(gaze.kept_fraction, 6),
-                            gaze_settings=dict(gaze.settings))
-        return Answer(text=self.tokenizer.decode(llm.new_ids, skip_special_tokens=True).strip(),
-                      path="gazed" if gaze is not None else "full" if pruning is None else "pruned", model=self.name,
-                      attention="stock" if gaze is None else attention,
-                      vision_tokens=int(sum(vision.encoder_tokens)), vision_tokens_per_frame=vision.encoder_tokens,
-                      llm_vision_tokens=int(vision.tokens.shape[0]), llm_vision_tokens_per_frame=vision.per_frame,
-                      llm_prompt_tokens=int(ids.shape[1]), new_tokens=len(llm.new_ids),
-                      flops=flops,
-                      seconds=seconds, cpu_seconds=cpu, measured_flops=measured, settings=settings)
+            settings.update(
+                gazer=gaze.gazer,
+                grid=gaze.grid.describe(),
+                kept_fraction=round(gaze.kept_fraction, 6),
+                gaze_settings=dict(gaze.settings),
+            )
+        return Answer(
+            text=self.tokenizer.decode(llm.new_ids, skip_special_tokens=True).strip(),
+            path="gazed" if gaze is not None else "full" if pruning is None else "pruned",
+            model=self.name,
+            attention="stock" if gaze is None else attention,
+            vision_tokens=int(sum(vision.encoder_tokens)),
+            vision_tokens_per_frame=vision.encoder_tokens,
+            llm_vision_tokens=int(vision.tokens.shape[0]),
+            llm_vision_tokens_per_frame=vision.per_frame,
+            llm_prompt_tokens=int(ids.shape[1]),
+            new_tokens=len(llm.new_ids),
+            flops=flops,
+            seconds=seconds,
+            cpu_seconds=cpu,
+            measured_flops=measured,
+            settings=settings,
+        )
 
-    def gazer_flops(self, frames: np.ndarray, gazer: Any, gaze: GazeResult, gazing_ratio=None,
-                    task_loss_requirement=None, single_scale: bool = False) -> tuple[int | None, str]:
+    def gazer_flops(
+        self,
+        frames: np.ndarray,
+        gazer: Any,
+        gaze: GazeResult,
+        gazing_ratio=None,
+        task_loss_requirement=None,
+        single_scale: bool = False,
+    ) -> tuple[int | None, str]:
         """(FLOPs, how counted) of the gazer that made `gaze` on these frames (see `gazer_flops.py`):
         AutoGaze's from its config and the gaze's decoding record; a training-free gazer's measured by
         gazing again under the element-operation counter (untimed; the same gaze, being deterministic)."""
         model = self.gazer(gazer, self.single_scale_grid if single_scale else self.grid)
-        return count_gazer(model, gaze, lambda: self.gaze(frames, model, gazing_ratio, task_loss_requirement,
-                                                          single_scale))
+        return count_gazer(
+            model, gaze, lambda: self.gaze(frames, model, gazing_ratio, task_loss_requirement, single_scale)
+        )
 
     def check_gaze(self, gaze: GazeResult, num_frames: int) -> GazedTokens:
         """Validate a gaze against the model and the clip; return its gazed tokens (clip 0)."""
         allowed = (self.grid, self.single_scale_grid)
-        check(gaze.grid.patch_size == self.family.patch_size and gaze.grid in allowed,
-              f"the gaze is on {gaze.grid.describe()} but {self.name} needs {self.grid.describe()} "
-              f"(or its finest scale alone); make it with mllm.gaze(...) or answer(gazer=...)")
+        check(
+            gaze.grid.patch_size == self.family.patch_size and gaze.grid in allowed,
+            f"the gaze is on {gaze.grid.describe()} but {self.name} needs {self.grid.describe()} "
+            f"(or its finest scale alone); make it with mllm.gaze(...) or answer(gazer=...)",
+        )
         check(gaze.batch_size == 1, f"answer takes one clip; the gaze holds {gaze.batch_size}")
         check(gaze.num_frames == num_frames, f"the gaze covers {gaze.num_frames} frames but the video has {num_frames}")
         return gazed_tokens(gaze)
@@ -300,8 +359,9 @@ class GazedMLLM:
         T, n = features.shape[:2]
         return VisionOutput(features, tokens, per_frame, [n] * T, T * n, [n] * T, stages)
 
-    def gazed_vision(self, frames: np.ndarray, tokens: GazedTokens, attention: str = "block_causal",
-                     count_flops: bool = False) -> VisionOutput:
+    def gazed_vision(
+        self, frames: np.ndarray, tokens: GazedTokens, attention: str = "block_causal", count_flops: bool = False
+    ) -> VisionOutput:
         """The gazed path: the family's layout of the gazed patches, encoder (per-scale embeddings, gather,
         masked layers) and connector on those patches only."""
         fam = self.family
@@ -316,8 +376,9 @@ class GazedMLLM:
         # one sequence per frame (frame_independent), else one masked sequence of N: SDPA computes all
         # N x N scores whatever the mask
         embedded, sequences = fam.gazed_sequences(fam.shape, tokens, attention)
-        return VisionOutput(features, out, per_frame, fam.gazed_encoder_tokens(fam.shape, tokens), embedded,
-                            sequences, stages, layout)
+        return VisionOutput(
+            features, out, per_frame, fam.gazed_encoder_tokens(fam.shape, tokens), embedded, sequences, stages, layout
+        )
 
     def pruned_vision(self, vision: VisionOutput, method: str, budget: int, num_frames: int) -> VisionOutput:
         """The stock vision output with `budget` LLM vision tokens kept (`pruning.py`), timed as the 'prune'
@@ -327,13 +388,21 @@ class GazedMLLM:
         with stage:
             M = vision.tokens.shape[0] - fam.trailing_tokens
             frame_tokens, trailing = vision.tokens[:M], vision.tokens[M:]
-            keep = select_tokens(method, fam.similarity_tokens(frame_tokens), len(vision.per_frame),
-                                 budget - fam.trailing_tokens)
+            keep = select_tokens(
+                method, fam.similarity_tokens(frame_tokens), len(vision.per_frame), budget - fam.trailing_tokens
+            )
             tokens = torch.cat([frame_tokens[keep], trailing])
             per_frame = keep.view(len(vision.per_frame), -1).sum(1).tolist()
-        return VisionOutput(vision.features, tokens, per_frame, vision.encoder_tokens, vision.embedded_patches,
-                            vision.sequences, {**vision.stages, "prune": stage},
-                            fam.pruned_layout(keep.cpu(), num_frames))
+        return VisionOutput(
+            vision.features,
+            tokens,
+            per_frame,
+            vision.encoder_tokens,
+            vision.embedded_patches,
+            vision.sequences,
+            {**vision.stages, "prune": stage},
+            fam.pruned_layout(keep.cpu(), num_frames),
+        )
 
     def splice(self, ids: torch.Tensor, vision_tokens: torch.Tensor) -> torch.Tensor:
         """(1, L) prompt ids + (M, D) vision tokens -> (1, L, D) inputs_embeds (`Family.splice`)."""
@@ -353,16 +422,22 @@ class GazedMLLM:
         gen = self.model.generation_config
         pad = gen.pad_token_id if gen.pad_token_id is not None else gen.eos_token_id
         with counter:
-            out = self.model.generate(**inputs, attention_mask=mask, max_new_tokens=max_new_tokens,
-                                      do_sample=False, logits_processor=LogitsProcessorList([clock]),
-                                      pad_token_id=pad[0] if isinstance(pad, list) else pad)
+            out = self.model.generate(
+                **inputs,
+                attention_mask=mask,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                logits_processor=LogitsProcessorList([clock]),
+                pad_token_id=pad[0] if isinstance(pad, list) else pad,
+            )
         return LLMRun(out[0].tolist(), clock.split())  # with inputs_embeds only, generate returns new tokens
 
     # ---- FLOPs ---------------------------------------------------------------------------------
     def analytic_flops(self, vision: VisionOutput, prompt_tokens: int, new_tokens: int, gazed: bool) -> dict:
         """FLOPs per stage from the config and this call's token counts (see `flops.py` for the rules)."""
-        return stage_flops(self.family.shape, gazed, vision.embedded_patches, vision.sequences, prompt_tokens,
-                           new_tokens)
+        return stage_flops(
+            self.family.shape, gazed, vision.embedded_patches, vision.sequences, prompt_tokens, new_tokens
+        )
 
     # ---- input ---------------------------------------------------------------------------------
     def _frames(self, video: Any, num_frames: int | None) -> np.ndarray:

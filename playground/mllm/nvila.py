@@ -49,8 +49,11 @@ class NvilaMLLM:
             max_new_tokens: generation cap.
         """
         check_request(question, max_new_tokens, self.processor.tokenizer)
-        check(gaze is None, "NVILA gazes with AutoGaze inside its own processor; set its gazing knobs "
-                            "(gazing_ratio_tile, task_loss_requirement_tile, ...) when loading it instead")
+        check(
+            gaze is None,
+            "NVILA gazes with AutoGaze inside its own processor; set its gazing knobs "
+            "(gazing_ratio_tile, task_loss_requirement_tile, ...) when loading it instead",
+        )
         if isinstance(video, np.ndarray) and video.ndim == 5:
             video = video[0]
         token = getattr(self.processor.tokenizer, "video_token", "<video>")
@@ -62,24 +65,39 @@ class NvilaMLLM:
         prompt_len = inputs["input_ids"].shape[1]
         text = self.processor.batch_decode(out[:, prompt_len:], skip_special_tokens=True)[0].strip()
         seconds = {"total": time.perf_counter() - start}
-        return Answer(text=text, path="nvila", model=self.name, attention="nvila", vision_tokens=0,
-                      vision_tokens_per_frame=[], llm_vision_tokens=0, llm_vision_tokens_per_frame=[],
-                      llm_prompt_tokens=int(prompt_len), new_tokens=int(out.shape[1] - prompt_len),
-                      flops={}, seconds=seconds, settings={"note": "per-stage figures are internal to NVILA"})
+        return Answer(
+            text=text,
+            path="nvila",
+            model=self.name,
+            attention="nvila",
+            vision_tokens=0,
+            vision_tokens_per_frame=[],
+            llm_vision_tokens=0,
+            llm_vision_tokens_per_frame=[],
+            llm_prompt_tokens=int(prompt_len),
+            new_tokens=int(out.shape[1] - prompt_len),
+            flops={},
+            seconds=seconds,
+            settings={"note": "per-stage figures are internal to NVILA"},
+        )
 
 
 def load_nvila(name_or_path: str, device, trust_remote_code: bool, **kwargs) -> NvilaMLLM:
     """Load NVILA-8B-HD-Video with its remote code; refuses unless `trust_remote_code=True`."""
-    check(trust_remote_code, f"{name_or_path} runs its own Python code from the model repository; load it with "
-                             f"trust_remote_code=True (CLI: --trust-remote-code) only if you trust that code")
+    check(
+        trust_remote_code,
+        f"{name_or_path} runs its own Python code from the model repository; load it with "
+        f"trust_remote_code=True (CLI: --trust-remote-code) only if you trust that code",
+    )
     from transformers import AutoModel, AutoProcessor  # lazy: transformers is slow to import
 
     try:
         # Its processor's default gazer id is the old bfshi/AutoGaze, which the hub now answers with 404.
         kwargs.setdefault("autogaze_model_id", AUTOGAZE_HUB_ID)
         processor = AutoProcessor.from_pretrained(name_or_path, trust_remote_code=True, **kwargs)
-        model = AutoModel.from_pretrained(name_or_path, trust_remote_code=True,
-                                          dtype=torch.bfloat16 if device.type == "cuda" else torch.float32)
+        model = AutoModel.from_pretrained(
+            name_or_path, trust_remote_code=True, dtype=torch.bfloat16 if device.type == "cuda" else torch.float32
+        )
     except (OSError, ValueError, ImportError) as exc:
         raise PlaygroundError(f"cannot load {name_or_path}: {str(exc).splitlines()[0] if str(exc) else exc!r}") from exc
     return NvilaMLLM(model.to(device).eval(), processor, str(name_or_path))

@@ -21,11 +21,25 @@ from .model import GazedMLLM
 
 TINY_RANDOM_SMOLVLM2 = "tiny-random-smolvlm2"  # built into load_mllm: runs offline, answers nothing real
 RANDOM_WEIGHTS_NOTE = "random weights: shows the mechanics and costs, not answers"
-SMOLVLM_SPECIAL = ["<|im_start|>", "<end_of_utterance>", "<image>", "<fake_token_around_image>", "<global-img>",
-                   "<video>", "<|endoftext|>"]
+SMOLVLM_SPECIAL = [
+    "<|im_start|>",
+    "<end_of_utterance>",
+    "<image>",
+    "<fake_token_around_image>",
+    "<global-img>",
+    "<video>",
+    "<|endoftext|>",
+]
 LLAVA_SPECIAL = ["<|im_start|>", "<|im_end|>", "<image>", "<video>", "<|endoftext|>"]
-QWEN_SPECIAL = ["<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>",
-                "<|endoftext|>"]
+QWEN_SPECIAL = [
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+    "<|endoftext|>",
+]
 TINY_RANDOM_QWEN3_VL = "tiny-random-qwen3-vl"  # built into load_mllm, like tiny-random-smolvlm2
 CORPUS = [
     "You are provided the following series of frames from a video. Frame from 00:01:",
@@ -60,8 +74,12 @@ def tiny_tokenizer(special: list[str], vocab_size: int = 400):
     tok = Tokenizer(models.BPE(unk_token=None))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=special,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(CORPUS, trainer)
     return tok
 
@@ -70,37 +88,60 @@ def _smolvlm_tokenizer():
     from transformers import PreTrainedTokenizerFast  # lazy: transformers is slow to import
 
     return PreTrainedTokenizerFast(
-        tokenizer_object=tiny_tokenizer(SMOLVLM_SPECIAL), bos_token="<|im_start|>", eos_token="<end_of_utterance>",
+        tokenizer_object=tiny_tokenizer(SMOLVLM_SPECIAL),
+        bos_token="<|im_start|>",
+        eos_token="<end_of_utterance>",
         pad_token="<|endoftext|>",
-        extra_special_tokens={"image_token": "<image>", "fake_image_token": "<fake_token_around_image>",
-                              "global_image_token": "<global-img>", "video_token": "<video>",
-                              "end_of_utterance_token": "<end_of_utterance>"})
+        extra_special_tokens={
+            "image_token": "<image>",
+            "fake_image_token": "<fake_token_around_image>",
+            "global_image_token": "<global-img>",
+            "video_token": "<video>",
+            "end_of_utterance_token": "<end_of_utterance>",
+        },
+    )
 
 
 def _llava_tokenizer():
     from transformers import PreTrainedTokenizerFast  # lazy: transformers is slow to import
 
     return PreTrainedTokenizerFast(
-        tokenizer_object=tiny_tokenizer(LLAVA_SPECIAL), eos_token="<|im_end|>", pad_token="<|endoftext|>",
-        extra_special_tokens={"image_token": "<image>", "video_token": "<video>"})
+        tokenizer_object=tiny_tokenizer(LLAVA_SPECIAL),
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        extra_special_tokens={"image_token": "<image>", "video_token": "<video>"},
+    )
 
 
 def _qwen_tokenizer():
     from transformers import PreTrainedTokenizerFast  # lazy: transformers is slow to import
 
-    return PreTrainedTokenizerFast(tokenizer_object=tiny_tokenizer(QWEN_SPECIAL), eos_token="<|im_end|>",
-                                   pad_token="<|endoftext|>", chat_template=QWEN_CHAT_TEMPLATE)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tiny_tokenizer(QWEN_SPECIAL),
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        chat_template=QWEN_CHAT_TEMPLATE,
+    )
 
 
 def smolvlm_config(tokenizer, vision: dict, text: dict, scale_factor: int):
     """A SmolVLMConfig whose special ids come from `tokenizer`."""
     from transformers import SmolVLMConfig  # lazy: transformers is slow to import
 
-    text = dict(model_type="llama", pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                eos_token_id=tokenizer.eos_token_id, **text)
+    text = dict(
+        model_type="llama",
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        **text,
+    )
     text.setdefault("vocab_size", len(tokenizer))
-    return SmolVLMConfig(vision_config=vision, text_config=text, scale_factor=scale_factor,
-                         image_token_id=tokenizer.convert_tokens_to_ids("<image>"))
+    return SmolVLMConfig(
+        vision_config=vision,
+        text_config=text,
+        scale_factor=scale_factor,
+        image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
+    )
 
 
 def smolvlm2_256m_config(tokenizer):
@@ -110,22 +151,52 @@ def smolvlm2_256m_config(tokenizer):
     pixel shuffle 4 (64 tokens per frame); text: SmolLM2-135M (hidden 576, MLP 1536, 30 layers,
     9 heads, 3 KV heads, head_dim 64, vocab 49280, rope_theta 100000).
     """
-    vision = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
-                  image_size=512, patch_size=16)
-    text = dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
-                num_key_value_heads=3, head_dim=64, vocab_size=49280, rms_norm_eps=1e-5, rope_theta=100000.0,
-                max_position_embeddings=8192)
+    vision = dict(
+        hidden_size=768,
+        intermediate_size=3072,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        image_size=512,
+        patch_size=16,
+    )
+    text = dict(
+        hidden_size=576,
+        intermediate_size=1536,
+        num_hidden_layers=30,
+        num_attention_heads=9,
+        num_key_value_heads=3,
+        head_dim=64,
+        vocab_size=49280,
+        rms_norm_eps=1e-5,
+        rope_theta=100000.0,
+        max_position_embeddings=8192,
+    )
     return smolvlm_config(tokenizer, vision, text, scale_factor=4)
 
 
 def smolvlm2_2b_config(tokenizer):
     """SmolVLM2-2.2B-Instruct's architecture: SigLIP so400m/14 at 384 px (hidden 1152, MLP 4304, 27 layers,
     16 heads), pixel shuffle 3 (81 tokens per frame), SmolLM2-1.7B (hidden 2048, MLP 8192, 24 layers, 32 heads)."""
-    vision = dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=27, num_attention_heads=16,
-                  image_size=384, patch_size=14)
-    text = dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=24, num_attention_heads=32,
-                num_key_value_heads=32, head_dim=64, vocab_size=49280, rms_norm_eps=1e-5, rope_theta=130000.0,
-                max_position_embeddings=16384)
+    vision = dict(
+        hidden_size=1152,
+        intermediate_size=4304,
+        num_hidden_layers=27,
+        num_attention_heads=16,
+        image_size=384,
+        patch_size=14,
+    )
+    text = dict(
+        hidden_size=2048,
+        intermediate_size=8192,
+        num_hidden_layers=24,
+        num_attention_heads=32,
+        num_key_value_heads=32,
+        head_dim=64,
+        vocab_size=49280,
+        rms_norm_eps=1e-5,
+        rope_theta=130000.0,
+        max_position_embeddings=16384,
+    )
     return smolvlm_config(tokenizer, vision, text, scale_factor=3)
 
 
@@ -135,19 +206,38 @@ def llava_onevision_config(tokenizer, vision: dict, text: dict):
 
     text = dict(model_type="qwen2", pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **text)
     text.setdefault("vocab_size", len(tokenizer))
-    return LlavaOnevisionConfig(vision_config=dict(model_type="siglip_vision_model", **vision), text_config=text,
-                                image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
-                                video_token_id=tokenizer.convert_tokens_to_ids("<video>"),
-                                vision_feature_layer=-1, vision_feature_select_strategy="full")
+    return LlavaOnevisionConfig(
+        vision_config=dict(model_type="siglip_vision_model", **vision),
+        text_config=text,
+        image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
+        video_token_id=tokenizer.convert_tokens_to_ids("<video>"),
+        vision_feature_layer=-1,
+        vision_feature_select_strategy="full",
+    )
 
 
 def llava_onevision_7b_config(tokenizer):
     """llava-onevision-qwen2-7b-ov-hf's architecture: SigLIP so400m/14 at 384 px with 26 layers (hidden 1152,
     MLP 4304, 16 heads), Qwen2-7B (hidden 3584, MLP 18944, 28 layers, 28 heads, 4 KV heads, vocab 152128)."""
-    vision = dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=26, num_attention_heads=16,
-                  image_size=384, patch_size=14, vision_use_head=False)
-    text = dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28,
-                num_key_value_heads=4, vocab_size=152128, rope_theta=1000000.0, max_position_embeddings=32768)
+    vision = dict(
+        hidden_size=1152,
+        intermediate_size=4304,
+        num_hidden_layers=26,
+        num_attention_heads=16,
+        image_size=384,
+        patch_size=14,
+        vision_use_head=False,
+    )
+    text = dict(
+        hidden_size=3584,
+        intermediate_size=18944,
+        num_hidden_layers=28,
+        num_attention_heads=28,
+        num_key_value_heads=4,
+        vocab_size=152128,
+        rope_theta=1000000.0,
+        max_position_embeddings=32768,
+    )
     return llava_onevision_config(tokenizer, vision, text)
 
 
@@ -157,14 +247,29 @@ def _write_json(path: Path, data: dict) -> None:
 
 def smolvlm_processing_files(folder: Path, side: int, image_seq_len: int) -> None:
     """preprocessor_config.json and processor_config.json as the SmolVLM2 hub repositories hold them."""
-    _write_json(folder / "preprocessor_config.json", {
-        "image_processor_type": "SmolVLMImageProcessor", "processor_class": "SmolVLMProcessor",
-        "do_convert_rgb": True, "do_image_splitting": False, "do_normalize": True, "do_pad": True,
-        "do_rescale": True, "do_resize": True, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5],
-        "max_image_size": {"longest_edge": side}, "resample": 1, "rescale_factor": 1 / 255,
-        "size": {"longest_edge": 4 * side},
-        "video_sampling": {"fps": 1, "max_frames": 64, "video_size": {"longest_edge": side}}})
-    _write_json(folder / "processor_config.json", {"image_seq_len": image_seq_len, "processor_class": "SmolVLMProcessor"})
+    _write_json(
+        folder / "preprocessor_config.json",
+        {
+            "image_processor_type": "SmolVLMImageProcessor",
+            "processor_class": "SmolVLMProcessor",
+            "do_convert_rgb": True,
+            "do_image_splitting": False,
+            "do_normalize": True,
+            "do_pad": True,
+            "do_rescale": True,
+            "do_resize": True,
+            "image_mean": [0.5, 0.5, 0.5],
+            "image_std": [0.5, 0.5, 0.5],
+            "max_image_size": {"longest_edge": side},
+            "resample": 1,
+            "rescale_factor": 1 / 255,
+            "size": {"longest_edge": 4 * side},
+            "video_sampling": {"fps": 1, "max_frames": 64, "video_size": {"longest_edge": side}},
+        },
+    )
+    _write_json(
+        folder / "processor_config.json", {"image_seq_len": image_seq_len, "processor_class": "SmolVLMProcessor"}
+    )
 
 
 def save_model(model, tokenizer, folder: str | Path) -> Path:
@@ -186,10 +291,23 @@ def tiny_smolvlm(seed: int = 0, image_size: int = 56, patch_size: int = 4, scale
     from transformers import SmolVLMForConditionalGeneration  # lazy: transformers is slow to import
 
     tok = _smolvlm_tokenizer()
-    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                  image_size=image_size, patch_size=patch_size)
-    text = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                num_key_value_heads=2, head_dim=8, max_position_embeddings=4096)
+    vision = dict(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        image_size=image_size,
+        patch_size=patch_size,
+    )
+    text = dict(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=8,
+        max_position_embeddings=4096,
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = SmolVLMForConditionalGeneration(smolvlm_config(tok, vision, text, scale_factor)).eval()
@@ -206,14 +324,16 @@ def tiny_smolvlm_processing(image_size: int = 56):
 def load_tiny_random_smolvlm2(device, dtype: torch.dtype):
     """The built-in `tiny-random-smolvlm2` (no files, no network): the saved `save_tiny_smolvlm` model, in memory."""
     model, tok = tiny_smolvlm()
-    mllm = GazedMLLM.from_model(model.to(device=device, dtype=dtype), tok, tiny_smolvlm_processing(),
-                                name=TINY_RANDOM_SMOLVLM2)
+    mllm = GazedMLLM.from_model(
+        model.to(device=device, dtype=dtype), tok, tiny_smolvlm_processing(), name=TINY_RANDOM_SMOLVLM2
+    )
     mllm.note = RANDOM_WEIGHTS_NOTE
     return mllm
 
 
-def save_tiny_smolvlm(folder: str | Path, seed: int = 0, image_size: int = 56, patch_size: int = 4,
-                      scale_factor: int = 2) -> Path:
+def save_tiny_smolvlm(
+    folder: str | Path, seed: int = 0, image_size: int = 56, patch_size: int = 4, scale_factor: int = 2
+) -> Path:
     """A tiny random SmolVLM2 folder: 56 px frames, patch 4 (14 x 14 patches), pixel shuffle 2 (49 tokens)."""
     model, tok = tiny_smolvlm(seed, image_size, patch_size, scale_factor)
     folder = save_model(model, tok, folder)
@@ -227,16 +347,37 @@ def save_tiny_llava_onevision(folder: str | Path, seed: int = 0, image_size: int
 
     torch.manual_seed(seed)
     tok = _llava_tokenizer()
-    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                  image_size=image_size, patch_size=patch_size, vision_use_head=False)
-    text = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                num_key_value_heads=2, max_position_embeddings=4096)
+    vision = dict(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        image_size=image_size,
+        patch_size=patch_size,
+        vision_use_head=False,
+    )
+    text = dict(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+    )
     model = LlavaOnevisionForConditionalGeneration(llava_onevision_config(tok, vision, text)).eval()
     folder = save_model(model, tok, folder)
-    _write_json(folder / "preprocessor_config.json", {
-        "image_processor_type": "LlavaOnevisionImageProcessor", "processor_class": "LlavaOnevisionProcessor",
-        "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5], "rescale_factor": 1 / 255,
-        "size": {"height": image_size, "width": image_size}, "resample": 3})
+    _write_json(
+        folder / "preprocessor_config.json",
+        {
+            "image_processor_type": "LlavaOnevisionImageProcessor",
+            "processor_class": "LlavaOnevisionProcessor",
+            "image_mean": [0.5, 0.5, 0.5],
+            "image_std": [0.5, 0.5, 0.5],
+            "rescale_factor": 1 / 255,
+            "size": {"height": image_size, "width": image_size},
+            "resample": 3,
+        },
+    )
     _write_json(folder / "chat_template.json", {"chat_template": LLAVA_CHAT_TEMPLATE})
     return folder
 
@@ -247,11 +388,21 @@ def qwen3_vl_config(tokenizer, vision: dict, text: dict, tie: bool = True):
 
     text = dict(pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **text)
     text.setdefault("vocab_size", len(tokenizer))
-    ids = {name: tokenizer.convert_tokens_to_ids(token) for name, token in (
-        ("image_token_id", "<|image_pad|>"), ("video_token_id", "<|video_pad|>"),
-        ("vision_start_token_id", "<|vision_start|>"), ("vision_end_token_id", "<|vision_end|>"))}
-    return Qwen3VLConfig(vision_config=dict(spatial_merge_size=2, temporal_patch_size=2, **vision), text_config=text,
-                         tie_word_embeddings=tie, **ids)
+    ids = {
+        name: tokenizer.convert_tokens_to_ids(token)
+        for name, token in (
+            ("image_token_id", "<|image_pad|>"),
+            ("video_token_id", "<|video_pad|>"),
+            ("vision_start_token_id", "<|vision_start|>"),
+            ("vision_end_token_id", "<|vision_end|>"),
+        )
+    }
+    return Qwen3VLConfig(
+        vision_config=dict(spatial_merge_size=2, temporal_patch_size=2, **vision),
+        text_config=text,
+        tie_word_embeddings=tie,
+        **ids,
+    )
 
 
 def qwen3_vl_2b_config(tokenizer):
@@ -259,12 +410,32 @@ def qwen3_vl_2b_config(tokenizer):
     vision 24 layers (hidden 1024, MLP 4096, 16 heads, patch 16, 2x2 merge, 2-frame tubelets, 2304 learned
     positions, DeepStack at layers 5, 11, 17); text Qwen3-1.7B-like (hidden 2048, MLP 6144, 28 layers, 16 heads,
     8 KV heads, head_dim 128, vocab 151936, tied embeddings, M-RoPE sections 24/20/20)."""
-    vision = dict(depth=24, hidden_size=1024, intermediate_size=4096, num_heads=16, patch_size=16,
-                  out_hidden_size=2048, num_position_embeddings=2304, deepstack_visual_indexes=[5, 11, 17])
-    text = dict(hidden_size=2048, intermediate_size=6144, num_hidden_layers=28, num_attention_heads=16,
-                num_key_value_heads=8, head_dim=128, vocab_size=151936, max_position_embeddings=262144,
-                rope_parameters={"rope_type": "default", "rope_theta": 5000000.0, "mrope_section": [24, 20, 20],
-                                 "mrope_interleaved": True})
+    vision = dict(
+        depth=24,
+        hidden_size=1024,
+        intermediate_size=4096,
+        num_heads=16,
+        patch_size=16,
+        out_hidden_size=2048,
+        num_position_embeddings=2304,
+        deepstack_visual_indexes=[5, 11, 17],
+    )
+    text = dict(
+        hidden_size=2048,
+        intermediate_size=6144,
+        num_hidden_layers=28,
+        num_attention_heads=16,
+        num_key_value_heads=8,
+        head_dim=128,
+        vocab_size=151936,
+        max_position_embeddings=262144,
+        rope_parameters={
+            "rope_type": "default",
+            "rope_theta": 5000000.0,
+            "mrope_section": [24, 20, 20],
+            "mrope_interleaved": True,
+        },
+    )
     return qwen3_vl_config(tokenizer, vision, text)
 
 
@@ -277,12 +448,31 @@ def tiny_qwen3_vl(seed: int = 0, patch_size: int = 2):
     from transformers import Qwen3VLForConditionalGeneration  # lazy: transformers is slow to import
 
     tok = _qwen_tokenizer()
-    vision = dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=4, patch_size=patch_size,
-                  out_hidden_size=32, num_position_embeddings=64, deepstack_visual_indexes=[0])
-    text = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-                num_key_value_heads=2, head_dim=8, max_position_embeddings=4096,
-                rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 1, 1],
-                                 "mrope_interleaved": True})
+    vision = dict(
+        depth=2,
+        hidden_size=32,
+        intermediate_size=64,
+        num_heads=4,
+        patch_size=patch_size,
+        out_hidden_size=32,
+        num_position_embeddings=64,
+        deepstack_visual_indexes=[0],
+    )
+    text = dict(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=8,
+        max_position_embeddings=4096,
+        rope_parameters={
+            "rope_type": "default",
+            "rope_theta": 10000.0,
+            "mrope_section": [2, 1, 1],
+            "mrope_interleaved": True,
+        },
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Qwen3VLForConditionalGeneration(qwen3_vl_config(tok, vision, text)).eval()
@@ -299,8 +489,13 @@ def qwen_processing(side: int) -> FrameProcessing:
 def load_tiny_random_qwen3_vl(device, dtype: torch.dtype):
     """The built-in `tiny-random-qwen3-vl` (no files, no network): the saved `save_tiny_qwen3_vl` model, in memory."""
     model, tok = tiny_qwen3_vl()
-    mllm = GazedMLLM.from_model(model.to(device=device, dtype=dtype), tok, qwen_processing(56),
-                                chat_template=QWEN_CHAT_TEMPLATE, name=TINY_RANDOM_QWEN3_VL)
+    mllm = GazedMLLM.from_model(
+        model.to(device=device, dtype=dtype),
+        tok,
+        qwen_processing(56),
+        chat_template=QWEN_CHAT_TEMPLATE,
+        name=TINY_RANDOM_QWEN3_VL,
+    )
     mllm.note = RANDOM_WEIGHTS_NOTE
     return mllm
 
@@ -309,9 +504,19 @@ def save_tiny_qwen3_vl(folder: str | Path, seed: int = 0) -> Path:
     """A tiny random Qwen3-VL folder (`tiny_qwen3_vl`) with the video preprocessor config and chat template."""
     model, tok = tiny_qwen3_vl(seed)
     folder = save_model(model, tok, folder)
-    _write_json(folder / "video_preprocessor_config.json", {
-        "video_processor_type": "Qwen3VLVideoProcessor", "processor_class": "Qwen3VLProcessor",
-        "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5], "rescale_factor": 1 / 255, "fps": 2,
-        "patch_size": 2, "temporal_patch_size": 2, "merge_size": 2})
+    _write_json(
+        folder / "video_preprocessor_config.json",
+        {
+            "video_processor_type": "Qwen3VLVideoProcessor",
+            "processor_class": "Qwen3VLProcessor",
+            "image_mean": [0.5, 0.5, 0.5],
+            "image_std": [0.5, 0.5, 0.5],
+            "rescale_factor": 1 / 255,
+            "fps": 2,
+            "patch_size": 2,
+            "temporal_patch_size": 2,
+            "merge_size": 2,
+        },
+    )
     _write_json(folder / "chat_template.json", {"chat_template": QWEN_CHAT_TEMPLATE})
     return folder

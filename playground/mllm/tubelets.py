@@ -56,7 +56,7 @@ class TubeletLayout:
     @property
     def per_tubelet_patches(self) -> list[int]:
         """Encoded patches of each tubelet (merge^2 per kept group)."""
-        return [n * self.merge ** 2 for n in self.per_tubelet_tokens]
+        return [n * self.merge**2 for n in self.per_tubelet_tokens]
 
     def group_order(self) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Where each kept group sits in its scale and in the token order.
@@ -68,15 +68,17 @@ class TubeletLayout:
         """
         flat = [torch.nonzero(g.flatten(), as_tuple=True)[0] for g in self.groups]
         widest = max(int(g[0].numel()) for g in self.groups)
-        keys = [(idx // g[0].numel() * len(self.groups) + s) * widest + idx % g[0].numel()
-                for s, (idx, g) in enumerate(zip(flat, self.groups))]
+        keys = [
+            (idx // g[0].numel() * len(self.groups) + s) * widest + idx % g[0].numel()
+            for s, (idx, g) in enumerate(zip(flat, self.groups))
+        ]
         return flat, torch.argsort(torch.cat(keys))
 
     def patch_order(self) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
         """The encoder's patches: per scale, (P_s,) rows of the model's patchified scale (tubelet, group
         row, group column, member row, member column) that are kept; the permutation (P,) taking those,
         concatenated scale by scale, to the token order; and (P,) the tubelet of each patch in token order."""
-        unit = self.merge ** 2
+        unit = self.merge**2
         flat, order = self.group_order()
         member = torch.arange(unit)
         rows = [(idx[:, None] * unit + member).flatten() for idx in flat]
@@ -92,8 +94,10 @@ class TubeletLayout:
         present = self.runs > 0
         if self.whole_runs:
             present = torch.ones_like(present)
-        return [[(s, int(g[t].numel())) for s, g in enumerate(self.groups) if present[t, s]]
-                for t in range(self.num_tubelets)]
+        return [
+            [(s, int(g[t].numel())) for s, g in enumerate(self.groups) if present[t, s]]
+            for t in range(self.num_tubelets)
+        ]
 
     def prompt_keep(self) -> torch.Tensor:
         """(sum of the `prompt_runs` sizes,) bool: which tokens of the prompt's whole runs are kept."""
@@ -110,8 +114,10 @@ def tubelet_layout(tokens: GazedTokens, temporal: int, merge: int) -> TubeletLay
         merge: the merger's group side (Qwen-VL: 2); every scale's side must be a multiple.
     """
     grid = tokens.grid
-    check(all(side % merge == 0 for side in grid.sides),
-          f"the gaze grid {grid.describe()} has a scale whose side is not a multiple of the {merge}x{merge} merge")
+    check(
+        all(side % merge == 0 for side in grid.sides),
+        f"the gaze grid {grid.describe()} has a scale whose side is not a multiple of the {merge}x{merge} merge",
+    )
     T = int(tokens.per_frame.numel())
     tubelets = -(-T // temporal)
     groups = []

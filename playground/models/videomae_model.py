@@ -144,8 +144,10 @@ class VideoMAEConfig:
         return config
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
-        return {section: {f.name: getattr(getattr(self, attr), f.name) for f in fields(getattr(self, attr))}
-                for section, attr in self.SECTIONS.items()}
+        return {
+            section: {f.name: getattr(getattr(self, attr), f.name) for f in fields(getattr(self, attr))}
+            for section, attr in self.SECTIONS.items()
+        }
 
     def validate(self) -> None:
         m = self.mae
@@ -156,8 +158,10 @@ class VideoMAEConfig:
                 if type(value) is int and value < least:
                     raise ConfigError(f"{name} {f.name} must be at least {least}, got {value}")
                 if f.name.endswith("num_hidden_layers") and value > MAX_LAYERS:
-                    raise ConfigError(f"{name} {f.name} is {value}: more than the {MAX_LAYERS} layers any "
-                                      f"VideoMAE_AutoGaze tower could have")
+                    raise ConfigError(
+                        f"{name} {f.name} is {value}: more than the {MAX_LAYERS} layers any "
+                        f"VideoMAE_AutoGaze tower could have"
+                    )
         terms = m.loss_list
         if not terms or any(t not in LOSS_TERMS for t in terms):
             raise ConfigError(f"loss_type {m.loss_type!r}: terms must be among {'+'.join(LOSS_TERMS)}")
@@ -180,8 +184,9 @@ class VideoMAEConfig:
 
 
 # ---- shared blocks -----------------------------------------------------------------------------
-def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int,
-           mask: torch.Tensor | None = None) -> torch.Tensor:
+def attend(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int, mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """Multi-head scaled dot-product attention.
 
     Args:
@@ -271,8 +276,9 @@ def block_causal_mask(counts: Sequence[int], padded: torch.Tensor) -> torch.Tens
     """
     B, N = padded.shape
     device = padded.device
-    frame = torch.repeat_interleave(torch.arange(len(counts), device=device),
-                                    torch.as_tensor(list(counts), dtype=torch.long, device=device))
+    frame = torch.repeat_interleave(
+        torch.arange(len(counts), device=device), torch.as_tensor(list(counts), dtype=torch.long, device=device)
+    )
     allowed = (frame[None, :] <= frame[:, None])[None] & ~padded[:, None, :]  # (B, N, N)
     mask = torch.zeros(B, N + 1, N + 1, dtype=torch.bool, device=device)
     mask[:, :, 0] = True
@@ -313,7 +319,7 @@ def patchify(images: torch.Tensor, patch: int) -> torch.Tensor:
 def unpatchify(logits: torch.Tensor, patch: int, channels: int = 3) -> torch.Tensor:
     """(..., n*n, p*p*c) in (p, q, c) order -> (..., c, n*p, n*p) (the reference's nhwpqc layout)."""
     *lead, count, _ = logits.shape
-    n = int(round(count ** 0.5))
+    n = int(round(count**0.5))
     x = logits.reshape(*lead, n, n, patch, patch, channels)  # (..., h, w, p, q, c)
     x = x.movedim(-1, -5)  # (..., c, h, w, p, q)
     x = x.transpose(-3, -2)  # (..., c, h, p, w, q)
@@ -382,13 +388,24 @@ class MAEEncoder(nn.Module):
     def __init__(self, cfg: MAEConfig):
         super().__init__()
         self.embeddings = MAEEmbeddings(cfg)
-        self.encoder = _LayerList([
-            MAELayer(cfg.hidden_size, cfg.num_attention_heads, cfg.intermediate_size, cfg.hidden_act,
-                     cfg.layer_norm_eps, cfg.qkv_bias) for _ in range(cfg.num_hidden_layers)])
+        self.encoder = _LayerList(
+            [
+                MAELayer(
+                    cfg.hidden_size,
+                    cfg.num_attention_heads,
+                    cfg.intermediate_size,
+                    cfg.hidden_act,
+                    cfg.layer_norm_eps,
+                    cfg.qkv_bias,
+                )
+                for _ in range(cfg.num_hidden_layers)
+            ]
+        )
         self.layernorm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
 
-    def forward(self, tokens: torch.Tensor, gazing_pos: torch.Tensor, padded: torch.Tensor,
-                counts: Sequence[int]) -> torch.Tensor:
+    def forward(
+        self, tokens: torch.Tensor, gazing_pos: torch.Tensor, padded: torch.Tensor, counts: Sequence[int]
+    ) -> torch.Tensor:
         """Encode the gazed tokens.
 
         Args:
@@ -429,11 +446,21 @@ class MAEDecoder(nn.Module):
             self.decoder_scale_embed = nn.Parameter(torch.zeros(len(cfg.scale_list), d))
         if cfg.time_embed:
             self.time_embed = nn.Parameter(torch.zeros(cfg.max_num_frames, d))
-        self.decoder_layers = nn.ModuleList([
-            MAELayer(d, cfg.decoder_num_attention_heads, cfg.decoder_intermediate_size, cfg.hidden_act,
-                     cfg.layer_norm_eps, cfg.qkv_bias) for _ in range(cfg.decoder_num_hidden_layers)])
+        self.decoder_layers = nn.ModuleList(
+            [
+                MAELayer(
+                    d,
+                    cfg.decoder_num_attention_heads,
+                    cfg.decoder_intermediate_size,
+                    cfg.hidden_act,
+                    cfg.layer_norm_eps,
+                    cfg.qkv_bias,
+                )
+                for _ in range(cfg.decoder_num_hidden_layers)
+            ]
+        )
         self.decoder_norm = nn.LayerNorm(d, eps=cfg.layer_norm_eps)
-        self.decoder_pred = nn.Linear(d, cfg.patch_size ** 2 * cfg.num_channels)
+        self.decoder_pred = nn.Linear(d, cfg.patch_size**2 * cfg.num_channels)
         self.slot_counts = [(s // cfg.patch_size) ** 2 for s in cfg.scale_list]
 
     def slot_embeddings(self) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -445,8 +472,9 @@ class MAEDecoder(nn.Module):
                 scale.append(self.decoder_scale_embed[i][None].expand(n, -1))
         return torch.cat(pos), (torch.cat(scale) if scale else None)
 
-    def slot_sequence(self, latent: torch.Tensor, gazing_pos: torch.Tensor,
-                      padded: torch.Tensor, T: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def slot_sequence(
+        self, latent: torch.Tensor, gazing_pos: torch.Tensor, padded: torch.Tensor, T: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The decoder's input before choosing what to decode.
 
         Returns:
@@ -481,8 +509,14 @@ class MAEDecoder(nn.Module):
         """(..., d) decoder states -> (..., p*p*3) pixel logits."""
         return self.decoder_pred(self.decoder_norm(h))
 
-    def forward(self, latent: torch.Tensor, gazing_pos: torch.Tensor, padded: torch.Tensor,
-                counts: Sequence[int], frames: Sequence[int]) -> torch.Tensor:
+    def forward(
+        self,
+        latent: torch.Tensor,
+        gazing_pos: torch.Tensor,
+        padded: torch.Tensor,
+        counts: Sequence[int],
+        frames: Sequence[int],
+    ) -> torch.Tensor:
         """Decode every slot of `frames` in one pass (the reference's `frame_idx_to_reconstruct`).
 
         Args:
@@ -507,8 +541,8 @@ class MAEDecoder(nn.Module):
                 pad_parts.append(torch.zeros(B, S, dtype=torch.bool, device=idx.device))
                 decoded.append(S)
             else:
-                pick.append(idx[:, starts[t]:starts[t + 1]])
-                pad_parts.append(padded[:, starts[t]:starts[t + 1]])
+                pick.append(idx[:, starts[t] : starts[t + 1]])
+                pad_parts.append(padded[:, starts[t] : starts[t + 1]])
                 decoded.append(int(counts[t]))
         pick_idx = torch.cat(pick, dim=1)
         h = full.gather(1, pick_idx[..., None].expand(-1, -1, full.shape[-1]))
@@ -524,8 +558,14 @@ class MAEDecoder(nn.Module):
         keep = torch.cat([torch.arange(offsets[f + 1] - last, offsets[f + 1], device=h.device) for f in frames])
         return self.predict(h[:, keep]).unflatten(1, (len(frames), last))
 
-    def forward_separate(self, latent: torch.Tensor, gazing_pos: torch.Tensor, padded: torch.Tensor,
-                         counts: Sequence[int], frames: Sequence[int]) -> torch.Tensor:
+    def forward_separate(
+        self,
+        latent: torch.Tensor,
+        gazing_pos: torch.Tensor,
+        padded: torch.Tensor,
+        counts: Sequence[int],
+        frames: Sequence[int],
+    ) -> torch.Tensor:
         """Decode each of `frames` as if it alone were rebuilt, sharing the work between frames.
 
         In the pass that rebuilds frame f alone, the earlier frames feed only their gazed tokens,
@@ -545,15 +585,19 @@ class MAEDecoder(nn.Module):
         n_prefix = ends[max(frames)]  # entries of frames before the last frame to rebuild
         prefix = torch.cat([cls, full.gather(1, idx[:, :n_prefix, None].expand(-1, -1, full.shape[-1]))], dim=1)
         prefix_pad = padded[:, :n_prefix]
-        prefix_mask = block_causal_mask(counts[:max(frames)], prefix_pad)
+        prefix_mask = block_causal_mask(counts[: max(frames)], prefix_pad)
         # Frame r's queries see the CLS, the non-padded entries of frames < f_r, and their own S slots.
         rows = torch.arange(S, device=idx.device)
         slots = torch.stack([rows + S * int(f) for f in frames])  # (R, S)
         h = full[:, slots.flatten()].reshape(B * R, S, -1)
         key_pos = torch.arange(1 + n_prefix, device=idx.device)
         before = key_pos[None] < 1 + torch.tensor([ends[int(f)] for f in frames], device=idx.device)[:, None]
-        visible = before[None] & torch.cat([torch.zeros(B, 1, dtype=torch.bool, device=idx.device), prefix_pad],
-                                           dim=1)[:, None].logical_not()  # (B, R, 1 + n_prefix)
+        visible = (
+            before[None]
+            & torch.cat([torch.zeros(B, 1, dtype=torch.bool, device=idx.device), prefix_pad], dim=1)[
+                :, None
+            ].logical_not()
+        )  # (B, R, 1 + n_prefix)
         frame_mask = torch.cat([visible, torch.ones(B, R, S, dtype=torch.bool, device=idx.device)], dim=-1)
         frame_mask = frame_mask.reshape(B * R, 1, 1, -1).expand(-1, -1, S, -1)
         for layer in self.decoder_layers:
@@ -565,7 +609,7 @@ class MAEDecoder(nn.Module):
             h = layer.feed_forward(layer.attention.output.dense(attend(qf, keys, values, heads, frame_mask)) + h)
             prefix = layer.feed_forward(layer.attention.output.dense(attend(qp, kp, vp, heads, prefix_mask)) + prefix)
         last = self.slot_counts[-1]
-        return self.predict(h[:, S - last:]).reshape(B, R, last, -1)
+        return self.predict(h[:, S - last :]).reshape(B, R, last, -1)
 
 
 # ---- loss backbones ----------------------------------------------------------------------------
@@ -733,6 +777,7 @@ def _retransform(task: torch.Tensor, mean: Sequence[float], std: Sequence[float]
     The operations follow the reference's `retransform` one by one (divide by the rescale factor,
     multiply by 1/255) so that the float32 rounding matches.
     """
+
     def stats(values):
         return torch.tensor(values, dtype=task.dtype, device=task.device).view(3, 1, 1)
 
@@ -782,8 +827,15 @@ class VideoMAEAutoGaze(nn.Module):
         """(B, T, 3, C, C) task-normalised frames -> (B, T*S, D) tokens of every slot."""
         return self.vit.embeddings(pixels)
 
-    def reconstruct_logits(self, tokens: torch.Tensor, gazing_pos: torch.Tensor, padded: torch.Tensor,
-                           counts: Sequence[int], frames: Sequence[int], together: bool = True) -> torch.Tensor:
+    def reconstruct_logits(
+        self,
+        tokens: torch.Tensor,
+        gazing_pos: torch.Tensor,
+        padded: torch.Tensor,
+        counts: Sequence[int],
+        frames: Sequence[int],
+        together: bool = True,
+    ) -> torch.Tensor:
         """Encode the gazed tokens and decode the frames to rebuild.
 
         The decoder feeds every slot of a rebuilt frame but only the gazed tokens of the others, so
@@ -820,8 +872,13 @@ class VideoMAEAutoGaze(nn.Module):
             feats["siglip2"] = self._siglip_features(target)
         return feats
 
-    def loss_terms(self, pred: torch.Tensor, target: torch.Tensor, terms: Sequence[str] | None = None,
-                   target_features: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    def loss_terms(
+        self,
+        pred: torch.Tensor,
+        target: torch.Tensor,
+        terms: Sequence[str] | None = None,
+        target_features: dict[str, torch.Tensor] | None = None,
+    ) -> dict[str, torch.Tensor]:
         """Unweighted per-frame loss terms.
 
         Args:
@@ -867,9 +924,19 @@ def init_random_(model: VideoMAEAutoGaze, seed: int = 0) -> VideoMAEAutoGaze:
     gen = torch.Generator(device="cpu").manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if name.endswith(("norm.weight", "norm1.weight", "norm2.weight", "layernorm_before.weight",
-                              "layernorm_after.weight", "layer_norm1.weight", "layer_norm2.weight",
-                              "layernorm.weight", "lambda1")):
+            if name.endswith(
+                (
+                    "norm.weight",
+                    "norm1.weight",
+                    "norm2.weight",
+                    "layernorm_before.weight",
+                    "layernorm_after.weight",
+                    "layer_norm1.weight",
+                    "layer_norm2.weight",
+                    "layernorm.weight",
+                    "lambda1",
+                )
+            ):
                 p.fill_(1.0)
             else:
                 p.normal_(0.0, 0.02, generator=gen)

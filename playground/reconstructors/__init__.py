@@ -17,10 +17,15 @@ from .paint import PaintReconstructor
 TRAINING_FREE_RECONSTRUCTORS: dict[str, type[Reconstructor]] = {"paint": PaintReconstructor}
 # Learned families, asked in this order for any other name (docs/architecture.md, "Adding a learned family").
 LEARNED_RECONSTRUCTORS: tuple[Loader, ...] = (
-    Loader("videomae", "playground.reconstructors.videomae:load_videomae",
-           "playground.reconstructors.videomae:save_tiny", hub_ids=("bfshi/VideoMAE_AutoGaze",),
-           config_files=("config_and_results.json", "config.yaml"), key_prefixes=("module.mae.", "mae.", "vit."),
-           suffixes=(".pt", ".pth")),
+    Loader(
+        "videomae",
+        "playground.reconstructors.videomae:load_videomae",
+        "playground.reconstructors.videomae:save_tiny",
+        hub_ids=("bfshi/VideoMAE_AutoGaze",),
+        config_files=("config_and_results.json", "config.yaml"),
+        key_prefixes=("module.mae.", "mae.", "vit."),
+        suffixes=(".pt", ".pth"),
+    ),
 )
 
 
@@ -30,8 +35,9 @@ def available_reconstructors(built_in: bool = False) -> list[str]:
     return list(TRAINING_FREE_RECONSTRUCTORS) + ([] if built_in else published)
 
 
-def load_reconstructor(name_or_path: str = "paint", device: str | torch.device | None = None,
-                       **kwargs) -> Reconstructor:
+def load_reconstructor(
+    name_or_path: str = "paint", device: str | torch.device | None = None, **kwargs
+) -> Reconstructor:
     """Load a reconstructor by name (`paint`) or checkpoint (VideoMAE_AutoGaze).
 
     Args:
@@ -50,5 +56,11 @@ def load_reconstructor(name_or_path: str = "paint", device: str | torch.device |
     return named(found.loader.function()(found.target, device=device, **kwargs), found.name)
 
 
-__all__ = ["Reconstruction", "Reconstructor", "load_reconstructor", "available_reconstructors",
-           "TRAINING_FREE_RECONSTRUCTORS", "LEARNED_RECONSTRUCTORS"]
+__all__ = [
+    "Reconstruction",
+    "Reconstructor",
+    "load_reconstructor",
+    "available_reconstructors",
+    "TRAINING_FREE_RECONSTRUCTORS",
+    "LEARNED_RECONSTRUCTORS",
+]

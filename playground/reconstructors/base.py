@@ -15,7 +15,7 @@ import torch
 
 from ..device import resolve_device
 from ..errors import check
-from ..gaze import as_gaze_result, GazeResult
+from ..gaze import GazeResult, as_gaze_result
 from ..geometry import DEFAULT_GRID, MultiScaleGrid
 from ..report import psnr_text
 from ..video import as_clips
@@ -40,8 +40,10 @@ class Reconstruction:
 
     def summary(self) -> str:
         """One line: mean loss, PSNR (`playground.report.psnr_text`: exact frames counted, not averaged) and SSIM."""
-        return (f"{self.reconstructor}: loss {float(self.loss.mean()):.4f}, PSNR {psnr_text(self.psnr)}, "
-                f"SSIM {float(self.ssim.mean()):.3f} over {self.frames.shape[1]} frames")
+        return (
+            f"{self.reconstructor}: loss {float(self.loss.mean()):.4f}, PSNR {psnr_text(self.psnr)}, "
+            f"SSIM {float(self.ssim.mean()):.3f} over {self.frames.shape[1]} frames"
+        )
 
 
 class Reconstructor:
@@ -66,15 +68,23 @@ class Reconstructor:
         """
         clips = as_clips(video)
         gaze = as_gaze_result(gaze, self.grid)
-        check(gaze.grid == self.grid,
-              f"the gaze uses {gaze.grid.describe()} but this reconstructor expects {self.grid.describe()}")
-        check(gaze.num_frames == clips.shape[1],
-              f"the gaze covers {gaze.num_frames} frames but the video has {clips.shape[1]}")
-        check(gaze.batch_size == clips.shape[0],
-              f"the gaze has {gaze.batch_size} clips but the video has {clips.shape[0]}")
+        check(
+            gaze.grid == self.grid,
+            f"the gaze uses {gaze.grid.describe()} but this reconstructor expects {self.grid.describe()}",
+        )
+        check(
+            gaze.num_frames == clips.shape[1],
+            f"the gaze covers {gaze.num_frames} frames but the video has {clips.shape[1]}",
+        )
+        check(
+            gaze.batch_size == clips.shape[0],
+            f"the gaze has {gaze.batch_size} clips but the video has {clips.shape[0]}",
+        )
         index = list(range(clips.shape[1])) if frames is None else [int(f) for f in frames]
-        check(len(index) > 0 and all(0 <= f < clips.shape[1] for f in index),
-              f"frames to rebuild must lie in [0, {clips.shape[1]})")
+        check(
+            len(index) > 0 and all(0 <= f < clips.shape[1] for f in index),
+            f"frames to rebuild must lie in [0, {clips.shape[1]})",
+        )
         return self._reconstruct(clips, gaze, index)
 
     def measure(self, video: Any, gaze: GazeResult | dict) -> GazeResult:

@@ -61,8 +61,9 @@ class PaintReconstructor(Reconstructor):
         with cpu_threads(self.device):  # small per-frame ops: one thread is fastest (see cpu_threads)
             return self._paint_frames(clips, gaze, frames)
 
-    def paint_step(self, canvas: torch.Tensor, frames: np.ndarray, slot_mask: torch.Tensor
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    def paint_step(
+        self, canvas: torch.Tensor, frames: np.ndarray, slot_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """One frame rebuilt over the last: `canvas` (B, 3, C, C) normalised (`blank_canvas` before frame 0),
         `frames` uint8 (B, H, W, 3), `slot_mask` (B, S) bool -> the new canvas and the frame at the canvas
         size, both (B, 3, C, C) normalised. `reconstruct` runs it frame after frame; the app's Live tab
@@ -99,8 +100,15 @@ class PaintReconstructor(Reconstructor):
                 loss[:, i], psnr[:, i] = frame_loss, frame_psnr
         pred_u8, target_u8 = pred_u8.movedim(-3, -1), target_u8.movedim(-3, -1)  # (B, R, C, C, 3)
         rec = PaintReconstruction(
-            frames=pred_u8.cpu(), normalized=pred.cpu(), frame_indices=torch.tensor(frames),
-            loss=loss.cpu(), terms={"l1": loss.cpu()}, psnr=psnr.cpu(), ssim=None,
-            reconstructor=self.name, seconds={"reconstruct": time.perf_counter() - start})
+            frames=pred_u8.cpu(),
+            normalized=pred.cpu(),
+            frame_indices=torch.tensor(frames),
+            loss=loss.cpu(),
+            terms={"l1": loss.cpu()},
+            psnr=psnr.cpu(),
+            ssim=None,
+            reconstructor=self.name,
+            seconds={"reconstruct": time.perf_counter() - start},
+        )
         rec._ssim_inputs = (pred_u8, target_u8, self.device)
         return rec

@@ -18,5 +18,16 @@ from .labels import collate_labels, read_labels
 from .losses import DISCOUNT_FACTOR, TrainingLoss, grpo_loss, ntp_loss
 from .sampler import Sampler, rollouts, temperature
 
-__all__ = ["collate_labels", "read_labels", "teacher_forced", "TeacherForced", "ntp_loss",
-           "grpo_loss", "TrainingLoss", "DISCOUNT_FACTOR", "Sampler", "rollouts", "temperature"]
+__all__ = [
+    "collate_labels",
+    "read_labels",
+    "teacher_forced",
+    "TeacherForced",
+    "ntp_loss",
+    "grpo_loss",
+    "TrainingLoss",
+    "DISCOUNT_FACTOR",
+    "Sampler",
+    "rollouts",
+    "temperature",
+]

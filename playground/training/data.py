@@ -25,7 +25,7 @@ def augment(clip: np.ndarray, generator: torch.Generator, crop: float = 0.8) -> 
     s = max(16, int(round(side * scale)))
     y = int(torch.randint(0, H - s + 1, (), generator=generator))
     x = int(torch.randint(0, W - s + 1, (), generator=generator))
-    view = clip[:, y:y + s, x:x + s]
+    view = clip[:, y : y + s, x : x + s]
     if torch.rand((), generator=generator).item() < 0.5:
         view = view[:, :, ::-1]
     return resize_frames(np.ascontiguousarray(view), (H, W))

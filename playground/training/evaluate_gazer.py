@@ -47,9 +47,17 @@ class ClipScore:
     threshold_tokens: float = 0.0  # gazes per frame at the threshold
 
 
-def evaluate_gazer(gazer, clips: Sequence[VideoClip], reconstructor, ratio: float = EVAL_RATIO,
-                   threshold: float | None = EVAL_THRESHOLD, name: str = "gazer", size: int = SIZE,
-                   clip_len: int = CLIP_LEN, progress: Callable[[int, int], None] | None = None) -> list[ClipScore]:
+def evaluate_gazer(
+    gazer,
+    clips: Sequence[VideoClip],
+    reconstructor,
+    ratio: float = EVAL_RATIO,
+    threshold: float | None = EVAL_THRESHOLD,
+    name: str = "gazer",
+    size: int = SIZE,
+    clip_len: int = CLIP_LEN,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[ClipScore]:
     """Score `gazer` on every clip (see the module docstring); `reconstructor` measures the losses."""
     baselines = {b: load_gazer(b, device=gazer.device) for b in BASELINES}
     scores = []
@@ -82,8 +90,11 @@ def gap_closed(loss: dict[str, float], name: str = "gazer") -> float:
 
 def summary(scores: Sequence[ClipScore]) -> dict[str, Any]:
     """The headline numbers over all clips."""
-    out = {"clips": len(scores), "min_gap_closed": float(min(s.gap_closed for s in scores)),
-           "mean_gap_closed": float(np.mean([s.gap_closed for s in scores]))}
+    out = {
+        "clips": len(scores),
+        "min_gap_closed": float(min(s.gap_closed for s in scores)),
+        "mean_gap_closed": float(np.mean([s.gap_closed for s in scores])),
+    }
     for label in scores[0].loss:
         out[f"loss_{label}"] = float(np.mean([s.loss[label] for s in scores]))
     measured = [v for s in scores for v in s.measured]
@@ -103,8 +114,11 @@ def table(scores: Sequence[ClipScore], name: str = "gazer") -> str:
         head += ["@thr predicted", "@thr measured", "@thr gazes/frame"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for s in scores:
-        row = [s.key] + [f"{s.loss[g]:.4f}" for g in labels] + [f"{s.gap_closed:.2f}", f"{s.psnr[name]:.2f}",
-                                                               f"{s.tokens[name]:.1f}"]
+        row = (
+            [s.key]
+            + [f"{s.loss[g]:.4f}" for g in labels]
+            + [f"{s.gap_closed:.2f}", f"{s.psnr[name]:.2f}", f"{s.tokens[name]:.1f}"]
+        )
         if calibrated:
             row += [f"{np.mean(s.predicted):.4f}", f"{np.mean(s.measured):.4f}", f"{s.threshold_tokens:.1f}"]
         lines.append("| " + " | ".join(row) + " |")
@@ -115,30 +129,49 @@ def write_evaluation(scores: Sequence[ClipScore], out: Path, settings: dict[str,
     """evaluation.json (settings, summary, clips), evaluation.csv and evaluation.html into `out`."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json({"settings": settings, "summary": summary(scores), "clips": [s.__dict__ for s in scores]},
-               out / "evaluation.json", indent=1)
+    write_json(
+        {"settings": settings, "summary": summary(scores), "clips": [s.__dict__ for s in scores]},
+        out / "evaluation.json",
+        indent=1,
+    )
     with open(out / "evaluation.csv", "w", newline="") as f:
         writer = csv.writer(f)
         labels = list(scores[0].loss)
         writer.writerow(["clip", *[f"loss_{g}" for g in labels], "gap_closed", "threshold_measured_loss"])
         for s in scores:
-            writer.writerow([s.key, *[round(s.loss[g], 6) for g in labels], round(s.gap_closed, 4),
-                             round(float(np.mean(s.measured)), 6) if s.measured else ""])
+            writer.writerow(
+                [
+                    s.key,
+                    *[round(s.loss[g], 6) for g in labels],
+                    round(s.gap_closed, 4),
+                    round(float(np.mean(s.measured)), 6) if s.measured else "",
+                ]
+            )
     fig_evaluation(scores, name, settings.get("ratio"), settings.get("threshold")).write_html(
-        out / "evaluation.html", include_plotlyjs=True)
+        out / "evaluation.html", include_plotlyjs=True
+    )
     return out
 
 
-def fig_evaluation(scores: Sequence[ClipScore], name: str = "gazer", ratio: float | None = EVAL_RATIO,
-                   threshold: float | None = EVAL_THRESHOLD):
+def fig_evaluation(
+    scores: Sequence[ClipScore],
+    name: str = "gazer",
+    ratio: float | None = EVAL_RATIO,
+    threshold: float | None = EVAL_THRESHOLD,
+):
     """Plotly figure: each gazer's loss per clip at the ratio, and predicted vs measured loss per frame."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     calibrated = any(s.measured for s in scores)
-    fig = make_subplots(rows=1, cols=2 if calibrated else 1, subplot_titles=(
-        f"loss at gazing ratio {ratio} (lower is better)",
-        f"predicted vs measured loss per frame at threshold {threshold}")[:2 if calibrated else 1])
+    fig = make_subplots(
+        rows=1,
+        cols=2 if calibrated else 1,
+        subplot_titles=(
+            f"loss at gazing ratio {ratio} (lower is better)",
+            f"predicted vs measured loss per frame at threshold {threshold}",
+        )[: 2 if calibrated else 1],
+    )
     keys = [s.key for s in scores]
     for label in scores[0].loss:
         fig.add_trace(go.Bar(name=label, x=keys, y=[s.loss[label] for s in scores]), row=1, col=1)
@@ -148,8 +181,11 @@ def fig_evaluation(scores: Sequence[ClipScore], name: str = "gazer", ratio: floa
         text = [f"{s.key} frame {t}" for s in scores for t in range(len(s.measured))]
         fig.add_trace(go.Scatter(x=pred, y=meas, mode="markers", name=f"{name} frames", text=text), row=1, col=2)
         top = max(pred + meas + [1e-3])
-        fig.add_trace(go.Scatter(x=[0, top], y=[0, top], mode="lines", name="predicted = measured",
-                                 line={"dash": "dot"}), row=1, col=2)
+        fig.add_trace(
+            go.Scatter(x=[0, top], y=[0, top], mode="lines", name="predicted = measured", line={"dash": "dot"}),
+            row=1,
+            col=2,
+        )
         fig.update_xaxes(title_text="predicted loss", row=1, col=2)
         fig.update_yaxes(title_text="measured loss", row=1, col=2)
     fig.update_layout(barmode="group", template="plotly_white", height=480, title=f"{name} against the baselines")

@@ -52,8 +52,9 @@ class SequenceLayout:
     length: int  # L
 
 
-def sequence_layout(num_gazing_each_frame: torch.Tensor, tokens_per_frame: int, K: int,
-                    device: torch.device | str = "cpu") -> SequenceLayout:
+def sequence_layout(
+    num_gazing_each_frame: torch.Tensor, tokens_per_frame: int, K: int, device: torch.device | str = "cpu"
+) -> SequenceLayout:
     """The layout of `[V_0, G_0, V_1, G_1, ...]` for per-frame gaze counts (T,), on `device`."""
     counts = [int(n) for n in num_gazing_each_frame.tolist()]
     P = tokens_per_frame
@@ -78,8 +79,13 @@ def sequence_layout(num_gazing_each_frame: torch.Tensor, tokens_per_frame: int, 
     return SequenceLayout(*(part.to(device) for part in parts), start)
 
 
-def teacher_forced(net: AutoGazeNet, video: torch.Tensor, gazing_pos: torch.Tensor,
-                   if_padded_gazing: torch.Tensor, num_gazing_each_frame: torch.Tensor) -> TeacherForced:
+def teacher_forced(
+    net: AutoGazeNet,
+    video: torch.Tensor,
+    gazing_pos: torch.Tensor,
+    if_padded_gazing: torch.Tensor,
+    num_gazing_each_frame: torch.Tensor,
+) -> TeacherForced:
     """Score given gaze sequences (the reference's `AutoGazeModel.forward(video, gazing_info)`).
 
     Args:
@@ -120,8 +126,13 @@ class TeacherForcedModule(nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, video: torch.Tensor, gazing_pos: torch.Tensor, if_padded_gazing: torch.Tensor,
-                num_gazing_each_frame: torch.Tensor) -> TeacherForced:
+    def forward(
+        self,
+        video: torch.Tensor,
+        gazing_pos: torch.Tensor,
+        if_padded_gazing: torch.Tensor,
+        num_gazing_each_frame: torch.Tensor,
+    ) -> TeacherForced:
         return teacher_forced(self.net, video, gazing_pos, if_padded_gazing, num_gazing_each_frame)
 
 
@@ -160,8 +171,14 @@ def decoder(net: AutoGazeNet, x: torch.Tensor, positions: torch.Tensor, real: to
     return both.gather(1, where[..., None].expand(-1, -1, D))
 
 
-def _layers(net: AutoGazeNet, x: torch.Tensor, positions: torch.Tensor, pads: torch.Tensor,
-            pad_positions: torch.Tensor, pad_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _layers(
+    net: AutoGazeNet,
+    x: torch.Tensor,
+    positions: torch.Tensor,
+    pads: torch.Tensor,
+    pad_positions: torch.Tensor,
+    pad_mask: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Run the decoder layers on the real stream (B, Lr, D), causal, and the pad stream (B, Np, D).
 
     `pad_mask` (B, 1, Np, Lr) bool says which real keys each pad sees; pads are only queries.
@@ -177,6 +194,7 @@ def _layers(net: AutoGazeNet, x: torch.Tensor, positions: torch.Tensor, pads: to
 
         x = decoder_layer(x, weights, cfg, rope, causal)
         if pads.shape[1]:
-            pads = decoder_layer(pads, weights, cfg, pad_rope,
-                                 lambda q, _k, _v: attention(q, *seen, cfg, mask=pad_mask), keys=False)
+            pads = decoder_layer(
+                pads, weights, cfg, pad_rope, lambda q, _k, _v: attention(q, *seen, cfg, mask=pad_mask), keys=False
+            )
     return net.final_norm(x), net.final_norm(pads)

@@ -125,27 +125,53 @@ def evaluate_goals(gazer, videos: Path = SHARED, clips=CLIPS, repeats: int = 3) 
 
 def report(results: list[ClipGoals], speeds: dict, name: str = "gazer") -> tuple[str, bool]:
     """A markdown table of the goals and one verdict line per goal; (text, all met)."""
-    head = ["clip"] + [f"t={t} measured (x t)" for t in THRESHOLDS] + [
-        f"gazes/frame t={THRESHOLDS[1]}", f"{name} @r{RATIO}", "random", "greedy", "gap closed"]
+    head = (
+        ["clip"]
+        + [f"t={t} measured (x t)" for t in THRESHOLDS]
+        + [f"gazes/frame t={THRESHOLDS[1]}", f"{name} @r{RATIO}", "random", "greedy", "gap closed"]
+    )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
-        lines.append("| " + " | ".join([r.name] + [f"{r.measured[t]:.3f} ({r.measured[t] / t:.2f})" for t in THRESHOLDS]
-                                       + [f"{r.gazes[THRESHOLDS[1]]:.1f}", f"{r.loss['gazer']:.4f}",
-                                          f"{r.loss['random']:.4f}", f"{r.loss['greedy']:.4f}",
-                                          f"{r.gap_closed:.2f}"]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [r.name]
+                + [f"{r.measured[t]:.3f} ({r.measured[t] / t:.2f})" for t in THRESHOLDS]
+                + [
+                    f"{r.gazes[THRESHOLDS[1]]:.1f}",
+                    f"{r.loss['gazer']:.4f}",
+                    f"{r.loss['random']:.4f}",
+                    f"{r.loss['greedy']:.4f}",
+                    f"{r.gap_closed:.2f}",
+                ]
+            )
+            + " |"
+        )
     means = {t: float(np.mean([r.measured[t] for r in results])) for t in THRESHOLDS}
-    lines.append("| mean | " + " | ".join(f"{means[t]:.3f} ({means[t] / t:.2f})" for t in THRESHOLDS)
-                 + f" | | | | | {np.mean([r.gap_closed for r in results]):.2f} |")
+    lines.append(
+        "| mean | "
+        + " | ".join(f"{means[t]:.3f} ({means[t] / t:.2f})" for t in THRESHOLDS)
+        + f" | | | | | {np.mean([r.gap_closed for r in results]):.2f} |"
+    )
     verdicts = []
     for t in THRESHOLDS:
         worst = max(abs(r.measured[t] / t - 1) for r in results)
-        verdicts.append((f"t={t}: worst clip off by {worst:.0%} (goal <= {CLIP_TOLERANCE:.0%}), mean off by "
-                         f"{abs(means[t] / t - 1):.0%} (goal <= {MEAN_TOLERANCE:.0%})",
-                         worst <= CLIP_TOLERANCE and abs(means[t] / t - 1) <= MEAN_TOLERANCE))
+        verdicts.append(
+            (
+                f"t={t}: worst clip off by {worst:.0%} (goal <= {CLIP_TOLERANCE:.0%}), mean off by "
+                f"{abs(means[t] / t - 1):.0%} (goal <= {MEAN_TOLERANCE:.0%})",
+                worst <= CLIP_TOLERANCE and abs(means[t] / t - 1) <= MEAN_TOLERANCE,
+            )
+        )
     low = min(r.gap_closed for r in results)
     verdicts.append((f"ratio {RATIO}: lowest gap closed {low:.2f} (goal >= {MIN_GAP})", low >= MIN_GAP))
     ratio = speeds["greedy"] / speeds["gazer"]
-    verdicts.append((f"speed, 16x224 clip at the app's defaults: {name} {speeds['gazer']:.3f} s, greedy "
-                     f"{speeds['greedy']:.3f} s: {ratio:.1f}x (goal >= {MIN_SPEEDUP:.0f}x)", ratio >= MIN_SPEEDUP))
+    verdicts.append(
+        (
+            f"speed, 16x224 clip at the app's defaults: {name} {speeds['gazer']:.3f} s, greedy "
+            f"{speeds['greedy']:.3f} s: {ratio:.1f}x (goal >= {MIN_SPEEDUP:.0f}x)",
+            ratio >= MIN_SPEEDUP,
+        )
+    )
     text = "\n".join(lines) + "\n\n" + "\n".join(f"- {v}: **{'met' if ok else 'NOT met'}**" for v, ok in verdicts)
     return text, all(ok for _, ok in verdicts)

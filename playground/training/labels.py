@@ -40,8 +40,10 @@ def collate_labels(labels: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
     check(len(labels) > 0, "collate_labels needs at least one label")
     frames = [check_label(label, f"label {i}") for i, label in enumerate(labels)]
     T = len(frames[0][0])
-    check(all(len(pos) == T for pos, _ in frames),
-          f"labels of one batch must have the same number of frames, got {sorted({len(p) for p, _ in frames})}")
+    check(
+        all(len(pos) == T for pos, _ in frames),
+        f"labels of one batch must have the same number of frames, got {sorted({len(p) for p, _ in frames})}",
+    )
     counts = [max(len(pos[t]) for pos, _ in frames) + 1 for t in range(T)]
     gazing_pos, losses = [], []
     for pos, loss in frames:
@@ -54,29 +56,42 @@ def collate_labels(labels: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         gazing_pos.append(row_pos)
         losses.append(row_loss)
     gazing_pos_t = torch.tensor(gazing_pos, dtype=torch.int64)
-    return {"gazing_pos": gazing_pos_t, "if_padded_gazing": gazing_pos_t == PAD_ID,
-            "num_gazing_each_frame": torch.tensor(counts, dtype=torch.int64),
-            "task_losses": torch.tensor(losses, dtype=torch.float32)}
+    return {
+        "gazing_pos": gazing_pos_t,
+        "if_padded_gazing": gazing_pos_t == PAD_ID,
+        "num_gazing_each_frame": torch.tensor(counts, dtype=torch.int64),
+        "task_losses": torch.tensor(losses, dtype=torch.float32),
+    }
 
 
 def check_label(label: Any, where: str, num_slots: int = 265) -> tuple[list[list[int]], list[list[float]]]:
     """One label's per-frame ids and losses, or a one-line PlaygroundError saying what is wrong."""
-    check(isinstance(label, dict) and "gazing_pos" in label and "task_losses" in label,
-          f"{where} must be an object with 'gazing_pos' and 'task_losses'")
+    check(
+        isinstance(label, dict) and "gazing_pos" in label and "task_losses" in label,
+        f"{where} must be an object with 'gazing_pos' and 'task_losses'",
+    )
     pos, loss = label["gazing_pos"], label["task_losses"]
-    check(isinstance(pos, list) and isinstance(loss, list) and len(pos) == len(loss) and pos,
-          f"{where}: gazing_pos and task_losses must be lists with one entry per frame")
+    check(
+        isinstance(pos, list) and isinstance(loss, list) and len(pos) == len(loss) and pos,
+        f"{where}: gazing_pos and task_losses must be lists with one entry per frame",
+    )
     for t, (ids, values) in enumerate(zip(pos, loss)):
-        check(isinstance(ids, list) and isinstance(values, list) and len(ids) == len(values),
-              f"{where}, frame {t}: gazing_pos and task_losses must have one entry per gaze")
+        check(
+            isinstance(ids, list) and isinstance(values, list) and len(ids) == len(values),
+            f"{where}, frame {t}: gazing_pos and task_losses must have one entry per gaze",
+        )
         for i in ids:
-            check(isinstance(i, int) and not isinstance(i, bool) and num_slots * t <= i < num_slots * (t + 1),
-                  f"{where}, frame {t}: id {i!r} is not a clip-global id of frame {t} "
-                  f"({num_slots * t}..{num_slots * (t + 1) - 1})")
+            check(
+                isinstance(i, int) and not isinstance(i, bool) and num_slots * t <= i < num_slots * (t + 1),
+                f"{where}, frame {t}: id {i!r} is not a clip-global id of frame {t} "
+                f"({num_slots * t}..{num_slots * (t + 1) - 1})",
+            )
         check(len(set(ids)) == len(ids), f"{where}, frame {t}: an id is repeated")
         for v in values:
-            check(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
-                  f"{where}, frame {t}: task loss {v!r} is not a finite number")
+            check(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
+                f"{where}, frame {t}: task loss {v!r} is not a finite number",
+            )
     return pos, loss
 
 
@@ -88,4 +103,3 @@ def read_labels(path: str | Path, num_slots: int = 265) -> dict[str, dict[str, A
     for key, label in data.items():
         check_label(label, f"{path.name}[{key!r}]", num_slots)
     return data
-

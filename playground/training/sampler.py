@@ -75,17 +75,23 @@ class Sampler:
                 early = True
                 break
             probs = scores[:, i].softmax(-1)
-            check(bool(torch.isfinite(probs).all()), "the gazer's scores are not finite (its weights diverged): "
-                                                     "train with a lower --lr")
+            check(
+                bool(torch.isfinite(probs).all()),
+                "the gazer's scores are not finite (its weights diverged): train with a lower --lr",
+            )
             tok = torch.multinomial(probs, 1, generator=self.generator)[:, 0]
             picked.append(tok)
-            scores[rows[:, None], i + 1:, tok[:, None]] = -torch.inf  # no repeats within the step
+            scores[rows[:, None], i + 1 :, tok[:, None]] = -torch.inf  # no repeats within the step
         return torch.stack(picked, 1).to(logits.device), early
 
 
-def self_pass_budgets(gazer: Any, clip: np.ndarray, sampler: Sampler,
-                      requirement_range: tuple[float, float] = SELF_PASS_REQUIREMENT,
-                      cap_ratio: float = SELF_PASS_RATIO) -> list[int]:
+def self_pass_budgets(
+    gazer: Any,
+    clip: np.ndarray,
+    sampler: Sampler,
+    requirement_range: tuple[float, float] = SELF_PASS_REQUIREMENT,
+    cap_ratio: float = SELF_PASS_RATIO,
+) -> list[int]:
     """The reference's `self` per-frame budgets of one clip (T, H, W, 3): its real gazes per frame.
 
     One sampled gazing at the rollout temperature, with a per-frame cap of `int(cap_ratio * S)`
@@ -101,8 +107,13 @@ def self_pass_budgets(gazer: Any, clip: np.ndarray, sampler: Sampler,
     return [int(real[gaze.frame_of_entry == t].sum()) for t in range(gaze.num_frames)]
 
 
-def rollouts(gazer: Any, video: np.ndarray, group_size: int, sampler: Sampler,
-             requirement_range: tuple[float, float] = SELF_PASS_REQUIREMENT) -> dict[str, torch.Tensor]:
+def rollouts(
+    gazer: Any,
+    video: np.ndarray,
+    group_size: int,
+    sampler: Sampler,
+    requirement_range: tuple[float, float] = SELF_PASS_REQUIREMENT,
+) -> dict[str, torch.Tensor]:
     """G sampled rollouts per clip, each clip's budgets fixed by its `self` pass.
 
     Args:
@@ -122,7 +133,7 @@ def rollouts(gazer: Any, video: np.ndarray, group_size: int, sampler: Sampler,
     groups, budgets = [], []
     for b in range(B):
         budget = self_pass_budgets(gazer, video[b], sampler, requirement_range)
-        group = gazer.sample(np.repeat(video[b:b + 1], group_size, 0), budget, sampler)
+        group = gazer.sample(np.repeat(video[b : b + 1], group_size, 0), budget, sampler)
         groups.append(group)
         budgets.append(budget)
     return _stack_groups(groups, T) | {"budget": torch.tensor(budgets, dtype=torch.int64)}
@@ -140,9 +151,9 @@ def _stack_groups(groups: list, T: int) -> dict[str, torch.Tensor]:
         start_in, start_out = 0, 0
         for t in range(T):
             n, m = int(g.num_gazing_each_frame[t]), int(counts[t])
-            gp[:, start_out:start_out + n] = g.gazing_pos[:, start_in:start_in + n]
-            gp[:, start_out + n:start_out + m] = S * (t + 1)  # the reference's pad id for frame t
-            gpad[:, start_out:start_out + n] = g.if_padded_gazing[:, start_in:start_in + n]
+            gp[:, start_out : start_out + n] = g.gazing_pos[:, start_in : start_in + n]
+            gp[:, start_out + n : start_out + m] = S * (t + 1)  # the reference's pad id for frame t
+            gpad[:, start_out : start_out + n] = g.if_padded_gazing[:, start_in : start_in + n]
             start_in, start_out = start_in + n, start_out + m
         pos.append(gp)
         pad.append(gpad)

@@ -107,22 +107,31 @@ def draw_scene(seed: int, names: Sequence[str], gray: Sequence[str] = (), sprite
     compression = COMPRESSIONS[rng.choice(3, p=[0.3, 0.45, 0.25])]
     defocus0 = float(rng.choice([0.0, rng.uniform(0.3, 2.0)], p=[0.6, 0.4]))
     return Scene(
-        photo=photo, background=background,
+        photo=photo,
+        background=background,
         mosaic_photos=tuple(rng.choice(names, size=4)) if background == "mosaic" else (),
         tint=tuple(float(v) for v in rng.uniform(0.7, 1.15, 3)) if photo in gray else (1.0, 1.0, 1.0),
-        levels=int(rng.integers(3, 7)), stride=stride, view=float(rng.uniform(0.3, 0.9)),
+        levels=int(rng.integers(3, 7)),
+        stride=stride,
+        view=float(rng.uniform(0.3, 0.9)),
         centre=tuple(float(v) for v in rng.uniform(0.35, 0.65, 2)),
-        pan=tuple(float(v) for v in pan), zoom=zoom, rotation=rotation, angle=float(rng.normal(0, 4)),
-        shake=float(rng.choice([0.0, rng.uniform(0.5, 4.0)], p=[0.6, 0.4])), sprites=objects,
+        pan=tuple(float(v) for v in pan),
+        zoom=zoom,
+        rotation=rotation,
+        angle=float(rng.normal(0, 4)),
+        shake=float(rng.choice([0.0, rng.uniform(0.5, 4.0)], p=[0.6, 0.4])),
+        sprites=objects,
         gain=(gain0, gain0 * float(np.exp(rng.normal(0, 0.3))) if change else gain0),
         colour=tuple(float(v) for v in (rng.normal(0, 0.08, 3) if change else np.zeros(3))),
         flicker=float(rng.choice([0.0, rng.uniform(0.02, 0.12)], p=[0.8, 0.2])),
         spot=float(rng.choice([0.0, rng.uniform(0.2, 0.8)], p=[0.75, 0.25])),
         defocus=(defocus0, defocus0 if rng.random() < 0.7 else float(rng.uniform(0, 2.0))),
         motion_blur=float(rng.choice([0.0, rng.uniform(0.3, 1.0)], p=[0.5, 0.5])),
-        noise=float(rng.choice([0.0, rng.uniform(1, 10)], p=[0.4, 0.6])), compression=compression,
+        noise=float(rng.choice([0.0, rng.uniform(1, 10)], p=[0.4, 0.6])),
+        compression=compression,
         quality=int(rng.integers(15, 90)) if compression == "jpeg" else int(rng.integers(20, 40)),
-        seed=int(rng.integers(2 ** 31)))
+        seed=int(rng.integers(2**31)),
+    )
 
 
 def _draw_sprite(rng: np.random.Generator, names: Sequence[str], big: bool = False, size: int = 224) -> Sprite:
@@ -131,11 +140,17 @@ def _draw_sprite(rng: np.random.Generator, names: Sequence[str], big: bool = Fal
     heading = rng.uniform(0, 2 * math.pi)
     velocity = (speed * math.sin(heading), speed * math.cos(heading))
     start = tuple(float(v) for v in rng.uniform(0, size, 2) - np.array(velocity) * rng.uniform(0, 8))
-    return Sprite(photo=str(names[rng.integers(len(names))]),
-                  crop=(float(rng.uniform(0.25, 0.75)), float(rng.uniform(0.25, 0.75)), float(rng.uniform(0.15, 0.5))),
-                  lobes=tuple(float(v) for v in rng.normal(0, 0.12, 4)), aspect=float(np.exp(rng.normal(0, 0.3))),
-                  side=side, start=start, velocity=velocity, spin=float(rng.normal(0, 2)),
-                  growth=float(np.exp(rng.normal(0, 0.02))))
+    return Sprite(
+        photo=str(names[rng.integers(len(names))]),
+        crop=(float(rng.uniform(0.25, 0.75)), float(rng.uniform(0.25, 0.75)), float(rng.uniform(0.15, 0.5))),
+        lobes=tuple(float(v) for v in rng.normal(0, 0.12, 4)),
+        aspect=float(np.exp(rng.normal(0, 0.3))),
+        side=side,
+        start=start,
+        velocity=velocity,
+        spin=float(rng.normal(0, 2)),
+        growth=float(np.exp(rng.normal(0, 0.02))),
+    )
 
 
 # ---- the steps ----------------------------------------------------------------------------------------
@@ -149,8 +164,9 @@ def _image(photo: np.ndarray, tint=(1.0, 1.0, 1.0)) -> torch.Tensor:
 
 def cartoon(image: torch.Tensor, levels: int = 5) -> torch.Tensor:
     """(3, H, W) -> (3, H, W): smoothed, each channel quantised to `levels`, dark outlines where colours change."""
-    smooth = F.avg_pool2d(F.avg_pool2d(image[None], 5, 1, 2, count_include_pad=False), 5, 1, 2,
-                          count_include_pad=False)[0]
+    smooth = F.avg_pool2d(
+        F.avg_pool2d(image[None], 5, 1, 2, count_include_pad=False), 5, 1, 2, count_include_pad=False
+    )[0]
     step = 255.0 / (levels - 1)
     flat = torch.round(smooth / step) * step
     label = flat.sum(0)
@@ -160,8 +176,9 @@ def cartoon(image: torch.Tensor, levels: int = 5) -> torch.Tensor:
     return torch.where(edge[None], flat * 0.25, flat)
 
 
-def mosaic(images: Sequence[torch.Tensor], grid: int = 4, cell: int = 128, rng: np.random.Generator | None = None
-           ) -> torch.Tensor:
+def mosaic(
+    images: Sequence[torch.Tensor], grid: int = 4, cell: int = 128, rng: np.random.Generator | None = None
+) -> torch.Tensor:
     """(3, grid*cell, grid*cell): a grid of crops of `images` scaled down to `cell` px (dense, busy detail)."""
     rng = rng or np.random.default_rng(0)
     rows = []
@@ -172,8 +189,15 @@ def mosaic(images: Sequence[torch.Tensor], grid: int = 4, cell: int = 128, rng: 
             h, w = image.shape[1:]
             side = int(min(h, w) * rng.uniform(0.4, 1.0))
             y, x = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
-            row.append(F.interpolate(image[None, :, y:y + side, x:x + side], size=(cell, cell), mode="bilinear",
-                                     antialias=True, align_corners=False)[0])
+            row.append(
+                F.interpolate(
+                    image[None, :, y : y + side, x : x + side],
+                    size=(cell, cell),
+                    mode="bilinear",
+                    antialias=True,
+                    align_corners=False,
+                )[0]
+            )
         rows.append(torch.cat(row, 2))
     return torch.cat(rows, 1)
 
@@ -186,9 +210,18 @@ def _walk(rng: np.random.Generator, num_frames: int, std: float) -> np.ndarray:
     return 0.5 * steps + 0.5 * np.concatenate([np.zeros((1, 2)), steps[:-1]])
 
 
-def camera(image: torch.Tensor, num_frames: int, size: int, view: float = 0.6, centre=(0.5, 0.5), pan=(0.0, 0.0),
-           zoom: float = 1.0, rotation: float = 0.0, angle: float = 0.0, shake: np.ndarray | None = None
-           ) -> torch.Tensor:
+def camera(
+    image: torch.Tensor,
+    num_frames: int,
+    size: int,
+    view: float = 0.6,
+    centre=(0.5, 0.5),
+    pan=(0.0, 0.0),
+    zoom: float = 1.0,
+    rotation: float = 0.0,
+    angle: float = 0.0,
+    shake: np.ndarray | None = None,
+) -> torch.Tensor:
     """(3, H, W) -> (T, 3, S, S): the frames a camera sees moving over `image`.
 
     At frame t the view's centre is `centre` plus t * `pan` (output px) plus `shake[t]`, its side is
@@ -196,22 +229,23 @@ def camera(image: torch.Tensor, num_frames: int, size: int, view: float = 0.6, c
     it is mirrored."""
     _, h, w = image.shape
     t = torch.arange(num_frames, dtype=torch.float32)
-    scale = view * min(h, w) / size * (zoom ** t)  # (T,) source px per output px
+    scale = view * min(h, w) / size * (zoom**t)  # (T,) source px per output px
     offset = torch.tensor(pan, dtype=torch.float32)[None] * t[:, None]
     if shake is not None:
         offset = offset + torch.from_numpy(np.asarray(shake, np.float32))
     cy = centre[0] * (h - 1) + offset[:, 0] * scale
     cx = centre[1] * (w - 1) + offset[:, 1] * scale
     theta = torch.deg2rad(angle + rotation * t)
-    r = (torch.arange(size, dtype=torch.float32) - (size - 1) / 2)
+    r = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
     v, u = torch.meshgrid(r, r, indexing="ij")  # output rows, columns around the centre
     cos, sin = torch.cos(theta)[:, None, None], torch.sin(theta)[:, None, None]
     s = scale[:, None, None]
     x = cx[:, None, None] + s * (cos * u - sin * v)
     y = cy[:, None, None] + s * (sin * u + cos * v)
     grid = torch.stack([2 * x / (w - 1) - 1, 2 * y / (h - 1) - 1], -1)
-    return F.grid_sample(image[None].expand(num_frames, -1, -1, -1), grid, mode="bilinear",
-                         padding_mode="reflection", align_corners=True)
+    return F.grid_sample(
+        image[None].expand(num_frames, -1, -1, -1), grid, mode="bilinear", padding_mode="reflection", align_corners=True
+    )
 
 
 def sprite_rgba(image: torch.Tensor, sprite: Sprite, res: int = 128) -> torch.Tensor:
@@ -226,7 +260,7 @@ def sprite_rgba(image: torch.Tensor, sprite: Sprite, res: int = 128) -> torch.Te
     grid = torch.stack([2 * (x0 + xx * 2 * half) / (w - 1) - 1, 2 * (y0 + yy * 2 * half) / (h - 1) - 1], -1)
     rgb = F.grid_sample(image[None], grid[None], mode="bilinear", padding_mode="reflection", align_corners=True)[0]
     dy, dx = yy * 2 - 1, (xx * 2 - 1) / sprite.aspect
-    radius, phi = torch.sqrt(dy ** 2 + dx ** 2), torch.atan2(dy, dx)
+    radius, phi = torch.sqrt(dy**2 + dx**2), torch.atan2(dy, dx)
     edge = 0.8 + sum(a * torch.cos((k + 2) * phi + k) for k, a in enumerate(sprite.lobes)) * 0.8
     alpha = torch.clamp((edge - radius) * res / 4, 0, 1)  # a soft edge about 2 px wide
     return torch.cat([rgb, alpha[None]], 0)
@@ -238,7 +272,7 @@ def composite(frames: torch.Tensor, rgba: torch.Tensor, sprite: Sprite, stride: 
     t = torch.arange(num_frames, dtype=torch.float32) * stride
     cy = sprite.start[0] + sprite.velocity[0] * t
     cx = sprite.start[1] + sprite.velocity[1] * t
-    side = sprite.side * sprite.growth ** t
+    side = sprite.side * sprite.growth**t
     theta = torch.deg2rad(sprite.spin * t)
     r = torch.arange(size, dtype=torch.float32)
     v, u = torch.meshgrid(r, r, indexing="ij")
@@ -246,15 +280,26 @@ def composite(frames: torch.Tensor, rgba: torch.Tensor, sprite: Sprite, stride: 
     cos, sin = torch.cos(theta)[:, None, None], torch.sin(theta)[:, None, None]
     gx = (cos * du + sin * dv) / (side[:, None, None] / 2)  # sprite coordinates in [-1, 1]
     gy = (-sin * du + cos * dv) / (side[:, None, None] / 2)
-    drawn = F.grid_sample(rgba[None].expand(num_frames, -1, -1, -1), torch.stack([gx, gy], -1), mode="bilinear",
-                          padding_mode="zeros", align_corners=True)
+    drawn = F.grid_sample(
+        rgba[None].expand(num_frames, -1, -1, -1),
+        torch.stack([gx, gy], -1),
+        mode="bilinear",
+        padding_mode="zeros",
+        align_corners=True,
+    )
     alpha = drawn[:, 3:4]
     frames.mul_(1 - alpha).add_(drawn[:, :3] * alpha)
     return frames
 
 
-def light(frames: torch.Tensor, gain=(1.0, 1.0), colour=(0.0, 0.0, 0.0), flicker: float = 0.0, spot: float = 0.0,
-          rng: np.random.Generator | None = None) -> torch.Tensor:
+def light(
+    frames: torch.Tensor,
+    gain=(1.0, 1.0),
+    colour=(0.0, 0.0, 0.0),
+    flicker: float = 0.0,
+    spot: float = 0.0,
+    rng: np.random.Generator | None = None,
+) -> torch.Tensor:
     """(T, 3, S, S): brightness from gain[0] to gain[1], each channel drifting by `colour` over the clip,
     a random flicker of amplitude `flicker`, and a light spot of strength `spot` crossing the frame."""
     rng = rng or np.random.default_rng(0)
@@ -278,7 +323,7 @@ def light(frames: torch.Tensor, gain=(1.0, 1.0), colour=(0.0, 0.0, 0.0), flicker
 def _gaussian(sigma: float) -> torch.Tensor:
     radius = max(1, int(math.ceil(3 * sigma)))
     x = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    k = torch.exp(-x ** 2 / (2 * sigma ** 2))
+    k = torch.exp(-(x**2) / (2 * sigma**2))
     return k / k.sum()
 
 
@@ -286,7 +331,9 @@ def _gaussian_blur(frames: torch.Tensor, sigma: float) -> torch.Tensor:
     """(N, 3, S, S) blurred by a separable Gaussian of `sigma` px (edges replicated)."""
     k = _gaussian(sigma)
     pad = len(k) // 2
-    frames = F.conv2d(F.pad(frames, (pad, pad, 0, 0), mode="replicate"), k.view(1, 1, 1, -1).repeat(3, 1, 1, 1), groups=3)
+    frames = F.conv2d(
+        F.pad(frames, (pad, pad, 0, 0), mode="replicate"), k.view(1, 1, 1, -1).repeat(3, 1, 1, 1), groups=3
+    )
     return F.conv2d(F.pad(frames, (0, 0, pad, pad), mode="replicate"), k.view(1, 1, -1, 1).repeat(3, 1, 1, 1), groups=3)
 
 
@@ -298,12 +345,11 @@ def _motion_blur(frame: torch.Tensor, dy: float, dx: float) -> torch.Tensor:
     r = max(max(abs(a), abs(b)) for a, b in shifts)
     size = frame.shape[-1]
     padded = F.pad(frame, (r, r, r, r), mode="replicate")
-    total = sum(padded[..., r + a:r + a + size, r + b:r + b + size] for a, b in shifts)
+    total = sum(padded[..., r + a : r + a + size, r + b : r + b + size] for a, b in shifts)
     return total / len(shifts)
 
 
-def blur(frames: torch.Tensor, defocus=(0.0, 0.0), motion: Sequence[tuple[float, float]] | None = None
-         ) -> torch.Tensor:
+def blur(frames: torch.Tensor, defocus=(0.0, 0.0), motion: Sequence[tuple[float, float]] | None = None) -> torch.Tensor:
     """(T, 3, S, S): a Gaussian blur of sigma from defocus[0] to defocus[1] px, and a motion blur along
     each frame's `motion` (dy, dx) in px (the mean of the frame shifted along that line)."""
     num_frames = frames.shape[0]
@@ -312,11 +358,21 @@ def blur(frames: torch.Tensor, defocus=(0.0, 0.0), motion: Sequence[tuple[float,
         if defocus[0] > 0.2:
             frames = _gaussian_blur(frames, defocus[0])
     else:
-        frames = torch.cat([_gaussian_blur(frames[t:t + 1], float(s)) if s > 0.2 else frames[t:t + 1]
-                            for t, s in enumerate(sigmas)], 0)
+        frames = torch.cat(
+            [
+                _gaussian_blur(frames[t : t + 1], float(s)) if s > 0.2 else frames[t : t + 1]
+                for t, s in enumerate(sigmas)
+            ],
+            0,
+        )
     if motion is not None:
-        frames = torch.cat([_motion_blur(frames[t:t + 1], *motion[t]) if math.hypot(*motion[t]) >= 1.5
-                            else frames[t:t + 1] for t in range(num_frames)], 0)
+        frames = torch.cat(
+            [
+                _motion_blur(frames[t : t + 1], *motion[t]) if math.hypot(*motion[t]) >= 1.5 else frames[t : t + 1]
+                for t in range(num_frames)
+            ],
+            0,
+        )
     return frames
 
 
@@ -324,7 +380,7 @@ def add_noise(frames: torch.Tensor, std: float, rng: np.random.Generator) -> tor
     """(T, 3, S, S): Gaussian sensor noise of `std` levels, up to twice that in the dark."""
     if std <= 0:
         return frames
-    noise = torch.randn(frames.shape, generator=torch.Generator().manual_seed(int(rng.integers(2 ** 31))))
+    noise = torch.randn(frames.shape, generator=torch.Generator().manual_seed(int(rng.integers(2**31))))
     dark = 1 + (1 - torch.clamp(frames.mean(1, keepdim=True) / 255, 0, 1))
     return frames + std * dark * noise
 
@@ -352,11 +408,51 @@ def h264(video: np.ndarray, crf: int) -> np.ndarray:
 
     ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
     t, h, w, _ = video.shape
-    encode = [ffmpeg, "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", "25", "-i", "-",
-              "-c:v", "libx264", "-preset", "veryfast", "-crf", str(int(crf)), "-pix_fmt", "yuv420p", "-threads", "1",
-              "-f", "h264", "-"]
+    encode = [
+        ffmpeg,
+        "-v",
+        "error",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-s",
+        f"{w}x{h}",
+        "-r",
+        "25",
+        "-i",
+        "-",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        str(int(crf)),
+        "-pix_fmt",
+        "yuv420p",
+        "-threads",
+        "1",
+        "-f",
+        "h264",
+        "-",
+    ]
     stream = subprocess.run(encode, input=np.ascontiguousarray(video).tobytes(), capture_output=True, check=True).stdout
-    decode = [ffmpeg, "-v", "error", "-threads", "1", "-f", "h264", "-i", "-", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    decode = [
+        ffmpeg,
+        "-v",
+        "error",
+        "-threads",
+        "1",
+        "-f",
+        "h264",
+        "-i",
+        "-",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-",
+    ]
     raw = subprocess.run(decode, input=stream, capture_output=True, check=True).stdout
     return np.frombuffer(raw, np.uint8).reshape(t, h, w, 3).copy()
 
@@ -384,8 +480,9 @@ def _float_photo(photos: Mapping[str, np.ndarray], name: str) -> torch.Tensor:
     return _CACHE.images[key]
 
 
-def render_scene(scene: Scene, photos: Mapping[str, np.ndarray], num_frames: int = CLIP_LEN, size: int = SIZE
-                 ) -> np.ndarray:
+def render_scene(
+    scene: Scene, photos: Mapping[str, np.ndarray], num_frames: int = CLIP_LEN, size: int = SIZE
+) -> np.ndarray:
     """uint8 (T, S, S, 3): `scene` rendered over `photos` ({name: uint8 (H, W, 3)})."""
     with torch.no_grad():
         rng = np.random.default_rng(scene.seed)
@@ -396,15 +493,26 @@ def render_scene(scene: Scene, photos: Mapping[str, np.ndarray], num_frames: int
             image = mosaic([_float_photo(photos, n) for n in (scene.photo, *scene.mosaic_photos)], rng=rng)
         shake = _walk(rng, num_frames, scene.shake)
         pan = (scene.pan[0] * scene.stride, scene.pan[1] * scene.stride)
-        frames = camera(image, num_frames, size, scene.view, scene.centre, pan, scene.zoom ** scene.stride,
-                        scene.rotation * scene.stride, scene.angle, shake)
+        frames = camera(
+            image,
+            num_frames,
+            size,
+            scene.view,
+            scene.centre,
+            pan,
+            scene.zoom**scene.stride,
+            scene.rotation * scene.stride,
+            scene.angle,
+            shake,
+        )
         for sprite in scene.sprites:
             composite(frames, sprite_rgba(_float_photo(photos, sprite.photo), sprite), sprite, scene.stride)
         frames = light(frames, scene.gain, scene.colour, scene.flicker, scene.spot, rng)
         motion = None
         if scene.motion_blur > 0:
-            step = np.diff(np.asarray(pan)[None] * np.arange(num_frames + 1)[:, None] + np.vstack([shake, shake[-1:]]),
-                           axis=0)  # (T, 2) the camera's motion in output px during frame t
+            step = np.diff(
+                np.asarray(pan)[None] * np.arange(num_frames + 1)[:, None] + np.vstack([shake, shake[-1:]]), axis=0
+            )  # (T, 2) the camera's motion in output px during frame t
             motion = [tuple(scene.motion_blur * d) for d in step]
         frames = blur(frames, scene.defocus, motion)
         frames = add_noise(frames, scene.noise, rng)
@@ -416,8 +524,14 @@ def render_scene(scene: Scene, photos: Mapping[str, np.ndarray], num_frames: int
     return video
 
 
-def scene_clip(seed: int, photos: Mapping[str, np.ndarray], num_frames: int = CLIP_LEN, size: int = SIZE,
-               gray: Sequence[str] = (), **overrides) -> np.ndarray:
+def scene_clip(
+    seed: int,
+    photos: Mapping[str, np.ndarray],
+    num_frames: int = CLIP_LEN,
+    size: int = SIZE,
+    gray: Sequence[str] = (),
+    **overrides,
+) -> np.ndarray:
     """uint8 (T, S, S, 3): the scene `draw_scene(seed, photos)` draws, with `overrides` of its knobs, rendered."""
     scene = draw_scene(seed, sorted(photos), gray)
     return render_scene(replace(scene, **overrides), photos, num_frames, size)

@@ -66,7 +66,9 @@ class TrainSettings:
     steps: int = 100
     batch_size: int = 2  # clips per micro-batch on each process
     grad_accum: int = 1  # micro-batches a step (under DDP all but the last skip the all-reduce)
-    grad_clip: float | None = None  # clip the global gradient norm to this before each step (None: off, as the reference)
+    grad_clip: float | None = (
+        None  # clip the global gradient norm to this before each step (None: off, as the reference)
+    )
     lr: float | None = None  # default 5e-4
     min_lr: float = 1e-5  # the linear decay ends here
     optimizer: str | None = None  # adam (NTP default) | sgd (GRPO default, the reference trainer's)
@@ -94,14 +96,19 @@ class TrainSettings:
         check(self.method in METHODS, f"method must be one of {tuple(METHODS)}, got {self.method!r}")
         method = METHODS[self.method]
         out = dataclasses.replace(
-            self, lr=5e-4 if self.lr is None else self.lr, optimizer=self.optimizer or method.optimizer,
-            warmup=method.warmup if self.warmup is None else self.warmup)
+            self,
+            lr=5e-4 if self.lr is None else self.lr,
+            optimizer=self.optimizer or method.optimizer,
+            warmup=method.warmup if self.warmup is None else self.warmup,
+        )
         check(out.optimizer in ("adam", "sgd"), f"optimizer must be adam or sgd, got {out.optimizer!r}")
         for name in ("steps", "batch_size", "grad_accum", "group_size", "clip_len"):
             value = getattr(out, name)
             check(isinstance(value, int) and value >= 1, f"{name} must be a whole number >= 1, got {value!r}")
-        check(0 < out.lr <= MAX_LR and 0 <= out.min_lr <= out.lr,
-              f"need 0 < lr <= {MAX_LR:g} and 0 <= min_lr <= lr, got {out.lr}, {out.min_lr}")
+        check(
+            0 < out.lr <= MAX_LR and 0 <= out.min_lr <= out.lr,
+            f"need 0 < lr <= {MAX_LR:g} and 0 <= min_lr <= lr, got {out.lr}, {out.min_lr}",
+        )
         check(0 <= out.warmup < 1, f"warmup is a fraction of the steps in [0, 1), got {out.warmup}")
         check(0 < out.discount_factor <= 1, f"discount_factor must lie in (0, 1], got {out.discount_factor}")
         check(out.temperature_start > 0 and out.temperature_end > 0, "temperatures must be positive")
@@ -109,8 +116,10 @@ class TrainSettings:
         check(low <= high, f"self_requirement is a range (low, high), got {out.self_requirement}")
         out.self_requirement = (float(low), float(high))
         check(out.save_every >= 0, f"save_every must be 0 or more, got {out.save_every}")
-        check(out.grad_clip is None or (math.isfinite(out.grad_clip) and out.grad_clip > 0),
-              f"grad_clip is a gradient norm > 0 (or None: no clipping), got {out.grad_clip}")
+        check(
+            out.grad_clip is None or (math.isfinite(out.grad_clip) and out.grad_clip > 0),
+            f"grad_clip is a gradient norm > 0 (or None: no clipping), got {out.grad_clip}",
+        )
         method.check(out)
         return out
 
@@ -179,12 +188,17 @@ def checked_config(template: dict[str, Any], name: str) -> AutoGazeConfig:
     """The config of a new model, refused in one line (before anything is allocated) when it is too big to train."""
     cfg = AutoGazeConfig.from_dict(template)
     # Layer counts first: building a million layers costs time even on the meta device.
-    check(max(cfg.num_layers, cfg.vision_depth) <= MAX_TRAIN_LAYERS,
-          f"--config {name}: {cfg.num_layers} decoder layers and {cfg.vision_depth} vision blocks; "
-          f"at most {MAX_TRAIN_LAYERS} each are trained here")
+    check(
+        max(cfg.num_layers, cfg.vision_depth) <= MAX_TRAIN_LAYERS,
+        f"--config {name}: {cfg.num_layers} decoder layers and {cfg.vision_depth} vision blocks; "
+        f"at most {MAX_TRAIN_LAYERS} each are trained here",
+    )
     size = sum(p.numel() for p in build_on_meta(lambda: AutoGazeNet(cfg), f"--config {name}").parameters())
-    check(size <= MAX_TRAIN_PARAMETERS, f"--config {name} describes {size / 1e6:,.1f} M parameters; at most "
-                                        f"{MAX_TRAIN_PARAMETERS / 1e6:,.0f} M are trained here (the released model has about 3 M)")
+    check(
+        size <= MAX_TRAIN_PARAMETERS,
+        f"--config {name} describes {size / 1e6:,.1f} M parameters; at most "
+        f"{MAX_TRAIN_PARAMETERS / 1e6:,.0f} M are trained here (the released model has about 3 M)",
+    )
     return cfg
 
 
@@ -223,8 +237,9 @@ class ClipOrder:
     """Which clips each step of this process takes: `DistributedSampler` epochs, cut into micro-batches."""
 
     def __init__(self, count: int, world: World, seed: int, per_step: int):
-        self.sampler = DistributedSampler(range(count), num_replicas=world.size, rank=world.rank, shuffle=True,
-                                          seed=seed, drop_last=False)
+        self.sampler = DistributedSampler(
+            range(count), num_replicas=world.size, rank=world.rank, shuffle=True, seed=seed, drop_last=False
+        )
         self.per_step = per_step
         self.epoch_len = len(self.sampler)
         self._cached: tuple[int | None, list[int]] = (None, [])  # (epoch, its order)
@@ -278,8 +293,9 @@ class Trainer:
 
     def read(self, index: list[int]) -> np.ndarray:
         """uint8 (B, T, H, W, 3): the clips `index`, at the run's size and clip length."""
-        return np.stack([read_clip_frames(self.clips[i], clip_len=self.clip_len, size=self.settings.size).frames
-                         for i in index])
+        return np.stack(
+            [read_clip_frames(self.clips[i], clip_len=self.clip_len, size=self.settings.size).frames for i in index]
+        )
 
     @property
     def clip_len(self) -> int:
@@ -294,7 +310,7 @@ class Trainer:
         index = self.order.step(self.step)
         self.optimizer.zero_grad(set_to_none=True)
         # Every micro-batch is read (and sampled) first, so that the normaliser covers the global batch.
-        prepared = [self.method.prepare(self, index[i:i + s.batch_size]) for i in range(0, len(index), s.batch_size)]
+        prepared = [self.method.prepare(self, index[i : i + s.batch_size]) for i in range(0, len(index), s.batch_size)]
         local, total_rows = _all_sum([sum(p.count for p in prepared), sum(p.rows for p in prepared)], self.world)
         sums: dict[str, float] = {}
         for i, batch in enumerate(prepared):
@@ -322,8 +338,10 @@ class Trainer:
     def _backward(self, batch: MicroBatch, normalizer: float, parts: int, sums: dict[str, float]) -> None:
         """The micro-batch's loss, its gradient (a 1/parts share of the step's) and its sums for the metrics."""
         out = self.method.loss(self, batch, normalizer)
-        check(bool(torch.isfinite(out.loss)), f"the loss is not finite at step {self.step + 1} "
-                                              "(the weights diverged): train with a lower --lr")
+        check(
+            bool(torch.isfinite(out.loss)),
+            f"the loss is not finite at step {self.step + 1} (the weights diverged): train with a lower --lr",
+        )
         (out.loss / parts).backward()
         for k, v in out.terms.items():
             sums[k] = sums.get(k, 0.0) + float(v.detach().sum())
@@ -340,8 +358,12 @@ class Trainer:
 
     # ---- checkpoints ------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
-        return {"step": self.step, "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "generator": self.generator.get_state()}
+        return {
+            "step": self.step,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "generator": self.generator.get_state(),
+        }
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.step = int(state["step"])
@@ -353,8 +375,12 @@ class Trainer:
 # ---- the run --------------------------------------------------------------------------------
 
 
-def train_gazer(settings: TrainSettings | None = None, resume: str | Path | None = None,
-                on_step: Callable[[dict[str, float]], None] | None = None, **knobs) -> Path:
+def train_gazer(
+    settings: TrainSettings | None = None,
+    resume: str | Path | None = None,
+    on_step: Callable[[dict[str, float]], None] | None = None,
+    **knobs,
+) -> Path:
     """Train a gazer (NTP or GRPO) into a run folder; returns its last checkpoint.
 
     Args:
@@ -386,15 +412,20 @@ def train_gazer(settings: TrainSettings | None = None, resume: str | Path | None
 def _run(settings: TrainSettings, world: World, resuming: bool, on_step) -> Path:
     run = Path(settings.out)
     if not resuming:
-        check(not rf.checkpoints(run), f"{run} already holds a run: pass --resume {run} to continue it, "
-                                       "or choose another --out")
+        check(
+            not rf.checkpoints(run),
+            f"{run} already holds a run: pass --resume {run} to continue it, or choose another --out",
+        )
     # Everything that can be refused is checked before the run folder is touched.
     clips, labels = METHODS[settings.method].data(settings)
     per_process = math.ceil(len(clips) / world.size)
     if settings.batch_size > per_process:  # a bigger micro-batch would only repeat clips
         if world.main:
-            print(f"note: --batch-size {settings.batch_size} is more than the {per_process} clips of a process; "
-                  f"using {per_process}", file=sys.stderr)
+            print(
+                f"note: --batch-size {settings.batch_size} is more than the {per_process} clips of a process; "
+                f"using {per_process}",
+                file=sys.stderr,
+            )
         settings = dataclasses.replace(settings, batch_size=per_process)
     checkpoint = rf.latest_checkpoint(run) if resuming else None
     init = dataclasses.replace(settings, init=str(checkpoint)) if resuming else settings
@@ -421,8 +452,14 @@ def _loop(trainer: Trainer, run: Path, on_step) -> Path:
     s, world = trainer.settings, trainer.world
     found = rf.checkpoints(run)
     last = found[-1][1] if found else None
-    bar = tqdm(total=s.steps, initial=trainer.step, desc=f"{s.method}", unit="step",
-               disable=not (s.progress and world.main), file=sys.stderr)
+    bar = tqdm(
+        total=s.steps,
+        initial=trainer.step,
+        desc=f"{s.method}",
+        unit="step",
+        disable=not (s.progress and world.main),
+        file=sys.stderr,
+    )
     try:
         while trainer.step < s.steps:
             metrics = trainer.train_step()

@@ -12,9 +12,31 @@ What lives where:
   `task_frames` (the reference's preprocessing).
 """
 
-from .loading import (HUB_ID, build_model, config_from_yaml, convert_checkpoint, find_checkpoint, load_videomae,
-                      match_state_dict, read_state_dict, resolve_config, save_tiny)
+from .loading import (
+    HUB_ID,
+    build_model,
+    config_from_yaml,
+    convert_checkpoint,
+    find_checkpoint,
+    load_videomae,
+    match_state_dict,
+    read_state_dict,
+    resolve_config,
+    save_tiny,
+)
 from .reconstructor import VideoMAEReconstructor, task_frames
 
-__all__ = ["VideoMAEReconstructor", "load_videomae", "convert_checkpoint", "read_state_dict", "match_state_dict",
-           "build_model", "resolve_config", "config_from_yaml", "find_checkpoint", "save_tiny", "task_frames", "HUB_ID"]
+__all__ = [
+    "VideoMAEReconstructor",
+    "load_videomae",
+    "convert_checkpoint",
+    "read_state_dict",
+    "match_state_dict",
+    "build_model",
+    "resolve_config",
+    "config_from_yaml",
+    "find_checkpoint",
+    "save_tiny",
+    "task_frames",
+    "HUB_ID",
+]

@@ -19,8 +19,8 @@ from typing import Any
 
 import torch
 
-from ...errors import PlaygroundError, check, first_sentence
 from ...checkpoints import build_on_meta, float32_state, inside, locate, read_safetensors
+from ...errors import PlaygroundError, check, first_sentence
 from ...jsonio import read_json, write_json
 from ...models.videomae_model import ConfigError, VideoMAEAutoGaze, VideoMAEConfig, init_random_
 from .reconstructor import VideoMAEReconstructor
@@ -31,16 +31,34 @@ HUB_ID = "bfshi/VideoMAE_AutoGaze"
 HUB_CHECKPOINT = "videomae.pt"
 HUB_CONFIG = "config.yaml"
 CONFIG_JSON = "config_and_results.json"
-RANDOM_MAX_PARAMETERS = 2 ** 31  # 8 GiB of float32; the published architecture has about 0.5 G parameters
+RANDOM_MAX_PARAMETERS = 2**31  # 8 GiB of float32; the published architecture has about 0.5 G parameters
 # A 2-scale model (20 slots per frame, 64 px canvas, small DINOv2 and SigLIP): every code path, tiny cost.
 TINY_CONFIG = {
-    "vit_mae_config": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
-                       "decoder_hidden_size": 32, "decoder_num_hidden_layers": 2, "decoder_num_attention_heads": 2,
-                       "decoder_intermediate_size": 64, "image_size": 64, "scales": "32+64"},
-    "dinov2_with_registers_config": {"hidden_size": 16, "num_hidden_layers": 4, "num_attention_heads": 2,
-                                     "image_size": 56},
-    "siglip_vision_config": {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 4,
-                             "num_attention_heads": 2, "image_size": 64},
+    "vit_mae_config": {
+        "hidden_size": 32,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+        "decoder_hidden_size": 32,
+        "decoder_num_hidden_layers": 2,
+        "decoder_num_attention_heads": 2,
+        "decoder_intermediate_size": 64,
+        "image_size": 64,
+        "scales": "32+64",
+    },
+    "dinov2_with_registers_config": {
+        "hidden_size": 16,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 2,
+        "image_size": 56,
+    },
+    "siglip_vision_config": {
+        "hidden_size": 16,
+        "intermediate_size": 32,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 2,
+        "image_size": 64,
+    },
 }
 
 
@@ -74,10 +92,15 @@ def config_from_yaml(path: Path) -> VideoMAEConfig:
         raise PlaygroundError(f"cannot read {path}: {exc}") from exc
     task = data.get("task") or {}
     model = str(task.get("recon_model", "facebook/vit-mae-large"))
-    check("vit-mae-large" in model,
-          f"{path} trains on {model}; only vit-mae-large sizes are built in, pass config= with its sizes")
-    mae = {k: v for k, v in (task.get("recon_model_config") or {}).items()
-           if k in ("scale_embed", "time_embed", "max_num_frames", "causal", "loss_type", "loss_weights")}
+    check(
+        "vit-mae-large" in model,
+        f"{path} trains on {model}; only vit-mae-large sizes are built in, pass config= with its sizes",
+    )
+    mae = {
+        k: v
+        for k, v in (task.get("recon_model_config") or {}).items()
+        if k in ("scale_embed", "time_embed", "max_num_frames", "causal", "loss_type", "loss_weights")
+    }
     if task.get("scales") is not None:
         mae["scales"] = str(task["scales"])
     return resolve_config({"vit_mae_config": mae})
@@ -110,8 +133,10 @@ def _only_checkpoint(path: Path) -> Path:
     candidates = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.pt")) + sorted(path.glob("*.pth"))
     check(len(candidates) > 0, f"{path} holds no .safetensors or .pt checkpoint")
     preferred = [c for c in candidates if c.stem in ("videomae", "task_state_dict", "model")]
-    check(len(preferred) == 1 or len(candidates) == 1,
-          f"{path} holds several checkpoints ({', '.join(c.name for c in candidates)}): pass the file")
+    check(
+        len(preferred) == 1 or len(candidates) == 1,
+        f"{path} holds several checkpoints ({', '.join(c.name for c in candidates)}): pass the file",
+    )
     return inside(path, (preferred or candidates)[0])
 
 
@@ -132,9 +157,10 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     path = Path(path)
     check(path.is_file(), f"no such checkpoint file: {path}")
     state = read_safetensors(path) if path.suffix == ".safetensors" else _torch_load(path)
-    check(isinstance(state, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor)
-                                          for k, v in state.items()),
-          f"{path} does not hold a flat state dict (name -> tensor)")
+    check(
+        isinstance(state, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()),
+        f"{path} does not hold a flat state dict (name -> tensor)",
+    )
     return state
 
 
@@ -147,8 +173,10 @@ def _torch_load(path: Path) -> Any:
                 return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
         except Exception as exc:  # noqa: BLE001  (unpickling refusals, corrupt zips, legacy formats)
             error = exc
-    raise PlaygroundError(f"cannot load {path} with torch.load(weights_only=True), which accepts plain tensors "
-                          f"only, never arbitrary pickled objects: {_load_failure(error)}")
+    raise PlaygroundError(
+        f"cannot load {path} with torch.load(weights_only=True), which accepts plain tensors "
+        f"only, never arbitrary pickled objects: {_load_failure(error)}"
+    )
 
 
 def _load_failure(error: Exception) -> str:
@@ -173,12 +201,17 @@ def match_state_dict(state: dict[str, torch.Tensor], model: VideoMAEAutoGaze, so
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     unused = model.unused_key_prefixes()
     kept = {k: v for k, v in renamed.items() if k in expected or not (unused and k.startswith(unused))}
-    return float32_state(source, kept, expected, "the VideoMAE_AutoGaze architecture",
-                         "; pass config= for a non-default architecture")
+    return float32_state(
+        source, kept, expected, "the VideoMAE_AutoGaze architecture", "; pass config= for a non-default architecture"
+    )
 
 
-def build_model(config: VideoMAEConfig | None = None, state: dict[str, torch.Tensor] | None = None,
-                source: str = "checkpoint", seed: int | None = None) -> VideoMAEAutoGaze:
+def build_model(
+    config: VideoMAEConfig | None = None,
+    state: dict[str, torch.Tensor] | None = None,
+    source: str = "checkpoint",
+    seed: int | None = None,
+) -> VideoMAEAutoGaze:
     """Build on the meta device (no init cost), then take the checkpoint's tensors as parameters.
 
     Args:
@@ -193,17 +226,21 @@ def build_model(config: VideoMAEConfig | None = None, state: dict[str, torch.Ten
         model.load_state_dict(match_state_dict(state, model, source), strict=True, assign=True)
     else:
         size = sum(p.numel() for p in model.parameters())
-        check(size <= RANDOM_MAX_PARAMETERS, f"random weights for this VideoMAE config would be {size / 1e6:,.0f} M "
-                                             f"parameters, more than the {RANDOM_MAX_PARAMETERS / 1e6:,.0f} M "
-                                             f"built here; use smaller sizes")
+        check(
+            size <= RANDOM_MAX_PARAMETERS,
+            f"random weights for this VideoMAE config would be {size / 1e6:,.0f} M "
+            f"parameters, more than the {RANDOM_MAX_PARAMETERS / 1e6:,.0f} M "
+            f"built here; use smaller sizes",
+        )
         model.to_empty(device="cpu")
         init_random_(model, seed or 0)
     return model.requires_grad_(False).eval()
 
 
 # ---- loading -----------------------------------------------------------------------------------
-def load_videomae(name_or_path: str = HUB_ID, device=None, config=None, *, cache_dir=None, revision=None,
-                  **kwargs) -> VideoMAEReconstructor:
+def load_videomae(
+    name_or_path: str = HUB_ID, device=None, config=None, *, cache_dir=None, revision=None, **kwargs
+) -> VideoMAEReconstructor:
     """Load VideoMAE_AutoGaze from the hub id, a `videomae.pt`, a `.safetensors` or a folder.
 
     Args:
@@ -256,14 +293,17 @@ def convert_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, dtype: st
     dst = Path(dst)
     check(dst.suffix == ".safetensors", f"the destination must end in .safetensors, got {dst.name}")
     state = read_state_dict(src)
-    check(any(k.removeprefix("module.").removeprefix("mae.").startswith("vit.embeddings.") for k in state),
-          f"{src} does not look like a VideoMAE_AutoGaze checkpoint (no vit.embeddings.* keys)")
+    check(
+        any(k.removeprefix("module.").removeprefix("mae.").startswith("vit.embeddings.") for k in state),
+        f"{src} does not look like a VideoMAE_AutoGaze checkpoint (no vit.embeddings.* keys)",
+    )
     cast = None
     if dtype is not None:
         check(dtype in ("float32", "bfloat16", "float16"), f"dtype must be float32, bfloat16 or float16, got {dtype}")
         cast = getattr(torch, dtype)
-    tensors = {k: (v.to(cast) if cast is not None and v.is_floating_point() else v).contiguous()
-               for k, v in state.items()}
+    tensors = {
+        k: (v.to(cast) if cast is not None and v.is_floating_point() else v).contiguous() for k, v in state.items()
+    }
     storages = [v.untyped_storage().data_ptr() for v in tensors.values()]
     if len(set(storages)) < len(storages):  # safetensors refuses tensors that share memory
         tensors = {k: v.clone() for k, v in tensors.items()}
@@ -282,5 +322,16 @@ def convert_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, dtype: st
     return dst
 
 
-__all__ = ["load_videomae", "convert_checkpoint", "read_state_dict", "match_state_dict", "build_model",
-           "resolve_config", "config_from_yaml", "find_checkpoint", "save_tiny", "HUB_ID", "TINY_CONFIG"]
+__all__ = [
+    "load_videomae",
+    "convert_checkpoint",
+    "read_state_dict",
+    "match_state_dict",
+    "build_model",
+    "resolve_config",
+    "config_from_yaml",
+    "find_checkpoint",
+    "save_tiny",
+    "HUB_ID",
+    "TINY_CONFIG",
+]

@@ -56,7 +56,7 @@ def task_frames(clips: np.ndarray, size: int, mode: str = "crop") -> torch.Tenso
         for b in range(B):
             for t in range(T):
                 img = Image.fromarray(clips[b, t]).resize((w, h), Image.BICUBIC, reducing_gap=None)
-                out[b, t] = np.asarray(img)[top:top + size, left:left + size]
+                out[b, t] = np.asarray(img)[top : top + size, left : left + size]
         clips = out
     return normalize(torch.from_numpy(np.ascontiguousarray(clips)))
 
@@ -83,13 +83,24 @@ class VideoMAEReconstructor(Reconstructor):
 
     name = "videomae"
 
-    def __init__(self, model: VideoMAEAutoGaze, device=None, *, name: str = "videomae", bf16: bool = True,
-                 clip_len: int = CLIP_LEN, preprocess: str = "crop", loss_terms: Sequence[str] | None = None,
-                 rebuild: str = "together"):
+    def __init__(
+        self,
+        model: VideoMAEAutoGaze,
+        device=None,
+        *,
+        name: str = "videomae",
+        bf16: bool = True,
+        clip_len: int = CLIP_LEN,
+        preprocess: str = "crop",
+        loss_terms: Sequence[str] | None = None,
+        rebuild: str = "together",
+    ):
         cfg = model.config.mae
         super().__init__(grid_for(cfg.scale_list, cfg.patch_size), device)
-        check(isinstance(clip_len, int) and 0 < clip_len <= cfg.max_num_frames,
-              f"clip_len must be in [1, {cfg.max_num_frames}], got {clip_len!r}")
+        check(
+            isinstance(clip_len, int) and 0 < clip_len <= cfg.max_num_frames,
+            f"clip_len must be in [1, {cfg.max_num_frames}], got {clip_len!r}",
+        )
         check(preprocess in PREPROCESS_MODES, f"preprocess must be one of {PREPROCESS_MODES}, got {preprocess!r}")
         check(rebuild in REBUILD_MODES, f"rebuild must be one of {REBUILD_MODES}, got {rebuild!r}")
         self.rebuild = rebuild
@@ -101,8 +112,9 @@ class VideoMAEReconstructor(Reconstructor):
         self.loss_terms = self._pick_terms(loss_terms)
 
     @classmethod
-    def random(cls, config: VideoMAEConfig | dict | str | None = None, seed: int = 0, device=None,
-               **kwargs) -> "VideoMAEReconstructor":
+    def random(
+        cls, config: VideoMAEConfig | dict | str | None = None, seed: int = 0, device=None, **kwargs
+    ) -> "VideoMAEReconstructor":
         """Random weights (for timings and tests): the published architecture unless `config` says otherwise."""
         from .loading import build_model, resolve_config  # loading imports this module: imported when called
 
@@ -135,8 +147,10 @@ class VideoMAEReconstructor(Reconstructor):
         ok = (pos >= 0) & (pos // S == frame)
         if not bool(ok[real].all()):
             b, n = (torch.nonzero(real & ~ok)[0]).tolist()
-            raise PlaygroundError(f"gaze entry {n} of clip {b} (id {int(pos[b, n])}) is not a slot of its frame "
-                                  f"{int(frame[b, n])}: the gaze does not use {self.grid.describe()}")
+            raise PlaygroundError(
+                f"gaze entry {n} of clip {b} (id {int(pos[b, n])}) is not a slot of its frame "
+                f"{int(frame[b, n])}: the gaze does not use {self.grid.describe()}"
+            )
         per_frame = torch.zeros(gaze.batch_size, gaze.num_frames, dtype=torch.long)
         per_frame.index_add_(1, gaze.frame_of_entry, real.long())
         check(bool((per_frame == gaze.counts()).all()), "the gaze picks the same slot twice in a frame")
@@ -151,8 +165,14 @@ class VideoMAEReconstructor(Reconstructor):
         return pos.to(self.device), padded.to(self.device), counts[start:stop]
 
     # -- the work
-    def rebuild_clip(self, pixels: torch.Tensor, gazing_pos: torch.Tensor, padded: torch.Tensor,
-                     counts: Sequence[int], frames: Sequence[int]) -> dict[str, Any]:
+    def rebuild_clip(
+        self,
+        pixels: torch.Tensor,
+        gazing_pos: torch.Tensor,
+        padded: torch.Tensor,
+        counts: Sequence[int],
+        frames: Sequence[int],
+    ) -> dict[str, Any]:
         """Rebuild frames of one clip and measure them.
 
         Args:
@@ -167,14 +187,14 @@ class VideoMAEReconstructor(Reconstructor):
         model = self.model
         B, R = pixels.shape[0], len(frames)
         with autocast(self.device, self.bf16):
-            logits = model.reconstruct_logits(model.embed(pixels), gazing_pos, padded, counts, frames,
-                                              together=self.rebuild == "together").float()
+            logits = model.reconstruct_logits(
+                model.embed(pixels), gazing_pos, padded, counts, frames, together=self.rebuild == "together"
+            ).float()
             pred = model.unpatchify(logits)
             target = pixels[:, list(frames)]
             flat = model.loss_terms(pred.flatten(0, 1), target.flatten(0, 1), terms=self.loss_terms)
         terms = {k: v.float().reshape(B, R) for k, v in flat.items()}
-        return {"logits": logits, "pred": pred, "target": target, "terms": terms,
-                "loss": model.weighted_loss(terms)}
+        return {"logits": logits, "pred": pred, "target": target, "terms": terms, "loss": model.weighted_loss(terms)}
 
     @torch.inference_mode()
     def _reconstruct(self, clips: np.ndarray, gaze: GazeResult, frames: list[int]) -> Reconstruction:
@@ -193,8 +213,12 @@ class VideoMAEReconstructor(Reconstructor):
             log.info("VideoMAE: rebuilding %d frame(s) of frames %d-%d", len(local), start, stop - 1)
             out = self.rebuild_clip(pixels[:, start:stop], *self.clip_gaze(gaze, start, stop), local)
             for i, f in enumerate(local):
-                done[start + f] = (out["pred"][:, i], out["target"][:, i], out["loss"][:, i],
-                                   {k: v[:, i] for k, v in out["terms"].items()})
+                done[start + f] = (
+                    out["pred"][:, i],
+                    out["target"][:, i],
+                    out["loss"][:, i],
+                    {k: v[:, i] for k, v in out["terms"].items()},
+                )
         pred = torch.stack([done[f][0] for f in frames], 1)
         target = torch.stack([done[f][1] for f in frames], 1)
         loss = torch.stack([done[f][2] for f in frames], 1)
@@ -202,9 +226,16 @@ class VideoMAEReconstructor(Reconstructor):
         pred_u8, target_u8 = denormalize(pred), denormalize(target)
         seconds["reconstruct"] = time.perf_counter() - start_time
         return Reconstruction(
-            frames=pred_u8.cpu(), normalized=pred.float().cpu(), frame_indices=torch.tensor(frames),
-            loss=loss.float().cpu(), terms=terms, psnr=metrics.psnr(pred_u8, target_u8).cpu(),
-            ssim=metrics.ssim(pred_u8, target_u8).cpu(), reconstructor=self.name, seconds=seconds)
+            frames=pred_u8.cpu(),
+            normalized=pred.float().cpu(),
+            frame_indices=torch.tensor(frames),
+            loss=loss.float().cpu(),
+            terms=terms,
+            psnr=metrics.psnr(pred_u8, target_u8).cpu(),
+            ssim=metrics.ssim(pred_u8, target_u8).cpu(),
+            reconstructor=self.name,
+            seconds=seconds,
+        )
 
 
 __all__ = ["VideoMAEReconstructor", "task_frames", "TERM_NAMES", "CLIP_LEN", "PREPROCESS_MODES", "REBUILD_MODES"]

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ...errors import PlaygroundError, check
 from ...clips import VideoClip, find_videos, frame_count, label_key, split_key
+from ...errors import PlaygroundError, check
 from ..labels import collate_labels, read_labels
 from ..losses import TrainingLoss, ntp_loss
 from .base import Method, MicroBatch
@@ -56,8 +56,11 @@ class NTP(Method):
                 missing.append(key)
                 continue
             clips.append(VideoClip(videos[base], start, key))
-        check(not missing, f"{len(missing)} labelled clips have no video under {', '.join(settings.videos)} "
-                           f"(first: {missing[0] if missing else ''}); labels key = the last three parts of the path")
+        check(
+            not missing,
+            f"{len(missing)} labelled clips have no video under {', '.join(settings.videos)} "
+            f"(first: {missing[0] if missing else ''}); labels key = the last three parts of the path",
+        )
         _check_readable(clips, lengths.pop())
         return clips, labels
 
@@ -65,16 +68,18 @@ class NTP(Method):
         batch = collate_labels([trainer.labels[trainer.clips[i].key] for i in index])
         real = ~batch["if_padded_gazing"]
         tokens = float(real.sum()) / (len(index) * len(batch["num_gazing_each_frame"]))
-        return LabelledBatch(trainer.read(index), rows=len(index), count=float(real.sum()),
-                             metrics={"tokens": tokens}, labels=batch)
+        return LabelledBatch(
+            trainer.read(index), rows=len(index), count=float(real.sum()), metrics={"tokens": tokens}, labels=batch
+        )
 
     def loss(self, trainer: "Trainer", batch: LabelledBatch, normalizer: float) -> TrainingLoss:
         return ntp_loss(trainer.gazer, batch.video, batch.labels, normalizer=normalizer, scorer=trainer.scorer)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--labels", required=False, help="gazing_labels.json (from `python -m playground labels`)")
-        parser.add_argument("--config", default="tiny",
-                            help="a fresh model's size: micro | tiny | full | a config.json (default tiny)")
+        parser.add_argument(
+            "--config", default="tiny", help="a fresh model's size: micro | tiny | full | a config.json (default tiny)"
+        )
         parser.add_argument("--init", default=None, help="start from this checkpoint instead of a fresh model")
 
     def knobs(self, args: argparse.Namespace) -> dict[str, Any]:
@@ -91,5 +96,7 @@ def _check_readable(clips: list[VideoClip], clip_len: int) -> None:
             except PlaygroundError as exc:
                 raise PlaygroundError(f"cannot train on {clip.key}: {exc}") from None
         frames = counts[clip.path]
-        check(frames >= clip.start + clip_len,
-              f"{clip.key}: the labels have {clip_len} frames from frame {clip.start}, the video has {frames}")
+        check(
+            frames >= clip.start + clip_len,
+            f"{clip.key}: the labels have {clip_len} frames from frame {clip.start}, the video has {frames}",
+        )
