@@ -35,6 +35,7 @@ import platform
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -44,12 +45,13 @@ HERE = Path(__file__).resolve().parents[1]
 ROOT = Path(os.environ.get("PLAYGROUND_ROOT") or HERE)  # `--against` points a child at another checkout
 sys.path.insert(0, str(ROOT))
 
+from timing import alternate, scratch_worktree  # noqa: E402
+
 from playground.device import synchronize  # noqa: E402
 from playground.gazers.autogaze import AutoGazeGazer, load_autogaze  # noqa: E402
 from playground.mllm.flops import StageCounter  # noqa: E402
 from playground.models.autogaze import AutoGazeConfig, AutoGazeNet  # noqa: E402
 from playground.synthetic import moving_square  # noqa: E402
-from timing import alternate, scratch_worktree  # noqa: E402
 
 CPU_CASES = [  # (label, clips, gazing_ratio, the issue's old 2-core target seconds, or None)
     ("1 clip, ratio 0.1", 1, 0.1, 0.15),
@@ -95,7 +97,7 @@ def matmul_peak(device: torch.device, sizes=(1024, 2048, 4096), repeats: int = 3
     rates = {}
     for n in sizes:
         a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-        rates[n] = 2 * n ** 3 / min(timings(lambda: a @ b, repeats, device)) / 1e9
+        rates[n] = 2 * n**3 / min(timings(lambda: a @ b, repeats, device)) / 1e9
     return max(rates.values()), ", ".join(f"{n}^3: {r:.0f}" for n, r in rates.items())
 
 
@@ -107,8 +109,9 @@ def gaze_gflop(gazer: AutoGazeGazer, video: np.ndarray, ratio: float) -> float:
     return counter.flops / 1e9
 
 
-def run_table(gazer: AutoGazeGazer, cases, repeats: int, reference: dict | None = None,
-              peak: float | None = None) -> None:
+def run_table(
+    gazer: AutoGazeGazer, cases, repeats: int, reference: dict | None = None, peak: float | None = None
+) -> None:
     """One row per case; with `peak` (GFLOP/s) also the work, its time at that peak, the rate reached and
     the goal figure: the fraction of the run's peak, and the median of the fractions of a 2048^3 matmul
     timed just before each call (steadier when other processes load the machine)."""
@@ -117,16 +120,16 @@ def run_table(gazer: AutoGazeGazer, cases, repeats: int, reference: dict | None 
     if reference:
         header += " reference |"
     if peak:
-        header += (" GFLOP | at peak | GFLOP/s reached | of peak | of paired peak |"
-                   f" goal >= {GOAL:.0%} |")
+        header += f" GFLOP | at peak | GFLOP/s reached | of peak | of paired peak | goal >= {GOAL:.0%} |"
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for label, clips, ratio, target in cases:
         video = np.stack([clip] * clips)
         result = gazer.gaze(video, gazing_ratio=ratio)
-        call = lambda: gazer.gaze(video, gazing_ratio=ratio)
-        times, paired = (paired_timings(call, repeats, gazer.device) if peak else
-                         (timings(call, repeats, gazer.device), []))
+        call = partial(gazer.gaze, video, gazing_ratio=ratio)
+        times, paired = (
+            paired_timings(call, repeats, gazer.device) if peak else (timings(call, repeats, gazer.device), [])
+        )
         seconds = statistics.median(times)
         old = f"<= {target:g} ({'met' if seconds <= target else 'missed'})" if target else ""
         row = f"| {label} | {seconds:.3f} | {min(times):.3f} | {old} | {result.settings['decoder_calls']} |"
@@ -137,8 +140,10 @@ def run_table(gazer: AutoGazeGazer, cases, repeats: int, reference: dict | None 
             gflop = gaze_gflop(gazer, video, ratio)
             share = gflop / seconds / peak
             near = statistics.median(gflop / s / rate for s, rate in zip(times, paired))
-            row += (f" {gflop:.1f} | {gflop / peak:.3f} s | {gflop / seconds:.0f} | {share:.0%} | {near:.0%} |"
-                    f" {'yes' if share >= GOAL else 'no'} |")
+            row += (
+                f" {gflop:.1f} | {gflop / peak:.3f} s | {gflop / seconds:.0f} | {share:.0%} | {near:.0%} |"
+                f" {'yes' if share >= GOAL else 'no'} |"
+            )
         print(row)
 
 
@@ -149,7 +154,7 @@ def paired_timings(fn, repeats: int, device: torch.device, n: int = 2048) -> tup
     a @ b
     times, rates = [], []
     for _ in range(repeats):
-        rates.append(2 * n ** 3 / timed(lambda: a @ b, device) / 1e9)
+        rates.append(2 * n**3 / timed(lambda: a @ b, device) / 1e9)
         times.append(timed(fn, device))
     return times, rates
 
@@ -198,12 +203,22 @@ def phase_table(gazer: AutoGazeGazer, ratio: float, repeats: int, peak: float) -
     rows = [
         ("conv encoder", mean["encode"], flops["encode"], flops["encode attention"]),
         ("prefills (one per frame)", mean["prefill"], flops["prefill"], flops["prefill attention"]),
-        ("decode steps", mean["frame"] - mean["prefill"],
-         whole.flops - flops["encode"] - flops["prefill"],
-         whole.attention_flops - flops["encode attention"] - flops["prefill attention"]),
-        ("everything else (preprocess, picking, results)", statistics.mean(totals) - mean["encode"] - mean["frame"], 0, 0),
+        (
+            "decode steps",
+            mean["frame"] - mean["prefill"],
+            whole.flops - flops["encode"] - flops["prefill"],
+            whole.attention_flops - flops["encode attention"] - flops["prefill attention"],
+        ),
+        (
+            "everything else (preprocess, picking, results)",
+            statistics.mean(totals) - mean["encode"] - mean["frame"],
+            0,
+            0,
+        ),
     ]
-    print(f"\n### Where the time goes: 1 clip, ratio {ratio} (mean of {repeats} runs, {statistics.mean(totals):.3f} s each)\n")
+    print(
+        f"\n### Where the time goes: 1 clip, ratio {ratio} (mean of {repeats} runs, {statistics.mean(totals):.3f} s each)\n"
+    )
     print("| phase | seconds | GFLOP | of which attention | GFLOP/s | of peak |")
     print("|---|---|---|---|---|---|")
     for label, sec, work, attention in rows:
@@ -227,8 +242,10 @@ def gpu_section(args) -> None:
     bf16 = gazer.gaze(clip, gazing_ratio=0.1)
     gazer.bf16 = False
     same = (fp32.gazing_pos == bf16.gazing_pos).float().mean().item()
-    print(f"\nbf16 vs fp32 on the synthetic clip and its flip (ratio 0.1): {100 * same:.1f}% of gaze entries "
-          f"identical; identical clips: {[bool(torch.equal(a, b)) for a, b in zip(fp32.gazing_pos, bf16.gazing_pos)]}")
+    print(
+        f"\nbf16 vs fp32 on the synthetic clip and its flip (ratio 0.1): {100 * same:.1f}% of gaze entries "
+        f"identical; identical clips: {[bool(torch.equal(a, b)) for a, b in zip(fp32.gazing_pos, bf16.gazing_pos)]}"
+    )
 
 
 def case_medians(repeats: int, checkpoint: str | None = None) -> dict[str, float]:
@@ -254,17 +271,23 @@ def ratio_table(title: str, best: dict[str, dict[str, float]]) -> None:
 
 def child_argv(repeats: int, threads: int | None) -> list[str]:
     return [sys.executable, __file__, "--child-medians", "--repeats", str(repeats)] + (
-        ["--threads", str(threads)] if threads else [])
+        ["--threads", str(threads)] if threads else []
+    )
 
 
 def against(rev: str, repeats: int, threads: int | None) -> None:
     """Time the CPU cases here and at `rev` (a git worktree), alternating processes; print both and the ratio."""
     with scratch_worktree(HERE, rev) as (tree, sha):
         argv = child_argv(repeats, threads)
-        best = alternate({"this tree": (argv, {"PLAYGROUND_ROOT": str(HERE)}),
-                          f"{rev} ({sha[:10]})": (argv, {"PLAYGROUND_ROOT": str(tree)})})
-    ratio_table(f"Against {rev} ({sha[:10]}): median of {repeats} calls per process, best of 2 processes per side",
-                best)
+        best = alternate(
+            {
+                "this tree": (argv, {"PLAYGROUND_ROOT": str(HERE)}),
+                f"{rev} ({sha[:10]})": (argv, {"PLAYGROUND_ROOT": str(tree)}),
+            }
+        )
+    ratio_table(
+        f"Against {rev} ({sha[:10]}): median of {repeats} calls per process, best of 2 processes per side", best
+    )
 
 
 def against_reference(python: str, src: str, model: str, repeats: int, threads: int | None) -> None:
@@ -279,14 +302,28 @@ def against_reference(python: str, src: str, model: str, repeats: int, threads: 
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "clip.npy"
         np.save(clip, moving_square())
-        ref = [python, str(HERE / "benchmarks" / "reference_autogaze.py"), "--src", src, "--model", model,
-               "--clip", str(clip), "--repeats", str(repeats),
-               "--cases", json.dumps([[label, clips, ratio] for label, clips, ratio, _ in CPU_CASES])]
+        ref = [
+            python,
+            str(HERE / "benchmarks" / "reference_autogaze.py"),
+            "--src",
+            src,
+            "--model",
+            model,
+            "--clip",
+            str(clip),
+            "--repeats",
+            str(repeats),
+            "--cases",
+            json.dumps([[label, clips, ratio] for label, clips, ratio, _ in CPU_CASES]),
+        ]
         ref += ["--threads", str(threads)] if threads else []
         ours = child_argv(repeats, threads) + ["--checkpoint", model]
         best = alternate({"this tree": (ours, {"PLAYGROUND_ROOT": str(HERE)}), "reference": (ref, {})})
-    ratio_table(f"Against the reference implementation ({src}, {model}): median of {repeats} calls per process, "
-                "best of 2 processes per side", best)
+    ratio_table(
+        f"Against the reference implementation ({src}, {model}): median of {repeats} calls per process, "
+        "best of 2 processes per side",
+        best,
+    )
 
 
 def main() -> None:
@@ -295,13 +332,27 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--skip-cpu", action="store_true")
-    parser.add_argument("--only", nargs="+", default=None, metavar="CASE",
-                        help="time only these CPU cases (labels as printed, e.g. '1 clip, ratio 0.1')")
-    parser.add_argument("--against", default=None, metavar="GIT_REV",
-                        help="also time this git revision (a worktree) on the CPU cases, alternating processes")
-    parser.add_argument("--reference", nargs=3, default=None, metavar=("PYTHON", "SRC", "MODEL"),
-                        help="also time the reference implementation: its Python (with transformers 4.51), "
-                             "a checkout of NVlabs/AutoGaze and a checkpoint folder both sides load")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        metavar="CASE",
+        help="time only these CPU cases (labels as printed, e.g. '1 clip, ratio 0.1')",
+    )
+    parser.add_argument(
+        "--against",
+        default=None,
+        metavar="GIT_REV",
+        help="also time this git revision (a worktree) on the CPU cases, alternating processes",
+    )
+    parser.add_argument(
+        "--reference",
+        nargs=3,
+        default=None,
+        metavar=("PYTHON", "SRC", "MODEL"),
+        help="also time the reference implementation: its Python (with transformers 4.51), "
+        "a checkout of NVlabs/AutoGaze and a checkpoint folder both sides load",
+    )
     parser.add_argument("--child-medians", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads:
@@ -311,23 +362,29 @@ def main() -> None:
 
         print(json.dumps(case_medians(args.repeats, args.checkpoint)))
         return
-    print(f"machine: {platform.machine()} {_cpu_name()}, {os.cpu_count()} CPUs, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads; load average {_load()}")
+    print(
+        f"machine: {platform.machine()} {_cpu_name()}, {os.cpu_count()} CPUs, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; load average {_load()}"
+    )
     if not args.skip_cpu:
         gazer = load_autogaze(args.checkpoint, device="cpu") if args.checkpoint else random_gazer("cpu")
         peak, per_size = matmul_peak(gazer.device)
-        print(f"weights: {gazer.source}\nfloat32 matmul peak: {peak:.0f} GFLOP/s (best of 3 per size; {per_size})"
-              "\n\n## CPU\n")
+        print(
+            f"weights: {gazer.source}\nfloat32 matmul peak: {peak:.0f} GFLOP/s (best of 3 per size; {per_size})"
+            "\n\n## CPU\n"
+        )
         cases = [case for case in CPU_CASES if args.only is None or case[0] in args.only]
         if not cases:
             raise SystemExit(f"--only: no such case; the cases are {[case[0] for case in CPU_CASES]}")
         run_table(gazer, cases, args.repeats, REFERENCE_CPU, peak)
         for ratio in sorted({case[2] for case in cases}):
             phase_table(gazer, ratio, args.repeats, peak)
-        print("\n'at peak' = the case's matrix-product work (FlopCounterMode) at the best matmul rate above: no float32 "
-              "implementation of the same model runs faster than this on this machine. 'of peak' = the work's rate "
-              f"over that peak (the goal: >= {GOAL:.0%} in every case); 'of paired peak' = the median over the timed "
-              "calls of the same, against a 2048^3 matmul timed just before each call.")
+        print(
+            "\n'at peak' = the case's matrix-product work (FlopCounterMode) at the best matmul rate above: no float32 "
+            "implementation of the same model runs faster than this on this machine. 'of peak' = the work's rate "
+            f"over that peak (the goal: >= {GOAL:.0%} in every case); 'of paired peak' = the median over the timed "
+            "calls of the same, against a 2048^3 matmul timed just before each call."
+        )
         print(f"\nload average after the CPU runs: {_load()} (other processes on the machine slow the figures)")
     if args.against:
         against(args.against, args.repeats, args.threads)
