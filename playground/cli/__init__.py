@@ -31,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "calibrate": ("calibrate", "map a learned gazer's threshold to a reconstructor's measured loss (calibration.json)"),
     "eval": ("eval", "accuracy, flips, tokens, FLOPs and seconds of a gazed MLLM vs full over a question set"),
 }
-_LAZY = {"read_frames", "add_video_arguments", "check_out_file", "check_out_folder"}  # from `args` (imports torch)
+_LAZY = {"read_frames", "add_video_arguments", "check_out_file", "check_out_folder"}  # from `args`, on first use
 
 
 class _Parser(argparse.ArgumentParser):
