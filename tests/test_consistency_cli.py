@@ -30,14 +30,14 @@ def _exit_code(argv: list[str]) -> int:
 
 def test_help_lists_every_command_without_importing_torch():
     code = (
-        "import sys, time; t = time.perf_counter(); from playground.cli import main\n"
+        "import sys; from playground.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', time.perf_counter() - t)"
-    )
+        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')"
+    )  # what makes --help slow is importing torch; its seconds are benchmarks/cli_speed.py's
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 0, done.stderr
     *help_lines, last = done.stdout.strip().splitlines()
-    assert last.split()[0] == "NO-TORCH" and float(last.split()[1]) < 1.0
+    assert last == "NO-TORCH"
     for name in COMMANDS:
         assert any(line.strip().startswith(name) for line in help_lines), name
 
