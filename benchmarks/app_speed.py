@@ -84,8 +84,10 @@ def pipeline_moves(video: str, frames: int, gazer: str) -> dict[str, float]:
     # the gazer alone, best of 3: its whole budget, and a threshold so high that only the per-frame work is left
     gazer_ = cache.get_gazer(gazer)
     for label, th in (("the whole budget", None), ("threshold 1.0, the work per frame", 1.0)):
-        seconds = [timed(gazer_.gaze, clip.frames, gazing_ratio=settings.gazing_ratio, task_loss_requirement=th)[0][0]
-                   for _ in range(3)]
+        seconds = [
+            timed(gazer_.gaze, clip.frames, gazing_ratio=settings.gazing_ratio, task_loss_requirement=th)[0][0]
+            for _ in range(3)
+        ]
         out[f"{gazer} alone: {label}"] = min(seconds)
     return out
 
@@ -95,12 +97,19 @@ def against(rev: str, video: str, frames: int, gazer: str, rounds: int = 2) -> N
     load_before = os.getloadavg()[0]
     argv = [sys.executable, __file__, "--child", "--video", video, "--frames", str(frames), "--gazer", gazer]
     with scratch_worktree(HERE, rev) as (tree, sha):
-        best = alternate({"this tree": (argv, {"PLAYGROUND_ROOT": str(HERE)}),
-                          f"{rev} ({sha[:10]})": (argv, {"PLAYGROUND_ROOT": str(tree)})}, rounds)
+        best = alternate(
+            {
+                "this tree": (argv, {"PLAYGROUND_ROOT": str(HERE)}),
+                f"{rev} ({sha[:10]})": (argv, {"PLAYGROUND_ROOT": str(tree)}),
+            },
+            rounds,
+        )
     ours, theirs = best
-    print(f"app moves' computation: {Path(video).name}, {frames} frames, gazer {gazer}, reconstructor paint, "
-          f"{os.cpu_count()} CPU cores, best of {rounds} processes per side, 1-min load average "
-          f"{load_before:.1f} before / {os.getloadavg()[0]:.1f} after")
+    print(
+        f"app moves' computation: {Path(video).name}, {frames} frames, gazer {gazer}, reconstructor paint, "
+        f"{os.cpu_count()} CPU cores, best of {rounds} processes per side, 1-min load average "
+        f"{load_before:.1f} before / {os.getloadavg()[0]:.1f} after"
+    )
     print(f"\n| step | {ours} s | {theirs} s | speed-up |\n|---|---|---|---|")
     for step in best[ours]:
         a, b = best[ours][step], best[theirs][step]
@@ -112,8 +121,12 @@ def main() -> None:
     parser.add_argument("--video", default=str(HERE / "assets" / "bigbuckbunny_clip.mp4"))
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--gazer", default="greedy")
-    parser.add_argument("--against", default=None, metavar="GIT_REV",
-                        help="time the moves' computation here and at this git revision, alternating processes")
+    parser.add_argument(
+        "--against",
+        default=None,
+        metavar="GIT_REV",
+        help="time the moves' computation here and at this git revision, alternating processes",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # one side of --against
     args = parser.parse_args()
     if args.child:
@@ -136,11 +149,34 @@ def main() -> None:
     rows: list[tuple[str, tuple[float, float], str]] = []
     with running() as url:
         client = Client(url, verbose=False, download_files=False)  # as a page: results stay on the server
-        t, out = timed(client.predict, handle_file(args.video), args.frames, 0, 0, args.gazer, "paint", d.threshold,
-                       d.gazing_ratio, api_name="/gaze")
+        t, out = timed(
+            client.predict,
+            handle_file(args.video),
+            args.frames,
+            0,
+            0,
+            args.gazer,
+            "paint",
+            d.threshold,
+            d.gazing_ratio,
+            api_name="/gaze",
+        )
         rows.append(("first result, through the server (cold)", t, "<= 3"))
-        server_moves = [timed(client.predict, handle_file(args.video), args.frames, 0, 0, args.gazer, "paint", th,
-                              d.gazing_ratio, api_name="/gaze")[0] for th in thresholds[:3]]
+        server_moves = [
+            timed(
+                client.predict,
+                handle_file(args.video),
+                args.frames,
+                0,
+                0,
+                args.gazer,
+                "paint",
+                th,
+                d.gazing_ratio,
+                api_name="/gaze",
+            )[0]
+            for th in thresholds[:3]
+        ]
         rows.append(("threshold move, through the server (re-uploads)", median(server_moves), ""))
 
         for c in (cache.FRAMES, cache.GAZES, cache.REBUILDS, cache.CURVES):
@@ -157,16 +193,31 @@ def main() -> None:
         t, _ = timed(callbacks.curve_action, view, progress=no_progress)
         rows.append(("slots-vs-threshold curve (after the first result)", t, ""))
         ratio = d.gazing_ratio / 2  # a ratio move: a new gaze, then a new curve (no point of it cached)
-        t, moved = timed(callbacks.gaze_page_action, args.video, args.frames, 0, 0, args.gazer, "paint", d.threshold,
-                         ratio, 0, view, progress=no_progress)
+        t, moved = timed(
+            callbacks.gaze_page_action,
+            args.video,
+            args.frames,
+            0,
+            0,
+            args.gazer,
+            "paint",
+            d.threshold,
+            ratio,
+            0,
+            view,
+            progress=no_progress,
+        )
         rows.append(("ratio move, page callback", t, "<= 2"))
-        t, _ = timed(callbacks.curve_action, moved["view"] if isinstance(moved, dict) else moved[-2],
-                     progress=no_progress)
+        t, _ = timed(
+            callbacks.curve_action, moved["view"] if isinstance(moved, dict) else moved[-2], progress=no_progress
+        )
         rows.append((f"slots-vs-threshold curve (after the ratio move, {pipeline.SWEEP_WORKERS} threads)", t, ""))
 
-    print(f"app speed: {Path(args.video).name}, {args.frames} frames, gazer {args.gazer}, reconstructor paint, "
-          f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPU cores, "
-          f"1-min load average {load_before:.1f} before / {os.getloadavg()[0]:.1f} after (other processes slow it)")
+    print(
+        f"app speed: {Path(args.video).name}, {args.frames} frames, gazer {args.gazer}, reconstructor paint, "
+        f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPU cores, "
+        f"1-min load average {load_before:.1f} before / {os.getloadavg()[0]:.1f} after (other processes slow it)"
+    )
     width = max(len(r[0]) for r in rows)
     print(f"{'step'.ljust(width)}  wall s  CPU s  target (wall)")
     for name, (wall, cpu), target in rows:

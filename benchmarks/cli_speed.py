@@ -56,8 +56,10 @@ def report(label: str, runs: list[tuple[float, float, str]]) -> None:
     walls, cpus = [w for w, _, _ in runs], [c for _, c, _ in runs]
     own = re.findall(r"; ([0-9.]+) s$", runs[-1][2].strip())
     inner = f"; the run's own seconds: {own[-1]} s" if own else ""
-    print(f"{label:<44} best {min(walls):.2f} s, median {statistics.median(walls):.2f} s over {len(walls)}, "
-          f"CPU {statistics.median(cpus):.2f} s{inner}")
+    print(
+        f"{label:<44} best {min(walls):.2f} s, median {statistics.median(walls):.2f} s over {len(walls)}, "
+        f"CPU {statistics.median(cpus):.2f} s{inner}"
+    )
 
 
 def main() -> None:

@@ -61,8 +61,9 @@ def threshold(value: Any, name: str = "threshold") -> float | None:
     if value is None:
         return None
     number = finite_number(value, name)
-    check(abs(number) <= MAX_THRESHOLD,
-          f"{name} must be between -{MAX_THRESHOLD:g} and {MAX_THRESHOLD:g}, got {number:g}")
+    check(
+        abs(number) <= MAX_THRESHOLD, f"{name} must be between -{MAX_THRESHOLD:g} and {MAX_THRESHOLD:g}, got {number:g}"
+    )
     return number
 
 
@@ -85,8 +86,10 @@ def fps(value: Any, name: str = "fps", allow_zero: bool = False) -> float:
     """A sampling rate in (0, MAX_FPS]; with `allow_zero`, 0 means "spread the frames uniformly"."""
     number = finite_number(value, name)
     low_ok = number >= 0 if allow_zero else number > 0
-    check(low_ok and number <= MAX_FPS,
-          f"{name} must be {'0 (uniform) or ' if allow_zero else ''}in (0, {MAX_FPS:g}], got {number:g}")
+    check(
+        low_ok and number <= MAX_FPS,
+        f"{name} must be {'0 (uniform) or ' if allow_zero else ''}in (0, {MAX_FPS:g}], got {number:g}",
+    )
     return number
 
 
@@ -109,11 +112,13 @@ def whole_number(value: Any, name: str, low: int = 1, high: int | None = None) -
         except TypeError:
             check(isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer(), wrong)
             number = int(value)
-    check(number >= low and (high is None or number <= high),
-          f"{name} must be between {low} and {high}, got {number}" if high is not None
-          else f"{name} must be {low} or more, got {number}")
+    check(
+        number >= low and (high is None or number <= high),
+        f"{name} must be between {low} and {high}, got {number}"
+        if high is not None
+        else f"{name} must be {low} or more, got {number}",
+    )
     return number
-
 
 
 def clip_len(value: Any, name: str = "clip_len") -> int | None:
@@ -128,7 +133,9 @@ def stop(value: Any, name: str = "stop", reconstructor: str | None = None) -> st
     `reconstructor` given it must be paint (its threshold is exact for paint only)."""
     text = str(value).strip().lower() if value is not None else STOP
     check(text in STOPS, f"{name} must be one of {', '.join(STOPS)}, got {value!r}")
-    check(text != "measured" or reconstructor is None or str(reconstructor).strip().lower() == "paint",
-          f"{name} measured measures paint's loss after each gaze, so it needs the paint reconstructor, "
-          f"not {reconstructor!r}")
+    check(
+        text != "measured" or reconstructor is None or str(reconstructor).strip().lower() == "paint",
+        f"{name} measured measures paint's loss after each gaze, so it needs the paint reconstructor, "
+        f"not {reconstructor!r}",
+    )
     return text

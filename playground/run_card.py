@@ -28,8 +28,17 @@ from .device import resolve_device
 from .licences import card_licences
 from .video import resize_frames
 
-PACKAGES = ("torch", "transformers", "gradio", "numpy", "decord", "plotly", "safetensors", "huggingface_hub",
-            "imageio-ffmpeg")
+PACKAGES = (
+    "torch",
+    "transformers",
+    "gradio",
+    "numpy",
+    "decord",
+    "plotly",
+    "safetensors",
+    "huggingface_hub",
+    "imageio-ffmpeg",
+)
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".bin", ".json")  # the files a checkpoint folder's digest covers
 EXPORT_FILES = ("gaze.json", "masks.npz", "overlay.mp4", "reconstruction.mp4", "metrics.csv", "run_card.json")
 # A tiled or streamed run's files: what `video_run.run_video` wrote, and the run card (no masks.npz: its masks
@@ -51,8 +60,9 @@ def sha256_of(files: Sequence[Path]) -> str:
 def weights_digest(path: Path) -> str:
     """sha256 over a checkpoint file, or over a folder's weight and config files in name order."""
     path = Path(path)
-    return sha256_of([path] if path.is_file() else sorted(
-        p for p in path.iterdir() if p.suffix in WEIGHT_SUFFIXES and p.is_file()))
+    return sha256_of(
+        [path] if path.is_file() else sorted(p for p in path.iterdir() if p.suffix in WEIGHT_SUFFIXES and p.is_file())
+    )
 
 
 @lru_cache(maxsize=1)
@@ -62,12 +72,17 @@ def code_version() -> dict[str, Any]:
     root = Path(__file__).resolve().parent
     out: dict[str, Any] = {"version": __version__, "git_commit": None}
     try:
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=5)
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
         if commit.returncode == 0:
             out["git_commit"] = commit.stdout.strip()
-            dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--",
-                                    str(root)], capture_output=True, text=True, timeout=10)
+            dirty = subprocess.run(
+                ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", str(root)],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
             out["git_dirty"] = bool(dirty.stdout.strip()) if dirty.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         pass
@@ -76,8 +91,11 @@ def code_version() -> dict[str, Any]:
 
 def package_versions() -> dict[str, Any]:
     """Installed versions of the packages a run depends on ('not installed' when absent), and the code's."""
-    versions: dict[str, Any] = {"python": sys.version.split()[0], "autogaze-playground": __version__,
-                                "code": code_version()}
+    versions: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "autogaze-playground": __version__,
+        "code": code_version(),
+    }
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)
@@ -144,8 +162,14 @@ def device_description() -> dict[str, Any]:
     return out
 
 
-def card_head(gazer: Any, reconstructor: Any, names: tuple[str, str], video: dict[str, Any],
-              settings: dict[str, Any], digest: Callable[[Path], str] = weights_digest) -> dict[str, Any]:
+def card_head(
+    gazer: Any,
+    reconstructor: Any,
+    names: tuple[str, str],
+    video: dict[str, Any],
+    settings: dict[str, Any],
+    digest: Callable[[Path], str] = weights_digest,
+) -> dict[str, Any]:
     """What every run card starts with: when, the packages and code, the device, the models, the video, the
     settings, and the models' and the video's licences (`licences.card_licences`). `names`: (gazer,
     reconstructor) as the user named them."""
@@ -153,18 +177,28 @@ def card_head(gazer: Any, reconstructor: Any, names: tuple[str, str], video: dic
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "packages": package_versions(),
         "device": device_description(),
-        "models": {"gazer": describe_model(gazer, names[0], digest),
-                   "reconstructor": describe_model(reconstructor, names[1], digest)},
+        "models": {
+            "gazer": describe_model(gazer, names[0], digest),
+            "reconstructor": describe_model(reconstructor, names[1], digest),
+        },
         "video": video,
         "settings": settings,
         "licences": card_licences({"gazer": names[0], "reconstructor": names[1]}, video.get("name")),
     }
 
 
-def make_card(gazer: Any, reconstructor: Any, names: tuple[str, str], video: dict[str, Any], settings: dict[str, Any],
-              totals: dict[str, Any], layout: Any = None, batch_size: int | None = None,
-              request_seconds: dict[str, float] | None = None,
-              digest: Callable[[Path], str] = weights_digest) -> dict[str, Any]:
+def make_card(
+    gazer: Any,
+    reconstructor: Any,
+    names: tuple[str, str],
+    video: dict[str, Any],
+    settings: dict[str, Any],
+    totals: dict[str, Any],
+    layout: Any = None,
+    batch_size: int | None = None,
+    request_seconds: dict[str, float] | None = None,
+    digest: Callable[[Path], str] = weights_digest,
+) -> dict[str, Any]:
     """A run's card, whole-frame or tiled, for the app and the CLI alike: `card_head`, then the tiles (a
     tiled run's `layout` and `batch_size`), the results (gaze.json's `totals` without their seconds) and the
     seconds (the totals', then the app's request stages as `request_<stage>`)."""
@@ -172,8 +206,10 @@ def make_card(gazer: Any, reconstructor: Any, names: tuple[str, str], video: dic
     if layout is not None and not layout.whole_frame:
         card["tiles"] = {**layout.to_json(), "num_tiles": layout.num_tiles, "batch_size": batch_size}
     card["results"] = {k: v for k, v in totals.items() if k != "seconds"}
-    card["seconds"] = {**totals.get("seconds", {}),
-                       **{f"request_{k}": round(v, 4) for k, v in (request_seconds or {}).items()}}
+    card["seconds"] = {
+        **totals.get("seconds", {}),
+        **{f"request_{k}": round(v, 4) for k, v in (request_seconds or {}).items()},
+    }
     return card
 
 
@@ -197,8 +233,9 @@ def rebuilt_frames(frames: np.ndarray, rec) -> np.ndarray:
     return resize_frames(rec.frames[0].numpy(), tuple(frames.shape[1:3]))
 
 
-def source_facts(read_size: tuple[int, int], frames: int, play_fps: float,
-                 info) -> tuple[tuple[int, int], float, float]:
+def source_facts(
+    read_size: tuple[int, int], frames: int, play_fps: float, info
+) -> tuple[tuple[int, int], float, float]:
     """((width, height), frame rate, duration in s) of a video's source from its header `info`; a .npy clip
     (`info` None) has the size of its `frames` frames as read (`read_size`, width and height), its playback
     rate and their length."""
@@ -207,11 +244,24 @@ def source_facts(read_size: tuple[int, int], frames: int, play_fps: float,
     return (int(info.width), int(info.height)), float(info.fps), float(info.duration_s)
 
 
-def video_record(name: str, sha256: str, source: tuple[tuple[int, int], float, float], frames: int,
-                 read_size: tuple[int, int], playback_fps: float) -> dict[str, Any]:
+def video_record(
+    name: str,
+    sha256: str,
+    source: tuple[tuple[int, int], float, float],
+    frames: int,
+    read_size: tuple[int, int],
+    playback_fps: float,
+) -> dict[str, Any]:
     """The run card's `video`: name, hash, source size, rate and duration (`source_facts`), the number of
     frames read, their size (width, height) and the rate they play at."""
     (width, height), source_fps, duration_s = source
-    return {"name": name, "sha256": sha256, "source_size": [width, height], "source_fps": source_fps,
-            "duration_s": round(duration_s, 3), "frames": int(frames), "read_size": [int(v) for v in read_size],
-            "playback_fps": round(playback_fps, 3)}
+    return {
+        "name": name,
+        "sha256": sha256,
+        "source_size": [width, height],
+        "source_fps": source_fps,
+        "duration_s": round(duration_s, 3),
+        "frames": int(frames),
+        "read_size": [int(v) for v in read_size],
+        "playback_fps": round(playback_fps, 3),
+    }

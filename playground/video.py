@@ -44,7 +44,21 @@ from .tiling import TileLayout, tile_layout
 os.environ.setdefault("IMAGEIO_FFMPEG_NO_PREVENT_SIGINT", "1")
 
 # File suffixes worth offering in an upload box; reading itself goes by content, not by suffix.
-VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ts", ".flv", ".ogv", ".3gp", ".wmv")
+VIDEO_SUFFIXES = (
+    ".mp4",
+    ".m4v",
+    ".mov",
+    ".webm",
+    ".mkv",
+    ".avi",
+    ".mpg",
+    ".mpeg",
+    ".ts",
+    ".flv",
+    ".ogv",
+    ".3gp",
+    ".wmv",
+)
 SAMPLINGS = ("uniform", "first", "fps")
 RESIZE_POLICIES = ("squash", "crop", "pad")
 # MAX_SIDE, READ_SIDE (the read size) and MAX_FRAME_PIXELS are in `knobs` (the CLI's --help shows them).
@@ -55,14 +69,24 @@ MAX_DECODE_BYTES = 4 * 1024**3  # and a ceiling no argument lifts: never return 
 _PROBE_TIMEOUT_S = 20  # ffmpeg reads only the header; this bounds a pathological file
 _DECODE_CHUNK = 32  # frames fetched from decord per call, so peak memory stays near the output size
 _CHUNK_BYTES = 64 * 1024**2  # and at most this many bytes of (working-size) frames per call (decord's copy and ours)
-_DECODER_BYTES = 96 * 1024**2  # frame-threaded decoders hold a native frame or more per thread: threads x frame stay under this
+_DECODER_BYTES = (
+    96 * 1024**2
+)  # frame-threaded decoders hold a native frame or more per thread: threads x frame stay under this
 _MAX_DECODER_THREADS = 4  # decoding a few sampled frames gains little from more
 _VFR_SLACK = 0.5  # frames: a timestamp further than this from i / fps means the frames are not at a constant rate
-_SELECT_CHARS = 20_000  # longest frame-selection expression handed to ffmpeg; beyond it, a range is kept and filtered here
+_SELECT_CHARS = (
+    20_000  # longest frame-selection expression handed to ffmpeg; beyond it, a range is kept and filtered here
+)
 
 # Leading bytes of still-image formats, so that an image is refused as an image (whatever its suffix).
-_IMAGE_MAGIC = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF", b"BM": "BMP",
-                b"II*\x00": "TIFF", b"MM\x00*": "TIFF"}
+_IMAGE_MAGIC = {
+    b"\x89PNG": "PNG",
+    b"\xff\xd8\xff": "JPEG",
+    b"GIF8": "GIF",
+    b"BM": "BMP",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+}
 # Atom names that may open an ISO-BMFF (mp4/mov/3gp) file at byte 4.
 _MP4_ATOMS = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot", b"uuid")
 
@@ -124,8 +148,10 @@ def frame_source(frames: Any) -> tuple[Iterable[np.ndarray], int | None]:
     def frames_of(items):
         for f in items:
             f = f.detach().cpu().numpy() if isinstance(f, torch.Tensor) else np.asarray(f)
-            check(f.dtype == np.uint8 and f.ndim in (3, 4) and f.shape[-1] == 3,
-                  f"streamed frames must be uint8 (H,W,3) or (B,H,W,3), got {f.dtype} {tuple(f.shape)}")
+            check(
+                f.dtype == np.uint8 and f.ndim in (3, 4) and f.shape[-1] == 3,
+                f"streamed frames must be uint8 (H,W,3) or (B,H,W,3), got {f.dtype} {tuple(f.shape)}",
+            )
             yield f if f.ndim == 4 else f[None]
 
     check(isinstance(frames, Iterable), f"cannot stream frames from {type(frames).__name__}")
@@ -140,13 +166,16 @@ def clips_view(video: Any, **read_kwargs) -> np.ndarray:
         path = Path(video)
         video = _load_npy(path) if path.suffix.lower() == ".npy" else read_video(path, **limits, **read_kwargs)
     tensor = isinstance(video, torch.Tensor)
-    check(tensor or isinstance(video, np.ndarray),
-          f"a video must be a path or a uint8 array, got {type(video).__name__}")
+    check(
+        tensor or isinstance(video, np.ndarray), f"a video must be a path or a uint8 array, got {type(video).__name__}"
+    )
     check(video.dtype == (torch.uint8 if tensor else np.uint8), f"video arrays must be uint8, got {video.dtype}")
     if video.ndim == 4:
         video = video[None]
-    check(video.ndim == 5 and video.shape[-1] == 3,
-          f"a video array must be (T,H,W,3) or (B,T,H,W,3), got shape {tuple(video.shape)}")
+    check(
+        video.ndim == 5 and video.shape[-1] == 3,
+        f"a video array must be (T,H,W,3) or (B,T,H,W,3), got shape {tuple(video.shape)}",
+    )
     check(video.shape[0] > 0, "the video array holds zero clips (its first axis is 0)")
     check(video.shape[1] > 0, "the video has zero frames")
     check(min(video.shape[2:4]) >= 8, f"frames of {video.shape[2]}x{video.shape[3]} px are too small")
@@ -183,8 +212,12 @@ NO_LIMITS = dict.fromkeys(LIMIT_NAMES)  # `input_limits(**NO_LIMITS)`: for batch
 def _input_limits(kwargs: dict[str, Any]) -> dict[str, int | None]:
     """The limits of one call: those named in `kwargs` (taken out of it), else the enclosing
     `input_limits` block's, else the module's defaults."""
-    limits = {"max_frames": MAX_READ_FRAMES, "max_pixels": MAX_DECODE_PIXELS, "max_frame_pixels": MAX_FRAME_PIXELS,
-              **_LIMITS.get()}
+    limits = {
+        "max_frames": MAX_READ_FRAMES,
+        "max_pixels": MAX_DECODE_PIXELS,
+        "max_frame_pixels": MAX_FRAME_PIXELS,
+        **_LIMITS.get(),
+    }
     limits.update((name, kwargs.pop(name)) for name in LIMIT_NAMES if name in kwargs)
     _check_limit_values(limits)
     return limits
@@ -192,24 +225,36 @@ def _input_limits(kwargs: dict[str, Any]) -> dict[str, int | None]:
 
 def _check_limit_values(limits: dict[str, Any]) -> None:
     for name, limit in limits.items():
-        check(limit is None or (_is_whole(limit) and limit > 0),
-              f"{name} must be a positive integer or None (no limit), got {limit!r}")
+        check(
+            limit is None or (_is_whole(limit) and limit > 0),
+            f"{name} must be a positive integer or None (no limit), got {limit!r}",
+        )
 
 
-def _check_array_limits(shape: tuple[int, ...], max_frames: int | None, max_pixels: int | None,
-                        max_frame_pixels: int | None) -> None:
+def _check_array_limits(
+    shape: tuple[int, ...], max_frames: int | None, max_pixels: int | None, max_frame_pixels: int | None
+) -> None:
     """Refuse a (B, T, H, W, 3) video array beyond a limit, in one line naming it."""
     B, T, H, W = shape[:4]
     where = f"a video array of shape {shape}"
     if max_frame_pixels is not None and H * W > max_frame_pixels:
-        raise DecodeLimitError("max_frame_pixels", f"{where} has frames of {W}x{H} ({H * W:,} pixels), over the "
-                                                   f"limit of {max_frame_pixels:,} a frame", ARRAY_REMEDIES["max_frame_pixels"])
+        raise DecodeLimitError(
+            "max_frame_pixels",
+            f"{where} has frames of {W}x{H} ({H * W:,} pixels), over the limit of {max_frame_pixels:,} a frame",
+            ARRAY_REMEDIES["max_frame_pixels"],
+        )
     if max_frames is not None and T > max_frames:
-        raise DecodeLimitError("max_frames", f"{where} has {T:,} frames a clip, over the limit of {max_frames:,}",
-                               ARRAY_REMEDIES["max_frames"])
+        raise DecodeLimitError(
+            "max_frames",
+            f"{where} has {T:,} frames a clip, over the limit of {max_frames:,}",
+            ARRAY_REMEDIES["max_frames"],
+        )
     if max_pixels is not None and B * T * H * W > max_pixels:
-        raise DecodeLimitError("max_pixels", f"{where} holds {B * T * H * W:,} pixels, over the limit of "
-                                             f"{max_pixels:,}", ARRAY_REMEDIES["max_pixels"])
+        raise DecodeLimitError(
+            "max_pixels",
+            f"{where} holds {B * T * H * W:,} pixels, over the limit of {max_pixels:,}",
+            ARRAY_REMEDIES["max_pixels"],
+        )
 
 
 _LIFT = "or raise {0} (None = no limit; as_clips' argument, or around any call: with input_limits({0}=...))"
@@ -243,9 +288,9 @@ class DecodeLimitError(PlaygroundError):
     API_REMEDIES = {
         "max_frame_pixels": "downscale the video first, or raise max_frame_pixels (None = no limit)",
         "max_frames": "pass num_frames, fps or start/end (to gaze a path: gaze(playground.as_clips(path, "
-                      "num_frames=16))), or raise max_frames (None = no limit)",
+        "num_frames=16))), or raise max_frames (None = no limit)",
         "max_pixels": "ask for fewer frames (num_frames, fps, start/end) or a smaller max_side, "
-                      "or raise max_pixels (None = no limit)",
+        "or raise max_pixels (None = no limit)",
     }
 
     def __init__(self, limit: str, fact: str, remedy: str | None = None):
@@ -271,8 +316,10 @@ def _sniff(path: Path) -> None:
         raise PlaygroundError(f"cannot read {path}: {exc.strerror or exc}") from exc
     for magic, kind in _IMAGE_MAGIC.items():
         if head.startswith(magic):
-            raise PlaygroundError(f"{path} is a still {kind} image, not a video; give a video file "
-                                  f"(mp4/webm/mov/avi/mkv) or a (T,H,W,3) array")
+            raise PlaygroundError(
+                f"{path} is a still {kind} image, not a video; give a video file "
+                f"(mp4/webm/mov/avi/mkv) or a (T,H,W,3) array"
+            )
     check(size >= 64, f"{path} is too small ({size} bytes) to be a video")
     if not _looks_like_video(head):
         raise PlaygroundError(f"{path} is not a video file (unrecognised content; expected mp4/webm/mov/avi/mkv)")
@@ -288,8 +335,13 @@ def _header(path: Path) -> tuple[int, int, float | None]:
     import imageio_ffmpeg
 
     try:
-        result = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
-                                capture_output=True, text=True, errors="replace", timeout=_PROBE_TIMEOUT_S)
+        result = subprocess.run(
+            [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=_PROBE_TIMEOUT_S,
+        )
     except subprocess.TimeoutExpired:
         raise PlaygroundError(f"{path} could not be probed within {_PROBE_TIMEOUT_S} s (a damaged file?)") from None
     streams = [line for line in result.stderr.splitlines() if re.search(r"Stream #\S+.*: Video:", line)]
@@ -302,8 +354,10 @@ def _header(path: Path) -> tuple[int, int, float | None]:
     match = re.search(r"\b([1-9]\d*)x([1-9]\d*)\b", streams[0])
     check(match is not None, f"{path}: ffmpeg reports no frame size for its video stream")
     width, height = int(match.group(1)), int(match.group(2))
-    check(width <= MAX_SIDE and height <= MAX_SIDE,
-          f"{path} has {width}x{height} frames; the playground refuses sides above {MAX_SIDE} px")
+    check(
+        width <= MAX_SIDE and height <= MAX_SIDE,
+        f"{path} has {width}x{height} frames; the playground refuses sides above {MAX_SIDE} px",
+    )
     duration = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", result.stderr)
     seconds = None
     if duration and "Audio:" not in result.stderr:
@@ -313,12 +367,14 @@ def _header(path: Path) -> tuple[int, int, float | None]:
 
 def _looks_like_video(head: bytes) -> bool:
     """True if the leading bytes match a container that ffmpeg/decord can read."""
-    return (head[4:8] in _MP4_ATOMS  # mp4 / mov / 3gp / m4v
-            or head.startswith(b"\x1a\x45\xdf\xa3")  # Matroska / WebM (EBML)
-            or (head.startswith(b"RIFF") and head[8:12] == b"AVI ")
-            or head.startswith((b"FLV", b"OggS", b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3"))  # flv, ogg, mpeg-ps
-            or head.startswith(b"\x30\x26\xb2\x75\x8e\x66\xcf\x11")  # asf / wmv
-            or (len(head) > 188 and head[0] == 0x47 and head[188] == 0x47))  # mpeg-ts packets
+    return (
+        head[4:8] in _MP4_ATOMS  # mp4 / mov / 3gp / m4v
+        or head.startswith(b"\x1a\x45\xdf\xa3")  # Matroska / WebM (EBML)
+        or (head.startswith(b"RIFF") and head[8:12] == b"AVI ")
+        or head.startswith((b"FLV", b"OggS", b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3"))  # flv, ogg, mpeg-ps
+        or head.startswith(b"\x30\x26\xb2\x75\x8e\x66\xcf\x11")  # asf / wmv
+        or (len(head) > 188 and head[0] == 0x47 and head[188] == 0x47)
+    )  # mpeg-ts packets
 
 
 def _open(path: Path, size: tuple[int, int] | None = None, threads: int = 1):
@@ -370,8 +426,11 @@ def _probe(path: Path, max_side: int | None = None, max_frame_pixels: int | None
     _sniff(path)
     width, height, header_s = _header(path)
     if max_frame_pixels is not None and width * height > max_frame_pixels:
-        raise DecodeLimitError("max_frame_pixels", f"{path} has {width}x{height} frames ({width * height:,} pixels), "
-                                                   f"over the limit of {max_frame_pixels:,} pixels a frame")
+        raise DecodeLimitError(
+            "max_frame_pixels",
+            f"{path} has {width}x{height} frames ({width * height:,} pixels), "
+            f"over the limit of {max_frame_pixels:,} pixels a frame",
+        )
     size = _fit_size(height, width, max_side)
     reader = _open(path, None if size == (height, width) else size, _decoder_threads(height, width))
     try:
@@ -388,16 +447,16 @@ def _probe(path: Path, max_side: int | None = None, max_frame_pixels: int | None
     covered = num_frames / fps if times is None else max(num_frames / fps, float(times[-1, 1]))
     if header_s is not None and covered < 0.75 * header_s - 0.2:
         # Streaming containers (mkv/webm) cut short still open; their header keeps the full length.
-        raise PlaygroundError(f"{path} is truncated: its header says {header_s:.2f} s but its frames "
-                              f"cover only {covered:.2f} s")
+        raise PlaygroundError(
+            f"{path} is truncated: its header says {header_s:.2f} s but its frames cover only {covered:.2f} s"
+        )
     if times is None or np.abs(times[:, 0] - np.arange(num_frames) / fps).max() <= _VFR_SLACK / fps:
         return VideoInfo(int(num_frames), fps, height, width, num_frames / fps), reader, size
     # Sparse or variable-rate frames: sample by their timestamps; the last one shows until the header's end.
     duration = max(float(times[-1, 1]), header_s or 0.0)
     frame_times = np.ascontiguousarray(times[:, 0])
     frame_times.setflags(write=False)
-    return (VideoInfo(int(num_frames), num_frames / duration, height, width, duration, frame_times),
-            reader, size)
+    return (VideoInfo(int(num_frames), num_frames / duration, height, width, duration, frame_times), reader, size)
 
 
 def _timestamps(reader, num_frames: int) -> np.ndarray | None:
@@ -422,10 +481,18 @@ def _decoder_threads(height: int, width: int) -> int:
     return max(1, min(_MAX_DECODER_THREADS, os.cpu_count() or 1, _DECODER_BYTES // frame_bytes))
 
 
-def read_video(path: str | Path, num_frames: int | None = None, sampling: str = "uniform", fps: float | None = None,
-               start: float = 0.0, end: float | None = None, max_side: int | None = READ_SIDE,
-               max_pixels: int | None = MAX_DECODE_PIXELS, max_frames: int | None = MAX_READ_FRAMES,
-               max_frame_pixels: int | None = MAX_FRAME_PIXELS) -> np.ndarray:
+def read_video(
+    path: str | Path,
+    num_frames: int | None = None,
+    sampling: str = "uniform",
+    fps: float | None = None,
+    start: float = 0.0,
+    end: float | None = None,
+    max_side: int | None = READ_SIDE,
+    max_pixels: int | None = MAX_DECODE_PIXELS,
+    max_frames: int | None = MAX_READ_FRAMES,
+    max_frame_pixels: int | None = MAX_FRAME_PIXELS,
+) -> np.ndarray:
     """Decode frames of a video file.
 
     Args:
@@ -455,12 +522,14 @@ def read_video(path: str | Path, num_frames: int | None = None, sampling: str = 
             the argument to change).
         PlaygroundError: bad file (see `probe_video`), bad knobs, or more than MAX_DECODE_BYTES of output.
     """
-    return _read(Path(path), num_frames, sampling, fps, start, end, max_side, max_pixels, max_frames,
-                 max_frame_pixels)[0]
+    return _read(Path(path), num_frames, sampling, fps, start, end, max_side, max_pixels, max_frames, max_frame_pixels)[
+        0
+    ]
 
 
-def _read(path: Path, num_frames, sampling, fps, start, end, max_side, max_pixels, max_frames,
-          max_frame_pixels) -> tuple[np.ndarray, VideoInfo]:
+def _read(
+    path: Path, num_frames, sampling, fps, start, end, max_side, max_pixels, max_frames, max_frame_pixels
+) -> tuple[np.ndarray, VideoInfo]:
     """`read_video`'s work, also returning the header it probed (so callers need not probe again)."""
     _check_knobs(num_frames, sampling, fps, start, end, max_side)
     _check_limit_values({"max_pixels": max_pixels, "max_frames": max_frames, "max_frame_pixels": max_frame_pixels})
@@ -468,26 +537,38 @@ def _read(path: Path, num_frames, sampling, fps, start, end, max_side, max_pixel
     index = sample_indices(info, num_frames, sampling, fps, start, end)
     if max_frames is not None and len(index) > max_frames:
         unasked = " (every frame: num_frames not given)" if num_frames is None else ""
-        raise DecodeLimitError("max_frames", f"{path}: this read takes {len(index):,} frames{unasked}, "
-                                             f"over the limit of {max_frames:,}")
+        raise DecodeLimitError(
+            "max_frames", f"{path}: this read takes {len(index):,} frames{unasked}, over the limit of {max_frames:,}"
+        )
     pixels = len(index) * height * width
     if max_pixels is not None and pixels > max_pixels:
-        raise DecodeLimitError("max_pixels", f"{path}: {len(index):,} frames of {width}x{height} px are "
-                                             f"{pixels:,} pixels, over the limit of {max_pixels:,}")
+        raise DecodeLimitError(
+            "max_pixels",
+            f"{path}: {len(index):,} frames of {width}x{height} px are "
+            f"{pixels:,} pixels, over the limit of {max_pixels:,}",
+        )
     need = pixels * 3
-    check(need <= MAX_DECODE_BYTES,
-          f"{path}: {len(index)} frames of {width}x{height} need {need / 1024**3:.1f} GiB; "
-          f"ask for fewer frames (num_frames, fps, start/end) or a smaller max_side")
+    check(
+        need <= MAX_DECODE_BYTES,
+        f"{path}: {len(index)} frames of {width}x{height} need {need / 1024**3:.1f} GiB; "
+        f"ask for fewer frames (num_frames, fps, start/end) or a smaller max_side",
+    )
     return _decode_indices(path, reader, index, height, width, _decoder_threads(info.height, info.width)), info
 
 
 NPY_PLAY_FPS = 8.0  # a .npy clip carries no frame rate; play it at this one
 
 
-def read_clip(path: str | Path, num_frames: int = NUM_FRAMES, fps: float | None = None, start: float = 0.0,
-              max_side: int | None = READ_SIDE, max_pixels: int | None = MAX_DECODE_PIXELS,
-              max_frames: int | None = MAX_READ_FRAMES,
-              max_frame_pixels: int | None = MAX_FRAME_PIXELS) -> tuple[np.ndarray, float, VideoInfo | None]:
+def read_clip(
+    path: str | Path,
+    num_frames: int = NUM_FRAMES,
+    fps: float | None = None,
+    start: float = 0.0,
+    max_side: int | None = READ_SIDE,
+    max_pixels: int | None = MAX_DECODE_PIXELS,
+    max_frames: int | None = MAX_READ_FRAMES,
+    max_frame_pixels: int | None = MAX_FRAME_PIXELS,
+) -> tuple[np.ndarray, float, VideoInfo | None]:
     """One clip to gaze and show: frames spread uniformly (or at `fps`) from `start`, and how to play them.
 
     Args:
@@ -506,13 +587,18 @@ def read_clip(path: str | Path, num_frames: int = NUM_FRAMES, fps: float | None 
     path = Path(path)
     if path.suffix.lower() == ".npy":  # memory-mapped: only the frames taken are read, within the same limits
         array = _load_npy(path)
-        clips = as_clips(array[:, :num_frames] if array.ndim == 5 else array[:num_frames], max_pixels=max_pixels,
-                         max_frames=max_frames, max_frame_pixels=max_frame_pixels)
+        clips = as_clips(
+            array[:, :num_frames] if array.ndim == 5 else array[:num_frames],
+            max_pixels=max_pixels,
+            max_frames=max_frames,
+            max_frame_pixels=max_frame_pixels,
+        )
         check(clips.shape[0] == 1, f"{path.name} holds {clips.shape[0]} clips; give one clip (T,H,W,3)")
         return clips[0], NPY_PLAY_FPS, None
     sampling = "fps" if fps else "uniform"
-    frames, info = _read(path, num_frames, sampling, fps, start, None, max_side, max_pixels, max_frames,
-                         max_frame_pixels)
+    frames, info = _read(
+        path, num_frames, sampling, fps, start, None, max_side, max_pixels, max_frames, max_frame_pixels
+    )
     span = max(info.duration_s - start, 1e-6)
     play_fps = fps or max(1.0, min(info.fps, len(frames) / span))
     return frames, float(play_fps), info
@@ -539,9 +625,16 @@ class FrameStream:
         return len(self.indices)
 
 
-def stream_video(path: str | Path, chunk_len: int = CLIP_LEN, num_frames: int | None = None, fps: float | None = None,
-                 start: float = 0.0, max_side: int | None = None, sampling: str = "first",
-                 max_frame_pixels: int | None = MAX_FRAME_PIXELS) -> FrameStream:
+def stream_video(
+    path: str | Path,
+    chunk_len: int = CLIP_LEN,
+    num_frames: int | None = None,
+    fps: float | None = None,
+    start: float = 0.0,
+    max_side: int | None = None,
+    sampling: str = "first",
+    max_frame_pixels: int | None = MAX_FRAME_PIXELS,
+) -> FrameStream:
     """Read frames of a video in chunks of `chunk_len`: every frame, one every 1/fps s, or N spread.
 
     Unlike `read_video`, nothing bounds the frame count: only one chunk is decoded at a time. A
@@ -559,7 +652,10 @@ def stream_video(path: str | Path, chunk_len: int = CLIP_LEN, num_frames: int | 
         max_frame_pixels: refuse source frames of more pixels than this (None: no limit but MAX_SIDE).
     """
     path = Path(path)
-    check(isinstance(chunk_len, (int, np.integer)) and chunk_len > 0, f"chunk_len must be a positive integer, got {chunk_len!r}")
+    check(
+        isinstance(chunk_len, (int, np.integer)) and chunk_len > 0,
+        f"chunk_len must be a positive integer, got {chunk_len!r}",
+    )
     if path.suffix.lower() == ".npy":
         return _stream_npy(path, chunk_len, num_frames)
     sampling = "fps" if fps else sampling
@@ -581,49 +677,63 @@ def stream_video(path: str | Path, chunk_len: int = CLIP_LEN, num_frames: int | 
                     yield out
                     out = None
 
-    play_fps = fps or (info.fps if sampling == "first" else
-                       max(1.0, min(info.fps, len(index) / max(info.duration_s - start, 1e-6))))
+    play_fps = fps or (
+        info.fps if sampling == "first" else max(1.0, min(info.fps, len(index) / max(info.duration_s - start, 1e-6)))
+    )
     return FrameStream(path, info, index, height, width, float(play_fps), chunks())
 
 
 def _stream_npy(path: Path, chunk_len: int, num_frames: int | None) -> FrameStream:
     array = _load_npy(path)
-    check(array.dtype == np.uint8 and array.ndim == 4 and array.shape[-1] == 3 and array.shape[0] > 0,
-          f"{path.name} must hold one uint8 clip (T,H,W,3), got {array.dtype} {tuple(array.shape)}")
+    check(
+        array.dtype == np.uint8 and array.ndim == 4 and array.shape[-1] == 3 and array.shape[0] > 0,
+        f"{path.name} must hold one uint8 clip (T,H,W,3), got {array.dtype} {tuple(array.shape)}",
+    )
     T = array.shape[0] if num_frames is None else min(array.shape[0], num_frames)
 
     def chunks() -> Iterator[np.ndarray]:
         for lo in range(0, T, chunk_len):
-            yield np.ascontiguousarray(array[lo:min(T, lo + chunk_len)])
+            yield np.ascontiguousarray(array[lo : min(T, lo + chunk_len)])
 
-    return FrameStream(path, None, np.arange(T, dtype=np.int64), array.shape[1], array.shape[2], NPY_PLAY_FPS,
-                       chunks())
+    return FrameStream(path, None, np.arange(T, dtype=np.int64), array.shape[1], array.shape[2], NPY_PLAY_FPS, chunks())
 
 
 def _check_knobs(num_frames, sampling, fps, start, end, max_side) -> None:
     check(sampling in SAMPLINGS, f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
     if num_frames is not None:
-        check(isinstance(num_frames, (int, np.integer)) and not isinstance(num_frames, bool) and num_frames > 0,
-              f"num_frames must be a positive integer, got {num_frames!r}")
+        check(
+            isinstance(num_frames, (int, np.integer)) and not isinstance(num_frames, bool) and num_frames > 0,
+            f"num_frames must be a positive integer, got {num_frames!r}",
+        )
     if sampling == "fps":
         check(fps is not None, "sampling='fps' needs an fps value")
     if fps is not None:
         check(isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0, f"fps must be > 0, got {fps!r}")
-    check(isinstance(start, (int, float)) and math.isfinite(start) and start >= 0,
-          f"start must be a time >= 0 in seconds, got {start!r}")
+    check(
+        isinstance(start, (int, float)) and math.isfinite(start) and start >= 0,
+        f"start must be a time >= 0 in seconds, got {start!r}",
+    )
     if end is not None:
         check(isinstance(end, (int, float)) and end > start, f"end ({end!r}) must be after start ({start!r})")
     if max_side is not None:
-        check(_is_whole(max_side) and max_side >= 8,
-              f"max_side must be an integer >= 8 or None (native size), got {max_side!r}")
+        check(
+            _is_whole(max_side) and max_side >= 8,
+            f"max_side must be an integer >= 8 or None (native size), got {max_side!r}",
+        )
 
 
 def _is_whole(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
-def sample_indices(info: VideoInfo, num_frames: int | None = None, sampling: str = "uniform", fps: float | None = None,
-                   start: float = 0.0, end: float | None = None) -> np.ndarray:
+def sample_indices(
+    info: VideoInfo,
+    num_frames: int | None = None,
+    sampling: str = "uniform",
+    fps: float | None = None,
+    start: float = 0.0,
+    end: float | None = None,
+) -> np.ndarray:
     """Frame indices a `read_video` call decodes (see there for the knobs).
 
     Times are real seconds: for sparse or variable-rate files (`VideoInfo.frame_times`), `start` and
@@ -688,7 +798,7 @@ def _decode_indices(path: Path, reader, index: np.ndarray, height: int, width: i
     chunk = max(1, min(_DECODE_CHUNK, _CHUNK_BYTES // (height * width * 3)))  # bounds the copies decord makes
     try:
         for lo in range(0, len(index), chunk):
-            _put(out, lo, reader.get_batch(index[lo:lo + chunk].tolist()).asnumpy())
+            _put(out, lo, reader.get_batch(index[lo : lo + chunk].tolist()).asnumpy())
     except PlaygroundError:
         raise
     except Exception:
@@ -700,7 +810,7 @@ def _put(out: np.ndarray, lo: int, batch: np.ndarray) -> None:
     """Write decoded frames (n, h, w, 3) into out[lo:lo + n], resized to out's frame size if needed."""
     if batch.shape[1:3] != out.shape[1:3]:
         batch = resize_frames(batch, out.shape[1:3])
-    out[lo:lo + len(batch)] = batch
+    out[lo : lo + len(batch)] = batch
 
 
 def _decode_ffmpeg(path: Path, index: np.ndarray, out: np.ndarray, threads: int = 1) -> np.ndarray:
@@ -711,8 +821,9 @@ def _decode_ffmpeg(path: Path, index: np.ndarray, out: np.ndarray, threads: int 
     return out
 
 
-def _ffmpeg_frames(path: Path, index: np.ndarray, height: int, width: int, threads: int = 1
-                   ) -> Iterator[tuple[list[int], np.ndarray]]:
+def _ffmpeg_frames(
+    path: Path, index: np.ndarray, height: int, width: int, threads: int = 1
+) -> Iterator[tuple[list[int], np.ndarray]]:
     """Frames `index` decoded by one ffmpeg process, in order: (positions in `index`, uint8 (H, W, 3)).
 
     ffmpeg, in a subprocess, keeps the wanted frames (its select filter), scales them to
@@ -731,10 +842,29 @@ def _ffmpeg_frames(path: Path, index: np.ndarray, height: int, width: int, threa
     if len(select) > _SELECT_CHARS:  # too long for one argument: ffmpeg keeps the whole span, the rest is dropped here
         numbers = list(range(numbers[0], numbers[-1] + 1))
         select = _select_expression(numbers)
-    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-noautorotate",
-               "-threads", str(threads), "-i", str(path), "-map", "0:v:0",
-               "-vf", f"select='{select}',scale={width}:{height}:flags=bilinear",
-               "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:"]
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-noautorotate",
+        "-threads",
+        str(threads),
+        "-i",
+        str(path),
+        "-map",
+        "0:v:0",
+        "-vf",
+        f"select='{select}',scale={width}:{height}:flags=bilinear",
+        "-fps_mode",
+        "passthrough",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "pipe:",
+    ]
     frame_bytes, decoded = height * width * 3, 0
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
@@ -749,8 +879,10 @@ def _ffmpeg_frames(path: Path, index: np.ndarray, height: int, width: int, threa
         process.kill()
         process.stdout.close()
         process.wait()
-    check(decoded == len(numbers), f"{path} is truncated or corrupt: only {decoded} of the {len(numbers)} frames "
-                                   f"needed could be decoded")
+    check(
+        decoded == len(numbers),
+        f"{path} is truncated or corrupt: only {decoded} of the {len(numbers)} frames needed could be decoded",
+    )
 
 
 def _select_expression(numbers: list[int]) -> str:
@@ -792,11 +924,11 @@ def resize_frames(frames: np.ndarray, size: int | tuple[int, int], policy: str =
     x = resize(x, fit, mode="bilinear").round().clamp(0, 255).to(torch.uint8).movedim(-3, -1).numpy()
     if policy == "crop":
         y0, x0 = (fit[0] - h) // 2, (fit[1] - w) // 2
-        return np.ascontiguousarray(x[..., y0:y0 + h, x0:x0 + w, :])
+        return np.ascontiguousarray(x[..., y0 : y0 + h, x0 : x0 + w, :])
     if policy == "pad":
         out = np.zeros((*x.shape[:-3], h, w, 3), dtype=np.uint8)
         y0, x0 = (h - fit[0]) // 2, (w - fit[1]) // 2
-        out[..., y0:y0 + fit[0], x0:x0 + fit[1], :] = x
+        out[..., y0 : y0 + fit[0], x0 : x0 + fit[1], :] = x
         return out
     return x
 
@@ -814,9 +946,12 @@ def chunk_frames(frames: np.ndarray, clip_len: int = CLIP_LEN, pad: str | None =
     """
     frames = _as_frames(frames)
     check(frames.ndim == 4, f"chunk_frames needs (T,H,W,3) frames, got shape {tuple(frames.shape)}")
-    check(isinstance(clip_len, (int, np.integer)) and clip_len > 0, f"clip_len must be a positive integer, got {clip_len!r}")
+    check(
+        isinstance(clip_len, (int, np.integer)) and clip_len > 0,
+        f"clip_len must be a positive integer, got {clip_len!r}",
+    )
     check(pad in ("repeat", None), f"pad must be 'repeat' or None, got {pad!r}")
-    clips = [frames[i:i + clip_len] for i in range(0, len(frames), clip_len)]
+    clips = [frames[i : i + clip_len] for i in range(0, len(frames), clip_len)]
     if pad == "repeat" and len(clips[-1]) < clip_len:
         last = clips[-1]
         clips[-1] = np.concatenate([last, np.repeat(last[-1:], clip_len - len(last), axis=0)])
@@ -857,8 +992,10 @@ def untile_frames(tiles: np.ndarray, layout: TileLayout) -> np.ndarray:
 def _as_frames(frames: Any) -> np.ndarray:
     if isinstance(frames, torch.Tensor):
         frames = frames.detach().cpu().numpy()
-    check(isinstance(frames, np.ndarray) and frames.dtype == np.uint8,
-          f"frames must be a uint8 array, got {getattr(frames, 'dtype', type(frames).__name__)}")
+    check(
+        isinstance(frames, np.ndarray) and frames.dtype == np.uint8,
+        f"frames must be a uint8 array, got {getattr(frames, 'dtype', type(frames).__name__)}",
+    )
     check(frames.ndim >= 3 and frames.shape[-1] == 3, f"frames must be (..., H, W, 3), got shape {tuple(frames.shape)}")
     check(all(s > 0 for s in frames.shape), f"frames must not be empty, got shape {tuple(frames.shape)}")
     return frames
@@ -903,11 +1040,21 @@ class VideoWriter:
             check(max(H, W) <= MAX_SIDE, f"frames of {W}x{H} exceed {MAX_SIDE} px")
             self._size = (H, W)
             self._writer = imageio_ffmpeg.write_frames(
-                self._tmp, (W + W % 2, H + H % 2), fps=self.fps, codec="libx264", pix_fmt_out="yuv420p",
-                quality=self.quality, macro_block_size=2, ffmpeg_log_level="error",
-                output_params=["-movflags", "+faststart", "-preset", self.preset])
+                self._tmp,
+                (W + W % 2, H + H % 2),
+                fps=self.fps,
+                codec="libx264",
+                pix_fmt_out="yuv420p",
+                quality=self.quality,
+                macro_block_size=2,
+                ffmpeg_log_level="error",
+                output_params=["-movflags", "+faststart", "-preset", self.preset],
+            )
             self._writer.send(None)  # start ffmpeg
-        check((H, W) == self._size, f"every frame of {self.path.name} must be {self._size[1]}x{self._size[0]}, got {W}x{H}")
+        check(
+            (H, W) == self._size,
+            f"every frame of {self.path.name} must be {self._size[1]}x{self._size[0]}, got {W}x{H}",
+        )
         if H % 2 or W % 2:
             frames = np.pad(frames, ((0, 0), (0, H % 2), (0, W % 2), (0, 0)), mode="edge")
         try:
@@ -936,8 +1083,9 @@ def _first_line(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: float = 8.0, quality: int = 7,
-                preset: str = "medium") -> Path:
+def write_video(
+    path: str | Path, frames: np.ndarray, fps: float = 8.0, quality: int = 7, preset: str = "medium"
+) -> Path:
     """Write frames as a browser-playable MP4 (H.264, yuv420p, faststart), atomically (`VideoWriter`).
 
     Args:

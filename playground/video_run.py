@@ -78,8 +78,9 @@ class RunTotals:
     loss_kind: str = "none"  # the gazer's own loss: "predicted", "measured" or "none"
     settings: dict = field(default_factory=dict)  # gaze.json's head settings (what the threshold meant)
     reconstructor: str = ""  # the reconstructor's name
-    seconds: dict[str, float] = field(default_factory=lambda: {"decode": 0.0, "gaze": 0.0, "reconstruct": 0.0,
-                                                               "write": 0.0})
+    seconds: dict[str, float] = field(
+        default_factory=lambda: {"decode": 0.0, "gaze": 0.0, "reconstruct": 0.0, "write": 0.0}
+    )
 
     @property
     def loss(self) -> float:
@@ -87,25 +88,36 @@ class RunTotals:
 
     def to_json(self) -> dict[str, Any]:
         psnr = mean_psnr(torch.tensor(self.psnr)) if self.psnr else float("nan")
-        return {"frames": self.frames, "tiles": self.tiles, "slots_kept": self.slots_kept,
-                "slots_total": self.slots_total, "kept_fraction": round(self.slots_kept / max(1, self.slots_total), 6),
-                "reconstruction_loss": round(self.loss, 6),
-                "psnr_db": None if not math.isfinite(psnr) else round(psnr, 4),
-                "exact_frames": int(np.isinf(np.asarray(self.psnr, dtype=np.float64)).sum()),
-                "loss_kind": self.loss_kind,
-                **loss_check(self.rows, self.settings, self.reconstructor, own_mean(self.own_loss)),
-                "seconds": {k: round(v, 3) for k, v in self.seconds.items()}}
+        return {
+            "frames": self.frames,
+            "tiles": self.tiles,
+            "slots_kept": self.slots_kept,
+            "slots_total": self.slots_total,
+            "kept_fraction": round(self.slots_kept / max(1, self.slots_total), 6),
+            "reconstruction_loss": round(self.loss, 6),
+            "psnr_db": None if not math.isfinite(psnr) else round(psnr, 4),
+            "exact_frames": int(np.isinf(np.asarray(self.psnr, dtype=np.float64)).sum()),
+            "loss_kind": self.loss_kind,
+            **loss_check(self.rows, self.settings, self.reconstructor, own_mean(self.own_loss)),
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+        }
 
 
-def clip_totals(gaze: GazeResult, rec, seconds: dict[str, float], rows: list[dict[str, Any]] | None = None
-                ) -> dict[str, Any]:
+def clip_totals(
+    gaze: GazeResult, rec, seconds: dict[str, float], rows: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """gaze.json's "totals" of a whole-frame run (one chunk, one tile): `report.totals` (slots kept, losses,
     mean PSNR, exact frames, SSIM) and `report.loss_check` (of `rows`, its metrics rows, made here if not
     given) with the frames, the one tile and `seconds` (stage -> s)."""
     rows = report.clip_rows(gaze, rec) if rows is None else rows
     checked = loss_check(rows, gaze.settings, rec.reconstructor, own_mean(own_loss(gaze.select([0]))))
-    return {"frames": gaze.num_frames, "tiles": 1, **report.totals(gaze, rec), **checked,
-            "seconds": {k: round(v, 4) for k, v in seconds.items()}}
+    return {
+        "frames": gaze.num_frames,
+        "tiles": 1,
+        **report.totals(gaze, rec),
+        **checked,
+        "seconds": {k: round(v, 4) for k, v in seconds.items()},
+    }
 
 
 def own_loss(gaze: GazeResult) -> list:
@@ -129,12 +141,23 @@ def preview_size(height: int, width: int, preview_width: int | None = PREVIEW_WI
     return h, preview_width + preview_width % 2
 
 
-def run_video(frames: Iterable[np.ndarray], gazer, reconstructor, out: Path, *, fps: float, tile: int | None = None,
-              batch_size: int = 8, gazing_ratio: float | None = None, task_loss_requirement: float | None = None,
-              preview_width: int | None = PREVIEW_WIDTH, total_frames: int | None = None,
-              source: dict[str, Any] | None = None,
-              progress: Callable[[int, int | None], None] | None = None,
-              written: Callable[[float, int | None], None] | None = None) -> RunTotals:
+def run_video(
+    frames: Iterable[np.ndarray],
+    gazer,
+    reconstructor,
+    out: Path,
+    *,
+    fps: float,
+    tile: int | None = None,
+    batch_size: int = 8,
+    gazing_ratio: float | None = None,
+    task_loss_requirement: float | None = None,
+    preview_width: int | None = PREVIEW_WIDTH,
+    total_frames: int | None = None,
+    source: dict[str, Any] | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+    written: Callable[[float, int | None], None] | None = None,
+) -> RunTotals:
     """Gaze, rebuild and write a whole video into the folder `out` (see the module docstring).
 
     Args:
@@ -162,19 +185,36 @@ def run_video(frames: Iterable[np.ndarray], gazer, reconstructor, out: Path, *, 
 
     finished = 0  # clips rebuilt, drawn and written (for `written`)
     started = time.perf_counter()
-    with VideoWriter(out / "overlay.mp4", fps) as overlay, VideoWriter(out / "reconstruction.mp4", fps) as rebuilt, \
-            MetricsCsv(out / "metrics.csv") as rows, GazeJson(out / "gaze.json") as js:
-        for chunk in vg.chunks(timed_items(frames, totals.seconds), gazing_ratio, task_loss_requirement, progress,
-                               total_frames):
+    with (
+        VideoWriter(out / "overlay.mp4", fps) as overlay,
+        VideoWriter(out / "reconstruction.mp4", fps) as rebuilt,
+        MetricsCsv(out / "metrics.csv") as rows,
+        GazeJson(out / "gaze.json") as js,
+    ):
+        for chunk in vg.chunks(
+            timed_items(frames, totals.seconds), gazing_ratio, task_loss_requirement, progress, total_frames
+        ):
             totals.seconds["gaze"] += time.perf_counter() - started  # decoding included; taken out at the end
             if totals.frames == 0:
-                totals.settings = {**vg.settings(gazing_ratio, task_loss_requirement),
-                                   "threshold_unit": gazer.threshold_unit}
+                totals.settings = {
+                    **vg.settings(gazing_ratio, task_loss_requirement),
+                    "threshold_unit": gazer.threshold_unit,
+                }
                 totals.reconstructor, totals.loss_kind = reconstructor.name, chunk.gaze.loss_kind
                 js.begin(gaze_json_head(source, chunk.layout, gazer.name, reconstructor.name, totals.settings))
             total = total_clips(chunk)  # bound now: the chunk is deleted below
-            _write_chunk(chunk, reconstructor, batch_size, preview_width, overlay, rebuilt, rows, js, totals,
-                         done=lambda clips, total=total: written and written(finished + clips, total))
+            _write_chunk(
+                chunk,
+                reconstructor,
+                batch_size,
+                preview_width,
+                overlay,
+                rebuilt,
+                rows,
+                js,
+                totals,
+                done=lambda clips, total=total: written and written(finished + clips, total),
+            )
             finished += chunk.layout.num_tiles
             del chunk  # let it go before the next chunk is decoded
             started = time.perf_counter()
@@ -196,9 +236,18 @@ def timed_items(items: Iterable[Any], seconds: dict[str, float]) -> Iterable[Any
         del item  # not held while the next one is decoded
 
 
-def _write_chunk(chunk: ChunkGaze, reconstructor, batch_size: int, preview_width, overlay: VideoWriter,
-                 rebuilt: VideoWriter, rows: MetricsCsv, js: "GazeJson", totals: RunTotals,
-                 done: Callable[[float], Any] = lambda clips: None) -> None:
+def _write_chunk(
+    chunk: ChunkGaze,
+    reconstructor,
+    batch_size: int,
+    preview_width,
+    overlay: VideoWriter,
+    rebuilt: VideoWriter,
+    rows: MetricsCsv,
+    js: "GazeJson",
+    totals: RunTotals,
+    done: Callable[[float], Any] = lambda clips: None,
+) -> None:
     """Rebuild one chunk's tiles in batches, draw and write its frames, its gaze.json entry and its rows.
 
     `done(clips)` reports how much of the chunk's N tile clips is finished: half of each as it is rebuilt, the
@@ -251,8 +300,9 @@ def _write_chunk(chunk: ChunkGaze, reconstructor, batch_size: int, preview_width
     done(layout.num_tiles)
 
 
-def chunk_entry(start: int, gaze: GazeResult, layout: TileLayout, loss: np.ndarray, psnr: np.ndarray,
-                ssim: np.ndarray | None = None) -> dict[str, Any]:
+def chunk_entry(
+    start: int, gaze: GazeResult, layout: TileLayout, loss: np.ndarray, psnr: np.ndarray, ssim: np.ndarray | None = None
+) -> dict[str, Any]:
     """gaze.json's entry for one chunk: per tile its box, its gaze (`to_json`, ids on the tile's canvas), its
     boxes in frame pixels per frame, and its rebuild's per-frame loss, PSNR (null = exact) and SSIM if given.
 
@@ -266,25 +316,47 @@ def chunk_entry(start: int, gaze: GazeResult, layout: TileLayout, loss: np.ndarr
     places = layout.tile_boxes()
     tiles = []
     for k in range(layout.num_tiles):
-        rebuilt = {"loss": [round(float(v), 6) for v in loss[k]],
-                   "psnr_db": [round(float(v), 4) if np.isfinite(v) else None for v in psnr[k]]}
+        rebuilt = {
+            "loss": [round(float(v), 6) for v in loss[k]],
+            "psnr_db": [round(float(v), 4) if np.isfinite(v) else None for v in psnr[k]],
+        }
         if ssim is not None:
             rebuilt["ssim"] = [round(float(v), 6) for v in ssim[k]]
-        tiles.append({"tile": k, "box": places[k].tolist(), "gaze": gaze.clip(k).to_json(),
-                      "boxes": [frame[k] for frame in found],  # per frame: [y0, x0, y1, x1, scale] in frame pixels
-                      "reconstruction": rebuilt})
+        tiles.append(
+            {
+                "tile": k,
+                "box": places[k].tolist(),
+                "gaze": gaze.clip(k).to_json(),
+                "boxes": [frame[k] for frame in found],  # per frame: [y0, x0, y1, x1, scale] in frame pixels
+                "reconstruction": rebuilt,
+            }
+        )
     return {"start": int(start), "num_frames": T, "tiles": tiles}
 
 
-def gaze_json_head(source: dict[str, Any] | None, layout: TileLayout, gazer: str, reconstructor: str,
-                   settings: dict[str, Any]) -> dict[str, Any]:
+def gaze_json_head(
+    source: dict[str, Any] | None, layout: TileLayout, gazer: str, reconstructor: str, settings: dict[str, Any]
+) -> dict[str, Any]:
     """gaze.json's header (`GAZE_FORMAT`): what was read, the layout, the models and the settings."""
-    return {"format": GAZE_FORMAT, "source": source or {}, "read_size": [layout.width, layout.height],
-            "layout": layout.to_json(), "gazer": gazer, "reconstructor": reconstructor, "settings": settings}
+    return {
+        "format": GAZE_FORMAT,
+        "source": source or {},
+        "read_size": [layout.width, layout.height],
+        "layout": layout.to_json(),
+        "gazer": gazer,
+        "reconstructor": reconstructor,
+        "settings": settings,
+    }
 
 
-def write_clip_gaze_json(path: Path, gaze: GazeResult, rec, read_size: tuple[int, int],
-                         source: dict[str, Any] | None = None, totals: dict[str, Any] | None = None) -> Path:
+def write_clip_gaze_json(
+    path: Path,
+    gaze: GazeResult,
+    rec,
+    read_size: tuple[int, int],
+    source: dict[str, Any] | None = None,
+    totals: dict[str, Any] | None = None,
+) -> Path:
     """gaze.json of a whole-frame run: the one-chunk, one-tile case of `run_video`'s, written by the same
     `GazeJson`. `read_size`: (W, H) of the frames gazed; `totals`: `clip_totals` (made here if not given)."""
     layout = tile_layout(int(read_size[1]), int(read_size[0]))
@@ -306,8 +378,10 @@ def read_gaze_json(path: Path | str) -> dict[str, Any]:
         return {**data, "format": GAZE_FORMAT}
     if form is None and "gazing_pos" in data:
         return _upgrade_untiled(data)
-    raise PlaygroundError(f"{Path(path).name} is not a gaze.json this version reads (format {form!r}; "
-                          f"it reads {GAZE_FORMAT}, {TILED_FORMAT_1} and the untiled files before them)")
+    raise PlaygroundError(
+        f"{Path(path).name} is not a gaze.json this version reads (format {form!r}; "
+        f"it reads {GAZE_FORMAT}, {TILED_FORMAT_1} and the untiled files before them)"
+    )
 
 
 def _upgrade_untiled(data: dict[str, Any]) -> dict[str, Any]:
@@ -321,13 +395,33 @@ def _upgrade_untiled(data: dict[str, Any]) -> dict[str, Any]:
     # took the lists' keys, so only the per-frame losses survive there.
     rebuilt = {k: v for k, v in old.items() if isinstance(v, list)}
     totals = {k: v for k, v in old.items() if k != "name" and not isinstance(v, list)}
-    return {"format": GAZE_FORMAT, "source": {}, "read_size": [width, height],
-            "layout": {"height": height, "width": width, "tile": 0, "overlap": 0, "rows": 1, "cols": 1,
-                       "origins": [[0, 0]]},
-            "gazer": gaze.get("gazer"), "reconstructor": old.get("name"), "settings": gaze.get("settings", {}),
-            "chunks": [{"start": 0, "num_frames": T, "tiles": [{"tile": 0, "box": [0, 0, height, width],
-                                                               "gaze": gaze, "boxes": [], "reconstruction": rebuilt}]}],
-            "totals": {"frames": T, "tiles": 1, **totals}}
+    return {
+        "format": GAZE_FORMAT,
+        "source": {},
+        "read_size": [width, height],
+        "layout": {
+            "height": height,
+            "width": width,
+            "tile": 0,
+            "overlap": 0,
+            "rows": 1,
+            "cols": 1,
+            "origins": [[0, 0]],
+        },
+        "gazer": gaze.get("gazer"),
+        "reconstructor": old.get("name"),
+        "settings": gaze.get("settings", {}),
+        "chunks": [
+            {
+                "start": 0,
+                "num_frames": T,
+                "tiles": [
+                    {"tile": 0, "box": [0, 0, height, width], "gaze": gaze, "boxes": [], "reconstruction": rebuilt}
+                ],
+            }
+        ],
+        "totals": {"frames": T, "tiles": 1, **totals},
+    }
 
 
 def tile_gazes(data: dict[str, Any]) -> list[list[GazeResult]]:
@@ -339,7 +433,7 @@ def _boxes_by_tile(found: dict[str, np.ndarray], num_tiles: int) -> list[list]:
     """One frame's `tile_boxes` -> per tile, its [y0, x0, y1, x1, scale] rows (the tiles come in order)."""
     rows = np.concatenate([found["boxes"], found["scale"][:, None].astype(np.int64)], 1).tolist()
     bounds = np.searchsorted(found["tile"], np.arange(num_tiles + 1)).tolist()
-    return [rows[bounds[k]:bounds[k + 1]] for k in range(num_tiles)]
+    return [rows[bounds[k] : bounds[k + 1]] for k in range(num_tiles)]
 
 
 def _place(canvas: np.ndarray, rebuilt: np.ndarray, layout: TileLayout, tiles: list[int]) -> None:
@@ -355,7 +449,7 @@ def _place(canvas: np.ndarray, rebuilt: np.ndarray, layout: TileLayout, tiles: l
             continue
         piece = resize_frames(tile_frames, (bottom - top, right - left))
         region = canvas[:, top:bottom, left:right]
-        region[...] = piece[:, :region.shape[1], :region.shape[2]]
+        region[...] = piece[:, : region.shape[1], : region.shape[2]]
 
 
 def _draw_grid(frames: np.ndarray, layout: TileLayout) -> None:

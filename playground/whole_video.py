@@ -33,7 +33,6 @@ from .knobs import BATCH_SIZE, CLIP_LEN
 from .tiling import PAD_RGB, TileLayout, tile_layout
 from .video import NO_LIMITS, clips_view, input_limits
 
-
 __all__ = ["BATCH_SIZE", "PAD_RGB", "ChunkGaze", "VideoGaze", "VideoGazer", "clip_count", "frame_chunks"]
 
 
@@ -103,23 +102,45 @@ class VideoGazer:
         overlap: pixels shared by neighbouring tiles.
     """
 
-    def __init__(self, gazer, tile: int | None = None, chunk_len: int = CLIP_LEN, batch_size: int = BATCH_SIZE,
-                 overlap: int = 0):
+    def __init__(
+        self, gazer, tile: int | None = None, chunk_len: int = CLIP_LEN, batch_size: int = BATCH_SIZE, overlap: int = 0
+    ):
         check(isinstance(chunk_len, int) and chunk_len > 0, f"chunk_len must be a positive integer, got {chunk_len!r}")
-        check(isinstance(batch_size, int) and batch_size > 0, f"batch_size must be a positive integer, got {batch_size!r}")
-        check(tile is None or (isinstance(tile, (int, np.integer)) and tile >= 16),
-              f"tile must be None (the whole frame) or at least 16 px, got {tile!r}")
-        self.gazer, self.tile, self.chunk_len, self.batch_size, self.overlap = gazer, tile, chunk_len, batch_size, overlap
+        check(
+            isinstance(batch_size, int) and batch_size > 0, f"batch_size must be a positive integer, got {batch_size!r}"
+        )
+        check(
+            tile is None or (isinstance(tile, (int, np.integer)) and tile >= 16),
+            f"tile must be None (the whole frame) or at least 16 px, got {tile!r}",
+        )
+        self.gazer, self.tile, self.chunk_len, self.batch_size, self.overlap = (
+            gazer,
+            tile,
+            chunk_len,
+            batch_size,
+            overlap,
+        )
 
     def settings(self, gazing_ratio, task_loss_requirement) -> dict[str, Any]:
-        return {"gazing_ratio": gazing_ratio, "task_loss_requirement": task_loss_requirement, "tile": self.tile,
-                "overlap": self.overlap, "chunk_len": self.chunk_len, "batch_size": self.batch_size,
-                "source": getattr(self.gazer, "source", self.gazer.name),
-                **self.gazer._threshold_meaning()}  # what the threshold meant (calibration, calibrated_for)
+        return {
+            "gazing_ratio": gazing_ratio,
+            "task_loss_requirement": task_loss_requirement,
+            "tile": self.tile,
+            "overlap": self.overlap,
+            "chunk_len": self.chunk_len,
+            "batch_size": self.batch_size,
+            "source": getattr(self.gazer, "source", self.gazer.name),
+            **self.gazer._threshold_meaning(),
+        }  # what the threshold meant (calibration, calibrated_for)
 
-    def chunks(self, video: Any, gazing_ratio: float | None = None, task_loss_requirement: float | None = None,
-               progress: Callable[[int, int | None], None] | None = None, total_frames: int | None = None
-               ) -> Iterator[ChunkGaze]:
+    def chunks(
+        self,
+        video: Any,
+        gazing_ratio: float | None = None,
+        task_loss_requirement: float | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
+        total_frames: int | None = None,
+    ) -> Iterator[ChunkGaze]:
         """Gaze a whole video; yield each chunk, in order, once all its tiles are gazed.
 
         Clips are gazed `batch_size` at a time as the frames arrive (a batch may span chunks when a
@@ -145,8 +166,9 @@ class VideoGazer:
         def run(batch: list[tuple[int, int, np.ndarray]]) -> None:
             nonlocal done
             with input_limits(**NO_LIMITS):  # a batch of chunk clips, bounded by batch_size, whatever the video
-                result = self.gazer.gaze(_cut_batch(layout, batch), gazing_ratio=gazing_ratio,
-                                         task_loss_requirement=task_loss_requirement)
+                result = self.gazer.gaze(
+                    _cut_batch(layout, batch), gazing_ratio=gazing_ratio, task_loss_requirement=task_loss_requirement
+                )
             for j, (c, k, _) in enumerate(batch):
                 pending[c]["gazed"][k] = result.clip(j)
             done += len(batch)
@@ -172,8 +194,8 @@ class VideoGazer:
             queue += [(c, k, chunk) for k in range(layout.num_tiles)]
             # Gaze as soon as a full batch of equal-length clips is waiting (bounded memory).
             while len(queue) >= self.batch_size and len(queue[0][2]) == len(queue[self.batch_size - 1][2]):
-                run(queue[:self.batch_size])
-                del queue[:self.batch_size]
+                run(queue[: self.batch_size])
+                del queue[: self.batch_size]
                 yield from finished()
             # The next chunk is decoded before the loop rebinds it: hold one chunk, not two (unless tiles of
             # this one still wait in the queue for a batch).
@@ -182,11 +204,16 @@ class VideoGazer:
         for length in sorted({len(clip) for _, _, clip in queue}, reverse=True):
             group = [item for item in queue if len(item[2]) == length]
             for i in range(0, len(group), self.batch_size):
-                run(group[i:i + self.batch_size])
+                run(group[i : i + self.batch_size])
         yield from finished()
 
-    def gaze(self, video: Any, gazing_ratio: float | None = None, task_loss_requirement: float | None = None,
-             progress: Callable[[int, int | None], None] | None = None) -> "VideoGaze":
+    def gaze(
+        self,
+        video: Any,
+        gazing_ratio: float | None = None,
+        task_loss_requirement: float | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
+    ) -> "VideoGaze":
         """Gaze a whole video of any length and size; all chunks joined (see `chunks`).
 
         Caches are not carried across chunks: the model was trained on 16-frame clips, and this
@@ -236,8 +263,10 @@ def frame_chunks(items: Iterable[Any], chunk_len: int) -> Iterator[np.ndarray]:
     held = 0
     for item in items:
         item = item.detach().cpu().numpy() if isinstance(item, torch.Tensor) else np.asarray(item)
-        check(item.dtype == np.uint8 and item.ndim in (3, 4) and item.shape[-1] == 3,
-              f"frames must be uint8 (H,W,3) or (T,H,W,3), got {item.dtype} {tuple(item.shape)}")
+        check(
+            item.dtype == np.uint8 and item.ndim in (3, 4) and item.shape[-1] == 3,
+            f"frames must be uint8 (H,W,3) or (T,H,W,3), got {item.dtype} {tuple(item.shape)}",
+        )
         item = item[None] if item.ndim == 3 else item
         if not buffer and len(item) == chunk_len:  # the source already gives chunks (stream_video): no copy
             yield np.ascontiguousarray(item)
@@ -275,9 +304,14 @@ def _join_chunks(parts: list, by_tile: bool = False) -> GazeResult:
             losses.append([r.frame_values(r.loss, 0, t).tolist() for r in chunks for t in range(r.num_frames)])
         if first.frame_loss is not None:
             frame_loss.append(torch.cat([r.frame_loss for r in chunks], 1))
-    out = GazeResult.from_frame_slots(slots, first.grid, losses=losses if has_loss else None,
-                                      frame_loss=torch.cat(frame_loss, 0) if frame_loss else None,
-                                      loss_kind=first.loss_kind, gazer=first.gazer)
+    out = GazeResult.from_frame_slots(
+        slots,
+        first.grid,
+        losses=losses if has_loss else None,
+        frame_loss=torch.cat(frame_loss, 0) if frame_loss else None,
+        loss_kind=first.loss_kind,
+        gazer=first.gazer,
+    )
     out.settings = dict(first.settings)
     return out
 
@@ -326,9 +360,11 @@ class VideoGaze:
 
     def summary(self) -> str:
         g = self.gaze
-        return (f"{g.gazer}: {self.num_frames} frames of {self.layout.width}x{self.layout.height} as "
-                f"{self.layout.describe()}; {g.num_gazed} gazes "
-                f"({100 * g.kept_fraction:.1f}% of tile slots), {g.seconds.get('gaze', 0):.2f} s")
+        return (
+            f"{g.gazer}: {self.num_frames} frames of {self.layout.width}x{self.layout.height} as "
+            f"{self.layout.describe()}; {g.num_gazed} gazes "
+            f"({100 * g.kept_fraction:.1f}% of tile slots), {g.seconds.get('gaze', 0):.2f} s"
+        )
 
 
 def tile_boxes(gaze: GazeResult, layout: TileLayout, frame: int) -> dict[str, np.ndarray]:
@@ -345,8 +381,11 @@ def tile_boxes(gaze: GazeResult, layout: TileLayout, frame: int) -> dict[str, np
         rows["scale"].append(grid.split_local(slots)[0][keep])
         rows["tile"].append(np.full(int(keep.sum()), k))
         rows["slot"].append(slots[keep])
-        loss = (gaze.frame_values(gaze.loss, k, frame).numpy() if gaze.loss is not None
-                else np.full(len(slots), np.nan, np.float32))
+        loss = (
+            gaze.frame_values(gaze.loss, k, frame).numpy()
+            if gaze.loss is not None
+            else np.full(len(slots), np.nan, np.float32)
+        )
         rows["loss"].append(loss[keep])
     empty = {"boxes": np.zeros((0, 4), np.int64)}
     return {key: np.concatenate(v) if v else empty.get(key, np.zeros(0)) for key, v in rows.items()}
@@ -359,8 +398,9 @@ def _cell_index(grid, cache: dict[tuple[int, int], np.ndarray], length: int, s: 
     return cache[length, s]
 
 
-def frame_coverage(mask: torch.Tensor, grid, layout: TileLayout, height: int | None = None,
-                   width: int | None = None) -> np.ndarray:
+def frame_coverage(
+    mask: torch.Tensor, grid, layout: TileLayout, height: int | None = None, width: int | None = None
+) -> np.ndarray:
     """(N, S) bool per-tile slot masks of one frame -> (h, w) int8 finest gazed scale, -1 where none.
 
     At the frame's size by default, or at (height, width) (e.g. a preview): each tile's map is
@@ -378,11 +418,12 @@ def frame_coverage(mask: torch.Tensor, grid, layout: TileLayout, height: int | N
             continue
         # `grid.finest_scale_map(mask[k], h, w)` (each pixel takes the cell under its centre), cut at the edge
         h, w = min(bottom, height) - top, min(right, width) - left
-        region = out[top:top + h, left:left + w]
+        region = out[top : top + h, left : left + w]
         for s in range(grid.num_scales):  # coarse first: a finer gazed scale wins
             if not cells[s][k].any():
                 continue
-            rows, cols = (_cell_index(grid, index, length, s)[:cut] for length, cut in ((bottom - top, h),
-                                                                                           (right - left, w)))
+            rows, cols = (
+                _cell_index(grid, index, length, s)[:cut] for length, cut in ((bottom - top, h), (right - left, w))
+            )
             region[cells[s][k][rows[:, None], cols[None, :]] & (region < s)] = s
     return out

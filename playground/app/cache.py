@@ -27,8 +27,10 @@ from .model_paths import check_model_name
 
 MB = 2**20
 
-OFFLINE_HINT = ("download it once with network access (it is then cached), or give a local folder path; "
-                "set HF_HUB_OFFLINE=1 to use only the local cache")
+OFFLINE_HINT = (
+    "download it once with network access (it is then cached), or give a local folder path; "
+    "set HF_HUB_OFFLINE=1 to use only the local cache"
+)
 
 
 class LRU:
@@ -72,8 +74,9 @@ class LRU:
                 if self.max_bytes is None or size <= self.max_bytes:
                     self._items[key], self._sizes[key] = value, size
                     self._bytes += size
-                    while len(self._items) > self.capacity or (self.max_bytes is not None
-                                                               and self._bytes > self.max_bytes):
+                    while len(self._items) > self.capacity or (
+                        self.max_bytes is not None and self._bytes > self.max_bytes
+                    ):
                         old, _ = self._items.popitem(last=False)
                         self._bytes -= self._sizes.pop(old)
             return value
@@ -160,16 +163,20 @@ def get_gazer(name: str, device: str | None = None, stop: str = knobs.STOP):
     # Which options a checkpoint takes is asked of its family (a hub id's config may be fetched): a
     # failure there is the gazer's load failing, and says so like one.
     options = _friendly_load("gazer", name, lambda: applicable_options(name, clip_len=knobs.CLIP_LEN, stop=stop))
-    return MODELS.get(("gazer", model_key(name), device, options.get("stop")),
-                      lambda: _friendly_load("gazer", name, lambda: load_gazer(name, device=device, **options)))
+    return MODELS.get(
+        ("gazer", model_key(name), device, options.get("stop")),
+        lambda: _friendly_load("gazer", name, lambda: load_gazer(name, device=device, **options)),
+    )
 
 
 def get_reconstructor(name: str, device: str | None = None):
     """A loaded reconstructor (`paint`, a VideoMAE_AutoGaze hub id or path), cached."""
     name = str(name or "").strip() or "paint"
     check_model_name("reconstructor", name, TRAINING_FREE_RECONSTRUCTORS)
-    return MODELS.get(("reconstructor", model_key(name), device),
-                      lambda: _friendly_load("reconstructor", name, lambda: load_reconstructor(name, device=device)))
+    return MODELS.get(
+        ("reconstructor", model_key(name), device),
+        lambda: _friendly_load("reconstructor", name, lambda: load_reconstructor(name, device=device)),
+    )
 
 
 def get_mllm(name: str, device: str | None = None):
@@ -178,8 +185,9 @@ def get_mllm(name: str, device: str | None = None):
     if not name:
         raise PlaygroundError("give an MLLM: a hub id such as HuggingFaceTB/SmolVLM2-256M-Video-Instruct or a folder")
     check_model_name("MLLM", name, [*ALIASES, *TINY_RANDOM_MLLMS])
-    return MODELS.get(("mllm", model_key(name), device),
-                      lambda: _friendly_load("MLLM", name, lambda: load_mllm(name, device=device)))
+    return MODELS.get(
+        ("mllm", model_key(name), device), lambda: _friendly_load("MLLM", name, lambda: load_mllm(name, device=device))
+    )
 
 
 def file_key(path: str | Path) -> tuple[str, int, int]:

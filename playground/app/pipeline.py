@@ -56,10 +56,12 @@ DECODE_REMEDIES = {
 TILED_DECODE_REMEDIES = {
     **DECODE_REMEDIES,
     "max_pixels": "tiles read the video at its native size: choose fewer frames, or tile size 0 (frames read at "
-                  f"{READ_SIDE} px) (or raise $PLAYGROUND_APP_MAX_DECODE_PIXELS when self-hosting)",
+    f"{READ_SIDE} px) (or raise $PLAYGROUND_APP_MAX_DECODE_PIXELS when self-hosting)",
 }
 MIN_TILE = 16  # smallest tile side in pixels (the CLI's --tile takes 16 and up too)
-TILE_BATCH = BATCH_SIZE  # clips (chunk x tile) gazed and rebuilt together in a tiled run: the CLI's --batch-size default
+TILE_BATCH = (
+    BATCH_SIZE  # clips (chunk x tile) gazed and rebuilt together in a tiled run: the CLI's --batch-size default
+)
 
 
 def no_progress(fraction: float | None = None, desc: str | None = None, **_: Any) -> None:
@@ -74,7 +76,9 @@ RUN_SHARE = 0.9
 
 def scaled(progress: Progress, top: float) -> Progress:
     """`progress` with its fractions scaled into [0, top] (None, indeterminate, passed as is)."""
-    return lambda fraction=None, desc=None, **kw: progress(None if fraction is None else top * fraction, desc=desc, **kw)
+    return lambda fraction=None, desc=None, **kw: progress(
+        None if fraction is None else top * fraction, desc=desc, **kw
+    )
 
 
 def warm_up() -> None:
@@ -103,13 +107,18 @@ class RunSettings:
         """A validated copy (names stripped, numbers in range, by the same checks as the CLI's); raises PlaygroundError."""
         start = finite_number(self.start, "start")
         check(start >= 0, f"start must be 0 or later, got {start:g} s")
-        return replace(self, num_frames=limits.check_frames(self.num_frames),
-                       fps=knobs.fps(self.fps, "fps", allow_zero=True), start=start,
-                       threshold=knobs.threshold(self.threshold, "threshold"),
-                       gazing_ratio=knobs.gazing_ratio(self.gazing_ratio, "gazing ratio"),
-                       gazer=str(self.gazer or "").strip(),
-                       reconstructor=str(self.reconstructor or "").strip() or "paint", tile=check_tile(self.tile),
-                       stop=knobs.stop(self.stop, "stop", str(self.reconstructor or "").strip() or "paint"))
+        return replace(
+            self,
+            num_frames=limits.check_frames(self.num_frames),
+            fps=knobs.fps(self.fps, "fps", allow_zero=True),
+            start=start,
+            threshold=knobs.threshold(self.threshold, "threshold"),
+            gazing_ratio=knobs.gazing_ratio(self.gazing_ratio, "gazing ratio"),
+            gazer=str(self.gazer or "").strip(),
+            reconstructor=str(self.reconstructor or "").strip() or "paint",
+            tile=check_tile(self.tile),
+            stop=knobs.stop(self.stop, "stop", str(self.reconstructor or "").strip() or "paint"),
+        )
 
     @property
     def read_side(self) -> int | None:
@@ -125,8 +134,10 @@ class RunSettings:
 def check_tile(value) -> int:
     """The tile size: 0 (off) or a whole number of pixels in [MIN_TILE, MAX_SIDE]; raises PlaygroundError."""
     tile = knobs.whole_number(value, "tile size", 0, MAX_SIDE)
-    check(tile == 0 or tile >= MIN_TILE,
-          f"tile size must be 0 (the whole frame) or between {MIN_TILE} and {MAX_SIDE} px, got {tile}")
+    check(
+        tile == 0 or tile >= MIN_TILE,
+        f"tile size must be 0 (the whole frame) or between {MIN_TILE} and {MAX_SIDE} px, got {tile}",
+    )
     return tile
 
 
@@ -195,14 +206,25 @@ class Run:
         return self.gaze is not None
 
     @classmethod
-    def of_clip(cls, settings: RunSettings, clip: Clip, gaze: GazeResult, rec: Any,
-                seconds: dict[str, float] | None = None) -> "Run":
+    def of_clip(
+        cls, settings: RunSettings, clip: Clip, gaze: GazeResult, rec: Any, seconds: dict[str, float] | None = None
+    ) -> "Run":
         """The one-chunk, one-tile run of `clip`'s gaze and reconstruction."""
         H, W = clip.frames.shape[1:3]
         rows = clip_rows(gaze, rec)
-        return cls(settings, clip, tile_layout(H, W), clip_totals(gaze, rec, {**gaze.seconds, **rec.seconds}, rows),
-                   rows, gaze.gazer or settings.gazer, rec.reconstructor, dict(seconds or {}),
-                   gaze=gaze, reconstruction=rec, gaze_settings=dict(gaze.settings))
+        return cls(
+            settings,
+            clip,
+            tile_layout(H, W),
+            clip_totals(gaze, rec, {**gaze.seconds, **rec.seconds}, rows),
+            rows,
+            gaze.gazer or settings.gazer,
+            rec.reconstructor,
+            dict(seconds or {}),
+            gaze=gaze,
+            reconstruction=rec,
+            gaze_settings=dict(gaze.settings),
+        )
 
 
 def load_clip(video: str | Path | None, settings: RunSettings, limits: Limits) -> Clip:
@@ -228,9 +250,15 @@ def load_clip(video: str | Path | None, settings: RunSettings, limits: Limits) -
 
 def _decode(path: Path, settings: RunSettings, key: tuple, limits: Limits) -> Clip:
     try:
-        frames, play_fps, info = read_clip(path, num_frames=settings.num_frames, fps=settings.fps or None,
-                                           start=settings.start, max_side=settings.read_side,
-                                           max_pixels=limits.max_decode_pixels, max_frames=limits.max_frames)
+        frames, play_fps, info = read_clip(
+            path,
+            num_frames=settings.num_frames,
+            fps=settings.fps or None,
+            start=settings.start,
+            max_side=settings.read_side,
+            max_pixels=limits.max_decode_pixels,
+            max_frames=limits.max_frames,
+        )
     except DecodeLimitError as exc:
         remedies = TILED_DECODE_REMEDIES if settings.tile else DECODE_REMEDIES
         if exc.limit == "max_pixels":  # say how many frames fit at this size, and what would read all of them
@@ -238,21 +266,42 @@ def _decode(path: Path, settings: RunSettings, key: tuple, limits: Limits) -> Cl
             if info is not None:
                 size = (info.width, info.height)
                 fit = frames_fit(size, settings, limits)
-                remedies = {**remedies, "max_pixels": f"at {size[0]}x{size[1]} px {fit} frame(s) fit in this "
-                                                      f"server's {limits.max_decode_pixels:,} pixels a run; "
-                                                      + remedies["max_pixels"]}
+                remedies = {
+                    **remedies,
+                    "max_pixels": f"at {size[0]}x{size[1]} px {fit} frame(s) fit in this "
+                    f"server's {limits.max_decode_pixels:,} pixels a run; " + remedies["max_pixels"],
+                }
         raise exc.remedy(remedies) from None
-    return Clip(frames, play_fps, key, path.name, cache.sha256_of([path]),
-                *source_facts((frames.shape[2], frames.shape[1]), len(frames), play_fps, info))
+    return Clip(
+        frames,
+        play_fps,
+        key,
+        path.name,
+        cache.sha256_of([path]),
+        *source_facts((frames.shape[2], frames.shape[1]), len(frames), play_fps, info),
+    )
 
 
-def gaze_with_progress(gazer, frames: np.ndarray, ratio: float | None, threshold: float | None,
-                       progress: Progress = no_progress, label: str = "gazing", prepared: Any = None) -> GazeResult:
+def gaze_with_progress(
+    gazer,
+    frames: np.ndarray,
+    ratio: float | None,
+    threshold: float | None,
+    progress: Progress = no_progress,
+    label: str = "gazing",
+    prepared: Any = None,
+) -> GazeResult:
     """`gazers.base.gaze_frames` with the page's progress bar moving per frame; `prepared`: the
     gazer's `prepare(frames)`, or None."""
     progress(None, desc=label)
-    return gaze_frames(gazer, frames, ratio, threshold, prepared=prepared,
-                       on_frame=lambda done, total: progress(done / total, desc=f"{label}: frame {done}/{total}"))
+    return gaze_frames(
+        gazer,
+        frames,
+        ratio,
+        threshold,
+        prepared=prepared,
+        on_frame=lambda done, total: progress(done / total, desc=f"{label}: frame {done}/{total}"),
+    )
 
 
 def prepared_frames(clip: Clip, gazer_name: str, gazer) -> Any:
@@ -279,16 +328,28 @@ def gaze_clip(clip: Clip, settings: RunSettings, progress: Progress = no_progres
 
     def build():
         gazer = cache.get_gazer(settings.gazer, stop=settings.stop)
-        return gaze_with_progress(gazer, clip.frames, ratio, threshold, progress, label=f"gazing with {settings.gazer}",
-                           prepared=prepared_frames(clip, settings.gazer, gazer))
+        return gaze_with_progress(
+            gazer,
+            clip.frames,
+            ratio,
+            threshold,
+            progress,
+            label=f"gazing with {settings.gazer}",
+            prepared=prepared_frames(clip, settings.gazer, gazer),
+        )
 
     return cache.GAZES.get(key, build)
 
 
 def gaze_key(clip: Clip, settings: RunSettings) -> tuple:
     """A gaze's cache identity: the clip, the gazer, the budget, the threshold and the stop."""
-    return (clip.key, cache.model_key(settings.gazer), settings.gazing_ratio, settings.task_loss_requirement,
-            settings.stop)
+    return (
+        clip.key,
+        cache.model_key(settings.gazer),
+        settings.gazing_ratio,
+        settings.task_loss_requirement,
+        settings.stop,
+    )
 
 
 def gaze_and_rebuild(clip: Clip, settings: RunSettings, progress: Progress = no_progress) -> tuple[GazeResult, Any]:
@@ -308,8 +369,13 @@ def gaze_and_rebuild(clip: Clip, settings: RunSettings, progress: Progress = no_
     return cache.REBUILDS.get(key, build)
 
 
-def run(video: str | Path | None, settings: RunSettings, limits: Limits, progress: Progress = no_progress,
-        folder: Path | None = None) -> Run:
+def run(
+    video: str | Path | None,
+    settings: RunSettings,
+    limits: Limits,
+    progress: Progress = no_progress,
+    folder: Path | None = None,
+) -> Run:
     """Read, gaze and rebuild: the app's main action.
 
     At tile size 0 the clip is gazed whole and nothing is written (render writes the files); with tiles,
@@ -333,15 +399,19 @@ def run(video: str | Path | None, settings: RunSettings, limits: Limits, progres
 def tiles_for(clip: Clip, tile: int, limits: Limits) -> TileLayout:
     """The layout of `tile`-px tiles over the clip's frames, within the frame's size and the server's clip cap."""
     T, H, W = clip.frames.shape[:3]
-    check(tile <= max(H, W), f"tile size {tile} px is larger than the frames of {clip.name} ({W}x{H} px): choose "
-                             f"at most {max(H, W)} px, or 0 for the whole frame")
+    check(
+        tile <= max(H, W),
+        f"tile size {tile} px is larger than the frames of {clip.name} ({W}x{H} px): choose "
+        f"at most {max(H, W)} px, or 0 for the whole frame",
+    )
     layout = tile_layout(H, W, tile)
     limits.check_tile_clips(clip_count(T, layout), f"{layout.describe()} for {T} frames")
     return layout
 
 
-def run_tiled(video: str | Path | None, settings: RunSettings, limits: Limits, folder: Path,
-              progress: Progress = no_progress) -> Run:
+def run_tiled(
+    video: str | Path | None, settings: RunSettings, limits: Limits, folder: Path, progress: Progress = no_progress
+) -> Run:
     """`run` with tiles (`settings` checked): read at the native size, then gaze, rebuild and write every
     chunk of every tile into `folder`.
 
@@ -368,19 +438,42 @@ def run_tiled(video: str | Path | None, settings: RunSettings, limits: Limits, f
             done[stage] = clips
             share = RUN_SHARE * (done["gazed"] + done["written"]) / (2 * total) if total else None
             progress(share, desc=f"{desc}: clip {clips:.3g}/{total or '?'}")
+
         return update
 
     t1 = time.perf_counter()
-    totals = run_video(clip.frames, gazer, reconstructor, Path(folder), fps=clip.fps, tile=settings.tile,
-                       batch_size=TILE_BATCH, gazing_ratio=settings.gazing_ratio,
-                       task_loss_requirement=settings.task_loss_requirement, preview_width=PREVIEW_WIDTH,
-                       total_frames=T, source=clip.source, progress=report("gazed", "gazing tiles"),
-                       written=report("written", "rebuilding, drawing and writing tiles"))
+    totals = run_video(
+        clip.frames,
+        gazer,
+        reconstructor,
+        Path(folder),
+        fps=clip.fps,
+        tile=settings.tile,
+        batch_size=TILE_BATCH,
+        gazing_ratio=settings.gazing_ratio,
+        task_loss_requirement=settings.task_loss_requirement,
+        preview_width=PREVIEW_WIDTH,
+        total_frames=T,
+        source=clip.source,
+        progress=report("gazed", "gazing tiles"),
+        written=report("written", "rebuilding, drawing and writing tiles"),
+    )
     seconds["gaze+rebuild+write"] = time.perf_counter() - t1
     H, W = clip.frames.shape[1:3]
-    return Run(settings, clip, layout, totals.to_json(), totals.rows, gazer.name, reconstructor.name, seconds,
-               folder=Path(folder), frames_fit=frames_fit((W, H), settings, limits),
-               max_decode_pixels=limits.max_decode_pixels, gaze_settings=totals.settings)
+    return Run(
+        settings,
+        clip,
+        layout,
+        totals.to_json(),
+        totals.rows,
+        gazer.name,
+        reconstructor.name,
+        seconds,
+        folder=Path(folder),
+        frames_fit=frames_fit((W, H), settings, limits),
+        max_decode_pixels=limits.max_decode_pixels,
+        gaze_settings=totals.settings,
+    )
 
 
 @dataclass
@@ -393,16 +486,23 @@ class Curve:
     loss: list[float]  # (K,) mean reconstruction loss
 
 
-def threshold_curve(clip: Clip, settings: RunSettings, progress: Progress = no_progress,
-                    thresholds: Sequence[float] = CURVE_THRESHOLDS) -> Curve | None:
+def threshold_curve(
+    clip: Clip, settings: RunSettings, progress: Progress = no_progress, thresholds: Sequence[float] = CURVE_THRESHOLDS
+) -> Curve | None:
     """Sweep the threshold at the current budget (cached; reuses the gazes already made).
 
     Returns None for a gazer that ignores the threshold (`full`, `random`): there is nothing to sweep.
     """
     if not cache.get_gazer(settings.gazer).uses_threshold:
         return None
-    key = (clip.key, cache.model_key(settings.gazer), cache.model_key(settings.reconstructor),
-           settings.gazing_ratio, tuple(thresholds), settings.stop)
+    key = (
+        clip.key,
+        cache.model_key(settings.gazer),
+        cache.model_key(settings.reconstructor),
+        settings.gazing_ratio,
+        tuple(thresholds),
+        settings.stop,
+    )
 
     def point(th: float) -> tuple[float, float, float]:
         gaze, rec = gaze_and_rebuild(clip, replace(settings, threshold=float(th)))
@@ -436,12 +536,19 @@ class CalibrationSweep:
 def predicts_its_loss(gazer) -> bool:
     """Whether `gazer` stops on a loss its head predicts (a learned gazer with the predicted stop): the only
     kind whose threshold a calibration maps (`playground.calibration`)."""
-    return (getattr(gazer, "loss_kind", None) == "predicted" and hasattr(gazer, "calibration")
-            and getattr(gazer, "stop", "predicted") == "predicted")
+    return (
+        getattr(gazer, "loss_kind", None) == "predicted"
+        and hasattr(gazer, "calibration")
+        and getattr(gazer, "stop", "predicted") == "predicted"
+    )
 
 
-def calibration_sweep(clip: Clip, settings: RunSettings, progress: Progress = no_progress,
-                      thresholds: Sequence[float] = CALIBRATION_THRESHOLDS) -> CalibrationSweep | None:
+def calibration_sweep(
+    clip: Clip,
+    settings: RunSettings,
+    progress: Progress = no_progress,
+    thresholds: Sequence[float] = CALIBRATION_THRESHOLDS,
+) -> CalibrationSweep | None:
     """Measure what the settings' gazer's requested thresholds give the settings' reconstructor on `clip` (cached).
 
     One `calibration.calibrate` sweep over `thresholds` and, when the gazer is calibrated, the head thresholds
@@ -454,30 +561,48 @@ def calibration_sweep(clip: Clip, settings: RunSettings, progress: Progress = no
     gazer = cache.get_gazer(settings.gazer)
     if not predicts_its_loss(gazer):
         return None
-    key = ("calibration", clip.key, cache.model_key(settings.gazer), cache.model_key(settings.reconstructor),
-           tuple(thresholds))
+    key = (
+        "calibration",
+        clip.key,
+        cache.model_key(settings.gazer),
+        cache.model_key(settings.reconstructor),
+        tuple(thresholds),
+    )
 
     def build() -> CalibrationSweep:
         cal = gazer.calibration
         heads = [cal.threshold_for(t) for t in thresholds] if cal is not None else []
         # calibrate() switches the calibration off while it sweeps: on a copy (the same weights), so that other
         # sessions gazing with the cached gazer meanwhile keep theirs.
-        swept = calibrate(copy.copy(gazer), cache.get_reconstructor(settings.reconstructor), [clip.frames],
-                          names=[clip.name], thresholds=sorted({*map(float, thresholds), *heads}),
-                          progress=lambda done, total: progress(done / total, desc=f"calibration sweep: {done}/{total}"))
+        swept = calibrate(
+            copy.copy(gazer),
+            cache.get_reconstructor(settings.reconstructor),
+            [clip.frames],
+            names=[clip.name],
+            thresholds=sorted({*map(float, thresholds), *heads}),
+            progress=lambda done, total: progress(done / total, desc=f"calibration sweep: {done}/{total}"),
+        )
 
         def measured(t: float) -> float:
             return swept.measured[int(np.argmin(np.abs(np.asarray(swept.requested) - t)))]
 
-        return CalibrationSweep([float(t) for t in thresholds], [measured(t) for t in thresholds],
-                                [measured(h) for h in heads] if cal is not None else None,
-                                cal.describe() if cal is not None else gazer.calibration_note)
+        return CalibrationSweep(
+            [float(t) for t in thresholds],
+            [measured(t) for t in thresholds],
+            [measured(h) for h in heads] if cal is not None else None,
+            cal.describe() if cal is not None else gazer.calibration_note,
+        )
 
     return cache.CURVES.get(key, build)
 
 
-def compare_gazers(clip: Clip, settings: RunSettings, ratio: float, gazers: Sequence[str] | None = None,
-                   progress: Progress = no_progress) -> tuple[list[dict], dict[str, tuple[GazeResult, Any]]]:
+def compare_gazers(
+    clip: Clip,
+    settings: RunSettings,
+    ratio: float,
+    gazers: Sequence[str] | None = None,
+    progress: Progress = no_progress,
+) -> tuple[list[dict], dict[str, tuple[GazeResult, Any]]]:
     """Every gazer on the same clip at the same budget, with no threshold, so each spends the budget.
 
     Each gazer keeps exactly its budget of slots per frame where it can: `framediff` keeps only
@@ -497,13 +622,20 @@ def compare_gazers(clip: Clip, settings: RunSettings, ratio: float, gazers: Sequ
         # threshold 0 is "off": the budget alone decides, for every gazer
         gaze, rec = gaze_and_rebuild(clip, replace(settings, gazer=name, gazing_ratio=ratio, threshold=0.0))
         results[name] = (gaze, rec)
-        rows.append({
-            "gazer": name, "slots": gaze.num_gazed,
-            "budget": sum(frame_budgets(ratio, gaze.num_frames, gaze.grid.num_slots)), "kept_%": round(100 * gaze.kept_fraction, 2),
-            "slots_per_frame": round(gaze.num_gazed / gaze.num_frames, 1),
-            "loss": round(float(rec.loss.mean()), 4), "psnr_db": round(mean_psnr(rec.psnr), 2),
-            "ssim": round(float(rec.ssim.mean()), 4), "gaze_s": round(gaze.seconds.get("gaze", 0.0), 3),
-            "rebuild_s": round(rec.seconds.get("reconstruct", 0.0), 3)})
+        rows.append(
+            {
+                "gazer": name,
+                "slots": gaze.num_gazed,
+                "budget": sum(frame_budgets(ratio, gaze.num_frames, gaze.grid.num_slots)),
+                "kept_%": round(100 * gaze.kept_fraction, 2),
+                "slots_per_frame": round(gaze.num_gazed / gaze.num_frames, 1),
+                "loss": round(float(rec.loss.mean()), 4),
+                "psnr_db": round(mean_psnr(rec.psnr), 2),
+                "ssim": round(float(rec.ssim.mean()), 4),
+                "gaze_s": round(gaze.seconds.get("gaze", 0.0), 3),
+                "rebuild_s": round(rec.seconds.get("reconstruct", 0.0), 3),
+            }
+        )
     return rows, results
 
 
@@ -534,8 +666,16 @@ def check_pruning(pruning: Sequence[str] | None) -> list[str]:
     return methods
 
 
-def ask(clip: Clip, settings: RunSettings, question: str, mllm_name: str, attention: str = "block_causal",
-        max_new_tokens: int = 32, progress: Progress = no_progress, pruning: Sequence[str] | None = None) -> AskResult:
+def ask(
+    clip: Clip,
+    settings: RunSettings,
+    question: str,
+    mllm_name: str,
+    attention: str = "block_causal",
+    max_new_tokens: int = 32,
+    progress: Progress = no_progress,
+    pruning: Sequence[str] | None = None,
+) -> AskResult:
     """Answer `question` about `clip`: gazed (the settings' gazer, on the model's grid), full, and after each
     post-ViT `pruning` method (`playground.mllm.pruning`) at the gazed answer's LLM vision tokens.
 
@@ -547,8 +687,9 @@ def ask(clip: Clip, settings: RunSettings, question: str, mllm_name: str, attent
     tokens = int(finite_number(max_new_tokens, "max new tokens"))
     check(1 <= tokens <= MAX_ANSWER_TOKENS, f"max new tokens must be between 1 and {MAX_ANSWER_TOKENS}, got {tokens}")
     methods = check_pruning(pruning)
-    conditions = parse_conditions(",".join(["full", "gazed", *methods]), settings.gazer, settings.gazing_ratio,
-                                  settings.threshold, attention)
+    conditions = parse_conditions(
+        ",".join(["full", "gazed", *methods]), settings.gazer, settings.gazing_ratio, settings.threshold, attention
+    )
     gazer = settings.gazer  # training-free gazers are built on the MLLM's grid by the MLLM itself
     if gazer.lower() not in TRAINING_FREE_GAZERS:  # a checkpoint: loaded (and named, and checked) as on the Gaze tab
         progress(0.02, desc=f"loading {gazer}")
@@ -556,14 +697,25 @@ def ask(clip: Clip, settings: RunSettings, question: str, mllm_name: str, attent
     progress(0.05, desc=f"loading {mllm_name}")
     mllm = cache.get_mllm(mllm_name)
     answers = answer_conditions(
-        mllm, conditions, clip.frames, question.strip(), gazer_for=lambda _: gazer,
+        mllm,
+        conditions,
+        clip.frames,
+        question.strip(),
+        gazer_for=lambda _: gazer,
         on_condition=lambda i, c: progress(0.2 + 0.75 * i / len(conditions), desc=f"answering: {c.name}"),
-        max_new_tokens=tokens, fps=clip.fps)
+        max_new_tokens=tokens,
+        fps=clip.fps,
+    )
     full, gazed = answers.pop("full"), answers.pop("gazed")
     notes = [getattr(mllm, "note", None), attention_warning(full, gazed)]  # e.g. random weights; costly attention
-    return AskResult(gazed, full, "; ".join(n for n in notes if n) or None,
-                     random_weights=getattr(mllm, "note", None) == RANDOM_WEIGHTS_NOTE,
-                     gaze_tab=gazed_before(clip, settings), pruned=answers)
+    return AskResult(
+        gazed,
+        full,
+        "; ".join(n for n in notes if n) or None,
+        random_weights=getattr(mllm, "note", None) == RANDOM_WEIGHTS_NOTE,
+        gaze_tab=gazed_before(clip, settings),
+        pruned=answers,
+    )
 
 
 def gazed_before(clip: Clip, settings: RunSettings) -> GazeResult | None:
@@ -575,11 +727,18 @@ def gazed_before(clip: Clip, settings: RunSettings) -> GazeResult | None:
 def grid_note(gazed: Any, gaze_tab: GazeResult | None) -> str:
     """Why the Ask tab's gazed patches need not equal the Gaze tab's slots for the same settings."""
     kept = gazed.settings.get("kept_fraction")
-    here = (f"Here the gazer ran on the MLLM's own grid ({gazed.settings.get('grid')}) and kept "
-            f"{gazed.vision_tokens:,} patches" + ("" if kept is None else f" ({100 * kept:.1f}% of its slots)"))
-    there = ("the Gaze tab gazes on the 224 px grid (265 slots a frame)" if gaze_tab is None else
-             f"the Gaze tab kept {gaze_tab.num_gazed:,} slots on {gaze_tab.grid.describe()} "
-             f"({100 * gaze_tab.kept_fraction:.1f}%)")
-    return (f"{here}, on the same {gazed.settings.get('frames')} frames; {there}. The grids differ (canvas size, "
-            f"slots per frame; AutoGaze is run as tiles of 224 px on a larger grid), so the same ratio and threshold "
-            f"keep different counts.")
+    here = (
+        f"Here the gazer ran on the MLLM's own grid ({gazed.settings.get('grid')}) and kept "
+        f"{gazed.vision_tokens:,} patches" + ("" if kept is None else f" ({100 * kept:.1f}% of its slots)")
+    )
+    there = (
+        "the Gaze tab gazes on the 224 px grid (265 slots a frame)"
+        if gaze_tab is None
+        else f"the Gaze tab kept {gaze_tab.num_gazed:,} slots on {gaze_tab.grid.describe()} "
+        f"({100 * gaze_tab.kept_fraction:.1f}%)"
+    )
+    return (
+        f"{here}, on the same {gazed.settings.get('frames')} frames; {there}. The grids differ (canvas size, "
+        f"slots per frame; AutoGaze is run as tiles of 224 px on a larger grid), so the same ratio and threshold "
+        f"keep different counts."
+    )

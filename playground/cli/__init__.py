@@ -103,5 +103,14 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["main", "build_parser", "read_frames", "add_video_arguments", "check_out_file", "check_out_folder",
-           "EXIT_BAD_INPUT", "COMMANDS", "subcommand_module"]
+__all__ = [
+    "main",
+    "build_parser",
+    "read_frames",
+    "add_video_arguments",
+    "check_out_file",
+    "check_out_folder",
+    "EXIT_BAD_INPUT",
+    "COMMANDS",
+    "subcommand_module",
+]

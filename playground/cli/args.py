@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 def knob(check_value: Callable, *args) -> Callable[[str], Any]:
     """argparse type from a `playground.knobs` check, so the CLI accepts exactly what the app and API accept."""
+
     def parse(text: str):
         try:
             return check_value(text, *args)
@@ -105,7 +106,9 @@ def frame_count_or_all(text: str) -> int | str:
     return "all" if str(text).strip().lower() == "all" else positive_int(text)
 
 
-def add_video_arguments(parser: argparse.ArgumentParser, frames: int = knobs.NUM_FRAMES, streamed: bool = False) -> None:
+def add_video_arguments(
+    parser: argparse.ArgumentParser, frames: int = knobs.NUM_FRAMES, streamed: bool = False
+) -> None:
     """Frame-sampling options shared by the subcommands that read a video, and the read's size and limits.
 
     `frames` is the subcommand's default frame count. `streamed`: the subcommand can also read the
@@ -117,29 +120,58 @@ def add_video_arguments(parser: argparse.ArgumentParser, frames: int = knobs.NUM
     """
     parser.add_argument("video", help="video file (mp4/webm/mov/avi/mkv) or a uint8 .npy array (T,H,W,3)")
     if streamed:
-        parser.add_argument("--frames", type=frame_count_or_all, default=frames, metavar="N|all",
-                            help=f"frames to sample, spread over the video (default {frames}); all = every frame "
-                                 "(or every 1/fps s), read and gazed chunk by chunk")
+        parser.add_argument(
+            "--frames",
+            type=frame_count_or_all,
+            default=frames,
+            metavar="N|all",
+            help=f"frames to sample, spread over the video (default {frames}); all = every frame "
+            "(or every 1/fps s), read and gazed chunk by chunk",
+        )
     else:
         parser.add_argument("--frames", type=positive_int, default=frames, help=f"frames to sample (default {frames})")
-    parser.add_argument("--fps", type=knob(knobs.fps, "--fps", True), default=knobs.FPS,
-                        help="sample at this frame rate instead of spreading --frames uniformly; 0 = spread the "
-                             f"frames uniformly, as the app's box (default {knobs.FPS:g})")
+    parser.add_argument(
+        "--fps",
+        type=knob(knobs.fps, "--fps", True),
+        default=knobs.FPS,
+        help="sample at this frame rate instead of spreading --frames uniformly; 0 = spread the "
+        f"frames uniformly, as the app's box (default {knobs.FPS:g})",
+    )
     parser.add_argument("--start", type=float, default=0.0, help="start time in seconds (default 0)")
     tiled = "; with --tile, the native size" if streamed else ""
-    parser.add_argument("--max-side", type=read_side, default=None if streamed else READ_SIDE, metavar="PX",
-                        help="decode frames straight to a long side of at most PX, aspect kept, never upscaled (the "
-                             f"gazers resize to their 224 px input themselves; default {READ_SIDE}, as in the app "
-                             f"and the API{tiled}; 0 = native size)")
+    parser.add_argument(
+        "--max-side",
+        type=read_side,
+        default=None if streamed else READ_SIDE,
+        metavar="PX",
+        help="decode frames straight to a long side of at most PX, aspect kept, never upscaled (the "
+        f"gazers resize to their 224 px input themselves; default {READ_SIDE}, as in the app "
+        f"and the API{tiled}; 0 = native size)",
+    )
     chunked = " (not when read chunk by chunk: --frames all or --tile)" if streamed else ""
-    parser.add_argument("--max-frames", type=nonnegative_int, default=128, metavar="N",
-                        help=f"refuse to read more than N frames{chunked} (default 128; 0 = no limit)")
-    parser.add_argument("--max-pixels", type=nonnegative_int, default=12_000_000, metavar="N",
-                        help=f"refuse to decode more than N pixels in all, frames x height x width at the read size"
-                             f"{chunked} (default 12000000, 92 frames of 480x270; 0 = no limit)")
-    parser.add_argument("--max-frame-pixels", type=nonnegative_int, default=MAX_FRAME_PIXELS, metavar="N",
-                        help=f"refuse source frames of more than N pixels, width x height (default {MAX_FRAME_PIXELS}, "
-                             "DCI 8K; 0 = no limit)")
+    parser.add_argument(
+        "--max-frames",
+        type=nonnegative_int,
+        default=128,
+        metavar="N",
+        help=f"refuse to read more than N frames{chunked} (default 128; 0 = no limit)",
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=nonnegative_int,
+        default=12_000_000,
+        metavar="N",
+        help=f"refuse to decode more than N pixels in all, frames x height x width at the read size"
+        f"{chunked} (default 12000000, 92 frames of 480x270; 0 = no limit)",
+    )
+    parser.add_argument(
+        "--max-frame-pixels",
+        type=nonnegative_int,
+        default=MAX_FRAME_PIXELS,
+        metavar="N",
+        help=f"refuse source frames of more than N pixels, width x height (default {MAX_FRAME_PIXELS}, "
+        "DCI 8K; 0 = no limit)",
+    )
 
 
 def read_frames(args: argparse.Namespace) -> tuple[np.ndarray, float]:
@@ -161,14 +193,24 @@ def read_frames_and_header(args: argparse.Namespace) -> tuple[np.ndarray, float,
 
     max_side = read_side_of(args)
     try:
-        frames, play_fps, info = read_clip(args.video, num_frames=args.frames, fps=args.fps or None, start=args.start,
-                                           max_side=max_side, max_frames=args.max_frames or None,
-                                        max_pixels=args.max_pixels or None,
-                                        max_frame_pixels=args.max_frame_pixels or None)
+        frames, play_fps, info = read_clip(
+            args.video,
+            num_frames=args.frames,
+            fps=args.fps or None,
+            start=args.start,
+            max_side=max_side,
+            max_frames=args.max_frames or None,
+            max_pixels=args.max_pixels or None,
+            max_frame_pixels=args.max_frame_pixels or None,
+        )
     except DecodeLimitError as exc:
-        raise exc.remedy({"max_frame_pixels": "downscale the video first, or raise --max-frame-pixels (0 = no limit)",
-                          "max_frames": "lower --frames, or raise --max-frames (0 = no limit)",
-                          "max_pixels": "lower --frames or --max-side, or raise --max-pixels (0 = no limit)"}) from None
+        raise exc.remedy(
+            {
+                "max_frame_pixels": "downscale the video first, or raise --max-frame-pixels (0 = no limit)",
+                "max_frames": "lower --frames, or raise --max-frames (0 = no limit)",
+                "max_pixels": "lower --frames or --max-side, or raise --max-pixels (0 = no limit)",
+            }
+        ) from None
     return frames, play_fps, info
 
 
@@ -180,10 +222,17 @@ def stream_frames(args: argparse.Namespace, tiled: bool) -> FrameStream:
     max_side = read_side_of(args)
     every = args.frames == "all"
     try:
-        return stream_video(args.video, chunk_len=knobs.CLIP_LEN, num_frames=None if every else args.frames,
-                            fps=args.fps or None,
-                            start=args.start, max_side=max_side, sampling="first" if every else "uniform",
-                            max_frame_pixels=args.max_frame_pixels or None)
+        return stream_video(
+            args.video,
+            chunk_len=knobs.CLIP_LEN,
+            num_frames=None if every else args.frames,
+            fps=args.fps or None,
+            start=args.start,
+            max_side=max_side,
+            sampling="first" if every else "uniform",
+            max_frame_pixels=args.max_frame_pixels or None,
+        )
     except DecodeLimitError as exc:
-        raise exc.remedy({"max_frame_pixels": "downscale the video first, or raise --max-frame-pixels (0 = no limit)"}
-                         ) from None
+        raise exc.remedy(
+            {"max_frame_pixels": "downscale the video first, or raise --max-frame-pixels (0 = no limit)"}
+        ) from None

@@ -29,39 +29,74 @@ from .args import add_video_arguments, check_out_file, knob, read_frames, whole_
 def add_parser(subparsers) -> None:
     """Register the `ask` subcommand on the main CLI's subparsers (defaults: the app's, whose Ask tab uses the
     Gaze tab's frames, gazer, threshold and ratio, all from `playground.knobs`)."""
-    p = subparsers.add_parser("ask", description="Ask a video MLLM a question twice, on every patch and on the "
-                                                 "gazed patches, and compare answers, tokens, FLOPs and latency.")
+    p = subparsers.add_parser(
+        "ask",
+        description="Ask a video MLLM a question twice, on every patch and on the "
+        "gazed patches, and compare answers, tokens, FLOPs and latency.",
+    )
     add_video_arguments(p, frames=knobs.NUM_FRAMES)
     p.add_argument("question", help="the question, quoted")
-    p.add_argument("--mllm", default=DEFAULT_MLLM,
-                   help="smolvlm2-256m (default) | smolvlm2-500m | smolvlm2-2.2b | llava-onevision-0.5b | "
-                        "llava-onevision-7b | qwen3-vl-2b | qwen3-vl-4b | nvila | a hub id | a local folder | "
-                        "tiny-random-smolvlm2 | tiny-random-qwen3-vl (built in, offline; random weights: shows the "
-                        "mechanics and costs, not answers)")
-    p.add_argument("--gazer", default=knobs.GAZER,
-                   help=f"greedy | framediff (fast) | random | full | an AutoGaze hub id or folder (default "
-                        f"{knobs.GAZER}, as the app; greedy is slow on a CPU at the model's grid)")
-    p.add_argument("--threshold", type=knob(knobs.threshold, "--threshold"), default=knobs.THRESHOLD,
-                   help="error threshold (task_loss_requirement): a frame stops once its loss is at or below it; "
-                        f"0 = off (default {knobs.THRESHOLD:g}, as in the app)")
-    p.add_argument("--gazing-ratio", "--max-gazing-ratio", dest="gazing_ratio",
-                   type=knob(knobs.gazing_ratio, "--gazing-ratio"), default=knobs.GAZING_RATIO,
-                   help="cap on gazed slots per frame, as a fraction of the model's gaze grid "
-                        f"(default {knobs.GAZING_RATIO:g}, as in the app)")
-    p.add_argument("--conditions", default="full,gazed",
-                   help="comma-separated, as eval's: full, gazed (--gazer at --gazing-ratio / --threshold), gazed@R, "
-                        "NAME or NAME@R (another gazer), and post-ViT pruning at a gazed condition's LLM tokens: evs, "
-                        "drop-uniform, drop-random (or evs:NAME); default full,gazed (as the app's Ask tab)")
-    p.add_argument("--attention", choices=ATTENTION_MODES, default="block_causal",
-                   help="gazed encoder attention across frames (default block_causal)")
+    p.add_argument(
+        "--mllm",
+        default=DEFAULT_MLLM,
+        help="smolvlm2-256m (default) | smolvlm2-500m | smolvlm2-2.2b | llava-onevision-0.5b | "
+        "llava-onevision-7b | qwen3-vl-2b | qwen3-vl-4b | nvila | a hub id | a local folder | "
+        "tiny-random-smolvlm2 | tiny-random-qwen3-vl (built in, offline; random weights: shows the "
+        "mechanics and costs, not answers)",
+    )
+    p.add_argument(
+        "--gazer",
+        default=knobs.GAZER,
+        help=f"greedy | framediff (fast) | random | full | an AutoGaze hub id or folder (default "
+        f"{knobs.GAZER}, as the app; greedy is slow on a CPU at the model's grid)",
+    )
+    p.add_argument(
+        "--threshold",
+        type=knob(knobs.threshold, "--threshold"),
+        default=knobs.THRESHOLD,
+        help="error threshold (task_loss_requirement): a frame stops once its loss is at or below it; "
+        f"0 = off (default {knobs.THRESHOLD:g}, as in the app)",
+    )
+    p.add_argument(
+        "--gazing-ratio",
+        "--max-gazing-ratio",
+        dest="gazing_ratio",
+        type=knob(knobs.gazing_ratio, "--gazing-ratio"),
+        default=knobs.GAZING_RATIO,
+        help="cap on gazed slots per frame, as a fraction of the model's gaze grid "
+        f"(default {knobs.GAZING_RATIO:g}, as in the app)",
+    )
+    p.add_argument(
+        "--conditions",
+        default="full,gazed",
+        help="comma-separated, as eval's: full, gazed (--gazer at --gazing-ratio / --threshold), gazed@R, "
+        "NAME or NAME@R (another gazer), and post-ViT pruning at a gazed condition's LLM tokens: evs, "
+        "drop-uniform, drop-random (or evs:NAME); default full,gazed (as the app's Ask tab)",
+    )
+    p.add_argument(
+        "--attention",
+        choices=ATTENTION_MODES,
+        default="block_causal",
+        help="gazed encoder attention across frames (default block_causal)",
+    )
     p.add_argument("--single-scale", action="store_true", help="gaze on the finest scale only (ablation)")
-    p.add_argument("--max-new-tokens", type=whole_number_arg(1, MAX_ANSWER_TOKENS), default=32,
-                   help=f"answer length cap (default 32, at most {MAX_ANSWER_TOKENS})")
-    p.add_argument("--count-flops", action="store_true",
-                   help="measure FLOPs with FlopCounterMode (default: analytic FLOPs from the config)")
+    p.add_argument(
+        "--max-new-tokens",
+        type=whole_number_arg(1, MAX_ANSWER_TOKENS),
+        default=32,
+        help=f"answer length cap (default 32, at most {MAX_ANSWER_TOKENS})",
+    )
+    p.add_argument(
+        "--count-flops",
+        action="store_true",
+        help="measure FLOPs with FlopCounterMode (default: analytic FLOPs from the config)",
+    )
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: $PLAYGROUND_DEVICE, else auto)")
-    p.add_argument("--trust-remote-code", action="store_true",
-                   help="allow models that run their own code from the hub (needed for NVILA)")
+    p.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow models that run their own code from the hub (needed for NVILA)",
+    )
     p.add_argument("--json", default=None, help="also write the answers to this JSON file, by condition")
     p.set_defaults(func=run)
 
@@ -81,14 +116,22 @@ def run(args: argparse.Namespace) -> int:
     mllm = load_mllm(args.mllm, device=args.device, trust_remote_code=args.trust_remote_code)
     if isinstance(mllm, NvilaMLLM):
         answer = mllm.answer(args.video, args.question, max_new_tokens=args.max_new_tokens)
-        print(f"question  {args.question}\nNVILA     {answer.text}\n({answer.seconds['total']:.2f} s; NVILA gazes "
-              f"internally, so there is no stock-vs-gazed table)")
+        print(
+            f"question  {args.question}\nNVILA     {answer.text}\n({answer.seconds['total']:.2f} s; NVILA gazes "
+            f"internally, so there is no stock-vs-gazed table)"
+        )
         return 0
     common = dict(max_new_tokens=args.max_new_tokens, fps=fps, count_flops=args.count_flops)
     with input_limits(**NO_LIMITS):  # the frames were read within the CLI's own limits (--max-frames, --max-pixels)
-        answers = answer_conditions(mllm, conditions, frames, args.question, single_scale=args.single_scale,
-                                    on_condition=lambda _, c: _say(f"answering {c.name} ({_describe(c, len(frames))})"
-                                                                   " ..."), **common)
+        answers = answer_conditions(
+            mllm,
+            conditions,
+            frames,
+            args.question,
+            single_scale=args.single_scale,
+            on_condition=lambda _, c: _say(f"answering {c.name} ({_describe(c, len(frames))}) ..."),
+            **common,
+        )
     grid = mllm.single_scale_grid if args.single_scale else mllm.grid
     print(f"model     {mllm.name}  ({len(frames)} frames; gaze grid {grid.describe()})")
     if mllm.note:
@@ -100,8 +143,11 @@ def run(args: argparse.Namespace) -> int:
         a = answers[c.name]
         print(f"{c.name.ljust(width)}{display_text(a.text, noise)}  {_kept(c, a)}".rstrip())
     print()
-    print(comparison_table(list(answers.values()), [f"{c.name} ({c.attention})" if c.gazed else c.name
-                                                    for c in conditions]))
+    print(
+        comparison_table(
+            list(answers.values()), [f"{c.name} ({c.attention})" if c.gazed else c.name for c in conditions]
+        )
+    )
     full = answers.get("full")
     for c in conditions:
         note = attention_warning(full, answers[c.name]) if full is not None and c.gazed else None

@@ -12,8 +12,8 @@ import argparse
 import shlex
 import sys
 
-from ..errors import check
 from ..clips import SIZE
+from ..errors import check
 from ..training.methods import METHODS, Method
 from ..training.run_folder import checkpoints
 from ..training.trainer import TrainSettings, train_gazer
@@ -27,7 +27,8 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "train",
         description="Train an AutoGaze gazer into a run folder (checkpoints in the published "
-                    "layout, metrics.jsonl, curves.html, a run card).")
+        "layout, metrics.jsonl, curves.html, a run card).",
+    )
     methods = p.add_subparsers(dest="method", required=True, parser_class=type(p))
     for method in METHODS.values():
         sub = methods.add_parser(method.name, help=method.help)
@@ -40,19 +41,36 @@ def _common(p: argparse.ArgumentParser, method: Method) -> None:
     p.add_argument("--videos", nargs="+", default=[], help="video files or folders (searched recursively)")
     p.add_argument("--out", default=None, help="the run folder (required unless --resume)")
     p.add_argument("--resume", default=None, metavar="RUN", help="continue RUN exactly from its last checkpoint")
-    p.add_argument("--steps", type=positive_int, default=None,
-                   help=f"optimiser steps (default {DEFAULT_STEPS}; with --resume: the run's, or raise it)")
-    p.add_argument("--batch-size", type=positive_int, default=batch, help=f"clips per micro-batch and process (default {batch})")
-    p.add_argument("--grad-accum", type=positive_int, default=1,
-                   help="micro-batches per step (default 1; under DDP gradients are all-reduced once a step)")
-    p.add_argument("--grad-clip", type=float, default=None, metavar="MAX_NORM",
-                   help="clip the gradient's global norm to MAX_NORM before each step (default: off, as the reference)")
+    p.add_argument(
+        "--steps",
+        type=positive_int,
+        default=None,
+        help=f"optimiser steps (default {DEFAULT_STEPS}; with --resume: the run's, or raise it)",
+    )
+    p.add_argument(
+        "--batch-size", type=positive_int, default=batch, help=f"clips per micro-batch and process (default {batch})"
+    )
+    p.add_argument(
+        "--grad-accum",
+        type=positive_int,
+        default=1,
+        help="micro-batches per step (default 1; under DDP gradients are all-reduced once a step)",
+    )
+    p.add_argument(
+        "--grad-clip",
+        type=float,
+        default=None,
+        metavar="MAX_NORM",
+        help="clip the gradient's global norm to MAX_NORM before each step (default: off, as the reference)",
+    )
     p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (default 5e-4)")
     p.add_argument("--min-lr", type=float, default=1e-5, help="the linear decay ends here (default 1e-5)")
     p.add_argument("--optimizer", choices=["adam", "sgd"], default=optimizer, help=f"(default {optimizer})")
     p.add_argument("--warmup", type=float, default=warmup, help=f"fraction of steps warming up (default {warmup:g})")
     p.add_argument("--size", type=whole_number_arg(16, 4096), default=SIZE, help=f"frame side in px (default {SIZE})")
-    p.add_argument("--save-every", type=nonnegative_int, default=0, help="keep a checkpoint every N steps (0: the last)")
+    p.add_argument(
+        "--save-every", type=nonnegative_int, default=0, help="keep a checkpoint every N steps (0: the last)"
+    )
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the fresh weights, order and draws")
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: $PLAYGROUND_DEVICE, else auto)")
     p.add_argument("--no-bf16", action="store_true", help="float32 on CUDA too (bf16 autocast is the default there)")
@@ -76,16 +94,33 @@ def run(args: argparse.Namespace) -> int:
         where = f"the last complete checkpoint is {found[-1][1]}" if found else "no checkpoint was written yet"
         print(f"interrupted: {where}; continue with --resume {out}", file=sys.stderr)
         return 130
-    print(f"wrote {last} (load it with load_gazer({str(last)!r})); metrics in {out / 'metrics.jsonl'}, "
-          f"curves in {out / 'curves.html'}")
+    print(
+        f"wrote {last} (load it with load_gazer({str(last)!r})); metrics in {out / 'metrics.jsonl'}, "
+        f"curves in {out / 'curves.html'}"
+    )
     return 0
 
 
 def _settings(args: argparse.Namespace, out, command: str) -> TrainSettings:
     check(len(args.videos) > 0, "give --videos (files or folders)")
     return TrainSettings(
-        method=args.method, videos=args.videos, out=str(out), steps=args.steps or DEFAULT_STEPS,
-        batch_size=args.batch_size, grad_accum=args.grad_accum, grad_clip=args.grad_clip, lr=args.lr,
-        min_lr=args.min_lr, optimizer=args.optimizer, warmup=args.warmup, size=args.size, save_every=args.save_every,
-        seed=args.seed, device=args.device, bf16=not args.no_bf16, progress=not args.quiet, command=command,
-        **METHODS[args.method].knobs(args))
+        method=args.method,
+        videos=args.videos,
+        out=str(out),
+        steps=args.steps or DEFAULT_STEPS,
+        batch_size=args.batch_size,
+        grad_accum=args.grad_accum,
+        grad_clip=args.grad_clip,
+        lr=args.lr,
+        min_lr=args.min_lr,
+        optimizer=args.optimizer,
+        warmup=args.warmup,
+        size=args.size,
+        save_every=args.save_every,
+        seed=args.seed,
+        device=args.device,
+        bf16=not args.no_bf16,
+        progress=not args.quiet,
+        command=command,
+        **METHODS[args.method].knobs(args),
+    )

@@ -17,5 +17,13 @@ from .job import ClipSettings, ClipWorker, label_of_row
 from .runner import DatasetSummary, gaze_dataset
 from .shards import SCHEMA, read_rows
 
-__all__ = ["find_inputs", "ClipSettings", "ClipWorker", "label_of_row", "gaze_dataset", "DatasetSummary",
-           "SCHEMA", "read_rows"]
+__all__ = [
+    "find_inputs",
+    "ClipSettings",
+    "ClipWorker",
+    "label_of_row",
+    "gaze_dataset",
+    "DatasetSummary",
+    "SCHEMA",
+    "read_rows",
+]

@@ -37,8 +37,13 @@ RAY_HINT = "pip install .[ray]"  # what to run when --ray is given without Ray i
 DECODE_CPUS = 0.5
 
 
-def run_clips(clips: Sequence[VideoClip], settings: ClipSettings, workers: int = 1,
-              ray_address: str | None = None, worker: ClipWorker | None = None) -> Iterator[ClipResult]:
+def run_clips(
+    clips: Sequence[VideoClip],
+    settings: ClipSettings,
+    workers: int = 1,
+    ray_address: str | None = None,
+    worker: ClipWorker | None = None,
+) -> Iterator[ClipResult]:
     """One result per clip, from the local engine (`ray_address` None) or from Ray.
 
     Everything that can fail in one line (the gazer's loading, Ray's import) fails here, before
@@ -53,8 +58,9 @@ def run_clips(clips: Sequence[VideoClip], settings: ClipSettings, workers: int =
 # ---- local: this process or a process pool --------------------------------------------------
 
 
-def run_local(clips: Sequence[VideoClip], settings: ClipSettings, workers: int = 1,
-              worker: ClipWorker | None = None) -> Iterator[ClipResult]:
+def run_local(
+    clips: Sequence[VideoClip], settings: ClipSettings, workers: int = 1, worker: ClipWorker | None = None
+) -> Iterator[ClipResult]:
     """One result per clip, in order, gazed here (`workers` 1) or in a pool of that many processes."""
     worker = worker or ClipWorker(settings)  # in a pool too: fail here, in one line, before any process starts
     if workers <= 1 or len(clips) <= 1:
@@ -93,8 +99,13 @@ def import_ray():
     return ray
 
 
-def run_ray(clips: Sequence[VideoClip], settings: ClipSettings, workers: int = 1, address: str = "",
-            worker: ClipWorker | None = None) -> Iterator[ClipResult]:
+def run_ray(
+    clips: Sequence[VideoClip],
+    settings: ClipSettings,
+    workers: int = 1,
+    address: str = "",
+    worker: ClipWorker | None = None,
+) -> Iterator[ClipResult]:
     """One result per clip, in the order they finish, from a Ray Data pipeline (see the module doc).
 
     Args:
@@ -136,8 +147,15 @@ def map_actors(dataset, stage: type, args: tuple, workers: int, gpus: int):
     """`dataset.map_batches` through a pool of `workers` actors of `stage(*args)`, one row a call, numpy
     batches, a CPU (and `gpus` GPUs) each."""
     ray = import_ray()
-    return dataset.map_batches(stage, fn_constructor_args=args, batch_size=1, batch_format="numpy",
-                               compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1, num_gpus=gpus)
+    return dataset.map_batches(
+        stage,
+        fn_constructor_args=args,
+        batch_size=1,
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=workers),
+        num_cpus=1,
+        num_gpus=gpus,
+    )
 
 
 def _clip_item(clip: VideoClip) -> dict[str, Any]:
@@ -163,6 +181,8 @@ class _GazeStage:
         self.worker = ClipWorker(settings)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[bytes]]:
-        results = [self.worker.finish(pickle.loads(clip), pickle.loads(read))
-                   for clip, read in zip(batch["clip"], batch["read"])]
+        results = [
+            self.worker.finish(pickle.loads(clip), pickle.loads(read))
+            for clip, read in zip(batch["clip"], batch["read"])
+        ]
         return {"result": [pickle.dumps(r) for r in results]}

@@ -35,7 +35,6 @@ from ..video import NO_LIMITS, READ_SIDE, input_limits
 from ..whole_video import BATCH_SIZE, ChunkGaze, VideoGazer
 
 
-
 @dataclass(frozen=True)
 class ClipSettings:
     """What a row means, and how it is made (every worker builds the same gazer from these)."""
@@ -57,10 +56,18 @@ class ClipSettings:
     def meaning(self) -> dict[str, Any]:
         """The settings that change what the rows hold (a resumed run must keep them; batch size and
         device change only the speed)."""
-        return {"gazer": self.gazer, "gazing_ratio": self.gazing_ratio, "threshold": self.threshold,
-                "clip_len": self.clip_len, "tile": self.tile, "size": self.size, "max_side": self.max_side,
-                "reconstructor": self.reconstructor, "gazer_reconstructor": self.gazer_reconstructor,
-                "options": dict(self.options)}
+        return {
+            "gazer": self.gazer,
+            "gazing_ratio": self.gazing_ratio,
+            "threshold": self.threshold,
+            "clip_len": self.clip_len,
+            "tile": self.tile,
+            "size": self.size,
+            "max_side": self.max_side,
+            "reconstructor": self.reconstructor,
+            "gazer_reconstructor": self.gazer_reconstructor,
+            "options": dict(self.options),
+        }
 
 
 def load_clip_gazer(settings: ClipSettings):
@@ -70,17 +77,21 @@ def load_clip_gazer(settings: ClipSettings):
     if name in MEASURING_GAZERS:
         options["reconstructor"] = settings.gazer_reconstructor
     elif settings.measured:
-        check(settings.gazer_reconstructor == "paint",
-              f"{settings.gazer} measures the paint loss only; use --gazer oracle for --reconstructor "
-              f"{settings.gazer_reconstructor}")
+        check(
+            settings.gazer_reconstructor == "paint",
+            f"{settings.gazer} measures the paint loss only; use --gazer oracle for --reconstructor "
+            f"{settings.gazer_reconstructor}",
+        )
     options.update(applicable_options(settings.gazer, clip_len=settings.clip_len))  # AutoGaze's cache restarts
     gazer = load_gazer(settings.gazer, device=settings.device, **options)
     # A gazer that stops at a measured loss measures it after each gaze; framediff measures only each
     # frame's final loss (it stops at a change), so it has no trace either.
-    check(not settings.measured or (gazer.loss_kind == "measured" and gazer.threshold_unit == "loss"),
-          f"{settings.gazer} does not measure the loss after each gaze (its loss is {gazer.loss_kind}"
-          f"{', per frame only' if gazer.loss_kind == 'measured' else ''}); labels need a measured trace: "
-          "use greedy (paint) or oracle")
+    check(
+        not settings.measured or (gazer.loss_kind == "measured" and gazer.threshold_unit == "loss"),
+        f"{settings.gazer} does not measure the loss after each gaze (its loss is {gazer.loss_kind}"
+        f"{', per frame only' if gazer.loss_kind == 'measured' else ''}); labels need a measured trace: "
+        "use greedy (paint) or oracle",
+    )
     return gazer
 
 
@@ -110,10 +121,14 @@ class ClipWorker:
     def __init__(self, settings: ClipSettings):
         self.settings = settings
         self.gazer = load_clip_gazer(settings)
-        self.video_gazer = VideoGazer(self.gazer, tile=settings.tile, chunk_len=settings.clip_len,
-                                      batch_size=settings.batch_size)
-        self.reconstructor = (None if settings.reconstructor is None
-                              else load_reconstructor(settings.reconstructor, device=settings.device))
+        self.video_gazer = VideoGazer(
+            self.gazer, tile=settings.tile, chunk_len=settings.clip_len, batch_size=settings.batch_size
+        )
+        self.reconstructor = (
+            None
+            if settings.reconstructor is None
+            else load_reconstructor(settings.reconstructor, device=settings.device)
+        )
 
     def run(self, clip: VideoClip) -> ClipResult:
         """Read and gaze one clip; a clip that cannot be read or gazed is a result with its error."""
@@ -137,8 +152,10 @@ class ClipWorker:
         rebuilt = self._rebuild_loss(chunk)
         seconds = (read.seconds + time.perf_counter() - start) / chunk.layout.num_tiles
         boxes = source_boxes(chunk.layout, read.source_size)
-        rows = [tile_row(clip, chunk, k, boxes[k], read.source_size, None if rebuilt is None else rebuilt[k], seconds)
-                for k in range(chunk.layout.num_tiles)]
+        rows = [
+            tile_row(clip, chunk, k, boxes[k], read.source_size, None if rebuilt is None else rebuilt[k], seconds)
+            for k in range(chunk.layout.num_tiles)
+        ]
         return ClipResult(clip, rows)
 
     def _rebuild_loss(self, chunk: ChunkGaze) -> list[list[float]] | None:
@@ -149,7 +166,7 @@ class ClipWorker:
         losses: list[list[float]] = []
         for i in range(0, chunk.layout.num_tiles, b):  # the tile clips in batches, as they were gazed
             with input_limits(**NO_LIMITS):  # b tile clips of one clip: bounded by the run's settings
-                rebuilt = self.reconstructor.reconstruct(chunk.tiles[i:i + b], chunk.gaze.select(slice(i, i + b)))
+                rebuilt = self.reconstructor.reconstruct(chunk.tiles[i : i + b], chunk.gaze.select(slice(i, i + b)))
             losses += rebuilt.loss.tolist()
         return losses
 
@@ -161,22 +178,35 @@ def source_boxes(layout: TileLayout, source_size: tuple[int, int]) -> np.ndarray
     return np.round(layout.tile_boxes() * scale).astype(np.int64)
 
 
-def tile_row(clip: VideoClip, chunk: ChunkGaze, k: int, box: np.ndarray, source_size: tuple[int, int],
-             loss: list[float] | None, seconds: float) -> dict[str, Any]:
+def tile_row(
+    clip: VideoClip,
+    chunk: ChunkGaze,
+    k: int,
+    box: np.ndarray,
+    source_size: tuple[int, int],
+    loss: list[float] | None,
+    seconds: float,
+) -> dict[str, Any]:
     """The row of tile k of a gazed clip (columns and meanings: `shards.SCHEMA`, docs/datasets.md)."""
     gaze = chunk.gaze.clip(k)  # this tile alone, with its own (tight) per-frame counts
     official = gaze.to_official()
     return {
-        "video_path": str(clip.path), "clip_start": int(clip.start), "clip_len": int(chunk.num_frames),
-        "tile": k, "num_tiles": chunk.layout.num_tiles, "tile_box": [int(v) for v in box],
+        "video_path": str(clip.path),
+        "clip_start": int(clip.start),
+        "clip_len": int(chunk.num_frames),
+        "tile": k,
+        "num_tiles": chunk.layout.num_tiles,
+        "tile_box": [int(v) for v in box],
         "source_size": [int(v) for v in source_size],
         "read_size": [int(chunk.layout.height), int(chunk.layout.width)],
         "gazing_pos": official["gazing_pos"][0].tolist(),
         "if_padded_gazing": official["if_padded_gazing"][0].tolist(),
         "num_gazing_each_frame": official["num_gazing_each_frame"].tolist(),
-        "tokens_kept": gaze.num_gazed, "tokens_total": gaze.num_frames * gaze.grid.num_slots,
+        "tokens_kept": gaze.num_gazed,
+        "tokens_total": gaze.num_frames * gaze.grid.num_slots,
         "gazer_loss": None if gaze.loss is None else gaze.loss[0].tolist(),
-        "loss": loss, "seconds": float(seconds),
+        "loss": loss,
+        "seconds": float(seconds),
     }
 
 
@@ -184,9 +214,12 @@ def gaze_of_row(row: dict[str, Any]) -> GazeResult:
     """A row's gaze (one clip) with the gazer's loss trace when it has one."""
     loss = row.get("gazer_loss")
     return GazeResult.from_official(
-        {key: [row[key]] if key != "num_gazing_each_frame" else row[key]
-         for key in ("gazing_pos", "if_padded_gazing", "num_gazing_each_frame")},
-        loss=None if loss is None else torch.tensor([loss], dtype=torch.float32))
+        {
+            key: [row[key]] if key != "num_gazing_each_frame" else row[key]
+            for key in ("gazing_pos", "if_padded_gazing", "num_gazing_each_frame")
+        },
+        loss=None if loss is None else torch.tensor([loss], dtype=torch.float32),
+    )
 
 
 def label_of(gaze: GazeResult, clip: int = 0) -> dict[str, list[list]]:

@@ -58,10 +58,17 @@ class DatasetSummary:
     labels: Path | None = None  # the labels file written, if asked for
 
 
-def gaze_dataset(videos: Sequence[Path], out: Path, settings: ClipSettings, clips: str = "first",
-                 workers: int = 1, ray_address: str | None = None, labels: bool = False,
-                 shard_clips: int = SHARD_CLIPS, progress: Callable[[int, int], None] | None = None
-                 ) -> DatasetSummary:
+def gaze_dataset(
+    videos: Sequence[Path],
+    out: Path,
+    settings: ClipSettings,
+    clips: str = "first",
+    workers: int = 1,
+    ray_address: str | None = None,
+    labels: bool = False,
+    shard_clips: int = SHARD_CLIPS,
+    progress: Callable[[int, int], None] | None = None,
+) -> DatasetSummary:
     """Gaze every clip of `videos` not yet in `out` and write them as shards (see the module doc).
 
     Args:
@@ -90,16 +97,31 @@ def gaze_dataset(videos: Sequence[Path], out: Path, settings: ClipSettings, clip
     done = done_clips(out)
     listed, video_errors = list_clips(videos, clips, settings.clip_len, known=done)  # done first clips: not probed
     if labels:
-        check(len({c.key for c in listed}) == len(listed), "two clips have the same labels key (the last three "
-              "parts of their paths): rename or move one")
+        check(
+            len({c.key for c in listed}) == len(listed),
+            "two clips have the same labels key (the last three parts of their paths): rename or move one",
+        )
     todo = [c for c in listed if (str(c.path), c.start) not in done]
     if todo and worker is None:
         worker = ClipWorker(settings)
-    summary = DatasetSummary(out, len(videos), len(listed), len(listed) - len(todo), 0, 0,
-                             [{"video_path": e["video"], "clip_start": None, "error": e["error"]}
-                              for e in video_errors])
-    run = {"clips": clips, "workers": workers, "engine": "local" if ray_address is None else "ray",
-           "batch_size": settings.batch_size, "device": settings.device, "labels": labels, "shard_clips": shard_clips}
+    summary = DatasetSummary(
+        out,
+        len(videos),
+        len(listed),
+        len(listed) - len(todo),
+        0,
+        0,
+        [{"video_path": e["video"], "clip_start": None, "error": e["error"]} for e in video_errors],
+    )
+    run = {
+        "clips": clips,
+        "workers": workers,
+        "engine": "local" if ray_address is None else "ray",
+        "batch_size": settings.batch_size,
+        "device": settings.device,
+        "labels": labels,
+        "shard_clips": shard_clips,
+    }
     # Ray's import and start fail here; nothing to do: no engine at all
     results = run_clips(todo, settings, workers, ray_address, worker) if todo else iter(())
     gazer = gazer_versions(worker.gazer) if worker is not None else previous.get("versions", {}).get("gazer")
@@ -120,16 +142,19 @@ def gaze_dataset(videos: Sequence[Path], out: Path, settings: ClipSettings, clip
         write_manifest(out, settings, run, gazer, summary)
     if labels:
         summary.labels = write_labels_file(out) if summary.gazed or not _labels_current(out) else out / LABELS
-    check(summary.total_rows > 0, f"no clip could be gazed: {summary.errors[0]['error'] if summary.errors else 'no clips'}"
-                                  f" (see {out / ERRORS})")
+    check(
+        summary.total_rows > 0,
+        f"no clip could be gazed: {summary.errors[0]['error'] if summary.errors else 'no clips'} (see {out / ERRORS})",
+    )
     return summary
 
 
 def _take(result: ClipResult, writer: ShardWriter, summary: DatasetSummary) -> bool:
     """Count one clip's result and buffer its rows; whether a shard was written."""
     if result.error is not None:
-        summary.errors.append({"video_path": str(result.clip.path), "clip_start": result.clip.start,
-                               "error": result.error})
+        summary.errors.append(
+            {"video_path": str(result.clip.path), "clip_start": result.clip.start, "error": result.error}
+        )
         return False
     summary.gazed += 1
     summary.rows += len(result.rows)
@@ -152,8 +177,11 @@ def check_manifest(out: Path, settings: ClipSettings) -> dict[str, Any] | None:
     manifest = read_json(path, "dataset manifest")
     check(manifest.get("format") == FORMAT, f"{path} is not a gaze-dataset manifest; give another --out")
     differ = settings_differences(manifest.get("settings", {}), settings.meaning())
-    check(not differ, f"{out} holds a dataset made with other settings ({'; '.join(differ)}); "
-                      "give another --out, or the same settings to resume it")
+    check(
+        not differ,
+        f"{out} holds a dataset made with other settings ({'; '.join(differ)}); "
+        "give another --out, or the same settings to resume it",
+    )
     return manifest
 
 
@@ -162,19 +190,26 @@ def gazer_versions(gazer) -> dict[str, Any]:
     return {"name": gazer.name, "source": str(getattr(gazer, "source", gazer.name)), "loss_kind": gazer.loss_kind}
 
 
-def write_manifest(out: Path, settings: ClipSettings, run: dict[str, Any], gazer: dict[str, Any] | None,
-                   summary: DatasetSummary) -> None:
+def write_manifest(
+    out: Path, settings: ClipSettings, run: dict[str, Any], gazer: dict[str, Any] | None, summary: DatasetSummary
+) -> None:
     """manifest.json: what the rows mean, how this run made them, the versions (`gazer`: `gazer_versions`,
     kept from the manifest when a run had nothing to gaze), the counts."""
     manifest = {
         "format": FORMAT,
         "settings": settings.meaning(),
         "run": run,
-        "versions": {"playground": __version__, "torch": torch.__version__, "pyarrow": pa.__version__,
-                     "gazer": gazer},
-        "counts": {"videos": summary.videos, "clips": summary.clips, "skipped": summary.skipped,
-                   "gazed": summary.gazed, "rows": summary.rows, "errors": len(summary.errors),
-                   "shards": len(shard_paths(out)), "total_rows": summary.total_rows},
+        "versions": {"playground": __version__, "torch": torch.__version__, "pyarrow": pa.__version__, "gazer": gazer},
+        "counts": {
+            "videos": summary.videos,
+            "clips": summary.clips,
+            "skipped": summary.skipped,
+            "gazed": summary.gazed,
+            "rows": summary.rows,
+            "errors": len(summary.errors),
+            "shards": len(shard_paths(out)),
+            "total_rows": summary.total_rows,
+        },
         "columns": SCHEMA.names,
         "seconds": round(summary.seconds, 3),
         "as_gaze": as_gaze(settings),
@@ -185,29 +220,42 @@ def write_manifest(out: Path, settings: ClipSettings, run: dict[str, Any], gazer
 def as_gaze(settings: ClipSettings) -> dict[str, Any]:
     """How `python -m playground gaze` (and the app's Gaze tab, with the same numbers) gives a row's gaze:
     the command for a clip, and the settings of the rows it cannot match (empty: none)."""
-    command = ["python -m playground gaze VIDEO", f"--frames {settings.clip_len}", "--fps FPS", "--start START",
-               f"--gazer {settings.gazer}", f"--threshold {settings.threshold or 0:g}",
-               f"--gazing-ratio {settings.gazing_ratio or 1:g}", f"--clip-len {settings.clip_len}"]
+    command = [
+        "python -m playground gaze VIDEO",
+        f"--frames {settings.clip_len}",
+        "--fps FPS",
+        "--start START",
+        f"--gazer {settings.gazer}",
+        f"--threshold {settings.threshold or 0:g}",
+        f"--gazing-ratio {settings.gazing_ratio or 1:g}",
+        f"--clip-len {settings.clip_len}",
+    ]
     differs = []
     if settings.tile is None:
         command.append(f"--max-side {settings.max_side or 0}")
         if settings.max_side != READ_SIDE:
-            differs.append(f"max_side: frames read at {settings.max_side or 'the native size'}, where the app reads "
-                           f"whole frames at {READ_SIDE} px")
+            differs.append(
+                f"max_side: frames read at {settings.max_side or 'the native size'}, where the app reads "
+                f"whole frames at {READ_SIDE} px"
+            )
     else:
         command += [f"--tile {settings.tile}"] + ([f"--max-side {settings.max_side}"] if settings.max_side else [])
         if settings.max_side is not None:
-            differs.append(f"max_side: tiles cut from frames read at {settings.max_side} px, where the app tiles "
-                           "the native size")
+            differs.append(
+                f"max_side: tiles cut from frames read at {settings.max_side} px, where the app tiles the native size"
+            )
     if settings.size is not None:
-        differs.append(f"size: frames squashed to {settings.size} px square before gazing, which gaze and the app "
-                       "never do")
+        differs.append(
+            f"size: frames squashed to {settings.size} px square before gazing, which gaze and the app never do"
+        )
     if settings.options:
         differs.append(f"options: {sorted(settings.options)} are not gaze flags")
-    return {"command": " ".join(command),
-            "where": "FPS: the video's frame rate, START: clip_start / FPS, so that the clip's clip_len consecutive "
-                     "frames are read",
-            "differs": differs}
+    return {
+        "command": " ".join(command),
+        "where": "FPS: the video's frame rate, START: clip_start / FPS, so that the clip's clip_len consecutive "
+        "frames are read",
+        "differs": differs,
+    }
 
 
 def write_errors(out: Path, errors: list[dict[str, Any]]) -> None:
@@ -227,4 +275,3 @@ def write_labels_file(out: Path) -> Path:
     table = read_rows(out, _LABEL_COLUMNS)
     labels = {clip_key(row["video_path"], row["clip_start"]): label_of_row(row) for row in table.to_pylist()}
     return write_json(labels, out / LABELS)
-

@@ -33,28 +33,48 @@ def _list(item: pa.DataType, size: int = -1) -> pa.DataType:
 
 # The columns of a row, in order, with what each holds (docs/datasets.md has the table; a test checks
 # that its names, types and nullability are these).
-SCHEMA = pa.schema([
-    pa.field("video_path", pa.string(), False, {"doc": "the video, as found from the inputs"}),
-    pa.field("clip_start", _INT, False, {"doc": "index of the clip's first frame in the video"}),
-    pa.field("clip_len", _INT, False, {"doc": "frames in the clip (T)"}),
-    pa.field("tile", _INT, False, {"doc": "tile index, row-major (0 for the whole frame)"}),
-    pa.field("num_tiles", _INT, False, {"doc": "tiles of each frame (N)"}),
-    pa.field("tile_box", _list(_INT, 4), False,
-             {"doc": "y0, x0, y1, x1 of the tile in the video's own frame pixels, end-exclusive, clipped"}),
-    pa.field("source_size", _list(_INT, 2), False, {"doc": "H, W of the video's own frames"}),
-    pa.field("read_size", _list(_INT, 2), False, {"doc": "h, w of the frames the tiles were cut from"}),
-    pa.field("gazing_pos", _list(_INT), False,
-             {"doc": "official gazing_pos of the tile's clip: clip-global slot ids (S*t + local) in gaze order"}),
-    pa.field("if_padded_gazing", _list(pa.bool_()), False, {"doc": "official if_padded_gazing, per entry"}),
-    pa.field("num_gazing_each_frame", _list(_INT), False, {"doc": "official num_gazing_each_frame (T,)"}),
-    pa.field("tokens_kept", _INT, False, {"doc": "gazed slots (not padding) of the tile's clip"}),
-    pa.field("tokens_total", _INT, False, {"doc": "all slots of the tile's clip: T x 265"}),
-    pa.field("gazer_loss", _list(_FLOAT), True,
-             {"doc": "the gazer's loss after each entry (NaN on padding); null when the gazer has none"}),
-    pa.field("loss", _list(_FLOAT), True,
-             {"doc": "per-frame loss of the rebuild by --reconstructor (T,); null without one"}),
-    pa.field("seconds", pa.float64(), False, {"doc": "wall time of the clip's read, gaze and rebuild, over its tiles"}),
-])
+SCHEMA = pa.schema(
+    [
+        pa.field("video_path", pa.string(), False, {"doc": "the video, as found from the inputs"}),
+        pa.field("clip_start", _INT, False, {"doc": "index of the clip's first frame in the video"}),
+        pa.field("clip_len", _INT, False, {"doc": "frames in the clip (T)"}),
+        pa.field("tile", _INT, False, {"doc": "tile index, row-major (0 for the whole frame)"}),
+        pa.field("num_tiles", _INT, False, {"doc": "tiles of each frame (N)"}),
+        pa.field(
+            "tile_box",
+            _list(_INT, 4),
+            False,
+            {"doc": "y0, x0, y1, x1 of the tile in the video's own frame pixels, end-exclusive, clipped"},
+        ),
+        pa.field("source_size", _list(_INT, 2), False, {"doc": "H, W of the video's own frames"}),
+        pa.field("read_size", _list(_INT, 2), False, {"doc": "h, w of the frames the tiles were cut from"}),
+        pa.field(
+            "gazing_pos",
+            _list(_INT),
+            False,
+            {"doc": "official gazing_pos of the tile's clip: clip-global slot ids (S*t + local) in gaze order"},
+        ),
+        pa.field("if_padded_gazing", _list(pa.bool_()), False, {"doc": "official if_padded_gazing, per entry"}),
+        pa.field("num_gazing_each_frame", _list(_INT), False, {"doc": "official num_gazing_each_frame (T,)"}),
+        pa.field("tokens_kept", _INT, False, {"doc": "gazed slots (not padding) of the tile's clip"}),
+        pa.field("tokens_total", _INT, False, {"doc": "all slots of the tile's clip: T x 265"}),
+        pa.field(
+            "gazer_loss",
+            _list(_FLOAT),
+            True,
+            {"doc": "the gazer's loss after each entry (NaN on padding); null when the gazer has none"},
+        ),
+        pa.field(
+            "loss",
+            _list(_FLOAT),
+            True,
+            {"doc": "per-frame loss of the rebuild by --reconstructor (T,); null without one"},
+        ),
+        pa.field(
+            "seconds", pa.float64(), False, {"doc": "wall time of the clip's read, gaze and rebuild, over its tiles"}
+        ),
+    ]
+)
 
 
 def shard_paths(out: Path) -> list[Path]:

@@ -19,11 +19,11 @@ from .. import knobs
 from ..calibration import UNCALIBRATED
 from ..device import cpu_threads, resolve_device
 from ..errors import check
-from ..gaze import concat_frames, GazeResult
+from ..gaze import GazeResult, concat_frames
 from ..geometry import DEFAULT_GRID, MultiScaleGrid
+from ..knobs import CLIP_LEN
 from ..painting import blank_canvas
 from ..video import as_clips, frame_source
-from ..knobs import CLIP_LEN
 from ..whole_video import VideoGaze, VideoGazer
 
 
@@ -32,8 +32,7 @@ def frame_budgets(gazing_ratio: float | Sequence[float] | None, num_frames: int,
     if gazing_ratio is None:
         return [num_slots] * num_frames
     ratios = [gazing_ratio] * num_frames if np.isscalar(gazing_ratio) else list(gazing_ratio)
-    check(len(ratios) == num_frames,
-          f"gazing_ratio has {len(ratios)} entries but the clip has {num_frames} frames")
+    check(len(ratios) == num_frames, f"gazing_ratio has {len(ratios)} entries but the clip has {num_frames} frames")
     return [max(1, int(np.float32(knobs.gazing_ratio(r)) * np.float32(num_slots))) for r in ratios]
 
 
@@ -86,8 +85,13 @@ class Gazer:
         """Bytes `prepare` holds for frames of `shape`, (T, H, W, 3) or (B, T, H, W, 3); 0: it prepares nothing."""
         return 0
 
-    def gaze(self, video: Any, gazing_ratio: float | Sequence[float] | None = None,
-             task_loss_requirement: float | None = None, **kwargs) -> GazeResult:
+    def gaze(
+        self,
+        video: Any,
+        gazing_ratio: float | Sequence[float] | None = None,
+        task_loss_requirement: float | None = None,
+        **kwargs,
+    ) -> GazeResult:
         """Pick slots for every frame of a clip or a batch of clips.
 
         Args:
@@ -98,8 +102,10 @@ class Gazer:
         Returns:
             GazeResult with B clips and T frames.
         """
-        check(not kwargs, f"{self.name} takes no options {sorted(kwargs)} (it takes gazing_ratio and "
-                          f"task_loss_requirement)")
+        check(
+            not kwargs,
+            f"{self.name} takes no options {sorted(kwargs)} (it takes gazing_ratio and task_loss_requirement)",
+        )
         clips = as_clips(video)
         threshold = check_threshold(task_loss_requirement)
         budgets = frame_budgets(gazing_ratio, clips.shape[1], self.grid.num_slots)
@@ -107,12 +113,21 @@ class Gazer:
         result = self._gaze_clips(clips, budgets, threshold, **kwargs)
         result.seconds["gaze"] = time.perf_counter() - start
         result.gazer = self.name
-        result.settings.update(gazing_ratio=gazing_ratio, task_loss_requirement=threshold,
-                               threshold_unit=self.threshold_unit, **self._threshold_meaning())
+        result.settings.update(
+            gazing_ratio=gazing_ratio,
+            task_loss_requirement=threshold,
+            threshold_unit=self.threshold_unit,
+            **self._threshold_meaning(),
+        )
         return result
 
-    def stream(self, frames: Any, gazing_ratio: float | Sequence[float] | None = None,
-               task_loss_requirement: float | None = None, **kwargs) -> Iterator[GazeResult]:
+    def stream(
+        self,
+        frames: Any,
+        gazing_ratio: float | Sequence[float] | None = None,
+        task_loss_requirement: float | None = None,
+        **kwargs,
+    ) -> Iterator[GazeResult]:
         """Yield one `GazeResult` per frame (ids local to that frame), in order.
 
         Concatenating the yielded results (`concat_frames`) gives exactly what `gaze` returns.
@@ -123,9 +138,17 @@ class Gazer:
     def _gaze_clips(self, clips: np.ndarray, budgets: list[int], threshold: float | None, **kwargs) -> GazeResult:
         raise NotImplementedError
 
-    def gaze_video(self, video: Any, gazing_ratio: float | None = None, task_loss_requirement: float | None = None,
-                   tile: int | None = None, chunk_len: int = CLIP_LEN, batch_size: int = 8, overlap: int = 0,
-                   progress: Callable[[int, int | None], None] | None = None) -> VideoGaze:
+    def gaze_video(
+        self,
+        video: Any,
+        gazing_ratio: float | None = None,
+        task_loss_requirement: float | None = None,
+        tile: int | None = None,
+        chunk_len: int = CLIP_LEN,
+        batch_size: int = 8,
+        overlap: int = 0,
+        progress: Callable[[int, int | None], None] | None = None,
+    ) -> VideoGaze:
         """Gaze a whole video of any length and size by `chunk_len`-frame chunks and square tiles.
 
         `VideoGazer(self, tile, chunk_len, batch_size, overlap).gaze(...)` (`playground.whole_video`):
@@ -133,7 +156,8 @@ class Gazer:
         frames into PX-pixel squares, each gazed at the gazer's input size.
         """
         return VideoGazer(self, tile=tile, chunk_len=chunk_len, batch_size=batch_size, overlap=overlap).gaze(
-            video, gazing_ratio=gazing_ratio, task_loss_requirement=task_loss_requirement, progress=progress)
+            video, gazing_ratio=gazing_ratio, task_loss_requirement=task_loss_requirement, progress=progress
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, grid={self.grid.describe()!r}, device={self.device})"
@@ -187,11 +211,15 @@ class FrameGaze:
     def result(self, grid: MultiScaleGrid, loss_kind: str, gazer: str) -> GazeResult:
         """The frame as a one-frame `GazeResult` (ids local to the frame)."""
         return GazeResult.from_frame_slots(
-            [[i] for i in self.ids], grid,
+            [[i] for i in self.ids],
+            grid,
             losses=None if self.gaze_losses is None else [[l] for l in self.gaze_losses],
-            frame_loss=(None if self.frame_losses is None
-                        else torch.tensor(self.frame_losses, dtype=torch.float32)[:, None]),
-            loss_kind=loss_kind, gazer=gazer)
+            frame_loss=(
+                None if self.frame_losses is None else torch.tensor(self.frame_losses, dtype=torch.float32)[:, None]
+            ),
+            loss_kind=loss_kind,
+            gazer=gazer,
+        )
 
 
 class FrameByFrameGazer(Gazer):
@@ -211,8 +239,9 @@ class FrameByFrameGazer(Gazer):
     def _step(self, state: FrameState, t: int, budget: int, threshold: float | None) -> FrameGaze:
         raise NotImplementedError
 
-    def _frames(self, clips: np.ndarray, budgets: list[int], threshold: float | None,
-                prepared: Any = None) -> Iterator[GazeResult]:
+    def _frames(
+        self, clips: np.ndarray, budgets: list[int], threshold: float | None, prepared: Any = None
+    ) -> Iterator[GazeResult]:
         state = self._start(clips)
         state.prepared = prepared
         for t, budget in enumerate(budgets):
@@ -240,32 +269,47 @@ class FrameByFrameGazer(Gazer):
     def _gaze_clips(self, clips, budgets, threshold, **kwargs) -> GazeResult:
         return concat_frames(list(self._frames(clips, budgets, threshold)))
 
-    def stream(self, frames, gazing_ratio=None, task_loss_requirement=None, prepared: Any = None,
-               **kwargs) -> Iterator[GazeResult]:
+    def stream(
+        self, frames, gazing_ratio=None, task_loss_requirement=None, prepared: Any = None, **kwargs
+    ) -> Iterator[GazeResult]:
         """As `Gazer.stream`; `prepared`: what `prepare(frames)` returned for these frames (a clip, not a live source)."""
-        check(not kwargs, f"{self.name} takes no options {sorted(kwargs)} (it takes gazing_ratio and "
-                          f"task_loss_requirement)")
+        check(
+            not kwargs,
+            f"{self.name} takes no options {sorted(kwargs)} (it takes gazing_ratio and task_loss_requirement)",
+        )
         threshold = check_threshold(task_loss_requirement)
         if isinstance(frames, (str, Path, np.ndarray, torch.Tensor)):
             clips = as_clips(frames)
-            results = self._frames(clips, frame_budgets(gazing_ratio, clips.shape[1], self.grid.num_slots), threshold,
-                                   prepared)
+            results = self._frames(
+                clips, frame_budgets(gazing_ratio, clips.shape[1], self.grid.num_slots), threshold, prepared
+            )
         else:  # a live source: frames as they arrive, one budget for all
             check(prepared is None, "prepared frames go with a clip, not with a live source")
             check(self.live, f"{self.name} needs the whole clip: stream it an array or a path, not a live source")
-            check(gazing_ratio is None or np.isscalar(gazing_ratio),
-                  "a live stream of frames takes a single float gazing_ratio, not a per-frame list")
+            check(
+                gazing_ratio is None or np.isscalar(gazing_ratio),
+                "a live stream of frames takes a single float gazing_ratio, not a per-frame list",
+            )
             source, _ = frame_source(frames)
             results = self._live_frames(source, frame_budgets(gazing_ratio, 1, self.grid.num_slots)[0], threshold)
         for result in results:
-            result.settings.update(gazing_ratio=gazing_ratio, task_loss_requirement=threshold,
-                                   threshold_unit=self.threshold_unit, **self._threshold_meaning())
+            result.settings.update(
+                gazing_ratio=gazing_ratio,
+                task_loss_requirement=threshold,
+                threshold_unit=self.threshold_unit,
+                **self._threshold_meaning(),
+            )
             yield result
 
 
-def gaze_frames(gazer: Gazer, frames: Any, gazing_ratio: float | Sequence[float] | None = None,
-                task_loss_requirement: float | None = None,
-                on_frame: Callable[[int, int], None] | None = None, prepared: Any = None) -> GazeResult:
+def gaze_frames(
+    gazer: Gazer,
+    frames: Any,
+    gazing_ratio: float | Sequence[float] | None = None,
+    task_loss_requirement: float | None = None,
+    on_frame: Callable[[int, int], None] | None = None,
+    prepared: Any = None,
+) -> GazeResult:
     """Gaze frame by frame where the gazer streams, so that long work can show progress.
 
     Args:
@@ -291,6 +335,7 @@ def gaze_frames(gazer: Gazer, frames: Any, gazing_ratio: float | Sequence[float]
     except NotImplementedError:
         result = gazer.gaze(frames, gazing_ratio=gazing_ratio, task_loss_requirement=task_loss_requirement)
     result.seconds["gaze"] = time.perf_counter() - start
-    result.settings.update(gazing_ratio=gazing_ratio, task_loss_requirement=task_loss_requirement,
-                           threshold_unit=gazer.threshold_unit)
+    result.settings.update(
+        gazing_ratio=gazing_ratio, task_loss_requirement=task_loss_requirement, threshold_unit=gazer.threshold_unit
+    )
     return result

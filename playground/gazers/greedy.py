@@ -22,9 +22,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from ..device import cpu_threads
 from ..geometry import DEFAULT_GRID, MultiScaleGrid
 from ..painting import check_paintable, paint, scale_views
-from ..device import cpu_threads
 from ..pixels import to_canvas
 from ..video import as_clips
 from .base import CanvasState, FrameByFrameGazer, FrameGaze
@@ -153,12 +153,14 @@ class GreedyGazer(FrameByFrameGazer):
         for s, n in enumerate(self.grid.sides):
             cell = self.grid.canvas // n
             r0, r1, c0, c1 = y0 // cell, (y1 - 1) // cell + 1, x0 // cell, (x1 - 1) // cell + 1
-            out.append((s, cell, slice(r0, r1), slice(c0, c1),
-                        slice(r0 * cell, r1 * cell), slice(c0 * cell, c1 * cell)))
+            out.append(
+                (s, cell, slice(r0, r1), slice(c0, c1), slice(r0 * cell, r1 * cell), slice(c0 * cell, c1 * cell))
+            )
         return out
 
-    def _rescore(self, scores: "SlotGains", b: int, slot: int, err: torch.Tensor, view_err: torch.Tensor,
-                 level: torch.Tensor) -> None:
+    def _rescore(
+        self, scores: "SlotGains", b: int, slot: int, err: torch.Tensor, view_err: torch.Tensor, level: torch.Tensor
+    ) -> None:
         """Bring the gains of clip b up to date after `slot` was pasted (tests swap in a full rescoring)."""
         scores.update(b, slot, err, view_err, level)
 
@@ -188,11 +190,15 @@ class SlotGains:
         grid = gazer.grid
         self.drop = gazer._drop(err, view_err, level)  # (B, S, C, C)
         B = err.shape[0]
-        self.values = torch.cat([self._cell_sums(self.drop[:, s], grid.canvas // n).reshape(B, n * n)
-                                 for s, n in enumerate(grid.sides)], dim=1)  # (B, num_slots)
+        self.values = torch.cat(
+            [self._cell_sums(self.drop[:, s], grid.canvas // n).reshape(B, n * n) for s, n in enumerate(grid.sides)],
+            dim=1,
+        )  # (B, num_slots)
         # (n, n) views of each clip's gains at each scale, written in place by `update`
-        self._grids = [[self.values[b, grid.offsets[s]:grid.offsets[s + 1]].view(n, n)
-                        for s, n in enumerate(grid.sides)] for b in range(B)]
+        self._grids = [
+            [self.values[b, grid.offsets[s] : grid.offsets[s + 1]].view(n, n) for s, n in enumerate(grid.sides)]
+            for b in range(B)
+        ]
 
     @staticmethod
     def _cell_sums(window: torch.Tensor, box: int) -> torch.Tensor:
@@ -205,8 +211,9 @@ class SlotGains:
         """Clip b's gains after `slot` was pasted (err and level already updated inside its box)."""
         y0, x0, y1, x1 = self._gazer._slot_boxes[slot]
         box = (slice(b, b + 1), slice(y0, y1), slice(x0, x1))
-        self.drop[b:b + 1, :, y0:y1, x0:x1] = self._gazer._drop(err[box], view_err[b:b + 1, :, y0:y1, x0:x1],
-                                                                level[box])
+        self.drop[b : b + 1, :, y0:y1, x0:x1] = self._gazer._drop(
+            err[box], view_err[b : b + 1, :, y0:y1, x0:x1], level[box]
+        )
         drop, grids = self.drop[b], self._grids[b]
         for s, cell, rows, cols, pixel_rows, pixel_cols in self._gazer._touched[slot]:
             grids[s][rows, cols] = self._cell_sums(drop[s, pixel_rows, pixel_cols], cell)
