@@ -319,26 +319,46 @@ def _rgb(color: tuple[int, int, int]) -> str:
     return f"rgb{tuple(color)}"
 
 
-def fig_tokens_per_frame(gaze: GazeResult | dict, clip: int = 0):
+def drawable(values) -> list[float | None]:
+    """Values as plotly draws them: floats, with None where a value is not finite (an exact frame's inf dB)."""
+    return [None if v is None or not np.isfinite(v) else float(v) for v in values]
+
+
+def loss_threshold(settings: dict[str, Any]) -> float | None:
+    """A gaze's threshold when it is a loss (framediff's is a per-patch change on another scale), else None."""
+    threshold = settings.get("task_loss_requirement")
+    if isinstance(threshold, (int, float)) and settings.get("threshold_unit", "loss") == "loss":
+        return float(threshold)
+    return None
+
+
+def fig_slots_per_frame(frames: Sequence[int], counts: Any, scales: Sequence[int], of: int, tiles: int = 1):
     """Stacked bars: gazed slots of each frame, one trace per scale (coarsest at the bottom).
+
+    Args:
+        frames: (T,) frame indices.
+        counts: (T, num_scales) slots gazed per frame and scale (summed over the tiles).
+        scales: each scale's patch size in px, coarsest first.
+        of: slots in one frame (of one tile).
+        tiles: how many tiles the counts are summed over (named in the title when more than one).
 
     Returns:
         plotly.graph_objects.Figure with one Bar per scale.
     """
     import plotly.graph_objects as go
 
-    gaze = as_gaze_result(gaze)
-    counts = gaze.counts_per_scale()[clip].numpy()  # (T, num_scales)
-    frames = np.arange(gaze.num_frames)
+    counts = np.asarray(counts)
+    check(counts.shape == (len(frames), len(scales)), "counts must be (frames, scales)")
     fig = go.Figure(
         [
-            go.Bar(x=frames, y=counts[:, s], name=f"{gaze.grid.scales[s]} px", marker_color=_rgb(scale_color(s)))
-            for s in range(gaze.grid.num_scales)
+            go.Bar(x=list(frames), y=counts[:, s], name=f"{px} px", marker_color=_rgb(scale_color(s)))
+            for s, px in enumerate(scales)
         ]
     )
+    tiled = "" if tiles == 1 else f"{tiles} tiles, "
     fig.update_layout(
         barmode="stack",
-        title=f"Gazed slots per frame (of {gaze.grid.num_slots})",
+        title=f"Gazed slots per frame ({tiled}of {of})",
         xaxis_title="frame",
         yaxis_title="slots",
         legend_title="scale",
@@ -346,67 +366,161 @@ def fig_tokens_per_frame(gaze: GazeResult | dict, clip: int = 0):
     return fig
 
 
-def fig_loss_per_frame(gaze: GazeResult | dict | None = None, reconstruction: Any = None, clip: int = 0):
-    """Loss per frame: the gazer's own trace (predicted or measured) and/or a reconstruction's loss and PSNR.
+def fig_loss_per_frame(
+    frames: Sequence[int],
+    measured: Sequence[float] | None = None,
+    psnr: Sequence[float] | None = None,
+    *,
+    own: Sequence[float | None] | None = None,
+    own_frames: Sequence[int] | None = None,
+    own_kind: str = "predicted",
+    gazer: str = "gazer",
+    reconstructor: str = "reconstructor",
+    threshold: float | None = None,
+    flagged: Sequence[int] = (),
+    suffix: str = "",
+):
+    """Loss per frame: the gazer's own trace (predicted or measured) beside the measured loss, the threshold as a
+    dashed line, the frames flagged (measured over the threshold by more than 25 %) as red x, PSNR on a second axis.
+
+    A gazer's measured trace equal to the measured loss (greedy with paint) is drawn once, named for both.
 
     Args:
-        gaze: its `frame_loss` is drawn when `loss_kind` is not 'none'; a threshold in its
-            settings (`task_loss_requirement`) is drawn as a dashed line.
-        reconstruction: a `Reconstruction`; its `loss` is drawn, and its `psnr` on a second axis.
-        clip: which clip.
+        frames: (T,) frame indices of `measured` and `psnr`.
+        measured: (T,) the reconstruction's loss per frame, or None.
+        psnr: (T,) PSNR in dB per frame (inf = exact, not drawn), or None.
+        own: the gazer's own loss per frame (None where it has none), or None.
+        own_frames: the frame indices of `own`; default `frames`.
+        own_kind: 'predicted' or 'measured'.
+        gazer, reconstructor: names for the legend.
+        threshold: a loss threshold, or None.
+        flagged: frame indices to mark on the measured line.
+        suffix: appended to the loss traces' names (", mean over tiles").
 
     Returns:
         plotly.graph_objects.Figure.
     """
     import plotly.graph_objects as go
 
-    check(gaze is not None or reconstruction is not None, "give a gaze, a reconstruction or both")
+    frames = [int(f) for f in frames]
+    own_frames = frames if own_frames is None else [int(f) for f in own_frames]
+    same = (
+        own is not None
+        and own_kind == "measured"
+        and measured is not None
+        and _same_loss(own_frames, own, frames, measured)
+    )
     fig = go.Figure()
-    same_trace = False
-    if gaze is not None:
-        gaze = as_gaze_result(gaze)
-        has_trace = gaze.frame_loss is not None and gaze.loss_kind != "none"
-        same_trace = has_trace and _same_loss(gaze, reconstruction, clip)
-        if has_trace and not same_trace:
+    if own is not None and not same:
+        fig.add_trace(
+            go.Scatter(x=own_frames, y=list(own), mode="lines+markers", name=f"{own_kind} loss ({gazer}){suffix}")
+        )
+    if measured is not None:
+        name = f"measured loss ({reconstructor}" + (f" = {gazer}'s own trace)" if same else ")") + suffix
+        fig.add_trace(go.Scatter(x=frames, y=list(measured), mode="lines+markers", name=name))
+        over = set(flagged)
+        if over:
             fig.add_trace(
                 go.Scatter(
-                    x=np.arange(gaze.num_frames),
-                    y=gaze.frame_loss[clip].numpy(),
-                    mode="lines+markers",
-                    name=f"{gaze.loss_kind} loss ({gaze.gazer or 'gazer'})",
+                    x=[f for f in frames if f in over],
+                    y=[m for f, m in zip(frames, measured) if f in over],
+                    mode="markers",
+                    marker=dict(symbol="x", size=12, color="rgb(213,0,0)"),
+                    name="measured over the threshold by > 25 %",
                 )
             )
-        threshold = gaze.settings.get("task_loss_requirement")
-        # Only a loss threshold lives on this axis (framediff's is a per-patch change on another scale).
-        if isinstance(threshold, (int, float)) and gaze.settings.get("threshold_unit", "loss") == "loss":
-            fig.add_hline(y=float(threshold), line_dash="dash", annotation_text="threshold")
-    if reconstruction is not None:
-        frames = reconstruction.frame_indices.numpy()
-        name = f"measured loss ({reconstruction.reconstructor or 'reconstructor'})"
-        if same_trace:  # the gazer measured exactly this loss: one line, named for both
-            name = f"measured loss ({reconstruction.reconstructor or 'reconstructor'} = {gaze.gazer}'s own trace)"
-        fig.add_trace(go.Scatter(x=frames, y=reconstruction.loss[clip].numpy(), mode="lines+markers", name=name))
+    if psnr is not None:
         fig.add_trace(
-            go.Scatter(
-                x=frames,
-                y=reconstruction.psnr[clip].numpy(),
-                mode="lines+markers",
-                name="PSNR (dB)",
-                yaxis="y2",
-                line_dash="dot",
-            )
+            go.Scatter(x=frames, y=drawable(psnr), mode="lines+markers", name="PSNR (dB)", yaxis="y2", line_dash="dot")
         )
         fig.update_layout(yaxis2=dict(title="PSNR (dB)", overlaying="y", side="right"))
+    if threshold is not None:
+        fig.add_hline(y=float(threshold), line_dash="dash", annotation_text="threshold")
     fig.update_layout(title="Loss per frame", xaxis_title="frame", yaxis_title="loss")
     return fig
 
 
-def _same_loss(gaze: GazeResult, reconstruction: Any, clip: int) -> bool:
-    """Whether a gazer's measured per-frame loss is the reconstruction's own (greedy with paint)."""
-    if reconstruction is None or gaze.loss_kind != "measured":
-        return False
-    ours = gaze.frame_loss[clip, reconstruction.frame_indices]
-    return bool(torch.allclose(ours.float(), reconstruction.loss[clip].float(), atol=1e-5, equal_nan=False))
+def _same_loss(own_frames: list[int], own: Sequence, frames: list[int], measured: Sequence) -> bool:
+    """Whether a gazer's measured loss is the reconstruction's own on every measured frame (greedy with paint)."""
+    at = dict(zip(own_frames, own))
+    ours = np.array([np.nan if at.get(f) is None else float(at[f]) for f in frames])
+    return bool(np.allclose(ours, np.asarray(measured, dtype=float), atol=1e-5, equal_nan=False))
+
+
+def fig_psnr_per_frame(
+    frames: Sequence[int],
+    psnr: Sequence[float],
+    ssim: Sequence[float] | None = None,
+    title: str = "PSNR and SSIM per frame",
+):
+    """PSNR per frame, with SSIM on a second axis when given; exact frames (inf dB) are said, not drawn.
+
+    Args:
+        frames: (T,) frame indices.
+        psnr: (T,) PSNR in dB.
+        ssim: (T,) SSIM (0..1), or None.
+
+    Returns:
+        plotly.graph_objects.Figure.
+    """
+    import plotly.graph_objects as go
+
+    psnr = drawable(psnr)
+    fig = go.Figure([go.Scatter(x=list(frames), y=psnr, mode="lines+markers", name="PSNR (dB)")])
+    if ssim is not None:
+        fig.add_trace(
+            go.Scatter(x=list(frames), y=list(ssim), mode="lines+markers", name="SSIM", yaxis="y2", line_dash="dot")
+        )
+        fig.update_layout(yaxis2=dict(title="SSIM", overlaying="y", side="right", range=[0, 1]))
+    fig.update_layout(title=title, xaxis_title="frame", yaxis_title="PSNR (dB)")
+    exact = [v is None for v in psnr]
+    if any(exact):  # inf dB cannot be drawn: say which frames are exact instead of leaving a hole
+        text = (
+            "every frame is rebuilt exactly (PSNR ∞ dB)"
+            if all(exact)
+            else f"{sum(exact)} of {len(exact)} frames rebuilt exactly (∞ dB, not drawn)"
+        )
+        fig.add_annotation(
+            text=text,
+            xref="paper",
+            yref="paper",
+            x=0.5,
+            y=0.5 if all(exact) else 1.0,
+            showarrow=False,
+            yanchor="bottom" if not all(exact) else "middle",
+        )
+        if all(exact):
+            fig.update_layout(yaxis=dict(range=[0, 60]))
+    return fig
+
+
+def fig_gaze_slots(gaze: GazeResult | dict, clip: int = 0):
+    """`fig_slots_per_frame` of one clip of a gaze."""
+    gaze = as_gaze_result(gaze)
+    counts = gaze.counts_per_scale()[clip].numpy()  # (T, num_scales)
+    return fig_slots_per_frame(range(gaze.num_frames), counts, gaze.grid.scales, gaze.grid.num_slots)
+
+
+def fig_gaze_loss(gaze: GazeResult | dict | None = None, reconstruction: Any = None, clip: int = 0):
+    """`fig_loss_per_frame` of one clip of a gaze (its own loss trace and loss threshold) and/or a `Reconstruction`
+    (its loss, and its PSNR on a second axis)."""
+    check(gaze is not None or reconstruction is not None, "give a gaze, a reconstruction or both")
+    frames: list[int] = []
+    kwargs: dict[str, Any] = {}
+    if gaze is not None:
+        gaze = as_gaze_result(gaze)
+        frames = list(range(gaze.num_frames))
+        if gaze.frame_loss is not None and gaze.loss_kind != "none":
+            kwargs.update(own=gaze.frame_loss[clip].tolist(), own_frames=frames, own_kind=gaze.loss_kind)
+        kwargs.update(gazer=gaze.gazer or "gazer", threshold=loss_threshold(gaze.settings))
+    if reconstruction is not None:
+        frames = reconstruction.frame_indices.tolist()
+        kwargs.update(
+            measured=reconstruction.loss[clip].tolist(),
+            psnr=reconstruction.psnr[clip].tolist(),
+            reconstructor=reconstruction.reconstructor or "reconstructor",
+        )
+    return fig_loss_per_frame(frames, **kwargs)
 
 
 def fig_threshold_curve(

@@ -319,17 +319,17 @@ def test_exported_reconstruction_keeps_the_clip_aspect():
 
 def test_loss_plot_draws_one_line_for_greedy_with_paint_and_no_loss_threshold_for_framediff():
     from playground.synthetic import moving_square
-    from playground.viz import fig_loss_per_frame
+    from playground.viz import fig_gaze_loss
 
     frames = moving_square(3, 64, 64)
     paint = load_reconstructor("paint")
     gaze = load_gazer("greedy").gaze(frames, gazing_ratio=0.2, task_loss_requirement=0.2)
-    fig = fig_loss_per_frame(gaze, paint.reconstruct(frames, gaze))
+    fig = fig_gaze_loss(gaze, paint.reconstruct(frames, gaze))
     names = [t.name for t in fig.data]
     assert sum("measured loss" in n for n in names) == 1 and "greedy" in names[0]
     assert any(s.line.dash == "dash" for s in fig.layout.shapes)  # greedy's threshold is a loss
     diff = load_gazer("framediff").gaze(frames, gazing_ratio=0.2, task_loss_requirement=0.2)
-    fig = fig_loss_per_frame(diff, paint.reconstruct(frames, diff))
+    fig = fig_gaze_loss(diff, paint.reconstruct(frames, diff))
     assert not fig.layout.shapes  # framediff's threshold is on another scale
 
 

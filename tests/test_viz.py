@@ -12,10 +12,14 @@ from playground.viz import (
     DIM,
     SCALE_COLORS,
     coverage_image,
+    drawable,
+    fig_gaze_loss,
+    fig_gaze_slots,
     fig_gazer_comparison,
     fig_loss_per_frame,
+    fig_psnr_per_frame,
+    fig_slots_per_frame,
     fig_threshold_curve,
-    fig_tokens_per_frame,
     gaze_order_image,
     overlay_frames,
     pixel_scales,
@@ -122,7 +126,7 @@ def test_gaze_order_image_draws_numbers():
 
 def test_figures_have_the_right_traces():
     gaze = gaze_of([[0, 5, 30], list(range(69, 100))])
-    fig = fig_tokens_per_frame(gaze)
+    fig = fig_gaze_slots(gaze)
     assert [t.type for t in fig.data] == ["bar"] * 4 and fig.layout.barmode == "stack"
     stacked = np.sum([np.asarray(t.y) for t in fig.data], axis=0)
     np.testing.assert_array_equal(stacked, gaze.counts()[0].numpy())
@@ -136,8 +140,9 @@ def test_figures_have_the_right_traces():
         loss_kind="predicted",
         settings={"task_loss_requirement": 0.4},
     )
-    assert [t.name for t in fig_loss_per_frame(predicted).data] == ["predicted loss (gazer)"]
-    assert fig_loss_per_frame(gaze).data == ()  # no loss trace to show
+    fig = fig_gaze_loss(predicted)
+    assert [t.name for t in fig.data] == ["predicted loss (gazer)"] and fig.layout.shapes[0].y0 == 0.4
+    assert fig_gaze_loss(gaze).data == ()  # no loss trace to show
 
     curve = fig_threshold_curve([0.1, 0.5, 1.0], [0.8, 0.4, 0.1], psnr=[35, 28, 22])
     assert list(curve.data[0].y) == pytest.approx([80, 40, 10]) and curve.data[1].yaxis == "y2"
@@ -146,12 +151,43 @@ def test_figures_have_the_right_traces():
     assert list(bars.data[0].x) == ["greedy", "full"] and list(bars.data[1].y) == [30.0, None]
 
 
+def test_per_frame_figures_from_arrays():
+    slots = fig_slots_per_frame([4, 5], [[1, 2], [0, 3]], [32, 64], of=20, tiles=3)
+    assert [t.name for t in slots.data] == ["32 px", "64 px"] and list(slots.data[1].y) == [2, 3]
+    assert slots.layout.title.text == "Gazed slots per frame (3 tiles, of 20)"
+    loss = fig_loss_per_frame(
+        [4, 5],
+        [0.2, 0.9],
+        [30.0, float("inf")],
+        own=[0.1, None],
+        gazer="g",
+        reconstructor="r",
+        threshold=0.5,
+        flagged=[5],
+        suffix=", mean over tiles",
+    )
+    names = [t.name for t in loss.data]
+    assert names == [
+        "predicted loss (g), mean over tiles",
+        "measured loss (r), mean over tiles",
+        "measured over the threshold by > 25 %",
+        "PSNR (dB)",
+    ]
+    assert list(loss.data[2].x) == [5] and list(loss.data[3].y) == [30.0, None]  # inf dB is not drawn
+    one = fig_loss_per_frame([0, 1], [0.2, 0.3], own=[0.2, 0.3], own_kind="measured", gazer="g", reconstructor="r")
+    assert [t.name for t in one.data] == ["measured loss (r = g's own trace)"]
+    quality = fig_psnr_per_frame([0, 1], [float("inf"), float("inf")], [1.0, 1.0])
+    assert quality.data[1].yaxis == "y2" and "every frame is rebuilt exactly" in quality.layout.annotations[0].text
+    with pytest.raises(PlaygroundError):
+        fig_slots_per_frame([0], [[1, 2]], [32], of=4)
+
+
 def test_loss_figure_with_a_reconstruction(synthetic_clip):
     frames = synthetic_clip[:3]
     gaze = load_gazer("full").gaze(frames)
     rec = load_reconstructor("paint").reconstruct(frames, gaze)
-    fig = fig_loss_per_frame(gaze, rec)
+    fig = fig_gaze_loss(gaze, rec)
     names = [t.name for t in fig.data]
     assert names[-2:] == ["measured loss (paint)", "PSNR (dB)"]
-    np.testing.assert_allclose(fig.data[-1].y, rec.psnr[0].numpy())
+    assert list(fig.data[-1].y) == drawable(rec.psnr[0].tolist())  # exact frames (inf dB) are not drawn
     assert fig.data[-1].yaxis == "y2"

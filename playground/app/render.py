@@ -297,114 +297,36 @@ def column(rows: list[dict], name: str) -> list | None:
 def slots_figure(run: Run, frames: list[int]):
     """Gazed slots per frame, stacked by scale (coarsest at the bottom), summed over the tiles."""
     per_tile = int(run.totals["slots_total"]) // max(1, int(run.totals["frames"]))
-    tiles = int(run.totals["tiles"])
-    fig = go.Figure(
-        [
-            go.Bar(
-                x=frames,
-                y=[int(r[name]) for r in run.rows],
-                name=f"{name[6:-2]} px",
-                marker_color=f"rgb{tuple(viz.scale_color(s))}",
-            )
-            for s, name in enumerate(scale_totals(run.rows))
-        ]
-    )
-    title = (
-        f"Gazed slots per frame (of {per_tile})"
-        if tiles == 1
-        else f"Gazed slots per frame ({tiles} tiles, of {per_tile})"
-    )
-    fig.update_layout(barmode="stack", title=title, xaxis_title="frame", yaxis_title="slots", legend_title="scale")
-    return fig
+    names = scale_totals(run.rows)  # gazed_<scale>px, coarsest first
+    counts = [[int(r[name]) for name in names] for r in run.rows]
+    scales = [name[6:-2] for name in names]
+    return viz.fig_slots_per_frame(frames, counts, scales, per_tile, tiles=int(run.totals["tiles"]))
 
 
 def loss_figure(run: Run, frames: list[int]):
     """Loss per frame: the gazer's own trace (predicted or measured) beside the measured loss, the threshold
     when it is a loss, the frames measured over it by more than 25 % marked, and PSNR on a second axis."""
-    rows, t, tiles = run.rows, run.totals, int(run.totals["tiles"])
-    over_tiles = "" if tiles == 1 else ", mean over tiles"
-    measured = [r["reconstruction_loss"] for r in rows]
+    rows, t = run.rows, run.totals
     kind = t.get("loss_kind")
-    own = column(rows, f"{kind}_loss") if kind in LOSS_KINDS else None
-    same = own is not None and kind == "measured" and own == measured  # greedy with paint: one line for both
-    fig = go.Figure()
-    if own is not None and not same:
-        fig.add_trace(go.Scatter(x=frames, y=own, mode="lines+markers", name=f"{kind} loss ({run.gazer}){over_tiles}"))
-    name = f"measured loss ({run.reconstructor}" + (f" = {run.gazer}'s own trace)" if same else ")") + over_tiles
-    fig.add_trace(go.Scatter(x=frames, y=measured, mode="lines+markers", name=name))
-    over = set(t.get("frames_over_threshold") or [])
-    if over:
-        fig.add_trace(
-            go.Scatter(
-                x=[f for f in frames if f in over],
-                y=[m for f, m in zip(frames, measured) if f in over],
-                mode="markers",
-                marker=dict(symbol="x", size=12, color="rgb(213,0,0)"),
-                name="measured over the threshold by > 25 %",
-            )
-        )
-    threshold = run.gaze_settings.get("task_loss_requirement")
-    # Only a loss threshold lives on this axis (framediff's is a per-patch change on another scale).
-    if isinstance(threshold, (int, float)) and run.gaze_settings.get("threshold_unit", "loss") == "loss":
-        fig.add_hline(y=float(threshold), line_dash="dash", annotation_text="threshold")
-    fig.add_trace(
-        go.Scatter(
-            x=frames,
-            y=drawable(r["psnr_db"] for r in rows),
-            mode="lines+markers",
-            name="PSNR (dB)",
-            yaxis="y2",
-            line_dash="dot",
-        )
+    return viz.fig_loss_per_frame(
+        frames,
+        [r["reconstruction_loss"] for r in rows],
+        [r["psnr_db"] for r in rows],
+        own=column(rows, f"{kind}_loss") if kind in LOSS_KINDS else None,
+        own_kind=kind,
+        gazer=run.gazer,
+        reconstructor=run.reconstructor,
+        threshold=viz.loss_threshold(run.gaze_settings),
+        flagged=t.get("frames_over_threshold") or (),
+        suffix="" if int(t["tiles"]) == 1 else ", mean over tiles",
     )
-    fig.update_layout(
-        title="Loss per frame",
-        xaxis_title="frame",
-        yaxis_title="loss",
-        yaxis2=dict(title="PSNR (dB)", overlaying="y", side="right"),
-    )
-    return fig
 
 
 def quality_figure(run: Run, frames: list[int]):
     """PSNR per frame, and SSIM where the run measured it (one whole clip), from the metrics rows."""
     ssim = column(run.rows, "ssim")
     title = "PSNR and SSIM per frame" if ssim is not None else "PSNR per frame, mean over tiles (no SSIM with tiles)"
-    return psnr_figure(frames, [r["psnr_db"] for r in run.rows], ssim, title=title)
-
-
-def psnr_figure(frames, psnr, ssim=None, title: str = "PSNR and SSIM per frame"):
-    """PSNR per frame, with SSIM on a second axis when given; exact frames (inf dB) are said, not drawn."""
-    psnr = drawable(psnr)
-    fig = go.Figure([go.Scatter(x=frames, y=psnr, mode="lines+markers", name="PSNR (dB)")])
-    if ssim is not None:
-        fig.add_trace(go.Scatter(x=frames, y=ssim, mode="lines+markers", name="SSIM", yaxis="y2", line_dash="dot"))
-        fig.update_layout(yaxis2=dict(title="SSIM", overlaying="y", side="right", range=[0, 1]))
-    fig.update_layout(title=title, xaxis_title="frame", yaxis_title="PSNR (dB)")
-    exact = [v is None for v in psnr]
-    if any(exact):  # inf dB cannot be drawn: say which frames are exact instead of leaving a hole
-        text = (
-            "every frame is rebuilt exactly (PSNR ∞ dB)"
-            if all(exact)
-            else f"{sum(exact)} of {len(exact)} frames rebuilt exactly (∞ dB, not drawn)"
-        )
-        fig.add_annotation(
-            text=text,
-            xref="paper",
-            yref="paper",
-            x=0.5,
-            y=0.5 if all(exact) else 1.0,
-            showarrow=False,
-            yanchor="bottom" if not all(exact) else "middle",
-        )
-        if all(exact):
-            fig.update_layout(yaxis=dict(range=[0, 60]))
-    return fig
-
-
-def drawable(values) -> list[float | None]:
-    """Values as plotly draws them: floats, with None where a value is not finite (an exact frame's inf dB)."""
-    return [None if not np.isfinite(v) else float(v) for v in values]
+    return viz.fig_psnr_per_frame(frames, [r["psnr_db"] for r in run.rows], ssim, title=title)
 
 
 def curve_figure(curve: Curve | None, threshold: float | None = None, gazer: str = ""):
@@ -445,7 +367,7 @@ def comparison_figures(rows: Sequence[dict], results: dict[str, tuple[Any, Any]]
     )
     lines = go.Figure()
     for name, (gaze, rec) in results.items():
-        psnr = drawable(rec.psnr[0].tolist())
+        psnr = viz.drawable(rec.psnr[0].tolist())
         lines.add_trace(go.Scatter(x=rec.frame_indices.numpy(), y=psnr, mode="lines+markers", name=name))
     lines.update_layout(title="PSNR per frame at the same budget", xaxis_title="frame", yaxis_title="PSNR (dB)")
     return bars, lines
