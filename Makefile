@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: app test test-fast setup setup-test bench notebooks clean
+.PHONY: app test test-fast lint setup setup-test bench notebooks clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,8 +24,12 @@ setup-test: $(VENV)/.installed-test
 app: setup
 	$(PY) app.py
 
-test: setup-test
+test: setup-test lint
 	$(PY) -m pytest -q --durations=10
+
+lint: setup-test  # ruff: lint (pycodestyle, pyflakes, isort) and format, settings in pyproject.toml
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test-fast: setup-test  # without the end-to-end tests (browser, notebooks, Ray, app server): CI runs them all
 	$(PY) -m pytest -q -m "not slow and not e2e"

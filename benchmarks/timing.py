@@ -28,14 +28,16 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> float:
 @contextlib.contextmanager
 def scratch_worktree(repo: Path, rev: str, flag: str = "--against") -> Iterator[tuple[Path, str]]:
     """`rev` of `repo` checked out into a temporary `git worktree`, removed afterwards: (its folder, full sha)."""
-    sha = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", f"{rev}^{{commit}}"], capture_output=True,
-                         text=True)
+    sha = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--verify", f"{rev}^{{commit}}"], capture_output=True, text=True
+    )
     if sha.returncode != 0:
         raise SystemExit(f"{flag}: {rev!r} is not a commit of {repo}")
     sha = sha.stdout.strip()
     tree = Path(tempfile.mkdtemp(prefix=f"playground-against-{sha[:10]}-"))
-    subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), sha], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), sha], check=True, capture_output=True
+    )
     try:
         yield tree, sha
     finally:  # the checkout is scratch: leave no worktree registered in the repository

@@ -59,6 +59,7 @@ def test_gaze_endpoint_with_every_knob(client):
         "threshold": 0.05,
         "gazing_ratio": 0.3,
         "tile": 0,
+        "stop": "predicted",  # recorded for every gazer, as the CLI's card does; only a learned one uses it
     }
     masks = np.load(next(f for f in out[8] if f.endswith("masks.npz")))
     assert masks["mask_224px"].shape == (6, 14, 14)

@@ -18,5 +18,13 @@ from .gazer import AutoGazeGazer
 from .loading import CHECKPOINT_FILES, build_net, load_autogaze, load_weights
 from .preprocess import DEFAULT_PREPROCESSOR, Preprocessor, frame_source
 
-__all__ = ["AutoGazeGazer", "load_autogaze", "build_net", "load_weights", "CHECKPOINT_FILES", "Preprocessor",
-           "DEFAULT_PREPROCESSOR", "frame_source"]
+__all__ = [
+    "AutoGazeGazer",
+    "load_autogaze",
+    "build_net",
+    "load_weights",
+    "CHECKPOINT_FILES",
+    "Preprocessor",
+    "DEFAULT_PREPROCESSOR",
+    "frame_source",
+]

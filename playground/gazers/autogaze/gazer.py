@@ -28,8 +28,8 @@ from ...device import autocast
 from ...errors import check
 from ...gaze import GazeResult
 from ...geometry import MultiScaleGrid
-from ...tiling import tile_layout
 from ...models.autogaze import AutoGazeNet, FrameGaze, GazeSession
+from ...tiling import tile_layout
 from ..base import Gazer, check_threshold, frame_budgets
 from .measured import STOPS, MeasuredStop
 from .preprocess import Preprocessor, frame_source
@@ -87,10 +87,20 @@ class AutoGazeGazer(Gazer):
     name = "autogaze"
     loss_kind = "predicted"
 
-    def __init__(self, net: AutoGazeNet, preprocessor: dict[str, Any] | None = None,
-                 device: str | torch.device | None = None, source: str = "", bf16: bool = False,
-                 predict_loss: bool = True, seed: int | None = None, clip_len: int | None = None,
-                 static: bool | None = None, stop: str = "predicted", calibration: Calibration | None = None):
+    def __init__(
+        self,
+        net: AutoGazeNet,
+        preprocessor: dict[str, Any] | None = None,
+        device: str | torch.device | None = None,
+        source: str = "",
+        bf16: bool = False,
+        predict_loss: bool = True,
+        seed: int | None = None,
+        clip_len: int | None = None,
+        static: bool | None = None,
+        stop: str = "predicted",
+        calibration: Calibration | None = None,
+    ):
         cfg = net.cfg
         counts = cfg.slots_per_scale
         finest = math.isqrt(counts[-1])
@@ -106,14 +116,18 @@ class AutoGazeGazer(Gazer):
         self.bf16 = bf16
         self.predict_loss = predict_loss
         self.rng = np.random.default_rng(seed)
-        check(clip_len is None or (isinstance(clip_len, int) and clip_len > 0),
-              f"clip_len must be a positive whole number of frames or None, got {clip_len!r}")
+        check(
+            clip_len is None or (isinstance(clip_len, int) and clip_len > 0),
+            f"clip_len must be a positive whole number of frames or None, got {clip_len!r}",
+        )
         self.clip_len = clip_len
         self.static = self.device.type == "cuda" if static is None else bool(static)
         self.on_phase = None  # GazeSession's phase-timing hook, for every session this gazer opens
         self.stop = _check_stop(stop)
-        check(calibration is None or isinstance(calibration, Calibration),
-              "calibration must be a Calibration or None (load_gazer also takes 'auto' or a path)")
+        check(
+            calibration is None or isinstance(calibration, Calibration),
+            "calibration must be a Calibration or None (load_gazer also takes 'auto' or a path)",
+        )
         self.calibration = calibration
         self.calibration_note = UNCALIBRATED
         self.weights_file = None  # set by load_autogaze
@@ -122,8 +136,9 @@ class AutoGazeGazer(Gazer):
         return f"AutoGazeGazer(source={self.source!r}, device={self.device}, grid={self.grid.describe()!r})"
 
     # ---- knobs ------------------------------------------------------------------------------
-    def _knobs(self, gazing_ratio, task_loss_requirement, num_frames: int,
-               stop: str | None = None) -> tuple[list[int], float | None, dict]:
+    def _knobs(
+        self, gazing_ratio, task_loss_requirement, num_frames: int, stop: str | None = None
+    ) -> tuple[list[int], float | None, dict]:
         """Per-frame budgets and the threshold that stops frames, with the reference's rules for missing knobs.
 
         With the predicted stop and a calibration, an explicit threshold is mapped to the head's
@@ -138,16 +153,22 @@ class AutoGazeGazer(Gazer):
         if gazing_ratio is None and threshold is None:
             # Neither knob: the checkpoint's inference defaults (the reference's config path).
             cfg = self.cfg
-            check(cfg.per_frame_strategy == "uniform",
-                  f"this checkpoint splits its default budget over frames with the {cfg.per_frame_strategy!r} "
-                  "strategy, which the playground does not reproduce: pass gazing_ratio explicitly")
+            check(
+                cfg.per_frame_strategy == "uniform",
+                f"this checkpoint splits its default budget over frames with the {cfg.per_frame_strategy!r} "
+                "strategy, which the playground does not reproduce: pass gazing_ratio explicitly",
+            )
             gazing_ratio = cfg.default_gazing_ratio.draw(self.rng, "gazing ratio")
             threshold = cfg.default_task_loss_requirement.draw(self.rng, "task-loss requirement")
-            used.update(gazing_ratio=gazing_ratio, task_loss_requirement=threshold,
-                        defaults=f"{cfg.default_gazing_ratio.strategy} / {cfg.default_task_loss_requirement.strategy}")
+            used.update(
+                gazing_ratio=gazing_ratio,
+                task_loss_requirement=threshold,
+                defaults=f"{cfg.default_gazing_ratio.strategy} / {cfg.default_task_loss_requirement.strategy}",
+            )
             if used["stop"] == "predicted":  # the defaults are the head's own values: never mapped
-                used.update(calibration="none (the checkpoint's default threshold, in the head's units)",
-                            calibrated_for=None)
+                used.update(
+                    calibration="none (the checkpoint's default threshold, in the head's units)", calibrated_for=None
+                )
         budgets = frame_budgets(gazing_ratio, num_frames, self.cfg.num_slots)
         return budgets, threshold, used
 
@@ -155,17 +176,30 @@ class AutoGazeGazer(Gazer):
         """`stop`, `calibration` (one line) and `calibrated_for` (the reconstructor the threshold is the loss of)."""
         stop = self.stop if stop is None else _check_stop(stop)
         if stop == "measured":
-            return {"stop": stop, "calibration": "exact: measured stop (paint loss measured after each gaze)",
-                    "calibrated_for": "paint"}
+            return {
+                "stop": stop,
+                "calibration": "exact: measured stop (paint loss measured after each gaze)",
+                "calibrated_for": "paint",
+            }
         if self.calibration is None:
             return {"stop": stop, "calibration": self.calibration_note, "calibrated_for": None}
-        return {"stop": stop, "calibration": self.calibration.describe(),
-                "calibrated_for": self.calibration.reconstructor}
+        return {
+            "stop": stop,
+            "calibration": self.calibration.describe(),
+            "calibrated_for": self.calibration.reconstructor,
+        }
 
     # ---- gazing -----------------------------------------------------------------------------
-    def gaze(self, video: Any, gazing_ratio: float | Sequence[float] | None = None,
-             task_loss_requirement: float | None = None, target_scales: Sequence[int] | None = None,
-             target_patch_size: int | None = None, stop: str | None = None, **kwargs) -> GazeResult:
+    def gaze(
+        self,
+        video: Any,
+        gazing_ratio: float | Sequence[float] | None = None,
+        task_loss_requirement: float | None = None,
+        target_scales: Sequence[int] | None = None,
+        target_patch_size: int | None = None,
+        stop: str | None = None,
+        **kwargs,
+    ) -> GazeResult:
         """Gaze a clip or a batch of clips, as the reference's `AutoGaze.forward(generate_only=True)`.
 
         Args:
@@ -193,8 +227,10 @@ class AutoGazeGazer(Gazer):
         start = time.perf_counter()
         retarget = self._retarget_grid(target_scales, target_patch_size)
         measured = used["stop"] == "measured" and threshold is not None
-        check(not (measured and retarget is not None),
-              "the measured stop rebuilds frames on the gazer's own grid: it does not retarget (use stop='predicted')")
+        check(
+            not (measured and retarget is not None),
+            "the measured stop rebuilds frames on the gazer's own grid: it does not retarget (use stop='predicted')",
+        )
         if retarget is None:
             result = self._gaze_clips(clips, budgets, threshold, stop=used["stop"])
         else:
@@ -207,8 +243,9 @@ class AutoGazeGazer(Gazer):
             result.settings.update(target_scales=list(retarget.scales), target_patch_size=retarget.patch_size)
         return result
 
-    def _gaze_clips(self, clips: np.ndarray, budgets: list[int], threshold: float | None,
-                    stop: str = "predicted", **kwargs) -> GazeResult:
+    def _gaze_clips(
+        self, clips: np.ndarray, budgets: list[int], threshold: float | None, stop: str = "predicted", **kwargs
+    ) -> GazeResult:
         """uint8 clips (B, T, H, W, 3) on the model's own grid -> GazeResult.
 
         With `stop="measured"` (and a threshold) frames stop on their measured paint loss; the
@@ -217,17 +254,24 @@ class AutoGazeGazer(Gazer):
         meter = None
         if stop == "measured" and threshold is not None:
             meter = MeasuredStop(self.grid, clips.shape[0], threshold, self.device, self.cfg.eos_id)
-        result = _to_result(self._gaze_tensor(self.preprocess(clips), budgets, threshold, measure=meter, clips=clips),
-                            self.grid)
+        result = _to_result(
+            self._gaze_tensor(self.preprocess(clips), budgets, threshold, measure=meter, clips=clips), self.grid
+        )
         if meter is not None:
             result.loss_kind = "measured"
             result.settings["paints"] = meter.paints
             result.seconds["measure"] = meter.seconds
         return result
 
-    def _gaze_tensor(self, x: torch.Tensor, budgets: list[int], threshold: float | None,
-                     pick: Callable | None = None, measure: MeasuredStop | None = None,
-                     clips: np.ndarray | None = None) -> _Clips:
+    def _gaze_tensor(
+        self,
+        x: torch.Tensor,
+        budgets: list[int],
+        threshold: float | None,
+        pick: Callable | None = None,
+        measure: MeasuredStop | None = None,
+        clips: np.ndarray | None = None,
+    ) -> _Clips:
         """Normalised clips (B, T, 3, H, W) -> per-frame gazes; each `clip_len` piece encoded at once.
 
         `pick` replaces the greedy choice of each decode step (`GazeSession.pick`); `measure` (with
@@ -240,21 +284,37 @@ class AutoGazeGazer(Gazer):
         # A captured graph must record autocast's weight casts, not point at its cached copies.
         with torch.inference_mode(), autocast(self.device, self.bf16, cache=not self.static):
             for first in range(0, T, step):  # fresh caches for every piece
-                piece = budgets[first:first + step]
+                piece = budgets[first : first + step]
                 capacity = sum(self.cfg.tokens_per_frame + b + 2 * K for b in piece)
-                session = GazeSession(self.net, B, capacity=capacity, predict_loss=self.predict_loss,
-                                      on_phase=self.on_phase, pick=pick, static=self.static)
+                session = GazeSession(
+                    self.net,
+                    B,
+                    capacity=capacity,
+                    predict_loss=self.predict_loss,
+                    on_phase=self.on_phase,
+                    pick=pick,
+                    static=self.static,
+                )
                 try:
-                    feats = session.encode(x[:, first:first + step])
+                    feats = session.encode(x[:, first : first + step])
                     for t, budget in enumerate(piece):
-                        frames.append(session.frame(feats[:, t], budget, threshold) if measure is None else
-                                      measure.frame(session, feats[:, t], budget, clips[:, first + t]))
+                        frames.append(
+                            session.frame(feats[:, t], budget, threshold)
+                            if measure is None
+                            else measure.frame(session, feats[:, t], budget, clips[:, first + t])
+                        )
                 finally:
                     session.close()
         return _Clips(frames, sum(f.steps for f in frames))
 
-    def stream(self, frames: Any, gazing_ratio: float | Sequence[float] | None = None,
-               task_loss_requirement: float | None = None, stop: str | None = None, **kwargs) -> Iterator[GazeResult]:
+    def stream(
+        self,
+        frames: Any,
+        gazing_ratio: float | Sequence[float] | None = None,
+        task_loss_requirement: float | None = None,
+        stop: str | None = None,
+        **kwargs,
+    ) -> Iterator[GazeResult]:
         """Gaze frame by frame with the conv and KV caches; yields one `GazeResult` per frame.
 
         Args:
@@ -268,8 +328,10 @@ class AutoGazeGazer(Gazer):
         """
         check(not kwargs, f"stream does not take {sorted(kwargs)} (retargeting needs the whole clip: use gaze)")
         source, total = frame_source(frames)
-        check(total is not None or gazing_ratio is None or np.isscalar(gazing_ratio),
-              "a live stream of frames takes a single float gazing_ratio, not a per-frame list")
+        check(
+            total is not None or gazing_ratio is None or np.isscalar(gazing_ratio),
+            "a live stream of frames takes a single float gazing_ratio, not a per-frame list",
+        )
         budgets, threshold, used = self._knobs(gazing_ratio, task_loss_requirement, total or 1, stop)
         session = meter = None
         for t, frame in enumerate(source):
@@ -293,8 +355,9 @@ class AutoGazeGazer(Gazer):
                 result.loss_kind = "measured"
                 result.seconds["measure"] = meter.seconds - spent
                 result.settings["paints"] = int((out.ids != self.cfg.eos_id).sum())
-            result.settings.update(used, source=self.source, frame=t, clip_len=self.clip_len,
-                                   threshold_unit=self.threshold_unit)
+            result.settings.update(
+                used, source=self.source, frame=t, clip_len=self.clip_len, threshold_unit=self.threshold_unit
+            )
             yield result
 
     # ---- retargeting (the reference's input_res_adapt) -----------------------------------------
@@ -302,19 +365,24 @@ class AutoGazeGazer(Gazer):
         """The target grid, or None when the knobs are absent or equal the model's own grid."""
         if target_scales is None and target_patch_size is None:
             return None
-        check(target_scales is not None and target_patch_size is not None,
-              "give target_scales and target_patch_size together")
+        check(
+            target_scales is not None and target_patch_size is not None,
+            "give target_scales and target_patch_size together",
+        )
         scales = sorted(int(s) for s in target_scales)
         patch = int(target_patch_size)
-        check(len(scales) == len(self.grid.scales),
-              f"target_scales needs {len(self.grid.scales)} scales like the model's {list(self.grid.scales)}, got {scales}")
+        check(
+            len(scales) == len(self.grid.scales),
+            f"target_scales needs {len(self.grid.scales)} scales like the model's {list(self.grid.scales)}, got {scales}",
+        )
         grid = MultiScaleGrid(tuple(scales), patch)
         if tuple(scales) == self.grid.scales and list(grid.counts) == list(self.cfg.slots_per_scale):
             return None
         return grid
 
-    def _gaze_retargeted(self, clips: np.ndarray, target: MultiScaleGrid, budgets: list[int],
-                         threshold: float | None) -> GazeResult:
+    def _gaze_retargeted(
+        self, clips: np.ndarray, target: MultiScaleGrid, budgets: list[int], threshold: float | None
+    ) -> GazeResult:
         """Tile, gaze every tile on the model grid, and merge the tile gazes onto the target grid."""
         B, T, H, W = clips.shape[:4]
         side = target.canvas
@@ -328,8 +396,9 @@ class AutoGazeGazer(Gazer):
         return _merge_tiles(raw, self.grid, target, B, n)
 
     # ---- training ---------------------------------------------------------------------------
-    def sample(self, video: Any, budgets: Sequence[int], pick: Callable,
-               task_loss_requirement: float | None = None) -> GazeResult:
+    def sample(
+        self, video: Any, budgets: Sequence[int], pick: Callable, task_loss_requirement: float | None = None
+    ) -> GazeResult:
         """Gaze clips with another choice rule per decode step (e.g. `playground.training.Sampler`).
 
         Args:
@@ -347,8 +416,9 @@ class AutoGazeGazer(Gazer):
         budgets = [int(b) for b in budgets]
         check(len(budgets) == clips.shape[1], f"{len(budgets)} budgets for {clips.shape[1]} frames")
         check(all(1 <= b <= self.cfg.num_slots for b in budgets), f"budgets must lie in 1..{self.cfg.num_slots}")
-        result = _to_result(self._gaze_tensor(self.preprocess(clips), budgets, check_threshold(task_loss_requirement),
-                                              pick), self.grid)
+        result = _to_result(
+            self._gaze_tensor(self.preprocess(clips), budgets, check_threshold(task_loss_requirement), pick), self.grid
+        )
         result.gazer, result.loss_kind = self.name, self.loss_kind
         return result
 
@@ -383,8 +453,15 @@ def _to_result(raw: _Clips, grid: MultiScaleGrid) -> GazeResult:
         loss.append(torch.from_numpy(f.loss))
         counts.append(f.ids.shape[1])
     frame_loss = torch.from_numpy(np.stack([f.frame_loss for f in raw.frames], axis=1))
-    result = GazeResult(torch.cat(pos, 1), torch.cat(pad, 1), torch.tensor(counts), grid=grid,
-                        loss=torch.cat(loss, 1), frame_loss=frame_loss, loss_kind="predicted")
+    result = GazeResult(
+        torch.cat(pos, 1),
+        torch.cat(pad, 1),
+        torch.tensor(counts),
+        grid=grid,
+        loss=torch.cat(loss, 1),
+        frame_loss=frame_loss,
+        loss_kind="predicted",
+    )
     result.settings["decoder_calls"] = raw.steps
     result.settings["decoder_steps"] = [[int(f.ids.shape[1]), int(f.steps)] for f in raw.frames]  # mllm.gazer_flops
     return result
@@ -398,10 +475,15 @@ def _merge_tiles(raw: _Clips, tile_grid: MultiScaleGrid, target: MultiScaleGrid,
     loss_map = torch.full(mask.shape, float("nan"))
     _scatter_loss(tiles, loss_map)
     per_scale_mask, per_scale_loss = [], []
-    for m, l, side, target_side in zip(tile_grid.split_scales(mask), tile_grid.split_scales(loss_map),
-                                       tile_grid.sides, target.sides):
+    for m, l, side, target_side in zip(
+        tile_grid.split_scales(mask), tile_grid.split_scales(loss_map), tile_grid.sides, target.sides
+    ):
         for values, out in ((m, per_scale_mask), (l, per_scale_loss)):
-            v = values.reshape(batch, n, n, T, side, side).permute(0, 3, 1, 4, 2, 5).reshape(batch, T, n * side, n * side)
+            v = (
+                values.reshape(batch, n, n, T, side, side)
+                .permute(0, 3, 1, 4, 2, 5)
+                .reshape(batch, T, n * side, n * side)
+            )
             out.append(v[:, :, :target_side, :target_side].flatten(2))
     full_mask = torch.cat(per_scale_mask, -1)  # (B, T, S_target)
     full_loss = torch.cat(per_scale_loss, -1)
@@ -414,14 +496,21 @@ def _merge_tiles(raw: _Clips, tile_grid: MultiScaleGrid, target: MultiScaleGrid,
         vals = torch.full((batch, n_t), float("nan"))
         for b in range(batch):
             kept = torch.nonzero(full_mask[b, t]).flatten()  # ascending: the gaze order is lost
-            ids[b, :len(kept)] = kept
-            vals[b, :len(kept)] = full_loss[b, t, kept]
+            ids[b, : len(kept)] = kept
+            vals[b, : len(kept)] = full_loss[b, t, kept]
         pos.append(ids + S * t)
         pad.append(ids < 0)
         loss.append(vals)
     frame_loss = tiles.frame_loss.reshape(batch, n * n, T).nanmean(1)
-    result = GazeResult(torch.cat(pos, 1), torch.cat(pad, 1), counts.to(torch.int64), grid=target,
-                        loss=torch.cat(loss, 1), frame_loss=frame_loss, loss_kind="predicted")
+    result = GazeResult(
+        torch.cat(pos, 1),
+        torch.cat(pad, 1),
+        counts.to(torch.int64),
+        grid=target,
+        loss=torch.cat(loss, 1),
+        frame_loss=frame_loss,
+        loss_kind="predicted",
+    )
     result.settings.update(tiles=n * n, decoder_calls=raw.steps, decoder_steps=tiles.settings["decoder_steps"])
     return result
 

@@ -29,9 +29,15 @@ ARCHITECTURE = "the AutoGaze architecture of its config"
 HUB_ID = "nvidia/AutoGaze"  # the published checkpoint
 
 
-def load_autogaze(name_or_path: str, device: str | torch.device | None = None, config: Any = None,
-                  revision: str | None = None, cache_dir: str | Path | None = None, calibration: Any = "auto",
-                  **kwargs) -> AutoGazeGazer:
+def load_autogaze(
+    name_or_path: str,
+    device: str | torch.device | None = None,
+    config: Any = None,
+    revision: str | None = None,
+    cache_dir: str | Path | None = None,
+    calibration: Any = "auto",
+    **kwargs,
+) -> AutoGazeGazer:
     """Load an AutoGaze checkpoint as a gazer.
 
     Args:
@@ -87,7 +93,7 @@ def _read_config(config: Any) -> dict[str, Any]:
 
 def _indices(keys: Iterable[str], prefix: str) -> int:
     """How many entries `prefix.N.` of a module list the keys hold."""
-    return len({k[len(prefix):].split(".", 1)[0] for k in keys if k.startswith(prefix)})
+    return len({k[len(prefix) :].split(".", 1)[0] for k in keys if k.startswith(prefix)})
 
 
 def build_net(cfg: AutoGazeConfig, weights: str | Path) -> AutoGazeNet:
@@ -99,8 +105,10 @@ def build_net(cfg: AutoGazeConfig, weights: str | Path) -> AutoGazeNet:
     name = Path(weights).name
     shapes = {k: v for k, v in header_shapes(weights).items() if not k.endswith(IGNORED_KEY_SUFFIXES)}
     # Layer counts first: a config asking for a million layers must not build a million modules.
-    for count, prefix, what in ((cfg.num_layers, "gazing_model.gaze_decoder.model.layers.", "decoder layers"),
-                                (cfg.vision_depth, "gazing_model.vision_model.blocks.", "vision blocks")):
+    for count, prefix, what in (
+        (cfg.num_layers, "gazing_model.gaze_decoder.model.layers.", "decoder layers"),
+        (cfg.vision_depth, "gazing_model.vision_model.blocks.", "vision blocks"),
+    ):
         held = _indices(shapes, prefix)
         check(count == held, f"config.json asks for {count} {what} but {name} holds {held}")
     net = build_on_meta(lambda: AutoGazeNet(cfg), f"config.json for {name}")

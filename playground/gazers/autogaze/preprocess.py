@@ -16,9 +16,15 @@ from ...errors import check
 from ...video import frame_source  # noqa: F401  (re-exported: it lives beside as_clips)
 
 DEFAULT_PREPROCESSOR = {
-    "do_resize": True, "size": {"shortest_edge": 224}, "resample": 2, "do_rescale": True,
-    "rescale_factor": 1 / 127.5, "offset": True, "do_normalize": True,
-    "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225],
+    "do_resize": True,
+    "size": {"shortest_edge": 224},
+    "resample": 2,
+    "do_rescale": True,
+    "rescale_factor": 1 / 127.5,
+    "offset": True,
+    "do_normalize": True,
+    "image_mean": [0.485, 0.456, 0.406],
+    "image_std": [0.229, 0.224, 0.225],
 }
 
 
@@ -37,7 +43,9 @@ class Preprocessor:
         size = cfg.get("size") or {}
         self.shortest_edge = int(size.get("shortest_edge", 224)) if cfg.get("do_resize", True) else None
         check(int(cfg.get("resample", 2)) == 2, "only bilinear resampling (resample=2) is supported")
-        check(not cfg.get("do_center_crop", False), "preprocessor_config.json asks for a centre crop; AutoGaze squashes")
+        check(
+            not cfg.get("do_center_crop", False), "preprocessor_config.json asks for a centre crop; AutoGaze squashes"
+        )
         values = np.arange(256, dtype=np.float64)
         if cfg.get("do_rescale", True):
             values = values * float(cfg.get("rescale_factor", 1 / 127.5))

@@ -26,8 +26,15 @@ class KVCache:
     `bias[b, i]` is 0 for a real token and -inf for padding, which later queries never attend to.
     """
 
-    def __init__(self, cfg: AutoGazeConfig, batch: int, capacity: int, device: torch.device, dtype: torch.dtype,
-                 static: bool = False):
+    def __init__(
+        self,
+        cfg: AutoGazeConfig,
+        batch: int,
+        capacity: int,
+        device: torch.device,
+        dtype: torch.dtype,
+        static: bool = False,
+    ):
         self.cfg, self.batch, self.device, self.dtype = cfg, batch, device, dtype
         self.static = static  # zero-filled, for `decode(static=True)`, which reads the whole capacity
         self.length = 0
@@ -67,11 +74,12 @@ class KVCache:
         if self.length + Q > self.capacity:
             self._alloc(max(2 * self.capacity, self.length + Q))
         L = self.length
-        self.bias[:, L:L + Q] = torch.where(real, 0.0, NEG_INF)
+        self.bias[:, L : L + Q] = torch.where(real, 0.0, NEG_INF)
         return L
 
-    def store(self, layer: int, k: torch.Tensor, v: torch.Tensor, at: int | torch.Tensor
-              ) -> tuple[torch.Tensor, torch.Tensor]:
+    def store(
+        self, layer: int, k: torch.Tensor, v: torch.Tensor, at: int | torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Write a layer's new keys and values (B, Hkv, Q, hd); return the keys and values to attend.
 
         `at` is L (an int: the dynamic form, which attends to the first L + Q entries) or the
@@ -91,7 +99,7 @@ class KVCache:
         L = self.length
         if q not in self._causal:
             self._causal[q] = torch.full((q, q), NEG_INF, device=self.device).triu(1)
-        bias = self.bias[:, None, None, :L + q].repeat(1, 1, q, 1)
+        bias = self.bias[:, None, None, : L + q].repeat(1, 1, q, 1)
         bias[..., L:] += self._causal[q]
         return bias
 
@@ -126,8 +134,14 @@ class StaticStep:
         self._generation = -1
 
     def _run(self) -> None:
-        hidden = self.net.decode(self.net.embed(self.ids), (self.cos, self.sin), self.cache,
-                                 self.ids != self.net.cfg.eos_id, [self.K - 1], static=True)
+        hidden = self.net.decode(
+            self.net.embed(self.ids),
+            (self.cos, self.sin),
+            self.cache,
+            self.ids != self.net.cfg.eos_id,
+            [self.K - 1],
+            static=True,
+        )
         self.logits, self.losses = self.net.heads(hidden[:, 0])
 
     def _capture(self) -> None:

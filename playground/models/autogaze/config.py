@@ -11,6 +11,7 @@ import numpy as np
 
 from ...errors import PlaygroundError, check
 
+
 @dataclass(frozen=True)
 class AutoGazeConfig:
     """The architecture knobs of an AutoGaze checkpoint (a flat view of its `config.json`)."""
@@ -33,8 +34,12 @@ class AutoGazeConfig:
     rms_norm_eps: float = 1e-5
     rope_theta: float = 500000.0
     rope_scaling: tuple[tuple[str, Any], ...] | None = (
-        ("rope_type", "llama3"), ("factor", 8.0), ("low_freq_factor", 1.0), ("high_freq_factor", 4.0),
-        ("original_max_position_embeddings", 8192))
+        ("rope_type", "llama3"),
+        ("factor", 8.0),
+        ("low_freq_factor", 1.0),
+        ("high_freq_factor", 4.0),
+        ("original_max_position_embeddings", 8192),
+    )
     num_multi_token_pred: int = 10  # K
     # How the checkpoint picks the knobs when a call gives neither (its inference strategies).
     default_gazing_ratio: "DefaultKnob" = field(default_factory=lambda: DefaultKnob("fixed", 0.75))
@@ -83,26 +88,34 @@ class AutoGazeConfig:
         heads = _whole(dc, "num_attention_heads", 6)
         rope_scaling = dc.get("rope_scaling")
         out = cls(
-            scales=scales, num_slots=num_slots,
+            scales=scales,
+            num_slots=num_slots,
             input_img_size=_whole(gm, "input_img_size", 224),
             kernel_size=_whole(vm, "kernel_size", 16),
-            vision_hidden=_whole(vm, "hidden_dim", 192), vision_out=_whole(vm, "out_dim", 192),
+            vision_hidden=_whole(vm, "hidden_dim", 192),
+            vision_out=_whole(vm, "out_dim", 192),
             vision_depth=_whole(vm, "depth", 1, least=0),
             trunk_temporal_kernel=_whole(vm, "trunk_temporal_kernel_size", 3),
             trunk_spatial_kernel=_whole(vm, "trunk_spatial_kernel_size", 3),
-            hidden_size=hidden, intermediate_size=_whole(dc, "intermediate_size", 384),
-            num_layers=_whole(dc, "num_hidden_layers", 4), num_heads=heads,
+            hidden_size=hidden,
+            intermediate_size=_whole(dc, "intermediate_size", 384),
+            num_layers=_whole(dc, "num_hidden_layers", 4),
+            num_heads=heads,
             num_kv_heads=_whole(dc, "num_key_value_heads", heads) if dc.get("num_key_value_heads") else heads,
             head_dim=_whole(dc, "head_dim", 0) if dc.get("head_dim") else hidden // heads,
-            rms_norm_eps=float(dc.get("rms_norm_eps", 1e-5)), rope_theta=float(dc.get("rope_theta", 10000.0)),
+            rms_norm_eps=float(dc.get("rms_norm_eps", 1e-5)),
+            rope_theta=float(dc.get("rope_theta", 10000.0)),
             rope_scaling=None if not rope_scaling else tuple(sorted(rope_scaling.items())),
             num_multi_token_pred=_whole(dc, "num_multi_token_pred", 10),
             default_gazing_ratio=DefaultKnob.parse(cfg.get("gazing_ratio_config"), "gazing_ratio"),
             default_task_loss_requirement=(
                 DefaultKnob.parse(cfg.get("task_loss_requirement_config"), "task_loss_requirement")
-                if cfg.get("has_task_loss_requirement_during_inference", False) else DefaultKnob("none")),
-            per_frame_strategy=str((cfg.get("gazing_ratio_each_frame_config") or {}).get(
-                "sample_strategy_during_inference") or "uniform"),
+                if cfg.get("has_task_loss_requirement_during_inference", False)
+                else DefaultKnob("none")
+            ),
+            per_frame_strategy=str(
+                (cfg.get("gazing_ratio_each_frame_config") or {}).get("sample_strategy_during_inference") or "uniform"
+            ),
         )
         out._validate(vm, dc)
         return out
@@ -110,13 +123,19 @@ class AutoGazeConfig:
     def _validate(self, vm: dict, dc: dict) -> None:
         check(int(vm.get("temporal_patch_size", 1)) == 1, "only temporal_patch_size 1 is supported")
         check(dc.get("hidden_act", "silu") == "silu", f"unsupported decoder activation {dc.get('hidden_act')!r}")
-        check(int(dc.get("vocab_size", self.vocab_size)) == self.vocab_size,
-              f"decoder vocab_size {dc.get('vocab_size')} != num_vision_tokens_each_frame + 1 = {self.vocab_size}")
+        check(
+            int(dc.get("vocab_size", self.vocab_size)) == self.vocab_size,
+            f"decoder vocab_size {dc.get('vocab_size')} != num_vision_tokens_each_frame + 1 = {self.vocab_size}",
+        )
         check(self.num_heads % self.num_kv_heads == 0, "num_attention_heads must be a multiple of num_key_value_heads")
-        check(self.head_dim >= 1, f"hidden_size {self.hidden_size} is smaller than num_attention_heads {self.num_heads}")
+        check(
+            self.head_dim >= 1, f"hidden_size {self.hidden_size} is smaller than num_attention_heads {self.num_heads}"
+        )
         check(self.head_dim % 2 == 0, "head_dim must be even for rotary embeddings")
-        check(sum(self.slots_per_scale) == self.num_slots,
-              f"scales {self.scales} do not split {self.num_slots} slots evenly")
+        check(
+            sum(self.slots_per_scale) == self.num_slots,
+            f"scales {self.scales} do not split {self.num_slots} slots evenly",
+        )
         check(self.input_img_size % self.kernel_size == 0, "input_img_size must be a multiple of kernel_size")
         check(self.trunk_temporal_kernel >= 2, "trunk_temporal_kernel_size must be at least 2")
         if self.rope_scaling is not None:
@@ -182,4 +201,5 @@ class DefaultKnob:
             return float(rng.uniform(self.low, self.high))
         raise PlaygroundError(
             f"this checkpoint samples its default {what} with the {self.strategy!r} strategy, which the "
-            f"playground does not reproduce: pass gazing_ratio or task_loss_requirement explicitly")
+            f"playground does not reproduce: pass gazing_ratio or task_loss_requirement explicitly"
+        )

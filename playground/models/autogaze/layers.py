@@ -89,8 +89,9 @@ def _heads(proj: torch.Tensor, heads: int, hd: int) -> torch.Tensor:
     return proj.view(proj.shape[0], proj.shape[1], heads, hd).transpose(1, 2)
 
 
-def project(h: torch.Tensor, w: LayerWeights, cfg: AutoGazeConfig, rope: Rope, rows: Rows = None,
-            keys: bool = True) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+def project(
+    h: torch.Tensor, w: LayerWeights, cfg: AutoGazeConfig, rope: Rope, rows: Rows = None, keys: bool = True
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """Normed tokens (B, Q, D) -> rotated queries (B, H, Q', hd) of `rows`, and rotated keys and
     values (B, Hkv, Q, hd) of every token (None, None when `keys` is False).
 
@@ -104,16 +105,22 @@ def project(h: torch.Tensor, w: LayerWeights, cfg: AutoGazeConfig, rope: Rope, r
         return q, k, _heads(v, Hkv, hd)
     k = v = None
     if keys:
-        k, v = F.linear(h, w.qkv[H * hd:]).split(Hkv * hd, dim=-1)
+        k, v = F.linear(h, w.qkv[H * hd :]).split(Hkv * hd, dim=-1)
         k, v = rotate(_heads(k, Hkv, hd), cos, sin), _heads(v, Hkv, hd)
     if rows is not None:
         h, cos, sin = h[:, rows], cos[:, :, rows], sin[:, :, rows]
-    q = rotate(_heads(F.linear(h, w.qkv[:H * hd]), H, hd), cos, sin)
+    q = rotate(_heads(F.linear(h, w.qkv[: H * hd]), H, hd), cos, sin)
     return q, k, v
 
 
-def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cfg: AutoGazeConfig,
-              mask: torch.Tensor | None = None, causal: bool = False) -> torch.Tensor:
+def attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    cfg: AutoGazeConfig,
+    mask: torch.Tensor | None = None,
+    causal: bool = False,
+) -> torch.Tensor:
     """Softmax attention: q (B, H, Q, hd), k/v (B, Hkv, L, hd) -> (B, H, Q, hd).
 
     `mask` (B, 1, Q, L) is bool (True: visible) or additive (0 / -inf); `causal` masks by order.
@@ -123,7 +130,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cfg: AutoGazeCo
         k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
     if mask is not None and mask.dtype != torch.bool:
         mask = mask.to(q.dtype)
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, scale=cfg.head_dim ** -0.5)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal, scale=cfg.head_dim**-0.5)
 
 
 def finish(x: torch.Tensor, attn: torch.Tensor, w: LayerWeights, eps: float) -> torch.Tensor:
@@ -134,8 +141,15 @@ def finish(x: torch.Tensor, attn: torch.Tensor, w: LayerWeights, eps: float) -> 
     return x + F.linear(F.silu(gate) * up, w.down)
 
 
-def decoder_layer(x: torch.Tensor, w: LayerWeights, cfg: AutoGazeConfig, rope: Rope, attend: Attend,
-                  rows: Rows = None, keys: bool = True) -> torch.Tensor:
+def decoder_layer(
+    x: torch.Tensor,
+    w: LayerWeights,
+    cfg: AutoGazeConfig,
+    rope: Rope,
+    attend: Attend,
+    rows: Rows = None,
+    keys: bool = True,
+) -> torch.Tensor:
     """One pre-norm Llama layer: x (B, Q, D) -> (B, Q', D), the Q' = len(rows) rows asked for.
 
     Args:

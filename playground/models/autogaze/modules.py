@@ -22,13 +22,16 @@ import torch.nn.functional as F
 from .config import AutoGazeConfig
 from .layers import LayerWeights
 
+
 class TrunkBlock(nn.Module):
     """Causal temporal conv block: left-pad time (or prepend cached frames), conv, ReLU."""
 
     def __init__(self, dim: int, temporal: int, spatial: int):
         super().__init__()
         self.temporal = temporal
-        self.conv3d = nn.Conv3d(dim, dim, (temporal, spatial, spatial), padding=(0, (spatial - 1) // 2, (spatial - 1) // 2))
+        self.conv3d = nn.Conv3d(
+            dim, dim, (temporal, spatial, spatial), padding=(0, (spatial - 1) // 2, (spatial - 1) // 2)
+        )
 
     def forward(self, x: torch.Tensor, past: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """x (B, C, T, h, w), past (B, C, k-1, h, w) or None -> (B, C, T, h, w), new past."""
@@ -36,7 +39,7 @@ class TrunkBlock(nn.Module):
             x = F.pad(x, (0, 0, 0, 0, self.temporal - 1, 0))
         else:
             x = torch.cat([past, x], dim=2)
-        return F.relu(self.conv3d(x)), x[:, :, -(self.temporal - 1):]
+        return F.relu(self.conv3d(x)), x[:, :, -(self.temporal - 1) :]
 
 
 class VisionEncoder(nn.Module):
@@ -47,12 +50,15 @@ class VisionEncoder(nn.Module):
         k = cfg.kernel_size
         self.temporal_conv = nn.Conv3d(3, cfg.vision_hidden, (1, k, k), stride=(1, k, k))
         self.norm = nn.LayerNorm(cfg.vision_hidden)
-        self.blocks = nn.ModuleList(TrunkBlock(cfg.vision_hidden, cfg.trunk_temporal_kernel, cfg.trunk_spatial_kernel)
-                                    for _ in range(cfg.vision_depth))
+        self.blocks = nn.ModuleList(
+            TrunkBlock(cfg.vision_hidden, cfg.trunk_temporal_kernel, cfg.trunk_spatial_kernel)
+            for _ in range(cfg.vision_depth)
+        )
         self.out_proj = nn.Conv3d(cfg.vision_hidden, cfg.vision_out, 1)
 
-    def forward(self, video: torch.Tensor, past: list[torch.Tensor] | None = None
-                ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def forward(
+        self, video: torch.Tensor, past: list[torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """video (B, T, 3, H, W) -> features (B, T, P, D) and the new per-block conv caches."""
         x = self.temporal_conv(video.permute(0, 2, 1, 3, 4))  # (B, C, T, h, w)
         B, C, T, h, w = x.shape
@@ -123,9 +129,13 @@ class DecoderLayer(nn.Module):
         reach the parameters (`AutoGazeNet.fuse` keeps detached copies for inference)."""
         a, m = self.self_attn, self.mlp
         return LayerWeights(
-            self.input_layernorm.weight, torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]),
-            a.o_proj.weight, self.post_attention_layernorm.weight,
-            torch.cat([m.gate_proj.weight, m.up_proj.weight]), m.down_proj.weight)
+            self.input_layernorm.weight,
+            torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]),
+            a.o_proj.weight,
+            self.post_attention_layernorm.weight,
+            torch.cat([m.gate_proj.weight, m.up_proj.weight]),
+            m.down_proj.weight,
+        )
 
 
 class LlamaBody(nn.Module):
@@ -150,4 +160,3 @@ class GazingModel(nn.Module):
         self.vision_model = VisionEncoder(cfg)
         self.connector = Connector(cfg)
         self.gaze_decoder = GazeDecoder(cfg)
-

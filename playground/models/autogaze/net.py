@@ -20,6 +20,7 @@ from .config import AutoGazeConfig
 from .layers import LayerWeights, Rope, attention, decoder_layer, llama3_inv_freq, rms_norm, rope_tables
 from .modules import GazingModel
 
+
 class AutoGazeNet(nn.Module):
     """The whole checkpoint (`AutoGaze` has a single child, `gazing_model`), plus fast inference."""
 
@@ -71,8 +72,9 @@ class AutoGazeNet(nn.Module):
             self._static_steps.pop(next(iter(self._static_steps)))
 
     # ---- the two halves of the model ------------------------------------------------------------
-    def encode(self, video: torch.Tensor, past: list[torch.Tensor] | None = None
-               ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def encode(
+        self, video: torch.Tensor, past: list[torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Normalised frames (B, T, 3, H, W) -> vision tokens (B, T, P, D) and the conv caches.
 
         Frames that are not input_img_size square are squashed with bicubic interpolation (no
@@ -107,8 +109,16 @@ class AutoGazeNet(nn.Module):
         """The decoder's last RMSNorm, (..., D) -> (..., D)."""
         return rms_norm(x, self.gazing_model.gaze_decoder.model.norm.weight, self.cfg.rms_norm_eps)
 
-    def decode(self, x: torch.Tensor, rope: Rope, cache: KVCache,
-               real: torch.Tensor, rows: list[int], advance: bool = True, static: bool = False) -> torch.Tensor:
+    def decode(
+        self,
+        x: torch.Tensor,
+        rope: Rope,
+        cache: KVCache,
+        real: torch.Tensor,
+        rows: list[int],
+        advance: bool = True,
+        static: bool = False,
+    ) -> torch.Tensor:
         """Run the decoder on new tokens, appending their keys/values to the cache.
 
         Args:

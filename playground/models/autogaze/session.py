@@ -97,8 +97,13 @@ class GazeSession:
             feats, self.conv_past = self.net.encode(video.to(self.device, self.dtype), self.conv_past)
         return feats
 
-    def frame(self, feats: torch.Tensor, budget: int, requirement: float | None,
-              stop: Callable[[torch.Tensor, bool], torch.Tensor] | None = None) -> FrameGaze:
+    def frame(
+        self,
+        feats: torch.Tensor,
+        budget: int,
+        requirement: float | None,
+        stop: Callable[[torch.Tensor, bool], torch.Tensor] | None = None,
+    ) -> FrameGaze:
         """Gaze one frame: prefill its vision tokens, then decode K gazes per step until it stops.
 
         Args:
@@ -118,8 +123,13 @@ class GazeSession:
         with self._phase("frame"):
             return self._frame(feats, budget, requirement, stop)
 
-    def _frame(self, feats: torch.Tensor, budget: int, requirement: float | None,
-               stop: Callable[[torch.Tensor, bool], torch.Tensor] | None = None) -> FrameGaze:
+    def _frame(
+        self,
+        feats: torch.Tensor,
+        budget: int,
+        requirement: float | None,
+        stop: Callable[[torch.Tensor, bool], torch.Tensor] | None = None,
+    ) -> FrameGaze:
         # The loop stays on the device: picks, bans and the task-loss stop are tensor operations,
         # and the host reads the device only to learn whether a threshold finished every clip.
         cfg, net, B = self.net.cfg, self.net, self.batch
@@ -148,7 +158,7 @@ class GazeSession:
             # from the next call (head 0 at that token).
             step_loss = torch.full((B, m), math.nan, dtype=torch.float32, device=self.device)
             n = min(m, K - 1)
-            step_loss[:, :n] = losses[:, 1:n + 1]
+            step_loss[:, :n] = losses[:, 1 : n + 1]
             ids_steps.append(tokens)
             loss_steps.append(step_loss)
             emitted += m
@@ -190,7 +200,9 @@ class GazeSession:
         with self._phase("prefill"):
             return self._prefill_tokens(feats)
 
-    def _prefill_tokens(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    def _prefill_tokens(
+        self, feats: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         x, real = self._pending_inputs()
         B, P = feats.shape[:2]
         ones = torch.ones(B, P, dtype=torch.bool, device=self.device)
@@ -201,7 +213,7 @@ class GazeSession:
         self.next_pos += real.sum(1)
         self.pending = None
         logits, losses = self._read(hidden[:, 0])
-        stale = positions[:, -self.net.cfg.num_multi_token_pred:]
+        stale = positions[:, -self.net.cfg.num_multi_token_pred :]
         return logits, losses, self.net.rope(stale, x.dtype)
 
     def _look_ahead(self) -> torch.Tensor:
@@ -211,8 +223,9 @@ class GazeSession:
         """
         x, real = self._pending_inputs()
         positions = self.next_pos[:, None] + real.cumsum(1) - 1
-        hidden = self.net.decode(x, self.net.rope(positions, x.dtype), self.cache, real, [x.shape[1] - 1],
-                                 advance=False)
+        hidden = self.net.decode(
+            x, self.net.rope(positions, x.dtype), self.cache, real, [x.shape[1] - 1], advance=False
+        )
         return self._read(hidden[:, 0])[1][:, 0]
 
     def _read(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -250,7 +263,7 @@ def _greedy_torch(logits: torch.Tensor, used: torch.Tensor, m: int) -> torch.Ten
         tok = scores[:, i].argmax(-1, keepdim=True)  # (B, 1); ties go to the lowest id
         picked.append(tok)
         if i + 1 < m:  # no repeats within the step
-            scores[:, i + 1:].scatter_(-1, tok[:, None].expand(-1, m - i - 1, 1), NEG_INF)
+            scores[:, i + 1 :].scatter_(-1, tok[:, None].expand(-1, m - i - 1, 1), NEG_INF)
     return torch.cat(picked, 1)
 
 
@@ -262,7 +275,7 @@ def _greedy_numpy(logits: np.ndarray, used: np.ndarray, m: int) -> np.ndarray:
     picked = np.empty((scores.shape[0], m), dtype=np.int64)
     for i in range(m):
         picked[:, i] = scores[:, i].argmax(-1)  # ties go to the lowest id, as torch.argmax
-        scores[rows, i + 1:, picked[:, i:i + 1]] = NEG_INF
+        scores[rows, i + 1 :, picked[:, i : i + 1]] = NEG_INF
     return picked
 
 
