@@ -6,6 +6,7 @@ import base64
 import shutil
 from pathlib import Path
 
+import gradio as gr
 import pytest
 
 from playground.app import agents, examples, share
@@ -74,6 +75,9 @@ def test_an_example_run_is_cached_with_its_files(tmp_path):
     assert second["view"].overlay_video == Path(second["overlay"])
     run(str(video), 4, 0, 0, "greedy", "paint", 0.3, 0.75, 0)  # other settings: run again
     assert len(calls) == 2 and len(RUNS) == 2
+    # Gradio reads the wrapped callback's signature and passes the view and its progress positionally
+    third = run(str(video), 4, 0, 0, "greedy", "paint", 0.4, 0.75, 0, None, gr.Progress())
+    assert len(calls) == 3 and "overlay" in third
 
 
 def test_the_licence_notice_marks_non_commercial_models():

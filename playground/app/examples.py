@@ -145,13 +145,19 @@ def cached(gaze):
     it already ran from `RUNS`, and keeping each new successful example run there."""
 
     @functools.wraps(gaze)
-    def run(video, num_frames, fps, start, gazer, reconstructor, threshold, ratio, tile, view=None, **kwargs):
+    def run(*args, **kwargs):
+        # Gradio calls this with `gaze`'s signature (functools.wraps), so it passes `gaze`'s progress
+        # positionally after the page's inputs: take the arguments as they come and hand them on.
+        video, knobs = (
+            args[0],
+            args[1:9],
+        )  # the clip, then num_frames, fps, start, gazer, reconstructor, threshold, ratio, tile
         name = example_name(video)
-        key = (code_key(), name, *map(str, (num_frames, fps, start, gazer, reconstructor, threshold, ratio, tile)))
+        key = (code_key(), name, *map(str, knobs))
         hit = RUNS.get(key) if name else None
         if hit is not None:
             return {**hit, "summary": f"{CACHED_NOTE}\n\n{hit['summary']}", "shown": video}
-        out = gaze(video, num_frames, fps, start, gazer, reconstructor, threshold, ratio, tile, view, **kwargs)
+        out = gaze(*args, **kwargs)
         if name and "files" in out and out.get("overlay"):  # a success (a failure returns the summary alone)
             RUNS.put(key, {k: v for k, v in out.items() if k != "shown"})
         return out
