@@ -126,17 +126,40 @@ def build_demo() -> gr.Blocks:
 
 
 # ---- tolerant knobs ---------------------------------------------------------------------------
+TYPED = "typed-box"  # the CSS class that marks a box whose typed value reaches its callback as typed
+
+
 def typed(component):
     """`component` (a slider or number box) with its typed value passed to the callback as typed (None when the
     box is emptied).
 
     Gradio's own check (out of range, or an empty box) fails before the callback and puts an error in
     every output at once; the page's callback refuses such a value in one line instead and keeps the
-    last result (`callbacks.page_knobs`). Set on the instance: a subclass of a Gradio component would
-    make Gradio write a `.pyi` stub beside this module at import.
+    last result (`callbacks.page_knobs`). The mark is a CSS class in the constructor's arguments, because
+    Gradio rebuilds a component from them when an update changes its properties (an instance patch would
+    be lost); the class-level hook (`_pass_typed_values`) reads it. A subclass of a Gradio component
+    would make Gradio write a `.pyi` stub beside this module at import.
     """
-    component.preprocess = lambda payload: payload
+    classes = [*(component.elem_classes or []), TYPED]
+    component.elem_classes = classes
+    component.constructor_args["elem_classes"] = classes
     return component
+
+
+def _pass_typed_values() -> None:
+    """Let sliders and number boxes marked `TYPED` hand their payload on unchecked (once per process)."""
+    for cls in (gr.Slider, gr.Number):
+        if getattr(cls.preprocess, "passes_typed", False):
+            continue
+
+        def preprocess(self, payload, _checked=cls.preprocess):
+            return payload if TYPED in (self.elem_classes or []) else _checked(self, payload)
+
+        preprocess.passes_typed = True
+        cls.preprocess = preprocess
+
+
+_pass_typed_values()
 
 
 def knob_range(name: str) -> dict:
