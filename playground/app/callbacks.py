@@ -271,6 +271,18 @@ CALIBRATION_OUTPUTS = ("calibration_note", "calibration_plot")
 CLEARED_OUTPUTS = (*GAZE_OUTPUTS, "curve_plot", *CALIBRATION_OUTPUTS, *ASK_OUTPUTS, *COMPARE_PAGE_OUTPUTS, "shown")
 
 
+def same_clip(video, shown) -> bool:
+    """Whether `video` is the clip `shown`: the same path, or the same bytes under another path (Gradio serves
+    a linked example from its own copy). Sizes first, so another clip costs no read."""
+    if video == shown:
+        return True
+    try:
+        a, b = Path(str(video)), Path(str(shown))
+        return shown is not None and a.stat().st_size == b.stat().st_size and a.read_bytes() == b.read_bytes()
+    except OSError:
+        return False
+
+
 def clear_action(video=None, shown=None, view=None):
     """A new input video: read and check it first, then clear every result, so that nothing on screen
     describes another clip.
@@ -283,7 +295,7 @@ def clear_action(video=None, shown=None, view=None):
     the box (to choose another file) keeps the results too, marked stale: only a video read and checked
     clears them.
     """
-    if video is not None and video == shown:
+    if video is not None and same_clip(video, shown):
         return {"shown": shown}  # unchanged (an empty dict would read as one value to Gradio)
     if video is None and view is not None:  # the video box was emptied: nothing read yet, so nothing cleared
         return {

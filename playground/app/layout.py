@@ -585,12 +585,15 @@ def wire_share_events(ui: SimpleNamespace, page_run: dict, reset: dict, curve: d
 
     def restore(request: gr.Request):
         values, gaze = share.restore(dict(request.query_params))
-        return {**{getattr(ui, name): value for name, value in values.items()}, linked: gaze}
+        out = {**{getattr(ui, name): value for name, value in values.items()}, linked: gaze}
+        if "video" in values:  # the restored clip is the one its run will show: its change event clears nothing
+            out[ui.shown] = values["video"]
+        return out
 
     def linked_gaze(go, *args, progress=gr.Progress()):
         return page_run["fn"](*args, progress=progress) if go else {ui.summary: gr.skip()}  # ({}: "too few values")
 
-    ui.demo.load(restore, None, [*restorable, ui.summary, linked], **private).then(
+    ui.demo.load(restore, None, [*restorable, ui.summary, linked, ui.shown], **private).then(
         **{**page_run, "fn": linked_gaze, "inputs": [linked, *page_run["inputs"]]}
     ).success(**reset).success(**curve)
 
