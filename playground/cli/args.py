@@ -236,3 +236,14 @@ def stream_frames(args: argparse.Namespace, tiled: bool) -> FrameStream:
         raise exc.remedy(
             {"max_frame_pixels": "downscale the video first, or raise --max-frame-pixels (0 = no limit)"}
         ) from None
+
+
+def add_threshold(p: argparse.ArgumentParser) -> None:
+    """`--threshold` as the app's box takes it (`gaze`, `ask`): the same check and default."""
+    p.add_argument(
+        "--threshold",
+        type=knob(knobs.threshold, "--threshold"),
+        default=knobs.THRESHOLD,
+        help="error threshold (task_loss_requirement): a frame stops once its loss is at or below it; "
+        f"0 = off (default {knobs.THRESHOLD:g}, as in the app)",
+    )

@@ -23,7 +23,7 @@ from ..mllm.gazed_vit import ATTENTION_MODES
 from ..mllm.nvila import NvilaMLLM
 from ..mllm.random_models import RANDOM_WEIGHTS_NOTE
 from ..video import NO_LIMITS, input_limits
-from .args import add_video_arguments, check_out_file, knob, read_frames, whole_number_arg
+from .args import add_threshold, add_video_arguments, check_out_file, knob, read_frames, whole_number_arg
 
 
 def add_parser(subparsers) -> None:
@@ -50,13 +50,7 @@ def add_parser(subparsers) -> None:
         help=f"greedy | framediff (fast) | random | full | an AutoGaze hub id or folder (default "
         f"{knobs.GAZER}, as the app; greedy is slow on a CPU at the model's grid)",
     )
-    p.add_argument(
-        "--threshold",
-        type=knob(knobs.threshold, "--threshold"),
-        default=knobs.THRESHOLD,
-        help="error threshold (task_loss_requirement): a frame stops once its loss is at or below it; "
-        f"0 = off (default {knobs.THRESHOLD:g}, as in the app)",
-    )
+    add_threshold(p)
     p.add_argument(
         "--gazing-ratio",
         "--max-gazing-ratio",

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from .. import knobs
 from ..knobs import BATCH_SIZE, MAX_SIDE, PREVIEW_WIDTH
 from .args import (
+    add_threshold,
     add_video_arguments,
     check_out_folder,
     knob,
@@ -50,13 +51,7 @@ def add_parser(subparsers) -> None:
         default=knobs.RECONSTRUCTOR,
         help=f"paint | a VideoMAE_AutoGaze checkpoint or hub id (default {knobs.RECONSTRUCTOR})",
     )
-    p.add_argument(
-        "--threshold",
-        type=knob(knobs.threshold, "--threshold"),
-        default=knobs.THRESHOLD,
-        help="error threshold (task_loss_requirement): a frame stops once its loss is at or below it; "
-        f"0 = off (default {knobs.THRESHOLD:g}, as in the app)",
-    )
+    add_threshold(p)
     p.add_argument(
         "--gazing-ratio",
         "--max-gazing-ratio",
