@@ -127,6 +127,18 @@ def test_grpo_matches_reference(vectors, device):
     assert_gradients(gazer, ref)
 
 
+def test_head_weight_scales_only_the_head_term(tiny):
+    """`head_weight` multiplies the head's squared error in the total; the reported terms stay unweighted."""
+    batch = collate_labels(list(json.loads((VECTORS / "gazing_labels.json").read_text()).values()))
+    plain = ntp_loss(tiny, videos(), batch)
+    weighted = ntp_loss(tiny, videos(), batch, head_weight=50.0)
+    for key in plain.terms:
+        torch.testing.assert_close(weighted.terms[key], plain.terms[key])
+    want = (plain.terms["ntp_loss"] + 50.0 * plain.terms["task_loss_prediction_loss"]).mean()
+    torch.testing.assert_close(weighted.loss, want)
+    assert weighted.loss > plain.loss  # the head's error is > 0 on random weights
+
+
 def test_gradients_use_checkpoint_keys(tiny):
     from safetensors import safe_open
 

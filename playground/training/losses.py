@@ -75,6 +75,7 @@ def ntp_loss(
     *,
     normalizer: float | None = None,
     scorer: Scorer | None = None,
+    head_weight: float = 1.0,
 ) -> TrainingLoss:
     """Next-token prediction on labelled gazes (the reference's `NTP(optimize_task_loss_prediction=True)`).
 
@@ -85,9 +86,12 @@ def ntp_loss(
         normalizer: the mean number of real entries per clip to divide by (default: this batch's).
         scorer: the teacher-forced pass to use (default `teacher_forced` on `gazer.net`; a trainer
             passes its DDP-wrapped `TeacherForcedModule`).
+        head_weight: the task-loss head's term is multiplied by this in the total (1: the reference's
+            plain sum). Paint's losses (0.05-0.6) make the head's squared error ~100x smaller than the
+            cross-entropy, so at 1 the head learns a loss-by-step curve and little of the clip's content.
 
     Returns:
-        `TrainingLoss` with terms `ntp_loss` and `task_loss_prediction_loss` (B,).
+        `TrainingLoss` with terms `ntp_loss` and `task_loss_prediction_loss` (B,), unweighted.
     """
     x = _video(gazer, video)
     pad = batch["if_padded_gazing"].to(gazer.device, torch.bool)
@@ -103,7 +107,8 @@ def ntp_loss(
         "ntp_loss": -_masked_mean(out.log_action_probs, mask, normalizer),
         "task_loss_prediction_loss": _masked_mean((out.task_loss_prediction - target) ** 2, mask, normalizer),
     }
-    return TrainingLoss(sum(terms.values()).mean(), terms, out.log_action_probs, out.task_loss_prediction)
+    total = terms["ntp_loss"] + head_weight * terms["task_loss_prediction_loss"]
+    return TrainingLoss(total.mean(), terms, out.log_action_probs, out.task_loss_prediction)
 
 
 def reward_steps(num_gazing_each_frame: torch.Tensor, frames_rebuilt: Sequence[int]) -> torch.Tensor:

@@ -79,6 +79,7 @@ class TrainSettings:
     temperature_end: float = TEMPERATURE[1]
     top_k: int = TOP_K
     self_requirement: tuple[float, float] = SELF_PASS_REQUIREMENT  # the self pass's requirement range
+    head_weight: float = 1.0  # NTP: weight of the task-loss head's squared error (1: the reference's sum)
     clips: str = "all"  # GRPO's clips of each video: first | all
     augment: bool = True  # GRPO: random crops and flips of the clips
     size: int = SIZE
@@ -119,6 +120,10 @@ class TrainSettings:
         check(
             out.grad_clip is None or (math.isfinite(out.grad_clip) and out.grad_clip > 0),
             f"grad_clip is a gradient norm > 0 (or None: no clipping), got {out.grad_clip}",
+        )
+        check(
+            math.isfinite(out.head_weight) and 0 <= out.head_weight <= 1e4,
+            f"head_weight is a weight from 0 to 10000, got {out.head_weight}",
         )
         method.check(out)
         return out

@@ -73,7 +73,14 @@ class NTP(Method):
         )
 
     def loss(self, trainer: "Trainer", batch: LabelledBatch, normalizer: float) -> TrainingLoss:
-        return ntp_loss(trainer.gazer, batch.video, batch.labels, normalizer=normalizer, scorer=trainer.scorer)
+        return ntp_loss(
+            trainer.gazer,
+            batch.video,
+            batch.labels,
+            normalizer=normalizer,
+            scorer=trainer.scorer,
+            head_weight=trainer.settings.head_weight,
+        )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--labels", required=False, help="gazing_labels.json (from `python -m playground labels`)")
@@ -81,9 +88,15 @@ class NTP(Method):
             "--config", default="tiny", help="a fresh model's size: micro | tiny | full | a config.json (default tiny)"
         )
         parser.add_argument("--init", default=None, help="start from this checkpoint instead of a fresh model")
+        parser.add_argument(
+            "--head-weight",
+            type=float,
+            default=1.0,
+            help="weight of the task-loss head's squared error in the loss (default 1: the reference's sum)",
+        )
 
     def knobs(self, args: argparse.Namespace) -> dict[str, Any]:
-        return {"labels": args.labels, "config": args.config, "init": args.init}
+        return {"labels": args.labels, "config": args.config, "init": args.init, "head_weight": args.head_weight}
 
 
 def _check_readable(clips: list[VideoClip], clip_len: int) -> None:
