@@ -3,12 +3,13 @@
     .venv/bin/python benchmarks/mllm_flops.py [--frames 16 64 256] [--ratios 0.1 0.3] [--gazer framediff]
         [--attention block_causal] [--new-tokens 32] [--video PATH] [--measure | --no-measure]
 
-Models: SmolVLM2-256M-Video-Instruct's and Qwen3-VL-2B-Instruct's architectures (configs written down in
-`playground/mllm/random_models.py`; no model is built). Frames are 448 px for both paths: the stock path
-squashes every frame to 448 px (SmolVLM2: 28 x 28 patches of 16 px, 49 tokens a frame after its 4x4 pixel
-shuffle; Qwen3-VL: 2-frame tubelets of 28 x 28 patches, 196 tokens a tubelet after its 2x2 merge), the
-gazed path gets one gaze per (frames, ratio) on the 64/128/224/448 px grid at patch 16 (1060 slots a
-frame), made by `--gazer` on `--frames` frames of `--video`, the same gaze for both models. FLOPs are
+Models: SmolVLM2-256M-Video-Instruct's, Qwen3-VL-2B-Instruct's and Qwen3.5-2B's architectures (configs
+written down in `playground/mllm/random_models.py`; no model is built). Frames are 448 px for both paths:
+the stock path squashes every frame to 448 px (SmolVLM2: 28 x 28 patches of 16 px, 49 tokens a frame after
+its 4x4 pixel shuffle; Qwen3-VL and Qwen3.5: 2-frame tubelets of 28 x 28 patches, 196 tokens a tubelet after
+the 2x2 merge), the gazed path gets one gaze per (frames, ratio) on the 64/128/224/448 px grid at patch 16
+(1060 slots a frame), made by `--gazer` on `--frames` frames of `--video`, the same gaze for every model.
+Qwen3.5's LLM is a hybrid: its Gated DeltaNet layers are linear in the prompt (`flops.py`). FLOPs are
 `estimate_flops` (`playground/mllm/flops.py`): matrix products only, a multiply-add = 2; "ViT" is the
 vision encoder (patch embedding and layers), "conn." the connector / merger, "LLM" prefill + decode of
 `--new-tokens` tokens with the family's typical prompt text.
@@ -18,7 +19,7 @@ Rows are conditions (`conditions()`): each maps (config, frames, gazes) to an `e
 tokens of the gazed row at the same ratio: the stock ViT and connector, the gazed row's LLM tokens (which
 tokens EVS keeps does not change FLOPs, so uniform and random dropping cost the same).
 
-With `--measure` (the default when CUDA is available) the two models are also built with random weights
+With `--measure` (the default when CUDA is available) the models are also built with random weights
 (bfloat16, on the GPU) and every row is answered on the frames, once to warm up and once timed: the
 seconds of the gazer (its gaze, on the CPU as above), of the vision side (preprocess, encoder, connector,
 pruning), of the LLM (prefill and decode) and the total with the gazer. On each EVS row, the gazed row at
@@ -43,7 +44,7 @@ from playground.mllm import estimate_flops  # noqa: E402
 from playground.mllm import random_models as rm  # noqa: E402
 
 SIDE = 448  # px of every frame, both paths
-GRID = MultiScaleGrid((64, 128, 224, 448), 16)  # the gaze grid of both models at patch 16
+GRID = MultiScaleGrid((64, 128, 224, 448), 16)  # the gaze grid of every model at patch 16
 VIDEO = ROOT / "assets" / "bigbuckbunny_clip.mp4"
 
 
@@ -52,6 +53,7 @@ def models() -> dict[str, object]:
     return {
         "SmolVLM2-256M": rm.smolvlm2_256m_config(rm._smolvlm_tokenizer()),
         "Qwen3-VL-2B": rm.qwen3_vl_2b_config(rm._qwen_tokenizer()),
+        "Qwen3.5-2B": rm.qwen3_5_2b_config(rm._qwen_tokenizer()),
     }
 
 
@@ -184,11 +186,11 @@ def measure_seconds(configs: dict, clips: dict, gazes: dict, gazer_seconds: dict
 def _build(config):
     """A random-weight model of `config` on the GPU (bfloat16), wrapped for stock, gazed and pruned answers."""
     import torch
-    from transformers import Qwen3VLForConditionalGeneration, SmolVLMForConditionalGeneration
+    from transformers import AutoModelForImageTextToText
 
     from playground.mllm.model import GazedMLLM
 
-    qwen = config.model_type == "qwen3_vl"
+    qwen = config.model_type in ("qwen3_vl", "qwen3_5")
     tok = rm._qwen_tokenizer() if qwen else rm._smolvlm_tokenizer()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(0)
@@ -196,7 +198,7 @@ def _build(config):
     torch.set_default_dtype(torch.bfloat16)
     try:
         with device:
-            model = (Qwen3VLForConditionalGeneration if qwen else SmolVLMForConditionalGeneration)(config).eval()
+            model = AutoModelForImageTextToText.from_config(config).eval()
     finally:
         torch.set_default_dtype(previous)
     model.generation_config.eos_token_id = tok.eos_token_id

@@ -65,6 +65,7 @@ FAMILIES: dict[str, Licence] = {  # hub id prefixes of whole families
     "HuggingFaceTB/SmolVLM2": APACHE,
     "llava-hf/llava-onevision": APACHE,
     "Qwen/Qwen3-VL": APACHE,
+    "Qwen/Qwen3.5-": APACHE,
 }
 BUILT_IN = ("greedy", "framediff", "random", "full", "paint", "tiny-random")  # made in this project's code
 

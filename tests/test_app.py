@@ -412,7 +412,7 @@ def test_ask_names_the_model_that_failed_and_never_suggests_what_is_set(tmp_path
 
 def test_mllm_dropdown_follows_the_registry():
     """The registry's default and the built-in tiny model first (the tiny one leading when the default's weights
-    are not cached), then `ALIASES` in order (NVILA left out), then the built-in tiny Qwen3-VL."""
+    are not cached), then `ALIASES` in order (NVILA left out), then the built-in tiny Qwen3-VL and Qwen3.5."""
     from playground.app.layout import mllm_choices
     from playground.mllm import ALIASES, DEFAULT_MLLM
 
@@ -425,6 +425,7 @@ def test_mllm_dropdown_follows_the_registry():
         assert values[2:] == [
             *(name for name in ALIASES if name not in (DEFAULT_MLLM, "nvila")),
             "tiny-random-qwen3-vl",
+            "tiny-random-qwen3.5",
         ]
     assert next(iter(ALIASES)) == DEFAULT_MLLM, "the default is also the registry's first (smallest) model"
 
@@ -463,7 +464,7 @@ def test_ask_works_offline_with_the_built_in_tiny_model(monkeypatch):
     note = "random weights: shows the mechanics and costs, not answers"
     values = [c[1] if isinstance(c, tuple) else c for c in MLLMS]
     assert "tiny-random-smolvlm2" in values and "smolvlm2-256m" in values and "llava-onevision-0.5b" in values
-    for tiny in ("tiny-random-smolvlm2", "tiny-random-qwen3-vl"):
+    for tiny in ("tiny-random-smolvlm2", "tiny-random-qwen3-vl", "tiny-random-qwen3.5"):
         assert any(isinstance(c, tuple) and c[1] == tiny and note in c[0] for c in MLLMS)
     start = time.perf_counter()
     out = callbacks.ask_action(

@@ -21,10 +21,23 @@ import torch
 
 from playground import GazeResult, PlaygroundError, load_gazer, load_mllm
 from playground.mllm import FAMILIES, estimate_flops
-from playground.mllm.families import Family, LlavaOnevisionFamily, Qwen3VLFamily, SmolVLMFamily, family_for
+from playground.mllm.families import (
+    Family,
+    LlavaOnevisionFamily,
+    Qwen3VLFamily,
+    Qwen35Family,
+    SmolVLMFamily,
+    family_for,
+)
+from playground.mllm.flops import GATED_DELTA_CHUNK, StageCounter, llm_decode_flops, llm_prefill_flops
 from playground.mllm.gazed_vit import gazed_tokens
 from playground.mllm.pruning import PRUNING_METHODS
-from playground.mllm.random_models import save_tiny_llava_onevision, save_tiny_qwen3_vl, save_tiny_smolvlm
+from playground.mllm.random_models import (
+    save_tiny_llava_onevision,
+    save_tiny_qwen3_5,
+    save_tiny_qwen3_vl,
+    save_tiny_smolvlm,
+)
 
 QUESTION = "What happens in this video?"
 NEW_TOKENS = 2
@@ -56,8 +69,11 @@ class FamilyTesterMixin:
 
     # ---- fixtures (one tiny model per family) ----------------------------------------------------
     @pytest.fixture(scope="class")
-    def mllm(self, tmp_path_factory, device):
-        folder = self.save_tiny(tmp_path_factory.mktemp(self.family.kind))
+    def folder(self, tmp_path_factory):
+        return self.save_tiny(tmp_path_factory.mktemp(self.family.kind))
+
+    @pytest.fixture(scope="class")
+    def mllm(self, folder, device):
         return load_mllm(str(folder), device=device, dtype=torch.float32)  # float32 on CUDA too: exactness
 
     @pytest.fixture(scope="class")
@@ -204,6 +220,7 @@ class TestQwen3VLFamily(FamilyTesterMixin):
     family = Qwen3VLFamily
     save_tiny = staticmethod(save_tiny_qwen3_vl)
     gaze_ratio = 0.05  # a tubelet's union and the 2x2 groups widen a random gaze about 6-8 fold
+    deepstack = 1  # DeepStack mergers of the tiny model
 
     def stock_model_inputs(self, fam, frames, ids):
         patches, grid_thw = fam.patchify(fam.pixels(frames, fam.stock_side))
@@ -241,7 +258,7 @@ class TestQwen3VLFamily(FamilyTesterMixin):
         assert torch.equal(gazed_ids, stock_ids) and torch.equal(gazed["position_ids"], stock["position_ids"])
         assert torch.equal(gazed["inputs_embeds"], stock["inputs_embeds"])
         a, b = gazed["mm_encoder_outputs"]["video"], stock["mm_encoder_outputs"]["video"]
-        assert len(a.deepstack_features) == len(b.deepstack_features) == 1
+        assert len(a.deepstack_features) == len(b.deepstack_features) == self.deepstack
         for x, y in zip([a.pooler_output, *a.deepstack_features], [b.pooler_output, *b.deepstack_features]):
             assert (x[0] - y[0]).abs().max() < 1e-5
 
@@ -289,8 +306,70 @@ class TestQwen3VLFamily(FamilyTesterMixin):
         assert placeholder_runs(prompt, mllm.family.placeholder_id) == [1, 1, 1, 1]
 
 
+class TestQwen35Family(TestQwen3VLFamily):
+    """Qwen3.5: every Qwen3-VL check (its vision side and prompt are Qwen3-VL's, without DeepStack), and the
+    hybrid LLM's FLOPs (Gated DeltaNet layers) against `FlopCounterMode` over prompt lengths the formula treats
+    apart."""
+
+    family = Qwen35Family
+    save_tiny = staticmethod(save_tiny_qwen3_5)
+    deepstack = 0
+
+    def test_the_chunk_is_the_delta_rules(self):
+        import inspect
+
+        from transformers.models.qwen3_5 import modeling_qwen3_5
+
+        rule = modeling_qwen3_5.torch_chunk_gated_delta_rule  # a module (kernels' wrapper): read its forward
+        assert inspect.signature(rule.forward).parameters["chunk_size"].default == GATED_DELTA_CHUNK
+
+    @pytest.mark.parametrize("tokens", [2, 64, 65])  # under the conv kernel; one whole chunk; one token more
+    def test_hybrid_llm_flops_equal_measured(self, mllm, tokens):
+        """Prefill (projections, causal conv, chunked delta rule and its triangular solves, full attention,
+        lm_head on the last token) and one decode step, analytic = measured, on the LLM alone."""
+        from transformers import DynamicCache
+
+        model, shape = mllm.model, mllm.family.shape.text
+        assert shape.linear is not None and shape.linear.layers == 3 and shape.attention_layers == 1
+        embeds = torch.randn(1, tokens + 1, shape.hidden, generator=torch.Generator().manual_seed(0))
+        embeds = embeds.to(mllm.device)
+        cache = DynamicCache(config=model.config.text_config)
+        counters = [StageCounter(mllm.device, True) for _ in range(2)]
+        with torch.inference_mode():
+            for counter, step in zip(counters, (embeds[:, :tokens], embeds[:, tokens:])):
+                with counter:
+                    model(inputs_embeds=step, cache=cache, use_cache=True, logits_to_keep=1)
+        assert counters[0].flops == llm_prefill_flops(shape, tokens)
+        assert counters[1].flops == llm_decode_flops(shape, tokens, 2)  # one step after the prefill
+
+    @pytest.mark.parametrize("value, message", [(10**5, "parameters"), (0, "linear_num_value_heads")])
+    def test_absurd_linear_attention_sizes_fail_before_the_model_is_built(
+        self, folder, tmp_path, monkeypatch, value, message
+    ):
+        import json
+        import shutil
+
+        from transformers import AutoModelForImageTextToText
+
+        built = []
+        monkeypatch.setattr(AutoModelForImageTextToText, "from_pretrained", lambda *a, **k: built.append(a) or 1 / 0)
+        copy = tmp_path / "model"
+        shutil.copytree(folder, copy)
+        config = json.loads((copy / "config.json").read_text())
+        config["text_config"]["linear_num_value_heads"] = value
+        (copy / "config.json").write_text(json.dumps(config))
+        with pytest.raises(PlaygroundError, match=message):
+            load_mllm(str(copy), device="cpu")
+        assert not built
+
+
 def test_every_registered_family_has_a_tester():
-    assert {tester.family for tester in FamilyTesterMixin.__subclasses__()} == set(FAMILIES.values())
+    testers, todo = set(), list(FamilyTesterMixin.__subclasses__())
+    while todo:  # subclasses of subclasses too (Qwen3.5's tester extends Qwen3-VL's)
+        tester = todo.pop()
+        testers.add(tester.family)
+        todo.extend(tester.__subclasses__())
+    assert testers == set(FAMILIES.values())
 
 
 @pytest.mark.skip(

@@ -599,8 +599,9 @@ def ask_api_action(
         video: the video file (a URL for MCP clients).
         question: the question about the video.
         mllm: the MLLM: smolvlm2-256m, smolvlm2-500m, smolvlm2-2.2b, llava-onevision-0.5b, llava-onevision-7b,
-            qwen3-vl-2b, qwen3-vl-4b (Apache-2.0), tiny-random-smolvlm2 (random weights, offline), a hub id or a
-            local folder; None = the page's default.
+            qwen3-vl-2b, qwen3-vl-4b, qwen3.5-0.8b, qwen3.5-2b, qwen3.5-4b (Apache-2.0), tiny-random-smolvlm2,
+            tiny-random-qwen3-vl, tiny-random-qwen3.5 (random weights, offline), a hub id or a local folder;
+            None = the page's default.
         attention: how gazed tokens attend in the vision encoder: block_causal, frame_independent or bidirectional.
         max_new_tokens: the longest answer, in tokens (1 to 128).
         num_frames: frames to sample from the video (default 16; at most the server's limit).

@@ -25,7 +25,7 @@ from ..mllm.answer import ATTENTION_NOTE
 from ..mllm.gazed_vit import ATTENTION_MODES
 from ..mllm.nvila import is_nvila
 from ..mllm.pruning import PRUNING_METHODS
-from ..mllm.random_models import RANDOM_WEIGHTS_NOTE, TINY_RANDOM_QWEN3_VL, TINY_RANDOM_SMOLVLM2
+from ..mllm.random_models import RANDOM_WEIGHTS_NOTE, TINY_RANDOM_QWEN3_5, TINY_RANDOM_QWEN3_VL, TINY_RANDOM_SMOLVLM2
 from ..reconstructors import available_reconstructors
 from ..video import READ_SIDE
 from . import cache, examples, memory, share
@@ -71,9 +71,9 @@ def mllm_choices(default_cached: bool | None = None) -> list:
     if default_cached is None:
         default_cached = weights_cached(DEFAULT_MLLM)
     tiny = (f"{TINY_RANDOM_SMOLVLM2} ({RANDOM_WEIGHTS_NOTE})", TINY_RANDOM_SMOLVLM2)
-    tiny_qwen = (f"{TINY_RANDOM_QWEN3_VL} ({RANDOM_WEIGHTS_NOTE})", TINY_RANDOM_QWEN3_VL)
+    tiny_qwen = [(f"{name} ({RANDOM_WEIGHTS_NOTE})", name) for name in (TINY_RANDOM_QWEN3_VL, TINY_RANDOM_QWEN3_5)]
     rest = [name for name, hub_id in ALIASES.items() if name != DEFAULT_MLLM and not is_nvila(hub_id)]
-    return [DEFAULT_MLLM, tiny, *rest, tiny_qwen] if default_cached else [tiny, DEFAULT_MLLM, *rest, tiny_qwen]
+    return [DEFAULT_MLLM, tiny, *rest, *tiny_qwen] if default_cached else [tiny, DEFAULT_MLLM, *rest, *tiny_qwen]
 
 
 MLLMS = mllm_choices(default_cached=True)  # every choice, in the cached order (the page orders them as it is built)

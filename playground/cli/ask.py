@@ -40,8 +40,9 @@ def add_parser(subparsers) -> None:
         "--mllm",
         default=DEFAULT_MLLM,
         help="smolvlm2-256m (default) | smolvlm2-500m | smolvlm2-2.2b | llava-onevision-0.5b | "
-        "llava-onevision-7b | qwen3-vl-2b | qwen3-vl-4b | nvila | a hub id | a local folder | "
-        "tiny-random-smolvlm2 | tiny-random-qwen3-vl (built in, offline; random weights: shows the "
+        "llava-onevision-7b | qwen3-vl-2b | qwen3-vl-4b | qwen3.5-0.8b | qwen3.5-2b | qwen3.5-4b | nvila | "
+        "a hub id | a local folder | tiny-random-smolvlm2 | tiny-random-qwen3-vl | tiny-random-qwen3.5 "
+        "(built in, offline; random weights: shows the "
         "mechanics and costs, not answers)",
     )
     p.add_argument(

@@ -50,7 +50,8 @@ def add_parser(subparsers) -> None:
         "--mllm",
         default=DEFAULT_MLLM,
         help=f"the MLLM: an alias as for `ask --mllm` (default {DEFAULT_MLLM}), a hub id, a local folder, "
-        "or tiny-random-smolvlm2 / tiny-random-qwen3-vl (built in and offline; their random weights answer noise)",
+        "or tiny-random-smolvlm2 / tiny-random-qwen3-vl / tiny-random-qwen3.5 (built in and offline; their random "
+        "weights answer noise)",
     )
     p.add_argument(
         "--conditions",

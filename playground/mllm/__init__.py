@@ -8,6 +8,7 @@ patch or the gazed path on the gazed multi-scale patches only. Supported:
 - SmolVLM2 (`SmolVLMForConditionalGeneration`), e.g. HuggingFaceTB/SmolVLM2-256M-Video-Instruct;
 - LLaVA-OneVision (`LlavaOnevisionForConditionalGeneration`), e.g. llava-hf/llava-onevision-qwen2-0.5b-ov-hf;
 - Qwen3-VL (`Qwen3VLForConditionalGeneration`), e.g. Qwen/Qwen3-VL-2B-Instruct;
+- Qwen3.5 (`Qwen3_5ForConditionalGeneration`), e.g. Qwen/Qwen3.5-0.8B;
 - NVILA-8B-HD-Video through its own remote code, only with `trust_remote_code=True`.
 """
 
@@ -30,8 +31,10 @@ from .model import GazedMLLM
 from .nvila import NVILA_HUB_ID, is_nvila, load_nvila
 from .random_models import (
     RANDOM_WEIGHTS_NOTE,
+    TINY_RANDOM_QWEN3_5,
     TINY_RANDOM_QWEN3_VL,
     TINY_RANDOM_SMOLVLM2,
+    load_tiny_random_qwen3_5,
     load_tiny_random_qwen3_vl,
     load_tiny_random_smolvlm2,
 )
@@ -44,11 +47,18 @@ ALIASES = {
     "llava-onevision-7b": "llava-hf/llava-onevision-qwen2-7b-ov-hf",
     "qwen3-vl-2b": "Qwen/Qwen3-VL-2B-Instruct",
     "qwen3-vl-4b": "Qwen/Qwen3-VL-4B-Instruct",
+    "qwen3.5-0.8b": "Qwen/Qwen3.5-0.8B",
+    "qwen3.5-2b": "Qwen/Qwen3.5-2B",
+    "qwen3.5-4b": "Qwen/Qwen3.5-4B",
     "nvila": NVILA_HUB_ID,
 }
 DEFAULT_MLLM = "smolvlm2-256m"
 # The built-in tiny random models: name -> (device, dtype) -> GazedMLLM, built in code (no files, no network).
-TINY_RANDOM_MLLMS = {TINY_RANDOM_SMOLVLM2: load_tiny_random_smolvlm2, TINY_RANDOM_QWEN3_VL: load_tiny_random_qwen3_vl}
+TINY_RANDOM_MLLMS = {
+    TINY_RANDOM_SMOLVLM2: load_tiny_random_smolvlm2,
+    TINY_RANDOM_QWEN3_VL: load_tiny_random_qwen3_vl,
+    TINY_RANDOM_QWEN3_5: load_tiny_random_qwen3_5,
+}
 # What `load_mllm` fetches of a hub repo: configs, tokenizer files and chat templates, safetensors weights.
 HUB_FILES = ("*.json", "*.safetensors", "*.jinja", "*.txt", "*.model", "*.tiktoken")
 
@@ -66,8 +76,9 @@ def load_mllm(
 
     Args:
         name_or_path: a hub id, an alias (smolvlm2-256m, smolvlm2-500m, smolvlm2-2.2b,
-            llava-onevision-0.5b, llava-onevision-7b, qwen3-vl-2b, qwen3-vl-4b, nvila), a local folder, or
-            `tiny-random-smolvlm2` / `tiny-random-qwen3-vl`: a tiny model with random weights built in
+            llava-onevision-0.5b, llava-onevision-7b, qwen3-vl-2b, qwen3-vl-4b, qwen3.5-0.8b, qwen3.5-2b,
+            qwen3.5-4b, nvila), a local folder, or `tiny-random-smolvlm2` / `tiny-random-qwen3-vl` /
+            `tiny-random-qwen3.5`: a tiny model with random weights built in
             code (offline; its answers are noise, its tokens, FLOPs and stages are real).
         device: where to run; default from $PLAYGROUND_DEVICE, else CUDA when available, else CPU.
         trust_remote_code: allow a model repository's own Python code (an `auto_map` in its config);
@@ -196,6 +207,7 @@ __all__ = [
     "FAMILIES",
     "TINY_RANDOM_SMOLVLM2",
     "TINY_RANDOM_QWEN3_VL",
+    "TINY_RANDOM_QWEN3_5",
     "TINY_RANDOM_MLLMS",
     "RANDOM_WEIGHTS_NOTE",
 ]

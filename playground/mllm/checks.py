@@ -28,6 +28,12 @@ SIZE_KEYS = (
     "image_size",
     "num_channels",
     "scale_factor",
+    "depth",  # Qwen-VL's vision layers
+    "linear_num_key_heads",  # Qwen3.5's Gated DeltaNet layers
+    "linear_num_value_heads",
+    "linear_key_head_dim",
+    "linear_value_head_dim",
+    "linear_conv_kernel_dim",
 )
 MAX_LAYERS = 1024  # far above any released model; a bad config must not build millions of modules, even on meta
 
@@ -49,7 +55,7 @@ def check_raw_sizes(raw: dict[str, Any] | None) -> None:
                 f"config.json {where}{key} must be a whole number of at least 1, got {value!r}",
             )
             check(
-                key != "num_hidden_layers" or value <= MAX_LAYERS,
+                key not in ("num_hidden_layers", "depth") or value <= MAX_LAYERS,
                 f"config.json {where}{key} is {value}: more than the {MAX_LAYERS} layers any supported model has",
             )
 

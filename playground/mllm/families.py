@@ -1,4 +1,4 @@
-"""Model families: what differs between SmolVLM2 and LLaVA-OneVision on the stock and gazed paths.
+"""Model families: what differs between SmolVLM2, LLaVA-OneVision, Qwen3-VL and Qwen3.5 on the stock and gazed paths.
 
 A family wraps a loaded `transformers` model and its tokenizer and answers, in the model's own
 terms: how frames become pixels, how one scale is embedded, which encoder layers run, how encoder
@@ -32,7 +32,7 @@ from .. import jsonio
 from ..errors import PlaygroundError, check
 from ..geometry import MultiScaleGrid
 from .connector import pixel_shuffle_groups, sparse_pixel_shuffle
-from .flops import ArchitectureShape, VisionShape, text_shape, vision_shape
+from .flops import ArchitectureShape, TextShape, VisionShape, hybrid_text_shape, text_shape, vision_shape
 from .gazed_vit import GazedTokens, additive_mask, attention_mask, attention_sequences, embed_slots, encode_gazed
 from .tubelets import TubeletLayout, full_layout, tubelet_layout
 
@@ -623,6 +623,11 @@ class Qwen3VLFamily(Family):
 
     # ---- rules from the config alone -------------------------------------------------------------
     @classmethod
+    def llm_shape(cls, t) -> TextShape:
+        """The LLM's `TextShape` from the text config (Qwen3-VL: a Qwen3 decoder)."""
+        return text_shape(t)
+
+    @classmethod
     def architecture_shape(cls, config, stock_side=None):
         v, t = config.vision_config, config.text_config
         d, m = v.hidden_size, v.spatial_merge_size
@@ -634,7 +639,7 @@ class Qwen3VLFamily(Family):
             cls.kind,
             vision,
             v.depth,
-            text_shape(t),
+            cls.llm_shape(t),
             connector,
             m,
             int(stock_side or 2 * BASE_SIDES[-1] * v.patch_size),
@@ -743,7 +748,8 @@ class Qwen3VLFamily(Family):
         """(N, (1 + k) d) features, whole merge groups in order -> (N / m^2, (1 + k) D): the merger's
         tokens and the DeepStack mergers' tokens."""
         d = int(self.vision_config.hidden_size)
-        mergers = [self.visual.merger, *self.visual.deepstack_merger_list[: len(self.deepstack)]]
+        deep = self.visual.deepstack_merger_list[: len(self.deepstack)] if self.deepstack else []  # Qwen3.5: none
+        mergers = [self.visual.merger, *deep]
         return torch.cat(
             [merger(features[:, i * d : (i + 1) * d].contiguous()) for i, merger in enumerate(mergers)], dim=-1
         )
@@ -836,9 +842,35 @@ class Qwen3VLFamily(Family):
         }
 
 
+class Qwen35Family(Qwen3VLFamily):
+    """Qwen3.5 (`Qwen3_5ForConditionalGeneration`): Qwen3-VL's vision tower without DeepStack (the same
+    tubelets, patch embedding, learned and rotary positions, blocks and 2x2 merger), Qwen3-VL's video
+    processor and prompt (`transformers` maps qwen3_5 to `Qwen3VLProcessor`), and a hybrid LLM: Gated
+    DeltaNet linear-attention layers (3 of every 4 in the released configs) and full-attention layers
+    whose q_proj also makes the output gate, with M-RoPE positions from the model's own `get_rope_index`.
+
+    Everything of `Qwen3VLFamily` holds as it is (its DeepStack parts are empty here: features (N, d),
+    LLM vision tokens (M, D)); what differs is the LLM's analytic FLOPs (`flops.hybrid_text_shape`).
+    """
+
+    kind = "qwen3_5"
+    title = "Qwen3.5 (Qwen3_5ForConditionalGeneration)"
+
+    def __init__(self, model, tokenizer, processing, chat_template):
+        super().__init__(model, tokenizer, processing, chat_template)
+        # FlopCounterMode's module tracker hooks the inputs of every module that require grad; the Gated DeltaNet's
+        # kernel functions are modules too, called with views of its conv weight that, made under inference_mode,
+        # require grad but have no grad_fn, and the hook fails on them. Nothing here trains the MLLM.
+        model.requires_grad_(False)
+
+    @classmethod
+    def llm_shape(cls, t):
+        return hybrid_text_shape(t)
+
+
 # The registry: config model_type -> family. NVILA is no Family: it runs its own remote code (nvila.py).
 FAMILIES: dict[str, type[Family]] = {
-    family.kind: family for family in (SmolVLMFamily, LlavaOnevisionFamily, Qwen3VLFamily)
+    family.kind: family for family in (SmolVLMFamily, LlavaOnevisionFamily, Qwen3VLFamily, Qwen35Family)
 }
 
 

@@ -11,21 +11,36 @@ What differs between families (the shape a config describes, how many LLM tokens
 gazed clip becomes, a typical prompt length) is a method of the family (`families.Family`); the
 functions here only count.
 
-On this torch the CPU SDPA kernel (`aten._scaled_dot_product_flash_attention_for_cpu`) has no
-formula and counts as 0 FLOPs; `StageCounter` passes one in through `custom_mapping`, so nothing
-is registered globally.
+On this torch the CPU SDPA kernel (`aten._scaled_dot_product_flash_attention_for_cpu`) and the
+triangular solve (`aten.linalg_solve_triangular`, in Qwen3.5's chunked delta rule) have no formula
+and count as 0 FLOPs; `StageCounter` passes one in for each through `custom_mapping`, so nothing is
+registered globally.
+
+Hybrid LLMs (Qwen3.5) mix full-attention layers with Gated DeltaNet linear-attention layers
+(`LinearAttentionShape`), counted as `transformers`' torch path runs them (the path on CPU, and on a
+GPU without the `flash-linear-attention` and `causal-conv1d` kernels, whose Triton / CUDA kernels
+`FlopCounterMode` would not see): per token its projections (q, k, v together, the output gate z,
+the rates a and b, the output); in the prefill its depthwise causal conv over the positions torch
+computes (max(L, K) + K - 1 of them for kernel K, the padded ones included) and the chunked delta rule
+over ceil(L / 64) chunks of 64 tokens (the padding included), per chunk and value head two C x C
+products (k_beta k^T and q k^T), the triangular solves (new values and decayed keys), the intra-chunk
+(C x C) x (C x dv) product and three products with the (dk x dv) state; in a decode step the conv's 2
+output positions. The decode step's state update is elementwise (`torch_recurrent_gated_delta_rule`:
+multiplies and sums, about 7 dk dv per value head a token), so, like norms and activations, it is not
+counted, measured or analytic.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 from ..device import synchronize
+from ..errors import check
 from .gazed_vit import gazed_tokens
 
 aten = torch.ops.aten
@@ -48,6 +63,21 @@ def _cpu_sdpa_flop(query_shape, key_shape, value_shape, *args, out_shape=None, *
     return sdpa_flop_count(query_shape, key_shape, value_shape)
 
 
+def _solve_triangular_flop(a_shape, b_shape, *args, out_shape=None, **kwargs) -> int:
+    """FLOPs of a triangular solve A X = B (or X A = B), A (..., n, n), by substitution: n (n - 1) / 2
+    multiply-adds per column (row) of B, so n - 1 FLOPs per element of B at 2 per multiply-add; a non-unit
+    diagonal's divisions are no matrix product and are not counted."""
+    n = a_shape[-1]
+    elements = 1
+    for size in b_shape:
+        elements *= size
+    return elements * (n - 1)
+
+
+# The formulas `FlopCounterMode` lacks on this torch (passed to each counter, not registered globally).
+CUSTOM_FLOPS = {CPU_SDPA: _cpu_sdpa_flop, aten.linalg_solve_triangular: _solve_triangular_flop}
+
+
 class StageCounter:
     """Time and (optionally) count the FLOPs of one stage.
 
@@ -57,7 +87,7 @@ class StageCounter:
 
     def __init__(self, device: torch.device, count: bool):
         self.device = device
-        self.mode = FlopCounterMode(display=False, custom_mapping={CPU_SDPA: _cpu_sdpa_flop}) if count else None
+        self.mode = FlopCounterMode(display=False, custom_mapping=CUSTOM_FLOPS) if count else None
         self.seconds = 0.0
         self.cpu_seconds = 0.0  # process CPU time (all threads): steadier than wall time on a shared machine
         self.flops: int | None = None
@@ -109,17 +139,47 @@ class VisionShape:
     channels: int = 3
 
 
+# The chunk size of `transformers`' chunked gated delta rule (`torch_chunk_gated_delta_rule`'s default,
+# which the Qwen3.5 layers do not change): the prefill pads its tokens to whole chunks of this many.
+GATED_DELTA_CHUNK = 64
+
+
+@dataclass(frozen=True)
+class LinearAttentionShape:
+    """The sizes of a hybrid LLM's Gated DeltaNet (linear-attention) layers that FLOPs depend on."""
+
+    layers: int  # decoder layers whose token mixer is a Gated DeltaNet (the rest attend in full)
+    key_heads: int  # query/key heads Hk
+    value_heads: int  # value heads Hv (each query/key head serves Hv / Hk of them)
+    key_dim: int  # dk per head
+    value_dim: int  # dv per head
+    conv_kernel: int  # K, the depthwise causal conv over q, k and v
+    chunk: int = GATED_DELTA_CHUNK  # C, tokens per chunk of the prefill's delta rule
+
+    @property
+    def conv_channels(self) -> int:
+        """Channels of the causal conv: q, k and v side by side (2 Hk dk + Hv dv)."""
+        return 2 * self.key_heads * self.key_dim + self.value_heads * self.value_dim
+
+
 @dataclass(frozen=True)
 class TextShape:
-    """The sizes of a decoder-only LLM (Llama / Qwen2) that FLOPs depend on."""
+    """The sizes of a decoder-only LLM (Llama / Qwen2 / Qwen3; Qwen3.5's hybrid with `linear`) that FLOPs depend on."""
 
     hidden: int  # D
-    intermediate: int  # gated MLP width I
-    layers: int
-    heads: int  # query heads H
+    intermediate: int  # gated MLP width I (every layer has one)
+    layers: int  # decoder layers, linear-attention ones included
+    heads: int  # query heads H of the full-attention layers
     kv_heads: int  # key/value heads (GQA)
     head_dim: int
     vocab: int  # lm_head output size V
+    gated_query: bool = False  # q_proj also makes the attention output's gate (Qwen3.5): 2 H hd outputs
+    linear: LinearAttentionShape | None = None  # the Gated DeltaNet layers among `layers` (None: all attend in full)
+
+    @property
+    def attention_layers(self) -> int:
+        """Layers with full (softmax) attention."""
+        return self.layers - (self.linear.layers if self.linear else 0)
 
 
 def vision_flops(shape: VisionShape, embedded_patches: int, sequences: Sequence[int]) -> tuple[int, int]:
@@ -143,26 +203,61 @@ def vision_flops(shape: VisionShape, embedded_patches: int, sequences: Sequence[
 
 
 def llm_token_flops(shape: TextShape) -> int:
-    """Matmul FLOPs of one token through all decoder layers, attention scores excluded."""
+    """Matmul FLOPs of one token through all decoder layers, attention scores (and the delta rule) excluded."""
     D, hd = shape.hidden, shape.head_dim
-    proj = D * shape.heads * hd * 2 + D * shape.kv_heads * hd * 2  # q and o, k and v
+    queries = 2 if shape.gated_query else 1  # Qwen3.5's q_proj also makes the output gate
+    proj = D * shape.heads * hd * (queries + 1) + D * shape.kv_heads * hd * 2  # q (and gate) and o, k and v
     mlp = 3 * D * shape.intermediate  # gate, up, down
-    return 2 * shape.layers * (proj + mlp)
+    flops = 2 * (shape.attention_layers * proj + shape.layers * mlp)
+    if shape.linear is not None:
+        flops += shape.linear.layers * linear_attention_token_flops(D, shape.linear)
+    return flops
+
+
+def linear_attention_token_flops(hidden: int, shape: LinearAttentionShape) -> int:
+    """Matmul FLOPs of one token through one Gated DeltaNet layer's projections: in_proj_qkv, in_proj_z (the
+    output gate), in_proj_a and in_proj_b (per value head: decay and update rates), out_proj."""
+    values = shape.value_heads * shape.value_dim
+    return 2 * hidden * (shape.conv_channels + values + 2 * shape.value_heads) + 2 * values * hidden
+
+
+def linear_attention_prefill_flops(shape: LinearAttentionShape, tokens: int) -> int:
+    """FLOPs of one Gated DeltaNet layer's token mixing over a prefill of `tokens` (projections excluded), as
+    `transformers`' torch path computes it (see the module docstring): the causal conv and the chunked delta rule."""
+    K, C, dk, dv = shape.conv_kernel, shape.chunk, shape.key_dim, shape.value_dim
+    conv = 2 * shape.conv_channels * K * (max(tokens, K) + K - 1)  # generate's cache pads a short prompt to K
+    per_chunk = (
+        2 * 2 * C * C * dk  # k_beta k^T (the UT system) and q k^T (intra-chunk attention)
+        + C * (C - 1) * (dv + dk)  # the two unit-triangular solves: new values and decayed keys
+        + 2 * C * C * dv  # intra-chunk attention x corrected values
+        + 3 * 2 * C * dk * dv  # decayed keys x state, queries x state, keys^T x corrected values
+    )
+    return conv + -(-tokens // C) * shape.value_heads * per_chunk
+
+
+def linear_attention_decode_flops(shape: LinearAttentionShape) -> int:
+    """FLOPs of one Gated DeltaNet layer's token mixing in one decode step (projections excluded): the causal
+    conv over its K cached inputs and the new one (2 output positions); the state update is elementwise."""
+    return 2 * shape.conv_channels * shape.conv_kernel * 2
 
 
 def llm_prefill_flops(shape: TextShape, prompt_tokens: int) -> int:
-    """FLOPs of the prefill: every prompt token, full L x L attention, lm_head on the last token."""
+    """FLOPs of the prefill: every prompt token, full L x L attention (linear attention: its conv and
+    chunked delta rule), lm_head on the last token."""
     L = prompt_tokens
-    attention = shape.layers * 4 * shape.heads * shape.head_dim * L * L
+    attention = shape.attention_layers * 4 * shape.heads * shape.head_dim * L * L
+    if shape.linear is not None:
+        attention += shape.linear.layers * linear_attention_prefill_flops(shape.linear, L)
     return L * llm_token_flops(shape) + attention + 2 * shape.hidden * shape.vocab
 
 
 def llm_decode_flops(shape: TextShape, prompt_tokens: int, new_tokens: int) -> int:
     """FLOPs of the decode steps after the prefill (new_tokens - 1 steps; step k sees L + k keys)."""
+    linear = 0 if shape.linear is None else shape.linear.layers * linear_attention_decode_flops(shape.linear)
     total = 0
     for k in range(1, max(new_tokens, 1)):
-        attention = shape.layers * 4 * shape.heads * shape.head_dim * (prompt_tokens + k)
-        total += llm_token_flops(shape) + attention + 2 * shape.hidden * shape.vocab
+        attention = shape.attention_layers * 4 * shape.heads * shape.head_dim * (prompt_tokens + k)
+        total += llm_token_flops(shape) + attention + linear + 2 * shape.hidden * shape.vocab
     return total
 
 
@@ -206,6 +301,25 @@ def text_shape(t) -> TextShape:
         head_dim=getattr(t, "head_dim", None) or t.hidden_size // heads,
         vocab=t.vocab_size,
     )
+
+
+def hybrid_text_shape(t) -> TextShape:
+    """The `TextShape` of a Qwen3.5 text config: full-attention layers whose q_proj also makes the output
+    gate, and Gated DeltaNet layers where `layer_types` says 'linear_attention'."""
+    kinds = list(t.layer_types)[: t.num_hidden_layers]
+    check(
+        set(kinds) <= {"linear_attention", "full_attention"},
+        f"unknown layer types {sorted(set(kinds) - {'linear_attention', 'full_attention'})} in the text config",
+    )
+    linear = LinearAttentionShape(
+        layers=kinds.count("linear_attention"),
+        key_heads=t.linear_num_key_heads,
+        value_heads=t.linear_num_value_heads,
+        key_dim=t.linear_key_head_dim,
+        value_dim=t.linear_value_head_dim,
+        conv_kernel=t.linear_conv_kernel_dim,
+    )
+    return replace(text_shape(t), gated_query=True, linear=linear)
 
 
 def architecture_shape(config, stock_side: int | None = None) -> ArchitectureShape:

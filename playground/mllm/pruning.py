@@ -3,7 +3,8 @@
 The baselines a gaze before the ViT is compared with. The stock path runs in full (encoder and
 connector, so their FLOPs and seconds are the stock ones); then, *at the level the LLM sees* (after
 the connector: SmolVLM2's pixel-shuffle groups, LLaVA-OneVision's pooled tokens, Qwen3-VL's merged
-tokens with their DeepStack tokens, rows of one tensor, so pruned at the same positions), `budget`
+tokens with their DeepStack tokens, rows of one tensor, so pruned at the same positions; Qwen3.5's merged
+tokens alone), `budget`
 of the M frame tokens are kept and the rest dropped. A family's trailing tokens (LLaVA-OV's newline)
 are always kept and count in the budget, as in `Answer.llm_vision_tokens`.
 

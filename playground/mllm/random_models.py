@@ -1,8 +1,9 @@
 """Random-weight models of the supported classes, built in code (offline tests, demos, benchmarks).
 
-`load_mllm("tiny-random-smolvlm2")` builds the tiny SmolVLM2 of `tiny_smolvlm` in memory: the Ask
-tab and the CLI can show the mechanics and costs offline (its answers are noise).
-`save_tiny_smolvlm(folder)` and `save_tiny_llava_onevision(folder)` write a complete model folder
+`load_mllm("tiny-random-smolvlm2")` builds the tiny SmolVLM2 of `tiny_smolvlm` in memory (likewise
+`tiny-random-qwen3-vl` and `tiny-random-qwen3.5`, `tiny_qwen`): the Ask tab and the CLI can show the
+mechanics and costs offline (their answers are noise). `save_tiny_smolvlm(folder)`,
+`save_tiny_llava_onevision(folder)` and `save_tiny_qwen(folder, kind)` write a complete model folder
 (config, safetensors weights, tokenizer, preprocessor and processor configs, chat template) with
 `save_pretrained`, in the layout of the hub repositories, so that `load_mllm(folder)` goes through
 the real loading code. `smolvlm2_256m_config` and friends give the published architectures' sizes
@@ -41,6 +42,7 @@ QWEN_SPECIAL = [
     "<|endoftext|>",
 ]
 TINY_RANDOM_QWEN3_VL = "tiny-random-qwen3-vl"  # built into load_mllm, like tiny-random-smolvlm2
+TINY_RANDOM_QWEN3_5 = "tiny-random-qwen3.5"  # likewise
 CORPUS = [
     "You are provided the following series of frames from a video. Frame from 00:01:",
     "User: What happens in this video? Assistant: A rabbit walks across a green field under a tree.",
@@ -382,10 +384,12 @@ def save_tiny_llava_onevision(folder: str | Path, seed: int = 0, image_size: int
     return folder
 
 
-def qwen3_vl_config(tokenizer, vision: dict, text: dict, tie: bool = True):
-    """A Qwen3VLConfig whose special ids come from `tokenizer` (patch merge 2, tubelets of 2 frames)."""
-    from transformers import Qwen3VLConfig  # lazy: transformers is slow to import
+def qwen3_vl_config(tokenizer, vision: dict, text: dict, tie: bool = True, kind: str = "qwen3_vl"):
+    """A Qwen3VLConfig (kind 'qwen3_5': a Qwen3_5Config) whose special ids come from `tokenizer` (patch merge 2,
+    tubelets of 2 frames)."""
+    from transformers import Qwen3_5Config, Qwen3VLConfig  # lazy: transformers is slow to import
 
+    config_class = {"qwen3_vl": Qwen3VLConfig, "qwen3_5": Qwen3_5Config}[kind]
     text = dict(pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **text)
     text.setdefault("vocab_size", len(tokenizer))
     ids = {
@@ -397,7 +401,7 @@ def qwen3_vl_config(tokenizer, vision: dict, text: dict, tie: bool = True):
             ("vision_end_token_id", "<|vision_end|>"),
         )
     }
-    return Qwen3VLConfig(
+    return config_class(
         vision_config=dict(spatial_merge_size=2, temporal_patch_size=2, **vision),
         text_config=text,
         tie_word_embeddings=tie,
@@ -405,21 +409,24 @@ def qwen3_vl_config(tokenizer, vision: dict, text: dict, tie: bool = True):
     )
 
 
+# The vision tower of Qwen3-VL-2B and Qwen3.5-2B (the same sizes; Qwen3-VL adds DeepStack layers).
+QWEN_2B_VISION = dict(
+    depth=24,
+    hidden_size=1024,
+    intermediate_size=4096,
+    num_heads=16,
+    patch_size=16,
+    out_hidden_size=2048,
+    num_position_embeddings=2304,
+)
+
+
 def qwen3_vl_2b_config(tokenizer):
     """Qwen3-VL-2B-Instruct's architecture (hub config.json, written down without network access to re-check):
     vision 24 layers (hidden 1024, MLP 4096, 16 heads, patch 16, 2x2 merge, 2-frame tubelets, 2304 learned
     positions, DeepStack at layers 5, 11, 17); text Qwen3-1.7B-like (hidden 2048, MLP 6144, 28 layers, 16 heads,
     8 KV heads, head_dim 128, vocab 151936, tied embeddings, M-RoPE sections 24/20/20)."""
-    vision = dict(
-        depth=24,
-        hidden_size=1024,
-        intermediate_size=4096,
-        num_heads=16,
-        patch_size=16,
-        out_hidden_size=2048,
-        num_position_embeddings=2304,
-        deepstack_visual_indexes=[5, 11, 17],
-    )
+    vision = dict(QWEN_2B_VISION, deepstack_visual_indexes=[5, 11, 17])
     text = dict(
         hidden_size=2048,
         intermediate_size=6144,
@@ -439,43 +446,71 @@ def qwen3_vl_2b_config(tokenizer):
     return qwen3_vl_config(tokenizer, vision, text)
 
 
-def tiny_qwen3_vl(seed: int = 0, patch_size: int = 2):
-    """(model, tokenizer) of a tiny random Qwen3-VL, built in memory (the global torch seed is left alone).
-
-    Patch 2, so 56 px stock frames (28 x 28 patches, 14 x 14 LLM tokens per 2-frame tubelet) and the gaze grid
-    8/16/28/56 px; 2 vision layers (hidden 32), DeepStack after the first; 2 LLM layers (hidden 32).
-    """
-    from transformers import Qwen3VLForConditionalGeneration  # lazy: transformers is slow to import
-
-    tok = _qwen_tokenizer()
-    vision = dict(
-        depth=2,
-        hidden_size=32,
-        intermediate_size=64,
-        num_heads=4,
-        patch_size=patch_size,
-        out_hidden_size=32,
-        num_position_embeddings=64,
-        deepstack_visual_indexes=[0],
-    )
+def qwen3_5_2b_config(tokenizer):
+    """Qwen3.5-2B's architecture (hub config.json, written down without network access to re-check: the text and
+    vision sizes from public copies of its config, the linear-attention heads as in Qwen3.5-0.8B's): vision 24
+    layers (hidden 1024, MLP 4096, 16 heads, patch 16, 2x2 merge, 2-frame tubelets, 2304 learned positions, no
+    DeepStack); text 24 layers, 3 Gated DeltaNet layers then 1 full-attention layer, repeated (hidden 2048, MLP
+    6144; full attention 8 heads, 2 KV heads, head_dim 256, gated output, a quarter of each head rotary; linear
+    attention 16 query/key and 16 value heads of 128, conv kernel 4), vocab 248320, tied embeddings."""
+    vision = QWEN_2B_VISION
     text = dict(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
+        hidden_size=2048,
+        intermediate_size=6144,
+        num_hidden_layers=24,
+        num_attention_heads=8,
         num_key_value_heads=2,
-        head_dim=8,
-        max_position_embeddings=4096,
+        head_dim=256,
+        linear_num_key_heads=16,
+        linear_num_value_heads=16,
+        linear_key_head_dim=128,
+        linear_value_head_dim=128,
+        linear_conv_kernel_dim=4,
+        vocab_size=248320,
+        max_position_embeddings=262144,
         rope_parameters={
             "rope_type": "default",
-            "rope_theta": 10000.0,
-            "mrope_section": [2, 1, 1],
+            "rope_theta": 10000000.0,
+            "partial_rotary_factor": 0.25,
+            "mrope_section": [11, 11, 10],
             "mrope_interleaved": True,
         },
     )
+    return qwen3_vl_config(tokenizer, vision, text, kind="qwen3_5")
+
+
+# The tiny Qwen-VL models: patch 2, so 56 px stock frames (28 x 28 patches, 14 x 14 LLM tokens per 2-frame
+# tubelet) and the gaze grid 8/16/28/56 px; 2 vision layers (hidden 32); an LLM of hidden 32.
+TINY_QWEN_VISION = dict(
+    depth=2, hidden_size=32, intermediate_size=64, num_heads=4, out_hidden_size=32, num_position_embeddings=64
+)
+TINY_QWEN_TEXT = dict(hidden_size=32, intermediate_size=64, num_attention_heads=4, num_key_value_heads=2, head_dim=8)
+
+
+def tiny_qwen(kind: str = "qwen3_vl", seed: int = 0, patch_size: int = 2):
+    """(model, tokenizer) of a tiny random Qwen3-VL or Qwen3.5 (`kind`), built in memory (the global torch seed
+    is left alone), with the sizes of `TINY_QWEN_VISION` and `TINY_QWEN_TEXT`.
+
+    Qwen3-VL: DeepStack after the first vision layer, 2 LLM layers. Qwen3.5: no DeepStack, 4 LLM layers as the
+    released pattern lays them out (3 Gated DeltaNet layers, then full attention), the Gated DeltaNet with 2
+    query/key heads of 8 and 4 value heads of 4 (unequal, so that FLOPs tests tell the sizes apart).
+    """
+    from transformers import Qwen3_5ForConditionalGeneration, Qwen3VLForConditionalGeneration  # lazy: slow import
+
+    tok = _qwen_tokenizer()
+    vision = dict(TINY_QWEN_VISION, patch_size=patch_size)
+    rope = {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 1, 1], "mrope_interleaved": True}
+    text = dict(TINY_QWEN_TEXT, max_position_embeddings=4096, num_hidden_layers=2, rope_parameters=rope)
+    if kind == "qwen3_vl":
+        vision["deepstack_visual_indexes"] = [0]
+    else:  # part of each full-attention head rotary, as released (a quarter of 256 there; 6 of 8 here)
+        rope.update(partial_rotary_factor=0.75, mrope_section=[1, 1, 1])
+        text.update(num_hidden_layers=4, linear_num_key_heads=2, linear_num_value_heads=4)
+        text.update(linear_key_head_dim=8, linear_value_head_dim=4, linear_conv_kernel_dim=4)
+    model_class = {"qwen3_vl": Qwen3VLForConditionalGeneration, "qwen3_5": Qwen3_5ForConditionalGeneration}[kind]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = Qwen3VLForConditionalGeneration(qwen3_vl_config(tok, vision, text)).eval()
+        model = model_class(qwen3_vl_config(tok, vision, text, kind=kind)).eval()
     model.generation_config.eos_token_id = tok.eos_token_id
     model.generation_config.pad_token_id = tok.pad_token_id
     return model, tok
@@ -486,23 +521,29 @@ def qwen_processing(side: int) -> FrameProcessing:
     return FrameProcessing(side, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), 1 / 255, 2.0)
 
 
-def load_tiny_random_qwen3_vl(device, dtype: torch.dtype):
-    """The built-in `tiny-random-qwen3-vl` (no files, no network): the saved `save_tiny_qwen3_vl` model, in memory."""
-    model, tok = tiny_qwen3_vl()
+def load_tiny_random_qwen(kind: str, name: str, device, dtype: torch.dtype):
+    """A built-in tiny Qwen-VL (no files, no network): the saved `save_tiny_qwen` model of `kind`, in memory."""
+    model, tok = tiny_qwen(kind)
     mllm = GazedMLLM.from_model(
-        model.to(device=device, dtype=dtype),
-        tok,
-        qwen_processing(56),
-        chat_template=QWEN_CHAT_TEMPLATE,
-        name=TINY_RANDOM_QWEN3_VL,
+        model.to(device=device, dtype=dtype), tok, qwen_processing(56), chat_template=QWEN_CHAT_TEMPLATE, name=name
     )
     mllm.note = RANDOM_WEIGHTS_NOTE
     return mllm
 
 
-def save_tiny_qwen3_vl(folder: str | Path, seed: int = 0) -> Path:
-    """A tiny random Qwen3-VL folder (`tiny_qwen3_vl`) with the video preprocessor config and chat template."""
-    model, tok = tiny_qwen3_vl(seed)
+def load_tiny_random_qwen3_vl(device, dtype: torch.dtype):
+    """The built-in `tiny-random-qwen3-vl`."""
+    return load_tiny_random_qwen("qwen3_vl", TINY_RANDOM_QWEN3_VL, device, dtype)
+
+
+def load_tiny_random_qwen3_5(device, dtype: torch.dtype):
+    """The built-in `tiny-random-qwen3.5`."""
+    return load_tiny_random_qwen("qwen3_5", TINY_RANDOM_QWEN3_5, device, dtype)
+
+
+def save_tiny_qwen(folder: str | Path, kind: str = "qwen3_vl", seed: int = 0) -> Path:
+    """A tiny random Qwen3-VL or Qwen3.5 folder (`tiny_qwen`) with the video preprocessor config and chat template."""
+    model, tok = tiny_qwen(kind, seed)
     folder = save_model(model, tok, folder)
     _write_json(
         folder / "video_preprocessor_config.json",
@@ -520,3 +561,13 @@ def save_tiny_qwen3_vl(folder: str | Path, seed: int = 0) -> Path:
     )
     _write_json(folder / "chat_template.json", {"chat_template": QWEN_CHAT_TEMPLATE})
     return folder
+
+
+def save_tiny_qwen3_vl(folder: str | Path, seed: int = 0) -> Path:
+    """A tiny random Qwen3-VL folder."""
+    return save_tiny_qwen(folder, "qwen3_vl", seed)
+
+
+def save_tiny_qwen3_5(folder: str | Path, seed: int = 0) -> Path:
+    """A tiny random Qwen3.5 folder."""
+    return save_tiny_qwen(folder, "qwen3_5", seed)
