@@ -1,10 +1,11 @@
 """How long the CLI takes where it should take no time (issue 16): `python -m playground --help`, each
-subcommand's `--help`, and a `gaze-dataset` resume with nothing left to do (local engine and --ray), each in
-a fresh process.
+subcommand's `--help` (and each `train` method's), and a `gaze-dataset` resume with nothing left to do (local
+engine and --ray), each in a fresh process.
 
-    .venv/bin/python benchmarks/cli_speed.py [--videos N] [--repeats R]
+    .venv/bin/python benchmarks/cli_speed.py [--videos N] [--repeats R] [--help-only]
 
-Makes N copies of the example clip in a scratch folder, gazes them once (greedy, first clips), then
+`--help-only` times the `--help` lines alone. PLAYGROUND_ROOT=DIR times the checkout in DIR (e.g. a
+`git worktree` of an older commit) with this script. Makes N copies of the example clip in a scratch folder, gazes them once (greedy, first clips), then
 times the no-op resumes. Prints the machine's CPU, then one line per measurement: the best and the
 median wall time of R runs, the median CPU seconds of the process (user + system: on a machine shared with
 other jobs the wall time grows, the CPU time much less), and what the run itself reported (gaze-dataset's
@@ -14,6 +15,7 @@ own seconds).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import resource
 import shutil
@@ -24,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(os.environ.get("PLAYGROUND_ROOT") or Path(__file__).resolve().parents[1])
 EXAMPLE = ROOT / "assets" / "bigbuckbunny_clip.mp4"
 
 
@@ -66,14 +68,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=50, help="videos in the resumed dataset (default 50)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each measurement (default 3)")
+    parser.add_argument("--help-only", action="store_true", help="time the --help lines only")
     args = parser.parse_args()
-    print(f"CPU: {cpu_name()}  python {sys.version.split()[0]}")
+    print(f"CPU: {cpu_name()}  python {sys.version.split()[0]}  {ROOT}  1-min load average {os.getloadavg()[0]:.1f}")
     report("python -m playground --help", [timed(["--help"]) for _ in range(args.repeats)])
     sys.path.insert(0, str(ROOT))
     from playground.cli import COMMANDS
+    from playground.training.methods import METHODS
 
-    for command in COMMANDS:
-        report(f"python -m playground {command} --help", [timed([command, "--help"]) for _ in range(args.repeats)])
+    helps = [[command] for command in COMMANDS] + [["train", method] for method in METHODS]
+    for words in helps:
+        report(
+            f"python -m playground {' '.join(words)} --help", [timed([*words, "--help"]) for _ in range(args.repeats)]
+        )
+    if args.help_only:
+        return
     scratch = Path(tempfile.mkdtemp(prefix="cli-speed-"))
     try:
         videos = scratch / "videos"

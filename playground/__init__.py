@@ -9,10 +9,8 @@ The public verbs (used by the app, the notebooks, the CLI and the tests):
     checkpoint = train_gazer(method="ntp", labels="gazing_labels.json", videos=["clips/"], out="runs/ntp")
 """
 
-import importlib
-import importlib.util
-
 from .errors import PlaygroundError
+from .lazy import lazy_names
 
 # The public names, imported on first use (PEP 562), so that `import playground` (and with it
 # `python -m playground --help`) does not pay for torch until a verb is called.
@@ -29,20 +27,7 @@ _LAZY = {
     "load_reconstructor": "reconstructors",
     "as_clips": "video",
 }
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value  # found once
-        return value
-    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
-        return importlib.import_module(f".{name}", __name__)  # a submodule, as the eager imports used to bind
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
 
 def load_mllm(name_or_path: str, device=None, **kwargs):

@@ -53,6 +53,17 @@ LABEL_THRESHOLD = 0.1  # a frame's labels stop once its loss is this low (None: 
 SHARD_CLIPS = 256  # clips per shard: an interrupted run loses at most this many clips' work
 EVAL_RATIO = 0.1  # `evaluate-gazer`'s equal budget (`training.evaluate_gazer` imports it from here)
 EVAL_THRESHOLD = THRESHOLD  # and its calibration threshold
+# The defaults and choices that `ask --help`, `eval --help` and `train --help` show, kept here for the same
+# reason (no torch: `playground.mllm`, `playground.evaluation` and `playground.training` import them from here):
+DEFAULT_MLLM = "smolvlm2-256m"  # the MLLM of `ask`, `eval` and `load_mllm` when none is named
+MAX_ANSWER_TOKENS = 1024  # generated tokens one request may ask for (`mllm.answer`)
+ATTENTION_MODES = ("block_causal", "frame_independent", "bidirectional")  # gazed encoder attention across frames
+FORMATS = ("hlvid", "video-mme", "mvbench")  # the question sets' row formats (`evaluation.questions`)
+DEFAULT_RATIO = 0.1  # `eval`'s gazed condition's cap when neither a ratio nor a threshold is given
+MAX_NEW_TOKENS = 16  # `eval`'s answer length: lmms-eval's Video-MME generation length
+TOP_K = 50  # GRPO's rollouts sample among the k best ids: the generation-config default the reference inherits
+SELF_PASS_REQUIREMENT = (0.5, 1.0)  # GRPO's self pass's task-loss requirement, drawn uniformly
+TEMPERATURE = (3.0, 0.3)  # GRPO's rollout temperature decays from the first to the second value
 _DIGITS = re.compile(r"[+-]?[0-9]+")  # a whole number as `whole_number` reads it from text
 
 

@@ -644,17 +644,20 @@ def test_curve_sweeps_in_parallel_without_ssim(monkeypatch):
 
 
 def test_curve_shares_the_prepared_frames(monkeypatch):
-    """Item 16: the curve's gazes share greedy's prepared frames (cache.PREPARED, one entry for the clip) and give
-    the numbers of gazes that each make their own."""
+    """Item 16: the curve's gazes share greedy's prepared frames (cache.PREPARED) and its rebuilds paint's
+    (cache.REBUILD_PREPARED), one entry each for the clip, and give the numbers of gazes and rebuilds that each
+    make their own."""
     settings = pipeline.RunSettings(num_frames=3).checked(callbacks.LIMITS)
     clip = pipeline.load_clip(str(BUNNY), settings, callbacks.LIMITS)
     curves = []
-    for room in (cache.PREPARED.max_bytes, 0):  # 0: nothing fits, every gaze prepares its own frames
-        for c in (cache.GAZES, cache.REBUILDS, cache.CURVES, cache.PREPARED):
+    stores = (cache.PREPARED, cache.REBUILD_PREPARED)
+    for room in (1, 0):  # 0: nothing fits, every gaze and rebuild prepares its own frames
+        for c in (cache.GAZES, cache.REBUILDS, cache.CURVES, *stores):
             c.clear()
-        monkeypatch.setattr(cache.PREPARED, "max_bytes", room)
+        for store in stores:
+            monkeypatch.setattr(store, "max_bytes", store.max_bytes * room)
         curves.append(pipeline.threshold_curve(clip, settings, thresholds=(0.0, 0.1, 0.3, 1.0)))
-        assert len(cache.PREPARED._items) == (1 if room else 0)
+        assert [len(store) for store in stores] == [room, room]
     assert curves[0] == curves[1]
 
 

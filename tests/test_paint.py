@@ -60,3 +60,18 @@ def test_mismatched_gaze_is_one_line_error(synthetic_clip):
     assert "4 frames" in str(err.value) and "\n" not in str(err.value)
     with pytest.raises(PlaygroundError):
         load_reconstructor("paint").reconstruct(synthetic_clip[:4], gaze, frames=[7])
+
+
+def test_prepared_frames_rebuild_as_unprepared(example_clip):
+    """`prepare` (the clip's frames on the canvas, made once for the app's rebuilds at several thresholds) changes no
+    pixel and no measure of a rebuild, its size is what `prepared_nbytes` says, and another clip's are refused."""
+    paint, clip = load_reconstructor("paint"), example_clip[:4]
+    prepared = paint.prepare(clip)
+    assert paint.prepared_nbytes(clip.shape) == sum(p.nbytes for p in prepared)
+    for ratio in (0.02, 0.3):
+        gaze = load_gazer("greedy").gaze(clip, gazing_ratio=ratio)
+        alone, shared = paint.reconstruct(clip, gaze), paint.reconstruct(clip, gaze, prepared=prepared)
+        for name in ("frames", "normalized", "loss", "psnr", "ssim"):
+            assert torch.equal(getattr(alone, name), getattr(shared, name)), name
+    with pytest.raises(PlaygroundError, match="prepared frames"):
+        paint.reconstruct(clip[:3], load_gazer("full").gaze(clip[:3]), prepared=prepared)

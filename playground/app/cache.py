@@ -107,13 +107,16 @@ MODELS = LRU(capacity=int(os.environ.get("PLAYGROUND_APP_MODEL_CACHE", "6")))
 # reconstructions (with the gazes they came from), the scrubber's frames of recent runs, which the
 # sessions point to instead of holding them (a session keeps only a small `render.RunView`), and what a
 # gazer prepares of a clip for all its gazes (`Gazer.prepare`: greedy's scale views, ~3.8 MB a frame, so
-# a 16-frame clip's 61 MB fit and a curve's eight gazes share them).
+# a 16-frame clip's 61 MB fit and a curve's eight gazes share them), and apart from it (so that neither
+# pushes the other out) what a reconstructor prepares of a clip for all its rebuilds (`Reconstructor.prepare`:
+# paint's frames on the canvas, 0.6 MB a frame, so a 16-frame clip's 9.6 MB fit).
 CACHE_MB = _env_number("PLAYGROUND_APP_CACHE_MB", 512.0)
 FRAMES = LRU(capacity=8, max_bytes=int(0.3 * CACHE_MB * MB))
 GAZES = LRU(capacity=32, max_bytes=int(0.05 * CACHE_MB * MB))
-REBUILDS = LRU(capacity=32, max_bytes=int(0.3 * CACHE_MB * MB))
+REBUILDS = LRU(capacity=32, max_bytes=int(0.28 * CACHE_MB * MB))
 VIEWS = LRU(capacity=32, max_bytes=int(0.2 * CACHE_MB * MB))
 PREPARED = LRU(capacity=2, max_bytes=int(0.15 * CACHE_MB * MB))
+REBUILD_PREPARED = LRU(capacity=2, max_bytes=int(0.02 * CACHE_MB * MB))
 CURVES = LRU(capacity=16)
 DIGESTS = LRU(capacity=32)
 # Sessions whose state Gradio keeps (`launch(state_session_capacity=...)`; its default of 10000 lets each

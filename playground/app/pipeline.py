@@ -304,13 +304,16 @@ def gaze_with_progress(
     )
 
 
-def prepared_frames(clip: Clip, gazer_name: str, gazer) -> Any:
-    """What `gazer` prepares of `clip`'s frames (`Gazer.prepare`: greedy's canvas and scale views), made once
-    and shared by every gaze of the clip at another threshold or budget (cache.PREPARED); None where the
-    gazer prepares nothing or it would not fit that cache (each gaze then makes its own, frame by frame)."""
-    if not 0 < gazer.prepared_nbytes(clip.frames.shape) <= cache.PREPARED.max_bytes:
+def prepared_frames(clip: Clip, name: str, model, store: cache.LRU | None = None) -> Any:
+    """What `model`, the gazer (or reconstructor) called `name`, prepares of `clip`'s frames (`Gazer.prepare`:
+    greedy's canvas and scale views; `Reconstructor.prepare`: paint's frames on the canvas), made once and shared
+    by every gaze (or rebuild) of the clip at another threshold or budget, in `store` (default cache.PREPARED;
+    a reconstructor's: cache.REBUILD_PREPARED); None where the model prepares nothing or it would not fit that
+    cache (each gaze or rebuild then makes its own, frame by frame)."""
+    store = cache.PREPARED if store is None else store
+    if not 0 < model.prepared_nbytes(clip.frames.shape) <= store.max_bytes:
         return None
-    return cache.PREPARED.get((clip.key, cache.model_key(gazer_name)), lambda: gazer.prepare(clip.frames))
+    return store.get((clip.key, cache.model_key(name)), lambda: model.prepare(clip.frames))
 
 
 def gaze_clip(clip: Clip, settings: RunSettings, progress: Progress = no_progress) -> GazeResult:
@@ -363,7 +366,9 @@ def gaze_and_rebuild(clip: Clip, settings: RunSettings, progress: Progress = no_
 
     def build():
         progress(None, desc=f"rebuilding with {settings.reconstructor}")
-        return gaze, cache.get_reconstructor(settings.reconstructor).reconstruct(clip.frames, gaze)
+        reconstructor = cache.get_reconstructor(settings.reconstructor)
+        prepared = prepared_frames(clip, settings.reconstructor, reconstructor, cache.REBUILD_PREPARED)
+        return gaze, reconstructor.reconstruct(clip.frames, gaze, prepared=prepared)
 
     # Keyed by the gaze object, which the gaze cache keeps alive; the pair holds it so an id is never reused.
     return cache.REBUILDS.get(key, build)

@@ -5,6 +5,8 @@ gazers or ratios and the post-ViT pruning conditions (evs, drop-uniform, drop-ra
 ViT, then the gazed answer's LLM vision tokens kept). Prints every answer and a table of tokens, GFLOPs and
 seconds per stage, one column per condition. Bad input raises
 `PlaygroundError`, which the main CLI turns into one line on stderr and exit status 2.
+
+The parser imports no torch (`ask --help` stays under a second): `run` imports the rest.
 """
 
 from __future__ import annotations
@@ -12,18 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from .. import knobs
 from ..errors import check
-from ..evaluation.run import Condition, answer_conditions, parse_conditions
-from ..jsonio import write_json
-from ..mllm import DEFAULT_MLLM, load_mllm
-from ..mllm.answer import MAX_ANSWER_TOKENS, attention_warning, comparison_table, display_text
-from ..mllm.gazed_vit import ATTENTION_MODES
-from ..mllm.nvila import NvilaMLLM
-from ..mllm.random_models import RANDOM_WEIGHTS_NOTE
-from ..video import NO_LIMITS, input_limits
+from ..knobs import ATTENTION_MODES, DEFAULT_MLLM, MAX_ANSWER_TOKENS
 from .args import add_threshold, add_video_arguments, check_out_file, knob, read_frames, whole_number_arg
+
+if TYPE_CHECKING:
+    from ..evaluation.run import Condition
 
 
 def add_parser(subparsers) -> None:
@@ -102,6 +101,14 @@ def _say(message: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the `ask` subcommand; returns the exit status."""
+    from ..evaluation.run import answer_conditions, parse_conditions
+    from ..jsonio import write_json
+    from ..mllm import load_mllm
+    from ..mllm.answer import attention_warning, comparison_table, display_text
+    from ..mllm.nvila import NvilaMLLM
+    from ..mllm.random_models import RANDOM_WEIGHTS_NOTE
+    from ..video import NO_LIMITS, input_limits
+
     check(args.question.strip() != "", "the question is empty")
     if args.json is not None:
         check_out_file(args.json, "--json")  # before any work, so a bad path fails at once

@@ -3,6 +3,7 @@ MLLM against the same model on every patch over a whole question set (`playgroun
 
 Writes records.jsonl (resumable), summary.json, report.md (also printed) and report.html into --out.
 Under torchrun / accelerate launch every rank answers its share and rank 0 merges; --ray runs on Ray.
+The parser imports no torch (`eval --help` stays under a second): `run` imports the rest.
 """
 
 from __future__ import annotations
@@ -11,19 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from .. import knobs
 from ..errors import PlaygroundError
-from ..evaluation import parse_conditions, read_questions, run_eval
-from ..evaluation.questions import FORMATS, format_name
-from ..evaluation.report import REPORT_HTML, REPORT_MD
-from ..evaluation.run import DEFAULT_RATIO, EvalSettings, join_ranks
-from ..evaluation.scoring import MAX_NEW_TOKENS
-from ..mllm import DEFAULT_MLLM
-from ..mllm.answer import MAX_ANSWER_TOKENS
-from ..mllm.gazed_vit import ATTENTION_MODES
-from ..staging import interrupt_on_signals
+from ..knobs import ATTENTION_MODES, DEFAULT_MLLM, DEFAULT_RATIO, FORMATS, MAX_ANSWER_TOKENS, MAX_NEW_TOKENS
 from .args import check_out_folder, knob, positive_int, whole_number_arg
 
 SHOWN_ERRORS = 10  # unanswered questions printed on stderr; all are in report.md
@@ -148,6 +139,8 @@ def add_parser(subparsers) -> None:
 
 def _format(text: str) -> str:
     """argparse type for --format: a known format's name."""
+    from ..evaluation.questions import format_name
+
     try:
         return format_name(text)
     except PlaygroundError as exc:
@@ -156,6 +149,13 @@ def _format(text: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the `eval` subcommand; returns the exit status."""
+    from tqdm.auto import tqdm
+
+    from ..evaluation import parse_conditions, read_questions, run_eval
+    from ..evaluation.report import REPORT_HTML, REPORT_MD
+    from ..evaluation.run import EvalSettings, join_ranks
+    from ..staging import interrupt_on_signals
+
     out = check_out_folder(args.out)
     questions, fmt = read_questions(args.questions, args.videos, args.format)
     questions = questions[: args.limit] if args.limit else questions

@@ -4,6 +4,7 @@ One subcommand per method in `training.methods.METHODS`: the common flags are he
 own flags are its `add_arguments`. NTP learns from a labels file (`python -m playground labels`);
 GRPO improves a trained gazer with a reconstruction reward. `--resume RUN` continues a run exactly. Several processes: launch the same
 command with `torchrun --nproc_per_node N -m playground train ...` (DDP; rank 0 writes).
+The parser imports no torch (`train --help` stays under a second): `run` imports the trainer.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from typing import TYPE_CHECKING
 
-from ..clips import SIZE
 from ..errors import check
+from ..knobs import SIZE
 from ..training.methods import METHODS, Method
-from ..training.run_folder import checkpoints
-from ..training.trainer import TrainSettings, train_gazer
 from .args import check_out_folder, nonnegative_int, positive_int, whole_number_arg
+
+if TYPE_CHECKING:
+    from ..training.trainer import TrainSettings
 
 DEFAULT_STEPS = 100
 
@@ -80,6 +83,9 @@ def _common(p: argparse.ArgumentParser, method: Method) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run `train ntp|grpo`; returns the exit status."""
+    from ..training.run_folder import checkpoints
+    from ..training.trainer import train_gazer
+
     command = "python -m playground " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     check(bool(args.out or args.resume), "give --out RUN (the run folder) or --resume RUN")
     out = check_out_folder(args.resume or args.out, "--resume" if args.resume else "--out")
@@ -102,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace, out, command: str) -> TrainSettings:
+    from ..training.trainer import TrainSettings
+
     check(len(args.videos) > 0, "give --videos (files or folders)")
     return TrainSettings(
         method=args.method,

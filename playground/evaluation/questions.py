@@ -28,11 +28,11 @@ from typing import Any, Sequence
 
 from ..errors import PlaygroundError, check
 from ..jsonio import json_depth, parse
+from ..knobs import FORMATS
 from ..mllm.answer import MAX_QUESTION_CHARS
 from ..video import VIDEO_SUFFIXES
 
 LETTERS = "ABCDE"  # option letters a question may have (and an answer may be parsed as)
-FORMATS = ("hlvid", "video-mme", "mvbench")
 FORMAT_TITLES = {"hlvid": "HLVid", "video-mme": "Video-MME", "mvbench": "MVBench"}
 FORMAT_ALIASES = {"videomme": "video-mme", "video_mme": "video-mme", "hl-vid": "hlvid"}
 REQUIRED = {  # the fields each format needs, in the order its rows list them

@@ -46,14 +46,14 @@ import torch
 from .. import __version__, knobs
 from ..device import resolve_device
 from ..errors import PlaygroundError, check
+from ..knobs import DEFAULT_RATIO, MAX_NEW_TOKENS  # the gazed condition's default cap; the answers' length
 from ..mllm.flops import StageCounter
 from ..mllm.pruning import PRUNING_METHODS
 from ..video import read_clip
 from .questions import Question
 from .records import RECORDS, RecordWriter, check_run, done_ids, merge_records, records_path, write_run
-from .scoring import MAX_NEW_TOKENS, Score, build_prompt, score
+from .scoring import Score, build_prompt, score
 
-DEFAULT_RATIO = 0.1  # the gazed condition's cap when neither a ratio nor a threshold is given
 BARRIER_TIMEOUT = timedelta(hours=24)  # the slowest rank may finish this long after the fastest
 
 

@@ -6,7 +6,7 @@ They follow lmms-eval's Video-MME task, used here for every format:
   based on the video. Respond with only the letter (A, B, C, or D) of the correct option.", the
   question, its options one a line ("A. ..."; HLVid's are inside its question), then "Answer with
   the option's letter from the given choices directly.".
-- **Decoding**: greedy, `MAX_NEW_TOKENS` new tokens (lmms-eval's 16) unless told otherwise.
+- **Decoding**: greedy, `knobs.MAX_NEW_TOKENS` new tokens (lmms-eval's 16) unless told otherwise.
 - **Letter** (`extract_letter`): strip the answer prefixes lmms-eval strips ("The best answer is",
   "Answer:", ...; here in any case), then take the first option letter A-E. An answer that is one
   letter in any case, alone or in brackets ("b", "(c)", "D."), is that letter; otherwise the first
@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 from .questions import LETTERS, Question
 
-MAX_NEW_TOKENS = 16  # lmms-eval's Video-MME generation length
 INSTRUCTION = (
     "Select the best answer to the following multiple-choice question based on the video. "
     "Respond with only the letter ({letters}) of the correct option."

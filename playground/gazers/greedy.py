@@ -108,12 +108,12 @@ class GreedyGazer(FrameByFrameGazer):
         losses: list[list[float]] = [[] for _ in range(B)]
         norm = 3 * C * C  # the loss is a mean over (C, H, W)
         scores = None  # scored at the first pick: a frame already under the threshold needs none
+        everyone = list(range(B))  # without a threshold every clip picks until its budget is spent
         for _ in range(budget):
-            loss = err.sum((1, 2)) / norm
             if threshold is not None:
-                active &= loss > threshold
-            if not bool(active.any()):
-                break
+                active &= err.sum((1, 2)) / norm > threshold
+                if not bool(active.any()):
+                    break
             if scores is None:
                 scores = SlotGains(self, err, view_err, level)
             gains = scores.values.masked_fill(chosen, float("-inf"))  # (B, num_slots)
@@ -122,7 +122,7 @@ class GreedyGazer(FrameByFrameGazer):
                 active &= best_gain > 0
                 if not bool(active.any()):
                     break
-            for b in torch.nonzero(active).flatten().tolist():
+            for b in everyone if threshold is None else torch.nonzero(active).flatten().tolist():
                 slot = int(best[b])
                 self._apply(slot, b, level, err, view_err)
                 self._rescore(scores, b, slot, err, view_err, level)
@@ -171,7 +171,7 @@ class GreedyGazer(FrameByFrameGazer):
         box_level = level[b, y0:y1, x0:x1]
         repaint = box_level < s
         err[b, y0:y1, x0:x1] = torch.where(repaint, view_err[b, s, y0:y1, x0:x1], err[b, y0:y1, x0:x1])
-        level[b, y0:y1, x0:x1] = torch.where(repaint, torch.full_like(box_level, s), box_level)
+        box_level.masked_fill_(repaint, s)  # a view of `level`: written in place
 
 
 class SlotGains:

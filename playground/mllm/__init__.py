@@ -22,6 +22,7 @@ from ..checkpoints import check_folder, locate
 from ..device import resolve_device
 from ..errors import PlaygroundError, check
 from ..hub import hub_offline
+from ..knobs import DEFAULT_MLLM
 from .answer import Answer, attention_warning, comparison_table
 from .checks import check_raw_sizes, check_weights_fit
 from .families import FAMILIES, family_for, read_chat_template, read_model_json
@@ -52,7 +53,6 @@ ALIASES = {
     "qwen3.5-4b": "Qwen/Qwen3.5-4B",
     "nvila": NVILA_HUB_ID,
 }
-DEFAULT_MLLM = "smolvlm2-256m"
 # The built-in tiny random models: name -> (device, dtype) -> GazedMLLM, built in code (no files, no network).
 TINY_RANDOM_MLLMS = {
     TINY_RANDOM_SMOLVLM2: load_tiny_random_smolvlm2,

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 from ..errors import check
+from ..knobs import MAX_ANSWER_TOKENS  # generated tokens
 
 FLOP_ROWS = ("gazer", "vision_encoder", "vision_attention", "connector", "llm_prefill", "llm_decode")
 # How the tables (CLI `ask`, the app) name the FLOP rows: vision_attention is part of vision_encoder, so it is
@@ -37,7 +38,6 @@ ATTENTION_NOTE = (
 TIME_ROWS = ("gazer", "preprocess", "vision_encoder", "connector", "prune", "llm_prefill", "llm_decode")
 # What one request may ask (the API, CLI, app and eval share these): a long answer or question costs
 # minutes of generation or prefill, and none that a video question needs is near them.
-MAX_ANSWER_TOKENS = 1024  # generated tokens
 MAX_QUESTION_CHARS = 20_000  # characters of the question text (checked before it is tokenized)
 MAX_QUESTION_TOKENS = 4096  # tokens of the question text
 

@@ -31,8 +31,7 @@ import torch
 from ..errors import PlaygroundError, check
 from ..gaze import GazeResult
 from ..geometry import MultiScaleGrid
-
-ATTENTION_MODES = ("block_causal", "frame_independent", "bidirectional")
+from ..knobs import ATTENTION_MODES
 
 
 @dataclass

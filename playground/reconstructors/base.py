@@ -55,13 +55,26 @@ class Reconstructor:
         self.grid = grid
         self.device = resolve_device(device)
 
-    def reconstruct(self, video: Any, gaze: GazeResult | dict, frames: Sequence[int] | None = None) -> Reconstruction:
+    def prepare(self, video: Any) -> Any | None:
+        """The work on a clip's frames that no gaze changes, done once so that several rebuilds of the clip (the
+        app's threshold moves and curve) share it: hand it back as `reconstruct(video, gaze, prepared=it)` with the
+        same frames, and the rebuild is the one without it, bit for bit. None: this reconstructor has no such work."""
+        return None
+
+    def prepared_nbytes(self, shape: Sequence[int]) -> int:
+        """Bytes `prepare` holds for frames of `shape`, (T, H, W, 3) or (B, T, H, W, 3); 0: it prepares nothing."""
+        return 0
+
+    def reconstruct(
+        self, video: Any, gaze: GazeResult | dict, frames: Sequence[int] | None = None, prepared: Any = None
+    ) -> Reconstruction:
         """Rebuild frames of `video` from `gaze`.
 
         Args:
             video: uint8 (T,H,W,3) or (B,T,H,W,3) array/tensor, or a path.
             gaze: a `GazeResult` or the official dict, with the same B and T.
             frames: indices of the frames to rebuild (default: all).
+            prepared: `self.prepare(video)` of these frames, or None (`prepare`).
 
         Returns:
             Reconstruction of the selected frames.
@@ -85,14 +98,16 @@ class Reconstructor:
             len(index) > 0 and all(0 <= f < clips.shape[1] for f in index),
             f"frames to rebuild must lie in [0, {clips.shape[1]})",
         )
-        return self._reconstruct(clips, gaze, index)
+        return self._reconstruct(clips, gaze, index, prepared)
 
     def measure(self, video: Any, gaze: GazeResult | dict) -> GazeResult:
         """What loss does this gaze really reach? A copy of `gaze` with the measured per-frame loss."""
         rec = self.reconstruct(video, gaze)
         return as_gaze_result(gaze, self.grid).with_frame_loss(rec.loss, "measured")
 
-    def _reconstruct(self, clips: np.ndarray, gaze: GazeResult, frames: list[int]) -> Reconstruction:
+    def _reconstruct(
+        self, clips: np.ndarray, gaze: GazeResult, frames: list[int], prepared: Any = None
+    ) -> Reconstruction:
         raise NotImplementedError
 
     def __repr__(self) -> str:

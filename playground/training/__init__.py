@@ -13,10 +13,25 @@ AUTOGAZE_SPEC.md § 6 is the recipe; `tests/test_training.py` holds these agains
 outputs (losses, teacher-forced outputs and every parameter's gradient).
 """
 
-from .forward import TeacherForced, teacher_forced
-from .labels import collate_labels, read_labels
-from .losses import DISCOUNT_FACTOR, TrainingLoss, grpo_loss, ntp_loss
-from .sampler import Sampler, rollouts, temperature
+from ..lazy import lazy_names
+
+# The names below, imported on first use (PEP 562), so that `training.methods` (which `train --help` reads)
+# does not import torch with this package.
+_LAZY = {
+    "TeacherForced": "forward",
+    "teacher_forced": "forward",
+    "collate_labels": "labels",
+    "read_labels": "labels",
+    "DISCOUNT_FACTOR": "losses",
+    "TrainingLoss": "losses",
+    "grpo_loss": "losses",
+    "ntp_loss": "losses",
+    "Sampler": "sampler",
+    "rollouts": "sampler",
+    "temperature": "sampler",
+}
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
+
 
 __all__ = [
     "collate_labels",

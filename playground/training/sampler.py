@@ -21,11 +21,9 @@ import numpy as np
 import torch
 
 from ..errors import check
+from ..knobs import SELF_PASS_REQUIREMENT, TEMPERATURE, TOP_K  # the CLI's defaults (`train grpo --help`)
 
-TOP_K = 50  # the generation-config default the reference inherits
 SELF_PASS_RATIO = 0.75  # per-frame cap of the self pass, int(0.75 * S) gazes
-SELF_PASS_REQUIREMENT = (0.5, 1.0)  # the self pass's task-loss requirement, drawn uniformly
-TEMPERATURE = (3.0, 0.3)  # the rollout temperature decays from the first to the second value
 
 
 def temperature(step: int, total_steps: int, start: float = TEMPERATURE[0], end: float = TEMPERATURE[1]) -> float:

@@ -197,7 +197,9 @@ class VideoMAEReconstructor(Reconstructor):
         return {"logits": logits, "pred": pred, "target": target, "terms": terms, "loss": model.weighted_loss(terms)}
 
     @torch.inference_mode()
-    def _reconstruct(self, clips: np.ndarray, gaze: GazeResult, frames: list[int]) -> Reconstruction:
+    def _reconstruct(
+        self, clips: np.ndarray, gaze: GazeResult, frames: list[int], prepared: Any = None
+    ) -> Reconstruction:
         start_time = time.perf_counter()
         self.check_gaze(gaze)
         pixels = self.preprocess(clips)

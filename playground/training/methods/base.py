@@ -6,6 +6,9 @@ loss normaliser can be summed over the whole global batch first; then `Method.lo
 micro-batch with that normaliser. A new method is one file here (a `Method` subclass and its
 `MicroBatch`) plus its entry in `METHODS` (`methods/__init__.py`).
 
+Importing a method imports no torch: `train --help` lists the methods and their flags from `METHODS`
+(`cli/train.py`), and a method's module imports what it runs with (clips, losses, torch) in the methods that run.
+
 Shapes: B clips per micro-batch, T frames, H, W pixels.
 """
 
@@ -15,12 +18,11 @@ import argparse
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ...clips import VideoClip
-from ..losses import TrainingLoss
-
 if TYPE_CHECKING:  # the trainer imports the methods, not the other way round
+    import numpy as np
+
+    from ...clips import VideoClip
+    from ..losses import TrainingLoss
     from ..trainer import Trainer, TrainSettings
 
 

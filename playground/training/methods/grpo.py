@@ -14,19 +14,16 @@ import argparse
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
-
-from ...clips import CLIP_CHOICES, CLIP_LEN, VideoClip, find_videos, list_clips
 from ...errors import check
-from ...gaze import GazeResult
-from ...reconstructors import load_reconstructor
-from ..data import augment
-from ..losses import TrainingLoss, grpo_loss
-from ..sampler import SELF_PASS_REQUIREMENT, TEMPERATURE, TOP_K, Sampler, rollouts, temperature
+from ...knobs import CLIP_CHOICES, CLIP_LEN, SELF_PASS_REQUIREMENT, TEMPERATURE, TOP_K
 from .base import Method, MicroBatch
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # what runs is imported where it runs: importing the method imports no torch (`base`)
+    import numpy as np
+    import torch
+
+    from ...clips import VideoClip
+    from ..losses import TrainingLoss
     from ..trainer import Trainer, TrainSettings
 
 REBUILT_FRACTION = 0.125  # GRPO rebuilds int(T * 0.125) frames of each rollout (2 of 16)
@@ -55,14 +52,24 @@ class GRPO(Method):
         check(settings.group_size >= 2, "GRPO needs a group of at least 2 rollouts per clip")
 
     def data(self, settings: "TrainSettings") -> tuple[list[VideoClip], None]:
+        from ...clips import find_videos, list_clips
+
         clips, errors = list_clips(find_videos(settings.videos), settings.clips, settings.clip_len)
         check(not errors, f"{len(errors)} videos cannot be trained on: {errors[0]['error'] if errors else ''}")
         return clips, None
 
     def start(self, trainer: "Trainer") -> None:
+        from ...reconstructors import load_reconstructor
+
         trainer.reconstructor = load_reconstructor(trainer.settings.reconstructor, device=trainer.world.device)
 
     def prepare(self, trainer: "Trainer", index: list[int]) -> RolloutBatch:
+        import numpy as np
+        import torch
+
+        from ..data import augment
+        from ..sampler import Sampler, rollouts, temperature
+
         s = trainer.settings
         video = trainer.read(index)
         if s.augment:
@@ -89,6 +96,8 @@ class GRPO(Method):
         )
 
     def loss(self, trainer: "Trainer", batch: RolloutBatch, normalizer: float) -> TrainingLoss:
+        from ..losses import grpo_loss
+
         s = trainer.settings
         return grpo_loss(
             trainer.gazer,
@@ -163,6 +172,10 @@ def _reconstruction_loss(
     trainer: "Trainer", video: np.ndarray, gaze: dict[str, torch.Tensor], frames: list[int]
 ) -> torch.Tensor:
     """(rows, R) the reconstructor's loss of each rebuilt frame, in `frames`' order."""
+    import torch
+
+    from ...gaze import GazeResult
+
     result = GazeResult.from_official(gaze, grid=trainer.gazer.grid)
     with torch.no_grad():
         rec = trainer.reconstructor.reconstruct(video, result, frames=sorted(frames))

@@ -11,15 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-
-from ...clips import VideoClip, find_videos, frame_count, label_key, split_key
 from ...errors import PlaygroundError, check
-from ..labels import collate_labels, read_labels
-from ..losses import TrainingLoss, ntp_loss
 from .base import Method, MicroBatch
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # what runs is imported where it runs: importing the method imports no torch (`base`)
+    import torch
+
+    from ...clips import VideoClip
+    from ..losses import TrainingLoss
     from ..trainer import Trainer, TrainSettings
 
 
@@ -42,6 +41,9 @@ class NTP(Method):
 
     def data(self, settings: "TrainSettings") -> tuple[list[VideoClip], dict[str, Any]]:
         """The labelled clips, each matched to its video; one line for labels without a video."""
+        from ...clips import VideoClip, find_videos, label_key, split_key
+        from ..labels import read_labels
+
         labels = read_labels(settings.labels)
         check(len(labels) > 0, f"{settings.labels} holds no labels")
         lengths = {len(v["gazing_pos"]) for v in labels.values()}
@@ -65,6 +67,8 @@ class NTP(Method):
         return clips, labels
 
     def prepare(self, trainer: "Trainer", index: list[int]) -> LabelledBatch:
+        from ..labels import collate_labels
+
         batch = collate_labels([trainer.labels[trainer.clips[i].key] for i in index])
         real = ~batch["if_padded_gazing"]
         tokens = float(real.sum()) / (len(index) * len(batch["num_gazing_each_frame"]))
@@ -73,6 +77,8 @@ class NTP(Method):
         )
 
     def loss(self, trainer: "Trainer", batch: LabelledBatch, normalizer: float) -> TrainingLoss:
+        from ..losses import ntp_loss
+
         return ntp_loss(
             trainer.gazer,
             batch.video,
@@ -101,6 +107,8 @@ class NTP(Method):
 
 def _check_readable(clips: list[VideoClip], clip_len: int) -> None:
     """Every clip's video holds its frames (header only, once a video): a bad set fails before any step."""
+    from ...clips import frame_count
+
     counts: dict[Path, int] = {}
     for clip in clips:
         if clip.path not in counts:
