@@ -47,7 +47,8 @@ SHIPPED_GAZER = Licence(
     "Apache-2.0",
     "playground/weights/autogaze-playground/README.md",
     "this project's weights; trained on Big Buck Bunny (CC BY 3.0), the bikes and carphone test "
-    "sequences (licence not stated; the footage is not shipped) and scenes made in code",
+    "sequences (licence not stated; the footage is not shipped) and scenes made in code over "
+    "public-domain and CC0 photographs of the scikit-image and scipy wheels (listed in its card)",
 )
 UNKNOWN = Licence("unknown", "", "not in this project's table: see the model's own card")
 

@@ -426,7 +426,7 @@ Made by `python -m playground.training.recipe --data broad` (docs/training_data.
 
 The real clips are taken at temporal strides {", ".join(map(str, STRIDES))} of 25 fps footage: {rates} fps.
 Generated scenes multiply their motion a frame by a stride of 1-6, the same range. The app and the CLI
-spread 16 frames over a whole clip: a clip up to {(CLIP_LEN - 1) * max(STRIDES) / 25:.1f} s long at 25 fps is read
+spread 16 frames over a whole clip: a clip up to {CLIP_LEN * max(STRIDES) / 25:.1f} s long (16 samples, one every 1/16 of the clip) is read
 at a rate inside that range; longer clips are read at lower rates than it was trained on (`--fps` or
 the app's fps box reads at a rate you choose).
 
