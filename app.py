@@ -18,8 +18,17 @@ def construct_demo() -> gr.Blocks:
 
 demo = construct_demo()  # Spaces and `gradio app.py` reload mode look for a module-level `demo`
 
+
+def close_on_signal() -> None:
+    """SIGTERM or Ctrl-C: remove the app's temporary files and Gradio's cache of its results first (a
+    kill may come before the server has closed), then close the app with `Blocks.close`, which ends
+    the open heartbeat streams (a browser tab's, an API client's) before it stops the server. Gradio's
+    own Ctrl-C path stops the server alone, which waits its full 5 s for those streams."""
+    tempfiles.remove_all()
+    demo.close()
+
+
 if __name__ == "__main__":
-    # SIGTERM closes the server as Ctrl-C does; either first removes the app's temporary files and
-    # Gradio's cache of its results (closing the server can take seconds: a kill may come first)
-    with interrupt_on_signals(first=tempfiles.remove_all):
+    # SIGTERM closes the server as Ctrl-C does (close_on_signal, then KeyboardInterrupt)
+    with interrupt_on_signals(first=close_on_signal):
         demo.launch(**launch_kwargs())
