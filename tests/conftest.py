@@ -9,7 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+
+# OpenMP threads that wait passively (sleep) rather than spin between torch's parallel regions. Spinning
+# costs nothing on an idle machine, but when another process holds a core (a training run beside the
+# suite, the suite's own subprocesses: DDP workers, the app, the notebooks' kernels) the spinning thread
+# and the one it waits for take turns on that core: a 4 s test took 40-70 s on a busy 2-core machine.
+# libgomp reads the variable once, as torch loads it, so it is set before `import torch`; subprocesses
+# inherit it. An explicit setting in the environment wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
