@@ -3,9 +3,13 @@ and the tiny checkpoint of each learned family that the registry-parametrised te
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import tempfile
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -109,6 +113,42 @@ def remote_code_folder(tmp_path):
         "    model_type = 'evil_mllm'\n"
     )
     return folder, marker
+
+
+NO_SUCH_PID = 4194305  # above Linux's largest pid_max (2**22): never a running process
+
+
+def aged_folder(path: Path, age_s: float = 0.0) -> Path:
+    """Make folder `path`, last modified `age_s` ago."""
+    path.mkdir(parents=True)
+    past = time.time() - age_s
+    os.utime(path, (past, past))
+    return path
+
+
+@pytest.fixture(scope="session")
+def app_subprocess(tmp_path_factory):
+    """`python app.py` in a subprocess, started once for the tests that need a real process (the MCP call, the
+    SIGTERM clean-up): its MCP server on, its own TMPDIR. A function returning SimpleNamespace(process, url, tmp,
+    stale, fresh); it starts the app again when a test has stopped it. Before a start, `tmp` gets two Gradio
+    cache folders of a dead app: `stale`, two hours old (the start removes it), and `fresh` (kept: it may be
+    another app's, still writing)."""
+    from playground.app.server import app_process
+
+    with contextlib.ExitStack() as stack:
+        started: list[SimpleNamespace] = []
+
+        def running_app() -> SimpleNamespace:
+            if not started or started[-1].process.poll() is not None:
+                tmp = tmp_path_factory.mktemp("app-tmpdir")
+                stale = aged_folder(tmp / f"autogaze-gradio-{NO_SUCH_PID}-old123", 2 * 3600)
+                fresh = aged_folder(tmp / f"autogaze-gradio-{NO_SUCH_PID}-new123")
+                env = {"TMPDIR": str(tmp), "GRADIO_TEMP_DIR": None, "PLAYGROUND_APP_MCP": "1"}
+                process, url = stack.enter_context(app_process(env, stop=signal.SIGTERM))
+                started.append(SimpleNamespace(process=process, url=url, tmp=tmp, stale=stale, fresh=fresh))
+            return started[-1]
+
+        yield running_app
 
 
 # End-to-end tests (a real browser, the notebooks' kernels, Ray's workers, the app's server in a

@@ -97,12 +97,11 @@ def test_mcp_switch():
     assert "mcp_server" in launch_kwargs()
 
 
-def test_a_tool_call_through_the_mcp_endpoint():
+def test_a_tool_call_through_the_mcp_endpoint(app_subprocess):
+    """`python app.py` with PLAYGROUND_APP_MCP=1 (conftest's app_subprocess, which the SIGTERM clean-up test stops)."""
     pytest.importorskip("mcp")
     from mcp import ClientSession
     from mcp.client.streamable_http import streamablehttp_client
-
-    from playground.app.server import app_process
 
     async def call(url):
         async with streamablehttp_client(url + "gradio_api/mcp/") as (read, write, _):
@@ -116,8 +115,7 @@ def test_a_tool_call_through_the_mcp_endpoint():
                 result = await session.call_tool("gaze_action", {"video": clip, "num_frames": 4})
                 return tools, result
 
-    with app_process({"PLAYGROUND_APP_MCP": "1"}) as (_, url):
-        tools, result = asyncio.run(call(url))
+    tools, result = asyncio.run(call(app_subprocess().url))
     assert set(agents.TOOLS) <= set(tools)
     assert "ratio" in tools["gaze_action"].inputSchema["properties"]
     assert "gazing ratio" in tools["gaze_action"].inputSchema["properties"]["ratio"].get("description", "")

@@ -9,20 +9,13 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import NO_SUCH_PID
+from conftest import aged_folder as folder
 
 from playground import staging
 
 ROOT = Path(__file__).resolve().parents[1]
 SQUARE = ROOT / "assets" / "synthetic_square.mp4"
-NO_SUCH_PID = 4194305  # above Linux's largest pid_max (2**22): never a running process
-
-
-def folder(path: Path, age_s: float = 0.0) -> Path:
-    """Make folder `path`, last modified `age_s` ago."""
-    path.mkdir(parents=True)
-    past = time.time() - age_s
-    os.utime(path, (past, past))
-    return path
 
 
 def test_stale_staging_folder_is_removed_by_the_next_cli_run(tmp_path):
@@ -52,19 +45,19 @@ def test_staging_folder_goes_on_sigterm(tmp_path):
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == handlers  # handlers restored
 
 
-def test_app_removes_its_temporary_folders_on_sigterm(tmp_path):
-    """`python app.py` (own TMPDIR): a request fills Gradio's cache; SIGTERM; nothing of the app's is left."""
+def test_app_removes_its_temporary_folders_on_sigterm(app_subprocess):
+    """`python app.py` (own TMPDIR, the app the MCP test called too): a request fills Gradio's cache; SIGTERM;
+    nothing of the app's is left. Before it started, its TMPDIR had a killed app's old folder and a fresh one."""
     gradio_client = pytest.importorskip("gradio_client")
-    from playground.app.server import app_process
+    from playground.app.server import stop_app
 
-    stale = folder(tmp_path / f"autogaze-gradio-{NO_SUCH_PID}-old123", 2 * 3600)  # a killed app's
-    fresh = folder(tmp_path / f"autogaze-gradio-{NO_SUCH_PID}-new123")
-    with app_process({"TMPDIR": str(tmp_path), "GRADIO_TEMP_DIR": None}, stop=signal.SIGTERM) as (app, url):
-        client = gradio_client.Client(url, verbose=False, download_files=False)
-        client.predict(gradio_client.handle_file(str(SQUARE)), 2, api_name="/gaze")
-        client.close()
-        own = list(tmp_path.glob(f"autogaze-gradio-{app.pid}-*"))
-        assert len(own) == 1 and any(f.is_file() for f in own[0].rglob("*")), "uploads and results go to its own cache"
-        assert not stale.exists() and fresh.exists()
-    left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("autogaze-", "gradio")))
-    assert left == [fresh.name], f"left behind: {left}"
+    app = app_subprocess()
+    client = gradio_client.Client(app.url, verbose=False, download_files=False)
+    client.predict(gradio_client.handle_file(str(SQUARE)), 2, api_name="/gaze")
+    client.close()
+    own = list(app.tmp.glob(f"autogaze-gradio-{app.process.pid}-*"))
+    assert len(own) == 1 and any(f.is_file() for f in own[0].rglob("*")), "uploads and results go to its own cache"
+    assert not app.stale.exists() and app.fresh.exists()
+    stop_app(app.process, signal.SIGTERM)
+    left = sorted(p.name for p in app.tmp.iterdir() if p.name.startswith(("autogaze-", "gradio")))
+    assert left == [app.fresh.name], f"left behind: {left}"

@@ -70,12 +70,17 @@ def app_process(
             _wait_until_up(url, app, log, timeout)
             yield app, url
         finally:
-            app.send_signal(stop)
-            try:
-                app.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                app.kill()
-                app.wait()
+            stop_app(app, stop)
+
+
+def stop_app(app: subprocess.Popen, stop: int = signal.SIGTERM, timeout: float = 30.0) -> None:
+    """Send `stop` to `app` (nothing if it has exited) and wait for it; kill it if it hangs past `timeout` s."""
+    app.send_signal(stop)
+    try:
+        app.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        app.kill()
+        app.wait()
 
 
 def _wait_until_up(url: str, app: subprocess.Popen, log, timeout: float) -> None:
