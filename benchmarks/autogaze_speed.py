@@ -1,6 +1,7 @@
 """Benchmark the AutoGaze gazer: seconds to gaze a 16-frame 224x224 clip (generation only).
 
-    .venv/bin/python benchmarks/autogaze_speed.py [--checkpoint PATH] [--repeats 5] [--threads N] [--against GIT_REV]
+    .venv/bin/python benchmarks/autogaze_speed.py [--checkpoint PATH] [--repeats 5] [--threads N] [--ceiling]
+        [--only CASE ...] [--against GIT_REV]
 
 Uses the released architecture (3,258,240 parameters) with random weights, or `--checkpoint`
 (a folder / hub id; e.g. the reference's full_seed0 model). With a ratio and no threshold the
@@ -14,6 +15,15 @@ a matmul timed just before each call, steadier on a loaded machine), where one c
 ratio 0.1 and 1.0, and, when CUDA is available, a second one for the GPU (dynamic fp32 steps, then the decode step as a CUDA graph in fp32 and under bf16 autocast, with how many gazes bf16 changes). The load
 average is printed before and after: run it on an otherwise idle machine (OpenMP threads slow
 down badly when other processes compete for the cores).
+
+`--ceiling` prints, in place of the CPU table, whether that goal is reachable with these shapes: every
+matrix product of one gaze (mm, addmm, bmm, convolution, the SDPA kernel) is recorded with its argument
+shapes, strides and dtypes by a TorchDispatchMode, then each distinct one is timed standalone, as many
+times as the gaze runs it; the gaze's FLOPs over the sum of those times, as a fraction of the peak, is
+the most any implementation that calls these kernels op by op can reach (the shape ceiling). It also
+prints the share of the gaze's time outside those products, the rate attention would need for the goal,
+and attention's shapes alone (the SDPA kernel, and its two products as plain batched GEMMs). With one
+thread it times in process CPU time, which other processes on a loaded machine disturb less.
 
 `--against GIT_REV` also times that revision of the playground on the same cases: it is checked out
 once into a `git worktree` (under the system's temp folder), and each side runs in its own Python
@@ -35,11 +45,15 @@ import platform
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry
 
 HERE = Path(__file__).resolve().parents[1]
 ROOT = Path(os.environ.get("PLAYGROUND_ROOT") or HERE)  # `--against` points a child at another checkout
@@ -49,7 +63,7 @@ from timing import alternate, scratch_worktree  # noqa: E402
 
 from playground.device import synchronize  # noqa: E402
 from playground.gazers.autogaze import AutoGazeGazer, load_autogaze  # noqa: E402
-from playground.mllm.flops import StageCounter  # noqa: E402
+from playground.mllm.flops import CPU_SDPA, StageCounter  # noqa: E402
 from playground.models.autogaze import AutoGazeConfig, AutoGazeNet  # noqa: E402
 from playground.synthetic import moving_square  # noqa: E402
 
@@ -77,27 +91,29 @@ def random_gazer(device: str, seed: int = 0) -> AutoGazeGazer:
     return AutoGazeGazer(net, device=device, source="random weights (released architecture)")
 
 
-def timings(fn, repeats: int, device: torch.device) -> list[float]:
-    """Wall seconds of `repeats` calls after a warm-up."""
+def timings(fn, repeats: int, device: torch.device, clock=time.perf_counter) -> list[float]:
+    """Seconds of `repeats` calls after a warm-up (wall time, or another `clock`)."""
     fn()
-    return [timed(fn, device) for _ in range(repeats)]
+    return [timed(fn, device, clock) for _ in range(repeats)]
 
 
-def timed(fn, device: torch.device) -> float:
-    """Wall seconds of one call of `fn` (the device synchronised)."""
+def timed(fn, device: torch.device, clock=time.perf_counter) -> float:
+    """Seconds of one call of `fn` (the device synchronised; wall time, or another `clock`)."""
     synchronize(device)
-    start = time.perf_counter()
+    start = clock()
     fn()
     synchronize(device)
-    return time.perf_counter() - start
+    return clock() - start
 
 
-def matmul_peak(device: torch.device, sizes=(1024, 2048, 4096), repeats: int = 3) -> tuple[float, str]:
+def matmul_peak(
+    device: torch.device, sizes=(1024, 2048, 4096), repeats: int = 3, clock=time.perf_counter
+) -> tuple[float, str]:
     """Best float32 GFLOP/s of large n x n matmuls: the most this machine's BLAS reaches, and per size."""
     rates = {}
     for n in sizes:
         a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-        rates[n] = 2 * n**3 / min(timings(lambda: a @ b, repeats, device)) / 1e9
+        rates[n] = 2 * n**3 / min(timings(lambda: a @ b, repeats, device, clock)) / 1e9
     return max(rates.values()), ", ".join(f"{n}^3: {r:.0f}" for n, r in rates.items())
 
 
@@ -224,6 +240,248 @@ def phase_table(gazer: AutoGazeGazer, ratio: float, repeats: int, peak: float) -
     for label, sec, work, attention in rows:
         rate = work / 1e9 / sec if sec > 0 else 0.0
         print(f"| {label} | {sec:.3f} | {work / 1e9:.1f} | {attention / 1e9:.1f} | {rate:.0f} | {rate / peak:.0%} |")
+
+
+# ---- the shape ceiling: the gaze's matrix products timed one by one, standalone ----------------
+PRODUCT_OPS = frozenset(flop_registry) | {CPU_SDPA}  # what FlopCounterMode counts: mm, addmm, bmm, conv, SDPA
+KINDS = {"mm": "linear", "addmm": "linear", "bmm": "batched matmul", "baddbmm": "batched matmul"}
+
+
+class TensorLayout(NamedTuple):
+    """A tensor argument as the op saw it, without its values."""
+
+    shape: tuple[int, ...]
+    stride: tuple[int, ...]
+    dtype: torch.dtype
+
+
+@dataclass
+class Product:
+    """One distinct (op, argument layouts) of a gaze's matrix products, in one phase of the gaze."""
+
+    op: torch._ops.OpOverload
+    args: tuple
+    kwargs: tuple  # (name, value) pairs
+    phase: str  # "encode", "prefill" or "decode" (a frame outside its prefill: decode steps, look-ahead)
+    calls: int = 0
+    inside: float = 0.0  # seconds in the op during the recorded gaze
+    flops: int = 0  # of one call
+    alone: float = 0.0  # seconds of `calls` calls standalone (median of repeats)
+
+    @property
+    def kind(self) -> str:
+        name = self.op._overloadpacket.__name__
+        return "convolution" if "conv" in name else "attention (SDPA)" if "attention" in name else KINDS.get(name, name)
+
+
+def _layout(x):
+    """A hashable stand-in for op arguments: tensors as `TensorLayout`, lists as tuples."""
+    if isinstance(x, torch.Tensor):
+        return TensorLayout(tuple(x.shape), x.stride(), x.dtype)
+    if isinstance(x, (list, tuple)):
+        return tuple(_layout(a) for a in x)
+    return x
+
+
+def _materialise(x):
+    """`_layout`'s inverse with fresh values: random floats (zeros for bool and integer tensors)."""
+    if isinstance(x, TensorLayout):
+        size = 1 + sum((n - 1) * s for n, s in zip(x.shape, x.stride)) if all(x.shape) else 0
+        base = torch.randn(size, dtype=x.dtype) if x.dtype.is_floating_point else torch.zeros(size, dtype=x.dtype)
+        return base.as_strided(x.shape, x.stride)
+    if isinstance(x, tuple):
+        return tuple(_materialise(a) for a in x)
+    return x
+
+
+class ProductRecorder(TorchDispatchMode):
+    """Records every matrix-product op a call runs (`PRODUCT_OPS`: the kernels FlopCounterMode counts) with
+    its argument layouts, its phase of the gaze and its seconds. Like FlopCounterMode it decomposes the
+    composite ops (linear, conv3d, scaled_dot_product_attention) into the kernels they run."""
+
+    def __init__(self, clock=time.perf_counter):
+        super().__init__()
+        self.products: dict[tuple, Product] = {}
+        self.phase = "other"
+        self.clock = clock
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func._overloadpacket not in PRODUCT_OPS:
+            with self:
+                out = func.decompose(*args, **kwargs)
+            return func(*args, **kwargs) if out is NotImplemented else out
+        start = self.clock()
+        out = func(*args, **kwargs)
+        seconds = self.clock() - start
+        key = (func, _layout(args), _layout(tuple(sorted(kwargs.items()))), self.phase)
+        product = self.products.get(key) or self.products.setdefault(key, Product(*key))
+        product.calls += 1
+        product.inside += seconds
+        return out
+
+    @contextlib.contextmanager
+    def probe(self, name: str):
+        """The gazer's `on_phase` hook: tags the products with their phase ("frame" outside a prefill = decode)."""
+        before, self.phase = self.phase, {"frame": "decode"}.get(name, name)
+        try:
+            yield
+        finally:
+            self.phase = before
+
+
+def time_standalone(product: Product, repeats: int, clock=time.perf_counter) -> None:
+    """Fill in a product's FLOPs and `alone`: the median over `repeats` of `calls` back-to-back calls on
+    fresh tensors of the same layouts (after a warm-up call)."""
+    args, kwargs = _materialise(product.args), dict(_materialise(product.kwargs))
+    with torch.inference_mode():
+        counter = StageCounter(torch.device("cpu"), count=True)
+        with counter:
+            product.op(*args, **kwargs)
+        product.flops = counter.flops
+        times = []
+        for _ in range(repeats):
+            start = clock()
+            for _ in range(product.calls):
+                product.op(*args, **kwargs)
+            times.append(clock() - start)
+    product.alone = statistics.median(times)
+
+
+def record_products(gazer: AutoGazeGazer, call, clock) -> list[Product]:
+    """The matrix products of one `call()` of the gazer, with their phases and seconds inside the call."""
+    recorder = ProductRecorder(clock)
+    gazer.on_phase = recorder.probe
+    try:
+        with recorder:
+            call()
+    finally:
+        gazer.on_phase = None
+    return list(recorder.products.values())
+
+
+def _gflop(products: list[Product]) -> float:
+    return sum(p.flops * p.calls for p in products) / 1e9
+
+
+def breakdown(label: str, products: list[Product], peak: float) -> None:
+    """A case's products by phase and kind: work, seconds inside the gaze and standalone, rate."""
+    print(f"\n{label}, the products by phase and kind:\n")
+    print("| phase | kind | calls | distinct shapes | GFLOP | inside the gaze s | standalone s | GFLOP/s | of peak |")
+    print("|---" * 9 + "|")
+    groups: dict[tuple[str, str], list[Product]] = {}
+    for product in products:
+        groups.setdefault((product.phase, product.kind), []).append(product)
+    for (phase, kind), group in sorted(groups.items(), key=lambda kv: -sum(p.alone for p in kv[1])):
+        gflop, alone = _gflop(group), sum(p.alone for p in group)
+        print(
+            f"| {phase} | {kind} | {sum(p.calls for p in group)} | {len(group)} | {gflop:.2f} | "
+            f"{sum(p.inside for p in group):.3f} | {alone:.3f} | {gflop / alone:.0f} | {gflop / alone / peak:.0%} |",
+            flush=True,
+        )
+
+
+def ceiling_table(gazer: AutoGazeGazer, cases, repeats: int) -> None:
+    """Per case: the gaze's seconds and the rate it reaches, and the shape ceiling: its matrix-product FLOPs
+    over the sum of its products timed standalone, as a fraction of the matmul peak measured just before
+    the case; also the rate attention would need for the goal. Each case's breakdown prints as it ends.
+
+    With one thread every time is process CPU time (the time the thread ran: a machine loaded by other
+    processes takes the core away for a while, which wall time counts and CPU time does not); with more,
+    wall time.
+    """
+    threads = torch.get_num_threads()
+    clock, clock_name = (time.process_time, "process CPU time") if threads == 1 else (time.perf_counter, "wall time")
+    clip = moving_square()
+    rows = []
+    print(f"### Shape ceiling ({clock_name}, medians of {repeats}; load average {_load()} at the start)")
+    for label, clips, ratio, _ in cases:
+        video = np.stack([clip] * clips)
+        peak, _ = matmul_peak(gazer.device, clock=clock)
+        call = partial(gazer.gaze, video, gazing_ratio=ratio)
+        seconds = statistics.median(timings(call, repeats, gazer.device, clock))
+        products = record_products(gazer, call, clock)
+        for product in products:
+            time_standalone(product, repeats, clock)
+        gflop, alone, inside = _gflop(products), sum(p.alone for p in products), sum(p.inside for p in products)
+        attention = [p for p in products if p.kind == "attention (SDPA)"]
+        # The goal's seconds, less the other products at their standalone speed: what attention may take.
+        left = gflop / (GOAL * peak) - (alone - sum(p.alone for p in attention))
+        need = f"{_gflop(attention) / left / peak:.0%}" if left > 0 else "impossible"
+        rows.append(
+            f"| {label} | {threads} | {peak:.0f} | {seconds:.3f} | {gflop:.1f} | {gflop / seconds / peak:.0%} | "
+            f"{sum(p.calls for p in products)} | {len(products)} | {1 - inside / seconds:.0%} | {alone:.3f} | "
+            f"{gflop / alone:.0f} | **{gflop / alone / peak:.0%}** | {_gflop(attention) / gflop:.0%} | "
+            f"{_gflop(attention) / sum(p.alone for p in attention) / peak:.0%} | {need} |"
+        )
+        breakdown(label, products, peak)
+    print(f"\nSummary (load average {_load()} at the end):\n")
+    print(
+        "| case | threads | peak GFLOP/s (just before) | gaze s | GFLOP | gaze of peak | product calls | "
+        "distinct shapes | gaze time outside the products | products standalone s | ceiling GFLOP/s | "
+        f"ceiling of peak | attention's share of the GFLOP | attention standalone of peak | "
+        f"attention needed for {GOAL:.0%} |"
+    )
+    print("|---" * 15 + "|")
+    print("\n".join(rows))
+    print(
+        "\n'ceiling' = the case's matrix-product FLOPs over the summed standalone seconds of its products: each "
+        "distinct (op, argument shapes, strides, dtype) of one gaze, recorded by a TorchDispatchMode, run on fresh "
+        "tensors as many times as the gaze runs it, back to back (median of the repeats, after a warm-up). No "
+        "implementation that calls these kernels one by one beats it. 'gaze time outside the products' = 1 - "
+        "their seconds inside the recorded gaze / the gaze's median. 'attention needed' = the rate (of peak) "
+        f"attention would need for the gaze to reach {GOAL:.0%} with every other product at its standalone speed "
+        "and no time outside the products."
+    )
+
+
+def _rate(fn, flop: float, repeats: int, clock) -> float:
+    """GFLOP/s of `fn` (flop FLOPs a call): the median over `repeats` of loops of about 20 ms, after a warm-up."""
+    fn()
+    start, calls = clock(), 0
+    while clock() - start < 0.02:
+        fn()
+        calls += 1
+    return (
+        flop
+        * calls
+        / statistics.median(
+            timed(lambda: [fn() for _ in range(calls)], torch.device("cpu"), clock) for _ in range(repeats)
+        )
+        / 1e9
+    )
+
+
+def attention_products_table(cfg: AutoGazeConfig, repeats: int) -> None:
+    """The gaze's attention shapes (a decode step's K queries, a prefill's P + K, head size hd, over L cached
+    keys): the CPU SDPA kernel with and without an additive mask, and its two products alone as batched GEMMs
+    (QK^T and AV, no softmax), as fractions of the matmul peak. Same clock as `ceiling_table`."""
+    clock = time.process_time if torch.get_num_threads() == 1 else time.perf_counter
+    peak, _ = matmul_peak(torch.device("cpu"), clock=clock)
+    H, hd, K = cfg.num_heads, cfg.head_dim, cfg.num_multi_token_pred
+    print(
+        f"\n### Attention's shapes alone ({H} heads of {hd}; peak {peak:.0f} GFLOP/s just before; "
+        f"load average {_load()})\n"
+    )
+    print("| clips | queries | keys | SDPA with mask | SDPA without | QK^T as bmm | AV as bmm |")
+    print("|---" * 7 + "|")
+    for B in (1, 8):
+        for Q in (K, cfg.tokens_per_frame + K):
+            for L in (1024, 3600, 7400):
+                q, k, v = torch.randn(B, H, Q, hd), torch.randn(B, H, L, hd), torch.randn(B, H, L, hd)
+                mask, kt, scores = torch.zeros(B, 1, Q, L), k.transpose(-1, -2).contiguous(), torch.randn(B, H, Q, L)
+                flop = 4 * B * H * Q * L * hd
+                rates = [
+                    _rate(partial(CPU_SDPA, q, k, v, attn_mask=mask, scale=hd**-0.5), flop, repeats, clock),
+                    _rate(partial(CPU_SDPA, q, k, v, scale=hd**-0.5), flop, repeats, clock),
+                    _rate(partial(torch.matmul, q, kt), flop / 2, repeats, clock),
+                    _rate(partial(torch.matmul, scores, v), flop / 2, repeats, clock),
+                ]
+                print(f"| {B} | {Q} | {L} | " + " | ".join(f"{r / peak:.0%}" for r in rates) + " |", flush=True)
+    print(
+        "\nThe decode steps' attention is the first rows of each block (K queries), the prefills' the second; "
+        "a gaze's histories grow to about 3,600 keys (ratio 0.1) and 7,400 (ratio 1.0)."
+    )
 
 
 def gpu_section(args) -> None:
@@ -353,6 +611,11 @@ def main() -> None:
         help="also time the reference implementation: its Python (with transformers 4.51), "
         "a checkout of NVlabs/AutoGaze and a checkpoint folder both sides load",
     )
+    parser.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="in place of the CPU table: the shape ceiling (every matrix product of one gaze timed standalone)",
+    )
     parser.add_argument("--child-medians", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads:
@@ -376,15 +639,19 @@ def main() -> None:
         cases = [case for case in CPU_CASES if args.only is None or case[0] in args.only]
         if not cases:
             raise SystemExit(f"--only: no such case; the cases are {[case[0] for case in CPU_CASES]}")
-        run_table(gazer, cases, args.repeats, REFERENCE_CPU, peak)
-        for ratio in sorted({case[2] for case in cases}):
-            phase_table(gazer, ratio, args.repeats, peak)
-        print(
-            "\n'at peak' = the case's matrix-product work (FlopCounterMode) at the best matmul rate above: no float32 "
-            "implementation of the same model runs faster than this on this machine. 'of peak' = the work's rate "
-            f"over that peak (the goal: >= {GOAL:.0%} in every case); 'of paired peak' = the median over the timed "
-            "calls of the same, against a 2048^3 matmul timed just before each call."
-        )
+        if args.ceiling:
+            ceiling_table(gazer, cases, args.repeats)
+            attention_products_table(gazer.net.cfg, args.repeats)
+        else:
+            run_table(gazer, cases, args.repeats, REFERENCE_CPU, peak)
+            for ratio in sorted({case[2] for case in cases}):
+                phase_table(gazer, ratio, args.repeats, peak)
+            print(
+                "\n'at peak' = the case's matrix-product work (FlopCounterMode) at the best matmul rate above: no "
+                "float32 implementation of the same model runs faster than this on this machine. 'of peak' = the "
+                f"work's rate over that peak (the goal: >= {GOAL:.0%} in every case); 'of paired peak' = the median "
+                "over the timed calls of the same, against a 2048^3 matmul timed just before each call."
+            )
         print(f"\nload average after the CPU runs: {_load()} (other processes on the machine slow the figures)")
     if args.against:
         against(args.against, args.repeats, args.threads)
