@@ -93,6 +93,10 @@ def _execute(path: Path):
         kernel_name="python3",
         allow_errors=False,
         resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
+        # The kernel is killed once the last cell has run: a graceful shutdown waited 1-2 s a notebook for
+        # the kernel's interpreter to tear down torch and the rest, and ran only atexit hooks, which the
+        # notebooks do not register (their files go to folders made with mkdtemp, kept either way)
+        shutdown_kernel="immediate",
     )
     start = time.perf_counter()
     try:
