@@ -4,6 +4,8 @@ The layout and callbacks live in `playground/app/`; this file only builds and la
 The port comes from $GRADIO_SERVER_PORT (default 7860).
 """
 
+import gc
+
 from playground.app import build_demo, launch_kwargs, tempfiles  # first: it gives Gradio the app's own cache
 from playground.staging import interrupt_on_signals
 
@@ -32,3 +34,6 @@ if __name__ == "__main__":
     # SIGTERM closes the server as Ctrl-C does (close_on_signal, then KeyboardInterrupt)
     with interrupt_on_signals(first=close_on_signal):
         demo.launch(**launch_kwargs())
+    # Closed, files removed: the interpreter's last garbage collections at exit would only walk the whole heap
+    # (torch, Gradio, the models), over a second after one request; frozen, they skip it (atexit hooks still run)
+    gc.freeze()
