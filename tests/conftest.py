@@ -14,13 +14,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-# OpenMP threads that wait passively (sleep) rather than spin between torch's parallel regions. Spinning
-# costs nothing on an idle machine, but when another process holds a core (a training run beside the
-# suite, the suite's own subprocesses: DDP workers, the app, the notebooks' kernels) the spinning thread
-# and the one it waits for take turns on that core: a 4 s test took 40-70 s on a busy 2-core machine.
-# libgomp reads the variable once, as torch loads it, so it is set before `import torch`; subprocesses
-# inherit it. An explicit setting in the environment wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# torch's OpenMP threads (libgomp) spin 1000 times, not 300000, before they sleep between parallel regions.
+# The long spin costs nothing on an idle machine, but when another process holds a core (a training run
+# beside the suite, the suite's own subprocesses) the spinning thread and the one it waits for take turns on
+# that core: a 4 s test took 40 s on a busy 2-core machine. Sleeping at once (OMP_WAIT_POLICY=PASSIVE) cost
+# 12 % on an idle one; this short spin costs nothing measurable there. libgomp reads the variable as torch
+# loads it, so it is set before `import torch`; subprocesses inherit it; an explicit setting wins.
+os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
