@@ -5,7 +5,8 @@
 The target is a frame's difficulty as the labels measure it: `greedy`'s paint loss after `--after`
 gazes of that frame (`gazing_labels.json` of a recipe run folder, frames with a longer trace only).
 Features: the frame's vision tokens from `CHECKPOINT`'s encoder (`net.encode`: mean, std and mean
-absolute value over the P tokens), and four pixel statistics (horizontal and vertical gradient
+absolute value over the P tokens), the same pooling of the patch conv's output before the encoder's
+LayerNorm, and four pixel statistics (horizontal and vertical gradient
 energy, the change from the previous frame, the standard deviation). A ridge regression is fit on the
 first 70 % of the frames (clips in a seeded random order) and scored by R^2 on the rest. A task-loss
 head can only stop by a clip's difficulty if its inputs carry it: a low R^2 for the tokens next to a
@@ -36,6 +37,17 @@ def token_features(gazer, video: np.ndarray) -> np.ndarray:
         tokens, _ = gazer.net.encode(gazer.preprocess(video[None]).to(gazer.device))
     tokens = tokens[0]  # (T, P, D)
     return torch.cat([tokens.mean(1), tokens.std(1), tokens.abs().mean(1)], -1).float().numpy()
+
+
+def prenorm_features(gazer, video: np.ndarray) -> np.ndarray:
+    """uint8 (T, H, W, 3) -> (T, 3C): the same pooling of the patch conv's output before the encoder's
+    LayerNorm (which normalises each patch's channels, and with them its contrast)."""
+    with torch.no_grad():
+        x = gazer.net.gazing_model.vision_model.temporal_conv(
+            gazer.preprocess(video[None]).to(gazer.device).permute(0, 2, 1, 3, 4)
+        )[0]  # (C, T, h, w)
+    x = x.flatten(2).permute(1, 2, 0)  # (T, P, C)
+    return torch.cat([x.mean(1), x.std(1), x.abs().mean(1)], -1).float().numpy()
 
 
 def pixel_features(video: np.ndarray) -> np.ndarray:
@@ -75,21 +87,25 @@ def main() -> int:
     keys = sorted(labels)
     random.Random(args.seed).shuffle(keys)
     gazer = load_gazer(args.checkpoint, calibration=None, device="cpu")
-    tokens, pixels, target = [], [], []
+    tokens, prenorm, pixels, target = [], [], [], []
     for key in keys[: args.clips]:
         video = np.load(args.run / "data" / key)
         t_feats, p_feats = token_features(gazer, video), pixel_features(video)
+        n_feats = prenorm_features(gazer, video)
         for t, trace in enumerate(labels[key]["task_losses"]):
             if len(trace) > args.after:
                 tokens.append(t_feats[t])
+                prenorm.append(n_feats[t])
                 pixels.append(p_feats[t])
                 target.append(trace[args.after - 1])
-    tokens, pixels, target = np.array(tokens), np.array(pixels), np.array(target)
+    tokens, prenorm = np.array(tokens), np.array(prenorm)
+    pixels, target = np.array(pixels), np.array(target)
     train = int(0.7 * len(target))
     print(f"machine: {machine()}\ncheckpoint: {args.checkpoint}; {len(target)} frames of {args.clips} clips")
     print(f"target: greedy's paint loss after {args.after} gazes, mean {target.mean():.3f}, std {target.std():.3f}\n")
     print("| features | R^2 on held-back frames |\n|---|---|")
     print(f"| vision tokens (pooled) | {ridge_r2(tokens, target, train):.2f} |")
+    print(f"| patch conv before the LayerNorm (pooled) | {ridge_r2(prenorm, target, train):.2f} |")
     print(f"| pixel statistics (4) | {ridge_r2(pixels, target, train):.2f} |")
     print(f"| both | {ridge_r2(np.c_[tokens, pixels], target, train):.2f} |")
     return 0
