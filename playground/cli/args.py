@@ -238,6 +238,19 @@ def stream_frames(args: argparse.Namespace, tiled: bool) -> FrameStream:
         ) from None
 
 
+def add_gazing_ratio(p: argparse.ArgumentParser, of: str = "the 265 slots") -> None:
+    """`--gazing-ratio` as the app's slider takes it (`gaze`, `ask`): the same check and default; `of`
+    names the grid the fraction is of (in the help)."""
+    p.add_argument(
+        "--gazing-ratio",
+        "--max-gazing-ratio",
+        dest="gazing_ratio",
+        type=knob(knobs.gazing_ratio, "--gazing-ratio"),
+        default=knobs.GAZING_RATIO,
+        help=f"cap on slots per frame as a fraction of {of}; 1 = no cap (default {knobs.GAZING_RATIO:g}, as in the app)",
+    )
+
+
 def add_threshold(p: argparse.ArgumentParser) -> None:
     """`--threshold` as the app's box takes it (`gaze`, `ask`): the same check and default."""
     p.add_argument(

@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING
 from .. import knobs
 from ..errors import check
 from ..knobs import ATTENTION_MODES, DEFAULT_MLLM, MAX_ANSWER_TOKENS
-from .args import add_threshold, add_video_arguments, check_out_file, knob, read_frames, whole_number_arg
+from .args import (
+    add_gazing_ratio,
+    add_threshold,
+    add_video_arguments,
+    check_out_file,
+    read_frames,
+    whole_number_arg,
+)
 
 if TYPE_CHECKING:
     from ..evaluation.run import Condition
@@ -51,15 +58,7 @@ def add_parser(subparsers) -> None:
         f"{knobs.GAZER}, as the app; greedy is slow on a CPU at the model's grid)",
     )
     add_threshold(p)
-    p.add_argument(
-        "--gazing-ratio",
-        "--max-gazing-ratio",
-        dest="gazing_ratio",
-        type=knob(knobs.gazing_ratio, "--gazing-ratio"),
-        default=knobs.GAZING_RATIO,
-        help="cap on gazed slots per frame, as a fraction of the model's gaze grid "
-        f"(default {knobs.GAZING_RATIO:g}, as in the app)",
-    )
+    add_gazing_ratio(p, of="the model's gaze grid")
     p.add_argument(
         "--conditions",
         default="full,gazed",

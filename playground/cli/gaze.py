@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from .. import knobs
 from ..knobs import BATCH_SIZE, MAX_SIDE, PREVIEW_WIDTH
 from .args import (
+    add_gazing_ratio,
     add_threshold,
     add_video_arguments,
     check_out_folder,
@@ -52,15 +53,7 @@ def add_parser(subparsers) -> None:
         help=f"paint | a VideoMAE_AutoGaze checkpoint or hub id (default {knobs.RECONSTRUCTOR})",
     )
     add_threshold(p)
-    p.add_argument(
-        "--gazing-ratio",
-        "--max-gazing-ratio",
-        dest="gazing_ratio",
-        type=knob(knobs.gazing_ratio, "--gazing-ratio"),
-        default=knobs.GAZING_RATIO,
-        help="cap on slots per frame as a fraction of the 265 slots; 1 = no cap "
-        f"(default {knobs.GAZING_RATIO:g}, as in the app)",
-    )
+    add_gazing_ratio(p)
     p.add_argument(
         "--stop",
         type=knob(knobs.stop, "--stop"),
