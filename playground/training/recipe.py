@@ -271,7 +271,7 @@ def run_broad(args: argparse.Namespace) -> Path:
     print(json.dumps(log, indent=1))
     if args.ship:
         commands = (out / "commands.txt").read_text().strip()
-        ship(final, broad_card(log, table(scores, NAME), text, commands, parameter_count(final), args.config))
+        ship(final, broad_card(log, table(scores, NAME), text, commands, parameter_count(final)))
     return final
 
 
@@ -384,7 +384,7 @@ def reproduce(log: dict) -> str:
     )
 
 
-def broad_card(log: dict, val_table: str, heldout_text: str, command: str, params: int, config: str) -> str:
+def broad_card(log: dict, val_table: str, heldout_text: str, command: str, params: int) -> str:
     """The README.md of a gazer made by `--data broad`: data, licences, frame rates, splits, commands, quality."""
     from .photos import PHOTOS, VALIDATION
 
@@ -398,7 +398,7 @@ def broad_card(log: dict, val_table: str, heldout_text: str, command: str, param
     return f"""# autogaze-playground: an AutoGaze gazer trained in the playground
 
 `load_gazer("autogaze-playground")` (offline; the app's default learned gazer). The AutoGaze architecture
-at the `{config}` config ({params:,} parameters), trained here with the paper's recipe: NTP on `greedy` +
+at the `{log["ntp"]["config"]}` config ({params:,} parameters), trained here with the paper's recipe: NTP on `greedy` +
 `paint` labels, then GRPO with the `paint` reward. Its task-loss head predicts the **paint** loss, and it
 ships calibrated for `paint` (`calibration.json`, fit on the real validation blocks, {cal["clips"]} clips), so
 `task_loss_requirement=t` asks for a paint loss near t. It is a small model trained for {log["train_minutes"]:.0f} minutes on a CPU,
